@@ -1,0 +1,308 @@
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::FixedOffset;
+use taishi_event::{DecodeContext, Event, Format, Framing, Reject, Sink};
+
+use crate::detect::{detect, new_decoder};
+
+/// How much of an input auto-detection looks at.
+const SAMPLE: usize = 64 * 1024;
+/// Line-framed inputs are decoded in pieces of about this size, cut at a
+/// line boundary, so memory stays flat on multi-gigabyte logs.
+const CHUNK: usize = 4 * 1024 * 1024;
+
+/// One thing to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Path(PathBuf),
+    Stdin,
+}
+
+impl Input {
+    pub fn name(&self) -> String {
+        match self {
+            Input::Path(p) => p.display().to_string(),
+            Input::Stdin => "-".to_string(),
+        }
+    }
+
+    /// Size on disk (compressed size for compressed files), for progress.
+    pub fn len(&self) -> Option<u64> {
+        match self {
+            Input::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Input::Stdin => None,
+        }
+    }
+}
+
+/// Expands the command line's paths: folders are walked recursively (files
+/// sorted by path, hidden files skipped), `-` is stdin. A path that does not
+/// exist is an error naming it.
+pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(Input::Stdin);
+        } else if p.is_dir() {
+            let mut files: Vec<PathBuf> = walkdir::WalkDir::new(p)
+                .follow_links(true)
+                .into_iter()
+                .filter_entry(|e| {
+                    e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.')
+                })
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .map(|e| e.into_path())
+                .collect();
+            files.sort();
+            out.extend(files.into_iter().map(Input::Path));
+        } else if p.exists() {
+            out.push(Input::Path(p.clone()));
+        } else {
+            return Err(format!(
+                "{}: no such file or folder (check the path; use - for stdin)",
+                p.display()
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// How inputs are decoded.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// None: detect each input's format from its content.
+    pub format: Option<Format>,
+    /// Zone for sources whose timestamps carry none.
+    pub default_tz: FixedOffset,
+    /// Year for sources whose timestamps carry none.
+    pub default_year: Option<i32>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            format: None,
+            default_tz: taishi_event::time::utc(),
+            default_year: None,
+        }
+    }
+}
+
+/// What reading one input gave.
+#[derive(Debug, Clone, Default)]
+pub struct SourceReport {
+    pub source: String,
+    pub format: Option<Format>,
+    pub events: u64,
+    pub rejects: u64,
+    /// Bytes decoded (after decompression).
+    pub bytes: u64,
+    pub elapsed: Duration,
+    /// Why the input could not be read at all.
+    pub error: Option<String>,
+}
+
+struct Counting<'a> {
+    inner: &'a mut dyn Sink,
+    events: u64,
+    rejects: u64,
+}
+
+impl Sink for Counting<'_> {
+    fn event(&mut self, event: Event) {
+        self.events += 1;
+        self.inner.event(event);
+    }
+    fn reject(&mut self, reject: Reject) {
+        self.rejects += 1;
+        self.inner.reject(reject);
+    }
+}
+
+/// Counts the raw bytes read, for a progress bar that other threads read.
+struct Metered<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Metered<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn open(input: &Input, progress: Arc<AtomicU64>) -> io::Result<Box<dyn BufRead>> {
+    let raw: Box<dyn Read> = match input {
+        Input::Path(p) => Box::new(File::open(p)?),
+        Input::Stdin => Box::new(io::stdin()),
+    };
+    let mut buffered = BufReader::with_capacity(
+        256 * 1024,
+        Metered {
+            inner: raw,
+            read: progress,
+        },
+    );
+    let magic = buffered.fill_buf()?;
+    Ok(if magic.starts_with(&[0x1f, 0x8b]) {
+        Box::new(BufReader::with_capacity(
+            256 * 1024,
+            flate2::bufread::MultiGzDecoder::new(buffered),
+        ))
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Box::new(BufReader::with_capacity(
+            256 * 1024,
+            zstd::stream::read::Decoder::with_buffer(buffered)?,
+        ))
+    } else {
+        Box::new(buffered)
+    })
+}
+
+/// Reads until `buf` holds at least `want` bytes or the input ends.
+fn fill(r: &mut dyn BufRead, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
+    while buf.len() < want {
+        let n = (&mut *r).take((want - buf.len()) as u64).read_to_end(buf)?;
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Decodes one input into `sink`. `progress` is advanced by the raw bytes
+/// read so a caller can show a progress bar. A failure to read at all is
+/// reported in the `SourceReport`, not as a panic or a lost input.
+pub fn decode_input(
+    input: &Input,
+    opts: &Options,
+    sink: &mut dyn Sink,
+    progress: Arc<AtomicU64>,
+) -> SourceReport {
+    let started = Instant::now();
+    let source = input.name();
+    let mut report = SourceReport {
+        source: source.clone(),
+        ..Default::default()
+    };
+    let mut counting = Counting {
+        inner: sink,
+        events: 0,
+        rejects: 0,
+    };
+    let result = run(input, opts, &mut counting, progress, &mut report);
+    report.events = counting.events;
+    report.rejects = counting.rejects;
+    report.elapsed = started.elapsed();
+    if let Err(e) = result {
+        report.error = Some(e);
+    }
+    report
+}
+
+fn run(
+    input: &Input,
+    opts: &Options,
+    sink: &mut dyn Sink,
+    progress: Arc<AtomicU64>,
+    report: &mut SourceReport,
+) -> Result<(), String> {
+    let source = report.source.clone();
+    let mut reader = open(input, progress).map_err(|e| format!("{source}: cannot open: {e}"))?;
+    let mut buf = Vec::with_capacity(SAMPLE);
+    fill(&mut *reader, &mut buf, SAMPLE)
+        .map_err(|e| format!("{source}: byte 0: read failed: {e}"))?;
+    if buf.is_empty() {
+        report.format = opts.format;
+        return Ok(());
+    }
+    let format = match opts.format {
+        Some(f) => f,
+        None => detect(&buf).map(|(f, _)| f).ok_or_else(|| {
+            format!(
+                "{source}: the format could not be recognised from its content; name it with --format (one of: {})",
+                Format::ALL.map(|f| f.name()).join(", ")
+            )
+        })?,
+    };
+    report.format = Some(format);
+    let mut decoder = new_decoder(format);
+    let mut ctx = DecodeContext::new(source.as_str(), format);
+    ctx.default_tz = opts.default_tz;
+    ctx.default_year = opts.default_year;
+
+    match decoder.framing() {
+        Framing::Whole => {
+            reader
+                .read_to_end(&mut buf)
+                .map_err(|e| format!("{source}: byte {}: read failed: {e}", buf.len()))?;
+            report.bytes = buf.len() as u64;
+            decoder.decode(&buf, &ctx, sink);
+        }
+        Framing::Lines => loop {
+            let before = buf.len();
+            let want = if before >= CHUNK {
+                before + CHUNK
+            } else {
+                CHUNK
+            };
+            fill(&mut *reader, &mut buf, want).map_err(|e| {
+                format!(
+                    "{source}: byte {}: read failed: {e}",
+                    ctx.offset_base + buf.len() as u64
+                )
+            })?;
+            let at_end = buf.len() < want;
+            // Decode up to the last newline; carry the partial line over.
+            let cut = if at_end {
+                buf.len()
+            } else {
+                match memchr_last_newline(&buf) {
+                    Some(i) => i + 1,
+                    None => continue, // one line longer than a chunk: read more
+                }
+            };
+            if cut > 0 {
+                decoder.decode(&buf[..cut], &ctx, sink);
+                ctx.line_base += count_newlines(&buf[..cut]);
+                ctx.offset_base += cut as u64;
+                report.bytes += cut as u64;
+                buf.drain(..cut);
+            }
+            if at_end {
+                break;
+            }
+        },
+    }
+    decoder.finish(&ctx, sink);
+    Ok(())
+}
+
+fn memchr_last_newline(b: &[u8]) -> Option<usize> {
+    b.iter().rposition(|&c| c == b'\n')
+}
+
+fn count_newlines(b: &[u8]) -> u64 {
+    b.iter().filter(|&&c| c == b'\n').count() as u64
+}
+
+/// Convenience for tests and tools: decodes a file with auto-detection into
+/// a `VecSink`.
+pub fn decode_path(path: &Path, opts: &Options) -> (taishi_event::VecSink, SourceReport) {
+    let mut sink = taishi_event::VecSink::default();
+    let report = decode_input(
+        &Input::Path(path.to_path_buf()),
+        opts,
+        &mut sink,
+        Arc::new(AtomicU64::new(0)),
+    );
+    (sink, report)
+}

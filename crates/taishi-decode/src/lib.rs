@@ -1,0 +1,9 @@
+//! The input side of Taishi: turns paths (files, folders, `-` for stdin,
+//! gzip or zstd compressed) into events, choosing each input's decoder from
+//! its content.
+
+mod detect;
+mod input;
+
+pub use detect::{detect, new_decoder};
+pub use input::{decode_input, decode_path, expand_inputs, Input, Options, SourceReport};

@@ -1,0 +1,99 @@
+//! Timestamp helpers shared by the decoders. Every timestamp keeps the zone
+//! its source gave; a source without one gets the configured zone.
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+
+pub fn utc() -> FixedOffset {
+    FixedOffset::east_opt(0).expect("zero offset is valid")
+}
+
+/// RFC 3339 / ISO 8601 with a zone (`2003-10-11T22:14:15.003Z`,
+/// `…+08:00`), also accepting a space for the `T` and a `+0800` offset.
+pub fn parse_rfc3339(s: &str) -> Option<DateTime<FixedOffset>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t);
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f %z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
+            return Some(t);
+        }
+    }
+    None
+}
+
+/// An ISO 8601 timestamp that may lack a zone: a zone-less one is read in
+/// `tz`.
+pub fn parse_iso_in(s: &str, tz: FixedOffset) -> Option<DateTime<FixedOffset>> {
+    if let Some(t) = parse_rfc3339(s) {
+        return Some(t);
+    }
+    let s = s.trim().trim_end_matches('Z');
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(n) = NaiveDateTime::parse_from_str(s, fmt) {
+            return in_zone(n, tz);
+        }
+    }
+    None
+}
+
+/// A wall-clock time read in a fixed zone.
+pub fn in_zone(naive: NaiveDateTime, tz: FixedOffset) -> Option<DateTime<FixedOffset>> {
+    tz.from_local_datetime(&naive).single()
+}
+
+/// Seconds since the Unix epoch (fractions allowed), in UTC.
+pub fn from_epoch_secs(secs: f64) -> Option<DateTime<FixedOffset>> {
+    if !secs.is_finite() {
+        return None;
+    }
+    let whole = secs.floor();
+    let nanos = ((secs - whole) * 1e9).round() as u32;
+    DateTime::<Utc>::from_timestamp(whole as i64, nanos.min(999_999_999)).map(|t| t.fixed_offset())
+}
+
+/// Milliseconds since the Unix epoch, in UTC.
+pub fn from_epoch_millis(ms: i64) -> Option<DateTime<FixedOffset>> {
+    DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.fixed_offset())
+}
+
+/// Parses a zone offset given as `+08:00`, `+0800`, `UTC` or `Z`.
+pub fn parse_offset(s: &str) -> Option<FixedOffset> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("utc") || s == "Z" {
+        return Some(utc());
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let h: i32 = digits[..2].parse().ok()?;
+    let m: i32 = digits[2..].parse().ok()?;
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zones_are_kept() {
+        let t = parse_rfc3339("2003-08-24T05:14:15.000003-07:00").unwrap();
+        assert_eq!(t.offset().local_minus_utc(), -7 * 3600);
+        let t = parse_iso_in("2017-12-26 13:10:29.134", parse_offset("+08:00").unwrap()).unwrap();
+        assert_eq!(t.to_rfc3339(), "2017-12-26T13:10:29.134+08:00");
+        assert_eq!(
+            from_epoch_secs(1_258_531_221.486_539).unwrap().to_rfc3339(),
+            "2009-11-18T08:00:21.486539+00:00"
+        );
+    }
+}
