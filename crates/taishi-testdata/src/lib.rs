@@ -60,3 +60,102 @@ pub fn path(rel: &str) -> Option<PathBuf> {
 pub fn read(rel: &str) -> Option<Vec<u8>> {
     path(rel).map(|p| std::fs::read(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display())))
 }
+
+/// Builds (once, cached in the temp folder) a large EVTX file out of every
+/// intact chunk of the sample EVTX files — the Windows samples and the
+/// SigmaHQ regression captures — repeated until the file holds at least
+/// `min_bytes`. Chunks are self-contained in EVTX (each has its own string
+/// and template tables), so copying them verbatim behind a fresh file header
+/// gives a valid file with a realistic mix of Sysmon and Security events.
+/// Chunks whose checksums fail (sysmon.evtx has one) are left out.
+pub fn large_evtx(min_bytes: u64) -> Option<PathBuf> {
+    let root = root()?;
+    let out = std::env::temp_dir().join(format!("taishi-large-{}.evtx", min_bytes >> 20));
+    if out.metadata().is_ok_and(|m| m.len() >= min_bytes) {
+        return Some(out);
+    }
+    let mut files: Vec<PathBuf> = Vec::new();
+    collect_evtx(&root.join("host-logs/windows-evtx"), &mut files);
+    collect_evtx(&root.join("sigma/regression_data"), &mut files);
+    files.sort();
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    for f in &files {
+        let Ok(data) = std::fs::read(f) else { continue };
+        if data.len() < 4096 || !data.starts_with(b"ElfFile\0") {
+            continue;
+        }
+        for c in data[4096..].chunks_exact(CHUNK) {
+            if chunk_is_intact(c) {
+                chunks.push(c.to_vec());
+            }
+        }
+    }
+    if chunks.is_empty() {
+        return None;
+    }
+    let per_round = (chunks.len() * CHUNK) as u64;
+    let rounds = min_bytes.div_ceil(per_round).max(1);
+    let n_chunks = chunks.len() as u64 * rounds;
+    if n_chunks > u16::MAX as u64 {
+        return None;
+    }
+    let mut header = vec![0u8; 4096];
+    header[..8].copy_from_slice(b"ElfFile\0");
+    header[8..16].copy_from_slice(&0u64.to_le_bytes()); // first chunk
+    header[16..24].copy_from_slice(&(n_chunks - 1).to_le_bytes()); // last chunk
+    header[24..32].copy_from_slice(&1u64.to_le_bytes()); // next record id
+    header[32..36].copy_from_slice(&128u32.to_le_bytes());
+    header[36..38].copy_from_slice(&1u16.to_le_bytes()); // minor version
+    header[38..40].copy_from_slice(&3u16.to_le_bytes()); // major version
+    header[40..42].copy_from_slice(&4096u16.to_le_bytes());
+    header[42..44].copy_from_slice(&(n_chunks as u16).to_le_bytes());
+    let crc = crc32fast::hash(&header[..120]);
+    header[124..128].copy_from_slice(&crc.to_le_bytes());
+    let tmp = out.with_extension(format!("tmp{}", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        w.write_all(&header)?;
+        for _ in 0..rounds {
+            for c in &chunks {
+                w.write_all(c)?;
+            }
+        }
+        w.flush()?;
+        std::fs::rename(&tmp, &out)
+    };
+    write().ok()?;
+    Some(out)
+}
+
+const CHUNK: usize = 65536;
+
+fn collect_evtx(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect_evtx(&p, out);
+        } else if p.extension().is_some_and(|x| x == "evtx") {
+            out.push(p);
+        }
+    }
+}
+
+/// Checks a chunk's header and records checksums as Windows writes them.
+fn chunk_is_intact(c: &[u8]) -> bool {
+    if !c.starts_with(b"ElfChnk\0") {
+        return false;
+    }
+    let u32_at = |o: usize| u32::from_le_bytes([c[o], c[o + 1], c[o + 2], c[o + 3]]);
+    let free = u32_at(48) as usize;
+    if !(512..=CHUNK).contains(&free) {
+        return false;
+    }
+    let mut h = crc32fast::Hasher::new();
+    h.update(&c[..120]);
+    h.update(&c[128..512]);
+    h.finalize() == u32_at(124) && crc32fast::hash(&c[512..free]) == u32_at(52)
+}
