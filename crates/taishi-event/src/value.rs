@@ -46,7 +46,7 @@ impl Value {
         match *self {
             Value::Int(i) => u64::try_from(i).ok(),
             Value::UInt(u) => Some(u),
-            Value::Float(f) if f.fract() == 0.0 && f >= 0.0 && f < 1.8e19 => Some(f as u64),
+            Value::Float(f) if f.fract() == 0.0 && (0.0..1.8e19).contains(&f) => Some(f as u64),
             Value::Str(ref s) => s.trim().parse().ok(),
             _ => None,
         }
