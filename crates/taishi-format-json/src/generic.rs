@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, FixedOffset};
 use serde_json::{Map, Value as J};
-use taishi_event::time::{from_epoch_millis, from_epoch_secs, parse_iso_in};
+use taishi_event::time::{from_epoch_millis, parse_iso_in};
 use taishi_event::{Event, Str, Value};
 
 /// Time fields, most specific first. `@timestamp` is consumed (it is the
@@ -94,6 +94,9 @@ fn epoch(x: f64) -> Option<DateTime<FixedOffset>> {
         }
         from_epoch_millis(x as i64)
     } else {
-        from_epoch_secs(x)
+        // An f64 of today's epoch seconds carries about a microsecond of
+        // precision: rounding there gives back the digits the source wrote
+        // (`1258531221.486539` is .486539, not .486538887).
+        DateTime::from_timestamp_micros((x * 1e6).round() as i64).map(|t| t.fixed_offset())
     }
 }

@@ -14,7 +14,7 @@
 //! [`windows_event`], so a `.evtx` file and its JSON dump give identical
 //! events.
 
-use chrono::{DateTime, FixedOffset, SecondsFormat};
+use chrono::{DateTime, FixedOffset, SecondsFormat, Timelike};
 use serde_json::{Map, Value as J};
 use taishi_event::time::{from_epoch_millis, parse_iso_in, parse_rfc3339};
 use taishi_event::{Event, Str, Value};
@@ -89,7 +89,7 @@ pub fn windows_event(v: &J) -> Option<Event> {
     push_leaf(&mut ev, "Computer", system.get("Computer"));
     let provider = system.get("Provider");
     ev.push_some("Provider_Name", attr(provider, "Name"));
-    ev.push_some("Provider_Guid", attr(provider, "Guid"));
+    ev.push_some("Provider_Guid", attr(provider, "Guid").map(guid_value));
     ev.push_some(
         "Provider_EventSourceName",
         attr(provider, "EventSourceName"),
@@ -104,12 +104,26 @@ pub fn windows_event(v: &J) -> Option<Event> {
     ev.push_some("ProcessID", attr(execution, "ProcessID"));
     ev.push_some("ThreadID", attr(execution, "ThreadID"));
     ev.push_some("SecurityUserID", attr(system.get("Security"), "UserID"));
-    ev.push_some("ActivityID", attr(system.get("Correlation"), "ActivityID"));
+    ev.push_some(
+        "ActivityID",
+        attr(system.get("Correlation"), "ActivityID").map(guid_value),
+    );
     let time_created = attr(system.get("TimeCreated"), "SystemTime");
-    if let Some(Value::Str(t)) = &time_created {
-        ev.timestamp = parse_rfc3339(t);
+    match &time_created {
+        Some(Value::Str(t)) => match parse_rfc3339(t) {
+            Some(ts) => {
+                // Windows keeps 100 ns ticks; evtx renderers print 6 or 7
+                // digits depending on their version. Microseconds (cut, not
+                // rounded, as the 6-digit renderers do) make an .evtx file and
+                // any JSON dump of it agree.
+                let ts = truncate_to_micros(ts);
+                ev.timestamp = Some(ts);
+                ev.push("TimeCreated", system_time(&ts));
+            }
+            None => ev.push("TimeCreated", time_created.unwrap_or_default()),
+        },
+        _ => ev.push_some("TimeCreated", time_created),
     }
-    ev.push_some("TimeCreated", time_created);
 
     if let Some(data) = event.get("EventData") {
         add_event_data(&mut ev, data, "EventData");
@@ -188,6 +202,13 @@ fn data_value(v: &J) -> Value {
 }
 
 fn add_data_field(ev: &mut Event, section: &str, name: &str, value: Value) {
+    let value = match value {
+        Value::Str(s) => match old_guid(&s) {
+            Some(g) => Value::Str(g),
+            None => Value::Str(s),
+        },
+        other => other,
+    };
     if is_system_field(name) {
         let mut prefixed = Str::from(section);
         prefixed.push('.');
@@ -272,6 +293,54 @@ fn push_leaf(ev: &mut Event, name: &'static str, v: Option<&J>) {
     if let Some(v) = v {
         ev.push_some(name, leaf(v));
     }
+}
+
+/// GUID-typed values as the `evtx` crate renders them (and Windows shows
+/// them): `{5770385f-c22a-43e0-bf4c-06f5698ffbd9}`. Older renderers wrote
+/// `5770385F-C22A-43E0-BF4C-06F5698FFBD9`; both become the former so that a
+/// log and its older JSON dumps agree, and so that Sigma values written from
+/// Windows' XML (`'{0CCE9217-…}'`) match.
+fn guid_value(v: Value) -> Value {
+    match v {
+        Value::Str(s) => {
+            let inner = s
+                .strip_prefix('{')
+                .and_then(|r| r.strip_suffix('}'))
+                .unwrap_or(&s);
+            if is_guid(inner) {
+                Value::Str(braced_lower(inner))
+            } else {
+                Value::Str(s)
+            }
+        }
+        other => other,
+    }
+}
+
+/// Only the old renderers' exact form (bare, upper case) is rewritten in
+/// data fields: a string-typed field holding some other GUID spelling is
+/// the source's own text and is kept.
+fn old_guid(s: &str) -> Option<Str> {
+    (is_guid(s) && !s.bytes().any(|b| b.is_ascii_lowercase())).then(|| braced_lower(s))
+}
+
+fn is_guid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn braced_lower(s: &str) -> Str {
+    let mut out = Str::with_capacity(38);
+    out.push('{');
+    for c in s.chars() {
+        out.push(c.to_ascii_lowercase());
+    }
+    out.push('}');
+    out
 }
 
 /// `{"#attributes": {"Qualifiers": …}, "#text": 7036}` or plain `7036`.
@@ -451,6 +520,11 @@ pub fn flat_windows_event(map: &Map<String, J>, default_tz: FixedOffset) -> Opti
         }
     }
     Some(ev)
+}
+
+fn truncate_to_micros(ts: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+    let nanos = ts.timestamp_subsec_nanos();
+    ts.with_nanosecond(nanos - nanos % 1000).unwrap_or(ts)
 }
 
 /// `TimeCreated` as the evtx crate writes `SystemTime`.
