@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
     version,
     about = "Taishi (态势): security situational awareness — decode, detect, hunt and serve",
     long_about = None,
-    after_help = "Examples:\n  taishi parse /var/log/suricata/eve.json\n  taishi parse --format syslog --output events.jsonl logs/\n\nRun `taishi help <command>` for a command's options and examples."
+    after_help = "Examples:\n  taishi parse /var/log/suricata/eve.json\n  taishi parse --format syslog --output events.jsonl logs/\n  taishi hunt --rules sigma/rules Security.evtx\n  taishi rules test sigma/regression_data\n\nRun `taishi help <command>` for a command's options and examples."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -23,12 +23,16 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Parse(cmd::parse::ParseArgs),
+    Hunt(cmd::hunt::HuntArgs),
+    Rules(cmd::rules::RulesArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Parse(args) => cmd::parse::run(args),
+        Command::Hunt(args) => cmd::hunt::run(args),
+        Command::Rules(args) => cmd::rules::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,1 +1,3 @@
+pub mod hunt;
 pub mod parse;
+pub mod rules;
