@@ -91,10 +91,18 @@ fn whole_file(format: Format, rel: &str) -> Option<Input> {
 fn inputs() -> Vec<Input> {
     let not_comment = |l: &[u8]| !l.starts_with(b"#");
     let mut v = Vec::new();
-    v.extend(whole_file(
-        Format::Evtx,
-        "host-logs/windows-evtx/Security_short_selected.evtx",
-    ));
+    // Every intact chunk of the EVTX samples (Sysmon, Security and the
+    // SigmaHQ regression captures), built once into one file.
+    if let Some(p) = taishi_testdata::large_evtx(TARGET_BYTES as u64) {
+        if let Ok(data) = std::fs::read(p) {
+            v.push(Input {
+                format: Format::Evtx,
+                data,
+                repeat: 1,
+                json_lines: false,
+            });
+        }
+    }
     let lines = |format, data: Vec<u8>, json_lines| Input {
         format,
         data: replicate(data),

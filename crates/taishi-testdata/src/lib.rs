@@ -70,7 +70,7 @@ pub fn read(rel: &str) -> Option<Vec<u8>> {
 /// Chunks whose checksums fail (sysmon.evtx has one) are left out.
 pub fn large_evtx(min_bytes: u64) -> Option<PathBuf> {
     let root = root()?;
-    let out = std::env::temp_dir().join(format!("taishi-large-{}.evtx", min_bytes >> 20));
+    let out = std::env::temp_dir().join(format!("taishi-large-v2-{}.evtx", min_bytes >> 20));
     if out.metadata().is_ok_and(|m| m.len() >= min_bytes) {
         return Some(out);
     }
@@ -93,9 +93,20 @@ pub fn large_evtx(min_bytes: u64) -> Option<PathBuf> {
     if chunks.is_empty() {
         return None;
     }
-    let per_round = (chunks.len() * CHUNK) as u64;
-    let rounds = min_bytes.div_ceil(per_round).max(1);
-    let n_chunks = chunks.len() as u64 * rounds;
+    // Every chunk once, so each sample's detections are there; then dense
+    // chunks (many records each, as busy hosts write them) until the size
+    // is reached, so events per megabyte stay realistic.
+    let dense: Vec<&Vec<u8>> = chunks.iter().filter(|c| chunk_records(c) >= 20).collect();
+    let dense = if dense.is_empty() {
+        chunks.iter().collect()
+    } else {
+        dense
+    };
+    let mut order: Vec<&Vec<u8>> = chunks.iter().collect();
+    while ((order.len() * CHUNK) as u64) < min_bytes {
+        order.push(dense[order.len() % dense.len()]);
+    }
+    let n_chunks = order.len() as u64;
     if n_chunks > u16::MAX as u64 {
         return None;
     }
@@ -116,10 +127,8 @@ pub fn large_evtx(min_bytes: u64) -> Option<PathBuf> {
         use std::io::Write;
         let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
         w.write_all(&header)?;
-        for _ in 0..rounds {
-            for c in &chunks {
-                w.write_all(c)?;
-            }
+        for c in &order {
+            w.write_all(c)?;
         }
         w.flush()?;
         std::fs::rename(&tmp, &out)
@@ -142,6 +151,12 @@ fn collect_evtx(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
+}
+
+/// Records in a chunk, from its first and last record numbers.
+fn chunk_records(c: &[u8]) -> u64 {
+    let u64_at = |o: usize| u64::from_le_bytes(c[o..o + 8].try_into().unwrap_or([0; 8]));
+    u64_at(16).saturating_sub(u64_at(8)) + 1
 }
 
 /// Checks a chunk's header and records checksums as Windows writes them.
