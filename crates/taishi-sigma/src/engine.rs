@@ -249,6 +249,28 @@ impl Engine {
 
     /// Appends to `out` the rules that match `event` (each rule once).
     pub fn detect(&self, event: &Event, scratch: &mut Scratch, out: &mut Vec<Detection>) {
+        self.detect_inner(event, scratch, out, false);
+    }
+
+    /// Like `detect`, but evaluates every rule of the event's buckets
+    /// without the literal prefilter: a reference for testing that the
+    /// prefilter never loses a match, and for measuring what it saves.
+    pub fn detect_unfiltered(
+        &self,
+        event: &Event,
+        scratch: &mut Scratch,
+        out: &mut Vec<Detection>,
+    ) {
+        self.detect_inner(event, scratch, out, true);
+    }
+
+    fn detect_inner(
+        &self,
+        event: &Event,
+        scratch: &mut Scratch,
+        out: &mut Vec<Detection>,
+        all: bool,
+    ) {
         let Some(p) = self.profile_for(event) else {
             return;
         };
@@ -303,7 +325,11 @@ impl Engine {
                         continue;
                     }
                 }
-                prefilter(bucket, event, scratch, epoch, spaced);
+                if all {
+                    mark(&bucket.units, scratch, epoch);
+                } else {
+                    prefilter(bucket, event, scratch, epoch, spaced);
+                }
             }
         }
         scratch.candidates.sort_unstable();

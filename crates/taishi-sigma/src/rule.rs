@@ -576,7 +576,12 @@ fn plain_matchers(
     // Numbers and booleans under string modifiers are their text, taken
     // literally; strings follow the wildcard and escape rules.
     let start = if matches!(y, Y::String(_)) {
-        SigmaString::parse(&text)
+        let parsed = SigmaString::parse(&text);
+        if transforms.contains(&"expand") {
+            parsed
+        } else {
+            parsed.restore_escaped_percent()
+        }
     } else {
         SigmaString::plain(&text)
     };

@@ -3,6 +3,10 @@
 
 use base64::Engine as _;
 
+/// Stands for `\%` between parsing and the modifiers (a private-use
+/// character no rule contains).
+const ESCAPED_PERCENT: char = '\u{E000}';
+
 /// One piece of a Sigma string value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Part {
@@ -38,12 +42,30 @@ impl SigmaString {
                         chars.next();
                         out.push_char(n);
                     }
+                    // `\%` escapes a percent sign for `expand`; kept apart
+                    // until we know whether `expand` applies.
+                    Some('%') => {
+                        chars.next();
+                        out.push_char(ESCAPED_PERCENT);
+                    }
                     _ => out.push_char('\\'),
                 },
                 c => out.push_char(c),
             }
         }
         out
+    }
+
+    /// Without `expand`, `\%` is just the two characters.
+    pub fn restore_escaped_percent(mut self) -> SigmaString {
+        for p in &mut self.parts {
+            if let Part::Lit(l) = p {
+                if l.contains(ESCAPED_PERCENT) {
+                    *l = l.replace(ESCAPED_PERCENT, "\\%");
+                }
+            }
+        }
+        self
     }
 
     /// A value taken literally (numbers, field references).
@@ -152,11 +174,9 @@ impl SigmaString {
                 out.push_part(p.clone());
                 continue;
             };
-            // The escape `\%` survived parsing as `\%` (a backslash before
-            // another character is literal), so it is resolved here.
             let mut rest = l.as_str();
             while !rest.is_empty() {
-                if let Some(after) = rest.strip_prefix("\\%") {
+                if let Some(after) = rest.strip_prefix(ESCAPED_PERCENT) {
                     out.push_char('%');
                     rest = after;
                     continue;
@@ -198,7 +218,7 @@ impl SigmaString {
                     for o in &outs {
                         for v in &values {
                             let mut n = o.clone();
-                            for vp in SigmaString::parse(v).parts {
+                            for vp in SigmaString::parse(v).restore_escaped_percent().parts {
                                 n.push_part(vp);
                             }
                             next.push(n);
