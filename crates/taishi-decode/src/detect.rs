@@ -1,10 +1,13 @@
 use taishi_event::{Confidence, Decoder, Format};
 
+/// A format's content probe.
+type Probe = fn(&[u8]) -> Confidence;
+
 /// Picks the format of an input from its first bytes (decompressed). Every
 /// format's probe is asked; the most confident wins, so that a Suricata EVE
 /// line is EVE and not merely JSON, and CEF inside syslog is CEF.
 pub fn detect(sample: &[u8]) -> Option<(Format, Confidence)> {
-    let probes: [(Format, fn(&[u8]) -> Confidence); 10] = [
+    let probes: [(Format, Probe); 10] = [
         (Format::Evtx, taishi_format_evtx::probe),
         (Format::Netflow, taishi_format_netflow::probe),
         (Format::Eve, taishi_format_eve::probe),

@@ -32,7 +32,7 @@ impl Input {
     }
 
     /// Size on disk (compressed size for compressed files), for progress.
-    pub fn len(&self) -> Option<u64> {
+    pub fn size(&self) -> Option<u64> {
         match self {
             Input::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
             Input::Stdin => None,

@@ -518,7 +518,7 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         default_year: None,
     };
     let read = Arc::new(AtomicU64::new(0));
-    let total: Option<u64> = inputs.iter().map(|i| i.len()).sum();
+    let total: Option<u64> = inputs.iter().map(|i| i.size()).sum();
     let progress = Progress::bytes(total, read.clone());
     let shared = Shared {
         engine: &engine,

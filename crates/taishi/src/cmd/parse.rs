@@ -132,7 +132,7 @@ pub fn run(args: ParseArgs) -> Result<ExitCode> {
     };
 
     let read = Arc::new(AtomicU64::new(0));
-    let total: Option<u64> = inputs.iter().map(|i| i.len()).sum();
+    let total: Option<u64> = inputs.iter().map(|i| i.size()).sum();
     let progress = Progress::bytes(total, read.clone());
     let started = Instant::now();
     let mut sink = JsonSink {
