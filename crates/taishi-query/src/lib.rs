@@ -1,0 +1,143 @@
+//! Taishi's search language: a KQL/Lucene-style filter followed by pipe
+//! stages, its AST ([`ast`], serialisable: the contract with the store), and
+//! the reference evaluator over in-memory [`Event`]s, which defines the
+//! semantics every backend must reproduce.
+//!
+//! ```text
+//! event.category:process AND CommandLine:*mimikatz* | stats count() by host.name
+//! source.ip:10.0.0.0/8 -destination.port:(80 OR 443) | top 10 destination.ip
+//! ```
+//!
+//! ```
+//! use taishi_query::{Query, QueryResult};
+//! use taishi_event::Event;
+//!
+//! let mut ev = Event::new();
+//! ev.push("event.code", 4688u32);
+//! ev.push("CommandLine", "powershell.exe -enc AAAA");
+//! let q = Query::parse("event.code:4688 AND CommandLine:pow*").unwrap();
+//! assert!(q.matches(&ev));
+//! let QueryResult::Events { events } = q.execute(vec![ev]) else { panic!() };
+//! assert_eq!(events.len(), 1);
+//! ```
+
+pub mod ast;
+mod compile;
+mod error;
+mod exec;
+mod glob;
+mod parse;
+mod time;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use taishi_event::Event;
+
+pub use ast::Search;
+pub use compile::TimeRange;
+pub use error::Error;
+pub use exec::{compare_values, QueryResult, Table};
+pub use parse::{parse, parse_filter};
+pub use time::parse_time;
+
+use compile::Node;
+use exec::CStage;
+
+/// A query ready to run: the AST, its compiled filter and stages, the time
+/// range, and the `now` that relative times were resolved against.
+pub struct Query {
+    search: Search,
+    filter: Node,
+    stages: Vec<CStage>,
+    range: TimeRange,
+    now: DateTime<FixedOffset>,
+}
+
+impl std::fmt::Debug for Query {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Query")
+            .field("search", &self.search)
+            .field("range", &self.range)
+            .field("now", &self.now)
+            .finish()
+    }
+}
+
+impl Query {
+    /// Parses and compiles query text, with `now` the current time.
+    pub fn parse(text: &str) -> Result<Query, Error> {
+        Query::parse_at(text, Utc::now().fixed_offset())
+    }
+
+    /// Parses and compiles query text, resolving `now-1h` and the like
+    /// against `now`.
+    pub fn parse_at(text: &str, now: DateTime<FixedOffset>) -> Result<Query, Error> {
+        Query::compile(parse(text)?, now)
+    }
+
+    /// Compiles an AST (for instance one deserialised from a saved search).
+    /// It is checked as the parser would: CIDRs and `@timestamp` literals
+    /// must be valid.
+    pub fn compile(search: Search, now: DateTime<FixedOffset>) -> Result<Query, Error> {
+        let filter = compile::compile(&search.filter, now)?;
+        let stages = search
+            .stages
+            .iter()
+            .map(|s| match s {
+                ast::Stage::Where(e) => compile::compile(e, now).map(CStage::Where),
+                other => Ok(CStage::Plain(other.clone())),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Query {
+            search,
+            filter,
+            stages,
+            range: TimeRange::default(),
+            now,
+        })
+    }
+
+    /// Restricts the query to `from` (inclusive) .. `to` (exclusive).
+    pub fn with_range(mut self, range: TimeRange) -> Query {
+        self.range = range;
+        self
+    }
+
+    /// Restricts the query with the API's `from`/`to` strings (ISO 8601 or
+    /// relative to the query's `now`).
+    pub fn with_time_range(self, from: Option<&str>, to: Option<&str>) -> Result<Query, Error> {
+        let range = TimeRange::parse(from, to, self.now)?;
+        Ok(self.with_range(range))
+    }
+
+    pub fn search(&self) -> &Search {
+        &self.search
+    }
+
+    pub fn range(&self) -> TimeRange {
+        self.range
+    }
+
+    pub fn now(&self) -> DateTime<FixedOffset> {
+        self.now
+    }
+
+    /// Whether the event passes the filter and the time range (stages are
+    /// not involved).
+    #[inline]
+    pub fn matches(&self, ev: &Event) -> bool {
+        self.range.contains(ev) && self.filter.matches(ev)
+    }
+
+    /// Runs the whole query over events in memory.
+    pub fn execute(&self, events: impl IntoIterator<Item = Event>) -> QueryResult {
+        execute(self, events)
+    }
+}
+
+/// Applies the filter, the time range and the stages, in memory.
+pub fn execute(query: &Query, events: impl IntoIterator<Item = Event>) -> QueryResult {
+    exec::run(
+        &query.stages,
+        events.into_iter().filter(|e| query.matches(e)),
+    )
+}
