@@ -265,8 +265,9 @@ fn cmp_keyed(a: &[Value], b: &[Value], keys: &[SortKey]) -> Ordering {
     Ordering::Equal
 }
 
-/// A sort value for an event field; arrays sort by their first element and
-/// `@timestamp` by its instant (in UTC nanoseconds, so zones mix).
+/// A sort value for an event field; arrays sort by their first element,
+/// numbers kept as text as numbers, and `@timestamp` by its instant (UTC
+/// nanoseconds, so zones mix).
 fn sort_value(ev: &Event, field: &str) -> Value {
     if field == TIMESTAMP {
         return ev
@@ -274,9 +275,10 @@ fn sort_value(ev: &Event, field: &str) -> Value {
             .and_then(|t| t.timestamp_nanos_opt())
             .map_or(Value::Null, Value::Int);
     }
+    // Numbers kept as text sort as numbers.
     match ev.lookup(field) {
-        Some(Value::Array(a)) => a.first().cloned().unwrap_or(Value::Null),
-        Some(v) => v.clone(),
+        Some(Value::Array(a)) => a.first().map_or(Value::Null, as_number),
+        Some(v) => as_number(v),
         None => Value::Null,
     }
 }
@@ -321,11 +323,12 @@ impl Key {
     fn of(v: &Value) -> Option<Key> {
         Some(match v {
             Value::Bool(b) => Key::Bool(*b),
-            Value::Int(i) => Key::Int(*i),
-            Value::UInt(u) => match i64::try_from(*u) {
-                Ok(i) => Key::Int(i),
-                Err(_) => Key::UInt(*u),
+            // One key for a number whatever integer type the decoder chose.
+            Value::Int(i) => match u64::try_from(*i) {
+                Ok(u) => Key::UInt(u),
+                Err(_) => Key::Int(*i),
             },
+            Value::UInt(u) => Key::UInt(*u),
             Value::Float(f) => Key::Float(f.to_bits()),
             Value::Str(s) => Key::Str(s.clone()),
             Value::Object(_) => Key::Str(v.to_string().into()),
@@ -414,6 +417,24 @@ impl AggSpec {
     }
 }
 
+/// A number kept as text (`"400"`) as the number it is; other values as
+/// they are.
+fn as_number(v: &Value) -> Value {
+    match v {
+        Value::Str(s) => {
+            let t = s.trim();
+            if let Ok(i) = t.parse::<i64>() {
+                Value::Int(i)
+            } else if let Some(f) = t.parse::<f64>().ok().filter(|f| f.is_finite()) {
+                Value::Float(f)
+            } else {
+                v.clone()
+            }
+        }
+        _ => v.clone(),
+    }
+}
+
 fn numeric(v: &Value) -> Option<f64> {
     match v {
         Value::Int(_) | Value::UInt(_) | Value::Float(_) => v.as_f64(),
@@ -487,7 +508,7 @@ impl Acc {
                         .as_ref()
                         .is_none_or(|(b, _)| if *max { f > *b } else { f < *b });
                     if better {
-                        *num = Some((f, v.clone()));
+                        *num = Some((f, as_number(v)));
                     }
                 } else if let Value::Str(s) = v {
                     let better = text

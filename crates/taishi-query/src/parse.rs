@@ -10,6 +10,7 @@ pub fn parse(text: &str) -> Result<Search, Error> {
     let mut p = Parser {
         s: text.chars().collect(),
         pos: 0,
+        in_group: false,
     };
     p.skip_ws();
     let filter = if p.at_end() || p.peek() == Some('|') {
@@ -48,6 +49,8 @@ pub fn parse_filter(text: &str) -> Result<Expr, Error> {
 struct Parser {
     s: Vec<char>,
     pos: usize,
+    /// Inside `field:( … )`, where words are values, never field names.
+    in_group: bool,
 }
 
 /// A bare word as read: its text with escapes removed, and its glob parts
@@ -229,7 +232,7 @@ impl Parser {
         let is = match self.read_word(ends_field) {
             Ok(w) if w.is_keyword(k) => {
                 self.skip_ws();
-                !matches!(self.peek(), Some(':' | '<' | '>'))
+                self.in_group || !matches!(self.peek(), Some(':' | '<' | '>'))
             }
             _ => false,
         };
@@ -390,7 +393,7 @@ impl Parser {
                         }
                     }
                     Some(f) => {
-                        if self.expr_ends() || self.peek().is_some_and(char::is_whitespace) {
+                        if self.expr_ends() {
                             return Err(self.err(format!("expected a value after '{f}:'")));
                         }
                         self.value(&f)
@@ -490,7 +493,12 @@ impl Parser {
     /// A value after `field:` (or inside `field:( … )`).
     fn value(&mut self, field: &str) -> Result<Expr, Error> {
         match self.peek() {
-            Some('(') => self.primary(Some(field)),
+            Some('(') => {
+                let outer = std::mem::replace(&mut self.in_group, true);
+                let e = self.primary(Some(field));
+                self.in_group = outer;
+                e
+            }
             Some('<' | '>') => self.comparison(field),
             Some(c @ ('[' | '{')) => {
                 let open = self.pos;
