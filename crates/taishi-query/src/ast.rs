@@ -215,7 +215,7 @@ pub(crate) fn write_field(out: &mut impl Write, name: &str) -> fmt::Result {
     // stays a field name.
     let escape_first = is_keyword(name) || name == "_exists_";
     for (i, c) in name.chars().enumerate() {
-        let needs = !plain_char(c) || (i == 0 && (escape_first || c == '-'));
+        let needs = !plain_char(c) || (i == 0 && (escape_first || matches!(c, '-' | '+')));
         if needs {
             out.write_char('\\')?;
         }

@@ -19,7 +19,7 @@ pub fn parse_time(s: &str, now: DateTime<FixedOffset>) -> Result<DateTime<FixedO
             "invalid time '{s}': expected ISO 8601 (2024-05-01T10:00:00Z) or a relative time (now-24h)"
         ))
     };
-    if t.len() >= 3 && t[..3].eq_ignore_ascii_case("now") {
+    if t.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("now")) {
         return date_math(&t[3..], now).ok_or_else(bad);
     }
     if let Some(x) = parse_rfc3339(t) {

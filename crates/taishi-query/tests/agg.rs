@@ -15,15 +15,18 @@ use chrono::DateTime;
 use taishi_event::{Event, Value};
 use taishi_query::{Query, QueryResult, Table};
 
+/// time, host, user, port, bytes, categories
+type Row<'a> = (
+    Option<&'a str>,
+    &'a str,
+    Option<&'a str>,
+    u64,
+    Option<Value>,
+    &'a [&'a str],
+);
+
 fn data() -> Vec<Event> {
-    let rows: [(
-        Option<&str>,
-        &str,
-        Option<&str>,
-        u64,
-        Option<Value>,
-        &[&str],
-    ); 8] = [
+    let rows: [Row; 8] = [
         (
             Some("2024-05-01T10:05:00Z"),
             "a",
