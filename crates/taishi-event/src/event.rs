@@ -191,7 +191,7 @@ mod tests {
     fn json_round_trip_keeps_zone_and_order() {
         let mut e = Event::new();
         e.timestamp = Some(DateTime::parse_from_rfc3339("2003-10-11T22:14:15.003+08:00").unwrap());
-        e.push("b", 1u32);
+        e.push("b", 1i64);
         e.push("a", "x");
         let s = e.to_json_string();
         assert_eq!(

@@ -46,14 +46,18 @@ pub fn in_zone(naive: NaiveDateTime, tz: FixedOffset) -> Option<DateTime<FixedOf
     tz.from_local_datetime(&naive).single()
 }
 
-/// Seconds since the Unix epoch (fractions allowed), in UTC.
+/// Seconds since the Unix epoch (fractions allowed), in UTC. An f64 holds
+/// about 16 significant digits, so for present-day epochs anything below a
+/// microsecond is noise: the fraction is rounded to microseconds.
 pub fn from_epoch_secs(secs: f64) -> Option<DateTime<FixedOffset>> {
     if !secs.is_finite() {
         return None;
     }
     let whole = secs.floor();
-    let nanos = ((secs - whole) * 1e9).round() as u32;
-    DateTime::<Utc>::from_timestamp(whole as i64, nanos.min(999_999_999)).map(|t| t.fixed_offset())
+    let micros = ((secs - whole) * 1e6).round() as i64;
+    DateTime::<Utc>::from_timestamp(whole as i64, 0)
+        .and_then(|t| t.checked_add_signed(chrono::TimeDelta::microseconds(micros)))
+        .map(|t| t.fixed_offset())
 }
 
 /// Milliseconds since the Unix epoch, in UTC.
