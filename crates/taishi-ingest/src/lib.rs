@@ -1,0 +1,191 @@
+//! Live ingest listeners for `taishi serve`: syslog over UDP, TCP and TLS
+//! (RFC 5426, RFC 6587, RFC 5425), HTTP (NDJSON and any decoder's raw
+//! format on `/ingest`, the Elasticsearch `_bulk` API that Vector, Fluent
+//! Bit, Logstash and Beats speak), NetFlow v5/v9/IPFIX over UDP, and file
+//! tailing with checkpoints.
+//!
+//! # The contract with the service
+//!
+//! Every listener decodes what it receives into [`Batch`]es of events and
+//! [`Reject`]s and hands them to an [`IngestSink`]. The future returned by
+//! [`IngestSink::submit`] resolves when the batch is **durable** (the store
+//! committed it), and acknowledgement follows durability:
+//!
+//! - HTTP answers only after the sink resolved (a sink error is a 503, so
+//!   shippers retry);
+//! - a TCP/TLS connection is not read further while its batch is pending,
+//!   so a slow store slows the sender through TCP flow control instead of
+//!   dropping anything;
+//! - a tailed file is checkpointed only past acknowledged lines;
+//! - UDP cannot be slowed: datagrams go through a bounded queue, and those
+//!   that find it full are dropped and counted ([`MetricsSnapshot::udp_dropped`]).
+//!
+//! Each listener owns a [`ListenerMetrics`] that the service exposes on
+//! `/metrics` ([`Registry::render_prometheus`]) and in health.
+
+pub mod http;
+mod metrics;
+pub mod netflow;
+mod stream;
+pub mod syslog;
+pub mod tail;
+mod udp;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{FixedOffset, Offset};
+use taishi_event::{Event, Reject, Sink};
+
+pub use metrics::{ListenerMetrics, MetricsSnapshot, Registry};
+pub use tokio_util::sync::CancellationToken;
+
+/// What a listener hands the service: events decoded from one piece of
+/// input, and the records that could not be decoded.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    /// The listener's configured name (`syslog-udp`, `http`, …).
+    pub listener: Arc<str>,
+    pub events: Vec<Event>,
+    pub rejects: Vec<Reject>,
+    /// Who sent it, when the HTTP authentication hook named a principal.
+    pub principal: Option<Arc<str>>,
+}
+
+impl Batch {
+    pub fn new(listener: Arc<str>) -> Self {
+        Batch {
+            listener,
+            ..Default::default()
+        }
+    }
+
+    /// Events plus rejects.
+    pub fn len(&self) -> usize {
+        self.events.len() + self.rejects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.rejects.is_empty()
+    }
+
+    /// An empty batch for the same listener, leaving this one to be sent.
+    fn take(&mut self) -> Batch {
+        let fresh = Batch {
+            listener: self.listener.clone(),
+            principal: self.principal.clone(),
+            ..Default::default()
+        };
+        std::mem::replace(self, fresh)
+    }
+}
+
+/// Decoders write straight into a batch.
+impl Sink for Batch {
+    fn event(&mut self, event: Event) {
+        self.events.push(event);
+    }
+    fn reject(&mut self, reject: Reject) {
+        self.rejects.push(reject);
+    }
+}
+
+/// Why a batch was not made durable. Nothing of the batch may be assumed
+/// stored; the listener tells its sender (HTTP 503), closes the connection
+/// (TCP), retries (tailing) or counts the loss (UDP).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SinkError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("ingest is shutting down")]
+    Closed,
+}
+
+/// Where listeners deliver their batches. `submit` resolves once the batch
+/// is durable; listeners await it before acknowledging the input, so the
+/// time the sink takes is the backpressure senders feel.
+pub trait IngestSink: Send + Sync + 'static {
+    fn submit(&self, batch: Batch) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
+
+impl<T: IngestSink> IngestSink for Arc<T> {
+    fn submit(&self, batch: Batch) -> impl Future<Output = Result<(), SinkError>> + Send {
+        (**self).submit(batch)
+    }
+}
+
+/// Batching and limits shared by the socket listeners.
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    /// Listener name: metrics label and [`Batch::listener`].
+    pub name: Arc<str>,
+    /// A batch is submitted when it holds this many events and rejects…
+    pub max_batch: usize,
+    /// …or this many bytes of input…
+    pub max_batch_bytes: usize,
+    /// …or when no more input came for this long.
+    pub linger: Duration,
+    /// Datagrams waiting for the decoder (UDP only); beyond it they drop.
+    pub udp_queue: usize,
+    /// Longest message accepted on a stream; longer ones are rejected.
+    pub max_message: usize,
+    /// Concurrent TCP/TLS connections; further ones wait to be accepted.
+    pub max_connections: usize,
+    /// Kernel receive buffer for accepted/bound sockets (None: OS default).
+    /// A smaller one makes TCP backpressure reach senders sooner; a larger
+    /// one lets UDP absorb bursts.
+    pub recv_buffer: Option<u32>,
+    /// Zone for timestamps that carry none (RFC 3164).
+    pub default_tz: FixedOffset,
+}
+
+impl ListenOptions {
+    pub fn new(name: impl Into<Arc<str>>) -> Self {
+        ListenOptions {
+            name: name.into(),
+            max_batch: 1000,
+            max_batch_bytes: 4 << 20,
+            linger: Duration::from_millis(100),
+            udp_queue: 8192,
+            max_message: 1 << 20,
+            max_connections: 1024,
+            recv_buffer: None,
+            default_tz: chrono::Utc.fix(),
+        }
+    }
+}
+
+/// A started listener: its bound address, its counters and its task. The
+/// task ends after the shared [`CancellationToken`] is cancelled, once what
+/// was already received has been submitted.
+#[derive(Debug)]
+pub struct Running {
+    pub name: Arc<str>,
+    pub local_addr: Option<SocketAddr>,
+    pub metrics: Arc<ListenerMetrics>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Submits a batch and keeps the counters. Returns false when the sink
+/// failed (the batch is not durable).
+pub(crate) async fn deliver<S: IngestSink>(
+    sink: &S,
+    metrics: &ListenerMetrics,
+    batch: Batch,
+) -> Result<(), SinkError> {
+    let (events, rejects) = (batch.events.len() as u64, batch.rejects.len() as u64);
+    metrics.received(events, rejects);
+    match sink.submit(batch).await {
+        Ok(()) => {
+            metrics.acked(events, rejects);
+            Ok(())
+        }
+        Err(e) => {
+            metrics.sink_error();
+            tracing::warn!(listener = %metrics.name(), error = %e, "batch not stored");
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! NetFlow v5/v9 and IPFIX collector over UDP. Templates are kept per
+//! exporter (address and port) and observation domain by the decoder, for
+//! the life of the listener.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use taishi_event::{DecodeContext, Format, Location};
+use taishi_format_netflow::NetflowDecoder;
+use tokio::net::UdpSocket;
+
+use crate::udp::{self, Datagrams};
+use crate::{CancellationToken, IngestSink, ListenOptions, ListenerMetrics, Running};
+
+struct Flows {
+    decoder: NetflowDecoder,
+    default_tz: chrono::FixedOffset,
+}
+
+impl Datagrams for Flows {
+    fn decode(
+        &mut self,
+        peer: SocketAddr,
+        source: &Arc<str>,
+        payload: &[u8],
+        n: u64,
+        batch: &mut crate::Batch,
+    ) {
+        let mut ctx = DecodeContext::new(source.clone(), Format::Netflow);
+        ctx.default_tz = self.default_tz;
+        let loc = Location {
+            line: None,
+            offset: Some(0),
+            record: Some(n),
+        };
+        self.decoder
+            .decode_datagram(peer, payload, loc, &ctx, batch);
+    }
+}
+
+/// Binds `addr` and collects NetFlow/IPFIX datagrams until `shutdown`.
+pub async fn udp<S: IngestSink>(
+    addr: SocketAddr,
+    opts: ListenOptions,
+    sink: Arc<S>,
+    shutdown: CancellationToken,
+) -> std::io::Result<Running> {
+    let socket = UdpSocket::bind(addr).await?;
+    let local_addr = socket.local_addr()?;
+    let metrics = Arc::new(ListenerMetrics::new(opts.name.clone(), "netflow-udp"));
+    let flows = Flows {
+        decoder: NetflowDecoder::new(),
+        default_tz: opts.default_tz,
+    };
+    let name = opts.name.clone();
+    let task = udp::spawn(socket, flows, opts, sink, metrics.clone(), shutdown);
+    Ok(Running {
+        name,
+        local_addr: Some(local_addr),
+        metrics,
+        task,
+    })
+}

@@ -1,0 +1,290 @@
+//! One syslog stream connection (TCP or TLS): frames cut by octet counting
+//! or newlines, batched, and submitted before the connection is read
+//! further, so that a slow store slows the sender.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use taishi_event::{DecodeContext, Format, Location, Reject, Sink};
+use taishi_format_syslog::{looks_octet_counted, next_octet_frame};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::syslog::MessageParser;
+use crate::{deliver, Batch, CancellationToken, IngestSink, ListenOptions, ListenerMetrics};
+
+pub(crate) struct StreamShared<S> {
+    pub sink: Arc<S>,
+    pub metrics: Arc<ListenerMetrics>,
+    pub opts: ListenOptions,
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Octet,
+    Lines,
+}
+
+struct Conn<'a, S> {
+    shared: &'a StreamShared<S>,
+    ctx: DecodeContext,
+    source: Arc<str>,
+    parser: MessageParser,
+    batch: Batch,
+    batch_bytes: usize,
+    /// Messages so far (octet mode: the record number in rejects).
+    frames: u64,
+    /// Lines so far (newline mode).
+    lines: u64,
+}
+
+impl<S: IngestSink> Conn<'_, S> {
+    fn message(&mut self, msg: &[u8], offset: u64, mode: Mode) {
+        self.frames += 1;
+        let loc = match mode {
+            Mode::Lines => Location::line(self.lines, offset),
+            Mode::Octet => Location {
+                line: None,
+                offset: Some(offset),
+                record: Some(self.frames),
+            },
+        };
+        if msg.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
+            return;
+        }
+        self.shared.metrics.input(0, 1);
+        self.batch_bytes += msg.len();
+        self.parser
+            .decode(msg, &self.ctx, loc, &self.source, &mut self.batch);
+    }
+
+    fn reject(&mut self, offset: u64, reason: String, raw: &[u8]) {
+        let loc = Location::offset(offset);
+        let r = Reject::new(&self.ctx, loc, reason).raw(&raw[..raw.len().min(256)]);
+        self.batch.reject(r);
+    }
+
+    fn full(&self) -> bool {
+        self.batch.len() >= self.shared.opts.max_batch
+            || self.batch_bytes >= self.shared.opts.max_batch_bytes
+    }
+
+    /// Submits what is pending; false when the sink failed and the
+    /// connection must close (its data is not durable).
+    async fn flush(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        self.batch_bytes = 0;
+        let batch = self.batch.take();
+        deliver(&*self.shared.sink, &self.shared.metrics, batch)
+            .await
+            .is_ok()
+    }
+}
+
+/// Bytes to ask the socket for at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+pub(crate) async fn read_stream<R, S>(
+    mut reader: R,
+    peer: SocketAddr,
+    shared: &StreamShared<S>,
+    shutdown: &CancellationToken,
+) where
+    R: AsyncRead + Unpin,
+    S: IngestSink,
+{
+    let source: Arc<str> = Arc::from(peer.to_string());
+    let mut ctx = DecodeContext::new(source.clone(), shared.format);
+    ctx.default_tz = shared.opts.default_tz;
+    let mut conn = Conn {
+        shared,
+        ctx,
+        source,
+        parser: MessageParser::new(shared.format),
+        batch: Batch::new(shared.opts.name.clone()),
+        batch_bytes: 0,
+        frames: 0,
+        lines: 0,
+    };
+    let max_message = shared.opts.max_message;
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    // Connection offset of buf[0].
+    let mut base = 0u64;
+    let mut mode: Option<Mode> = None;
+    // Newline mode: inside an over-long line, dropping until its end.
+    let mut discarding = false;
+    loop {
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        let read = if conn.batch.is_empty() {
+            tokio::select! {
+                r = reader.read_buf(&mut buf) => Some(r),
+                _ = shutdown.cancelled() => None,
+            }
+        } else {
+            // Something is pending: submit it when the sender pauses.
+            tokio::select! {
+                r = reader.read_buf(&mut buf) => Some(r),
+                _ = tokio::time::sleep(shared.opts.linger) => {
+                    if !conn.flush().await {
+                        return;
+                    }
+                    continue;
+                }
+                _ = shutdown.cancelled() => None,
+            }
+        };
+        let eof = match read {
+            None => {
+                conn.flush().await;
+                return;
+            }
+            Some(Ok(0)) => true,
+            Some(Ok(n)) => {
+                shared.metrics.input(n, 0);
+                false
+            }
+            Some(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "stream read failed");
+                // What was read completely is still good.
+                true
+            }
+        };
+
+        let mut start = 0usize;
+        let mut close = false;
+        loop {
+            let rest = buf.get(start..).unwrap_or_default();
+            let skip = rest
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace() || **b == 0)
+                .count();
+            let m = match mode {
+                Some(m) => m,
+                None => {
+                    let rest = rest.get(skip..).unwrap_or_default();
+                    if rest.is_empty() {
+                        break;
+                    }
+                    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                    let undecided = digits > 0
+                        && (digits == rest.len()
+                            || (rest.get(digits) == Some(&b' ') && digits + 1 == rest.len()));
+                    if undecided && !eof {
+                        break;
+                    }
+                    let m = if looks_octet_counted(rest) {
+                        Mode::Octet
+                    } else {
+                        Mode::Lines
+                    };
+                    mode = Some(m);
+                    m
+                }
+            };
+            match m {
+                Mode::Octet => {
+                    // Senders may put a newline after each frame.
+                    start += skip;
+                    let rest = buf.get(start..).unwrap_or_default();
+                    if rest.is_empty() {
+                        break;
+                    }
+                    let offset = base + start as u64;
+                    match next_octet_frame(rest) {
+                        Ok(Some((msg, used))) if msg.len() <= max_message => {
+                            conn.message(msg, offset, Mode::Octet);
+                            start += used;
+                        }
+                        Ok(Some((msg, _))) => {
+                            conn.reject(
+                                offset,
+                                format!(
+                                    "message of {} bytes exceeds the {max_message}-byte limit",
+                                    msg.len()
+                                ),
+                                msg,
+                            );
+                            close = true;
+                            break;
+                        }
+                        Ok(None) => {
+                            let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                            let declared: usize =
+                                std::str::from_utf8(rest.get(..digits).unwrap_or_default())
+                                    .ok()
+                                    .and_then(|s| s.parse().ok())
+                                    .unwrap_or(0);
+                            if declared > max_message {
+                                conn.reject(offset, format!("octet-counted frame declares {declared} bytes, more than the {max_message}-byte limit"), rest);
+                                close = true;
+                            } else if eof {
+                                conn.reject(offset, format!("connection closed inside an octet-counted frame of {declared} bytes"), rest);
+                            }
+                            break;
+                        }
+                        Err(e) => {
+                            // Frame boundaries are lost: nothing after this
+                            // can be trusted, so the connection ends.
+                            conn.reject(offset, e.to_string(), rest);
+                            close = true;
+                            break;
+                        }
+                    }
+                }
+                Mode::Lines => {
+                    let offset = base + start as u64;
+                    match memchr::memchr(b'\n', rest) {
+                        Some(nl) => {
+                            conn.lines += 1;
+                            if discarding {
+                                discarding = false;
+                            } else {
+                                conn.message(trim_end(&rest[..nl]), offset, Mode::Lines);
+                            }
+                            start += nl + 1;
+                        }
+                        None if eof => {
+                            if !discarding && !rest.is_empty() {
+                                conn.lines += 1;
+                                conn.message(trim_end(rest), offset, Mode::Lines);
+                            }
+                            start = buf.len();
+                            break;
+                        }
+                        None => {
+                            if rest.len() > max_message {
+                                if !discarding {
+                                    conn.lines += 1;
+                                    conn.reject(offset, format!("line longer than the {max_message}-byte limit; dropped up to its end"), rest);
+                                }
+                                discarding = true;
+                                start = buf.len();
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        buf.drain(..start.min(buf.len()));
+        base += start as u64;
+        if eof || close {
+            conn.flush().await;
+            return;
+        }
+        if conn.full() && !conn.flush().await {
+            return;
+        }
+    }
+}
+
+fn trim_end(mut s: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\r' | b'\0'] = s {
+        s = rest;
+    }
+    s
+}

@@ -1,0 +1,115 @@
+//! The UDP plumbing shared by syslog and NetFlow: a receive task that never
+//! waits (datagrams go into a bounded queue, or are dropped and counted when
+//! it is full) and a worker that decodes, batches and submits.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::time::{timeout_at, Instant};
+
+use crate::{deliver, Batch, CancellationToken, IngestSink, ListenOptions, ListenerMetrics};
+
+/// Turns one datagram into events and rejects.
+pub(crate) trait Datagrams: Send + 'static {
+    fn decode(
+        &mut self,
+        peer: SocketAddr,
+        source: &Arc<str>,
+        payload: &[u8],
+        n: u64,
+        batch: &mut Batch,
+    );
+}
+
+/// Largest UDP payload.
+const MAX_DATAGRAM: usize = 65_535;
+
+pub(crate) fn spawn<S: IngestSink, D: Datagrams>(
+    socket: UdpSocket,
+    mut decoder: D,
+    opts: ListenOptions,
+    sink: Arc<S>,
+    metrics: Arc<ListenerMetrics>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let capacity = opts.udp_queue.max(1);
+    let (tx, mut rx) = mpsc::channel::<(SocketAddr, Vec<u8>)>(capacity);
+    metrics.queue(0, capacity);
+
+    let recv_metrics = metrics.clone();
+    let receiver = tokio::spawn(async move {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        loop {
+            let (n, peer) = tokio::select! {
+                r = socket.recv_from(&mut buf) => match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // ICMP errors surface here on some systems; the
+                        // socket stays usable.
+                        tracing::debug!(error = %e, "udp receive error");
+                        continue;
+                    }
+                },
+                _ = shutdown.cancelled() => break,
+            };
+            recv_metrics.input(n, 1);
+            let payload = buf.get(..n).unwrap_or_default().to_vec();
+            match tx.try_send((peer, payload)) {
+                Ok(()) => recv_metrics.queue(capacity - tx.capacity(), capacity),
+                Err(TrySendError::Full(_)) => {
+                    recv_metrics.udp_drop();
+                    recv_metrics.queue(capacity, capacity);
+                }
+                Err(TrySendError::Closed(_)) => break,
+            }
+        }
+    });
+
+    let worker = tokio::spawn(async move {
+        let mut names: HashMap<SocketAddr, Arc<str>> = HashMap::new();
+        let mut batch = Batch::new(opts.name.clone());
+        let mut seq = 0u64;
+        let mut decode_one = |peer: SocketAddr, payload: &[u8], batch: &mut Batch| {
+            if names.len() > 4096 {
+                names.clear();
+            }
+            let source = names
+                .entry(peer)
+                .or_insert_with(|| Arc::from(peer.to_string()))
+                .clone();
+            seq += 1;
+            decoder.decode(peer, &source, payload, seq, batch);
+        };
+        // The sender side closes after shutdown; what is queued is still
+        // decoded and submitted.
+        while let Some((peer, payload)) = rx.recv().await {
+            let mut bytes = payload.len();
+            decode_one(peer, &payload, &mut batch);
+            let deadline = Instant::now() + opts.linger;
+            while batch.len() < opts.max_batch && bytes < opts.max_batch_bytes {
+                match timeout_at(deadline, rx.recv()).await {
+                    Ok(Some((peer, payload))) => {
+                        bytes += payload.len();
+                        decode_one(peer, &payload, &mut batch);
+                    }
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            metrics.queue(rx.len(), capacity);
+            if !batch.is_empty() {
+                // A failed batch cannot be given back to a UDP sender: it
+                // is counted as a sink error and the listener goes on.
+                let _ = deliver(&*sink, &metrics, batch.take()).await;
+            }
+            metrics.queue(rx.len(), capacity);
+        }
+    });
+
+    tokio::spawn(async move {
+        let _ = receiver.await;
+        let _ = worker.await;
+    })
+}
