@@ -1,0 +1,785 @@
+//! Taishi's embedded event store.
+//!
+//! ```text
+//! <root>/LOCK                      one process at a time (flock)
+//! <root>/checkpoint.json           {"wal_seq": N}: every record <= N is indexed
+//! <root>/wal/<first seq>.wal       write-ahead log segments (see `wal`)
+//! <root>/partitions/YYYY-MM-DD/    one Tantivy index per UTC day of @timestamp
+//! ```
+//!
+//! **Commit protocol.** [`Store::append`] writes the event to the WAL (and
+//! hands it to the day's index writer); [`Store::commit`] fsyncs the WAL and
+//! returns the durable sequence — acknowledge receipt only after it. Many
+//! appenders share one fsync (group commit). [`Store::checkpoint`] (called
+//! periodically, or by a background thread when configured) makes the WAL
+//! durable up to the last indexed record X, commits every changed partition
+//! with X in its commit payload (atomic with the index commit: Tantivy writes
+//! it into `meta.json`), writes `checkpoint.json`, makes the new data
+//! searchable and deletes WAL segments wholly at or below X.
+//!
+//! **Recovery.** Open repairs a torn WAL tail (reporting the bytes cut), then
+//! replays records after `checkpoint.json`'s sequence: a record goes to its
+//! day's partition only if its sequence is above that partition's committed
+//! payload, so a crash anywhere — between WAL and index commit, or between two
+//! partitions' commits — ends with every durable event indexed exactly once.
+
+mod agg;
+mod partition;
+mod query;
+pub mod wal;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use taishi_event::Event;
+use tantivy::aggregation::{
+    AggContextParams, AggregationLimitsGuard, DistributedAggregationCollector,
+};
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, Occur, Query};
+use tantivy::schema::Value as _;
+use tantivy::{IndexWriter, Order, TantivyDocument};
+
+pub use agg::{AggResult, Aggregation, HistogramBucket, Stats, TermBucket};
+pub use query::{Filter, RangeValue, TimeRange, TIMESTAMP};
+pub use wal::WalOpenReport;
+
+use partition::{Fields, Partition};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("index: {0}")]
+    Index(String),
+    #[error("corrupt store: {0}")]
+    Corrupt(String),
+    #[error("query: {0}")]
+    BadQuery(String),
+    #[error("event of {0} bytes exceeds the record limit")]
+    TooLarge(usize),
+    #[error("an earlier write failed part-way; reopen the store to repair it")]
+    Poisoned,
+    #[error("{0} is in use by another process")]
+    Locked(PathBuf),
+}
+
+impl StoreError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+impl From<tantivy::TantivyError> for StoreError {
+    fn from(e: tantivy::TantivyError) -> Self {
+        StoreError::Index(e.to_string())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Partitions whose whole day is older than this are dropped.
+    pub retention_days: u32,
+    /// Oldest partitions are dropped while the total exceeds this (the
+    /// newest partition is always kept).
+    pub max_bytes: Option<u64>,
+    pub wal_segment_bytes: u64,
+    /// Indexing threads and memory per open partition writer.
+    pub writer_threads: usize,
+    pub writer_memory_bytes: usize,
+    /// Writers kept open at once (today, yesterday's late events, a backfill).
+    pub max_open_writers: usize,
+    pub docstore_zstd_level: i32,
+    /// Checkpoint from a background thread at this interval: how quickly new
+    /// events become searchable.
+    pub checkpoint_interval: Option<Duration>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            retention_days: 180,
+            max_bytes: None,
+            wal_segment_bytes: 64 << 20,
+            writer_threads: 1,
+            writer_memory_bytes: 64 << 20,
+            max_open_writers: 3,
+            docstore_zstd_level: 3,
+            checkpoint_interval: None,
+        }
+    }
+}
+
+/// What opening the store found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub wal: WalOpenReport,
+    /// `checkpoint.json`'s sequence at open.
+    pub checkpoint_seq: u64,
+    /// WAL records indexed during open (the tail the last run had not
+    /// committed to the index).
+    pub replayed: u64,
+    /// Records after the checkpoint that their partition already held.
+    pub already_indexed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionStats {
+    pub day: NaiveDate,
+    pub events: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreStats {
+    pub partitions: Vec<PartitionStats>,
+    pub events: u64,
+    pub index_bytes: u64,
+    pub wal_bytes: u64,
+    pub bytes_per_event: f64,
+    pub last_seq: u64,
+    pub durable_seq: u64,
+    pub checkpoint_seq: u64,
+    pub last_background_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    pub filter: Filter,
+    pub range: TimeRange,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub seq: u64,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResult {
+    /// Matches in the range, regardless of limit and offset.
+    pub total: u64,
+    /// Newest first.
+    pub hits: Vec<Hit>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RetentionReport {
+    pub dropped: Vec<NaiveDate>,
+    pub bytes_freed: u64,
+}
+
+struct OpenWriter {
+    writer: IndexWriter<TantivyDocument>,
+    last_used: u64,
+    dirty: bool,
+}
+
+struct Ingest {
+    writers: HashMap<NaiveDate, OpenWriter>,
+    /// Each partition's committed payload: records at or below it are in it.
+    committed: HashMap<NaiveDate, u64>,
+    /// Highest sequence handed to an index writer.
+    last_added: u64,
+    tick: u64,
+}
+
+struct Inner {
+    root: PathBuf,
+    config: StoreConfig,
+    fields: Fields,
+    wal: wal::Wal,
+    ingest: Mutex<Ingest>,
+    partitions: RwLock<BTreeMap<NaiveDate, Arc<Partition>>>,
+    checkpoint_seq: AtomicU64,
+    /// Set when an event reached the WAL but not its index writer: a
+    /// checkpoint would then claim it indexed, so none is taken until reopen.
+    broken: AtomicBool,
+    background_error: Mutex<Option<String>>,
+    _lock: File,
+}
+
+pub struct Store {
+    inner: Arc<Inner>,
+    recovery: RecoveryReport,
+    background: Option<(Sender<()>, JoinHandle<()>)>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn day_of(ts_micros: i64) -> NaiveDate {
+    DateTime::<Utc>::from_timestamp_micros(ts_micros)
+        .unwrap_or_default()
+        .date_naive()
+}
+
+fn read_checkpoint(path: &Path) -> Result<u64, StoreError> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v.get("wal_seq").and_then(|s| s.as_u64()))
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("{}: unreadable checkpoint", path.display()))
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(StoreError::io(path, e)),
+    }
+}
+
+/// Replaces a small file atomically: write aside, fsync, rename, fsync dir.
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let dst = dir.join(name);
+    let mut f = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| StoreError::io(&tmp, e))?;
+    f.sync_all().map_err(|e| StoreError::io(&tmp, e))?;
+    fs::rename(&tmp, &dst).map_err(|e| StoreError::io(&dst, e))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(dir, e))
+}
+
+/// An event ready to index: timestamp fixed, JSON serialised once (for the
+/// WAL and the stored copy).
+struct Prepared {
+    ts_micros: i64,
+    json: Vec<u8>,
+    doc: TantivyDocument,
+}
+
+impl Inner {
+    fn prepare(&self, event: &Event, now: DateTime<Utc>) -> Prepared {
+        let mut owned;
+        let event = if event.timestamp.is_some() {
+            event
+        } else {
+            // An event without @timestamp is kept under its receipt time.
+            owned = event.clone();
+            owned.timestamp = Some(now.fixed_offset());
+            &owned
+        };
+        let ts_micros = event.timestamp.map_or(0, |t| t.timestamp_micros());
+        let json = event.to_json_string().into_bytes();
+        let doc = partition::document(&self.fields, ts_micros, event, &json);
+        Prepared {
+            ts_micros,
+            json,
+            doc,
+        }
+    }
+
+    fn partition(&self, day: NaiveDate) -> Result<Arc<Partition>, StoreError> {
+        if let Some(p) = self
+            .partitions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&day)
+        {
+            return Ok(p.clone());
+        }
+        let p = Arc::new(Partition::open_or_create(
+            &self.root.join("partitions"),
+            day,
+            self.config.docstore_zstd_level,
+        )?);
+        self.partitions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(day, p.clone());
+        Ok(p)
+    }
+
+    fn add(&self, ing: &mut Ingest, seq: u64, p: Prepared) -> Result<(), StoreError> {
+        let day = day_of(p.ts_micros);
+        ing.tick += 1;
+        let tick = ing.tick;
+        if !ing.writers.contains_key(&day) {
+            if ing.writers.len() >= self.config.max_open_writers.max(1) {
+                let lru = ing
+                    .writers
+                    .iter()
+                    .min_by_key(|(_, w)| w.last_used)
+                    .map(|(d, _)| *d);
+                if let Some(lru) = lru {
+                    self.commit_writer(ing, lru)?;
+                    ing.writers.remove(&lru);
+                }
+            }
+            let part = self.partition(day)?;
+            let writer = part.writer(
+                self.config.writer_threads.max(1),
+                self.config.writer_memory_bytes,
+            )?;
+            ing.writers.insert(
+                day,
+                OpenWriter {
+                    writer,
+                    last_used: tick,
+                    dirty: false,
+                },
+            );
+        }
+        let mut doc = p.doc;
+        doc.add_u64(self.fields.seq, seq);
+        let w = ing
+            .writers
+            .get_mut(&day)
+            .ok_or_else(|| StoreError::Index("writer vanished".into()))?;
+        w.last_used = tick;
+        w.dirty = true;
+        if let Err(e) = w.writer.add_document(doc) {
+            self.broken.store(true, Ordering::Release);
+            return Err(e.into());
+        }
+        ing.last_added = ing.last_added.max(seq);
+        Ok(())
+    }
+
+    /// Commits one partition with the payload "every record up to here that
+    /// belongs to this day is in". Never lowers an earlier payload (replay
+    /// can run behind a partition that was committed further).
+    fn commit_writer(&self, ing: &mut Ingest, day: NaiveDate) -> Result<(), StoreError> {
+        let upto = ing
+            .last_added
+            .max(ing.committed.get(&day).copied().unwrap_or(0));
+        let Some(w) = ing.writers.get_mut(&day) else {
+            return Ok(());
+        };
+        if !w.dirty {
+            return Ok(());
+        }
+        let mut prepared = w.writer.prepare_commit()?;
+        prepared.set_payload(&serde_json::json!({ "wal_seq": upto }).to_string());
+        prepared.commit()?;
+        w.dirty = false;
+        ing.committed.insert(day, upto);
+        if let Some(p) = self
+            .partitions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&day)
+        {
+            p.reader.reload()?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint_locked(&self, ing: &mut Ingest) -> Result<u64, StoreError> {
+        if self.broken.load(Ordering::Acquire) {
+            return Err(StoreError::Poisoned);
+        }
+        let upto = ing.last_added;
+        // The index must never hold what the WAL could lose.
+        self.wal.commit_through(upto)?;
+        let days: Vec<NaiveDate> = ing.writers.keys().copied().collect();
+        for day in days {
+            self.commit_writer(ing, day)?;
+        }
+        if upto > self.checkpoint_seq.load(Ordering::Acquire) {
+            write_atomic(
+                &self.root,
+                "checkpoint.json",
+                serde_json::json!({ "wal_seq": upto })
+                    .to_string()
+                    .as_bytes(),
+            )?;
+            self.checkpoint_seq.store(upto, Ordering::Release);
+        }
+        self.wal.remove_through(upto)?;
+        Ok(upto)
+    }
+
+    fn checkpoint(&self) -> Result<u64, StoreError> {
+        let mut ing = lock(&self.ingest);
+        self.checkpoint_locked(&mut ing)
+    }
+}
+
+impl Store {
+    pub fn open(root: impl AsRef<Path>, config: StoreConfig) -> Result<Store, StoreError> {
+        let root = root.as_ref().to_path_buf();
+        let parts_dir = root.join("partitions");
+        fs::create_dir_all(&parts_dir).map_err(|e| StoreError::io(&parts_dir, e))?;
+        let lock_path = root.join("LOCK");
+        let lock_file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::io(&lock_path, e))?;
+        if lock_file.try_lock().is_err() {
+            return Err(StoreError::Locked(root));
+        }
+        let checkpoint_seq = read_checkpoint(&root.join("checkpoint.json"))?;
+
+        let mut partitions = BTreeMap::new();
+        let mut committed = HashMap::new();
+        let mut max_committed = checkpoint_seq;
+        for entry in fs::read_dir(&parts_dir).map_err(|e| StoreError::io(&parts_dir, e))? {
+            let entry = entry.map_err(|e| StoreError::io(&parts_dir, e))?;
+            let Some(day) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| NaiveDate::parse_from_str(n, "%Y-%m-%d").ok())
+            else {
+                continue;
+            };
+            let p = Partition::open_or_create(&parts_dir, day, config.docstore_zstd_level)?;
+            let seq = p.committed_seq()?;
+            max_committed = max_committed.max(seq);
+            committed.insert(day, seq);
+            partitions.insert(day, Arc::new(p));
+        }
+
+        let (wal, wal_report) = wal::Wal::open(
+            &root.join("wal"),
+            config.wal_segment_bytes,
+            max_committed + 1,
+        )?;
+        let (_, fields) = partition::schema();
+        let inner = Arc::new(Inner {
+            root,
+            config: config.clone(),
+            fields,
+            wal,
+            ingest: Mutex::new(Ingest {
+                writers: HashMap::new(),
+                committed,
+                last_added: checkpoint_seq,
+                tick: 0,
+            }),
+            partitions: RwLock::new(partitions),
+            checkpoint_seq: AtomicU64::new(checkpoint_seq),
+            broken: AtomicBool::new(false),
+            background_error: Mutex::new(None),
+            _lock: lock_file,
+        });
+
+        let mut recovery = RecoveryReport {
+            wal: wal_report,
+            checkpoint_seq,
+            ..Default::default()
+        };
+        {
+            let mut ing = lock(&inner.ingest);
+            let now = Utc::now();
+            inner.wal.replay(checkpoint_seq, |seq, payload| {
+                let json: serde_json::Value = serde_json::from_slice(payload)
+                    .map_err(|e| StoreError::Corrupt(format!("WAL record {seq}: {e}")))?;
+                let event = Event::from_json(json).ok_or_else(|| {
+                    StoreError::Corrupt(format!("WAL record {seq}: not an object"))
+                })?;
+                let prepared = inner.prepare(&event, now);
+                let day = day_of(prepared.ts_micros);
+                if seq <= ing.committed.get(&day).copied().unwrap_or(0) {
+                    recovery.already_indexed += 1;
+                    ing.last_added = ing.last_added.max(seq);
+                } else {
+                    inner.add(&mut ing, seq, prepared)?;
+                    recovery.replayed += 1;
+                }
+                Ok(())
+            })?;
+            ing.last_added = ing.last_added.max(inner.wal.last_seq());
+            inner.checkpoint_locked(&mut ing)?;
+        }
+
+        let background = config.checkpoint_interval.map(|every| {
+            let (tx, rx) = mpsc::channel::<()>();
+            let weak: Weak<Inner> = Arc::downgrade(&inner);
+            let handle = std::thread::spawn(move || {
+                // Ends when the store drops its sender (or is gone).
+                while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                    let Some(inner) = weak.upgrade() else { break };
+                    let res = inner.checkpoint();
+                    *lock(&inner.background_error) = res.err().map(|e| e.to_string());
+                }
+            });
+            (tx, handle)
+        });
+        Ok(Store {
+            inner,
+            recovery,
+            background,
+        })
+    }
+
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.recovery
+    }
+
+    /// Appends one event; returns its sequence number. Durable (and fit to
+    /// acknowledge) only once [`Store::commit`] returns a sequence at or past
+    /// it.
+    pub fn append(&self, event: &Event) -> Result<u64, StoreError> {
+        self.append_batch(std::slice::from_ref(event))
+            .map(|r| *r.start())
+    }
+
+    /// Appends events under one lock; returns their sequence numbers.
+    pub fn append_batch(&self, events: &[Event]) -> Result<RangeInclusive<u64>, StoreError> {
+        let now = Utc::now();
+        // Serialising and building documents is most of the work; done
+        // before taking the lock so concurrent appenders overlap.
+        let prepared: Vec<Prepared> = events.iter().map(|e| self.inner.prepare(e, now)).collect();
+        let mut ing = lock(&self.inner.ingest);
+        let first = self
+            .inner
+            .wal
+            .append_all(prepared.iter().map(|p| p.json.as_slice()))?;
+        let mut seq = first;
+        for p in prepared {
+            self.inner.add(&mut ing, seq, p)?;
+            seq += 1;
+        }
+        Ok(first..=seq.saturating_sub(1).max(first))
+    }
+
+    /// Makes every appended event durable (fsync, shared by concurrent
+    /// callers); returns the highest durable sequence.
+    pub fn commit(&self) -> Result<u64, StoreError> {
+        self.inner.wal.commit()
+    }
+
+    /// Commits the index (see the module documentation): appended events
+    /// become searchable and the WAL before them is released.
+    pub fn checkpoint(&self) -> Result<u64, StoreError> {
+        self.inner.checkpoint()
+    }
+
+    /// Checkpoints and closes. Dropping without it is safe (the next open
+    /// replays), just slower to reopen.
+    pub fn close(mut self) -> Result<(), StoreError> {
+        self.stop_background();
+        self.inner.checkpoint().map(|_| ())
+    }
+
+    fn stop_background(&mut self) {
+        if let Some((tx, handle)) = self.background.take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+    }
+
+    /// Drops partitions older than the retention period, then the oldest ones
+    /// while the store exceeds its size limit.
+    pub fn apply_retention(&self, now: DateTime<Utc>) -> Result<RetentionReport, StoreError> {
+        let inner = &self.inner;
+        let mut ing = lock(&inner.ingest);
+        inner.checkpoint_locked(&mut ing)?;
+        let cutoff = (now - TimeDelta::days(i64::from(inner.config.retention_days))).date_naive();
+        let parts: Vec<(NaiveDate, Arc<Partition>)> = inner
+            .partitions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(d, p)| (*d, p.clone()))
+            .collect();
+        let mut total: u64 = parts.iter().map(|(_, p)| p.disk_bytes()).sum();
+        let mut report = RetentionReport::default();
+        let n = parts.len();
+        for (i, (day, p)) in parts.into_iter().enumerate() {
+            let too_old = day < cutoff;
+            let too_big = inner.config.max_bytes.is_some_and(|max| total > max) && i + 1 < n;
+            if !too_old && !too_big {
+                break;
+            }
+            let bytes = p.disk_bytes();
+            ing.writers.remove(&day);
+            ing.committed.remove(&day);
+            inner
+                .partitions
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&day);
+            fs::remove_dir_all(&p.path).map_err(|e| StoreError::io(&p.path, e))?;
+            total = total.saturating_sub(bytes);
+            report.bytes_freed += bytes;
+            report.dropped.push(day);
+        }
+        Ok(report)
+    }
+
+    fn partitions_in(&self, range: &TimeRange) -> Vec<Arc<Partition>> {
+        if range.to <= range.from {
+            return Vec::new();
+        }
+        let first = range.from.date_naive();
+        let last = (range.to - TimeDelta::microseconds(1)).date_naive();
+        self.inner
+            .partitions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .range(first..=last)
+            .rev()
+            .map(|(_, p)| p.clone())
+            .collect()
+    }
+
+    fn query_for(
+        &self,
+        compiler: &query::Compiler<'_>,
+        filter: &Filter,
+        range: &TimeRange,
+    ) -> Result<Box<dyn Query>, StoreError> {
+        let f = compiler.compile(filter)?;
+        Ok(Box::new(BooleanQuery::new(vec![
+            (Occur::Must, compiler.time_range(range)),
+            (Occur::Must, f),
+        ])))
+    }
+
+    /// Matching events, newest first, with the total count.
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResult, StoreError> {
+        let fields = self.inner.fields;
+        let mut total = 0u64;
+        let mut hits = Vec::new();
+        let want_end = req.offset.saturating_add(req.limit);
+        for p in self.partitions_in(&req.range) {
+            let searcher = p.reader.searcher();
+            let compiler = query::Compiler {
+                fields,
+                searcher: &searcher,
+            };
+            let q = self.query_for(&compiler, &req.filter, &req.range)?;
+            // Partitions are disjoint days visited newest first, so the
+            // global order is the concatenation of each one's order.
+            let seen = usize::try_from(total).unwrap_or(usize::MAX);
+            let start = req.offset.saturating_sub(seen);
+            let end = want_end.saturating_sub(seen);
+            if end > start {
+                let top = TopDocs::with_limit(end - start)
+                    .and_offset(start)
+                    .order_by_fast_field::<tantivy::DateTime>("ts", Order::Desc);
+                let (count, docs) = searcher.search(&q, &(Count, top))?;
+                total += count as u64;
+                for (_, addr) in docs {
+                    let doc: TantivyDocument = searcher.doc(addr)?;
+                    let seq = doc
+                        .get_first(fields.seq)
+                        .and_then(|v| v.as_u64())
+                        .unwrap_or(0);
+                    let bytes = doc
+                        .get_first(fields.doc)
+                        .and_then(|v| v.as_bytes())
+                        .unwrap_or_default();
+                    let json: serde_json::Value = serde_json::from_slice(bytes)
+                        .map_err(|e| StoreError::Corrupt(format!("stored event {seq}: {e}")))?;
+                    let event = Event::from_json(json).ok_or_else(|| {
+                        StoreError::Corrupt(format!("stored event {seq}: not an object"))
+                    })?;
+                    hits.push(Hit { seq, event });
+                }
+            } else {
+                total += searcher.search(&q, &Count)? as u64;
+            }
+        }
+        Ok(SearchResult { total, hits })
+    }
+
+    /// Number of matching events.
+    pub fn count(&self, filter: &Filter, range: TimeRange) -> Result<u64, StoreError> {
+        let mut total = 0;
+        for p in self.partitions_in(&range) {
+            let searcher = p.reader.searcher();
+            let compiler = query::Compiler {
+                fields: self.inner.fields,
+                searcher: &searcher,
+            };
+            total += searcher.search(&*self.query_for(&compiler, filter, &range)?, &Count)? as u64;
+        }
+        Ok(total)
+    }
+
+    pub fn aggregate(
+        &self,
+        filter: &Filter,
+        range: TimeRange,
+        agg: &Aggregation,
+    ) -> Result<AggResult, StoreError> {
+        let req = agg::request(agg, &range)?;
+        let mut merged: Option<
+            tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults,
+        > = None;
+        for p in self.partitions_in(&range) {
+            let searcher = p.reader.searcher();
+            let compiler = query::Compiler {
+                fields: self.inner.fields,
+                searcher: &searcher,
+            };
+            let q = self.query_for(&compiler, filter, &range)?;
+            let ctx = AggContextParams::new(
+                AggregationLimitsGuard::new(None, None),
+                p.index.tokenizers().clone(),
+            );
+            let collector = DistributedAggregationCollector::from_aggs(req.clone(), ctx);
+            let fruit = searcher.search(&*q, &collector)?;
+            match &mut merged {
+                None => merged = Some(fruit),
+                Some(m) => m.merge_fruits(fruit)?,
+            }
+        }
+        let Some(merged) = merged else {
+            return Ok(agg::empty_result(agg, &range));
+        };
+        let res = merged.into_final_result(req, AggregationLimitsGuard::new(None, None))?;
+        agg::read_result(agg, &res)
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        let parts: Vec<PartitionStats> = self
+            .inner
+            .partitions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|p| PartitionStats {
+                day: p.day,
+                events: p.reader.searcher().num_docs(),
+                bytes: p.disk_bytes(),
+            })
+            .collect();
+        let events = parts.iter().map(|p| p.events).sum::<u64>();
+        let index_bytes = parts.iter().map(|p| p.bytes).sum::<u64>();
+        StoreStats {
+            events,
+            index_bytes,
+            wal_bytes: self.inner.wal.disk_bytes(),
+            bytes_per_event: if events == 0 {
+                0.0
+            } else {
+                index_bytes as f64 / events as f64
+            },
+            partitions: parts,
+            last_seq: self.inner.wal.last_seq(),
+            durable_seq: self.inner.wal.durable_seq(),
+            checkpoint_seq: self.inner.checkpoint_seq.load(Ordering::Acquire),
+            last_background_error: lock(&self.inner.background_error).clone(),
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.stop_background();
+    }
+}
