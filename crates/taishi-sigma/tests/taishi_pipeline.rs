@@ -74,7 +74,12 @@ fn decode_file(path: &Path, format: Option<Format>) -> Vec<Event> {
         ..Default::default()
     };
     let (sink, report) = taishi_decode::decode_path(path, &opts);
-    assert!(report.error.is_none(), "{}: {:?}", path.display(), report.error);
+    assert!(
+        report.error.is_none(),
+        "{}: {:?}",
+        path.display(),
+        report.error
+    );
     sink.events
 }
 
@@ -335,7 +340,12 @@ fn syslog_sigmahq_rules_fire_on_auth_lines() {
     let counts = fired(engine, &ev);
     eprint!("{}", describe(&counts));
     // service: sudo, USER: '#-*' through the decoder's sudo fields.
-    assert_eq!(hits(&counts, SUDO_CVE_2019_14287), 1, "{}", describe(&counts));
+    assert_eq!(
+        hits(&counts, SUDO_CVE_2019_14287),
+        1,
+        "{}",
+        describe(&counts)
+    );
     // service: sshd keywords in the message.
     assert_eq!(hits(&counts, SSHD_SUSPICIOUS), 1);
     // product: linux keywords (`new user`, `UID=0,`).
@@ -414,7 +424,10 @@ fn syslog_sigmahq_set_is_quiet_on_benign_samples() {
         ("host-logs/syslog/beats_system_auth_test.log", None),
         ("host-logs/syslog/rfc3164_examples.log", None),
         ("host-logs/syslog/rfc5424_examples.log", None),
-        ("host-logs/fail2ban/fail2ban_named-refused.log", Some(Format::Syslog)),
+        (
+            "host-logs/fail2ban/fail2ban_named-refused.log",
+            Some(Format::Syslog),
+        ),
     ] {
         let Some(ev) = sample(rel, fmt) else { return };
         assert!(!ev.is_empty(), "{rel}");
@@ -552,7 +565,9 @@ fn web_rules_do_not_fire_on_other_sources() {
     assert!(fired(&engine, &bots).is_empty());
     // The whole SigmaHQ set on the real access lines: no Windows or Linux
     // rule fires on a web server event.
-    let Some((set, sigma)) = sigmahq() else { return };
+    let Some((set, sigma)) = sigmahq() else {
+        return;
+    };
     for f in [
         "fail2ban_nginx-botsearch.log",
         "fail2ban_php-url-fopen.log",
@@ -733,6 +748,7 @@ fn suricata_rules_fire_on_eve() {
     let Some(eve) = decoded_or_skip("network/suricata/surevego_eve.json", Format::Eve) else {
         return;
     };
+    let http = "    sel:\n        cs-host: deb.debian.org\n        c-useragent|startswith: 'Debian APT-HTTP/'\n        cs-method: GET\n        sc-status: 200\n        c-uri|endswith: '.deb'\n    condition: sel";
     let engine = own(&[
         &rule(
             1,
@@ -744,17 +760,59 @@ fn suricata_rules_fire_on_eve() {
             "    product: zeek",
             "    sel:\n        event_type: alert\n    condition: sel",
         ),
+        // EVE dns records through the generic DNS names.
+        &rule(
+            3,
+            "    category: dns",
+            "    sel:\n        query: '_http._tcp.security.debian.org'\n        record_type: SRV\n    condition: sel",
+        ),
+        // EVE http records through the proxy names.
+        &rule(4, "    category: proxy", http),
+        // A sensor's view of HTTP is not a web server's own log.
+        &rule(5, "    category: webserver", http),
     ]);
     let c = fired(&engine, &eve);
-    assert!(hits(&c, &own_id(1)) >= 1, "{c:?}");
+    assert_eq!(hits(&c, &own_id(1)), 68, "{c:?}");
     assert_eq!(hits(&c, &own_id(2)), 0);
+    // The dns query records (alerts carrying DNS metadata are left out).
+    assert!(hits(&c, &own_id(3)) >= 1, "{c:?}");
+    assert!(hits(&c, &own_id(4)) >= 1, "{c:?}");
+    // http records, and fileinfo records of the same transactions (they
+    // carry its http metadata); never alerts.
+    let transaction_records = eve
+        .iter()
+        .filter(|e| matches!(e.get_str("event_type"), Some("http" | "fileinfo")))
+        .count();
+    assert!(hits(&c, &own_id(4)) <= transaction_records, "{c:?}");
+    let alerts_only: Vec<Event> = eve
+        .iter()
+        .filter(|e| e.get_str("event_type") == Some("alert"))
+        .cloned()
+        .collect();
+    assert_eq!(hits(&fired(&engine, &alerts_only), &own_id(4)), 0);
+    assert_eq!(hits(&c, &own_id(5)), 0);
+    if let Some((_, sigma)) = sigmahq() {
+        for rel in [
+            "network/suricata/surevego_eve.json",
+            "network/suricata/beats_eve-small.json",
+        ] {
+            let Some(ev) = decoded_or_skip(rel, Format::Eve) else {
+                return;
+            };
+            let counts = fired(sigma, &ev);
+            eprint!("{rel}:\n{}", describe(&counts));
+            assert_no_windows_rule(&counts);
+        }
+    }
 }
 
 // ---- the pipeline as a whole ----
 
 #[test]
 fn every_linux_and_network_log_source_of_sigmahq_is_mapped() {
-    let Some((set, engine)) = sigmahq() else { return };
+    let Some((set, engine)) = sigmahq() else {
+        return;
+    };
     let unmapped: Vec<String> = engine
         .unmapped()
         .iter()
