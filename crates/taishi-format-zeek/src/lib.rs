@@ -218,17 +218,19 @@ impl ZeekDecoder {
         if line.first() == Some(&b'#') {
             return self.header_line(line, ctx, loc).map(|()| None);
         }
-        if line.trim_ascii_start().first() == Some(&b'{') && !self.in_tsv_log() {
+        if line.trim_ascii_start().first() == Some(&b'{') && !self.is_tsv_record(line) {
             let hint = self.hint(ctx);
             return decode_json_line(line, ctx, loc, hint.as_deref()).map(Some);
         }
         self.tsv_record(line, ctx, loc).map(Some)
     }
 
-    /// Whether a TSV header is in force: then a line starting with `{` is a
-    /// record whose first column happens to start with a brace.
-    fn in_tsv_log(&self) -> bool {
-        !self.header.fields.is_empty()
+    /// Whether a line starting with `{` is a record of the TSV log in force
+    /// (its first column starts with a brace) rather than Zeek JSON: it is
+    /// when it has the header's number of columns.
+    fn is_tsv_record(&self, line: &[u8]) -> bool {
+        let n = self.header.fields.len();
+        n > 1 && split(line, &self.header.separator).count() == n
     }
 
     fn hint(&mut self, ctx: &DecodeContext) -> Option<Str> {

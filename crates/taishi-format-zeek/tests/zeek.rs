@@ -424,6 +424,23 @@ fn concatenated_logs_each_use_their_header() {
 }
 
 #[test]
+fn json_after_a_tsv_log_is_json() {
+    let data = format!(
+        "{HEADER}#fields\tuid\tnote\n#types\tstring\tstring\nA\tn\n{{x\tB\n#close\tx\n{}\n",
+        r#"{"_path":"dns","ts":2.5,"uid":"C","query":"q.example"}"#
+    );
+    let out = decode(data.as_bytes());
+    assert!(out.rejects.is_empty(), "{:?}", out.rejects);
+    let uids: Vec<_> = out.events.iter().map(|e| s(e, "uid").unwrap()).collect();
+    assert_eq!(uids, ["A", "{x", "C"]);
+    assert_eq!(s(&out.events[2], "dns.question.name"), Some("q.example"));
+    assert_eq!(
+        out.events[2].timestamp.unwrap().to_rfc3339(),
+        "1970-01-01T00:00:02.500+00:00"
+    );
+}
+
+#[test]
 fn header_state_spans_decode_calls() {
     // The reader may cut the input at any line: the header stays.
     let data = format!("{HEADER}#fields\tts\tuid\n#types\ttime\tstring\n1.0\tA\n2.0\tB\n");
