@@ -117,7 +117,9 @@ pub fn router<S: IngestSink>(cfg: HttpConfig, sink: Arc<S>) -> (Router, Arc<List
         .route("/_ingest/pipeline/{name}", ack())
         .route(
             "/{index}",
-            axum::routing::put(acknowledge).head(acknowledge),
+            axum::routing::put(acknowledge)
+                .head(acknowledge)
+                .fallback(not_found),
         )
         .fallback(not_found);
     if state.cfg.auth.is_some() {

@@ -288,3 +288,132 @@ fn trim_end(mut s: &[u8]) -> &[u8] {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Mutex;
+    use std::task::{Context, Poll};
+
+    use proptest::prelude::*;
+    use tokio::io::ReadBuf;
+
+    use super::*;
+    use crate::SinkError;
+
+    /// Hands out its pieces one read at a time.
+    struct Pieces(VecDeque<Vec<u8>>);
+
+    impl AsyncRead for Pieces {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            if let Some(mut p) = self.0.pop_front() {
+                let n = p.len().min(buf.remaining());
+                buf.put_slice(&p[..n]);
+                if n < p.len() {
+                    self.0.push_front(p.split_off(n));
+                }
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[derive(Default)]
+    struct Keep(Mutex<Vec<Batch>>);
+
+    impl IngestSink for Keep {
+        fn submit(&self, batch: Batch) -> impl Future<Output = Result<(), SinkError>> + Send {
+            self.0.lock().unwrap().push(batch);
+            std::future::ready(Ok(()))
+        }
+    }
+
+    /// Runs a connection over `data` cut at `cuts`; (messages, rejects).
+    fn run(data: &[u8], cuts: &[usize], max_message: usize) -> (Vec<String>, usize) {
+        let mut pieces = VecDeque::new();
+        let mut rest = data;
+        for &c in cuts {
+            let c = c.min(rest.len());
+            let (a, b) = rest.split_at(c);
+            pieces.push_back(a.to_vec());
+            rest = b;
+        }
+        pieces.push_back(rest.to_vec());
+        let mut opts = ListenOptions::new("t");
+        opts.max_batch = 7;
+        opts.max_message = max_message;
+        let shared = StreamShared {
+            sink: Arc::new(Keep::default()),
+            metrics: Arc::new(ListenerMetrics::new("t".into(), "test")),
+            opts,
+            format: Format::Syslog,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(read_stream(
+            Pieces(pieces),
+            "127.0.0.1:1".parse().unwrap(),
+            &shared,
+            &CancellationToken::new(),
+        ));
+        let batches = shared.sink.0.lock().unwrap();
+        let msgs = batches
+            .iter()
+            .flat_map(|b| &b.events)
+            .map(|e| e.get_str("message").unwrap_or_default().to_string())
+            .collect();
+        let rejects = batches.iter().map(|b| b.rejects.len()).sum();
+        (msgs, rejects)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn arbitrary_bytes_in_arbitrary_pieces_never_panic(
+            data in proptest::collection::vec(any::<u8>(), 0..2000),
+            cuts in proptest::collection::vec(0usize..300, 0..20),
+        ) {
+            run(&data, &cuts, 256);
+        }
+
+        #[test]
+        fn framing_does_not_depend_on_how_the_stream_is_cut(
+            msgs in proptest::collection::vec("[a-zA-Z0-9 .,:=-]{1,80}", 1..40),
+            cuts in proptest::collection::vec(1usize..64, 0..30),
+            octet in any::<bool>(),
+        ) {
+            let mut data = Vec::new();
+            for m in &msgs {
+                let frame = format!("<13>1 2025-03-01T10:00:00Z h app - - - {m}");
+                if octet {
+                    data.extend_from_slice(format!("{} {frame}", frame.len()).as_bytes());
+                } else {
+                    data.extend_from_slice(frame.as_bytes());
+                    data.push(b'\n');
+                }
+            }
+            let (got, rejects) = run(&data, &cuts, 1 << 20);
+            let want: Vec<String> = msgs.iter().map(|m| m.trim_end().to_string()).collect();
+            prop_assert_eq!(rejects, 0);
+            prop_assert_eq!(got.iter().map(|m| m.trim_end().to_string()).collect::<Vec<_>>(), want);
+        }
+    }
+
+    #[test]
+    fn overlong_lines_are_rejected_and_the_stream_goes_on() {
+        let mut data = b"<13>Mar  1 10:00:00 h app: short\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 1000));
+        data.extend_from_slice(b"\n<13>Mar  1 10:00:00 h app: after\n");
+        let (msgs, rejects) = run(&data, &[10, 300, 300, 300], 256);
+        assert_eq!(msgs, ["short", "after"]);
+        assert_eq!(rejects, 1);
+    }
+}

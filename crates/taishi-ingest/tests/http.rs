@@ -1,0 +1,308 @@
+//! HTTP ingest: `/ingest` and the Elasticsearch `_bulk` API over a real
+//! socket, with a hand-written HTTP/1.1 client (what shippers send).
+
+mod common;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{wait_for, TestSink};
+use serde_json::Value as J;
+use taishi_ingest::http::{self, HttpConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+async fn serve(
+    cfg: HttpConfig,
+    sink: Arc<TestSink>,
+) -> (SocketAddr, Arc<taishi_ingest::ListenerMetrics>) {
+    let (router, metrics) = http::router(cfg, sink);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    (addr, metrics)
+}
+
+struct Resp {
+    status: u16,
+    headers: String,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn json(&self) -> J {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    c.write_all(head.as_bytes()).await.unwrap();
+    c.write_all(body).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), c.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let headers = String::from_utf8_lossy(&out[..split]).to_ascii_lowercase();
+    let status = headers.split(' ').nth(1).unwrap().parse().unwrap();
+    Resp {
+        status,
+        headers,
+        body: out[split + 4..].to_vec(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_ndjson_and_raw_formats() {
+    let sink = Arc::new(TestSink::open());
+    let (addr, metrics) = serve(HttpConfig::new("http"), sink.clone()).await;
+    let body = b"{\"@timestamp\":\"2025-03-01T10:00:00+08:00\",\"user\":{\"name\":\"alice\"},\"message\":\"hi\"}\n{\"broken\": \n{\"message\":\"second\"}\n";
+    let r = request(
+        addr,
+        "POST",
+        "/ingest",
+        &[("Content-Type", "application/x-ndjson")],
+        body,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let j = r.json();
+    assert_eq!(j["accepted"], 2);
+    assert_eq!(j["rejected"], 1);
+    assert_eq!(j["rejects"][0]["line"], 2, "{j}");
+    let evs = sink.events();
+    assert_eq!(evs[0].get_str("user.name"), Some("alice"));
+    assert_eq!(
+        evs[0].timestamp.unwrap().to_rfc3339(),
+        "2025-03-01T10:00:00+08:00"
+    );
+    assert_eq!(evs[1].get_str("message"), Some("second"));
+    assert!(
+        sink.rejects()[0].source.starts_with("127.0.0.1:"),
+        "rejects name the peer"
+    );
+
+    let r = request(
+        addr,
+        "POST",
+        "/ingest?format=syslog",
+        &[],
+        b"<13>Mar  1 10:00:00 h1 app: one\n<13>Mar  1 10:00:01 h1 app: two\n",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["accepted"], 2);
+    assert_eq!(sink.events()[3].get_str("message"), Some("two"));
+
+    let r = request(addr, "POST", "/ingest?format=nope", &[], b"x").await;
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("unknown format"));
+    let m = metrics.snapshot();
+    assert_eq!((m.events_acked, m.rejects_acked), (4, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_answers_like_elasticsearch() {
+    let sink = Arc::new(TestSink::open());
+    let (addr, _) = serve(HttpConfig::new("http"), sink.clone()).await;
+    let body = concat!(
+        "{\"index\":{\"_index\":\"logs-a\"}}\n",
+        "{\"@timestamp\":\"2025-03-01T02:00:00Z\",\"message\":\"one\",\"host\":{\"name\":\"h1\"}}\n",
+        "{\"create\":{\"_id\":\"doc-2\"}}\n",
+        "{\"message\":\"two\"}\n",
+        "{\"index\":{}}\n",
+        "{\"message\": \"unterminated}\n",
+        "{\"delete\":{\"_id\":\"x\"}}\n",
+        "{\"create\":{\"_index\":\"logs-b\"}}\n",
+        "{\"message\":\"four\"}\n",
+    );
+    let r = request(
+        addr,
+        "POST",
+        "/idx/_bulk",
+        &[("Content-Type", "application/x-ndjson")],
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert!(r.headers.contains("x-elastic-product: elasticsearch"));
+    let j = r.json();
+    assert!(j["took"].is_u64());
+    assert_eq!(j["errors"], true);
+    let items = j["items"].as_array().unwrap();
+    assert_eq!(items.len(), 5);
+    assert_eq!(items[0]["index"]["status"], 201);
+    assert_eq!(items[0]["index"]["_index"], "logs-a");
+    assert_eq!(items[0]["index"]["result"], "created");
+    assert!(items[0]["index"]["_id"].is_string());
+    assert_eq!(items[1]["create"]["_id"], "doc-2");
+    assert_eq!(items[1]["create"]["_index"], "idx");
+    assert_eq!(items[2]["index"]["status"], 400);
+    assert_eq!(
+        items[2]["index"]["error"]["type"],
+        "document_parsing_exception"
+    );
+    assert_eq!(items[3]["delete"]["status"], 400);
+    assert_eq!(items[4]["create"]["status"], 201);
+
+    let evs = sink.events();
+    assert_eq!(evs.len(), 3);
+    assert_eq!(evs[0].get_str("_index"), Some("logs-a"));
+    assert_eq!(evs[0].get_str("host.name"), Some("h1"));
+    assert_eq!(evs[1].get_str("_id"), Some("doc-2"));
+    assert_eq!(evs[2].get_str("_index"), Some("logs-b"));
+    let rejects = sink.rejects();
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(rejects[0].location.line, Some(6));
+
+    // Gzip bodies, as Beats send them.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(b"{\"create\":{}}\n{\"message\":\"zipped\"}\n")
+        .unwrap();
+    let gz = gz.finish().unwrap();
+    let r = request(addr, "POST", "/_bulk", &[("Content-Encoding", "gzip")], &gz).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["errors"], false);
+    assert_eq!(sink.events()[3].get_str("message"), Some("zipped"));
+    assert_eq!(sink.events()[3].get_str("_index"), Some("taishi"));
+
+    // A malformed action line fails the whole request, as in Elasticsearch.
+    let r = request(addr, "POST", "/_bulk", &[], b"{\"frobnicate\":{}}\n{}\n").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["type"], "illegal_argument_exception");
+    assert_eq!(sink.events().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipper_probes_are_answered() {
+    let sink = Arc::new(TestSink::open());
+    let (addr, _) = serve(HttpConfig::new("http"), sink).await;
+    let r = request(addr, "GET", "/", &[], b"").await;
+    assert_eq!(r.status, 200);
+    let j = r.json();
+    assert_eq!(j["version"]["number"], "8.17.0");
+    assert_eq!(j["tagline"], "You Know, for Search");
+    assert_eq!(request(addr, "HEAD", "/", &[], b"").await.status, 200);
+    assert_eq!(
+        request(addr, "GET", "/_license", &[], b"").await.json()["license"]["status"],
+        "active"
+    );
+    assert_eq!(request(addr, "GET", "/_xpack", &[], b"").await.status, 200);
+    assert_eq!(
+        request(addr, "GET", "/_cluster/health", &[], b"")
+            .await
+            .json()["status"],
+        "green"
+    );
+    for (m, p) in [
+        ("HEAD", "/_index_template/logs"),
+        ("PUT", "/_index_template/logs"),
+        ("GET", "/_ilm/policy/filebeat"),
+        ("PUT", "/_ilm/policy/filebeat"),
+        ("PUT", "/_template/logstash"),
+        ("HEAD", "/some-index"),
+        ("PUT", "/some-index"),
+    ] {
+        assert_eq!(request(addr, m, p, &[], b"{}").await.status, 200, "{m} {p}");
+    }
+    let r = request(addr, "GET", "/_search", &[], b"").await;
+    assert_eq!(
+        r.status,
+        404,
+        "{} {}",
+        r.headers,
+        String::from_utf8_lossy(&r.body)
+    );
+}
+
+struct Token;
+
+impl http::Authenticate for Token {
+    fn authenticate(&self, headers: &axum::http::HeaderMap) -> Result<Option<String>, String> {
+        match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+            Some("ApiKey secret") => Ok(Some("shipper-1".into())),
+            _ => Err("missing or wrong API key".into()),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_hook_guards_every_route() {
+    let sink = Arc::new(TestSink::open());
+    let mut cfg = HttpConfig::new("http");
+    cfg.auth = Some(Arc::new(Token));
+    let (addr, _) = serve(cfg, sink.clone()).await;
+    let r = request(addr, "POST", "/_bulk", &[], b"{\"index\":{}}\n{\"a\":1}\n").await;
+    assert_eq!(r.status, 401);
+    assert!(r.headers.contains("www-authenticate"));
+    assert_eq!(request(addr, "GET", "/", &[], b"").await.status, 401);
+    let r = request(
+        addr,
+        "POST",
+        "/_bulk",
+        &[("Authorization", "ApiKey secret")],
+        b"{\"index\":{}}\n{\"a\":1}\n",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(wait_for(2, || sink.event_count() == 1).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_wait_for_durability_and_report_store_failure() {
+    // The answer comes only after the store committed.
+    let sink = Arc::new(TestSink::blocked());
+    let (addr, _) = serve(HttpConfig::new("http"), sink.clone()).await;
+    let pending =
+        tokio::spawn(async move { request(addr, "POST", "/ingest", &[], b"{\"a\":1}\n").await });
+    assert!(
+        wait_for(5, || sink.waiting.load(std::sync::atomic::Ordering::SeqCst)
+            == 1)
+        .await
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !pending.is_finished(),
+        "answered before the batch was durable"
+    );
+    sink.release();
+    let r = tokio::time::timeout(Duration::from_secs(5), pending)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.status, 200);
+
+    // A store that fails: 503, so that shippers retry.
+    let down = Arc::new(TestSink::failing());
+    let (addr, metrics) = serve(HttpConfig::new("http"), down).await;
+    let r = request(addr, "POST", "/_bulk", &[], b"{\"index\":{}}\n{\"a\":1}\n").await;
+    assert_eq!(r.status, 503);
+    assert!(r.headers.contains("retry-after"));
+    assert_eq!(metrics.snapshot().sink_errors, 1);
+}
