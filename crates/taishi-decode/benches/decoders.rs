@@ -177,7 +177,8 @@ LEEF:2.0|Lancope|StealthWatch|1.0|41|^|src=10.0.1.8^dst=10.0.0.5^sev=5^srcPort=8
                 "host-logs/web-attacks/fail2ban_nginx-botsearch.log",
                 "host-logs/web-attacks/fail2ban_apache-shellshock.log",
             ],
-            |l| !l.starts_with(b"#") && l.first().is_some_and(u8::is_ascii_digit),
+            // Access lines only: the files mix in error-log lines.
+            |l| !l.starts_with(b"#") && l.windows(3).any(|w| w == b"] \""),
         ),
         false,
     ));
