@@ -115,6 +115,7 @@ pub fn router<S: IngestSink>(cfg: HttpConfig, sink: Arc<S>) -> (Router, Arc<List
         .route("/_ilm/policy/{name}", ack())
         .route("/_data_stream/{name}", ack())
         .route("/_ingest/pipeline/{name}", ack())
+        .route("/_alias/{name}", ack())
         .route(
             "/{index}",
             axum::routing::put(acknowledge)
@@ -491,6 +492,13 @@ async fn bulk_request<S: IngestSink>(
         );
     };
     let items = match items {
+        Ok(items) if items.is_empty() => {
+            return es_error(
+                StatusCode::BAD_REQUEST,
+                "action_request_validation_exception",
+                "Validation Failed: 1: no requests added;",
+            )
+        }
         Ok(items) => items,
         Err(Malformed(reason)) => {
             return es_error(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use taishi_event::{DecodeContext, Format, Location, Reject, Sink};
 use taishi_format_syslog::{looks_octet_counted, next_octet_frame};
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::time::Instant;
 
 use crate::syslog::MessageParser;
 use crate::{deliver, Batch, CancellationToken, IngestSink, ListenOptions, ListenerMetrics};
@@ -115,6 +116,8 @@ pub(crate) async fn read_stream<R, S>(
     let mut mode: Option<Mode> = None;
     // Newline mode: inside an over-long line, dropping until its end.
     let mut discarding = false;
+    // When the pending batch must be submitted.
+    let mut flush_at: Option<Instant> = None;
     loop {
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
@@ -125,10 +128,13 @@ pub(crate) async fn read_stream<R, S>(
                 _ = shutdown.cancelled() => None,
             }
         } else {
-            // Something is pending: submit it when the sender pauses.
+            // Something is pending: submit it `linger` after it came, even
+            // if the sender keeps trickling.
+            let due = *flush_at.get_or_insert_with(|| Instant::now() + shared.opts.linger);
             tokio::select! {
                 r = reader.read_buf(&mut buf) => Some(r),
-                _ = tokio::time::sleep(shared.opts.linger) => {
+                _ = tokio::time::sleep_until(due) => {
+                    flush_at = None;
                     if !conn.flush().await {
                         return;
                     }
@@ -276,8 +282,11 @@ pub(crate) async fn read_stream<R, S>(
             conn.flush().await;
             return;
         }
-        if conn.full() && !conn.flush().await {
-            return;
+        if conn.full() {
+            flush_at = None;
+            if !conn.flush().await {
+                return;
+            }
         }
     }
 }

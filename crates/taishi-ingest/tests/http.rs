@@ -197,6 +197,10 @@ async fn bulk_answers_like_elasticsearch() {
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"]["type"], "illegal_argument_exception");
     assert_eq!(sink.events().len(), 4);
+    assert_eq!(
+        request(addr, "POST", "/_bulk", &[], b"\n").await.status,
+        400
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -265,3 +265,36 @@ async fn tls_octet_counted_syslog() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickling_sender_is_flushed_after_linger() {
+    let sink = Arc::new(TestSink::open());
+    let stop = CancellationToken::new();
+    let mut o = opts("syslog-tcp");
+    o.linger = Duration::from_millis(50);
+    let l = syslog::tcp(any_port(), Format::Syslog, o, sink.clone(), stop.clone())
+        .await
+        .unwrap();
+    let mut c = TcpStream::connect(l.local_addr.unwrap()).await.unwrap();
+    // One message every 10 ms: never a pause as long as the linger, yet
+    // events must not wait for a full batch.
+    let started = tokio::time::Instant::now();
+    let mut first_seen = None;
+    for i in 0..40 {
+        c.write_all(format!("<13>Mar  1 10:00:00 h app: tick {i}\n").as_bytes())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if first_seen.is_none() && sink.event_count() > 0 {
+            first_seen = Some(started.elapsed());
+        }
+    }
+    let first = first_seen.expect("nothing stored while the sender kept sending");
+    assert!(first < Duration::from_millis(300), "{first:?}");
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), l.task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sink.event_count(), 40);
+}
