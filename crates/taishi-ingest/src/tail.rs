@@ -1,5 +1,9 @@
 //! File tailing with checkpoints.
 //!
+//! Paths are files, or patterns with `*`/`?` in the file name
+//! (`/var/log/nginx/*.log`) matched again every `rescan`; a file removed
+//! from its path is read to its end and let go after `close_removed`.
+//!
 //! Each file is read in whole lines from its checkpoint: path, identity
 //! (device and inode) and the offset up to which the sink acknowledged
 //! lines, written atomically to the state directory after every
@@ -18,6 +22,7 @@
 //! is lost with the checkpoint already past it. A Zeek TSV file resumed
 //! mid-way has no header for its decoder: tail Zeek JSON instead.
 
+use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -43,6 +48,11 @@ pub struct TailConfig {
     /// Bytes read at a time; also the longest line kept (longer lines are
     /// rejected and skipped).
     pub read_chunk: usize,
+    /// How often patterns (`/var/log/*.log`) are matched again.
+    pub rescan: Duration,
+    /// A file removed from its path is read to its end and closed after
+    /// this long (its checkpoint goes with it).
+    pub close_removed: Duration,
     pub default_tz: chrono::FixedOffset,
 }
 
@@ -55,6 +65,8 @@ impl TailConfig {
             state_dir,
             poll: Duration::from_millis(250),
             read_chunk: 1 << 20,
+            rescan: Duration::from_secs(10),
+            close_removed: Duration::from_secs(300),
             default_tz: chrono::Offset::fix(&chrono::Utc),
         }
     }
@@ -112,33 +124,106 @@ pub async fn tail<S: IngestSink>(
     }
     tokio::fs::create_dir_all(&cfg.state_dir).await?;
     let metrics = Arc::new(ListenerMetrics::new(cfg.name.clone(), "tail"));
-    let cfg = Arc::new(cfg);
-    let mut files = JoinSet::new();
-    for path in &cfg.paths {
-        let path = std::path::absolute(path)?;
-        let t = Tailer {
-            cp_path: checkpoint_path(&cfg.state_dir, &path),
-            ctx: {
-                let mut c = DecodeContext::new(Arc::from(path.to_string_lossy()), Format::Syslog);
-                c.default_tz = cfg.default_tz;
-                c
-            },
-            path,
-            cfg: cfg.clone(),
-            sink: sink.clone(),
-            metrics: metrics.clone(),
-            decoder: Mutex::new(None),
-            skipping: false,
-        };
-        files.spawn(t.run(shutdown.clone()));
+    let mut patterns = Vec::with_capacity(cfg.paths.len());
+    for p in &cfg.paths {
+        patterns.push(std::path::absolute(p)?);
     }
-    let task = tokio::spawn(async move { while files.join_next().await.is_some() {} });
+    let cfg = Arc::new(cfg);
+    let name = cfg.name.clone();
+    let m = metrics.clone();
+    let task = tokio::spawn(async move {
+        let mut files = JoinSet::new();
+        let mut active: HashSet<PathBuf> = HashSet::new();
+        loop {
+            for path in expand(&patterns) {
+                if active.insert(path.clone()) {
+                    files.spawn(Tailer::new(path, &cfg, &sink, &m).run(shutdown.clone()));
+                }
+            }
+            // Wait for the next scan, a tailer that closed its (removed)
+            // file, or shutdown.
+            let rescan = tokio::time::sleep(cfg.rescan);
+            tokio::pin!(rescan);
+            loop {
+                tokio::select! {
+                    _ = &mut rescan => break,
+                    Some(Ok(done)) = files.join_next(), if !files.is_empty() => {
+                        active.remove(&done);
+                    }
+                    _ = shutdown.cancelled() => {
+                        while files.join_next().await.is_some() {}
+                        return;
+                    }
+                }
+            }
+        }
+    });
     Ok(Running {
-        name: cfg.name.clone(),
+        name,
         local_addr: None,
         metrics,
         task,
     })
+}
+
+/// The files that `patterns` name now: a path as is (it is tailed once it
+/// exists), or, with `*` or `?` in its last component, the regular files
+/// of its directory that match. Rotated copies must not match the pattern
+/// (`app.log.1` and `app.log-20250101` do not match `*.log`), or they are
+/// read again as new files.
+fn expand(patterns: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in patterns {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        if !name.contains(['*', '?']) {
+            out.push(p.clone());
+            continue;
+        }
+        let Some(dir) = p.parent() else { continue };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let file_name = e.file_name();
+            let is_file = e.file_type().is_ok_and(|t| t.is_file());
+            if is_file && glob_match(name.as_bytes(), file_name.as_encoded_bytes()) {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `*` (any run) and `?` (one byte) against a file name.
+fn glob_match(pat: &[u8], name: &[u8]) -> bool {
+    let (mut p, mut n) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pat.get(p) {
+            Some(b'*') => {
+                star = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    p = sp + 1;
+                    n = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pat.get(p..).unwrap_or_default().iter().all(|&c| c == b'*')
 }
 
 /// Line formats, and JSON as JSON lines.
@@ -238,7 +323,34 @@ struct Tailer<S> {
 }
 
 impl<S: IngestSink> Tailer<S> {
-    async fn run(mut self, shutdown: CancellationToken) {
+    fn new(
+        path: PathBuf,
+        cfg: &Arc<TailConfig>,
+        sink: &Arc<S>,
+        metrics: &Arc<ListenerMetrics>,
+    ) -> Self {
+        let mut ctx = DecodeContext::new(Arc::from(path.to_string_lossy()), Format::Syslog);
+        ctx.default_tz = cfg.default_tz;
+        Tailer {
+            cp_path: checkpoint_path(&cfg.state_dir, &path),
+            ctx,
+            path,
+            cfg: cfg.clone(),
+            sink: sink.clone(),
+            metrics: metrics.clone(),
+            decoder: Mutex::new(None),
+            skipping: false,
+        }
+    }
+
+    /// Tails until shutdown, or until the file has been removed (and read
+    /// to its end) for `close_removed`; returns the path.
+    async fn run(mut self, shutdown: CancellationToken) -> PathBuf {
+        self.tail(shutdown).await;
+        self.path
+    }
+
+    async fn tail(&mut self, shutdown: CancellationToken) {
         let saved = {
             let (cp, p) = (self.cp_path.clone(), self.path.clone());
             tokio::task::spawn_blocking(move || load_checkpoint(&cp, &p))
@@ -262,6 +374,7 @@ impl<S: IngestSink> Tailer<S> {
             }
         }
         let mut backoff = self.cfg.poll;
+        let mut gone_since: Option<tokio::time::Instant> = None;
         loop {
             if shutdown.is_cancelled() {
                 break;
@@ -305,9 +418,19 @@ impl<S: IngestSink> Tailer<S> {
                     self.save(&open).await;
                     continue;
                 }
-                // Same file, or the path is gone for now (rotated, not yet
-                // recreated): keep reading the open file.
-                _ => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    // Rotated and not yet recreated, or removed: keep
+                    // reading the open file for a while, then let it go.
+                    let since = *gone_since.get_or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() >= self.cfg.close_removed {
+                        tracing::info!(path = %self.path.display(), "file removed; closed");
+                        let cp = self.cp_path.clone();
+                        let _ = tokio::task::spawn_blocking(move || std::fs::remove_file(cp)).await;
+                        break;
+                    }
+                }
+                // Same file: wait for more.
+                _ => gone_since = None,
             }
             self.sleep(self.cfg.poll, &shutdown).await;
         }
@@ -561,6 +684,17 @@ impl<S: IngestSink> Tailer<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn globs_match_file_names() {
+        assert!(glob_match(b"*.log", b"app.log"));
+        assert!(glob_match(b"app-?.log", b"app-1.log"));
+        assert!(glob_match(b"*", b"x"));
+        assert!(glob_match(b"a*b*c", b"aXXbYYc"));
+        assert!(!glob_match(b"*.log", b"app.log.1"));
+        assert!(!glob_match(b"*.log", b"app.log-20250101"));
+        assert!(!glob_match(b"app-?.log", b"app-10.log"));
+    }
 
     #[test]
     fn checkpoint_round_trips_atomically() {

@@ -270,3 +270,54 @@ async fn overlong_lines_are_rejected_and_skipped() {
     assert!(r[0].reason.contains("longer than"));
     stop(l, token).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patterns_pick_up_new_files_and_let_removed_ones_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    append(&logs.join("a.log"), 0, 5);
+    append(&logs.join("a.log.1"), 100, 105);
+    append(&logs.join("notes.txt"), 200, 205);
+    let sink = Arc::new(TestSink::open());
+    let token = CancellationToken::new();
+    let mut cfg = TailConfig::new("tail", vec![logs.join("*.log")], dir.path().join("state"));
+    cfg.poll = Duration::from_millis(20);
+    cfg.rescan = Duration::from_millis(50);
+    cfg.close_removed = Duration::from_millis(100);
+    let l = tail::tail(cfg, sink.clone(), token.clone()).await.unwrap();
+    assert!(wait_for(5, || sink.event_count() == 5).await);
+
+    append(&logs.join("c.log"), 5, 8);
+    assert!(
+        wait_for(5, || sink.event_count() == 8).await,
+        "{}",
+        sink.event_count()
+    );
+    let checkpoints = || {
+        std::fs::read_dir(dir.path().join("state"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".json")
+            })
+            .count()
+    };
+    assert_eq!(checkpoints(), 2);
+
+    // Removed: read to its end, then closed with its checkpoint.
+    std::fs::remove_file(logs.join("c.log")).unwrap();
+    assert!(wait_for(5, || checkpoints() == 1).await);
+    append(&logs.join("c.log"), 8, 10);
+    assert!(
+        wait_for(5, || sink.event_count() == 10).await,
+        "{}",
+        sink.event_count()
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(exactly(&[&sink], 10), "{:?}", numbers(&[&sink]));
+    stop(l, token).await;
+}
