@@ -168,8 +168,8 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<()>,
 }
 
-/// Submits a batch and keeps the counters. Returns false when the sink
-/// failed (the batch is not durable).
+/// Submits a batch and keeps the counters; an error means the batch is not
+/// durable.
 pub(crate) async fn deliver<S: IngestSink>(
     sink: &S,
     metrics: &ListenerMetrics,

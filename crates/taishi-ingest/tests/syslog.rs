@@ -298,3 +298,95 @@ async fn trickling_sender_is_flushed_after_linger() {
         .unwrap();
     assert_eq!(sink.event_count(), 40);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_requires_a_client_certificate_from_the_ca() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = CertificateParams::new(vec!["localhost".into()])
+        .unwrap()
+        .signed_by(&server_key, &ca, &ca_key)
+        .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let client_cert = CertificateParams::new(vec!["sender.example".into()])
+        .unwrap()
+        .signed_by(&client_key, &ca, &ca_key)
+        .unwrap();
+
+    let server = syslog::tls_server_config(
+        server_cert.pem().as_bytes(),
+        server_key.serialize_pem().as_bytes(),
+        Some(ca.pem().as_bytes()),
+    )
+    .unwrap();
+    let sink = Arc::new(TestSink::open());
+    let stop = CancellationToken::new();
+    let l = syslog::tls(
+        any_port(),
+        Format::Syslog,
+        server,
+        opts("syslog-tls"),
+        sink.clone(),
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    let addr = l.local_addr.unwrap();
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let builder = || {
+        rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots.clone())
+    };
+    let with_cert = builder()
+        .with_client_auth_cert(
+            vec![client_cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(client_key.serialize_der())),
+        )
+        .unwrap();
+    let without = builder().with_no_client_auth();
+    let name = ServerName::try_from("localhost").unwrap();
+
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(with_cert))
+        .connect(name.clone(), tcp)
+        .await
+        .unwrap();
+    tls.write_all(&octet("<13>1 2025-03-01T10:00:00Z h app - - - trusted"))
+        .await
+        .unwrap();
+    tls.flush().await.unwrap();
+    assert!(wait_for(5, || sink.event_count() == 1).await);
+
+    // Without a certificate the server refuses the handshake; nothing from
+    // that sender is stored.
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    if let Ok(mut tls) = tokio_rustls::TlsConnector::from(Arc::new(without))
+        .connect(name, tcp)
+        .await
+    {
+        let _ = tls
+            .write_all(&octet("<13>1 2025-03-01T10:00:00Z h app - - - anonymous"))
+            .await;
+        let _ = tls.flush().await;
+    }
+    assert!(wait_for(5, || l.metrics.snapshot().tls_handshake_failures == 1).await);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(sink.event_count(), 1);
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(5), l.task)
+        .await
+        .unwrap()
+        .unwrap();
+}
