@@ -422,7 +422,7 @@ fn write_fields(out: &mut fmt::Formatter<'_>, fields: &[String]) -> fmt::Result 
 /// `3600` → `1h`: the largest unit that divides the interval.
 pub(crate) fn format_interval(secs: u64) -> String {
     for (unit, n) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if secs % n == 0 {
+        if secs.is_multiple_of(n) {
             return format!("{}{unit}", secs / n);
         }
     }
