@@ -9,6 +9,7 @@
 pub mod decode;
 pub mod ecs;
 pub mod event;
+pub mod json;
 pub mod time;
 pub mod value;
 

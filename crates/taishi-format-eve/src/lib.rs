@@ -16,14 +16,13 @@
 //! rejected with its line number; the rest of the input is still decoded.
 
 mod ecs;
-mod flatten;
 
 use taishi_event::{
     for_each_line, time, Confidence, DecodeContext, Decoder, Event, Format, Location, Reject, Sink,
     Value,
 };
 
-pub use flatten::flatten_object;
+pub use taishi_event::json::flatten_object;
 
 /// How sure we are that `sample` (the first 64 KiB of an input) is EVE: ~90
 /// when the first line is a JSON object with `event_type` and `timestamp`.

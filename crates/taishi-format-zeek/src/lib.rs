@@ -45,7 +45,6 @@
 #![allow(clippy::result_large_err)]
 
 mod ecs;
-mod flatten;
 
 use std::borrow::Cow;
 
@@ -55,7 +54,7 @@ use taishi_event::{
     Str, Value,
 };
 
-pub use flatten::flatten_object;
+pub use taishi_event::json::flatten_object;
 
 /// How sure we are that `sample` (the first 64 KiB of an input) is Zeek:
 /// ~95 for a TSV `#separator` header, ~90 for a JSON object with `_path` or

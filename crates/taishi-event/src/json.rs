@@ -1,14 +1,14 @@
 //! One JSON object straight into a flat [`Event`]: nested objects become
-//! dotted names (`id.orig_h` from `{"id":{"orig_h":…}}`), arrays stay
-//! arrays. Walking the parser with a visitor avoids building a
-//! `serde_json::Value` tree per line and then copying it into the event.
-//! (The same walk as in taishi-format-eve, kept here so that the two
-//! decoders do not depend on each other.)
+//! dotted names (`alert.signature`, `id.orig_h`), arrays stay arrays. Shared
+//! by the JSON-per-line decoders (Suricata EVE, Zeek JSON). Walking the parser
+//! with a visitor avoids building a `serde_json::Value` tree per line and
+//! then copying it into the event; strings go once from the input into
+//! inline `Str`s.
 
 use std::fmt;
 
+use crate::{Event, Str, Value};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use taishi_event::{Event, Str, Value};
 
 /// Parses `line` as one JSON object and appends its leaves to `ev`.
 pub fn flatten_object(line: &[u8], ev: &mut Event) -> Result<(), serde_json::Error> {
