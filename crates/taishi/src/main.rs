@@ -25,6 +25,9 @@ enum Command {
     Parse(cmd::parse::ParseArgs),
     Hunt(cmd::hunt::HuntArgs),
     Rules(cmd::rules::RulesArgs),
+    Serve(cmd::serve::ServeArgs),
+    Search(cmd::search::SearchArgs),
+    Intel(cmd::intel::IntelArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +36,9 @@ fn main() -> ExitCode {
         Command::Parse(args) => cmd::parse::run(args),
         Command::Hunt(args) => cmd::hunt::run(args),
         Command::Rules(args) => cmd::rules::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Search(args) => cmd::search::run(args),
+        Command::Intel(args) => cmd::intel::run(args),
     };
     match result {
         Ok(code) => code,

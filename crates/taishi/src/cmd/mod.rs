@@ -1,3 +1,6 @@
 pub mod hunt;
+pub mod intel;
 pub mod parse;
 pub mod rules;
+pub mod search;
+pub mod serve;

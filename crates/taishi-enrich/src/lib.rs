@@ -1,0 +1,1 @@
+//! Taishi's enrichment stage: GeoIP and ASN from MaxMind databases

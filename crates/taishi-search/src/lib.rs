@@ -1,0 +1,1 @@
+//! Runs Taishi queries (KQL filters and pipe stages) against the embedded store
