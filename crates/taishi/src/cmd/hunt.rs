@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -233,6 +233,12 @@ fn process(shared: &Shared<'_>, source: &Arc<str>, file: usize, first: u64, batc
 struct BatchSink<'s, 'scope, 'a> {
     scope: &'s rayon::Scope<'scope>,
     shared: &'scope Shared<'a>,
+    /// Batches handed to other threads and not yet done.
+    in_flight: &'scope AtomicUsize,
+    /// Above this many, the decoding thread detects a batch itself: events
+    /// are never decoded far ahead of detection, so memory stays bounded
+    /// by a few batches per thread instead of growing with the input.
+    max_in_flight: usize,
     source: Arc<str>,
     file: usize,
     batch: Vec<Event>,
@@ -250,10 +256,18 @@ impl<'scope> BatchSink<'_, 'scope, '_> {
         let first = self.seen;
         self.seen += batch.len() as u64;
         let shared = self.shared;
-        let source = self.source.clone();
         let file = self.file;
-        self.scope
-            .spawn(move |_| process(shared, &source, file, first, batch));
+        if self.in_flight.load(Ordering::Acquire) >= self.max_in_flight {
+            process(shared, &self.source, file, first, batch);
+            return;
+        }
+        let source = self.source.clone();
+        let in_flight = self.in_flight;
+        in_flight.fetch_add(1, Ordering::AcqRel);
+        self.scope.spawn(move |_| {
+            process(shared, &source, file, first, batch);
+            in_flight.fetch_sub(1, Ordering::AcqRel);
+        });
     }
 }
 
@@ -529,6 +543,12 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         generate,
         events: AtomicU64::new(0),
     };
+    // With one thread nothing could run a spawned batch before the input
+    // ends, so every batch is detected inline; with more, each other
+    // thread gets about two batches of work ahead.
+    let threads = rayon::current_num_threads();
+    let max_in_flight = if threads <= 1 { 0 } else { 2 * threads };
+    let in_flight = AtomicUsize::new(0);
     let scan_started = Instant::now();
     let reports: Vec<(taishi_decode::SourceReport, u64)> = inputs
         .par_iter()
@@ -539,6 +559,8 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
                 let mut sink = BatchSink {
                     scope: s,
                     shared: &shared,
+                    in_flight: &in_flight,
+                    max_in_flight,
                     source: Arc::from(input.name()),
                     file: i,
                     batch: Vec::with_capacity(BATCH),
