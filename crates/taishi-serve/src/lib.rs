@@ -1,1 +1,326 @@
-//! The taishi serve service: configuration, the ingest-to-alert pipeline, the HTTP API, authentication and platform state
+//! `taishi serve`: one process that receives telemetry, detects as it
+//! arrives, stores it, raises alerts, and serves the API and the console.
+//!
+//! ```text
+//! listeners (taishi-ingest) ─▶ Pipeline: enrich ─▶ store (WAL+Tantivy) ─▶ detect ─▶ alerts (SQLite) ─▶ outputs
+//!                                                         ▲                                  │
+//!                 HTTP API /api/v1 (search, alerts, rules, users) ◀──────────────────────────┘
+//! ```
+//!
+//! Layout of the data directory:
+//! `events/` the event store, `state.db` users/alerts/rules state,
+//! `rules/` uploaded rules, `rejects/` malformed input kept aside,
+//! `tail/` file-tailing checkpoints.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod detect;
+mod openapi;
+pub mod overview;
+pub mod pipeline;
+pub mod state;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use taishi_event::Format;
+use taishi_ingest::{CancellationToken, ListenOptions, Registry, Running};
+use taishi_store::{Store, StoreConfig};
+
+pub use config::Config;
+
+use crate::detect::Rules;
+use crate::pipeline::{Pipeline, RejectLog, Sink};
+use crate::state::State;
+
+/// What the handlers share.
+pub struct App {
+    pub config: Config,
+    pub data_dir: PathBuf,
+    pub state: Arc<State>,
+    pub store: Arc<Store>,
+    pub rules: Arc<Rules>,
+    pub pipeline: Arc<Pipeline>,
+    pub registry: Registry,
+    pub listeners: Vec<ListenerInfo>,
+    pub started: Instant,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ListenerInfo {
+    pub name: String,
+    pub kind: String,
+    pub address: String,
+}
+
+/// A running service.
+pub struct Server {
+    pub http_addr: SocketAddr,
+    pub listeners: Vec<ListenerInfo>,
+    /// Set on the first start only: the `admin` user's one-time password.
+    pub admin_password: Option<String>,
+    pub app: Arc<App>,
+    cancel: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Stops listeners (they submit what they hold), then checkpoints the store.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.cancel.cancel();
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+        let store = self.app.store.clone();
+        tokio::task::spawn_blocking(move || store.checkpoint())
+            .await?
+            .context("final checkpoint")?;
+        Ok(())
+    }
+}
+
+/// Starts every part of the service; returns once all listeners are bound.
+pub async fn start(config: Config) -> anyhow::Result<Server> {
+    let data_dir = config.data_dir.clone();
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+
+    let state = Arc::new(State::open(&data_dir.join("state.db")).context("state database")?);
+    let admin_password = if state.user_count()? == 0 {
+        let pw = auth::one_time_password();
+        let hash = auth::hash_password(&pw).map_err(anyhow::Error::msg)?;
+        state.create_user("admin", "admin", &hash)?;
+        Some(pw)
+    } else {
+        None
+    };
+
+    let store_cfg = StoreConfig {
+        retention_days: config.store.retention_days,
+        max_bytes: (config.store.max_size_gib > 0.0)
+            .then(|| (config.store.max_size_gib * (1u64 << 30) as f64) as u64),
+        checkpoint_interval: Some(Duration::from_millis(config.store.refresh_ms.max(100))),
+        ..StoreConfig::default()
+    };
+    let events_dir = data_dir.join("events");
+    let store = tokio::task::spawn_blocking(move || Store::open(&events_dir, store_cfg))
+        .await?
+        .context("event store (is another `taishi serve` using this data directory?)")?;
+    let rec = store.recovery();
+    if rec.replayed > 0 || rec.wal.torn_bytes > 0 {
+        tracing::info!(
+            replayed = rec.replayed,
+            torn_bytes = rec.wal.torn_bytes,
+            "store recovered after an unclean stop"
+        );
+    }
+    let store = Arc::new(store);
+
+    let disabled: HashSet<String> = state
+        .rule_switches()?
+        .into_iter()
+        .filter(|(_, on)| !on)
+        .map(|(id, _)| id)
+        .collect();
+    let min_level =
+        taishi_sigma::Level::parse(&config.detection.min_level).context("detection.min_level")?;
+    let rules = {
+        let (paths, up, pipes, late) = (
+            config.detection.rules.clone(),
+            data_dir.join("rules"),
+            config.detection.pipelines.clone(),
+            Duration::from_secs(config.detection.correlation_lateness_s),
+        );
+        tokio::task::spawn_blocking(move || {
+            Rules::new(paths, up, pipes, min_level, late, &disabled)
+        })
+        .await??
+    };
+    let rules = Arc::new(rules);
+
+    let pipeline = Arc::new(Pipeline::new(
+        store.clone(),
+        rules.clone(),
+        state.clone(),
+        RejectLog::new(data_dir.join("rejects"))?,
+        4,
+    ));
+    let sink = Arc::new(Sink(pipeline.clone()));
+    let cancel = CancellationToken::new();
+    let registry = Registry::new();
+    let mut tasks = Vec::new();
+    let mut infos = Vec::new();
+
+    for l in &config.listeners {
+        let name = l.name();
+        let opts = ListenOptions::new(name.clone());
+        let running: Running = match l {
+            config::Listener::SyslogUdp { listen, .. } => {
+                taishi_ingest::syslog::udp(
+                    *listen,
+                    Format::Syslog,
+                    opts,
+                    sink.clone(),
+                    cancel.clone(),
+                )
+                .await
+            }
+            config::Listener::SyslogTcp { listen, .. } => {
+                taishi_ingest::syslog::tcp(
+                    *listen,
+                    Format::Syslog,
+                    opts,
+                    sink.clone(),
+                    cancel.clone(),
+                )
+                .await
+            }
+            config::Listener::SyslogTls {
+                listen,
+                cert,
+                key,
+                client_ca,
+                ..
+            } => {
+                let read = |p: &PathBuf| {
+                    std::fs::read(p).with_context(|| format!("listener {name}: {}", p.display()))
+                };
+                let ca = client_ca.as_ref().map(read).transpose()?;
+                let tls = taishi_ingest::syslog::tls_server_config(
+                    &read(cert)?,
+                    &read(key)?,
+                    ca.as_deref(),
+                )
+                .with_context(|| format!("listener {name}: TLS certificate or key"))?;
+                taishi_ingest::syslog::tls(
+                    *listen,
+                    Format::Syslog,
+                    tls,
+                    opts,
+                    sink.clone(),
+                    cancel.clone(),
+                )
+                .await
+            }
+            config::Listener::Netflow { listen, .. } => {
+                taishi_ingest::netflow::udp(*listen, opts, sink.clone(), cancel.clone()).await
+            }
+            config::Listener::Tail { paths, format, .. } => {
+                let mut tc = taishi_ingest::tail::TailConfig::new(
+                    name.clone(),
+                    paths.clone(),
+                    data_dir.join("tail").join(&name),
+                );
+                tc.format = format
+                    .as_deref()
+                    .map(str::parse::<Format>)
+                    .transpose()
+                    .map_err(|e| anyhow::anyhow!("listener {name}: {e}"))?;
+                taishi_ingest::tail::tail(tc, sink.clone(), cancel.clone()).await
+            }
+        }
+        .with_context(|| format!("listener {name} ({})", l.kind()))?;
+        registry.register(running.metrics.clone());
+        infos.push(ListenerInfo {
+            name: name.clone(),
+            kind: l.kind().into(),
+            address: running
+                .local_addr
+                .map(|a| a.to_string())
+                .unwrap_or_else(|| "files".into()),
+        });
+        tasks.push(running.task);
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("http.listen {}: cannot listen", config.http.listen))?;
+    let http_addr = listener.local_addr()?;
+    infos.insert(
+        0,
+        ListenerInfo {
+            name: "http".into(),
+            kind: "http".into(),
+            address: http_addr.to_string(),
+        },
+    );
+
+    let app = Arc::new(App {
+        config: config.clone(),
+        data_dir: data_dir.clone(),
+        state,
+        store: store.clone(),
+        rules,
+        pipeline,
+        registry,
+        listeners: infos.clone(),
+        started: Instant::now(),
+    });
+    let router = api::router(app.clone(), sink);
+    let c = cancel.clone();
+    tasks.push(tokio::spawn(async move {
+        let svc = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, svc)
+            .with_graceful_shutdown(async move { c.cancelled().await })
+            .await
+        {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    }));
+
+    // Retention: once at start, then hourly.
+    let (s, c) = (store.clone(), cancel.clone());
+    tasks.push(tokio::spawn(async move {
+        loop {
+            let s2 = s.clone();
+            match tokio::task::spawn_blocking(move || s2.apply_retention(chrono::Utc::now())).await
+            {
+                Ok(Ok(r)) if !r.dropped.is_empty() => {
+                    tracing::info!(
+                        partitions = r.dropped.len(),
+                        bytes = r.bytes_freed,
+                        "retention"
+                    )
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "retention failed"),
+                _ => {}
+            }
+            tokio::select! {
+                _ = c.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            }
+        }
+    }));
+
+    Ok(Server {
+        http_addr,
+        listeners: infos,
+        admin_password,
+        app,
+        cancel,
+        tasks,
+    })
+}
+
+/// Reads the config file (or none) and applies `--data`.
+pub fn load_config(
+    path: Option<&std::path::Path>,
+    data: Option<PathBuf>,
+) -> anyhow::Result<Config> {
+    let mut cfg = match path {
+        Some(p) => match Config::load(p) {
+            Ok(c) => c,
+            Err(problems) => bail!("the configuration has problems:\n{problems}Run `taishi config check {}` after fixing them.", p.display()),
+        },
+        None => Config::default(),
+    };
+    if let Some(d) = data {
+        cfg.data_dir = d;
+    }
+    Ok(cfg)
+}

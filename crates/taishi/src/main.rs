@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
     version,
     about = "Taishi (态势): security situational awareness — decode, detect, hunt and serve",
     long_about = None,
-    after_help = "Examples:\n  taishi parse /var/log/suricata/eve.json\n  taishi parse --format syslog --output events.jsonl logs/\n  taishi hunt --rules sigma/rules Security.evtx\n  taishi rules test sigma/regression_data\n\nRun `taishi help <command>` for a command's options and examples."
+    after_help = "Examples:\n  taishi parse /var/log/suricata/eve.json\n  taishi parse --format syslog --output events.jsonl logs/\n  taishi hunt --rules sigma/rules Security.evtx\n  taishi rules test sigma/regression_data\n  taishi serve --rules sigma/rules\n  taishi search 'event.code:4625 | top 10 source.ip' --from now-24h\n\nRun `taishi help <command>` for a command's options and examples."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -26,6 +26,7 @@ enum Command {
     Hunt(cmd::hunt::HuntArgs),
     Rules(cmd::rules::RulesArgs),
     Serve(cmd::serve::ServeArgs),
+    Config(cmd::serve::ConfigArgs),
     Search(cmd::search::SearchArgs),
     Intel(cmd::intel::IntelArgs),
 }
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
         Command::Hunt(args) => cmd::hunt::run(args),
         Command::Rules(args) => cmd::rules::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Config(args) => cmd::serve::run_config(args),
         Command::Search(args) => cmd::search::run(args),
         Command::Intel(args) => cmd::intel::run(args),
     };

@@ -1,14 +1,146 @@
-//! `taishi serve`.
+//! `taishi serve` and `taishi config check`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
-use clap::Args;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use taishi_serve::Config;
 
 #[derive(Args)]
-#[command(about = "(not yet available)")]
-pub struct ServeArgs {}
+#[command(
+    about = "Run the service: live ingest, in-stream detection, the event store, search, alerts, API and console",
+    after_help = "With no configuration, data goes to ./taishi-data and the console, API and HTTP ingest \
+listen on http://127.0.0.1:8600. On the first start an `admin` user is created and its one-time \
+password printed.\n\nExamples:\n  taishi serve\n  taishi serve --config taishi.toml\n  \
+taishi serve --data /var/lib/taishi --listen 0.0.0.0:8600 --rules sigma/rules\n\n\
+Send a first event:\n  curl -u admin:$TOKEN -H 'Content-Type: application/x-ndjson' \\\n    \
+--data-binary @events.jsonl http://127.0.0.1:8600/api/v1/ingest\n\n\
+See taishi.example.toml for every setting."
+)]
+pub struct ServeArgs {
+    /// Configuration file (TOML); without it the defaults apply.
+    #[arg(long, short, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides `data_dir` of the config).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Address of the console/API/HTTP ingest (overrides `http.listen`).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Sigma rule files or folders, added to `detection.rules`.
+    #[arg(long, value_name = "PATH")]
+    rules: Vec<PathBuf>,
+}
 
-pub fn run(_args: ServeArgs) -> Result<ExitCode> {
-    anyhow::bail!("`taishi serve` is not built yet")
+#[derive(Args)]
+#[command(about = "Check a configuration file")]
+pub struct ConfigArgs {
+    #[command(subcommand)]
+    command: ConfigCommand,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a config file and name every bad key and value.
+    #[command(
+        after_help = "Exit status: 0 valid, 2 problems found.\n\nExample:\n  taishi config check taishi.toml"
+    )]
+    Check {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Print the effective configuration (defaults filled in) as TOML.
+    Show {
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+}
+
+pub fn run_config(args: ConfigArgs) -> Result<ExitCode> {
+    match args.command {
+        ConfigCommand::Check { file } => match Config::load(&file) {
+            Ok(cfg) => {
+                println!(
+                    "{}: OK — data in {}, http on {}, {} listener(s), {} rule path(s)",
+                    file.display(),
+                    cfg.data_dir.display(),
+                    cfg.http.listen,
+                    cfg.listeners.len(),
+                    cfg.detection.rules.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(p) => {
+                eprintln!("{} problem(s):\n{p}", p.0.len());
+                Ok(ExitCode::from(2))
+            }
+        },
+        ConfigCommand::Show { file } => {
+            let cfg = match file {
+                Some(f) => Config::load(&f)
+                    .map_err(|p| anyhow::anyhow!("{} has problems:\n{p}", f.display()))?,
+                None => Config::default(),
+            };
+            print!("{}", toml::to_string_pretty(&cfg)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    let mut cfg = taishi_serve::load_config(args.config.as_deref(), args.data)?;
+    if let Some(l) = args.listen {
+        cfg.http.listen = l;
+    }
+    cfg.detection.rules.extend(args.rules);
+    if let Some(p) = cfg.validate().first() {
+        anyhow::bail!("{p}");
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    rt.block_on(async move {
+        let server = taishi_serve::start(cfg).await?;
+        let d = server.app.rules.current();
+        println!(
+            "taishi serve {} — data in {}",
+            env!("CARGO_PKG_VERSION"),
+            server.app.data_dir.display()
+        );
+        println!("  console and API  http://{}/", server.http_addr);
+        println!(
+            "  HTTP ingest      http://{}/api/v1/ingest  (and /api/v1/_bulk)",
+            server.http_addr
+        );
+        for l in server.listeners.iter().skip(1) {
+            println!("  {:<16} {}", l.kind, l.address);
+        }
+        println!(
+            "  rules            {} loaded, {} running, {} rejected",
+            d.infos.len(),
+            d.engine.active_rules(),
+            d.rejected.len()
+        );
+        if let Some(pw) = &server.admin_password {
+            println!();
+            println!("  First start: user `admin`, one-time password: {pw}");
+            println!(
+                "  Sign in and change it (Settings → Users), then create API tokens for senders."
+            );
+        }
+        println!("ready");
+        tokio::signal::ctrl_c().await.ok();
+        eprintln!("stopping…");
+        server.shutdown().await
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

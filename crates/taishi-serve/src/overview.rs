@@ -1,0 +1,385 @@
+//! The situational picture (态势总览) and the search-side helpers of the API.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value as J};
+use taishi_store::{AggResult, Aggregation, Filter, SearchRequest, TimeRange};
+
+use crate::api::{ApiError, SearchBody};
+use crate::App;
+
+type R<T> = Result<T, ApiError>;
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, msg.into())
+}
+
+/// RFC 3339, or `now`, `now-15m`, `now-24h`, `now-7d`, `now-30s`.
+pub fn parse_time(s: &str) -> R<DateTime<Utc>> {
+    let s = s.trim();
+    if let Some(rest) = s.strip_prefix("now") {
+        if rest.is_empty() {
+            return Ok(Utc::now());
+        }
+        let (sign, num) = match rest.split_at(1) {
+            ("-", n) => (-1, n),
+            ("+", n) => (1, n),
+            _ => {
+                return Err(bad(format!(
+                    "time `{s}`: write now-15m, now-24h, now-7d or an ISO 8601 time"
+                )))
+            }
+        };
+        let unit = num.chars().last().unwrap_or('?');
+        let n: i64 = num[..num.len().saturating_sub(1)]
+            .parse()
+            .map_err(|_| bad(format!("time `{s}`: the amount is not a number")))?;
+        let d = match unit {
+            's' => TimeDelta::seconds(n),
+            'm' => TimeDelta::minutes(n),
+            'h' => TimeDelta::hours(n),
+            'd' => TimeDelta::days(n),
+            'w' => TimeDelta::weeks(n),
+            _ => return Err(bad(format!("time `{s}`: unit must be s, m, h, d or w"))),
+        };
+        return Ok(Utc::now() + d * sign);
+    }
+    taishi_event::time::parse_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| {
+            bad(format!(
+                "time `{s}`: write ISO 8601 with a zone (2026-11-23T08:00:00+08:00) or now-24h"
+            ))
+        })
+}
+
+fn range_of(from: Option<&str>, to: Option<&str>, default_from: &str) -> R<TimeRange> {
+    let (f, t) = crate::api::parse_range(from, to, default_from)?;
+    Ok(TimeRange::new(f, t))
+}
+
+pub fn run_search(app: &App, b: &SearchBody) -> R<J> {
+    let _ = (app, b);
+    Err(ApiError(
+        StatusCode::NOT_IMPLEMENTED,
+        "search is being built".into(),
+    ))
+}
+
+/// Field list with top values over the newest matching events.
+pub fn fields(app: &App, query: &str, from: Option<&str>, to: Option<&str>) -> R<J> {
+    let range = range_of(from, to, "now-24h")?;
+    let q = if query.trim().is_empty() {
+        None
+    } else {
+        Some(taishi_query::Query::parse(query).map_err(|e| bad(e.to_string()))?)
+    };
+    let res = app
+        .store
+        .search(&SearchRequest {
+            filter: Filter::All,
+            range,
+            limit: 2000,
+            offset: 0,
+        })
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let mut counts: BTreeMap<String, (u64, HashMap<String, u64>)> = BTreeMap::new();
+    for h in &res.hits {
+        if q.as_ref().is_some_and(|q| !q.matches(&h.event)) {
+            continue;
+        }
+        for (k, v) in h.event.fields() {
+            let e = counts.entry(k.to_string()).or_default();
+            e.0 += 1;
+            if e.1.len() < 10_000 {
+                *e.1.entry(v.to_string()).or_default() += 1;
+            }
+        }
+    }
+    let fields: Vec<J> = counts
+        .into_iter()
+        .map(|(name, (count, vals))| {
+            let mut top: Vec<(String, u64)> = vals.into_iter().collect();
+            top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            top.truncate(10);
+            json!({"name": name, "count": count,
+                   "top": top.into_iter().map(|(value, count)| json!({"value": value, "count": count})).collect::<Vec<_>>()})
+        })
+        .collect();
+    Ok(json!({ "fields": fields, "sampled": res.hits.len() }))
+}
+
+/// Events of the same host just before and after an alert's event.
+pub fn related(app: &App, id: &str, before: usize, after: usize) -> R<J> {
+    let a = app.state.alert(id)?;
+    let ts = a.timestamp.with_timezone(&Utc);
+    let filter = match (&a.host, &a.source_ip) {
+        (Some(h), _) => Filter::Or(vec![
+            Filter::term("host.name", h),
+            Filter::term("Computer", h),
+            Filter::term("observer.name", h),
+        ]),
+        (None, Some(ip)) => Filter::Or(vec![
+            Filter::term("source.ip", ip),
+            Filter::term("destination.ip", ip),
+        ]),
+        _ => Filter::All,
+    };
+    let err =
+        |e: taishi_store::StoreError| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    let hits = |range: TimeRange, limit: usize| {
+        app.store
+            .search(&SearchRequest {
+                filter: filter.clone(),
+                range,
+                limit,
+                offset: 0,
+            })
+            .map_err(err)
+    };
+    let b = hits(TimeRange::new(ts - TimeDelta::hours(24), ts), before)?;
+    // Newest-first: widen the window after the event until enough are found.
+    let mut after_hits = Vec::new();
+    for minutes in [1, 10, 60, 24 * 60] {
+        let r = hits(
+            TimeRange::new(
+                ts + TimeDelta::microseconds(1),
+                ts + TimeDelta::minutes(minutes),
+            ),
+            10_000,
+        )?;
+        if r.hits.len() >= after || minutes == 24 * 60 {
+            after_hits = r.hits.into_iter().rev().take(after).collect();
+            break;
+        }
+    }
+    let conv = |h: &taishi_store::Hit| {
+        json!({"seq": h.seq, "@timestamp": h.event.timestamp.map(|t| t.to_rfc3339()),
+               "event": serde_json::from_str::<J>(&h.event.to_json_string()).unwrap_or(J::Null)})
+    };
+    let mut before_v: Vec<J> = b.hits.iter().map(conv).collect();
+    before_v.reverse();
+    Ok(json!({"before": before_v, "after": after_hits.iter().map(conv).collect::<Vec<_>>()}))
+}
+
+pub fn listeners(app: &App) -> Vec<J> {
+    let snaps = app.registry.snapshots();
+    let now_ms = Utc::now().timestamp_millis();
+    app.listeners
+        .iter()
+        .map(|l| {
+            let s = snaps.iter().find(|s| s.name == l.name);
+            json!({
+                "name": l.name, "kind": l.kind, "address": l.address,
+                "received": s.map(|s| s.events_received).unwrap_or(0),
+                "acked": s.map(|s| s.events_acked).unwrap_or(0),
+                "rejected": s.map(|s| s.rejects).unwrap_or(0),
+                "udp_dropped": s.map(|s| s.udp_dropped).unwrap_or(0),
+                "errors": s.map(|s| s.sink_errors).unwrap_or(0),
+                "queue_depth": s.map(|s| s.queue_depth).unwrap_or(0),
+                "lag_ms": s.and_then(|s| s.last_event_unix_ms).map(|t| (now_ms - t).max(0)),
+                "events_per_s": J::Null,
+            })
+        })
+        .collect()
+}
+
+/// Threat score 0–100, its level name, and open alerts, over the last 24 h.
+pub fn threat(app: &App) -> (f64, &'static str, u64) {
+    let now = Utc::now();
+    let from = (now - TimeDelta::hours(24)).timestamp_micros();
+    let (_, open, lv) = app
+        .state
+        .alert_counts(from, now.timestamp_micros() + 1)
+        .unwrap_or((0, 0, [0; 5]));
+    // Weighted so that one critical outweighs many lows.
+    let w = 0.2 * lv[1] as f64 + 1.0 * lv[2] as f64 + 4.0 * lv[3] as f64 + 10.0 * lv[4] as f64;
+    let score = 100.0 * (1.0 - (-w / 20.0).exp());
+    let level = match score {
+        s if s < 20.0 => "low",
+        s if s < 40.0 => "guarded",
+        s if s < 60.0 => "elevated",
+        s if s < 80.0 => "high",
+        _ => "severe",
+    };
+    ((score * 10.0).round() / 10.0, level, open)
+}
+
+#[derive(Deserialize)]
+pub struct OverviewQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn interval_for(span: TimeDelta) -> TimeDelta {
+    let target = span.num_seconds().max(60) / 60;
+    for s in [
+        60,
+        300,
+        600,
+        1800,
+        3600,
+        3 * 3600,
+        6 * 3600,
+        12 * 3600,
+        86_400,
+        7 * 86_400,
+    ] {
+        if s >= target {
+            return TimeDelta::seconds(s);
+        }
+    }
+    TimeDelta::days(7)
+}
+
+pub async fn overview(
+    State(app): State<std::sync::Arc<App>>,
+    Query(q): Query<OverviewQuery>,
+) -> R<Json<J>> {
+    tokio::task::spawn_blocking(move || {
+        overview_json(&app, q.from.as_deref(), q.to.as_deref()).map(Json)
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+const TACTICS: &[&str] = &[
+    "reconnaissance",
+    "resource_development",
+    "initial_access",
+    "execution",
+    "persistence",
+    "privilege_escalation",
+    "defense_evasion",
+    "credential_access",
+    "discovery",
+    "lateral_movement",
+    "collection",
+    "command_and_control",
+    "exfiltration",
+    "impact",
+];
+
+pub fn overview_json(app: &App, from: Option<&str>, to: Option<&str>) -> R<J> {
+    let range = range_of(from, to, "now-24h")?;
+    let span = range.to - range.from;
+    let interval = interval_for(span);
+    let err =
+        |e: taishi_store::StoreError| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    let hist = app
+        .store
+        .aggregate(
+            &Filter::All,
+            range,
+            &Aggregation::DateHistogram {
+                interval,
+                split: None,
+            },
+        )
+        .map_err(err)?;
+    let events_over_time: Vec<J> = match &hist {
+        AggResult::DateHistogram(b) => b
+            .iter()
+            .map(|b| json!({"t": b.start.to_rfc3339(), "count": b.count}))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let events_total: u64 = match &hist {
+        AggResult::DateHistogram(b) => b.iter().map(|b| b.count).sum(),
+        _ => 0,
+    };
+    let (fu, tu) = (range.from.timestamp_micros(), range.to.timestamp_micros());
+    let (alerts_total, alerts_open, by_level) = app.state.alert_counts(fu, tu)?;
+    let rows = app.state.alert_rows(fu, tu, 200_000)?;
+
+    let step = interval.num_microseconds().unwrap_or(i64::MAX).max(1);
+    let start = fu - fu.rem_euclid(step);
+    let nb = ((tu - start) / step + 1).clamp(1, 10_000) as usize;
+    let mut over = vec![[0u64; 5]; nb];
+    let mut by_rule: HashMap<&str, (&str, i64, u64)> = HashMap::new();
+    let mut assets: HashMap<&str, (u64, i64)> = HashMap::new();
+    let mut sources: HashMap<&str, u64> = HashMap::new();
+    let mut matrix: HashMap<(String, String), u64> = HashMap::new();
+    for (ts, level, rule_id, title, host, src, tags) in &rows {
+        let i = ((ts - start) / step).clamp(0, nb as i64 - 1) as usize;
+        over[i][(*level).clamp(0, 4) as usize] += 1;
+        let e = by_rule.entry(rule_id).or_insert((title, *level, 0));
+        e.2 += 1;
+        if let Some(h) = host {
+            let a = assets.entry(h).or_default();
+            a.0 += 1;
+            a.1 = a.1.max(*level);
+        }
+        if let Some(s) = src {
+            *sources.entry(s).or_default() += 1;
+        }
+        let tactics: Vec<&str> = tags
+            .iter()
+            .filter_map(|t| t.strip_prefix("attack."))
+            .filter(|t| TACTICS.contains(&t.replace('-', "_").as_str()))
+            .collect();
+        let techniques: Vec<String> = tags
+            .iter()
+            .filter_map(|t| t.strip_prefix("attack."))
+            .filter(|t| {
+                t.starts_with('t') && t[1..].chars().next().is_some_and(|c| c.is_ascii_digit())
+            })
+            .map(|t| t.to_uppercase())
+            .collect();
+        for ta in if tactics.is_empty() {
+            vec!["unknown"]
+        } else {
+            tactics
+        } {
+            for te in techniques.iter() {
+                *matrix
+                    .entry((ta.replace('-', "_"), te.clone()))
+                    .or_default() += 1;
+            }
+        }
+    }
+    let names = ["informational", "low", "medium", "high", "critical"];
+    let alerts_over_time: Vec<J> = over
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let t = DateTime::from_timestamp_micros(start + i as i64 * step).unwrap_or_default();
+            let mut o = serde_json::Map::new();
+            o.insert("t".into(), J::String(t.to_rfc3339()));
+            for (k, n) in names.iter().zip(c) {
+                o.insert((*k).into(), J::from(*n));
+            }
+            J::Object(o)
+        })
+        .collect();
+    let mut rules: Vec<_> = by_rule.into_iter().collect();
+    rules.sort_by(|a, b| b.1 .2.cmp(&a.1 .2));
+    let mut assets: Vec<_> = assets.into_iter().collect();
+    assets.sort_by(|a, b| b.1 .0.cmp(&a.1 .0));
+    let mut sources: Vec<_> = sources.into_iter().collect();
+    sources.sort_by(|a, b| b.1.cmp(&a.1));
+    let mut matrix: Vec<_> = matrix.into_iter().collect();
+    matrix.sort_by(|a, b| b.1.cmp(&a.1));
+    let (score, level, _) = threat(app);
+    Ok(json!({
+        "from": range.from.to_rfc3339(), "to": range.to.to_rfc3339(),
+        "threat_level": level, "threat_score": score,
+        "events_total": events_total, "alerts_total": alerts_total, "alerts_open": alerts_open,
+        "events_per_s": app.pipeline.events_in.load(Ordering::Relaxed) as f64 / app.started.elapsed().as_secs_f64().max(1.0),
+        "interval_ms": interval.num_milliseconds(),
+        "events_over_time": events_over_time,
+        "alerts_over_time": alerts_over_time,
+        "alerts_by_level": names.iter().zip(by_level).map(|(k, n)| ((*k).to_string(), J::from(n))).collect::<serde_json::Map<_, _>>(),
+        "alerts_by_rule": rules.iter().take(20).map(|(id, (t, l, n))| json!({"rule_id": id, "title": t, "level": crate::state::level_name(*l), "count": n})).collect::<Vec<_>>(),
+        "top_assets": assets.iter().take(10).map(|(h, (n, l))| json!({"host": h, "count": n, "max_level": crate::state::level_name(*l)})).collect::<Vec<_>>(),
+        "top_sources": sources.iter().take(20).map(|(ip, n)| json!({"ip": ip, "count": n})).collect::<Vec<_>>(),
+        "attack_matrix": matrix.iter().take(200).map(|((ta, te), n)| json!({"tactic": ta, "technique": te, "count": n})).collect::<Vec<_>>(),
+        "listeners": listeners(app),
+    }))
+}

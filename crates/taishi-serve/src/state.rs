@@ -1,0 +1,872 @@
+//! Platform state in SQLite: users, sessions, API tokens, alerts and their
+//! comments, rule switches and settings. Events live in the event store;
+//! this file holds what people change.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as J;
+
+pub type Result<T> = std::result::Result<T, StateError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub struct State {
+    db: Mutex<Connection>,
+}
+
+const SCHEMA: &str = r#"
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS users(
+  username TEXT PRIMARY KEY, role TEXT NOT NULL, pw_hash TEXT NOT NULL,
+  disabled INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, last_login TEXT);
+CREATE TABLE IF NOT EXISTS sessions(
+  id_hash TEXT PRIMARY KEY, username TEXT NOT NULL, csrf TEXT NOT NULL, expires INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens(
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, owner TEXT NOT NULL,
+  hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL, last_used TEXT);
+CREATE TABLE IF NOT EXISTS alerts(
+  id TEXT PRIMARY KEY, ts INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,
+  kind TEXT NOT NULL, rule_id TEXT NOT NULL, rule_title TEXT NOT NULL, level INTEGER NOT NULL,
+  host TEXT, source_ip TEXT, destination_ip TEXT,
+  status TEXT NOT NULL DEFAULT 'new', resolution TEXT, assignee TEXT,
+  retrospective INTEGER NOT NULL DEFAULT 0, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alerts_ts ON alerts(ts);
+CREATE INDEX IF NOT EXISTS alerts_status ON alerts(status, ts);
+CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule_id, ts);
+CREATE INDEX IF NOT EXISTS alerts_host ON alerts(host, ts);
+CREATE INDEX IF NOT EXISTS alerts_source ON alerts(source_ip, ts);
+CREATE TABLE IF NOT EXISTS comments(
+  alert_id TEXT NOT NULL, user TEXT NOT NULL, time TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS comments_alert ON comments(alert_id);
+CREATE TABLE IF NOT EXISTS rule_switch(rule_id TEXT PRIMARY KEY, enabled INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#;
+
+pub fn now_iso() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct User {
+    pub username: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created: String,
+    pub last_login: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Token {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub owner: String,
+    pub created: String,
+    pub last_used: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub username: String,
+    pub role: String,
+    pub csrf: String,
+}
+
+/// An alert as the API shows it (see API.md).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: String,
+    pub kind: String,
+    pub rule_id: String,
+    pub rule_title: String,
+    pub level: String,
+    pub tags: Vec<String>,
+    #[serde(rename = "@timestamp")]
+    pub timestamp: DateTime<FixedOffset>,
+    pub host: Option<String>,
+    pub source_ip: Option<String>,
+    pub destination_ip: Option<String>,
+    pub summary: serde_json::Map<String, J>,
+    /// Store sequences of the matching events.
+    pub events: Vec<u64>,
+    /// The first matching event, flat ECS fields.
+    pub event: J,
+    pub status: String,
+    pub resolution: Option<String>,
+    pub assignee: Option<String>,
+    pub retrospective: bool,
+    pub created: String,
+    pub updated: String,
+}
+
+/// The parts of an alert kept as JSON (the rest are columns).
+#[derive(Serialize, Deserialize)]
+struct Body {
+    tags: Vec<String>,
+    #[serde(rename = "@timestamp")]
+    timestamp: DateTime<FixedOffset>,
+    summary: serde_json::Map<String, J>,
+    events: Vec<u64>,
+    event: J,
+}
+
+pub fn level_rank(l: &str) -> i64 {
+    match l {
+        "informational" => 0,
+        "low" => 1,
+        "medium" => 2,
+        "high" => 3,
+        "critical" => 4,
+        _ => 0,
+    }
+}
+
+pub fn level_name(r: i64) -> &'static str {
+    ["informational", "low", "medium", "high", "critical"][r.clamp(0, 4) as usize]
+}
+
+/// Filters of the alert list (`GET /api/v1/alerts`).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct AlertFilter {
+    pub status: Option<String>,
+    /// Minimum level.
+    pub level: Option<String>,
+    pub rule_id: Option<String>,
+    pub host: Option<String>,
+    pub source_ip: Option<String>,
+    pub q: Option<String>,
+    /// Microseconds since the epoch.
+    #[serde(skip)]
+    pub from_us: Option<i64>,
+    #[serde(skip)]
+    pub to_us: Option<i64>,
+    pub sort: Option<String>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+}
+
+impl AlertFilter {
+    fn where_clause(&self) -> (String, Vec<rusqlite::types::Value>) {
+        use rusqlite::types::Value as V;
+        let mut w = vec!["1=1".to_string()];
+        let mut p: Vec<V> = Vec::new();
+        if let Some(s) = self.status.as_deref().filter(|s| !s.is_empty()) {
+            // `open` = anything not closed.
+            if s == "open" {
+                w.push("status != 'closed'".into());
+            } else {
+                let parts: Vec<&str> = s.split(',').collect();
+                w.push(format!("status IN ({})", vec!["?"; parts.len()].join(",")));
+                p.extend(parts.iter().map(|x| V::Text(x.to_string())));
+            }
+        }
+        if let Some(l) = self.level.as_deref().filter(|s| !s.is_empty()) {
+            w.push("level >= ?".into());
+            p.push(V::Integer(level_rank(l)));
+        }
+        for (col, v) in [
+            ("rule_id", &self.rule_id),
+            ("host", &self.host),
+            ("source_ip", &self.source_ip),
+        ] {
+            if let Some(v) = v.as_deref().filter(|s| !s.is_empty()) {
+                w.push(format!("{col} = ?"));
+                p.push(V::Text(v.to_string()));
+            }
+        }
+        if let Some(q) = self.q.as_deref().filter(|s| !s.is_empty()) {
+            w.push("(rule_title LIKE ? OR host LIKE ? OR source_ip LIKE ? OR id = ?)".into());
+            let like = format!("%{}%", q.replace('%', "\\%"));
+            p.extend([
+                V::Text(like.clone()),
+                V::Text(like.clone()),
+                V::Text(like),
+                V::Text(q.into()),
+            ]);
+        }
+        if let Some(f) = self.from_us {
+            w.push("ts >= ?".into());
+            p.push(V::Integer(f));
+        }
+        if let Some(t) = self.to_us {
+            w.push("ts < ?".into());
+            p.push(V::Integer(t));
+        }
+        (w.join(" AND "), p)
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AlertGroup {
+    pub key: String,
+    pub label: String,
+    pub count: u64,
+    pub max_level: String,
+    pub last: String,
+}
+
+#[derive(Debug, Serialize, Clone)]
+pub struct Comment {
+    pub user: String,
+    pub time: String,
+    pub text: String,
+}
+
+fn row_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
+    let body: String = r.get("body")?;
+    let body: Body = serde_json::from_str(&body).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(Alert {
+        id: r.get("id")?,
+        kind: r.get("kind")?,
+        rule_id: r.get("rule_id")?,
+        rule_title: r.get("rule_title")?,
+        level: level_name(r.get("level")?).to_string(),
+        tags: body.tags,
+        timestamp: body.timestamp,
+        host: r.get("host")?,
+        source_ip: r.get("source_ip")?,
+        destination_ip: r.get("destination_ip")?,
+        summary: body.summary,
+        events: body.events,
+        event: body.event,
+        status: r.get("status")?,
+        resolution: r.get("resolution")?,
+        assignee: r.get("assignee")?,
+        retrospective: r.get::<_, i64>("retrospective")? != 0,
+        created: r.get("created")?,
+        updated: r.get("updated")?,
+    })
+}
+
+impl State {
+    pub fn open(path: &Path) -> Result<State> {
+        let db = Connection::open(path)?;
+        db.execute_batch(SCHEMA)?;
+        Ok(State { db: Mutex::new(db) })
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ---- users -------------------------------------------------------
+
+    pub fn user_count(&self) -> Result<u64> {
+        Ok(self
+            .db()
+            .query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    pub fn create_user(&self, username: &str, role: &str, pw_hash: &str) -> Result<User> {
+        if username.is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
+            return Err(StateError::Invalid(
+                "username: 1–64 characters without spaces".into(),
+            ));
+        }
+        check_role(role)?;
+        let created = now_iso();
+        let n = self.db().execute(
+            "INSERT OR IGNORE INTO users(username, role, pw_hash, created) VALUES (?,?,?,?)",
+            params![username, role, pw_hash, created],
+        )?;
+        if n == 0 {
+            return Err(StateError::Invalid(format!(
+                "user `{username}` exists already"
+            )));
+        }
+        self.user(username)?
+            .ok_or_else(|| StateError::NotFound(username.into()))
+    }
+
+    pub fn user(&self, username: &str) -> Result<Option<User>> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT username, role, disabled, created, last_login FROM users WHERE username = ?",
+                [username],
+                |r| {
+                    Ok(User {
+                        username: r.get(0)?,
+                        role: r.get(1)?,
+                        disabled: r.get::<_, i64>(2)? != 0,
+                        created: r.get(3)?,
+                        last_login: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn users(&self) -> Result<Vec<User>> {
+        let db = self.db();
+        let mut st = db.prepare(
+            "SELECT username, role, disabled, created, last_login FROM users ORDER BY username",
+        )?;
+        let v = st
+            .query_map([], |r| {
+                Ok(User {
+                    username: r.get(0)?,
+                    role: r.get(1)?,
+                    disabled: r.get::<_, i64>(2)? != 0,
+                    created: r.get(3)?,
+                    last_login: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(v)
+    }
+
+    pub fn password_hash(&self, username: &str) -> Result<Option<(String, bool)>> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT pw_hash, disabled FROM users WHERE username = ?",
+                [username],
+                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)),
+            )
+            .optional()?)
+    }
+
+    pub fn update_user(
+        &self,
+        username: &str,
+        role: Option<&str>,
+        pw_hash: Option<&str>,
+        disabled: Option<bool>,
+    ) -> Result<User> {
+        if let Some(r) = role {
+            check_role(r)?;
+        }
+        let db = self.db();
+        let n = db.execute(
+            "UPDATE users SET role = coalesce(?, role), pw_hash = coalesce(?, pw_hash),
+             disabled = coalesce(?, disabled) WHERE username = ?",
+            params![role, pw_hash, disabled.map(i64::from), username],
+        )?;
+        if n == 0 {
+            return Err(StateError::NotFound(format!("no user `{username}`")));
+        }
+        if disabled == Some(true) || pw_hash.is_some() {
+            db.execute("DELETE FROM sessions WHERE username = ?", [username])?;
+        }
+        drop(db);
+        self.user(username)?
+            .ok_or_else(|| StateError::NotFound(username.into()))
+    }
+
+    pub fn delete_user(&self, username: &str) -> Result<()> {
+        let db = self.db();
+        let n = db.execute("DELETE FROM users WHERE username = ?", [username])?;
+        if n == 0 {
+            return Err(StateError::NotFound(format!("no user `{username}`")));
+        }
+        db.execute("DELETE FROM sessions WHERE username = ?", [username])?;
+        db.execute("DELETE FROM tokens WHERE owner = ?", [username])?;
+        Ok(())
+    }
+
+    pub fn touch_login(&self, username: &str) -> Result<()> {
+        self.db().execute(
+            "UPDATE users SET last_login = ? WHERE username = ?",
+            params![now_iso(), username],
+        )?;
+        Ok(())
+    }
+
+    // ---- sessions and tokens -----------------------------------------
+
+    pub fn create_session(
+        &self,
+        id_hash: &str,
+        username: &str,
+        csrf: &str,
+        expires: i64,
+    ) -> Result<()> {
+        let db = self.db();
+        db.execute(
+            "DELETE FROM sessions WHERE expires < ?",
+            [Utc::now().timestamp()],
+        )?;
+        db.execute(
+            "INSERT INTO sessions(id_hash, username, csrf, expires) VALUES (?,?,?,?)",
+            params![id_hash, username, csrf, expires],
+        )?;
+        Ok(())
+    }
+
+    pub fn session(&self, id_hash: &str) -> Result<Option<Session>> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT s.username, u.role, s.csrf FROM sessions s JOIN users u ON u.username = s.username
+                 WHERE s.id_hash = ? AND s.expires >= ? AND u.disabled = 0",
+                params![id_hash, Utc::now().timestamp()],
+                |r| {
+                    Ok(Session {
+                        username: r.get(0)?,
+                        role: r.get(1)?,
+                        csrf: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn delete_session(&self, id_hash: &str) -> Result<()> {
+        self.db()
+            .execute("DELETE FROM sessions WHERE id_hash = ?", [id_hash])?;
+        Ok(())
+    }
+
+    pub fn create_token(
+        &self,
+        id: &str,
+        name: &str,
+        role: &str,
+        owner: &str,
+        hash: &str,
+    ) -> Result<Token> {
+        check_role(role)?;
+        let created = now_iso();
+        self.db().execute(
+            "INSERT INTO tokens(id, name, role, owner, hash, created) VALUES (?,?,?,?,?,?)",
+            params![id, name, role, owner, hash, created],
+        )?;
+        Ok(Token {
+            id: id.into(),
+            name: name.into(),
+            role: role.into(),
+            owner: owner.into(),
+            created,
+            last_used: None,
+        })
+    }
+
+    /// The token's owner and role, when the hash is a live token.
+    pub fn token(&self, hash: &str) -> Result<Option<(String, String, String)>> {
+        let db = self.db();
+        let t: Option<(String, String, String)> = db
+            .query_row(
+                "SELECT t.id, t.owner, t.role FROM tokens t JOIN users u ON u.username = t.owner
+                 WHERE t.hash = ? AND u.disabled = 0",
+                [hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        if let Some((id, _, _)) = &t {
+            db.execute(
+                "UPDATE tokens SET last_used = ? WHERE id = ?",
+                params![now_iso(), id],
+            )?;
+        }
+        Ok(t)
+    }
+
+    pub fn tokens(&self, owner: Option<&str>) -> Result<Vec<Token>> {
+        let db = self.db();
+        let mut st = db.prepare(
+            "SELECT id, name, role, owner, created, last_used FROM tokens
+             WHERE ?1 IS NULL OR owner = ?1 ORDER BY created",
+        )?;
+        let v = st
+            .query_map([owner], |r| {
+                Ok(Token {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    role: r.get(2)?,
+                    owner: r.get(3)?,
+                    created: r.get(4)?,
+                    last_used: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(v)
+    }
+
+    pub fn delete_token(&self, id: &str, owner: Option<&str>) -> Result<()> {
+        let n = self.db().execute(
+            "DELETE FROM tokens WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)",
+            params![id, owner],
+        )?;
+        if n == 0 {
+            return Err(StateError::NotFound(format!("no token `{id}`")));
+        }
+        Ok(())
+    }
+
+    // ---- alerts --------------------------------------------------------
+
+    pub fn insert_alerts(&self, alerts: &[Alert]) -> Result<()> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR IGNORE INTO alerts(id, ts, created, updated, kind, rule_id, rule_title, level,
+                 host, source_ip, destination_ip, status, resolution, assignee, retrospective, body)
+                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            )?;
+            for a in alerts {
+                let body = serde_json::to_string(&Body {
+                    tags: a.tags.clone(),
+                    timestamp: a.timestamp,
+                    summary: a.summary.clone(),
+                    events: a.events.clone(),
+                    event: a.event.clone(),
+                })
+                .map_err(|e| StateError::Invalid(e.to_string()))?;
+                st.execute(params![
+                    a.id,
+                    a.timestamp.timestamp_micros(),
+                    a.created,
+                    a.updated,
+                    a.kind,
+                    a.rule_id,
+                    a.rule_title,
+                    level_rank(&a.level),
+                    a.host,
+                    a.source_ip,
+                    a.destination_ip,
+                    a.status,
+                    a.resolution,
+                    a.assignee,
+                    a.retrospective as i64,
+                    body
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn alerts(&self, f: &AlertFilter) -> Result<(u64, Vec<Alert>)> {
+        let (w, p) = f.where_clause();
+        let db = self.db();
+        let total: i64 = db.query_row(
+            &format!("SELECT count(*) FROM alerts WHERE {w}"),
+            params_from_iter(p.iter()),
+            |r| r.get(0),
+        )?;
+        let order = match f.sort.as_deref() {
+            Some("time") => "ts ASC",
+            Some("level") => "level ASC, ts DESC",
+            Some("-level") => "level DESC, ts DESC",
+            _ => "ts DESC",
+        };
+        let limit = f.limit.unwrap_or(50).min(1000);
+        let offset = f.offset.unwrap_or(0);
+        let mut st = db.prepare(&format!(
+            "SELECT * FROM alerts WHERE {w} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+        ))?;
+        let v = st
+            .query_map(params_from_iter(p.iter()), row_alert)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((total as u64, v))
+    }
+
+    pub fn alert_groups(&self, by: &str, f: &AlertFilter) -> Result<Vec<AlertGroup>> {
+        let (key, label) = match by {
+            "rule" => ("rule_id", "max(rule_title)"),
+            "host" => ("coalesce(host, '')", "coalesce(host, '')"),
+            "source" => ("coalesce(source_ip, '')", "coalesce(source_ip, '')"),
+            other => {
+                return Err(StateError::Invalid(format!(
+                    "by: `{other}` is not one of rule, host, source"
+                )))
+            }
+        };
+        let (w, p) = f.where_clause();
+        let db = self.db();
+        let mut st = db.prepare(&format!(
+            "SELECT {key} AS k, {label}, count(*), max(level), max(ts) FROM alerts WHERE {w}
+             GROUP BY k ORDER BY count(*) DESC LIMIT {}",
+            f.limit.unwrap_or(100).min(1000)
+        ))?;
+        let v = st
+            .query_map(params_from_iter(p.iter()), |r| {
+                let last: i64 = r.get(4)?;
+                Ok(AlertGroup {
+                    key: r.get(0)?,
+                    label: r.get(1)?,
+                    count: r.get::<_, i64>(2)? as u64,
+                    max_level: level_name(r.get(3)?).into(),
+                    last: DateTime::from_timestamp_micros(last)
+                        .unwrap_or_default()
+                        .to_rfc3339_opts(SecondsFormat::Millis, true),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(v)
+    }
+
+    pub fn alert(&self, id: &str) -> Result<Alert> {
+        self.db()
+            .query_row("SELECT * FROM alerts WHERE id = ?", [id], row_alert)
+            .optional()?
+            .ok_or_else(|| StateError::NotFound(format!("no alert `{id}`")))
+    }
+
+    /// Changes status, resolution or assignee; `None` leaves a column as is,
+    /// `Some(None)` clears it.
+    pub fn update_alert(
+        &self,
+        id: &str,
+        status: Option<&str>,
+        resolution: Option<Option<&str>>,
+        assignee: Option<Option<&str>>,
+    ) -> Result<Alert> {
+        {
+            let db = self.db();
+            let n = db.execute(
+                "UPDATE alerts SET status = coalesce(?1, status),
+                   resolution = CASE WHEN ?2 THEN ?3 ELSE resolution END,
+                   assignee = CASE WHEN ?4 THEN ?5 ELSE assignee END,
+                   updated = ?6 WHERE id = ?7",
+                params![
+                    status,
+                    resolution.is_some(),
+                    resolution.flatten(),
+                    assignee.is_some(),
+                    assignee.flatten(),
+                    now_iso(),
+                    id
+                ],
+            )?;
+            if n == 0 {
+                return Err(StateError::NotFound(format!("no alert `{id}`")));
+            }
+        }
+        self.alert(id)
+    }
+
+    pub fn add_comment(&self, id: &str, user: &str, text: &str) -> Result<Comment> {
+        self.alert(id)?;
+        let c = Comment {
+            user: user.into(),
+            time: now_iso(),
+            text: text.into(),
+        };
+        let db = self.db();
+        db.execute(
+            "INSERT INTO comments(alert_id, user, time, text) VALUES (?,?,?,?)",
+            params![id, c.user, c.time, c.text],
+        )?;
+        db.execute(
+            "UPDATE alerts SET updated = ? WHERE id = ?",
+            params![c.time, id],
+        )?;
+        Ok(c)
+    }
+
+    pub fn comments(&self, id: &str) -> Result<Vec<Comment>> {
+        let db = self.db();
+        let mut st =
+            db.prepare("SELECT user, time, text FROM comments WHERE alert_id = ? ORDER BY rowid")?;
+        let v = st
+            .query_map([id], |r| {
+                Ok(Comment {
+                    user: r.get(0)?,
+                    time: r.get(1)?,
+                    text: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(v)
+    }
+
+    /// Alert counts for the overview: by level, open, total in the range.
+    pub fn alert_counts(&self, from_us: i64, to_us: i64) -> Result<(u64, u64, [u64; 5])> {
+        let db = self.db();
+        let mut levels = [0u64; 5];
+        let mut st = db.prepare_cached(
+            "SELECT level, count(*) FROM alerts WHERE ts >= ? AND ts < ? GROUP BY level",
+        )?;
+        let rows = st.query_map(params![from_us, to_us], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for r in rows {
+            let (l, n) = r?;
+            levels[l.clamp(0, 4) as usize] += n as u64;
+        }
+        let open: i64 = db.query_row(
+            "SELECT count(*) FROM alerts WHERE status != 'closed' AND ts >= ? AND ts < ?",
+            params![from_us, to_us],
+            |r| r.get(0),
+        )?;
+        Ok((levels.iter().sum(), open as u64, levels))
+    }
+
+    /// Rows `(ts, level, rule_id, rule_title, host, source_ip, tags-json)`
+    /// of the alerts in a range, newest first, for the overview's charts.
+    #[allow(clippy::type_complexity)]
+    pub fn alert_rows(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        cap: usize,
+    ) -> Result<
+        Vec<(
+            i64,
+            i64,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Vec<String>,
+        )>,
+    > {
+        let db = self.db();
+        let mut st = db.prepare_cached(
+            "SELECT ts, level, rule_id, rule_title, host, source_ip, body FROM alerts
+             WHERE ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?",
+        )?;
+        let v = st
+            .query_map(params![from_us, to_us, cap as i64], |r| {
+                let body: String = r.get(6)?;
+                let tags = serde_json::from_str::<J>(&body)
+                    .ok()
+                    .and_then(|b| b.get("tags").cloned())
+                    .and_then(|t| serde_json::from_value::<Vec<String>>(t).ok())
+                    .unwrap_or_default();
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    tags,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(v)
+    }
+
+    // ---- rules and settings ---------------------------------------------
+
+    pub fn rule_switches(&self) -> Result<Vec<(String, bool)>> {
+        let db = self.db();
+        let mut st = db.prepare("SELECT rule_id, enabled FROM rule_switch")?;
+        let v = st
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(v)
+    }
+
+    pub fn set_rule_enabled(&self, rule_id: &str, enabled: bool) -> Result<()> {
+        self.db().execute(
+            "INSERT INTO rule_switch(rule_id, enabled) VALUES (?1, ?2)
+             ON CONFLICT(rule_id) DO UPDATE SET enabled = ?2",
+            params![rule_id, enabled as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .db()
+            .query_row("SELECT value FROM settings WHERE key = ?", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        self.db().execute(
+            "INSERT INTO settings(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
+
+pub fn check_role(role: &str) -> Result<()> {
+    match role {
+        "admin" | "analyst" | "viewer" => Ok(()),
+        other => Err(StateError::Invalid(format!(
+            "role: `{other}` is not one of admin, analyst, viewer"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(id: &str, level: &str, host: &str) -> Alert {
+        Alert {
+            id: id.into(),
+            kind: "sigma".into(),
+            rule_id: "r1".into(),
+            rule_title: "Rule one".into(),
+            level: level.into(),
+            tags: vec!["attack.execution".into()],
+            timestamp: DateTime::parse_from_rfc3339("2026-11-23T08:00:00+08:00").unwrap(),
+            host: Some(host.into()),
+            source_ip: None,
+            destination_ip: None,
+            summary: Default::default(),
+            events: vec![7],
+            event: J::Null,
+            status: "new".into(),
+            resolution: None,
+            assignee: None,
+            retrospective: false,
+            created: now_iso(),
+            updated: now_iso(),
+        }
+    }
+
+    #[test]
+    fn alert_lifecycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::open(&dir.path().join("state.db")).unwrap();
+        s.insert_alerts(&[alert("a", "high", "h1"), alert("b", "low", "h2")])
+            .unwrap();
+        let (n, v) = s
+            .alerts(&AlertFilter {
+                level: Some("medium".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!((n, v[0].id.as_str()), (1, "a"));
+        let a = s
+            .update_alert("a", Some("acknowledged"), None, Some(Some("bob")))
+            .unwrap();
+        assert_eq!(
+            (a.status.as_str(), a.assignee.as_deref()),
+            ("acknowledged", Some("bob"))
+        );
+        let a = s
+            .update_alert("a", Some("closed"), Some(Some("false_positive")), None)
+            .unwrap();
+        assert_eq!(a.resolution.as_deref(), Some("false_positive"));
+        assert_eq!(a.assignee.as_deref(), Some("bob"));
+        s.add_comment("a", "bob", "benign admin script").unwrap();
+        assert_eq!(s.comments("a").unwrap().len(), 1);
+        let g = s.alert_groups("host", &AlertFilter::default()).unwrap();
+        assert_eq!(g.len(), 2);
+        let (_, open) = s
+            .alerts(&AlertFilter {
+                status: Some("open".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(open.len(), 1);
+        assert!(s.update_alert("zzz", Some("closed"), None, None).is_err());
+    }
+}
