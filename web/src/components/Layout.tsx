@@ -1,0 +1,114 @@
+import { NavLink, Outlet, useLocation, useNavigate, useSearchParams } from "react-router";
+import { useTranslation } from "react-i18next";
+import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio } from "lucide-react";
+import { useAuth } from "../auth";
+import { useLive } from "../live";
+import { setLang, useFormat } from "../i18n";
+
+export function LangSwitch() {
+  const { i18n, t } = useTranslation();
+  const next = i18n.language === "en" ? "zh-CN" : "en";
+  return (
+    <button
+      className="btn btn-ghost"
+      data-testid="lang-switch"
+      aria-label={`${t("nav.language")}: ${next === "en" ? "English" : "简体中文"}`}
+      title={next === "en" ? "English" : "简体中文"}
+      onClick={() => setLang(next)}
+    >
+      <Languages size={16} aria-hidden /> {next === "en" ? "EN" : "中文"}
+    </button>
+  );
+}
+
+export function ThreatPill({ level, score }: { level?: string; score?: number }) {
+  const { t } = useTranslation();
+  const f = useFormat();
+  if (!level) return null;
+  return (
+    <span className={`threat-pill threat-${level}`} data-testid="threat-pill" title={t("threat.title")}>
+      <span className="dot" aria-hidden />
+      {t("threat.title")}: <b>{t(`threat.${level}`)}</b>
+      {score != null && <span className="muted"> · {f.dec(score)}</span>}
+    </span>
+  );
+}
+
+export default function Layout() {
+  const { t } = useTranslation();
+  const { user, logout } = useAuth();
+  const live = useLive();
+  const f = useFormat();
+  const nav = useNavigate();
+  const loc = useLocation();
+  const [params] = useSearchParams();
+  const big = params.get("screen") === "1" && loc.pathname.startsWith("/overview");
+
+  const items = [
+    { to: "/overview", icon: Activity, label: t("nav.overview") },
+    { to: "/search", icon: Search, label: t("nav.search") },
+    { to: "/alerts", icon: Bell, label: t("nav.alerts") },
+    { to: "/rules", icon: ShieldCheck, label: t("nav.rules") },
+    { to: "/settings", icon: Settings, label: t("nav.settings") },
+  ];
+
+  if (big) return <main className="bigscreen"><Outlet /></main>;
+
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">{t("common.search")}…</a>
+      <aside className="sidebar">
+        <div className="brand">
+          <img src="/favicon.svg" alt="" width={28} height={28} />
+          <div>
+            <div className="brand-name">{t("app.name")}</div>
+            <div className="brand-sub">{t("app.subtitle")}</div>
+          </div>
+        </div>
+        <nav aria-label="main">
+          {items.map(({ to, icon: Icon, label }) => (
+            <NavLink key={to} to={to} className={({ isActive }) => (isActive ? "nav-item active" : "nav-item")}>
+              <Icon size={18} aria-hidden />
+              <span>{label}</span>
+            </NavLink>
+          ))}
+        </nav>
+        <div className="sidebar-foot">
+          <div className={live.connected ? "live on" : "live"} title={live.connected ? t("common.live") : t("common.paused")}>
+            <Radio size={14} aria-hidden /> {live.connected ? t("common.live") : t("common.paused")}
+            {live.tick && <span className="muted"> · {f.dec(live.tick.events_per_s)}/s</span>}
+          </div>
+        </div>
+      </aside>
+      <div className="main-col">
+        <header className="topbar">
+          <ThreatPill level={live.tick?.threat_level} score={live.tick?.threat_score} />
+          <div className="grow" />
+          {loc.pathname.startsWith("/overview") && (
+            <button className="btn btn-ghost" data-testid="bigscreen" onClick={() => nav(`/overview?screen=1`)}>
+              <Monitor size={16} aria-hidden /> {t("nav.bigscreen")}
+            </button>
+          )}
+          <LangSwitch />
+          <span className="user" data-testid="current-user">
+            {user?.username} <span className="muted">· {user ? t(`role.${user.role}`) : ""}</span>
+          </span>
+          <button
+            className="btn btn-ghost"
+            onClick={async () => {
+              await logout();
+              nav("/login");
+            }}
+            aria-label={t("nav.logout")}
+            title={t("nav.logout")}
+          >
+            <LogOut size={16} aria-hidden />
+          </button>
+        </header>
+        <main id="main" className="content" tabIndex={-1}>
+          <Outlet />
+        </main>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,78 @@
+import type { Messages } from "./zh-CN";
+
+const en: Messages = {
+  app: { name: "Taishi", subtitle: "Security situational awareness" },
+  nav: { overview: "Overview", search: "Search", alerts: "Alerts", rules: "Rules", settings: "Settings", bigscreen: "Big screen", exitBigscreen: "Exit big screen", logout: "Sign out", language: "Language" },
+  common: {
+    loading: "Loading…", retry: "Retry", save: "Save", cancel: "Cancel", delete: "Delete", create: "Create", close: "Close", confirm: "Confirm",
+    search: "Search", filter: "Filter", all: "All", none: "None", yes: "Yes", no: "No", actions: "Actions", refresh: "Refresh", export: "Export",
+    error: "Something went wrong", unknown: "Unknown", total: "{{count}} in total", page: "Page {{page}} of {{pages}}", prev: "Previous", next: "Next",
+    copied: "Copied", copy: "Copy", live: "Live", paused: "Paused", noData: "No data", updated: "Updated {{time}}",
+    saved: "Saved", name: "Name", type: "Type", role: "Role", created: "Created", lastUsed: "Last used", never: "Never",
+  },
+  level: { informational: "Info", low: "Low", medium: "Medium", high: "High", critical: "Critical" },
+  threat: { low: "Low", guarded: "Guarded", elevated: "Elevated", high: "High", severe: "Severe", title: "Threat level", score: "Threat score" },
+  status: { new: "New", acknowledged: "Acknowledged", closed: "Closed" },
+  resolution: { true_positive: "True positive", false_positive: "False positive" },
+  role: { admin: "Admin", analyst: "Analyst", viewer: "Viewer" },
+  time: {
+    range: "Time range", "now-15m": "Last 15 minutes", "now-1h": "Last hour", "now-24h": "Last 24 hours", "now-7d": "Last 7 days",
+    "now-30d": "Last 30 days", "now-365d": "Last year", "now-3650d": "Last 10 years", custom: "Custom", from: "From", to: "To", apply: "Apply",
+  },
+  login: {
+    title: "Sign in to Taishi", username: "Username", password: "Password", submit: "Sign in", failed: "Sign-in failed: {{msg}}",
+    hint: "On the first start, taishi serve prints the admin user's one-time password.",
+  },
+  overview: {
+    title: "Overview", eventsTotal: "Events", eventsPerS: "Events per second", alertsTotal: "Alerts", alertsOpen: "Open alerts",
+    eventsOverTime: "Events over time", alertsOverTime: "Alerts over time by severity", alertsByLevel: "Alerts by level", alertsByRule: "Alerts by rule",
+    topAssets: "Top attacked assets", topSources: "Top attacking sources", map: "Source locations", world: "World", china: "China",
+    attackMatrix: "ATT&CK tactic × technique", listeners: "Ingest health", listener: "Listener", rate: "Rate", received: "Received", rejected: "Rejected",
+    dropped: "Dropped", lag: "Lag", errors: "Errors", noGeo: "No source locations yet (configure a GeoIP database)", liveAlerts: "Live alerts",
+    noAlerts: "No alerts in this time range", noEvents: "No events in this time range", hits: "hits", host: "Host", ip: "Source IP", location: "Location", count: "Count",
+  },
+  tactic: {
+    reconnaissance: "Reconnaissance", resource_development: "Resource Development", initial_access: "Initial Access", execution: "Execution",
+    persistence: "Persistence", privilege_escalation: "Privilege Escalation", defense_evasion: "Defense Evasion", credential_access: "Credential Access",
+    discovery: "Discovery", lateral_movement: "Lateral Movement", collection: "Collection", command_and_control: "Command and Control",
+    exfiltration: "Exfiltration", impact: "Impact", unknown: "No tactic tagged",
+  },
+  search: {
+    title: "Search", placeholder: "Query, e.g. event.code:4625 AND source.ip:10.0.0.0/8 | top 10 source.ip", run: "Search",
+    hits: "{{count}} events", took: "took {{ms}} ms", fields: "Fields", filterFields: "Filter fields…", addFilter: "Add as a filter",
+    exclude: "Exclude this value", time: "Time", event: "Event", noHits: "No events match. Widen the time range or loosen the query.", start: "Type a query and press Enter.",
+    exportCsv: "Export CSV", exportJson: "Export JSON", histogram: "Hits over time", noFields: "No fields", of: "in {{count}} events",
+    help: "Syntax: field:value, AND / OR / NOT, wildcards *, CIDR, ranges [a TO b]; pipes | stats count() by field, | top 10 field",
+  },
+  alerts: {
+    title: "Alerts", queue: "Triage queue", groupBy: "Group", group: { none: "No grouping", rule: "By rule", host: "By host", source: "By source" },
+    rule: "Rule", host: "Host", source: "Source IP", destination: "Destination IP", time: "Time", level: "Level", status: "Status", assignee: "Assignee",
+    minLevel: "Minimum level", textFilter: "Search rule title or host…", sortNewest: "Newest first", sortOldest: "Oldest first", sortLevel: "Highest level first",
+    ack: "Acknowledge", assign: "Assign", assignMe: "Assign to me", unassign: "Unassign", closeTp: "Close: true positive", closeFp: "Close: false positive", reopen: "Reopen",
+    comment: "Comment", comments: "Activity", addComment: "Add comment", commentPlaceholder: "Findings, actions taken…", noComments: "No activity yet",
+    empty: "No alerts match", selectHint: "Select an alert to see it", matching: "Matching events", related: "Related events (same host or source, before and after)",
+    before: "Before", after: "After", ruleInfo: "Rule", attack: "ATT&CK tags", description: "Description", back: "Back to the queue",
+    noRelated: "No related events", retrospective: "Retrospective", closeComment: "Closing note (optional)", count: "Alerts", last: "Last seen",
+    openInSearch: "Open in search", kind: { sigma: "Sigma", correlation: "Correlation", intel: "Intel" }, showYaml: "Rule YAML", keyboard: "Keys: j/k move, Enter opens, a acknowledges",
+  },
+  rules: {
+    title: "Rules", searchPlaceholder: "Search title, id or ATT&CK tag…", enabled: "Enabled", disabled: "Disabled", enable: "Enable", disable: "Disable",
+    upload: "Upload rules", uploadFolder: "Upload folder", newRule: "New rule", editor: "Rule editor", hits: "Hits", errors: "Errors", timeMs: "Time (ms)",
+    lastHit: "Last hit", origin: { configured: "Configured", uploaded: "Uploaded" }, kindName: { detection: "Detection", correlation: "Correlation" },
+    validating: "Validating…", valid: "Valid: {{title}}", invalid: "{{count}} problem(s)", saveRule: "Save and apply", loaded: "{{count}} rule(s) loaded",
+    rejected: "{{count}} file(s) rejected", empty: "No rules match", state: "State", logsource: "Log source", view: "View", yamlSyntax: "YAML syntax error",
+    deleteConfirm: "Delete the uploaded rule “{{title}}”?", onlyEnabled: "Enabled only", onlyDisabled: "Disabled only", reload: "Reload rule folders",
+  },
+  settings: {
+    title: "Settings", users: "Users", tokens: "API tokens", outputs: "Alert outputs", password: "Change password", me: "Signed in as",
+    newUser: "New user", newToken: "New token", tokenSecret: "The token is shown only once; store it now:", disable: "Disable", enable: "Enable",
+    oldPassword: "Current password", newPassword: "New password", changed: "Password changed", owner: "Owner", url: "URL", minLevel: "Minimum level",
+    test: "Send test", testSent: "Test alert sent", addOutput: "Add output", outputsUnavailable: "The server does not offer the alert output settings yet.",
+    noTokens: "No API tokens yet", noOutputs: "No alert outputs configured", outputTypes: { webhook: "Webhook", dingtalk: "DingTalk", wecom: "WeCom", feishu: "Feishu", smtp: "Email (SMTP)", syslog: "Syslog" },
+    health: "Service", version: "Version", uptime: "Uptime", storeEvents: "Stored events", storeBytes: "Index size", rulesLoaded: "Rules loaded", adminOnly: "Only admins manage users.",
+    disabledUser: "Disabled", lastLogin: "Last sign-in", secret: "Secret", to: "Recipients",
+  },
+  empty: { title: "Nothing here yet" },
+  notFound: "Page not found",
+};
+export default en;

@@ -1,0 +1,82 @@
+import { StrictMode, Suspense, lazy, type ReactNode } from "react";
+import { createRoot } from "react-dom/client";
+import { createBrowserRouter, Navigate, RouterProvider, useLocation, Outlet } from "react-router";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import "./i18n";
+import "./styles.css";
+import { ApiError } from "./api";
+import { AuthProvider, useAuth } from "./auth";
+import { LiveProvider } from "./live";
+import Layout from "./components/Layout";
+import { Loading } from "./components/common";
+import Login from "./pages/Login";
+
+// Pages are split so the first paint loads only what it shows.
+const Overview = lazy(() => import("./pages/Overview"));
+const Search = lazy(() => import("./pages/Search"));
+const Alerts = lazy(() => import("./pages/Alerts"));
+const AlertPage = lazy(() => import("./pages/AlertPage"));
+const Rules = lazy(() => import("./pages/Rules"));
+const RuleEditor = lazy(() => import("./pages/RuleEditor"));
+const Settings = lazy(() => import("./pages/Settings"));
+const NotFound = lazy(() => import("./pages/NotFound"));
+
+const qc = new QueryClient({
+  defaultOptions: {
+    queries: {
+      staleTime: 15_000,
+      refetchOnWindowFocus: false,
+      retry: (n, e) => !(e instanceof ApiError && e.status < 500) && n < 2,
+    },
+  },
+});
+
+function RequireAuth({ children }: { children: ReactNode }) {
+  const { user, loading } = useAuth();
+  const loc = useLocation();
+  if (loading) return <Loading />;
+  if (!user) return <Navigate to={`/login?next=${encodeURIComponent(loc.pathname + loc.search)}`} replace />;
+  return <LiveProvider enabled>{children}</LiveProvider>;
+}
+
+const page = (el: ReactNode) => <Suspense fallback={<Loading />}>{el}</Suspense>;
+
+const router = createBrowserRouter([
+  {
+    element: (
+      <AuthProvider>
+        <Outlet />
+      </AuthProvider>
+    ),
+    children: [
+      { path: "/login", element: <Login /> },
+      {
+        element: (
+          <RequireAuth>
+            <Layout />
+          </RequireAuth>
+        ),
+        children: [
+          { index: true, element: <Navigate to="/overview" replace /> },
+          { path: "/overview", element: page(<Overview />) },
+          { path: "/search", element: page(<Search />) },
+          { path: "/alerts", element: page(<Alerts />) },
+          { path: "/alerts/:id", element: page(<AlertPage />) },
+          { path: "/rules", element: page(<Rules />) },
+          { path: "/rules/new", element: page(<RuleEditor />) },
+          { path: "/rules/:id", element: page(<RuleEditor />) },
+          { path: "/settings", element: page(<Settings />) },
+          { path: "*", element: page(<NotFound />) },
+        ],
+      },
+    ],
+  },
+]);
+
+createRoot(document.getElementById("root")!).render(
+  <StrictMode>
+    <QueryClientProvider client={qc}>
+      <RouterProvider router={router} />
+    </QueryClientProvider>
+  </StrictMode>,
+);

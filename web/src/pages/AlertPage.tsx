@@ -1,0 +1,174 @@
+import { useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Link, useParams } from "react-router";
+import { useTranslation } from "react-i18next";
+import { ArrowLeft, Check, RotateCcw, Search as SearchIcon, ShieldAlert, ShieldCheck, UserPlus } from "lucide-react";
+import { api, attackTags, quoteValue, type AlertDetail, type Hit } from "../api";
+import { useAuth } from "../auth";
+import { Empty, ErrorBox, LevelBadge, Loading, Panel, StatusBadge, fmtValue } from "../components/common";
+import { useFormat } from "../i18n";
+import { EventRow } from "./Search";
+
+export default function AlertPage() {
+  const { id = "" } = useParams();
+  const { t } = useTranslation();
+  const f = useFormat();
+  const qc = useQueryClient();
+  const { user, can } = useAuth();
+  const [comment, setComment] = useState("");
+  const [closeNote, setCloseNote] = useState("");
+  const [showYaml, setShowYaml] = useState(false);
+  const [open, setOpen] = useState<Set<number>>(new Set());
+  const enc = encodeURIComponent(id);
+
+  const q = useQuery({ queryKey: ["alerts", "one", id], queryFn: () => api<AlertDetail>(`/alerts/${enc}`) });
+  const rel = useQuery({
+    queryKey: ["alerts", "related", id],
+    queryFn: () => api<{ before: Hit[]; after: Hit[] }>(`/alerts/${enc}/related`, { query: { before: 10, after: 10 } }),
+  });
+
+  const act = useMutation({
+    mutationFn: (a: { path: string; body?: unknown }) => api(`/alerts/${enc}/${a.path}`, { method: "POST", body: a.body }),
+    onSuccess: () => {
+      setComment("");
+      setCloseNote("");
+      void qc.invalidateQueries({ queryKey: ["alerts"] });
+      void qc.invalidateQueries({ queryKey: ["overview"] });
+    },
+  });
+
+  if (q.isLoading) return <Loading />;
+  if (q.error) return <ErrorBox error={q.error} onRetry={() => q.refetch()} />;
+  const a = q.data!;
+  const { tactics, techniques } = attackTags(a.tags.length ? a.tags : a.rule?.tags ?? []);
+  const writable = can("write");
+  const toggle = (s: number) => setOpen((o) => { const n = new Set(o); if (n.has(s)) n.delete(s); else n.add(s); return n; });
+  const ev = a.event ?? {};
+  const pivot = a.host ? `host.name:${quoteValue(a.host)}` : a.source_ip ? `source.ip:${quoteValue(a.source_ip)}` : "";
+  const ts = new Date(a["@timestamp"]).getTime();
+  const searchLink = `/search?q=${encodeURIComponent(pivot)}&from=${encodeURIComponent(new Date(ts - 3600_000).toISOString())}&to=${encodeURIComponent(new Date(ts + 3600_000).toISOString())}`;
+
+  return (
+    <div className="alert-page" data-testid="alert-page">
+      <Link to="/alerts" className="back"><ArrowLeft size={14} aria-hidden /> {t("alerts.back")}</Link>
+      <div className="alert-head">
+        <LevelBadge level={a.level} />
+        <h1 className="alert-h1">{a.rule_title}</h1>
+        <StatusBadge status={a.status} resolution={a.resolution} />
+        <div className="grow" />
+        {writable && (
+          <div className="actions" role="group" aria-label={t("common.actions")}>
+            {a.status === "new" && (
+              <button className="btn btn-primary" data-testid="ack" onClick={() => act.mutate({ path: "ack" })} disabled={act.isPending}>
+                <Check size={16} aria-hidden /> {t("alerts.ack")}
+              </button>
+            )}
+            {a.assignee !== user?.username && a.status !== "closed" && (
+              <button className="btn" data-testid="assign-me" onClick={() => act.mutate({ path: "assign", body: { assignee: user?.username } })}>
+                <UserPlus size={16} aria-hidden /> {t("alerts.assignMe")}
+              </button>
+            )}
+            {a.status === "closed" && (
+              <button className="btn" data-testid="reopen" onClick={() => act.mutate({ path: "reopen" })}>
+                <RotateCcw size={16} aria-hidden /> {t("alerts.reopen")}
+              </button>
+            )}
+          </div>
+        )}
+      </div>
+      {act.error && <ErrorBox error={act.error} />}
+      <dl className="facts">
+        <div><dt>{t("alerts.time")}</dt><dd>{f.date(a["@timestamp"])}</dd></div>
+        <div><dt>{t("alerts.host")}</dt><dd className="mono">{a.host ?? "—"}</dd></div>
+        <div><dt>{t("alerts.source")}</dt><dd className="mono">{a.source_ip ?? "—"}</dd></div>
+        <div><dt>{t("alerts.destination")}</dt><dd className="mono">{a.destination_ip ?? "—"}</dd></div>
+        <div><dt>{t("alerts.assignee")}</dt><dd data-testid="assignee">{a.assignee ?? "—"}</dd></div>
+        <div><dt>{t("common.type")}</dt><dd>{t(`alerts.kind.${a.kind}`, { defaultValue: a.kind })}{a.retrospective ? ` · ${t("alerts.retrospective")}` : ""}</dd></div>
+        <div><dt>{t("common.created")}</dt><dd>{f.date(a.created)}</dd></div>
+      </dl>
+
+      <div className="alert-grid">
+        <div className="col">
+          <Panel title={t("alerts.matching")} actions={pivot && <Link className="btn btn-sm" to={searchLink}><SearchIcon size={14} aria-hidden /> {t("alerts.openInSearch")}</Link>}>
+            {Object.keys(ev).length ? (
+              <table className="kv-table" data-testid="matching-event">
+                <tbody>
+                  {Object.keys(ev).sort().map((k) => (
+                    <tr key={k}><td className="mono k">{k}</td><td className="mono v">{fmtValue(ev[k])}</td></tr>
+                  ))}
+                </tbody>
+              </table>
+            ) : <Empty text={t("common.noData")} />}
+            {a.events.length > 1 && <div className="muted small pad">{t("common.total", { count: a.events.length })} · seq {a.events.slice(0, 10).join(", ")}</div>}
+          </Panel>
+          <Panel title={t("alerts.related")}>
+            {rel.isLoading ? <Loading inline /> : rel.error ? <ErrorBox error={rel.error} /> : !rel.data || (!rel.data.before.length && !rel.data.after.length) ? <Empty text={t("alerts.noRelated")} /> : (
+              <table className="table events" data-testid="related">
+                <tbody>
+                  {rel.data.before.length > 0 && <tr className="sep"><td colSpan={3}>{t("alerts.before")}</td></tr>}
+                  {rel.data.before.map((h) => <EventRow key={`b${h.seq}`} hit={h} open={open.has(h.seq)} toggle={() => toggle(h.seq)} />)}
+                  <tr className="sep now"><td colSpan={3}><ShieldAlert size={14} aria-hidden /> {a.rule_title} · {f.date(a["@timestamp"])}</td></tr>
+                  {rel.data.after.map((h) => <EventRow key={`a${h.seq}`} hit={h} open={open.has(h.seq)} toggle={() => toggle(h.seq)} />)}
+                  {rel.data.after.length > 0 && <tr className="sep"><td colSpan={3}>{t("alerts.after")}</td></tr>}
+                </tbody>
+              </table>
+            )}
+          </Panel>
+        </div>
+        <div className="col side">
+          {writable && a.status !== "closed" && (
+            <Panel title={t("common.close")}>
+              <textarea rows={2} placeholder={t("alerts.closeComment")} aria-label={t("alerts.closeComment")} value={closeNote} onChange={(e) => setCloseNote(e.target.value)} />
+              <div className="row">
+                <button className="btn btn-danger" data-testid="close-tp" onClick={() => act.mutate({ path: "close", body: { resolution: "true_positive", comment: closeNote || undefined } })}>
+                  <ShieldAlert size={16} aria-hidden /> {t("alerts.closeTp")}
+                </button>
+                <button className="btn" data-testid="close-fp" onClick={() => act.mutate({ path: "close", body: { resolution: "false_positive", comment: closeNote || undefined } })}>
+                  <ShieldCheck size={16} aria-hidden /> {t("alerts.closeFp")}
+                </button>
+              </div>
+            </Panel>
+          )}
+          <Panel title={t("alerts.ruleInfo")}>
+            {a.rule ? (
+              <div className="rule-info">
+                <div className="row"><LevelBadge level={a.rule.level} /> <Link to={`/rules/${encodeURIComponent(a.rule_id)}`}>{a.rule.title}</Link></div>
+                {a.rule.description && <p className="muted">{a.rule.description}</p>}
+                <div className="muted small mono">{a.rule_id}</div>
+              </div>
+            ) : <div className="mono small">{a.rule_id}</div>}
+            <h3>{t("alerts.attack")}</h3>
+            <div className="tags" data-testid="attack-tags">
+              {tactics.map((x) => <span key={x} className="tag tactic">{t(`tactic.${x}`, { defaultValue: x })}</span>)}
+              {techniques.map((x) => (
+                <a key={x} className="tag technique mono" href={`https://attack.mitre.org/techniques/${x.replace(".", "/")}/`} target="_blank" rel="noreferrer">{x}</a>
+              ))}
+              {!tactics.length && !techniques.length && <span className="muted small">{t("common.none")}</span>}
+            </div>
+            {a.rule?.yaml && (
+              <>
+                <button className="btn btn-sm" aria-expanded={showYaml} onClick={() => setShowYaml(!showYaml)}>{t("alerts.showYaml")}</button>
+                {showYaml && <pre className="yaml">{a.rule.yaml}</pre>}
+              </>
+            )}
+          </Panel>
+          <Panel title={t("alerts.comments")}>
+            {a.comments.length ? (
+              <ul className="comments">
+                {a.comments.map((c, i) => (
+                  <li key={i}><div className="small"><b>{c.user}</b> <span className="muted">· {f.date(c.time)}</span></div><div>{c.text}</div></li>
+                ))}
+              </ul>
+            ) : <div className="muted small">{t("alerts.noComments")}</div>}
+            {writable && (
+              <form className="comment-form" onSubmit={(e) => { e.preventDefault(); if (comment.trim()) act.mutate({ path: "comments", body: { text: comment } }); }}>
+                <textarea rows={3} placeholder={t("alerts.commentPlaceholder")} aria-label={t("alerts.addComment")} value={comment} onChange={(e) => setComment(e.target.value)} data-testid="comment" />
+                <button className="btn btn-sm" type="submit" disabled={!comment.trim()}>{t("alerts.addComment")}</button>
+              </form>
+            )}
+          </Panel>
+        </div>
+      </div>
+    </div>
+  );
+}
