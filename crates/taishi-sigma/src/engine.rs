@@ -25,9 +25,10 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use taishi_event::{Event, Str, Value};
 
 use crate::condition::Expr;
+use crate::literal;
 use crate::load::RuleSet;
 use crate::matcher::{
-    compile_matcher, for_each_scalar, has_spaced_names, lookup, CMatch, Ctx, TextCache,
+    compile_matcher, for_each_scalar, lookup, CMatch, Ctx, RegexCache, SpacedNames, TextCache,
 };
 use crate::pipeline::{self, Applied, Layout, Profile};
 use crate::rule::{FieldItem, Matcher, Rule, RuleMeta};
@@ -143,11 +144,17 @@ pub struct Engine {
 #[derive(Default)]
 pub struct Scratch {
     cache: TextCache,
-    unit_stamp: Vec<u32>,
+    marks: Marks,
     rule_stamp: Vec<u32>,
+    lowered: String,
+}
+
+/// The units chosen for evaluation of the current event.
+#[derive(Default)]
+struct Marks {
+    unit_stamp: Vec<u32>,
     epoch: u32,
     candidates: Vec<u32>,
-    lowered: String,
 }
 
 impl Scratch {
@@ -172,8 +179,9 @@ impl Engine {
         let mut applied_anywhere = vec![false; rules.len()];
         let mut compiled = Vec::new();
         let mut total_units = 0;
+        let mut regexes = RegexCache::new();
         for p in profiles {
-            let cp = compile_profile(rules, p, &mut errors, &mut applied_anywhere);
+            let cp = compile_profile(rules, p, &mut errors, &mut applied_anywhere, &mut regexes);
             total_units += cp.units.len();
             compiled.push(cp);
         }
@@ -275,19 +283,20 @@ impl Engine {
             return;
         };
         scratch.cache.clear();
-        if scratch.unit_stamp.len() < p.units.len() {
-            scratch.unit_stamp.resize(p.units.len(), 0);
+        let marks = &mut scratch.marks;
+        if marks.unit_stamp.len() < p.units.len() {
+            marks.unit_stamp.resize(p.units.len(), 0);
         }
         if scratch.rule_stamp.len() < self.metas.len() {
             scratch.rule_stamp.resize(self.metas.len(), 0);
         }
-        scratch.epoch = scratch.epoch.wrapping_add(1);
-        if scratch.epoch == 0 {
-            scratch.unit_stamp.iter_mut().for_each(|x| *x = 0);
+        marks.epoch = marks.epoch.wrapping_add(1);
+        if marks.epoch == 0 {
+            marks.unit_stamp.iter_mut().for_each(|x| *x = 0);
             scratch.rule_stamp.iter_mut().for_each(|x| *x = 0);
-            scratch.epoch = 1;
+            marks.epoch = 1;
         }
-        scratch.candidates.clear();
+        marks.candidates.clear();
 
         // Buckets whose guard holds.
         let eid = event.get("EventID").and_then(Value::as_i64);
@@ -310,8 +319,8 @@ impl Engine {
                 active[2] = v;
             }
         }
-        let epoch = scratch.epoch;
-        let spaced = has_spaced_names(event);
+        let epoch = scratch.marks.epoch;
+        let spaced = &SpacedNames::default();
         for list in active {
             for &b in list {
                 let bucket = &p.buckets[b as usize];
@@ -326,14 +335,14 @@ impl Engine {
                     }
                 }
                 if all {
-                    mark(&bucket.units, scratch, epoch);
+                    scratch.marks.mark(&bucket.units);
                 } else {
-                    prefilter(bucket, event, scratch, epoch, spaced);
+                    prefilter(bucket, event, scratch, spaced);
                 }
             }
         }
-        scratch.candidates.sort_unstable();
-        let cands = std::mem::take(&mut scratch.candidates);
+        scratch.marks.candidates.sort_unstable();
+        let cands = std::mem::take(&mut scratch.marks.candidates);
         for &u in &cands {
             let unit = &p.units[u as usize];
             let r = unit.rule as usize;
@@ -362,63 +371,71 @@ impl Engine {
                 });
             }
         }
-        scratch.candidates = cands;
+        scratch.marks.candidates = cands;
     }
 }
 
-fn mark(units: &[u32], scratch: &mut Scratch, epoch: u32) {
-    for &u in units {
-        let s = &mut scratch.unit_stamp[u as usize];
-        if *s != epoch {
-            *s = epoch;
-            scratch.candidates.push(u);
+impl Marks {
+    fn mark(&mut self, units: &[u32]) {
+        for &u in units {
+            let s = &mut self.unit_stamp[u as usize];
+            if *s != self.epoch {
+                *s = self.epoch;
+                self.candidates.push(u);
+            }
+        }
+    }
+
+    fn scan(&mut self, ac: &AhoCorasick, pats: &[Vec<u32>], hay: &str) {
+        for m in ac.find_overlapping_iter(hay) {
+            if let Some(units) = pats.get(m.pattern().as_usize()) {
+                self.mark(units);
+            }
         }
     }
 }
 
-fn scan(ac: &AhoCorasick, pats: &[Vec<u32>], hay: &str, scratch: &mut Scratch, epoch: u32) {
-    for m in ac.find_overlapping_iter(hay) {
-        if let Some(units) = pats.get(m.pattern().as_usize()) {
-            mark(units, scratch, epoch);
-        }
-    }
-}
-
-fn scan_value(ac: &AhoCorasick, pats: &[Vec<u32>], v: &Value, scratch: &mut Scratch, epoch: u32) {
+/// Scans a value's lowered text (the copy rules compare against too, so
+/// it is made once per event) for a field's atoms.
+fn scan_value(
+    ac: &AhoCorasick,
+    pats: &[Vec<u32>],
+    v: &Value,
+    cache: &mut TextCache,
+    marks: &mut Marks,
+) {
     match v {
         Value::Array(a) => {
             for x in a {
-                scan_value(ac, pats, x, scratch, epoch);
+                scan_value(ac, pats, x, cache, marks);
             }
         }
         Value::Object(_) | Value::Null => {}
-        Value::Str(s) if s.is_ascii() => scan(ac, pats, s, scratch, epoch),
         v => {
-            if let Some(t) = v.to_text() {
-                // Non-ASCII text: the automaton folds ASCII case only, so
-                // the text is lowered like the atoms were.
-                let t = if t.is_ascii() {
-                    t.into_owned()
-                } else {
-                    t.to_lowercase()
-                };
-                scan(ac, pats, &t, scratch, epoch);
+            if let Some((t, ascii)) = cache.lower_ascii(v) {
+                if !ascii {
+                    if let Some(folded) = literal::fold_long_s(t) {
+                        marks.scan(ac, pats, &folded);
+                        return;
+                    }
+                }
+                marks.scan(ac, pats, t);
             }
         }
     }
 }
 
-fn prefilter(bucket: &Bucket, event: &Event, scratch: &mut Scratch, epoch: u32, spaced: bool) {
+fn prefilter(bucket: &Bucket, event: &Event, scratch: &mut Scratch, spaced: &SpacedNames) {
     let pf = &bucket.prefilter;
-    mark(&pf.always, scratch, epoch);
+    scratch.marks.mark(&pf.always);
     for (field, ac, pats) in &pf.fields {
         if let Some(v) = lookup(event, field, spaced) {
-            scan_value(ac, pats, v, scratch, epoch);
+            scan_value(ac, pats, v, &mut scratch.cache, &mut scratch.marks);
         }
     }
     if let Some((ac, pats)) = &pf.keyword {
         for (_, v) in event.fields() {
-            scan_value(ac, pats, v, scratch, epoch);
+            scan_value(ac, pats, v, &mut scratch.cache, &mut scratch.marks);
         }
     }
 }
@@ -497,7 +514,11 @@ fn eval_item(it: &CItem, ctx: &mut Ctx<'_, '_>) -> bool {
 
 // ---- compilation ----
 
-fn compile_item(it: &FieldItem, a: &Applied) -> Result<CItem, (String, bool)> {
+fn compile_item(
+    it: &FieldItem,
+    a: &Applied,
+    regexes: &mut RegexCache,
+) -> Result<CItem, (String, bool)> {
     let fields: Box<[Str]> = match &it.field {
         Some(f) => a.map_field(f).into_iter().map(Str::from).collect(),
         None => Box::new([]),
@@ -527,12 +548,13 @@ fn compile_item(it: &FieldItem, a: &Applied) -> Result<CItem, (String, bool)> {
                                 cased: *cased,
                             },
                             &map,
+                            regexes,
                         )
                         .map_err(|e| (e, false))?,
                     );
                 }
             } else {
-                g.extend(compile_matcher(m, &map).map_err(|e| (e, false))?);
+                g.extend(compile_matcher(m, &map, regexes).map_err(|e| (e, false))?);
             }
         }
         values.push(g);
@@ -545,7 +567,12 @@ fn compile_item(it: &FieldItem, a: &Applied) -> Result<CItem, (String, bool)> {
     })
 }
 
-fn compile_unit(rule: &Rule, idx: u32, a: &Applied) -> Result<Unit, (String, bool)> {
+fn compile_unit(
+    rule: &Rule,
+    idx: u32,
+    a: &Applied,
+    regexes: &mut RegexCache,
+) -> Result<Unit, (String, bool)> {
     let mut searches = Vec::with_capacity(rule.searches.len());
     for (name, s) in rule.names.iter().zip(&rule.searches) {
         let mut alts = Vec::with_capacity(s.alternatives.len());
@@ -553,7 +580,8 @@ fn compile_unit(rule: &Rule, idx: u32, a: &Applied) -> Result<Unit, (String, boo
             let mut items = Vec::with_capacity(alt.len());
             for it in alt {
                 items.push(
-                    compile_item(it, a).map_err(|(e, p)| (format!("search `{name}`: {e}"), p))?,
+                    compile_item(it, a, regexes)
+                        .map_err(|(e, p)| (format!("search `{name}`: {e}"), p))?,
                 );
             }
             alts.push(items);
@@ -567,10 +595,10 @@ fn compile_unit(rule: &Rule, idx: u32, a: &Applied) -> Result<Unit, (String, boo
     })
 }
 
-/// Literal atoms of a compiled test: some atom must occur in the value
-/// (case-insensitively) for the test to hold. None when no literal is
+/// Literal atoms of a compiled test: one of them must occur in the
+/// value's lowered text for the test to hold. None when no literal is
 /// necessary.
-fn match_atom(m: &CMatch) -> Option<String> {
+fn match_atoms(m: &CMatch) -> Option<Vec<String>> {
     let s = match m {
         CMatch::Exact { s, .. }
         | CMatch::Prefix { s, .. }
@@ -584,9 +612,12 @@ fn match_atom(m: &CMatch) -> Option<String> {
             })
             .max_by_key(String::len)?,
         CMatch::Num { text, .. } => text.to_lowercase(),
+        CMatch::Re(re) => return literal::required_literals(re.as_str()),
         _ => return None,
     };
-    (!s.is_empty()).then_some(s)
+    // The scanned text has `ſ` folded to `s` (see `literal`).
+    let s = literal::fold_long_s(&s).unwrap_or(s);
+    (!s.is_empty()).then(|| vec![s])
 }
 
 fn item_atoms(it: &CItem) -> Option<Atoms> {
@@ -604,9 +635,10 @@ fn item_atoms(it: &CItem) -> Option<Atoms> {
     let group_atoms = |g: &Vec<CMatch>| -> Option<Atoms> {
         let mut out = Vec::new();
         for m in g {
-            let a = match_atom(m)?;
-            for f in &fields {
-                out.push((f.clone(), a.clone()));
+            for a in match_atoms(m)? {
+                for f in &fields {
+                    out.push((f.clone(), a.clone()));
+                }
             }
         }
         Some(out)
@@ -720,6 +752,7 @@ fn compile_profile(
     profile: &Profile,
     errors: &mut Vec<CompileError>,
     applied_anywhere: &mut [bool],
+    regexes: &mut RegexCache,
 ) -> CompiledProfile {
     let mut units: Vec<Unit> = Vec::new();
     let mut guards: Vec<(String, Vec<CItem>)> = Vec::new();
@@ -741,8 +774,13 @@ fn compile_profile(
         let mut ok_units = Vec::new();
         let mut failed = false;
         for a in chosen {
-            let guard: Result<Vec<CItem>, _> = a.guard.iter().map(|g| compile_item(g, a)).collect();
-            let unit = guard.and_then(|g| compile_unit(rule, ri as u32, a).map(|u| (g, u)));
+            let guard: Result<Vec<CItem>, _> = a
+                .guard
+                .iter()
+                .map(|g| compile_item(g, a, regexes))
+                .collect();
+            let unit =
+                guard.and_then(|g| compile_unit(rule, ri as u32, a, regexes).map(|u| (g, u)));
             match unit {
                 Ok((g, u)) => ok_units.push((g, u)),
                 Err((reason, placeholder)) => {
@@ -866,8 +904,10 @@ fn build_prefilter(members: &[u32], units: &[Unit]) -> Prefilter {
     let mut fields: Vec<_> = per_field.into_iter().collect();
     fields.sort_by(|a, b| format!("{:?}", a.0).cmp(&format!("{:?}", b.0)));
     for (f, (pats, _, units_of)) in fields {
+        // Atoms and scanned texts are both lowered, so the automaton needs
+        // no case folding of its own (which would make it larger, slower to
+        // build and to run).
         let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .build(&pats);
         let Ok(ac) = ac else {

@@ -29,6 +29,7 @@
 
 pub mod condition;
 pub mod engine;
+pub mod literal;
 pub mod load;
 pub mod matcher;
 pub mod pipeline;

@@ -1,5 +1,6 @@
 //! Compiled value tests and their evaluation against event values.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDateTime, Timelike};
@@ -116,9 +117,15 @@ pub fn compile_string(s: &SigmaString, cased: bool) -> Result<CMatch, String> {
     })
 }
 
+/// Regular expressions compiled so far in one engine build, by their full
+/// pattern (flags included): a rule compiled for several pipeline variants
+/// and profiles shares one `Regex` (cloning it shares its compiled program).
+pub type RegexCache = HashMap<String, Result<Regex, String>>;
+
 pub fn compile_matcher(
     m: &Matcher,
     map_field: &dyn Fn(&str) -> Vec<String>,
+    regexes: &mut RegexCache,
 ) -> Result<Vec<CMatch>, String> {
     Ok(vec![match m {
         Matcher::Str { s, cased } => compile_string(s, *cased)?,
@@ -146,15 +153,20 @@ pub fn compile_matcher(
             } else {
                 format!("(?{flags}){pattern}")
             };
-            let re = regex::RegexBuilder::new(&full)
-                .size_limit(1 << 22)
-                .build()
-                .map_err(|e| {
-                    format!(
-                        "regular expression `{pattern}`: {}",
-                        first_line(&e.to_string())
-                    )
-                })?;
+            let re = regexes
+                .entry(full)
+                .or_insert_with_key(|full| {
+                    regex::RegexBuilder::new(full)
+                        .size_limit(1 << 22)
+                        .build()
+                        .map_err(|e| {
+                            format!(
+                                "regular expression `{pattern}`: {}",
+                                first_line(&e.to_string())
+                            )
+                        })
+                })
+                .clone()?;
             CMatch::Re(re)
         }
         Matcher::Cidr(n) => CMatch::Cidr(*n),
@@ -228,7 +240,8 @@ pub fn glob(toks: &[Tok], hay: &str) -> bool {
 /// values (made once per value, reused across rules) and number texts.
 #[derive(Default)]
 pub struct TextCache {
-    entries: Vec<(usize, String)>,
+    /// (value address, lowered text, the text is ASCII)
+    entries: Vec<(usize, String, bool)>,
     used: usize,
     raw: Vec<(usize, String)>,
     raw_used: usize,
@@ -266,28 +279,36 @@ impl TextCache {
 
     /// The value's text lowercased.
     pub fn lower<'a>(&'a mut self, v: &'a Value) -> Option<&'a str> {
+        self.lower_ascii(v).map(|(t, _)| t)
+    }
+
+    /// The value's text lowercased, and whether it is ASCII.
+    pub fn lower_ascii<'a>(&'a mut self, v: &'a Value) -> Option<(&'a str, bool)> {
         let key = v as *const Value as usize;
         if let Some(i) = self.entries[..self.used]
             .iter()
-            .position(|(k, _)| *k == key)
+            .position(|(k, _, _)| *k == key)
         {
-            return Some(self.entries[i].1.as_str());
+            let e = &self.entries[i];
+            return Some((e.1.as_str(), e.2));
         }
         let text = v.to_text()?;
         if self.used == self.entries.len() {
-            self.entries.push((key, String::new()));
+            self.entries.push((key, String::new(), true));
         }
         let slot = &mut self.entries[self.used];
         slot.0 = key;
         slot.1.clear();
-        if text.is_ascii() {
+        slot.2 = text.is_ascii();
+        if slot.2 {
             slot.1.push_str(&text);
             slot.1.make_ascii_lowercase();
         } else {
             slot.1.push_str(&text.to_lowercase());
         }
         self.used += 1;
-        Some(self.entries[self.used - 1].1.as_str())
+        let e = &self.entries[self.used - 1];
+        Some((e.1.as_str(), e.2))
     }
 }
 
@@ -360,9 +381,9 @@ fn cidr_contains(net: &IpNet, ip: IpAddr) -> bool {
 pub struct Ctx<'e, 'c> {
     pub event: &'e Event,
     pub cache: &'c mut TextCache,
-    /// The event has field names with spaces (`Threat Name`), which rules
-    /// write without them (`ThreatName`).
-    pub spaced: bool,
+    /// Whether the event has field names with spaces (`Threat Name`),
+    /// which rules write without them (`ThreatName`).
+    pub spaced: &'c SpacedNames,
 }
 
 impl CMatch {
@@ -427,7 +448,7 @@ impl CMatch {
                     return false;
                 };
                 let event = ctx.event;
-                let spaced = ctx.spaced;
+                let spaced: &SpacedNames = ctx.spaced;
                 fields.iter().any(|f| {
                     lookup(event, f, spaced).is_some_and(|other| {
                         for_each_scalar(other, &mut |o| {
@@ -485,7 +506,7 @@ pub fn for_each_scalar(v: &Value, f: &mut dyn FnMut(&Value) -> bool) -> bool {
 /// objects, then (when the event has any) names with their spaces removed,
 /// as the specification writes them (`Threat Name` is `ThreatName`).
 #[inline]
-pub fn lookup<'e>(event: &'e Event, name: &str, spaced: bool) -> Option<&'e Value> {
+pub fn lookup<'e>(event: &'e Event, name: &str, spaced: &SpacedNames) -> Option<&'e Value> {
     if let Some(v) = event.get(name) {
         return Some(v);
     }
@@ -494,7 +515,7 @@ pub fn lookup<'e>(event: &'e Event, name: &str, spaced: bool) -> Option<&'e Valu
             return Some(v);
         }
     }
-    if spaced {
+    if spaced.get(event) {
         return event
             .fields()
             .find(|(k, _)| k.len() > name.len() && k.contains(' ') && eq_without_spaces(k, name))
@@ -507,9 +528,20 @@ fn eq_without_spaces(spaced: &str, name: &str) -> bool {
     spaced.bytes().filter(|&b| b != b' ').eq(name.bytes())
 }
 
-/// Whether any field name has a space (checked once per event).
-pub fn has_spaced_names(event: &Event) -> bool {
-    event.fields().any(|(k, _)| k.contains(' '))
+/// Whether any field name of an event has a space: found out on the first
+/// lookup that misses (most lookups hit), then remembered for the event.
+#[derive(Default)]
+pub struct SpacedNames(std::cell::Cell<Option<bool>>);
+
+impl SpacedNames {
+    pub fn get(&self, event: &Event) -> bool {
+        if let Some(b) = self.0.get() {
+            return b;
+        }
+        let b = event.fields().any(|(k, _)| k.as_bytes().contains(&b' '));
+        self.0.set(Some(b));
+        b
+    }
 }
 
 #[cfg(test)]
