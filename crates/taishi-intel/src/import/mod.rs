@@ -127,11 +127,7 @@ pub fn detect(name: &str, data: &[u8]) -> Option<Format> {
     let text = String::from_utf8_lossy(head);
     let t = text.trim_start_matches('\u{feff}').trim_start();
     if t.starts_with('{') || t.starts_with('[') {
-        let compact: String = t
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .take(8192)
-            .collect();
+        let compact: String = t.chars().filter(|c| !c.is_whitespace()).collect();
         let has = |k: &str| compact.contains(k);
         if has("\"type\":\"bundle\"") || (has("\"objects\":[") && has("\"spec_version\"")) {
             return Some(Format::Stix);
