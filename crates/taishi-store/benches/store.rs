@@ -203,7 +203,19 @@ fn main() {
             .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
     )
     .unwrap();
-    let config = StoreConfig::default();
+    let mut config = StoreConfig::default();
+    if let Some(n) = std::env::var("TAISHI_STORE_BENCH_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        config.writer_threads = n;
+    }
+    if let Some(n) = std::env::var("TAISHI_STORE_BENCH_MIB")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+    {
+        config.writer_memory_bytes = n << 20;
+    }
     println!(
         "taishi-store bench: {total} events, writer {} thread(s) x {} MiB, zstd {}",
         config.writer_threads,

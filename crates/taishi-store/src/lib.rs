@@ -45,12 +45,13 @@ use tantivy::aggregation::{
     AggContextParams, AggregationLimitsGuard, DistributedAggregationCollector,
 };
 use tantivy::collector::{Count, TopDocs};
+use tantivy::indexer::UserOperation;
 use tantivy::query::{BooleanQuery, Occur, Query};
 use tantivy::schema::Value as _;
 use tantivy::{IndexWriter, Order, TantivyDocument};
 
 pub use agg::{AggResult, Aggregation, HistogramBucket, Stats, TermBucket};
-pub use query::{Filter, RangeValue, TimeRange, TIMESTAMP};
+pub use query::{Filter, RangeValue, TimeRange, ValueKinds, ValuePredicate, TIMESTAMP};
 pub use wal::WalOpenReport;
 
 use partition::{Fields, Partition};
@@ -72,6 +73,8 @@ pub enum StoreError {
     TooLarge(usize),
     #[error("an earlier write failed part-way; reopen the store to repair it")]
     Poisoned,
+    #[error("the store was opened read-only")]
+    ReadOnly,
     #[error("{0} is in use by another process")]
     Locked(PathBuf),
 }
@@ -116,8 +119,10 @@ impl Default for StoreConfig {
             retention_days: 180,
             max_bytes: None,
             wal_segment_bytes: 64 << 20,
-            writer_threads: 1,
-            writer_memory_bytes: 64 << 20,
+            // Indexing is the bottleneck of ingest: one thread per core (two
+            // at most: the caller needs CPU to serialise and decode).
+            writer_threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
+            writer_memory_bytes: 128 << 20,
             max_open_writers: 3,
             docstore_zstd_level: 3,
             checkpoint_interval: None,
@@ -205,7 +210,8 @@ struct Inner {
     root: PathBuf,
     config: StoreConfig,
     fields: Fields,
-    wal: wal::Wal,
+    /// None when opened read-only.
+    wal: Option<wal::Wal>,
     ingest: Mutex<Ingest>,
     partitions: RwLock<BTreeMap<NaiveDate, Arc<Partition>>>,
     checkpoint_seq: AtomicU64,
@@ -213,7 +219,7 @@ struct Inner {
     /// checkpoint would then claim it indexed, so none is taken until reopen.
     broken: AtomicBool,
     background_error: Mutex<Option<String>>,
-    _lock: File,
+    _lock: Option<File>,
 }
 
 pub struct Store {
@@ -310,6 +316,22 @@ impl Inner {
 
     fn add(&self, ing: &mut Ingest, seq: u64, p: Prepared) -> Result<(), StoreError> {
         let day = day_of(p.ts_micros);
+        self.add_run(ing, day, vec![(seq, p.doc)])
+    }
+
+    /// Hands a run of consecutive records of one day to that day's writer in
+    /// one batch (one channel message to the indexing threads instead of one
+    /// per document). Runs must come in sequence order: a partition committed
+    /// meanwhile claims every record of its day up to `last_added`.
+    fn add_run(
+        &self,
+        ing: &mut Ingest,
+        day: NaiveDate,
+        docs: Vec<(u64, TantivyDocument)>,
+    ) -> Result<(), StoreError> {
+        let Some(last_seq) = docs.last().map(|(s, _)| *s) else {
+            return Ok(());
+        };
         ing.tick += 1;
         let tick = ing.tick;
         if !ing.writers.contains_key(&day) {
@@ -338,19 +360,25 @@ impl Inner {
                 },
             );
         }
-        let mut doc = p.doc;
-        doc.add_u64(self.fields.seq, seq);
+        let seq_field = self.fields.seq;
+        let ops: Vec<UserOperation<TantivyDocument>> = docs
+            .into_iter()
+            .map(|(seq, mut doc)| {
+                doc.add_u64(seq_field, seq);
+                UserOperation::Add(doc)
+            })
+            .collect();
         let w = ing
             .writers
             .get_mut(&day)
             .ok_or_else(|| StoreError::Index("writer vanished".into()))?;
         w.last_used = tick;
         w.dirty = true;
-        if let Err(e) = w.writer.add_document(doc) {
+        if let Err(e) = w.writer.run(ops) {
             self.broken.store(true, Ordering::Release);
             return Err(e.into());
         }
-        ing.last_added = ing.last_added.max(seq);
+        ing.last_added = ing.last_added.max(last_seq);
         Ok(())
     }
 
@@ -383,13 +411,17 @@ impl Inner {
         Ok(())
     }
 
+    fn wal(&self) -> Result<&wal::Wal, StoreError> {
+        self.wal.as_ref().ok_or(StoreError::ReadOnly)
+    }
+
     fn checkpoint_locked(&self, ing: &mut Ingest) -> Result<u64, StoreError> {
         if self.broken.load(Ordering::Acquire) {
             return Err(StoreError::Poisoned);
         }
         let upto = ing.last_added;
         // The index must never hold what the WAL could lose.
-        self.wal.commit_through(upto)?;
+        self.wal()?.commit_through(upto)?;
         let days: Vec<NaiveDate> = ing.writers.keys().copied().collect();
         for day in days {
             self.commit_writer(ing, day)?;
@@ -404,7 +436,7 @@ impl Inner {
             )?;
             self.checkpoint_seq.store(upto, Ordering::Release);
         }
-        self.wal.remove_through(upto)?;
+        self.wal()?.remove_through(upto)?;
         Ok(upto)
     }
 
@@ -415,6 +447,57 @@ impl Inner {
 }
 
 impl Store {
+    /// Opens a store for searching only, without its lock, beside the
+    /// process that writes it (`taishi search` while `taishi serve` runs).
+    /// It sees each partition as of its last index commit: events the writer
+    /// has acknowledged but not yet checkpointed (its WAL tail) are not
+    /// seen, and nothing is recovered or repaired. Appending, committing,
+    /// checkpointing and retention fail with [`StoreError::ReadOnly`].
+    pub fn open_read_only(root: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let root = root.as_ref().to_path_buf();
+        let parts_dir = root.join("partitions");
+        let mut partitions = BTreeMap::new();
+        let rd = fs::read_dir(&parts_dir).map_err(|e| StoreError::io(&parts_dir, e))?;
+        for entry in rd {
+            let entry = entry.map_err(|e| StoreError::io(&parts_dir, e))?;
+            let Some(day) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| NaiveDate::parse_from_str(n, "%Y-%m-%d").ok())
+            else {
+                continue;
+            };
+            // A day the writer is only now creating has no index yet.
+            if let Some(p) = Partition::open_existing(&parts_dir, day)? {
+                partitions.insert(day, Arc::new(p));
+            }
+        }
+        let checkpoint_seq = read_checkpoint(&root.join("checkpoint.json"))?;
+        let (_, fields) = partition::schema();
+        let inner = Arc::new(Inner {
+            root,
+            config: StoreConfig::default(),
+            fields,
+            wal: None,
+            ingest: Mutex::new(Ingest {
+                writers: HashMap::new(),
+                committed: HashMap::new(),
+                last_added: checkpoint_seq,
+                tick: 0,
+            }),
+            partitions: RwLock::new(partitions),
+            checkpoint_seq: AtomicU64::new(checkpoint_seq),
+            broken: AtomicBool::new(true),
+            background_error: Mutex::new(None),
+            _lock: None,
+        });
+        Ok(Store {
+            inner,
+            recovery: RecoveryReport::default(),
+            background: None,
+        })
+    }
+
     pub fn open(root: impl AsRef<Path>, config: StoreConfig) -> Result<Store, StoreError> {
         let root = root.as_ref().to_path_buf();
         let parts_dir = root.join("partitions");
@@ -460,7 +543,7 @@ impl Store {
             root,
             config: config.clone(),
             fields,
-            wal,
+            wal: Some(wal),
             ingest: Mutex::new(Ingest {
                 writers: HashMap::new(),
                 committed,
@@ -471,7 +554,7 @@ impl Store {
             checkpoint_seq: AtomicU64::new(checkpoint_seq),
             broken: AtomicBool::new(false),
             background_error: Mutex::new(None),
-            _lock: lock_file,
+            _lock: Some(lock_file),
         });
 
         let mut recovery = RecoveryReport {
@@ -482,7 +565,7 @@ impl Store {
         {
             let mut ing = lock(&inner.ingest);
             let now = Utc::now();
-            inner.wal.replay(checkpoint_seq, |seq, payload| {
+            inner.wal()?.replay(checkpoint_seq, |seq, payload| {
                 let json: serde_json::Value = serde_json::from_slice(payload)
                     .map_err(|e| StoreError::Corrupt(format!("WAL record {seq}: {e}")))?;
                 let event = Event::from_json(json).ok_or_else(|| {
@@ -499,7 +582,7 @@ impl Store {
                 }
                 Ok(())
             })?;
-            ing.last_added = ing.last_added.max(inner.wal.last_seq());
+            ing.last_added = ing.last_added.max(inner.wal()?.last_seq());
             inner.checkpoint_locked(&mut ing)?;
         }
 
@@ -544,12 +627,24 @@ impl Store {
         let mut ing = lock(&self.inner.ingest);
         let first = self
             .inner
-            .wal
+            .wal()?
             .append_all(prepared.iter().map(|p| p.json.as_slice()))?;
         let mut seq = first;
+        let mut run: Vec<(u64, TantivyDocument)> = Vec::with_capacity(prepared.len());
+        let mut run_day = None;
         for p in prepared {
-            self.inner.add(&mut ing, seq, p)?;
+            let day = day_of(p.ts_micros);
+            if run_day != Some(day) {
+                if let Some(d) = run_day {
+                    self.inner.add_run(&mut ing, d, std::mem::take(&mut run))?;
+                }
+                run_day = Some(day);
+            }
+            run.push((seq, p.doc));
             seq += 1;
+        }
+        if let Some(d) = run_day {
+            self.inner.add_run(&mut ing, d, run)?;
         }
         Ok(first..=seq.saturating_sub(1).max(first))
     }
@@ -557,7 +652,7 @@ impl Store {
     /// Makes every appended event durable (fsync, shared by concurrent
     /// callers); returns the highest durable sequence.
     pub fn commit(&self) -> Result<u64, StoreError> {
-        self.inner.wal.commit()
+        self.inner.wal()?.commit()
     }
 
     /// Commits the index (see the module documentation): appended events
@@ -584,6 +679,7 @@ impl Store {
     /// while the store exceeds its size limit.
     pub fn apply_retention(&self, now: DateTime<Utc>) -> Result<RetentionReport, StoreError> {
         let inner = &self.inner;
+        inner.wal()?;
         let mut ing = lock(&inner.ingest);
         inner.checkpoint_locked(&mut ing)?;
         let cutoff = (now - TimeDelta::days(i64::from(inner.config.retention_days))).date_naive();
@@ -745,6 +841,24 @@ impl Store {
         agg::read_result(agg, &res)
     }
 
+    /// The kinds of values `field` holds in the partitions of `range` (to
+    /// choose how to aggregate it).
+    pub fn field_kinds(&self, field: &str, range: TimeRange) -> Result<ValueKinds, StoreError> {
+        let mut out = ValueKinds::default();
+        for p in self.partitions_in(&range) {
+            let searcher = p.reader.searcher();
+            let compiler = query::Compiler {
+                fields: self.inner.fields,
+                searcher: &searcher,
+            };
+            let k = compiler.kinds_present(field)?;
+            out.strings |= k.strings;
+            out.numbers |= k.numbers;
+            out.bools |= k.bools;
+        }
+        Ok(out)
+    }
+
     pub fn stats(&self) -> StoreStats {
         let parts: Vec<PartitionStats> = self
             .inner
@@ -763,15 +877,15 @@ impl Store {
         StoreStats {
             events,
             index_bytes,
-            wal_bytes: self.inner.wal.disk_bytes(),
+            wal_bytes: self.inner.wal.as_ref().map_or(0, |w| w.disk_bytes()),
             bytes_per_event: if events == 0 {
                 0.0
             } else {
                 index_bytes as f64 / events as f64
             },
             partitions: parts,
-            last_seq: self.inner.wal.last_seq(),
-            durable_seq: self.inner.wal.durable_seq(),
+            last_seq: self.inner.wal.as_ref().map_or(0, |w| w.last_seq()),
+            durable_seq: self.inner.wal.as_ref().map_or(0, |w| w.durable_seq()),
             checkpoint_seq: self.inner.checkpoint_seq.load(Ordering::Acquire),
             last_background_error: lock(&self.inner.background_error).clone(),
         }

@@ -5,32 +5,47 @@
 //!   histograms).
 //! - `f`: every event field in one JSON field with dots expanded
 //!   (`source.ip` is the path `source`→`ip`). Strings are indexed whole and
-//!   lower-cased (case-insensitive term and wildcard match on the term
-//!   dictionary); the fast (columnar) copy keeps the exact value for
-//!   aggregations; numbers are numeric terms and columns (range, stats).
-//! - `text`: every string value, word-tokenised with positions, for full-text
-//!   phrases.
+//!   exactly as they are (case-sensitive term and wildcard match on the term
+//!   dictionary, as the query language defines them); the fast (columnar)
+//!   copy serves aggregations; numbers are numeric terms and columns (range,
+//!   stats).
+//! - `text`: the words of every string value and the decimal text of every
+//!   number, lower-cased, with positions, for free-text words and phrases
+//!   (see [`WORDS_TOKENIZER`]).
 //! - `doc`: the event's JSON, stored (zstd-compressed blocks) and returned by
 //!   searches; `seq`: its write-ahead-log sequence.
 
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use taishi_event::{Event, Value};
+use taishi_event::{Event, Str, Value};
 use tantivy::directory::MmapDirectory;
+use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf};
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, OwnedValue,
-    Schema, TextFieldIndexing, TextOptions, FAST, STORED,
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, JsonObjectOptions, Schema,
+    TextFieldIndexing, TextOptions, FAST, STORED,
 };
 use tantivy::store::{Compressor, ZstdCompressor};
-use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer};
+use tantivy::tokenizer::{
+    LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+};
 use tantivy::{
     DateTime, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, TantivyDocument,
 };
 
 use crate::StoreError;
 
-pub const KEYWORD_TOKENIZER: &str = "taishi_keyword";
+/// Whole values, exactly as they are.
+pub const EXACT_TOKENIZER: &str = "taishi_exact";
+/// Partitions written before values were indexed case-sensitively name this
+/// one (whole values, lower-cased); it stays registered so they still open.
+const LEGACY_KEYWORD_TOKENIZER: &str = "taishi_keyword";
+/// Words: maximal runs of alphanumeric characters (`char::is_alphanumeric`),
+/// lower-cased character by character; a word of [`MAX_WORD_BYTES`] bytes or
+/// more is left out but keeps its position. `taishi-query`'s evaluator
+/// defines free text with the same rule.
+pub const WORDS_TOKENIZER: &str = "taishi_words";
+pub const MAX_WORD_BYTES: usize = 256;
 
 #[derive(Clone, Copy)]
 pub struct Fields {
@@ -55,7 +70,7 @@ pub fn schema() -> (Schema, Fields) {
         JsonObjectOptions::default()
             .set_indexing_options(
                 TextFieldIndexing::default()
-                    .set_tokenizer(KEYWORD_TOKENIZER)
+                    .set_tokenizer(EXACT_TOKENIZER)
                     .set_index_option(IndexRecordOption::Basic),
             )
             .set_fast("raw")
@@ -65,7 +80,7 @@ pub fn schema() -> (Schema, Fields) {
         "text",
         TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
-                .set_tokenizer("default")
+                .set_tokenizer(WORDS_TOKENIZER)
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         ),
     );
@@ -90,13 +105,26 @@ pub struct Partition {
     pub reader: IndexReader,
 }
 
+pub fn words_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD_BYTES))
+        .filter(LowerCaser)
+        .build()
+}
+
 fn register_tokenizers(index: &Index) {
-    index.tokenizers().register(
-        KEYWORD_TOKENIZER,
+    let t = index.tokenizers();
+    t.register(
+        EXACT_TOKENIZER,
+        TextAnalyzer::builder(RawTokenizer::default()).build(),
+    );
+    t.register(
+        LEGACY_KEYWORD_TOKENIZER,
         TextAnalyzer::builder(RawTokenizer::default())
             .filter(LowerCaser)
             .build(),
     );
+    t.register(WORDS_TOKENIZER, words_analyzer());
 }
 
 impl Partition {
@@ -135,6 +163,29 @@ impl Partition {
         })
     }
 
+    /// Opens an existing index for reading; None when the directory holds
+    /// no index (yet).
+    pub fn open_existing(root: &Path, day: NaiveDate) -> Result<Option<Partition>, StoreError> {
+        let path = root.join(day.format("%Y-%m-%d").to_string());
+        if !path.join("meta.json").exists() {
+            return Ok(None);
+        }
+        let dir = MmapDirectory::open(&path)
+            .map_err(|e| StoreError::Index(format!("{}: {e}", path.display())))?;
+        let index = Index::open(dir)?;
+        register_tokenizers(&index);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Some(Partition {
+            day,
+            path,
+            index,
+            reader,
+        }))
+    }
+
     /// The highest WAL sequence whose events (for this day) this partition's
     /// last commit holds.
     pub fn committed_seq(&self) -> Result<u64, StoreError> {
@@ -152,6 +203,9 @@ impl Partition {
         threads: usize,
         memory: usize,
     ) -> Result<IndexWriter<TantivyDocument>, StoreError> {
+        // Tantivy wants at least 15 MB per indexing thread: a small budget
+        // gets fewer threads rather than an error.
+        let threads = threads.clamp(1, (memory / 15_000_000).max(1));
         Ok(self.index.writer_with_num_threads(threads, memory)?)
     }
 
@@ -171,25 +225,99 @@ pub fn dir_bytes(path: &Path) -> u64 {
         .sum()
 }
 
-fn owned(v: &Value, text: &mut Vec<String>) -> Option<OwnedValue> {
-    Some(match v {
-        Value::Null => return None,
-        Value::Bool(b) => OwnedValue::Bool(*b),
-        Value::Int(i) => OwnedValue::I64(*i),
-        Value::UInt(u) => OwnedValue::U64(*u),
-        Value::Float(f) if f.is_finite() => OwnedValue::F64(*f),
-        Value::Float(_) => return None,
-        Value::Str(s) => {
-            text.push(s.to_string());
-            OwnedValue::Str(s.to_string())
+/// An event value seen through Tantivy's document-value trait, so that
+/// documents are built straight from the event (no intermediate
+/// `OwnedValue` tree with a `String` per key and per value).
+#[derive(Clone, Copy, Debug)]
+enum DocVal<'a> {
+    /// The event's top level: its fields are a flat list of pairs.
+    Top(&'a [(&'a str, &'a Value)]),
+    Val(&'a Value),
+}
+
+enum ObjIter<'a> {
+    Top(std::slice::Iter<'a, (&'a str, &'a Value)>),
+    Nested(std::slice::Iter<'a, (Str, Value)>),
+}
+
+impl<'a> Iterator for ObjIter<'a> {
+    type Item = (&'a str, DocVal<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            ObjIter::Top(it) => it.next().map(|(k, v)| (*k, DocVal::Val(v))),
+            ObjIter::Nested(it) => it.next().map(|(k, v)| (k.as_str(), DocVal::Val(v))),
         }
-        Value::Array(a) => OwnedValue::Array(a.iter().filter_map(|v| owned(v, text)).collect()),
-        Value::Object(o) => OwnedValue::Object(
-            o.iter()
-                .filter_map(|(k, v)| Some((k.to_string(), owned(v, text)?)))
-                .collect(),
-        ),
-    })
+    }
+}
+
+type ArrIter<'a> = std::iter::Map<std::slice::Iter<'a, Value>, fn(&'a Value) -> DocVal<'a>>;
+
+impl<'a> tantivy::schema::Value<'a> for DocVal<'a> {
+    type ArrayIter = ArrIter<'a>;
+    type ObjectIter = ObjIter<'a>;
+
+    fn as_value(&self) -> ReferenceValue<'a, Self> {
+        match *self {
+            DocVal::Top(f) => ReferenceValue::Object(ObjIter::Top(f.iter())),
+            DocVal::Val(v) => match v {
+                Value::Null => ReferenceValue::Leaf(ReferenceValueLeaf::Null),
+                Value::Bool(b) => ReferenceValue::Leaf(ReferenceValueLeaf::Bool(*b)),
+                Value::Int(i) => ReferenceValue::Leaf(ReferenceValueLeaf::I64(*i)),
+                Value::UInt(u) => ReferenceValue::Leaf(ReferenceValueLeaf::U64(*u)),
+                Value::Float(f) if f.is_finite() => {
+                    ReferenceValue::Leaf(ReferenceValueLeaf::F64(*f))
+                }
+                Value::Float(_) => ReferenceValue::Leaf(ReferenceValueLeaf::Null),
+                Value::Str(s) => ReferenceValue::Leaf(ReferenceValueLeaf::Str(s.as_str())),
+                Value::Array(a) => {
+                    ReferenceValue::Array(a.iter().map(DocVal::Val as fn(&'a Value) -> DocVal<'a>))
+                }
+                Value::Object(o) => ReferenceValue::Object(ObjIter::Nested(o.iter())),
+            },
+        }
+    }
+}
+
+/// Adds the free-text values of `v` to the document: strings, and numbers
+/// as their decimal text. A value already given by another field of the
+/// same event (ECS copies such as `process.command_line` of `CommandLine`)
+/// is added once: free text asks whether any value holds the words, so a
+/// copy adds nothing but indexing work.
+fn add_text<'a>(
+    doc: &mut TantivyDocument,
+    field: Field,
+    v: &'a Value,
+    seen: &mut Vec<&'a str>,
+    buf: &mut String,
+) {
+    match v {
+        Value::Str(s) => {
+            let s = s.as_str();
+            if !seen.iter().any(|x| x.len() == s.len() && *x == s) {
+                seen.push(s);
+                doc.add_text(field, s);
+            }
+        }
+        Value::Int(_) | Value::UInt(_) | Value::Float(_) => {
+            if let Some(t) = v.to_text() {
+                buf.clear();
+                buf.push_str(&t);
+                doc.add_text(field, buf.as_str());
+            }
+        }
+        Value::Array(a) => {
+            for x in a {
+                add_text(doc, field, x, seen, buf);
+            }
+        }
+        Value::Object(o) => {
+            for (_, x) in o {
+                add_text(doc, field, x, seen, buf);
+            }
+        }
+        Value::Null | Value::Bool(_) => {}
+    }
 }
 
 /// Builds the index document; `json` is the event's JSON (already written to
@@ -198,14 +326,12 @@ fn owned(v: &Value, text: &mut Vec<String>) -> Option<OwnedValue> {
 pub fn document(fields: &Fields, ts_micros: i64, event: &Event, json: &[u8]) -> TantivyDocument {
     let mut doc = TantivyDocument::new();
     doc.add_date(fields.ts, DateTime::from_timestamp_micros(ts_micros));
-    let mut text = Vec::new();
-    let obj: Vec<(String, OwnedValue)> = event
-        .fields()
-        .filter_map(|(k, v)| Some((k.to_string(), owned(v, &mut text)?)))
-        .collect();
-    doc.add_field_value(fields.f, &OwnedValue::Object(obj));
-    for t in &text {
-        doc.add_text(fields.text, t);
+    let pairs: Vec<(&str, &Value)> = event.fields().collect();
+    doc.add_field_value(fields.f, DocVal::Top(&pairs));
+    let mut seen = Vec::with_capacity(event.len());
+    let mut buf = String::new();
+    for (_, v) in event.fields() {
+        add_text(&mut doc, fields.text, v, &mut seen, &mut buf);
     }
     doc.add_bytes(fields.doc, json);
     doc

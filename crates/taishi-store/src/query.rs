@@ -5,9 +5,12 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::ops::Bound;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
+use taishi_event::Value;
+use tantivy::columnar::MonotonicallyMappableToU64;
 use tantivy::query::{
     AllQuery, AutomatonWeight, BooleanQuery, EmptyQuery, EnableScoring, ExistsQuery, Occur,
     PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery, Weight,
@@ -29,16 +32,65 @@ pub enum RangeValue {
     Time(DateTime<Utc>),
 }
 
+/// Which kinds of indexed values a [`Filter::Values`] scan reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ValueKinds {
+    pub strings: bool,
+    pub numbers: bool,
+    pub bools: bool,
+}
+
+impl ValueKinds {
+    pub const ALL: ValueKinds = ValueKinds {
+        strings: true,
+        numbers: true,
+        bools: true,
+    };
+    pub const STRINGS: ValueKinds = ValueKinds {
+        strings: true,
+        numbers: false,
+        bools: false,
+    };
+    pub const NUMBERS: ValueKinds = ValueKinds {
+        strings: false,
+        numbers: true,
+        bools: false,
+    };
+}
+
+/// A test on one field value, for [`Filter::Values`].
+#[derive(Clone)]
+pub struct ValuePredicate(pub Arc<dyn Fn(&Value) -> bool + Send + Sync>);
+
+impl ValuePredicate {
+    pub fn new(f: impl Fn(&Value) -> bool + Send + Sync + 'static) -> ValuePredicate {
+        ValuePredicate(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for ValuePredicate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ValuePredicate(..)")
+    }
+}
+
+impl PartialEq for ValuePredicate {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     All,
-    /// Whole-value match, case-insensitive for strings; a value that reads
-    /// as a number also matches the numeric field value.
+    /// Whole-value match, exact (case-sensitive) for strings; a value that
+    /// reads as a number also matches numeric field values equal to it
+    /// (`4688`, `4688.0`), `true`/`false` (any case) booleans.
     Term {
         field: String,
         value: String,
     },
-    /// `*` any run, `?` one character; case-insensitive; whole value.
+    /// `*` any run, `?` one character; case-sensitive; whole string value.
     Wildcard {
         field: String,
         pattern: String,
@@ -59,9 +111,29 @@ pub enum Filter {
         field: String,
         net: IpNet,
     },
-    /// Words in sequence in any string value (case-insensitive).
+    /// Words in sequence in any string value or number (case-insensitive;
+    /// words as `partition::WORDS_TOKENIZER` cuts them). A phrase without
+    /// any word matches nothing.
     Text {
         phrase: String,
+    },
+    /// A single word matching a glob (`*`, `?`), case-insensitive, in any
+    /// string value or number.
+    WordWildcard {
+        pattern: String,
+    },
+    /// A whole string value of any field matching a glob, case-insensitive.
+    /// Reads every string term of the partition: slow on big partitions.
+    AnyWildcard {
+        pattern: String,
+    },
+    /// Field values of the given kinds for which the predicate holds. The
+    /// field's terms are read from the term dictionary and tested one by one
+    /// (exact for any test, at the cost of a dictionary scan).
+    Values {
+        field: String,
+        kinds: ValueKinds,
+        pred: ValuePredicate,
     },
     And(Vec<Filter>),
     Or(Vec<Filter>),
@@ -172,6 +244,25 @@ impl Compiler<'_> {
             }
             Filter::Cidr { field, net } => self.cidr(field, net)?,
             Filter::Text { phrase } => self.text(phrase),
+            Filter::WordWildcard { pattern } => {
+                let re = glob_regex(&lower_chars(pattern), "")?;
+                Box::new(AutomatonQuery {
+                    field: self.fields.text,
+                    regex: Arc::new(re),
+                    prefix: None,
+                })
+            }
+            Filter::AnyWildcard { pattern } => {
+                // Any path (no \x00 inside), the end-of-path byte, the
+                // string type, then the value.
+                let re = glob_regex(pattern, "(?:[^\\x00])*\\x00s(?i)")?;
+                Box::new(AutomatonQuery {
+                    field: self.fields.f,
+                    regex: Arc::new(re),
+                    prefix: None,
+                })
+            }
+            Filter::Values { field, kinds, pred } => self.values(field, *kinds, pred)?,
             Filter::And(parts) => {
                 let mut clauses = Vec::with_capacity(parts.len() + 1);
                 let mut positive = false;
@@ -209,16 +300,42 @@ impl Compiler<'_> {
 
     fn term(&self, field: &str, value: &str) -> Box<dyn Query> {
         let f = self.fields.f;
-        let mut terms = Vec::with_capacity(2);
+        let mut terms = Vec::with_capacity(3);
         let mut t = json_term(f, field);
-        t.append_type_and_str(&value.to_lowercase());
+        t.append_type_and_str(value);
         terms.push(t);
-        let base = json_term(f, field);
-        if let Some(t) = tantivy::json_utils::convert_to_fast_value_and_append_to_json_term(
-            &base,
-            value.trim(),
-            false,
-        ) {
+        let v = value.trim();
+        // Numbers are indexed normalised (an integral float as i64, a u64
+        // within i64 as i64), so one numeric term covers every reading.
+        let num = if let Ok(i) = v.parse::<i64>() {
+            Some(NumTerm::I(i))
+        } else if let Ok(u) = v.parse::<u64>() {
+            Some(NumTerm::U(u))
+        } else {
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .map(normalise_f64)
+        };
+        if let Some(n) = num {
+            let mut t = json_term(f, field);
+            match n {
+                NumTerm::I(i) => t.append_type_and_fast_value(i),
+                NumTerm::U(u) => t.append_type_and_fast_value(u),
+                NumTerm::F(x) => t.append_type_and_fast_value(x),
+            }
+            terms.push(t);
+        }
+        let b = if v.eq_ignore_ascii_case("true") {
+            Some(true)
+        } else if v.eq_ignore_ascii_case("false") {
+            Some(false)
+        } else {
+            None
+        };
+        if let Some(b) = b {
+            let mut t = json_term(f, field);
+            t.append_type_and_fast_value(b);
             terms.push(t);
         }
         if terms.len() == 1 {
@@ -227,6 +344,140 @@ impl Compiler<'_> {
         } else {
             Box::new(TermSetQuery::new(terms))
         }
+    }
+
+    /// The term-dictionary key prefix of values of one type at `field`.
+    fn typed_prefix(&self, field: &str, code: u8) -> Vec<u8> {
+        let mut p = self.str_prefix(field);
+        if let Some(last) = p.last_mut() {
+            *last = code;
+        }
+        p
+    }
+
+    /// Reads the field's terms of the given kinds in every segment and keeps
+    /// the keys `keep` accepts.
+    fn scan(
+        &self,
+        field: &str,
+        kinds: ValueKinds,
+        mut keep: impl FnMut(&Value) -> bool,
+    ) -> Result<BTreeSet<Vec<u8>>, StoreError> {
+        let mut codes = Vec::new();
+        if kinds.strings {
+            codes.push(b's');
+        }
+        if kinds.numbers {
+            codes.extend([b'i', b'u', b'f']);
+        }
+        if kinds.bools {
+            codes.push(b'o');
+        }
+        let mut matched = BTreeSet::new();
+        for code in codes {
+            let prefix = self.typed_prefix(field, code);
+            let mut end = prefix.clone();
+            if let Some(last) = end.last_mut() {
+                *last += 1;
+            }
+            for seg in self.searcher.segment_readers() {
+                let inv = seg.inverted_index(self.fields.f)?;
+                let mut stream = inv
+                    .terms()
+                    .range()
+                    .ge(&prefix)
+                    .lt(&end)
+                    .into_stream()
+                    .map_err(|e| StoreError::Index(format!("term dictionary: {e}")))?;
+                while stream.advance() {
+                    let key = stream.key();
+                    let Some(raw) = key.get(prefix.len()..) else {
+                        continue;
+                    };
+                    let value = match code {
+                        b's' => match std::str::from_utf8(raw) {
+                            Ok(s) => Value::Str(s.into()),
+                            Err(_) => continue,
+                        },
+                        _ => {
+                            let Ok(bytes) = <[u8; 8]>::try_from(raw) else {
+                                continue;
+                            };
+                            let u = u64::from_be_bytes(bytes);
+                            match code {
+                                b'i' => Value::Int(i64::from_u64(u)),
+                                b'u' => Value::UInt(u),
+                                b'f' => Value::Float(f64::from_u64(u)),
+                                _ => Value::Bool(bool::from_u64(u)),
+                            }
+                        }
+                    };
+                    if keep(&value) {
+                        matched.insert(key.to_vec());
+                    }
+                }
+            }
+        }
+        Ok(matched)
+    }
+
+    /// Which kinds of values the field holds in this partition.
+    pub fn kinds_present(&self, field: &str) -> Result<ValueKinds, StoreError> {
+        let mut out = ValueKinds::default();
+        for code in [b's', b'i', b'u', b'f', b'o'] {
+            let prefix = self.typed_prefix(field, code);
+            let mut end = prefix.clone();
+            if let Some(last) = end.last_mut() {
+                *last += 1;
+            }
+            let mut any = false;
+            for seg in self.searcher.segment_readers() {
+                let inv = seg.inverted_index(self.fields.f)?;
+                let mut stream = inv
+                    .terms()
+                    .range()
+                    .ge(&prefix)
+                    .lt(&end)
+                    .into_stream()
+                    .map_err(|e| StoreError::Index(format!("term dictionary: {e}")))?;
+                if stream.advance() {
+                    any = true;
+                    break;
+                }
+            }
+            if any {
+                match code {
+                    b's' => out.strings = true,
+                    b'o' => out.bools = true,
+                    _ => out.numbers = true,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn term_set(&self, field: &str, keys: BTreeSet<Vec<u8>>) -> Box<dyn Query> {
+        if keys.is_empty() {
+            return Box::new(EmptyQuery);
+        }
+        let terms = keys.into_iter().map(|key| {
+            let mut t = json_term(self.fields.f, field);
+            // The key repeats the path, the type byte and the value.
+            t.truncate_value_bytes(0);
+            t.append_bytes(&key);
+            t
+        });
+        Box::new(TermSetQuery::new(terms))
+    }
+
+    fn values(
+        &self,
+        field: &str,
+        kinds: ValueKinds,
+        pred: &ValuePredicate,
+    ) -> Result<Box<dyn Query>, StoreError> {
+        let keys = self.scan(field, kinds, |v| (pred.0)(v))?;
+        Ok(self.term_set(field, keys))
     }
 
     /// The term-dictionary key prefix of string values at `field`.
@@ -238,19 +489,11 @@ impl Compiler<'_> {
 
     fn wildcard(&self, field: &str, pattern: &str) -> Result<Box<dyn Query>, StoreError> {
         let prefix = self.str_prefix(field);
-        let mut re = String::with_capacity(prefix.len() * 2 + pattern.len() * 2);
+        let mut head = String::with_capacity(prefix.len() * 4);
         // The key prefix is the path (UTF-8 with \x01 separators), \x00 and
         // the type byte: valid UTF-8, escaped character by character.
-        push_literal(&String::from_utf8_lossy(&prefix), &mut re);
-        for c in pattern.to_lowercase().chars() {
-            match c {
-                '*' => re.push_str(".*"),
-                '?' => re.push('.'),
-                c => push_literal(c.encode_utf8(&mut [0u8; 4]), &mut re),
-            }
-        }
-        let regex = Regex::new(&re)
-            .map_err(|e| StoreError::BadQuery(format!("wildcard {pattern:?}: {e}")))?;
+        push_literal(&String::from_utf8_lossy(&prefix), &mut head);
+        let regex = glob_regex(pattern, &head)?;
         Ok(Box::new(JsonAutomatonQuery {
             field: self.fields.f,
             regex: std::sync::Arc::new(regex),
@@ -307,59 +550,15 @@ impl Compiler<'_> {
     /// parse as addresses inside `net`: exact for any prefix length and for
     /// every textual IPv6 form.
     fn cidr(&self, field: &str, net: &IpNet) -> Result<Box<dyn Query>, StoreError> {
-        let prefix = self.str_prefix(field);
-        let mut end = prefix.clone();
-        // The prefix ends in the type byte 's'; the next byte bounds the range.
-        if let Some(last) = end.last_mut() {
-            *last += 1;
-        }
-        let mut matched: BTreeSet<Vec<u8>> = BTreeSet::new();
-        for seg in self.searcher.segment_readers() {
-            let inv = seg.inverted_index(self.fields.f)?;
-            let mut stream = inv
-                .terms()
-                .range()
-                .ge(&prefix)
-                .lt(&end)
-                .into_stream()
-                .map_err(|e| StoreError::Index(format!("term dictionary: {e}")))?;
-            while stream.advance() {
-                let key = stream.key();
-                let Some(value) = key.get(prefix.len()..) else {
-                    continue;
-                };
-                let Ok(s) = std::str::from_utf8(value) else {
-                    continue;
-                };
-                if s.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)) {
-                    matched.insert(key.to_vec());
-                }
-            }
-        }
-        if matched.is_empty() {
-            return Ok(Box::new(EmptyQuery));
-        }
-        let terms = matched.into_iter().map(|key| {
-            let mut t = json_term(self.fields.f, field);
-            // The key repeats the path, the type byte and the value.
-            t.truncate_value_bytes(0);
-            t.append_bytes(&key);
-            t
-        });
-        Ok(Box::new(TermSetQuery::new(terms)))
+        let keys = self.scan(field, ValueKinds::STRINGS, |v| match v {
+            Value::Str(s) => s.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
+            _ => false,
+        })?;
+        Ok(self.term_set(field, keys))
     }
 
     fn text(&self, phrase: &str) -> Box<dyn Query> {
-        let mut analyzer = self
-            .searcher
-            .index()
-            .tokenizers()
-            .get("default")
-            .unwrap_or_else(|| {
-                tantivy::tokenizer::TextAnalyzer::from(
-                    tantivy::tokenizer::SimpleTokenizer::default(),
-                )
-            });
+        let mut analyzer = crate::partition::words_analyzer();
         let mut stream = analyzer.token_stream(phrase);
         let mut terms = Vec::new();
         while stream.advance() {
@@ -370,7 +569,7 @@ impl Compiler<'_> {
             ));
         }
         match terms.len() {
-            0 => Box::new(AllQuery),
+            0 => Box::new(EmptyQuery),
             1 => Box::new(TermQuery::new(terms.remove(0).1, IndexRecordOption::Basic)),
             _ => Box::new(PhraseQuery::new_with_offset(terms)),
         }
@@ -407,5 +606,61 @@ impl Query for JsonAutomatonQuery {
             self.regex.clone(),
             &self.prefix,
         )))
+    }
+}
+
+enum NumTerm {
+    I(i64),
+    U(u64),
+    F(f64),
+}
+
+/// The index's normal form of a float: integral values as integers.
+fn normalise_f64(x: f64) -> NumTerm {
+    if x.fract() == 0.0 && x >= i64::MIN as f64 && x <= i64::MAX as f64 {
+        NumTerm::I(x as i64)
+    } else if x.fract() == 0.0 && x >= 0.0 && x <= u64::MAX as f64 {
+        NumTerm::U(x as u64)
+    } else {
+        NumTerm::F(x)
+    }
+}
+
+/// Lower-cases character by character, as the word tokenizer does.
+fn lower_chars(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).collect()
+}
+
+/// A glob (`*` any run, `?` one character, whole value) as an automaton
+/// after `head` (regex source for the key bytes before the value).
+fn glob_regex(pattern: &str, head: &str) -> Result<Regex, StoreError> {
+    let mut re = String::with_capacity(head.len() + pattern.len() * 2);
+    re.push_str(head);
+    for c in pattern.chars() {
+        match c {
+            '*' => re.push_str("(?s:.)*"),
+            '?' => re.push_str("(?s:.)"),
+            c => push_literal(c.encode_utf8(&mut [0u8; 4]), &mut re),
+        }
+    }
+    Regex::new(&re).map_err(|e| StoreError::BadQuery(format!("wildcard {pattern:?}: {e}")))
+}
+
+/// A regular expression over whole terms of a field (not JSON-path bound).
+#[derive(Clone, Debug)]
+struct AutomatonQuery {
+    field: tantivy::schema::Field,
+    regex: Arc<Regex>,
+    prefix: Option<Vec<u8>>,
+}
+
+impl Query for AutomatonQuery {
+    fn weight(&self, _: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(match &self.prefix {
+            Some(p) => {
+                AutomatonWeight::<Regex>::new_for_json_path(self.field, self.regex.clone(), p)
+            }
+            None => AutomatonWeight::<Regex>::new(self.field, self.regex.clone()),
+        }))
     }
 }

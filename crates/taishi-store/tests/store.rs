@@ -195,19 +195,25 @@ fn limit_offset_and_time_range() {
 #[test]
 fn each_filter_kind() {
     let (_d, store) = filled();
-    // Term: case-insensitive on strings, numbers by value.
-    assert_eq!(count(&store, Filter::term("user.name", "alice")), 2);
-    assert_eq!(count(&store, Filter::term("network.transport", "TCP")), 4);
+    // Term: exact (case-sensitive) on strings, numbers by value.
+    assert_eq!(count(&store, Filter::term("user.name", "Alice")), 1);
+    assert_eq!(count(&store, Filter::term("user.name", "alice")), 0);
+    assert_eq!(count(&store, Filter::term("network.transport", "TCP")), 3);
+    assert_eq!(count(&store, Filter::term("EventID", "4688.0")), 2);
     assert_eq!(count(&store, Filter::term("EventID", "4688")), 2);
     assert_eq!(count(&store, Filter::term("destination.port", "443")), 3);
     assert_eq!(count(&store, Filter::term("user.name", "ali")), 0);
-    // Wildcard: whole value, case-insensitive, path-bounded.
+    // Wildcard: whole value, case-sensitive, path-bounded.
     assert_eq!(
         count(&store, Filter::wildcard("CommandLine", "powershell*")),
         2
     );
     assert_eq!(
         count(&store, Filter::wildcard("CommandLine", "*RUNDLL32.exe*")),
+        0
+    );
+    assert_eq!(
+        count(&store, Filter::wildcard("CommandLine", "*rundll32.exe*")),
         1
     );
     assert_eq!(count(&store, Filter::wildcard("source.ip", "10.0.?.5")), 3);
@@ -289,7 +295,7 @@ fn each_filter_kind() {
             &store,
             Filter::And(vec![
                 Filter::term("EventID", "4624"),
-                Filter::term("user.name", "alice")
+                Filter::term("user.name", "Alice")
             ])
         ),
         1
@@ -316,7 +322,7 @@ fn each_filter_kind() {
                 Filter::Not(Box::new(Filter::term("network.transport", "tcp")))
             ])
         ),
-        2
+        5
     );
     assert_eq!(count(&store, Filter::Or(vec![])), 0);
 }
