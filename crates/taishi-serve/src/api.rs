@@ -497,11 +497,36 @@ async fn alert_related(
 
 #[derive(Deserialize)]
 struct AlertQuery {
-    #[serde(flatten)]
-    filter: AlertFilter,
+    status: Option<String>,
+    level: Option<String>,
+    rule_id: Option<String>,
+    host: Option<String>,
+    source_ip: Option<String>,
+    q: Option<String>,
+    sort: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
     from: Option<String>,
     to: Option<String>,
     by: Option<String>,
+}
+
+impl AlertQuery {
+    fn filter(&self) -> R<AlertFilter> {
+        Ok(AlertFilter {
+            status: self.status.clone(),
+            level: self.level.clone(),
+            rule_id: self.rule_id.clone(),
+            host: self.host.clone(),
+            source_ip: self.source_ip.clone(),
+            q: self.q.clone(),
+            sort: self.sort.clone(),
+            limit: self.limit,
+            offset: self.offset,
+            from_us: time_arg(self.from.as_deref())?,
+            to_us: time_arg(self.to.as_deref())?,
+        })
+    }
 }
 
 fn time_arg(s: Option<&str>) -> R<Option<i64>> {
@@ -512,9 +537,7 @@ fn time_arg(s: Option<&str>) -> R<Option<i64>> {
 
 async fn list_alerts(State(app): State<S>, Query(q): Query<AlertQuery>) -> R<Json<J>> {
     blocking(move || {
-        let mut f = q.filter;
-        f.from_us = time_arg(q.from.as_deref())?;
-        f.to_us = time_arg(q.to.as_deref())?;
+        let f = q.filter()?;
         let (total, items) = app.state.alerts(&f)?;
         Ok(Json(json!({ "total": total, "items": items })))
     })
@@ -523,9 +546,7 @@ async fn list_alerts(State(app): State<S>, Query(q): Query<AlertQuery>) -> R<Jso
 
 async fn alert_groups(State(app): State<S>, Query(q): Query<AlertQuery>) -> R<Json<J>> {
     blocking(move || {
-        let mut f = q.filter;
-        f.from_us = time_arg(q.from.as_deref())?;
-        f.to_us = time_arg(q.to.as_deref())?;
+        let f = q.filter()?;
         let items = app
             .state
             .alert_groups(q.by.as_deref().unwrap_or("rule"), &f)?;

@@ -21,7 +21,7 @@ pub struct Config {
     /// Listeners besides the HTTP one (which always runs).
     pub listeners: Vec<Listener>,
     /// `[enrich]`: GeoIP/ASN databases.
-    pub enrich: toml::Table,
+    pub enrich: taishi_enrich::EnrichConfig,
     /// `[alerts]`: grouping, suppression and outputs.
     pub alerts: toml::Table,
 }
@@ -34,7 +34,7 @@ impl Default for Config {
             store: StoreSection::default(),
             detection: DetectionSection::default(),
             listeners: Vec::new(),
-            enrich: toml::Table::new(),
+            enrich: taishi_enrich::EnrichConfig::default(),
             alerts: toml::Table::new(),
         }
     }
@@ -243,6 +243,7 @@ impl Config {
                 ));
             }
         }
+        p.extend(self.enrich.validate());
         let mut names = std::collections::HashSet::new();
         for (i, l) in self.listeners.iter().enumerate() {
             if !names.insert(l.name()) {

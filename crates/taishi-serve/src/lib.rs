@@ -47,6 +47,7 @@ pub struct App {
     pub rules: Arc<Rules>,
     pub pipeline: Arc<Pipeline>,
     pub registry: Registry,
+    pub geo: Arc<taishi_enrich::GeoIp>,
     pub listeners: Vec<ListenerInfo>,
     pub started: Instant,
 }
@@ -103,7 +104,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let store_cfg = StoreConfig {
         retention_days: config.store.retention_days,
         max_bytes: (config.store.max_size_gib > 0.0)
-            .then(|| (config.store.max_size_gib * (1u64 << 30) as f64) as u64),
+            .then_some((config.store.max_size_gib * (1u64 << 30) as f64) as u64),
         checkpoint_interval: Some(Duration::from_millis(config.store.refresh_ms.max(100))),
         ..StoreConfig::default()
     };
@@ -143,13 +144,25 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     };
     let rules = Arc::new(rules);
 
-    let pipeline = Arc::new(Pipeline::new(
+    let geo = {
+        let c = config.enrich.clone();
+        tokio::task::spawn_blocking(move || taishi_enrich::GeoIp::open(&c))
+            .await?
+            .context("enrich: GeoIP databases")?
+    };
+    let geo = Arc::new(geo);
+    let mut pipeline = Pipeline::new(
         store.clone(),
         rules.clone(),
         state.clone(),
         RejectLog::new(data_dir.join("rejects"))?,
         4,
-    ));
+    );
+    if geo.is_enabled() {
+        let g = geo.clone();
+        pipeline.enrich = Some(Box::new(move |ev| g.enrich(ev)));
+    }
+    let pipeline = Arc::new(pipeline);
     let sink = Arc::new(Sink(pipeline.clone()));
     let cancel = CancellationToken::new();
     let registry = Registry::new();
@@ -258,6 +271,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         rules,
         pipeline,
         registry,
+        geo,
         listeners: infos.clone(),
         started: Instant::now(),
     });

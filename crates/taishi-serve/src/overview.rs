@@ -266,6 +266,22 @@ const TACTICS: &[&str] = &[
     "impact",
 ];
 
+fn source_json(app: &App, ip: &str, n: u64) -> J {
+    let mut v = json!({"ip": ip, "count": n});
+    if let Ok(addr) = ip.parse::<std::net::IpAddr>() {
+        if let Ok(g) = app.geo.lookup(addr) {
+            v["country_iso_code"] = json!(g.country_iso_code);
+            v["country_name"] = json!(g.country_name);
+            v["country_name_zh"] = json!(g.country_name_zh);
+            v["city_name"] = json!(g.city_name);
+            v["lat"] = json!(g.lat);
+            v["lon"] = json!(g.lon);
+            v["as_organization"] = json!(g.as_organization);
+        }
+    }
+    v
+}
+
 pub fn overview_json(app: &App, from: Option<&str>, to: Option<&str>) -> R<J> {
     let range = range_of(from, to, "now-24h")?;
     let span = range.to - range.from;
@@ -359,13 +375,13 @@ pub fn overview_json(app: &App, from: Option<&str>, to: Option<&str>) -> R<J> {
         })
         .collect();
     let mut rules: Vec<_> = by_rule.into_iter().collect();
-    rules.sort_by(|a, b| b.1 .2.cmp(&a.1 .2));
+    rules.sort_by_key(|r| std::cmp::Reverse(r.1 .2));
     let mut assets: Vec<_> = assets.into_iter().collect();
-    assets.sort_by(|a, b| b.1 .0.cmp(&a.1 .0));
+    assets.sort_by_key(|a| std::cmp::Reverse(a.1 .0));
     let mut sources: Vec<_> = sources.into_iter().collect();
-    sources.sort_by(|a, b| b.1.cmp(&a.1));
+    sources.sort_by_key(|s| std::cmp::Reverse(s.1));
     let mut matrix: Vec<_> = matrix.into_iter().collect();
-    matrix.sort_by(|a, b| b.1.cmp(&a.1));
+    matrix.sort_by_key(|m| std::cmp::Reverse(m.1));
     let (score, level, _) = threat(app);
     Ok(json!({
         "from": range.from.to_rfc3339(), "to": range.to.to_rfc3339(),
@@ -378,7 +394,7 @@ pub fn overview_json(app: &App, from: Option<&str>, to: Option<&str>) -> R<J> {
         "alerts_by_level": names.iter().zip(by_level).map(|(k, n)| ((*k).to_string(), J::from(n))).collect::<serde_json::Map<_, _>>(),
         "alerts_by_rule": rules.iter().take(20).map(|(id, (t, l, n))| json!({"rule_id": id, "title": t, "level": crate::state::level_name(*l), "count": n})).collect::<Vec<_>>(),
         "top_assets": assets.iter().take(10).map(|(h, (n, l))| json!({"host": h, "count": n, "max_level": crate::state::level_name(*l)})).collect::<Vec<_>>(),
-        "top_sources": sources.iter().take(20).map(|(ip, n)| json!({"ip": ip, "count": n})).collect::<Vec<_>>(),
+        "top_sources": sources.iter().take(20).map(|(ip, n)| source_json(app, ip, *n)).collect::<Vec<_>>(),
         "attack_matrix": matrix.iter().take(200).map(|((ta, te), n)| json!({"tactic": ta, "technique": te, "count": n})).collect::<Vec<_>>(),
         "listeners": listeners(app),
     }))

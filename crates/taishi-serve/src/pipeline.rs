@@ -81,12 +81,15 @@ pub trait AlertHook: Send + Sync + 'static {
     fn alert(&self, alert: &Alert);
 }
 
+/// The enrichment stage applied to each event before it is stored.
+pub type Enricher = Box<dyn Fn(&mut Event) + Send + Sync>;
+
 pub struct Pipeline {
     pub store: Arc<Store>,
     pub rules: Arc<Rules>,
     pub state: Arc<State>,
     pub rejects: RejectLog,
-    pub enrich: Option<Box<dyn Fn(&mut Event) + Send + Sync>>,
+    pub enrich: Option<Enricher>,
     pub hooks: Vec<Arc<dyn AlertHook>>,
     in_flight: Semaphore,
     pub live: broadcast::Sender<Alert>,

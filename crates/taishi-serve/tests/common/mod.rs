@@ -1,0 +1,275 @@
+//! A real `taishi serve` on loopback, and a client for it.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value as J};
+use taishi_serve::config::{Config, Listener};
+
+pub const WINDOWS_RULE: &str = r#"
+title: Taishi test marker in a command line
+id: 0b5c2d9e-7d4f-4c4b-9a57-000000000001
+status: test
+description: Fires on a marker the tests put in process command lines.
+level: high
+tags:
+  - attack.execution
+  - attack.t1059.001
+logsource:
+  category: process_creation
+  product: windows
+detection:
+  selection:
+    CommandLine|contains: 'taishi-e2e-marker'
+  condition: selection
+"#;
+
+pub const SSHD_RULE: &str = r#"
+title: Taishi test sshd failure
+id: 0b5c2d9e-7d4f-4c4b-9a57-000000000002
+status: test
+level: medium
+tags:
+  - attack.credential_access
+  - attack.t1110
+logsource:
+  product: linux
+  service: sshd
+detection:
+  keywords:
+    - 'Failed password for taishi-test'
+  condition: keywords
+"#;
+
+pub fn rules_dir(dir: &Path) -> std::path::PathBuf {
+    let r = dir.join("rules");
+    std::fs::create_dir_all(&r).unwrap();
+    std::fs::write(r.join("windows.yml"), WINDOWS_RULE).unwrap();
+    std::fs::write(r.join("sshd.yml"), SSHD_RULE).unwrap();
+    r
+}
+
+pub fn any() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+pub fn config(dir: &Path) -> Config {
+    let mut c = Config {
+        data_dir: dir.join("data"),
+        ..Config::default()
+    };
+    c.http.listen = any();
+    c.store.refresh_ms = 200;
+    c.detection.rules = vec![rules_dir(dir)];
+    c.detection.min_level = "informational".into();
+    c
+}
+
+pub fn with_listeners(mut c: Config, tls: Option<(&Path, &Path)>) -> Config {
+    c.listeners.push(Listener::SyslogUdp {
+        name: None,
+        listen: any(),
+    });
+    c.listeners.push(Listener::SyslogTcp {
+        name: None,
+        listen: any(),
+    });
+    c.listeners.push(Listener::Netflow {
+        name: None,
+        listen: any(),
+    });
+    if let Some((cert, key)) = tls {
+        c.listeners.push(Listener::SyslogTls {
+            name: None,
+            listen: any(),
+            cert: cert.into(),
+            key: key.into(),
+            client_ca: None,
+        });
+    }
+    c
+}
+
+pub struct Client {
+    pub base: String,
+    agent: ureq::Agent,
+    pub auth: String,
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Client {
+            base: format!("http://{addr}"),
+            agent,
+            auth: String::new(),
+        }
+    }
+
+    /// Signs in as admin and switches to a fresh API token.
+    pub fn login(addr: SocketAddr, password: &str) -> Client {
+        let mut c = Client::new(addr);
+        let (s, _) = c.post(
+            "/api/v1/auth/login",
+            &json!({"username": "admin", "password": password}),
+        );
+        assert_eq!(s, 200);
+        // Tokens need a signed-in user; use basic-free path: a session would
+        // need cookies, so the token is made with a one-off cookie request.
+        let mut resp = c
+            .agent
+            .post(&format!("{}/api/v1/auth/login", c.base))
+            .send_json(json!({"username": "admin", "password": password}))
+            .unwrap();
+        let cookie = resp
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let body: J = resp.body_mut().read_json().unwrap();
+        let csrf = body["csrf"].as_str().unwrap().to_string();
+        let mut resp = c
+            .agent
+            .post(&format!("{}/api/v1/tokens", c.base))
+            .header("cookie", &cookie)
+            .header("x-taishi-csrf", &csrf)
+            .send_json(json!({"name": "tests", "role": "admin"}))
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let tok: J = resp.body_mut().read_json().unwrap();
+        c.auth = format!("Bearer {}", tok["secret"].as_str().unwrap());
+        c
+    }
+
+    pub fn get(&self, path: &str) -> (u16, J) {
+        let mut r = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .header("authorization", &self.auth)
+            .call()
+            .unwrap();
+        let s = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap_or_default();
+        (s, serde_json::from_str(&text).unwrap_or(J::String(text)))
+    }
+
+    pub fn post(&self, path: &str, body: &J) -> (u16, J) {
+        let mut r = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("authorization", &self.auth)
+            .send_json(body)
+            .unwrap();
+        let s = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap_or_default();
+        (s, serde_json::from_str(&text).unwrap_or(J::String(text)))
+    }
+
+    /// `None` when the connection failed (a killed server).
+    pub fn try_post_raw(&self, path: &str, content_type: &str, body: &[u8]) -> Option<u16> {
+        self.agent
+            .post(&format!("{}{path}", self.base))
+            .header("authorization", &self.auth)
+            .header("content-type", content_type)
+            .send(body)
+            .ok()
+            .map(|r| r.status().as_u16())
+    }
+
+    pub fn post_raw(&self, path: &str, content_type: &str, body: &[u8]) -> (u16, J) {
+        let mut r = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("authorization", &self.auth)
+            .header("content-type", content_type)
+            .send(body)
+            .unwrap();
+        let s = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap_or_default();
+        (s, serde_json::from_str(&text).unwrap_or(J::String(text)))
+    }
+}
+
+pub fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    f()
+}
+
+/// A Sysmon process-creation event as winlogbeat-less NDJSON (the layout
+/// `taishi parse` gives EVTX records).
+pub fn sysmon_event(i: usize, marker: bool) -> J {
+    json!({
+        "@timestamp": format!("2026-11-23T08:{:02}:{:02}+08:00", (i / 60) % 60, i % 60),
+        "EventID": 1,
+        "Channel": "Microsoft-Windows-Sysmon/Operational",
+        "Provider_Name": "Microsoft-Windows-Sysmon",
+        "Computer": format!("ws{:02}.corp.example", i % 5),
+        "Image": "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+        "CommandLine": if marker { format!("powershell -enc taishi-e2e-marker {i}") } else { format!("powershell Get-Date {i}") },
+        "User": "CORP\\alice",
+        "test.seq": i,
+    })
+}
+
+pub fn ndjson(events: &[J]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in events {
+        serde_json::to_writer(&mut out, e).unwrap();
+        out.push(b'\n');
+    }
+    out
+}
+
+/// A NetFlow v5 export packet with `n` flows from 192.0.2.10 to 198.51.100.x.
+pub fn netflow_v5(n: u16) -> Vec<u8> {
+    let mut p = Vec::new();
+    let secs = 1_795_000_000u32;
+    p.extend_from_slice(&5u16.to_be_bytes());
+    p.extend_from_slice(&n.to_be_bytes());
+    p.extend_from_slice(&1_000_000u32.to_be_bytes()); // sysuptime ms
+    p.extend_from_slice(&secs.to_be_bytes());
+    p.extend_from_slice(&0u32.to_be_bytes());
+    p.extend_from_slice(&1u32.to_be_bytes()); // flow sequence
+    p.extend_from_slice(&[0, 0, 0, 0]); // engine type/id, sampling
+    for i in 0..n {
+        p.extend_from_slice(&[192, 0, 2, 10]);
+        p.extend_from_slice(&[198, 51, 100, (i % 250) as u8 + 1]);
+        p.extend_from_slice(&[0, 0, 0, 0]); // next hop
+        p.extend_from_slice(&1u16.to_be_bytes());
+        p.extend_from_slice(&2u16.to_be_bytes());
+        p.extend_from_slice(&10u32.to_be_bytes()); // packets
+        p.extend_from_slice(&1500u32.to_be_bytes()); // bytes
+        p.extend_from_slice(&990_000u32.to_be_bytes()); // first
+        p.extend_from_slice(&999_000u32.to_be_bytes()); // last
+        p.extend_from_slice(&(40000 + i).to_be_bytes());
+        p.extend_from_slice(&443u16.to_be_bytes());
+        p.push(0);
+        p.push(0x18); // tcp flags
+        p.push(6); // tcp
+        p.push(0);
+        p.extend_from_slice(&64512u16.to_be_bytes());
+        p.extend_from_slice(&64513u16.to_be_bytes());
+        p.push(24);
+        p.push(24);
+        p.extend_from_slice(&[0, 0]);
+    }
+    p
+}

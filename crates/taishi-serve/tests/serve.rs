@@ -1,0 +1,429 @@
+//! `taishi serve` end to end on loopback: every listener, detection,
+//! triage, rules, authentication.
+
+mod common;
+
+use std::io::Write;
+use std::net::{TcpStream, UdpSocket};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value as J};
+
+struct Running {
+    rt: tokio::runtime::Runtime,
+    server: Option<taishi_serve::Server>,
+    _dir: tempfile::TempDir,
+    cert: Option<rcgen::CertifiedKey>,
+}
+
+impl Running {
+    fn addr(&self, kind: &str) -> std::net::SocketAddr {
+        let s = self.server.as_ref().unwrap();
+        s.listeners
+            .iter()
+            .find(|l| l.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind} listener"))
+            .address
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            let _ = self.rt.block_on(s.shutdown());
+        }
+    }
+}
+
+fn start(listeners: bool) -> (Running, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cp, kp) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cp, cert.cert.pem()).unwrap();
+    std::fs::write(&kp, cert.key_pair.serialize_pem()).unwrap();
+    let mut cfg = config(dir.path());
+    if listeners {
+        cfg = with_listeners(cfg, Some((&cp, &kp)));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
+    let pw = server
+        .admin_password
+        .clone()
+        .expect("first start prints a password");
+    let client = Client::login(server.http_addr, &pw);
+    (
+        Running {
+            rt,
+            server: Some(server),
+            _dir: dir,
+            cert: Some(cert),
+        },
+        client,
+    )
+}
+
+fn events(c: &Client) -> u64 {
+    c.get("/api/v1/health").1["store"]["events"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+fn alerts(c: &Client, q: &str) -> J {
+    c.get(&format!("/api/v1/alerts?{q}")).1
+}
+
+#[test]
+fn every_listener_feeds_detection_and_triage() {
+    let (srv, c) = start(true);
+
+    // NDJSON over HTTP: 20 Sysmon events, 3 with the marker the rule looks for.
+    let evs: Vec<J> = (0..20).map(|i| sysmon_event(i, i % 7 == 0)).collect();
+    let (s, body) = c.post_raw("/api/v1/ingest", "application/x-ndjson", &ndjson(&evs));
+    assert_eq!(s, 200, "{body}");
+
+    // Elasticsearch _bulk as Beats send it.
+    let mut bulk = Vec::new();
+    for i in 100..110 {
+        writeln!(bulk, "{{\"create\":{{\"_index\":\"winlogbeat\"}}}}").unwrap();
+        serde_json::to_writer(&mut bulk, &sysmon_event(i, false)).unwrap();
+        bulk.push(b'\n');
+    }
+    let (s, body) = c.post_raw("/api/v1/_bulk", "application/x-ndjson", &bulk);
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["errors"], J::Bool(false), "{body}");
+
+    // Syslog over UDP, TCP and TLS: sshd failures that the sshd rule matches.
+    let line = |i: usize, via: &str| {
+        format!("<38>Nov 23 08:00:{:02} bastion sshd[41{i:02}]: Failed password for taishi-test from 203.0.113.{i} port 5{i:04} ssh2 via {via}", i % 60)
+    };
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..5 {
+        udp.send_to(line(i, "udp").as_bytes(), srv.addr("syslog-udp"))
+            .unwrap();
+    }
+    let mut tcp = TcpStream::connect(srv.addr("syslog-tcp")).unwrap();
+    for i in 5..10 {
+        writeln!(tcp, "{}", line(i, "tcp")).unwrap();
+    }
+    tcp.flush().unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        use tokio_rustls::rustls;
+        let cert = srv.cert.as_ref().unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.cert.der().clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let addr = srv.addr("syslog-tls");
+        srv.rt.block_on(async {
+            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+                .connect(name, tcp)
+                .await
+                .unwrap();
+            for i in 10..15 {
+                let msg = line(i, "tls");
+                tls.write_all(format!("{} {msg}", msg.len()).as_bytes())
+                    .await
+                    .unwrap();
+            }
+            tls.flush().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let _ = tls.shutdown().await;
+        });
+    }
+
+    // NetFlow v5: one packet of 6 flows.
+    udp.send_to(&netflow_v5(6), srv.addr("netflow")).unwrap();
+
+    // 20 + 10 + 15 + 6 events.
+    assert!(
+        wait_until(20, || events(&c) >= 51),
+        "events stored: {}",
+        events(&c)
+    );
+    assert_eq!(events(&c), 51);
+    drop(tcp);
+
+    // Detections: 3 Sysmon markers (high) and 15 sshd failures (medium).
+    assert!(
+        wait_until(10, || alerts(&c, "limit=100")["total"] == 18),
+        "{}",
+        alerts(&c, "limit=1")
+    );
+    let high = alerts(&c, "level=high&limit=100");
+    assert_eq!(high["total"], 3, "{high}");
+    let a = &high["items"][0];
+    assert_eq!(a["rule_title"], "Taishi test marker in a command line");
+    assert_eq!(a["kind"], "sigma");
+    assert!(a["tags"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("attack.t1059.001")));
+    assert!(a["host"].as_str().unwrap().starts_with("ws"));
+    assert!(a["summary"]["CommandLine"]
+        .as_str()
+        .unwrap()
+        .contains("taishi-e2e-marker"));
+    assert_eq!(a["status"], "new");
+
+    // Grouping by rule and by source.
+    let g = c.get("/api/v1/alerts/groups?by=rule").1;
+    assert_eq!(g["items"].as_array().unwrap().len(), 2, "{g}");
+    let g = c.get("/api/v1/alerts/groups?by=source").1;
+    assert!(g["items"].as_array().unwrap().len() >= 15, "{g}");
+
+    // Triage: acknowledge (takes it), comment, close as false positive.
+    let id = a["id"].as_str().unwrap().to_string();
+    let (s, acked) = c.post(&format!("/api/v1/alerts/{id}/ack"), &json!({}));
+    assert_eq!((s, acked["status"].as_str()), (200, Some("acknowledged")));
+    assert_eq!(acked["assignee"], "admin");
+    let (s, _) = c.post(
+        &format!("/api/v1/alerts/{id}/comments"),
+        &json!({"text": "admin's own test"}),
+    );
+    assert_eq!(s, 200);
+    let (s, closed) = c.post(
+        &format!("/api/v1/alerts/{id}/close"),
+        &json!({"resolution": "false_positive"}),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(
+        (closed["status"].as_str(), closed["resolution"].as_str()),
+        (Some("closed"), Some("false_positive"))
+    );
+    let full = c.get(&format!("/api/v1/alerts/{id}")).1;
+    assert_eq!(full["comments"][0]["text"], "admin's own test");
+    assert!(full["rule"]["yaml"]
+        .as_str()
+        .unwrap()
+        .contains("taishi-e2e-marker"));
+    assert_eq!(alerts(&c, "status=open")["total"], 17);
+    let (s, e) = c.post(
+        &format!("/api/v1/alerts/{id}/close"),
+        &json!({"resolution": "maybe"}),
+    );
+    assert_eq!(s, 400, "{e}");
+
+    // Related events: the same host's events around the alert.
+    let rel = c
+        .get(&format!("/api/v1/alerts/{id}/related?before=5&after=5"))
+        .1;
+    assert!(
+        !rel["before"].as_array().unwrap().is_empty()
+            || !rel["after"].as_array().unwrap().is_empty(),
+        "{rel}"
+    );
+
+    // Rules: health counts the hits; disabling stops the rule firing.
+    let rules = c.get("/api/v1/rules?q=marker").1;
+    assert_eq!(rules["total"], 1);
+    assert_eq!(rules["items"][0]["health"]["hits"], 3, "{rules}");
+    let rid = rules["items"][0]["id"].as_str().unwrap().to_string();
+    let (s, r) = c.post(&format!("/api/v1/rules/{rid}/disable"), &json!({}));
+    assert_eq!((s, r["enabled"].as_bool()), (200, Some(false)), "{r}");
+    let evs: Vec<J> = (200..205).map(|i| sysmon_event(i, true)).collect();
+    assert_eq!(
+        c.post_raw("/api/v1/ingest", "application/x-ndjson", &ndjson(&evs))
+            .0,
+        200
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        alerts(&c, "level=high")["total"],
+        3,
+        "a disabled rule fired"
+    );
+    let (s, _) = c.post(&format!("/api/v1/rules/{rid}/enable"), &json!({}));
+    assert_eq!(s, 200);
+    assert_eq!(
+        c.post_raw("/api/v1/ingest", "application/x-ndjson", &ndjson(&evs))
+            .0,
+        200
+    );
+    assert!(wait_until(5, || alerts(&c, "level=high")["total"] == 8));
+    // Hits survive the engine swaps.
+    let rules = c.get("/api/v1/rules?q=marker").1;
+    assert_eq!(rules["items"][0]["health"]["hits"], 8, "{rules}");
+
+    // Upload a rule; it takes effect at once.
+    let upload = WINDOWS_RULE
+        .replace(
+            "0b5c2d9e-7d4f-4c4b-9a57-000000000001",
+            "0b5c2d9e-7d4f-4c4b-9a57-0000000000aa",
+        )
+        .replace("taishi-e2e-marker", "uploaded-marker")
+        .replace("Taishi test marker", "Uploaded marker");
+    let (s, r) = c.post_raw("/api/v1/rules", "application/yaml", upload.as_bytes());
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["loaded"].as_array().unwrap().len(), 1, "{r}");
+    let mut ev = sysmon_event(300, false);
+    ev["CommandLine"] = json!("cmd /c uploaded-marker");
+    assert_eq!(
+        c.post_raw("/api/v1/ingest", "application/x-ndjson", &ndjson(&[ev]))
+            .0,
+        200
+    );
+    assert!(wait_until(5, || alerts(&c, "q=Uploaded")["total"] == 1));
+    let (s, v) = c.post_raw(
+        "/api/v1/rules/validate",
+        "application/yaml",
+        b"title: x\ndetection: [unclosed\n",
+    );
+    assert_eq!(s, 200);
+    assert_eq!(v["ok"], false, "{v}");
+    assert!(v["errors"][0]["line"].is_u64(), "{v}");
+
+    // Overview: events over time, alerts by level and rule, ATT&CK, listeners.
+    let o = c
+        .get("/api/v1/overview?from=2026-11-22T00:00:00Z&to=2026-11-24T00:00:00Z")
+        .1;
+    assert_eq!(o["alerts_by_level"]["high"], 9, "{o}");
+    assert!(o["events_total"].as_u64().unwrap() >= 45, "{o}");
+    assert!(
+        o["attack_matrix"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["tactic"] == "execution" && m["technique"] == "T1059.001"),
+        "{}",
+        o["attack_matrix"]
+    );
+    assert!(!o["top_assets"].as_array().unwrap().is_empty());
+    assert_eq!(o["listeners"].as_array().unwrap().len(), 5);
+    assert!(["low", "guarded", "elevated", "high", "severe"]
+        .contains(&o["threat_level"].as_str().unwrap()));
+
+    // Metrics and OpenAPI.
+    let (s, m) = c.get("/metrics");
+    assert_eq!(s, 200);
+    let m = m.as_str().unwrap().to_string();
+    assert!(m.contains("taishi_pipeline_alerts_total"), "{m}");
+    let doc = c.get("/api/v1/openapi.json").1;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/alerts/{id}/close"]["post"].is_object());
+}
+
+#[test]
+fn every_call_needs_authentication_and_the_right_role() {
+    let (srv, admin) = start(false);
+    let addr = srv.server.as_ref().unwrap().http_addr;
+    let anon = Client::new(addr);
+    for p in [
+        "/api/v1/alerts",
+        "/api/v1/rules",
+        "/api/v1/health",
+        "/api/v1/overview",
+        "/metrics",
+        "/api/v1/users",
+    ] {
+        assert_eq!(anon.get(p).0, 401, "{p}");
+    }
+    assert_eq!(
+        anon.post_raw("/api/v1/ingest", "application/x-ndjson", b"{}\n")
+            .0,
+        401
+    );
+    assert_eq!(anon.get("/api/v1/openapi.json").0, 200);
+    let (s, _) = anon.post(
+        "/api/v1/auth/login",
+        &json!({"username": "admin", "password": "wrong-password"}),
+    );
+    assert_eq!(s, 401);
+
+    // A viewer reads but cannot change or ingest.
+    let (s, u) = admin.post(
+        "/api/v1/users",
+        &json!({"username": "vera", "password": "viewer-password-1", "role": "viewer"}),
+    );
+    assert_eq!(s, 200, "{u}");
+    let (s, t) = admin.post(
+        "/api/v1/tokens",
+        &json!({"name": "viewer token", "role": "viewer"}),
+    );
+    assert_eq!(s, 200);
+    let mut viewer = Client::new(addr);
+    viewer.auth = format!("Bearer {}", t["secret"].as_str().unwrap());
+    assert_eq!(viewer.get("/api/v1/alerts").0, 200);
+    assert_eq!(viewer.get("/api/v1/users").0, 403);
+    assert_eq!(viewer.post("/api/v1/rules/reload", &json!({})).0, 403);
+    assert_eq!(
+        viewer
+            .post_raw("/api/v1/ingest", "application/x-ndjson", b"{\"a\":1}\n")
+            .0,
+        401
+    );
+    assert_eq!(
+        admin
+            .post(
+                "/api/v1/users",
+                &json!({"username": "x", "password": "short", "role": "viewer"})
+            )
+            .0,
+        400
+    );
+    assert_eq!(
+        admin
+            .post(
+                "/api/v1/users",
+                &json!({"username": "y", "password": "long-enough-1", "role": "root"})
+            )
+            .0,
+        400
+    );
+
+    // Session cookies need the CSRF header on changes.
+    let a2 = Client::new(addr);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .post(&format!("{}/api/v1/auth/login", a2.base))
+        .send_json(json!({"username": "vera", "password": "viewer-password-1"}))
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let body: J = r.body_mut().read_json().unwrap();
+    let me = agent
+        .get(&format!("{}/api/v1/auth/me", a2.base))
+        .header("cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let no_csrf = agent
+        .post(&format!("{}/api/v1/tokens", a2.base))
+        .header("cookie", &cookie)
+        .send_json(json!({"name": "x"}))
+        .unwrap();
+    assert_eq!(no_csrf.status(), 403);
+    let with_csrf = agent
+        .post(&format!("{}/api/v1/tokens", a2.base))
+        .header("cookie", &cookie)
+        .header("x-taishi-csrf", body["csrf"].as_str().unwrap())
+        .send_json(json!({"name": "x", "role": "admin"}))
+        .unwrap();
+    assert_eq!(with_csrf.status(), 400, "a viewer made an admin token");
+}
