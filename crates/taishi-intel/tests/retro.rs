@@ -21,10 +21,25 @@ fn indicator_added_after_the_events_finds_them() {
     let dir = tempfile::tempdir().unwrap();
     let events = Store::open(dir.path().join("events"), StoreConfig::default()).unwrap();
     let batch = vec![
-        event(60 * 24 * 3, &[("destination.ip", "198.51.100.23"), ("source.ip", "192.168.1.5")]),
+        event(
+            60 * 24 * 3,
+            &[
+                ("destination.ip", "198.51.100.23"),
+                ("source.ip", "192.168.1.5"),
+            ],
+        ),
         event(60 * 5, &[("dns.question.name", "cdn.bad-actor.example")]),
-        event(30, &[("url.full", "http://files.bad-actor.example:80/a/../payload.bin")]),
-        event(20, &[("url.full", "http://files.bad-actor.example/other.bin")]),
+        event(
+            30,
+            &[(
+                "url.full",
+                "http://files.bad-actor.example:80/a/../payload.bin",
+            )],
+        ),
+        event(
+            20,
+            &[("url.full", "http://files.bad-actor.example/other.bin")],
+        ),
         event(10, &[("destination.ip", "203.0.113.99")]),
         // Older than the 30-day window: not reported.
         event(60 * 24 * 40, &[("destination.ip", "198.51.100.23")]),
@@ -41,19 +56,37 @@ fn indicator_added_after_the_events_finds_them() {
         "late",
         b"198.51.100.23\nbad-actor.example\nhttp://files.bad-actor.example/payload.bin\n",
     );
-    let report = intel.import("late", b, ImportMode::Replace, None, None).unwrap();
+    let report = intel
+        .import("late", b, ImportMode::Replace, None, None)
+        .unwrap();
     assert_eq!(report.new_indicators.len(), 3);
 
     let (lists, _) = intel.warninglists().unwrap();
-    let res = retro::hunt(&events, &report.new_indicators, &lists, retro::DEFAULT_WINDOW, Utc::now()).unwrap();
+    let res = retro::hunt(
+        &events,
+        &report.new_indicators,
+        &lists,
+        retro::DEFAULT_WINDOW,
+        Utc::now(),
+    )
+    .unwrap();
     let found: Vec<String> = res
         .matches
         .iter()
         .flat_map(|(_, hs)| hs.iter().map(|h| format!("{}={}", h.field, h.indicator)))
         .collect();
-    assert!(res.matches.iter().all(|(_, hs)| hs.iter().all(|h| h.retrospective)));
-    assert!(found.contains(&"destination.ip=198.51.100.23".to_string()), "{found:?}");
-    assert!(found.contains(&"dns.question.name=bad-actor.example".to_string()), "{found:?}");
+    assert!(res
+        .matches
+        .iter()
+        .all(|(_, hs)| hs.iter().all(|h| h.retrospective)));
+    assert!(
+        found.contains(&"destination.ip=198.51.100.23".to_string()),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&"dns.question.name=bad-actor.example".to_string()),
+        "{found:?}"
+    );
     assert!(
         found.contains(&"url.full=http://files.bad-actor.example/payload.bin".to_string()),
         "{found:?}"
@@ -67,7 +100,16 @@ fn indicator_added_after_the_events_finds_them() {
 
     // Nothing found for an indicator with no earlier contact.
     let b = import::parse(&Format::Text, "x", "late2", b"never-seen.example\n");
-    let r = intel.import("late2", b, ImportMode::Replace, None, None).unwrap();
-    let res = retro::hunt(&events, &r.new_indicators, &Warninglists::default(), retro::DEFAULT_WINDOW, Utc::now()).unwrap();
+    let r = intel
+        .import("late2", b, ImportMode::Replace, None, None)
+        .unwrap();
+    let res = retro::hunt(
+        &events,
+        &r.new_indicators,
+        &Warninglists::default(),
+        retro::DEFAULT_WINDOW,
+        Utc::now(),
+    )
+    .unwrap();
     assert!(res.matches.is_empty());
 }
