@@ -7,7 +7,6 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, FixedOffset};
 use ipnet::IpNet;
-use regex::Regex;
 use taishi_event::{Event, Value};
 
 use crate::ast::{Bound, Expr, GlobPart, Pattern, TIMESTAMP};
@@ -192,49 +191,118 @@ fn looks_like_time(s: &str) -> bool {
     s.len() >= 10 && s.as_bytes().first().is_some_and(u8::is_ascii_digit)
 }
 
-/// Free text: a case-insensitive substring (or unanchored glob) over every
-/// string value; numbers match when equal to the word.
+/// Words longer than this (in bytes, before lower-casing) are not words:
+/// they keep their position but match nothing. The store's word index uses
+/// the same limit.
+pub const MAX_WORD_BYTES: usize = 256;
+
+/// The words of a text with their positions: maximal runs of alphanumeric
+/// characters (`char::is_alphanumeric`), lower-cased character by character
+/// (no context rules), long ones left out but counted. This is the rule of
+/// free-text search, in memory and in the store's index.
+pub fn words(s: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    let mut start = None;
+    let mut push = |from: usize, to: usize, pos: &mut usize| {
+        let w = &s[from..to];
+        if w.len() < MAX_WORD_BYTES {
+            out.push((*pos, w.chars().flat_map(char::to_lowercase).collect()));
+        }
+        *pos += 1;
+    };
+    for (i, c) in s.char_indices() {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(from)) => {
+                push(from, i, &mut pos);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(from) = start {
+        push(from, s.len(), &mut pos);
+    }
+    out
+}
+
+fn lower(s: &str) -> String {
+    s.chars().flat_map(char::to_lowercase).collect()
+}
+
+/// Free text, as analysts know it from Kibana and Splunk: words, not
+/// substrings.
+/// - a word or a phrase matches when its words appear consecutively in one
+///   string value (or a number's decimal text), ignoring case;
+/// - a wildcard word (`mimi*`, `*whoami*`) matches when one word matches the
+///   glob, ignoring case;
+/// - a wildcard pattern with other characters than letters and digits
+///   (`*\\cmd.exe`) matches whole string values, ignoring case.
 #[derive(Debug, Clone)]
-pub(crate) struct TextMatcher {
-    re: Regex,
-    num: Option<Lit>,
+pub(crate) enum TextMatcher {
+    Phrase(Vec<(usize, String)>),
+    Word(Glob),
+    Whole(Glob),
+}
+
+fn lower_parts(parts: &[GlobPart]) -> Vec<GlobPart> {
+    parts
+        .iter()
+        .map(|p| match p {
+            GlobPart::Literal(l) => GlobPart::Literal(lower(l)),
+            other => other.clone(),
+        })
+        .collect()
 }
 
 impl TextMatcher {
     fn new(p: &Pattern) -> Result<TextMatcher, Error> {
-        let mut src = String::from("(?is)");
-        let mut num = None;
-        match p {
-            Pattern::Exact(t) => {
-                src.push_str(&regex::escape(t));
-                if t.trim().parse::<f64>().is_ok() {
-                    num = Some(Lit::new(t));
-                }
-            }
+        Ok(match p {
+            Pattern::Exact(t) => TextMatcher::Phrase(words(t)),
             Pattern::Wildcard(parts) => {
-                for part in parts {
-                    match part {
-                        GlobPart::Any => src.push_str(".*"),
-                        GlobPart::One => src.push('.'),
-                        GlobPart::Literal(l) => src.push_str(&regex::escape(l)),
-                    }
+                let wordy = parts.iter().all(|p| match p {
+                    GlobPart::Literal(l) => l.chars().all(char::is_alphanumeric),
+                    _ => true,
+                });
+                let g = Glob::new(&lower_parts(parts));
+                if wordy {
+                    TextMatcher::Word(g)
+                } else {
+                    TextMatcher::Whole(g)
                 }
             }
+        })
+    }
+
+    fn text_matches(&self, s: &str) -> bool {
+        match self {
+            TextMatcher::Phrase(phrase) => {
+                let Some((p0, w0)) = phrase.first() else {
+                    return false;
+                };
+                let ws = words(s);
+                ws.iter().any(|(start, w)| {
+                    w == w0
+                        && phrase.iter().skip(1).all(|(p, pw)| {
+                            let at = start + (p - p0);
+                            ws.iter().any(|(q, qw)| *q == at && qw == pw)
+                        })
+                })
+            }
+            TextMatcher::Word(g) => words(s).iter().any(|(_, w)| g.matches(w)),
+            TextMatcher::Whole(g) => g.matches(&lower(s)),
         }
-        let re = regex::RegexBuilder::new(&src)
-            .size_limit(1 << 22)
-            .build()
-            .map_err(|e| Error::msg(format!("free-text pattern too large: {e}")))?;
-        Ok(TextMatcher { re, num })
     }
 
     fn matches_value(&self, v: &Value) -> bool {
         match v {
-            Value::Str(s) => self.re.is_match(s),
+            Value::Str(s) => self.text_matches(s),
             Value::Array(a) => a.iter().any(|x| self.matches_value(x)),
             Value::Object(o) => o.iter().any(|(_, x)| self.matches_value(x)),
             Value::Int(_) | Value::UInt(_) | Value::Float(_) => {
-                self.num.as_ref().is_some_and(|n| n.eq(v))
+                !matches!(self, TextMatcher::Whole(_))
+                    && v.to_text().is_some_and(|t| self.text_matches(&t))
             }
             Value::Null | Value::Bool(_) => false,
         }
@@ -242,6 +310,55 @@ impl TextMatcher {
 
     fn matches(&self, ev: &Event) -> bool {
         ev.fields().any(|(_, v)| self.matches_value(v))
+    }
+}
+
+/// The test a field filter (`field:value`, `field:pow*`, a range, a CIDR)
+/// applies to each single value of the field (arrays are tried element by
+/// element by the caller). Backends that can enumerate a field's values use
+/// it to reproduce the evaluator exactly.
+#[derive(Debug, Clone)]
+pub struct ValueTest(Node);
+
+impl ValueTest {
+    /// The test of a field filter; None for other expressions (and for
+    /// `@timestamp`, which is not a field value).
+    pub fn new(e: &Expr, now: DateTime<FixedOffset>) -> Result<Option<ValueTest>, Error> {
+        let node = compile(e, now)?;
+        Ok(match node {
+            Node::Eq(..) | Node::Glob(..) | Node::Range(..) | Node::Cidr(..) => {
+                Some(ValueTest(node))
+            }
+            _ => None,
+        })
+    }
+
+    pub fn matches(&self, v: &Value) -> bool {
+        match &self.0 {
+            Node::Eq(_, lit) => lit.eq(v),
+            Node::Glob(_, g) => glob_value(g, v),
+            Node::Range(_, b) => {
+                let [lo, hi] = &**b;
+                lo.admits_lower(v) && hi.admits_upper(v)
+            }
+            Node::Cidr(_, net) => match v {
+                Value::Str(s) => s.parse::<IpAddr>().is_ok_and(|a| net.contains(&a)),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+fn glob_value(g: &Glob, v: &Value) -> bool {
+    match v {
+        Value::Str(s) => g.matches(s),
+        // Wildcards on numbers match their decimal text, as on a
+        // keyword field (`EventID:46*`).
+        Value::Int(_) | Value::UInt(_) | Value::Float(_) | Value::Bool(_) => {
+            v.to_text().is_some_and(|t| g.matches(&t))
+        }
+        _ => false,
     }
 }
 
@@ -367,15 +484,7 @@ impl Node {
             Node::Not(x) => !x.matches(ev),
             Node::Exists(f) => ev.lookup(f).is_some_and(present),
             Node::Eq(f, lit) => field_any(ev, f, |v| lit.eq(v)),
-            Node::Glob(f, g) => field_any(ev, f, |v| match v {
-                Value::Str(s) => g.matches(s),
-                // Wildcards on numbers match their decimal text, as on a
-                // keyword field (`EventID:46*`).
-                Value::Int(_) | Value::UInt(_) | Value::Float(_) | Value::Bool(_) => {
-                    v.to_text().is_some_and(|t| g.matches(&t))
-                }
-                _ => false,
-            }),
+            Node::Glob(f, g) => field_any(ev, f, |v| glob_value(g, v)),
             Node::Range(f, b) => {
                 let [lo, hi] = &**b;
                 field_any(ev, f, |v| lo.admits_lower(v) && hi.admits_upper(v))

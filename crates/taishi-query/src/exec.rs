@@ -110,6 +110,20 @@ pub(crate) fn run(stages: &[CStage], mut input: impl Iterator<Item = Event>) -> 
     }
 }
 
+pub(crate) fn resume(stages: &[CStage], input: QueryResult) -> QueryResult {
+    let mut data = match input {
+        QueryResult::Events { events } => Data::Events(events),
+        QueryResult::Table(t) => Data::Table(t),
+    };
+    for s in stages {
+        data = apply(s, data);
+    }
+    match data {
+        Data::Events(events) => QueryResult::Events { events },
+        Data::Table(t) => QueryResult::Table(t),
+    }
+}
+
 fn apply(stage: &CStage, data: Data) -> Data {
     let stage = match stage {
         CStage::Where(node) => {

@@ -33,7 +33,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use taishi_event::Event;
 
 pub use ast::Search;
-pub use compile::TimeRange;
+pub use compile::{words, TimeRange, ValueTest, MAX_WORD_BYTES};
 pub use error::Error;
 pub use exec::{compare_values, QueryResult, Table};
 pub use parse::{parse, parse_filter};
@@ -107,6 +107,12 @@ impl Query {
     pub fn with_time_range(self, from: Option<&str>, to: Option<&str>) -> Result<Query, Error> {
         let range = TimeRange::parse(from, to, self.now)?;
         Ok(self.with_range(range))
+    }
+
+    /// Applies the stages from `from` on to a result computed so far (a
+    /// backend that ran the first stages itself hands over here).
+    pub fn continue_stages(&self, from: usize, input: QueryResult) -> QueryResult {
+        exec::resume(self.stages.get(from..).unwrap_or(&[]), input)
     }
 
     pub fn search(&self) -> &Search {

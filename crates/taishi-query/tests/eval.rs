@@ -214,8 +214,11 @@ fn cidr() {
 #[test]
 fn free_text() {
     assert_eq!(hits("hidden"), [0]);
-    // Case-insensitive substring of any string field.
+    // Words of any string field, ignoring case; not substrings of words.
     assert_eq!(hits("POWERSHELL"), [0]);
+    assert_eq!(hits("owershel"), Vec::<usize>::new());
+    assert_eq!(hits("owershel*"), Vec::<usize>::new());
+    assert_eq!(hits("*owershel*"), [0]);
     assert_eq!(hits("preauth"), [4]);
     assert_eq!(hits(r#""closed by 10.1.2.3""#), [4]);
     assert_eq!(hits("10.1.2.3"), [1, 4]);
@@ -225,8 +228,12 @@ fn free_text() {
     // Numbers match a numeric word exactly.
     assert_eq!(hits("4242"), [0]);
     assert_eq!(hits("424"), Vec::<usize>::new());
-    // Wildcards in free text are unanchored globs.
-    assert_eq!(hits("pow*hidden"), [0]);
+    // A wildcard word matches one word; a pattern with other characters
+    // matches whole values.
+    assert_eq!(hits("pow*hidden"), Vec::<usize>::new());
+    assert_eq!(hits("pow*"), [0]);
+    assert_eq!(hits("POW*.EXE*hidden*"), [0]);
+    assert_eq!(hits("pow*.exe"), Vec::<usize>::new());
     assert_eq!(hits("ssh brute"), [2]);
     assert_eq!(hits("ssh -brute"), Vec::<usize>::new());
     assert_eq!(hits("ssh OR preauth"), [2, 4]);
