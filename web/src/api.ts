@@ -162,6 +162,7 @@ export interface Overview {
     count: number;
     country_iso_code?: string | null;
     country_name?: string | null;
+    country_name_zh?: string | null;
     city_name?: string | null;
     lat?: number | null;
     lon?: number | null;

@@ -37,8 +37,10 @@ export default function GeoMap({ sources, height = 300 }: { sources: Overview["t
         map: "world",
         roam: true,
         silent: false,
-        center: view === "china" ? [104, 36] : [15, 25],
-        zoom: view === "china" ? 3.6 : 1.15,
+        // Antarctica left out: it holds no attackers and half the height.
+        boundingCoords: view === "china" ? [[72, 54], [136, 17]] : [[-170, 78], [180, -56]],
+        layoutCenter: ["50%", "50%"],
+        layoutSize: "100%",
         itemStyle: { areaColor: "#13233a", borderColor: "#2b4a6f", borderWidth: 0.6 },
         emphasis: { itemStyle: { areaColor: "#1c3556" }, label: { show: false } },
         label: { show: false },
@@ -52,7 +54,7 @@ export default function GeoMap({ sources, height = 300 }: { sources: Overview["t
           itemStyle: { color: "#f97316", shadowBlur: 8, shadowColor: "#f97316" },
           data: points.map((p) => ({
             name: p.ip,
-            place: [p.city_name, p.country_name].filter(Boolean).join(", "),
+            place: [p.city_name, f.lang === "zh-CN" ? p.country_name_zh ?? p.country_name : p.country_name].filter(Boolean).join(", "),
             value: [p.lon, p.lat, p.count],
           })),
         },

@@ -35,7 +35,7 @@ const en: Messages = {
     reconnaissance: "Reconnaissance", resource_development: "Resource Development", initial_access: "Initial Access", execution: "Execution",
     persistence: "Persistence", privilege_escalation: "Privilege Escalation", defense_evasion: "Defense Evasion", credential_access: "Credential Access",
     discovery: "Discovery", lateral_movement: "Lateral Movement", collection: "Collection", command_and_control: "Command and Control",
-    exfiltration: "Exfiltration", impact: "Impact", unknown: "No tactic tagged",
+    stealth: "Stealth", defense_impairment: "Defense Impairment", exfiltration: "Exfiltration", impact: "Impact", unknown: "No tactic tagged",
   },
   search: {
     title: "Search", placeholder: "Query, e.g. event.code:4625 AND source.ip:10.0.0.0/8 | top 10 source.ip", run: "Search",

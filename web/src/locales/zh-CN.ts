@@ -32,7 +32,7 @@ const zh = {
   tactic: {
     reconnaissance: "侦察", resource_development: "资源开发", initial_access: "初始访问", execution: "执行", persistence: "持久化",
     privilege_escalation: "权限提升", defense_evasion: "防御规避", credential_access: "凭据访问", discovery: "发现", lateral_movement: "横向移动",
-    collection: "收集", command_and_control: "命令与控制", exfiltration: "数据渗出", impact: "影响", unknown: "未标注战术",
+    collection: "收集", command_and_control: "命令与控制", stealth: "隐匿", defense_impairment: "防御削弱", exfiltration: "数据渗出", impact: "影响", unknown: "未标注战术",
   },
   search: {
     title: "事件检索", placeholder: "查询语句，例如 event.code:4625 AND source.ip:10.0.0.0/8 | top 10 source.ip", run: "检索",

@@ -15,7 +15,7 @@ const GeoMap = lazy(() => import("../components/GeoMap"));
 
 const TACTICS = [
   "reconnaissance", "resource_development", "initial_access", "execution", "persistence", "privilege_escalation", "defense_evasion",
-  "credential_access", "discovery", "lateral_movement", "collection", "command_and_control", "exfiltration", "impact", "unknown",
+  "credential_access", "stealth", "defense_impairment", "discovery", "lateral_movement", "collection", "command_and_control", "exfiltration", "impact", "unknown",
 ];
 
 const THREAT_COLOR: Record<string, string> = {
@@ -56,12 +56,19 @@ export default function Overview() {
   const score = live.tick?.threat_score ?? d?.threat_score;
   const rateNow = live.tick?.events_per_s ?? d?.events_per_s;
 
-  const charts = useMemo(() => (d ? buildCharts(d, f, t, live.rates, threat, score) : null), [d, f, t, live.rates, threat, score]);
+  // Built apart so that the 2-second ticks redraw only the gauge and the
+  // sparkline, not every chart (which would replay their animations).
+  const main = useMemo(() => (d ? buildCharts(d, f, t) : null), [d, f, t]);
+  const gauge = useMemo(() => gaugeOption(f, threat, score), [f, threat, score]);
+  const spark = useMemo(() => sparkOption(live.rates), [live.rates]);
+  const charts = main && { ...main, gauge, spark };
 
   if (q.isLoading) return <Loading />;
   if (q.error && !d) return <ErrorBox error={q.error} onRetry={() => q.refetch()} />;
   if (!d || !charts) return null;
   const h = big ? 300 : 240;
+  // Log formats write "-" for an absent client address.
+  const sources = d.top_sources.filter((s) => s.ip && s.ip !== "-");
 
   const kpis = (
     <div className="kpis">
@@ -78,7 +85,7 @@ export default function Overview() {
         <Chart option={charts.spark} height={34} label={t("overview.eventsPerS")} />
       </div>
       <Kpi label={t("overview.alertsTotal")} value={f.num(d.alerts_total)} testid="kpi-alerts" />
-      <Kpi label={t("overview.alertsOpen")} value={f.num(live.tick?.alerts_open ?? d.alerts_open)} accent testid="kpi-open" onClick={() => nav("/alerts?status=open")} />
+      <Kpi label={t("overview.alertsOpen")} value={f.num(d.alerts_open)} accent testid="kpi-open" onClick={() => nav("/alerts?status=open")} />
     </div>
   );
 
@@ -119,20 +126,20 @@ export default function Overview() {
       <div className="grid g-3">
         <Panel title={t("overview.map")} className="span-2">
           <Suspense fallback={<Loading />}>
-            <GeoMap sources={d.top_sources} height={big ? 420 : 320} />
+            <GeoMap sources={sources} height={big ? 420 : 320} />
           </Suspense>
         </Panel>
         <Panel title={t("overview.topSources")}>
-          {d.top_sources.length ? (
+          {sources.length ? (
             <table className="table compact">
               <thead>
                 <tr><th>{t("overview.ip")}</th><th>{t("overview.location")}</th><th className="num">{t("overview.count")}</th></tr>
               </thead>
               <tbody>
-                {d.top_sources.slice(0, big ? 12 : 10).map((s) => (
+                {sources.slice(0, big ? 12 : 10).map((s) => (
                   <tr key={s.ip}>
                     <td><Link to={`/alerts?source_ip=${encodeURIComponent(s.ip)}`} className="mono">{s.ip}</Link></td>
-                    <td className="muted">{[s.city_name, s.country_name].filter(Boolean).join(", ") || "—"}</td>
+                    <td className="muted">{[s.city_name, f.lang === "zh-CN" ? s.country_name_zh ?? s.country_name : s.country_name].filter(Boolean).join(", ") || "—"}</td>
                     <td className="num">{f.num(s.count)}</td>
                   </tr>
                 ))}
@@ -191,7 +198,7 @@ function LiveFeed() {
   const live = useLive();
   const recent = useQuery({
     queryKey: ["alerts", "recent"],
-    queryFn: () => api<{ items: import("../api").Alert[] }>("/alerts", { query: { sort: "-time", limit: 12, status: "new" } }),
+    queryFn: () => api<{ items: import("../api").Alert[] }>("/alerts", { query: { sort: "-time", status: "new" } }),
     refetchInterval: 30_000,
   });
   const seen = new Set<string>();
@@ -247,7 +254,7 @@ function Listeners({ d }: { d: O }) {
 
 type T = (k: string, o?: Record<string, unknown>) => string;
 
-function buildCharts(d: O, f: Fmt, t: T, rates: { t: number; v: number }[], threat?: string, score?: number) {
+function buildCharts(d: O, f: Fmt, t: T) {
   const tooltip = { backgroundColor: "#0f1b2d", borderColor: "#24405f", textStyle: { color: palette.text } };
   const grid = { left: 48, right: 16, top: 28, bottom: 28 };
   const fmtT = axisTime(f, d.interval_ms);
@@ -343,8 +350,12 @@ function buildCharts(d: O, f: Fmt, t: T, rates: { t: number; v: number }[], thre
       itemStyle: { borderColor: "#0b1525", borderWidth: 2, borderRadius: 2 },
     }],
   };
+  return { events, alerts, levels, rules, assets, matrix, techniqueCount: techniques.length };
+}
+
+function gaugeOption(f: Fmt, threat?: string, score?: number): Option {
   const tc = THREAT_COLOR[threat ?? "low"];
-  const gauge: Option = {
+  return {
     series: [{
       type: "gauge", startAngle: 210, endAngle: -30, min: 0, max: 100, radius: "92%", center: ["50%", "62%"],
       progress: { show: true, width: 10, itemStyle: { color: tc } },
@@ -355,11 +366,14 @@ function buildCharts(d: O, f: Fmt, t: T, rates: { t: number; v: number }[], thre
       data: [{ value: score ?? 0 }],
     }],
   };
-  const spark: Option = {
+}
+
+function sparkOption(rates: { t: number; v: number }[]): Option {
+  return {
+    animation: false,
     grid: { left: 0, right: 0, top: 2, bottom: 2 },
     xAxis: { type: "category", show: false, data: rates.map((r) => r.t) },
     yAxis: { type: "value", show: false, min: 0 },
     series: [{ type: "line", data: rates.map((r) => r.v), showSymbol: false, smooth: true, lineStyle: { color: palette.accent, width: 1.5 }, areaStyle: { color: "rgba(34,211,238,0.15)" } }],
   };
-  return { events, alerts, levels, rules, assets, matrix, gauge, spark, techniqueCount: techniques.length };
 }

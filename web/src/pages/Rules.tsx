@@ -130,7 +130,7 @@ export default function Rules() {
                       {at.tactics.slice(0, 2).map((x) => <span key={x} className="tag tactic small">{t(`tactic.${x}`, { defaultValue: x })}</span>)}
                       {at.techniques.slice(0, 3).map((x) => <span key={x} className="tag technique small mono">{x}</span>)}
                     </td>
-                    <td className="muted small">{Object.values(r.logsource ?? {}).join(" / ")}</td>
+                    <td className="muted small">{Object.values(r.logsource ?? {}).filter(Boolean).join(" / ")}</td>
                     <td className="num">{f.num(r.health.hits)}</td>
                     <td className={r.health.errors ? "num err" : "num"}>{f.num(r.health.errors)}</td>
                     <td className="num">{f.dec(r.health.time_ms)}</td>

@@ -1,0 +1,11 @@
+# Sourced by scripts/test: what the web console's end-to-end tests need
+# (scripts/e2e): Debian's Chromium (headless, driven by playwright-core) with
+# CJK fonts for the zh-CN screenshots, and the console's npm packages.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = "0" ]; then
+  echo "setup web: installing chromium"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null ||
+    echo "setup web: could not install chromium; the e2e tests will SKIP (or fail in CI)"
+fi
+if command -v npm >/dev/null && [ -f web/package-lock.json ]; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error) || echo "setup web: npm ci failed"
+fi
