@@ -473,10 +473,8 @@ impl OutputConfig {
             bad("secret is empty".into());
         }
         match t {
-            OutputType::Feishu => {
-                if !matches!(self.feishu_format(), Format::Card | Format::Text) {
-                    bad("format must be `card` or `text` for feishu".into());
-                }
+            OutputType::Feishu if !matches!(self.feishu_format(), Format::Card | Format::Text) => {
+                bad("format must be `card` or `text` for feishu".into());
             }
             OutputType::Smtp => {
                 if self.host.as_deref().is_none_or(str::is_empty) {
@@ -609,13 +607,13 @@ pub mod duration {
 
     pub fn format(d: Duration) -> String {
         let ms = d.as_millis();
-        if ms % 1000 != 0 {
+        if !ms.is_multiple_of(1000) {
             format!("{ms}ms")
         } else {
             let s = d.as_secs();
-            if s != 0 && s % 3600 == 0 {
+            if s != 0 && s.is_multiple_of(3600) {
                 format!("{}h", s / 3600)
-            } else if s != 0 && s % 60 == 0 {
+            } else if s != 0 && s.is_multiple_of(60) {
                 format!("{}m", s / 60)
             } else {
                 format!("{s}s")

@@ -19,7 +19,7 @@ use crate::output::{Deliver, DeliveryError, Sender};
 /// What the grouping stage yields for the outputs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Emit {
-    Notify(Notification),
+    Notify(Box<Notification>),
     /// An alert was held back by a suppression window (counted per output).
     Suppressed(Level),
 }
@@ -142,7 +142,7 @@ impl Grouper {
         if self.window.is_zero() {
             let mut n = Notification::single(alert);
             n.group = group_map;
-            let out = vec![Emit::Notify(n.clone())];
+            let out = vec![Emit::Notify(Box::new(n.clone()))];
             if !self.suppress.is_zero() {
                 self.schedule(key, Phase::Suppressing, now + self.suppress, empty_like(&n));
             }
@@ -189,7 +189,7 @@ impl Grouper {
                         n.kind = NotificationKind::Group;
                     }
                     let next = empty_like(&n);
-                    out.push(Emit::Notify(n));
+                    out.push(Emit::Notify(Box::new(n)));
                     if !self.suppress.is_zero() {
                         self.schedule(key, Phase::Suppressing, now + self.suppress, next);
                     }
@@ -198,7 +198,7 @@ impl Grouper {
                     let mut n = g.n;
                     n.kind = NotificationKind::Suppressed;
                     let next = empty_like(&n);
-                    out.push(Emit::Notify(n));
+                    out.push(Emit::Notify(Box::new(n)));
                     self.schedule(key, Phase::Suppressing, now + self.suppress, next);
                 }
                 Phase::Suppressing => {}
@@ -217,11 +217,11 @@ impl Grouper {
                     if n.count > 1 {
                         n.kind = NotificationKind::Group;
                     }
-                    out.push(Emit::Notify(n));
+                    out.push(Emit::Notify(Box::new(n)));
                 }
                 Phase::Suppressing if n.count > 0 => {
                     n.kind = NotificationKind::Suppressed;
-                    out.push(Emit::Notify(n));
+                    out.push(Emit::Notify(Box::new(n)));
                 }
                 Phase::Suppressing => {}
             }
@@ -741,7 +741,7 @@ fn fan_out(emits: Vec<Emit>, queues: &[Queue], notifications: &AtomicU64) {
             }
             Emit::Notify(n) => {
                 notifications.fetch_add(1, Ordering::Relaxed);
-                let n = Arc::new(n);
+                let n = Arc::new(*n);
                 for (s, q) in queues.iter().filter(|(s, _)| !s.bypass) {
                     enqueue(s, q, &n);
                 }

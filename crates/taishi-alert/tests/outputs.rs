@@ -14,8 +14,7 @@ use hmac::{Hmac, Mac};
 use serde_json::Value as J;
 use sha2::Sha256;
 use taishi_alert::{
-    Alert, AlertKind, AlertsConfig, Dispatcher, Format, Framing, Level, OutputConfig, OutputType,
-    Protocol,
+    Alert, AlertKind, AlertsConfig, Dispatcher, Format, Framing, OutputConfig, OutputType, Protocol,
 };
 use taishi_event::{DecodeContext, Event, Location};
 use taishi_sigma::{Detection, Engine, EngineOptions, RuleSet, Scratch};
@@ -312,7 +311,7 @@ async fn feishu_card_and_text_are_signed_in_the_body() {
     text.format = Some(Format::Text);
     let d = Dispatcher::start(&immediate(vec![card, text])).unwrap();
     d.submit(sigma_alert());
-    let mut got = vec![next(&mut rx).await, next(&mut rx).await];
+    let mut got = [next(&mut rx).await, next(&mut rx).await];
     got.sort_by(|a, b| a.uri.cmp(&b.uri));
 
     let c = got[0].json();
