@@ -28,7 +28,7 @@ use crate::condition::Expr;
 use crate::literal;
 use crate::load::RuleSet;
 use crate::matcher::{
-    compile_matcher, for_each_scalar, lookup, CMatch, Ctx, RegexCache, SpacedNames, TextCache,
+    compile_matcher, for_each_scalar, CMatch, Ctx, FieldSlots, RegexCache, SpacedNames, TextCache,
 };
 use crate::pipeline::{self, Applied, Layout, Profile};
 use crate::rule::{FieldItem, Matcher, Rule, RuleMeta};
@@ -39,6 +39,8 @@ struct CItem {
     /// Alternative event field names (a mapping may give several); empty
     /// means a keyword: any field.
     fields: Box<[Str]>,
+    /// The fields' ids (see `Interner`), for the per-event lookup cache.
+    ids: Box<[u32]>,
     values: Vec<Vec<CMatch>>,
     all: bool,
     negate: bool,
@@ -68,7 +70,7 @@ type Atoms = Vec<(AtomField, String)>;
 #[derive(Default)]
 struct Prefilter {
     /// Per field: the automaton over its atoms and, per pattern, the units.
-    fields: Vec<(Str, AhoCorasick, Vec<Vec<u32>>)>,
+    fields: Vec<(Str, u32, AhoCorasick, Vec<Vec<u32>>)>,
     keyword: Option<(AhoCorasick, Vec<Vec<u32>>)>,
     /// Units with no usable atom: always evaluated.
     always: Vec<u32>,
@@ -87,11 +89,34 @@ struct CompiledProfile {
     layout: Layout,
     units: Vec<Unit>,
     buckets: Vec<Bucket>,
-    by_eid_channel: HashMap<(i64, String), Vec<u32>>,
+    /// Channel (lowercased), then EventID.
+    by_eid_channel: HashMap<String, HashMap<i64, Vec<u32>>>,
     by_channel: HashMap<String, Vec<u32>>,
     by_eid: HashMap<i64, Vec<u32>>,
     /// Buckets whose guard is not indexable (or empty).
     generic: Vec<u32>,
+}
+
+/// Numbers for the field names rules read, so that an event's field is
+/// looked up once and then found by number by every rule.
+#[derive(Default)]
+struct Interner(HashMap<Str, u32>);
+
+impl Interner {
+    fn id(&mut self, name: &Str) -> u32 {
+        let n = self.0.len() as u32;
+        *self.0.entry(name.clone()).or_insert(n)
+    }
+
+    fn intern(&mut self, items: &mut [CItem]) {
+        for it in items {
+            it.ids = it.fields.iter().map(|f| self.id(f)).collect();
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
 }
 
 /// Per-rule counters, updated by every thread.
@@ -138,6 +163,8 @@ pub struct Engine {
     unmapped: Vec<usize>,
     timing: bool,
     total_units: usize,
+    /// Distinct field names the rules read.
+    fields: usize,
 }
 
 /// Scratch space for one thread; reuse it across events.
@@ -145,6 +172,9 @@ pub struct Engine {
 pub struct Scratch {
     cache: TextCache,
     marks: Marks,
+    slots: FieldSlots,
+    /// The event's fields, reused across events (see `recycle`).
+    view: Vec<(&'static str, &'static Value)>,
     rule_stamp: Vec<u32>,
     lowered: String,
 }
@@ -180,8 +210,16 @@ impl Engine {
         let mut compiled = Vec::new();
         let mut total_units = 0;
         let mut regexes = RegexCache::new();
+        let mut names = Interner::default();
         for p in profiles {
-            let cp = compile_profile(rules, p, &mut errors, &mut applied_anywhere, &mut regexes);
+            let cp = compile_profile(
+                rules,
+                p,
+                &mut errors,
+                &mut applied_anywhere,
+                &mut regexes,
+                &mut names,
+            );
             total_units += cp.units.len();
             compiled.push(cp);
         }
@@ -193,6 +231,7 @@ impl Engine {
             .filter(|i| !applied_anywhere[*i] && !failed.contains(i))
             .collect();
         Engine {
+            fields: names.len(),
             stats: (0..rules.len()).map(|_| RuleStats::default()).collect(),
             metas,
             profiles: compiled,
@@ -306,7 +345,11 @@ impl Engine {
             scratch.lowered.push_str(ch);
             scratch.lowered.make_ascii_lowercase();
             if let Some(e) = eid {
-                if let Some(v) = p.by_eid_channel.get(&(e, scratch.lowered.clone())) {
+                if let Some(v) = p
+                    .by_eid_channel
+                    .get(scratch.lowered.as_str())
+                    .and_then(|m| m.get(&e))
+                {
                     active[0] = v;
                 }
             }
@@ -321,23 +364,26 @@ impl Engine {
         }
         let epoch = scratch.marks.epoch;
         let spaced = &SpacedNames::default();
+        let mut view = recycle(std::mem::take(&mut scratch.view));
+        view.extend(event.fields());
+        scratch.slots.start(self.fields);
+        let mut ctx = Ctx {
+            event,
+            cache: &mut scratch.cache,
+            spaced,
+            view: &view,
+            slots: &mut scratch.slots,
+        };
         for list in active {
             for &b in list {
                 let bucket = &p.buckets[b as usize];
-                if !bucket.residual.is_empty() {
-                    let mut ctx = Ctx {
-                        event,
-                        cache: &mut scratch.cache,
-                        spaced,
-                    };
-                    if !bucket.residual.iter().all(|it| eval_item(it, &mut ctx)) {
-                        continue;
-                    }
+                if !bucket.residual.iter().all(|it| eval_item(it, &mut ctx)) {
+                    continue;
                 }
                 if all {
                     scratch.marks.mark(&bucket.units);
                 } else {
-                    prefilter(bucket, event, scratch, spaced);
+                    prefilter(bucket, &mut ctx, &mut scratch.marks);
                 }
             }
         }
@@ -350,11 +396,6 @@ impl Engine {
                 continue;
             }
             let started = self.timing.then(Instant::now);
-            let mut ctx = Ctx {
-                event,
-                cache: &mut scratch.cache,
-                spaced,
-            };
             let hit = eval_expr(&unit.expr, &unit.searches, &mut ctx);
             let st = &self.stats[r];
             st.evaluations.fetch_add(1, Ordering::Relaxed);
@@ -371,6 +412,7 @@ impl Engine {
                 });
             }
         }
+        scratch.view = recycle(view);
         scratch.marks.candidates = cands;
     }
 }
@@ -425,19 +467,29 @@ fn scan_value(
     }
 }
 
-fn prefilter(bucket: &Bucket, event: &Event, scratch: &mut Scratch, spaced: &SpacedNames) {
+fn prefilter(bucket: &Bucket, ctx: &mut Ctx<'_, '_>, marks: &mut Marks) {
     let pf = &bucket.prefilter;
-    scratch.marks.mark(&pf.always);
-    for (field, ac, pats) in &pf.fields {
-        if let Some(v) = lookup(event, field, spaced) {
-            scan_value(ac, pats, v, &mut scratch.cache, &mut scratch.marks);
+    marks.mark(&pf.always);
+    for (field, id, ac, pats) in &pf.fields {
+        if let Some(v) = ctx.field(*id, field) {
+            scan_value(ac, pats, v, ctx.cache, marks);
         }
     }
     if let Some((ac, pats)) = &pf.keyword {
-        for (_, v) in event.fields() {
-            scan_value(ac, pats, v, &mut scratch.cache, &mut scratch.marks);
+        for (_, v) in ctx.view {
+            scan_value(ac, pats, v, ctx.cache, marks);
         }
     }
+}
+
+static NULL: Value = Value::Null;
+
+/// Empties a vector of borrowed fields so that it can hold another
+/// event's: the allocation is kept (an in-place collect of an empty
+/// vector), only the lifetime changes.
+fn recycle<'b>(mut v: Vec<(&str, &Value)>) -> Vec<(&'b str, &'b Value)> {
+    v.clear();
+    v.into_iter().map(|_| ("", &NULL)).collect()
 }
 
 fn eval_expr(e: &Expr, searches: &[CSearch], ctx: &mut Ctx<'_, '_>) -> bool {
@@ -476,10 +528,9 @@ fn eval_group(group: &[CMatch], it: &CItem, ctx: &mut Ctx<'_, '_>) -> bool {
             .fields()
             .any(|(_, v)| for_each_scalar(v, &mut |x| group.iter().any(|m| m.test_value(x, ctx))));
     }
-    let event = ctx.event;
     let mut any_present = false;
-    for f in it.fields.iter() {
-        let Some(v) = lookup(event, f, ctx.spaced) else {
+    for (f, id) in it.fields.iter().zip(it.ids.iter()) {
+        let Some(v) = ctx.field(*id, f) else {
             continue;
         };
         any_present = true;
@@ -561,6 +612,7 @@ fn compile_item(
     }
     Ok(CItem {
         fields,
+        ids: Box::new([]),
         values,
         all: it.all,
         negate: it.negate,
@@ -753,6 +805,7 @@ fn compile_profile(
     errors: &mut Vec<CompileError>,
     applied_anywhere: &mut [bool],
     regexes: &mut RegexCache,
+    names: &mut Interner,
 ) -> CompiledProfile {
     let mut units: Vec<Unit> = Vec::new();
     let mut guards: Vec<(String, Vec<CItem>)> = Vec::new();
@@ -813,19 +866,31 @@ fn compile_profile(
         }
     }
 
+    for u in &mut units {
+        for s in &mut u.searches {
+            for alt in &mut s.alternatives {
+                names.intern(alt);
+            }
+        }
+    }
     let mut buckets = Vec::with_capacity(guards.len());
-    let mut by_eid_channel: HashMap<(i64, String), Vec<u32>> = HashMap::new();
+    let mut by_eid_channel: HashMap<String, HashMap<i64, Vec<u32>>> = HashMap::new();
     let mut by_channel: HashMap<String, Vec<u32>> = HashMap::new();
     let mut by_eid: HashMap<i64, Vec<u32>> = HashMap::new();
     let mut generic = Vec::new();
     for (gi, (_, guard)) in guards.iter().enumerate() {
         let b = gi as u32;
         let (eids, chans, rest) = index_guard(guard);
-        let residual = match (&eids, &chans) {
+        let mut residual = match (&eids, &chans) {
             (Some(e), Some(c)) => {
                 for &id in e {
                     for ch in c {
-                        by_eid_channel.entry((id, ch.clone())).or_default().push(b);
+                        by_eid_channel
+                            .entry(ch.clone())
+                            .or_default()
+                            .entry(id)
+                            .or_default()
+                            .push(b);
                     }
                 }
                 rest
@@ -847,13 +912,14 @@ fn compile_profile(
                 rest
             }
         };
+        names.intern(&mut residual);
         let members: Vec<u32> = unit_guard
             .iter()
             .enumerate()
             .filter(|(_, g)| **g == gi)
             .map(|(u, _)| u as u32)
             .collect();
-        let prefilter = build_prefilter(&members, &units);
+        let prefilter = build_prefilter(&members, &units, names);
         buckets.push(Bucket {
             residual,
             units: members,
@@ -875,7 +941,7 @@ fn compile_profile(
 /// One field's atoms: patterns, their index, and the units of each.
 type FieldAtoms = (Vec<String>, HashMap<String, usize>, Vec<Vec<u32>>);
 
-fn build_prefilter(members: &[u32], units: &[Unit]) -> Prefilter {
+fn build_prefilter(members: &[u32], units: &[Unit], names: &mut Interner) -> Prefilter {
     let mut pf = Prefilter::default();
     let mut per_field: HashMap<AtomField, FieldAtoms> = HashMap::new();
     for &u in members {
@@ -918,7 +984,10 @@ fn build_prefilter(members: &[u32], units: &[Unit]) -> Prefilter {
             continue;
         };
         match f {
-            AtomField::Field(name) => pf.fields.push((name, ac, units_of)),
+            AtomField::Field(name) => {
+                let id = names.id(&name);
+                pf.fields.push((name, id, ac, units_of))
+            }
             AtomField::Any => pf.keyword = Some((ac, units_of)),
         }
     }
@@ -936,7 +1005,7 @@ impl Engine {
             let pats: usize = p
                 .buckets
                 .iter()
-                .map(|b| b.prefilter.fields.iter().map(|f| f.2.len()).sum::<usize>())
+                .map(|b| b.prefilter.fields.iter().map(|f| f.3.len()).sum::<usize>())
                 .sum();
             let members: usize = p.buckets.iter().map(|b| b.units.len()).sum();
             s.push_str(&format!(
@@ -952,3 +1021,10 @@ impl Engine {
         s
     }
 }
+
+// `taishi serve` shares one engine between threads behind an `Arc` and
+// swaps it on reload.
+const _: () = {
+    const fn shared<T: Send + Sync>() {}
+    shared::<Engine>();
+};

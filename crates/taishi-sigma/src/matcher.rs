@@ -245,12 +245,84 @@ pub struct TextCache {
     used: usize,
     raw: Vec<(usize, String)>,
     raw_used: usize,
+    lower_index: PtrIndex,
+    raw_index: PtrIndex,
+}
+
+/// Value address to entry number, for the current event: an open-addressed
+/// table whose slots count only when stamped with the current epoch, so
+/// starting an event costs nothing and a lookup is one or two probes
+/// (events have dozens of fields; a linear search showed in profiles).
+#[derive(Default)]
+struct PtrIndex {
+    /// (address, epoch, entry)
+    slots: Vec<(usize, u32, u32)>,
+    epoch: u32,
+    len: usize,
+}
+
+impl PtrIndex {
+    fn clear(&mut self) {
+        self.len = 0;
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.slots.iter_mut().for_each(|s| s.1 = 0);
+            self.epoch = 1;
+        }
+    }
+
+    fn home(&self, key: usize) -> usize {
+        let h = (key as u64 >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> 32) as usize & (self.slots.len() - 1)
+    }
+
+    fn get(&self, key: usize) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let (k, e, v) = self.slots[i];
+            if e != self.epoch {
+                return None;
+            }
+            if k == key {
+                return Some(v as usize);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn insert(&mut self, key: usize, value: usize) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            // Grow (and rehash what this event holds).
+            let old = std::mem::take(&mut self.slots);
+            let epoch = self.epoch;
+            self.slots = vec![(0, 0, 0); (old.len() * 2).max(64)];
+            self.len = 0;
+            for (k, e, v) in old {
+                if e == epoch {
+                    self.insert(k, v as usize);
+                }
+            }
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        while self.slots[i].1 == self.epoch {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = (key, self.epoch, value as u32);
+        self.len += 1;
+    }
 }
 
 impl TextCache {
     pub fn clear(&mut self) {
         self.used = 0;
         self.raw_used = 0;
+        self.lower_index.clear();
+        self.raw_index.clear();
     }
 
     /// The value's text as written (numbers formatted).
@@ -259,11 +331,8 @@ impl TextCache {
             return Some(s.as_str());
         }
         let key = v as *const Value as usize;
-        if let Some(i) = self.raw[..self.raw_used]
-            .iter()
-            .position(|(k, _)| *k == key)
-        {
-            return Some(self.raw[i].1.as_str());
+        if let Some(i) = self.raw_index.get(key) {
+            return self.raw.get(i).map(|e| e.1.as_str());
         }
         let text = v.to_text()?;
         if self.raw_used == self.raw.len() {
@@ -273,6 +342,7 @@ impl TextCache {
         slot.0 = key;
         slot.1.clear();
         slot.1.push_str(&text);
+        self.raw_index.insert(key, self.raw_used);
         self.raw_used += 1;
         Some(self.raw[self.raw_used - 1].1.as_str())
     }
@@ -285,12 +355,8 @@ impl TextCache {
     /// The value's text lowercased, and whether it is ASCII.
     pub fn lower_ascii<'a>(&'a mut self, v: &'a Value) -> Option<(&'a str, bool)> {
         let key = v as *const Value as usize;
-        if let Some(i) = self.entries[..self.used]
-            .iter()
-            .position(|(k, _, _)| *k == key)
-        {
-            let e = &self.entries[i];
-            return Some((e.1.as_str(), e.2));
+        if let Some(i) = self.lower_index.get(key) {
+            return self.entries.get(i).map(|e| (e.1.as_str(), e.2));
         }
         let text = v.to_text()?;
         if self.used == self.entries.len() {
@@ -306,6 +372,7 @@ impl TextCache {
         } else {
             slot.1.push_str(&text.to_lowercase());
         }
+        self.lower_index.insert(key, self.used);
         self.used += 1;
         let e = &self.entries[self.used - 1];
         Some((e.1.as_str(), e.2))
@@ -384,6 +451,72 @@ pub struct Ctx<'e, 'c> {
     /// Whether the event has field names with spaces (`Threat Name`),
     /// which rules write without them (`ThreatName`).
     pub spaced: &'c SpacedNames,
+    /// The event's fields in order.
+    pub view: &'c [(&'e str, &'e Value)],
+    /// Where each field the rules read was found in this event.
+    pub slots: &'c mut FieldSlots,
+}
+
+/// Per field id: the event (by epoch) it was looked up for and where it
+/// was found. Kept across events; an epoch bump forgets everything.
+#[derive(Default)]
+pub struct FieldSlots {
+    stamp: Vec<u32>,
+    pos: Vec<u32>,
+    epoch: u32,
+}
+
+const ABSENT: u32 = u32::MAX;
+/// Found by a path into an object (`dns.answers`), not as a field.
+const NESTED: u32 = u32::MAX - 1;
+
+impl FieldSlots {
+    /// Starts a new event for `n` field ids.
+    pub fn start(&mut self, n: usize) {
+        if self.stamp.len() < n {
+            self.stamp.resize(n, 0);
+            self.pos.resize(n, ABSENT);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamp.iter_mut().for_each(|x| *x = 0);
+            self.epoch = 1;
+        }
+    }
+}
+
+impl<'e> Ctx<'e, '_> {
+    /// The value of field `id` (named `name`), looked up in the event once
+    /// per event.
+    #[inline]
+    pub fn field(&mut self, id: u32, name: &str) -> Option<&'e Value> {
+        let i = id as usize;
+        if let (Some(st), Some(&pos)) = (self.slots.stamp.get(i), self.slots.pos.get(i)) {
+            if *st == self.slots.epoch {
+                return match pos {
+                    ABSENT => None,
+                    NESTED => lookup(self.event, name, self.spaced),
+                    p => self.view.get(p as usize).map(|(_, v)| *v),
+                };
+            }
+        }
+        let found = self
+            .view
+            .iter()
+            .position(|(k, _)| k.len() == name.len() && *k == name);
+        let (pos, v) = match found {
+            Some(p) => (p as u32, self.view.get(p).map(|(_, v)| *v)),
+            None => match lookup(self.event, name, self.spaced) {
+                Some(v) => (NESTED, Some(v)),
+                None => (ABSENT, None),
+            },
+        };
+        if let (Some(st), Some(p)) = (self.slots.stamp.get_mut(i), self.slots.pos.get_mut(i)) {
+            *st = self.slots.epoch;
+            *p = pos;
+        }
+        v
+    }
 }
 
 impl CMatch {
