@@ -35,10 +35,7 @@ fn sample() -> Vec<Event> {
                     "192.168.1.7"
                 },
             );
-            e.push(
-                "destination.port",
-                [443u64, 53, 22][(i % 3 / 1) as usize % 3],
-            );
+            e.push("destination.port", [443u64, 53, 22][(i / 3 % 3) as usize]);
             e.push("network.bytes", (i * 137) as u64);
             e.push("network.transport", if i % 4 == 0 { "TCP" } else { "tcp" });
             if i % 6 == 0 {
