@@ -21,6 +21,7 @@ i18n.use(initReactI18next).init({
   fallbackLng: "zh-CN",
   interpolation: { escapeValue: false },
   returnNull: false,
+  showSupportNotice: false,
 });
 document.documentElement.lang = i18n.language;
 

@@ -13,7 +13,22 @@ let registered = false;
 function register() {
   if (registered) return;
   const topo = countries as unknown as Topology<{ countries: GeometryCollection }>;
-  const geo = feature(topo, topo.objects.countries);
+  const geo = feature(topo, topo.objects.countries) as unknown as GeoJSON.FeatureCollection;
+  // Antarctica is dropped (no attackers, half the height), and rings that
+  // cross the antimeridian (Russia, Fiji) are unwrapped eastwards so that
+  // no polygon edge is drawn across the whole map.
+  geo.features = geo.features.filter((f) => f.id !== "010");
+  for (const f of geo.features) {
+    const g = f.geometry;
+    const polys = g.type === "Polygon" ? [g.coordinates] : g.type === "MultiPolygon" ? g.coordinates : [];
+    for (const poly of polys) {
+      for (const ring of poly) {
+        if (ring.some((p, i) => i > 0 && Math.abs(p[0] - ring[i - 1][0]) > 180)) {
+          for (const p of ring) if (p[0] < 0) p[0] += 360;
+        }
+      }
+    }
+  }
   echarts.registerMap("world", geo as never);
   registered = true;
 }
@@ -39,8 +54,7 @@ export default function GeoMap({ sources, height = 300 }: { sources: Overview["t
         silent: false,
         // Antarctica left out: it holds no attackers and half the height.
         boundingCoords: view === "china" ? [[72, 54], [136, 17]] : [[-170, 78], [180, -56]],
-        layoutCenter: ["50%", "50%"],
-        layoutSize: "100%",
+        left: 8, right: 8, top: 8, bottom: 24,
         itemStyle: { areaColor: "#13233a", borderColor: "#2b4a6f", borderWidth: 0.6 },
         emphasis: { itemStyle: { areaColor: "#1c3556" }, label: { show: false } },
         label: { show: false },

@@ -59,7 +59,7 @@ export default function Overview() {
   // Built apart so that the 2-second ticks redraw only the gauge and the
   // sparkline, not every chart (which would replay their animations).
   const main = useMemo(() => (d ? buildCharts(d, f, t) : null), [d, f, t]);
-  const gauge = useMemo(() => gaugeOption(f, threat, score), [f, threat, score]);
+  const gauge = useMemo(() => gaugeOption(threat, score), [threat, score]);
   const spark = useMemo(() => sparkOption(live.rates), [live.rates]);
   const charts = main && { ...main, gauge, spark };
 
@@ -73,7 +73,10 @@ export default function Overview() {
   const kpis = (
     <div className="kpis">
       <div className="kpi kpi-threat" data-testid="kpi-threat" style={{ borderColor: THREAT_COLOR[threat ?? "low"] }}>
-        <Chart option={charts.gauge} height={big ? 150 : 118} label={t("threat.title")} />
+        <div className="gauge">
+          <Chart option={charts.gauge} height={big ? 150 : 118} label={t("threat.title")} />
+          <div className="gauge-value" style={{ color: THREAT_COLOR[threat ?? "low"] }}>{f.dec(score ?? 0)}</div>
+        </div>
         <div className="kpi-threat-label" style={{ color: THREAT_COLOR[threat ?? "low"] }}>
           {t("threat.title")} · <b>{t(`threat.${threat ?? "low"}`)}</b>
         </div>
@@ -284,12 +287,20 @@ function buildCharts(d: O, f: Fmt, t: T) {
   };
   const levels: Option = {
     tooltip: { ...tooltip, trigger: "item", valueFormatter: (v: number) => f.num(v) },
-    legend: { bottom: 0, textStyle: { color: palette.text }, itemWidth: 10, itemHeight: 10 },
+    legend: {
+      bottom: 0, textStyle: { color: palette.text }, itemWidth: 10, itemHeight: 10,
+      formatter: (name: string) => {
+        const l = lv.find((x) => t(`level.${x}`) === name);
+        return `${name} ${f.num(l ? d.alerts_by_level[l] ?? 0 : 0)}`;
+      },
+    },
     series: [
       {
-        type: "pie", radius: ["48%", "72%"], center: ["50%", "45%"], avoidLabelOverlap: true,
+        type: "pie", radius: ["50%", "74%"], center: ["50%", "44%"],
         itemStyle: { borderColor: "#0b1525", borderWidth: 2 },
-        label: { color: palette.text, formatter: "{b}\n{c}" },
+        label: { show: true, position: "center", color: "#eaf6ff", fontSize: 22, fontWeight: 700, formatter: () => f.num(d.alerts_total) },
+        emphasis: { label: { show: true, fontSize: 18, formatter: (p: { name: string; value: number }) => `${p.name}\n${f.num(p.value)}` } },
+        labelLine: { show: false },
         data: [...lv].reverse().filter((l) => (d.alerts_by_level[l] ?? 0) > 0)
           .map((l) => ({ key: l, name: t(`level.${l}`), value: d.alerts_by_level[l] ?? 0, itemStyle: { color: palette.level[l] } })),
       },
@@ -353,7 +364,7 @@ function buildCharts(d: O, f: Fmt, t: T) {
   return { events, alerts, levels, rules, assets, matrix, techniqueCount: techniques.length };
 }
 
-function gaugeOption(f: Fmt, threat?: string, score?: number): Option {
+function gaugeOption(threat?: string, score?: number): Option {
   const tc = THREAT_COLOR[threat ?? "low"];
   return {
     series: [{
@@ -362,7 +373,7 @@ function gaugeOption(f: Fmt, threat?: string, score?: number): Option {
       axisLine: { lineStyle: { width: 10, color: [[1, "rgba(148,163,184,0.15)"]] } },
       axisTick: { show: false }, splitLine: { show: false }, axisLabel: { show: false }, pointer: { show: false },
       anchor: { show: false }, title: { show: false },
-      detail: { valueAnimation: true, offsetCenter: [0, "-5%"], fontSize: 26, fontWeight: 700, color: tc, formatter: (v: number) => f.dec(v) },
+      detail: { show: false },
       data: [{ value: score ?? 0 }],
     }],
   };

@@ -12,6 +12,7 @@ import { keymap } from "@codemirror/view";
 import { yaml as yamlLang } from "@codemirror/lang-yaml";
 import { linter, lintGutter, type Diagnostic } from "@codemirror/lint";
 import { parseAllDocuments } from "yaml";
+import { oneDark } from "@codemirror/theme-one-dark";
 import { api, type RuleInfo, type ValidateResult } from "../api";
 import { useAuth } from "../auth";
 import { ErrorBox, LevelBadge, Loading, Toast } from "../components/common";
@@ -84,7 +85,9 @@ export default function RuleEditor() {
     enabled: !!id,
   });
   const readOnly = !can("write") || (rule.data != null && rule.data.origin !== "uploaded");
-  const initial = id ? rule.data?.yaml ?? null : TEMPLATE.replace("00000000-0000-4000-8000-000000000000", newId());
+  // One template (with its fresh id) per editor, not one per render.
+  const [template] = useState(() => TEMPLATE.replace("00000000-0000-4000-8000-000000000000", newId()));
+  const initial = id ? rule.data?.yaml ?? null : template;
 
   useEffect(() => {
     if (!host.current || initial == null || view.current) return;
@@ -95,6 +98,7 @@ export default function RuleEditor() {
         extensions: [
           basicSetup,
           yamlLang(),
+          oneDark,
           lintGutter(),
           linter(
             (ev) => {
