@@ -671,8 +671,33 @@ fn push_down(
             fields,
             rare,
         } if (1..=2).contains(&fields.len()) && plain(fields) => {
-            let Some(groups) = pairs(store, filter, range, fields, opts)? else {
-                return Ok(None);
+            let groups = if let ([field], false) = (fields.as_slice(), *rare) {
+                // The most frequent values of one field: the store's top
+                // candidates with a margin. Exact when the field has no more
+                // values than that (`other` is 0); otherwise counts are
+                // exact for values every segment ranked high, as in
+                // Elasticsearch.
+                let AggResult::Terms { buckets, .. } = store.aggregate(
+                    filter,
+                    range,
+                    &Aggregation::Terms {
+                        field: field.clone(),
+                        size: limit.saturating_add(100),
+                        then: None,
+                    },
+                )?
+                else {
+                    return Ok(None);
+                };
+                buckets
+                    .into_iter()
+                    .map(|b| (vec![key(b.key)], b.count))
+                    .collect()
+            } else {
+                let Some(groups) = pairs(store, filter, range, fields, opts)? else {
+                    return Ok(None);
+                };
+                groups
             };
             let mut rows: Vec<Vec<Value>> = groups
                 .into_iter()
