@@ -55,7 +55,8 @@ pub enum Expr {
         field: String,
         network: String,
     },
-    /// A bare word or phrase: any string field contains it, ignoring case.
+    /// A bare word or phrase: the words appear, in order, in one string
+    /// value (or a number), ignoring case; see `words`.
     Text {
         value: Pattern,
     },
