@@ -202,6 +202,8 @@ pub fn router(app: S, sink: Arc<Sink>) -> Router {
         .route("/overview", get(crate::overview::overview))
         .route("/stream", get(stream))
         .route("/health", get(health))
+        .route("/settings/outputs", get(get_outputs).put(put_outputs))
+        .route("/settings/outputs/{name}/test", post(test_output))
         .route_layer(middleware::from_fn_with_state(app.clone(), require_auth))
         .route("/auth/login", post(login))
         .route("/openapi.json", get(openapi))
@@ -216,6 +218,7 @@ pub fn router(app: S, sink: Arc<Sink>) -> Router {
         )
         .with_state(app)
         .nest("/api/v1", api)
+        .fallback_service(taishi_console::router())
 }
 
 // ---- auth handlers -----------------------------------------------------
@@ -275,9 +278,20 @@ async fn logout(State(app): State<S>, headers: HeaderMap) -> R<Response> {
     Ok(r)
 }
 
-async fn me(State(app): State<S>, Extension(c): Extension<Caller>) -> R<Json<J>> {
+async fn me(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    headers: HeaderMap,
+) -> R<Json<J>> {
     let u = app.state.user(&c.username)?;
-    Ok(Json(json!(u)))
+    let mut v = json!(u);
+    // A reloaded console tab gets its CSRF value back from its cookie.
+    if let Some(sid) = auth::cookie(&headers, auth::COOKIE) {
+        if let Some(s) = app.state.session(&auth::digest(&sid))? {
+            v["csrf"] = J::String(s.csrf);
+        }
+    }
+    Ok(Json(v))
 }
 
 #[derive(Deserialize)]
@@ -988,6 +1002,7 @@ pub fn health_json(app: &App) -> J {
         },
         "listeners": crate::overview::listeners(app),
         "rules": {"loaded": d.infos.len(), "compiled": d.engine.active_rules(), "rejected": d.rejected.len(), "disabled": disabled},
+        "alerts_outputs": app.outputs.list()["items"],
         "pipeline": {
             "events": app.pipeline.events_in.load(Ordering::Relaxed),
             "alerts": app.pipeline.alerts_raised.load(Ordering::Relaxed),
@@ -1002,6 +1017,7 @@ async fn health(State(app): State<S>) -> R<Json<J>> {
 
 async fn metrics_text(State(app): State<S>) -> Response {
     let mut out = app.registry.render_prometheus();
+    out.push_str(&app.outputs.prometheus());
     let st = app.store.stats();
     let p = &app.pipeline;
     let d = app.rules.current();
@@ -1094,6 +1110,53 @@ async fn stream(
         Some((Ok(ev), (app, rx, events, std::time::Instant::now())))
     });
     Sse::new(s).keep_alive(KeepAlive::default())
+}
+
+async fn get_outputs(State(app): State<S>) -> Json<J> {
+    Json(app.outputs.list())
+}
+
+#[derive(Deserialize)]
+struct OutputsBody {
+    items: Vec<J>,
+}
+
+async fn put_outputs(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Json(b): Json<OutputsBody>,
+) -> R<Json<J>> {
+    if !c.is_admin() {
+        return Err(forbidden());
+    }
+    let mut outs = Vec::new();
+    for (i, mut v) in b.items.into_iter().enumerate() {
+        // What `list` adds for display is not configuration.
+        if let J::Object(m) = &mut v {
+            m.remove("metrics");
+        }
+        outs.push(
+            serde_json::from_value::<taishi_alert::OutputConfig>(v)
+                .map_err(|e| bad(format!("items[{i}]: {e}")))?,
+        );
+    }
+    app.outputs
+        .replace(&app.state, outs)
+        .await
+        .map(Json)
+        .map_err(|p| bad(p.join("; ")))
+}
+
+async fn test_output(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(name): Path<String>,
+) -> R<Json<J>> {
+    need_write(&c)?;
+    match app.outputs.test(&name).await {
+        Ok(()) => Ok(Json(json!({"ok": true}))),
+        Err(e) => Ok(Json(json!({"ok": false, "error": e}))),
+    }
 }
 
 async fn openapi() -> Json<J> {

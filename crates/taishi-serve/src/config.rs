@@ -23,7 +23,7 @@ pub struct Config {
     /// `[enrich]`: GeoIP/ASN databases.
     pub enrich: taishi_enrich::EnrichConfig,
     /// `[alerts]`: grouping, suppression and outputs.
-    pub alerts: toml::Table,
+    pub alerts: taishi_alert::AlertsConfig,
 }
 
 impl Default for Config {
@@ -35,7 +35,7 @@ impl Default for Config {
             detection: DetectionSection::default(),
             listeners: Vec::new(),
             enrich: taishi_enrich::EnrichConfig::default(),
-            alerts: toml::Table::new(),
+            alerts: taishi_alert::AlertsConfig::default(),
         }
     }
 }
@@ -244,6 +244,7 @@ impl Config {
             }
         }
         p.extend(self.enrich.validate());
+        p.extend(self.alerts.validate());
         let mut names = std::collections::HashSet::new();
         for (i, l) in self.listeners.iter().enumerate() {
             if !names.insert(l.name()) {

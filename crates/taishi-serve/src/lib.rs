@@ -17,6 +17,7 @@ pub mod auth;
 pub mod config;
 pub mod detect;
 mod openapi;
+pub mod outputs;
 pub mod overview;
 pub mod pipeline;
 pub mod state;
@@ -48,6 +49,7 @@ pub struct App {
     pub pipeline: Arc<Pipeline>,
     pub registry: Registry,
     pub geo: Arc<taishi_enrich::GeoIp>,
+    pub outputs: Arc<outputs::Outputs>,
     pub listeners: Vec<ListenerInfo>,
     pub started: Instant,
 }
@@ -77,6 +79,7 @@ impl Server {
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
         }
+        self.app.outputs.shutdown().await;
         let store = self.app.store.clone();
         tokio::task::spawn_blocking(move || store.checkpoint())
             .await?
@@ -162,6 +165,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         let g = geo.clone();
         pipeline.enrich = Some(Box::new(move |ev| g.enrich(ev)));
     }
+    let outputs = Arc::new(outputs::Outputs::start(&config.alerts, &state)?);
+    pipeline.hooks.push(outputs.clone());
     let pipeline = Arc::new(pipeline);
     let sink = Arc::new(Sink(pipeline.clone()));
     let cancel = CancellationToken::new();
@@ -272,6 +277,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         pipeline,
         registry,
         geo,
+        outputs,
         listeners: infos.clone(),
         started: Instant::now(),
     });

@@ -332,7 +332,10 @@ pub fn overview_json(app: &App, from: Option<&str>, to: Option<&str>) -> R<J> {
             a.0 += 1;
             a.1 = a.1.max(*level);
         }
-        if let Some(s) = src {
+        if let Some(s) = src
+            .as_deref()
+            .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
+        {
             *sources.entry(s).or_default() += 1;
         }
         let tactics: Vec<&str> = tags
