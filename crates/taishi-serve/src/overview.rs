@@ -64,12 +64,60 @@ fn range_of(from: Option<&str>, to: Option<&str>, default_from: &str) -> R<TimeR
     Ok(TimeRange::new(f, t))
 }
 
+/// `POST /api/v1/search`: `taishi_search::SearchOutput` as JSON (what
+/// `taishi search --server` reads), plus the console's forms of the same
+/// data (`hits` with `@timestamp`, histogram buckets with `t`).
 pub fn run_search(app: &App, b: &SearchBody) -> R<J> {
-    let _ = (app, b);
-    Err(ApiError(
-        StatusCode::NOT_IMPLEMENTED,
-        "search is being built".into(),
-    ))
+    let query = |e: taishi_query::Error| {
+        let col = e
+            .column
+            .map(|c| format!(" (column {c})"))
+            .unwrap_or_default();
+        bad(format!("query{col}: {}", e.message))
+    };
+    let q = taishi_query::Query::parse(&b.query).map_err(query)?;
+    let q = if b.from.is_some() || b.to.is_some() {
+        q.with_time_range(
+            b.from.as_deref().filter(|s| !s.is_empty()),
+            b.to.as_deref().filter(|s| !s.is_empty()),
+        )
+        .map_err(query)?
+    } else {
+        q
+    };
+    let offset = b.offset.unwrap_or(0).min(10_000);
+    let opts = taishi_search::SearchOptions {
+        limit: b.limit.unwrap_or(100).clamp(1, 10_000) + offset,
+        ..Default::default()
+    };
+    let out = taishi_search::execute(&app.store, &q, &opts).map_err(|e| match e {
+        taishi_search::Error::Store(e) => {
+            ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
+        other => bad(other.to_string()),
+    })?;
+    let mut v = serde_json::to_value(&out)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    if let Some(events) = v.get_mut("events").and_then(J::as_array_mut) {
+        if offset > 0 {
+            events.drain(..offset.min(events.len()));
+        }
+        let hits: Vec<J> = events
+            .iter()
+            .map(|e| json!({"@timestamp": e.get("@timestamp"), "event": e}))
+            .collect();
+        v["hits"] = J::Array(hits);
+    }
+    if let Some(h) = v.get_mut("histogram").filter(|h| h.is_object()) {
+        let secs = h["interval_secs"].as_u64().unwrap_or(0);
+        h["interval_ms"] = J::from(secs * 1000);
+        if let Some(bs) = h.get_mut("buckets").and_then(J::as_array_mut) {
+            for b in bs {
+                b["t"] = b["start"].clone();
+            }
+        }
+    }
+    Ok(v)
 }
 
 /// Field list with top values over the newest matching events.

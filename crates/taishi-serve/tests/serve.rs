@@ -159,6 +159,42 @@ fn every_listener_feeds_detection_and_triage() {
     assert_eq!(events(&c), 51);
     drop(tcp);
 
+    // Search finds the events, and the aggregations are right.
+    let search = |q: &str| {
+        c.post("/api/v1/search", &json!({"query": q, "from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", "limit": 100}))
+    };
+    let ok = wait_until(10, || {
+        search("Channel:\"Microsoft-Windows-Sysmon/Operational\"").1["total"] == 30
+    });
+    assert!(
+        ok,
+        "{} / {}",
+        search("Channel:\"Microsoft-Windows-Sysmon/Operational\"").1,
+        search("*").1["total"]
+    );
+    let (s, r) = search("CommandLine:*taishi-e2e-marker*");
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["total"], 3, "{r}");
+    assert_eq!(r["hits"].as_array().unwrap().len(), 3);
+    assert!(
+        r["histogram"]["buckets"]
+            .as_array()
+            .is_some_and(|b| !b.is_empty()),
+        "{r}"
+    );
+    let (_, r) = search("EventID:1 | stats count() by Computer");
+    assert_eq!(r["kind"], "table", "{r}");
+    let rows = r["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 5, "{r}");
+    let total: u64 = rows.iter().map(|row| row[1].as_u64().unwrap()).sum();
+    assert_eq!(total, 30, "{r}");
+    let (_, r) = search("event.dataset:* OR log.syslog.appname:sshd | top 3 log.syslog.appname");
+    assert_eq!(r["rows"][0][0], "sshd", "{r}");
+    assert_eq!(r["rows"][0][1], 15, "{r}");
+    let (s, r) = search("CommandLine:(");
+    assert_eq!(s, 400, "{r}");
+    assert!(r["error"].as_str().unwrap().contains("column"), "{r}");
+
     // Detections: 3 Sysmon markers (high) and 15 sshd failures (medium).
     assert!(
         wait_until(10, || alerts(&c, "limit=100")["total"] == 18),
