@@ -115,16 +115,13 @@ fn alerts_reach_a_webhook_and_smtp() {
 
     let (url, hooks) = webhook_receiver();
     let mut cfg = config(dir.path());
-    let alerts: taishi_alert::AlertsConfig = toml::from_str(&format!(
-        r#"
-        group_window = "0s"
-        suppress = "0s"
-        [[alerts_outputs_placeholder]]
-        "#
-    ).replace("[[alerts_outputs_placeholder]]", &format!(
-        "[[outputs]]\ntype = \"webhook\"\nurl = \"{url}\"\n[[outputs]]\ntype = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"taishi@example.org\"\nto = [\"soc@example.org\"]\nmin_level = \"high\"\n"
-    )))
-    .unwrap();
+    let alerts_toml = format!(
+        "group_window = \"0s\"\nsuppress = \"0s\"\n\
+         [[outputs]]\ntype = \"webhook\"\nurl = \"{url}\"\n\
+         [[outputs]]\ntype = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\
+         from = \"taishi@example.org\"\nto = [\"soc@example.org\"]\nmin_level = \"high\"\n"
+    );
+    let alerts: taishi_alert::AlertsConfig = toml::from_str(&alerts_toml).unwrap();
     cfg.alerts = alerts;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
