@@ -128,6 +128,9 @@ pub struct MatcherStats {
 pub struct MatcherBuilder {
     m: Matcher,
     ctx_ids: HashMap<Arc<IndicatorContext>, u32>,
+    last_ctx: Option<(u32, Arc<IndicatorContext>)>,
+    cidr4_long: HashMap<(u32, u8), u32>,
+    kind_counts: [u64; IndicatorType::ALL.len()],
     warninglists: Warninglists,
     now: DateTime<Utc>,
 }
@@ -143,6 +146,9 @@ impl MatcherBuilder {
         MatcherBuilder {
             m: Matcher::empty(),
             ctx_ids: HashMap::new(),
+            last_ctx: None,
+            cidr4_long: HashMap::new(),
+            kind_counts: [0; IndicatorType::ALL.len()],
             warninglists,
             now: Utc::now(),
         }
@@ -197,15 +203,36 @@ impl MatcherBuilder {
         entry.next = self.m.pending;
         self.m.entries.push(entry);
         self.m.stats.indicators += 1;
-        *self
-            .m
-            .stats
-            .by_type
-            .entry(ind.kind.as_str().to_string())
-            .or_default() += 1;
+        if let Some(n) = self.kind_counts.get_mut(ind.kind as usize) {
+            *n += 1;
+        }
     }
 
     fn context(&mut self, ind: &Indicator) -> u32 {
+        // Feeds write runs of indicators with one context: compare with the
+        // last one before building (and allocating) a key.
+        if let Some((id, last)) = &self.last_ctx {
+            if last.source == ind.source
+                && last.id == ind.id
+                && last.name == ind.name
+                && last.description == ind.description
+                && last.confidence == ind.confidence
+                && last.tlp == ind.tlp
+                && last.labels == ind.labels
+                && last.malware == ind.malware
+                && last.attack == ind.attack
+            {
+                return *id;
+            }
+        }
+        let id = self.context_slow(ind);
+        if let Some(c) = self.m.contexts.get(id as usize) {
+            self.last_ctx = Some((id, c.clone()));
+        }
+        id
+    }
+
+    fn context_slow(&mut self, ind: &Indicator) -> u32 {
         let c = IndicatorContext {
             source: ind.source.clone(),
             id: ind.id.clone(),
@@ -243,12 +270,10 @@ impl MatcherBuilder {
                     let len = n.prefix_len();
                     let key = u32::from(n.network());
                     if len >= 16 {
-                        m.cidr4_b16[(key >> 16) as usize / 64] |= 1 << ((key >> 16) % 64);
+                        self.cidr4_long.insert((key, len), idx)
                     } else {
-                        m.cidr4_short = true;
+                        prefix_map(&mut m.cidr4, len).insert(key, idx)
                     }
-                    let map = prefix_map(&mut m.cidr4, len);
-                    map.insert(key, idx)
                 }
                 Ok(IpNet::V6(n)) => {
                     let map = prefix_map(&mut m.cidr6, n.prefix_len());
@@ -308,11 +333,39 @@ impl MatcherBuilder {
 
     pub fn build(mut self) -> Matcher {
         self.m.stats.contexts = self.m.contexts.len() as u64;
-        self.m.cidr4.sort_by(|a, b| b.0.cmp(&a.0));
-        self.m.cidr6.sort_by(|a, b| b.0.cmp(&a.0));
+        self.m.cidr4.sort_by_key(|m| std::cmp::Reverse(m.0));
+        // Networks of /16 or longer: bucketed by their /16, so a lookup is
+        // one index and a scan of the (usually one or two) networks there.
+        let mut long: Vec<(u32, u8, u32)> = self
+            .cidr4_long
+            .drain()
+            .map(|((net, len), idx)| (net, len, idx))
+            .collect();
+        long.sort_unstable_by_key(|&(net, len, _)| (net, std::cmp::Reverse(len)));
+        if !long.is_empty() {
+            let mut start = vec![0u32; 65537];
+            for &(net, _, _) in &long {
+                start[(net >> 16) as usize + 1] += 1;
+            }
+            for i in 1..start.len() {
+                start[i] += start[i - 1];
+            }
+            self.m.cidr4_start = start.into_boxed_slice();
+        }
+        self.m.cidr4_long = long.into_boxed_slice();
+        for (i, n) in self.kind_counts.iter().enumerate() {
+            if *n > 0 {
+                if let Some(k) = IndicatorType::ALL.get(i) {
+                    self.m.stats.by_type.insert(k.as_str().to_string(), *n);
+                }
+            }
+        }
+        self.m.cidr6.sort_by_key(|m| std::cmp::Reverse(m.0));
         self.m.has = Has {
             ip: !(self.m.ip4.is_empty() && self.m.ip6.is_empty()),
-            cidr: !(self.m.cidr4.is_empty() && self.m.cidr6.is_empty()),
+            cidr: !(self.m.cidr4.is_empty()
+                && self.m.cidr6.is_empty()
+                && self.m.cidr4_long.is_empty()),
             domain: !self.m.domains.is_empty(),
             url: !self.m.urls.is_empty(),
             md5: !self.m.md5.is_empty(),
@@ -563,9 +616,10 @@ pub struct Matcher {
     ip6: HashMap<u128, u32>,
     cidr4: Vec<(u8, HashMap<u32, u32>)>,
     cidr6: Vec<(u8, HashMap<u128, u32>)>,
-    /// One bit per IPv4 /16 covered by a network of prefix ≥ 16.
-    cidr4_b16: Box<[u64]>,
-    cidr4_short: bool,
+    /// IPv4 networks of prefix ≥ 16 as (network, prefix, entry), sorted,
+    /// with `cidr4_start[b16]..cidr4_start[b16 + 1]` the ones in each /16.
+    cidr4_long: Box<[(u32, u8, u32)]>,
+    cidr4_start: Box<[u32]>,
     domains: HashMap<Box<str>, u32>,
     urls: HashMap<Box<str>, u32>,
     url_hosts: HashSet<Box<str>>,
@@ -609,8 +663,8 @@ impl Matcher {
             ip6: HashMap::new(),
             cidr4: Vec::new(),
             cidr6: Vec::new(),
-            cidr4_b16: vec![0u64; 1024].into_boxed_slice(),
-            cidr4_short: false,
+            cidr4_long: Box::new([]),
+            cidr4_start: Box::new([]),
             domains: HashMap::new(),
             urls: HashMap::new(),
             url_hosts: HashSet::new(),
@@ -833,8 +887,12 @@ impl Matcher {
 impl Cx<'_> {
     fn ip(&mut self, field: &'static str, s: &str) {
         let m = self.m;
-        let Ok(ip) = s.trim().parse::<IpAddr>() else {
-            return;
+        let ip = match parse_ipv4(s.as_bytes()) {
+            Some(v4) => IpAddr::V4(v4.into()),
+            None => match s.trim().parse::<IpAddr>() {
+                Ok(ip) => ip,
+                Err(_) => return,
+            },
         };
         match ip {
             IpAddr::V4(a) => {
@@ -846,14 +904,20 @@ impl Cx<'_> {
                 }
                 if m.has.cidr {
                     let b16 = (k >> 16) as usize;
-                    let long = m.cidr4_b16[b16 / 64] & (1 << (b16 % 64)) != 0;
-                    if !long && !m.cidr4_short {
-                        return;
+                    if let (Some(&from), Some(&to)) =
+                        (m.cidr4_start.get(b16), m.cidr4_start.get(b16 + 1))
+                    {
+                        for &(net, len, idx) in
+                            m.cidr4_long.get(from as usize..to as usize).unwrap_or(&[])
+                        {
+                            if k & (u32::MAX << (32 - u32::from(len))) == net {
+                                self.chain(Some(idx), field, s, IndicatorType::Cidr, || {
+                                    format!("{}/{len}", std::net::Ipv4Addr::from(net))
+                                });
+                            }
+                        }
                     }
                     for (len, map) in &m.cidr4 {
-                        if (*len >= 16 && !long) || (*len < 16 && !m.cidr4_short) {
-                            continue;
-                        }
                         let mask = if *len == 0 {
                             0
                         } else {
@@ -1060,6 +1124,46 @@ fn for_each_text(v: &Value, f: &mut dyn FnMut(&str)) {
     }
 }
 
+/// Dotted-quad IPv4 without the generality of `IpAddr::from_str` (which
+/// costs several times more and runs for every address of every event).
+/// Anything unusual returns None and goes through the standard parser.
+#[inline]
+fn parse_ipv4(b: &[u8]) -> Option<u32> {
+    let mut out: u32 = 0;
+    let mut octet: u32 = 0;
+    let mut digits = 0;
+    let mut dots = 0;
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                // Leading zeros are ambiguous (octal to some parsers).
+                if digits == 1 && octet == 0 {
+                    return None;
+                }
+                octet = octet * 10 + u32::from(c - b'0');
+                digits += 1;
+                if digits > 3 || octet > 255 {
+                    return None;
+                }
+            }
+            b'.' => {
+                if digits == 0 || dots == 3 {
+                    return None;
+                }
+                out = (out << 8) | octet;
+                octet = 0;
+                digits = 0;
+                dots += 1;
+            }
+            _ => return None,
+        }
+    }
+    if dots != 3 || digits == 0 {
+        return None;
+    }
+    Some((out << 8) | octet)
+}
+
 /// ASCII-lower-cases into `buf` when needed; None when it does not fit.
 #[inline]
 fn lower<'b>(s: &'b str, buf: &'b mut [u8]) -> Option<&'b str> {
@@ -1070,4 +1174,33 @@ fn lower<'b>(s: &'b str, buf: &'b mut [u8]) -> Option<&'b str> {
     out.copy_from_slice(s.as_bytes());
     out.make_ascii_lowercase();
     std::str::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_ipv4;
+
+    #[test]
+    fn fast_ipv4_agrees_with_std() {
+        for s in [
+            "1.2.3.4",
+            "255.255.255.255",
+            "0.0.0.0",
+            "01.2.3.4",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1..2.3",
+            "",
+            "a.b.c.d",
+            "1.2.3.4 ",
+        ] {
+            let std = s.parse::<std::net::Ipv4Addr>().ok().map(u32::from);
+            let fast = parse_ipv4(s.as_bytes());
+            assert!(fast.is_none() || fast == std, "{s}");
+            if std.is_some() {
+                assert_eq!(fast, std, "{s}");
+            }
+        }
+    }
 }

@@ -171,6 +171,6 @@ pub fn hunt(
         }
     }
     res.matches
-        .sort_by(|a, b| b.0.timestamp.cmp(&a.0.timestamp));
+        .sort_by_key(|m| std::cmp::Reverse(m.0.timestamp));
     Ok(res)
 }

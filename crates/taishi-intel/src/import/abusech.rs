@@ -113,7 +113,7 @@ pub fn parse_urlhaus(entry: &str, source: &str, data: &[u8]) -> Batch {
 
 /// Records from an API response (`{"query_status":"ok","data":[…]}`), a
 /// JSON export (`{"<id>": [{…}]}`), an array, or NDJSON.
-fn records<'a>(entry: &str, data: &'a [u8], b: &mut Batch) -> Vec<(String, Map<String, Value>)> {
+fn records(entry: &str, data: &[u8], b: &mut Batch) -> Vec<(String, Map<String, Value>)> {
     let mut out = Vec::new();
     let text = String::from_utf8_lossy(data);
     let trimmed = text.trim_start();

@@ -99,14 +99,14 @@ pub fn parse_objects(entry: &str, source: &str, objects: &[Value], b: &mut Batch
                     markings.insert(id, t);
                 }
             }
-            "relationship" => {
-                if m.get("relationship_type").and_then(Value::as_str) == Some("indicates") {
-                    if let (Some(s), Some(t)) = (
-                        m.get("source_ref").and_then(Value::as_str),
-                        m.get("target_ref").and_then(Value::as_str),
-                    ) {
-                        indicates.entry(s).or_default().push(t);
-                    }
+            "relationship"
+                if m.get("relationship_type").and_then(Value::as_str) == Some("indicates") =>
+            {
+                if let (Some(s), Some(t)) = (
+                    m.get("source_ref").and_then(Value::as_str),
+                    m.get("target_ref").and_then(Value::as_str),
+                ) {
+                    indicates.entry(s).or_default().push(t);
                 }
             }
             _ => {}
