@@ -49,7 +49,10 @@ async function waitFor(f, ms = 15000, step = 500) {
     await new Promise((r) => setTimeout(r, step));
   }
 }
-const shot = (name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+// Search pages with expanded events grow taller than Chromium can capture
+// in one piece: those are shot at the viewport's size.
+const shot = (name, fullPage = !name.startsWith("search")) =>
+  page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage, timeout: 60000 });
 
 /** Canvases of the page's charts that have drawn something. */
 async function drawnCharts() {
