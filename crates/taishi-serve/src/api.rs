@@ -203,6 +203,9 @@ pub fn router(app: S, sink: Arc<Sink>) -> Router {
         .route("/stream", get(stream))
         .route("/health", get(health))
         .route("/settings/outputs", get(get_outputs).put(put_outputs))
+        .route("/intel", get(intel_status))
+        .route("/intel/indicators", get(intel_indicators))
+        .route("/intel/import", post(intel_import))
         .route("/settings/outputs/{name}/test", post(test_output))
         .route_layer(middleware::from_fn_with_state(app.clone(), require_auth))
         .route("/auth/login", post(login))
@@ -1157,6 +1160,61 @@ async fn test_output(
         Ok(()) => Ok(Json(json!({"ok": true}))),
         Err(e) => Ok(Json(json!({"ok": false, "error": e}))),
     }
+}
+
+async fn intel_status(State(app): State<S>) -> R<Json<J>> {
+    blocking(move || Ok(Json(app.intel.sources()))).await
+}
+
+#[derive(Deserialize)]
+struct IntelQuery {
+    q: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn intel_indicators(State(app): State<S>, Query(q): Query<IntelQuery>) -> R<Json<J>> {
+    blocking(move || {
+        Ok(Json(app.intel.search(
+            q.q.as_deref().unwrap_or(""),
+            q.limit.unwrap_or(50).min(1000),
+        )?))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    name: String,
+    format: Option<String>,
+}
+
+/// Imports a feed file; a retro-hunt for the new indicators follows in the
+/// background and raises retrospective alerts.
+async fn intel_import(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Query(q): Query<ImportQuery>,
+    body: Bytes,
+) -> R<Json<J>> {
+    need_write(&c)?;
+    blocking(move || {
+        let report = app
+            .intel
+            .import_bytes(&q.name, q.format.as_deref(), &body)
+            .map_err(|e| bad(format!("{e:#}")))?;
+        let new = report.new_indicators.len();
+        let out = json!({"report": report, "retro_hunt": {"indicators": new, "window_days": app.intel.retro_window.num_days()}});
+        let app2 = app.clone();
+        std::thread::spawn(move || match app2.intel.retro_hunt(&app2.store, &report) {
+            Ok(alerts) => {
+                tracing::info!(alerts = alerts.len(), "retro-hunt done");
+                app2.pipeline.raise(alerts);
+            }
+            Err(e) => tracing::warn!(error = %e, "retro-hunt failed"),
+        });
+        Ok(Json(out))
+    })
+    .await
 }
 
 async fn openapi() -> Json<J> {

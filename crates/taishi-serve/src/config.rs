@@ -22,6 +22,8 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     /// `[enrich]`: GeoIP/ASN databases.
     pub enrich: taishi_enrich::EnrichConfig,
+    /// `[intel]`: threat-intelligence matching.
+    pub intel: IntelSection,
     /// `[alerts]`: grouping, suppression and outputs.
     pub alerts: taishi_alert::AlertsConfig,
 }
@@ -36,6 +38,7 @@ impl Default for Config {
             listeners: Vec::new(),
             enrich: taishi_enrich::EnrichConfig::default(),
             alerts: taishi_alert::AlertsConfig::default(),
+            intel: IntelSection::default(),
         }
     }
 }
@@ -104,6 +107,25 @@ impl Default for DetectionSection {
             pipelines: Vec::new(),
             min_level: "low".into(),
             correlation_lateness_s: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct IntelSection {
+    /// Match every event against the loaded indicators.
+    pub enabled: bool,
+    /// When an indicator is added, stored events this many days back are
+    /// searched for earlier contact.
+    pub retro_days: u32,
+}
+
+impl Default for IntelSection {
+    fn default() -> Self {
+        IntelSection {
+            enabled: true,
+            retro_days: 30,
         }
     }
 }

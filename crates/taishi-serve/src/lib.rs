@@ -16,6 +16,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod detect;
+pub mod intel;
 mod openapi;
 pub mod outputs;
 pub mod overview;
@@ -50,6 +51,7 @@ pub struct App {
     pub registry: Registry,
     pub geo: Arc<taishi_enrich::GeoIp>,
     pub outputs: Arc<outputs::Outputs>,
+    pub intel: Arc<intel::Intel>,
     pub listeners: Vec<ListenerInfo>,
     pub started: Instant,
 }
@@ -165,6 +167,17 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         let g = geo.clone();
         pipeline.enrich = Some(Box::new(move |ev| g.enrich(ev)));
     }
+    let intel = {
+        let (dir, days) = (data_dir.join("intel"), config.intel.retro_days);
+        Arc::new(
+            tokio::task::spawn_blocking(move || intel::Intel::open(dir, days))
+                .await?
+                .context("threat intelligence")?,
+        )
+    };
+    if config.intel.enabled {
+        pipeline.intel = Some(intel.clone());
+    }
     let outputs = Arc::new(outputs::Outputs::start(&config.alerts, &state)?);
     pipeline.hooks.push(outputs.clone());
     let pipeline = Arc::new(pipeline);
@@ -278,6 +291,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         registry,
         geo,
         outputs,
+        intel,
         listeners: infos.clone(),
         started: Instant::now(),
     });

@@ -91,6 +91,7 @@ pub struct Pipeline {
     pub rejects: RejectLog,
     pub enrich: Option<Enricher>,
     pub hooks: Vec<Arc<dyn AlertHook>>,
+    pub intel: Option<Arc<crate::intel::Intel>>,
     in_flight: Semaphore,
     pub live: broadcast::Sender<Alert>,
     pub events_in: AtomicU64,
@@ -282,6 +283,7 @@ impl Pipeline {
             rejects,
             enrich: None,
             hooks: Vec::new(),
+            intel: None,
             in_flight: Semaphore::new(max_in_flight.max(1)),
             live: broadcast::channel(1024).0,
             events_in: AtomicU64::new(0),
@@ -308,6 +310,12 @@ impl Pipeline {
             .map_err(|e| SinkError::Unavailable(e.to_string()))?;
         let first = *seqs.start();
         let detector = self.rules.current();
+        let matcher = self
+            .intel
+            .as_ref()
+            .map(|i| i.matcher())
+            .filter(|m| !m.is_empty());
+        let mut intel_hits = Vec::new();
         let mut alerts = Vec::new();
         SCRATCH.with(|s| {
             let mut scratch = s.borrow_mut();
@@ -322,6 +330,13 @@ impl Pipeline {
                     };
                     alerts.push(a);
                 }
+                if let Some(m) = &matcher {
+                    intel_hits.clear();
+                    m.match_event(ev, &mut intel_hits);
+                    for h in &intel_hits {
+                        alerts.push(crate::intel::alert_from_hit(h, ev, Some(first + i as u64)));
+                    }
+                }
             }
         });
         self.store
@@ -333,7 +348,7 @@ impl Pipeline {
     }
 
     /// Alerts of a batch are stored after its events, then announced.
-    fn raise(&self, alerts: Vec<Alert>) {
+    pub fn raise(&self, alerts: Vec<Alert>) {
         if alerts.is_empty() {
             return;
         }
