@@ -1,0 +1,209 @@
+//! `taishi serve` end to end: events sent over HTTP with every SigmaHQ rule
+//! loaded, acknowledged once decoded, enriched, detected on and durable in
+//! the store — against decoding the same events the way `taishi parse` does,
+//! in the same run.
+//!
+//! Run: `cargo bench -p taishi-serve --bench serve` (TAISHI_BENCH_MIB: size of
+//! the EVTX the events come from, default 32; TAISHI_BENCH_CLIENTS: concurrent
+//! senders, default 4). Prints medians of 3 runs, events/s, the ratio, bytes
+//! on disk per event, and search latencies on what was stored. Search and
+//! aggregation latencies on 10 M events: `cargo bench -p taishi-search`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value as J};
+use taishi_serve::config::Config;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(300)))
+        .build()
+        .into()
+}
+
+fn main() {
+    let Some(root) = taishi_testdata::root() else {
+        eprintln!("SKIP: no test data (../shared/data or TAISHI_TEST_DATA)");
+        return;
+    };
+    let mib = env("TAISHI_BENCH_MIB", 32);
+    let clients = env("TAISHI_BENCH_CLIENTS", 4) as usize;
+    let evtx = taishi_testdata::large_evtx(mib << 20).expect("building the EVTX");
+
+    // Baseline: what `taishi parse` does — decode, write JSON lines.
+    let mut parse_times = Vec::new();
+    let mut lines: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let (sink, _) = taishi_decode::decode_path(&evtx, &taishi_decode::Options::default());
+        let mut out = Vec::with_capacity(sink.events.len());
+        for ev in &sink.events {
+            let mut l = Vec::new();
+            ev.write_json_line(&mut l);
+            out.push(l);
+        }
+        parse_times.push(t.elapsed().as_secs_f64());
+        lines = out;
+    }
+    let n = lines.len();
+    let parse = median(parse_times);
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(lines.chunks(1000).map(|c| c.concat()).collect());
+    println!(
+        "input: {} ({} MiB), {n} events, {} bodies of ≤1000",
+        evtx.display(),
+        mib,
+        bodies.len()
+    );
+    println!(
+        "parse (decode + JSON lines): {parse:.2} s, {:.0} events/s",
+        n as f64 / parse
+    );
+
+    let rules: Vec<_> = [
+        "rules",
+        "rules-emerging-threats",
+        "rules-threat-hunting",
+        "rules-compliance",
+    ]
+    .iter()
+    .map(|r| root.join("sigma").join(r))
+    .filter(|p| p.exists())
+    .collect();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut e2e = Vec::new();
+    let mut bytes_per_event = 0.0;
+    let mut alerts = 0;
+    let mut load = 0.0;
+    let mut last_dir = None;
+    for run in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config {
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
+        cfg.http.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.detection.rules = rules.clone();
+        cfg.detection.min_level = "informational".into();
+        let t = Instant::now();
+        let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
+        load = t.elapsed().as_secs_f64();
+        let base = format!("http://{}", server.http_addr);
+        let a = agent();
+        let mut r = a
+            .post(&format!("{base}/api/v1/auth/login"))
+            .send_json(
+                json!({"username": "admin", "password": server.admin_password.clone().unwrap()}),
+            )
+            .unwrap();
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let csrf: J = r.body_mut().read_json().unwrap();
+        let tok: J = a
+            .post(&format!("{base}/api/v1/tokens"))
+            .header("cookie", &cookie)
+            .header("x-taishi-csrf", csrf["csrf"].as_str().unwrap())
+            .send_json(json!({"name": "bench", "role": "admin"}))
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        let auth = format!("Bearer {}", tok["secret"].as_str().unwrap());
+
+        let next = Arc::new(AtomicUsize::new(0));
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for _ in 0..clients {
+                let (next, bodies, base, auth) =
+                    (next.clone(), bodies.clone(), base.clone(), auth.clone());
+                s.spawn(move || {
+                    let a = agent();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(b) = bodies.get(i) else { break };
+                        let r = a
+                            .post(&format!("{base}/api/v1/ingest"))
+                            .header("authorization", &auth)
+                            .header("content-type", "application/x-ndjson")
+                            .send(&b[..])
+                            .unwrap();
+                        assert_eq!(r.status(), 200, "batch {i} not acknowledged");
+                    }
+                });
+            }
+        });
+        let took = t.elapsed().as_secs_f64();
+        e2e.push(took);
+        let app = server.app.clone();
+        rt.block_on(server.shutdown()).unwrap();
+        let st = app.store.stats();
+        bytes_per_event = st.bytes_per_event;
+        alerts = app.pipeline.alerts_raised.load(Ordering::Relaxed);
+        println!(
+            "run {}: {n} events acknowledged in {took:.2} s ({:.0} events/s), {alerts} alerts, store {} events",
+            run + 1,
+            n as f64 / took,
+            st.events
+        );
+        last_dir = Some((dir, app));
+    }
+    let e = median(e2e);
+    println!();
+    println!("rules loaded and compiled at start: {load:.2} s");
+    println!("end to end (HTTP → decode → enrich → store → detect → durable), {clients} clients: median {e:.2} s, {:.0} events/s", n as f64 / e);
+    println!("ratio end-to-end / parse: {:.2}", e / parse);
+    println!("alerts per run: {alerts}; bytes on disk per event: {bytes_per_event:.0}");
+
+    // Search latencies on what the last run stored.
+    if let Some((_dir, app)) = last_dir {
+        for q in [
+            "EventID:4688",
+            "CommandLine:*powershell*",
+            "* | stats count() by EventID",
+            "* | top 10 Computer",
+            "* | timechart 1h count() by Channel",
+        ] {
+            let query = taishi_query::Query::parse(q)
+                .unwrap()
+                .with_time_range(Some("1970-01-01T00:00:00Z"), Some("now"))
+                .unwrap();
+            let mut times = Vec::new();
+            for _ in 0..5 {
+                let t = Instant::now();
+                taishi_search::execute(
+                    &app.store,
+                    &query,
+                    &taishi_search::SearchOptions::default(),
+                )
+                .unwrap();
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            println!(
+                "search `{q}`: median {:.1} ms over {n} events",
+                median(times)
+            );
+        }
+    }
+}
