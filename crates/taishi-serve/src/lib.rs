@@ -189,7 +189,15 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
 
     for l in &config.listeners {
         let name = l.name();
-        let opts = ListenOptions::new(name.clone());
+        let mut opts = ListenOptions::new(name.clone());
+        if matches!(
+            l,
+            config::Listener::SyslogUdp { .. } | config::Listener::Netflow { .. }
+        ) {
+            // Bursts wait in the kernel until the decoder catches up; the
+            // kernel caps this at net.core.rmem_max.
+            opts.recv_buffer = Some(16 << 20);
+        }
         let running: Running = match l {
             config::Listener::SyslogUdp { listen, .. } => {
                 taishi_ingest::syslog::udp(

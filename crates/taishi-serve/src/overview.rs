@@ -216,6 +216,30 @@ pub fn related(app: &App, id: &str, before: usize, after: usize) -> R<J> {
     Ok(json!({"before": before_v, "after": after_hits.iter().map(conv).collect::<Vec<_>>()}))
 }
 
+/// Datagrams the kernel dropped for the UDP socket bound to `port` (its
+/// receive buffer was full): Linux's per-socket `drops` in /proc/net/udp{,6}.
+pub fn kernel_udp_drops(port: u16) -> Option<u64> {
+    let mut total = None;
+    for f in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let Some(local) = cols.get(1) else { continue };
+            let p = local
+                .rsplit(':')
+                .next()
+                .and_then(|h| u16::from_str_radix(h, 16).ok());
+            if p == Some(port) {
+                let d = cols.last().and_then(|d| d.parse::<u64>().ok()).unwrap_or(0);
+                *total.get_or_insert(0) += d;
+            }
+        }
+    }
+    total
+}
+
 pub fn listeners(app: &App) -> Vec<J> {
     let snaps = app.registry.snapshots();
     let now_ms = Utc::now().timestamp_millis();
@@ -223,12 +247,23 @@ pub fn listeners(app: &App) -> Vec<J> {
         .iter()
         .map(|l| {
             let s = snaps.iter().find(|s| s.name == l.name);
+            let kernel = if l.kind == "syslog-udp" || l.kind == "netflow" {
+                l.address
+                    .parse::<std::net::SocketAddr>()
+                    .ok()
+                    .and_then(|a| kernel_udp_drops(a.port()))
+            } else {
+                None
+            };
             json!({
                 "name": l.name, "kind": l.kind, "address": l.address,
                 "received": s.map(|s| s.events_received).unwrap_or(0),
                 "acked": s.map(|s| s.events_acked).unwrap_or(0),
                 "rejected": s.map(|s| s.rejects).unwrap_or(0),
-                "udp_dropped": s.map(|s| s.udp_dropped).unwrap_or(0),
+                // Drops in the service's queue plus drops by the kernel
+                // when the socket's receive buffer overflowed.
+                "udp_dropped": s.map(|s| s.udp_dropped).unwrap_or(0) + kernel.unwrap_or(0),
+                "kernel_dropped": kernel,
                 "errors": s.map(|s| s.sink_errors).unwrap_or(0),
                 "queue_depth": s.map(|s| s.queue_depth).unwrap_or(0),
                 "lag_ms": s.and_then(|s| s.last_event_unix_ms).map(|t| (now_ms - t).max(0)),
