@@ -63,6 +63,22 @@ pub struct ListenerInfo {
     pub address: String,
 }
 
+impl App {
+    /// Re-reads the rule files (configured paths and uploads) and swaps in
+    /// a new engine; on error the running rules stay.
+    pub fn reload_rules(&self) -> anyhow::Result<(usize, usize)> {
+        let disabled: HashSet<String> = self
+            .state
+            .rule_switches()?
+            .into_iter()
+            .filter(|(_, on)| !on)
+            .map(|(id, _)| id)
+            .collect();
+        let d = self.rules.reload(&disabled)?;
+        Ok((d.infos.len(), d.rejected.len()))
+    }
+}
+
 /// A running service.
 pub struct Server {
     pub http_addr: SocketAddr,

@@ -16,7 +16,7 @@ password printed.\n\nExamples:\n  taishi serve\n  taishi serve --config taishi.t
 taishi serve --data /var/lib/taishi --listen 0.0.0.0:8600 --rules sigma/rules\n\n\
 Send a first event:\n  curl -u admin:$TOKEN -H 'Content-Type: application/x-ndjson' \\\n    \
 --data-binary @events.jsonl http://127.0.0.1:8600/api/v1/ingest\n\n\
-See taishi.example.toml for every setting."
+Rules reload without a restart: from the console, POST /api/v1/rules/reload, or `kill -HUP`.\nSee taishi.example.toml for every setting."
 )]
 pub struct ServeArgs {
     /// Configuration file (TOML); without it the defaults apply.
@@ -138,6 +138,27 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             );
         }
         println!("ready");
+        // SIGHUP re-reads the rule files, as daemons do on a config change.
+        #[cfg(unix)]
+        {
+            let app = server.app.clone();
+            tokio::spawn(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    let a = app.clone();
+                    match tokio::task::spawn_blocking(move || a.reload_rules()).await {
+                        Ok(Ok((n, bad))) => eprintln!("rules reloaded: {n} loaded, {bad} rejected"),
+                        Ok(Err(e)) => {
+                            eprintln!("rules not reloaded (the running rules stay): {e:#}")
+                        }
+                        Err(e) => eprintln!("rules not reloaded: {e}"),
+                    }
+                }
+            });
+        }
         tokio::signal::ctrl_c().await.ok();
         eprintln!("stopping…");
         server.shutdown().await
