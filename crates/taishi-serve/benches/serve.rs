@@ -52,7 +52,15 @@ fn main() {
         let t = Instant::now();
         let (sink, _) = taishi_decode::decode_path(&evtx, &taishi_decode::Options::default());
         let mut out = Vec::with_capacity(sink.events.len());
-        for ev in &sink.events {
+        // Live traffic: the samples span years, but what a sensor sends now
+        // is stamped now, which is what the store's day partitions expect.
+        let now = chrono::Utc::now().fixed_offset();
+        let count = sink.events.len() as i64;
+        let mut events = sink.events;
+        for (i, ev) in events.iter_mut().enumerate() {
+            ev.timestamp = Some(now - chrono::TimeDelta::milliseconds(count - i as i64));
+        }
+        for ev in &events {
             let mut l = Vec::new();
             ev.write_json_line(&mut l);
             out.push(l);
@@ -183,11 +191,11 @@ fn main() {
             "CommandLine:*powershell*",
             "* | stats count() by EventID",
             "* | top 10 Computer",
-            "* | timechart 1h count() by Channel",
+            "* | timechart 1m count() by Channel",
         ] {
             let query = taishi_query::Query::parse(q)
                 .unwrap()
-                .with_time_range(Some("1970-01-01T00:00:00Z"), Some("now"))
+                .with_time_range(Some("now-3h"), Some("now+1h"))
                 .unwrap();
             let mut times = Vec::new();
             for _ in 0..5 {
