@@ -102,30 +102,8 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::new());
 }
 
-const SUMMARY_FIELDS: &[&str] = &[
-    "user.name",
-    "TargetUserName",
-    "SubjectUserName",
-    "User",
-    "process.command_line",
-    "CommandLine",
-    "process.executable",
-    "Image",
-    "ParentImage",
-    "TargetFilename",
-    "TargetObject",
-    "QueryName",
-    "dns.question.name",
-    "url.original",
-    "url.full",
-    "destination.port",
-    "DestinationPort",
-    "event.code",
-    "EventID",
-    "event.dataset",
-    "rule.name",
-    "message",
-];
+/// Key fields shown with an alert: the same list the alert outputs show.
+use taishi_alert::alert::SUMMARY_FIELDS;
 
 fn first(ev: &Event, names: &[&str]) -> Option<String> {
     names

@@ -6,6 +6,8 @@
 //! works on a bare checkout; CI always has them and sets
 //! `TAISHI_REQUIRE_TEST_DATA=1`, which turns their absence into a failure.
 
+pub mod synthetic;
+
 use std::path::{Path, PathBuf};
 
 /// The data folder, if it exists.
