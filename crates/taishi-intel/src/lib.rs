@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use taishi_intel::{IndicatorStore, ImportMode, IntelHit, Source};
+//! use taishi_intel::{IndicatorStore, IntelHit, Source};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut store = IndicatorStore::open("taishi-data/intel")?;
@@ -34,11 +34,13 @@
 //!     None,
 //! )?;
 //! let matcher = Arc::new(store.load_matcher()?);
-//! # let events: taishi_store::Store = unimplemented!();
+//! // The event store `taishi serve` writes (read-only beside a running one).
+//! let events = taishi_store::Store::open_read_only("taishi-data/events")?;
+//! let (warninglists, _) = store.warninglists()?;
 //! let retro = taishi_intel::retro::hunt(
 //!     &events,
 //!     &report.new_indicators,
-//!     &matcher_warninglists(&store),
+//!     &warninglists,
 //!     taishi_intel::retro::DEFAULT_WINDOW,
 //!     chrono::Utc::now(),
 //! )?;
@@ -47,7 +49,6 @@
 //! }
 //! # let _ = matcher;
 //! # Ok(()) }
-//! # fn matcher_warninglists(s: &IndicatorStore) -> taishi_intel::Warninglists { s.warninglists().unwrap().0 }
 //! ```
 //!
 //! Fields read per event: see [`fields`]. Matching semantics: addresses
