@@ -100,8 +100,9 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
 pub struct Caller {
     pub username: String,
     pub role: String,
-    /// Came with a session cookie (needs the CSRF header on unsafe methods).
-    pub session: bool,
+    /// The session's CSRF value when the caller came with a session cookie
+    /// (it must be echoed in a header on unsafe methods); None for tokens.
+    pub csrf: Option<String>,
 }
 
 impl Caller {

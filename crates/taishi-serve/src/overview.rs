@@ -120,18 +120,21 @@ pub fn run_search(app: &App, b: &SearchBody) -> R<J> {
     Ok(v)
 }
 
-/// Field list with top values over the newest matching events.
+/// Field list with top values over the newest matching events. The
+/// query's filter runs in the index (its pipe stages do not apply here), so
+/// a narrow query still samples its own matches.
 pub fn fields(app: &App, query: &str, from: Option<&str>, to: Option<&str>) -> R<J> {
     let range = range_of(from, to, "now-24h")?;
-    let q = if query.trim().is_empty() {
-        None
+    let filter = if query.trim().is_empty() {
+        Filter::All
     } else {
-        Some(taishi_query::Query::parse(query).map_err(|e| bad(e.to_string()))?)
+        let q = taishi_query::Query::parse(query).map_err(|e| bad(e.to_string()))?;
+        taishi_search::translate(&q.search().filter, q.now()).map_err(|e| bad(e.to_string()))?
     };
     let res = app
         .store
         .search(&SearchRequest {
-            filter: Filter::All,
+            filter,
             range,
             limit: 2000,
             offset: 0,
@@ -139,9 +142,6 @@ pub fn fields(app: &App, query: &str, from: Option<&str>, to: Option<&str>) -> R
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let mut counts: BTreeMap<String, (u64, HashMap<String, u64>)> = BTreeMap::new();
     for h in &res.hits {
-        if q.as_ref().is_some_and(|q| !q.matches(&h.event)) {
-            continue;
-        }
         for (k, v) in h.event.fields() {
             let e = counts.entry(k.to_string()).or_default();
             e.0 += 1;

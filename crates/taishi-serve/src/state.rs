@@ -468,10 +468,14 @@ impl State {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
+        // Senders call with their token on every batch: `last_used` is
+        // written at most once a minute, not once per request.
         if let Some((id, _, _)) = &t {
+            let stale = (Utc::now() - chrono::TimeDelta::minutes(1))
+                .to_rfc3339_opts(SecondsFormat::Millis, true);
             db.execute(
-                "UPDATE tokens SET last_used = ? WHERE id = ?",
-                params![now_iso(), id],
+                "UPDATE tokens SET last_used = ?1 WHERE id = ?2 AND (last_used IS NULL OR last_used < ?3)",
+                params![now_iso(), id, stale],
             )?;
         }
         Ok(t)

@@ -191,6 +191,15 @@ fn every_listener_feeds_detection_and_triage() {
     let (_, r) = search("event.dataset:* OR log.syslog.appname:sshd | top 3 log.syslog.appname");
     assert_eq!(r["rows"][0][0], "sshd", "{r}");
     assert_eq!(r["rows"][0][1], 15, "{r}");
+    // The field list samples the query's own matches.
+    let f = c.get("/api/v1/fields?query=CommandLine:*taishi-e2e-marker*&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z").1;
+    let cl = f["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "CommandLine")
+        .unwrap();
+    assert_eq!(cl["count"], 3, "{f}");
     let (s, r) = search("CommandLine:(");
     assert_eq!(s, 400, "{r}");
     assert!(r["error"].as_str().unwrap().contains("column"), "{r}");
