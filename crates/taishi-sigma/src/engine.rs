@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -86,7 +86,9 @@ struct Bucket {
 
 struct CompiledProfile {
     name: String,
-    layout: Layout,
+    /// Field ids below this number occur in this profile (the size of the
+    /// per-event lookup cache).
+    fields: usize,
     units: Vec<Unit>,
     buckets: Vec<Bucket>,
     /// Channel (lowercased), then EventID.
@@ -154,17 +156,35 @@ pub struct EngineOptions {
     pub timing: bool,
 }
 
+/// A profile compiled up front, or on the first event of its layout.
+struct ProfileSlot {
+    name: String,
+    layout: Layout,
+    /// Kept until a lazy profile is compiled.
+    def: Profile,
+    compiled: OnceLock<CompiledProfile>,
+}
+
+/// What compiling a lazy profile later needs: the rules, and the regex
+/// cache and field numbering shared with the profiles compiled already.
+struct Deferred {
+    rules: Vec<Rule>,
+    regexes: RegexCache,
+    names: Interner,
+}
+
 pub struct Engine {
     metas: Vec<Arc<RuleMeta>>,
-    profiles: Vec<CompiledProfile>,
+    profiles: Vec<ProfileSlot>,
+    deferred: Option<Mutex<Deferred>>,
+    /// Errors of lazily compiled profiles not already in `errors`.
+    late_errors: Mutex<Vec<CompileError>>,
     stats: Vec<RuleStats>,
     errors: Vec<CompileError>,
     /// Rules no profile applies to (no pipeline maps their log source).
     unmapped: Vec<usize>,
     timing: bool,
     total_units: usize,
-    /// Distinct field names the rules read.
-    fields: usize,
 }
 
 /// Scratch space for one thread; reuse it across events.
@@ -212,17 +232,33 @@ impl Engine {
         let mut regexes = RegexCache::new();
         let mut names = Interner::default();
         for p in profiles {
-            let cp = compile_profile(
-                rules,
-                p,
-                &mut errors,
-                &mut applied_anywhere,
-                &mut regexes,
-                &mut names,
-            );
-            total_units += cp.units.len();
-            compiled.push(cp);
+            let slot = ProfileSlot {
+                name: p.name.clone(),
+                layout: p.layout,
+                def: p.clone(),
+                compiled: OnceLock::new(),
+            };
+            if !p.lazy {
+                let cp = compile_profile(
+                    rules,
+                    p,
+                    &mut errors,
+                    &mut applied_anywhere,
+                    &mut regexes,
+                    &mut names,
+                );
+                total_units += cp.units.len();
+                let _ = slot.compiled.set(cp);
+            }
+            compiled.push(slot);
         }
+        let deferred = profiles.iter().any(|p| p.lazy).then(|| {
+            Mutex::new(Deferred {
+                rules: rules.to_vec(),
+                regexes,
+                names,
+            })
+        });
         // One entry per rule and reason.
         errors.sort_by(|a, b| (a.rule, &a.reason).cmp(&(b.rule, &b.reason)));
         errors.dedup_by(|a, b| a.rule == b.rule && a.reason == b.reason);
@@ -231,7 +267,8 @@ impl Engine {
             .filter(|i| !applied_anywhere[*i] && !failed.contains(i))
             .collect();
         Engine {
-            fields: names.len(),
+            deferred,
+            late_errors: Mutex::new(Vec::new()),
             stats: (0..rules.len()).map(|_| RuleStats::default()).collect(),
             metas,
             profiles: compiled,
@@ -254,6 +291,15 @@ impl Engine {
         &self.errors
     }
 
+    /// Errors met when a lazy profile was compiled (on its first event)
+    /// that the profiles compiled up front did not already report.
+    pub fn late_errors(&self) -> Vec<CompileError> {
+        self.late_errors
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default()
+    }
+
     /// Rules that compiled in no profile because none maps their log source.
     pub fn unmapped(&self) -> &[usize] {
         &self.unmapped
@@ -267,6 +313,7 @@ impl Engine {
             .count()
     }
 
+    /// Units of the profiles compiled up front.
     pub fn units(&self) -> usize {
         self.total_units
     }
@@ -276,6 +323,51 @@ impl Engine {
     }
 
     fn profile_for(&self, event: &Event) -> Option<&CompiledProfile> {
+        let slot = self.slot_for(event)?;
+        Some(slot.compiled.get_or_init(|| self.compile_late(&slot.def)))
+    }
+
+    /// Compiles a lazy profile with the rules, regexes and field numbers
+    /// kept for it.
+    fn compile_late(&self, def: &Profile) -> CompiledProfile {
+        let Some(deferred) = &self.deferred else {
+            // Every profile without a deferred state was compiled eagerly.
+            return compile_profile(
+                &[],
+                def,
+                &mut Vec::new(),
+                &mut [],
+                &mut RegexCache::new(),
+                &mut Interner::default(),
+            );
+        };
+        let mut d = deferred.lock().unwrap_or_else(|e| e.into_inner());
+        let d = &mut *d;
+        let mut errors = Vec::new();
+        let mut applied = vec![false; d.rules.len()];
+        let cp = compile_profile(
+            &d.rules,
+            def,
+            &mut errors,
+            &mut applied,
+            &mut d.regexes,
+            &mut d.names,
+        );
+        let mut late = self.late_errors.lock().unwrap_or_else(|e| e.into_inner());
+        for e in errors {
+            let known = self
+                .errors
+                .iter()
+                .chain(late.iter())
+                .any(|k| k.rule == e.rule && k.reason == e.reason);
+            if !known {
+                late.push(e);
+            }
+        }
+        cp
+    }
+
+    fn slot_for(&self, event: &Event) -> Option<&ProfileSlot> {
         if self.profiles.len() == 1 && self.profiles[0].layout == Layout::Any {
             return self.profiles.first();
         }
@@ -366,7 +458,7 @@ impl Engine {
         let spaced = &SpacedNames::default();
         let mut view = recycle(std::mem::take(&mut scratch.view));
         view.extend(event.fields());
-        scratch.slots.start(self.fields);
+        scratch.slots.start(p.fields);
         let mut ctx = Ctx {
             event,
             cache: &mut scratch.cache,
@@ -928,7 +1020,7 @@ fn compile_profile(
     }
     CompiledProfile {
         name: profile.name.clone(),
-        layout: profile.layout,
+        fields: names.len(),
         units,
         buckets,
         by_eid_channel,
@@ -1000,7 +1092,7 @@ impl Engine {
     /// How the rules spread over buckets and prefilters (for `--stats`).
     pub fn describe(&self) -> String {
         let mut s = String::new();
-        for p in &self.profiles {
+        for p in self.profiles.iter().filter_map(|p| p.compiled.get()) {
             let always: usize = p.buckets.iter().map(|b| b.prefilter.always.len()).sum();
             let pats: usize = p
                 .buckets

@@ -387,6 +387,11 @@ pub struct Profile {
     /// Rules that no variant claims are skipped rather than applied to every
     /// event (the built-in profiles know their log sources).
     pub only_mapped: bool,
+    /// Compiled on the first event of its layout rather than up front. For
+    /// a profile that maps the same log sources as an eager one (so that
+    /// which rules load and fail is already known), and whose events many
+    /// runs never see: winlogbeat JSON in a hunt over EVTX files.
+    pub lazy: bool,
 }
 
 fn builtin_arc(name: &str) -> Result<Arc<Pipeline>, String> {
@@ -411,18 +416,21 @@ impl Profile {
                 layout: Layout::Windows,
                 variants: vec![vec![win.clone()], vec![sec.clone()]],
                 only_mapped: true,
+                lazy: false,
             },
             Profile {
                 name: "ecs-windows".into(),
                 layout: Layout::EcsWindows,
                 variants: vec![vec![win, ecs.clone()], vec![sec, ecs]],
                 only_mapped: true,
+                lazy: true,
             },
             Profile {
                 name: "taishi".into(),
                 layout: Layout::Other,
                 variants: vec![vec![taishi]],
                 only_mapped: true,
+                lazy: false,
             },
         ])
     }
@@ -472,6 +480,7 @@ impl Profile {
             layout: Layout::Any,
             variants,
             only_mapped: false,
+            lazy: false,
         })
     }
 }

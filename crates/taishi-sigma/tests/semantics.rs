@@ -762,6 +762,55 @@ fn windows_pipelines_dispatch_and_rename() {
 }
 
 #[test]
+fn default_profiles_route_by_layout_and_compile_ecs_on_first_use() {
+    // The built-in profiles: EVTX layout and winlogbeat layout through one
+    // engine; the ECS profile is compiled only when its first event comes,
+    // from several threads at once.
+    let text = "title: Whoami\nid: w1\nlogsource:\n    category: process_creation\n    product: windows\ndetection:\n    sel:\n        Image|endswith: '\\whoami.exe'\n        CommandLine|contains: '/all'\n    condition: sel\n";
+    let r = rule_from_yaml(text).unwrap();
+    let engine = Engine::with_profiles(&[r], &Profile::defaults().unwrap(), false);
+    assert!(engine.errors().is_empty(), "{:?}", engine.errors());
+    let evtx = ev(&[
+        ("EventID", Value::Int(1)),
+        ("Channel", s("Microsoft-Windows-Sysmon/Operational")),
+        ("Image", s(r"C:\Windows\System32\whoami.exe")),
+        ("CommandLine", s("whoami /all")),
+    ]);
+    let winlog = ev(&[
+        ("winlog.event_id", Value::Int(1)),
+        ("winlog.channel", s("Microsoft-Windows-Sysmon/Operational")),
+        (
+            "winlog.event_data.Image",
+            s(r"C:\Windows\System32\whoami.exe"),
+        ),
+        ("winlog.event_data.CommandLine", s("whoami /all")),
+    ]);
+    let hits = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                sc.spawn(|| {
+                    let mut scratch = Scratch::new();
+                    let mut n = 0;
+                    for e in [&evtx, &winlog, &evtx, &winlog] {
+                        let mut out = Vec::new();
+                        engine.detect(e, &mut scratch, &mut out);
+                        n += out.len();
+                    }
+                    n
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .sum::<usize>()
+    });
+    assert_eq!(hits, 16);
+    assert!(engine.late_errors().is_empty());
+    assert!(engine.describe().contains("ecs-windows"));
+}
+
+#[test]
 fn pipeline_errors_are_named() {
     let e = Pipeline::parse("name: x\ntransformations:\n    - type: magic\n", "p.yml").unwrap_err();
     assert!(e.contains("magic") && e.contains("p.yml"), "{e}");

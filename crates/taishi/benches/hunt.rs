@@ -38,17 +38,21 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn timed(args: &[&str]) -> (Duration, u64, String) {
-    // GNU time reports the peak RSS; without it only time is measured.
+/// Median wall time, median CPU time (user + system, when GNU time is
+/// there), peak RSS in KiB, and the last run's stderr.
+fn timed(args: &[&str]) -> (Duration, Option<Duration>, u64, String) {
+    // GNU time reports the peak RSS and CPU time; without it only wall time
+    // is measured. CPU time is the fairer cost on a busy machine.
     let gnu_time = Path::new("/usr/bin/time").exists();
     let mut results = Vec::new();
+    let mut cpus = Vec::new();
     let mut peak = 0;
     let mut last = String::new();
     for _ in 0..RUNS {
         let mut cmd = if gnu_time {
             let mut c = Command::new("/usr/bin/time");
             c.arg("-f")
-                .arg("PEAK_KIB=%M")
+                .arg("PEAK_KIB=%M\nCPU_S=%U %S")
                 .arg(env!("CARGO_BIN_EXE_taishi"));
             c
         } else {
@@ -62,10 +66,18 @@ fn timed(args: &[&str]) -> (Duration, u64, String) {
         {
             peak = peak.max(k);
         }
+        if let Some(cpu) = stderr.lines().find_map(|l| l.strip_prefix("CPU_S=")) {
+            let secs: f64 = cpu
+                .split_whitespace()
+                .filter_map(|x| x.parse::<f64>().ok())
+                .sum();
+            cpus.push(Duration::from_secs_f64(secs));
+        }
         results.push(d);
         last = stderr;
     }
-    (median(results), peak, last)
+    let cpu = (cpus.len() == results.len()).then(|| median(cpus));
+    (median(results), cpu, peak, last)
 }
 
 fn main() {
@@ -107,7 +119,8 @@ fn main() {
     let mut load_args = hunt_args[..hunt_args.len() - 1].to_vec();
     load_args.push(empty.to_string_lossy().into_owned());
 
-    let (parse_t, parse_peak, parse_err) = timed(&["parse", "--output", "/dev/null", &big_s]);
+    let (parse_t, parse_cpu, parse_peak, parse_err) =
+        timed(&["parse", "--output", "/dev/null", &big_s]);
     let events = parse_err
         .lines()
         .find_map(|l| {
@@ -117,9 +130,9 @@ fn main() {
         })
         .map(|n| n.replace(',', "").trim().parse::<u64>().unwrap_or(0))
         .unwrap_or(0);
-    let (load_t, load_peak, _) = timed(&as_str(&load_args));
-    let (hunt1_t, hunt1_peak, hunt_err) = timed(&as_str(&hunt_1));
-    let (hunt_t, hunt_peak, _) = timed(&as_str(&hunt_args));
+    let (load_t, load_cpu, load_peak, _) = timed(&as_str(&load_args));
+    let (hunt1_t, hunt1_cpu, hunt1_peak, hunt_err) = timed(&as_str(&hunt_1));
+    let (hunt_t, hunt_cpu, hunt_peak, _) = timed(&as_str(&hunt_args));
 
     let eps = |d: Duration| events as f64 / d.as_secs_f64().max(1e-9);
     println!(
@@ -128,27 +141,43 @@ fn main() {
         size as f64 / 1048576.0
     );
     println!(
-        "{:<34} {:>9} {:>12} {:>10} {:>9}",
-        "command", "median s", "events/s", "peak MiB", "×parse"
+        "{:<34} {:>9} {:>12} {:>10} {:>9} {:>9} {:>11}",
+        "command", "median s", "events/s", "peak MiB", "×parse", "CPU s", "CPU ×parse"
     );
-    for (name, t, peak) in [
-        ("taishi parse", parse_t, parse_peak),
-        ("rule load only (hunt, no input)", load_t, load_peak),
-        ("taishi hunt --threads 1", hunt1_t, hunt1_peak),
-        ("taishi hunt (all cores)", hunt_t, hunt_peak),
+    let ratio = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+        (Some(a), Some(b)) => format!("{:.2}", a.as_secs_f64() / b.as_secs_f64().max(1e-9)),
+        _ => "-".into(),
+    };
+    for (name, t, cpu, peak) in [
+        ("taishi parse", parse_t, parse_cpu, parse_peak),
+        (
+            "rule load only (hunt, no input)",
+            load_t,
+            load_cpu,
+            load_peak,
+        ),
+        ("taishi hunt --threads 1", hunt1_t, hunt1_cpu, hunt1_peak),
+        ("taishi hunt (all cores)", hunt_t, hunt_cpu, hunt_peak),
     ] {
         println!(
-            "{:<34} {:>9.2} {:>12.0} {:>10.0} {:>9.2}",
+            "{:<34} {:>9.2} {:>12.0} {:>10.0} {:>9.2} {:>9} {:>11}",
             name,
             t.as_secs_f64(),
             eps(t),
             peak as f64 / 1024.0,
-            t.as_secs_f64() / parse_t.as_secs_f64().max(1e-9)
+            t.as_secs_f64() / parse_t.as_secs_f64().max(1e-9),
+            cpu.map(|c| format!("{:.2}", c.as_secs_f64()))
+                .unwrap_or_else(|| "-".into()),
+            ratio(cpu, parse_cpu),
         );
     }
     println!(
-        "hunt minus rule load, one thread: {:.2}× parse",
-        (hunt1_t.saturating_sub(load_t)).as_secs_f64() / parse_t.as_secs_f64().max(1e-9)
+        "hunt minus rule load, one thread: {:.2}× parse (wall), {}× parse (CPU)",
+        (hunt1_t.saturating_sub(load_t)).as_secs_f64() / parse_t.as_secs_f64().max(1e-9),
+        ratio(
+            hunt1_cpu.zip(load_cpu).map(|(h, l)| h.saturating_sub(l)),
+            parse_cpu
+        )
     );
     if let Some(summary) = hunt_err
         .lines()
