@@ -176,6 +176,13 @@ fn pull_feed(
                 _ => None,
             };
             let read = read_source(&Source::Url(feed.url.clone()), format.as_ref(), &feed.name);
+            // A feed that could not be fetched (or read nothing usable) is a
+            // failed pull; replacing the feed's data with nothing would
+            // drop every indicator it had until the next good pull.
+            if read.batch.indicators.is_empty() && !read.batch.errors.is_empty() {
+                let e = &read.batch.errors[0];
+                return Err(StoreError::Invalid(format!("{}: {}", e.entry, e.reason)));
+            }
             let fmt: Vec<&str> = read.formats.iter().map(Format::name).collect();
             let r = store.import(
                 &feed.name,

@@ -200,6 +200,11 @@ pub fn router(app: S, sink: Arc<Sink>) -> Router {
         .route("/intel", get(intel_status))
         .route("/intel/indicators", get(intel_indicators))
         .route("/intel/import", post(intel_import))
+        .route("/intel/feeds", get(intel_feeds).post(intel_add_feed))
+        .route("/intel/feeds/{name}", delete(intel_delete_feed))
+        .route("/intel/feeds/{name}/pull", post(intel_pull_feed))
+        .route("/intel/hits", get(intel_hits))
+        .route("/intel/hits/top", get(intel_hits_top))
         .route("/settings/outputs/{name}/test", post(test_output))
         .route_layer(middleware::from_fn_with_state(app.clone(), require_auth))
         .route("/auth/login", post(login))
@@ -1157,15 +1162,150 @@ async fn intel_status(State(app): State<S>) -> R<Json<J>> {
 #[derive(Deserialize)]
 struct IntelQuery {
     q: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    source: Option<String>,
     limit: Option<usize>,
+    offset: Option<usize>,
 }
 
+/// Indicator search, each with its hits and last hit.
 async fn intel_indicators(State(app): State<S>, Query(q): Query<IntelQuery>) -> R<Json<J>> {
     blocking(move || {
-        Ok(Json(app.intel.search(
-            q.q.as_deref().unwrap_or(""),
-            q.limit.unwrap_or(50).min(1000),
-        )?))
+        let nonempty = |s: Option<String>| s.filter(|s| !s.is_empty());
+        let query = crate::intel::IndicatorQuery {
+            q: q.q.unwrap_or_default(),
+            kind: nonempty(q.kind),
+            source: nonempty(q.source),
+            limit: q.limit.unwrap_or(50).min(1000),
+            offset: q.offset.unwrap_or(0),
+        };
+        let (total, items) = app.intel.search(&query)?;
+        let values: Vec<&str> = items.iter().map(|i| i.value.as_str()).collect();
+        let hits = app.state.intel_hit_counts(&values)?;
+        let items: Vec<J> = items
+            .iter()
+            .map(|i| {
+                let mut v = serde_json::to_value(i).unwrap_or(J::Null);
+                let (n, last) = hits.get(&i.value).cloned().unwrap_or((0, None));
+                if let J::Object(m) = &mut v {
+                    m.insert("hits".into(), J::from(n));
+                    m.insert("last_hit".into(), last.map(J::String).unwrap_or(J::Null));
+                }
+                v
+            })
+            .collect();
+        Ok(Json(json!({"total": total, "items": items})))
+    })
+    .await
+}
+
+async fn intel_feeds(State(app): State<S>) -> R<Json<J>> {
+    blocking(move || Ok(Json(json!({"items": app.intel.feed_status()?})))).await
+}
+
+async fn intel_add_feed(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    body: Bytes,
+) -> R<(StatusCode, Json<J>)> {
+    if !c.is_admin() {
+        return Err(forbidden());
+    }
+    let feed: taishi_intel::Feed = serde_json::from_slice(&body).map_err(|e| {
+        bad(format!(
+            "feed: {e} (send {{\"name\", \"kind\": \"url|misp-feed|taxii|misp-rest\", \"url\", \"interval_secs\"}})"
+        ))
+    })?;
+    // What a pull records is not the caller's to set.
+    let feed = taishi_intel::Feed {
+        last_pull: None,
+        cursor: None,
+        last_error: None,
+        ..feed
+    };
+    blocking(move || {
+        app.intel
+            .add_feed(feed)
+            .map(|v| (StatusCode::CREATED, Json(v)))
+            .map_err(|(code, msg)| {
+                ApiError(
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST),
+                    msg,
+                )
+            })
+    })
+    .await
+}
+
+fn feed_error(e: crate::intel::FeedError) -> ApiError {
+    use crate::intel::FeedError;
+    let code = match &e {
+        FeedError::NotFound(_) => StatusCode::NOT_FOUND,
+        FeedError::Pull(_) => StatusCode::BAD_GATEWAY,
+        FeedError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError(code, e.to_string())
+}
+
+async fn intel_delete_feed(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(name): Path<String>,
+) -> R<StatusCode> {
+    if !c.is_admin() {
+        return Err(forbidden());
+    }
+    blocking(move || {
+        app.intel.remove_feed(&name).map_err(feed_error)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+/// Pulls a feed now; its new indicators are then retro-hunted in the
+/// background, as after an import.
+async fn intel_pull_feed(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(name): Path<String>,
+) -> R<Json<J>> {
+    need_write(&c)?;
+    blocking(move || {
+        let report = app.intel.pull_feed(&name).map_err(feed_error)?;
+        let out = json!({"report": report, "retro_hunt": {"indicators": report.new_indicators.len(), "window_days": app.intel.retro_window.num_days()}});
+        crate::spawn_retro_hunt(&app, report);
+        Ok(Json(out))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct HitsQuery {
+    indicator: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+async fn intel_hits(State(app): State<S>, Query(q): Query<HitsQuery>) -> R<Json<J>> {
+    let indicator = q
+        .indicator
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad("indicator: give the indicator value, e.g. ?indicator=1.2.3.4"))?;
+    blocking(move || {
+        let (total, items) =
+            app.state
+                .intel_hits(&indicator, q.limit.unwrap_or(50), q.offset.unwrap_or(0))?;
+        Ok(Json(json!({"total": total, "items": items})))
+    })
+    .await
+}
+
+async fn intel_hits_top(State(app): State<S>, Query(q): Query<HitsQuery>) -> R<Json<J>> {
+    blocking(move || {
+        Ok(Json(
+            json!({"items": app.state.intel_top(q.limit.unwrap_or(10))?}),
+        ))
     })
     .await
 }
@@ -1192,14 +1332,7 @@ async fn intel_import(
             .map_err(|e| bad(format!("{e:#}")))?;
         let new = report.new_indicators.len();
         let out = json!({"report": report, "retro_hunt": {"indicators": new, "window_days": app.intel.retro_window.num_days()}});
-        let app2 = app.clone();
-        std::thread::spawn(move || match app2.intel.retro_hunt(&app2.store, &report) {
-            Ok(alerts) => {
-                tracing::info!(alerts = alerts.len(), "retro-hunt done");
-                app2.pipeline.raise(alerts);
-            }
-            Err(e) => tracing::warn!(error = %e, "retro-hunt failed"),
-        });
+        crate::spawn_retro_hunt(&app, report);
         Ok(Json(out))
     })
     .await

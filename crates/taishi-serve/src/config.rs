@@ -119,6 +119,11 @@ pub struct IntelSection {
     /// When an indicator is added, stored events this many days back are
     /// searched for earlier contact.
     pub retro_days: u32,
+    /// Pull the scheduled feeds (`taishi intel feeds add`, or
+    /// `POST /api/v1/intel/feeds`) inside the service.
+    pub feeds: bool,
+    /// How often the feed list is checked for feeds that are due.
+    pub feed_check_secs: u64,
 }
 
 impl Default for IntelSection {
@@ -126,6 +131,8 @@ impl Default for IntelSection {
         IntelSection {
             enabled: true,
             retro_days: 30,
+            feeds: true,
+            feed_check_secs: 30,
         }
     }
 }

@@ -3,14 +3,19 @@
 //! retro-hunt over the stored window, whose hits are raised as
 //! retrospective alerts.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
 use serde_json::{json, Map, Value as J};
 use taishi_event::Event;
-use taishi_intel::{import_source, retro, ImportReport, IndicatorStore, IntelHit, Matcher, Source};
+use taishi_intel::{
+    import_source, retro, Feed, Feeds, ImportReport, Indicator, IndicatorStore, IntelHit, Matcher,
+    Source,
+};
 
 use crate::state::{now_iso, Alert};
 
@@ -18,8 +23,55 @@ pub struct Intel {
     store: Mutex<IndicatorStore>,
     matcher: ArcSwap<Matcher>,
     uploads: PathBuf,
+    /// The indicator store's folder; its `feeds.json` is shared with
+    /// `taishi intel feeds`, and read afresh each time so that feeds the CLI
+    /// adds are pulled too.
+    dir: PathBuf,
+    /// Serialises read-modify-write of `feeds.json` within the service.
+    feeds_lock: Mutex<()>,
+    /// What the last pull of each feed did (since the service started).
+    pulls: Mutex<HashMap<String, PullStats>>,
     /// How far back a new indicator is looked for.
     pub retro_window: TimeDelta,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+struct PullStats {
+    last_success: Option<DateTime<Utc>>,
+    added: u64,
+    updated: u64,
+    removed: u64,
+    rejected: u64,
+    pulling: bool,
+}
+
+/// A feed pull that failed, with the feed's own error text.
+#[derive(Debug)]
+pub enum FeedError {
+    NotFound(String),
+    Pull(String),
+    Other(anyhow::Error),
+}
+
+impl std::fmt::Display for FeedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FeedError::NotFound(n) => write!(f, "no feed named {n:?}"),
+            FeedError::Pull(e) => write!(f, "{e}"),
+            FeedError::Other(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+/// Indicator search parameters (`GET /api/v1/intel/indicators`).
+#[derive(Debug, Default, Clone)]
+pub struct IndicatorQuery {
+    /// Case-insensitive substring of value, name, malware or labels.
+    pub q: String,
+    pub kind: Option<String>,
+    pub source: Option<String>,
+    pub limit: usize,
+    pub offset: usize,
 }
 
 impl Intel {
@@ -32,6 +84,9 @@ impl Intel {
             store: Mutex::new(store),
             matcher: ArcSwap::from_pointee(matcher),
             uploads,
+            dir,
+            feeds_lock: Mutex::new(()),
+            pulls: Mutex::new(HashMap::new()),
             retro_window: TimeDelta::days(i64::from(retro_days.max(1))),
         })
     }
@@ -86,28 +141,183 @@ impl Intel {
     pub fn sources(&self) -> J {
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let stats = self.matcher().stats().clone();
+        let feeds = Feeds::load(&self.dir).map(|f| f.feeds.len()).unwrap_or(0);
         json!({
             "sources": serde_json::to_value(store.sources()).unwrap_or(J::Null),
             "matcher": {"indicators": self.matcher().len(), "stats": format!("{stats:?}")},
+            "feeds": feeds,
         })
     }
 
-    /// Indicators whose value contains `q`, at most `limit`.
-    pub fn search(&self, q: &str, limit: usize) -> anyhow::Result<J> {
+    /// Indicators matching `q` (typed comparisons, no serialisation of the
+    /// ones that are not returned), one page of them, and the total.
+    pub fn search(&self, q: &IndicatorQuery) -> anyhow::Result<(u64, Vec<Indicator>)> {
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        let q = q.to_lowercase();
-        let mut items = Vec::new();
+        let needle = q.q.to_lowercase();
+        let contains = |s: &str| {
+            if s.is_ascii() {
+                // Indicator values are mostly ASCII: compare without
+                // allocating a lowered copy.
+                s.as_bytes()
+                    .windows(needle.len().max(1))
+                    .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+                    || needle.is_empty()
+            } else {
+                s.to_lowercase().contains(&needle)
+            }
+        };
+        let wanted = |i: &Indicator| {
+            q.kind.as_deref().is_none_or(|k| i.kind.as_str() == k)
+                && (needle.is_empty()
+                    || contains(&i.value)
+                    || i.name.as_deref().is_some_and(contains)
+                    || i.malware.iter().any(|m| contains(m))
+                    || i.labels.iter().any(|l| contains(l)))
+        };
+        let sources: Vec<String> = match &q.source {
+            Some(s) => vec![s.clone()],
+            None => store.sources().keys().cloned().collect(),
+        };
         let mut total = 0u64;
-        for ind in store.all()? {
-            let v = serde_json::to_value(&ind)?;
-            if q.is_empty() || v.to_string().to_lowercase().contains(&q) {
-                total += 1;
-                if items.len() < limit {
-                    items.push(v);
+        let mut items = Vec::new();
+        for src in sources {
+            if !store.sources().contains_key(&src) {
+                continue;
+            }
+            store.for_each(&src, &mut |ind| {
+                if wanted(&ind) {
+                    if total as usize >= q.offset && items.len() < q.limit {
+                        items.push(ind);
+                    }
+                    total += 1;
                 }
+            })?;
+        }
+        Ok((total, items))
+    }
+
+    // ---- feeds -------------------------------------------------------
+
+    fn feeds(&self) -> anyhow::Result<Feeds> {
+        Ok(Feeds::load(&self.dir)?)
+    }
+
+    /// Every feed with its schedule and the outcome of its last pull.
+    pub fn feed_status(&self) -> anyhow::Result<Vec<J>> {
+        let feeds = self.feeds()?;
+        let counts: HashMap<String, u64> = {
+            let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+            store
+                .sources()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.indicators))
+                .collect()
+        };
+        let pulls = self.pulls.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Ok(feeds
+            .feeds
+            .iter()
+            .map(|f| status_json(f, counts.get(&f.name).copied(), pulls.get(&f.name)))
+            .collect())
+    }
+
+    pub fn feed(&self, name: &str) -> anyhow::Result<Option<J>> {
+        Ok(self
+            .feed_status()?
+            .into_iter()
+            .find(|f| f["name"].as_str() == Some(name)))
+    }
+
+    /// Adds a feed; the scheduler pulls it on its next round.
+    pub fn add_feed(&self, feed: Feed) -> Result<J, (u16, String)> {
+        validate_feed(&feed).map_err(|e| (400, e))?;
+        {
+            let _g = self.feeds_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let mut feeds = self.feeds().map_err(|e| (500, format!("{e:#}")))?;
+            if feeds.feeds.iter().any(|f| f.name == feed.name) {
+                return Err((409, format!("name: a feed named {:?} exists", feed.name)));
+            }
+            feeds.add(feed.clone()).map_err(|e| (400, e.to_string()))?;
+            feeds.save().map_err(|e| (500, e.to_string()))?;
+        }
+        Ok(status_json(&feed, None, None))
+    }
+
+    /// Removes a feed and its indicators.
+    pub fn remove_feed(&self, name: &str) -> Result<(), FeedError> {
+        let _g = self.feeds_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut feeds = self.feeds().map_err(FeedError::Other)?;
+        if feeds.remove(name).is_none() {
+            return Err(FeedError::NotFound(name.into()));
+        }
+        feeds.save().map_err(|e| FeedError::Other(e.into()))?;
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        if store.sources().contains_key(name) {
+            store
+                .remove_source(name)
+                .map_err(|e| FeedError::Other(e.into()))?;
+            self.rebuild(&store).map_err(FeedError::Other)?;
+        }
+        self.pulls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        Ok(())
+    }
+
+    /// Feeds whose interval has passed since their last pull.
+    pub fn due_feeds(&self, now: DateTime<Utc>) -> Vec<String> {
+        match self.feeds() {
+            Ok(f) => f
+                .feeds
+                .iter()
+                .filter(|f| f.due(now))
+                .map(|f| f.name.clone())
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "intel feeds: cannot read the feed list");
+                Vec::new()
             }
         }
-        Ok(json!({"total": total, "items": items}))
+    }
+
+    /// Pulls one feed now, swaps in the rebuilt matcher and records the
+    /// outcome (kept on the feed as `last_error` when it fails).
+    pub fn pull_feed(&self, name: &str) -> Result<ImportReport, FeedError> {
+        self.set_pulling(name, true);
+        let result = (|| {
+            let _g = self.feeds_lock.lock().unwrap_or_else(|e| e.into_inner());
+            let mut feeds = self.feeds().map_err(FeedError::Other)?;
+            if !feeds.feeds.iter().any(|f| f.name == name) {
+                return Err(FeedError::NotFound(name.into()));
+            }
+            let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+            let r = feeds
+                .pull(&mut store, name)
+                .map_err(|e| FeedError::Pull(e.to_string()))?;
+            self.rebuild(&store).map_err(FeedError::Other)?;
+            Ok(r)
+        })();
+        let mut pulls = self.pulls.lock().unwrap_or_else(|e| e.into_inner());
+        let p = pulls.entry(name.to_string()).or_default();
+        p.pulling = false;
+        if let Ok(r) = &result {
+            p.last_success = Some(Utc::now());
+            p.added = r.added;
+            p.updated = r.updated;
+            p.removed = r.removed;
+            p.rejected = r.rejected.len() as u64;
+        }
+        result
+    }
+
+    fn set_pulling(&self, name: &str, on: bool) {
+        self.pulls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .pulling = on;
     }
 
     /// Retro-hunt over the event store for the indicators an import added.
@@ -138,6 +348,58 @@ impl Intel {
         }
         Ok(out)
     }
+}
+
+fn validate_feed(f: &Feed) -> Result<(), String> {
+    if f.name.is_empty()
+        || !f
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || f.name.starts_with('.')
+    {
+        return Err("name: letters, digits, - _ . only, not starting with a dot".into());
+    }
+    if !(f.url.starts_with("http://") || f.url.starts_with("https://")) {
+        return Err(format!(
+            "url: {:?} is not an http:// or https:// URL",
+            f.url
+        ));
+    }
+    if f.interval_secs == 0 {
+        return Err("interval_secs: give the seconds between pulls (e.g. 3600)".into());
+    }
+    if let Some(fmt) = &f.format {
+        fmt.parse::<taishi_intel::import::Format>()
+            .map_err(|e| format!("format: {e}"))?;
+    }
+    Ok(())
+}
+
+fn status_json(f: &Feed, indicators: Option<u64>, p: Option<&PullStats>) -> J {
+    let p = p.cloned().unwrap_or_default();
+    let next = f
+        .last_pull
+        .map(|l| l + TimeDelta::seconds(f.interval_secs.min(i64::MAX as u64) as i64));
+    let kind = serde_json::to_value(f.kind).unwrap_or(J::Null);
+    json!({
+        "name": f.name,
+        "kind": kind,
+        "url": f.url,
+        "format": f.format,
+        "interval_secs": f.interval_secs,
+        "last_pull": f.last_pull,
+        // Across restarts, a pull without an error was a success.
+        "last_success": p.last_success.or(f.last_pull.filter(|_| f.last_error.is_none())),
+        "last_error": f.last_error,
+        "indicators": indicators.unwrap_or(0),
+        "added": p.added,
+        "updated": p.updated,
+        "removed": p.removed,
+        "rejected": p.rejected,
+        "next_pull": next.or(Some(Utc::now())),
+        "pulling": p.pulling,
+    })
 }
 
 fn kind_name(h: &IntelHit) -> String {

@@ -331,6 +331,14 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         }
     }));
 
+    if config.intel.feeds {
+        tasks.push(spawn_feed_scheduler(
+            app.clone(),
+            cancel.clone(),
+            Duration::from_secs(config.intel.feed_check_secs.max(1)),
+        ));
+    }
+
     // Retention: once at start, then hourly.
     let (s, c) = (store.clone(), cancel.clone());
     tasks.push(tokio::spawn(async move {
@@ -362,6 +370,60 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         app,
         cancel,
         tasks,
+    })
+}
+
+/// Looks for the new indicators of an import or feed pull in the stored
+/// window, in the background; what it finds is raised as retrospective
+/// alerts through the pipeline (stored, then sent to the outputs).
+pub(crate) fn spawn_retro_hunt(app: &Arc<App>, report: taishi_intel::ImportReport) {
+    if report.new_indicators.is_empty() {
+        return;
+    }
+    let app = app.clone();
+    std::thread::spawn(move || match app.intel.retro_hunt(&app.store, &report) {
+        Ok(alerts) => {
+            tracing::info!(source = %report.source, alerts = alerts.len(), "retro-hunt done");
+            app.pipeline.raise(alerts);
+        }
+        Err(e) => tracing::warn!(error = %e, "retro-hunt failed"),
+    });
+}
+
+/// Pulls the feeds that are due, one after another, until cancelled.
+fn spawn_feed_scheduler(
+    app: Arc<App>,
+    cancel: CancellationToken,
+    every: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let a = app.clone();
+            let round = tokio::task::spawn_blocking(move || {
+                for name in a.intel.due_feeds(chrono::Utc::now()) {
+                    match a.intel.pull_feed(&name) {
+                        Ok(report) => {
+                            tracing::info!(feed = %name, added = report.added, updated = report.updated,
+                                removed = report.removed, rejected = report.rejected.len(), "intel feed pulled");
+                            spawn_retro_hunt(&a, report);
+                        }
+                        Err(e) => {
+                            tracing::warn!(feed = %name, error = %e, "intel feed pull failed")
+                        }
+                    }
+                }
+            });
+            // A slow pull is not waited for at shutdown: its HTTP client
+            // has its own timeouts and the process exit ends it.
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = round => {}
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
     })
 }
 

@@ -55,6 +55,38 @@ CREATE TABLE IF NOT EXISTS rule_switch(rule_id TEXT PRIMARY KEY, enabled INTEGER
 CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 "#;
 
+/// Intel alerts by indicator value, so that hits per indicator are counted
+/// from an index rather than from the alert bodies.
+const INTEL_HITS_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS intel_hits(
+  alert_id TEXT PRIMARY KEY, indicator TEXT NOT NULL, type TEXT, source TEXT, ts INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS intel_hits_indicator ON intel_hits(indicator, ts);
+"#;
+
+/// Filled on first open of a database made before `intel_hits` existed.
+const INTEL_HITS_BACKFILL: &str = r#"
+INSERT OR IGNORE INTO intel_hits(alert_id, indicator, type, source, ts)
+SELECT id, json_extract(body, '$.summary.indicator'), json_extract(body, '$.summary."indicator.type"'),
+       json_extract(body, '$.summary."intel.source"'), ts
+FROM alerts WHERE kind = 'intel' AND json_extract(body, '$.summary.indicator') IS NOT NULL;
+"#;
+
+/// One indicator's hits.
+#[derive(Debug, Serialize, Clone)]
+pub struct IntelHitCount {
+    pub indicator: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub source: Option<String>,
+    pub hits: u64,
+    pub last_hit: Option<String>,
+}
+
+fn iso_us(us: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
 pub fn now_iso() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -257,6 +289,15 @@ impl State {
     pub fn open(path: &Path) -> Result<State> {
         let db = Connection::open(path)?;
         db.execute_batch(SCHEMA)?;
+        let had_hits: bool = db.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'intel_hits'",
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        db.execute_batch(INTEL_HITS_SCHEMA)?;
+        if !had_hits {
+            db.execute_batch(INTEL_HITS_BACKFILL)?;
+        }
         Ok(State { db: Mutex::new(db) })
     }
 
@@ -533,6 +574,22 @@ impl State {
                     event: a.event.clone(),
                 })
                 .map_err(|e| StateError::Invalid(e.to_string()))?;
+                if a.kind == "intel" {
+                    if let Some(ind) = a.summary.get("indicator").and_then(|v| v.as_str()) {
+                        let text = |k: &str| a.summary.get(k).and_then(|v| v.as_str());
+                        tx.prepare_cached(
+                            "INSERT OR IGNORE INTO intel_hits(alert_id, indicator, type, source, ts)
+                             VALUES (?,?,?,?,?)",
+                        )?
+                        .execute(params![
+                            a.id,
+                            ind,
+                            text("indicator.type"),
+                            text("intel.source"),
+                            a.timestamp.timestamp_micros()
+                        ])?;
+                    }
+                }
                 st.execute(params![
                     a.id,
                     a.timestamp.timestamp_micros(),
@@ -761,6 +818,72 @@ impl State {
     }
 
     // ---- rules and settings ---------------------------------------------
+
+    // ---- threat-intel hits --------------------------------------------
+
+    /// Hits and the last hit of each of `values` (those with none are absent).
+    pub fn intel_hit_counts(
+        &self,
+        values: &[&str],
+    ) -> Result<std::collections::HashMap<String, (u64, Option<String>)>> {
+        let db = self.db();
+        let mut st =
+            db.prepare_cached("SELECT count(*), max(ts) FROM intel_hits WHERE indicator = ?")?;
+        let mut out = std::collections::HashMap::new();
+        for v in values {
+            let (n, ts): (i64, Option<i64>) = st.query_row([v], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if n > 0 {
+                out.insert(v.to_string(), (n as u64, ts.and_then(iso_us)));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The intel alerts raised by one indicator, newest first.
+    pub fn intel_hits(
+        &self,
+        indicator: &str,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(u64, Vec<Alert>)> {
+        let db = self.db();
+        let total: i64 = db.query_row(
+            "SELECT count(*) FROM intel_hits WHERE indicator = ?",
+            [indicator],
+            |r| r.get(0),
+        )?;
+        let mut st = db.prepare(&format!(
+            "SELECT a.* FROM intel_hits h JOIN alerts a ON a.id = h.alert_id
+             WHERE h.indicator = ? ORDER BY h.ts DESC LIMIT {} OFFSET {offset}",
+            limit.min(1000)
+        ))?;
+        let v = st
+            .query_map([indicator], row_alert)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((total as u64, v))
+    }
+
+    /// Indicators by number of hits.
+    pub fn intel_top(&self, limit: usize) -> Result<Vec<IntelHitCount>> {
+        let db = self.db();
+        let mut st = db.prepare(&format!(
+            "SELECT indicator, max(type), max(source), count(*) AS n, max(ts) FROM intel_hits
+             GROUP BY indicator ORDER BY n DESC, max(ts) DESC LIMIT {}",
+            limit.min(1000)
+        ))?;
+        let v = st
+            .query_map([], |r| {
+                Ok(IntelHitCount {
+                    indicator: r.get(0)?,
+                    kind: r.get(1)?,
+                    source: r.get(2)?,
+                    hits: r.get::<_, i64>(3)? as u64,
+                    last_hit: r.get::<_, Option<i64>>(4)?.and_then(iso_us),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(v)
+    }
 
     pub fn rule_switches(&self) -> Result<Vec<(String, bool)>> {
         let db = self.db();

@@ -177,6 +177,16 @@ impl Client {
         (s, serde_json::from_str(&text).unwrap_or(J::String(text)))
     }
 
+    pub fn delete(&self, path: &str) -> u16 {
+        self.agent
+            .delete(&format!("{}{path}", self.base))
+            .header("authorization", &self.auth)
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// `None` when the connection failed (a killed server).
     pub fn try_post_raw(&self, path: &str, content_type: &str, body: &[u8]) -> Option<u16> {
         self.agent
