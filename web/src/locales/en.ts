@@ -89,7 +89,7 @@ const en: Messages = {
     hitsUnavailable: "The server does not offer hit lookups yet (/intel/hits); the alerts show here once it does.",
     searchEvents: "Find in search", close: "Close details",
     feedName: "Name", kind: "Kind", url: "URL", format: "Format", formatAuto: "Detect", interval: "Interval", lastPull: "Last pull",
-    lastSuccess: "Last success", indicators: "Indicators", counts: "Added / updated / removed / rejected", added: "Added", updated: "Updated", removed: "Removed",
+    lastSuccess: "Last success", indicators: "Indicators", counts: "Added / updated / removed / rejected", changes: "Last changes", added: "Added", updated: "Updated", removed: "Removed",
     rejected: "Rejected", lastError: "Last error", nextPull: "Next pull", pulling: "Pulling…", pullNow: "Pull now", ok: "OK",
     kinds: { url: "URL file", "misp-feed": "MISP feed", taxii: "TAXII 2.1", "misp-rest": "MISP REST API" },
     noFeeds: "No feeds yet.", noFeedsAdmin: "No feeds yet. Use “Add feed” to configure the first one.",
@@ -104,7 +104,7 @@ const en: Messages = {
     rejectedEntries: "Rejected entries", entry: "Entry", reason: "Reason", more: "{{count}} more not shown",
     importBtn: "Import", importTitle: "Import a feed file", file: "Feed file", sourceName: "Source name",
     importHint: "A source's earlier indicators are replaced. STIX 2.1, MISP events, abuse.ch (Feodo, URLhaus, ThreatFox, MalwareBazaar), CSV and plain text.",
-    importing: "Importing…", chooseFile: "Choose a file to import",
+    importing: "Importing…", chooseFile: "Choose a file to import", chooseBtn: "Choose file", noFile: "No file chosen",
     formats: {
       stix: "STIX 2.x", "misp-event": "MISP event", "misp-feed": "MISP feed", warninglist: "MISP warninglist", feodo: "Feodo Tracker",
       urlhaus: "URLhaus", threatfox: "ThreatFox", malwarebazaar: "MalwareBazaar", csv: "CSV", text: "Plain text (one per line)",

@@ -86,7 +86,7 @@ const zh = {
     hitsUnavailable: "服务端尚未提供命中查询接口（/intel/hits），升级后在此显示命中告警。",
     searchEvents: "在事件检索中查找", close: "关闭详情",
     feedName: "名称", kind: "类型", url: "地址", format: "格式", formatAuto: "自动识别", interval: "拉取间隔", lastPull: "最近拉取",
-    lastSuccess: "最近成功", indicators: "指标数", counts: "新增 / 更新 / 移除 / 拒绝", added: "新增", updated: "更新", removed: "移除",
+    lastSuccess: "最近成功", indicators: "指标数", counts: "新增 / 更新 / 移除 / 拒绝", changes: "上次变更", added: "新增", updated: "更新", removed: "移除",
     rejected: "拒绝", lastError: "最近错误", nextPull: "下次拉取", pulling: "拉取中…", pullNow: "立即拉取", ok: "正常",
     kinds: { url: "URL 文件", "misp-feed": "MISP Feed", taxii: "TAXII 2.1", "misp-rest": "MISP REST API" },
     noFeeds: "还没有订阅源。", noFeedsAdmin: "还没有订阅源。点击“添加订阅源”配置第一个情报源。",
@@ -101,7 +101,7 @@ const zh = {
     rejectedEntries: "被拒绝的条目", entry: "条目", reason: "原因", more: "另有 {{count}} 条未列出",
     importBtn: "导入情报", importTitle: "导入情报文件", file: "情报文件", sourceName: "来源名称",
     importHint: "同名来源的旧指标会被替换。支持 STIX 2.1、MISP 事件、abuse.ch（Feodo、URLhaus、ThreatFox、MalwareBazaar）、CSV、纯文本。",
-    importing: "导入中…", chooseFile: "请选择要导入的文件",
+    importing: "导入中…", chooseFile: "请选择要导入的文件", chooseBtn: "选择文件", noFile: "未选择文件",
     formats: {
       stix: "STIX 2.x", "misp-event": "MISP 事件", "misp-feed": "MISP Feed", warninglist: "MISP 告警排除列表", feodo: "Feodo Tracker",
       urlhaus: "URLhaus", threatfox: "ThreatFox", malwarebazaar: "MalwareBazaar", csv: "CSV", text: "纯文本（每行一个）",

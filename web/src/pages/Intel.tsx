@@ -152,8 +152,8 @@ function Indicators({ sources }: { sources: string[] }) {
               <table className="table intel-table" data-testid="indicator-table" aria-label={t("intel.indicatorsTab")}>
                 <thead>
                   <tr>
-                    <th>{t("intel.value")}</th><th>{t("intel.type")}</th><th>{t("intel.source")}</th><th className="num">{t("intel.confidence")}</th>
-                    <th>{t("intel.tlp")}</th><th>{t("intel.malware")}</th><th>{t("intel.validUntil")}</th><th className="num">{t("intel.hits")}</th><th>{t("intel.lastHit")}</th>
+                    <th>{t("intel.value")}</th><th>{t("intel.type")}</th><th>{t("intel.source")}</th><th className="num col-opt">{t("intel.confidence")}</th>
+                    <th>{t("intel.tlp")}</th><th>{t("intel.malware")}</th><th className="col-opt">{t("intel.validUntil")}</th><th className="num">{t("intel.hits")}</th><th className="col-opt">{t("intel.lastHit")}</th>
                   </tr>
                 </thead>
                 <tbody ref={tbody}>
@@ -165,16 +165,16 @@ function Indicators({ sources }: { sources: string[] }) {
                         className={`clickable ${on ? "cursor" : ""} ${expired ? "dim" : ""}`} onClick={() => setSel(x)} onKeyDown={(e) => onRowKey(e, x)}>
                         <td className="mono ind-value" title={x.value}>{x.value}{x.name && <div className="muted small ellipsis">{x.name}</div>}</td>
                         <td className="nowrap small">{typeLabel(t, x.type)}</td>
-                        <td className="small">{x.source}</td>
-                        <td className="num">{x.confidence != null ? f.num(x.confidence) : "—"}</td>
+                        <td className="small nowrap">{x.source}</td>
+                        <td className="num col-opt">{x.confidence != null ? f.num(x.confidence) : "—"}</td>
                         <td>{x.tlp ? <TlpBadge tlp={x.tlp} /> : "—"}</td>
-                        <td className="tags">
+                        <td className="tags nowrap">
                           {(x.malware ?? []).slice(0, 2).map((m) => <span key={`m${m}`} className="tag small malware">{m}</span>)}
-                          {(x.labels ?? []).slice(0, 2).map((l) => <span key={`l${l}`} className="tag small">{l}</span>)}
+                          {(x.labels ?? []).slice(0, Math.max(0, 2 - (x.malware?.length ?? 0))).map((l) => <span key={`l${l}`} className="tag small">{l}</span>)}
                         </td>
-                        <td className="small nowrap">{x.valid_until ? f.date(x.valid_until) : "—"}</td>
+                        <td className={expired ? "small nowrap col-opt err" : "small nowrap col-opt"} title={x.valid_until ? f.date(x.valid_until) : undefined}>{x.valid_until ? f.day(x.valid_until) : "—"}</td>
                         <td className="num">{x.hits != null ? f.num(x.hits) : "—"}</td>
-                        <td className="small nowrap muted">{x.last_hit ? f.date(x.last_hit) : x.hits != null ? t("common.never") : "—"}</td>
+                        <td className="small nowrap muted col-opt" title={x.last_hit ? f.date(x.last_hit) : undefined}>{x.last_hit ? f.short(x.last_hit) : x.hits != null ? t("common.never") : "—"}</td>
                       </tr>
                     );
                   })}
@@ -324,6 +324,7 @@ function ImportPanel({ say, onClose }: { say: Say; onClose: () => void }) {
   const { t } = useTranslation();
   const qc = useQueryClient();
   const [file, setFile] = useState<File | null>(null);
+  const fileRef = useRef<HTMLInputElement>(null);
   const [name, setName] = useState("");
   const [format, setFormat] = useState("");
   const [result, setResult] = useState<{ name: string; r: ImportResult } | null>(null);
@@ -339,13 +340,18 @@ function ImportPanel({ say, onClose }: { say: Say; onClose: () => void }) {
     <>
       <Panel title={t("intel.importTitle")} className="intel-import" actions={<button className="icon-btn" onClick={onClose} aria-label={t("common.close")}><X size={16} aria-hidden /></button>}>
         <form className="form-row" data-testid="import-form" onSubmit={(e) => { e.preventDefault(); if (!file) say(t("intel.chooseFile"), "err"); else m.mutate(); }}>
-          <label>{t("intel.file")}
-            <input type="file" required data-testid="import-file" onChange={(e) => {
+          <div className="file-pick">
+            <span className="label">{t("intel.file")}</span>
+            <div className="row">
+              <button type="button" className="btn" onClick={() => fileRef.current?.click()}>{t("intel.chooseBtn")}</button>
+              <span className={file ? "small mono ellipsis" : "small muted"} data-testid="import-file-name">{file ? file.name : t("intel.noFile")}</span>
+            </div>
+            <input ref={fileRef} type="file" hidden data-testid="import-file" aria-label={t("intel.file")} onChange={(e) => {
               const fl = e.target.files?.[0] ?? null;
               setFile(fl);
-              if (fl && !name) setName(fl.name.replace(/\.[^.]+$/, ""));
+              if (fl && !name) setName(fl.name.replace(/\.[^.]+$/, "").replace(/[^A-Za-z0-9._-]/g, "_"));
             }} />
-          </label>
+          </div>
           <label>{t("intel.sourceName")}<input required value={name} onChange={(e) => setName(e.target.value)} pattern="[A-Za-z0-9._\-]+" data-testid="import-name" /></label>
           <label>{t("intel.format")}
             <select value={format} onChange={(e) => setFormat(e.target.value)} data-testid="import-format">
@@ -413,7 +419,7 @@ function Feeds({ say }: { say: Say }) {
               <thead>
                 <tr>
                   <th>{t("intel.feedName")}</th><th>{t("intel.interval")}</th><th>{t("intel.lastPull")} / {t("intel.lastSuccess")}</th>
-                  <th className="num">{t("intel.indicators")}</th><th className="num" title={t("intel.counts")}>{t("intel.added")} / {t("intel.updated")} / {t("intel.removed")} / {t("intel.rejected")}</th>
+                  <th className="num">{t("intel.indicators")}</th><th className="num" title={t("intel.counts")} aria-label={t("intel.counts")}>{t("intel.changes")}</th>
                   <th>{t("intel.lastError")}</th><th>{t("intel.nextPull")}</th><th>{t("common.actions")}</th>
                 </tr>
               </thead>
@@ -440,14 +446,17 @@ function FeedRow({ x, f, admin, writable, pulling, onPull, onDelete }: {
   return (
     <tr data-testid="feed-row" data-feed={x.name} className={x.last_error ? "warn" : ""}>
       <td>
-        <b>{x.name}</b> <span className="tag small">{t(`intel.kinds.${x.kind}`, { defaultValue: x.kind })}</span>
-        {x.format && <span className="tag small">{t(`intel.formats.${x.format}`, { defaultValue: x.format })}</span>}
+        <b>{x.name}</b>
+        <div className="tags nowrap">
+          <span className="tag small">{t(`intel.kinds.${x.kind}`, { defaultValue: x.kind })}</span>
+          {x.format && <span className="tag small">{t(`intel.formats.${x.format}`, { defaultValue: x.format })}</span>}
+        </div>
         <div className="muted small mono ellipsis feed-url" title={x.url}>{x.url}</div>
       </td>
       <td className="small nowrap">{f.duration(x.interval_secs)}</td>
       <td className="small nowrap">
-        <div>{x.last_pull ? f.date(x.last_pull) : t("common.never")}</div>
-        <div className={x.last_success && x.last_success === x.last_pull ? "ok" : "muted"}>{x.last_success ? f.date(x.last_success) : t("common.never")}</div>
+        <div title={f.date(x.last_pull)}>{x.last_pull ? f.short(x.last_pull) : t("common.never")}</div>
+        <div title={f.date(x.last_success)} className={x.last_success && x.last_success === x.last_pull ? "ok" : "muted"}>{x.last_success ? f.short(x.last_success) : t("common.never")}</div>
       </td>
       <td className="num">{f.num(x.indicators)}</td>
       <td className="num nowrap small">
@@ -457,15 +466,15 @@ function FeedRow({ x, f, admin, writable, pulling, onPull, onDelete }: {
         <span className={x.rejected ? "err" : ""} title={t("intel.rejected")}>✕{f.num(x.rejected)}</span>
       </td>
       <td className="small feed-error">{x.last_error ? <span className="err" role="note" data-testid="feed-error">{x.last_error}</span> : <span className="ok">{t("intel.ok")}</span>}</td>
-      <td className="small nowrap">{pulling ? <span className="muted">{t("intel.pulling")}</span> : x.next_pull ? f.date(x.next_pull) : "—"}</td>
-      <td className="row nowrap">
+      <td className="small nowrap" title={f.date(x.next_pull)}>{pulling ? <span className="muted">{t("intel.pulling")}</span> : x.next_pull ? f.short(x.next_pull) : "—"}</td>
+      <td className="nowrap"><div className="row nowrap-row">
         {writable && (
           <button className="btn btn-sm" disabled={pulling} onClick={onPull} data-testid="feed-pull">
             <Download size={14} aria-hidden /> {pulling ? t("intel.pulling") : t("intel.pullNow")}
           </button>
         )}
         {admin && <button className="icon-btn" aria-label={`${t("common.delete")} ${x.name}`} title={t("common.delete")} onClick={onDelete} data-testid="feed-delete"><Trash2 size={14} aria-hidden /></button>}
-      </td>
+      </div></td>
     </tr>
   );
 }
