@@ -38,7 +38,13 @@ async function call(method, path, body, type = "application/json") {
     method, headers: { Authorization: `Bearer ${TOKEN}`, ...(body ? { "Content-Type": type } : {}) }, body,
   });
   const text = await r.text();
-  return { status: r.status, json: text ? JSON.parse(text) : null, text };
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON: the status and text tell */
+  }
+  return { status: r.status, json, text };
 }
 async function importFeed(name, format, file) {
   const r = await call("POST", `/intel/import?name=${encodeURIComponent(name)}&format=${format}`, readFileSync(file), "application/octet-stream");
