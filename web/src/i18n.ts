@@ -45,6 +45,7 @@ export function makeFormat(lang: Lang) {
   const dt = new Intl.DateTimeFormat(lang, {
     year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
   });
+  const day = new Intl.DateTimeFormat(lang, { year: "numeric", month: "2-digit", day: "2-digit" });
   const short = new Intl.DateTimeFormat(lang, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
   const rel = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
   const bytesUnits = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -57,6 +58,10 @@ export function makeFormat(lang: Lang) {
     date: (v: string | number | Date | null | undefined) => {
       const d = toDate(v);
       return d && !Number.isNaN(d.getTime()) ? dt.format(d) : "—";
+    },
+    day: (v: string | number | Date | null | undefined) => {
+      const d = toDate(v);
+      return d && !Number.isNaN(d.getTime()) ? day.format(d) : "—";
     },
     short: (v: string | number | Date | null | undefined) => {
       const d = toDate(v);

@@ -19,6 +19,7 @@ const AlertPage = lazy(() => import("./pages/AlertPage"));
 const Rules = lazy(() => import("./pages/Rules"));
 const RuleEditor = lazy(() => import("./pages/RuleEditor"));
 const Settings = lazy(() => import("./pages/Settings"));
+const Intel = lazy(() => import("./pages/Intel"));
 const NotFound = lazy(() => import("./pages/NotFound"));
 
 const qc = new QueryClient({
@@ -65,6 +66,7 @@ const router = createBrowserRouter([
           { path: "/rules", element: page(<Rules />) },
           { path: "/rules/new", element: page(<RuleEditor />) },
           { path: "/rules/:id", element: page(<RuleEditor />) },
+          { path: "/intel", element: page(<Intel />) },
           { path: "/settings", element: page(<Settings />) },
           { path: "*", element: page(<NotFound />) },
         ],

@@ -1,6 +1,6 @@
 import { NavLink, Outlet, useLocation, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
-import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio } from "lucide-react";
+import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio, Crosshair } from "lucide-react";
 import { useAuth } from "../auth";
 import { useLive } from "../live";
 import { setLang, useFormat } from "../i18n";
@@ -49,6 +49,7 @@ export default function Layout() {
     { to: "/search", icon: Search, label: t("nav.search") },
     { to: "/alerts", icon: Bell, label: t("nav.alerts") },
     { to: "/rules", icon: ShieldCheck, label: t("nav.rules") },
+    { to: "/intel", icon: Crosshair, label: t("nav.intel") },
     { to: "/settings", icon: Settings, label: t("nav.settings") },
   ];
 
