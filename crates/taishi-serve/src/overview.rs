@@ -357,6 +357,11 @@ fn source_json(app: &App, ip: &str, n: u64) -> J {
             v["country_name"] = json!(g.country_name);
             v["country_name_zh"] = json!(g.country_name_zh);
             v["city_name"] = json!(g.city_name);
+            v["city_name_zh"] = json!(g.city_name_zh);
+            // ISO 3166-2 (`CN-GD`): the China map shades provinces by it.
+            v["region_iso_code"] = json!(g.region_iso_code);
+            v["region_name"] = json!(g.region_name);
+            v["region_name_zh"] = json!(g.region_name_zh);
             v["lat"] = json!(g.lat);
             v["lon"] = json!(g.lon);
             v["as_organization"] = json!(g.as_organization);
