@@ -72,19 +72,39 @@ fn filter_for(i: &Indicator) -> Option<Filter> {
                 .map(|f| Filter::cidr(f, net))
                 .collect())
         }
+        // Names and hex digests are written in any case by sensors (a DNS
+        // query for EVIL.example, Sysmon's upper-case hashes); the store
+        // keeps values as written, so these are looked for ignoring case.
         IndicatorType::Domain => or(DOMAIN_FIELDS
             .iter()
-            .flat_map(|f| [Filter::term(f, v), Filter::wildcard(f, &format!("*.{v}"))])
+            .flat_map(|f| {
+                [
+                    Filter::wildcard_any_case(f, v),
+                    Filter::wildcard_any_case(f, &format!("*.{v}")),
+                ]
+            })
             .collect()),
         IndicatorType::Url => {
             let host = url_host(v)?;
-            let mut fs = vec![Filter::term("url.domain", host)];
+            let mut fs = vec![Filter::wildcard_any_case("url.domain", host)];
             fs.extend(
                 URL_FIELDS
                     .iter()
-                    .map(|f| Filter::wildcard(f, &format!("*{host}*"))),
+                    .map(|f| Filter::wildcard_any_case(f, &format!("*{host}*"))),
             );
             or(fs)
+        }
+        IndicatorType::Md5
+        | IndicatorType::Sha1
+        | IndicatorType::Sha256
+        | IndicatorType::Ja3
+        | IndicatorType::Ja3s
+            if v.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            or(fields_for(i.kind)
+                .iter()
+                .map(|f| Filter::wildcard_any_case(f, v))
+                .collect())
         }
         IndicatorType::IpPort => {
             let (ip, port) = parse_ip_port(v)?;

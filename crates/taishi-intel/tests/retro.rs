@@ -113,3 +113,48 @@ fn indicator_added_after_the_events_finds_them() {
     .unwrap();
     assert!(res.matches.is_empty());
 }
+
+#[test]
+fn retro_hunt_ignores_the_case_sensors_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = Store::open(dir.path().join("events"), StoreConfig::default()).unwrap();
+    let sha = "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08";
+    let batch = vec![
+        event(60, &[("dns.question.name", "WWW.Bad-Actor.EXAMPLE")]),
+        event(50, &[("file.hash.sha256", sha)]),
+        event(
+            40,
+            &[("url.full", "HTTP://FILES.BAD-ACTOR.EXAMPLE/payload.bin")],
+        ),
+        event(30, &[("dns.question.name", "good.example")]),
+    ];
+    events.append_batch(&batch).unwrap();
+    events.commit().unwrap();
+    events.checkpoint().unwrap();
+    let mut intel = IndicatorStore::open(dir.path().join("intel")).unwrap();
+    let list = format!(
+        "bad-actor.example\n{}\nhttp://files.bad-actor.example/payload.bin\n",
+        sha.to_lowercase()
+    );
+    let b = import::parse(&Format::Text, "list.txt", "cased", list.as_bytes());
+    let report = intel
+        .import("cased", b, ImportMode::Replace, None, None)
+        .unwrap();
+    let res = retro::hunt(
+        &events,
+        &report.new_indicators,
+        &Warninglists::default(),
+        retro::DEFAULT_WINDOW,
+        Utc::now(),
+    )
+    .unwrap();
+    let found: Vec<String> = res
+        .matches
+        .iter()
+        .flat_map(|(_, hs)| hs.iter().map(|h| h.field.to_string()))
+        .collect();
+    assert_eq!(res.matches.len(), 3, "{found:?}");
+    for f in ["dns.question.name", "file.hash.sha256", "url.full"] {
+        assert!(found.iter().any(|x| x == f), "{f} not found: {found:?}");
+    }
+}

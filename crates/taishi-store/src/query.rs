@@ -95,6 +95,13 @@ pub enum Filter {
         field: String,
         pattern: String,
     },
+    /// As `Wildcard`, ignoring case: for values whose case carries no
+    /// meaning (domain names, hex hashes), looked for in whatever case a
+    /// sensor wrote them.
+    WildcardAnyCase {
+        field: String,
+        pattern: String,
+    },
     /// Numeric range on a field, or a time range on `@timestamp`.
     Range {
         field: String,
@@ -149,6 +156,12 @@ impl Filter {
     }
     pub fn wildcard(field: &str, pattern: &str) -> Filter {
         Filter::Wildcard {
+            field: field.into(),
+            pattern: pattern.into(),
+        }
+    }
+    pub fn wildcard_any_case(field: &str, pattern: &str) -> Filter {
+        Filter::WildcardAnyCase {
             field: field.into(),
             pattern: pattern.into(),
         }
@@ -227,7 +240,8 @@ impl Compiler<'_> {
         Ok(match filter {
             Filter::All => Box::new(AllQuery),
             Filter::Term { field, value } => self.term(field, value),
-            Filter::Wildcard { field, pattern } => self.wildcard(field, pattern)?,
+            Filter::Wildcard { field, pattern } => self.wildcard(field, pattern, false)?,
+            Filter::WildcardAnyCase { field, pattern } => self.wildcard(field, pattern, true)?,
             Filter::Range {
                 field,
                 gt,
@@ -487,12 +501,21 @@ impl Compiler<'_> {
         t.serialized_value_bytes().to_vec()
     }
 
-    fn wildcard(&self, field: &str, pattern: &str) -> Result<Box<dyn Query>, StoreError> {
+    fn wildcard(
+        &self,
+        field: &str,
+        pattern: &str,
+        any_case: bool,
+    ) -> Result<Box<dyn Query>, StoreError> {
         let prefix = self.str_prefix(field);
         let mut head = String::with_capacity(prefix.len() * 4);
         // The key prefix is the path (UTF-8 with \x01 separators), \x00 and
         // the type byte: valid UTF-8, escaped character by character.
         push_literal(&String::from_utf8_lossy(&prefix), &mut head);
+        if any_case {
+            // Only the value ignores case; the path before it stays exact.
+            head.push_str("(?i)");
+        }
         let regex = glob_regex(pattern, &head)?;
         Ok(Box::new(JsonAutomatonQuery {
             field: self.fields.f,
