@@ -106,6 +106,8 @@ page.on("requestfinished", (req) => {
   if (current) calls.get(key).pages.add(current);
 });
 page.on("requestfailed", (req) => {
+  // Requests a navigation to the next run cut short are not errors.
+  if (req.failure()?.errorText === "net::ERR_ABORTED") return;
   if (req.url().includes("/api/v1/") && !req.url().endsWith("/stream")) console.error(`request failed: ${req.method()} ${req.url()}: ${req.failure()?.errorText}`);
 });
 

@@ -240,9 +240,8 @@ fn write_alerts(
         summary.insert("process.executable".into(), json!(image));
         // Sequences as the store numbers them: events are written in time
         // order, so an alert's time maps to a nearby sequence.
-        let seq = ((ts_us - start.timestamp_micros()) as u128 * events as u128 / span as u128)
-            as u64
-            + 1;
+        let seq =
+            ((ts_us - start.timestamp_micros()) as u128 * events as u128 / span as u128) as u64 + 1;
         let created = ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         batch.push(Alert {
             id: format!("{:013x}{:012x}", ts.timestamp_millis().max(0), i),
