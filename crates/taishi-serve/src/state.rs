@@ -24,7 +24,18 @@ pub enum StateError {
 
 pub struct State {
     db: Mutex<Connection>,
+    /// Read-only connections for the console's queries: in WAL mode they
+    /// read beside the writer, so an overview or a grouped alert list does
+    /// not hold up sign-ins, ingest's token checks and alert writes that
+    /// share the one writing connection.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
+    /// Bumped by every change to alerts, so cached aggregations know when
+    /// they are stale.
+    generation: std::sync::atomic::AtomicU64,
 }
+
+const READERS: usize = 4;
 
 const SCHEMA: &str = r#"
 PRAGMA journal_mode = WAL;
@@ -48,6 +59,13 @@ CREATE INDEX IF NOT EXISTS alerts_status ON alerts(status, ts);
 CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule_id, ts);
 CREATE INDEX IF NOT EXISTS alerts_host ON alerts(host, ts);
 CREATE INDEX IF NOT EXISTS alerts_source ON alerts(source_ip, ts);
+CREATE INDEX IF NOT EXISTS alerts_level ON alerts(level, ts);
+-- Covers the overview's and the grouped list's aggregations over a time
+-- range: they read this index only, never the rows with their JSON bodies.
+CREATE INDEX IF NOT EXISTS alerts_cover ON alerts(ts, level, status, rule_id, host, source_ip);
+-- Grouping by rule reads rule, time and level from here (0.05 s instead of
+-- 0.5 s over 100,000 alerts).
+CREATE INDEX IF NOT EXISTS alerts_rule_level ON alerts(rule_id, ts, level);
 CREATE TABLE IF NOT EXISTS comments(
   alert_id TEXT NOT NULL, user TEXT NOT NULL, time TEXT NOT NULL, text TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS comments_alert ON comments(alert_id);
@@ -241,6 +259,20 @@ impl AlertFilter {
     }
 }
 
+/// The overview's alert aggregations over a time range (see
+/// `State::alert_overview`).
+#[derive(Debug, Default)]
+pub struct AlertOverview {
+    /// `(bucket, level, count)`; bucket = (ts - start) / step.
+    pub over_time: Vec<(i64, i64, u64)>,
+    /// `(rule_id, title, max level, count, tags)`, most alerts first.
+    pub rules: Vec<(String, String, i64, u64, Vec<String>)>,
+    /// `(host, count, max level)`, most alerts first.
+    pub hosts: Vec<(String, u64, i64)>,
+    /// `(source ip, count)`, most alerts first.
+    pub sources: Vec<(String, u64)>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct AlertGroup {
     pub key: String,
@@ -298,11 +330,62 @@ impl State {
         if !had_hits {
             db.execute_batch(INTEL_HITS_BACKFILL)?;
         }
-        Ok(State { db: Mutex::new(db) })
+        // `CREATE INDEX IF NOT EXISTS` above is the migration of older
+        // databases; statistics let the planner pick between the indexes.
+        if db.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? == 0
+        {
+            db.execute_batch("ANALYZE")?;
+        }
+        db.execute_batch("PRAGMA optimize")?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let r = Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            )?;
+            r.execute_batch("PRAGMA cache_size = -32000")?;
+            readers.push(Mutex::new(r));
+        }
+        Ok(State {
+            db: Mutex::new(db),
+            readers,
+            next_reader: Default::default(),
+            generation: Default::default(),
+        })
     }
 
     fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.db.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes to alerts so far (inserts, status changes, comments).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn changed(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// A free read-only connection (or the next one in turn when all are busy).
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        for r in &self.readers {
+            if let Ok(g) = r.try_lock() {
+                return g;
+            }
+        }
+        let i = self
+            .next_reader
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % self.readers.len();
+        self.readers[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     // ---- users -------------------------------------------------------
@@ -452,7 +535,7 @@ impl State {
 
     pub fn session(&self, id_hash: &str) -> Result<Option<Session>> {
         Ok(self
-            .db()
+            .reader()
             .query_row(
                 "SELECT s.username, u.role, s.csrf FROM sessions s JOIN users u ON u.username = s.username
                  WHERE s.id_hash = ? AND s.expires >= ? AND u.disabled = 0",
@@ -611,12 +694,13 @@ impl State {
             }
         }
         tx.commit()?;
+        self.changed();
         Ok(())
     }
 
     pub fn alerts(&self, f: &AlertFilter) -> Result<(u64, Vec<Alert>)> {
         let (w, p) = f.where_clause();
-        let db = self.db();
+        let db = self.reader();
         let total: i64 = db.query_row(
             &format!("SELECT count(*) FROM alerts WHERE {w}"),
             params_from_iter(p.iter()),
@@ -630,8 +714,11 @@ impl State {
         };
         let limit = f.limit.unwrap_or(50).min(1000);
         let offset = f.offset.unwrap_or(0);
+        // The page's rowids first, then its rows: sorting whole rows (with
+        // their JSON bodies) of 100,000 alerts costs more than the query.
         let mut st = db.prepare(&format!(
-            "SELECT * FROM alerts WHERE {w} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+            "SELECT * FROM alerts WHERE rowid IN (SELECT rowid FROM alerts WHERE {w}
+             ORDER BY {order} LIMIT {limit} OFFSET {offset}) ORDER BY {order}"
         ))?;
         let v = st
             .query_map(params_from_iter(p.iter()), row_alert)?
@@ -640,8 +727,10 @@ impl State {
     }
 
     pub fn alert_groups(&self, by: &str, f: &AlertFilter) -> Result<Vec<AlertGroup>> {
+        // Keys only in the grouping (read from the covering index); a rule's
+        // title is looked up for the groups shown.
         let (key, label) = match by {
-            "rule" => ("rule_id", "max(rule_title)"),
+            "rule" => ("rule_id", "''"),
             "host" => ("coalesce(host, '')", "coalesce(host, '')"),
             "source" => ("coalesce(source_ip, '')", "coalesce(source_ip, '')"),
             other => {
@@ -651,13 +740,13 @@ impl State {
             }
         };
         let (w, p) = f.where_clause();
-        let db = self.db();
+        let db = self.reader();
         let mut st = db.prepare(&format!(
             "SELECT {key} AS k, {label}, count(*), max(level), max(ts) FROM alerts WHERE {w}
              GROUP BY k ORDER BY count(*) DESC LIMIT {}",
             f.limit.unwrap_or(100).min(1000)
         ))?;
-        let v = st
+        let mut v = st
             .query_map(params_from_iter(p.iter()), |r| {
                 let last: i64 = r.get(4)?;
                 Ok(AlertGroup {
@@ -671,11 +760,22 @@ impl State {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        if by == "rule" {
+            let mut title = db.prepare_cached(
+                "SELECT rule_title FROM alerts WHERE rule_id = ? ORDER BY ts DESC LIMIT 1",
+            )?;
+            for g in &mut v {
+                g.label = title
+                    .query_row([&g.key], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or_default();
+            }
+        }
         Ok(v)
     }
 
     pub fn alert(&self, id: &str) -> Result<Alert> {
-        self.db()
+        self.reader()
             .query_row("SELECT * FROM alerts WHERE id = ?", [id], row_alert)
             .optional()?
             .ok_or_else(|| StateError::NotFound(format!("no alert `{id}`")))
@@ -711,6 +811,7 @@ impl State {
                 return Err(StateError::NotFound(format!("no alert `{id}`")));
             }
         }
+        self.changed();
         self.alert(id)
     }
 
@@ -730,11 +831,12 @@ impl State {
             "UPDATE alerts SET updated = ? WHERE id = ?",
             params![c.time, id],
         )?;
+        self.changed();
         Ok(c)
     }
 
     pub fn comments(&self, id: &str) -> Result<Vec<Comment>> {
-        let db = self.db();
+        let db = self.reader();
         let mut st =
             db.prepare("SELECT user, time, text FROM comments WHERE alert_id = ? ORDER BY rowid")?;
         let v = st
@@ -751,7 +853,7 @@ impl State {
 
     /// Alert counts for the overview: by level, open, total in the range.
     pub fn alert_counts(&self, from_us: i64, to_us: i64) -> Result<(u64, u64, [u64; 5])> {
-        let db = self.db();
+        let db = self.reader();
         let mut levels = [0u64; 5];
         let mut st = db.prepare_cached(
             "SELECT level, count(*) FROM alerts WHERE ts >= ? AND ts < ? GROUP BY level",
@@ -771,50 +873,82 @@ impl State {
         Ok((levels.iter().sum(), open as u64, levels))
     }
 
-    /// Rows `(ts, level, rule_id, rule_title, host, source_ip, tags-json)`
-    /// of the alerts in a range, newest first, for the overview's charts.
-    #[allow(clippy::type_complexity)]
-    pub fn alert_rows(
+    /// The overview's alert aggregations over `[from_us, to_us)`, done by
+    /// SQLite on the covering index rather than row by row: counts per
+    /// `step`-long bucket from `start` and level, per rule (with the tags of
+    /// its newest alert: a rule's alerts share its tags), per host and per
+    /// source address.
+    pub fn alert_overview(
         &self,
         from_us: i64,
         to_us: i64,
-        cap: usize,
-    ) -> Result<
-        Vec<(
-            i64,
-            i64,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Vec<String>,
-        )>,
-    > {
-        let db = self.db();
+        start: i64,
+        step: i64,
+        top: usize,
+    ) -> Result<AlertOverview> {
+        let db = self.reader();
+        let mut o = AlertOverview::default();
         let mut st = db.prepare_cached(
-            "SELECT ts, level, rule_id, rule_title, host, source_ip, body FROM alerts
-             WHERE ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?",
+            "SELECT (ts - ?1) / ?2 AS b, level, count(*) FROM alerts
+             WHERE ts >= ?3 AND ts < ?4 GROUP BY b, level",
         )?;
-        let v = st
-            .query_map(params![from_us, to_us, cap as i64], |r| {
-                let body: String = r.get(6)?;
-                let tags = serde_json::from_str::<J>(&body)
-                    .ok()
-                    .and_then(|b| b.get("tags").cloned())
-                    .and_then(|t| serde_json::from_value::<Vec<String>>(t).ok())
-                    .unwrap_or_default();
+        o.over_time = st
+            .query_map(params![start, step.max(1), from_us, to_us], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        // Every rule of the range: the ATT&CK matrix sums over all of them.
+        let mut st = db.prepare_cached(
+            "SELECT rule_id, max(level), count(*), max(ts) FROM alerts
+             WHERE ts >= ?1 AND ts < ?2 GROUP BY rule_id ORDER BY count(*) DESC LIMIT 5000",
+        )?;
+        let rules = st
+            .query_map(params![from_us, to_us], |r| {
                 Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    tags,
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, i64>(3)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(v)
+        let mut newest = db.prepare_cached(
+            "SELECT rule_title, body FROM alerts WHERE rule_id = ?1 AND ts = ?2 LIMIT 1",
+        )?;
+        for (id, level, n, ts) in rules {
+            let (title, body): (String, String) = newest
+                .query_row(params![id, ts], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .unwrap_or_default();
+            let tags = serde_json::from_str::<J>(&body)
+                .ok()
+                .and_then(|b| b.get("tags").cloned())
+                .and_then(|t| serde_json::from_value::<Vec<String>>(t).ok())
+                .unwrap_or_default();
+            o.rules.push((id, title, level, n, tags));
+        }
+        let mut st = db.prepare_cached(
+            "SELECT host, count(*), max(level) FROM alerts
+             WHERE ts >= ?1 AND ts < ?2 AND host IS NOT NULL
+             GROUP BY host ORDER BY count(*) DESC LIMIT ?3",
+        )?;
+        o.hosts = st
+            .query_map(params![from_us, to_us, top as i64], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        // More than `top`: the caller keeps those that are IP addresses.
+        let mut st = db.prepare_cached(
+            "SELECT source_ip, count(*) FROM alerts
+             WHERE ts >= ?1 AND ts < ?2 AND source_ip IS NOT NULL
+             GROUP BY source_ip ORDER BY count(*) DESC LIMIT ?3",
+        )?;
+        o.sources = st
+            .query_map(params![from_us, to_us, (top * 5) as i64], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(o)
     }
 
     // ---- rules and settings ---------------------------------------------
@@ -826,7 +960,7 @@ impl State {
         &self,
         values: &[&str],
     ) -> Result<std::collections::HashMap<String, (u64, Option<String>)>> {
-        let db = self.db();
+        let db = self.reader();
         let mut st =
             db.prepare_cached("SELECT count(*), max(ts) FROM intel_hits WHERE indicator = ?")?;
         let mut out = std::collections::HashMap::new();
@@ -846,7 +980,7 @@ impl State {
         limit: usize,
         offset: usize,
     ) -> Result<(u64, Vec<Alert>)> {
-        let db = self.db();
+        let db = self.reader();
         let total: i64 = db.query_row(
             "SELECT count(*) FROM intel_hits WHERE indicator = ?",
             [indicator],
@@ -865,7 +999,7 @@ impl State {
 
     /// Indicators by number of hits.
     pub fn intel_top(&self, limit: usize) -> Result<Vec<IntelHitCount>> {
-        let db = self.db();
+        let db = self.reader();
         let mut st = db.prepare(&format!(
             "SELECT indicator, max(type), max(source), count(*) AS n, max(ts) FROM intel_hits
              GROUP BY indicator ORDER BY n DESC, max(ts) DESC LIMIT {}",

@@ -166,6 +166,14 @@ pub fn windows(r: &mut Rng, ts: DateTime<Utc>, n: u64) -> Event {
     e.push("process.command_line", cmd);
     e.push("process.parent.pid", 1000 + r.below(60000));
     e.push("winlog.channel", channel);
+    e.push(
+        "event.dataset",
+        if id == 1 {
+            "windows.sysmon_operational"
+        } else {
+            "system.security"
+        },
+    );
     e
 }
 
