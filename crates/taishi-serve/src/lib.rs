@@ -399,7 +399,11 @@ fn spawn_feed_scheduler(
     tokio::spawn(async move {
         loop {
             let a = app.clone();
-            let round = tokio::task::spawn_blocking(move || {
+            // A plain thread, not spawn_blocking: the runtime waits for its
+            // blocking tasks when it is dropped, and a feed server that
+            // answers slowly would then hold up the shutdown.
+            let (done, round) = tokio::sync::oneshot::channel::<()>();
+            std::thread::spawn(move || {
                 for name in a.intel.due_feeds(chrono::Utc::now()) {
                     match a.intel.pull_feed(&name) {
                         Ok(report) => {
@@ -412,6 +416,7 @@ fn spawn_feed_scheduler(
                         }
                     }
                 }
+                let _ = done.send(());
             });
             // A slow pull is not waited for at shutdown: its HTTP client
             // has its own timeouts and the process exit ends it.
