@@ -127,9 +127,39 @@ impl Feeds {
             .ok_or_else(|| StoreError::Invalid(format!("no feed named {name:?}")))?;
         let feed = self.feeds[i].clone();
         let result = pull_feed(store, &feed);
+        self.record(i, &result)?;
+        result.map(|(r, _)| r)
+    }
+
+    /// Like `pull`, for a store shared between threads: the download runs
+    /// without the store's lock, which is taken only to store the result.
+    pub fn pull_shared(
+        &mut self,
+        store: &std::sync::Mutex<IndicatorStore>,
+        name: &str,
+    ) -> Result<ImportReport, StoreError> {
+        let i = self
+            .feeds
+            .iter()
+            .position(|f| f.name == name)
+            .ok_or_else(|| StoreError::Invalid(format!("no feed named {name:?}")))?;
+        let feed = self.feeds[i].clone();
+        let result = fetch_feed(&feed).and_then(|fetched| {
+            let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
+            store_fetched(&mut store, &feed, fetched)
+        });
+        self.record(i, &result)?;
+        result.map(|(r, _)| r)
+    }
+
+    fn record(
+        &mut self,
+        i: usize,
+        result: &Result<(ImportReport, Option<String>), StoreError>,
+    ) -> Result<(), StoreError> {
         let f = &mut self.feeds[i];
         f.last_pull = Some(Utc::now());
-        match &result {
+        match result {
             Ok((_, cursor)) => {
                 f.last_error = None;
                 if cursor.is_some() {
@@ -138,8 +168,7 @@ impl Feeds {
             }
             Err(e) => f.last_error = Some(e.to_string()),
         }
-        self.save()?;
-        result.map(|(r, _)| r)
+        self.save()
     }
 
     /// Pulls every feed that is due; one report (or error) per feed.
@@ -163,11 +192,17 @@ impl Feeds {
     }
 }
 
-fn pull_feed(
-    store: &mut IndicatorStore,
-    feed: &Feed,
-) -> Result<(ImportReport, Option<String>), StoreError> {
-    let origin = Some(feed.url.as_str());
+/// What a feed's server gave, before it is stored.
+struct Fetched {
+    batch: Batch,
+    mode: ImportMode,
+    format: String,
+    cursor: Option<String>,
+}
+
+/// Downloads and parses a feed; touches no store, so a slow server holds
+/// no lock.
+fn fetch_feed(feed: &Feed) -> Result<Fetched, StoreError> {
     match feed.kind {
         FeedKind::Url | FeedKind::MispFeed => {
             let format = match (&feed.format, feed.kind) {
@@ -184,14 +219,12 @@ fn pull_feed(
                 return Err(StoreError::Invalid(format!("{}: {}", e.entry, e.reason)));
             }
             let fmt: Vec<&str> = read.formats.iter().map(Format::name).collect();
-            let r = store.import(
-                &feed.name,
-                read.batch,
-                ImportMode::Replace,
-                origin,
-                Some(&fmt.join(",")),
-            )?;
-            Ok((r, None))
+            Ok(Fetched {
+                batch: read.batch,
+                mode: ImportMode::Replace,
+                format: fmt.join(","),
+                cursor: None,
+            })
         }
         FeedKind::Taxii => {
             let client = TaxiiClient::new(feed.auth.clone());
@@ -200,8 +233,12 @@ fn pull_feed(
                 .map_err(StoreError::Invalid)?;
             let mut b = Batch::default();
             stix::parse_objects(&feed.url, &feed.name, &poll.objects, &mut b);
-            let r = store.import(&feed.name, b, ImportMode::Merge, origin, Some("taxii"))?;
-            Ok((r, poll.cursor))
+            Ok(Fetched {
+                batch: b,
+                mode: ImportMode::Merge,
+                format: "taxii".into(),
+                cursor: poll.cursor,
+            })
         }
         FeedKind::MispRest => {
             let http = Http::default();
@@ -214,10 +251,36 @@ fn pull_feed(
                 1000,
             )
             .map_err(StoreError::Invalid)?;
-            let r = store.import(&feed.name, b, ImportMode::Merge, origin, Some("misp-rest"))?;
-            Ok((r, cursor))
+            Ok(Fetched {
+                batch: b,
+                mode: ImportMode::Merge,
+                format: "misp-rest".into(),
+                cursor,
+            })
         }
     }
+}
+
+fn store_fetched(
+    store: &mut IndicatorStore,
+    feed: &Feed,
+    f: Fetched,
+) -> Result<(ImportReport, Option<String>), StoreError> {
+    let r = store.import(
+        &feed.name,
+        f.batch,
+        f.mode,
+        Some(feed.url.as_str()),
+        Some(&f.format),
+    )?;
+    Ok((r, f.cursor))
+}
+
+fn pull_feed(
+    store: &mut IndicatorStore,
+    feed: &Feed,
+) -> Result<(ImportReport, Option<String>), StoreError> {
+    store_fetched(store, feed, fetch_feed(feed)?)
 }
 
 /// A MISP feed over HTTP: `<base>/manifest.json`, then `<base>/<uuid>.json`.

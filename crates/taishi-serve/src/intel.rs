@@ -291,10 +291,12 @@ impl Intel {
             if !feeds.feeds.iter().any(|f| f.name == name) {
                 return Err(FeedError::NotFound(name.into()));
             }
-            let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+            // The download runs without the store's lock: indicator search,
+            // status and imports go on while a slow feed answers.
             let r = feeds
-                .pull(&mut store, name)
+                .pull_shared(&self.store, name)
                 .map_err(|e| FeedError::Pull(e.to_string()))?;
+            let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
             self.rebuild(&store).map_err(FeedError::Other)?;
             Ok(r)
         })();
