@@ -16,10 +16,30 @@ fn event(minutes_ago: i64, fields: &[(&str, &str)]) -> Event {
     e
 }
 
+/// An event store holding `batch`, committed and checkpointed.
+fn stored(dir: &std::path::Path, batch: &[Event]) -> Store {
+    let events = Store::open(dir.join("events"), StoreConfig::default()).unwrap();
+    events.append_batch(batch).unwrap();
+    events.commit().unwrap();
+    events.checkpoint().unwrap();
+    events
+}
+
+/// A retro-hunt now, over the default window, without warninglists.
+fn hunt_now(events: &Store, report: &taishi_intel::ImportReport) -> retro::RetroResult {
+    retro::hunt(
+        events,
+        &report.new_indicators,
+        &Warninglists::default(),
+        retro::DEFAULT_WINDOW,
+        Utc::now(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn indicator_added_after_the_events_finds_them() {
     let dir = tempfile::tempdir().unwrap();
-    let events = Store::open(dir.path().join("events"), StoreConfig::default()).unwrap();
     let batch = vec![
         event(
             60 * 24 * 3,
@@ -44,9 +64,7 @@ fn indicator_added_after_the_events_finds_them() {
         // Older than the 30-day window: not reported.
         event(60 * 24 * 40, &[("destination.ip", "198.51.100.23")]),
     ];
-    events.append_batch(&batch).unwrap();
-    events.commit().unwrap();
-    events.checkpoint().unwrap();
+    let events = stored(dir.path(), &batch);
 
     // Later, a feed brings the indicators.
     let mut intel = IndicatorStore::open(dir.path().join("intel")).unwrap();
@@ -103,21 +121,13 @@ fn indicator_added_after_the_events_finds_them() {
     let r = intel
         .import("late2", b, ImportMode::Replace, None, None)
         .unwrap();
-    let res = retro::hunt(
-        &events,
-        &r.new_indicators,
-        &Warninglists::default(),
-        retro::DEFAULT_WINDOW,
-        Utc::now(),
-    )
-    .unwrap();
+    let res = hunt_now(&events, &r);
     assert!(res.matches.is_empty());
 }
 
 #[test]
 fn retro_hunt_ignores_the_case_sensors_wrote() {
     let dir = tempfile::tempdir().unwrap();
-    let events = Store::open(dir.path().join("events"), StoreConfig::default()).unwrap();
     let sha = "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08";
     let batch = vec![
         event(60, &[("dns.question.name", "WWW.Bad-Actor.EXAMPLE")]),
@@ -128,9 +138,7 @@ fn retro_hunt_ignores_the_case_sensors_wrote() {
         ),
         event(30, &[("dns.question.name", "good.example")]),
     ];
-    events.append_batch(&batch).unwrap();
-    events.commit().unwrap();
-    events.checkpoint().unwrap();
+    let events = stored(dir.path(), &batch);
     let mut intel = IndicatorStore::open(dir.path().join("intel")).unwrap();
     let list = format!(
         "bad-actor.example\n{}\nhttp://files.bad-actor.example/payload.bin\n",
@@ -140,14 +148,7 @@ fn retro_hunt_ignores_the_case_sensors_wrote() {
     let report = intel
         .import("cased", b, ImportMode::Replace, None, None)
         .unwrap();
-    let res = retro::hunt(
-        &events,
-        &report.new_indicators,
-        &Warninglists::default(),
-        retro::DEFAULT_WINDOW,
-        Utc::now(),
-    )
-    .unwrap();
+    let res = hunt_now(&events, &report);
     let found: Vec<String> = res
         .matches
         .iter()

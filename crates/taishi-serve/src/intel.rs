@@ -155,21 +155,21 @@ impl Intel {
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let needle = q.q.to_lowercase();
         let contains = |s: &str| {
-            if s.is_ascii() {
+            if needle.is_empty() {
+                true
+            } else if s.is_ascii() && needle.is_ascii() {
                 // Indicator values are mostly ASCII: compare without
                 // allocating a lowered copy.
                 s.as_bytes()
-                    .windows(needle.len().max(1))
+                    .windows(needle.len())
                     .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
-                    || needle.is_empty()
             } else {
                 s.to_lowercase().contains(&needle)
             }
         };
         let wanted = |i: &Indicator| {
             q.kind.as_deref().is_none_or(|k| i.kind.as_str() == k)
-                && (needle.is_empty()
-                    || contains(&i.value)
+                && (contains(&i.value)
                     || i.name.as_deref().is_some_and(contains)
                     || i.malware.iter().any(|m| contains(m))
                     || i.labels.iter().any(|l| contains(l)))
@@ -219,13 +219,6 @@ impl Intel {
             .iter()
             .map(|f| status_json(f, counts.get(&f.name).copied(), pulls.get(&f.name)))
             .collect())
-    }
-
-    pub fn feed(&self, name: &str) -> anyhow::Result<Option<J>> {
-        Ok(self
-            .feed_status()?
-            .into_iter()
-            .find(|f| f["name"].as_str() == Some(name)))
     }
 
     /// Adds a feed; the scheduler pulls it on its next round.
@@ -284,7 +277,12 @@ impl Intel {
     /// Pulls one feed now, swaps in the rebuilt matcher and records the
     /// outcome (kept on the feed as `last_error` when it fails).
     pub fn pull_feed(&self, name: &str) -> Result<ImportReport, FeedError> {
-        self.set_pulling(name, true);
+        self.pulls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .pulling = true;
         let result = (|| {
             let _g = self.feeds_lock.lock().unwrap_or_else(|e| e.into_inner());
             let mut feeds = self.feeds().map_err(FeedError::Other)?;
@@ -311,15 +309,6 @@ impl Intel {
             p.rejected = r.rejected.len() as u64;
         }
         result
-    }
-
-    fn set_pulling(&self, name: &str, on: bool) {
-        self.pulls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(name.to_string())
-            .or_default()
-            .pulling = on;
     }
 
     /// Retro-hunt over the event store for the indicators an import added.
