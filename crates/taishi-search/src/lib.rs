@@ -28,8 +28,8 @@ use taishi_event::Value;
 use taishi_query::ast::{Agg, AggFunc, Bound, Expr, GlobPart, Pattern, Stage, TIMESTAMP};
 use taishi_query::{compare_values, parse_time, Query, QueryResult, Table, ValueTest};
 use taishi_store::{
-    AggResult, Aggregation, Filter, RangeValue, SearchRequest, Store, StoreError, TimeRange,
-    ValueKinds, ValuePredicate,
+    AggResult, Aggregation, Budget, Filter, RangeValue, SearchRequest, Store, StoreError,
+    TimeRange, ValueKinds, ValuePredicate,
 };
 
 /// How a search runs.
@@ -48,6 +48,9 @@ pub struct SearchOptions {
     pub max_groups: usize,
     /// About this many buckets in the hits-over-time histogram (0: none).
     pub histogram_buckets: usize,
+    /// Deadline, cancellation and memory cap of the whole search (every
+    /// store call it makes shares it).
+    pub budget: Budget,
 }
 
 impl Default for SearchOptions {
@@ -58,6 +61,7 @@ impl Default for SearchOptions {
             max_scan: 100_000,
             max_groups: 10_000,
             histogram_buckets: 60,
+            budget: Budget::unlimited(),
         }
     }
 }
@@ -172,6 +176,10 @@ pub fn effective_range(query: &Query, opts: &SearchOptions) -> TimeRange {
 /// Runs a query against the store.
 pub fn execute(store: &Store, query: &Query, opts: &SearchOptions) -> Result<SearchOutput, Error> {
     let started = Instant::now();
+    let store = &Bounded {
+        store,
+        budget: &opts.budget,
+    };
     let range = effective_range(query, opts);
     let now = query.now();
     let search = query.search();
@@ -285,6 +293,37 @@ fn table_output(r: QueryResult) -> Output {
             total: events.len() as u64,
             events: events.iter().map(event_json).collect(),
         },
+    }
+}
+
+/// The store seen through one search's budget: every call the search
+/// makes is bounded by the same deadline, cancel flag and memory cap.
+struct Bounded<'a> {
+    store: &'a Store,
+    budget: &'a Budget,
+}
+
+impl Bounded<'_> {
+    fn search(&self, req: &SearchRequest) -> Result<taishi_store::SearchResult, StoreError> {
+        self.store.search_with(req, self.budget)
+    }
+
+    fn count(&self, filter: &Filter, range: TimeRange) -> Result<u64, StoreError> {
+        self.store.count_with(filter, range, self.budget)
+    }
+
+    fn aggregate(
+        &self,
+        filter: &Filter,
+        range: TimeRange,
+        agg: &Aggregation,
+    ) -> Result<AggResult, StoreError> {
+        self.store.aggregate_with(filter, range, agg, self.budget)
+    }
+
+    fn field_kinds(&self, field: &str, range: TimeRange) -> Result<ValueKinds, StoreError> {
+        self.budget.check()?;
+        self.store.field_kinds(field, range)
     }
 }
 
@@ -528,7 +567,7 @@ fn key(v: Value) -> Value {
 type Group = (Vec<Value>, u64);
 
 fn pairs(
-    store: &Store,
+    store: &Bounded<'_>,
     filter: &Filter,
     range: TimeRange,
     by: &[String],
@@ -603,7 +642,7 @@ fn integral(f: f64) -> Value {
 /// Runs one aggregation stage in the store, when it can be run there with
 /// the evaluator's result.
 fn push_down(
-    store: &Store,
+    store: &Bounded<'_>,
     filter: &Filter,
     range: TimeRange,
     stage: &Stage,
@@ -738,7 +777,7 @@ fn push_down(
 }
 
 fn timechart(
-    store: &Store,
+    store: &Bounded<'_>,
     filter: &Filter,
     range: TimeRange,
     interval_secs: u64,
@@ -823,7 +862,7 @@ fn timechart(
 
 /// A round interval giving about `opts.histogram_buckets` buckets.
 fn histogram(
-    store: &Store,
+    store: &Bounded<'_>,
     filter: &Filter,
     range: TimeRange,
     opts: &SearchOptions,

@@ -457,7 +457,10 @@ pub struct SearchBody {
 }
 
 async fn search(State(app): State<S>, Json(b): Json<SearchBody>) -> R<Json<J>> {
-    blocking(move || crate::overview::run_search(&app, &b).map(Json)).await
+    let searches = app.searches.clone();
+    searches
+        .run(move |budget| crate::overview::run_search(&app, &b, budget).map(Json))
+        .await
 }
 
 #[derive(Deserialize)]
@@ -468,16 +471,19 @@ struct FieldsQuery {
 }
 
 async fn fields(State(app): State<S>, Query(q): Query<FieldsQuery>) -> R<Json<J>> {
-    blocking(move || {
-        crate::overview::fields(
-            &app,
-            q.query.as_deref().unwrap_or(""),
-            q.from.as_deref(),
-            q.to.as_deref(),
-        )
-        .map(Json)
-    })
-    .await
+    let searches = app.searches.clone();
+    searches
+        .run(move |budget| {
+            crate::overview::fields(
+                &app,
+                q.query.as_deref().unwrap_or(""),
+                q.from.as_deref(),
+                q.to.as_deref(),
+                budget,
+            )
+            .map(Json)
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -491,16 +497,19 @@ async fn alert_related(
     Path(id): Path<String>,
     Query(q): Query<RelatedQuery>,
 ) -> R<Json<J>> {
-    blocking(move || {
-        crate::overview::related(
-            &app,
-            &id,
-            q.before.unwrap_or(10).min(200),
-            q.after.unwrap_or(10).min(200),
-        )
-        .map(Json)
-    })
-    .await
+    let searches = app.searches.clone();
+    searches
+        .run(move |budget| {
+            crate::overview::related(
+                &app,
+                &id,
+                q.before.unwrap_or(10).min(200),
+                q.after.unwrap_or(10).min(200),
+                budget,
+            )
+            .map(Json)
+        })
+        .await
 }
 
 // ---- alerts ----------------------------------------------------------------
@@ -1014,6 +1023,7 @@ async fn health(State(app): State<S>) -> R<Json<J>> {
 async fn metrics_text(State(app): State<S>) -> Response {
     let mut out = app.registry.render_prometheus();
     out.push_str(&app.outputs.prometheus());
+    out.push_str(&app.searches.prometheus());
     let st = app.store.stats();
     let p = &app.pipeline;
     let d = app.rules.current();

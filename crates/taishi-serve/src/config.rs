@@ -26,6 +26,8 @@ pub struct Config {
     pub intel: IntelSection,
     /// `[alerts]`: grouping, suppression and outputs.
     pub alerts: taishi_alert::AlertsConfig,
+    /// `[search]`: the limits of one search and of searches at once.
+    pub search: SearchSection,
 }
 
 impl Default for Config {
@@ -39,6 +41,37 @@ impl Default for Config {
             enrich: taishi_enrich::EnrichConfig::default(),
             alerts: taishi_alert::AlertsConfig::default(),
             intel: IntelSection::default(),
+            search: SearchSection::default(),
+        }
+    }
+}
+
+/// The guards Elasticsearch puts on every search (a default timeout,
+/// cancellation, a request circuit breaker, a bounded search pool), so one
+/// viewer's query cannot take the service's memory or every core.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SearchSection {
+    /// A search (and the field list, an alert's related events) is stopped
+    /// after this many seconds with a 400 that says so.
+    pub timeout_secs: u64,
+    /// Searches that run at once; more wait for a slot.
+    pub max_concurrent: usize,
+    /// How long a search waits for a slot before it is refused with 429.
+    pub queue_secs: u64,
+    /// Memory one search may need (its wildcard, range and CIDR clauses each
+    /// hold a bitset of a day's events); a query that would need more is
+    /// refused before it runs.
+    pub max_query_mib: u64,
+}
+
+impl Default for SearchSection {
+    fn default() -> Self {
+        SearchSection {
+            timeout_secs: 30,
+            max_concurrent: 4,
+            queue_secs: 10,
+            max_query_mib: 256,
         }
     }
 }
@@ -271,6 +304,15 @@ impl Config {
                     r.display()
                 ));
             }
+        }
+        if self.search.timeout_secs == 0 {
+            p.push("search.timeout_secs: must be at least 1".into());
+        }
+        if self.search.max_concurrent == 0 {
+            p.push("search.max_concurrent: must be at least 1".into());
+        }
+        if self.search.max_query_mib == 0 {
+            p.push("search.max_query_mib: must be at least 1".into());
         }
         p.extend(self.enrich.validate());
         p.extend(self.alerts.validate());

@@ -21,6 +21,7 @@ mod openapi;
 pub mod outputs;
 pub mod overview;
 pub mod pipeline;
+pub mod searches;
 pub mod state;
 
 use std::collections::HashSet;
@@ -54,6 +55,8 @@ pub struct App {
     pub intel: Arc<intel::Intel>,
     pub listeners: Vec<ListenerInfo>,
     pub started: Instant,
+    /// Every search runs through its slots and limits.
+    pub searches: Arc<searches::Searches>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -93,6 +96,9 @@ pub struct Server {
 impl Server {
     /// Stops listeners (they submit what they hold), then checkpoints the store.
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        // Searches first: a long one would otherwise hold the HTTP server's
+        // graceful shutdown until it finished.
+        self.app.searches.stop_all();
         self.cancel.cancel();
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
@@ -318,6 +324,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         intel,
         listeners: infos.clone(),
         started: Instant::now(),
+        searches: Arc::new(searches::Searches::new(config.search.clone())),
     });
     let router = api::router(app.clone(), sink);
     let c = cancel.clone();

@@ -67,7 +67,7 @@ fn range_of(from: Option<&str>, to: Option<&str>, default_from: &str) -> R<TimeR
 /// `POST /api/v1/search`: `taishi_search::SearchOutput` as JSON (what
 /// `taishi search --server` reads), plus the console's forms of the same
 /// data (`hits` with `@timestamp`, histogram buckets with `t`).
-pub fn run_search(app: &App, b: &SearchBody) -> R<J> {
+pub fn run_search(app: &App, b: &SearchBody, budget: &taishi_store::Budget) -> R<J> {
     let query = |e: taishi_query::Error| {
         let col = e
             .column
@@ -88,12 +88,11 @@ pub fn run_search(app: &App, b: &SearchBody) -> R<J> {
     let offset = b.offset.unwrap_or(0).min(10_000);
     let opts = taishi_search::SearchOptions {
         limit: b.limit.unwrap_or(100).clamp(1, 10_000) + offset,
+        budget: budget.clone(),
         ..Default::default()
     };
     let out = taishi_search::execute(&app.store, &q, &opts).map_err(|e| match e {
-        taishi_search::Error::Store(e) => {
-            ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-        }
+        taishi_search::Error::Store(e) => app.searches.store_error(e),
         other => bad(other.to_string()),
     })?;
     let mut v = serde_json::to_value(&out)
@@ -127,7 +126,13 @@ const FIELD_SAMPLE: usize = 500;
 /// Field list with top values over the newest matching events. The
 /// query's filter runs in the index (its pipe stages do not apply here), so
 /// a narrow query still samples its own matches.
-pub fn fields(app: &App, query: &str, from: Option<&str>, to: Option<&str>) -> R<J> {
+pub fn fields(
+    app: &App,
+    query: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    budget: &taishi_store::Budget,
+) -> R<J> {
     let range = range_of(from, to, "now-24h")?;
     let filter = if query.trim().is_empty() {
         Filter::All
@@ -137,13 +142,16 @@ pub fn fields(app: &App, query: &str, from: Option<&str>, to: Option<&str>) -> R
     };
     let res = app
         .store
-        .search(&SearchRequest {
-            filter,
-            range,
-            limit: FIELD_SAMPLE,
-            offset: 0,
-        })
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        .search_with(
+            &SearchRequest {
+                filter,
+                range,
+                limit: FIELD_SAMPLE,
+                offset: 0,
+            },
+            budget,
+        )
+        .map_err(|e| app.searches.store_error(e))?;
     let mut counts: BTreeMap<String, (u64, HashMap<String, u64>)> = BTreeMap::new();
     for h in &res.hits {
         for (k, v) in h.event.fields() {
@@ -168,7 +176,13 @@ pub fn fields(app: &App, query: &str, from: Option<&str>, to: Option<&str>) -> R
 }
 
 /// Events of the same host just before and after an alert's event.
-pub fn related(app: &App, id: &str, before: usize, after: usize) -> R<J> {
+pub fn related(
+    app: &App,
+    id: &str,
+    before: usize,
+    after: usize,
+    budget: &taishi_store::Budget,
+) -> R<J> {
     let a = app.state.alert(id)?;
     let ts = a.timestamp.with_timezone(&Utc);
     let filter = match (&a.host, &a.source_ip) {
@@ -183,17 +197,18 @@ pub fn related(app: &App, id: &str, before: usize, after: usize) -> R<J> {
         ]),
         _ => Filter::All,
     };
-    let err =
-        |e: taishi_store::StoreError| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     let hits = |range: TimeRange, limit: usize| {
         app.store
-            .search(&SearchRequest {
-                filter: filter.clone(),
-                range,
-                limit,
-                offset: 0,
-            })
-            .map_err(err)
+            .search_with(
+                &SearchRequest {
+                    filter: filter.clone(),
+                    range,
+                    limit,
+                    offset: 0,
+                },
+                budget,
+            )
+            .map_err(|e| app.searches.store_error(e))
     };
     let b = hits(TimeRange::new(ts - TimeDelta::hours(24), ts), before)?;
     // Newest-first: widen the window after the event until enough are found.

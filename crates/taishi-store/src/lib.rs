@@ -24,6 +24,7 @@
 //! partitions' commits — ends with every durable event indexed exactly once.
 
 mod agg;
+mod budget;
 mod partition;
 mod query;
 pub mod wal;
@@ -51,6 +52,7 @@ use tantivy::schema::Value as _;
 use tantivy::{IndexWriter, Order, TantivyDocument};
 
 pub use agg::{AggResult, Aggregation, HistogramBucket, Stats, TermBucket};
+pub use budget::{estimate_bytes, multi_term_clauses, Budget, CancelOnDrop};
 pub use query::{Filter, RangeValue, TimeRange, ValueKinds, ValuePredicate, TIMESTAMP};
 pub use wal::WalOpenReport;
 
@@ -77,6 +79,30 @@ pub enum StoreError {
     ReadOnly,
     #[error("{0} is in use by another process")]
     Locked(PathBuf),
+    /// The search ran past its deadline and was stopped.
+    #[error("the search took longer than its limit of {} s and was stopped; narrow the time range or the filter (the limit is search.timeout_secs)", .limit.as_secs_f64())]
+    TimedOut { limit: Duration },
+    /// The search was cancelled: its client went away or the service is stopping.
+    #[error("the search was cancelled (the client went away or the service is stopping)")]
+    Cancelled,
+    /// The query would need more memory than one search may use.
+    #[error("this query would need about {need_mib} MiB ({clauses} wildcard, range or CIDR clauses over one day's events); one search may use {limit_mib} MiB (search.max_query_mib): use fewer wildcard clauses or exact terms")]
+    TooCostly {
+        need_mib: u64,
+        limit_mib: u64,
+        clauses: u64,
+    },
+}
+
+impl StoreError {
+    /// The search was refused or stopped by its budget: the caller's query,
+    /// not the store, is at fault.
+    pub fn is_budget(&self) -> bool {
+        matches!(
+            self,
+            StoreError::TimedOut { .. } | StoreError::Cancelled | StoreError::TooCostly { .. }
+        )
+    }
 }
 
 impl StoreError {
@@ -737,24 +763,44 @@ impl Store {
         filter: &Filter,
         range: &TimeRange,
     ) -> Result<Box<dyn Query>, StoreError> {
+        compiler
+            .budget
+            .admit(filter, compiler.searcher.num_docs())?;
         let f = compiler.compile(filter)?;
-        Ok(Box::new(BooleanQuery::new(vec![
-            (Occur::Must, compiler.time_range(range)),
-            (Occur::Must, f),
-        ])))
+        compiler.budget.check()?;
+        Ok(Box::new(budget::BudgetQuery {
+            inner: Box::new(BooleanQuery::new(vec![
+                (Occur::Must, compiler.time_range(range)),
+                (Occur::Must, f),
+            ])),
+            budget: compiler.budget.clone(),
+        }))
     }
 
     /// Matching events, newest first, with the total count.
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResult, StoreError> {
+        self.search_with(req, &Budget::unlimited())
+    }
+
+    /// [`Store::search`] within a budget: stopped (with an error) when the
+    /// deadline passes or the search is cancelled, refused when it would need
+    /// more memory than the budget allows.
+    pub fn search_with(
+        &self,
+        req: &SearchRequest,
+        budget: &Budget,
+    ) -> Result<SearchResult, StoreError> {
         let fields = self.inner.fields;
         let mut total = 0u64;
         let mut hits = Vec::new();
         let want_end = req.offset.saturating_add(req.limit);
         for p in self.partitions_in(&req.range) {
+            budget.check()?;
             let searcher = p.reader.searcher();
             let compiler = query::Compiler {
                 fields,
                 searcher: &searcher,
+                budget,
             };
             let q = self.query_for(&compiler, &req.filter, &req.range)?;
             // Partitions are disjoint days visited newest first, so the
@@ -767,8 +813,12 @@ impl Store {
                     .and_offset(start)
                     .order_by_fast_field::<tantivy::DateTime>("ts", Order::Desc);
                 let (count, docs) = searcher.search(&q, &(Count, top))?;
+                budget.check()?;
                 total += count as u64;
-                for (_, addr) in docs {
+                for (i, (_, addr)) in docs.into_iter().enumerate() {
+                    if i % 256 == 255 {
+                        budget.check()?;
+                    }
                     let doc: TantivyDocument = searcher.doc(addr)?;
                     let seq = doc
                         .get_first(fields.seq)
@@ -787,6 +837,7 @@ impl Store {
                 }
             } else {
                 total += searcher.search(&q, &Count)? as u64;
+                budget.check()?;
             }
         }
         Ok(SearchResult { total, hits })
@@ -794,14 +845,27 @@ impl Store {
 
     /// Number of matching events.
     pub fn count(&self, filter: &Filter, range: TimeRange) -> Result<u64, StoreError> {
+        self.count_with(filter, range, &Budget::unlimited())
+    }
+
+    /// [`Store::count`] within a budget.
+    pub fn count_with(
+        &self,
+        filter: &Filter,
+        range: TimeRange,
+        budget: &Budget,
+    ) -> Result<u64, StoreError> {
         let mut total = 0;
         for p in self.partitions_in(&range) {
+            budget.check()?;
             let searcher = p.reader.searcher();
             let compiler = query::Compiler {
                 fields: self.inner.fields,
                 searcher: &searcher,
+                budget,
             };
             total += searcher.search(&*self.query_for(&compiler, filter, &range)?, &Count)? as u64;
+            budget.check()?;
         }
         Ok(total)
     }
@@ -812,23 +876,36 @@ impl Store {
         range: TimeRange,
         agg: &Aggregation,
     ) -> Result<AggResult, StoreError> {
+        self.aggregate_with(filter, range, agg, &Budget::unlimited())
+    }
+
+    /// [`Store::aggregate`] within a budget.
+    pub fn aggregate_with(
+        &self,
+        filter: &Filter,
+        range: TimeRange,
+        agg: &Aggregation,
+        budget: &Budget,
+    ) -> Result<AggResult, StoreError> {
         let req = agg::request(agg, &range)?;
         let mut merged: Option<
             tantivy::aggregation::intermediate_agg_result::IntermediateAggregationResults,
         > = None;
+        // Aggregation buckets count against the same memory cap as the query.
+        let limits = || AggregationLimitsGuard::new(budget.max_bytes(), None);
         for p in self.partitions_in(&range) {
+            budget.check()?;
             let searcher = p.reader.searcher();
             let compiler = query::Compiler {
                 fields: self.inner.fields,
                 searcher: &searcher,
+                budget,
             };
             let q = self.query_for(&compiler, filter, &range)?;
-            let ctx = AggContextParams::new(
-                AggregationLimitsGuard::new(None, None),
-                p.index.tokenizers().clone(),
-            );
+            let ctx = AggContextParams::new(limits(), p.index.tokenizers().clone());
             let collector = DistributedAggregationCollector::from_aggs(req.clone(), ctx);
             let fruit = searcher.search(&*q, &collector)?;
+            budget.check()?;
             match &mut merged {
                 None => merged = Some(fruit),
                 Some(m) => m.merge_fruits(fruit)?,
@@ -837,7 +914,7 @@ impl Store {
         let Some(merged) = merged else {
             return Ok(agg::empty_result(agg, &range));
         };
-        let res = merged.into_final_result(req, AggregationLimitsGuard::new(None, None))?;
+        let res = merged.into_final_result(req, limits())?;
         agg::read_result(agg, &res)
     }
 
@@ -847,9 +924,11 @@ impl Store {
         let mut out = ValueKinds::default();
         for p in self.partitions_in(&range) {
             let searcher = p.reader.searcher();
+            let unlimited = Budget::unlimited();
             let compiler = query::Compiler {
                 fields: self.inner.fields,
                 searcher: &searcher,
+                budget: &unlimited,
             };
             let k = compiler.kinds_present(field)?;
             out.strings |= k.strings;

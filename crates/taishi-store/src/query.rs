@@ -213,6 +213,9 @@ impl TimeRange {
 pub struct Compiler<'a> {
     pub fields: Fields,
     pub searcher: &'a Searcher,
+    /// Checked while term dictionaries are scanned, which can take long on
+    /// a field of many distinct values.
+    pub budget: &'a crate::Budget,
 }
 
 fn json_term(field: tantivy::schema::Field, path: &str) -> Term {
@@ -237,6 +240,26 @@ impl Compiler<'_> {
     }
 
     pub fn compile(&self, filter: &Filter) -> Result<Box<dyn Query>, StoreError> {
+        self.budget.check()?;
+        let q = self.compile_unbounded(filter)?;
+        // A multi-term clause does its work (a dictionary walk and a bitset)
+        // when its scorer is made, before any document is scored: each one
+        // looks at the budget first, so a query of many stops between them.
+        Ok(match filter {
+            Filter::Wildcard { .. }
+            | Filter::WildcardAnyCase { .. }
+            | Filter::WordWildcard { .. }
+            | Filter::AnyWildcard { .. }
+            | Filter::Values { .. }
+            | Filter::Cidr { .. } => Box::new(crate::budget::BudgetQuery {
+                inner: q,
+                budget: self.budget.clone(),
+            }),
+            _ => q,
+        })
+    }
+
+    fn compile_unbounded(&self, filter: &Filter) -> Result<Box<dyn Query>, StoreError> {
         Ok(match filter {
             Filter::All => Box::new(AllQuery),
             Filter::Term { field, value } => self.term(field, value),
@@ -388,6 +411,10 @@ impl Compiler<'_> {
             codes.push(b'o');
         }
         let mut matched = BTreeSet::new();
+        // The matched keys are held until the query runs: they count
+        // against the search's memory cap.
+        let mut kept_bytes = 0u64;
+        let mut seen = 0u32;
         for code in codes {
             let prefix = self.typed_prefix(field, code);
             let mut end = prefix.clone();
@@ -404,6 +431,10 @@ impl Compiler<'_> {
                     .into_stream()
                     .map_err(|e| StoreError::Index(format!("term dictionary: {e}")))?;
                 while stream.advance() {
+                    seen = seen.wrapping_add(1);
+                    if seen.is_multiple_of(crate::budget::CHECK_EVERY) {
+                        self.budget.check()?;
+                    }
                     let key = stream.key();
                     let Some(raw) = key.get(prefix.len()..) else {
                         continue;
@@ -427,6 +458,16 @@ impl Compiler<'_> {
                         }
                     };
                     if keep(&value) {
+                        kept_bytes += key.len() as u64 + 48;
+                        if let Some(cap) = self.budget.scan_cap() {
+                            if kept_bytes > cap {
+                                return Err(StoreError::TooCostly {
+                                    need_mib: kept_bytes.div_ceil(1 << 20),
+                                    limit_mib: cap >> 20,
+                                    clauses: 1,
+                                });
+                            }
+                        }
                         matched.insert(key.to_vec());
                     }
                 }

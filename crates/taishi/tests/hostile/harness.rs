@@ -49,6 +49,8 @@ pub struct Opts {
     pub store: String,
     /// Listener kinds to start besides HTTP.
     pub listeners: Vec<&'static str>,
+    /// Rule files or folders besides the marker rule.
+    pub rules: Vec<PathBuf>,
 }
 
 impl Server {
@@ -57,12 +59,16 @@ impl Server {
         let rules = dir.path().join("rules");
         std::fs::create_dir_all(&rules).unwrap();
         std::fs::write(rules.join("marker.yml"), MARKER_RULE).unwrap();
+        let rule_paths: Vec<String> = std::iter::once(&rules)
+            .chain(&opts.rules)
+            .map(|p| format!("{p:?}"))
+            .collect();
         let mut cfg = format!(
-            "data_dir = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n{}\n[store]\nrefresh_ms = 200\n{}\n[detection]\nrules = [{:?}]\nmin_level = \"informational\"\n[intel]\nfeeds = false\n",
+            "data_dir = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n{}\n[store]\nrefresh_ms = 200\n{}\n[detection]\nrules = [{}]\nmin_level = \"informational\"\n[intel]\nfeeds = false\n",
             dir.path().join("data"),
             opts.http,
             opts.store,
-            rules,
+            rule_paths.join(", "),
         );
         for l in &opts.listeners {
             cfg.push_str(&format!(
@@ -92,9 +98,14 @@ impl Server {
                 break;
             }
             if let Some(rest) = t.strip_prefix("console and API") {
-                let a = rest.trim().trim_start_matches("http://").trim_end_matches('/');
+                let a = rest
+                    .trim()
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/');
                 http = a.parse().ok();
-            } else if let Some(rest) = t.strip_prefix("First start: user `admin`, one-time password:") {
+            } else if let Some(rest) =
+                t.strip_prefix("First start: user `admin`, one-time password:")
+            {
                 pw = Some(rest.trim().to_string());
             } else {
                 let mut it = t.split_whitespace();
@@ -137,9 +148,9 @@ impl Server {
         std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
             .ok()
             .and_then(|s| {
-                s.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| {
-                    v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
-                })
+                s.lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             })
             .unwrap_or(0)
     }
@@ -166,17 +177,16 @@ impl Server {
     /// Asserts the server is up, printing its log when it is not.
     pub fn assert_alive(&mut self) {
         if !self.alive() {
-            panic!(
-                "taishi serve is down; its log:\n{}",
-                self.stderr_tail()
-            );
+            panic!("taishi serve is down; its log:\n{}", self.stderr_tail());
         }
     }
 
     pub fn stderr_tail(&self) -> String {
         let s = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
         let start = s.len().saturating_sub(8000);
-        let start = (start..s.len()).find(|i| s.is_char_boundary(*i)).unwrap_or(0);
+        let start = (start..s.len())
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(0);
         s[start..].to_string()
     }
 
@@ -190,7 +200,10 @@ impl Server {
         assert_eq!(s, 200, "login: {b}");
         let csrf = b["csrf"].as_str().unwrap().to_string();
         c.csrf = Some(csrf);
-        let (s, tok) = c.post("/api/v1/tokens", &json!({"name": "hostile-admin", "role": "admin"}));
+        let (s, tok) = c.post(
+            "/api/v1/tokens",
+            &json!({"name": "hostile-admin", "role": "admin"}),
+        );
         assert_eq!(s, 200, "token: {tok}");
         let mut t = Client::new(self.http);
         t.auth = Some(format!("Bearer {}", tok["secret"].as_str().unwrap()));
@@ -200,7 +213,10 @@ impl Server {
     /// A client with a token of `role` (viewer, analyst, admin), made by the admin.
     pub fn token(&self, role: &str) -> Client {
         let admin = self.admin();
-        let (s, tok) = admin.post("/api/v1/tokens", &json!({"name": format!("hostile-{role}"), "role": role}));
+        let (s, tok) = admin.post(
+            "/api/v1/tokens",
+            &json!({"name": format!("hostile-{role}"), "role": role}),
+        );
         assert_eq!(s, 200, "token: {tok}");
         let mut t = Client::new(self.http);
         t.auth = Some(format!("Bearer {}", tok["secret"].as_str().unwrap()));
@@ -243,7 +259,7 @@ pub struct Client {
     pub base: String,
     agent: ureq::Agent,
     pub auth: Option<String>,
-    pub cookie: std::cell::RefCell<Option<String>>,
+    pub cookie: std::sync::Mutex<Option<String>>,
     pub csrf: Option<String>,
 }
 
@@ -270,7 +286,7 @@ impl Client {
         };
         if let Some(c) = r.headers().get("set-cookie") {
             if let Some(v) = c.to_str().ok().and_then(|s| s.split(';').next()) {
-                *self.cookie.borrow_mut() = Some(v.to_string());
+                *self.cookie.lock().unwrap() = Some(v.to_string());
             }
         }
         let s = r.status().as_u16();
@@ -287,7 +303,7 @@ impl Client {
         if let Some(a) = &self.auth {
             rb = rb.header("authorization", a);
         }
-        if let Some(c) = self.cookie.borrow().as_ref() {
+        if let Some(c) = self.cookie.lock().unwrap().as_ref() {
             rb = rb.header("cookie", c);
         }
         if let Some(c) = &self.csrf {
@@ -400,10 +416,15 @@ pub fn count(c: &Client, q: &str, from: &str) -> u64 {
         &json!({"query": format!("{q} | stats count()"), "from": from}),
     );
     assert_eq!(s, 200, "count {q}: {b}");
-    b["rows"][0]["count()"]
-        .as_u64()
-        .or_else(|| b["rows"][0]["count"].as_u64())
-        .unwrap_or(0)
+    // A table: `columns` names, `rows` arrays of values.
+    let col = b["columns"]
+        .as_array()
+        .and_then(|cs| {
+            cs.iter()
+                .position(|c| c.as_str().is_some_and(|c| c.starts_with("count")))
+        })
+        .unwrap_or(0);
+    b["rows"][0][col].as_u64().unwrap_or(0)
 }
 
 pub fn data_dir(s: &Server) -> &Path {

@@ -9,4 +9,5 @@
 
 mod harness;
 
+mod search;
 mod smoke;
