@@ -26,6 +26,48 @@ pub struct Config {
     pub intel: IntelSection,
     /// `[alerts]`: grouping, suppression and outputs.
     pub alerts: taishi_alert::AlertsConfig,
+    /// `[rejects]`: how much of the malformed input is kept.
+    pub rejects: RejectsSection,
+    /// `[api]`: bounds of the query API.
+    pub api: ApiSection,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RejectsSection {
+    /// Bytes of one rejected record kept (KiB); the rest is cut and marked.
+    pub max_record_kib: usize,
+    /// The reject folder's size (MiB): oldest days are deleted first; when
+    /// today's file alone fills it, further rejects are only counted.
+    pub max_mib: u64,
+    /// Day files older than this are deleted.
+    pub retention_days: u32,
+}
+
+impl Default for RejectsSection {
+    fn default() -> Self {
+        RejectsSection {
+            max_record_kib: 64,
+            max_mib: 1024,
+            retention_days: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ApiSection {
+    /// The deepest page of a list or search: `offset + limit` may not pass
+    /// it (as Elasticsearch's `index.max_result_window`).
+    pub max_result_window: usize,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            max_result_window: 10_000,
+        }
+    }
 }
 
 impl Default for Config {
@@ -39,6 +81,8 @@ impl Default for Config {
             enrich: taishi_enrich::EnrichConfig::default(),
             alerts: taishi_alert::AlertsConfig::default(),
             intel: IntelSection::default(),
+            rejects: RejectsSection::default(),
+            api: ApiSection::default(),
         }
     }
 }
@@ -271,6 +315,18 @@ impl Config {
                     r.display()
                 ));
             }
+        }
+        if !(1..=1024).contains(&self.rejects.max_record_kib) {
+            p.push("rejects.max_record_kib: between 1 and 1024".into());
+        }
+        if self.rejects.max_mib == 0 {
+            p.push("rejects.max_mib: must be at least 1".into());
+        }
+        if self.rejects.retention_days == 0 {
+            p.push("rejects.retention_days: must be at least 1".into());
+        }
+        if !(1..=1_000_000).contains(&self.api.max_result_window) {
+            p.push("api.max_result_window: between 1 and 1000000".into());
         }
         p.extend(self.enrich.validate());
         p.extend(self.alerts.validate());

@@ -20,6 +20,10 @@ pub enum StateError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// The change would leave the platform in a state nobody can fix
+    /// (no administrator left).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 pub struct State {
@@ -477,6 +481,9 @@ impl State {
             check_role(r)?;
         }
         let db = self.db();
+        if role.is_some_and(|r| r != "admin") || disabled == Some(true) {
+            last_admin_guard(&db, username, "demote or disable")?;
+        }
         let n = db.execute(
             "UPDATE users SET role = coalesce(?, role), pw_hash = coalesce(?, pw_hash),
              disabled = coalesce(?, disabled) WHERE username = ?",
@@ -495,6 +502,7 @@ impl State {
 
     pub fn delete_user(&self, username: &str) -> Result<()> {
         let db = self.db();
+        last_admin_guard(&db, username, "delete")?;
         let n = db.execute("DELETE FROM users WHERE username = ?", [username])?;
         if n == 0 {
             return Err(StateError::NotFound(format!("no user `{username}`")));
@@ -581,15 +589,22 @@ impl State {
         })
     }
 
-    /// The token's owner and role, when the hash is a live token.
+    /// The token's id, owner and effective role, when the hash is a live
+    /// token. The role is the lower of the token's and its owner's current
+    /// one: a token never has more power than the person who holds it, so a
+    /// demotion reaches the tokens made before it. A deleted or disabled
+    /// owner's tokens are not live.
     pub fn token(&self, hash: &str) -> Result<Option<(String, String, String)>> {
         let db = self.db();
         let t: Option<(String, String, String)> = db
             .query_row(
-                "SELECT t.id, t.owner, t.role FROM tokens t JOIN users u ON u.username = t.owner
+                "SELECT t.id, t.owner, t.role, u.role FROM tokens t JOIN users u ON u.username = t.owner
                  WHERE t.hash = ? AND u.disabled = 0",
                 [hash],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| {
+                    let (tok, owner): (String, String) = (r.get(2)?, r.get(3)?);
+                    Ok((r.get(0)?, r.get(1)?, lower_role(&tok, &owner).to_string()))
+                },
             )
             .optional()?;
         // Senders call with their token on every batch: `last_used` is
@@ -1053,6 +1068,52 @@ impl State {
         )?;
         Ok(())
     }
+}
+
+/// Roles in order of power; an unknown role has none.
+pub fn role_rank(role: &str) -> u8 {
+    match role {
+        "admin" => 2,
+        "analyst" => 1,
+        _ => 0,
+    }
+}
+
+/// The less powerful of two roles.
+pub fn lower_role<'a>(a: &'a str, b: &'a str) -> &'a str {
+    if role_rank(a) <= role_rank(b) {
+        a
+    } else {
+        b
+    }
+}
+
+/// Refuses to take away the last enabled administrator: with none left,
+/// nobody could manage users, outputs or feeds again short of editing the
+/// database.
+fn last_admin_guard(db: &Connection, username: &str, what: &str) -> Result<()> {
+    let is_admin: bool = db
+        .query_row(
+            "SELECT role = 'admin' AND disabled = 0 FROM users WHERE username = ?",
+            [username],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(false);
+    if !is_admin {
+        return Ok(());
+    }
+    let others: i64 = db.query_row(
+        "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND username != ?",
+        [username],
+        |r| r.get(0),
+    )?;
+    if others == 0 {
+        return Err(StateError::Conflict(format!(
+            "cannot {what} `{username}`: it is the last administrator; make another user admin first"
+        )));
+    }
+    Ok(())
 }
 
 pub fn check_role(role: &str) -> Result<()> {

@@ -236,6 +236,11 @@ fn parse_meta(doc: &Y, path: &str) -> Result<RuleMeta, String> {
     let title = get(doc, "title")
         .and_then(yaml_str)
         .ok_or("the rule has no `title`")?;
+    // A rule without a name cannot be listed, searched or told apart in an
+    // alert: refused here so validation, upload and loading all say so.
+    if title.trim().is_empty() {
+        return Err("the rule's `title` is empty: give the rule a title".into());
+    }
     let level = match get(doc, "level").and_then(yaml_str) {
         Some(l) => Level::parse(&l).ok_or_else(|| format!("unknown level `{l}`"))?,
         None => Level::Informational,
