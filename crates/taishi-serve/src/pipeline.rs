@@ -487,3 +487,70 @@ impl IngestSink for Sink {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use taishi_event::{DecodeContext, Format, Location};
+
+    fn reject(len: usize) -> Reject {
+        let ctx = DecodeContext::new("test", Format::Json);
+        Reject::new(&ctx, Location::line(1, 0), "bad JSON").raw(&vec![b'x'; len])
+    }
+
+    fn limits(max_total: u64) -> RejectLimits {
+        RejectLimits {
+            max_record: 1024,
+            max_total,
+            retention_days: 7,
+        }
+    }
+
+    #[test]
+    fn a_record_is_cut_at_the_cap_and_marked() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = RejectLog::new(dir.path().to_path_buf(), limits(1 << 20)).unwrap();
+        log.write("http", &[reject(5000), reject(10)]).unwrap();
+        let day = Utc::now().format("%Y-%m-%d").to_string();
+        let text = std::fs::read_to_string(dir.path().join(format!("{day}.jsonl"))).unwrap();
+        let lines: Vec<J> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["raw"].as_str().unwrap().len(), 1024);
+        assert_eq!(lines[0]["truncated"], J::Bool(true));
+        assert_eq!(lines[0]["raw_bytes"], J::from(5000));
+        assert_eq!(lines[1]["raw"].as_str().unwrap().len(), 10);
+        assert_eq!(lines[1]["truncated"], J::Bool(false));
+    }
+
+    #[test]
+    fn old_days_expire_and_the_folder_stays_within_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = (Utc::now() - chrono::TimeDelta::days(30)).format("%Y-%m-%d");
+        let recent = (Utc::now() - chrono::TimeDelta::days(1)).format("%Y-%m-%d");
+        std::fs::write(dir.path().join(format!("{old}.jsonl")), "x\n").unwrap();
+        std::fs::write(dir.path().join(format!("{recent}.jsonl")), vec![b'y'; 3000]).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a day file").unwrap();
+        let log = RejectLog::new(dir.path().to_path_buf(), limits(8 * 1024)).unwrap();
+        assert!(!dir.path().join(format!("{old}.jsonl")).exists());
+        assert!(dir.path().join(format!("{recent}.jsonl")).exists());
+        assert!(dir.path().join("notes.txt").exists());
+        // Each write is about 1.2 KB: yesterday's file goes first, then
+        // today's own file fills the cap and the rest is counted.
+        for _ in 0..20 {
+            log.write("http", &[reject(2000)]).unwrap();
+        }
+        assert!(!dir.path().join(format!("{recent}.jsonl")).exists());
+        let total: u64 = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".jsonl"))
+            .map(|e| e.metadata().unwrap().len())
+            .sum();
+        assert!(total <= 8 * 1024, "{total}");
+        assert!(log.dropped.load(Ordering::Relaxed) > 0);
+        assert_eq!(log.count.load(Ordering::Relaxed), 20);
+        assert_eq!(log.expired.load(Ordering::Relaxed), 2);
+    }
+}

@@ -1191,4 +1191,60 @@ mod tests {
         assert_eq!(open.len(), 1);
         assert!(s.update_alert("zzz", Some("closed"), None, None).is_err());
     }
+
+    #[test]
+    fn a_tokens_role_is_capped_by_its_owners_current_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::open(&dir.path().join("state.db")).unwrap();
+        s.create_user("root", "admin", "h").unwrap();
+        s.create_user("bob", "admin", "h").unwrap();
+        s.create_token("t1", "ci", "admin", "bob", "hash1").unwrap();
+        s.create_token("t2", "ro", "viewer", "bob", "hash2")
+            .unwrap();
+        let role = |h: &str| s.token(h).unwrap().map(|t| t.2);
+        assert_eq!(role("hash1").as_deref(), Some("admin"));
+        s.update_user("bob", Some("analyst"), None, None).unwrap();
+        assert_eq!(role("hash1").as_deref(), Some("analyst"));
+        assert_eq!(role("hash2").as_deref(), Some("viewer"));
+        s.update_user("bob", None, None, Some(true)).unwrap();
+        assert_eq!(role("hash1"), None);
+        s.update_user("bob", None, None, Some(false)).unwrap();
+        s.delete_user("bob").unwrap();
+        assert_eq!(role("hash1"), None);
+        for (a, b, low) in [
+            ("admin", "viewer", "viewer"),
+            ("analyst", "admin", "analyst"),
+            ("nonsense", "admin", "nonsense"),
+        ] {
+            assert_eq!(lower_role(a, b), low);
+            assert_eq!(role_rank(lower_role(b, a)), role_rank(low));
+        }
+    }
+
+    #[test]
+    fn the_last_enabled_admin_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::open(&dir.path().join("state.db")).unwrap();
+        s.create_user("root", "admin", "h").unwrap();
+        let conflict = |r: Result<User>| matches!(r, Err(StateError::Conflict(_)));
+        assert!(conflict(s.update_user("root", Some("viewer"), None, None)));
+        assert!(conflict(s.update_user("root", None, None, Some(true))));
+        assert!(matches!(
+            s.delete_user("root"),
+            Err(StateError::Conflict(_))
+        ));
+        // Changing the password or re-stating the role is fine.
+        assert!(s
+            .update_user("root", Some("admin"), Some("h2"), None)
+            .is_ok());
+        s.create_user("ops", "admin", "h").unwrap();
+        s.update_user("ops", None, None, Some(true)).unwrap();
+        // A disabled admin is no stand-in.
+        assert!(conflict(s.update_user("root", Some("analyst"), None, None)));
+        s.update_user("ops", None, None, Some(false)).unwrap();
+        assert!(s.update_user("root", Some("analyst"), None, None).is_ok());
+        assert!(matches!(s.delete_user("ops"), Err(StateError::Conflict(_))));
+        // Non-admins come and go freely.
+        assert!(s.delete_user("root").is_ok());
+    }
 }

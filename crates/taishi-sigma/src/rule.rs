@@ -675,3 +675,30 @@ pub fn placeholders_of(rule: &Rule) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod title_tests {
+    use crate::RuleSet;
+
+    fn load(title: &str) -> RuleSet {
+        let mut set = RuleSet::default();
+        set.add_yaml(
+            &format!(
+                "title: {title}\nlogsource:\n  product: windows\ndetection:\n  sel:\n    a: b\n  condition: sel\n"
+            ),
+            "t.yml",
+        );
+        set
+    }
+
+    #[test]
+    fn an_empty_or_blank_title_is_refused_with_a_reason() {
+        for t in ["''", "'   '", "\"\""] {
+            let set = load(t);
+            assert!(set.rules.is_empty(), "{t}");
+            assert_eq!(set.rejected.len(), 1, "{t}");
+            assert!(set.rejected[0].reason.contains("title"), "{t}");
+        }
+        assert_eq!(load("Real title").rules.len(), 1);
+    }
+}
