@@ -419,6 +419,6 @@ async fn shutdown_hands_back_what_an_output_could_not_deliver_by_the_deadline() 
     settle().await;
     let got = drain(&mut rx);
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].id, unsent[0].id);
+    assert_eq!(got[0].id, unsent[0].notification.id);
     assert!(d2.shutdown(Duration::from_secs(1)).await.is_empty());
 }
