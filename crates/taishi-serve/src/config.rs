@@ -391,6 +391,42 @@ mod tests {
     }
 
     #[test]
+    fn lifecycle_limits_parse_and_are_checked() {
+        let c = Config::parse("", "t").unwrap();
+        assert_eq!(c.rejects.max_record_kib, 64);
+        assert_eq!(c.rejects.max_mib, 1024);
+        assert_eq!(c.rejects.retention_days, 30);
+        assert_eq!(c.api.max_result_window, 10_000);
+        assert_eq!(c.alerts.drain, std::time::Duration::from_secs(10));
+        assert_eq!(c.alerts.outbox_max, 10_000);
+        let c = Config::parse(
+            "[alerts]\ndrain = \"2s\"\noutbox_max = 5\n[rejects]\nmax_record_kib = 8\nmax_mib = 2\nretention_days = 3\n[api]\nmax_result_window = 500\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.alerts.drain, std::time::Duration::from_secs(2));
+        assert_eq!(
+            (c.rejects.max_record_kib, c.api.max_result_window),
+            (8, 500)
+        );
+        let e = Config::parse(
+            "[alerts]\ndrain = \"1h\"\n[rejects]\nmax_record_kib = 0\nmax_mib = 0\nretention_days = 0\n[api]\nmax_result_window = 0\n",
+            "t",
+        )
+        .unwrap_err()
+        .0;
+        for key in [
+            "alerts.drain",
+            "rejects.max_record_kib",
+            "rejects.max_mib",
+            "rejects.retention_days",
+            "api.max_result_window",
+        ] {
+            assert!(e.iter().any(|p| p.contains(key)), "{key}: {e:?}");
+        }
+    }
+
+    #[test]
     fn every_unknown_key_is_named() {
         let text = r#"
             data_dir = "x"
