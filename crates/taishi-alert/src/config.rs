@@ -53,6 +53,13 @@ pub struct AlertsConfig {
     pub output_queue_size: usize,
     /// Notify alerts raised by hunts over stored data too.
     pub notify_retrospective: bool,
+    /// At shutdown, how long the outputs may take to deliver what they
+    /// hold; what is left is kept on disk and sent after the next start.
+    #[serde(with = "duration")]
+    pub drain: Duration,
+    /// Notifications kept on disk over a restart; more are dropped and
+    /// counted (`taishi_alert_outbox_dropped_total`).
+    pub outbox_max: usize,
     pub outputs: Vec<OutputConfig>,
 }
 
@@ -67,6 +74,8 @@ impl Default for AlertsConfig {
             queue_size: 10_000,
             output_queue_size: 1_000,
             notify_retrospective: false,
+            drain: Duration::from_secs(10),
+            outbox_max: 10_000,
             outputs: Vec::new(),
         }
     }
@@ -538,6 +547,11 @@ impl AlertsConfig {
         }
         if self.output_queue_size == 0 {
             out.push("alerts.output_queue_size must be at least 1".into());
+        }
+        if self.drain > Duration::from_secs(600) {
+            out.push(
+                "alerts.drain: at most 10m (a stop must not wait longer for slow receivers)".into(),
+            );
         }
         if self.max_groups == 0 {
             out.push("alerts.max_groups must be at least 1".into());

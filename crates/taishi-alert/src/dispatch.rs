@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -238,6 +238,7 @@ impl Grouper {
 /// A suppression counter for the same rule and key, holding nothing yet.
 fn empty_like(n: &Notification) -> Notification {
     Notification {
+        id: String::new(),
         kind: NotificationKind::Suppressed,
         rule_id: n.rule_id.clone(),
         rule_title: n.rule_title.clone(),
@@ -334,7 +335,24 @@ struct Inner {
     retrospective_skipped: AtomicU64,
     notifications: Arc<AtomicU64>,
     notify_retrospective: bool,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    group: Mutex<Option<JoinHandle<()>>>,
+    workers: Mutex<Vec<(String, JoinHandle<Vec<Arc<Notification>>>)>>,
+    /// Clones of the output queues, for notifications handed back from a
+    /// spool (`resend`). Taken at shutdown so the workers see their queues
+    /// close.
+    queues: Mutex<Vec<Queue>>,
+    /// Set when the drain deadline passes: workers stop delivering and hand
+    /// back what they hold.
+    stop: watch::Sender<bool>,
+}
+
+/// A notification an output had not delivered when the dispatcher stopped:
+/// the caller keeps it (on disk) and hands it back with
+/// [`Dispatcher::resend`] after a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Unsent {
+    pub output: String,
+    pub notification: Notification,
 }
 
 /// Counters of one output.
@@ -523,20 +541,24 @@ impl Dispatcher {
         }
 
         let (tx, rx) = mpsc::channel(cfg.queue_size.max(1));
-        let mut tasks = Vec::new();
+        let (stop, stop_rx) = watch::channel(false);
+        let mut workers = Vec::new();
         let mut queues = Vec::new();
         for s in &slots {
             let (qtx, qrx) = mpsc::channel(cfg.output_queue_size.max(1));
             queues.push((s.clone(), qtx));
-            tasks.push(handle.spawn(worker(s.clone(), qrx)));
+            workers.push((
+                s.name.clone(),
+                handle.spawn(worker(s.clone(), qrx, stop_rx.clone())),
+            ));
         }
         let notifications = Arc::new(AtomicU64::new(0));
-        tasks.push(handle.spawn(group_task(
+        let group = handle.spawn(group_task(
             Grouper::new(cfg),
             rx,
-            queues,
+            queues.clone(),
             notifications.clone(),
-        )));
+        ));
         Ok(Dispatcher {
             inner: Arc::new(Inner {
                 tx,
@@ -546,9 +568,29 @@ impl Dispatcher {
                 retrospective_skipped: AtomicU64::new(0),
                 notifications,
                 notify_retrospective: cfg.notify_retrospective,
-                tasks: Mutex::new(tasks),
+                group: Mutex::new(Some(group)),
+                workers: Mutex::new(workers),
+                queues: Mutex::new(queues),
+                stop,
             }),
         })
+    }
+
+    /// Queues a notification for one output directly, without grouping
+    /// (one kept from before a restart). False when that output no longer
+    /// runs or its queue is full; the output's `dropped` counts the latter.
+    pub fn resend(&self, output: &str, n: Notification) -> bool {
+        let queues = self.inner.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((slot, q)) = queues.iter().find(|(s, _)| s.name == output) else {
+            return false;
+        };
+        match q.try_send(Arc::new(n)) {
+            Ok(()) => true,
+            Err(_) => {
+                slot.c.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
     }
 
     /// Hands an alert over without waiting. Returns false when it was not
@@ -635,23 +677,64 @@ impl Dispatcher {
     }
 
     /// Flushes the windows, delivers what is queued and stops, waiting at
-    /// most `grace` for the outputs. Later `submit`s are counted as dropped.
-    pub async fn shutdown(&self, grace: Duration) {
-        let _ = self.inner.tx.send(Cmd::Shutdown).await;
-        let tasks: Vec<JoinHandle<()>> =
-            std::mem::take(&mut *self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()));
-        let aborts: Vec<_> = tasks.iter().map(|t| t.abort_handle()).collect();
-        let all = async {
-            for t in tasks {
-                let _ = t.await;
-            }
-        };
-        if tokio::time::timeout(grace, all).await.is_err() {
-            for a in aborts {
-                a.abort();
+    /// most `grace` for the outputs. What is not delivered by then (the
+    /// notification being tried, and the queue behind it) is returned, for
+    /// the caller to keep. Later `submit`s are counted as dropped.
+    pub async fn shutdown(&self, grace: Duration) -> Vec<Unsent> {
+        let deadline = Instant::now() + grace;
+        let _ = tokio::time::timeout(grace, self.inner.tx.send(Cmd::Shutdown)).await;
+        let group = self
+            .inner
+            .group
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(g) = group {
+            // The grouping stage only moves notifications into the output
+            // queues: it ends quickly unless those are full.
+            if tokio::time::timeout_at(deadline, g).await.is_err() {
+                tracing::warn!("alert grouping did not finish within the drain deadline");
             }
         }
+        // The workers' queues close once every sender is gone.
+        self.inner
+            .queues
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        let workers: Vec<_> =
+            std::mem::take(&mut *self.inner.workers.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut unsent = Vec::new();
+        let mut pending = Vec::new();
+        for (name, mut w) in workers {
+            match tokio::time::timeout_at(deadline, &mut w).await {
+                Ok(Ok(left)) => collect(&mut unsent, &name, left),
+                Ok(Err(_)) => {}
+                Err(_) => pending.push((name, w)),
+            }
+        }
+        if !pending.is_empty() {
+            // The deadline passed: each worker stops at once and hands back
+            // what it holds.
+            let _ = self.inner.stop.send(true);
+            for (name, w) in pending {
+                match tokio::time::timeout(Duration::from_secs(2), w).await {
+                    Ok(Ok(left)) => collect(&mut unsent, &name, left),
+                    _ => {
+                        tracing::warn!(output = %name, "alert output did not stop; its queue is lost")
+                    }
+                }
+            }
+        }
+        unsent
     }
+}
+
+fn collect(out: &mut Vec<Unsent>, output: &str, left: Vec<Arc<Notification>>) {
+    out.extend(left.into_iter().map(|n| Unsent {
+        output: output.to_string(),
+        notification: Arc::unwrap_or_clone(n),
+    }));
 }
 
 /// Sends a test notification through an output that is not running (an
@@ -697,11 +780,46 @@ async fn deliver_once(
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
-async fn worker(slot: Arc<Slot>, mut rx: mpsc::Receiver<Arc<Notification>>) {
-    while let Some(n) = rx.recv().await {
+/// Delivers one output's queue in order. Returns what it still held when
+/// `stop` was set (the notification being tried first), so a drain deadline
+/// loses nothing: the caller keeps them for after a restart.
+async fn worker(
+    slot: Arc<Slot>,
+    mut rx: mpsc::Receiver<Arc<Notification>>,
+    stop: watch::Receiver<bool>,
+) -> Vec<Arc<Notification>> {
+    let hand_back = |cur: Arc<Notification>, mut rx: mpsc::Receiver<Arc<Notification>>| {
+        rx.close();
+        let mut left = vec![cur];
+        while let Ok(n) = rx.try_recv() {
+            left.push(n);
+        }
+        left
+    };
+    loop {
+        let n = tokio::select! {
+            biased;
+            _ = stopped(stop.clone()) => {
+                rx.close();
+                let mut left = Vec::new();
+                while let Ok(n) = rx.try_recv() {
+                    left.push(n);
+                }
+                return left;
+            }
+            n = rx.recv() => match n {
+                Some(n) => n,
+                None => return Vec::new(),
+            },
+        };
         let mut attempt = 0u32;
         loop {
-            match deliver_once(&slot.sender, slot.timeout, &n).await {
+            let r = tokio::select! {
+                biased;
+                _ = stopped(stop.clone()) => return hand_back(n, rx),
+                r = deliver_once(&slot.sender, slot.timeout, &n) => r,
+            };
+            match r {
                 Ok(()) => {
                     slot.c.sent.fetch_add(1, Ordering::Relaxed);
                     break;
@@ -719,11 +837,23 @@ async fn worker(slot: Arc<Slot>, mut rx: mpsc::Receiver<Arc<Notification>>) {
                         .backoff
                         .saturating_mul(1u32 << attempt.min(16))
                         .min(MAX_BACKOFF);
-                    tokio::time::sleep(wait).await;
+                    tokio::select! {
+                        biased;
+                        _ = stopped(stop.clone()) => return hand_back(n, rx),
+                        _ = tokio::time::sleep(wait) => {}
+                    }
                     attempt += 1;
                 }
             }
         }
+    }
+}
+
+/// Resolves when the drain deadline has passed. A dispatcher dropped
+/// without a shutdown never sets it: its workers then finish their queues.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    if stop.wait_for(|v| *v).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 
@@ -739,8 +869,9 @@ fn fan_out(emits: Vec<Emit>, queues: &[Queue], notifications: &AtomicU64) {
                     }
                 }
             }
-            Emit::Notify(n) => {
+            Emit::Notify(mut n) => {
                 notifications.fetch_add(1, Ordering::Relaxed);
+                n.assign_id();
                 let n = Arc::new(*n);
                 for (s, q) in queues.iter().filter(|(s, _)| !s.bypass) {
                     enqueue(s, q, &n);
@@ -777,7 +908,9 @@ async fn group_task(
             Some(Cmd::Alert(a)) => {
                 let a = *a;
                 if queues.iter().any(|(s, _)| s.bypass) {
-                    let n = Arc::new(Notification::single(a.clone()));
+                    let mut n = Notification::single(a.clone());
+                    n.assign_id();
+                    let n = Arc::new(n);
                     for (s, q) in queues.iter().filter(|(s, _)| s.bypass) {
                         enqueue(s, q, &n);
                     }

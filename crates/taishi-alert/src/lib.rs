@@ -24,6 +24,8 @@ pub use alert::{Alert, AlertKind, Level};
 pub use config::{
     AlertsConfig, Format, Framing, Language, OutputConfig, OutputType, Protocol, SmtpTls,
 };
-pub use dispatch::{test_output, CustomOutput, Dispatcher, Emit, Grouper, Metrics, OutputMetrics};
+pub use dispatch::{
+    test_output, CustomOutput, Dispatcher, Emit, Grouper, Metrics, OutputMetrics, Unsent,
+};
 pub use notification::{Notification, NotificationKind};
 pub use output::{BoxFuture, Deliver, DeliveryError};

@@ -5,13 +5,13 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
 
 use crate::alert::{cut, json_text, Alert, Level};
 use crate::config::Language;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NotificationKind {
     /// One alert.
@@ -26,8 +26,14 @@ pub enum NotificationKind {
 
 /// One message to the outputs. Its JSON form is what the generic webhook
 /// posts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
+    /// A key for the receiver to drop repeats by: a notification kept on
+    /// disk over a restart is sent again, and one whose delivery was cut
+    /// off by the drain deadline may have arrived already (at least once).
+    /// The same content gives the same key.
+    #[serde(default)]
+    pub id: String,
     #[serde(rename = "type")]
     pub kind: NotificationKind,
     pub rule_id: String,
@@ -63,6 +69,7 @@ impl Notification {
         level: Level,
     ) -> Notification {
         let mut n = Notification {
+            id: String::new(),
             kind,
             rule_id: String::new(),
             rule_title: String::new(),
@@ -85,6 +92,20 @@ impl Notification {
         }
         n.alerts = alerts;
         n
+    }
+
+    /// Sets the dedup key from the content (kind, rule, group, times,
+    /// count and the alerts), unless it has one.
+    pub fn assign_id(&mut self) {
+        if !self.id.is_empty() {
+            return;
+        }
+        let body = serde_json::to_vec(&*self).unwrap_or_default();
+        let d = ring::digest::digest(&ring::digest::SHA256, &body);
+        self.id = d.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
     }
 
     pub fn single(alert: Alert) -> Notification {

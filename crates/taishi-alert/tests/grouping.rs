@@ -366,3 +366,59 @@ fn grouper_caps_distinct_keys() {
     assert_eq!(g.active(), 0);
     assert_eq!(g.next_deadline(), None);
 }
+
+/// An output that never answers in time: every attempt fails as transient.
+struct Down;
+
+impl Deliver for Down {
+    fn deliver<'a>(&'a self, _: &'a Notification) -> BoxFuture<'a, Result<(), DeliveryError>> {
+        Box::pin(async { Err(DeliveryError::transient("receiver down")) })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_hands_back_what_an_output_could_not_deliver_by_the_deadline() {
+    let c = AlertsConfig {
+        group_window: Duration::from_secs(60),
+        ..cfg(0, 0)
+    };
+    let mut down = CustomOutput::new("down", Arc::new(Down));
+    down.retries = 1_000;
+    down.retry_backoff = Duration::from_secs(1);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let up = CustomOutput::new("up", Arc::new(Capture(tx)));
+    let d = Dispatcher::start_with(&c, &tokio::runtime::Handle::current(), vec![down, up]).unwrap();
+    // Two rules: two groups, still open when the stop comes.
+    assert!(d.submit(alert("A", Level::High, "h1", 1)));
+    assert!(d.submit(alert("B", Level::High, "h2", 2)));
+    settle().await;
+    let t = Instant::now();
+    let unsent = d.shutdown(Duration::from_secs(5)).await;
+    // The drain deadline bounds the stop, with the retries still going.
+    assert!(t.elapsed() <= Duration::from_secs(8), "{:?}", t.elapsed());
+    // The open groups were flushed: the working output got both, the
+    // broken one hands both back, each with its dedup key.
+    assert_eq!(drain(&mut rx).len(), 2);
+    assert_eq!(unsent.len(), 2, "{unsent:?}");
+    assert!(unsent.iter().all(|u| u.output == "down"));
+    let ids: std::collections::HashSet<_> =
+        unsent.iter().map(|u| u.notification.id.clone()).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.iter().all(|i| i.len() == 32));
+    // What is handed back survives a JSON round trip (the outbox file).
+    let line = serde_json::to_string(&unsent[0]).unwrap();
+    let back: taishi_alert::Unsent = serde_json::from_str(&line).unwrap();
+    assert_eq!(back, unsent[0]);
+
+    // After a restart, `resend` queues it for that output without grouping.
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let again = CustomOutput::new("down", Arc::new(Capture(tx)));
+    let d2 = Dispatcher::start_with(&c, &tokio::runtime::Handle::current(), vec![again]).unwrap();
+    assert!(d2.resend("down", back.notification.clone()));
+    assert!(!d2.resend("gone", back.notification));
+    settle().await;
+    let got = drain(&mut rx);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].id, unsent[0].notification.id);
+    assert!(d2.shutdown(Duration::from_secs(1)).await.is_empty());
+}

@@ -127,8 +127,11 @@ pub struct Reject {
     /// The field that was bad, when the fault is in one field.
     pub field: Option<String>,
     pub reason: String,
-    /// The offending bytes (truncated by the decoder to a sensible length).
+    /// The offending bytes (at most [`Reject::MAX_RAW`]; where they are
+    /// kept, a smaller cap may apply).
     pub raw: Vec<u8>,
+    /// The length of the whole offending record, so a cut can be told.
+    pub raw_len: usize,
 }
 
 impl Reject {
@@ -140,6 +143,7 @@ impl Reject {
             field: None,
             reason: reason.into(),
             raw: Vec::new(),
+            raw_len: 0,
         }
     }
 
@@ -148,10 +152,22 @@ impl Reject {
         self
     }
 
-    /// Keeps at most 4 KiB of the offending record.
+    /// The most of one record a reject carries: enough to see what went
+    /// wrong with a large document; the reject log cuts further to its own
+    /// configured cap.
+    pub const MAX_RAW: usize = 1 << 20;
+
+    /// Keeps at most [`Reject::MAX_RAW`] of the offending record, and its
+    /// whole length.
     pub fn raw(mut self, raw: &[u8]) -> Self {
-        self.raw = raw[..raw.len().min(4096)].to_vec();
+        self.raw = raw[..raw.len().min(Self::MAX_RAW)].to_vec();
+        self.raw_len = raw.len();
         self
+    }
+
+    /// Whether `raw` holds less than the whole record.
+    pub fn is_cut(&self) -> bool {
+        self.raw_len > self.raw.len()
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -164,6 +180,8 @@ impl Reject {
             "field": self.field,
             "reason": self.reason,
             "raw": String::from_utf8_lossy(&self.raw),
+            "raw_bytes": self.raw_len.max(self.raw.len()),
+            "truncated": self.is_cut(),
         })
     }
 }

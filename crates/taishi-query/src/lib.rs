@@ -37,7 +37,7 @@ pub use compile::{words, TimeRange, ValueTest, MAX_WORD_BYTES};
 pub use error::Error;
 pub use exec::{compare_values, QueryResult, Table};
 pub use parse::{parse, parse_filter};
-pub use time::parse_time;
+pub use time::{parse_time, parse_time_param, TimeError, MAX_TIME, MIN_TIME};
 
 use compile::Node;
 use exec::CStage;

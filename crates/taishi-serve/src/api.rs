@@ -40,6 +40,7 @@ impl From<StateError> for ApiError {
         match e {
             StateError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
             StateError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, m),
+            StateError::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
             StateError::Db(e) => ApiError(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("state database: {e}"),
@@ -66,6 +67,28 @@ fn forbidden() -> ApiError {
 }
 
 type R<T> = Result<T, ApiError>;
+
+/// Checks a page request against `api.max_result_window`: each page costs
+/// reading and skipping everything before it, so a deep `offset` (or a huge
+/// `limit`) is refused with a 400 rather than run. Returns the limit,
+/// clamped to `max_limit`, and the offset.
+pub fn page(
+    app: &App,
+    limit: Option<usize>,
+    offset: Option<usize>,
+    default_limit: usize,
+    max_limit: usize,
+) -> R<(usize, usize)> {
+    let window = app.config.api.max_result_window;
+    let limit = limit.unwrap_or(default_limit);
+    let offset = offset.unwrap_or(0);
+    if offset.saturating_add(limit.min(max_limit)) > window {
+        return Err(bad(format!(
+            "offset + limit may not pass {window} (offset {offset}, limit {limit}): narrow the filter or time range instead of paging this deep (api.max_result_window)"
+        )));
+    }
+    Ok((limit.clamp(1, max_limit), offset))
+}
 
 /// Runs blocking work (SQLite, the store, rule compilation) off the runtime.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> R<T> + Send + 'static) -> R<T> {
@@ -417,13 +440,16 @@ async fn create_token(
     Json(t): Json<NewToken>,
 ) -> R<Json<J>> {
     let role = t.role.unwrap_or_else(|| c.role.clone());
-    let rank = |r: &str| match r {
-        "admin" => 2,
-        "analyst" => 1,
-        _ => 0,
-    };
-    if rank(&role) > rank(&c.role) {
-        return Err(bad("a token cannot have a higher role than its owner"));
+    crate::state::check_role(&role)?;
+    // `c.role` is the caller's effective role (see `State::token`).
+    if crate::state::role_rank(&role) > crate::state::role_rank(&c.role) {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!(
+                "a token cannot have a higher role than its owner: you are `{}`, asked for `{role}`",
+                c.role
+            ),
+        ));
     }
     let secret = format!("tsk_{}", auth::random_hex(24));
     let id = auth::random_hex(8);
@@ -531,7 +557,8 @@ struct AlertQuery {
 }
 
 impl AlertQuery {
-    fn filter(&self) -> R<AlertFilter> {
+    fn filter(&self, app: &App) -> R<AlertFilter> {
+        let (limit, offset) = page(app, self.limit, self.offset, 50, 1000)?;
         Ok(AlertFilter {
             status: self.status.clone(),
             level: self.level.clone(),
@@ -540,23 +567,23 @@ impl AlertQuery {
             source_ip: self.source_ip.clone(),
             q: self.q.clone(),
             sort: self.sort.clone(),
-            limit: self.limit,
-            offset: self.offset,
-            from_us: time_arg(self.from.as_deref())?,
-            to_us: time_arg(self.to.as_deref())?,
+            limit: Some(limit),
+            offset: Some(offset),
+            from_us: time_arg("from", self.from.as_deref())?,
+            to_us: time_arg("to", self.to.as_deref())?,
         })
     }
 }
 
-fn time_arg(s: Option<&str>) -> R<Option<i64>> {
+fn time_arg(param: &str, s: Option<&str>) -> R<Option<i64>> {
     s.filter(|s| !s.is_empty())
-        .map(|s| crate::overview::parse_time(s).map(|t| t.timestamp_micros()))
+        .map(|s| crate::overview::parse_time(param, s).map(|t| t.timestamp_micros()))
         .transpose()
 }
 
 async fn list_alerts(State(app): State<S>, Query(q): Query<AlertQuery>) -> R<Json<J>> {
     blocking(move || {
-        let f = q.filter()?;
+        let f = q.filter(&app)?;
         let (total, items) = app.state.alerts(&f)?;
         Ok(Json(json!({ "total": total, "items": items })))
     })
@@ -565,7 +592,7 @@ async fn list_alerts(State(app): State<S>, Query(q): Query<AlertQuery>) -> R<Jso
 
 async fn alert_groups(State(app): State<S>, Query(q): Query<AlertQuery>) -> R<Json<J>> {
     blocking(move || {
-        let f = q.filter()?;
+        let f = q.filter(&app)?;
         let items = app
             .state
             .alert_groups(q.by.as_deref().unwrap_or("rule"), &f)?;
@@ -762,12 +789,9 @@ async fn list_rules(State(app): State<S>, Query(q): Query<RuleQuery>) -> R<Json<
                 .cmp(&a.health.hits)
                 .then_with(|| a.title.cmp(&b.title))
         });
+        let (limit, offset) = page(&app, q.limit, q.offset, 50, 1000)?;
         let total = items.len();
-        let items: Vec<_> = items
-            .into_iter()
-            .skip(q.offset.unwrap_or(0))
-            .take(q.limit.unwrap_or(50).min(1000))
-            .collect();
+        let items: Vec<_> = items.into_iter().skip(offset).take(limit).collect();
         Ok(Json(json!({ "total": total, "items": items })))
     })
     .await
@@ -1012,6 +1036,7 @@ pub fn health_json(app: &App) -> J {
             "events": app.pipeline.events_in.load(Ordering::Relaxed),
             "alerts": app.pipeline.alerts_raised.load(Ordering::Relaxed),
             "rejects": app.pipeline.rejects.count.load(Ordering::Relaxed),
+            "rejects_dropped": app.pipeline.rejects.dropped.load(Ordering::Relaxed),
         },
     })
 }
@@ -1045,6 +1070,18 @@ async fn metrics_text(State(app): State<S>) -> Response {
             "counter",
             "Malformed records kept aside.",
             p.rejects.count.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "taishi_pipeline_rejects_dropped_total",
+            "counter",
+            "Rejects counted but not kept: the reject folder was full (rejects.max_mib).",
+            p.rejects.dropped.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "taishi_pipeline_rejects_expired_files_total",
+            "counter",
+            "Reject day files deleted by age (rejects.retention_days) or size (rejects.max_mib).",
+            p.rejects.expired.load(Ordering::Relaxed) as f64,
         ),
         (
             "taishi_store_events",
@@ -1183,12 +1220,13 @@ struct IntelQuery {
 async fn intel_indicators(State(app): State<S>, Query(q): Query<IntelQuery>) -> R<Json<J>> {
     blocking(move || {
         let nonempty = |s: Option<String>| s.filter(|s| !s.is_empty());
+        let (limit, offset) = page(&app, q.limit, q.offset, 50, 1000)?;
         let query = crate::intel::IndicatorQuery {
             q: q.q.unwrap_or_default(),
             kind: nonempty(q.kind),
             source: nonempty(q.source),
-            limit: q.limit.unwrap_or(50).min(1000),
-            offset: q.offset.unwrap_or(0),
+            limit,
+            offset,
         };
         let (total, items) = app.intel.search(&query)?;
         let values: Vec<&str> = items.iter().map(|i| i.value.as_str()).collect();
@@ -1303,9 +1341,8 @@ async fn intel_hits(State(app): State<S>, Query(q): Query<HitsQuery>) -> R<Json<
         .filter(|s| !s.is_empty())
         .ok_or_else(|| bad("indicator: give the indicator value, e.g. ?indicator=1.2.3.4"))?;
     blocking(move || {
-        let (total, items) =
-            app.state
-                .intel_hits(&indicator, q.limit.unwrap_or(50), q.offset.unwrap_or(0))?;
+        let (limit, offset) = page(&app, q.limit, q.offset, 50, 1000)?;
+        let (total, items) = app.state.intel_hits(&indicator, limit, offset)?;
         Ok(Json(json!({"total": total, "items": items})))
     })
     .await
@@ -1358,8 +1395,11 @@ pub fn parse_range(
     to: Option<&str>,
     default_from: &str,
 ) -> R<(DateTime<Utc>, DateTime<Utc>)> {
-    let f = crate::overview::parse_time(from.filter(|s| !s.is_empty()).unwrap_or(default_from))?;
-    let t = crate::overview::parse_time(to.filter(|s| !s.is_empty()).unwrap_or("now"))?;
+    let f = crate::overview::parse_time(
+        "from",
+        from.filter(|s| !s.is_empty()).unwrap_or(default_from),
+    )?;
+    let t = crate::overview::parse_time("to", to.filter(|s| !s.is_empty()).unwrap_or("now"))?;
     if f >= t {
         return Err(bad("from: must be before to"));
     }

@@ -28,6 +28,48 @@ pub struct Config {
     pub alerts: taishi_alert::AlertsConfig,
     /// `[search]`: the limits of one search and of searches at once.
     pub search: SearchSection,
+    /// `[rejects]`: how much of the malformed input is kept.
+    pub rejects: RejectsSection,
+    /// `[api]`: bounds of the query API.
+    pub api: ApiSection,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RejectsSection {
+    /// Bytes of one rejected record kept (KiB); the rest is cut and marked.
+    pub max_record_kib: usize,
+    /// The reject folder's size (MiB): oldest days are deleted first; when
+    /// today's file alone fills it, further rejects are only counted.
+    pub max_mib: u64,
+    /// Day files older than this are deleted.
+    pub retention_days: u32,
+}
+
+impl Default for RejectsSection {
+    fn default() -> Self {
+        RejectsSection {
+            max_record_kib: 64,
+            max_mib: 1024,
+            retention_days: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ApiSection {
+    /// The deepest page of a list or search: `offset + limit` may not pass
+    /// it (as Elasticsearch's `index.max_result_window`).
+    pub max_result_window: usize,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            max_result_window: 10_000,
+        }
+    }
 }
 
 impl Default for Config {
@@ -41,6 +83,8 @@ impl Default for Config {
             enrich: taishi_enrich::EnrichConfig::default(),
             alerts: taishi_alert::AlertsConfig::default(),
             intel: IntelSection::default(),
+            rejects: RejectsSection::default(),
+            api: ApiSection::default(),
             search: SearchSection::default(),
         }
     }
@@ -314,6 +358,18 @@ impl Config {
         if self.search.max_query_mib == 0 {
             p.push("search.max_query_mib: must be at least 1".into());
         }
+        if !(1..=1024).contains(&self.rejects.max_record_kib) {
+            p.push("rejects.max_record_kib: between 1 and 1024".into());
+        }
+        if self.rejects.max_mib == 0 {
+            p.push("rejects.max_mib: must be at least 1".into());
+        }
+        if self.rejects.retention_days == 0 {
+            p.push("rejects.retention_days: must be at least 1".into());
+        }
+        if !(1..=1_000_000).contains(&self.api.max_result_window) {
+            p.push("api.max_result_window: between 1 and 1000000".into());
+        }
         p.extend(self.enrich.validate());
         p.extend(self.alerts.validate());
         let mut names = std::collections::HashSet::new();
@@ -374,6 +430,42 @@ mod tests {
         let c = Config::parse("", "t").unwrap();
         assert_eq!(c.http.listen.to_string(), "127.0.0.1:8600");
         assert_eq!(c.store.retention_days, 180);
+    }
+
+    #[test]
+    fn lifecycle_limits_parse_and_are_checked() {
+        let c = Config::parse("", "t").unwrap();
+        assert_eq!(c.rejects.max_record_kib, 64);
+        assert_eq!(c.rejects.max_mib, 1024);
+        assert_eq!(c.rejects.retention_days, 30);
+        assert_eq!(c.api.max_result_window, 10_000);
+        assert_eq!(c.alerts.drain, std::time::Duration::from_secs(10));
+        assert_eq!(c.alerts.outbox_max, 10_000);
+        let c = Config::parse(
+            "[alerts]\ndrain = \"2s\"\noutbox_max = 5\n[rejects]\nmax_record_kib = 8\nmax_mib = 2\nretention_days = 3\n[api]\nmax_result_window = 500\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.alerts.drain, std::time::Duration::from_secs(2));
+        assert_eq!(
+            (c.rejects.max_record_kib, c.api.max_result_window),
+            (8, 500)
+        );
+        let e = Config::parse(
+            "[alerts]\ndrain = \"1h\"\n[rejects]\nmax_record_kib = 0\nmax_mib = 0\nretention_days = 0\n[api]\nmax_result_window = 0\n",
+            "t",
+        )
+        .unwrap_err()
+        .0;
+        for key in [
+            "alerts.drain",
+            "rejects.max_record_kib",
+            "rejects.max_mib",
+            "rejects.retention_days",
+            "api.max_result_window",
+        ] {
+            assert!(e.iter().any(|p| p.contains(key)), "{key}: {e:?}");
+        }
     }
 
     #[test]

@@ -94,16 +94,25 @@ pub struct Server {
 }
 
 impl Server {
-    /// Stops listeners (they submit what they hold), then checkpoints the store.
+    /// Stops within `alerts.drain` (plus the final checkpoint): the
+    /// listeners stop accepting and submit what they hold, batches in
+    /// process finish, the alert outputs deliver what they can and keep the
+    /// rest on disk for the next start; then the store is checkpointed.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         // Searches first: a long one would otherwise hold the HTTP server's
         // graceful shutdown until it finished.
         self.app.searches.stop_all();
+        let deadline = tokio::time::Instant::now() + self.app.config.alerts.drain;
         self.cancel.cancel();
         for t in self.tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+            if tokio::time::timeout_at(deadline, t).await.is_err() {
+                tracing::warn!("a listener did not stop within the drain deadline (alerts.drain)");
+            }
         }
-        self.app.outputs.shutdown().await;
+        if !self.app.pipeline.drain(deadline).await {
+            tracing::warn!("ingest batches still in process at the drain deadline (alerts.drain)");
+        }
+        self.app.outputs.shutdown(deadline).await;
         let store = self.app.store.clone();
         tokio::task::spawn_blocking(move || store.checkpoint())
             .await?
@@ -182,7 +191,14 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         store.clone(),
         rules.clone(),
         state.clone(),
-        RejectLog::new(data_dir.join("rejects"))?,
+        RejectLog::new(
+            data_dir.join("rejects"),
+            pipeline::RejectLimits {
+                max_record: config.rejects.max_record_kib << 10,
+                max_total: config.rejects.max_mib << 20,
+                retention_days: config.rejects.retention_days,
+            },
+        )?,
         4,
     );
     if geo.is_enabled() {
@@ -200,7 +216,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     if config.intel.enabled {
         pipeline.intel = Some(intel.clone());
     }
-    let outputs = Arc::new(outputs::Outputs::start(&config.alerts, &state)?);
+    let outputs = Arc::new(outputs::Outputs::start(&config.alerts, &state, &data_dir)?);
     pipeline.hooks.push(outputs.clone());
     let pipeline = Arc::new(pipeline);
     let sink = Arc::new(Sink(pipeline.clone()));

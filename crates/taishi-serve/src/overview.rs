@@ -20,43 +20,14 @@ fn bad(msg: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, msg.into())
 }
 
-/// RFC 3339, or `now`, `now-15m`, `now-24h`, `now-7d`, `now-30s`.
-pub fn parse_time(s: &str) -> R<DateTime<Utc>> {
-    let s = s.trim();
-    if let Some(rest) = s.strip_prefix("now") {
-        if rest.is_empty() {
-            return Ok(Utc::now());
-        }
-        let (sign, num) = match rest.split_at(1) {
-            ("-", n) => (-1, n),
-            ("+", n) => (1, n),
-            _ => {
-                return Err(bad(format!(
-                    "time `{s}`: write now-15m, now-24h, now-7d or an ISO 8601 time"
-                )))
-            }
-        };
-        let unit = num.chars().last().unwrap_or('?');
-        let n: i64 = num[..num.len().saturating_sub(1)]
-            .parse()
-            .map_err(|_| bad(format!("time `{s}`: the amount is not a number")))?;
-        let d = match unit {
-            's' => TimeDelta::seconds(n),
-            'm' => TimeDelta::minutes(n),
-            'h' => TimeDelta::hours(n),
-            'd' => TimeDelta::days(n),
-            'w' => TimeDelta::weeks(n),
-            _ => return Err(bad(format!("time `{s}`: unit must be s, m, h, d or w"))),
-        };
-        return Ok(Utc::now() + d * sign);
-    }
-    taishi_event::time::parse_rfc3339(s)
+/// A time parameter of the API (`from`, `to`): the query language's own
+/// time parser, so `now-7d/d`, ISO 8601 and its range checks mean the same
+/// here as in a query. Out-of-range or malformed times are 400s naming
+/// the parameter.
+pub fn parse_time(param: &str, s: &str) -> R<DateTime<Utc>> {
+    taishi_query::parse_time_param(param, s, Utc::now().fixed_offset())
         .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| {
-            bad(format!(
-                "time `{s}`: write ISO 8601 with a zone (2026-11-23T08:00:00+08:00) or now-24h"
-            ))
-        })
+        .map_err(|e| bad(e.to_string()))
 }
 
 fn range_of(from: Option<&str>, to: Option<&str>, default_from: &str) -> R<TimeRange> {
@@ -76,18 +47,21 @@ pub fn run_search(app: &App, b: &SearchBody, budget: &taishi_store::Budget) -> R
         bad(format!("query{col}: {}", e.message))
     };
     let q = taishi_query::Query::parse(&b.query).map_err(query)?;
-    let q = if b.from.is_some() || b.to.is_some() {
-        q.with_time_range(
-            b.from.as_deref().filter(|s| !s.is_empty()),
-            b.to.as_deref().filter(|s| !s.is_empty()),
-        )
-        .map_err(query)?
-    } else {
-        q
+    let now = q.now();
+    let time = |param: &str, s: &Option<String>| {
+        s.as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| taishi_query::parse_time_param(param, s, now).map_err(|e| bad(e.to_string())))
+            .transpose()
     };
-    let offset = b.offset.unwrap_or(0).min(10_000);
+    let range = taishi_query::TimeRange {
+        from: time("from", &b.from)?,
+        to: time("to", &b.to)?,
+    };
+    let q = q.with_range(range);
+    let (limit, offset) = crate::api::page(app, b.limit, b.offset, 100, 10_000)?;
     let opts = taishi_search::SearchOptions {
-        limit: b.limit.unwrap_or(100).clamp(1, 10_000) + offset,
+        limit: limit + offset,
         budget: budget.clone(),
         ..Default::default()
     };
@@ -210,14 +184,18 @@ pub fn related(
             )
             .map_err(|e| app.searches.store_error(e))
     };
-    let b = hits(TimeRange::new(ts - TimeDelta::hours(24), ts), before)?;
+    // An alert's time comes from its event, which a sender chose: near the
+    // ends of the time range the windows are cut rather than overflowing.
+    let plus = |d: TimeDelta| ts.checked_add_signed(d).unwrap_or(ts);
+    let minus = |d: TimeDelta| ts.checked_sub_signed(d).unwrap_or(ts);
+    let b = hits(TimeRange::new(minus(TimeDelta::hours(24)), ts), before)?;
     // Newest-first: widen the window after the event until enough are found.
     let mut after_hits = Vec::new();
     for minutes in [1, 10, 60, 24 * 60] {
         let r = hits(
             TimeRange::new(
-                ts + TimeDelta::microseconds(1),
-                ts + TimeDelta::minutes(minutes),
+                plus(TimeDelta::microseconds(1)),
+                plus(TimeDelta::minutes(minutes)),
             ),
             10_000,
         )?;

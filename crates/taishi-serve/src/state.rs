@@ -20,6 +20,10 @@ pub enum StateError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
+    /// The change would leave the platform in a state nobody can fix
+    /// (no administrator left).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 pub struct State {
@@ -477,6 +481,9 @@ impl State {
             check_role(r)?;
         }
         let db = self.db();
+        if role.is_some_and(|r| r != "admin") || disabled == Some(true) {
+            last_admin_guard(&db, username, "demote or disable")?;
+        }
         let n = db.execute(
             "UPDATE users SET role = coalesce(?, role), pw_hash = coalesce(?, pw_hash),
              disabled = coalesce(?, disabled) WHERE username = ?",
@@ -495,6 +502,7 @@ impl State {
 
     pub fn delete_user(&self, username: &str) -> Result<()> {
         let db = self.db();
+        last_admin_guard(&db, username, "delete")?;
         let n = db.execute("DELETE FROM users WHERE username = ?", [username])?;
         if n == 0 {
             return Err(StateError::NotFound(format!("no user `{username}`")));
@@ -581,15 +589,22 @@ impl State {
         })
     }
 
-    /// The token's owner and role, when the hash is a live token.
+    /// The token's id, owner and effective role, when the hash is a live
+    /// token. The role is the lower of the token's and its owner's current
+    /// one: a token never has more power than the person who holds it, so a
+    /// demotion reaches the tokens made before it. A deleted or disabled
+    /// owner's tokens are not live.
     pub fn token(&self, hash: &str) -> Result<Option<(String, String, String)>> {
         let db = self.db();
         let t: Option<(String, String, String)> = db
             .query_row(
-                "SELECT t.id, t.owner, t.role FROM tokens t JOIN users u ON u.username = t.owner
+                "SELECT t.id, t.owner, t.role, u.role FROM tokens t JOIN users u ON u.username = t.owner
                  WHERE t.hash = ? AND u.disabled = 0",
                 [hash],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| {
+                    let (tok, owner): (String, String) = (r.get(2)?, r.get(3)?);
+                    Ok((r.get(0)?, r.get(1)?, lower_role(&tok, &owner).to_string()))
+                },
             )
             .optional()?;
         // Senders call with their token on every batch: `last_used` is
@@ -1055,6 +1070,52 @@ impl State {
     }
 }
 
+/// Roles in order of power; an unknown role has none.
+pub fn role_rank(role: &str) -> u8 {
+    match role {
+        "admin" => 2,
+        "analyst" => 1,
+        _ => 0,
+    }
+}
+
+/// The less powerful of two roles.
+pub fn lower_role<'a>(a: &'a str, b: &'a str) -> &'a str {
+    if role_rank(a) <= role_rank(b) {
+        a
+    } else {
+        b
+    }
+}
+
+/// Refuses to take away the last enabled administrator: with none left,
+/// nobody could manage users, outputs or feeds again short of editing the
+/// database.
+fn last_admin_guard(db: &Connection, username: &str, what: &str) -> Result<()> {
+    let is_admin: bool = db
+        .query_row(
+            "SELECT role = 'admin' AND disabled = 0 FROM users WHERE username = ?",
+            [username],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(false);
+    if !is_admin {
+        return Ok(());
+    }
+    let others: i64 = db.query_row(
+        "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND username != ?",
+        [username],
+        |r| r.get(0),
+    )?;
+    if others == 0 {
+        return Err(StateError::Conflict(format!(
+            "cannot {what} `{username}`: it is the last administrator; make another user admin first"
+        )));
+    }
+    Ok(())
+}
+
 pub fn check_role(role: &str) -> Result<()> {
     match role {
         "admin" | "analyst" | "viewer" => Ok(()),
@@ -1129,5 +1190,61 @@ mod tests {
             .unwrap();
         assert_eq!(open.len(), 1);
         assert!(s.update_alert("zzz", Some("closed"), None, None).is_err());
+    }
+
+    #[test]
+    fn a_tokens_role_is_capped_by_its_owners_current_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::open(&dir.path().join("state.db")).unwrap();
+        s.create_user("root", "admin", "h").unwrap();
+        s.create_user("bob", "admin", "h").unwrap();
+        s.create_token("t1", "ci", "admin", "bob", "hash1").unwrap();
+        s.create_token("t2", "ro", "viewer", "bob", "hash2")
+            .unwrap();
+        let role = |h: &str| s.token(h).unwrap().map(|t| t.2);
+        assert_eq!(role("hash1").as_deref(), Some("admin"));
+        s.update_user("bob", Some("analyst"), None, None).unwrap();
+        assert_eq!(role("hash1").as_deref(), Some("analyst"));
+        assert_eq!(role("hash2").as_deref(), Some("viewer"));
+        s.update_user("bob", None, None, Some(true)).unwrap();
+        assert_eq!(role("hash1"), None);
+        s.update_user("bob", None, None, Some(false)).unwrap();
+        s.delete_user("bob").unwrap();
+        assert_eq!(role("hash1"), None);
+        for (a, b, low) in [
+            ("admin", "viewer", "viewer"),
+            ("analyst", "admin", "analyst"),
+            ("nonsense", "admin", "nonsense"),
+        ] {
+            assert_eq!(lower_role(a, b), low);
+            assert_eq!(role_rank(lower_role(b, a)), role_rank(low));
+        }
+    }
+
+    #[test]
+    fn the_last_enabled_admin_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::open(&dir.path().join("state.db")).unwrap();
+        s.create_user("root", "admin", "h").unwrap();
+        let conflict = |r: Result<User>| matches!(r, Err(StateError::Conflict(_)));
+        assert!(conflict(s.update_user("root", Some("viewer"), None, None)));
+        assert!(conflict(s.update_user("root", None, None, Some(true))));
+        assert!(matches!(
+            s.delete_user("root"),
+            Err(StateError::Conflict(_))
+        ));
+        // Changing the password or re-stating the role is fine.
+        assert!(s
+            .update_user("root", Some("admin"), Some("h2"), None)
+            .is_ok());
+        s.create_user("ops", "admin", "h").unwrap();
+        s.update_user("ops", None, None, Some(true)).unwrap();
+        // A disabled admin is no stand-in.
+        assert!(conflict(s.update_user("root", Some("analyst"), None, None)));
+        s.update_user("ops", None, None, Some(false)).unwrap();
+        assert!(s.update_user("root", Some("analyst"), None, None).is_ok());
+        assert!(matches!(s.delete_user("ops"), Err(StateError::Conflict(_))));
+        // Non-admins come and go freely.
+        assert!(s.delete_user("root").is_ok());
     }
 }

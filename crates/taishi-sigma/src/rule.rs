@@ -236,6 +236,11 @@ fn parse_meta(doc: &Y, path: &str) -> Result<RuleMeta, String> {
     let title = get(doc, "title")
         .and_then(yaml_str)
         .ok_or("the rule has no `title`")?;
+    // A rule without a name cannot be listed, searched or told apart in an
+    // alert: refused here so validation, upload and loading all say so.
+    if title.trim().is_empty() {
+        return Err("the rule's `title` is empty: give the rule a title".into());
+    }
     let level = match get(doc, "level").and_then(yaml_str) {
         Some(l) => Level::parse(&l).ok_or_else(|| format!("unknown level `{l}`"))?,
         None => Level::Informational,
@@ -669,4 +674,31 @@ pub fn placeholders_of(rule: &Rule) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod title_tests {
+    use crate::RuleSet;
+
+    fn load(title: &str) -> RuleSet {
+        let mut set = RuleSet::default();
+        set.add_yaml(
+            &format!(
+                "title: {title}\nlogsource:\n  product: windows\ndetection:\n  sel:\n    a: b\n  condition: sel\n"
+            ),
+            "t.yml",
+        );
+        set
+    }
+
+    #[test]
+    fn an_empty_or_blank_title_is_refused_with_a_reason() {
+        for t in ["''", "'   '", "\"\""] {
+            let set = load(t);
+            assert!(set.rules.is_empty(), "{t}");
+            assert_eq!(set.rejected.len(), 1, "{t}");
+            assert!(set.rejected[0].reason.contains("title"), "{t}");
+        }
+        assert_eq!(load("Real title").rules.len(), 1);
+    }
 }

@@ -88,6 +88,10 @@ pub fn run_config(args: ConfigArgs) -> Result<ExitCode> {
     }
 }
 
+fn humantime(d: std::time::Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     let mut cfg = taishi_serve::load_config(args.config.as_deref(), args.data)?;
     if let Some(l) = args.listen {
@@ -159,8 +163,24 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
                 }
             });
         }
+        // SIGTERM (systemd, docker, kill) and SIGINT both drain: without a
+        // handler SIGTERM would end the process at once, losing the alert
+        // notifications still queued.
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
         tokio::signal::ctrl_c().await.ok();
-        eprintln!("stopping…");
+        eprintln!(
+            "stopping (alert outputs get up to {} to deliver; alerts.drain)…",
+            humantime(server.app.config.alerts.drain)
+        );
         server.shutdown().await
     })?;
     Ok(ExitCode::SUCCESS)

@@ -79,7 +79,7 @@ impl Server {
         let cfg_path = dir.path().join("taishi.toml");
         std::fs::write(&cfg_path, cfg).unwrap();
         let stderr_path = dir.path().join("stderr.log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_taishi"))
+        let mut child = Command::new(taishi_bin())
             .arg("serve")
             .arg("--config")
             .arg(&cfg_path)
@@ -429,4 +429,93 @@ pub fn count(c: &Client, q: &str, from: &str) -> u64 {
 
 pub fn data_dir(s: &Server) -> &Path {
     s.dir.path()
+}
+
+/// The binary under test: `TAISHI_HOSTILE_BIN` when set (to run the suite
+/// against an older build and see a test fail there), else this build's.
+pub fn taishi_bin() -> PathBuf {
+    std::env::var_os("TAISHI_HOSTILE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_taishi")))
+}
+
+impl Server {
+    /// Starts the server again on the same data directory and config, after
+    /// it stopped (`terminate`). The admin password stays the first one.
+    pub fn restart(&mut self) {
+        assert!(
+            self.child.try_wait().ok().flatten().is_some(),
+            "restart: the server is still running"
+        );
+        let cfg_path = self.dir.path().join("taishi.toml");
+        let stderr = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.stderr_path)
+            .unwrap();
+        let mut child = Command::new(taishi_bin())
+            .arg("serve")
+            .arg("--config")
+            .arg(&cfg_path)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("restart taishi serve");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut http = None;
+        let mut listeners = Vec::new();
+        for line in out.lines() {
+            let Ok(line) = line else { break };
+            let t = line.trim();
+            if t == "ready" {
+                break;
+            }
+            if let Some(rest) = t.strip_prefix("console and API") {
+                let a = rest
+                    .trim()
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/');
+                http = a.parse().ok();
+            } else {
+                let mut it = t.split_whitespace();
+                if let (Some(k), Some(a), None) = (it.next(), it.next(), it.next()) {
+                    if let Ok(a) = a.parse::<SocketAddr>() {
+                        listeners.push((k.to_string(), a));
+                    }
+                }
+            }
+        }
+        self.child = child;
+        self.http = http
+            .unwrap_or_else(|| panic!("taishi serve did not start again:\n{}", self.stderr_tail()));
+        self.listeners = listeners;
+    }
+
+    /// A person signed in with a session cookie and its CSRF value.
+    pub fn login(&self, username: &str, password: &str) -> Client {
+        let c = Client::new(self.http);
+        let (s, b) = c.post(
+            "/api/v1/auth/login",
+            &json!({"username": username, "password": password}),
+        );
+        assert_eq!(s, 200, "login {username}: {b}");
+        let mut c = c;
+        c.csrf = b["csrf"].as_str().map(str::to_string);
+        c
+    }
+
+    /// The value of one metric line in `/metrics` (summed over labels).
+    pub fn metric(&self, c: &Client, name: &str) -> f64 {
+        let (_, b) = c.get("/metrics");
+        let text = b.as_str().unwrap_or_default().to_string();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|r| r.starts_with(' ') || r.starts_with('{'))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
 }

@@ -10,4 +10,5 @@
 mod harness;
 
 mod search;
+mod lifecycle;
 mod smoke;
