@@ -409,3 +409,102 @@ pub fn count(c: &Client, q: &str, from: &str) -> u64 {
 pub fn data_dir(s: &Server) -> &Path {
     s.dir.path()
 }
+
+impl Server {
+    /// Stops the server (SIGTERM, then SIGKILL after `within`) and starts
+    /// it again on the same data directory and config. Listener addresses
+    /// are chosen afresh (port 0); the admin password stays the first one.
+    pub fn restart(&mut self, within: Duration) {
+        if self.terminate(within).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let cfg_path = self.dir.path().join("taishi.toml");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_taishi"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&cfg_path)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&self.stderr_path)
+                    .unwrap(),
+            )
+            .spawn()
+            .expect("restart taishi serve");
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let (mut http, mut listeners) = (None, Vec::new());
+        for line in out.lines() {
+            let Ok(line) = line else { break };
+            let t = line.trim();
+            if t == "ready" {
+                break;
+            }
+            if let Some(rest) = t.strip_prefix("console and API") {
+                let a = rest.trim().trim_start_matches("http://").trim_end_matches('/');
+                http = a.parse().ok();
+            } else {
+                let mut it = t.split_whitespace();
+                if let (Some(k), Some(a), None) = (it.next(), it.next(), it.next()) {
+                    if let Ok(a) = a.parse::<SocketAddr>() {
+                        listeners.push((k.to_string(), a));
+                    }
+                }
+            }
+        }
+        self.child = child;
+        self.http = http.unwrap_or_else(|| {
+            panic!(
+                "taishi serve did not restart:\n{}",
+                std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+            )
+        });
+        self.listeners = listeners;
+    }
+
+    /// The value of one series of `/metrics` (the first line that starts
+    /// with `prefix`), read with an admin token.
+    pub fn metric(&self, admin: &Client, prefix: &str) -> Option<f64> {
+        let rb = admin.with_auth(admin.agent.get(&format!("{}/metrics", admin.base)));
+        let mut r = rb.call().ok()?;
+        let text = r.body_mut().read_to_string().ok()?;
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+}
+
+/// A TCP connection to `addr` from the loopback address `from` (e.g.
+/// 127.0.0.2), so a test can be one attacker and another sender at once.
+pub fn connect_from(from: [u8; 4], addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    rt.block_on(async {
+        let s = tokio::net::TcpSocket::new_v4()?;
+        s.bind(SocketAddr::from((from, 0)))?;
+        let c = s.connect(addr).await?;
+        let std = c.into_std()?;
+        std.set_nonblocking(false)?;
+        Ok(std)
+    })
+}
+
+/// Whether the peer has closed `s` (reads EOF or a reset) within `wait`.
+pub fn closed_by_peer(mut s: &TcpStream, wait: Duration) -> bool {
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut b = [0u8; 512];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return false,
+            Err(_) => return true,
+        }
+    }
+}

@@ -9,4 +9,5 @@
 
 mod harness;
 
+mod ingest;
 mod smoke;
