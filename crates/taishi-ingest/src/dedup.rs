@@ -52,7 +52,9 @@ pub enum Claim {
 /// Why the journal could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum DedupError {
-    #[error("bulk id journal {path}: {source} (check the data directory's permissions and free space)")]
+    #[error(
+        "bulk id journal {path}: {source} (check the data directory's permissions and free space)"
+    )]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -210,7 +212,10 @@ impl BulkIds {
                     .map_err(io)?,
             );
         }
-        let f = g.journal.as_mut().ok_or_else(|| io(std::io::ErrorKind::Other.into()))?;
+        let f = g
+            .journal
+            .as_mut()
+            .ok_or_else(|| io(std::io::ErrorKind::Other.into()))?;
         f.write_all(text.as_bytes()).map_err(io)?;
         f.sync_data().map_err(io)
     }

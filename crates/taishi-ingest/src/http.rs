@@ -20,9 +20,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as J};
-use futures_util::StreamExt;
 use taishi_event::{DecodeContext, Decoder, Format, Framing, Location, Reject, Sink};
 use tokio::sync::Semaphore;
 
@@ -78,9 +78,18 @@ pub struct HttpConfig {
     pub piece_bytes: usize,
     /// Stored `(_index, _id)` pairs, making bulk retries idempotent.
     pub bulk_ids: Option<Arc<BulkIds>>,
+    /// Longest single line or document of a line-framed body: what one
+    /// request may hold undecoded (a bomb of one endless line stops here).
+    pub max_document: usize,
 }
 
 impl HttpConfig {
+    /// What one step of compressed input may inflate to: a piece and a
+    /// document, about 20,000 times the step with the defaults.
+    fn step_cap(&self) -> usize {
+        self.piece_bytes + self.max_document
+    }
+
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         HttpConfig {
             name: name.into(),
@@ -94,6 +103,7 @@ impl HttpConfig {
             body_timeout: Duration::from_secs(30),
             piece_bytes: 4 << 20,
             bulk_ids: None,
+            max_document: 16 << 20,
         }
     }
 }
@@ -313,6 +323,14 @@ fn principal_of(req: &Request) -> Option<Arc<str>> {
 enum BodyError {
     #[error("request body is larger than the {limit}-byte limit after decompression (raise http.max_body_mib, or send smaller batches)")]
     TooLarge { limit: usize },
+    #[error("request body holds a line or document larger than the {limit}-byte limit (raise http.max_document_mib; the whole body is bounded by http.max_body_mib)")]
+    LongDocument { limit: usize },
+    #[error("{encoding} body inflates more than {limit} bytes from {step} compressed bytes: refused as a compression bomb (the limits are http.max_document_mib and http.max_body_mib)")]
+    Bomb {
+        encoding: &'static str,
+        limit: usize,
+        step: usize,
+    },
     #[error("request body sent nothing for {secs} s (http.body_timeout_secs); send it faster or in smaller requests")]
     Stalled { secs: u64 },
     #[error("{encoding} body could not be inflated: {reason}")]
@@ -329,7 +347,9 @@ enum BodyError {
 impl BodyError {
     fn response(&self) -> Response {
         let (status, kind) = match self {
-            BodyError::TooLarge { .. } => {
+            BodyError::TooLarge { .. }
+            | BodyError::LongDocument { .. }
+            | BodyError::Bomb { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "content_too_long_exception")
             }
             BodyError::Stalled { .. } => (StatusCode::REQUEST_TIMEOUT, "timeout_exception"),
@@ -345,17 +365,23 @@ impl BodyError {
     }
 }
 
-/// A writer that refuses to grow past its cap, so that a decompression
-/// bomb fails at the limit instead of after filling memory.
+/// A writer that refuses to grow past its caps, so that a decompression
+/// bomb fails at the limit instead of after filling memory: `cap` is what
+/// is left of the body limit, `step_cap` what one step of
+/// [`INFLATE_STEP`] compressed bytes may inflate to.
 struct Capped {
     out: Vec<u8>,
     cap: usize,
+    step_cap: usize,
 }
 
 impl Write for Capped {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         if self.out.len() + data.len() > self.cap {
             return Err(std::io::Error::other(TOO_LARGE));
+        }
+        if self.out.len() + data.len() > self.step_cap {
+            return Err(std::io::Error::other(BOMB));
         }
         self.out.extend_from_slice(data);
         Ok(data.len())
@@ -366,6 +392,7 @@ impl Write for Capped {
 }
 
 const TOO_LARGE: &str = "inflated body over the limit";
+const BOMB: &str = "inflated step over the ratio limit";
 
 enum Inflate {
     Identity,
@@ -408,11 +435,19 @@ struct BodyReader {
     total: usize,
     raw: usize,
     timeout: Duration,
+    step_cap: usize,
     done: bool,
 }
 
 impl BodyReader {
-    fn new(req: Request, limit: usize, timeout: Duration) -> Result<BodyReader, BodyError> {
+    /// `step_cap`: what [`INFLATE_STEP`] compressed bytes may inflate to.
+    /// Real logs compress 10 to 100 times; far more is a bomb.
+    fn new(
+        req: Request,
+        limit: usize,
+        step_cap: usize,
+        timeout: Duration,
+    ) -> Result<BodyReader, BodyError> {
         let enc = req
             .headers()
             .get(header::CONTENT_ENCODING)
@@ -422,12 +457,13 @@ impl BodyReader {
         let capped = || Capped {
             out: Vec::new(),
             cap: limit,
+            step_cap,
         };
         let inflate = match enc.as_str() {
             "" | "identity" => Inflate::Identity,
-            "gzip" | "x-gzip" => Inflate::Gzip(Box::new(flate2::write::MultiGzDecoder::new(
-                capped(),
-            ))),
+            "gzip" | "x-gzip" => {
+                Inflate::Gzip(Box::new(flate2::write::MultiGzDecoder::new(capped())))
+            }
             "deflate" => Inflate::Deflate(Box::new(flate2::write::ZlibDecoder::new(capped()))),
             "zstd" => Inflate::Zstd(Box::new(
                 zstd::stream::write::Decoder::new(capped())
@@ -442,6 +478,7 @@ impl BodyReader {
             total: 0,
             raw: 0,
             timeout,
+            step_cap,
             done: false,
         })
     }
@@ -466,9 +503,17 @@ impl BodyReader {
             Ok(Some(Ok(b))) => Some(b),
         };
         let name = self.inflate.name();
+        let step_cap = self.step_cap;
         let inflate_err = |e: std::io::Error, limit: usize| {
-            if e.to_string().contains(TOO_LARGE) {
+            let text = e.to_string();
+            if text.contains(TOO_LARGE) {
                 BodyError::TooLarge { limit }
+            } else if text.contains(BOMB) {
+                BodyError::Bomb {
+                    encoding: name,
+                    limit: step_cap,
+                    step: INFLATE_STEP,
+                }
             } else {
                 BodyError::Inflate {
                     encoding: name,
@@ -697,10 +742,11 @@ async fn ingest<S: IngestSink>(
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    let mut body = match BodyReader::new(req, st.cfg.max_body, st.cfg.body_timeout) {
-        Ok(b) => b,
-        Err(e) => return e.response(),
-    };
+    let mut body =
+        match BodyReader::new(req, st.cfg.max_body, st.cfg.step_cap(), st.cfg.body_timeout) {
+            Ok(b) => b,
+            Err(e) => return e.response(),
+        };
     let mut ctx = DecodeContext::new(source, format.unwrap_or(Format::Json));
     ctx.default_tz = st.cfg.default_tz;
     let mut decoder: Option<Box<dyn Decoder>> = None;
@@ -719,8 +765,8 @@ async fn ingest<S: IngestSink>(
         }
         if decoder.is_none() && recognised {
             if format.is_none() && (pending.len() >= DETECT_BYTES || eof) {
-                format = taishi_decode::detect(&pending[..pending.len().min(DETECT_BYTES)])
-                    .map(|d| d.0);
+                format =
+                    taishi_decode::detect(&pending[..pending.len().min(DETECT_BYTES)]).map(|d| d.0);
                 recognised = format.is_some();
             }
             if let Some(f) = format {
@@ -730,11 +776,22 @@ async fn ingest<S: IngestSink>(
         }
         let cut = match decoder.as_ref().map(|d| (d.framing(), d.format())) {
             Some((Framing::Lines, _)) => cut_point(&pending, st.cfg.piece_bytes, eof),
-            Some((Framing::Whole, Format::Json)) => json_cut_point(&pending, st.cfg.piece_bytes, eof),
+            Some((Framing::Whole, Format::Json)) => {
+                json_cut_point(&pending, st.cfg.piece_bytes, eof)
+            }
             _ if eof => pending.len(),
             _ => 0,
         };
         if cut == 0 && !eof {
+            let framed = decoder
+                .as_ref()
+                .is_some_and(|d| d.framing() == Framing::Lines || d.format() == Format::Json);
+            if framed && pending.len() > st.cfg.max_document + st.cfg.piece_bytes {
+                return BodyError::LongDocument {
+                    limit: st.cfg.max_document,
+                }
+                .response();
+            }
             continue;
         }
         // The piece's events are about to exist beside its bytes.
@@ -883,10 +940,11 @@ async fn bulk_request<S: IngestSink>(
         Ok(t) => t,
         Err(resp) => return resp,
     };
-    let mut body = match BodyReader::new(req, st.cfg.max_body, st.cfg.body_timeout) {
-        Ok(b) => b,
-        Err(e) => return e.response(),
-    };
+    let mut body =
+        match BodyReader::new(req, st.cfg.max_body, st.cfg.step_cap(), st.cfg.body_timeout) {
+            Ok(b) => b,
+            Err(e) => return e.response(),
+        };
     let default_index = path_index.unwrap_or_else(|| st.cfg.default_index.clone());
     let mut ctx = DecodeContext::new(source, Format::Json);
     ctx.default_tz = st.cfg.default_tz;
@@ -904,6 +962,12 @@ async fn bulk_request<S: IngestSink>(
         }
         let cut = cut_point(&pending, st.cfg.piece_bytes, eof);
         if cut == 0 && !eof {
+            if pending.len() > st.cfg.max_document + st.cfg.piece_bytes {
+                return BodyError::LongDocument {
+                    limit: st.cfg.max_document,
+                }
+                .response();
+            }
             continue;
         }
         if let Err(resp) = st.reserve(&mut turn, pending.len() + cut * DECODED_FACTOR) {
@@ -946,7 +1010,12 @@ async fn bulk_request<S: IngestSink>(
         }
         let dups = got
             .iter()
-            .filter(|i| matches!(i, Item::Stored { result: "noop", .. } | Item::Failed { status: 409, .. }))
+            .filter(|i| {
+                matches!(
+                    i,
+                    Item::Stored { result: "noop", .. } | Item::Failed { status: 409, .. }
+                )
+            })
             .count();
         st.metrics.duplicate(dups as u64);
         items.extend(got);
@@ -1083,7 +1152,17 @@ impl BulkParser {
                     None => self.action(line, line_no, items)?,
                     Some(a) => {
                         let loc = Location::line(line_no, base + off as u64);
-                        self.document(a, line, line_no, loc, ctx, batch, items, claimed, &mut new_id)
+                        self.document(
+                            a,
+                            line,
+                            line_no,
+                            loc,
+                            ctx,
+                            batch,
+                            items,
+                            claimed,
+                            &mut new_id,
+                        )
                     }
                 }
             }
@@ -1094,7 +1173,12 @@ impl BulkParser {
         result
     }
 
-    fn action(&mut self, line: &[u8], line_no: u64, items: &mut Vec<Item>) -> Result<(), Malformed> {
+    fn action(
+        &mut self,
+        line: &[u8],
+        line_no: u64,
+        items: &mut Vec<Item>,
+    ) -> Result<(), Malformed> {
         let action: Map<String, J> = serde_json::from_slice(line)
             .map_err(|e| Malformed(format!("Malformed action/metadata line [{line_no}]: {e}")))?;
         let mut entries = action.into_iter();
@@ -1235,7 +1319,9 @@ impl BulkParser {
             },
             (Claim::Stored, _) => Item::Failed {
                 action: action.to_string(),
-                reason: format!("[{id}]: version conflict, document already exists (current version [1])"),
+                reason: format!(
+                    "[{id}]: version conflict, document already exists (current version [1])"
+                ),
                 index,
                 id: Some(id),
                 status: 409,

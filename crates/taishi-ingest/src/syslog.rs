@@ -17,7 +17,8 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use crate::stream::{read_stream, StreamShared};
 use crate::udp::{self, Datagrams};
 use crate::{
-    Batch, CancellationToken, ConnLimits, Conns, IngestSink, ListenOptions, ListenerMetrics, Running,
+    Batch, CancellationToken, ConnLimits, Conns, IngestSink, ListenOptions, ListenerMetrics,
+    Running,
 };
 
 /// The field naming the sender of a network message (as Filebeat's

@@ -187,14 +187,14 @@ async fn body_stall_timeout(State(app): State<S>, req: Request, next: Next) -> R
         match tokio::time::timeout(Duration::from_secs(secs), data.next()).await {
             Ok(Some(item)) => Some((item, Some(data))),
             Ok(None) => None,
-            Err(_) => Some((
-                Err(axum::Error::new(BodyStalled(secs))),
-                None,
-            )),
+            Err(_) => Some((Err(axum::Error::new(BodyStalled(secs))), None)),
         }
     });
-    next.run(Request::from_parts(parts, axum::body::Body::from_stream(timed)))
-        .await
+    next.run(Request::from_parts(
+        parts,
+        axum::body::Body::from_stream(timed),
+    ))
+    .await
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +208,7 @@ pub fn router(app: S, sink: Arc<Sink>) -> (Router, Arc<taishi_ingest::ListenerMe
     let mut hc = HttpConfig::new("http");
     hc.max_body = h.max_body_mib << 20;
     hc.max_in_flight = h.ingest_in_flight;
+    hc.max_document = h.max_document_mib << 20;
     hc.body_timeout = Duration::from_secs(h.body_timeout_secs.max(1));
     hc.budget = app.budget.clone();
     hc.bulk_ids = Some(app.bulk_ids.clone());
@@ -256,7 +257,10 @@ pub fn router(app: S, sink: Arc<Sink>) -> (Router, Arc<taishi_ingest::ListenerMe
         .route_layer(middleware::from_fn_with_state(app.clone(), require_auth))
         .route("/auth/login", post(login))
         .route("/openapi.json", get(openapi))
-        .layer(middleware::from_fn_with_state(app.clone(), body_stall_timeout))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            body_stall_timeout,
+        ))
         .with_state(app.clone())
         .merge(ingest);
 

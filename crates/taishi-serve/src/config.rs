@@ -55,6 +55,9 @@ pub struct HttpSection {
     pub session_hours: u64,
     /// Largest ingest request body after decompression, in MiB.
     pub max_body_mib: usize,
+    /// Longest single NDJSON line or bulk document, in MiB; it bounds what
+    /// one ingest request holds before decoding.
+    pub max_document_mib: usize,
     /// A client must send a request's headers within this many seconds of
     /// connecting or of its previous response; an idle keep-alive
     /// connection is closed after it too (slowloris).
@@ -79,6 +82,7 @@ impl Default for HttpSection {
             listen: SocketAddr::from(([127, 0, 0, 1], 8600)),
             session_hours: 12,
             max_body_mib: 100,
+            max_document_mib: 16,
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             max_connections: 4096,
@@ -322,17 +326,30 @@ impl Config {
         }
         for (key, v) in [
             ("http.max_body_mib", self.http.max_body_mib as u64),
+            ("http.max_document_mib", self.http.max_document_mib as u64),
             ("http.header_timeout_secs", self.http.header_timeout_secs),
             ("http.body_timeout_secs", self.http.body_timeout_secs),
             ("http.max_connections", self.http.max_connections as u64),
-            ("http.max_connections_per_ip", self.http.max_connections_per_ip as u64),
+            (
+                "http.max_connections_per_ip",
+                self.http.max_connections_per_ip as u64,
+            ),
             ("http.ingest_in_flight", self.http.ingest_in_flight as u64),
             ("ingest.inflight_mib", self.ingest.inflight_mib as u64),
             ("ingest.tcp_idle_secs", self.ingest.tcp_idle_secs),
-            ("ingest.tcp_max_connections", self.ingest.tcp_max_connections as u64),
-            ("ingest.tcp_max_connections_per_ip", self.ingest.tcp_max_connections_per_ip as u64),
+            (
+                "ingest.tcp_max_connections",
+                self.ingest.tcp_max_connections as u64,
+            ),
+            (
+                "ingest.tcp_max_connections_per_ip",
+                self.ingest.tcp_max_connections_per_ip as u64,
+            ),
             ("ingest.tls_handshake_secs", self.ingest.tls_handshake_secs),
-            ("ingest.bulk_dedup_max_ids", self.ingest.bulk_dedup_max_ids as u64),
+            (
+                "ingest.bulk_dedup_max_ids",
+                self.ingest.bulk_dedup_max_ids as u64,
+            ),
         ] {
             if v == 0 {
                 p.push(format!("{key}: must be at least 1"));
@@ -457,7 +474,10 @@ mod tests {
     fn zero_limits_are_refused_by_key() {
         let text = "[http]\nheader_timeout_secs = 0\n[ingest]\ninflight_mib = 0\n";
         let e = Config::parse(text, "t.toml").unwrap_err().0;
-        assert!(e.iter().any(|p| p.contains("http.header_timeout_secs")), "{e:?}");
+        assert!(
+            e.iter().any(|p| p.contains("http.header_timeout_secs")),
+            "{e:?}"
+        );
         assert!(e.iter().any(|p| p.contains("ingest.inflight_mib")), "{e:?}");
         let c = Config::parse("", "t").unwrap();
         assert_eq!(c.ingest.inflight_mib, 256);

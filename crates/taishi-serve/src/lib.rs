@@ -462,24 +462,30 @@ async fn serve_http(
         };
         let _ = stream.set_nodelay(true);
         while conn_tasks.try_join_next().is_some() {}
-        let (router, metrics, cancel, builder) =
-            (router.clone(), metrics.clone(), cancel.clone(), builder.clone());
+        let (router, metrics, cancel, builder) = (
+            router.clone(),
+            metrics.clone(),
+            cancel.clone(),
+            builder.clone(),
+        );
         conn_tasks.spawn(async move {
             metrics.opened();
             let activity = guard.activity.clone();
-            let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut()
-                    .insert(axum::extract::ConnectInfo(peer));
-                activity.begin();
-                let mut r = router.clone();
-                let fut = tower_service::Service::call(&mut r, req);
-                let activity = activity.clone();
-                async move {
-                    let resp = fut.await;
-                    activity.end();
-                    resp
-                }
-            });
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    activity.begin();
+                    let mut r = router.clone();
+                    let fut = tower_service::Service::call(&mut r, req);
+                    let activity = activity.clone();
+                    async move {
+                        let resp = fut.await;
+                        activity.end();
+                        resp
+                    }
+                },
+            );
             let conn = builder.serve_connection(TokioIo::new(stream), svc);
             tokio::pin!(conn);
             let mut closing = false;
