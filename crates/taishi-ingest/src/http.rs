@@ -625,9 +625,9 @@ impl<S: IngestSink> HttpState<S> {
     }
 
     /// Holds `total` bytes for this request, or answers 429.
-    fn reserve(&self, turn: &mut Turn, total: usize) -> Result<(), Response> {
+    fn reserve(&self, turn: &mut Turn, total: usize) -> Result<(), Box<Response>> {
         if total > turn.held.bytes() && !turn.held.try_grow(total - turn.held.bytes()) {
-            return Err(self.over_budget(total - turn.held.bytes()));
+            return Err(Box::new(self.over_budget(total - turn.held.bytes())));
         }
         turn.held.shrink_to(total);
         Ok(())
@@ -761,7 +761,7 @@ async fn ingest<S: IngestSink>(
             Err(e) => return e.response(),
         };
         if let Err(resp) = st.reserve(&mut turn, pending.len()) {
-            return resp;
+            return *resp;
         }
         if decoder.is_none() && recognised {
             if format.is_none() && (pending.len() >= DETECT_BYTES || eof) {
@@ -796,7 +796,7 @@ async fn ingest<S: IngestSink>(
         }
         // The piece's events are about to exist beside its bytes.
         if let Err(resp) = st.reserve(&mut turn, pending.len() + cut * DECODED_FACTOR) {
-            return resp;
+            return *resp;
         }
         let rest = pending.split_off(cut);
         let piece = std::mem::replace(&mut pending, rest);
@@ -958,7 +958,7 @@ async fn bulk_request<S: IngestSink>(
             Err(e) => return e.response(),
         };
         if let Err(resp) = st.reserve(&mut turn, pending.len()) {
-            return resp;
+            return *resp;
         }
         let cut = cut_point(&pending, st.cfg.piece_bytes, eof);
         if cut == 0 && !eof {
@@ -971,7 +971,7 @@ async fn bulk_request<S: IngestSink>(
             continue;
         }
         if let Err(resp) = st.reserve(&mut turn, pending.len() + cut * DECODED_FACTOR) {
-            return resp;
+            return *resp;
         }
         let rest = pending.split_off(cut);
         let piece = std::mem::replace(&mut pending, rest);
