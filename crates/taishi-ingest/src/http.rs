@@ -7,33 +7,48 @@
 //! failure is a 503 (shippers retry). Bodies may be gzip-compressed
 //! (`Content-Encoding: gzip`, what Beats send by default).
 
-use std::io::Read;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as J};
-use taishi_event::{DecodeContext, Format, Location, Reject, Sink};
+use taishi_event::{DecodeContext, Decoder, Format, Framing, Location, Reject, Sink};
 use tokio::sync::Semaphore;
 
-use crate::{deliver, Batch, IngestSink, ListenerMetrics, SinkError};
+use crate::dedup::{self, BulkIds, Claim, Key};
+use crate::{
+    deliver, Batch, IngestSink, ListenerMetrics, MemoryBudget, Reservation, SinkError,
+    DECODED_FACTOR,
+};
 
 /// Decides whether a request may ingest: `Ok(Some(principal))` or
 /// `Ok(None)` to accept (the principal is carried on the batch),
 /// `Err(reason)` to answer 401. The service plugs its API keys or basic
 /// auth in here; every route of the router goes through it.
 pub trait Authenticate: Send + Sync + 'static {
-    fn authenticate(&self, headers: &HeaderMap) -> Result<Option<String>, String>;
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Option<String>, Denied>;
+}
+
+/// Why a request may not ingest.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Denied {
+    /// No valid credential: 401.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A credential that may not ingest (a viewer, a browser session): 403.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 /// Settings of the HTTP ingest router.
@@ -53,9 +68,28 @@ pub struct HttpConfig {
     pub default_index: String,
     pub default_tz: chrono::FixedOffset,
     pub auth: Option<Arc<dyn Authenticate>>,
+    /// The process-wide ingest memory budget: bodies and their decoded
+    /// events are reserved against it before they are held.
+    pub budget: Arc<MemoryBudget>,
+    /// A body that sends nothing for this long is answered 408.
+    pub body_timeout: Duration,
+    /// Bodies are decoded and submitted in pieces of about this many
+    /// bytes, so that a large request never holds all its events at once.
+    pub piece_bytes: usize,
+    /// Stored `(_index, _id)` pairs, making bulk retries idempotent.
+    pub bulk_ids: Option<Arc<BulkIds>>,
+    /// Longest single line or document of a line-framed body: what one
+    /// request may hold undecoded (a bomb of one endless line stops here).
+    pub max_document: usize,
 }
 
 impl HttpConfig {
+    /// What one step of compressed input may inflate to: a piece and a
+    /// document, about 20,000 times the step with the defaults.
+    fn step_cap(&self) -> usize {
+        self.piece_bytes + self.max_document
+    }
+
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         HttpConfig {
             name: name.into(),
@@ -65,6 +99,11 @@ impl HttpConfig {
             default_index: "taishi".into(),
             default_tz: chrono::Offset::fix(&chrono::Utc),
             auth: None,
+            budget: MemoryBudget::unlimited(),
+            body_timeout: Duration::from_secs(30),
+            piece_bytes: 4 << 20,
+            bulk_ids: None,
+            max_document: 16 << 20,
         }
     }
 }
@@ -73,7 +112,7 @@ struct HttpState<S> {
     sink: Arc<S>,
     cfg: HttpConfig,
     metrics: Arc<ListenerMetrics>,
-    in_flight: Semaphore,
+    in_flight: Arc<Semaphore>,
     seq: AtomicU64,
     /// Prefix of generated document ids: unique per process start.
     id_prefix: String,
@@ -94,7 +133,7 @@ pub fn router<S: IngestSink>(cfg: HttpConfig, sink: Arc<S>) -> (Router, Arc<List
         .unwrap_or(0);
     let state = Arc::new(HttpState {
         sink,
-        in_flight: Semaphore::new(cfg.max_in_flight.max(1)),
+        in_flight: Arc::new(Semaphore::new(cfg.max_in_flight.max(1))),
         metrics: metrics.clone(),
         seq: AtomicU64::new(0),
         id_prefix: format!("{boot:x}"),
@@ -161,7 +200,10 @@ async fn authenticate<S: IngestSink>(
             }
             next.run(req).await
         }
-        Err(reason) => {
+        Err(Denied::Forbidden(reason)) => {
+            es_error(StatusCode::FORBIDDEN, "security_exception", &reason)
+        }
+        Err(Denied::Unauthenticated(reason)) => {
             let mut resp = es_error(StatusCode::UNAUTHORIZED, "security_exception", &reason);
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -276,63 +318,324 @@ fn principal_of(req: &Request) -> Option<Arc<str>> {
     req.extensions().get::<Principal>().map(|p| p.0.clone())
 }
 
-/// Reads the body, inflating gzip, within `limit` bytes.
-async fn read_body(req: Request, limit: usize) -> Result<Bytes, Response> {
-    let gzip = req
-        .headers()
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("gzip") || v.eq_ignore_ascii_case("x-gzip"));
-    let too_large = || {
-        es_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "content_too_long_exception",
-            &format!("request body is larger than the {limit}-byte limit"),
-        )
-    };
-    let body = axum::body::to_bytes(req.into_body(), limit)
-        .await
-        .map_err(|_| too_large())?;
-    if !gzip {
-        return Ok(body);
-    }
-    let out = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::with_capacity(body.len() * 4);
-        flate2::read::MultiGzDecoder::new(&body[..])
-            .take(limit as u64 + 1)
-            .read_to_end(&mut out)
-            .map(|_| out)
-    })
-    .await
-    .map_err(|_| {
-        es_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "exception",
-            "decompression task failed",
-        )
-    })?
-    .map_err(|e| {
-        es_error(
-            StatusCode::BAD_REQUEST,
-            "parse_exception",
-            &format!("gzip body could not be inflated: {e}"),
-        )
-    })?;
-    if out.len() > limit {
-        return Err(too_large());
-    }
-    Ok(Bytes::from(out))
+/// Why a body could not be read.
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    #[error("request body is larger than the {limit}-byte limit after decompression (raise http.max_body_mib, or send smaller batches)")]
+    TooLarge { limit: usize },
+    #[error("request body holds a line or document larger than the {limit}-byte limit (raise http.max_document_mib; the whole body is bounded by http.max_body_mib)")]
+    LongDocument { limit: usize },
+    #[error("{encoding} body inflates more than {limit} bytes from {step} compressed bytes: refused as a compression bomb (the limits are http.max_document_mib and http.max_body_mib)")]
+    Bomb {
+        encoding: &'static str,
+        limit: usize,
+        step: usize,
+    },
+    #[error("request body sent nothing for {secs} s (http.body_timeout_secs); send it faster or in smaller requests")]
+    Stalled { secs: u64 },
+    #[error("{encoding} body could not be inflated: {reason}")]
+    Inflate {
+        encoding: &'static str,
+        reason: String,
+    },
+    #[error("unsupported Content-Encoding `{0}`: send gzip, deflate, zstd or none")]
+    Encoding(String),
+    #[error("request body could not be read: {0}")]
+    Read(String),
 }
 
-/// Submits under the in-flight bound; a sink failure is a 503.
-async fn submit<S: IngestSink>(st: &HttpState<S>, batch: Batch) -> Result<(), Response> {
-    let _permit = st.in_flight.acquire().await.map_err(|_| {
-        es_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "ingest is shutting down",
+impl BodyError {
+    fn response(&self) -> Response {
+        let (status, kind) = match self {
+            BodyError::TooLarge { .. }
+            | BodyError::LongDocument { .. }
+            | BodyError::Bomb { .. } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "content_too_long_exception")
+            }
+            BodyError::Stalled { .. } => (StatusCode::REQUEST_TIMEOUT, "timeout_exception"),
+            BodyError::Inflate { .. } | BodyError::Read(_) => {
+                (StatusCode::BAD_REQUEST, "parse_exception")
+            }
+            BodyError::Encoding(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "illegal_argument_exception",
+            ),
+        };
+        es_error(status, kind, &self.to_string())
+    }
+}
+
+/// A writer that refuses to grow past its caps, so that a decompression
+/// bomb fails at the limit instead of after filling memory: `cap` is what
+/// is left of the body limit, `step_cap` what one step of
+/// [`INFLATE_STEP`] compressed bytes may inflate to.
+struct Capped {
+    out: Vec<u8>,
+    cap: usize,
+    step_cap: usize,
+}
+
+impl Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.out.len() + data.len() > self.cap {
+            return Err(std::io::Error::other(TOO_LARGE));
+        }
+        if self.out.len() + data.len() > self.step_cap {
+            return Err(std::io::Error::other(BOMB));
+        }
+        self.out.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const TOO_LARGE: &str = "inflated body over the limit";
+const BOMB: &str = "inflated step over the ratio limit";
+
+enum Inflate {
+    Identity,
+    Gzip(Box<flate2::write::MultiGzDecoder<Capped>>),
+    Deflate(Box<flate2::write::ZlibDecoder<Capped>>),
+    Zstd(Box<zstd::stream::write::Decoder<'static, Capped>>),
+}
+
+impl Inflate {
+    fn name(&self) -> &'static str {
+        match self {
+            Inflate::Identity => "identity",
+            Inflate::Gzip(_) => "gzip",
+            Inflate::Deflate(_) => "deflate",
+            Inflate::Zstd(_) => "zstd",
+        }
+    }
+
+    fn sink(&mut self) -> Option<&mut Capped> {
+        match self {
+            Inflate::Identity => None,
+            Inflate::Gzip(d) => Some(d.get_mut()),
+            Inflate::Deflate(d) => Some(d.get_mut()),
+            Inflate::Zstd(d) => Some(d.get_mut()),
+        }
+    }
+}
+
+/// Compressed input is fed to the decoder this much at a time, so that
+/// what one step inflates to stays small (deflate expands at most about
+/// 1,000 times; zstd more, which the cap catches).
+const INFLATE_STEP: usize = 1024;
+
+/// A request body, decompressed, read piece by piece within the body
+/// limit and the stall timeout.
+struct BodyReader {
+    stream: axum::body::BodyDataStream,
+    inflate: Inflate,
+    limit: usize,
+    total: usize,
+    raw: usize,
+    timeout: Duration,
+    step_cap: usize,
+    done: bool,
+}
+
+impl BodyReader {
+    /// `step_cap`: what [`INFLATE_STEP`] compressed bytes may inflate to.
+    /// Real logs compress 10 to 100 times; far more is a bomb.
+    fn new(
+        req: Request,
+        limit: usize,
+        step_cap: usize,
+        timeout: Duration,
+    ) -> Result<BodyReader, BodyError> {
+        let enc = req
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let capped = || Capped {
+            out: Vec::new(),
+            cap: limit,
+            step_cap,
+        };
+        let inflate = match enc.as_str() {
+            "" | "identity" => Inflate::Identity,
+            "gzip" | "x-gzip" => {
+                Inflate::Gzip(Box::new(flate2::write::MultiGzDecoder::new(capped())))
+            }
+            "deflate" => Inflate::Deflate(Box::new(flate2::write::ZlibDecoder::new(capped()))),
+            "zstd" => Inflate::Zstd(Box::new(
+                zstd::stream::write::Decoder::new(capped())
+                    .map_err(|e| BodyError::Read(e.to_string()))?,
+            )),
+            other => return Err(BodyError::Encoding(other.to_string())),
+        };
+        Ok(BodyReader {
+            stream: req.into_body().into_data_stream(),
+            inflate,
+            limit,
+            total: 0,
+            raw: 0,
+            timeout,
+            step_cap,
+            done: false,
+        })
+    }
+
+    /// Appends the next decompressed bytes to `out`; false once the body
+    /// has ended (what it ended with is appended too).
+    async fn next_into(&mut self, out: &mut Vec<u8>) -> Result<bool, BodyError> {
+        if self.done {
+            return Ok(false);
+        }
+        let frame = match tokio::time::timeout(self.timeout, self.stream.next()).await {
+            Err(_) => {
+                return Err(BodyError::Stalled {
+                    secs: self.timeout.as_secs(),
+                })
+            }
+            Ok(None) => None,
+            Ok(Some(Err(e))) => {
+                // hyper reports a body over the length limit this way too.
+                return Err(BodyError::Read(e.to_string()));
+            }
+            Ok(Some(Ok(b))) => Some(b),
+        };
+        let name = self.inflate.name();
+        let step_cap = self.step_cap;
+        let inflate_err = |e: std::io::Error, limit: usize| {
+            let text = e.to_string();
+            if text.contains(TOO_LARGE) {
+                BodyError::TooLarge { limit }
+            } else if text.contains(BOMB) {
+                BodyError::Bomb {
+                    encoding: name,
+                    limit: step_cap,
+                    step: INFLATE_STEP,
+                }
+            } else {
+                BodyError::Inflate {
+                    encoding: name,
+                    reason: e.to_string(),
+                }
+            }
+        };
+        let limit = self.limit;
+        let Some(b) = frame else {
+            self.done = true;
+            let r = match &mut self.inflate {
+                Inflate::Identity => Ok(()),
+                Inflate::Gzip(d) => d.try_finish(),
+                Inflate::Deflate(d) => d.try_finish(),
+                Inflate::Zstd(d) => d.flush(),
+            };
+            r.map_err(|e| inflate_err(e, limit))?;
+            if let Some(sink) = self.inflate.sink() {
+                self.total += sink.out.len();
+                out.append(&mut sink.out);
+            }
+            return Ok(false);
+        };
+        self.raw += b.len();
+        if let Inflate::Identity = self.inflate {
+            if self.total + b.len() > limit {
+                return Err(BodyError::TooLarge { limit });
+            }
+            self.total += b.len();
+            out.extend_from_slice(&b);
+            return Ok(true);
+        }
+        for step in b.chunks(INFLATE_STEP) {
+            let r = match &mut self.inflate {
+                Inflate::Identity => Ok(()),
+                Inflate::Gzip(d) => d.write_all(step),
+                Inflate::Deflate(d) => d.write_all(step),
+                Inflate::Zstd(d) => d.write_all(step),
+            };
+            r.map_err(|e| inflate_err(e, limit))?;
+            if let Some(sink) = self.inflate.sink() {
+                self.total += sink.out.len();
+                sink.cap = limit.saturating_sub(self.total);
+                out.append(&mut sink.out);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// One request's hold on ingest: its turn among the requests in flight and
+/// its bytes in the memory budget. Taken before the body is read.
+struct Turn {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    held: Reservation,
+}
+
+fn busy(what: &str, retry: &'static str) -> Response {
+    let mut resp = es_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "es_rejected_execution_exception",
+        what,
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static(retry));
+    resp
+}
+
+impl<S: IngestSink> HttpState<S> {
+    async fn turn(self: &Arc<Self>) -> Result<Turn, Response> {
+        let sem = self.in_flight.clone();
+        let permit = match tokio::time::timeout(self.cfg.body_timeout, sem.acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => {
+                return Err(es_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "ingest is shutting down",
+                ))
+            }
+            Err(_) => {
+                self.metrics.budget_refusal();
+                return Err(busy(
+                    &format!(
+                        "{} ingest requests are already in progress (http.ingest_in_flight); retry later",
+                        self.cfg.max_in_flight
+                    ),
+                    "1",
+                ));
+            }
+        };
+        Ok(Turn {
+            _permit: permit,
+            held: self.cfg.budget.empty(),
+        })
+    }
+
+    fn over_budget(&self, wanted: usize) -> Response {
+        self.metrics.budget_refusal();
+        busy(
+            &format!(
+                "ingest memory budget of {} MiB is in use ({} MiB held; this request needed {} MiB more) (ingest.inflight_mib); retry later or send smaller batches",
+                self.cfg.budget.limit() >> 20,
+                self.cfg.budget.used() >> 20,
+                wanted >> 20,
+            ),
+            "2",
         )
-    })?;
+    }
+
+    /// Holds `total` bytes for this request, or answers 429.
+    fn reserve(&self, turn: &mut Turn, total: usize) -> Result<(), Box<Response>> {
+        if total > turn.held.bytes() && !turn.held.try_grow(total - turn.held.bytes()) {
+            return Err(Box::new(self.over_budget(total - turn.held.bytes())));
+        }
+        turn.held.shrink_to(total);
+        Ok(())
+    }
+}
+
+/// Submits a batch; a sink failure is a 503.
+async fn submit<S: IngestSink>(st: &HttpState<S>, batch: Batch) -> Result<(), Response> {
     deliver(&*st.sink, &st.metrics, batch).await.map_err(|e| {
         let kind = match e {
             SinkError::Closed => "node_closed_exception",
@@ -345,6 +648,30 @@ async fn submit<S: IngestSink>(st: &HttpState<S>, batch: Batch) -> Result<(), Re
     })
 }
 
+#[cfg(test)]
+mod cut_tests {
+    use super::*;
+
+    #[test]
+    fn json_is_cut_between_documents_only() {
+        let nd = b"{\"a\":1}\n{\"a\":2}\n{\"a\":3";
+        assert_eq!(json_cut_point(nd, 4, false), 16);
+        let pretty = b"{\n  \"a\": {\n    \"b\": 1\n  }\n}\n";
+        assert_eq!(json_cut_point(pretty, 4, false), 0);
+        let array = b"[{\"a\":1},\n{\"a\":2}]";
+        assert_eq!(json_cut_point(array, 4, false), 0);
+        assert_eq!(json_cut_point(nd, 1 << 20, false), 0);
+        assert_eq!(json_cut_point(nd, 1 << 20, true), nd.len());
+    }
+
+    #[test]
+    fn lines_are_cut_after_the_last_newline() {
+        assert_eq!(cut_point(b"a\nb\nc", 2, false), 4);
+        assert_eq!(cut_point(b"abc", 2, false), 0);
+        assert_eq!(cut_point(b"abc", 2, true), 3);
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct IngestParams {
     format: Option<String>,
@@ -353,12 +680,53 @@ struct IngestParams {
 /// How many rejects an `/ingest` response lists (all are in the batch).
 const REJECTS_SHOWN: usize = 20;
 
+/// Bytes auto-detection looks at.
+const DETECT_BYTES: usize = 64 << 10;
+
+fn task_failed() -> Response {
+    es_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "exception",
+        "decoder task failed",
+    )
+}
+
+/// The whole lines at the front of `pending` once there are `piece` bytes
+/// of them, or everything at the end: how much to decode now.
+fn cut_point(pending: &[u8], piece: usize, eof: bool) -> usize {
+    if eof {
+        pending.len()
+    } else if pending.len() < piece {
+        0
+    } else {
+        memchr::memrchr(b'\n', pending).map_or(0, |nl| nl + 1)
+    }
+}
+
+/// Like [`cut_point`] for JSON, whose documents may span lines: cuts only
+/// where one line ends a top-level object and the next starts one (`}` then
+/// `{` at the start of a line), which is every line of NDJSON and never the
+/// inside of a document (strings hold no raw newline; nested objects of a
+/// pretty-printed document are indented, and array elements end in `},`).
+/// A single document or array is decoded whole.
+fn json_cut_point(pending: &[u8], piece: usize, eof: bool) -> usize {
+    if eof {
+        return pending.len();
+    }
+    if pending.len() < piece {
+        return 0;
+    }
+    let a = memchr::memmem::rfind(pending, b"}\n{").map(|i| i + 2);
+    let b = memchr::memmem::rfind(pending, b"}\r\n{").map(|i| i + 3);
+    a.max(b).unwrap_or(0)
+}
+
 async fn ingest<S: IngestSink>(
     State(st): State<Arc<HttpState<S>>>,
     Query(params): Query<IngestParams>,
     req: Request,
 ) -> Response {
-    let format = match params.format.as_deref() {
+    let mut format = match params.format.as_deref() {
         None | Some("ndjson") | Some("json") => Some(Format::Json),
         Some("auto") => None,
         Some(f) => match Format::from_str(f) {
@@ -368,54 +736,118 @@ async fn ingest<S: IngestSink>(
     };
     let source = peer_of(&req);
     let principal = principal_of(&req);
-    let body = match read_body(req, st.cfg.max_body).await {
-        Ok(b) => b,
+    // The turn and the budget come before the body is read: a request
+    // that must wait holds nothing but its socket.
+    let mut turn = match st.turn().await {
+        Ok(t) => t,
         Err(resp) => return resp,
     };
-    st.metrics.input(body.len(), 1);
-    let mut batch = Batch::new(st.cfg.name.clone());
-    batch.principal = principal;
-    let tz = st.cfg.default_tz;
-    let decoded = tokio::task::spawn_blocking(move || {
-        let format = format
-            .or_else(|| taishi_decode::detect(&body[..body.len().min(64 << 10)]).map(|d| d.0));
-        let mut ctx = DecodeContext::new(source, format.unwrap_or(Format::Json));
-        ctx.default_tz = tz;
-        match format {
-            Some(f) => {
-                let mut d = taishi_decode::new_decoder(f);
-                d.decode(&body, &ctx, &mut batch);
-                d.finish(&ctx, &mut batch);
-            }
-            None => batch.reject(
-                Reject::new(
-                    &ctx,
-                    Location::offset(0),
-                    "format not recognised; name it with ?format=",
-                )
-                .raw(&body),
-            ),
+    let mut body =
+        match BodyReader::new(req, st.cfg.max_body, st.cfg.step_cap(), st.cfg.body_timeout) {
+            Ok(b) => b,
+            Err(e) => return e.response(),
+        };
+    let mut ctx = DecodeContext::new(source, format.unwrap_or(Format::Json));
+    ctx.default_tz = st.cfg.default_tz;
+    let mut decoder: Option<Box<dyn Decoder>> = None;
+    let mut pending: Vec<u8> = Vec::new();
+    let (mut accepted, mut rejected) = (0usize, 0usize);
+    let mut shown: Vec<J> = Vec::new();
+    let mut eof = false;
+    let mut recognised = true;
+    while !eof {
+        eof = match body.next_into(&mut pending).await {
+            Ok(more) => !more,
+            Err(e) => return e.response(),
+        };
+        if let Err(resp) = st.reserve(&mut turn, pending.len()) {
+            return *resp;
         }
-        batch
-    })
-    .await;
-    let Ok(batch) = decoded else {
-        return es_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "exception",
-            "decoder task failed",
+        if decoder.is_none() && recognised {
+            if format.is_none() && (pending.len() >= DETECT_BYTES || eof) {
+                format =
+                    taishi_decode::detect(&pending[..pending.len().min(DETECT_BYTES)]).map(|d| d.0);
+                recognised = format.is_some();
+            }
+            if let Some(f) = format {
+                ctx.format = f;
+                decoder = Some(taishi_decode::new_decoder(f));
+            }
+        }
+        let cut = match decoder.as_ref().map(|d| (d.framing(), d.format())) {
+            Some((Framing::Lines, _)) => cut_point(&pending, st.cfg.piece_bytes, eof),
+            Some((Framing::Whole, Format::Json)) => {
+                json_cut_point(&pending, st.cfg.piece_bytes, eof)
+            }
+            _ if eof => pending.len(),
+            _ => 0,
+        };
+        if cut == 0 && !eof {
+            let framed = decoder
+                .as_ref()
+                .is_some_and(|d| d.framing() == Framing::Lines || d.format() == Format::Json);
+            if framed && pending.len() > st.cfg.max_document + st.cfg.piece_bytes {
+                return BodyError::LongDocument {
+                    limit: st.cfg.max_document,
+                }
+                .response();
+            }
+            continue;
+        }
+        // The piece's events are about to exist beside its bytes.
+        if let Err(resp) = st.reserve(&mut turn, pending.len() + cut * DECODED_FACTOR) {
+            return *resp;
+        }
+        let rest = pending.split_off(cut);
+        let piece = std::mem::replace(&mut pending, rest);
+        let mut batch = Batch::new(st.cfg.name.clone());
+        batch.principal = principal.clone();
+        let c = ctx.clone();
+        let mut d = decoder.take();
+        let done = tokio::task::spawn_blocking(move || {
+            match d.as_mut() {
+                Some(dec) => {
+                    dec.decode(&piece, &c, &mut batch);
+                    if eof {
+                        dec.finish(&c, &mut batch);
+                    }
+                }
+                None => batch.reject(
+                    Reject::new(
+                        &c,
+                        Location::offset(c.offset_base),
+                        "format not recognised; name it with ?format=",
+                    )
+                    .raw(&piece),
+                ),
+            }
+            let lines = memchr::memchr_iter(b'\n', &piece).count() as u64;
+            (d, batch, lines, piece.len())
+        })
+        .await;
+        let Ok((d, batch, lines, len)) = done else {
+            return task_failed();
+        };
+        decoder = d;
+        ctx.line_base += lines;
+        ctx.offset_base += len as u64;
+        accepted += batch.events.len();
+        rejected += batch.rejects.len();
+        shown.extend(
+            batch
+                .rejects
+                .iter()
+                .take(REJECTS_SHOWN.saturating_sub(shown.len()))
+                .map(Reject::to_json),
         );
-    };
-    let (accepted, rejected) = (batch.events.len(), batch.rejects.len());
-    let shown: Vec<J> = batch
-        .rejects
-        .iter()
-        .take(REJECTS_SHOWN)
-        .map(Reject::to_json)
-        .collect();
-    if let Err(resp) = submit(&st, batch).await {
-        return resp;
+        if !batch.is_empty() {
+            if let Err(resp) = submit(&st, batch).await {
+                return resp;
+            }
+        }
+        turn.held.shrink_to(pending.len());
     }
+    st.metrics.input(body.raw, 1);
     axum::Json(json!({
         "accepted": accepted,
         "rejected": rejected,
@@ -437,11 +869,15 @@ async fn bulk_index<S: IngestSink>(
 }
 
 /// One bulk item's outcome, in request order.
+#[derive(Debug)]
 enum Item {
     Stored {
         action: &'static str,
         index: String,
         id: String,
+        /// `created`, or `noop` for an `index` of an id already stored.
+        result: &'static str,
+        status: u16,
     },
     Failed {
         action: String,
@@ -453,9 +889,44 @@ enum Item {
     },
 }
 
-/// A request-level fault: Elasticsearch answers 400 for the whole request
-/// and stores nothing.
+/// A request-level fault: Elasticsearch answers 400 for the whole request.
+/// Pieces of a large body before the fault are already stored.
+#[derive(Debug)]
 struct Malformed(String);
+
+/// Ids claimed in the window but not yet durable: released if the request
+/// ends before they are (a failed store, a client that went away), so a
+/// retry stores them.
+struct Claimed {
+    ids: Option<Arc<BulkIds>>,
+    keys: Vec<Key>,
+}
+
+impl Claimed {
+    fn commit(&mut self) {
+        if let Some(ids) = &self.ids {
+            let now = unix_now();
+            if let Err(e) = ids.commit(&self.keys, now) {
+                tracing::warn!(error = %e, "bulk ids not journalled; a retry of these may be stored twice");
+            }
+        }
+        self.keys.clear();
+    }
+}
+
+impl Drop for Claimed {
+    fn drop(&mut self) {
+        if let Some(ids) = &self.ids {
+            ids.release(&self.keys);
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 async fn bulk_request<S: IngestSink>(
     st: Arc<HttpState<S>>,
@@ -465,68 +936,126 @@ async fn bulk_request<S: IngestSink>(
     let started = Instant::now();
     let source = peer_of(&req);
     let principal = principal_of(&req);
-    let body = match read_body(req, st.cfg.max_body).await {
-        Ok(b) => b,
+    let mut turn = match st.turn().await {
+        Ok(t) => t,
         Err(resp) => return resp,
     };
-    let mut batch = Batch::new(st.cfg.name.clone());
-    batch.principal = principal;
+    let mut body =
+        match BodyReader::new(req, st.cfg.max_body, st.cfg.step_cap(), st.cfg.body_timeout) {
+            Ok(b) => b,
+            Err(e) => return e.response(),
+        };
     let default_index = path_index.unwrap_or_else(|| st.cfg.default_index.clone());
-    let tz = st.cfg.default_tz;
-    let st2 = st.clone();
-    let parsed = tokio::task::spawn_blocking(move || {
-        let mut ctx = DecodeContext::new(source, Format::Json);
-        ctx.default_tz = tz;
-        let items = parse_bulk(&body, &default_index, &ctx, &mut batch, || {
-            let n = st2.seq.fetch_add(1, Ordering::Relaxed);
-            format!("{}-{n:x}", st2.id_prefix)
-        });
-        (body.len(), items, batch)
-    })
-    .await;
-    let Ok((len, items, batch)) = parsed else {
-        return es_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "exception",
-            "bulk task failed",
-        );
-    };
-    let items = match items {
-        Ok(items) if items.is_empty() => {
-            return es_error(
-                StatusCode::BAD_REQUEST,
-                "action_request_validation_exception",
-                "Validation Failed: 1: no requests added;",
-            )
+    let mut ctx = DecodeContext::new(source, Format::Json);
+    ctx.default_tz = st.cfg.default_tz;
+    let mut parser = Some(BulkParser::new(default_index));
+    let mut items: Vec<Item> = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut eof = false;
+    while !eof {
+        eof = match body.next_into(&mut pending).await {
+            Ok(more) => !more,
+            Err(e) => return e.response(),
+        };
+        if let Err(resp) = st.reserve(&mut turn, pending.len()) {
+            return *resp;
         }
-        Ok(items) => items,
-        Err(Malformed(reason)) => {
+        let cut = cut_point(&pending, st.cfg.piece_bytes, eof);
+        if cut == 0 && !eof {
+            if pending.len() > st.cfg.max_document + st.cfg.piece_bytes {
+                return BodyError::LongDocument {
+                    limit: st.cfg.max_document,
+                }
+                .response();
+            }
+            continue;
+        }
+        if let Err(resp) = st.reserve(&mut turn, pending.len() + cut * DECODED_FACTOR) {
+            return *resp;
+        }
+        let rest = pending.split_off(cut);
+        let piece = std::mem::replace(&mut pending, rest);
+        let mut batch = Batch::new(st.cfg.name.clone());
+        batch.principal = principal.clone();
+        let (c, st2, mut p) = (ctx.clone(), st.clone(), parser.take());
+        let parsed = tokio::task::spawn_blocking(move || {
+            let mut claimed = Claimed {
+                ids: st2.cfg.bulk_ids.clone(),
+                keys: Vec::new(),
+            };
+            let mut got = Vec::new();
+            let r = p.as_mut().map(|p| {
+                p.feed(&piece, &c, &mut batch, &mut got, &mut claimed, || {
+                    let n = st2.seq.fetch_add(1, Ordering::Relaxed);
+                    format!("{}-{n:x}", st2.id_prefix)
+                })?;
+                if eof {
+                    p.finish()?;
+                }
+                Ok(())
+            });
+            (p, r, got, batch, claimed)
+        })
+        .await;
+        let Ok((p, r, got, batch, mut claimed)) = parsed else {
+            return task_failed();
+        };
+        parser = p;
+        if let Some(Err(Malformed(reason))) = r {
             return es_error(
                 StatusCode::BAD_REQUEST,
                 "illegal_argument_exception",
                 &reason,
-            )
+            );
         }
-    };
-    st.metrics.input(len, items.len() as u64);
-    if let Err(resp) = submit(&st, batch).await {
-        return resp;
+        let dups = got
+            .iter()
+            .filter(|i| {
+                matches!(
+                    i,
+                    Item::Stored { result: "noop", .. } | Item::Failed { status: 409, .. }
+                )
+            })
+            .count();
+        st.metrics.duplicate(dups as u64);
+        items.extend(got);
+        if !batch.is_empty() {
+            if let Err(resp) = submit(&st, batch).await {
+                return resp;
+            }
+        }
+        claimed.commit();
+        turn.held.shrink_to(pending.len());
     }
+    if items.is_empty() {
+        return es_error(
+            StatusCode::BAD_REQUEST,
+            "action_request_validation_exception",
+            "Validation Failed: 1: no requests added;",
+        );
+    }
+    st.metrics.input(body.raw, items.len() as u64);
     let mut errors = false;
     let items: Vec<J> = items
         .into_iter()
         .map(|item| match item {
-            Item::Stored { action, index, id } => {
+            Item::Stored {
+                action,
+                index,
+                id,
+                result,
+                status,
+            } => {
                 let seq = st.seq.fetch_add(1, Ordering::Relaxed);
                 json!({ action: {
                     "_index": index,
                     "_id": id,
                     "_version": 1,
-                    "result": "created",
+                    "result": result,
                     "_shards": {"total": 1, "successful": 1, "failed": 0},
                     "_seq_no": seq,
                     "_primary_term": 1,
-                    "status": 201,
+                    "status": status,
                 }})
             }
             Item::Failed {
@@ -556,24 +1085,101 @@ async fn bulk_request<S: IngestSink>(
     axum::Json(json!({"took": took, "errors": errors, "items": items})).into_response()
 }
 
-/// Cuts a bulk body into items; documents go into `batch` (with `_index`
-/// and, when the action names one, `_id`), bad documents become rejects
-/// and failed items.
-fn parse_bulk(
-    body: &[u8],
-    default_index: &str,
-    ctx: &DecodeContext,
-    batch: &mut Batch,
-    mut new_id: impl FnMut() -> String,
-) -> Result<Vec<Item>, Malformed> {
-    let mut items = Vec::new();
-    let mut lines = LineIter {
-        data: body,
-        pos: 0,
-        line: 0,
-    };
-    while let Some((action_line, line_no, _)) = lines.next_nonblank() {
-        let action: Map<String, J> = serde_json::from_slice(action_line)
+/// An action line waiting for its document.
+struct Awaiting {
+    action: &'static str,
+    index: String,
+    id: Option<String>,
+    line_no: u64,
+}
+
+/// Cuts a bulk body into items, piece by piece (an action and its
+/// document may fall into different pieces). Documents go into the batch
+/// (with `_index` and, when the action names one, `_id`); bad documents
+/// become rejects and failed items.
+struct BulkParser {
+    default_index: String,
+    awaiting: Option<Awaiting>,
+    /// After `update`: its document line is skipped.
+    skip_doc: bool,
+    line: u64,
+    offset: u64,
+}
+
+impl BulkParser {
+    fn new(default_index: String) -> Self {
+        BulkParser {
+            default_index,
+            awaiting: None,
+            skip_doc: false,
+            line: 0,
+            offset: 0,
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), Malformed> {
+        match self.awaiting.take() {
+            Some(a) => Err(Malformed(format!(
+                "The bulk request must be terminated by a newline [\\n]; action on line [{}] has no document",
+                a.line_no
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn feed(
+        &mut self,
+        piece: &[u8],
+        ctx: &DecodeContext,
+        batch: &mut Batch,
+        items: &mut Vec<Item>,
+        claimed: &mut Claimed,
+        mut new_id: impl FnMut() -> String,
+    ) -> Result<(), Malformed> {
+        let mut lines = LineIter {
+            data: piece,
+            pos: 0,
+            line: self.line,
+        };
+        let base = self.offset;
+        let result = (|| {
+            while let Some((line, line_no, off)) = lines.next_nonblank() {
+                if self.skip_doc {
+                    self.skip_doc = false;
+                    continue;
+                }
+                match self.awaiting.take() {
+                    None => self.action(line, line_no, items)?,
+                    Some(a) => {
+                        let loc = Location::line(line_no, base + off as u64);
+                        self.document(
+                            a,
+                            line,
+                            line_no,
+                            loc,
+                            ctx,
+                            batch,
+                            items,
+                            claimed,
+                            &mut new_id,
+                        )
+                    }
+                }
+            }
+            Ok(())
+        })();
+        self.line = lines.line;
+        self.offset += piece.len() as u64;
+        result
+    }
+
+    fn action(
+        &mut self,
+        line: &[u8],
+        line_no: u64,
+        items: &mut Vec<Item>,
+    ) -> Result<(), Malformed> {
+        let action: Map<String, J> = serde_json::from_slice(line)
             .map_err(|e| Malformed(format!("Malformed action/metadata line [{line_no}]: {e}")))?;
         let mut entries = action.into_iter();
         let (Some((name, meta)), None) = (entries.next(), entries.next()) else {
@@ -589,19 +1195,19 @@ fn parse_bulk(
                 _ => None,
             })
         };
-        let index = text("_index").unwrap_or_else(|| default_index.to_string());
+        let index = text("_index").unwrap_or_else(|| self.default_index.clone());
         let id = text("_id");
         let action: &'static str = match name.as_str() {
             "index" => "index",
             "create" => "create",
             "update" => {
-                let _ = lines.next_nonblank();
+                self.skip_doc = true;
                 items.push(Item::Failed {
                     action: name, index, id, status: 400,
                     kind: "action_request_validation_exception",
                     reason: "taishi stores events: update is not supported, send index or create".into(),
                 });
-                continue;
+                return Ok(());
             }
             "delete" => {
                 items.push(Item::Failed {
@@ -609,7 +1215,7 @@ fn parse_bulk(
                     kind: "action_request_validation_exception",
                     reason: "taishi stores events: delete is not supported".into(),
                 });
-                continue;
+                return Ok(());
             }
             other => {
                 return Err(Malformed(format!(
@@ -617,12 +1223,31 @@ fn parse_bulk(
                 )))
             }
         };
-        let Some((doc, doc_line, doc_off)) = lines.next_nonblank() else {
-            return Err(Malformed(format!(
-                "The bulk request must be terminated by a newline [\\n]; action on line [{line_no}] has no document"
-            )));
-        };
-        let loc = Location::line(doc_line, doc_off as u64);
+        self.awaiting = Some(Awaiting {
+            action,
+            index,
+            id,
+            line_no,
+        });
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn document(
+        &mut self,
+        a: Awaiting,
+        doc: &[u8],
+        doc_line: u64,
+        loc: Location,
+        ctx: &DecodeContext,
+        batch: &mut Batch,
+        items: &mut Vec<Item>,
+        claimed: &mut Claimed,
+        new_id: &mut impl FnMut() -> String,
+    ) {
+        let Awaiting {
+            action, index, id, ..
+        } = a;
         let fail = |reason: String, batch: &mut Batch| {
             batch.reject(Reject::new(ctx, loc, reason.clone()).raw(doc));
             Item::Failed {
@@ -638,26 +1263,80 @@ fn parse_bulk(
             Ok(v) => v,
             Err(e) => {
                 items.push(fail(format!("document is not valid JSON: {e}"), batch));
-                continue;
+                return;
             }
         };
-        match taishi_format_json::document_event(value, ctx) {
-            Ok(mut ev) => {
-                ev.set("_index", index.as_str());
-                if let Some(id) = &id {
-                    ev.set("_id", id.as_str());
+        let mut ev = match taishi_format_json::document_event(value, ctx) {
+            Ok(ev) => ev,
+            Err(reason) => {
+                items.push(fail(reason, batch));
+                return;
+            }
+        };
+        ev.set("_index", index.as_str());
+        let Some(id) = id else {
+            batch.event(ev);
+            items.push(Item::Stored {
+                action,
+                index,
+                id: new_id(),
+                result: "created",
+                status: 201,
+            });
+            return;
+        };
+        ev.set("_id", id.as_str());
+        let claim = match &claimed.ids {
+            Some(ids) => {
+                let k = dedup::key(&index, &id);
+                let c = ids.claim(k, unix_now());
+                if c == Claim::New {
+                    claimed.keys.push(k);
                 }
+                c
+            }
+            None => Claim::New,
+        };
+        items.push(match (claim, action) {
+            (Claim::New, _) => {
                 batch.event(ev);
-                items.push(Item::Stored {
+                Item::Stored {
                     action,
                     index,
-                    id: id.unwrap_or_else(&mut new_id),
-                });
+                    id,
+                    result: "created",
+                    status: 201,
+                }
             }
-            Err(reason) => items.push(fail(reason, batch)),
-        }
+            // Elasticsearch overwrites on `index`; events are immutable
+            // here, and the one stored is the same document resent.
+            (Claim::Stored, "index") => Item::Stored {
+                action,
+                index,
+                id,
+                result: "noop",
+                status: 200,
+            },
+            (Claim::Stored, _) => Item::Failed {
+                action: action.to_string(),
+                reason: format!(
+                    "[{id}]: version conflict, document already exists (current version [1])"
+                ),
+                index,
+                id: Some(id),
+                status: 409,
+                kind: "version_conflict_engine_exception",
+            },
+            (Claim::InFlight, _) => Item::Failed {
+                action: action.to_string(),
+                reason: format!("[{id}] is being stored by another request; retry this item"),
+                index,
+                id: Some(id),
+                status: 429,
+                kind: "es_rejected_execution_exception",
+            },
+        });
     }
-    Ok(items)
 }
 
 struct LineIter<'a> {

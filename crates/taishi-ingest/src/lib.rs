@@ -23,6 +23,9 @@
 //! Each listener owns a [`ListenerMetrics`] that the service exposes on
 //! `/metrics` ([`Registry::render_prometheus`]) and in health.
 
+mod budget;
+mod conns;
+pub mod dedup;
 pub mod http;
 mod metrics;
 pub mod netflow;
@@ -39,6 +42,8 @@ use std::time::Duration;
 use chrono::{FixedOffset, Offset};
 use taishi_event::{Event, Reject, Sink};
 
+pub use budget::{MemoryBudget, Reservation, DECODED_FACTOR};
+pub use conns::{Activity, ConnGuard, ConnLimits, Conns, Refused};
 pub use metrics::{ListenerMetrics, MetricsSnapshot, Registry};
 pub use tokio_util::sync::CancellationToken;
 
@@ -131,8 +136,18 @@ pub struct ListenOptions {
     pub udp_queue: usize,
     /// Longest message accepted on a stream; longer ones are rejected.
     pub max_message: usize,
-    /// Concurrent TCP/TLS connections; further ones wait to be accepted.
+    /// Concurrent TCP/TLS connections; at the cap the longest-idle one is
+    /// closed to admit a new one.
     pub max_connections: usize,
+    /// Concurrent TCP/TLS connections from one source address; further
+    /// ones are closed at once.
+    pub max_connections_per_ip: usize,
+    /// A TCP/TLS connection that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+    /// How long a client may take to complete the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// The process-wide ingest memory budget shared by all listeners.
+    pub budget: Arc<MemoryBudget>,
     /// Kernel receive buffer for accepted/bound sockets (None: OS default).
     /// A smaller one makes TCP backpressure reach senders sooner; a larger
     /// one lets UDP absorb bursts.
@@ -151,6 +166,10 @@ impl ListenOptions {
             udp_queue: 8192,
             max_message: 1 << 20,
             max_connections: 1024,
+            max_connections_per_ip: 256,
+            idle_timeout: Duration::from_secs(300),
+            handshake_timeout: Duration::from_secs(10),
+            budget: MemoryBudget::unlimited(),
             recv_buffer: None,
             default_tz: chrono::Utc.fix(),
         }

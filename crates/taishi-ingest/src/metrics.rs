@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
+use crate::budget::MemoryBudget;
+
 /// Live counters of one listener. Shared between its tasks and the
 /// service; read with [`ListenerMetrics::snapshot`].
 #[derive(Debug)]
@@ -26,6 +28,11 @@ pub struct ListenerMetrics {
     connections_open: AtomicI64,
     connections_total: AtomicU64,
     tls_failures: AtomicU64,
+    conns_refused: AtomicU64,
+    conns_evicted: AtomicU64,
+    conns_timed_out: AtomicU64,
+    budget_refused: AtomicU64,
+    duplicates: AtomicU64,
     last_event_ms: AtomicI64,
 }
 
@@ -53,6 +60,19 @@ pub struct MetricsSnapshot {
     pub connections_open: i64,
     pub connections_total: u64,
     pub tls_handshake_failures: u64,
+    /// Connections closed at once: their address held its share, or every
+    /// slot was busy.
+    pub connections_refused: u64,
+    /// Idle connections closed to make room for a new one.
+    pub connections_evicted: u64,
+    /// Connections closed for sending nothing (idle, header, body or
+    /// handshake timeouts).
+    pub connections_timed_out: u64,
+    /// Input refused, dropped or held back because the ingest memory
+    /// budget was spent.
+    pub budget_refused: u64,
+    /// Bulk items whose `_id` was already stored (not stored again).
+    pub duplicates: u64,
     /// Unix milliseconds of the last decoded event, if any.
     pub last_event_unix_ms: Option<i64>,
 }
@@ -76,6 +96,11 @@ impl ListenerMetrics {
             connections_open: AtomicI64::new(0),
             connections_total: AtomicU64::new(0),
             tls_failures: AtomicU64::new(0),
+            conns_refused: AtomicU64::new(0),
+            conns_evicted: AtomicU64::new(0),
+            conns_timed_out: AtomicU64::new(0),
+            budget_refused: AtomicU64::new(0),
+            duplicates: AtomicU64::new(0),
             last_event_ms: AtomicI64::new(i64::MIN),
         }
     }
@@ -134,6 +159,35 @@ impl ListenerMetrics {
         self.tls_failures.fetch_add(1, Relaxed);
     }
 
+    pub fn connection_refused(&self) {
+        self.conns_refused.fetch_add(1, Relaxed);
+    }
+
+    pub fn connection_evicted(&self) {
+        self.conns_evicted.fetch_add(1, Relaxed);
+    }
+
+    pub fn connection_timed_out(&self) {
+        self.conns_timed_out.fetch_add(1, Relaxed);
+    }
+
+    pub fn budget_refusal(&self) {
+        self.budget_refused.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn duplicate(&self, n: u64) {
+        self.duplicates.fetch_add(n, Relaxed);
+    }
+
+    /// Counts an accepted connection (for accept loops outside this crate).
+    pub fn opened(&self) {
+        self.connection_opened();
+    }
+
+    pub fn closed(&self) {
+        self.connection_closed();
+    }
+
     pub fn snapshot(&self) -> MetricsSnapshot {
         let last = self.last_event_ms.load(Relaxed);
         MetricsSnapshot {
@@ -153,6 +207,11 @@ impl ListenerMetrics {
             connections_open: self.connections_open.load(Relaxed),
             connections_total: self.connections_total.load(Relaxed),
             tls_handshake_failures: self.tls_failures.load(Relaxed),
+            connections_refused: self.conns_refused.load(Relaxed),
+            connections_evicted: self.conns_evicted.load(Relaxed),
+            connections_timed_out: self.conns_timed_out.load(Relaxed),
+            budget_refused: self.budget_refused.load(Relaxed),
+            duplicates: self.duplicates.load(Relaxed),
             last_event_unix_ms: (last != i64::MIN).then_some(last),
         }
     }
@@ -162,6 +221,7 @@ impl ListenerMetrics {
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
     listeners: Arc<Mutex<Vec<Arc<ListenerMetrics>>>>,
+    budget: Arc<Mutex<Option<Arc<MemoryBudget>>>>,
 }
 
 impl Registry {
@@ -173,6 +233,17 @@ impl Registry {
         if let Ok(mut l) = self.listeners.lock() {
             l.push(m);
         }
+    }
+
+    /// The ingest memory budget, shown as gauges beside the listeners.
+    pub fn set_budget(&self, b: Arc<MemoryBudget>) {
+        if let Ok(mut g) = self.budget.lock() {
+            *g = Some(b);
+        }
+    }
+
+    pub fn budget(&self) -> Option<Arc<MemoryBudget>> {
+        self.budget.lock().ok().and_then(|g| g.clone())
     }
 
     pub fn snapshots(&self) -> Vec<MetricsSnapshot> {
@@ -187,7 +258,7 @@ impl Registry {
         let snaps = self.snapshots();
         let mut out = String::new();
         type Get = fn(&MetricsSnapshot) -> Option<f64>;
-        let series: [(&str, &str, &str, Get); 14] = [
+        let series: [(&str, &str, &str, Get); 19] = [
             ("bytes_received_total", "counter", "Bytes received.", |s| {
                 Some(s.bytes_received as f64)
             }),
@@ -258,12 +329,74 @@ impl Registry {
                 |s| Some(s.tls_handshake_failures as f64),
             ),
             (
+                "connections_refused_total",
+                "counter",
+                "Connections closed at once (per-address limit, or every slot busy).",
+                |s| Some(s.connections_refused as f64),
+            ),
+            (
+                "connections_evicted_total",
+                "counter",
+                "Idle connections closed to make room for new ones.",
+                |s| Some(s.connections_evicted as f64),
+            ),
+            (
+                "connections_timed_out_total",
+                "counter",
+                "Connections closed by an idle, header, body or handshake timeout.",
+                |s| Some(s.connections_timed_out as f64),
+            ),
+            (
+                "budget_refused_total",
+                "counter",
+                "Requests refused, datagrams dropped or reads held back by the ingest memory budget.",
+                |s| Some(s.budget_refused as f64),
+            ),
+            (
+                "bulk_duplicates_total",
+                "counter",
+                "Bulk items whose _id was already stored.",
+                |s| Some(s.duplicates as f64),
+            ),
+            (
                 "last_event_timestamp_seconds",
                 "gauge",
                 "Time of the last decoded event.",
                 |s| s.last_event_unix_ms.map(|ms| ms as f64 / 1000.0),
             ),
         ];
+        if let Some(b) = self.budget() {
+            for (name, kind, help, v) in [
+                (
+                    "inflight_bytes",
+                    "gauge",
+                    "Bytes received and not yet durable (ingest.inflight_mib bounds it).",
+                    b.used() as f64,
+                ),
+                (
+                    "inflight_limit_bytes",
+                    "gauge",
+                    "The ingest memory budget (ingest.inflight_mib).",
+                    b.limit() as f64,
+                ),
+                (
+                    "inflight_peak_bytes",
+                    "gauge",
+                    "Most bytes in flight at once since start.",
+                    b.peak() as f64,
+                ),
+                (
+                    "inflight_refused_total",
+                    "counter",
+                    "Reservations the ingest memory budget refused.",
+                    b.refused() as f64,
+                ),
+            ] {
+                let _ = writeln!(out, "# HELP taishi_ingest_{name} {help}");
+                let _ = writeln!(out, "# TYPE taishi_ingest_{name} {kind}");
+                let _ = writeln!(out, "taishi_ingest_{name} {v}");
+            }
+        }
         for (name, kind, help, get) in series {
             let _ = writeln!(out, "# HELP taishi_ingest_{name} {help}");
             let _ = writeln!(out, "# TYPE taishi_ingest_{name} {kind}");

@@ -11,7 +11,10 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
 use crate::syslog::MessageParser;
-use crate::{deliver, Batch, CancellationToken, IngestSink, ListenOptions, ListenerMetrics};
+use crate::{
+    deliver, Batch, CancellationToken, ConnGuard, IngestSink, ListenOptions, ListenerMetrics,
+    DECODED_FACTOR,
+};
 
 pub(crate) struct StreamShared<S> {
     pub sink: Arc<S>,
@@ -92,6 +95,7 @@ pub(crate) async fn read_stream<R, S>(
     peer: SocketAddr,
     shared: &StreamShared<S>,
     shutdown: &CancellationToken,
+    guard: Option<&ConnGuard>,
 ) where
     R: AsyncRead + Unpin,
     S: IngestSink,
@@ -118,13 +122,48 @@ pub(crate) async fn read_stream<R, S>(
     let mut discarding = false;
     // When the pending batch must be submitted.
     let mut flush_at: Option<Instant> = None;
+    let never = CancellationToken::new();
+    let evicted = guard.map_or(&never, |g| &g.evicted);
+    let idle = shared.opts.idle_timeout;
+    let mut idle_at = Instant::now() + idle;
+    // What this connection holds against the ingest memory budget: what it
+    // buffered, its pending batch as decoded events, and the next read.
+    let mut held = shared.opts.budget.empty();
     loop {
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
+        let need = buf.len() + conn.batch_bytes * DECODED_FACTOR + READ_CHUNK;
+        if need > held.bytes() {
+            if !held.try_grow(need - held.bytes()) {
+                // The budget is spent: hand over what is pending (giving
+                // its bytes back) and stop reading until others have
+                // given back too. The sender is slowed by TCP flow control.
+                shared.metrics.budget_refusal();
+                flush_at = None;
+                if !conn.flush().await {
+                    return;
+                }
+                let need = buf.len() + READ_CHUNK;
+                held.shrink_to(need);
+                tokio::select! {
+                    _ = held.resize(need) => {}
+                    _ = shutdown.cancelled() => return,
+                    _ = evicted.cancelled() => return,
+                }
+            }
+        } else {
+            held.shrink_to(need);
+        }
         let read = if conn.batch.is_empty() {
             tokio::select! {
                 r = reader.read_buf(&mut buf) => Some(r),
+                _ = tokio::time::sleep_until(idle_at) => {
+                    shared.metrics.connection_timed_out();
+                    tracing::debug!(%peer, "idle stream closed");
+                    return;
+                }
+                _ = evicted.cancelled() => None,
                 _ = shutdown.cancelled() => None,
             }
         } else {
@@ -140,9 +179,18 @@ pub(crate) async fn read_stream<R, S>(
                     }
                     continue;
                 }
+                _ = evicted.cancelled() => None,
                 _ = shutdown.cancelled() => None,
             }
         };
+        if let Some(Ok(n)) = &read {
+            if *n > 0 {
+                idle_at = Instant::now() + idle;
+                if let Some(g) = guard {
+                    g.activity.touch();
+                }
+            }
+        }
         let eof = match read {
             None => {
                 conn.flush().await;
@@ -371,6 +419,7 @@ mod tests {
             "127.0.0.1:1".parse().unwrap(),
             &shared,
             &CancellationToken::new(),
+            None,
         ));
         let batches = shared.sink.0.lock().unwrap();
         let msgs = batches

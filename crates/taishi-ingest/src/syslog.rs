@@ -10,14 +10,16 @@ use std::time::Duration;
 
 use taishi_event::{DecodeContext, Decoder, Format, Location, Reject, Sink};
 use tokio::net::{TcpListener, TcpSocket, UdpSocket};
-use tokio::sync::Semaphore;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::stream::{read_stream, StreamShared};
 use crate::udp::{self, Datagrams};
-use crate::{Batch, CancellationToken, IngestSink, ListenOptions, ListenerMetrics, Running};
+use crate::{
+    Batch, CancellationToken, ConnLimits, Conns, IngestSink, ListenOptions, ListenerMetrics,
+    Running,
+};
 
 /// The field naming the sender of a network message (as Filebeat's
 /// syslog, tcp and udp inputs set it).
@@ -211,9 +213,6 @@ pub async fn tls<S: IngestSink>(
     serve_stream(addr, format, Some(tls), opts, sink, shutdown, "syslog-tls").await
 }
 
-/// How long a client may take to complete the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 async fn serve_stream<S: IngestSink>(
     addr: SocketAddr,
     format: Format,
@@ -227,7 +226,14 @@ async fn serve_stream<S: IngestSink>(
     let local_addr = listener.local_addr()?;
     let metrics = Arc::new(ListenerMetrics::new(opts.name.clone(), kind));
     let name = opts.name.clone();
-    let limit = Arc::new(Semaphore::new(opts.max_connections.max(1)));
+    let conns = Conns::new(
+        ConnLimits {
+            max: opts.max_connections,
+            per_ip: opts.max_connections_per_ip,
+        },
+        metrics.clone(),
+    );
+    let handshake_timeout = opts.handshake_timeout;
     let shared = Arc::new(StreamShared {
         sink,
         metrics: metrics.clone(),
@@ -236,14 +242,8 @@ async fn serve_stream<S: IngestSink>(
     });
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let task = tokio::spawn(async move {
-        let mut conns = tokio::task::JoinSet::new();
+        let mut conns_tasks = tokio::task::JoinSet::new();
         loop {
-            // Waiting for a permit before accepting leaves further
-            // connections in the kernel backlog: a bound, not a refusal.
-            let permit = tokio::select! {
-                p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-                _ = shutdown.cancelled() => break,
-            };
             let (stream, peer) = tokio::select! {
                 r = listener.accept() => match r {
                     Ok(x) => x,
@@ -256,35 +256,55 @@ async fn serve_stream<S: IngestSink>(
                 },
                 _ = shutdown.cancelled() => break,
             };
+            // Accepting always and closing what is over a limit (rather
+            // than leaving it in the backlog) keeps idle connections from
+            // one address from locking every other sender out.
+            let guard = match conns.admit(peer.ip()) {
+                Ok(g) => g,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "connection refused");
+                    drop(stream);
+                    continue;
+                }
+            };
             let _ = stream.set_nodelay(true);
             let shared = shared.clone();
             let shutdown = shutdown.clone();
             let acceptor = acceptor.clone();
-            while conns.try_join_next().is_some() {}
-            conns.spawn(async move {
-                let _permit = permit;
+            while conns_tasks.try_join_next().is_some() {}
+            conns_tasks.spawn(async move {
                 shared.metrics.connection_opened();
                 match acceptor {
-                    None => read_stream(stream, peer, &shared, &shutdown).await,
+                    None => read_stream(stream, peer, &shared, &shutdown, Some(&guard)).await,
                     Some(acc) => {
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(stream)).await {
-                            Ok(Ok(tls)) => read_stream(tls, peer, &shared, &shutdown).await,
-                            Ok(Err(e)) => {
+                        let hs = tokio::select! {
+                            r = tokio::time::timeout(handshake_timeout, acc.accept(stream)) => Some(r),
+                            _ = guard.evicted.cancelled() => None,
+                        };
+                        match hs {
+                            Some(Ok(Ok(tls))) => {
+                                guard.activity.touch();
+                                read_stream(tls, peer, &shared, &shutdown, Some(&guard)).await
+                            }
+                            Some(Ok(Err(e))) => {
                                 shared.metrics.tls_failure();
                                 tracing::debug!(%peer, error = %e, "TLS handshake failed");
                             }
-                            Err(_) => {
+                            Some(Err(_)) => {
                                 shared.metrics.tls_failure();
+                                shared.metrics.connection_timed_out();
                                 tracing::debug!(%peer, "TLS handshake timed out");
                             }
+                            None => {}
                         }
                     }
                 }
+                drop(guard);
                 shared.metrics.connection_closed();
             });
         }
         // Connections flush what they hold when they see the shutdown.
-        while conns.join_next().await.is_some() {}
+        while conns_tasks.join_next().await.is_some() {}
     });
     Ok(Running {
         name,

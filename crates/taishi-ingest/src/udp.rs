@@ -10,7 +10,10 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::time::{timeout_at, Instant};
 
-use crate::{deliver, Batch, CancellationToken, IngestSink, ListenOptions, ListenerMetrics};
+use crate::{
+    deliver, Batch, CancellationToken, IngestSink, ListenOptions, ListenerMetrics, Reservation,
+    DECODED_FACTOR,
+};
 
 /// Turns one datagram into events and rejects.
 pub(crate) trait Datagrams: Send + 'static {
@@ -36,10 +39,11 @@ pub(crate) fn spawn<S: IngestSink, D: Datagrams>(
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let capacity = opts.udp_queue.max(1);
-    let (tx, mut rx) = mpsc::channel::<(SocketAddr, Vec<u8>)>(capacity);
+    let (tx, mut rx) = mpsc::channel::<(SocketAddr, Vec<u8>, Reservation)>(capacity);
     metrics.queue(0, capacity);
 
     let recv_metrics = metrics.clone();
+    let budget = opts.budget.clone();
     let receiver = tokio::spawn(async move {
         let mut buf = vec![0u8; MAX_DATAGRAM];
         loop {
@@ -56,8 +60,16 @@ pub(crate) fn spawn<S: IngestSink, D: Datagrams>(
                 _ = shutdown.cancelled() => break,
             };
             recv_metrics.input(n, 1);
+            // The datagram and the events it becomes count against the
+            // ingest memory budget until their batch is durable; when the
+            // budget is spent it is dropped and counted, like a full queue.
+            let Some(held) = budget.try_reserve(n * (1 + DECODED_FACTOR)) else {
+                recv_metrics.udp_drop();
+                recv_metrics.budget_refusal();
+                continue;
+            };
             let payload = buf.get(..n).unwrap_or_default().to_vec();
-            match tx.try_send((peer, payload)) {
+            match tx.try_send((peer, payload, held)) {
                 Ok(()) => recv_metrics.queue(capacity - tx.capacity(), capacity),
                 Err(TrySendError::Full(_)) => {
                     recv_metrics.udp_drop();
@@ -85,14 +97,17 @@ pub(crate) fn spawn<S: IngestSink, D: Datagrams>(
         };
         // The sender side closes after shutdown; what is queued is still
         // decoded and submitted.
-        while let Some((peer, payload)) = rx.recv().await {
+        let mut held: Vec<Reservation> = Vec::new();
+        while let Some((peer, payload, r)) = rx.recv().await {
             let mut bytes = payload.len();
+            held.push(r);
             decode_one(peer, &payload, &mut batch);
             let deadline = Instant::now() + opts.linger;
             while batch.len() < opts.max_batch && bytes < opts.max_batch_bytes {
                 match timeout_at(deadline, rx.recv()).await {
-                    Ok(Some((peer, payload))) => {
+                    Ok(Some((peer, payload, r))) => {
                         bytes += payload.len();
+                        held.push(r);
                         decode_one(peer, &payload, &mut batch);
                     }
                     Ok(None) | Err(_) => break,
@@ -104,6 +119,7 @@ pub(crate) fn spawn<S: IngestSink, D: Datagrams>(
                 // is counted as a sink error and the listener goes on.
                 let _ = deliver(&*sink, &metrics, batch.take()).await;
             }
+            held.clear();
             metrics.queue(rx.len(), capacity);
         }
     });

@@ -248,10 +248,15 @@ async fn shipper_probes_are_answered() {
 struct Token;
 
 impl http::Authenticate for Token {
-    fn authenticate(&self, headers: &axum::http::HeaderMap) -> Result<Option<String>, String> {
+    fn authenticate(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<Option<String>, http::Denied> {
         match headers.get("authorization").and_then(|v| v.to_str().ok()) {
             Some("ApiKey secret") => Ok(Some("shipper-1".into())),
-            _ => Err("missing or wrong API key".into()),
+            _ => Err(http::Denied::Unauthenticated(
+                "missing or wrong API key".into(),
+            )),
         }
     }
 }

@@ -17,7 +17,7 @@ use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value as J};
-use taishi_ingest::http::{Authenticate, HttpConfig};
+use taishi_ingest::http::{Authenticate, Denied, HttpConfig};
 
 use crate::auth::{self, Caller};
 use crate::pipeline::Sink;
@@ -169,27 +169,75 @@ async fn require_auth(State(app): State<S>, mut req: Request, next: Next) -> Res
 }
 
 /// HTTP ingest accepts API tokens of admins and analysts (and basic auth
-/// with the token as password, as Beats send it).
+/// with the token as password, as Beats send it), never a session cookie.
+///
+/// A browser attaches the cookie to any cross-site POST, and a `text/plain`
+/// form or `fetch` needs no preflight, so a page the user visits could
+/// store events in their name. Shippers never use cookies and the console
+/// never ingests, so refusing them (rather than asking for the CSRF header
+/// the rest of the API takes) removes the whole class with nothing lost.
 struct IngestAuth(S);
 
 impl Authenticate for IngestAuth {
-    fn authenticate(&self, headers: &HeaderMap) -> Result<Option<String>, String> {
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Option<String>, Denied> {
+        if auth::bearer(headers).is_none() && auth::cookie(headers, auth::COOKIE).is_some() {
+            return Err(Denied::Forbidden(
+                "HTTP ingest does not accept a console session; send `Authorization: Bearer <token>` (create one with POST /api/v1/tokens)".into(),
+            ));
+        }
         match identify(&self.0, headers) {
             Some(c) if c.can_write() => Ok(Some(c.username)),
-            Some(_) => Err("a viewer may not ingest".into()),
-            None => Err(
+            Some(_) => Err(Denied::Forbidden(
+                "a viewer may not ingest; use a token of an analyst or admin".into(),
+            )),
+            None => Err(Denied::Unauthenticated(
                 "send `Authorization: Bearer <token>` (create one with POST /api/v1/tokens)".into(),
-            ),
+            )),
         }
     }
 }
 
-pub fn router(app: S, sink: Arc<Sink>) -> Router {
+/// A request body that sends nothing for `http.body_timeout_secs` fails
+/// (the extractor answers 400 with this reason) instead of holding its
+/// connection and its handler for as long as the sender likes.
+async fn body_stall_timeout(State(app): State<S>, req: Request, next: Next) -> Response {
+    use futures_util::StreamExt;
+    let secs = app.config.http.body_timeout_secs.max(1);
+    let (parts, body) = req.into_parts();
+    let data = body.into_data_stream();
+    let timed = futures_util::stream::unfold(Some(data), move |data| async move {
+        let mut data = data?;
+        match tokio::time::timeout(Duration::from_secs(secs), data.next()).await {
+            Ok(Some(item)) => Some((item, Some(data))),
+            Ok(None) => None,
+            Err(_) => Some((Err(axum::Error::new(BodyStalled(secs))), None)),
+        }
+    });
+    next.run(Request::from_parts(
+        parts,
+        axum::body::Body::from_stream(timed),
+    ))
+    .await
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("request body sent nothing for {0} s (http.body_timeout_secs); send it in one go")]
+struct BodyStalled(u64);
+
+/// The service's routes, and the metrics of its HTTP listener (the accept
+/// loop counts its connections there).
+pub fn router(app: S, sink: Arc<Sink>) -> (Router, Arc<taishi_ingest::ListenerMetrics>) {
+    let h = &app.config.http;
     let mut hc = HttpConfig::new("http");
-    hc.max_body = app.config.http.max_body_mib << 20;
+    hc.max_body = h.max_body_mib << 20;
+    hc.max_in_flight = h.ingest_in_flight;
+    hc.max_document = h.max_document_mib << 20;
+    hc.body_timeout = Duration::from_secs(h.body_timeout_secs.max(1));
+    hc.budget = app.budget.clone();
+    hc.bulk_ids = Some(app.bulk_ids.clone());
     hc.auth = Some(Arc::new(IngestAuth(app.clone())));
     let (ingest, metrics) = taishi_ingest::http::router(hc, sink);
-    app.registry.register(metrics);
+    app.registry.register(metrics.clone());
 
     let api = Router::new()
         .route("/auth/logout", post(logout))
@@ -232,10 +280,14 @@ pub fn router(app: S, sink: Arc<Sink>) -> Router {
         .route_layer(middleware::from_fn_with_state(app.clone(), require_auth))
         .route("/auth/login", post(login))
         .route("/openapi.json", get(openapi))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            body_stall_timeout,
+        ))
         .with_state(app.clone())
         .merge(ingest);
 
-    Router::new()
+    let r = Router::new()
         .route(
             "/metrics",
             get(metrics_text)
@@ -243,7 +295,8 @@ pub fn router(app: S, sink: Arc<Sink>) -> Router {
         )
         .with_state(app)
         .nest("/api/v1", api)
-        .fallback_service(taishi_console::router())
+        .fallback_service(taishi_console::router());
+    (r, metrics)
 }
 
 // ---- auth handlers -----------------------------------------------------

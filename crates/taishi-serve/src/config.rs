@@ -26,6 +26,8 @@ pub struct Config {
     pub intel: IntelSection,
     /// `[alerts]`: grouping, suppression and outputs.
     pub alerts: taishi_alert::AlertsConfig,
+    /// `[ingest]`: limits shared by every listener.
+    pub ingest: IngestSection,
     /// `[search]`: the limits of one search and of searches at once.
     pub search: SearchSection,
     /// `[rejects]`: how much of the malformed input is kept.
@@ -83,6 +85,7 @@ impl Default for Config {
             enrich: taishi_enrich::EnrichConfig::default(),
             alerts: taishi_alert::AlertsConfig::default(),
             intel: IntelSection::default(),
+            ingest: IngestSection::default(),
             rejects: RejectsSection::default(),
             api: ApiSection::default(),
             search: SearchSection::default(),
@@ -127,8 +130,27 @@ pub struct HttpSection {
     pub listen: SocketAddr,
     /// Lifetime of a console session, in hours.
     pub session_hours: u64,
-    /// Largest ingest request body, in MiB.
+    /// Largest ingest request body after decompression, in MiB.
     pub max_body_mib: usize,
+    /// Longest single NDJSON line or bulk document, in MiB; it bounds what
+    /// one ingest request holds before decoding.
+    pub max_document_mib: usize,
+    /// A client must send a request's headers within this many seconds of
+    /// connecting or of its previous response; an idle keep-alive
+    /// connection is closed after it too (slowloris).
+    pub header_timeout_secs: u64,
+    /// A request body that sends nothing for this many seconds is answered
+    /// 408 and its connection closed.
+    pub body_timeout_secs: u64,
+    /// Open HTTP connections at most; at the cap the longest-idle one is
+    /// closed to admit a new one.
+    pub max_connections: usize,
+    /// Open HTTP connections from one address at most; further ones are
+    /// closed at once.
+    pub max_connections_per_ip: usize,
+    /// Ingest requests (`/ingest`, `_bulk`) read and stored at once; more
+    /// wait up to `body_timeout_secs`, then get 429.
+    pub ingest_in_flight: usize,
 }
 
 impl Default for HttpSection {
@@ -137,6 +159,50 @@ impl Default for HttpSection {
             listen: SocketAddr::from(([127, 0, 0, 1], 8600)),
             session_hours: 12,
             max_body_mib: 100,
+            max_document_mib: 16,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_connections: 4096,
+            max_connections_per_ip: 256,
+            ingest_in_flight: 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct IngestSection {
+    /// Bytes received and not yet stored, across every listener, in MiB
+    /// (bodies, buffered stream data, queued datagrams, and their decoded
+    /// events). When it is spent HTTP answers 429, TCP senders are no
+    /// longer read, and datagrams are dropped and counted.
+    pub inflight_mib: usize,
+    /// A syslog TCP/TLS connection that sends nothing this long is closed.
+    pub tcp_idle_secs: u64,
+    /// Open syslog TCP/TLS connections per listener; at the cap the
+    /// longest-idle one is closed to admit a new one.
+    pub tcp_max_connections: usize,
+    /// Open syslog TCP/TLS connections per listener from one address.
+    pub tcp_max_connections_per_ip: usize,
+    /// How long a syslog TLS client may take over its handshake.
+    pub tls_handshake_secs: u64,
+    /// `_bulk` items with an `_id` already stored within this many seconds
+    /// are not stored again.
+    pub bulk_dedup_window_secs: u64,
+    /// …and at most this many ids are remembered (about 60 bytes each).
+    pub bulk_dedup_max_ids: usize,
+}
+
+impl Default for IngestSection {
+    fn default() -> Self {
+        IngestSection {
+            inflight_mib: 256,
+            tcp_idle_secs: 300,
+            tcp_max_connections: 1024,
+            tcp_max_connections_per_ip: 256,
+            tls_handshake_secs: 10,
+            bulk_dedup_window_secs: 3600,
+            bulk_dedup_max_ids: 500_000,
         }
     }
 }
@@ -335,6 +401,43 @@ impl Config {
         if self.store.max_size_gib < 0.0 {
             p.push("store.max_size_gib: must not be negative".into());
         }
+        for (key, v) in [
+            ("http.max_body_mib", self.http.max_body_mib as u64),
+            ("http.max_document_mib", self.http.max_document_mib as u64),
+            ("http.header_timeout_secs", self.http.header_timeout_secs),
+            ("http.body_timeout_secs", self.http.body_timeout_secs),
+            ("http.max_connections", self.http.max_connections as u64),
+            (
+                "http.max_connections_per_ip",
+                self.http.max_connections_per_ip as u64,
+            ),
+            ("http.ingest_in_flight", self.http.ingest_in_flight as u64),
+            ("ingest.inflight_mib", self.ingest.inflight_mib as u64),
+            ("ingest.tcp_idle_secs", self.ingest.tcp_idle_secs),
+            (
+                "ingest.tcp_max_connections",
+                self.ingest.tcp_max_connections as u64,
+            ),
+            (
+                "ingest.tcp_max_connections_per_ip",
+                self.ingest.tcp_max_connections_per_ip as u64,
+            ),
+            ("ingest.tls_handshake_secs", self.ingest.tls_handshake_secs),
+            (
+                "ingest.bulk_dedup_max_ids",
+                self.ingest.bulk_dedup_max_ids as u64,
+            ),
+        ] {
+            if v == 0 {
+                p.push(format!("{key}: must be at least 1"));
+            }
+        }
+        if self.ingest.inflight_mib > (1 << 20) {
+            p.push("ingest.inflight_mib: at most 1048576 (1 TiB)".into());
+        }
+        if self.http.max_body_mib > (1 << 20) {
+            p.push("http.max_body_mib: at most 1048576 (1 TiB)".into());
+        }
         if taishi_sigma::Level::parse(&self.detection.min_level).is_none() {
             p.push(format!(
                 "detection.min_level: `{}` is not a level (informational, low, medium, high, critical)",
@@ -499,6 +602,20 @@ mod tests {
         assert!(e.iter().any(|p| p.contains("detection.min_level")), "{e:?}");
         assert!(e.iter().any(|p| p.contains("listeners[0].paths")), "{e:?}");
         assert!(e.iter().any(|p| p.contains("listeners[0].format")), "{e:?}");
+    }
+
+    #[test]
+    fn zero_limits_are_refused_by_key() {
+        let text = "[http]\nheader_timeout_secs = 0\n[ingest]\ninflight_mib = 0\n";
+        let e = Config::parse(text, "t.toml").unwrap_err().0;
+        assert!(
+            e.iter().any(|p| p.contains("http.header_timeout_secs")),
+            "{e:?}"
+        );
+        assert!(e.iter().any(|p| p.contains("ingest.inflight_mib")), "{e:?}");
+        let c = Config::parse("", "t").unwrap();
+        assert_eq!(c.ingest.inflight_mib, 256);
+        assert_eq!(c.http.max_connections, 4096);
     }
 
     #[test]

@@ -32,7 +32,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use taishi_event::Format;
-use taishi_ingest::{CancellationToken, ListenOptions, Registry, Running};
+use taishi_ingest::dedup::BulkIds;
+use taishi_ingest::{
+    CancellationToken, ConnLimits, Conns, ListenOptions, ListenerMetrics, MemoryBudget, Registry,
+    Running,
+};
 use taishi_store::{Store, StoreConfig};
 
 pub use config::Config;
@@ -57,6 +61,10 @@ pub struct App {
     pub started: Instant,
     /// Every search runs through its slots and limits.
     pub searches: Arc<searches::Searches>,
+    /// The ingest memory budget every listener reserves from.
+    pub budget: Arc<MemoryBudget>,
+    /// Recently stored `_bulk` ids (idempotent retries).
+    pub bulk_ids: Arc<BulkIds>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -222,12 +230,32 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let sink = Arc::new(Sink(pipeline.clone()));
     let cancel = CancellationToken::new();
     let registry = Registry::new();
+    let budget = MemoryBudget::new(config.ingest.inflight_mib << 20);
+    registry.set_budget(budget.clone());
+    let bulk_ids = {
+        let path = data_dir.join("bulk-ids");
+        let (window, max) = (
+            config.ingest.bulk_dedup_window_secs,
+            config.ingest.bulk_dedup_max_ids,
+        );
+        let now = chrono::Utc::now().timestamp().max(0) as u64;
+        Arc::new(
+            tokio::task::spawn_blocking(move || BulkIds::open(&path, window, max, now))
+                .await?
+                .context("bulk id window")?,
+        )
+    };
     let mut tasks = Vec::new();
     let mut infos = Vec::new();
 
     for l in &config.listeners {
         let name = l.name();
         let mut opts = ListenOptions::new(name.clone());
+        opts.budget = budget.clone();
+        opts.idle_timeout = Duration::from_secs(config.ingest.tcp_idle_secs);
+        opts.max_connections = config.ingest.tcp_max_connections;
+        opts.max_connections_per_ip = config.ingest.tcp_max_connections_per_ip;
+        opts.handshake_timeout = Duration::from_secs(config.ingest.tls_handshake_secs);
         if matches!(
             l,
             config::Listener::SyslogUdp { .. } | config::Listener::Netflow { .. }
@@ -341,18 +369,17 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         listeners: infos.clone(),
         started: Instant::now(),
         searches: Arc::new(searches::Searches::new(config.search.clone())),
+        budget,
+        bulk_ids,
     });
-    let router = api::router(app.clone(), sink);
-    let c = cancel.clone();
-    tasks.push(tokio::spawn(async move {
-        let svc = router.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, svc)
-            .with_graceful_shutdown(async move { c.cancelled().await })
-            .await
-        {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    }));
+    let (router, http_metrics) = api::router(app.clone(), sink);
+    tasks.push(tokio::spawn(serve_http(
+        listener,
+        router,
+        http_metrics,
+        config.http.clone(),
+        cancel.clone(),
+    )));
 
     if config.intel.feeds {
         tasks.push(spawn_feed_scheduler(
@@ -394,6 +421,129 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         cancel,
         tasks,
     })
+}
+
+/// What a connection over the HTTP cap is told before it is closed.
+fn http_full() -> Vec<u8> {
+    let body = r#"{"error":"too many connections from this address, or every connection is busy (http.max_connections_per_ip, http.max_connections); retry later"}"#;
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 5\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// The HTTP server: one hyper HTTP/1 connection per accepted socket, with
+/// a header read timeout (which also closes idle keep-alive connections),
+/// a connection cap that evicts the longest-idle connection rather than
+/// locking newcomers out, and a per-address cap.
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    metrics: Arc<ListenerMetrics>,
+    cfg: config::HttpSection,
+    cancel: CancellationToken,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+
+    let conns = Conns::new(
+        ConnLimits {
+            max: cfg.max_connections,
+            per_ip: cfg.max_connections_per_ip,
+        },
+        metrics.clone(),
+    );
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(cfg.header_timeout_secs.max(1)))
+        .keep_alive(true);
+    let full = http_full();
+    let mut conn_tasks = tokio::task::JoinSet::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off.
+                    tracing::warn!(error = %e, "HTTP accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = cancel.cancelled() => break,
+        };
+        let guard = match conns.admit(peer.ip()) {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "HTTP connection refused");
+                // Best effort: a client that reads gets a reason; one that
+                // does not is closed all the same.
+                let _ = stream.try_write(&full);
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        while conn_tasks.try_join_next().is_some() {}
+        let (router, metrics, cancel, builder) = (
+            router.clone(),
+            metrics.clone(),
+            cancel.clone(),
+            builder.clone(),
+        );
+        conn_tasks.spawn(async move {
+            metrics.opened();
+            let activity = guard.activity.clone();
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    activity.begin();
+                    let mut r = router.clone();
+                    let fut = tower_service::Service::call(&mut r, req);
+                    let activity = activity.clone();
+                    async move {
+                        let resp = fut.await;
+                        activity.end();
+                        resp
+                    }
+                },
+            );
+            let conn = builder.serve_connection(TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(e) = r {
+                            if e.is_timeout() {
+                                metrics.connection_timed_out();
+                            }
+                            tracing::debug!(%peer, error = %e, "HTTP connection ended");
+                        }
+                        break;
+                    }
+                    _ = guard.evicted.cancelled(), if !closing => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                    _ = cancel.cancelled(), if !closing => {
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                }
+            }
+            drop(guard);
+            metrics.closed();
+        });
+    }
+    // Requests in progress may finish; long-lived ones (the live stream)
+    // are cut after a grace period.
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while conn_tasks.join_next().await.is_some() {}
+    })
+    .await;
+    conn_tasks.abort_all();
 }
 
 /// Looks for the new indicators of an import or feed pull in the stored

@@ -519,3 +519,64 @@ impl Server {
             .sum()
     }
 }
+
+impl Server {
+    /// Stops the server (SIGTERM, then SIGKILL after `within`) and starts it
+    /// again on the same data directory and config.
+    pub fn restart_within(&mut self, within: Duration) {
+        if self.terminate(within).is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        self.restart();
+    }
+
+    /// The value of the first `/metrics` series that starts with `prefix`
+    /// (labels included), read with an admin token.
+    pub fn metric_first(&self, admin: &Client, prefix: &str) -> Option<f64> {
+        let rb = admin.with_auth(admin.agent.get(&format!("{}/metrics", admin.base)));
+        let mut r = rb.call().ok()?;
+        let text = r.body_mut().read_to_string().ok()?;
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+}
+/// A TCP connection to `addr` from the loopback address `from` (e.g.
+/// 127.0.0.2), so a test can be one attacker and another sender at once.
+pub fn connect_from(from: [u8; 4], addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    rt.block_on(async {
+        let s = tokio::net::TcpSocket::new_v4()?;
+        s.bind(SocketAddr::from((from, 0)))?;
+        let c = s.connect(addr).await?;
+        let std = c.into_std()?;
+        std.set_nonblocking(false)?;
+        Ok(std)
+    })
+}
+
+/// Whether the peer has closed `s` (reads EOF or a reset) within `wait`.
+pub fn closed_by_peer(mut s: &TcpStream, wait: Duration) -> bool {
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut b = [0u8; 512];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}

@@ -9,6 +9,7 @@
 
 mod harness;
 
-mod search;
+mod ingest;
 mod lifecycle;
+mod search;
 mod smoke;
