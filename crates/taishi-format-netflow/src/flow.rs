@@ -5,10 +5,20 @@
 //! template is not known yet is rejected (and counted), not buffered:
 //! exporters resend templates periodically, and a collector that buffers
 //! unknown data unboundedly is a memory hazard on a busy port.
+//!
+//! The template cache is bounded too (NetFlow and IPFIX over UDP carry no
+//! authentication, so anyone who can reach the port can send templates
+//! from any number of made-up exporters and observation domains): at most
+//! [`Limits::max_templates`] in all and [`Limits::max_per_exporter`] per
+//! exporter address, the least recently refreshed evicted first, and a
+//! template not refreshed for [`Limits::template_timeout`] is dropped
+//! (RFC 7011 §8.4 template lifetime over UDP; exporters resend templates
+//! every few minutes). Evictions and expiries are counted in [`Stats`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use taishi_event::{ecs, DecodeContext, Event, Location, Reject, Sink, Str, Value};
@@ -73,13 +83,89 @@ pub struct Stats {
     /// Data sets rejected because their template had not been seen.
     pub unknown_template_sets: u64,
     pub malformed: u64,
+    /// Templates dropped to stay within [`Limits`] (the oldest first).
+    pub templates_evicted: u64,
+    /// Templates dropped because they were not refreshed in time.
+    pub templates_expired: u64,
+    /// Templates held now.
+    pub templates_held: u64,
+}
+
+/// Bounds of the template cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_templates: usize,
+    pub max_per_exporter: usize,
+    pub template_timeout: Duration,
+}
+
+/// A busy collector sees tens of exporters with tens of templates each.
+pub const DEFAULT_MAX_TEMPLATES: usize = 4096;
+pub const DEFAULT_MAX_PER_EXPORTER: usize = 256;
+/// RFC 7011 §8.4 leaves the lifetime to the collector; exporters resend
+/// every few minutes (RFC 7011 suggests, Cisco defaults to 30 minutes).
+pub const DEFAULT_TEMPLATE_TIMEOUT: Duration = Duration::from_secs(1800);
+/// Options data per exporter domain: VRF names kept.
+const MAX_VRF_NAMES: usize = 1024;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_templates: DEFAULT_MAX_TEMPLATES,
+            max_per_exporter: DEFAULT_MAX_PER_EXPORTER,
+            template_timeout: DEFAULT_TEMPLATE_TIMEOUT,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Held {
+    t: Arc<Template>,
+    /// Position in the refresh order (`Cache::order`).
+    stamp: u64,
+    refreshed: Instant,
+}
+
+/// Templates with their refresh order, overall and per exporter address,
+/// so the oldest is found without a scan.
+#[derive(Debug, Default)]
+struct Cache {
+    held: HashMap<TemplateKey, Held>,
+    order: BTreeMap<u64, TemplateKey>,
+    by_exporter: HashMap<SocketAddr, BTreeMap<u64, TemplateKey>>,
+    next: u64,
+}
+
+impl Cache {
+    fn remove(&mut self, key: &TemplateKey) -> bool {
+        let Some(h) = self.held.remove(key) else {
+            return false;
+        };
+        self.order.remove(&h.stamp);
+        if let Some(m) = self.by_exporter.get_mut(&key.exporter) {
+            m.remove(&h.stamp);
+            if m.is_empty() {
+                self.by_exporter.remove(&key.exporter);
+            }
+        }
+        true
+    }
+
+    fn get(&self, key: &TemplateKey) -> Option<&Held> {
+        self.held.get(key)
+    }
+
+    fn len(&self) -> usize {
+        self.held.len()
+    }
 }
 
 /// NetFlow/IPFIX state for any number of exporters.
 #[derive(Debug, Default)]
 pub struct Collector {
-    templates: HashMap<TemplateKey, Arc<Template>>,
+    templates: Cache,
     domains: HashMap<DomainKey, DomainMeta>,
+    limits: Limits,
     pub stats: Stats,
 }
 
@@ -303,6 +389,99 @@ impl Known {
 }
 
 impl Collector {
+    pub fn with_limits(limits: Limits) -> Collector {
+        Collector {
+            limits,
+            ..Collector::default()
+        }
+    }
+
+    /// Stores (or refreshes) a template, evicting the least recently
+    /// refreshed ones past the limits.
+    fn put_template(&mut self, key: TemplateKey, t: Template) {
+        let now = Instant::now();
+        self.expire(now);
+        let c = &mut self.templates;
+        c.remove(&key);
+        let per = self.limits.max_per_exporter.max(1);
+        while c.by_exporter.get(&key.exporter).map_or(0, BTreeMap::len) >= per {
+            let Some(old) = c
+                .by_exporter
+                .get(&key.exporter)
+                .and_then(|m| m.values().next().copied())
+            else {
+                break;
+            };
+            c.remove(&old);
+            self.stats.templates_evicted += 1;
+        }
+        while c.len() >= self.limits.max_templates.max(1) {
+            let Some(old) = c.order.values().next().copied() else {
+                break;
+            };
+            c.remove(&old);
+            self.stats.templates_evicted += 1;
+        }
+        c.next += 1;
+        let stamp = c.next;
+        c.order.insert(stamp, key);
+        c.by_exporter
+            .entry(key.exporter)
+            .or_default()
+            .insert(stamp, key);
+        c.held.insert(
+            key,
+            Held {
+                t: Arc::new(t),
+                stamp,
+                refreshed: now,
+            },
+        );
+        // Exporter metadata goes with the exporter's templates: options
+        // data without a template is never read again.
+        if self.domains.len() > self.limits.max_templates.max(1) {
+            let live: std::collections::HashSet<DomainKey> = c
+                .held
+                .keys()
+                .map(|k| DomainKey {
+                    exporter: k.exporter,
+                    version: k.version,
+                    domain: k.domain,
+                })
+                .collect();
+            self.domains.retain(|k, _| live.contains(k));
+        }
+        self.stats.templates_held = c.len() as u64;
+    }
+
+    /// Drops templates not refreshed within the timeout (oldest first, so
+    /// this stops at the first fresh one).
+    fn expire(&mut self, now: Instant) {
+        let c = &mut self.templates;
+        while let Some(key) = c.order.values().next().copied() {
+            let stale = c
+                .get(&key)
+                .is_none_or(|h| now.duration_since(h.refreshed) > self.limits.template_timeout);
+            if !stale {
+                break;
+            }
+            c.remove(&key);
+            self.stats.templates_expired += 1;
+        }
+        self.stats.templates_held = c.len() as u64;
+    }
+
+    fn template(&mut self, key: &TemplateKey) -> Option<Arc<Template>> {
+        let h = self.templates.get(key)?;
+        if h.refreshed.elapsed() > self.limits.template_timeout {
+            self.templates.remove(key);
+            self.stats.templates_expired += 1;
+            self.stats.templates_held = self.templates.len() as u64;
+            return None;
+        }
+        Some(h.t.clone())
+    }
+
     /// Decodes one UDP payload from `exporter`. Returns the number of bytes
     /// the message used (IPFIX carries its length; v5 its record count) so
     /// that a file of concatenated messages can be walked.
@@ -590,6 +769,7 @@ impl Collector {
             if count == 0 {
                 // IPFIX template withdrawal.
                 self.templates.remove(&key);
+                self.stats.templates_held = self.templates.len() as u64;
                 continue;
             }
             if id < 256 {
@@ -654,8 +834,7 @@ impl Collector {
                 });
             }
             self.stats.templates += 1;
-            self.templates
-                .insert(key, Arc::new(make_template(fields, scope)));
+            self.put_template(key, make_template(fields, scope));
             if options && !ipfix {
                 // A v9 options template FlowSet holds one template and padding.
                 break;
@@ -678,7 +857,7 @@ impl Collector {
             domain: info.domain,
             id,
         };
-        let Some(t) = self.templates.get(&key).cloned() else {
+        let Some(t) = self.template(&key) else {
             self.stats.unknown_template_sets += 1;
             sink.reject(reject(
                 format!(
@@ -761,7 +940,9 @@ impl Collector {
                     meta.system_init_ms = Some(ms);
                 }
                 if let (Some(name), Some(vrf)) = (&k.vrf_name, k.ingress_vrf.or(k.egress_vrf)) {
-                    meta.vrf_names.insert(vrf, name.clone());
+                    if meta.vrf_names.len() < MAX_VRF_NAMES || meta.vrf_names.contains_key(&vrf) {
+                        meta.vrf_names.insert(vrf, name.clone());
+                    }
                 }
             }
             self.finish_event(ev, k, info, is_options, sink);
@@ -988,5 +1169,133 @@ fn note(k: &mut Known, id: u16, value: &Value, raw: &[u8]) {
         235 => k.egress_vrf = u(),
         236 => k.vrf_name = value.as_str().map(Str::from),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use taishi_event::{Format, VecSink};
+
+    /// An IPFIX message with one template (id `tid`, two fields:
+    /// sourceIPv4Address, destinationIPv4Address) for observation domain
+    /// `domain`, optionally followed by one data record of it.
+    fn ipfix(domain: u32, tid: u16, data: bool) -> Vec<u8> {
+        let mut sets = Vec::new();
+        sets.extend_from_slice(&2u16.to_be_bytes());
+        sets.extend_from_slice(&16u16.to_be_bytes());
+        sets.extend_from_slice(&tid.to_be_bytes());
+        sets.extend_from_slice(&2u16.to_be_bytes());
+        sets.extend_from_slice(&[0, 8, 0, 4, 0, 12, 0, 4]);
+        if data {
+            sets.extend_from_slice(&tid.to_be_bytes());
+            sets.extend_from_slice(&12u16.to_be_bytes());
+            sets.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+        }
+        let mut m = Vec::new();
+        m.extend_from_slice(&10u16.to_be_bytes());
+        m.extend_from_slice(&((16 + sets.len()) as u16).to_be_bytes());
+        m.extend_from_slice(&1_700_000_000u32.to_be_bytes());
+        m.extend_from_slice(&1u32.to_be_bytes());
+        m.extend_from_slice(&domain.to_be_bytes());
+        m.extend_from_slice(&sets);
+        m
+    }
+
+    fn feed(c: &mut Collector, from: SocketAddr, msg: &[u8], sink: &mut VecSink) {
+        let ctx = DecodeContext::new("t", Format::Netflow);
+        let loc = Location {
+            line: None,
+            offset: Some(0),
+            record: Some(1),
+        };
+        c.decode_message(from, msg, loc, &ctx, sink);
+    }
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([192, 0, 2, 1], port))
+    }
+
+    fn per_exporter_max(c: &Collector) -> usize {
+        let mut n: HashMap<SocketAddr, usize> = HashMap::new();
+        for k in c.templates.held.keys() {
+            *n.entry(k.exporter).or_default() += 1;
+        }
+        n.values().copied().max().unwrap_or(0)
+    }
+
+    #[test]
+    fn many_domains_are_evicted_oldest_first_and_counted() {
+        let mut c = Collector::with_limits(Limits {
+            max_templates: 64,
+            max_per_exporter: 16,
+            template_timeout: Duration::from_secs(3600),
+        });
+        let mut sink = VecSink::default();
+        for d in 0..1000u32 {
+            feed(
+                &mut c,
+                addr(2055 + (d % 10) as u16),
+                &ipfix(d, 256, false),
+                &mut sink,
+            );
+        }
+        assert!(c.templates.len() <= 64);
+        assert!(per_exporter_max(&c) <= 16);
+        assert_eq!(c.stats.templates, 1000);
+        assert_eq!(c.stats.templates_evicted, 1000 - c.templates.len() as u64);
+        assert_eq!(c.stats.templates_held, c.templates.len() as u64);
+        // The newest still decodes; an evicted one is an unknown template.
+        feed(&mut c, addr(2055 + 9), &ipfix(999, 256, true), &mut sink);
+        assert_eq!(sink.events.len(), 1);
+        let before = c.stats.unknown_template_sets;
+        let mut m = ipfix(0, 256, true);
+        // Keep only the data set: drop the template set (16 bytes).
+        m.drain(16..32);
+        let len = m.len() as u16;
+        m[2..4].copy_from_slice(&len.to_be_bytes());
+        feed(&mut c, addr(2055), &m, &mut sink);
+        assert_eq!(c.stats.unknown_template_sets, before + 1);
+    }
+
+    #[test]
+    fn templates_not_refreshed_expire() {
+        let mut c = Collector::with_limits(Limits {
+            template_timeout: Duration::from_millis(50),
+            ..Limits::default()
+        });
+        let mut sink = VecSink::default();
+        feed(&mut c, addr(1), &ipfix(1, 300, true), &mut sink);
+        assert_eq!(sink.events.len(), 1);
+        std::thread::sleep(Duration::from_millis(120));
+        // Another exporter's template sweeps the stale one out.
+        feed(&mut c, addr(2), &ipfix(1, 300, false), &mut sink);
+        assert_eq!(c.stats.templates_expired, 1);
+        assert_eq!(c.templates.len(), 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_template_traffic_stays_within_bounds(
+            ops in proptest::collection::vec((0u16..8, 0u32..40, 256u16..300, proptest::bool::ANY), 1..400),
+            max_templates in 1usize..50,
+            max_per_exporter in 1usize..20,
+        ) {
+            let mut c = Collector::with_limits(Limits {
+                max_templates,
+                max_per_exporter,
+                template_timeout: Duration::from_secs(3600),
+            });
+            let mut sink = VecSink::default();
+            for (port, domain, tid, data) in ops {
+                feed(&mut c, addr(port), &ipfix(domain, tid, data), &mut sink);
+                proptest::prop_assert!(c.templates.len() <= max_templates);
+                proptest::prop_assert!(per_exporter_max(&c) <= max_per_exporter);
+                proptest::prop_assert_eq!(c.templates.order.len(), c.templates.len());
+                let indexed: usize = c.templates.by_exporter.values().map(BTreeMap::len).sum();
+                proptest::prop_assert_eq!(indexed, c.templates.len());
+                proptest::prop_assert!(c.domains.len() <= max_templates.max(1) + 1);
+            }
+        }
     }
 }

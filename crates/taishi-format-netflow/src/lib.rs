@@ -45,7 +45,10 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::{LegacyPcapSlice, Linktype, PcapBlockOwned, PcapNGSlice};
 use taishi_event::{Confidence, DecodeContext, Decoder, Format, Framing, Location, Reject, Sink};
 
-pub use flow::{protocol_name, Stats};
+pub use flow::{
+    protocol_name, Limits, Stats, DEFAULT_MAX_PER_EXPORTER, DEFAULT_MAX_TEMPLATES,
+    DEFAULT_TEMPLATE_TIMEOUT,
+};
 
 /// Decodes NetFlow/IPFIX, keeping templates across calls.
 #[derive(Debug, Default)]
@@ -242,6 +245,13 @@ fn walk_pcap(data: &[u8], on: &mut OnDatagram<'_>) -> WalkEnd {
 impl NetflowDecoder {
     pub fn new() -> Self {
         NetflowDecoder::default()
+    }
+
+    /// A decoder whose template cache keeps within `limits`.
+    pub fn with_limits(limits: Limits) -> Self {
+        NetflowDecoder {
+            collector: flow::Collector::with_limits(limits),
+        }
     }
 
     /// Counters since the decoder was made.

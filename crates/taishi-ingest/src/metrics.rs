@@ -34,6 +34,9 @@ pub struct ListenerMetrics {
     budget_refused: AtomicU64,
     duplicates: AtomicU64,
     last_event_ms: AtomicI64,
+    /// NetFlow/IPFIX template cache (netflow listeners only).
+    templates_held: AtomicU64,
+    templates_dropped: AtomicU64,
 }
 
 /// A point-in-time copy of a listener's counters.
@@ -75,6 +78,10 @@ pub struct MetricsSnapshot {
     pub duplicates: u64,
     /// Unix milliseconds of the last decoded event, if any.
     pub last_event_unix_ms: Option<i64>,
+    /// NetFlow/IPFIX templates held, and dropped (evicted past the cache's
+    /// limits or expired).
+    pub netflow_templates_held: u64,
+    pub netflow_templates_dropped: u64,
 }
 
 impl ListenerMetrics {
@@ -102,7 +109,14 @@ impl ListenerMetrics {
             budget_refused: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
             last_event_ms: AtomicI64::new(i64::MIN),
+            templates_held: AtomicU64::new(0),
+            templates_dropped: AtomicU64::new(0),
         }
+    }
+
+    pub(crate) fn templates(&self, held: u64, dropped: u64) {
+        self.templates_held.store(held, Relaxed);
+        self.templates_dropped.store(dropped, Relaxed);
     }
 
     pub fn name(&self) -> &str {
@@ -213,6 +227,8 @@ impl ListenerMetrics {
             budget_refused: self.budget_refused.load(Relaxed),
             duplicates: self.duplicates.load(Relaxed),
             last_event_unix_ms: (last != i64::MIN).then_some(last),
+            netflow_templates_held: self.templates_held.load(Relaxed),
+            netflow_templates_dropped: self.templates_dropped.load(Relaxed),
         }
     }
 }
@@ -409,6 +425,37 @@ impl Registry {
                         s.kind
                     );
                 }
+            }
+        }
+        let netflow: Vec<&MetricsSnapshot> =
+            snaps.iter().filter(|s| s.kind == "netflow-udp").collect();
+        for (name, kind, help, get) in [
+            (
+                "netflow_templates",
+                "gauge",
+                "NetFlow/IPFIX templates held.",
+                (|s| s.netflow_templates_held) as fn(&MetricsSnapshot) -> u64,
+            ),
+            (
+                "netflow_templates_dropped_total",
+                "counter",
+                "NetFlow/IPFIX templates evicted past the cache limits or expired.",
+                |s| s.netflow_templates_dropped,
+            ),
+        ] {
+            if netflow.is_empty() {
+                break;
+            }
+            let _ = writeln!(out, "# HELP taishi_ingest_{name} {help}");
+            let _ = writeln!(out, "# TYPE taishi_ingest_{name} {kind}");
+            for s in &netflow {
+                let _ = writeln!(
+                    out,
+                    "taishi_ingest_{name}{{listener=\"{}\",kind=\"{}\"}} {}",
+                    escape_label(&s.name),
+                    s.kind,
+                    get(s)
+                );
             }
         }
         out

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use taishi_event::{DecodeContext, Format, Location};
-use taishi_format_netflow::NetflowDecoder;
+use taishi_format_netflow::{Limits, NetflowDecoder};
 use tokio::net::UdpSocket;
 
 use crate::udp::{self, Datagrams};
@@ -15,6 +15,7 @@ use crate::{CancellationToken, IngestSink, ListenOptions, ListenerMetrics, Runni
 struct Flows {
     decoder: NetflowDecoder,
     default_tz: chrono::FixedOffset,
+    metrics: Arc<ListenerMetrics>,
 }
 
 impl Datagrams for Flows {
@@ -35,6 +36,11 @@ impl Datagrams for Flows {
         };
         self.decoder
             .decode_datagram(peer, payload, loc, &ctx, batch);
+        let st = self.decoder.stats();
+        self.metrics.templates(
+            st.templates_held,
+            st.templates_evicted + st.templates_expired,
+        );
     }
 }
 
@@ -45,12 +51,24 @@ pub async fn udp<S: IngestSink>(
     sink: Arc<S>,
     shutdown: CancellationToken,
 ) -> std::io::Result<Running> {
+    udp_with_limits(addr, opts, Limits::default(), sink, shutdown).await
+}
+
+/// [`udp`] with the template cache's limits given.
+pub async fn udp_with_limits<S: IngestSink>(
+    addr: SocketAddr,
+    opts: ListenOptions,
+    limits: Limits,
+    sink: Arc<S>,
+    shutdown: CancellationToken,
+) -> std::io::Result<Running> {
     let socket = UdpSocket::bind(addr).await?;
     let local_addr = socket.local_addr()?;
     let metrics = Arc::new(ListenerMetrics::new(opts.name.clone(), "netflow-udp"));
     let flows = Flows {
-        decoder: NetflowDecoder::new(),
+        decoder: NetflowDecoder::with_limits(limits),
         default_tz: opts.default_tz,
+        metrics: metrics.clone(),
     };
     let name = opts.name.clone();
     let task = udp::spawn(socket, flows, opts, sink, metrics.clone(), shutdown);

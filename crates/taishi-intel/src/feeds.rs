@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::import::{misp, stix, Batch, Format};
-use crate::source::{read_source, Source};
+use crate::limits::Limits;
+use crate::source::{read_source_with, Source};
 use crate::store::{ImportMode, ImportReport, IndicatorStore, StoreError};
 use crate::taxii::{Auth, Http, TaxiiClient};
 
@@ -60,6 +61,9 @@ pub struct Feeds {
     pub feeds: Vec<Feed>,
     #[serde(skip)]
     path: PathBuf,
+    /// What one pull may download, inflate and bring.
+    #[serde(skip)]
+    pub limits: Limits,
 }
 
 impl Feeds {
@@ -126,7 +130,7 @@ impl Feeds {
             .position(|f| f.name == name)
             .ok_or_else(|| StoreError::Invalid(format!("no feed named {name:?}")))?;
         let feed = self.feeds[i].clone();
-        let result = pull_feed(store, &feed);
+        let result = pull_feed(store, &feed, &self.limits);
         self.record(i, &result)?;
         result.map(|(r, _)| r)
     }
@@ -144,7 +148,7 @@ impl Feeds {
             .position(|f| f.name == name)
             .ok_or_else(|| StoreError::Invalid(format!("no feed named {name:?}")))?;
         let feed = self.feeds[i].clone();
-        let result = fetch_feed(&feed).and_then(|fetched| {
+        let result = fetch_feed(&feed, &self.limits).and_then(|fetched| {
             let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
             store_fetched(&mut store, &feed, fetched)
         });
@@ -202,7 +206,7 @@ struct Fetched {
 
 /// Downloads and parses a feed; touches no store, so a slow server holds
 /// no lock.
-fn fetch_feed(feed: &Feed) -> Result<Fetched, StoreError> {
+fn fetch_feed(feed: &Feed, lim: &Limits) -> Result<Fetched, StoreError> {
     match feed.kind {
         FeedKind::Url | FeedKind::MispFeed => {
             let format = match (&feed.format, feed.kind) {
@@ -210,7 +214,17 @@ fn fetch_feed(feed: &Feed) -> Result<Fetched, StoreError> {
                 (None, FeedKind::MispFeed) => Some(Format::MispFeed),
                 _ => None,
             };
-            let read = read_source(&Source::Url(feed.url.clone()), format.as_ref(), &feed.name);
+            let read = read_source_with(
+                &Source::Url(feed.url.clone()),
+                format.as_ref(),
+                &feed.name,
+                lim,
+            );
+            // Past a limit: a failed pull, naming the limit; the feed's
+            // indicators stay as they were.
+            if let Some(e) = read.limit {
+                return Err(e.into());
+            }
             // A feed that could not be fetched (or read nothing usable) is a
             // failed pull; replacing the feed's data with nothing would
             // drop every indicator it had until the next good pull.
@@ -227,12 +241,15 @@ fn fetch_feed(feed: &Feed) -> Result<Fetched, StoreError> {
             })
         }
         FeedKind::Taxii => {
-            let client = TaxiiClient::new(feed.auth.clone());
+            let client = TaxiiClient::new(feed.auth.clone())
+                .with_max_body(lim.max_bytes)
+                .with_max_objects(lim.max_indicators);
             let poll = client
                 .poll(&feed.url, feed.cursor.as_deref(), 1000)
                 .map_err(StoreError::Invalid)?;
             let mut b = Batch::default();
             stix::parse_objects(&feed.url, &feed.name, &poll.objects, &mut b);
+            check_count(&feed.name, &b, lim)?;
             Ok(Fetched {
                 batch: b,
                 mode: ImportMode::Merge,
@@ -241,7 +258,7 @@ fn fetch_feed(feed: &Feed) -> Result<Fetched, StoreError> {
             })
         }
         FeedKind::MispRest => {
-            let http = Http::default();
+            let http = Http::default().with_max_body(lim.max_bytes);
             let (b, cursor) = misp_rest_search(
                 &http,
                 &feed.url,
@@ -251,6 +268,7 @@ fn fetch_feed(feed: &Feed) -> Result<Fetched, StoreError> {
                 1000,
             )
             .map_err(StoreError::Invalid)?;
+            check_count(&feed.name, &b, lim)?;
             Ok(Fetched {
                 batch: b,
                 mode: ImportMode::Merge,
@@ -259,6 +277,18 @@ fn fetch_feed(feed: &Feed) -> Result<Fetched, StoreError> {
             })
         }
     }
+}
+
+fn check_count(feed: &str, b: &Batch, lim: &Limits) -> Result<(), StoreError> {
+    if b.indicators.len() > lim.max_indicators {
+        return Err(crate::LimitExceeded {
+            entry: format!("feed {feed}"),
+            kind: crate::LimitKind::Indicators,
+            limit: lim.max_indicators as u64,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 fn store_fetched(
@@ -279,8 +309,9 @@ fn store_fetched(
 fn pull_feed(
     store: &mut IndicatorStore,
     feed: &Feed,
+    lim: &Limits,
 ) -> Result<(ImportReport, Option<String>), StoreError> {
-    store_fetched(store, feed, fetch_feed(feed)?)
+    store_fetched(store, feed, fetch_feed(feed, lim)?)
 }
 
 /// A MISP feed over HTTP: `<base>/manifest.json`, then `<base>/<uuid>.json`.

@@ -62,6 +62,7 @@
 pub mod feeds;
 pub mod fields;
 pub mod import;
+pub mod limits;
 pub mod matcher;
 pub mod model;
 pub mod pattern;
@@ -74,8 +75,9 @@ pub mod warninglist;
 
 pub use feeds::{Feed, FeedKind, Feeds};
 pub use import::{Batch, Format};
+pub use limits::{LimitExceeded, LimitKind, Limits};
 pub use matcher::{IndicatorContext, IntelHit, Matcher, MatcherBuilder, MatcherStats};
 pub use model::{CondOp, Condition, ImportError, Indicator, IndicatorType, Tlp};
-pub use source::{import_source, read_source, Source};
+pub use source::{import_source, import_source_with, read_source, read_source_with, Source};
 pub use store::{ImportMode, ImportReport, IndicatorStore, SourceMeta, StoreError};
 pub use warninglist::{Warninglist, Warninglists};

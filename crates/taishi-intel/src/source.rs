@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::import::{self, misp, Batch, Format};
+use crate::limits::{self, GunzipError, LimitExceeded, LimitKind, Limits};
 use crate::store::{ImportMode, ImportReport, IndicatorStore};
 use crate::taxii::Http;
 
@@ -62,10 +63,49 @@ pub struct Read {
     pub batch: Batch,
     pub formats: Vec<Format>,
     pub warninglists: Vec<(String, Vec<u8>)>,
+    /// The first limit passed: the read stopped there, and what it holds
+    /// must not replace a source's data.
+    pub limit: Option<LimitExceeded>,
 }
 
-fn read_file(path: &Path, format: Option<&Format>, source: &str, out: &mut Read) {
+impl Read {
+    fn over_limit(&mut self, e: LimitExceeded) {
+        self.batch.error(e.entry.clone(), e.to_string());
+        self.limit.get_or_insert(e);
+    }
+
+    /// Unpacks a gzip body within the limit; None (recorded) when it
+    /// cannot be.
+    fn gunzip(&mut self, entry: &str, data: Vec<u8>, lim: &Limits) -> Option<Vec<u8>> {
+        if !limits::is_gzip(&data) {
+            return Some(data);
+        }
+        match limits::gunzip_bounded(entry, &data, lim.max_bytes) {
+            Ok(d) => Some(d),
+            Err(GunzipError::Limit(e)) => {
+                self.over_limit(e);
+                None
+            }
+            Err(GunzipError::Corrupt(e)) => {
+                self.batch.error(entry, e);
+                None
+            }
+        }
+    }
+}
+
+fn read_file(path: &Path, format: Option<&Format>, source: &str, out: &mut Read, lim: &Limits) {
     let entry = path.display().to_string();
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.len() > lim.max_bytes {
+            out.over_limit(LimitExceeded {
+                entry,
+                kind: LimitKind::Download,
+                limit: lim.max_bytes,
+            });
+            return;
+        }
+    }
     let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) => {
@@ -73,7 +113,9 @@ fn read_file(path: &Path, format: Option<&Format>, source: &str, out: &mut Read)
             return;
         }
     };
-    let data = maybe_gunzip(&entry, data, &mut out.batch);
+    let Some(data) = out.gunzip(&entry, data, lim) else {
+        return;
+    };
     let fmt = match format.cloned().or_else(|| import::detect(&entry, &data)) {
         Some(f) => f,
         None => {
@@ -95,20 +137,37 @@ fn read_file(path: &Path, format: Option<&Format>, source: &str, out: &mut Read)
     }
 }
 
-fn maybe_gunzip(entry: &str, data: Vec<u8>, b: &mut Batch) -> Vec<u8> {
-    if data.starts_with(&[0x1f, 0x8b]) {
-        use std::io::Read as _;
-        let mut out = Vec::new();
-        match flate2::read::MultiGzDecoder::new(&data[..]).read_to_end(&mut out) {
-            Ok(_) => return out,
-            Err(e) => b.error(entry, format!("gzip: {e}")),
-        }
-    }
-    data
+/// Reads a source without storing it, within the default [`Limits`].
+pub fn read_source(src: &Source, format: Option<&Format>, source_name: &str) -> Read {
+    read_source_with(src, format, source_name, &Limits::default())
 }
 
-/// Reads a source without storing it.
-pub fn read_source(src: &Source, format: Option<&Format>, source_name: &str) -> Read {
+/// Reads a source without storing it. Past a limit the read stops and
+/// [`Read::limit`] says which.
+pub fn read_source_with(
+    src: &Source,
+    format: Option<&Format>,
+    source_name: &str,
+    lim: &Limits,
+) -> Read {
+    let mut out = read_unchecked(src, format, source_name, lim);
+    let n = out.batch.indicators.len();
+    if n > lim.max_indicators && out.limit.is_none() {
+        let entry = match src {
+            Source::Path(p) => p.display().to_string(),
+            Source::Url(u) => u.clone(),
+        };
+        out.batch.indicators = Vec::new();
+        out.over_limit(LimitExceeded {
+            entry,
+            kind: LimitKind::Indicators,
+            limit: lim.max_indicators as u64,
+        });
+    }
+    out
+}
+
+fn read_unchecked(src: &Source, format: Option<&Format>, source_name: &str, lim: &Limits) -> Read {
     let mut out = Read::default();
     match src {
         Source::Path(p) if p.is_dir() => {
@@ -129,12 +188,15 @@ pub fn read_source(src: &Source, format: Option<&Format>, source_name: &str) -> 
             };
             files.sort();
             for f in files {
-                read_file(&f, format, source_name, &mut out);
+                read_file(&f, format, source_name, &mut out, lim);
+                if out.limit.is_some() {
+                    break;
+                }
             }
         }
-        Source::Path(p) => read_file(p, format, source_name, &mut out),
+        Source::Path(p) => read_file(p, format, source_name, &mut out, lim),
         Source::Url(u) => {
-            let http = Http::default();
+            let http = Http::default().with_max_body(lim.max_bytes);
             let fmt_is_feed = format == Some(&Format::MispFeed) || u.ends_with("manifest.json");
             if fmt_is_feed {
                 let base = u
@@ -148,7 +210,9 @@ pub fn read_source(src: &Source, format: Option<&Format>, source_name: &str) -> 
             }
             match http.get(u, &[]) {
                 Ok(r) if r.status == 200 => {
-                    let data = maybe_gunzip(u, r.body, &mut out.batch);
+                    let Some(data) = out.gunzip(u, r.body, lim) else {
+                        return out;
+                    };
                     match format.cloned().or_else(|| import::detect(u, &data)) {
                         Some(Format::Warninglist) => out.warninglists.push((u.clone(), data)),
                         Some(f) => {
@@ -159,6 +223,11 @@ pub fn read_source(src: &Source, format: Option<&Format>, source_name: &str) -> 
                     }
                 }
                 Ok(r) => out.batch.error(u, format!("HTTP {}", r.status)),
+                Err(e) if e.contains("max_feed_mib") => out.over_limit(LimitExceeded {
+                    entry: u.clone(),
+                    kind: LimitKind::Download,
+                    limit: lim.max_bytes,
+                }),
                 Err(e) => out.batch.error(u, e),
             }
         }
@@ -174,8 +243,23 @@ pub fn import_source(
     format: Option<&Format>,
     name: Option<&str>,
 ) -> Result<ImportReport, crate::StoreError> {
+    import_source_with(store, src, format, name, &Limits::default())
+}
+
+/// [`import_source`] within `lim`: a source past a limit is refused whole
+/// ([`crate::StoreError::Limit`]) and the source's earlier data stays.
+pub fn import_source_with(
+    store: &mut IndicatorStore,
+    src: &Source,
+    format: Option<&Format>,
+    name: Option<&str>,
+    lim: &Limits,
+) -> Result<ImportReport, crate::StoreError> {
     let name = name.map_or_else(|| src.default_name(), str::to_string);
-    let read = read_source(src, format, &name);
+    let read = read_source_with(src, format, &name, lim);
+    if let Some(e) = read.limit {
+        return Err(e.into());
+    }
     let mut extra = Vec::new();
     for (entry, data) in &read.warninglists {
         match store.add_warninglist(data) {

@@ -34,6 +34,9 @@ pub enum StoreError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// A feed or import passed one of its [`crate::Limits`].
+    #[error(transparent)]
+    Limit(#[from] crate::LimitExceeded),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {

@@ -59,13 +59,13 @@ impl Response {
     }
 }
 
-/// Largest body read (a TAXII page or a feed download).
-const MAX_BODY: u64 = 1 << 30;
-
 /// A small blocking HTTP client shared by the TAXII, MISP and feed code.
 #[derive(Clone)]
 pub struct Http {
     agent: ureq::Agent,
+    /// Largest body read (a TAXII page or a feed download), counted after
+    /// any Content-Encoding is undone.
+    max_body: u64,
 }
 
 impl Default for Http {
@@ -82,7 +82,16 @@ impl Http {
             .user_agent(concat!("taishi/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Http { agent }
+        Http {
+            agent,
+            max_body: crate::limits::DEFAULT_MAX_BYTES,
+        }
+    }
+
+    /// The same client reading at most `max` bytes of each body.
+    pub fn with_max_body(mut self, max: u64) -> Http {
+        self.max_body = max;
+        self
     }
 
     pub fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, String> {
@@ -91,7 +100,7 @@ impl Http {
             req = req.header(*k, *v);
         }
         let resp = req.call().map_err(|e| format!("GET {url}: {e}"))?;
-        read(url, resp)
+        read(url, resp, self.max_body)
     }
 
     pub fn post(
@@ -105,11 +114,15 @@ impl Http {
             req = req.header(*k, *v);
         }
         let resp = req.send(body).map_err(|e| format!("POST {url}: {e}"))?;
-        read(url, resp)
+        read(url, resp, self.max_body)
     }
 }
 
-fn read(url: &str, mut resp: ureq::http::Response<ureq::Body>) -> Result<Response, String> {
+fn read(
+    url: &str,
+    mut resp: ureq::http::Response<ureq::Body>,
+    max: u64,
+) -> Result<Response, String> {
     let status = resp.status().as_u16();
     let headers = resp
         .headers()
@@ -119,9 +132,17 @@ fn read(url: &str, mut resp: ureq::http::Response<ureq::Body>) -> Result<Respons
     let body = resp
         .body_mut()
         .with_config()
-        .limit(MAX_BODY)
+        .limit(max)
         .read_to_vec()
-        .map_err(|e| format!("{url}: reading the body: {e}"))?;
+        .map_err(|e| match e {
+            ureq::Error::BodyExceedsLimit(_) => crate::LimitExceeded {
+                entry: url.to_string(),
+                kind: crate::LimitKind::Download,
+                limit: max,
+            }
+            .to_string(),
+            e => format!("{url}: reading the body: {e}"),
+        })?;
     Ok(Response {
         status,
         headers,
@@ -134,6 +155,9 @@ fn read(url: &str, mut resp: ureq::http::Response<ureq::Body>) -> Result<Respons
 pub struct TaxiiClient {
     http: Http,
     auth: Option<Auth>,
+    /// A poll stops after this many objects; its cursor then covers what it
+    /// read, so the next poll goes on from there.
+    max_objects: usize,
 }
 
 /// A collection as the server describes it.
@@ -163,7 +187,19 @@ impl TaxiiClient {
         TaxiiClient {
             http: Http::default(),
             auth,
+            max_objects: usize::MAX,
         }
+    }
+
+    pub fn with_max_objects(mut self, max: usize) -> TaxiiClient {
+        self.max_objects = max;
+        self
+    }
+
+    /// Each page read at most `max` bytes.
+    pub fn with_max_body(mut self, max: u64) -> TaxiiClient {
+        self.http = self.http.with_max_body(max);
+        self
     }
 
     fn get_json(&self, url: &str) -> Result<(Value, Response), String> {
@@ -263,7 +299,7 @@ impl TaxiiClient {
                 }
             }
             let more = v.get("more").and_then(Value::as_bool).unwrap_or(false);
-            if !more || got == 0 {
+            if !more || got == 0 || poll.objects.len() >= self.max_objects {
                 return Ok(poll);
             }
             match v.get("next").and_then(Value::as_str) {

@@ -1080,6 +1080,8 @@ pub fn health_json(app: &App) -> J {
             "events": st.events, "bytes": st.index_bytes, "partitions": st.partitions.len(),
             "wal_bytes": st.wal_bytes, "bytes_per_event": st.bytes_per_event,
             "last_seq": st.last_seq, "durable_seq": st.durable_seq, "checkpoint_seq": st.checkpoint_seq,
+            "outside_events": st.outside_events, "unrepresentable_events": st.unrepresentable_events,
+            "open_writers": st.open_writers,
             "error": st.last_background_error,
         },
         "listeners": crate::overview::listeners(app),
@@ -1153,6 +1155,24 @@ async fn metrics_text(State(app): State<S>) -> Response {
             "gauge",
             "Bytes of write-ahead log.",
             st.wal_bytes as f64,
+        ),
+        (
+            "taishi_store_outside_events_total",
+            "counter",
+            "Events dated outside the day window (store.past_days, store.future_days), kept with their receipt day.",
+            st.outside_events as f64,
+        ),
+        (
+            "taishi_store_unrepresentable_events_total",
+            "counter",
+            "Events dated before 1677 or after 2262, indexed under their receipt time.",
+            st.unrepresentable_events as f64,
+        ),
+        (
+            "taishi_store_open_writers",
+            "gauge",
+            "Index writers open (store.max_open_writers).",
+            st.open_writers as f64,
         ),
         (
             "taishi_rules_compiled",
@@ -1429,7 +1449,19 @@ async fn intel_import(
         let report = app
             .intel
             .import_bytes(&q.name, q.format.as_deref(), &body)
-            .map_err(|e| bad(format!("{e:#}")))?;
+            .map_err(|e| {
+                // Past a limit the upload itself is the problem: 413.
+                let over = matches!(
+                    e.downcast_ref::<taishi_intel::StoreError>(),
+                    Some(taishi_intel::StoreError::Limit(_))
+                );
+                let code = if over {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                ApiError(code, format!("{e:#}"))
+            })?;
         let new = report.new_indicators.len();
         let out = json!({"report": report, "retro_hunt": {"indicators": new, "window_days": app.intel.retro_window.num_days()}});
         crate::spawn_retro_hunt(&app, report);

@@ -217,6 +217,19 @@ pub struct StoreSection {
     pub max_size_gib: f64,
     /// How soon stored events become searchable, in milliseconds.
     pub refresh_ms: u64,
+    /// Events dated up to this many days before the day they arrive get
+    /// their own day's partition; older ones (and any before the retention
+    /// cutoff) are kept with the events received that day, flagged
+    /// `taishi.time_outside`, still searchable by their time.
+    pub past_days: u32,
+    /// The same for days after the day they arrive.
+    pub future_days: u32,
+    /// Index writers open at once (one per day written to).
+    pub max_open_writers: usize,
+    /// Indexing memory of today's and yesterday's writers, MiB each.
+    pub writer_memory_mib: usize,
+    /// Indexing memory of any other writer (a late day, a backfill), MiB.
+    pub cold_writer_memory_mib: usize,
 }
 
 impl Default for StoreSection {
@@ -225,6 +238,11 @@ impl Default for StoreSection {
             retention_days: 180,
             max_size_gib: 0.0,
             refresh_ms: 1000,
+            past_days: 7,
+            future_days: 1,
+            max_open_writers: 10,
+            writer_memory_mib: 128,
+            cold_writer_memory_mib: 16,
         }
     }
 }
@@ -267,6 +285,11 @@ pub struct IntelSection {
     pub feeds: bool,
     /// How often the feed list is checked for feeds that are due.
     pub feed_check_secs: u64,
+    /// Most bytes one feed download or import may have, also after
+    /// decompression (a gzip bomb stops here), MiB.
+    pub max_feed_mib: u64,
+    /// Most indicators one feed pull or import may bring.
+    pub max_indicators_per_feed: usize,
 }
 
 impl Default for IntelSection {
@@ -276,6 +299,8 @@ impl Default for IntelSection {
             retro_days: 30,
             feeds: true,
             feed_check_secs: 30,
+            max_feed_mib: 512,
+            max_indicators_per_feed: 2_000_000,
         }
     }
 }
@@ -308,6 +333,15 @@ pub enum Listener {
         #[serde(default)]
         name: Option<String>,
         listen: SocketAddr,
+        /// Templates kept in all (the least recently refreshed go first).
+        #[serde(default = "default_max_templates")]
+        max_templates: usize,
+        /// Templates kept per exporter address.
+        #[serde(default = "default_max_templates_per_exporter")]
+        max_templates_per_exporter: usize,
+        /// A template not refreshed for this long is dropped.
+        #[serde(default = "default_template_timeout_secs")]
+        template_timeout_secs: u64,
     },
     Tail {
         #[serde(default)]
@@ -340,6 +374,18 @@ impl Listener {
         };
         n.unwrap_or_else(|| self.kind().to_string())
     }
+}
+
+fn default_max_templates() -> usize {
+    taishi_format_netflow::DEFAULT_MAX_TEMPLATES
+}
+
+fn default_max_templates_per_exporter() -> usize {
+    taishi_format_netflow::DEFAULT_MAX_PER_EXPORTER
+}
+
+fn default_template_timeout_secs() -> u64 {
+    taishi_format_netflow::DEFAULT_TEMPLATE_TIMEOUT.as_secs()
 }
 
 /// What is wrong with a config file: each problem names the key.
@@ -438,6 +484,30 @@ impl Config {
         if self.http.max_body_mib > (1 << 20) {
             p.push("http.max_body_mib: at most 1048576 (1 TiB)".into());
         }
+        // Tantivy needs 15 MB per indexing thread.
+        for (k, v) in [
+            ("store.writer_memory_mib", self.store.writer_memory_mib),
+            (
+                "store.cold_writer_memory_mib",
+                self.store.cold_writer_memory_mib,
+            ),
+        ] {
+            if !(15..=4096).contains(&v) {
+                p.push(format!("{k}: must be between 15 and 4096 (MiB)"));
+            }
+        }
+        if !(2..=1000).contains(&self.store.max_open_writers) {
+            p.push("store.max_open_writers: must be between 2 and 1000".into());
+        }
+        if self.store.past_days > 3650 || self.store.future_days > 3650 {
+            p.push("store.past_days, store.future_days: at most 3650".into());
+        }
+        if self.intel.max_feed_mib == 0 {
+            p.push("intel.max_feed_mib: must be at least 1".into());
+        }
+        if self.intel.max_indicators_per_feed == 0 {
+            p.push("intel.max_indicators_per_feed: must be at least 1".into());
+        }
         if taishi_sigma::Level::parse(&self.detection.min_level).is_none() {
             p.push(format!(
                 "detection.min_level: `{}` is not a level (informational, low, medium, high, critical)",
@@ -503,6 +573,23 @@ impl Config {
                                 ));
                             }
                         }
+                    }
+                }
+                Listener::Netflow {
+                    max_templates,
+                    max_templates_per_exporter,
+                    template_timeout_secs,
+                    ..
+                } => {
+                    if *max_templates == 0 || *max_templates_per_exporter == 0 {
+                        p.push(format!(
+                            "listeners[{i}].max_templates, max_templates_per_exporter: must be at least 1"
+                        ));
+                    }
+                    if *template_timeout_secs == 0 {
+                        p.push(format!(
+                            "listeners[{i}].template_timeout_secs: must be at least 1"
+                        ));
                     }
                 }
                 Listener::Tail { paths, format, .. } => {

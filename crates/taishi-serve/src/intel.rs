@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde_json::{json, Map, Value as J};
 use taishi_event::Event;
 use taishi_intel::{
-    import_source, retro, Feed, Feeds, ImportReport, Indicator, IndicatorStore, IntelHit, Matcher,
-    Source,
+    import_source_with, retro, Feed, Feeds, ImportReport, Indicator, IndicatorStore, IntelHit,
+    Limits, Matcher, Source,
 };
 
 use crate::state::{now_iso, Alert};
@@ -33,6 +33,8 @@ pub struct Intel {
     pulls: Mutex<HashMap<String, PullStats>>,
     /// How far back a new indicator is looked for.
     pub retro_window: TimeDelta,
+    /// What one feed pull or import may download, inflate and bring.
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -75,7 +77,7 @@ pub struct IndicatorQuery {
 }
 
 impl Intel {
-    pub fn open(dir: PathBuf, retro_days: u32) -> anyhow::Result<Intel> {
+    pub fn open(dir: PathBuf, retro_days: u32, limits: Limits) -> anyhow::Result<Intel> {
         let store = IndicatorStore::open(&dir)?;
         let matcher = store.load_matcher()?;
         let uploads = dir.join("uploads");
@@ -88,6 +90,7 @@ impl Intel {
             feeds_lock: Mutex::new(()),
             pulls: Mutex::new(HashMap::new()),
             retro_window: TimeDelta::days(i64::from(retro_days.max(1))),
+            limits,
         })
     }
 
@@ -132,7 +135,13 @@ impl Intel {
             })
             .transpose()?;
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        let report = import_source(&mut store, &Source::Path(path), format.as_ref(), Some(name))?;
+        let report = import_source_with(
+            &mut store,
+            &Source::Path(path),
+            format.as_ref(),
+            Some(name),
+            &self.limits,
+        )?;
         self.rebuild(&store)?;
         Ok(report)
     }
@@ -199,7 +208,9 @@ impl Intel {
     // ---- feeds -------------------------------------------------------
 
     fn feeds(&self) -> anyhow::Result<Feeds> {
-        Ok(Feeds::load(&self.dir)?)
+        let mut f = Feeds::load(&self.dir)?;
+        f.limits = self.limits;
+        Ok(f)
     }
 
     /// Every feed with its schedule and the outcome of its last pull.

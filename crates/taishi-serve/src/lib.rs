@@ -147,6 +147,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
 
     let store_cfg = StoreConfig {
         retention_days: config.store.retention_days,
+        past_days: config.store.past_days,
+        future_days: config.store.future_days,
+        max_open_writers: config.store.max_open_writers,
+        writer_memory_bytes: config.store.writer_memory_mib << 20,
+        cold_writer_memory_bytes: config.store.cold_writer_memory_mib << 20,
         max_bytes: (config.store.max_size_gib > 0.0)
             .then_some((config.store.max_size_gib * (1u64 << 30) as f64) as u64),
         checkpoint_interval: Some(Duration::from_millis(config.store.refresh_ms.max(100))),
@@ -215,8 +220,12 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     }
     let intel = {
         let (dir, days) = (data_dir.join("intel"), config.intel.retro_days);
+        let limits = taishi_intel::Limits {
+            max_bytes: config.intel.max_feed_mib.saturating_mul(1 << 20),
+            max_indicators: config.intel.max_indicators_per_feed,
+        };
         Arc::new(
-            tokio::task::spawn_blocking(move || intel::Intel::open(dir, days))
+            tokio::task::spawn_blocking(move || intel::Intel::open(dir, days, limits))
                 .await?
                 .context("threat intelligence")?,
         )
@@ -312,8 +321,26 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
                 )
                 .await
             }
-            config::Listener::Netflow { listen, .. } => {
-                taishi_ingest::netflow::udp(*listen, opts, sink.clone(), cancel.clone()).await
+            config::Listener::Netflow {
+                listen,
+                max_templates,
+                max_templates_per_exporter,
+                template_timeout_secs,
+                ..
+            } => {
+                let limits = taishi_format_netflow::Limits {
+                    max_templates: *max_templates,
+                    max_per_exporter: *max_templates_per_exporter,
+                    template_timeout: Duration::from_secs(*template_timeout_secs),
+                };
+                taishi_ingest::netflow::udp_with_limits(
+                    *listen,
+                    opts,
+                    limits,
+                    sink.clone(),
+                    cancel.clone(),
+                )
+                .await
             }
             config::Listener::Tail { paths, format, .. } => {
                 let mut tc = taishi_ingest::tail::TailConfig::new(

@@ -5,7 +5,26 @@
 //! <root>/checkpoint.json           {"wal_seq": N}: every record <= N is indexed
 //! <root>/wal/<first seq>.wal       write-ahead log segments (see `wal`)
 //! <root>/partitions/YYYY-MM-DD/    one Tantivy index per UTC day of @timestamp
+//! <root>/partitions/outside-YYYY-MM-DD/
+//!                                  events received that day whose time was
+//!                                  outside the day window (see below)
 //! ```
+//!
+//! **Where an event goes.** An event dated within
+//! [`StoreConfig::past_days`] before to [`StoreConfig::future_days`] after
+//! the UTC day it is received (and not before the retention cutoff) goes to
+//! its day's partition. Any other event — a backfill of old logs, a clock
+//! years ahead, a time before 1677 or after 2262 that the index cannot hold
+//! — goes to the partition of its receipt day, `outside-YYYY-MM-DD`, keeps
+//! its `@timestamp` as sent, and gains two fields: `taishi.received` (receipt
+//! time, which also records the placement in the WAL so recovery puts it
+//! back in the same partition) and `taishi.time_outside` (`past`, `future`
+//! or `unrepresentable`). It stays searchable by its own time (searches merge
+//! `outside` partitions whose times overlap the range), except an
+//! unrepresentable time, which is indexed under the receipt time. So no
+//! timestamp can make ingest open and commit one index writer after
+//! another, and these partitions are dropped by receipt day: far-future
+//! dates do not outlive retention. The counts are in [`StoreStats`].
 //!
 //! **Commit protocol.** [`Store::append`] writes the event to the WAL (and
 //! hands it to the day's index writer); [`Store::commit`] fsyncs the WAL and
@@ -29,7 +48,7 @@ mod partition;
 mod query;
 pub mod wal;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::ops::RangeInclusive;
@@ -38,7 +57,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use taishi_event::Event;
@@ -56,7 +75,20 @@ pub use budget::{estimate_bytes, multi_term_clauses, Budget, CancelOnDrop};
 pub use query::{Filter, RangeValue, TimeRange, ValueKinds, ValuePredicate, TIMESTAMP};
 pub use wal::WalOpenReport;
 
-use partition::{Fields, Partition};
+use partition::{Fields, PartKey, Partition};
+
+/// Marks an event stored in its receipt day's `outside` partition: the
+/// receipt time (RFC 3339). Also what recovery reads to place it again.
+pub const RECEIVED_FIELD: &str = "taishi.received";
+/// Why it is there: `past`, `future` or `unrepresentable`.
+pub const OUTSIDE_FIELD: &str = "taishi.time_outside";
+/// A sender's own `taishi.received` is kept under this name, so it cannot
+/// choose a partition.
+pub const SENDER_RECEIVED_FIELD: &str = "taishi.received_by_sender";
+
+/// Writers not used for this long (other than today's and yesterday's) are
+/// committed and closed at the next checkpoint, freeing their memory.
+const IDLE_WRITER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -132,7 +164,19 @@ pub struct StoreConfig {
     pub writer_threads: usize,
     pub writer_memory_bytes: usize,
     /// Writers kept open at once (today, yesterday's late events, a backfill).
+    /// Only today's and yesterday's get `writer_threads` and
+    /// `writer_memory_bytes`; any other gets one thread and
+    /// `cold_writer_memory_bytes`, so the most the writers can hold is
+    /// 2 × writer_memory_bytes + (max_open_writers − 2) × cold_writer_memory_bytes.
     pub max_open_writers: usize,
+    pub cold_writer_memory_bytes: usize,
+    /// Events dated up to this many days before the day they are received
+    /// get their own day's partition; older ones go to the receipt day's
+    /// `outside` partition (see the module documentation).
+    pub past_days: u32,
+    /// The same for days after the receipt day (a sender's clock ahead, a
+    /// local time zone taken for UTC).
+    pub future_days: u32,
     pub docstore_zstd_level: i32,
     /// Checkpoint from a background thread at this interval: how quickly new
     /// events become searchable.
@@ -149,7 +193,15 @@ impl Default for StoreConfig {
             // at most: the caller needs CPU to serialise and decode).
             writer_threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
             writer_memory_bytes: 128 << 20,
-            max_open_writers: 3,
+            // Every day of the default window (7 back, today, 1 ahead) and
+            // the `outside` partition can be open at once: no eviction
+            // (a commit under the ingest lock) while senders stay inside it.
+            // At most 2 × 128 + 8 × 16 = 384 MiB, as three 128 MiB writers
+            // took before.
+            max_open_writers: 10,
+            cold_writer_memory_bytes: 16 << 20,
+            past_days: 7,
+            future_days: 1,
             docstore_zstd_level: 3,
             checkpoint_interval: None,
         }
@@ -171,7 +223,10 @@ pub struct RecoveryReport {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionStats {
+    /// The events' day, or for an `outside` partition the receipt day.
     pub day: NaiveDate,
+    /// Events received on `day` whose time was outside the day window.
+    pub outside: bool,
     pub events: u64,
     pub bytes: u64,
 }
@@ -187,6 +242,14 @@ pub struct StoreStats {
     pub durable_seq: u64,
     pub checkpoint_seq: u64,
     pub last_background_error: Option<String>,
+    /// Events appended since open whose time was outside the day window
+    /// (stored in their receipt day's `outside` partition).
+    pub outside_events: u64,
+    /// Of those, events whose time the index cannot hold (before 1677 or
+    /// after 2262), indexed under their receipt time.
+    pub unrepresentable_events: u64,
+    /// Index writers open now.
+    pub open_writers: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -220,15 +283,24 @@ pub struct RetentionReport {
 struct OpenWriter {
     writer: IndexWriter<TantivyDocument>,
     last_used: u64,
+    used_at: Instant,
+    hot: bool,
     dirty: bool,
 }
 
 struct Ingest {
-    writers: HashMap<NaiveDate, OpenWriter>,
+    writers: HashMap<PartKey, OpenWriter>,
     /// Each partition's committed payload: records at or below it are in it.
-    committed: HashMap<NaiveDate, u64>,
-    /// Highest sequence handed to an index writer.
+    committed: HashMap<PartKey, u64>,
+    /// Highest sequence handed to an index writer (during a batch: the
+    /// batch's last, see `pending`).
     last_added: u64,
+    /// While a batch is handed over partition by partition: the partitions
+    /// still to receive their records of it. A writer evicted meanwhile
+    /// may claim only `batch_floor` (the sequence before the batch) when it
+    /// is one of them, `last_added` otherwise.
+    pending: HashSet<PartKey>,
+    batch_floor: u64,
     tick: u64,
 }
 
@@ -239,7 +311,11 @@ struct Inner {
     /// None when opened read-only.
     wal: Option<wal::Wal>,
     ingest: Mutex<Ingest>,
-    partitions: RwLock<BTreeMap<NaiveDate, Arc<Partition>>>,
+    partitions: RwLock<BTreeMap<PartKey, Arc<Partition>>>,
+    outside_events: AtomicU64,
+    unrepresentable_events: AtomicU64,
+    /// `ingest.writers.len()`, readable without the ingest lock.
+    open_writers: std::sync::atomic::AtomicUsize,
     checkpoint_seq: AtomicU64,
     /// Set when an event reached the WAL but not its index writer: a
     /// checkpoint would then claim it indexed, so none is taken until reopen.
@@ -290,101 +366,239 @@ fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreError> 
         .map_err(|e| StoreError::io(dir, e))
 }
 
-/// An event ready to index: timestamp fixed, JSON serialised once (for the
-/// WAL and the stored copy).
+/// Why an event is stored outside its day's partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outside {
+    Past,
+    Future,
+    Unrepresentable,
+}
+
+impl Outside {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outside::Past => "past",
+            Outside::Future => "future",
+            Outside::Unrepresentable => "unrepresentable",
+        }
+    }
+}
+
+/// An event ready to index: timestamp fixed, partition chosen, JSON
+/// serialised once (for the WAL and the stored copy).
 struct Prepared {
-    ts_micros: i64,
+    key: PartKey,
     json: Vec<u8>,
     doc: TantivyDocument,
+    outside: Option<Outside>,
+}
+
+fn parse_received(ev: &Event) -> Option<DateTime<Utc>> {
+    ev.get_str(RECEIVED_FIELD)
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 impl Inner {
-    fn prepare(&self, event: &Event, now: DateTime<Utc>) -> Prepared {
-        let mut owned;
-        let event = if event.timestamp.is_some() {
-            event
+    /// Where an event dated `micros` belongs when received at `now`: None
+    /// for its own day's partition.
+    fn outside_why(&self, micros: i64, now: DateTime<Utc>) -> Option<Outside> {
+        if !partition::representable(micros) {
+            return Some(Outside::Unrepresentable);
+        }
+        let day = day_of(micros);
+        let today = now.date_naive();
+        // A day partition older than the retention cutoff would be dropped
+        // by the next retention run: such an event is kept by receipt.
+        let cutoff = (now - TimeDelta::days(i64::from(self.config.retention_days))).date_naive();
+        let lo = (today - TimeDelta::days(i64::from(self.config.past_days))).max(cutoff);
+        let hi = today + TimeDelta::days(i64::from(self.config.future_days));
+        if day < lo {
+            Some(Outside::Past)
+        } else if day > hi {
+            Some(Outside::Future)
         } else {
-            // An event without @timestamp is kept under its receipt time.
-            owned = event.clone();
-            owned.timestamp = Some(now.fixed_offset());
-            &owned
-        };
-        let ts_micros = event.timestamp.map_or(0, |t| t.timestamp_micros());
-        let json = event.to_json_string().into_bytes();
-        let doc = partition::document(&self.fields, ts_micros, event, &json);
-        Prepared {
-            ts_micros,
-            json,
-            doc,
+            None
         }
     }
 
-    fn partition(&self, day: NaiveDate) -> Result<Arc<Partition>, StoreError> {
+    /// `fresh`: a new event (placement decided now); otherwise a WAL record
+    /// being replayed (placement read from the record).
+    fn prepare(&self, event: &Event, now: DateTime<Utc>, fresh: bool) -> Prepared {
+        let mut owned: Option<Event> = None;
+        let received = if fresh {
+            if event.contains(RECEIVED_FIELD) {
+                let e = owned.get_or_insert_with(|| event.clone());
+                if let Some(v) = e.remove(RECEIVED_FIELD) {
+                    e.push(SENDER_RECEIVED_FIELD, v);
+                }
+            }
+            None
+        } else {
+            parse_received(event)
+        };
+        let own_micros = event.timestamp.map(|t| t.timestamp_micros());
+        if own_micros.is_none() {
+            // An event without @timestamp is kept under its receipt time.
+            owned.get_or_insert_with(|| event.clone()).timestamp = Some(now.fixed_offset());
+        }
+        let micros = own_micros.unwrap_or_else(|| now.timestamp_micros());
+        let (key, ts_micros, outside) = if let Some(r) = received {
+            let ts = match own_micros {
+                Some(m) if partition::representable(m) => m,
+                _ => r.timestamp_micros(),
+            };
+            (PartKey::Outside(r.date_naive()), ts, None)
+        } else if !fresh {
+            // Records written before the day window existed: their day.
+            let ts = micros.clamp(partition::MIN_TS_MICROS, partition::MAX_TS_MICROS);
+            (PartKey::Day(day_of(ts)), ts, None)
+        } else {
+            match self.outside_why(micros, now) {
+                None => (PartKey::Day(day_of(micros)), micros, None),
+                Some(why) => {
+                    let e = owned.get_or_insert_with(|| event.clone());
+                    e.push(
+                        RECEIVED_FIELD,
+                        now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    );
+                    e.push(OUTSIDE_FIELD, why.as_str());
+                    let ts = if why == Outside::Unrepresentable {
+                        now.timestamp_micros()
+                    } else {
+                        micros
+                    };
+                    (PartKey::Outside(now.date_naive()), ts, Some(why))
+                }
+            }
+        };
+        let event = owned.as_ref().unwrap_or(event);
+        let json = event.to_json_string().into_bytes();
+        let doc = partition::document(&self.fields, ts_micros, event, &json);
+        Prepared {
+            key,
+            json,
+            doc,
+            outside,
+        }
+    }
+
+    fn partition(&self, key: PartKey) -> Result<Arc<Partition>, StoreError> {
         if let Some(p) = self
             .partitions
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&day)
+            .get(&key)
         {
             return Ok(p.clone());
         }
         let p = Arc::new(Partition::open_or_create(
             &self.root.join("partitions"),
-            day,
+            key,
             self.config.docstore_zstd_level,
         )?);
         self.partitions
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(day, p.clone());
+            .insert(key, p.clone());
         Ok(p)
     }
 
-    fn add(&self, ing: &mut Ingest, seq: u64, p: Prepared) -> Result<(), StoreError> {
-        let day = day_of(p.ts_micros);
-        self.add_run(ing, day, vec![(seq, p.doc)])
+    /// Hands records (in sequence order) to their partitions' writers,
+    /// grouped by partition: one batch per partition however the records'
+    /// times are scattered, so a batch opens each writer at most once.
+    /// Any failure marks the store broken: the records are in the WAL, and
+    /// a checkpoint must not claim them indexed.
+    fn index_batch(
+        &self,
+        ing: &mut Ingest,
+        records: Vec<(u64, Prepared)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let res = self.index_batch_inner(ing, records, now);
+        if res.is_err() {
+            self.broken.store(true, Ordering::Release);
+        }
+        res
     }
 
-    /// Hands a run of consecutive records of one day to that day's writer in
-    /// one batch (one channel message to the indexing threads instead of one
-    /// per document). Runs must come in sequence order: a partition committed
-    /// meanwhile claims every record of its day up to `last_added`.
+    fn index_batch_inner(
+        &self,
+        ing: &mut Ingest,
+        records: Vec<(u64, Prepared)>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (Some(first), Some(last)) = (records.first().map(|r| r.0), records.last().map(|r| r.0))
+        else {
+            return Ok(());
+        };
+        let mut groups: Vec<(PartKey, Vec<(u64, TantivyDocument)>)> = Vec::new();
+        let mut at: HashMap<PartKey, usize> = HashMap::new();
+        for (seq, p) in records {
+            let i = *at.entry(p.key).or_insert_with(|| {
+                groups.push((p.key, Vec::new()));
+                groups.len() - 1
+            });
+            groups[i].1.push((seq, p.doc));
+        }
+        ing.pending = groups.iter().map(|(k, _)| *k).collect();
+        ing.batch_floor = ing.last_added.max(first.saturating_sub(1));
+        ing.last_added = ing.last_added.max(last);
+        for (key, docs) in groups {
+            self.add_run(ing, key, docs, now)?;
+            ing.pending.remove(&key);
+        }
+        Ok(())
+    }
+
+    /// Gives one partition's records of a batch to its writer in one call
+    /// (one message to the indexing threads instead of one per document),
+    /// opening the writer first if needed.
     fn add_run(
         &self,
         ing: &mut Ingest,
-        day: NaiveDate,
+        key: PartKey,
         docs: Vec<(u64, TantivyDocument)>,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let Some(last_seq) = docs.last().map(|(s, _)| *s) else {
-            return Ok(());
-        };
         ing.tick += 1;
         let tick = ing.tick;
-        if !ing.writers.contains_key(&day) {
+        if !ing.writers.contains_key(&key) {
             if ing.writers.len() >= self.config.max_open_writers.max(1) {
                 let lru = ing
                     .writers
                     .iter()
                     .min_by_key(|(_, w)| w.last_used)
-                    .map(|(d, _)| *d);
+                    .map(|(k, _)| *k);
                 if let Some(lru) = lru {
                     self.commit_writer(ing, lru)?;
                     ing.writers.remove(&lru);
                 }
             }
-            let part = self.partition(day)?;
-            let writer = part.writer(
-                self.config.writer_threads.max(1),
-                self.config.writer_memory_bytes,
-            )?;
+            let part = self.partition(key)?;
+            let today = now.date_naive();
+            let hot =
+                matches!(key, PartKey::Day(d) if d == today || d + TimeDelta::days(1) == today);
+            let writer = if hot {
+                part.writer(
+                    self.config.writer_threads.max(1),
+                    self.config.writer_memory_bytes,
+                )?
+            } else {
+                part.writer(1, self.config.cold_writer_memory_bytes)?
+            };
             ing.writers.insert(
-                day,
+                key,
                 OpenWriter {
                     writer,
                     last_used: tick,
+                    used_at: Instant::now(),
+                    hot,
                     dirty: false,
                 },
             );
+            self.open_writers
+                .store(ing.writers.len(), Ordering::Relaxed);
         }
         let seq_field = self.fields.seq;
         let ops: Vec<UserOperation<TantivyDocument>> = docs
@@ -396,26 +610,26 @@ impl Inner {
             .collect();
         let w = ing
             .writers
-            .get_mut(&day)
+            .get_mut(&key)
             .ok_or_else(|| StoreError::Index("writer vanished".into()))?;
         w.last_used = tick;
+        w.used_at = Instant::now();
         w.dirty = true;
-        if let Err(e) = w.writer.run(ops) {
-            self.broken.store(true, Ordering::Release);
-            return Err(e.into());
-        }
-        ing.last_added = ing.last_added.max(last_seq);
+        w.writer.run(ops)?;
         Ok(())
     }
 
     /// Commits one partition with the payload "every record up to here that
-    /// belongs to this day is in". Never lowers an earlier payload (replay
-    /// can run behind a partition that was committed further).
-    fn commit_writer(&self, ing: &mut Ingest, day: NaiveDate) -> Result<(), StoreError> {
-        let upto = ing
-            .last_added
-            .max(ing.committed.get(&day).copied().unwrap_or(0));
-        let Some(w) = ing.writers.get_mut(&day) else {
+    /// belongs to this partition is in". Never lowers an earlier payload
+    /// (replay can run behind a partition that was committed further).
+    fn commit_writer(&self, ing: &mut Ingest, key: PartKey) -> Result<(), StoreError> {
+        let claim = if ing.pending.contains(&key) {
+            ing.batch_floor
+        } else {
+            ing.last_added
+        };
+        let upto = claim.max(ing.committed.get(&key).copied().unwrap_or(0));
+        let Some(w) = ing.writers.get_mut(&key) else {
             return Ok(());
         };
         if !w.dirty {
@@ -425,12 +639,12 @@ impl Inner {
         prepared.set_payload(&serde_json::json!({ "wal_seq": upto }).to_string());
         prepared.commit()?;
         w.dirty = false;
-        ing.committed.insert(day, upto);
+        ing.committed.insert(key, upto);
         if let Some(p) = self
             .partitions
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&day)
+            .get(&key)
         {
             p.reader.reload()?;
         }
@@ -448,10 +662,16 @@ impl Inner {
         let upto = ing.last_added;
         // The index must never hold what the WAL could lose.
         self.wal()?.commit_through(upto)?;
-        let days: Vec<NaiveDate> = ing.writers.keys().copied().collect();
-        for day in days {
-            self.commit_writer(ing, day)?;
+        let keys: Vec<PartKey> = ing.writers.keys().copied().collect();
+        for key in keys {
+            self.commit_writer(ing, key)?;
         }
+        // Committed above, so closing loses nothing; a backfill that ended
+        // gives its memory back.
+        ing.writers
+            .retain(|_, w| w.hot || w.used_at.elapsed() < IDLE_WRITER);
+        self.open_writers
+            .store(ing.writers.len(), Ordering::Relaxed);
         if upto > self.checkpoint_seq.load(Ordering::Acquire) {
             write_atomic(
                 &self.root,
@@ -486,16 +706,12 @@ impl Store {
         let rd = fs::read_dir(&parts_dir).map_err(|e| StoreError::io(&parts_dir, e))?;
         for entry in rd {
             let entry = entry.map_err(|e| StoreError::io(&parts_dir, e))?;
-            let Some(day) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| NaiveDate::parse_from_str(n, "%Y-%m-%d").ok())
-            else {
+            let Some(key) = entry.file_name().to_str().and_then(PartKey::parse) else {
                 continue;
             };
             // A day the writer is only now creating has no index yet.
-            if let Some(p) = Partition::open_existing(&parts_dir, day)? {
-                partitions.insert(day, Arc::new(p));
+            if let Some(p) = Partition::open_existing(&parts_dir, key)? {
+                partitions.insert(key, Arc::new(p));
             }
         }
         let checkpoint_seq = read_checkpoint(&root.join("checkpoint.json"))?;
@@ -509,9 +725,14 @@ impl Store {
                 writers: HashMap::new(),
                 committed: HashMap::new(),
                 last_added: checkpoint_seq,
+                pending: HashSet::new(),
+                batch_floor: 0,
                 tick: 0,
             }),
             partitions: RwLock::new(partitions),
+            outside_events: AtomicU64::new(0),
+            unrepresentable_events: AtomicU64::new(0),
+            open_writers: Default::default(),
             checkpoint_seq: AtomicU64::new(checkpoint_seq),
             broken: AtomicBool::new(true),
             background_error: Mutex::new(None),
@@ -545,18 +766,14 @@ impl Store {
         let mut max_committed = checkpoint_seq;
         for entry in fs::read_dir(&parts_dir).map_err(|e| StoreError::io(&parts_dir, e))? {
             let entry = entry.map_err(|e| StoreError::io(&parts_dir, e))?;
-            let Some(day) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| NaiveDate::parse_from_str(n, "%Y-%m-%d").ok())
-            else {
+            let Some(key) = entry.file_name().to_str().and_then(PartKey::parse) else {
                 continue;
             };
-            let p = Partition::open_or_create(&parts_dir, day, config.docstore_zstd_level)?;
+            let p = Partition::open_or_create(&parts_dir, key, config.docstore_zstd_level)?;
             let seq = p.committed_seq()?;
             max_committed = max_committed.max(seq);
-            committed.insert(day, seq);
-            partitions.insert(day, Arc::new(p));
+            committed.insert(key, seq);
+            partitions.insert(key, Arc::new(p));
         }
 
         let (wal, wal_report) = wal::Wal::open(
@@ -574,9 +791,14 @@ impl Store {
                 writers: HashMap::new(),
                 committed,
                 last_added: checkpoint_seq,
+                pending: HashSet::new(),
+                batch_floor: 0,
                 tick: 0,
             }),
             partitions: RwLock::new(partitions),
+            outside_events: AtomicU64::new(0),
+            unrepresentable_events: AtomicU64::new(0),
+            open_writers: Default::default(),
             checkpoint_seq: AtomicU64::new(checkpoint_seq),
             broken: AtomicBool::new(false),
             background_error: Mutex::new(None),
@@ -597,13 +819,12 @@ impl Store {
                 let event = Event::from_json(json).ok_or_else(|| {
                     StoreError::Corrupt(format!("WAL record {seq}: not an object"))
                 })?;
-                let prepared = inner.prepare(&event, now);
-                let day = day_of(prepared.ts_micros);
-                if seq <= ing.committed.get(&day).copied().unwrap_or(0) {
+                let prepared = inner.prepare(&event, now, false);
+                if seq <= ing.committed.get(&prepared.key).copied().unwrap_or(0) {
                     recovery.already_indexed += 1;
                     ing.last_added = ing.last_added.max(seq);
                 } else {
-                    inner.add(&mut ing, seq, prepared)?;
+                    inner.index_batch(&mut ing, vec![(seq, prepared)], now)?;
                     recovery.replayed += 1;
                 }
                 Ok(())
@@ -646,33 +867,43 @@ impl Store {
 
     /// Appends events under one lock; returns their sequence numbers.
     pub fn append_batch(&self, events: &[Event]) -> Result<RangeInclusive<u64>, StoreError> {
-        let now = Utc::now();
+        self.append_batch_received(events, Utc::now())
+    }
+
+    /// [`Store::append_batch`] with the receipt time given: which events
+    /// are inside the day window depends on it (a test, or an import that
+    /// knows when the events were received).
+    pub fn append_batch_received(
+        &self,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<RangeInclusive<u64>, StoreError> {
         // Serialising and building documents is most of the work; done
         // before taking the lock so concurrent appenders overlap.
-        let prepared: Vec<Prepared> = events.iter().map(|e| self.inner.prepare(e, now)).collect();
+        let prepared: Vec<Prepared> = events
+            .iter()
+            .map(|e| self.inner.prepare(e, now, true))
+            .collect();
+        let (mut outside, mut unrepresentable) = (0, 0);
+        for p in &prepared {
+            outside += u64::from(p.outside.is_some());
+            unrepresentable += u64::from(p.outside == Some(Outside::Unrepresentable));
+        }
         let mut ing = lock(&self.inner.ingest);
         let first = self
             .inner
             .wal()?
             .append_all(prepared.iter().map(|p| p.json.as_slice()))?;
-        let mut seq = first;
-        let mut run: Vec<(u64, TantivyDocument)> = Vec::with_capacity(prepared.len());
-        let mut run_day = None;
-        for p in prepared {
-            let day = day_of(p.ts_micros);
-            if run_day != Some(day) {
-                if let Some(d) = run_day {
-                    self.inner.add_run(&mut ing, d, std::mem::take(&mut run))?;
-                }
-                run_day = Some(day);
-            }
-            run.push((seq, p.doc));
-            seq += 1;
-        }
-        if let Some(d) = run_day {
-            self.inner.add_run(&mut ing, d, run)?;
-        }
-        Ok(first..=seq.saturating_sub(1).max(first))
+        self.inner
+            .outside_events
+            .fetch_add(outside, Ordering::Relaxed);
+        self.inner
+            .unrepresentable_events
+            .fetch_add(unrepresentable, Ordering::Relaxed);
+        let n = prepared.len() as u64;
+        let records = (first..).zip(prepared).collect();
+        self.inner.index_batch(&mut ing, records, now)?;
+        Ok(first..=(first + n).saturating_sub(1).max(first))
     }
 
     /// Makes every appended event durable (fsync, shared by concurrent
@@ -709,52 +940,88 @@ impl Store {
         let mut ing = lock(&inner.ingest);
         inner.checkpoint_locked(&mut ing)?;
         let cutoff = (now - TimeDelta::days(i64::from(inner.config.retention_days))).date_naive();
-        let parts: Vec<(NaiveDate, Arc<Partition>)> = inner
+        let latest = now.date_naive() + TimeDelta::days(i64::from(inner.config.future_days));
+        // Age: a day partition's day; an `outside` one's receipt day. A day
+        // partition dated after the window can only be from before the
+        // window existed: its age is its last write.
+        let mut parts: Vec<(NaiveDate, PartKey, Arc<Partition>)> = inner
             .partitions
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|(d, p)| (*d, p.clone()))
+            .map(|(k, p)| {
+                let age = match k {
+                    PartKey::Day(d) if *d > latest => p
+                        .modified()
+                        .map(|t| DateTime::<Utc>::from(t).date_naive())
+                        .unwrap_or(now.date_naive()),
+                    _ => k.date(),
+                };
+                (age, *k, p.clone())
+            })
             .collect();
-        let mut total: u64 = parts.iter().map(|(_, p)| p.disk_bytes()).sum();
+        parts.sort_by_key(|(age, k, _)| (*age, *k));
+        let mut total: u64 = parts.iter().map(|(_, _, p)| p.disk_bytes()).sum();
         let mut report = RetentionReport::default();
         let n = parts.len();
-        for (i, (day, p)) in parts.into_iter().enumerate() {
-            let too_old = day < cutoff;
+        for (i, (age, key, p)) in parts.into_iter().enumerate() {
+            let too_old = age < cutoff;
             let too_big = inner.config.max_bytes.is_some_and(|max| total > max) && i + 1 < n;
             if !too_old && !too_big {
                 break;
             }
             let bytes = p.disk_bytes();
-            ing.writers.remove(&day);
-            ing.committed.remove(&day);
+            ing.writers.remove(&key);
+            ing.committed.remove(&key);
+            inner
+                .open_writers
+                .store(ing.writers.len(), Ordering::Relaxed);
             inner
                 .partitions
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
-                .remove(&day);
+                .remove(&key);
             fs::remove_dir_all(&p.path).map_err(|e| StoreError::io(&p.path, e))?;
             total = total.saturating_sub(bytes);
             report.bytes_freed += bytes;
-            report.dropped.push(day);
+            report.dropped.push(key.date());
         }
         Ok(report)
     }
 
+    /// The partitions a range touches: its days' partitions newest first
+    /// (disjoint, so their order is the time order), then the `outside`
+    /// partitions holding a time in the range.
     fn partitions_in(&self, range: &TimeRange) -> Vec<Arc<Partition>> {
         if range.to <= range.from {
             return Vec::new();
         }
         let first = range.from.date_naive();
         let last = (range.to - TimeDelta::microseconds(1)).date_naive();
-        self.inner
+        let (from, to) = (
+            partition::clamp_ts(range.from.timestamp_micros()),
+            partition::clamp_ts(range.to.timestamp_micros()),
+        );
+        let parts = self
+            .inner
             .partitions
             .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .range(first..=last)
+            .unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<Arc<Partition>> = parts
+            .range(PartKey::Day(first)..=PartKey::Day(last))
             .rev()
             .map(|(_, p)| p.clone())
-            .collect()
+            .collect();
+        out.extend(
+            parts
+                .range(PartKey::Outside(NaiveDate::MIN)..)
+                .filter(|(_, p)| {
+                    Partition::ts_bounds(&p.reader.searcher())
+                        .is_some_and(|(lo, hi)| hi >= from && lo < to)
+                })
+                .map(|(_, p)| p.clone()),
+        );
+        out
     }
 
     fn query_for(
@@ -790,11 +1057,15 @@ impl Store {
         req: &SearchRequest,
         budget: &Budget,
     ) -> Result<SearchResult, StoreError> {
+        let parts = self.partitions_in(&req.range);
+        if parts.iter().any(|p| matches!(p.key, PartKey::Outside(_))) {
+            return self.search_merged(req, &parts, budget);
+        }
         let fields = self.inner.fields;
         let mut total = 0u64;
         let mut hits = Vec::new();
         let want_end = req.offset.saturating_add(req.limit);
-        for p in self.partitions_in(&req.range) {
+        for p in parts {
             budget.check()?;
             let searcher = p.reader.searcher();
             let compiler = query::Compiler {
@@ -819,27 +1090,85 @@ impl Store {
                     if i % 256 == 255 {
                         budget.check()?;
                     }
-                    let doc: TantivyDocument = searcher.doc(addr)?;
-                    let seq = doc
-                        .get_first(fields.seq)
-                        .and_then(|v| v.as_u64())
-                        .unwrap_or(0);
-                    let bytes = doc
-                        .get_first(fields.doc)
-                        .and_then(|v| v.as_bytes())
-                        .unwrap_or_default();
-                    let json: serde_json::Value = serde_json::from_slice(bytes)
-                        .map_err(|e| StoreError::Corrupt(format!("stored event {seq}: {e}")))?;
-                    let event = Event::from_json(json).ok_or_else(|| {
-                        StoreError::Corrupt(format!("stored event {seq}: not an object"))
-                    })?;
-                    hits.push(Hit { seq, event });
+                    hits.push(self.hit(&searcher, addr)?);
                 }
             } else {
                 total += searcher.search(&q, &Count)? as u64;
                 budget.check()?;
             }
         }
+        Ok(SearchResult { total, hits })
+    }
+
+    fn hit(
+        &self,
+        searcher: &tantivy::Searcher,
+        addr: tantivy::DocAddress,
+    ) -> Result<Hit, StoreError> {
+        let fields = self.inner.fields;
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let seq = doc
+            .get_first(fields.seq)
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        let bytes = doc
+            .get_first(fields.doc)
+            .and_then(|v| v.as_bytes())
+            .unwrap_or_default();
+        let json: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| StoreError::Corrupt(format!("stored event {seq}: {e}")))?;
+        let event = Event::from_json(json)
+            .ok_or_else(|| StoreError::Corrupt(format!("stored event {seq}: not an object")))?;
+        Ok(Hit { seq, event })
+    }
+
+    /// Search over partitions whose times overlap (`outside` ones): each
+    /// gives its newest `offset + limit`, merged by time.
+    fn search_merged(
+        &self,
+        req: &SearchRequest,
+        parts: &[Arc<Partition>],
+        budget: &Budget,
+    ) -> Result<SearchResult, StoreError> {
+        let want_end = req.offset.saturating_add(req.limit);
+        let mut total = 0u64;
+        let mut searchers = Vec::with_capacity(parts.len());
+        let mut cands: Vec<(i64, usize, tantivy::DocAddress)> = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            budget.check()?;
+            let searcher = p.reader.searcher();
+            let compiler = query::Compiler {
+                fields: self.inner.fields,
+                searcher: &searcher,
+                budget,
+            };
+            let q = self.query_for(&compiler, &req.filter, &req.range)?;
+            if want_end > 0 {
+                let top = TopDocs::with_limit(want_end)
+                    .order_by_fast_field::<tantivy::DateTime>("ts", Order::Desc);
+                let (count, docs) = searcher.search(&q, &(Count, top))?;
+                budget.check()?;
+                total += count as u64;
+                cands.extend(
+                    docs.into_iter()
+                        .map(|(t, a)| (t.map_or(i64::MIN, |t| t.into_timestamp_micros()), i, a)),
+                );
+            } else {
+                total += searcher.search(&q, &Count)? as u64;
+            }
+            searchers.push(searcher);
+        }
+        // Newest first; equal times keep the partitions' order.
+        cands.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let hits = cands
+            .into_iter()
+            .skip(req.offset)
+            .take(req.limit)
+            .map(|(_, i, addr)| {
+                budget.check()?;
+                self.hit(&searchers[i], addr)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(SearchResult { total, hits })
     }
 
@@ -946,7 +1275,8 @@ impl Store {
             .unwrap_or_else(|e| e.into_inner())
             .values()
             .map(|p| PartitionStats {
-                day: p.day,
+                day: p.key.date(),
+                outside: matches!(p.key, PartKey::Outside(_)),
                 events: p.reader.searcher().num_docs(),
                 bytes: p.disk_bytes(),
             })
@@ -967,6 +1297,9 @@ impl Store {
             durable_seq: self.inner.wal.as_ref().map_or(0, |w| w.durable_seq()),
             checkpoint_seq: self.inner.checkpoint_seq.load(Ordering::Acquire),
             last_background_error: lock(&self.inner.background_error).clone(),
+            outside_events: self.inner.outside_events.load(Ordering::Relaxed),
+            unrepresentable_events: self.inner.unrepresentable_events.load(Ordering::Relaxed),
+            open_writers: self.inner.open_writers.load(Ordering::Relaxed),
         }
     }
 }

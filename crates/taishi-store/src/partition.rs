@@ -98,8 +98,52 @@ pub fn schema() -> (Schema, Fields) {
     )
 }
 
+/// Which events a partition holds.
+///
+/// `Day(d)`: events whose `@timestamp` falls on UTC day `d`, received while
+/// `d` was inside the store's day window (see `StoreConfig::past_days`).
+/// `Outside(r)`: events received on UTC day `r` whose time was outside that
+/// window (a backfill of old logs, a sender's wrong clock, a hostile spray of
+/// timestamps) or not representable at all. One such partition per receipt
+/// day means an event never opens a partition of its own far from today, so
+/// no timestamp can make ingest open and commit index writers one after
+/// another, and retention drops these by receipt day, so far-future dates do
+/// not outlive it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PartKey {
+    Day(NaiveDate),
+    Outside(NaiveDate),
+}
+
+const OUTSIDE_PREFIX: &str = "outside-";
+
+impl PartKey {
+    /// The directory name under `partitions/`.
+    pub fn dir_name(&self) -> String {
+        match self {
+            PartKey::Day(d) => d.format("%Y-%m-%d").to_string(),
+            PartKey::Outside(d) => format!("{OUTSIDE_PREFIX}{}", d.format("%Y-%m-%d")),
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<PartKey> {
+        let date = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        match name.strip_prefix(OUTSIDE_PREFIX) {
+            Some(rest) => date(rest).map(PartKey::Outside),
+            None => date(name).map(PartKey::Day),
+        }
+    }
+
+    /// The day of the events (`Day`) or of their receipt (`Outside`).
+    pub fn date(&self) -> NaiveDate {
+        match self {
+            PartKey::Day(d) | PartKey::Outside(d) => *d,
+        }
+    }
+}
+
 pub struct Partition {
-    pub day: NaiveDate,
+    pub key: PartKey,
     pub path: PathBuf,
     pub index: Index,
     pub reader: IndexReader,
@@ -130,10 +174,10 @@ fn register_tokenizers(index: &Index) {
 impl Partition {
     pub fn open_or_create(
         root: &Path,
-        day: NaiveDate,
+        key: PartKey,
         docstore_zstd_level: i32,
     ) -> Result<Partition, StoreError> {
-        let path = root.join(day.format("%Y-%m-%d").to_string());
+        let path = root.join(key.dir_name());
         std::fs::create_dir_all(&path).map_err(|e| StoreError::io(&path, e))?;
         let dir = MmapDirectory::open(&path)
             .map_err(|e| StoreError::Index(format!("{}: {e}", path.display())))?;
@@ -156,7 +200,7 @@ impl Partition {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(Partition {
-            day,
+            key,
             path,
             index,
             reader,
@@ -165,8 +209,8 @@ impl Partition {
 
     /// Opens an existing index for reading; None when the directory holds
     /// no index (yet).
-    pub fn open_existing(root: &Path, day: NaiveDate) -> Result<Option<Partition>, StoreError> {
-        let path = root.join(day.format("%Y-%m-%d").to_string());
+    pub fn open_existing(root: &Path, key: PartKey) -> Result<Option<Partition>, StoreError> {
+        let path = root.join(key.dir_name());
         if !path.join("meta.json").exists() {
             return Ok(None);
         }
@@ -179,7 +223,7 @@ impl Partition {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(Some(Partition {
-            day,
+            key,
             path,
             index,
             reader,
@@ -212,6 +256,50 @@ impl Partition {
     pub fn disk_bytes(&self) -> u64 {
         dir_bytes(&self.path)
     }
+
+    /// The lowest and highest `ts` (µs) of the searcher's documents; None
+    /// when it holds none. Lets a search skip an `Outside` partition whose
+    /// events all lie outside the range asked for.
+    pub fn ts_bounds(searcher: &tantivy::Searcher) -> Option<(i64, i64)> {
+        let mut out: Option<(i64, i64)> = None;
+        for seg in searcher.segment_readers() {
+            if seg.num_docs() == 0 {
+                continue;
+            }
+            let Ok(col) = seg.fast_fields().date("ts") else {
+                continue;
+            };
+            let (lo, hi) = (
+                col.min_value().into_timestamp_micros(),
+                col.max_value().into_timestamp_micros(),
+            );
+            out = Some(out.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        }
+        out
+    }
+
+    /// When the partition last changed (its last commit), for retention of
+    /// partitions whose day says nothing about their age.
+    pub fn modified(&self) -> Option<std::time::SystemTime> {
+        std::fs::metadata(self.path.join("meta.json"))
+            .and_then(|m| m.modified())
+            .ok()
+    }
+}
+
+/// The `ts` field holds nanoseconds in an i64: times from 1677-09-21 to
+/// 2262-04-11. Microsecond timestamps outside this cannot be indexed.
+pub const MIN_TS_MICROS: i64 = i64::MIN / 1_000 + 1;
+pub const MAX_TS_MICROS: i64 = i64::MAX / 1_000 - 1;
+
+pub fn representable(micros: i64) -> bool {
+    (MIN_TS_MICROS..=MAX_TS_MICROS).contains(&micros)
+}
+
+/// A query bound in the indexable range (a bound beyond it would overflow
+/// Tantivy's nanoseconds; every stored `ts` is inside it).
+pub fn clamp_ts(micros: i64) -> i64 {
+    micros.clamp(MIN_TS_MICROS, MAX_TS_MICROS + 1)
 }
 
 pub fn dir_bytes(path: &Path) -> u64 {

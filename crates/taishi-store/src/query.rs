@@ -223,7 +223,7 @@ fn json_term(field: tantivy::schema::Field, path: &str) -> Term {
 }
 
 fn to_micros(t: &DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
+    crate::partition::clamp_ts(t.timestamp_micros())
 }
 
 impl Compiler<'_> {
@@ -575,10 +575,10 @@ impl Compiler<'_> {
     ) -> Result<Box<dyn Query>, StoreError> {
         let make = |v: &RangeValue| -> Result<Term, StoreError> {
             if field == TIMESTAMP {
-                let micros = match v {
+                let micros = crate::partition::clamp_ts(match v {
                     RangeValue::Time(t) => t.timestamp_micros(),
                     RangeValue::Number(n) => (*n * 1e6) as i64,
-                };
+                });
                 Ok(Term::from_field_date(
                     self.fields.ts,
                     tantivy::DateTime::from_timestamp_micros(micros),

@@ -23,6 +23,9 @@ fn config() -> StoreConfig {
         // Index commits happen while the child runs, so the kill lands
         // anywhere: mid-append, between WAL and index commit, mid-checkpoint.
         checkpoint_interval: Some(Duration::from_millis(30)),
+        // Fewer writers than partitions in play: batches evict writers
+        // part-way (a commit while the batch is only partly handed over).
+        max_open_writers: 2,
         ..StoreConfig::default()
     }
 }
@@ -33,15 +36,30 @@ fn child_ingest() {
         return;
     };
     let store = Store::open(&dir, config()).unwrap();
-    let base = DateTime::parse_from_rfc3339("2026-11-01T23:30:00Z").unwrap();
+    // Half an hour before today's UTC midnight: two day partitions in play.
+    let base = Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .fixed_offset()
+        - TimeDelta::minutes(30);
+    let far_past = DateTime::parse_from_rfc3339("2001-01-01T00:00:00Z").unwrap();
+    let far_future = DateTime::parse_from_rfc3339("2400-01-01T00:00:00Z").unwrap();
     let mut out = std::io::stdout().lock();
     for batch in 0u64.. {
         let events: Vec<Event> = (0..50)
             .map(|i| {
                 let n = batch * 50 + i;
                 let mut e = Event::new();
-                // Spread over two days so two partitions are in play.
-                e.timestamp = Some(base + TimeDelta::seconds(n as i64));
+                // Spread over two days, with times outside the day window
+                // mixed in (to the `outside` partition, placed by a field
+                // that recovery must read back).
+                e.timestamp = Some(match n % 7 {
+                    3 => far_past + TimeDelta::days(n as i64 % 300),
+                    5 => far_future + TimeDelta::days(n as i64 % 300),
+                    _ => base + TimeDelta::seconds(n as i64),
+                });
                 e.push("n", n);
                 e.push("message", format!("event {n}"));
                 e
@@ -91,8 +109,8 @@ fn kill_9_loses_no_acknowledged_event_and_duplicates_none() {
 
     let store = Store::open(dir.path(), config()).unwrap();
     let all = TimeRange::new(
-        Utc::now() - TimeDelta::days(10_000),
-        Utc::now() + TimeDelta::days(10_000),
+        Utc::now() - TimeDelta::days(200_000),
+        Utc::now() + TimeDelta::days(200_000),
     );
     let res = store
         .search(&SearchRequest {
@@ -118,8 +136,13 @@ fn kill_9_loses_no_acknowledged_event_and_duplicates_none() {
         missing.len(),
         &missing[..missing.len().min(5)]
     );
-    // Both partitions were written.
-    assert!(store.stats().partitions.len() >= 2);
+    // Both day partitions and an `outside` one were written.
+    let st = store.stats();
+    assert!(
+        st.partitions.iter().filter(|p| !p.outside).count() >= 2,
+        "{st:?}"
+    );
+    assert!(st.partitions.iter().any(|p| p.outside), "{st:?}");
     eprintln!(
         "acked {}, stored {}, recovery {:?}",
         acked.len(),

@@ -8,6 +8,12 @@ fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
+/// When the sample events are taken to arrive: every sample day is then
+/// inside the day window and gets its own partition.
+fn received() -> DateTime<Utc> {
+    t("2026-11-04T00:00:00Z")
+}
+
 fn all_time() -> TimeRange {
     TimeRange::new(t("2000-01-01T00:00:00Z"), t("2100-01-01T00:00:00Z"))
 }
@@ -120,7 +126,7 @@ fn sample() -> Vec<Event> {
 fn filled() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), small_config()).unwrap();
-    store.append_batch(&sample()).unwrap();
+    store.append_batch_received(&sample(), received()).unwrap();
     store.commit().unwrap();
     store.checkpoint().unwrap();
     (dir, store)
@@ -464,10 +470,14 @@ fn crash_between_wal_commit_and_index_commit_replays_exactly_the_tail() {
     let events = sample();
     {
         let store = Store::open(dir.path(), small_config()).unwrap();
-        store.append_batch(&events[..4]).unwrap();
+        store
+            .append_batch_received(&events[..4], received())
+            .unwrap();
         store.commit().unwrap();
         store.checkpoint().unwrap();
-        store.append_batch(&events[4..]).unwrap();
+        store
+            .append_batch_received(&events[4..], received())
+            .unwrap();
         assert_eq!(store.commit().unwrap(), 10);
         // Dropped without an index commit: the "crash".
     }
@@ -508,7 +518,7 @@ fn torn_wal_tail_is_cut_on_open() {
             },
         )
         .unwrap();
-        store.append_batch(&sample()).unwrap();
+        store.append_batch_received(&sample(), received()).unwrap();
         store.commit().unwrap();
     }
     let seg = std::fs::read_dir(dir.path().join("wal"))
@@ -621,7 +631,7 @@ fn background_checkpoint_makes_events_searchable() {
         },
     )
     .unwrap();
-    store.append_batch(&sample()).unwrap();
+    store.append_batch_received(&sample(), received()).unwrap();
     store.commit().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while store.count(&Filter::All, all_time()).unwrap() < 10 {
