@@ -75,7 +75,9 @@ pub fn run_search(app: &App, b: &SearchBody) -> R<J> {
             .unwrap_or_default();
         bad(format!("query{col}: {}", e.message))
     };
-    let q = taishi_query::Query::parse(&b.query).map_err(query)?;
+    let limits = app.config.search.limits();
+    let q = taishi_query::Query::parse_with(&b.query, Utc::now().fixed_offset(), &limits)
+        .map_err(query)?;
     let q = if b.from.is_some() || b.to.is_some() {
         q.with_time_range(
             b.from.as_deref().filter(|s| !s.is_empty()),
@@ -132,7 +134,9 @@ pub fn fields(app: &App, query: &str, from: Option<&str>, to: Option<&str>) -> R
     let filter = if query.trim().is_empty() {
         Filter::All
     } else {
-        let q = taishi_query::Query::parse(query).map_err(|e| bad(e.to_string()))?;
+        let limits = app.config.search.limits();
+        let q = taishi_query::Query::parse_with(query, Utc::now().fixed_offset(), &limits)
+            .map_err(|e| bad(e.to_string()))?;
         taishi_search::translate(&q.search().filter, q.now()).map_err(|e| bad(e.to_string()))?
     };
     let res = app

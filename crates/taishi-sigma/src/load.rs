@@ -306,7 +306,15 @@ impl RuleSet {
     /// Loads every `.yml`/`.yaml` file under the paths (folders are walked).
     /// A missing path is an error; a bad rule is a `Rejected` entry.
     pub fn load_paths(paths: &[PathBuf]) -> Result<RuleSet, String> {
-        let mut set = RuleSet::default();
+        RuleSet::load_paths_with(paths, LoadLimits::default())
+    }
+
+    /// [`RuleSet::load_paths`] with each file held to `limits`.
+    pub fn load_paths_with(paths: &[PathBuf], limits: LoadLimits) -> Result<RuleSet, String> {
+        let mut set = RuleSet {
+            limits,
+            ..RuleSet::default()
+        };
         for p in paths {
             if !p.exists() {
                 return Err(format!("{}: no such rule file or folder", p.display()));

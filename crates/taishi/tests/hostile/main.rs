@@ -10,3 +10,4 @@
 mod harness;
 
 mod smoke;
+mod parsers;
