@@ -5,7 +5,7 @@
 //! aborted the whole process; now each is a 400 (or a validation error)
 //! naming the limit and the config key that changes it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -162,5 +162,74 @@ fn hostile_rules_are_refused_not_a_crash() {
     // A good rule still validates.
     let (st, b) = viewer.post_raw("/api/v1/rules/validate", "application/yaml", rule("sel").as_bytes());
     assert_eq!((st, &b["ok"]), (200, &json!(true)), "{b}");
+    assert!(s.peak_rss_mib() < RSS_CAP_MIB, "peak RSS {} MiB", s.peak_rss_mib());
+}
+
+/// Finding 10: detection cost grows with field length. A rule of wildcard
+/// values (`prefix*aaa…ab`) over 30,000-character CommandLines: the old
+/// glob stepped the star one character at a time and compared the whole
+/// literal at each (28,000 × 2,000 bytes per value and event), so a burst
+/// of such events held the four pipeline slots for seconds and every other
+/// sender's acknowledgement waited behind them.
+#[test]
+fn long_command_lines_do_not_hold_up_other_senders() {
+    /// A short event's acknowledgement while the burst runs: a debug build
+    /// stores and checks a 25-event batch of 30 KB events in well under a
+    /// second; before the fix it waited for batches of several seconds.
+    const ACK_BOUND: Duration = Duration::from_secs(3);
+    /// The whole burst (12 batches of 25 events of 30 KB).
+    const BURST_BOUND: Duration = Duration::from_secs(60);
+
+    let mut s = Server::start(Opts::default());
+    let analyst = s.token("analyst");
+    // The prefix is the longest literal of each value, so the prefilter
+    // (which looks for it) lets the rule through to the glob.
+    let prefix: String = (0..3_000).map(|i| (b'm' + (i % 7) as u8) as char).collect();
+    let values: Vec<String> = (0..60)
+        .map(|i| format!("      - '{prefix}*{}{}'", "a".repeat(2_000 + i), (b'b' + (i % 20) as u8) as char))
+        .collect();
+    let rule = format!(
+        "title: Long wildcard values\nid: 5d1c2a70-0000-4000-8000-00000000f10a\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  sel:\n    CommandLine|contains:\n{}\n  condition: sel\nlevel: low\n",
+        values.join("\n")
+    );
+    let (st, b) = analyst.post_raw("/api/v1/rules", "application/yaml", rule.as_bytes());
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["loaded"].as_array().map(Vec::len), Some(1), "{b}");
+
+    let long_cmd = format!("{prefix}{}", "a".repeat(27_000));
+    let batch = ndjson(
+        &(0..25)
+            .map(|i| sysmon(i, &long_cmd, None))
+            .collect::<Vec<_>>(),
+    );
+    let started = Instant::now();
+    let senders: Vec<_> = (0..6)
+        .map(|_| {
+            let c = s.token("analyst");
+            let batch = batch.clone();
+            std::thread::spawn(move || {
+                for _ in 0..2 {
+                    let (st, b) = c.post_raw("/api/v1/ingest", "application/x-ndjson", &batch);
+                    assert_eq!(st, 200, "{b}");
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let ((st, b), ack) = timed(|| {
+        analyst.post_raw(
+            "/api/v1/ingest",
+            "application/x-ndjson",
+            &ndjson(&[sysmon(1, "short", None)]),
+        )
+    });
+    assert_eq!(st, 200, "{b}");
+    for t in senders {
+        t.join().unwrap();
+    }
+    let burst = started.elapsed();
+    s.assert_alive();
+    assert!(ack < ACK_BOUND, "a short event waited {ack:?} behind the long ones");
+    assert!(burst < BURST_BOUND, "the burst took {burst:?}");
     assert!(s.peak_rss_mib() < RSS_CAP_MIB, "peak RSS {} MiB", s.peak_rss_mib());
 }
