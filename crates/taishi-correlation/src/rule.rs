@@ -369,11 +369,14 @@ pub fn parse_correlation(doc: &Yaml) -> Result<CorrelationRule, String> {
     if rules.is_empty() {
         return Err("correlation.rules: empty; name at least one rule by id or name".into());
     }
+    // A set, not a scan of the list so far: a validated document may list
+    // a hundred thousand names, and a quadratic check would take minutes.
+    let mut seen = std::collections::HashSet::new();
     for (i, r) in rules.iter().enumerate() {
         if r.trim().is_empty() {
             return Err(format!("correlation.rules[{i}]: empty reference"));
         }
-        if rules[..i].contains(r) {
+        if !seen.insert(r) {
             return Err(format!("correlation.rules[{i}]: {r:?} is listed twice"));
         }
     }
@@ -383,8 +386,9 @@ pub fn parse_correlation(doc: &Yaml) -> Result<CorrelationRule, String> {
         None => Vec::new(),
         Some((key, v)) => list_of_strings(v, &format!("correlation.{key}"))?,
     };
+    let mut seen = std::collections::HashSet::new();
     for (i, g) in group_by.iter().enumerate() {
-        if group_by[..i].contains(g) {
+        if !seen.insert(g) {
             return Err(format!("correlation.group-by[{i}]: {g:?} is listed twice"));
         }
     }
@@ -409,6 +413,8 @@ pub fn parse_correlation(doc: &Yaml) -> Result<CorrelationRule, String> {
 
     let condition = parse_condition(corr.get("condition"), kind, rules.len())?;
 
+    let listed: std::collections::HashSet<&str> = rules.iter().map(String::as_str).collect();
+    let grouped: std::collections::HashSet<&str> = group_by.iter().map(String::as_str).collect();
     let aliases = match corr.get("aliases") {
         None | Some(Yaml::Null) => Vec::new(),
         Some(Yaml::Mapping(m)) => {
@@ -430,14 +436,14 @@ pub fn parse_correlation(doc: &Yaml) -> Result<CorrelationRule, String> {
                     let f = f
                         .as_str()
                         .ok_or_else(|| format!("{path}.{r}: expected a field name"))?;
-                    if !rules.contains(&r) {
+                    if !listed.contains(r.as_str()) {
                         warnings.push(format!(
                             "{path}.{r}: {r:?} is not in correlation.rules; the alias applies only if it is the id or name of a listed rule"
                         ));
                     }
                     map.push((r, f.to_string()));
                 }
-                if !group_by.contains(&alias) && !condition.fields.contains(&alias) {
+                if !grouped.contains(alias.as_str()) && !condition.fields.contains(&alias) {
                     warnings.push(format!(
                         "{path}: the alias is used neither in group-by nor in condition.field"
                     ));

@@ -194,6 +194,58 @@ impl Agg {
 }
 
 // ---------------------------------------------------------------------------
+// Limits on an AST that did not come from the parser.
+
+/// Checks an AST (from the wire, from storage) against the limits the
+/// parser applies to text, without recursing: an over-deep AST is what
+/// this guards against, so the check itself must not overflow on one.
+/// Depth counts `Not` and `And`/`Or` nesting; clauses count leaves and
+/// stage items, as the parser does.
+pub fn check_limits(search: &Search, limits: &crate::Limits) -> Result<(), crate::Error> {
+    use crate::error::{Error, ErrorKind};
+    let max_depth = limits.max_depth.min(crate::MAX_DEPTH_CEILING);
+    let mut clauses = 0usize;
+    let mut count = |n: usize| {
+        clauses = clauses.saturating_add(n);
+        if clauses > limits.max_clauses {
+            Err(Error::limit(
+                None,
+                ErrorKind::TooManyClauses {
+                    limit: limits.max_clauses,
+                },
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    // The root sits at depth 0: the parser counts a top-level `a AND b` as
+    // one level, the AST has the `And` above its operands.
+    let mut stack: Vec<(&Expr, usize)> = vec![(&search.filter, 0)];
+    for s in &search.stages {
+        count(1)?;
+        match s {
+            Stage::Where(e) => stack.push((e, 0)),
+            Stage::Stats { aggs, by } => count(aggs.len() + by.len())?,
+            Stage::Timechart { aggs, by, .. } => count(aggs.len() + usize::from(by.is_some()))?,
+            Stage::Top { fields, .. } | Stage::Fields(fields) => count(fields.len())?,
+            Stage::Sort(keys) => count(keys.len())?,
+            Stage::Head(_) | Stage::Tail(_) => {}
+        }
+    }
+    while let Some((e, depth)) = stack.pop() {
+        if depth > max_depth {
+            return Err(Error::limit(None, ErrorKind::TooDeep { limit: max_depth }));
+        }
+        match e {
+            Expr::And(xs) | Expr::Or(xs) => stack.extend(xs.iter().map(|x| (x, depth + 1))),
+            Expr::Not(x) => stack.push((x, depth + 1)),
+            _ => count(1)?,
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
 // Printing back as query text.
 
 const KEYWORDS: [&str; 6] = ["and", "or", "not", "to", "by", "as"];

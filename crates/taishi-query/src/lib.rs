@@ -34,9 +34,12 @@ use taishi_event::Event;
 
 pub use ast::Search;
 pub use compile::{words, TimeRange, ValueTest, MAX_WORD_BYTES};
-pub use error::Error;
+pub use error::{Error, ErrorKind};
 pub use exec::{compare_values, QueryResult, Table};
-pub use parse::{parse, parse_filter};
+pub use parse::{
+    parse, parse_filter, parse_with, Limits, DEFAULT_MAX_CLAUSES, DEFAULT_MAX_DEPTH,
+    MAX_DEPTH_CEILING,
+};
 pub use time::{parse_time, parse_time_param, TimeError, MAX_TIME, MIN_TIME};
 
 use compile::Node;
@@ -71,13 +74,37 @@ impl Query {
     /// Parses and compiles query text, resolving `now-1h` and the like
     /// against `now`.
     pub fn parse_at(text: &str, now: DateTime<FixedOffset>) -> Result<Query, Error> {
-        Query::compile(parse(text)?, now)
+        Query::parse_with(text, now, &Limits::default())
+    }
+
+    /// Parses and compiles query text under the given depth and clause
+    /// limits (the server's `[search]` settings).
+    pub fn parse_with(
+        text: &str,
+        now: DateTime<FixedOffset>,
+        limits: &Limits,
+    ) -> Result<Query, Error> {
+        Query::compile_unchecked(parse_with(text, limits)?, now)
     }
 
     /// Compiles an AST (for instance one deserialised from a saved search).
     /// It is checked as the parser would: CIDRs and `@timestamp` literals
-    /// must be valid.
+    /// must be valid, and it must keep within the default [`Limits`].
     pub fn compile(search: Search, now: DateTime<FixedOffset>) -> Result<Query, Error> {
+        Query::compile_with(search, now, &Limits::default())
+    }
+
+    /// [`Query::compile`] under the given limits.
+    pub fn compile_with(
+        search: Search,
+        now: DateTime<FixedOffset>,
+        limits: &Limits,
+    ) -> Result<Query, Error> {
+        ast::check_limits(&search, limits)?;
+        Query::compile_unchecked(search, now)
+    }
+
+    fn compile_unchecked(search: Search, now: DateTime<FixedOffset>) -> Result<Query, Error> {
         let filter = compile::compile(&search.filter, now)?;
         let stages = search
             .stages

@@ -2,15 +2,64 @@
 //! error columns count characters, as an editor shows them.
 
 use crate::ast::*;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::time::parse_time;
 
-/// Parses a whole query: a filter, then `| stage`s.
+/// Bounds on what one query may ask for, so that no query can exhaust the
+/// stack (the parser and every walk over the AST recurse) or the time and
+/// memory of a search (each term is a posting list or a matcher per event).
+///
+/// The defaults follow Elasticsearch's guards, scaled to what analysts
+/// write in KQL: real queries nest a handful of levels (the SigmaHQ rules
+/// translated to queries nest at most 6), so 64 leaves ample room while
+/// every recursion stays far inside a 2 MiB thread stack even in a debug
+/// build; 1,024 terms is a quarter of ES's `max_clause_count` (4,096),
+/// enough for a pasted list of several hundred hashes or addresses, and it
+/// bounds the per-event matching work of one query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Deepest nesting of parentheses and `NOT`/`-`/`+` prefixes.
+    pub max_depth: usize,
+    /// Most terms (field tests, free-text words, stage items) in one query.
+    pub max_clauses: usize,
+}
+
+/// Default of [`Limits::max_depth`].
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+/// Default of [`Limits::max_clauses`].
+pub const DEFAULT_MAX_CLAUSES: usize = 1024;
+/// The deepest nesting any configuration may allow: the evaluator, the
+/// store translation and `Display` recurse once per level, and at this
+/// depth they still fit a 2 MiB thread stack in a debug build (checked by
+/// a test).
+pub const MAX_DEPTH_CEILING: usize = 256;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_clauses: DEFAULT_MAX_CLAUSES,
+        }
+    }
+}
+
+/// Parses a whole query: a filter, then `| stage`s, with the default
+/// [`Limits`].
 pub fn parse(text: &str) -> Result<Search, Error> {
+    parse_with(text, &Limits::default())
+}
+
+/// Parses a whole query under the given limits (a depth above
+/// [`MAX_DEPTH_CEILING`] counts as the ceiling).
+pub fn parse_with(text: &str, limits: &Limits) -> Result<Search, Error> {
     let mut p = Parser {
         s: text.chars().collect(),
         pos: 0,
         in_group: false,
+        depth: 0,
+        clauses: 0,
+        max_depth: limits.max_depth.min(MAX_DEPTH_CEILING),
+        max_clauses: limits.max_clauses,
     };
     p.skip_ws();
     let filter = if p.at_end() || p.peek() == Some('|') {
@@ -51,6 +100,12 @@ struct Parser {
     pos: usize,
     /// Inside `field:( … )`, where words are values, never field names.
     in_group: bool,
+    /// Current nesting (parentheses and prefixes on the recursion stack).
+    depth: usize,
+    /// Terms read so far.
+    clauses: usize,
+    max_depth: usize,
+    max_clauses: usize,
 }
 
 /// A bare word as read: its text with escapes removed, and its glob parts
@@ -288,8 +343,39 @@ impl Parser {
         Ok(join(xs, true))
     }
 
+    /// Every nesting (a parenthesis, a prefix) recurses through here, so
+    /// the depth is bounded in one place, before the recursion goes on.
     fn unary(&mut self, field: Option<&str>) -> Result<Expr, Error> {
         self.skip_ws();
+        if self.depth >= self.max_depth {
+            return Err(Error::limit(
+                Some(self.pos),
+                ErrorKind::TooDeep {
+                    limit: self.max_depth,
+                },
+            ));
+        }
+        self.depth += 1;
+        let r = self.unary_inner(field);
+        self.depth -= 1;
+        r
+    }
+
+    /// Counts one term against the clause limit.
+    fn clause(&mut self, at: usize) -> Result<(), Error> {
+        self.clauses += 1;
+        if self.clauses > self.max_clauses {
+            return Err(Error::limit(
+                Some(at),
+                ErrorKind::TooManyClauses {
+                    limit: self.max_clauses,
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    fn unary_inner(&mut self, field: Option<&str>) -> Result<Expr, Error> {
         let start = self.pos;
         let prefix = match self.peek() {
             Some(c @ ('-' | '+')) if field.is_none() => Some(c),
@@ -353,10 +439,13 @@ impl Parser {
             }
             Some(')') => Err(self.err("unexpected ')' without a matching '('")),
             None => Err(self.err("expected a search term")),
-            _ => match field {
-                Some(f) => self.value(f),
-                None => self.term(),
-            },
+            _ => {
+                self.clause(self.pos)?;
+                match field {
+                    Some(f) => self.value(f),
+                    None => self.term(),
+                }
+            }
         }
     }
 
@@ -608,6 +697,9 @@ impl Parser {
     fn stage(&mut self) -> Result<Stage, Error> {
         self.skip_ws();
         let start = self.pos;
+        // A stage runs over every result, so a query of thousands of
+        // stages costs as much as thousands of terms.
+        self.clause(start)?;
         let name = self.read_word(ends_stage_word)?;
         let lname = name.text.to_ascii_lowercase();
         self.skip_ws();
@@ -739,6 +831,7 @@ impl Parser {
 
     fn field(&mut self, after: &str) -> Result<String, Error> {
         self.skip_ws();
+        self.clause(self.pos)?;
         let w = self.read_word(ends_stage_word)?;
         if (w.text.is_empty() && !w.quoted) || w.wildcard {
             return Err(Error::at(
@@ -766,6 +859,7 @@ impl Parser {
         loop {
             self.skip_ws();
             let start = self.pos;
+            self.clause(start)?;
             let name: String = self.s[self.pos..]
                 .iter()
                 .take_while(|c| c.is_ascii_alphabetic() || **c == '_')

@@ -934,8 +934,11 @@ fn yaml_position(msg: &str) -> (Option<u64>, Option<u64>) {
     (num("line"), num("column"))
 }
 
-fn validate_text(text: &str) -> J {
-    let mut set = taishi_sigma::RuleSet::default();
+fn validate_text(text: &str, limits: taishi_sigma::LoadLimits) -> J {
+    let mut set = taishi_sigma::RuleSet {
+        limits,
+        ..Default::default()
+    };
     set.add_yaml(text, "<upload>");
     let mut errors: Vec<J> = set
         .rejected
@@ -960,9 +963,25 @@ fn validate_text(text: &str) -> J {
     json!({"ok": errors.is_empty(), "errors": errors, "rule": first, "rules": set.rules.len() + set.correlations.len()})
 }
 
-async fn validate_rule(body: Bytes) -> R<Json<J>> {
-    let text = std::str::from_utf8(&body).map_err(|_| bad("the rule must be UTF-8 text"))?;
-    Ok(Json(validate_text(text)))
+async fn validate_rule(State(app): State<S>, body: Bytes) -> R<Json<J>> {
+    let limits = app.config.detection.load_limits();
+    if body.len() > limits.max_file_bytes {
+        return Err(ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the rule is {} bytes, more than the limit of {} (`[detection] max_rule_file_bytes` in the server config); split it into several files",
+                body.len(),
+                limits.max_file_bytes
+            ),
+        ));
+    }
+    // Parsing a rule is CPU work (YAML, conditions, modifiers): off the
+    // async workers, like every other handler that computes.
+    blocking(move || {
+        let text = std::str::from_utf8(&body).map_err(|_| bad("the rule must be UTF-8 text"))?;
+        Ok(Json(validate_text(text, limits)))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -1021,7 +1040,7 @@ async fn upload_rules(
         let mut loaded = Vec::new();
         let mut rejected = Vec::new();
         for f in files {
-            let v = validate_text(&f.content);
+            let v = validate_text(&f.content, app.config.detection.load_limits());
             if v["ok"] != J::Bool(true) {
                 rejected.push(json!({"name": f.name, "reason": v["errors"]}));
                 continue;

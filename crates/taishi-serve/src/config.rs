@@ -81,6 +81,7 @@ impl Default for Config {
             http: HttpSection::default(),
             store: StoreSection::default(),
             detection: DetectionSection::default(),
+            search: SearchSection::default(),
             listeners: Vec::new(),
             enrich: taishi_enrich::EnrichConfig::default(),
             alerts: taishi_alert::AlertsConfig::default(),
@@ -88,7 +89,6 @@ impl Default for Config {
             ingest: IngestSection::default(),
             rejects: RejectsSection::default(),
             api: ApiSection::default(),
-            search: SearchSection::default(),
         }
     }
 }
@@ -110,6 +110,12 @@ pub struct SearchSection {
     /// hold a bitset of a day's events); a query that would need more is
     /// refused before it runs.
     pub max_query_mib: u64,
+    /// Deepest nesting of parentheses and NOT/-/+ prefixes in a query (at
+    /// most 256): every viewer may send one, so its shape is bounded before
+    /// it is parsed any further.
+    pub max_depth: usize,
+    /// Most terms (field tests, words, stage items) in one query.
+    pub max_clauses: usize,
 }
 
 impl Default for SearchSection {
@@ -119,6 +125,8 @@ impl Default for SearchSection {
             max_concurrent: 4,
             queue_secs: 10,
             max_query_mib: 256,
+            max_depth: taishi_query::DEFAULT_MAX_DEPTH,
+            max_clauses: taishi_query::DEFAULT_MAX_CLAUSES,
         }
     }
 }
@@ -259,6 +267,28 @@ pub struct DetectionSection {
     pub min_level: String,
     /// Matches of a correlation may be this late (seconds of event time).
     pub correlation_lateness_s: u64,
+    /// Largest rule file read, uploaded or validated, in bytes.
+    pub max_rule_file_bytes: usize,
+    /// Most YAML nodes in one rule file once its aliases are expanded.
+    pub max_rule_yaml_nodes: usize,
+}
+
+impl DetectionSection {
+    pub fn load_limits(&self) -> taishi_sigma::LoadLimits {
+        taishi_sigma::LoadLimits {
+            max_file_bytes: self.max_rule_file_bytes,
+            max_yaml_nodes: self.max_rule_yaml_nodes,
+        }
+    }
+}
+
+impl SearchSection {
+    pub fn limits(&self) -> taishi_query::Limits {
+        taishi_query::Limits {
+            max_depth: self.max_depth,
+            max_clauses: self.max_clauses,
+        }
+    }
 }
 
 impl Default for DetectionSection {
@@ -268,6 +298,8 @@ impl Default for DetectionSection {
             pipelines: Vec::new(),
             min_level: "low".into(),
             correlation_lateness_s: 60,
+            max_rule_file_bytes: taishi_sigma::load::DEFAULT_MAX_FILE_BYTES,
+            max_rule_yaml_nodes: taishi_sigma::load::DEFAULT_MAX_YAML_NODES,
         }
     }
 }
@@ -513,6 +545,21 @@ impl Config {
                 "detection.min_level: `{}` is not a level (informational, low, medium, high, critical)",
                 self.detection.min_level
             ));
+        }
+        if !(1..=taishi_query::MAX_DEPTH_CEILING).contains(&self.search.max_depth) {
+            p.push(format!(
+                "search.max_depth: must be between 1 and {} (deeper queries would not fit the stack)",
+                taishi_query::MAX_DEPTH_CEILING
+            ));
+        }
+        if self.search.max_clauses == 0 {
+            p.push("search.max_clauses: must be at least 1".into());
+        }
+        if self.detection.max_rule_file_bytes < 1024 {
+            p.push("detection.max_rule_file_bytes: must be at least 1024".into());
+        }
+        if self.detection.max_rule_yaml_nodes < 100 {
+            p.push("detection.max_rule_yaml_nodes: must be at least 100".into());
         }
         for (i, r) in self.detection.rules.iter().enumerate() {
             if !r.exists() {

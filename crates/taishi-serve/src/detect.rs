@@ -18,7 +18,9 @@ use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 use taishi_correlation::{parse_correlation, CorrelationHit, Correlator, CorrelatorOptions};
 use taishi_event::Event;
-use taishi_sigma::{Detection, Engine, EngineOptions, Level, RuleMeta, RuleSet, Scratch};
+use taishi_sigma::{
+    Detection, Engine, EngineOptions, Level, LoadLimits, RuleMeta, RuleSet, Scratch,
+};
 
 /// A rule as the API lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -116,6 +118,7 @@ pub struct Rules {
     pipelines: Vec<String>,
     min_level: Level,
     lateness: Duration,
+    limits: LoadLimits,
     current: ArcSwap<Detector>,
     /// Health carried over from engines that were replaced.
     carried: Mutex<HashMap<String, Health>>,
@@ -130,6 +133,7 @@ impl Rules {
         pipelines: Vec<String>,
         min_level: Level,
         lateness: Duration,
+        limits: LoadLimits,
         disabled: &HashSet<String>,
     ) -> anyhow::Result<Rules> {
         std::fs::create_dir_all(&uploaded)?;
@@ -139,6 +143,7 @@ impl Rules {
             &pipelines,
             min_level,
             lateness,
+            limits,
             disabled,
         )?;
         Ok(Rules {
@@ -147,6 +152,7 @@ impl Rules {
             pipelines,
             min_level,
             lateness,
+            limits,
             current: ArcSwap::from_pointee(d),
             carried: Mutex::new(HashMap::new()),
             last_hit: Mutex::new(HashMap::new()),
@@ -172,6 +178,7 @@ impl Rules {
             &self.pipelines,
             self.min_level,
             self.lateness,
+            self.limits,
             disabled,
         )?);
         let old = self.current.swap(d.clone());
@@ -245,11 +252,12 @@ fn build(
     pipelines: &[String],
     min_level: Level,
     lateness: Duration,
+    limits: LoadLimits,
     disabled: &HashSet<String>,
 ) -> anyhow::Result<Detector> {
     let mut paths: Vec<PathBuf> = configured.to_vec();
     paths.push(uploaded.to_path_buf());
-    let mut set = RuleSet::load_paths(&paths).map_err(anyhow::Error::msg)?;
+    let mut set = RuleSet::load_paths_with(&paths, limits).map_err(anyhow::Error::msg)?;
     let uploaded_prefix = uploaded.display().to_string();
     let origin = |p: &str| {
         if p.starts_with(&uploaded_prefix) {

@@ -180,14 +180,15 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let min_level =
         taishi_sigma::Level::parse(&config.detection.min_level).context("detection.min_level")?;
     let rules = {
-        let (paths, up, pipes, late) = (
+        let (paths, up, pipes, late, limits) = (
             config.detection.rules.clone(),
             data_dir.join("rules"),
             config.detection.pipelines.clone(),
             Duration::from_secs(config.detection.correlation_lateness_s),
+            config.detection.load_limits(),
         );
         tokio::task::spawn_blocking(move || {
-            Rules::new(paths, up, pipes, min_level, late, &disabled)
+            Rules::new(paths, up, pipes, min_level, late, limits, &disabled)
         })
         .await??
     };

@@ -46,7 +46,9 @@ pub fn run_search(app: &App, b: &SearchBody, budget: &taishi_store::Budget) -> R
             .unwrap_or_default();
         bad(format!("query{col}: {}", e.message))
     };
-    let q = taishi_query::Query::parse(&b.query).map_err(query)?;
+    let limits = app.config.search.limits();
+    let q = taishi_query::Query::parse_with(&b.query, Utc::now().fixed_offset(), &limits)
+        .map_err(query)?;
     let now = q.now();
     let time = |param: &str, s: &Option<String>| {
         s.as_deref()
@@ -111,7 +113,9 @@ pub fn fields(
     let filter = if query.trim().is_empty() {
         Filter::All
     } else {
-        let q = taishi_query::Query::parse(query).map_err(|e| bad(e.to_string()))?;
+        let limits = app.config.search.limits();
+        let q = taishi_query::Query::parse_with(query, Utc::now().fixed_offset(), &limits)
+            .map_err(|e| bad(e.to_string()))?;
         taishi_search::translate(&q.search().filter, q.now()).map_err(|e| bad(e.to_string()))?
     };
     let res = app

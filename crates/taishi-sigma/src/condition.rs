@@ -1,6 +1,49 @@
 //! The condition grammar: `and`, `or`, `not`, parentheses, `1 of x*`,
 //! `all of x*`, `N of them`, with the precedence of the specification
 //! (least to most binding: or, and, not, x of, parentheses).
+//!
+//! A condition comes from whoever may upload or validate a rule, so its
+//! nesting and length are bounded before the recursive descent runs:
+//! [`MAX_DEPTH`] levels and [`MAX_TOKENS`] tokens.
+
+/// Deepest nesting of parentheses and `not` in a condition. SigmaHQ's
+/// rules nest at most 3; the bound keeps the parser, the resolver and the
+/// engine's evaluation (each recursing once per level) far inside a 2 MiB
+/// thread stack.
+pub const MAX_DEPTH: usize = 64;
+/// Most tokens in one condition. SigmaHQ's longest condition has under 40;
+/// the bound caps the work and memory of one condition however it is
+/// shaped.
+pub const MAX_TOKENS: usize = 4096;
+
+/// Why a condition was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConditionError {
+    #[error("{0}")]
+    Syntax(String),
+    #[error(
+        "the condition nests deeper than {limit} levels of parentheses and `not` (at token \
+         {token}); Sigma rules need a few: flatten it with `1 of`/`all of` or by distributing `not`"
+    )]
+    TooDeep { limit: usize, token: usize },
+    #[error(
+        "the condition has more than {limit} tokens; split the rule or group searches with \
+         `1 of selection_*`"
+    )]
+    TooManyTokens { limit: usize },
+}
+
+impl From<&str> for ConditionError {
+    fn from(s: &str) -> Self {
+        ConditionError::Syntax(s.to_string())
+    }
+}
+
+impl From<String> for ConditionError {
+    fn from(s: String) -> Self {
+        ConditionError::Syntax(s)
+    }
+}
 
 /// A parsed condition, naming search identifiers.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,10 +87,13 @@ enum Tok {
     Word(String),
 }
 
-fn lex(s: &str) -> Result<Vec<Tok>, String> {
+fn lex(s: &str) -> Result<Vec<Tok>, ConditionError> {
     let mut out = Vec::new();
     let mut it = s.char_indices().peekable();
     while let Some(&(_, c)) = it.peek() {
+        if out.len() >= MAX_TOKENS {
+            return Err(ConditionError::TooManyTokens { limit: MAX_TOKENS });
+        }
         if c.is_whitespace() {
             it.next();
         } else if c == '(' {
@@ -90,6 +136,7 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
 struct Parser {
     toks: Vec<Tok>,
     pos: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -102,7 +149,7 @@ impl Parser {
         t
     }
 
-    fn or(&mut self) -> Result<Cond, String> {
+    fn or(&mut self) -> Result<Cond, ConditionError> {
         let mut items = vec![self.and()?];
         while self.peek() == Some(&Tok::Or) {
             self.next();
@@ -115,7 +162,7 @@ impl Parser {
         })
     }
 
-    fn and(&mut self) -> Result<Cond, String> {
+    fn and(&mut self) -> Result<Cond, ConditionError> {
         let mut items = vec![self.not()?];
         while self.peek() == Some(&Tok::And) {
             self.next();
@@ -128,15 +175,27 @@ impl Parser {
         })
     }
 
-    fn not(&mut self) -> Result<Cond, String> {
-        if self.peek() == Some(&Tok::Not) {
-            self.next();
-            return Ok(Cond::Not(Box::new(self.not()?)));
+    /// `not` and parentheses both recurse through here, so the depth is
+    /// checked once, before going deeper.
+    fn not(&mut self) -> Result<Cond, ConditionError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ConditionError::TooDeep {
+                limit: MAX_DEPTH,
+                token: self.pos + 1,
+            });
         }
-        self.atom()
+        self.depth += 1;
+        let r = if self.peek() == Some(&Tok::Not) {
+            self.next();
+            self.not().map(|c| Cond::Not(Box::new(c)))
+        } else {
+            self.atom()
+        };
+        self.depth -= 1;
+        r
     }
 
-    fn atom(&mut self) -> Result<Cond, String> {
+    fn atom(&mut self) -> Result<Cond, ConditionError> {
         match self.next() {
             Some(Tok::LParen) => {
                 let c = self.or()?;
@@ -159,19 +218,19 @@ impl Parser {
                 Ok(Cond::AllOf { pattern })
             }
             Some(Tok::Word(w)) => Ok(Cond::Ident(w)),
-            Some(t) => Err(format!("unexpected `{}`", tok_text(&t))),
+            Some(t) => Err(format!("unexpected `{}`", tok_text(&t)).into()),
             None => Err("the condition ends too early".into()),
         }
     }
 
-    fn expect_of(&mut self) -> Result<(), String> {
+    fn expect_of(&mut self) -> Result<(), ConditionError> {
         match self.next() {
             Some(Tok::Of) => Ok(()),
             _ => Err("expected `of` after a count".into()),
         }
     }
 
-    fn target(&mut self) -> Result<Option<String>, String> {
+    fn target(&mut self) -> Result<Option<String>, ConditionError> {
         match self.next() {
             Some(Tok::Them) => Ok(None),
             Some(Tok::Word(w)) => Ok(Some(w)),
@@ -195,35 +254,58 @@ fn tok_text(t: &Tok) -> String {
     }
 }
 
-pub fn parse(s: &str) -> Result<Cond, String> {
+pub fn parse(s: &str) -> Result<Cond, ConditionError> {
     let toks = lex(s)?;
     if toks.is_empty() {
         return Err("the condition is empty".into());
     }
-    let mut p = Parser { toks, pos: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     let c = p.or()?;
     if let Some(t) = p.peek() {
-        return Err(format!("unexpected `{}`", tok_text(t)));
+        return Err(format!("unexpected `{}`", tok_text(t)).into());
     }
     Ok(c)
 }
 
-/// Wildcard match of identifier patterns (`selection_*`).
+/// Wildcard match of identifier patterns (`selection_*`), byte-wise.
+///
+/// Iterative, remembering only the last `*`: a star-heavy pattern from an
+/// uploaded rule (`*a*a*a…`) costs at most pattern × name steps, where a
+/// recursive matcher is exponential and recurses once per pattern byte.
 pub fn ident_matches(pattern: &str, name: &str) -> bool {
-    fn rec(p: &[u8], n: &[u8]) -> bool {
-        match p.split_first() {
-            None => n.is_empty(),
-            Some((b'*', rest)) => (0..=n.len()).any(|i| rec(rest, &n[i..])),
-            Some((b'?', rest)) => !n.is_empty() && rec(rest, &n[1..]),
-            Some((c, rest)) => n.first() == Some(c) && rec(rest, &n[1..]),
+    let (p, n) = (pattern.as_bytes(), name.as_bytes());
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ni));
+                pi += 1;
+            }
+            Some(&c) if c == b'?' || c == n[ni] => {
+                pi += 1;
+                ni += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    pi = sp + 1;
+                    ni = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
         }
     }
-    rec(pattern.as_bytes(), name.as_bytes())
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// Resolves identifiers against the rule's search names.
-pub fn resolve(c: &Cond, names: &[String]) -> Result<Expr, String> {
-    let find = |pattern: &Option<String>| -> Result<Vec<Expr>, String> {
+pub fn resolve(c: &Cond, names: &[String]) -> Result<Expr, ConditionError> {
+    let find = |pattern: &Option<String>| -> Result<Vec<Expr>, ConditionError> {
         let hits: Vec<Expr> = names
             .iter()
             .enumerate()
@@ -236,7 +318,7 @@ pub fn resolve(c: &Cond, names: &[String]) -> Result<Expr, String> {
         if hits.is_empty() {
             return Err(match pattern {
                 None => "`of them` but the detection has no search identifiers".into(),
-                Some(p) => format!("no search identifier matches `{p}`"),
+                Some(p) => format!("no search identifier matches `{p}`").into(),
             });
         }
         Ok(hits)
@@ -247,7 +329,8 @@ pub fn resolve(c: &Cond, names: &[String]) -> Result<Expr, String> {
             None => {
                 return Err(format!(
                     "the condition names `{n}`, which the detection does not define"
-                ))
+                )
+                .into())
             }
         },
         Cond::And(v) => Expr::And(
@@ -356,6 +439,7 @@ mod tests {
         assert!(parse("a b").is_err());
         assert!(parse("sel | count() > 5")
             .unwrap_err()
+            .to_string()
             .contains("correlation"));
         assert!(parse("").is_err());
     }
@@ -379,5 +463,72 @@ mod tests {
         assert!(resolve(&parse("missing").unwrap(), &names).is_err());
         assert!(resolve(&parse("1 of nope*").unwrap(), &names).is_err());
         assert!(ident_matches("*_x_*", "a_x_b"));
+    }
+
+    #[test]
+    fn deep_conditions_are_refused_not_a_crash() {
+        let huge = format!("{}a{}", "(".repeat(5_000), ")".repeat(5_000));
+        assert!(parse(&huge).is_err());
+        let deep = format!("{}a{}", "(".repeat(2_000), ")".repeat(2_000));
+        assert_eq!(
+            parse(&deep).unwrap_err(),
+            ConditionError::TooDeep {
+                limit: MAX_DEPTH,
+                token: MAX_DEPTH + 1
+            }
+        );
+        let nots = format!("{}a", "not ".repeat(50_000));
+        assert!(matches!(
+            parse(&nots).unwrap_err(),
+            ConditionError::TooManyTokens { .. }
+        ));
+        let nots = format!("{}a", "not ".repeat(1_000));
+        assert!(matches!(
+            parse(&nots).unwrap_err(),
+            ConditionError::TooDeep { .. }
+        ));
+        // Up to the limit, it parses.
+        let ok = format!(
+            "{}a{}",
+            "(".repeat(MAX_DEPTH - 1),
+            ")".repeat(MAX_DEPTH - 1)
+        );
+        assert!(parse(&ok).is_ok());
+        let msg = parse(&deep).unwrap_err().to_string();
+        assert!(msg.contains("64") && msg.contains("flatten"), "{msg}");
+    }
+
+    #[test]
+    fn long_conditions_are_refused() {
+        let long = vec!["a"; MAX_TOKENS].join(" or ");
+        assert_eq!(
+            parse(&long).unwrap_err(),
+            ConditionError::TooManyTokens { limit: MAX_TOKENS }
+        );
+        let fits = vec!["a"; MAX_TOKENS / 2].join(" or ");
+        assert!(parse(&fits).is_ok());
+    }
+
+    #[test]
+    fn star_heavy_identifier_patterns_are_fast() {
+        let p = format!("{}b", "*a".repeat(2_000));
+        let n = "a".repeat(5_000);
+        let t = std::time::Instant::now();
+        assert!(!ident_matches(&p, &n));
+        assert!(ident_matches(&p[..p.len() - 1], &n));
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        for (p, n, want) in [
+            ("sel*", "selection", true),
+            ("sel*", "se", false),
+            ("*", "", true),
+            ("?", "", false),
+            ("a?c", "abc", true),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("*x", "x", true),
+            ("x*", "yx", false),
+        ] {
+            assert_eq!(ident_matches(p, n), want, "{p} vs {n}");
+        }
     }
 }

@@ -64,6 +64,207 @@ pub struct RuleSet {
     pub rejected: Vec<Rejected>,
     /// Rule files read.
     pub files: usize,
+    /// Bounds on each rule file read from now on.
+    pub limits: LoadLimits,
+}
+
+/// Bounds on one rule file, which may come from anyone allowed to upload
+/// or validate rules: its size, and the size of its YAML once aliases are
+/// expanded (an "alias bomb" of a few hundred bytes expands to gigabytes;
+/// the YAML library's own guard, 100 alias uses per event, still lets a
+/// wide alias repeated a few hundred thousand times through).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadLimits {
+    /// Largest rule file, in bytes. SigmaHQ's largest is 290 KiB.
+    pub max_file_bytes: usize,
+    /// Most YAML nodes (scalars, lists, maps) in one file with aliases
+    /// expanded. SigmaHQ's largest file has about 13,000.
+    pub max_yaml_nodes: usize,
+}
+
+/// Default of [`LoadLimits::max_file_bytes`].
+pub const DEFAULT_MAX_FILE_BYTES: usize = 4 << 20;
+/// Default of [`LoadLimits::max_yaml_nodes`].
+pub const DEFAULT_MAX_YAML_NODES: usize = 250_000;
+
+impl Default for LoadLimits {
+    fn default() -> Self {
+        LoadLimits {
+            max_file_bytes: DEFAULT_MAX_FILE_BYTES,
+            max_yaml_nodes: DEFAULT_MAX_YAML_NODES,
+        }
+    }
+}
+
+/// A YAML file refused before it is read into memory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum YamlLimitError {
+    #[error(
+        "the rule file is {size} bytes, more than the limit of {limit} \
+         (`[detection] max_rule_file_bytes` in the server config); split it into several files"
+    )]
+    TooLarge { size: usize, limit: usize },
+    #[error(
+        "the YAML has more than {limit} nodes once its aliases (`*name`) are expanded \
+         (`[detection] max_rule_yaml_nodes` in the server config); write the values out or split the file"
+    )]
+    TooManyNodes { limit: usize },
+    #[error("the YAML nests `[`/`{{` deeper than {limit} levels; Sigma rules need two or three")]
+    TooDeep { limit: usize },
+    #[error("YAML: {0}")]
+    Syntax(String),
+}
+
+/// Walks a YAML document as the deserializer replays it (aliases
+/// included), counting nodes against a budget and keeping nothing, so an
+/// alias bomb costs at most `budget` steps and no memory.
+struct CountNodes<'a> {
+    left: &'a mut usize,
+}
+
+impl CountNodes<'_> {
+    fn take<E: serde::de::Error>(&mut self) -> Result<(), E> {
+        if *self.left == 0 {
+            return Err(E::custom(NODE_BUDGET_SPENT));
+        }
+        *self.left -= 1;
+        Ok(())
+    }
+}
+
+const NODE_BUDGET_SPENT: &str = "taishi: YAML node budget spent";
+
+impl<'de> serde::de::DeserializeSeed<'de> for CountNodes<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CountNodes<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+    fn visit_bool<E: serde::de::Error>(mut self, _: bool) -> Result<(), E> {
+        self.take()
+    }
+    fn visit_i64<E: serde::de::Error>(mut self, _: i64) -> Result<(), E> {
+        self.take()
+    }
+    fn visit_u64<E: serde::de::Error>(mut self, _: u64) -> Result<(), E> {
+        self.take()
+    }
+    fn visit_i128<E: serde::de::Error>(mut self, _: i128) -> Result<(), E> {
+        self.take()
+    }
+    fn visit_u128<E: serde::de::Error>(mut self, _: u128) -> Result<(), E> {
+        self.take()
+    }
+    fn visit_f64<E: serde::de::Error>(mut self, _: f64) -> Result<(), E> {
+        self.take()
+    }
+    fn visit_str<E: serde::de::Error>(mut self, _: &str) -> Result<(), E> {
+        self.take()
+    }
+    fn visit_unit<E: serde::de::Error>(mut self) -> Result<(), E> {
+        self.take()
+    }
+    fn visit_none<E: serde::de::Error>(mut self) -> Result<(), E> {
+        self.take()
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        self.take()?;
+        while seq
+            .next_element_seed(CountNodes {
+                left: &mut *self.left,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        self.take()?;
+        while map
+            .next_key_seed(CountNodes {
+                left: &mut *self.left,
+            })?
+            .is_some()
+        {
+            map.next_value_seed(CountNodes {
+                left: &mut *self.left,
+            })?;
+        }
+        Ok(())
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(mut self, data: A) -> Result<(), A::Error> {
+        // A tagged value (`!tag x`): the tag, then its value.
+        use serde::de::VariantAccess;
+        self.take()?;
+        let (_, v): (serde::de::IgnoredAny, _) = data.variant()?;
+        v.newtype_variant_seed(CountNodes {
+            left: &mut *self.left,
+        })
+    }
+}
+
+/// Deepest `[`/`{` nesting let through to the YAML parser, which would
+/// refuse more than 128 levels anyway, but only after a scan whose time
+/// grows with the square of the depth (a 2 MB line of `[` takes minutes).
+const MAX_FLOW_DEPTH: usize = 128;
+
+/// Whether `[`/`{` nest deeper than `max`: a linear byte scan done before
+/// the YAML parser sees the text. It counts every bracket, in quotes and
+/// comments too: telling those apart needs a YAML scanner (a stray quote
+/// in a plain scalar would hide what follows from a simple one), and only a
+/// text with over `max` unclosed brackets is refused, which no rule has.
+fn flow_nesting_exceeds(text: &str, max: usize) -> bool {
+    let mut depth = 0usize;
+    for &c in text.as_bytes() {
+        match c {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Checks a YAML text against the limits without building it.
+pub fn check_yaml(text: &str, limits: &LoadLimits) -> Result<(), YamlLimitError> {
+    if text.len() > limits.max_file_bytes {
+        return Err(YamlLimitError::TooLarge {
+            size: text.len(),
+            limit: limits.max_file_bytes,
+        });
+    }
+    if flow_nesting_exceeds(text, MAX_FLOW_DEPTH) {
+        return Err(YamlLimitError::TooDeep {
+            limit: MAX_FLOW_DEPTH,
+        });
+    }
+    let mut left = limits.max_yaml_nodes;
+    for de in serde_yaml::Deserializer::from_str(text) {
+        use serde::de::DeserializeSeed;
+        if let Err(e) = (CountNodes { left: &mut left }).deserialize(de) {
+            let msg = e.to_string();
+            if msg.contains(NODE_BUDGET_SPENT) {
+                return Err(YamlLimitError::TooManyNodes {
+                    limit: limits.max_yaml_nodes,
+                });
+            }
+            return Err(YamlLimitError::Syntax(msg));
+        }
+    }
+    Ok(())
 }
 
 fn yaml_files(p: &Path) -> Vec<PathBuf> {
@@ -105,7 +306,15 @@ impl RuleSet {
     /// Loads every `.yml`/`.yaml` file under the paths (folders are walked).
     /// A missing path is an error; a bad rule is a `Rejected` entry.
     pub fn load_paths(paths: &[PathBuf]) -> Result<RuleSet, String> {
-        let mut set = RuleSet::default();
+        RuleSet::load_paths_with(paths, LoadLimits::default())
+    }
+
+    /// [`RuleSet::load_paths`] with each file held to `limits`.
+    pub fn load_paths_with(paths: &[PathBuf], limits: LoadLimits) -> Result<RuleSet, String> {
+        let mut set = RuleSet {
+            limits,
+            ..RuleSet::default()
+        };
         for p in paths {
             if !p.exists() {
                 return Err(format!("{}: no such rule file or folder", p.display()));
@@ -120,6 +329,17 @@ impl RuleSet {
 
     pub fn load_file(&mut self, path: &Path) {
         let name = path.display().to_string();
+        if let Ok(m) = std::fs::metadata(path) {
+            if m.len() > self.limits.max_file_bytes as u64 {
+                self.files += 1;
+                let e = YamlLimitError::TooLarge {
+                    size: usize::try_from(m.len()).unwrap_or(usize::MAX),
+                    limit: self.limits.max_file_bytes,
+                };
+                self.reject(&name, 1, None, e.to_string());
+                return;
+            }
+        }
         match std::fs::read(path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => self.add_yaml(&text, &name),
@@ -149,6 +369,10 @@ impl RuleSet {
     /// `apply_filters` once everything is loaded.
     pub fn add_yaml(&mut self, text: &str, path: &str) {
         self.files += 1;
+        if let Err(e) = check_yaml(text, &self.limits) {
+            self.reject(path, 1, None, e.to_string());
+            return;
+        }
         let mut docs = Vec::new();
         for (i, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
             match Y::deserialize(de) {
@@ -259,8 +483,18 @@ impl RuleSet {
                         .push(format!("{}:{name}", f.id.as_deref().unwrap_or(&f.title)));
                     r.searches.push(s.clone());
                 }
-                let cond = std::mem::replace(&mut r.condition, Expr::Const(false));
-                r.condition = Expr::And(vec![cond, Expr::Not(Box::new(f.condition.offset(base)))]);
+                let not = Expr::Not(Box::new(f.condition.offset(base)));
+                // Each filter joins one top-level `and`: nesting one level per
+                // filter would let many filters naming a rule deepen its
+                // condition without bound (the engine recurses per level).
+                // (`(a and b) and not f` is `a and b and not f`.)
+                match &mut r.condition {
+                    Expr::And(v) => v.push(not),
+                    cond => {
+                        let c = std::mem::replace(cond, Expr::Const(false));
+                        *cond = Expr::And(vec![c, not]);
+                    }
+                }
             }
         }
         self.filters = filters;

@@ -223,13 +223,28 @@ pub fn glob(toks: &[Tok], hay: &str) -> bool {
         } else if hi == hb.len() {
             return true;
         }
-        // Mismatch: let the last star take one more character.
+        // Mismatch: let the last star take more characters, up to the next
+        // place where the literal after it occurs (found with memchr's
+        // vectorised search). Stepping one character at a time and
+        // comparing there made `*join*split*` over a 30,000-character value
+        // the costliest test of the SigmaHQ rules.
         match star {
             Some((sti, shi)) if shi < hb.len() => {
                 let step = hay[shi..].chars().next().map_or(1, char::len_utf8);
-                star = Some((sti, shi + step));
+                let next = match toks.get(sti + 1) {
+                    // A UTF-8 needle found in UTF-8 text starts on a
+                    // character boundary.
+                    Some(Tok::Lit(l)) if !l.is_empty() => {
+                        match memchr::memmem::find(&hb[shi + step..], l.as_bytes()) {
+                            Some(i) => shi + step + i,
+                            None => return false,
+                        }
+                    }
+                    _ => shi + step,
+                };
+                star = Some((sti, next));
                 ti = sti + 1;
-                hi = shi + step;
+                hi = next;
             }
             _ => return false,
         }
@@ -700,5 +715,69 @@ mod tests {
         assert!(glob(&g("?*"), "x"));
         assert!(!glob(&g("??*"), "x"));
         assert!(glob(&g("*a*a*a"), "aaaa"));
+    }
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::*;
+
+    fn toks(p: &str) -> Vec<Tok> {
+        let mut out = Vec::new();
+        let mut lit = String::new();
+        for c in p.chars() {
+            match c {
+                '*' | '?' => {
+                    if !lit.is_empty() {
+                        out.push(Tok::Lit(std::mem::take(&mut lit)));
+                    }
+                    out.push(if c == '*' { Tok::Star } else { Tok::One });
+                }
+                _ => lit.push(c),
+            }
+        }
+        if !lit.is_empty() {
+            out.push(Tok::Lit(lit));
+        }
+        out
+    }
+
+    /// The reference: a plain recursive matcher, for small inputs.
+    fn slow(p: &[Tok], h: &str) -> bool {
+        match p.split_first() {
+            None => h.is_empty(),
+            Some((Tok::Star, rest)) => h
+                .char_indices()
+                .map(|(i, _)| i)
+                .chain(std::iter::once(h.len()))
+                .any(|i| slow(rest, &h[i..])),
+            Some((Tok::One, rest)) => h
+                .chars()
+                .next()
+                .is_some_and(|c| slow(rest, &h[c.len_utf8()..])),
+            Some((Tok::Lit(l), rest)) => h.starts_with(l.as_str()) && slow(rest, &h[l.len()..]),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn glob_agrees_with_the_reference(p in "[ab*?é]{0,8}", h in "[abé]{0,12}") {
+            let t = toks(&p);
+            proptest::prop_assert_eq!(glob(&t, &h), slow(&t, &h), "{} vs {}", p, h);
+        }
+    }
+
+    #[test]
+    fn glob_over_a_long_value_is_fast() {
+        let hay = "join ".repeat(20_000);
+        let t = toks("*join*split*");
+        let start = std::time::Instant::now();
+        for _ in 0..100 {
+            assert!(!glob(&t, &hay));
+        }
+        // 100 scans of 100 KB: milliseconds when the gaps are searched
+        // with memchr, seconds when stepped a character at a time.
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        assert!(glob(&t, &(hay.clone() + "split")));
     }
 }

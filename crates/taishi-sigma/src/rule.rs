@@ -607,7 +607,15 @@ fn plain_matchers(
                     }));
                 }
                 "windash" => match v {
-                    Staged::Str(s) => next.extend(s.windash().into_iter().map(Staged::Str)),
+                    Staged::Str(s) => match s.windash_within(MAX_VARIANT_BYTES) {
+                        Some(vs) => next.extend(vs.into_iter().map(Staged::Str)),
+                        None => {
+                            return Err(format!(
+                                "`windash` would turn the value into more than {MAX_VARIANT_BYTES} \
+                                 bytes of variants (5 per flag); shorten the value or split it"
+                            ))
+                        }
+                    },
                     b => next.push(b),
                 },
                 "expand" => match v {
@@ -630,6 +638,7 @@ fn plain_matchers(
                 _ => return Err(format!("unknown modifier `{t}`")),
             }
         }
+        check_variants(t, &next)?;
         vals = next;
     }
     let mut out: Vec<Matcher> = Vec::with_capacity(vals.len());
@@ -643,6 +652,27 @@ fn plain_matchers(
         out.push(Matcher::Str { s, cased });
     }
     Ok(out)
+}
+
+/// Most values one YAML value may become through its modifiers: `windash`
+/// multiplies by 5 per flag and `base64offset` by 3, so a chain of them
+/// over a long value could otherwise make millions. SigmaHQ's rules make at
+/// most 25 from one value.
+pub const MAX_VARIANTS: usize = 4096;
+/// Most bytes of text one YAML value may become through its modifiers.
+pub const MAX_VARIANT_BYTES: usize = 1 << 20;
+
+fn check_variants(modifier: &str, vals: &[Staged]) -> Result<(), String> {
+    let bytes: usize = vals.iter().map(Staged::len).sum();
+    if vals.len() > MAX_VARIANTS || bytes > MAX_VARIANT_BYTES {
+        return Err(format!(
+            "`{modifier}` turns the value into {} variants of {bytes} bytes in all, more than the \
+             {MAX_VARIANTS} variants or {MAX_VARIANT_BYTES} bytes one value may become; shorten the \
+             value or use fewer expanding modifiers (windash, base64offset)",
+            vals.len()
+        ));
+    }
+    Ok(())
 }
 
 impl Matcher {

@@ -242,9 +242,18 @@ impl SigmaString {
     /// the permutations few and follows pySigma; dashes inside words
     /// (`x-ms`) are left alone.
     pub fn windash(&self) -> Vec<SigmaString> {
+        self.windash_within(usize::MAX).unwrap_or_default()
+    }
+
+    /// `windash` that gives up (None) before making variants of more than
+    /// `max_bytes` in all: each flag multiplies the copies by 5, so a long
+    /// value with many flags would otherwise be copied thousands of times
+    /// before anyone could check the result.
+    pub fn windash_within(&self, max_bytes: usize) -> Option<Vec<SigmaString>> {
         const DASHES: [char; 5] = ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}'];
         let mut outs = vec![SigmaString::default()];
         let flat: Vec<FlatChar> = self.flatten();
+        let len = flat.len().max(1);
         for (i, fc) in flat.iter().enumerate() {
             let FlatChar::C(c) = *fc else {
                 for o in &mut outs {
@@ -255,6 +264,9 @@ impl SigmaString {
             let prev_word = i > 0 && matches!(flat[i - 1], FlatChar::C(p) if is_word(p));
             let next_word = matches!(flat.get(i + 1), Some(FlatChar::C(n)) if is_word(*n));
             if DASHES.contains(&c) && !prev_word && next_word && outs.len() < 4096 {
+                if outs.len().saturating_mul(5).saturating_mul(len) > max_bytes {
+                    return None;
+                }
                 let mut next = Vec::with_capacity(outs.len() * 5);
                 for o in &outs {
                     for d in DASHES {
@@ -270,7 +282,7 @@ impl SigmaString {
                 }
             }
         }
-        outs
+        Some(outs)
     }
 
     fn flatten(&self) -> Vec<FlatChar> {
@@ -329,6 +341,26 @@ pub enum Staged {
 }
 
 impl Staged {
+    /// Length in bytes (of the text as written, wildcards counting one).
+    pub fn len(&self) -> usize {
+        match self {
+            Staged::Str(s) => s
+                .parts
+                .iter()
+                .map(|p| match p {
+                    Part::Lit(l) => l.len(),
+                    Part::Placeholder(n) => n.len() + 2,
+                    Part::Star | Part::One => 1,
+                })
+                .sum(),
+            Staged::Bytes(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn bytes(&self, modifier: &str) -> Result<Vec<u8>, String> {
         match self {
             Staged::Str(s) => s.bytes_for_encoding(modifier),

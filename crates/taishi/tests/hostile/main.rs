@@ -11,5 +11,6 @@ mod harness;
 
 mod ingest;
 mod lifecycle;
+mod parsers;
 mod search;
 mod smoke;
