@@ -410,7 +410,8 @@ fn every_call_needs_authentication_and_the_right_role() {
         viewer
             .post_raw("/api/v1/ingest", "application/x-ndjson", b"{\"a\":1}\n")
             .0,
-        401
+        // Known but not allowed: forbidden, not unauthenticated.
+        403
     );
     assert_eq!(
         admin
