@@ -336,7 +336,7 @@ struct Inner {
     notifications: Arc<AtomicU64>,
     notify_retrospective: bool,
     group: Mutex<Option<JoinHandle<()>>>,
-    workers: Mutex<Vec<(String, JoinHandle<Vec<Arc<Notification>>>)>>,
+    workers: Mutex<Vec<(String, WorkerHandle)>>,
     /// Clones of the output queues, for notifications handed back from a
     /// spool (`resend`). Taken at shutdown so the workers see their queues
     /// close.
@@ -345,6 +345,9 @@ struct Inner {
     /// back what they hold.
     stop: watch::Sender<bool>,
 }
+
+/// An output's delivery task; it ends with what it could not deliver.
+type WorkerHandle = JoinHandle<Vec<Arc<Notification>>>;
 
 /// A notification an output had not delivered when the dispatcher stopped:
 /// the caller keeps it (on disk) and hands it back with
