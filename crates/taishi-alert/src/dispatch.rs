@@ -336,7 +336,7 @@ struct Inner {
     notifications: Arc<AtomicU64>,
     notify_retrospective: bool,
     group: Mutex<Option<JoinHandle<()>>>,
-    workers: Mutex<Vec<(String, JoinHandle<Vec<Arc<Notification>>>)>>,
+    workers: Mutex<Vec<(String, WorkerHandle)>>,
     /// Clones of the output queues, for notifications handed back from a
     /// spool (`resend`). Taken at shutdown so the workers see their queues
     /// close.
@@ -345,6 +345,9 @@ struct Inner {
     /// back what they hold.
     stop: watch::Sender<bool>,
 }
+
+/// An output's delivery task; it ends with what it could not deliver.
+type WorkerHandle = JoinHandle<Vec<Arc<Notification>>>;
 
 /// A notification an output had not delivered when the dispatcher stopped:
 /// the caller keeps it (on disk) and hands it back with
@@ -682,7 +685,11 @@ impl Dispatcher {
     /// the caller to keep. Later `submit`s are counted as dropped.
     pub async fn shutdown(&self, grace: Duration) -> Vec<Unsent> {
         let deadline = Instant::now() + grace;
-        let _ = tokio::time::timeout(grace, self.inner.tx.send(Cmd::Shutdown)).await;
+        // The grouping stage gets a moment even when the deadline has
+        // passed already: flushing its windows into the queues is quick, and
+        // what it flushes can still be handed back below.
+        let group_deadline = deadline.max(Instant::now() + Duration::from_secs(1));
+        let _ = tokio::time::timeout_at(group_deadline, self.inner.tx.send(Cmd::Shutdown)).await;
         let group = self
             .inner
             .group
@@ -692,7 +699,7 @@ impl Dispatcher {
         if let Some(g) = group {
             // The grouping stage only moves notifications into the output
             // queues: it ends quickly unless those are full.
-            if tokio::time::timeout_at(deadline, g).await.is_err() {
+            if tokio::time::timeout_at(group_deadline, g).await.is_err() {
                 tracing::warn!("alert grouping did not finish within the drain deadline");
             }
         }

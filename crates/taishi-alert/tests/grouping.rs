@@ -422,3 +422,19 @@ async fn shutdown_hands_back_what_an_output_could_not_deliver_by_the_deadline() 
     assert_eq!(got[0].id, unsent[0].notification.id);
     assert!(d2.shutdown(Duration::from_secs(1)).await.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_past_its_deadline_still_hands_back_the_open_windows() {
+    let c = AlertsConfig {
+        group_window: Duration::from_secs(60),
+        ..cfg(0, 0)
+    };
+    let mut down = CustomOutput::new("down", Arc::new(Down));
+    down.retries = 1_000;
+    let d = Dispatcher::start_with(&c, &tokio::runtime::Handle::current(), vec![down]).unwrap();
+    assert!(d.submit(alert("A", Level::High, "h1", 1)));
+    settle().await;
+    let unsent = d.shutdown(Duration::ZERO).await;
+    assert_eq!(unsent.len(), 1, "{unsent:?}");
+    assert_eq!(unsent[0].notification.rule_id, "A");
+}

@@ -100,6 +100,11 @@ fn time_parameters_are_400s_with_a_message() {
     assert!(error_text(&b).contains("api.max_result_window"), "{b}");
 
     s.assert_alive();
+    eprintln!(
+        "time parameters: peak RSS {} MiB, {:?}",
+        s.peak_rss_mib(),
+        t0.elapsed()
+    );
     assert!(
         s.peak_rss_mib() < IDLE_RSS_CAP_MIB,
         "peak RSS {} MiB",
@@ -257,6 +262,7 @@ fn sigterm_drains_and_keeps_unsent_notifications_for_the_restart() {
     let t = Instant::now();
     let exit = s.terminate(DRAIN + STOP_MARGIN);
     let took = t.elapsed();
+    eprintln!("SIGTERM to exit: {took:?} (drain {DRAIN:?}); peak RSS before {peak} MiB");
     let exit = exit.unwrap_or_else(|| panic!("no exit within {:?}", DRAIN + STOP_MARGIN));
     assert!(exit.success(), "exit {exit:?}:\n{}", s.stderr_tail());
     assert!(
@@ -502,6 +508,10 @@ fn rejects_keep_a_large_record_up_to_the_cap_and_expire_by_age_and_size() {
         .flatten()
         .map(|e| e.metadata().unwrap().len())
         .sum();
+    eprintln!(
+        "rejects: folder {total} bytes after the flood, peak RSS {} MiB",
+        s.peak_rss_mib()
+    );
     assert!(
         total <= 1 << 20,
         "reject folder holds {total} bytes, cap 1 MiB"
