@@ -47,6 +47,8 @@ pub struct Opts {
     pub http: String,
     /// Extra keys for the generated `[store]` table.
     pub store: String,
+    /// Extra keys for the generated `[intel]` table.
+    pub intel: String,
     /// Listener kinds to start besides HTTP.
     pub listeners: Vec<&'static str>,
 }
@@ -58,11 +60,12 @@ impl Server {
         std::fs::create_dir_all(&rules).unwrap();
         std::fs::write(rules.join("marker.yml"), MARKER_RULE).unwrap();
         let mut cfg = format!(
-            "data_dir = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n{}\n[store]\nrefresh_ms = 200\n{}\n[detection]\nrules = [{:?}]\nmin_level = \"informational\"\n[intel]\nfeeds = false\n",
+            "data_dir = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n{}\n[store]\nrefresh_ms = 200\n{}\n[detection]\nrules = [{:?}]\nmin_level = \"informational\"\n[intel]\nfeeds = false\n{}\n",
             dir.path().join("data"),
             opts.http,
             opts.store,
             rules,
+            opts.intel,
         );
         for l in &opts.listeners {
             cfg.push_str(&format!(
@@ -403,6 +406,8 @@ pub fn count(c: &Client, q: &str, from: &str) -> u64 {
     b["rows"][0]["count()"]
         .as_u64()
         .or_else(|| b["rows"][0]["count"].as_u64())
+        // A table's rows are arrays of cells.
+        .or_else(|| b["rows"][0][0].as_u64())
         .unwrap_or(0)
 }
 

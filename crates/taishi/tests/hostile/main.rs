@@ -9,4 +9,7 @@
 
 mod harness;
 
+mod feeds;
+mod netflow;
 mod smoke;
+mod store;
