@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::FixedOffset;
-use taishi_event::{DecodeContext, Event, Format, Framing, Reject, Sink};
+use taishi_event::{DecodeContext, Event, Format, Framing, Location, Reject, Sink};
 
 use crate::detect::{detect, new_decoder};
 
@@ -15,6 +15,13 @@ const SAMPLE: usize = 64 * 1024;
 /// Line-framed inputs are decoded in pieces of about this size, cut at a
 /// line boundary, so memory stays flat on multi-gigabyte logs.
 const CHUNK: usize = 4 * 1024 * 1024;
+/// A line longer than this is rejected and skipped rather than gathered
+/// whole: a compressed input of one endless line (a gzip or zstd bomb)
+/// must not decompress into memory.
+pub const MAX_LINE: usize = 64 * 1024 * 1024;
+/// Formats read whole (EVTX, pcap, NetFlow captures) stop at this many
+/// bytes after decompression, for the same reason.
+pub const MAX_WHOLE: u64 = 4 << 30;
 
 /// One thing to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,19 +242,54 @@ fn run(
     };
     report.format = Some(format);
     let mut decoder = new_decoder(format);
+    let mut skipping = false;
     let mut ctx = DecodeContext::new(source.as_str(), format);
     ctx.default_tz = opts.default_tz;
     ctx.default_year = opts.default_year;
 
     match decoder.framing() {
         Framing::Whole => {
-            reader
+            let room = MAX_WHOLE.saturating_sub(buf.len() as u64) + 1;
+            (&mut *reader)
+                .take(room)
                 .read_to_end(&mut buf)
                 .map_err(|e| format!("{source}: byte {}: read failed: {e}", buf.len()))?;
+            if buf.len() as u64 > MAX_WHOLE {
+                return Err(format!(
+                    "{source}: more than {} GiB (after decompression) of {}, which is read whole; stopped there (split the file, or it is a decompression bomb)",
+                    MAX_WHOLE >> 30,
+                    format.name()
+                ));
+            }
             report.bytes = buf.len() as u64;
             decoder.decode(&buf, &ctx, sink);
         }
         Framing::Lines => loop {
+            if skipping {
+                // The rest of an over-long line, up to its newline.
+                fill(&mut *reader, &mut buf, CHUNK).map_err(|e| {
+                    format!(
+                        "{source}: byte {}: read failed: {e}",
+                        ctx.offset_base + buf.len() as u64
+                    )
+                })?;
+                let at_end = buf.len() < CHUNK;
+                let cut = match buf.iter().position(|&c| c == b'\n') {
+                    Some(i) => {
+                        skipping = false;
+                        ctx.line_base += 1;
+                        i + 1
+                    }
+                    None => buf.len(),
+                };
+                ctx.offset_base += cut as u64;
+                report.bytes += cut as u64;
+                buf.drain(..cut);
+                if at_end && buf.is_empty() {
+                    break;
+                }
+                continue;
+            }
             let before = buf.len();
             let want = if before >= CHUNK {
                 before + CHUNK
@@ -267,6 +309,25 @@ fn run(
             } else {
                 match memchr_last_newline(&buf) {
                     Some(i) => i + 1,
+                    None if buf.len() > MAX_LINE => {
+                        sink.reject(Reject::new(
+                            &ctx,
+                            Location {
+                                line: Some(ctx.line_base + 1),
+                                offset: Some(ctx.offset_base),
+                                record: None,
+                            },
+                            format!(
+                                "line longer than {} MiB; skipped to its end",
+                                MAX_LINE >> 20
+                            ),
+                        ));
+                        ctx.offset_base += buf.len() as u64;
+                        report.bytes += buf.len() as u64;
+                        buf.clear();
+                        skipping = true;
+                        continue;
+                    }
                     None => continue, // one line longer than a chunk: read more
                 }
             };
@@ -305,4 +366,50 @@ pub fn decode_path(path: &Path, opts: &Options) -> (taishi_event::VecSink, Sourc
         Arc::new(AtomicU64::new(0)),
     );
     (sink, report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// A gzip bomb of one endless line is skipped in pieces, never
+    /// gathered whole; the line after it is still decoded.
+    #[test]
+    fn an_endless_compressed_line_is_rejected_and_skipped() {
+        let member = gz(&vec![b'a'; 16 << 20]);
+        let mut file = member.repeat(5); // 80 MiB of one line
+        let tail: &[u8] = b"\n<13>1 2026-01-01T00:00:00Z host app - - - after the bomb\n";
+        file.extend(gz(tail));
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bomb.log.gz");
+        std::fs::write(&p, file).unwrap();
+        let (sink, report) = decode_path(
+            &p,
+            &Options {
+                format: Some(Format::Syslog),
+                ..Options::default()
+            },
+        );
+        assert!(report.error.is_none(), "{:?}", report.error);
+        assert_eq!(
+            sink.events.len(),
+            1,
+            "{:?}",
+            sink.rejects.first().map(|r| &r.reason)
+        );
+        assert_eq!(sink.rejects.len(), 1);
+        assert!(
+            sink.rejects[0].reason.contains("longer than 64 MiB"),
+            "{}",
+            sink.rejects[0].reason
+        );
+        assert_eq!(report.bytes, (80 << 20) + tail.len() as u64);
+    }
 }

@@ -24,6 +24,8 @@ pub struct Config {
     pub enrich: taishi_enrich::EnrichConfig,
     /// `[intel]`: threat-intelligence matching.
     pub intel: IntelSection,
+    /// `[netflow]`: limits of the NetFlow/IPFIX listeners.
+    pub netflow: NetflowSection,
     /// `[alerts]`: grouping, suppression and outputs.
     pub alerts: taishi_alert::AlertsConfig,
     /// `[ingest]`: limits shared by every listener.
@@ -86,6 +88,7 @@ impl Default for Config {
             enrich: taishi_enrich::EnrichConfig::default(),
             alerts: taishi_alert::AlertsConfig::default(),
             intel: IntelSection::default(),
+            netflow: NetflowSection::default(),
             ingest: IngestSection::default(),
             rejects: RejectsSection::default(),
             api: ApiSection::default(),
@@ -365,15 +368,6 @@ pub enum Listener {
         #[serde(default)]
         name: Option<String>,
         listen: SocketAddr,
-        /// Templates kept in all (the least recently refreshed go first).
-        #[serde(default = "default_max_templates")]
-        max_templates: usize,
-        /// Templates kept per exporter address.
-        #[serde(default = "default_max_templates_per_exporter")]
-        max_templates_per_exporter: usize,
-        /// A template not refreshed for this long is dropped.
-        #[serde(default = "default_template_timeout_secs")]
-        template_timeout_secs: u64,
     },
     Tail {
         #[serde(default)]
@@ -408,16 +402,38 @@ impl Listener {
     }
 }
 
-fn default_max_templates() -> usize {
-    taishi_format_netflow::DEFAULT_MAX_TEMPLATES
+/// `[netflow]`: the template cache of every NetFlow/IPFIX listener (each
+/// listener has its own cache with these limits). UDP carries no
+/// authentication, so anyone who reaches the port can send templates.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct NetflowSection {
+    /// Templates kept in all (the least recently refreshed go first).
+    pub max_templates: usize,
+    /// Templates kept per exporter address.
+    pub max_templates_per_exporter: usize,
+    /// A template not refreshed for this long is dropped, in seconds.
+    pub template_timeout_secs: u64,
 }
 
-fn default_max_templates_per_exporter() -> usize {
-    taishi_format_netflow::DEFAULT_MAX_PER_EXPORTER
+impl Default for NetflowSection {
+    fn default() -> Self {
+        NetflowSection {
+            max_templates: taishi_format_netflow::DEFAULT_MAX_TEMPLATES,
+            max_templates_per_exporter: taishi_format_netflow::DEFAULT_MAX_PER_EXPORTER,
+            template_timeout_secs: taishi_format_netflow::DEFAULT_TEMPLATE_TIMEOUT.as_secs(),
+        }
+    }
 }
 
-fn default_template_timeout_secs() -> u64 {
-    taishi_format_netflow::DEFAULT_TEMPLATE_TIMEOUT.as_secs()
+impl NetflowSection {
+    pub fn limits(&self) -> taishi_format_netflow::Limits {
+        taishi_format_netflow::Limits {
+            max_templates: self.max_templates,
+            max_per_exporter: self.max_templates_per_exporter,
+            template_timeout: std::time::Duration::from_secs(self.template_timeout_secs),
+        }
+    }
 }
 
 /// What is wrong with a config file: each problem names the key.
@@ -534,6 +550,15 @@ impl Config {
         if self.store.past_days > 3650 || self.store.future_days > 3650 {
             p.push("store.past_days, store.future_days: at most 3650".into());
         }
+        if self.netflow.max_templates == 0 || self.netflow.max_templates_per_exporter == 0 {
+            p.push(
+                "netflow.max_templates, netflow.max_templates_per_exporter: must be at least 1"
+                    .into(),
+            );
+        }
+        if self.netflow.template_timeout_secs == 0 {
+            p.push("netflow.template_timeout_secs: must be at least 1".into());
+        }
         if self.intel.max_feed_mib == 0 {
             p.push("intel.max_feed_mib: must be at least 1".into());
         }
@@ -620,23 +645,6 @@ impl Config {
                                 ));
                             }
                         }
-                    }
-                }
-                Listener::Netflow {
-                    max_templates,
-                    max_templates_per_exporter,
-                    template_timeout_secs,
-                    ..
-                } => {
-                    if *max_templates == 0 || *max_templates_per_exporter == 0 {
-                        p.push(format!(
-                            "listeners[{i}].max_templates, max_templates_per_exporter: must be at least 1"
-                        ));
-                    }
-                    if *template_timeout_secs == 0 {
-                        p.push(format!(
-                            "listeners[{i}].template_timeout_secs: must be at least 1"
-                        ));
                     }
                 }
                 Listener::Tail { paths, format, .. } => {

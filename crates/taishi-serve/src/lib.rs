@@ -322,22 +322,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
                 )
                 .await
             }
-            config::Listener::Netflow {
-                listen,
-                max_templates,
-                max_templates_per_exporter,
-                template_timeout_secs,
-                ..
-            } => {
-                let limits = taishi_format_netflow::Limits {
-                    max_templates: *max_templates,
-                    max_per_exporter: *max_templates_per_exporter,
-                    template_timeout: Duration::from_secs(*template_timeout_secs),
-                };
+            config::Listener::Netflow { listen, .. } => {
                 taishi_ingest::netflow::udp_with_limits(
                     *listen,
                     opts,
-                    limits,
+                    config.netflow.limits(),
                     sink.clone(),
                     cancel.clone(),
                 )

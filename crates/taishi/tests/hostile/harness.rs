@@ -47,6 +47,8 @@ pub struct Opts {
     pub http: String,
     /// Extra keys for the generated `[store]` table.
     pub store: String,
+    /// Extra keys for the generated `[intel]` table.
+    pub intel: String,
     /// Listener kinds to start besides HTTP.
     pub listeners: Vec<&'static str>,
     /// Rule files or folders besides the marker rule.
@@ -64,11 +66,12 @@ impl Server {
             .map(|p| format!("{p:?}"))
             .collect();
         let mut cfg = format!(
-            "data_dir = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n{}\n[store]\nrefresh_ms = 200\n{}\n[detection]\nrules = [{}]\nmin_level = \"informational\"\n[intel]\nfeeds = false\n",
+            "data_dir = {:?}\n[http]\nlisten = \"127.0.0.1:0\"\n{}\n[store]\nrefresh_ms = 200\n{}\n[detection]\nrules = [{}]\nmin_level = \"informational\"\n[intel]\nfeeds = false\n{}\n",
             dir.path().join("data"),
             opts.http,
             opts.store,
             rule_paths.join(", "),
+            opts.intel,
         );
         for l in &opts.listeners {
             cfg.push_str(&format!(

@@ -9,8 +9,11 @@
 
 mod harness;
 
+mod feeds;
 mod ingest;
 mod lifecycle;
+mod netflow;
 mod parsers;
 mod search;
 mod smoke;
+mod store;
