@@ -18,20 +18,36 @@ fn deep_parentheses_are_refused_not_a_crash() {
     let e = parse(&q).unwrap_err();
     assert_eq!(e.kind, ErrorKind::TooDeep { limit: 64 });
     assert_eq!(e.column, Some(65), "the column of the first '(' too deep");
-    assert!(e.message.contains("64") && e.message.contains("max_depth"), "{e}");
+    assert!(
+        e.message.contains("64") && e.message.contains("max_depth"),
+        "{e}"
+    );
 }
 
 #[test]
 fn long_prefix_chains_are_refused() {
-    assert_eq!(kind(&format!("{}a", "-".repeat(100_000))), ErrorKind::TooDeep { limit: 64 });
-    assert_eq!(kind(&format!("{}a", "+".repeat(100_000))), ErrorKind::TooDeep { limit: 64 });
-    assert_eq!(kind(&format!("{}a", "NOT ".repeat(50_000))), ErrorKind::TooDeep { limit: 64 });
+    assert_eq!(
+        kind(&format!("{}a", "-".repeat(100_000))),
+        ErrorKind::TooDeep { limit: 64 }
+    );
+    assert_eq!(
+        kind(&format!("{}a", "+".repeat(100_000))),
+        ErrorKind::TooDeep { limit: 64 }
+    );
+    assert_eq!(
+        kind(&format!("{}a", "NOT ".repeat(50_000))),
+        ErrorKind::TooDeep { limit: 64 }
+    );
     assert_eq!(
         kind(&format!("f:{}a{}", "(".repeat(5_000), ")".repeat(5_000))),
         ErrorKind::TooDeep { limit: 64 }
     );
     assert_eq!(
-        kind(&format!("* | where {}a{}", "(".repeat(5_000), ")".repeat(5_000))),
+        kind(&format!(
+            "* | where {}a{}",
+            "(".repeat(5_000),
+            ")".repeat(5_000)
+        )),
         ErrorKind::TooDeep { limit: 64 }
     );
 }
@@ -124,10 +140,23 @@ fn an_ast_from_the_wire_is_checked_without_recursing() {
         e = Expr::Not(Box::new(e));
     }
     let now = DateTime::parse_from_rfc3339("2024-05-01T00:00:00Z").unwrap();
-    let err = Query::compile(Search { filter: e, stages: Vec::new() }, now).unwrap_err();
+    let err = Query::compile(
+        Search {
+            filter: e,
+            stages: Vec::new(),
+        },
+        now,
+    )
+    .unwrap_err();
     assert_eq!(err.kind, ErrorKind::TooDeep { limit: 64 });
     let wide = Search {
-        filter: Expr::Or((0..5_000).map(|i| Expr::Exists { field: format!("f{i}") }).collect()),
+        filter: Expr::Or(
+            (0..5_000)
+                .map(|i| Expr::Exists {
+                    field: format!("f{i}"),
+                })
+                .collect(),
+        ),
         stages: Vec::new(),
     };
     assert_eq!(
@@ -149,7 +178,11 @@ fn the_deepest_allowed_query_fits_a_small_stack() {
                 max_clauses: 4096,
             };
             let mut shapes = vec![
-                format!("{}a:1{}", "(".repeat(MAX_DEPTH_CEILING - 1), ")".repeat(MAX_DEPTH_CEILING - 1)),
+                format!(
+                    "{}a:1{}",
+                    "(".repeat(MAX_DEPTH_CEILING - 1),
+                    ")".repeat(MAX_DEPTH_CEILING - 1)
+                ),
                 format!("{}a:1", "NOT ".repeat(MAX_DEPTH_CEILING - 1)),
             ];
             // Alternating AND/OR levels, which flattening cannot merge.

@@ -20,8 +20,25 @@ use taishi_sigma::{Engine, EngineOptions, RuleSet, Scratch};
 fn process_event(len: usize) -> Event {
     let head = "powershell.exe -NoProfile -ExecutionPolicy Bypass -Command ";
     let words = [
-        "Get-Item", "$env:TEMP", "Write-Output", "-Path", "foreach", "{", "}", "$x", "=", "1;",
-        "Invoke", "Set-Content", "'data'", "|", "Out-Null", "-Force", "if", "($a)", "else",
+        "Get-Item",
+        "$env:TEMP",
+        "Write-Output",
+        "-Path",
+        "foreach",
+        "{",
+        "}",
+        "$x",
+        "=",
+        "1;",
+        "Invoke",
+        "Set-Content",
+        "'data'",
+        "|",
+        "Out-Null",
+        "-Force",
+        "if",
+        "($a)",
+        "else",
     ];
     let mut cmd = String::from(head);
     let mut i = 0;
@@ -34,14 +51,20 @@ fn process_event(len: usize) -> Event {
     let mut ev = Event::new();
     ev.push("EventID", Value::Int(1));
     ev.push("Channel", "Microsoft-Windows-Sysmon/Operational");
-    ev.push("Image", r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe");
+    ev.push(
+        "Image",
+        r"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe",
+    );
     ev.push("OriginalFileName", "PowerShell.EXE");
     ev.push("ParentImage", r"C:\Windows\explorer.exe");
     ev.push("ParentCommandLine", r"C:\Windows\explorer.exe");
     ev.push("User", r"CORP\alice");
     ev.push("IntegrityLevel", "Medium");
     ev.push("CurrentDirectory", r"C:\Users\alice\");
-    ev.push("Hashes", "SHA256=0000000000000000000000000000000000000000000000000000000000000000");
+    ev.push(
+        "Hashes",
+        "SHA256=0000000000000000000000000000000000000000000000000000000000000000",
+    );
     ev.push("CommandLine", cmd);
     ev
 }

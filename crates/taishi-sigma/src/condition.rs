@@ -488,7 +488,11 @@ mod tests {
             ConditionError::TooDeep { .. }
         ));
         // Up to the limit, it parses.
-        let ok = format!("{}a{}", "(".repeat(MAX_DEPTH - 1), ")".repeat(MAX_DEPTH - 1));
+        let ok = format!(
+            "{}a{}",
+            "(".repeat(MAX_DEPTH - 1),
+            ")".repeat(MAX_DEPTH - 1)
+        );
         assert!(parse(&ok).is_ok());
         let msg = parse(&deep).unwrap_err().to_string();
         assert!(msg.contains("64") && msg.contains("flatten"), "{msg}");

@@ -41,7 +41,10 @@ fn load(text: &str) -> (RuleSet, Duration) {
 }
 
 fn reason(set: &RuleSet) -> String {
-    set.rejected.first().map(|r| r.reason.clone()).unwrap_or_default()
+    set.rejected
+        .first()
+        .map(|r| r.reason.clone())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -61,7 +64,10 @@ fn wide_alias_bombs_are_refused_before_they_are_built() {
     let (set, took) = load(&text);
     assert!(set.rules.is_empty());
     let r = reason(&set);
-    assert!(r.contains("250000 nodes") && r.contains("max_rule_yaml_nodes"), "{r}");
+    assert!(
+        r.contains("250000 nodes") && r.contains("max_rule_yaml_nodes"),
+        "{r}"
+    );
     assert!(took < Duration::from_secs(10), "{took:?}");
 }
 
@@ -75,7 +81,11 @@ fn oversized_files_are_refused_and_the_limits_are_settable() {
         ..RuleSet::default()
     };
     set.add_yaml(&"#".repeat(2_000), "big.yml");
-    assert!(reason(&set).contains("max_rule_file_bytes"), "{}", reason(&set));
+    assert!(
+        reason(&set).contains("max_rule_file_bytes"),
+        "{}",
+        reason(&set)
+    );
     let mut set = RuleSet {
         limits: LoadLimits {
             max_file_bytes: 1 << 20,

@@ -92,9 +92,14 @@ impl Server {
                 break;
             }
             if let Some(rest) = t.strip_prefix("console and API") {
-                let a = rest.trim().trim_start_matches("http://").trim_end_matches('/');
+                let a = rest
+                    .trim()
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/');
                 http = a.parse().ok();
-            } else if let Some(rest) = t.strip_prefix("First start: user `admin`, one-time password:") {
+            } else if let Some(rest) =
+                t.strip_prefix("First start: user `admin`, one-time password:")
+            {
                 pw = Some(rest.trim().to_string());
             } else {
                 let mut it = t.split_whitespace();
@@ -137,9 +142,9 @@ impl Server {
         std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
             .ok()
             .and_then(|s| {
-                s.lines().find_map(|l| l.strip_prefix(key)).and_then(|v| {
-                    v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()
-                })
+                s.lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             })
             .unwrap_or(0)
     }
@@ -166,17 +171,16 @@ impl Server {
     /// Asserts the server is up, printing its log when it is not.
     pub fn assert_alive(&mut self) {
         if !self.alive() {
-            panic!(
-                "taishi serve is down; its log:\n{}",
-                self.stderr_tail()
-            );
+            panic!("taishi serve is down; its log:\n{}", self.stderr_tail());
         }
     }
 
     pub fn stderr_tail(&self) -> String {
         let s = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
         let start = s.len().saturating_sub(8000);
-        let start = (start..s.len()).find(|i| s.is_char_boundary(*i)).unwrap_or(0);
+        let start = (start..s.len())
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(0);
         s[start..].to_string()
     }
 
@@ -190,7 +194,10 @@ impl Server {
         assert_eq!(s, 200, "login: {b}");
         let csrf = b["csrf"].as_str().unwrap().to_string();
         c.csrf = Some(csrf);
-        let (s, tok) = c.post("/api/v1/tokens", &json!({"name": "hostile-admin", "role": "admin"}));
+        let (s, tok) = c.post(
+            "/api/v1/tokens",
+            &json!({"name": "hostile-admin", "role": "admin"}),
+        );
         assert_eq!(s, 200, "token: {tok}");
         let mut t = Client::new(self.http);
         t.auth = Some(format!("Bearer {}", tok["secret"].as_str().unwrap()));
@@ -200,7 +207,10 @@ impl Server {
     /// A client with a token of `role` (viewer, analyst, admin), made by the admin.
     pub fn token(&self, role: &str) -> Client {
         let admin = self.admin();
-        let (s, tok) = admin.post("/api/v1/tokens", &json!({"name": format!("hostile-{role}"), "role": role}));
+        let (s, tok) = admin.post(
+            "/api/v1/tokens",
+            &json!({"name": format!("hostile-{role}"), "role": role}),
+        );
         assert_eq!(s, 200, "token: {tok}");
         let mut t = Client::new(self.http);
         t.auth = Some(format!("Bearer {}", tok["secret"].as_str().unwrap()));

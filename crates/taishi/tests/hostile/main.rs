@@ -9,5 +9,5 @@
 
 mod harness;
 
-mod smoke;
 mod parsers;
+mod smoke;

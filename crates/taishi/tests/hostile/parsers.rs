@@ -35,11 +35,20 @@ fn deep_search_queries_are_refused_not_a_crash() {
     let mut s = Server::start(Opts::default());
     let viewer = s.token("viewer");
     let shapes = [
-        ("2,000 nested (", format!("{}a{}", "(".repeat(2_000), ")".repeat(2_000))),
+        (
+            "2,000 nested (",
+            format!("{}a{}", "(".repeat(2_000), ")".repeat(2_000)),
+        ),
         ("100,000 -", format!("{}a", "-".repeat(100_000))),
         ("50,000 NOT", format!("{}a", "NOT ".repeat(50_000))),
-        ("5,000 nested field groups", format!("CommandLine:{}a{}", "(".repeat(5_000), ")".repeat(5_000))),
-        ("a deep where stage", format!("* | where {}a{}", "(".repeat(5_000), ")".repeat(5_000))),
+        (
+            "5,000 nested field groups",
+            format!("CommandLine:{}a{}", "(".repeat(5_000), ")".repeat(5_000)),
+        ),
+        (
+            "a deep where stage",
+            format!("* | where {}a{}", "(".repeat(5_000), ")".repeat(5_000)),
+        ),
     ];
     for (what, q) in &shapes {
         let ((st, b), took) = timed(|| viewer.search(q, "now-1d"));
@@ -51,13 +60,20 @@ fn deep_search_queries_are_refused_not_a_crash() {
     }
     // The field list parses the same language.
     let q = format!("{}a{}", "(".repeat(2_000), ")".repeat(2_000));
-    let (st, b) = viewer.get(&format!("/api/v1/fields?query={}", "(".repeat(2_000) + "a" + &")".repeat(2_000)));
+    let (st, b) = viewer.get(&format!(
+        "/api/v1/fields?query={}",
+        "(".repeat(2_000) + "a" + &")".repeat(2_000)
+    ));
     assert_eq!(st, 400, "fields: {b} ({} chars)", q.len());
     s.assert_alive();
     // The server still answers ordinary searches.
     let (st, b) = viewer.search("CommandLine:*powershell* | stats count()", "now-1d");
     assert_eq!(st, 200, "{b}");
-    assert!(s.peak_rss_mib() < RSS_CAP_MIB, "peak RSS {} MiB", s.peak_rss_mib());
+    assert!(
+        s.peak_rss_mib() < RSS_CAP_MIB,
+        "peak RSS {} MiB",
+        s.peak_rss_mib()
+    );
 }
 
 #[test]
@@ -75,7 +91,11 @@ fn a_query_of_twenty_thousand_terms_is_refused() {
     assert!(m.contains("1024") && m.contains("max_clauses"), "{m}");
     assert!(took < REFUSAL_BOUND, "{took:?}");
     s.assert_alive();
-    assert!(s.peak_rss_mib() < RSS_CAP_MIB, "peak RSS {} MiB", s.peak_rss_mib());
+    assert!(
+        s.peak_rss_mib() < RSS_CAP_MIB,
+        "peak RSS {} MiB",
+        s.peak_rss_mib()
+    );
 }
 
 #[test]
@@ -100,7 +120,13 @@ fn search_limits_come_from_the_config() {
 /// reports on the rule, not on the request), or a 4xx for a body it will
 /// not read at all.
 fn refused_rule(viewer: &Client, text: &str) -> (String, Duration) {
-    let ((st, b), took) = timed(|| viewer.post_raw("/api/v1/rules/validate", "application/yaml", text.as_bytes()));
+    let ((st, b), took) = timed(|| {
+        viewer.post_raw(
+            "/api/v1/rules/validate",
+            "application/yaml",
+            text.as_bytes(),
+        )
+    });
     if (400..500).contains(&st) {
         return (message(&b), took);
     }
@@ -117,12 +143,18 @@ fn hostile_rules_are_refused_not_a_crash() {
         format!("title: t\nlogsource: {{product: windows}}\ndetection:\n  sel:\n    CommandLine: x\n  condition: {cond}\n")
     };
     // 5,000 nested parentheses in a condition.
-    let (m, took) = refused_rule(&viewer, &rule(&format!("{}sel{}", "(".repeat(5_000), ")".repeat(5_000))));
+    let (m, took) = refused_rule(
+        &viewer,
+        &rule(&format!("{}sel{}", "(".repeat(5_000), ")".repeat(5_000))),
+    );
     assert!(m.contains("condition"), "{m}");
     assert!(took < REFUSAL_BOUND, "{took:?}");
     s.assert_alive();
     // 2,000: under the token limit, over the depth limit.
-    let (m, _) = refused_rule(&viewer, &rule(&format!("{}sel{}", "(".repeat(2_000), ")".repeat(2_000))));
+    let (m, _) = refused_rule(
+        &viewer,
+        &rule(&format!("{}sel{}", "(".repeat(2_000), ")".repeat(2_000))),
+    );
     assert!(m.contains("deeper than 64"), "{m}");
     let (m, _) = refused_rule(&viewer, &rule(&format!("{}sel", "not ".repeat(2_000))));
     assert!(m.contains("deeper than 64"), "{m}");
@@ -142,7 +174,11 @@ fn hostile_rules_are_refused_not_a_crash() {
 
     // 500,000 nested flow lists: the YAML scanner's time is quadratic in
     // the depth, so this ran for minutes.
-    let deep = format!("title: t\nx: {}1{}\n", "[".repeat(500_000), "]".repeat(500_000));
+    let deep = format!(
+        "title: t\nx: {}1{}\n",
+        "[".repeat(500_000),
+        "]".repeat(500_000)
+    );
     let (m, took) = refused_rule(&viewer, &deep);
     assert!(m.contains("nests") || m.contains("recursion"), "{m}");
     assert!(took < REFUSAL_BOUND, "{took:?}");
@@ -160,9 +196,17 @@ fn hostile_rules_are_refused_not_a_crash() {
     s.assert_alive();
 
     // A good rule still validates.
-    let (st, b) = viewer.post_raw("/api/v1/rules/validate", "application/yaml", rule("sel").as_bytes());
+    let (st, b) = viewer.post_raw(
+        "/api/v1/rules/validate",
+        "application/yaml",
+        rule("sel").as_bytes(),
+    );
     assert_eq!((st, &b["ok"]), (200, &json!(true)), "{b}");
-    assert!(s.peak_rss_mib() < RSS_CAP_MIB, "peak RSS {} MiB", s.peak_rss_mib());
+    assert!(
+        s.peak_rss_mib() < RSS_CAP_MIB,
+        "peak RSS {} MiB",
+        s.peak_rss_mib()
+    );
 }
 
 /// Finding 10: detection cost grows with field length. A rule of wildcard
@@ -186,7 +230,13 @@ fn long_command_lines_do_not_hold_up_other_senders() {
     // (which looks for it) lets the rule through to the glob.
     let prefix: String = (0..3_000).map(|i| (b'm' + (i % 7) as u8) as char).collect();
     let values: Vec<String> = (0..60)
-        .map(|i| format!("      - '{prefix}*{}{}'", "a".repeat(2_000 + i), (b'b' + (i % 20) as u8) as char))
+        .map(|i| {
+            format!(
+                "      - '{prefix}*{}{}'",
+                "a".repeat(2_000 + i),
+                (b'b' + (i % 20) as u8) as char
+            )
+        })
         .collect();
     let rule = format!(
         "title: Long wildcard values\nid: 5d1c2a70-0000-4000-8000-00000000f10a\nlogsource:\n  category: process_creation\n  product: windows\ndetection:\n  sel:\n    CommandLine|contains:\n{}\n  condition: sel\nlevel: low\n",
@@ -229,7 +279,14 @@ fn long_command_lines_do_not_hold_up_other_senders() {
     }
     let burst = started.elapsed();
     s.assert_alive();
-    assert!(ack < ACK_BOUND, "a short event waited {ack:?} behind the long ones");
+    assert!(
+        ack < ACK_BOUND,
+        "a short event waited {ack:?} behind the long ones"
+    );
     assert!(burst < BURST_BOUND, "the burst took {burst:?}");
-    assert!(s.peak_rss_mib() < RSS_CAP_MIB, "peak RSS {} MiB", s.peak_rss_mib());
+    assert!(
+        s.peak_rss_mib() < RSS_CAP_MIB,
+        "peak RSS {} MiB",
+        s.peak_rss_mib()
+    );
 }

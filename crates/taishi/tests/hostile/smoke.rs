@@ -12,7 +12,11 @@ fn server_starts_ingests_and_detects() {
         &ndjson(&[sysmon(1, "powershell taishi-hostile-marker", None)]),
     );
     assert_eq!(st, 200, "{b}");
-    assert!(wait_until(20, || c.get("/api/v1/alerts?from=now-1d").1["total"].as_u64().unwrap_or(0) >= 1));
+    assert!(wait_until(20, || c.get("/api/v1/alerts?from=now-1d").1
+        ["total"]
+        .as_u64()
+        .unwrap_or(0)
+        >= 1));
     s.assert_alive();
     assert!(s.peak_rss_mib() > 0);
 }
