@@ -118,7 +118,7 @@ fn long_fields(set: &RuleSet) {
         })
         .filter(|x| x.1 > 0)
         .collect();
-    costly.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+    costly.sort_unstable_by_key(|x| std::cmp::Reverse(x.0));
     let total: u64 = costly.iter().map(|x| x.0).sum();
     println!(
         "  {} rules evaluated on the long event; the costliest:",
