@@ -163,7 +163,11 @@ fn run(label: &str, secs: u64, hostile: bool, rules: Option<std::path::PathBuf>)
     });
     let took = started.elapsed().as_secs_f64();
     s.assert_alive();
-    let sent = tally.http_events.load(Ordering::Relaxed) + tally.tcp_lines.load(Ordering::Relaxed);
+    // Every good event, UDP included (a datagram may be dropped under load,
+    // counted on /metrics; HTTP and TCP may not lose any).
+    let sent = tally.http_events.load(Ordering::Relaxed)
+        + tally.tcp_lines.load(Ordering::Relaxed)
+        + tally.udp_sent.load(Ordering::Relaxed);
     // Wait for the good events to be searchable, up to a minute.
     let mut stored = 0;
     let t0 = Instant::now();
