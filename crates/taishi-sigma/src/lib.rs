@@ -38,6 +38,6 @@ pub mod rule;
 pub mod string;
 
 pub use engine::{CompileError, Detection, Engine, EngineOptions, RuleStats, Scratch};
-pub use load::{rule_from_yaml, CorrelationDoc, Filter, LoadLimits, Rejected, RuleSet};
+pub use load::{rule_from_yaml, CorrelationDoc, Filter, LoadError, LoadLimits, Rejected, RuleSet};
 pub use pipeline::{Pipeline, Profile};
 pub use rule::{Level, LogSource, Rule, RuleMeta};

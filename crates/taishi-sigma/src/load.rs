@@ -302,22 +302,30 @@ fn merge(base: &Y, over: &Y) -> Y {
     }
 }
 
+/// Why a set of rule paths could not be read at all (a bad rule is not
+/// this: it becomes a `Rejected` entry and the rest load).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{}: no such rule file or folder; check the path in detection.rules or --rules", .0.display())]
+    Missing(PathBuf),
+}
+
 impl RuleSet {
     /// Loads every `.yml`/`.yaml` file under the paths (folders are walked).
     /// A missing path is an error; a bad rule is a `Rejected` entry.
-    pub fn load_paths(paths: &[PathBuf]) -> Result<RuleSet, String> {
+    pub fn load_paths(paths: &[PathBuf]) -> Result<RuleSet, LoadError> {
         RuleSet::load_paths_with(paths, LoadLimits::default())
     }
 
     /// [`RuleSet::load_paths`] with each file held to `limits`.
-    pub fn load_paths_with(paths: &[PathBuf], limits: LoadLimits) -> Result<RuleSet, String> {
+    pub fn load_paths_with(paths: &[PathBuf], limits: LoadLimits) -> Result<RuleSet, LoadError> {
         let mut set = RuleSet {
             limits,
             ..RuleSet::default()
         };
         for p in paths {
             if !p.exists() {
-                return Err(format!("{}: no such rule file or folder", p.display()));
+                return Err(LoadError::Missing(p.clone()));
             }
             for f in yaml_files(p) {
                 set.load_file(&f);

@@ -638,7 +638,7 @@ fn plain_matchers(
                 _ => return Err(format!("unknown modifier `{t}`")),
             }
         }
-        check_variants(t, &next)?;
+        check_variants(t, &next).map_err(|e| e.to_string())?;
         vals = next;
     }
     let mut out: Vec<Matcher> = Vec::with_capacity(vals.len());
@@ -662,15 +662,23 @@ pub const MAX_VARIANTS: usize = 4096;
 /// Most bytes of text one YAML value may become through its modifiers.
 pub const MAX_VARIANT_BYTES: usize = 1 << 20;
 
-fn check_variants(modifier: &str, vals: &[Staged]) -> Result<(), String> {
+/// A value's modifiers would make more of it than one value may become.
+#[derive(Debug, thiserror::Error)]
+#[error("`{modifier}` turns the value into {variants} variants of {bytes} bytes in all, more than the {MAX_VARIANTS} variants or {MAX_VARIANT_BYTES} bytes one value may become; shorten the value or use fewer expanding modifiers (windash, base64offset)")]
+pub struct TooManyVariants {
+    pub modifier: String,
+    pub variants: usize,
+    pub bytes: usize,
+}
+
+fn check_variants(modifier: &str, vals: &[Staged]) -> Result<(), TooManyVariants> {
     let bytes: usize = vals.iter().map(Staged::len).sum();
     if vals.len() > MAX_VARIANTS || bytes > MAX_VARIANT_BYTES {
-        return Err(format!(
-            "`{modifier}` turns the value into {} variants of {bytes} bytes in all, more than the \
-             {MAX_VARIANTS} variants or {MAX_VARIANT_BYTES} bytes one value may become; shorten the \
-             value or use fewer expanding modifiers (windash, base64offset)",
-            vals.len()
-        ));
+        return Err(TooManyVariants {
+            modifier: modifier.to_string(),
+            variants: vals.len(),
+            bytes,
+        });
     }
     Ok(())
 }
