@@ -55,6 +55,54 @@ pub struct Opts {
     pub rules: Vec<PathBuf>,
 }
 
+/// What `taishi serve` prints before `ready`.
+#[derive(Default)]
+struct Banner {
+    http: Option<SocketAddr>,
+    listeners: Vec<(String, SocketAddr)>,
+    password: Option<String>,
+}
+
+/// Starts `taishi serve --config cfg` and reads its banner up to `ready`.
+fn spawn(cfg: &Path, stderr: std::fs::File) -> (Child, Banner) {
+    let mut child = Command::new(taishi_bin())
+        .arg("serve")
+        .arg("--config")
+        .arg(cfg)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("start taishi serve");
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut b = Banner::default();
+    for line in out.lines() {
+        let Ok(line) = line else { break };
+        let t = line.trim();
+        if t == "ready" {
+            break;
+        }
+        if let Some(rest) = t.strip_prefix("console and API") {
+            let a = rest
+                .trim()
+                .trim_start_matches("http://")
+                .trim_end_matches('/');
+            b.http = a.parse().ok();
+        } else if let Some(rest) = t.strip_prefix("First start: user `admin`, one-time password:") {
+            b.password = Some(rest.trim().to_string());
+        } else {
+            let mut it = t.split_whitespace();
+            if let (Some(k), Some(a), None) = (it.next(), it.next(), it.next()) {
+                if let Ok(a) = a.parse::<SocketAddr>() {
+                    b.listeners.push((k.to_string(), a));
+                }
+            }
+        }
+    }
+    (child, b)
+}
+
 impl Server {
     pub fn start(opts: Opts) -> Server {
         let dir = tempfile::tempdir().unwrap();
@@ -82,44 +130,8 @@ impl Server {
         let cfg_path = dir.path().join("taishi.toml");
         std::fs::write(&cfg_path, cfg).unwrap();
         let stderr_path = dir.path().join("stderr.log");
-        let mut child = Command::new(taishi_bin())
-            .arg("serve")
-            .arg("--config")
-            .arg(&cfg_path)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).unwrap())
-            .spawn()
-            .expect("start taishi serve");
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let (mut http, mut listeners, mut pw) = (None, Vec::new(), None);
-        for line in out.lines() {
-            let Ok(line) = line else { break };
-            let t = line.trim();
-            if t == "ready" {
-                break;
-            }
-            if let Some(rest) = t.strip_prefix("console and API") {
-                let a = rest
-                    .trim()
-                    .trim_start_matches("http://")
-                    .trim_end_matches('/');
-                http = a.parse().ok();
-            } else if let Some(rest) =
-                t.strip_prefix("First start: user `admin`, one-time password:")
-            {
-                pw = Some(rest.trim().to_string());
-            } else {
-                let mut it = t.split_whitespace();
-                if let (Some(k), Some(a), None) = (it.next(), it.next(), it.next()) {
-                    if let Ok(a) = a.parse::<SocketAddr>() {
-                        listeners.push((k.to_string(), a));
-                    }
-                }
-            }
-        }
-        let http = http.unwrap_or_else(|| {
+        let (child, banner) = spawn(&cfg_path, std::fs::File::create(&stderr_path).unwrap());
+        let http = banner.http.unwrap_or_else(|| {
             panic!(
                 "taishi serve did not start:\n{}",
                 std::fs::read_to_string(&stderr_path).unwrap_or_default()
@@ -129,8 +141,10 @@ impl Server {
             dir,
             child,
             http,
-            listeners,
-            admin_password: pw.expect("first start prints the admin password"),
+            listeners: banner.listeners,
+            admin_password: banner
+                .password
+                .expect("first start prints the admin password"),
             stderr_path,
         }
     }
@@ -455,44 +469,12 @@ impl Server {
             .append(true)
             .open(&self.stderr_path)
             .unwrap();
-        let mut child = Command::new(taishi_bin())
-            .arg("serve")
-            .arg("--config")
-            .arg(&cfg_path)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("restart taishi serve");
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let mut http = None;
-        let mut listeners = Vec::new();
-        for line in out.lines() {
-            let Ok(line) = line else { break };
-            let t = line.trim();
-            if t == "ready" {
-                break;
-            }
-            if let Some(rest) = t.strip_prefix("console and API") {
-                let a = rest
-                    .trim()
-                    .trim_start_matches("http://")
-                    .trim_end_matches('/');
-                http = a.parse().ok();
-            } else {
-                let mut it = t.split_whitespace();
-                if let (Some(k), Some(a), None) = (it.next(), it.next(), it.next()) {
-                    if let Ok(a) = a.parse::<SocketAddr>() {
-                        listeners.push((k.to_string(), a));
-                    }
-                }
-            }
-        }
+        let (child, banner) = spawn(&cfg_path, stderr);
         self.child = child;
-        self.http = http
+        self.http = banner
+            .http
             .unwrap_or_else(|| panic!("taishi serve did not start again:\n{}", self.stderr_tail()));
-        self.listeners = listeners;
+        self.listeners = banner.listeners;
     }
 
     /// A person signed in with a session cookie and its CSRF value.
