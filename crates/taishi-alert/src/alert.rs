@@ -1,102 +1,12 @@
 //! The alert model: what detection hands to the outputs.
 
-use std::fmt;
-use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as J};
-use taishi_event::Event;
+use taishi_event::{roles, Event};
 
-/// Sigma's levels, ordered: `Level::High > Level::Low`.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    #[default]
-    Informational,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Level {
-    pub const ALL: [Level; 5] = [
-        Level::Informational,
-        Level::Low,
-        Level::Medium,
-        Level::High,
-        Level::Critical,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Level::Informational => "informational",
-            Level::Low => "low",
-            Level::Medium => "medium",
-            Level::High => "high",
-            Level::Critical => "critical",
-        }
-    }
-
-    pub fn name_zh(self) -> &'static str {
-        match self {
-            Level::Informational => "信息",
-            Level::Low => "低危",
-            Level::Medium => "中危",
-            Level::High => "高危",
-            Level::Critical => "严重",
-        }
-    }
-
-    /// CEF severity (0–10), spaced the way ArcSight reads it: Low 0–3,
-    /// Medium 4–6, High 7–8, Very-High 9–10.
-    pub fn cef_severity(self) -> u8 {
-        match self {
-            Level::Informational => 1,
-            Level::Low => 3,
-            Level::Medium => 5,
-            Level::High => 8,
-            Level::Critical => 10,
-        }
-    }
-
-    /// Syslog severity (RFC 5424): critical → crit … informational → info.
-    pub fn syslog_severity(self) -> u8 {
-        match self {
-            Level::Critical => 2,
-            Level::High => 3,
-            Level::Medium => 4,
-            Level::Low => 5,
-            Level::Informational => 6,
-        }
-    }
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Level {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Level, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "informational" | "info" => Ok(Level::Informational),
-            "low" => Ok(Level::Low),
-            "medium" => Ok(Level::Medium),
-            "high" => Ok(Level::High),
-            "critical" => Ok(Level::Critical),
-            _ => Err(format!(
-                "unknown level `{s}` (informational, low, medium, high, critical)"
-            )),
-        }
-    }
-}
+/// One definition of the levels, shared with the rules and the API.
+pub use taishi_event::Level;
 
 /// What raised the alert.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -157,10 +67,10 @@ pub struct Alert {
     /// The (first) matching event as JSON.
     #[serde(default, skip_serializing_if = "J::is_null")]
     pub event: J,
-    /// Further matching events: JSON objects, or the store's sequence
-    /// numbers when the events are in the store.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub events: Vec<J>,
+    /// The store's sequence numbers of the matching events (empty when
+    /// they are not in a store, as in a hunt over files).
+    #[serde(default)]
+    pub events: Vec<u64>,
     /// Free context from the detector (correlation group, intel match…).
     #[serde(default, skip_serializing_if = "J::is_null")]
     pub context: J,
@@ -193,32 +103,22 @@ pub const SUMMARY_FIELDS: &[&str] = &[
     "message",
 ];
 
-const HOST_FIELDS: &[&str] = &["host.name", "Computer", "hostname", "host.hostname"];
-const SOURCE_FIELDS: &[&str] = &["source.ip", "src_ip", "id.orig_h", "IpAddress", "SourceIp"];
-const DESTINATION_FIELDS: &[&str] = &["destination.ip", "dest_ip", "id.resp_h", "DestinationIp"];
-
 /// A summary value longer than this is cut (command lines can be huge).
 const SUMMARY_MAX_CHARS: usize = 512;
 
-fn first_text(ev: &Event, names: &[&str]) -> Option<String> {
-    names
-        .iter()
-        .filter_map(|n| ev.get(n))
-        .filter_map(|v| v.to_text())
-        .map(|s| s.into_owned())
-        .find(|s| !s.is_empty() && s != "-")
-}
-
-/// A process-unique, time-ordered alert id: milliseconds since the epoch
-/// and a counter, in hex.
+/// A unique, time-ordered alert id: the event's milliseconds since the
+/// epoch, then 48 random bits. Random rather than a counter because ids
+/// must stay unique across restarts: a replayed alert journal inserts by
+/// id and ignores the ids it already holds.
 pub fn new_id(ts: &DateTime<FixedOffset>) -> String {
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let n = SEQ.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "{:011x}-{:06x}",
-        ts.timestamp_millis().max(0),
-        n & 0xff_ffff
-    )
+    let mut b = [0u8; 6];
+    // The OS generator failing is not recoverable for a security service.
+    getrandom::fill(&mut b).expect("the operating system's random generator failed");
+    let mut id = format!("{:013x}", ts.timestamp_millis().max(0));
+    for x in b {
+        id.push_str(&format!("{x:02x}"));
+    }
+    id
 }
 
 impl Alert {
@@ -264,9 +164,9 @@ impl Alert {
         let ts = event.timestamp.unwrap_or_else(|| Utc::now().fixed_offset());
         let mut a = Alert::new(kind, rule_id, rule_title, level, ts);
         a.tags = tags;
-        a.host = first_text(event, HOST_FIELDS);
-        a.source_ip = first_text(event, SOURCE_FIELDS);
-        a.destination_ip = first_text(event, DESTINATION_FIELDS);
+        a.host = roles::host(event);
+        a.source_ip = roles::source_ip(event);
+        a.destination_ip = roles::destination_ip(event);
         for f in SUMMARY_FIELDS {
             if let Some(v) = event.get(f).and_then(|v| v.to_text()) {
                 if !v.is_empty() {
@@ -277,6 +177,19 @@ impl Alert {
         }
         a.event = serde_json::to_value(event).unwrap_or(J::Null);
         a
+    }
+
+    /// The stored record of a new alert: status `new`, created now.
+    pub fn record(self) -> AlertRecord {
+        let now = now_iso();
+        AlertRecord {
+            alert: self,
+            status: AlertStatus::New,
+            resolution: None,
+            assignee: None,
+            created: now.clone(),
+            updated: now,
+        }
     }
 
     /// The value of a group-by key: `host`, `source_ip`, `destination_ip`,
@@ -311,6 +224,86 @@ pub(crate) fn cut(s: &str, max_chars: usize) -> String {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_string(),
     }
+}
+
+/// Where an analyst is with an alert.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    #[default]
+    New,
+    Acknowledged,
+    Closed,
+}
+
+impl AlertStatus {
+    pub const ALL: [AlertStatus; 3] = [
+        AlertStatus::New,
+        AlertStatus::Acknowledged,
+        AlertStatus::Closed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertStatus::New => "new",
+            AlertStatus::Acknowledged => "acknowledged",
+            AlertStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AlertStatus> {
+        AlertStatus::ALL.into_iter().find(|x| x.name() == s)
+    }
+}
+
+/// How a closed alert was judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    TruePositive,
+    FalsePositive,
+}
+
+impl Resolution {
+    pub fn name(self) -> &'static str {
+        match self {
+            Resolution::TruePositive => "true_positive",
+            Resolution::FalsePositive => "false_positive",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Resolution> {
+        [Resolution::TruePositive, Resolution::FalsePositive]
+            .into_iter()
+            .find(|x| x.name() == s)
+    }
+}
+
+/// An alert as it is stored and worked: the detection's [`Alert`] and,
+/// beside it, what analysts did with it. Its JSON is the alert's fields
+/// with these added (the API's alert, see `API.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    #[serde(flatten)]
+    pub alert: Alert,
+    pub status: AlertStatus,
+    pub resolution: Option<Resolution>,
+    pub assignee: Option<String>,
+    /// When it was stored and last changed (RFC 3339, UTC).
+    pub created: String,
+    pub updated: String,
+}
+
+impl std::ops::Deref for AlertRecord {
+    type Target = Alert;
+    fn deref(&self) -> &Alert {
+        &self.alert
+    }
+}
+
+/// Now, as the alert records write their times.
+pub fn now_iso() -> String {
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]

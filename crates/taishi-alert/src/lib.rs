@@ -20,7 +20,7 @@ pub mod notification;
 pub mod output;
 pub mod sign;
 
-pub use alert::{Alert, AlertKind, Level};
+pub use alert::{now_iso, Alert, AlertKind, AlertRecord, AlertStatus, Level, Resolution};
 pub use config::{
     AlertsConfig, Format, Framing, Language, OutputConfig, OutputType, Protocol, SmtpTls,
 };

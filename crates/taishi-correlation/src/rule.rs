@@ -206,37 +206,8 @@ impl Timespan {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Level {
-    Informational,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Informational => "informational",
-            Level::Low => "low",
-            Level::Medium => "medium",
-            Level::High => "high",
-            Level::Critical => "critical",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Level> {
-        Some(match s {
-            "informational" => Level::Informational,
-            "low" => Level::Low,
-            "medium" => Level::Medium,
-            "high" => Level::High,
-            "critical" => Level::Critical,
-            _ => return None,
-        })
-    }
-}
+/// One definition of the levels, shared with detection rules, alerts and the API.
+pub use taishi_event::Level;
 
 const STATUSES: [&str; 5] = [
     "stable",
@@ -250,6 +221,10 @@ const STATUSES: [&str; 5] = [
 #[derive(Debug, Clone, PartialEq)]
 pub struct CorrelationRule {
     pub title: String,
+    /// The file the rule came from, set by whoever loaded it (empty when
+    /// parsed from a string): with the title it keys a rule that has
+    /// neither `id` nor `name`.
+    pub source: String,
     pub id: Option<String>,
     pub name: Option<String>,
     pub status: Option<String>,
@@ -484,6 +459,7 @@ pub fn parse_correlation(doc: &Yaml) -> Result<CorrelationRule, String> {
     }
 
     Ok(CorrelationRule {
+        source: String::new(),
         title,
         id,
         name,

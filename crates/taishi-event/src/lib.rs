@@ -10,6 +10,8 @@ pub mod decode;
 pub mod ecs;
 pub mod event;
 pub mod json;
+pub mod level;
+pub mod roles;
 pub mod time;
 pub mod value;
 
@@ -18,4 +20,5 @@ pub use decode::{
     VecSink,
 };
 pub use event::Event;
+pub use level::{Level, UnknownLevel};
 pub use value::{Str, Value};

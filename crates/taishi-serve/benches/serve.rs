@@ -168,7 +168,7 @@ fn main() {
         rt.block_on(server.shutdown()).unwrap();
         let st = app.store.stats();
         bytes_per_event = st.bytes_per_event;
-        alerts = app.pipeline.alerts_raised.load(Ordering::Relaxed);
+        alerts = app.pipeline.counters.alerts_raised.load(Ordering::Relaxed);
         println!(
             "run {}: {n} events acknowledged in {took:.2} s ({:.0} events/s), {alerts} alerts, store {} events",
             run + 1,

@@ -21,6 +21,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
+use taishi_alert::{AlertKind, AlertStatus, Level, Resolution};
 use taishi_event::Event;
 use taishi_serve::state::{Alert, State};
 use taishi_store::{Store, StoreConfig};
@@ -243,34 +244,42 @@ fn write_alerts(
         let seq =
             ((ts_us - start.timestamp_micros()) as u128 * events as u128 / span as u128) as u64 + 1;
         let created = ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        batch.push(Alert {
-            id: format!("{:013x}{:012x}", ts.timestamp_millis().max(0), i),
-            kind: kind.into(),
+        let mut a = taishi_alert::Alert::new(
+            if intel {
+                AlertKind::Intel
+            } else {
+                AlertKind::Sigma
+            },
             rule_id,
-            rule_title: title,
-            level,
-            tags,
-            timestamp: ts,
-            host: Some(host.clone()),
-            source_ip: Some(src.clone()),
-            destination_ip: Some(synthetic::ip4(&mut r, "192.168", 400)),
-            summary,
-            events: vec![seq],
-            event: json!({
-                "@timestamp": created, "host.name": host, "source.ip": src,
-                "user.name": user, "process.executable": image,
-                "event.code": "4688", "event.category": "process",
-            }),
-            status: status.into(),
+            title,
+            Level::parse(&level).unwrap_or_default(),
+            ts,
+        );
+        a.id = format!("{:013x}{:012x}", ts.timestamp_millis().max(0), i);
+        a.tags = tags;
+        a.host = Some(host.clone());
+        a.source_ip = Some(src.clone());
+        a.destination_ip = Some(synthetic::ip4(&mut r, "192.168", 400));
+        a.summary = summary;
+        a.events = vec![seq];
+        a.event = json!({
+            "@timestamp": created, "host.name": host, "source.ip": src,
+            "user.name": user, "process.executable": image,
+            "event.code": "4688", "event.category": "process",
+        });
+        a.retrospective = intel && r.below(2) == 0;
+        let _ = kind;
+        batch.push(Alert {
+            alert: a,
+            status: AlertStatus::parse(status).unwrap_or_default(),
             resolution: (status == "closed").then(|| {
                 if r.below(2) == 0 {
-                    "false_positive".to_string()
+                    Resolution::FalsePositive
                 } else {
-                    "true_positive".to_string()
+                    Resolution::TruePositive
                 }
             }),
             assignee: (status != "new").then(|| "admin".to_string()),
-            retrospective: intel && r.below(2) == 0,
             created: created.clone(),
             updated: created,
         });

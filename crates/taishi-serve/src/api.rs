@@ -20,9 +20,10 @@ use serde_json::{json, Value as J};
 use taishi_ingest::http::{Authenticate, Denied, HttpConfig};
 
 use crate::auth::{self, Caller};
-use crate::pipeline::Sink;
 use crate::state::{AlertFilter, StateError};
 use crate::App;
+use taishi_alert::{AlertStatus, Level, Resolution};
+use taishi_runtime::Sink;
 
 type S = Arc<App>;
 
@@ -46,6 +47,12 @@ impl From<StateError> for ApiError {
                 format!("state database: {e}"),
             ),
         }
+    }
+}
+
+impl From<taishi_runtime::RuntimeError> for ApiError {
+    fn from(e: taishi_runtime::RuntimeError) -> Self {
+        ApiError::from(anyhow::Error::from(e))
     }
 }
 
@@ -696,7 +703,7 @@ async fn ack_alert(
         let assign = cur.assignee.is_none().then_some(Some(c.username.as_str()));
         Ok(Json(json!(app.state.update_alert(
             &id,
-            Some("acknowledged"),
+            Some(AlertStatus::Acknowledged),
             None,
             assign
         )?)))
@@ -745,17 +752,16 @@ async fn close_alert(
     Json(b): Json<Close>,
 ) -> R<Json<J>> {
     need_write(&c)?;
-    if !matches!(b.resolution.as_str(), "true_positive" | "false_positive") {
-        return Err(bad("resolution: true_positive or false_positive"));
-    }
+    let resolution = Resolution::parse(&b.resolution)
+        .ok_or_else(|| bad("resolution: true_positive or false_positive"))?;
     blocking(move || {
         if let Some(t) = b.comment.as_deref().filter(|t| !t.trim().is_empty()) {
             app.state.add_comment(&id, &c.username, t)?;
         }
         Ok(Json(json!(app.state.update_alert(
             &id,
-            Some("closed"),
-            Some(Some(&b.resolution)),
+            Some(AlertStatus::Closed),
+            Some(Some(resolution)),
             None
         )?)))
     })
@@ -771,7 +777,7 @@ async fn reopen_alert(
     blocking(move || {
         Ok(Json(json!(app.state.update_alert(
             &id,
-            Some("new"),
+            Some(AlertStatus::New),
             Some(None),
             None
         )?)))
@@ -821,8 +827,8 @@ async fn list_rules(State(app): State<S>, Query(q): Query<RuleQuery>) -> R<Json<
         let min = q
             .level
             .as_deref()
-            .map(crate::state::level_rank)
-            .unwrap_or(0);
+            .and_then(Level::parse)
+            .unwrap_or_default();
         let mut items: Vec<_> = app
             .rules
             .infos()
@@ -832,7 +838,7 @@ async fn list_rules(State(app): State<S>, Query(q): Query<RuleQuery>) -> R<Json<
                     || r.title.to_lowercase().contains(&needle)
                     || r.id.to_lowercase().contains(&needle)
                     || r.tags.iter().any(|t| t.to_lowercase().contains(&needle)))
-                    && crate::state::level_rank(&r.level) >= min
+                    && r.level >= min
                     && q.enabled.is_none_or(|e| r.enabled == e)
             })
             .collect();
@@ -1107,8 +1113,8 @@ pub fn health_json(app: &App) -> J {
         "rules": {"loaded": d.infos.len(), "compiled": d.engine.active_rules(), "rejected": d.rejected.len(), "disabled": disabled},
         "alerts_outputs": app.outputs.list()["items"],
         "pipeline": {
-            "events": app.pipeline.events_in.load(Ordering::Relaxed),
-            "alerts": app.pipeline.alerts_raised.load(Ordering::Relaxed),
+            "events": app.pipeline.counters.events_in.load(Ordering::Relaxed),
+            "alerts": app.pipeline.counters.alerts_raised.load(Ordering::Relaxed),
             "rejects": app.pipeline.rejects.count.load(Ordering::Relaxed),
             "rejects_dropped": app.pipeline.rejects.dropped.load(Ordering::Relaxed),
         },
@@ -1131,13 +1137,31 @@ async fn metrics_text(State(app): State<S>) -> Response {
             "taishi_pipeline_events_total",
             "counter",
             "Events stored by the pipeline.",
-            p.events_in.load(Ordering::Relaxed) as f64,
+            p.counters.events_in.load(Ordering::Relaxed) as f64,
         ),
         (
             "taishi_pipeline_alerts_total",
             "counter",
             "Alerts raised.",
-            p.alerts_raised.load(Ordering::Relaxed) as f64,
+            p.counters.alerts_raised.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "taishi_pipeline_alert_store_failures_total",
+            "counter",
+            "Alert inserts that failed; their alerts stay in the journal and are tried again.",
+            p.counters.alert_store_failures.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "taishi_pipeline_alerts_unstored",
+            "gauge",
+            "Alerts waiting for the alert store.",
+            p.unstored() as f64,
+        ),
+        (
+            "taishi_pipeline_alerts_recovered_total",
+            "counter",
+            "Alerts a killed run had journaled, stored at this start.",
+            p.counters.alerts_recovered.load(Ordering::Relaxed) as f64,
         ),
         (
             "taishi_pipeline_rejects_total",
@@ -1223,7 +1247,7 @@ async fn stream(
                 Err(_) => break,
             }
         }
-        let events = app.pipeline.events_in.load(Ordering::Relaxed);
+        let events = app.pipeline.counters.events_in.load(Ordering::Relaxed);
         let dt = last_t.elapsed().as_secs_f64().max(0.001);
         let rate = if last_events == 0 {
             0.0

@@ -10,14 +10,13 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
-use serde_json::{json, Map, Value as J};
-use taishi_event::Event;
+use serde_json::{json, Value as J};
 use taishi_intel::{
-    import_source_with, retro, Feed, Feeds, ImportReport, Indicator, IndicatorStore, IntelHit,
-    Limits, Matcher, Source,
+    import_source_with, retro, Feed, Feeds, ImportReport, Indicator, IndicatorStore, Limits,
+    Matcher, Source,
 };
 
-use crate::state::{now_iso, Alert};
+use taishi_alert::Alert;
 
 pub struct Intel {
     store: Mutex<IndicatorStore>,
@@ -345,7 +344,7 @@ impl Intel {
         let mut out = Vec::new();
         for (ev, hits) in &res.matches {
             for h in hits {
-                out.push(alert_from_hit(h, ev, None));
+                out.push(taishi_runtime::alerts::intel(h, ev, None));
             }
         }
         Ok(out)
@@ -402,82 +401,4 @@ fn status_json(f: &Feed, indicators: Option<u64>, p: Option<&PullStats>) -> J {
         "next_pull": next.or(Some(Utc::now())),
         "pulling": p.pulling,
     })
-}
-
-fn kind_name(h: &IntelHit) -> String {
-    serde_json::to_value(h.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "indicator".into())
-}
-
-/// An alert carrying the indicator's context.
-pub fn alert_from_hit(h: &IntelHit, ev: &Event, seq: Option<u64>) -> Alert {
-    let c = &h.context;
-    let ts = ev.timestamp.unwrap_or_else(|| Utc::now().fixed_offset());
-    let level = if !c.malware.is_empty() || c.confidence.unwrap_or(50) >= 80 {
-        "high"
-    } else {
-        "medium"
-    };
-    let mut summary = Map::new();
-    summary.insert("field".into(), J::String(h.field.to_string()));
-    summary.insert("matched".into(), J::String(h.matched.clone()));
-    summary.insert("indicator".into(), J::String(h.indicator.clone()));
-    summary.insert("indicator.type".into(), J::String(kind_name(h)));
-    summary.insert("intel.source".into(), J::String(c.source.clone()));
-    if !c.malware.is_empty() {
-        summary.insert("malware".into(), J::String(c.malware.join(", ")));
-    }
-    if let Some(conf) = c.confidence {
-        summary.insert("confidence".into(), J::from(conf));
-    }
-    let mut tags: Vec<String> = c
-        .attack
-        .iter()
-        .map(|a| format!("attack.{}", a.to_lowercase()))
-        .collect();
-    tags.extend(c.labels.iter().map(|l| format!("intel.{l}")));
-    let now = now_iso();
-    let mut event = serde_json::from_str::<J>(&ev.to_json_string()).unwrap_or(J::Null);
-    if let J::Object(m) = &mut event {
-        m.insert(
-            "threat.indicator".into(),
-            serde_json::to_value(h).unwrap_or(J::Null),
-        );
-    }
-    Alert {
-        id: format!(
-            "{:013x}{}",
-            ts.timestamp_millis().max(0),
-            crate::auth::random_hex(6)
-        ),
-        kind: "intel".into(),
-        rule_id: format!(
-            "intel:{}",
-            c.id.clone()
-                .unwrap_or_else(|| format!("{}:{}", c.source, h.indicator))
-        ),
-        rule_title: format!(
-            "Threat intelligence: {} {} ({})",
-            kind_name(h),
-            h.indicator,
-            c.name.as_deref().unwrap_or(&c.source)
-        ),
-        level: level.into(),
-        tags,
-        timestamp: ts,
-        host: crate::pipeline::host_of(ev),
-        source_ip: crate::pipeline::source_ip_of(ev),
-        destination_ip: crate::pipeline::destination_ip_of(ev),
-        summary,
-        events: seq.into_iter().collect(),
-        event,
-        status: "new".into(),
-        resolution: None,
-        assignee: None,
-        retrospective: h.retrospective,
-        created: now.clone(),
-        updated: now,
-    }
 }

@@ -15,12 +15,10 @@
 pub mod api;
 pub mod auth;
 pub mod config;
-pub mod detect;
 pub mod intel;
 mod openapi;
 pub mod outputs;
 pub mod overview;
-pub mod pipeline;
 pub mod searches;
 pub mod state;
 
@@ -41,9 +39,8 @@ use taishi_store::{Store, StoreConfig};
 
 pub use config::Config;
 
-use crate::detect::Rules;
-use crate::pipeline::{Pipeline, RejectLog, Sink};
 use crate::state::State;
+use taishi_runtime::{Pipeline, RejectLog, Rules, Sink};
 
 /// What the handlers share.
 pub struct App {
@@ -117,7 +114,12 @@ impl Server {
                 tracing::warn!("a listener did not stop within the drain deadline (alerts.drain)");
             }
         }
-        if !self.app.pipeline.drain(deadline).await {
+        if self.app.pipeline.drain(deadline).await {
+            // No batch is left: the correlations' open windows are decided
+            // now, their hits stored before the outputs stop.
+            let p = self.app.pipeline.clone();
+            tokio::task::spawn_blocking(move || p.finish()).await?;
+        } else {
             tracing::warn!("ingest batches still in process at the drain deadline (alerts.drain)");
         }
         self.app.outputs.shutdown(deadline).await;
@@ -180,17 +182,23 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let min_level =
         taishi_sigma::Level::parse(&config.detection.min_level).context("detection.min_level")?;
     let rules = {
-        let (paths, up, pipes, late, limits) = (
-            config.detection.rules.clone(),
-            data_dir.join("rules"),
-            config.detection.pipelines.clone(),
-            Duration::from_secs(config.detection.correlation_lateness_s),
-            config.detection.load_limits(),
-        );
-        tokio::task::spawn_blocking(move || {
-            Rules::new(paths, up, pipes, min_level, late, limits, &disabled)
-        })
-        .await??
+        let rc = taishi_runtime::RulesConfig {
+            configured: config.detection.rules.clone(),
+            uploaded: data_dir.join("rules"),
+            options: taishi_runtime::DetectorOptions {
+                pipelines: config.detection.pipelines.clone(),
+                min_level,
+                correlation: taishi_correlation::CorrelatorOptions {
+                    max_lateness: Some(Duration::from_secs(
+                        config.detection.correlation_lateness_s,
+                    )),
+                    ..Default::default()
+                },
+                timing: true,
+                limits: config.detection.load_limits(),
+            },
+        };
+        tokio::task::spawn_blocking(move || Rules::new(rc, &disabled)).await??
     };
     let rules = Arc::new(rules);
 
@@ -201,24 +209,14 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             .context("enrich: GeoIP databases")?
     };
     let geo = Arc::new(geo);
-    let mut pipeline = Pipeline::new(
-        store.clone(),
-        rules.clone(),
-        state.clone(),
-        RejectLog::new(
-            data_dir.join("rejects"),
-            pipeline::RejectLimits {
-                max_record: config.rejects.max_record_kib << 10,
-                max_total: config.rejects.max_mib << 20,
-                retention_days: config.rejects.retention_days,
-            },
-        )?,
-        4,
-    );
-    if geo.is_enabled() {
-        let g = geo.clone();
-        pipeline.enrich = Some(Box::new(move |ev| g.enrich(ev)));
-    }
+    let rejects = RejectLog::new(
+        data_dir.join("rejects"),
+        taishi_runtime::RejectLimits {
+            max_record: config.rejects.max_record_kib << 10,
+            max_total: config.rejects.max_mib << 20,
+            retention_days: config.rejects.retention_days,
+        },
+    )?;
     let intel = {
         let (dir, days) = (data_dir.join("intel"), config.intel.retro_days);
         let limits = taishi_intel::Limits {
@@ -231,12 +229,24 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
                 .context("threat intelligence")?,
         )
     };
-    if config.intel.enabled {
-        pipeline.intel = Some(intel.clone());
-    }
     let outputs = Arc::new(outputs::Outputs::start(&config.alerts, &state, &data_dir)?);
-    pipeline.hooks.push(outputs.clone());
-    let pipeline = Arc::new(pipeline);
+    let mut builder = Pipeline::builder(store.clone(), rules.clone(), state.clone(), rejects)
+        .max_in_flight(4)
+        .hook(outputs.clone());
+    if geo.is_enabled() {
+        let g = geo.clone();
+        builder = builder.enrich(Box::new(move |ev| g.enrich(ev)));
+    }
+    if config.intel.enabled {
+        let i = intel.clone();
+        builder = builder.intel(Arc::new(move || i.matcher()));
+    }
+    // Alerts a killed run journaled but never stored are stored (and sent
+    // to the outputs) here, before any listener takes new events.
+    let pipeline = {
+        let dir = data_dir.clone();
+        Arc::new(tokio::task::spawn_blocking(move || builder.build(&dir)).await??)
+    };
     let sink = Arc::new(Sink(pipeline.clone()));
     let cancel = CancellationToken::new();
     let registry = Registry::new();

@@ -12,8 +12,8 @@ use arc_swap::ArcSwap;
 use serde_json::{json, Value as J};
 use taishi_alert::{AlertsConfig, Dispatcher, OutputConfig, Unsent};
 
-use crate::pipeline::AlertHook;
 use crate::state::{Alert, State};
+use taishi_runtime::AlertHook;
 
 const SETTING: &str = "alerts.outputs";
 pub const MASK: &str = "********";
@@ -258,11 +258,6 @@ impl Outputs {
 
 impl AlertHook for Outputs {
     fn alert(&self, alert: &Alert) {
-        match serde_json::to_value(alert).and_then(serde_json::from_value::<taishi_alert::Alert>) {
-            Ok(a) => {
-                self.dispatcher().submit(a);
-            }
-            Err(e) => tracing::error!(error = %e, id = %alert.id, "alert not handed to outputs"),
-        }
+        self.dispatcher().submit(alert.alert.clone());
     }
 }

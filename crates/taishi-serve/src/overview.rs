@@ -9,6 +9,7 @@ use axum::Json;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value as J};
+use taishi_event::roles;
 use taishi_store::{AggResult, Aggregation, Filter, SearchRequest, TimeRange};
 
 use crate::api::{ApiError, SearchBody};
@@ -164,15 +165,15 @@ pub fn related(
     let a = app.state.alert(id)?;
     let ts = a.timestamp.with_timezone(&Utc);
     let filter = match (&a.host, &a.source_ip) {
-        (Some(h), _) => Filter::Or(vec![
-            Filter::term("host.name", h),
-            Filter::term("Computer", h),
-            Filter::term("observer.name", h),
-        ]),
-        (None, Some(ip)) => Filter::Or(vec![
-            Filter::term("source.ip", ip),
-            Filter::term("destination.ip", ip),
-        ]),
+        // The same field roles that named the alert's host and address.
+        (Some(h), _) => Filter::Or(roles::HOST.iter().map(|f| Filter::term(f, h)).collect()),
+        (None, Some(ip)) => Filter::Or(
+            roles::SOURCE_IP
+                .iter()
+                .chain(roles::DESTINATION_IP)
+                .map(|f| Filter::term(f, ip))
+                .collect(),
+        ),
         _ => Filter::All,
     };
     let hits = |range: TimeRange, limit: usize| {
@@ -492,13 +493,13 @@ pub fn overview_json(app: &App, from: Option<&str>, to: Option<&str>) -> R<J> {
         "from": range.from.to_rfc3339(), "to": range.to.to_rfc3339(),
         "threat_level": level, "threat_score": score,
         "events_total": events_total, "alerts_total": alerts_total, "alerts_open": alerts_open,
-        "events_per_s": app.pipeline.events_in.load(Ordering::Relaxed) as f64 / app.started.elapsed().as_secs_f64().max(1.0),
+        "events_per_s": app.pipeline.counters.events_in.load(Ordering::Relaxed) as f64 / app.started.elapsed().as_secs_f64().max(1.0),
         "interval_ms": interval.num_milliseconds(),
         "events_over_time": events_over_time,
         "alerts_over_time": alerts_over_time,
         "alerts_by_level": names.iter().zip(by_level).map(|(k, n)| ((*k).to_string(), J::from(n))).collect::<serde_json::Map<_, _>>(),
-        "alerts_by_rule": agg.rules.iter().take(20).map(|(id, t, l, n, _)| json!({"rule_id": id, "title": t, "level": crate::state::level_name(*l), "count": n})).collect::<Vec<_>>(),
-        "top_assets": agg.hosts.iter().take(10).map(|(h, n, l)| json!({"host": h, "count": n, "max_level": crate::state::level_name(*l)})).collect::<Vec<_>>(),
+        "alerts_by_rule": agg.rules.iter().take(20).map(|(id, t, l, n, _)| json!({"rule_id": id, "title": t, "level": taishi_alert::Level::from_rank(*l), "count": n})).collect::<Vec<_>>(),
+        "top_assets": agg.hosts.iter().take(10).map(|(h, n, l)| json!({"host": h, "count": n, "max_level": taishi_alert::Level::from_rank(*l)})).collect::<Vec<_>>(),
         "top_sources": sources.iter().take(20).map(|(ip, n)| source_json(app, ip, *n)).collect::<Vec<_>>(),
         "attack_matrix": matrix.iter().take(200).map(|((ta, te), n)| json!({"tactic": ta, "technique": te, "count": n})).collect::<Vec<_>>(),
         "listeners": listeners(app),

@@ -139,32 +139,10 @@ pub struct Session {
     pub csrf: String,
 }
 
-/// An alert as the API shows it (see API.md).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Alert {
-    pub id: String,
-    pub kind: String,
-    pub rule_id: String,
-    pub rule_title: String,
-    pub level: String,
-    pub tags: Vec<String>,
-    #[serde(rename = "@timestamp")]
-    pub timestamp: DateTime<FixedOffset>,
-    pub host: Option<String>,
-    pub source_ip: Option<String>,
-    pub destination_ip: Option<String>,
-    pub summary: serde_json::Map<String, J>,
-    /// Store sequences of the matching events.
-    pub events: Vec<u64>,
-    /// The first matching event, flat ECS fields.
-    pub event: J,
-    pub status: String,
-    pub resolution: Option<String>,
-    pub assignee: Option<String>,
-    pub retrospective: bool,
-    pub created: String,
-    pub updated: String,
-}
+/// An alert as the API shows it (see API.md): the detection's alert with
+/// what analysts did beside it.
+pub use taishi_alert::AlertRecord as Alert;
+use taishi_alert::{AlertKind, AlertStatus, Level, Resolution};
 
 /// The parts of an alert kept as JSON (the rest are columns).
 #[derive(Serialize, Deserialize)]
@@ -175,21 +153,8 @@ struct Body {
     summary: serde_json::Map<String, J>,
     events: Vec<u64>,
     event: J,
-}
-
-pub fn level_rank(l: &str) -> i64 {
-    match l {
-        "informational" => 0,
-        "low" => 1,
-        "medium" => 2,
-        "high" => 3,
-        "critical" => 4,
-        _ => 0,
-    }
-}
-
-pub fn level_name(r: i64) -> &'static str {
-    ["informational", "low", "medium", "high", "critical"][r.clamp(0, 4) as usize]
+    #[serde(default, skip_serializing_if = "J::is_null")]
+    context: J,
 }
 
 /// Filters of the alert list (`GET /api/v1/alerts`).
@@ -229,7 +194,7 @@ impl AlertFilter {
         }
         if let Some(l) = self.level.as_deref().filter(|s| !s.is_empty()) {
             w.push("level >= ?".into());
-            p.push(V::Integer(level_rank(l)));
+            p.push(V::Integer(Level::parse(l).unwrap_or_default().rank()));
         }
         for (col, v) in [
             ("rule_id", &self.rule_id),
@@ -282,7 +247,7 @@ pub struct AlertGroup {
     pub key: String,
     pub label: String,
     pub count: u64,
-    pub max_level: String,
+    pub max_level: Level,
     pub last: String,
 }
 
@@ -293,29 +258,49 @@ pub struct Comment {
     pub text: String,
 }
 
+/// A column that holds one of a fixed set of names.
+fn named<T>(r: &rusqlite::Row<'_>, col: &str, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let v: String = r.get(col)?;
+    parse(&v).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("{col}: unknown value `{v}`").into(),
+        )
+    })
+}
+
+fn kind_of(s: &str) -> Option<AlertKind> {
+    serde_json::from_value(J::String(s.into())).ok()
+}
+
 fn row_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
     let body: String = r.get("body")?;
     let body: Body = serde_json::from_str(&body).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })?;
+    let resolution: Option<String> = r.get("resolution")?;
     Ok(Alert {
-        id: r.get("id")?,
-        kind: r.get("kind")?,
-        rule_id: r.get("rule_id")?,
-        rule_title: r.get("rule_title")?,
-        level: level_name(r.get("level")?).to_string(),
-        tags: body.tags,
-        timestamp: body.timestamp,
-        host: r.get("host")?,
-        source_ip: r.get("source_ip")?,
-        destination_ip: r.get("destination_ip")?,
-        summary: body.summary,
-        events: body.events,
-        event: body.event,
-        status: r.get("status")?,
-        resolution: r.get("resolution")?,
+        alert: taishi_alert::Alert {
+            id: r.get("id")?,
+            kind: named(r, "kind", kind_of)?,
+            rule_id: r.get("rule_id")?,
+            rule_title: r.get("rule_title")?,
+            level: Level::from_rank(r.get("level")?),
+            tags: body.tags,
+            timestamp: body.timestamp,
+            host: r.get("host")?,
+            source_ip: r.get("source_ip")?,
+            destination_ip: r.get("destination_ip")?,
+            retrospective: r.get::<_, i64>("retrospective")? != 0,
+            summary: body.summary,
+            event: body.event,
+            events: body.events,
+            context: body.context,
+        },
+        status: named(r, "status", AlertStatus::parse)?,
+        resolution: resolution.as_deref().and_then(Resolution::parse),
         assignee: r.get("assignee")?,
-        retrospective: r.get::<_, i64>("retrospective")? != 0,
         created: r.get("created")?,
         updated: r.get("updated")?,
     })
@@ -654,9 +639,13 @@ impl State {
 
     // ---- alerts --------------------------------------------------------
 
-    pub fn insert_alerts(&self, alerts: &[Alert]) -> Result<()> {
+    /// Stores alerts in one transaction, skipping ids already held (a
+    /// replayed journal offers them again); says for each whether it was
+    /// new.
+    pub fn insert_alerts(&self, alerts: &[Alert]) -> Result<Vec<bool>> {
         let mut db = self.db();
         let tx = db.transaction()?;
+        let mut fresh = Vec::with_capacity(alerts.len());
         {
             let mut st = tx.prepare_cached(
                 "INSERT OR IGNORE INTO alerts(id, ts, created, updated, kind, rule_id, rule_title, level,
@@ -670,9 +659,10 @@ impl State {
                     summary: a.summary.clone(),
                     events: a.events.clone(),
                     event: a.event.clone(),
+                    context: a.context.clone(),
                 })
                 .map_err(|e| StateError::Invalid(e.to_string()))?;
-                if a.kind == "intel" {
+                if a.kind == AlertKind::Intel {
                     if let Some(ind) = a.summary.get("indicator").and_then(|v| v.as_str()) {
                         let text = |k: &str| a.summary.get(k).and_then(|v| v.as_str());
                         tx.prepare_cached(
@@ -688,29 +678,30 @@ impl State {
                         ])?;
                     }
                 }
-                st.execute(params![
+                let n = st.execute(params![
                     a.id,
                     a.timestamp.timestamp_micros(),
                     a.created,
                     a.updated,
-                    a.kind,
+                    a.kind.name(),
                     a.rule_id,
                     a.rule_title,
-                    level_rank(&a.level),
+                    a.level.rank(),
                     a.host,
                     a.source_ip,
                     a.destination_ip,
-                    a.status,
-                    a.resolution,
+                    a.status.name(),
+                    a.resolution.map(Resolution::name),
                     a.assignee,
                     a.retrospective as i64,
                     body
                 ])?;
+                fresh.push(n == 1);
             }
         }
         tx.commit()?;
         self.changed();
-        Ok(())
+        Ok(fresh)
     }
 
     pub fn alerts(&self, f: &AlertFilter) -> Result<(u64, Vec<Alert>)> {
@@ -768,7 +759,7 @@ impl State {
                     key: r.get(0)?,
                     label: r.get(1)?,
                     count: r.get::<_, i64>(2)? as u64,
-                    max_level: level_name(r.get(3)?).into(),
+                    max_level: Level::from_rank(r.get(3)?),
                     last: DateTime::from_timestamp_micros(last)
                         .unwrap_or_default()
                         .to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -801,8 +792,8 @@ impl State {
     pub fn update_alert(
         &self,
         id: &str,
-        status: Option<&str>,
-        resolution: Option<Option<&str>>,
+        status: Option<AlertStatus>,
+        resolution: Option<Option<Resolution>>,
         assignee: Option<Option<&str>>,
     ) -> Result<Alert> {
         {
@@ -813,9 +804,9 @@ impl State {
                    assignee = CASE WHEN ?4 THEN ?5 ELSE assignee END,
                    updated = ?6 WHERE id = ?7",
                 params![
-                    status,
+                    status.map(AlertStatus::name),
                     resolution.is_some(),
-                    resolution.flatten(),
+                    resolution.flatten().map(Resolution::name),
                     assignee.is_some(),
                     assignee.flatten(),
                     now_iso(),
@@ -1125,32 +1116,30 @@ pub fn check_role(role: &str) -> Result<()> {
     }
 }
 
+/// The service's alert store is this database.
+impl taishi_runtime::AlertStore for State {
+    fn insert(&self, alerts: &[Alert]) -> std::result::Result<Vec<bool>, taishi_runtime::BoxError> {
+        Ok(self.insert_alerts(alerts)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn alert(id: &str, level: &str, host: &str) -> Alert {
-        Alert {
-            id: id.into(),
-            kind: "sigma".into(),
-            rule_id: "r1".into(),
-            rule_title: "Rule one".into(),
-            level: level.into(),
-            tags: vec!["attack.execution".into()],
-            timestamp: DateTime::parse_from_rfc3339("2026-11-23T08:00:00+08:00").unwrap(),
-            host: Some(host.into()),
-            source_ip: None,
-            destination_ip: None,
-            summary: Default::default(),
-            events: vec![7],
-            event: J::Null,
-            status: "new".into(),
-            resolution: None,
-            assignee: None,
-            retrospective: false,
-            created: now_iso(),
-            updated: now_iso(),
-        }
+        let mut a = taishi_alert::Alert::new(
+            AlertKind::Sigma,
+            "r1",
+            "Rule one",
+            Level::parse(level).unwrap(),
+            DateTime::parse_from_rfc3339("2026-11-23T08:00:00+08:00").unwrap(),
+        );
+        a.id = id.into();
+        a.tags = vec!["attack.execution".into()];
+        a.host = Some(host.into());
+        a.events = vec![7];
+        a.record()
     }
 
     #[test]
@@ -1167,16 +1156,26 @@ mod tests {
             .unwrap();
         assert_eq!((n, v[0].id.as_str()), (1, "a"));
         let a = s
-            .update_alert("a", Some("acknowledged"), None, Some(Some("bob")))
+            .update_alert(
+                "a",
+                Some(AlertStatus::Acknowledged),
+                None,
+                Some(Some("bob")),
+            )
             .unwrap();
         assert_eq!(
-            (a.status.as_str(), a.assignee.as_deref()),
-            ("acknowledged", Some("bob"))
+            (a.status, a.assignee.as_deref()),
+            (AlertStatus::Acknowledged, Some("bob"))
         );
         let a = s
-            .update_alert("a", Some("closed"), Some(Some("false_positive")), None)
+            .update_alert(
+                "a",
+                Some(AlertStatus::Closed),
+                Some(Some(Resolution::FalsePositive)),
+                None,
+            )
             .unwrap();
-        assert_eq!(a.resolution.as_deref(), Some("false_positive"));
+        assert_eq!(a.resolution, Some(Resolution::FalsePositive));
         assert_eq!(a.assignee.as_deref(), Some("bob"));
         s.add_comment("a", "bob", "benign admin script").unwrap();
         assert_eq!(s.comments("a").unwrap().len(), 1);
@@ -1189,7 +1188,9 @@ mod tests {
             })
             .unwrap();
         assert_eq!(open.len(), 1);
-        assert!(s.update_alert("zzz", Some("closed"), None, None).is_err());
+        assert!(s
+            .update_alert("zzz", Some(AlertStatus::Closed), None, None)
+            .is_err());
     }
 
     #[test]

@@ -15,10 +15,14 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use clap::Args;
 use rayon::prelude::*;
-use taishi_correlation::{parse_correlation, CorrelationHit, Correlator, CorrelatorOptions};
+use serde_json::{json, Value as J};
+use taishi_alert::{AlertRecord, Level};
+use taishi_correlation::CorrelatorOptions;
 use taishi_decode::{decode_input, expand_inputs, Options};
 use taishi_event::{Event, Reject, Sink, Value};
-use taishi_sigma::{Detection, Engine, EngineOptions, Level, RuleSet, Scratch};
+use taishi_runtime::alerts::{self, Body};
+use taishi_runtime::{AlertStore, BoxError, Detector, DetectorOptions};
+use taishi_sigma::{Detection, Scratch};
 
 use crate::ui::{self, Progress};
 
@@ -67,21 +71,40 @@ pub struct HuntArgs {
     paths: Vec<PathBuf>,
 }
 
-/// One timeline row.
-#[derive(Debug, Clone)]
-struct Row {
-    ts: Option<DateTime<FixedOffset>>,
-    /// Order of the event within its source, to keep ties stable.
-    seq: (usize, u64),
-    computer: String,
-    channel: String,
-    event_id: String,
-    title: String,
-    level: Level,
-    tags: String,
-    rule_id: String,
-    details: String,
-    source: Arc<str>,
+/// The hunt's alert store: a table in memory, written out as the
+/// timeline at the end. Each record's `context` carries the timeline's own
+/// columns (channel, event id, details, source, order in the input).
+#[derive(Default)]
+struct Table {
+    rows: Mutex<Vec<AlertRecord>>,
+}
+
+impl AlertStore for Table {
+    fn insert(&self, alerts: &[AlertRecord]) -> std::result::Result<Vec<bool>, BoxError> {
+        self.rows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(alerts);
+        Ok(vec![true; alerts.len()])
+    }
+}
+
+/// A timeline column of a record.
+fn col<'a>(r: &'a AlertRecord, name: &str) -> &'a str {
+    r.context.get(name).and_then(J::as_str).unwrap_or("")
+}
+
+/// Where a record sorts: event time, then input file and position.
+fn order(r: &AlertRecord) -> (Option<DateTime<FixedOffset>>, u64, u64) {
+    let pos = |i| {
+        r.context
+            .get("order")
+            .and_then(|o| o.get(i))
+            .and_then(J::as_u64)
+            .unwrap_or(u64::MAX)
+    };
+    let timed = r.context.get("untimed").is_none();
+    (timed.then_some(r.timestamp), pos(0), pos(1))
 }
 
 /// Fields worth showing for a detection, most telling first.
@@ -158,13 +181,10 @@ fn text(ev: &Event, names: &[&str]) -> String {
 type Observed = (DateTime<FixedOffset>, usize, u64, Event);
 
 struct Shared<'a> {
-    engine: &'a Engine,
-    min_level: Level,
-    rows: Mutex<Vec<Row>>,
+    detector: &'a Detector,
+    table: &'a Table,
     /// Matches of rules that correlations reference: (time, rule, event).
     correlated: Mutex<Vec<Observed>>,
-    referenced: Vec<bool>,
-    generate: Vec<bool>,
     events: AtomicU64,
 }
 
@@ -173,6 +193,7 @@ thread_local! {
 }
 
 fn process(shared: &Shared<'_>, source: &Arc<str>, file: usize, first: u64, batch: Vec<Event>) {
+    let detector = shared.detector;
     let mut rows = Vec::new();
     let mut corr = Vec::new();
     let mut hits: Vec<Detection> = Vec::new();
@@ -180,34 +201,31 @@ fn process(shared: &Shared<'_>, source: &Arc<str>, file: usize, first: u64, batc
         let mut scratch = s.borrow_mut();
         for (i, ev) in batch.iter().enumerate() {
             hits.clear();
-            shared.engine.detect(ev, &mut scratch, &mut hits);
+            detector.engine.detect(ev, &mut scratch, &mut hits);
             for d in &hits {
                 let seq = first + i as u64;
-                if shared.referenced[d.rule] {
+                if detector.is_referenced(d.rule) {
                     if let Some(ts) = ev.timestamp {
                         corr.push((ts, d.rule, seq, ev.clone()));
                     }
                 }
-                if d.meta.level < shared.min_level || !shared.generate[d.rule] {
+                if !detector.raises(d) {
                     continue;
                 }
-                let m = &d.meta;
-                rows.push(Row {
-                    ts: ev.timestamp,
-                    seq: (file, seq),
-                    computer: text(ev, &["Computer", "host.name", "observer.name"]),
-                    channel: text(
-                        ev,
-                        &["Channel", "winlog.channel", "event.dataset", "event.module"],
-                    ),
-                    event_id: text(ev, &["EventID", "winlog.event_id", "event.code"]),
-                    title: m.title.clone(),
-                    level: m.level,
-                    tags: m.attack_tags().collect::<Vec<_>>().join(","),
-                    rule_id: m.id.clone().unwrap_or_default(),
-                    details: details(ev),
-                    source: source.clone(),
+                let mut a = alerts::sigma(d, &detector.keys[d.rule], ev, None, Body::Bare);
+                let mut ctx = json!({
+                    "channel": text(ev, &["Channel", "winlog.channel", "event.dataset", "event.module"]),
+                    "event_id": text(ev, &["EventID", "winlog.event_id", "event.code"]),
+                    "attack": d.meta.attack_tags().collect::<Vec<_>>().join(","),
+                    "details": details(ev),
+                    "source": &**source,
+                    "order": [file, seq],
                 });
+                if ev.timestamp.is_none() {
+                    ctx["untimed"] = J::Bool(true);
+                }
+                a.context = ctx;
+                rows.push(a.record());
             }
         }
     });
@@ -215,11 +233,8 @@ fn process(shared: &Shared<'_>, source: &Arc<str>, file: usize, first: u64, batc
         .events
         .fetch_add(batch.len() as u64, Ordering::Relaxed);
     if !rows.is_empty() {
-        shared
-            .rows
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend(rows);
+        // A table in memory does not fail.
+        let _ = shared.table.insert(&rows);
     }
     if !corr.is_empty() {
         shared
@@ -313,33 +328,79 @@ const HEADER: [&str; 10] = [
     "source",
 ];
 
+/// The timeline columns of a Sigma alert, in `HEADER` order.
+fn cells(r: &AlertRecord) -> [String; 10] {
+    let (ts, _, _) = order(r);
+    [
+        ts_text(ts),
+        r.host.clone().unwrap_or_default(),
+        col(r, "channel").to_string(),
+        col(r, "event_id").to_string(),
+        r.rule_title.clone(),
+        r.level.name().to_string(),
+        col(r, "attack").to_string(),
+        r.rule_id.clone(),
+        col(r, "details").to_string(),
+        col(r, "source").to_string(),
+    ]
+}
+
+/// A correlation alert's hit, as its event JSON holds it.
+fn hit<'a>(r: &'a AlertRecord, name: &str) -> &'a J {
+    r.event.get(name).unwrap_or(&J::Null)
+}
+
+fn hit_text(r: &AlertRecord, name: &str) -> String {
+    match hit(r, name) {
+        J::String(s) => s.clone(),
+        J::Null => String::new(),
+        // 3, not 3.0, as the correlation computed it.
+        J::Number(n) => n.as_f64().map(|f| f.to_string()).unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+fn group_text(r: &AlertRecord) -> String {
+    hit(r, "group")
+        .as_object()
+        .map(|g| {
+            g.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
 fn write_timeline(
     out: &mut dyn Write,
     format: &str,
-    rows: &[Row],
-    corr: &[CorrelationHit],
+    rows: &[AlertRecord],
+    corr: &[AlertRecord],
 ) -> io::Result<()> {
     match format {
         "jsonl" => {
             for r in rows {
-                let v = serde_json::json!({
-                    "timestamp": ts_text(r.ts),
-                    "computer": r.computer,
-                    "channel": r.channel,
-                    "event_id": r.event_id,
-                    "rule": r.title,
-                    "level": r.level.name(),
-                    "attack": r.tags.split(',').filter(|t| !t.is_empty()).collect::<Vec<_>>(),
-                    "rule_id": r.rule_id,
-                    "details": r.details,
-                    "source": &*r.source,
+                let c = cells(r);
+                let v = json!({
+                    "timestamp": c[0],
+                    "computer": c[1],
+                    "channel": c[2],
+                    "event_id": c[3],
+                    "rule": c[4],
+                    "level": c[5],
+                    "attack": c[6].split(',').filter(|t| !t.is_empty()).collect::<Vec<_>>(),
+                    "rule_id": c[7],
+                    "details": c[8],
+                    "source": c[9],
                 });
                 writeln!(out, "{v}")?;
             }
-            for h in corr {
-                let mut v = h.to_json();
+            for r in corr {
+                let mut v = r.event.clone();
                 if let Some(o) = v.as_object_mut() {
                     o.insert("kind".into(), "correlation".into());
+                    o.insert("rule_id".into(), r.rule_id.clone().into());
                 }
                 writeln!(out, "{v}")?;
             }
@@ -347,39 +408,25 @@ fn write_timeline(
         "csv" => {
             writeln!(out, "{}", HEADER.join(","))?;
             for r in rows {
-                let cells = [
-                    ts_text(r.ts),
-                    r.computer.clone(),
-                    r.channel.clone(),
-                    r.event_id.clone(),
-                    r.title.clone(),
-                    r.level.name().to_string(),
-                    r.tags.clone(),
-                    r.rule_id.clone(),
-                    r.details.clone(),
-                    r.source.to_string(),
-                ];
-                let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
+                let line: Vec<String> = cells(r).iter().map(|c| csv_field(c)).collect();
                 writeln!(out, "{}", line.join(","))?;
             }
-            for h in corr {
-                let r = &h.rule;
-                let group: Vec<String> = h.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            for r in corr {
                 let cells = [
-                    h.last.to_rfc3339_opts(SecondsFormat::Millis, false),
+                    r.timestamp.to_rfc3339_opts(SecondsFormat::Millis, false),
                     String::new(),
                     String::new(),
                     String::new(),
-                    r.title.clone(),
-                    r.level.map(|l| l.as_str().to_string()).unwrap_or_default(),
+                    r.rule_title.clone(),
+                    r.level.name().to_string(),
                     String::new(),
-                    r.id.clone().unwrap_or_default(),
+                    r.rule_id.clone(),
                     format!(
                         "{} {}: {} ({} events)",
-                        r.kind.as_str(),
-                        group.join(" "),
-                        h.value,
-                        h.event_count
+                        hit_text(r, "type"),
+                        group_text(r),
+                        hit_text(r, "value"),
+                        hit_text(r, "event_count")
                     ),
                     String::new(),
                 ];
@@ -391,18 +438,10 @@ fn write_timeline(
             let table_rows: Vec<Vec<String>> = rows
                 .iter()
                 .map(|r| {
-                    vec![
-                        ts_text(r.ts),
-                        r.computer.clone(),
-                        r.channel.clone(),
-                        r.event_id.clone(),
-                        r.title.clone(),
-                        r.level.name().to_string(),
-                        r.tags.clone(),
-                        r.rule_id.clone(),
-                        r.details.clone(),
-                        r.source.rsplit('/').next().unwrap_or(&r.source).to_string(),
-                    ]
+                    let mut c = cells(r).to_vec();
+                    let src = c[9].rsplit('/').next().unwrap_or_default().to_string();
+                    c[9] = src;
+                    c
                 })
                 .collect();
             if !table_rows.is_empty() {
@@ -411,21 +450,19 @@ fn write_timeline(
             if !corr.is_empty() {
                 let crow: Vec<Vec<String>> = corr
                     .iter()
-                    .map(|h| {
-                        let group: Vec<String> =
-                            h.group.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    .map(|r| {
+                        let first = chrono::DateTime::parse_from_rfc3339(&hit_text(r, "first"))
+                            .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, false))
+                            .unwrap_or_default();
                         vec![
-                            h.first.to_rfc3339_opts(SecondsFormat::Millis, false),
-                            h.last.to_rfc3339_opts(SecondsFormat::Millis, false),
-                            h.rule.title.clone(),
-                            h.rule
-                                .level
-                                .map(|l| l.as_str().to_string())
-                                .unwrap_or_default(),
-                            h.rule.kind.as_str().to_string(),
-                            group.join(" "),
-                            format!("{}", h.value),
-                            ui::count(h.event_count as u64),
+                            first,
+                            r.timestamp.to_rfc3339_opts(SecondsFormat::Millis, false),
+                            r.rule_title.clone(),
+                            r.level.name().to_string(),
+                            hit_text(r, "type"),
+                            group_text(r),
+                            hit_text(r, "value"),
+                            ui::count(hit(r, "event_count").as_u64().unwrap_or(0)),
                         ]
                     })
                     .collect();
@@ -476,51 +513,21 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             .build_global();
     }
     let started = Instant::now();
-    let set = RuleSet::load_paths(&args.rules).map_err(anyhow::Error::msg)?;
-    let engine = Engine::new(
-        &set,
-        &EngineOptions {
+    let detector = Detector::load(
+        &args.rules,
+        None,
+        &DetectorOptions {
             pipelines: args.pipeline.clone(),
+            min_level,
+            // Files come in no particular time order: every match is
+            // buffered and correlated in time order at the end.
+            correlation: CorrelatorOptions::batch(),
             timing: args.stats,
+            ..DetectorOptions::default()
         },
-    )
-    .map_err(anyhow::Error::msg)?;
+        &Default::default(),
+    )?;
     let load_time = started.elapsed();
-
-    // Correlations over the rules' matches.
-    let mut corr_errors = Vec::new();
-    let mut corr_rules = Vec::new();
-    for c in &set.correlations {
-        match parse_correlation(&c.doc) {
-            Ok(r) => corr_rules.push(r),
-            Err(e) => corr_errors.push(format!("{}: {e}", c.path)),
-        }
-    }
-    let mut correlator = if corr_rules.is_empty() {
-        None
-    } else {
-        Some(
-            Correlator::with_options(corr_rules, CorrelatorOptions::batch())
-                .map_err(anyhow::Error::msg)?,
-        )
-    };
-    let metas = engine.rules();
-    let referenced: Vec<bool> = metas
-        .iter()
-        .map(|m| {
-            correlator
-                .as_ref()
-                .is_some_and(|c| c.is_referenced(m.id.as_deref().unwrap_or(""), m.name.as_deref()))
-        })
-        .collect();
-    let generate: Vec<bool> = metas
-        .iter()
-        .map(|m| {
-            correlator
-                .as_ref()
-                .is_none_or(|c| c.should_generate(m.id.as_deref().unwrap_or(""), m.name.as_deref()))
-        })
-        .collect();
 
     let inputs = expand_inputs(&args.paths).map_err(anyhow::Error::msg)?;
     if inputs.is_empty() {
@@ -534,13 +541,11 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
     let read = Arc::new(AtomicU64::new(0));
     let total: Option<u64> = inputs.iter().map(|i| i.size()).sum();
     let progress = Progress::bytes(total, read.clone());
+    let table = Table::default();
     let shared = Shared {
-        engine: &engine,
-        min_level,
-        rows: Mutex::new(Vec::new()),
+        detector: &detector,
+        table: &table,
         correlated: Mutex::new(Vec::new()),
-        referenced,
-        generate,
         events: AtomicU64::new(0),
     };
     // With one thread nothing could run a spawned batch before the input
@@ -582,35 +587,25 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
     drop(progress);
     let scan_time = scan_started.elapsed();
 
-    let mut rows = shared.rows.into_inner().unwrap_or_else(|e| e.into_inner());
-    rows.sort_by_key(|r| (r.ts, r.seq));
+    let Shared {
+        correlated, events, ..
+    } = shared;
+    let mut rows = table.rows.into_inner().unwrap_or_else(|e| e.into_inner());
+    rows.sort_by_key(order);
     let mut corr_hits = Vec::new();
-    if let Some(c) = correlator.as_mut() {
-        let mut obs = shared
-            .correlated
-            .into_inner()
-            .unwrap_or_else(|e| e.into_inner());
+    if detector.has_correlations() {
+        let mut obs = correlated.into_inner().unwrap_or_else(|e| e.into_inner());
         obs.sort_by_key(|(ts, _, seq, _)| (*ts, *seq));
         for (ts, r, _, ev) in &obs {
-            let m = &metas[*r];
-            c.observe(
-                m.id.as_deref().unwrap_or(""),
-                m.name.as_deref(),
-                ev,
-                *ts,
-                &mut corr_hits,
-            );
+            detector.observe(*r, ev, *ts, &mut corr_hits);
         }
-        c.flush(&mut corr_hits);
-        corr_hits.retain(|h| {
-            h.rule
-                .level
-                .map(|l| l.as_str())
-                .and_then(Level::parse)
-                .unwrap_or(Level::Informational)
-                >= min_level
-        });
+        detector.flush(&mut corr_hits);
     }
+    let corr: Vec<AlertRecord> = corr_hits
+        .iter()
+        .filter(|h| detector.raises_correlation(h))
+        .map(|h| alerts::correlation(h, &detector.correlation_key(h)).record())
+        .collect();
 
     let mut out: Box<dyn Write> = match &args.output {
         Some(p) => {
@@ -620,25 +615,23 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         }
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
-    write_timeline(&mut *out, &args.format, &rows, &corr_hits).context("writing the timeline")?;
+    write_timeline(&mut *out, &args.format, &rows, &corr).context("writing the timeline")?;
     out.flush().context("writing the timeline")?;
     drop(out);
 
     if !args.quiet {
         summary(
             &args,
-            &set,
-            &engine,
+            &detector,
             &reports,
             &rows,
-            &corr_hits,
-            &corr_errors,
-            shared.events.load(Ordering::Relaxed),
+            &corr,
+            events.load(Ordering::Relaxed),
             load_time,
             scan_time,
         );
     }
-    Ok(if rows.is_empty() && corr_hits.is_empty() {
+    Ok(if rows.is_empty() && corr.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)
@@ -648,12 +641,10 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
 #[allow(clippy::too_many_arguments)]
 fn summary(
     args: &HuntArgs,
-    set: &RuleSet,
-    engine: &Engine,
+    detector: &Detector,
     reports: &[(taishi_decode::SourceReport, u64)],
-    rows: &[Row],
-    corr: &[CorrelationHit],
-    corr_errors: &[String],
+    rows: &[AlertRecord],
+    corr: &[AlertRecord],
     events: u64,
     load_time: std::time::Duration,
     scan_time: std::time::Duration,
@@ -662,21 +653,24 @@ fn summary(
     let unreadable = reports.iter().filter(|(r, _)| r.error.is_some()).count();
     let bytes: u64 = reports.iter().map(|(r, _)| r.bytes).sum();
     eprintln!();
+    let engine = &detector.engine;
     let placeholders = engine.errors().iter().filter(|e| e.placeholder).count();
     eprintln!(
         "rules: {} loaded from {} files in {:.2} s; {} rejected; {} not compiled ({} with unconfigured placeholders); {} whose log source no pipeline maps; {} filters, {} correlations",
-        ui::count(set.rules.len() as u64),
-        ui::count(set.files as u64),
+        ui::count(detector.loaded as u64),
+        ui::count(detector.files as u64),
         load_time.as_secs_f64(),
-        set.rejected.len(),
+        detector.rejected.len() - detector.correlation_errors.len(),
         engine.errors().len(),
         placeholders,
         engine.unmapped().len(),
-        set.filters.len(),
-        set.correlations.len(),
+        detector.filters,
+        detector.correlations,
     );
-    for r in set.rejected.iter().take(10) {
-        eprintln!("  rejected: {r}");
+    let rejected =
+        &detector.rejected[..detector.rejected.len() - detector.correlation_errors.len()];
+    for (path, reason) in rejected.iter().take(10) {
+        eprintln!("  rejected: {path}: {reason}");
     }
     for e in engine.errors().iter().take(10) {
         eprintln!(
@@ -684,17 +678,17 @@ fn summary(
             e.meta.path, e.meta.title, e.reason
         );
     }
-    for e in corr_errors.iter().take(10) {
+    for e in detector.correlation_errors.iter().take(10) {
         eprintln!("  correlation rejected: {e}");
     }
-    if set.rejected.len() + engine.errors().len() > 20 {
+    if rejected.len() + engine.errors().len() > 20 {
         eprintln!("  (`taishi rules check` lists them all)");
     }
     let mut by_level: BTreeMap<Level, u64> = BTreeMap::new();
     let mut by_rule: BTreeMap<(&str, Level), u64> = BTreeMap::new();
     for r in rows {
         *by_level.entry(r.level).or_default() += 1;
-        *by_rule.entry((r.title.as_str(), r.level)).or_default() += 1;
+        *by_rule.entry((r.rule_title.as_str(), r.level)).or_default() += 1;
     }
     if !by_rule.is_empty() {
         let mut top: Vec<_> = by_rule.into_iter().collect();

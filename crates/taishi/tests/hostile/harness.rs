@@ -53,6 +53,8 @@ pub struct Opts {
     pub listeners: Vec<&'static str>,
     /// Rule files or folders besides the marker rule.
     pub rules: Vec<PathBuf>,
+    /// A failpoint armed for the first start only (`TAISHI_FAILPOINT`).
+    pub failpoint: Option<&'static str>,
 }
 
 /// What `taishi serve` prints before `ready`.
@@ -64,12 +66,13 @@ struct Banner {
 }
 
 /// Starts `taishi serve --config cfg` and reads its banner up to `ready`.
-fn spawn(cfg: &Path, stderr: std::fs::File) -> (Child, Banner) {
+fn spawn(cfg: &Path, stderr: std::fs::File, failpoint: Option<&str>) -> (Child, Banner) {
     let mut child = Command::new(taishi_bin())
         .arg("serve")
         .arg("--config")
         .arg(cfg)
         .env("RUST_LOG", "warn")
+        .env("TAISHI_FAILPOINT", failpoint.unwrap_or_default())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)
@@ -130,7 +133,11 @@ impl Server {
         let cfg_path = dir.path().join("taishi.toml");
         std::fs::write(&cfg_path, cfg).unwrap();
         let stderr_path = dir.path().join("stderr.log");
-        let (child, banner) = spawn(&cfg_path, std::fs::File::create(&stderr_path).unwrap());
+        let (child, banner) = spawn(
+            &cfg_path,
+            std::fs::File::create(&stderr_path).unwrap(),
+            opts.failpoint,
+        );
         let http = banner.http.unwrap_or_else(|| {
             panic!(
                 "taishi serve did not start:\n{}",
@@ -147,6 +154,12 @@ impl Server {
                 .expect("first start prints the admin password"),
             stderr_path,
         }
+    }
+
+    /// Sends SIGKILL (`kill -9`) and reaps the process.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn pid(&self) -> u32 {
@@ -469,7 +482,7 @@ impl Server {
             .append(true)
             .open(&self.stderr_path)
             .unwrap();
-        let (child, banner) = spawn(&cfg_path, stderr);
+        let (child, banner) = spawn(&cfg_path, stderr, None);
         self.child = child;
         self.http = banner
             .http

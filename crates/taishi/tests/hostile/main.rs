@@ -14,6 +14,7 @@ mod ingest;
 mod lifecycle;
 mod netflow;
 mod parsers;
+mod runtime;
 mod search;
 mod smoke;
 mod store;

@@ -1,0 +1,140 @@
+//! The alert constructors: what a Sigma match, a correlation hit and an
+//! intel hit become. One place, so a hunt's timeline and a service's alert
+//! queue say the same of the same event.
+
+use serde_json::{Map, Value as J};
+use taishi_alert::{Alert, AlertKind, Level};
+use taishi_correlation::CorrelationHit;
+use taishi_event::{roles, Event};
+use taishi_intel::IntelHit;
+use taishi_sigma::Detection;
+
+use crate::rules::CORRELATION_DEFAULT_LEVEL;
+
+/// How much of the event an alert keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// The event as JSON and the summary fields: what a stored alert shows.
+    Full,
+    /// Neither: a hunt's timeline picks its own columns, and copying every
+    /// matching event into JSON would cost more than the detection did.
+    Bare,
+}
+
+/// A Sigma rule (key `key`) matched `ev`, stored as `seq` when it was.
+pub fn sigma(d: &Detection, key: &str, ev: &Event, seq: Option<u64>, body: Body) -> Alert {
+    let m = &d.meta;
+    let mut a = match body {
+        Body::Full => Alert::from_event(
+            AlertKind::Sigma,
+            key,
+            m.title.clone(),
+            m.level,
+            m.tags.clone(),
+            ev,
+        ),
+        Body::Bare => {
+            let ts = ev
+                .timestamp
+                .unwrap_or_else(|| chrono::Utc::now().fixed_offset());
+            let mut a = Alert::new(AlertKind::Sigma, key, m.title.clone(), m.level, ts);
+            a.tags = m.tags.clone();
+            a.host = roles::host(ev);
+            a.source_ip = roles::source_ip(ev);
+            a.destination_ip = roles::destination_ip(ev);
+            a
+        }
+    };
+    a.events = seq.into_iter().collect();
+    a
+}
+
+/// A correlation rule (key `key`) fired: the group and carried fields are
+/// its summary, the hit itself its event.
+pub fn correlation(h: &CorrelationHit, key: &str) -> Alert {
+    let r = &h.rule;
+    let mut a = Alert::new(
+        AlertKind::Correlation,
+        key,
+        r.title.clone(),
+        r.level.unwrap_or(CORRELATION_DEFAULT_LEVEL),
+        h.last,
+    );
+    a.tags = r.tags.clone();
+    let mut summary = Map::new();
+    for (k, v) in h.group.iter().chain(&h.fields) {
+        summary.insert(k.clone(), J::String(v.clone()));
+    }
+    summary.insert("event_count".into(), J::from(h.event_count));
+    summary.insert("value".into(), J::from(h.value));
+    summary.insert("first".into(), J::String(h.first.to_rfc3339()));
+    a.summary = summary;
+    let pairs = h
+        .group
+        .iter()
+        .chain(&h.fields)
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    a.host = roles::in_pairs(pairs.clone(), roles::HOST);
+    a.source_ip = roles::in_pairs(pairs.clone(), roles::SOURCE_IP);
+    a.destination_ip = roles::in_pairs(pairs, roles::DESTINATION_IP);
+    a.event = h.to_json();
+    a
+}
+
+fn indicator_kind(h: &IntelHit) -> String {
+    serde_json::to_value(h.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "indicator".into())
+}
+
+/// An indicator matched `ev`: the alert carries the indicator's context.
+pub fn intel(h: &IntelHit, ev: &Event, seq: Option<u64>) -> Alert {
+    let c = &h.context;
+    let level = if !c.malware.is_empty() || c.confidence.unwrap_or(50) >= 80 {
+        Level::High
+    } else {
+        Level::Medium
+    };
+    let kind = indicator_kind(h);
+    let key = format!(
+        "intel:{}",
+        c.id.clone()
+            .unwrap_or_else(|| format!("{}:{}", c.source, h.indicator))
+    );
+    let title = format!(
+        "Threat intelligence: {} {} ({})",
+        kind,
+        h.indicator,
+        c.name.as_deref().unwrap_or(&c.source)
+    );
+    let mut tags: Vec<String> = c
+        .attack
+        .iter()
+        .map(|a| format!("attack.{}", a.to_lowercase()))
+        .collect();
+    tags.extend(c.labels.iter().map(|l| format!("intel.{l}")));
+    let mut a = Alert::from_event(AlertKind::Intel, key, title, level, tags, ev);
+    let mut summary = Map::new();
+    summary.insert("field".into(), J::String(h.field.to_string()));
+    summary.insert("matched".into(), J::String(h.matched.clone()));
+    summary.insert("indicator".into(), J::String(h.indicator.clone()));
+    summary.insert("indicator.type".into(), J::String(kind));
+    summary.insert("intel.source".into(), J::String(c.source.clone()));
+    if !c.malware.is_empty() {
+        summary.insert("malware".into(), J::String(c.malware.join(", ")));
+    }
+    if let Some(conf) = c.confidence {
+        summary.insert("confidence".into(), J::from(conf));
+    }
+    a.summary = summary;
+    if let J::Object(m) = &mut a.event {
+        m.insert(
+            "threat.indicator".into(),
+            serde_json::to_value(h).unwrap_or(J::Null),
+        );
+    }
+    a.events = seq.into_iter().collect();
+    a.retrospective = h.retrospective;
+    a
+}

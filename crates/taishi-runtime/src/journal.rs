@@ -1,0 +1,101 @@
+//! The alert journal: the alerts of a batch are written here and synced
+//! *before* the batch's events commit, and let go once the alert store
+//! holds them. A process that dies in between (after the sender was, or
+//! could have been, told its events are safe) finds them here at the next
+//! start and stores them then: alerts carry random ids and the store
+//! ignores ids it holds, so each is stored exactly once.
+//!
+//! One JSON line per alert record. The file is emptied whenever no batch
+//! with alerts is between its write and its insert, which is most of the
+//! time: few batches raise alerts.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use taishi_alert::AlertRecord;
+
+pub(crate) struct Journal {
+    path: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    file: File,
+    /// Batches written and not yet stored.
+    pending: usize,
+}
+
+/// A batch's alerts are in the journal until [`Journal::done`].
+#[must_use]
+pub(crate) struct Ticket(());
+
+impl Journal {
+    /// Opens the journal at `path`, returning what a previous run left in
+    /// it. A torn last line (the process died while writing it, before the
+    /// sync that would have let its events commit) is skipped.
+    pub(crate) fn open(path: &Path) -> std::io::Result<(Journal, Vec<AlertRecord>, u64)> {
+        let mut left = Vec::new();
+        let mut torn = 0;
+        if let Ok(f) = File::open(path) {
+            for line in BufReader::new(f).split(b'\n') {
+                let line = line?;
+                if line.is_empty() {
+                    continue;
+                }
+                match serde_json::from_slice::<AlertRecord>(&line) {
+                    Ok(r) => left.push(r),
+                    Err(_) => torn += 1,
+                }
+            }
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok((
+            Journal {
+                path: path.to_path_buf(),
+                inner: Mutex::new(Inner { file, pending: 0 }),
+            },
+            left,
+            torn,
+        ))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes and syncs the alerts of one batch.
+    pub(crate) fn write(&self, alerts: &[AlertRecord]) -> std::io::Result<Ticket> {
+        let mut buf = Vec::with_capacity(alerts.len() * 1024);
+        for a in alerts {
+            serde_json::to_writer(&mut buf, a).map_err(std::io::Error::other)?;
+            buf.push(b'\n');
+        }
+        let mut inner = self.lock();
+        inner.file.write_all(&buf)?;
+        inner.file.sync_data()?;
+        inner.pending += 1;
+        Ok(Ticket(()))
+    }
+
+    /// The alerts of a ticket's batch are stored; once no batch is pending
+    /// the journal is emptied.
+    pub(crate) fn done(&self, ticket: Ticket) {
+        let Ticket(()) = ticket;
+        let mut inner = self.lock();
+        inner.pending = inner.pending.saturating_sub(1);
+        if inner.pending == 0 {
+            if let Err(e) = inner.file.set_len(0) {
+                tracing::warn!(path = %self.path.display(), error = %e, "alert journal not emptied; its alerts would be offered again at the next start (they are stored once)");
+            }
+        }
+    }
+
+    /// Empties the journal after what a previous run left was stored.
+    pub(crate) fn clear(&self) -> std::io::Result<()> {
+        let inner = self.lock();
+        inner.file.set_len(0)?;
+        inner.file.sync_data()
+    }
+}

@@ -1,0 +1,53 @@
+//! The engine `taishi hunt` and `taishi serve` share.
+//!
+//! ```text
+//! events ─▶ [enrich] ─▶ [event store] ─▶ Detector (Sigma ▸ correlation ▸ intel) ─▶ alerts ─▶ AlertStore ─▶ hooks
+//! ```
+//!
+//! - [`Detector`]: the rules compiled once (Sigma engine, correlator, one
+//!   [`rule_key`] for both) and what one event raises; [`Rules`] holds the
+//!   running detector of a service and swaps it on reload.
+//! - [`alerts`]: the constructors that turn a Sigma match, a correlation hit
+//!   or an intel hit into a [`taishi_alert::Alert`].
+//! - [`Pipeline`]: enrich → store → detect → commit → alerts, built with a
+//!   [`PipelineBuilder`]; it is every listener's `IngestSink` in serve.
+//!   Alerts go to an [`AlertStore`] (SQLite in serve, a table in hunt)
+//!   through a durable journal, so none is lost between the events' commit
+//!   and the alert insert.
+//! - [`Metrics`]: the hook counters go through.
+//!
+//! Detectors still to come (anomalies, personal data, risk, incidents) plug
+//! in here, not into the service.
+
+pub mod alerts;
+pub mod failpoint;
+mod journal;
+pub mod pipeline;
+pub mod rejects;
+pub mod rules;
+
+pub use pipeline::{
+    AlertHook, AlertStore, BatchReport, Counters, Enricher, MatcherSource, Metrics, Pipeline,
+    PipelineBuilder, Sink,
+};
+pub use rejects::{RejectLimits, RejectLog};
+pub use rules::{
+    rule_key, Detector, DetectorOptions, Health, Raised, RuleInfo, Rules, RulesConfig,
+};
+
+/// An error from a part the runtime drives (rules, the alert store).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What went wrong building or running the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The rule files could not be loaded or compiled.
+    #[error("rules: {0}")]
+    Rules(#[source] BoxError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
