@@ -41,6 +41,13 @@ use taishi_store::{Store, StoreConfig};
 
 pub use config::Config;
 
+/// The OpenAPI document that `GET /api/v1/openapi.json` serves, built without
+/// a running server so the console's TypeScript types can be generated from
+/// it (`taishi openapi`, `scripts/gen-types`).
+pub fn openapi_document() -> serde_json::Value {
+    openapi::document()
+}
+
 use crate::detect::Rules;
 use crate::pipeline::{Pipeline, RejectLog, Sink};
 use crate::state::State;
