@@ -7,7 +7,7 @@
 // has no schema for an answer, the stand-in of api.untyped.ts is used (see
 // there; it goes away once the document describes every answer).
 import type { paths } from "./api.gen";
-import { FEED_KIND_VALUES, LEVEL_VALUES, type UntypedRequests, type UntypedResponses } from "./api.untyped";
+import { FEED_KIND_VALUES, LEVEL_VALUES, type UntypedQuery, type UntypedRequests, type UntypedResponses } from "./api.untyped";
 
 type Method = "get" | "post" | "put" | "patch" | "delete";
 type Operation<P extends string, M extends Method> = P extends keyof paths
@@ -34,6 +34,12 @@ export type Req<P extends string, M extends Method = "post"> =
   [Json<NonNullable<Operation<P, M>["requestBody"]>>] extends [never]
     ? Fallback<`${M} ${P}`, UntypedRequests>
     : Json<NonNullable<Operation<P, M>["requestBody"]>>;
+
+/** The query parameters of `M P`, e.g. `Query<"/alerts">`; use with `satisfies`. */
+export type Query<P extends string, M extends Method = "get"> =
+  [NonNullable<Operation<P, M>["parameters"]["query"]>] extends [never]
+    ? UntypedQuery
+    : NonNullable<Operation<P, M>["parameters"]["query"]>;
 
 // The names the console uses, each derived from one route's answer (pages
 // that need no name use `Res<…>` directly).

@@ -10,7 +10,7 @@ type Untyped<T> = unknown extends T ? true : string extends keyof T ? true : fal
 type AlertsAnswer = NonNullable<paths["/alerts"]["get"]>["responses"][200]["content"]["application/json"];
 // Once the document carries response schemas and `scripts/gen-types` has run,
 // this line stops compiling ("'true' is not assignable to type 'false'"):
-// then delete this file; in api.ts let `Res` and `Req` be the generated types
+// then delete this file; in api.ts let `Res`, `Req` and `Query` be the generated types
 // alone, and take LEVELS and FEED_KINDS from the enum arrays of api.gen.ts
 // (`levelValues` …, which list the levels in the server's order, lowest
 // first). tsc then shows wherever the console disagrees with the server.
@@ -329,6 +329,9 @@ export interface UntypedResponses {
   "get /intel/hits/top": { items: TopHit[] };
   "get /settings/outputs": { items: Output[] };
 }
+
+/** Query parameters: the document lists none yet. */
+export type UntypedQuery = Record<string, unknown>;
 
 /** Request bodies of the routes the document does not list at all. */
 export interface UntypedRequests {

@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { ArrowLeft, Check, RotateCcw, Search as SearchIcon, ShieldAlert, ShieldCheck, UserPlus } from "lucide-react";
-import { api, attackTags, quoteValue, type Req, type Res } from "../api";
+import { api, attackTags, quoteValue, type Query, type Req, type Res } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, LevelBadge, Loading, Panel, StatusBadge, fmtValue } from "../components/common";
 import { useFormat } from "../i18n";
@@ -24,7 +24,7 @@ export default function AlertPage() {
   const q = useQuery({ queryKey: ["alerts", "one", id], queryFn: () => api<Res<"/alerts/{id}">>(`/alerts/${enc}`) });
   const rel = useQuery({
     queryKey: ["alerts", "related", id],
-    queryFn: () => api<Res<"/alerts/{id}/related">>(`/alerts/${enc}/related`, { query: { before: 10, after: 10 } }),
+    queryFn: () => api<Res<"/alerts/{id}/related">>(`/alerts/${enc}/related`, { query: { before: 10, after: 10 } satisfies Query<"/alerts/{id}/related"> }),
   });
 
   const act = useMutation({

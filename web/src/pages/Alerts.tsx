@@ -3,7 +3,7 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { CheckCheck, X } from "lucide-react";
-import { api, LEVELS, type Req, type Res } from "../api";
+import { api, LEVELS, type Query, type Req, type Res } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, LevelBadge, Loading, Pager, StatusBadge, useDebounced } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
@@ -60,13 +60,13 @@ export default function Alerts() {
     queryKey: ["alerts", "list", filter, sort, offset],
     // limit/offset are sent only when they differ from the defaults (50, 0):
     // the server cannot yet parse numbers in this query (see the report).
-    queryFn: ({ signal }) => api<Res<"/alerts">>("/alerts", { query: { ...filter, sort, offset: offset || undefined }, signal }),
+    queryFn: ({ signal }) => api<Res<"/alerts">>("/alerts", { query: { ...filter, sort, offset: offset || undefined } satisfies Query<"/alerts">, signal }),
     placeholderData: keepPreviousData,
     enabled: !by,
   });
   const groups = useQuery({
     queryKey: ["alerts", "groups", by, filter],
-    queryFn: ({ signal }) => api<Res<"/alerts/groups">>("/alerts/groups", { query: { ...filter, by }, signal }),
+    queryFn: ({ signal }) => api<Res<"/alerts/groups">>("/alerts/groups", { query: { ...filter, by } satisfies Query<"/alerts/groups">, signal }),
     enabled: !!by,
     placeholderData: keepPreviousData,
   });

@@ -8,7 +8,7 @@ import { useTranslation } from "react-i18next";
 import type { TFunction } from "i18next";
 import { Download, Plus, RefreshCw, Search as SearchIcon, Trash2, Upload, X } from "lucide-react";
 import {
-  api, ApiError, FEED_KINDS, quoteValue, type Req, type Res,
+  api, ApiError, FEED_KINDS, quoteValue, type Query, type Req, type Res,
   type FeedStatus, type ImportReport, type ImportResult, type Indicator, type IntelStatus,
 } from "../api";
 import { useAuth } from "../auth";
@@ -112,7 +112,7 @@ function Indicators({ sources }: { sources: string[] }) {
   const list = useQuery({
     queryKey: ["intel", "indicators", q, type, source, offset],
     queryFn: ({ signal }) =>
-      api<Res<"/intel/indicators">>("/intel/indicators", { query: { q, type, source, limit: LIMIT, offset: offset || undefined }, signal }),
+      api<Res<"/intel/indicators">>("/intel/indicators", { query: { q, type, source, limit: LIMIT, offset: offset || undefined } satisfies Query<"/intel/indicators">, signal }),
     placeholderData: keepPreviousData,
   });
   const items = list.data?.items ?? [];
@@ -221,7 +221,7 @@ function IndicatorDetail({ ind, onClose }: { ind: Indicator; onClose: () => void
   }, [ind]);
   const hits = useQuery({
     queryKey: ["intel", "hits", ind.value, offset],
-    queryFn: ({ signal }) => api<Res<"/intel/hits">>("/intel/hits", { query: { indicator: ind.value, limit: 20, offset: offset || undefined }, signal }),
+    queryFn: ({ signal }) => api<Res<"/intel/hits">>("/intel/hits", { query: { indicator: ind.value, limit: 20, offset: offset || undefined } satisfies Query<"/intel/hits">, signal }),
     retry: false,
     placeholderData: keepPreviousData,
   });
@@ -331,7 +331,7 @@ function ImportPanel({ say, onClose }: { say: Say; onClose: () => void }) {
   const [format, setFormat] = useState("");
   const [result, setResult] = useState<{ name: string; r: ImportResult } | null>(null);
   const m = useMutation({
-    mutationFn: () => api<Res<"/intel/import", "post">>("/intel/import", { query: { name, format }, raw: file!, contentType: "application/octet-stream" }),
+    mutationFn: () => api<Res<"/intel/import", "post">>("/intel/import", { query: { name, format } satisfies Query<"/intel/import", "post">, raw: file!, contentType: "application/octet-stream" }),
     onSuccess: (r) => {
       setResult({ name, r });
       void qc.invalidateQueries({ queryKey: ["intel"] });

@@ -3,7 +3,7 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { Link, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { FilePlus2, FolderUp, RefreshCw, Upload } from "lucide-react";
-import { api, attackTags, LEVELS, type RuleInfo, type Req, type Res } from "../api";
+import { api, attackTags, LEVELS, type Query, type Req, type Res, type RuleInfo } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, LevelBadge, Loading, Pager, Toast, useDebounced } from "../components/common";
 import { useFormat } from "../i18n";
@@ -41,7 +41,7 @@ export default function Rules() {
 
   const list = useQuery({
     queryKey: ["rules", q, level, enabled, offset],
-    queryFn: ({ signal }) => api<Res<"/rules">>("/rules", { query: { q, level, enabled, limit: LIMIT, offset }, signal }),
+    queryFn: ({ signal }) => api<Res<"/rules">>("/rules", { query: { q, level, enabled, limit: LIMIT, offset } satisfies Query<"/rules">, signal }),
     placeholderData: keepPreviousData,
   });
   const toggle = useMutation({

@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { ChevronDown, ChevronRight, Download, Minus, Plus, Search as SearchIcon } from "lucide-react";
-import { api, quoteValue, type Flat, type Hit, type Req, type Res } from "../api";
+import { api, quoteValue, type Flat, type Hit, type Query, type Req, type Res } from "../api";
 import { Chart, baseAxis, palette, type Option } from "../components/Chart";
 import { Empty, ErrorBox, Loading, Pager, Panel, download, fmtValue, useDebounced } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
@@ -80,7 +80,7 @@ export default function Search() {
   const filterPart = pipeIndex(query) < 0 ? query : query.slice(0, pipeIndex(query));
   const fields = useQuery({
     queryKey: ["fields", filterPart, range.from, range.to],
-    queryFn: ({ signal }) => api<Res<"/fields">>("/fields", { query: { query: filterPart, from: range.from, to: range.to }, signal }),
+    queryFn: ({ signal }) => api<Res<"/fields">>("/fields", { query: { query: filterPart, from: range.from, to: range.to } satisfies Query<"/fields">, signal }),
     enabled: searched,
     placeholderData: (p) => p,
   });
