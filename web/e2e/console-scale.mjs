@@ -17,8 +17,6 @@ const RUNS = Number(env("RUNS", "5"));
 const TIMEOUT = Number(env("PAGE_TIMEOUT_MS", "60000"));
 const JSON_OUT = process.env.SCALE_JSON;
 
-const num = (s) => Number(String(s ?? "").replace(/[^\d]/g, "")) || 0;
-
 /** Waits until every check holds (polled in the page on each frame). */
 const ready = (page, fn, arg) => page.waitForFunction(fn, arg, { timeout: TIMEOUT, polling: "raf" });
 const rows = (sel, n = 1) => (page) => ready(page, ([s, k]) => document.querySelectorAll(s).length >= k, [sel, n]);

@@ -1,281 +1,73 @@
-// The client side of crates/taishi-serve/API.md: types and one fetch wrapper.
+// The client side of the Taishi API: its types, all taken from api.gen.ts
+// (generated from the server's OpenAPI document by `scripts/gen-types`), and
+// one fetch wrapper.
+//
+// Types are looked up by route ("method path"), not by schema name, so they
+// follow the document whatever the server calls its types. While the document
+// has no schema for an answer, the stand-in of api.untyped.ts is used (see
+// there; it goes away once the document describes every answer).
+import type { paths } from "./api.gen";
+import { FEED_KIND_VALUES, LEVEL_VALUES, type UntypedQuery, type UntypedRequests, type UntypedResponses } from "./api.untyped";
 
-export type Level = "informational" | "low" | "medium" | "high" | "critical";
-export const LEVELS: Level[] = ["informational", "low", "medium", "high", "critical"];
-export type Role = "admin" | "analyst" | "viewer";
+type Method = "get" | "post" | "put" | "patch" | "delete";
+type Operation<P extends string, M extends Method> = P extends keyof paths
+  ? M extends keyof paths[P]
+    ? NonNullable<paths[P][M]>
+    : never
+  : never;
+type Json<C> = C extends { content: { "application/json": infer J } } ? J : C extends { content: infer K } ? K[keyof K] : never;
+type Success<R> = R extends { 200: infer S } ? S : R extends { 201: infer S } ? S : never;
+/** No usable type: the route is not in the document, or its schema is a bare object. */
+type Untyped<T> = [T] extends [never] ? true : unknown extends T ? true : string extends keyof T ? true : false;
+type Fallback<K, Map> = K extends keyof Map ? Map[K] : never;
 
-export interface User {
-  username: string;
-  role: Role;
-  disabled: boolean;
-  created: string;
-  last_login: string | null;
-}
+/** The JSON answer of `M P` on success, e.g. `Res<"/alerts/{id}">`. */
+export type Res<P extends string, M extends Method = "get"> =
+  Json<Success<Operation<P, M>["responses"]>> extends infer G
+    ? Untyped<G> extends true
+      ? Fallback<`${M} ${P}`, UntypedResponses>
+      : G
+    : never;
 
-export interface Token {
-  id: string;
-  name: string;
-  role: Role;
-  owner: string;
-  created: string;
-  last_used: string | null;
-  secret?: string;
-}
+/** The JSON body that `M P` takes, e.g. `Req<"/auth/login">`; use with `satisfies`. */
+export type Req<P extends string, M extends Method = "post"> =
+  [Json<NonNullable<Operation<P, M>["requestBody"]>>] extends [never]
+    ? Fallback<`${M} ${P}`, UntypedRequests>
+    : Json<NonNullable<Operation<P, M>["requestBody"]>>;
 
-export type Flat = Record<string, unknown>;
+/** The query parameters of `M P`, e.g. `Query<"/alerts">`; use with `satisfies`. */
+export type Query<P extends string, M extends Method = "get"> =
+  [NonNullable<Operation<P, M>["parameters"]["query"]>] extends [never]
+    ? UntypedQuery
+    : NonNullable<Operation<P, M>["parameters"]["query"]>;
 
-export interface Hit {
-  seq: number;
-  "@timestamp": string | null;
-  event: Flat;
-}
+// The names the console uses, each derived from one route's answer (pages
+// that need no name use `Res<…>` directly).
+export type User = Res<"/auth/me">;
+export type Role = User["role"];
+export type SearchOutput = Res<"/search", "post">;
+export type HitsOutput = Extract<SearchOutput, { kind: "hits" }>;
+export type Hit = HitsOutput["hits"][number];
+export type Flat = Hit["event"];
+export type Alert = Res<"/alerts">["items"][number];
+export type Level = Alert["level"];
+export type RuleInfo = Res<"/rules/{id}">;
+export type ValidateResult = Res<"/rules/validate", "post">;
+export type Overview = Res<"/overview">;
+/** One `tick` of the server-sent event stream. */
+export type Tick = Res<"/stream">;
+export type Output = Res<"/settings/outputs">["items"][number];
+export type Indicator = Res<"/intel/indicators">["items"][number];
+export type FeedStatus = Res<"/intel/feeds">["items"][number];
+export type ImportResult = Res<"/intel/import", "post">;
+export type ImportReport = ImportResult["report"];
+export type IntelStatus = Res<"/intel">;
 
-export interface HitsOutput {
-  kind: "hits";
-  total: number;
-  took_ms: number;
-  from: string;
-  to: string;
-  hits: Hit[];
-  histogram?: { interval_ms: number; buckets: { t: string; count: number }[] };
-}
-
-export interface TableOutput {
-  kind: "table";
-  columns: string[];
-  rows: unknown[][];
-  took_ms: number;
-  from: string;
-  to: string;
-}
-
-export type SearchOutput = HitsOutput | TableOutput;
-
-export interface FieldInfo {
-  name: string;
-  count: number;
-  top: { value: string; count: number }[];
-}
-
-export type AlertStatus = "new" | "acknowledged" | "closed";
-
-export interface Alert {
-  id: string;
-  kind: "sigma" | "correlation" | "intel";
-  rule_id: string;
-  rule_title: string;
-  level: Level;
-  tags: string[];
-  "@timestamp": string;
-  host: string | null;
-  source_ip: string | null;
-  destination_ip: string | null;
-  summary: Flat;
-  events: number[];
-  event: Flat;
-  status: AlertStatus;
-  resolution: null | "true_positive" | "false_positive";
-  assignee: string | null;
-  retrospective: boolean;
-  created: string;
-  updated: string;
-}
-
-export interface Comment {
-  user: string;
-  time: string;
-  text: string;
-}
-
-export interface AlertDetail extends Alert {
-  comments: Comment[];
-  rule: null | {
-    id?: string;
-    title: string;
-    description?: string;
-    level: Level;
-    tags: string[];
-    yaml?: string | null;
-    enabled?: boolean;
-  };
-}
-
-export interface AlertGroup {
-  key: string;
-  label: string;
-  count: number;
-  max_level: Level;
-  last: string;
-}
-
-export interface RuleInfo {
-  id: string;
-  title: string;
-  level: Level;
-  status: string;
-  tags: string[];
-  logsource: Record<string, string>;
-  path: string;
-  enabled: boolean;
-  kind: "detection" | "correlation";
-  origin: "configured" | "uploaded";
-  health: { hits: number; errors: number; time_ms: number; last_hit: string | null };
-  yaml?: string | null;
-}
-
-export interface ValidateResult {
-  ok: boolean;
-  errors: { line: number | null; column: number | null; message: string }[];
-  rule: { id: string; title: string } | null;
-}
-
-export interface Listener {
-  name: string;
-  kind: string;
-  address: string;
-  events_per_s: number | null;
-  received: number;
-  rejected: number;
-  udp_dropped: number;
-  lag_ms: number | null;
-  errors: number;
-  queue_depth?: number;
-}
-
-export type ThreatLevel = "low" | "guarded" | "elevated" | "high" | "severe";
-
-export interface Overview {
-  threat_level: ThreatLevel;
-  threat_score: number;
-  events_total: number;
-  alerts_total: number;
-  alerts_open: number;
-  events_per_s?: number;
-  interval_ms: number;
-  events_over_time: { t: string; count: number }[];
-  alerts_over_time: ({ t: string } & Record<Level, number>)[];
-  alerts_by_level: Partial<Record<Level, number>>;
-  alerts_by_rule: { rule_id: string; title: string; level: Level; count: number }[];
-  top_assets: { host: string; count: number; max_level: Level }[];
-  top_sources: {
-    ip: string;
-    count: number;
-    country_iso_code?: string | null;
-    country_name?: string | null;
-    country_name_zh?: string | null;
-    city_name?: string | null;
-    city_name_zh?: string | null;
-    /** ISO 3166-2 subdivision (`CN-GD`, or the older numeric `CN-44`); not yet sent by the server. */
-    region_iso_code?: string | null;
-    region_name?: string | null;
-    region_name_zh?: string | null;
-    lat?: number | null;
-    lon?: number | null;
-  }[];
-  attack_matrix: { tactic: string; technique: string; count: number }[];
-  listeners: Listener[];
-}
-
-export interface Tick {
-  events_per_s: number;
-  alerts_open: number;
-  threat_level: ThreatLevel;
-  threat_score?: number;
-  new_alerts: Alert[];
-}
-
-export interface Output {
-  name: string;
-  type: string;
-  url?: string;
-  min_level?: Level;
-  [k: string]: unknown;
-}
-
-export interface Health {
-  status: "ok" | "degraded";
-  version: string;
-  uptime_s: number;
-  store: { events: number; bytes: number; partitions: number; wal_bytes: number };
-  rules: { loaded: number; rejected: number; disabled: number; compiled?: number };
-  alerts_outputs?: { name: string; type: string; sent: number; failed: number; suppressed: number }[];
-}
-
-// Threat intelligence (API.md "Threat intelligence" and the intel contract).
-export type Tlp = "clear" | "green" | "amber" | "amber-strict" | "red";
-
-export interface Indicator {
-  type: string;
-  value: string;
-  source: string;
-  id?: string;
-  name?: string;
-  description?: string;
-  confidence?: number;
-  tlp?: Tlp | string;
-  labels?: string[];
-  malware?: string[];
-  attack?: string[];
-  valid_from?: string;
-  valid_until?: string;
-  first_seen?: string;
-  last_seen?: string;
-  /** Added by `GET /intel/indicators` once the server counts hits. */
-  hits?: number;
-  last_hit?: string | null;
-}
-
-export type FeedKind = "url" | "misp-feed" | "taxii" | "misp-rest";
-export const FEED_KINDS: FeedKind[] = ["url", "misp-feed", "taxii", "misp-rest"];
-
-export interface FeedStatus {
-  name: string;
-  kind: FeedKind | string;
-  url: string;
-  format: string | null;
-  interval_secs: number;
-  last_pull: string | null;
-  last_success: string | null;
-  last_error: string | null;
-  indicators: number;
-  added: number;
-  updated: number;
-  removed: number;
-  rejected: number;
-  next_pull: string | null;
-  pulling: boolean;
-}
-
-export interface ImportReport {
-  source?: string;
-  added: number;
-  updated: number;
-  unchanged?: number;
-  removed: number;
-  merged_duplicates?: number;
-  total?: number;
-  rejected: { entry: string; reason: string }[];
-  ignored?: Record<string, number>;
-}
-
-export interface ImportResult {
-  report: ImportReport;
-  retro_hunt: { indicators: number; window_days: number };
-}
-
-export interface IntelStatus {
-  sources: Record<string, { indicators: number; updated: string | null; origin?: string; format?: string }>;
-  matcher: { indicators: number };
-  feeds?: number;
-}
-
-export interface TopHit {
-  indicator: string;
-  type: string;
-  source: string;
-  hits: number;
-  last_hit: string | null;
-}
+/** Every alert level, lowest first: the index is the level's rank (the one
+ * ranking the console has; it sorts and fills charts in this order). */
+export const LEVELS: readonly Level[] = LEVEL_VALUES;
+/** The kinds of intel feed the server pulls. */
+export const FEED_KINDS: readonly string[] = FEED_KIND_VALUES;
 
 /** An API answer other than 2xx, with the server's message. */
 export class ApiError extends Error {
@@ -372,6 +164,3 @@ export function attackTags(tags: string[]) {
   return { tactics, techniques };
 }
 
-export function levelRank(l: string | null | undefined): number {
-  return Math.max(0, LEVELS.indexOf((l ?? "informational") as Level));
-}

@@ -1,6 +1,6 @@
 import { createContext, useContext, useEffect, type ReactNode } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, ApiError, csrf, setUnauthorizedHandler, type User } from "./api";
+import { api, ApiError, csrf, setUnauthorizedHandler, type Req, type Res, type User } from "./api";
 
 interface AuthState {
   user: User | null;
@@ -18,7 +18,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     queryKey: ["me"],
     queryFn: async () => {
       try {
-        return await api<User>("/auth/me");
+        return await api<Res<"/auth/me">>("/auth/me");
       } catch (e) {
         if (e instanceof ApiError && e.status === 401) return null;
         throw e;
@@ -42,7 +42,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     user,
     loading: me.isLoading,
     login: async (username, password) => {
-      const r = await api<{ user: User; csrf: string }>("/auth/login", { body: { username, password } });
+      const r = await api<Res<"/auth/login", "post">>("/auth/login", { body: { username, password } satisfies Req<"/auth/login"> });
       csrf.set(r.csrf);
       qc.setQueryData(["me"], r.user);
       return r.user;

@@ -39,6 +39,13 @@ use taishi_store::{Store, StoreConfig};
 
 pub use config::Config;
 
+/// The OpenAPI document that `GET /api/v1/openapi.json` serves, built without
+/// a running server so the console's TypeScript types can be generated from
+/// it (`taishi openapi`, `scripts/gen-types`).
+pub fn openapi_document() -> serde_json::Value {
+    openapi::document()
+}
+
 use crate::state::State;
 use taishi_runtime::{Pipeline, RejectLog, Rules, Sink};
 

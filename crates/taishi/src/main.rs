@@ -29,6 +29,9 @@ enum Command {
     Config(cmd::serve::ConfigArgs),
     Search(cmd::search::SearchArgs),
     Intel(cmd::intel::IntelArgs),
+    /// Used by scripts/gen-types, not by people: hidden from --help.
+    #[command(hide = true)]
+    Openapi(cmd::openapi::OpenapiArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Config(args) => cmd::serve::run_config(args),
         Command::Search(args) => cmd::search::run(args),
         Command::Intel(args) => cmd::intel::run(args),
+        Command::Openapi(args) => cmd::openapi::run(args),
     };
     match result {
         Ok(code) => code,

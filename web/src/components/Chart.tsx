@@ -51,7 +51,10 @@ export function Chart({
   const el = useRef<HTMLDivElement>(null);
   const inst = useRef<echarts.ECharts | null>(null);
   const click = useRef(onClick);
-  click.current = onClick;
+  // The chart's click handler is bound once; it calls the latest onClick.
+  useEffect(() => {
+    click.current = onClick;
+  });
 
   useEffect(() => {
     if (!el.current) return;

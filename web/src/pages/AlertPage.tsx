@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { ArrowLeft, Check, RotateCcw, Search as SearchIcon, ShieldAlert, ShieldCheck, UserPlus } from "lucide-react";
-import { api, attackTags, quoteValue, type AlertDetail, type Hit } from "../api";
+import { api, attackTags, quoteValue, type Query, type Req, type Res } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, LevelBadge, Loading, Panel, StatusBadge, fmtValue } from "../components/common";
 import { useFormat } from "../i18n";
@@ -21,10 +21,10 @@ export default function AlertPage() {
   const [open, setOpen] = useState<Set<number>>(new Set());
   const enc = encodeURIComponent(id);
 
-  const q = useQuery({ queryKey: ["alerts", "one", id], queryFn: () => api<AlertDetail>(`/alerts/${enc}`) });
+  const q = useQuery({ queryKey: ["alerts", "one", id], queryFn: () => api<Res<"/alerts/{id}">>(`/alerts/${enc}`) });
   const rel = useQuery({
     queryKey: ["alerts", "related", id],
-    queryFn: () => api<{ before: Hit[]; after: Hit[] }>(`/alerts/${enc}/related`, { query: { before: 10, after: 10 } }),
+    queryFn: () => api<Res<"/alerts/{id}/related">>(`/alerts/${enc}/related`, { query: { before: 10, after: 10 } satisfies Query<"/alerts/{id}/related"> }),
   });
 
   const act = useMutation({
@@ -64,7 +64,7 @@ export default function AlertPage() {
               </button>
             )}
             {a.assignee !== user?.username && a.status !== "closed" && (
-              <button className="btn" data-testid="assign-me" onClick={() => act.mutate({ path: "assign", body: { assignee: user?.username } })}>
+              <button className="btn" data-testid="assign-me" onClick={() => act.mutate({ path: "assign", body: { assignee: user?.username } satisfies Req<"/alerts/{id}/assign"> })}>
                 <UserPlus size={16} aria-hidden /> {t("alerts.assignMe")}
               </button>
             )}
@@ -120,10 +120,10 @@ export default function AlertPage() {
             <Panel title={t("common.close")}>
               <textarea rows={2} placeholder={t("alerts.closeComment")} aria-label={t("alerts.closeComment")} value={closeNote} onChange={(e) => setCloseNote(e.target.value)} />
               <div className="row">
-                <button className="btn btn-danger" data-testid="close-tp" onClick={() => act.mutate({ path: "close", body: { resolution: "true_positive", comment: closeNote || undefined } })}>
+                <button className="btn btn-danger" data-testid="close-tp" onClick={() => act.mutate({ path: "close", body: { resolution: "true_positive", comment: closeNote || undefined } satisfies Req<"/alerts/{id}/close"> })}>
                   <ShieldAlert size={16} aria-hidden /> {t("alerts.closeTp")}
                 </button>
-                <button className="btn" data-testid="close-fp" onClick={() => act.mutate({ path: "close", body: { resolution: "false_positive", comment: closeNote || undefined } })}>
+                <button className="btn" data-testid="close-fp" onClick={() => act.mutate({ path: "close", body: { resolution: "false_positive", comment: closeNote || undefined } satisfies Req<"/alerts/{id}/close"> })}>
                   <ShieldCheck size={16} aria-hidden /> {t("alerts.closeFp")}
                 </button>
               </div>
@@ -161,7 +161,7 @@ export default function AlertPage() {
               </ul>
             ) : <div className="muted small">{t("alerts.noComments")}</div>}
             {writable && (
-              <form className="comment-form" onSubmit={(e) => { e.preventDefault(); if (comment.trim()) act.mutate({ path: "comments", body: { text: comment } }); }}>
+              <form className="comment-form" onSubmit={(e) => { e.preventDefault(); if (comment.trim()) act.mutate({ path: "comments", body: { text: comment } satisfies Req<"/alerts/{id}/comments"> }); }}>
                 <textarea rows={3} placeholder={t("alerts.commentPlaceholder")} aria-label={t("alerts.addComment")} value={comment} onChange={(e) => setComment(e.target.value)} data-testid="comment" />
                 <button className="btn btn-sm" type="submit" disabled={!comment.trim()}>{t("alerts.addComment")}</button>
               </form>

@@ -1,9 +1,9 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { CheckCheck, X } from "lucide-react";
-import { api, LEVELS, type Alert, type AlertGroup } from "../api";
+import { api, LEVELS, type Query, type Req, type Res } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, LevelBadge, Loading, Pager, StatusBadge, useDebounced } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
@@ -60,13 +60,13 @@ export default function Alerts() {
     queryKey: ["alerts", "list", filter, sort, offset],
     // limit/offset are sent only when they differ from the defaults (50, 0):
     // the server cannot yet parse numbers in this query (see the report).
-    queryFn: ({ signal }) => api<{ total: number; items: Alert[] }>("/alerts", { query: { ...filter, sort, offset: offset || undefined }, signal }),
+    queryFn: ({ signal }) => api<Res<"/alerts">>("/alerts", { query: { ...filter, sort, offset: offset || undefined } satisfies Query<"/alerts">, signal }),
     placeholderData: keepPreviousData,
     enabled: !by,
   });
   const groups = useQuery({
     queryKey: ["alerts", "groups", by, filter],
-    queryFn: ({ signal }) => api<{ items: AlertGroup[] }>("/alerts/groups", { query: { ...filter, by }, signal }),
+    queryFn: ({ signal }) => api<Res<"/alerts/groups">>("/alerts/groups", { query: { ...filter, by } satisfies Query<"/alerts/groups">, signal }),
     enabled: !!by,
     placeholderData: keepPreviousData,
   });
@@ -75,7 +75,7 @@ export default function Alerts() {
     mutationFn: async (action: "ack" | "tp" | "fp") => {
       for (const id of selected) {
         if (action === "ack") await api(`/alerts/${encodeURIComponent(id)}/ack`, { method: "POST" });
-        else await api(`/alerts/${encodeURIComponent(id)}/close`, { body: { resolution: action === "tp" ? "true_positive" : "false_positive" } });
+        else await api(`/alerts/${encodeURIComponent(id)}/close`, { body: { resolution: action === "tp" ? "true_positive" : "false_positive" } satisfies Req<"/alerts/{id}/close"> });
       }
     },
     onSettled: () => {
@@ -89,7 +89,8 @@ export default function Alerts() {
     onSuccess: () => void qc.invalidateQueries({ queryKey: ["alerts"] }),
   });
 
-  const items = list.data?.items ?? [];
+  // One array per answer, so the key handler below is not re-bound on every render.
+  const items = useMemo(() => list.data?.items ?? [], [list.data]);
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const tag = (e.target as HTMLElement)?.tagName;

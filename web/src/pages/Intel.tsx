@@ -8,8 +8,8 @@ import { useTranslation } from "react-i18next";
 import type { TFunction } from "i18next";
 import { Download, Plus, RefreshCw, Search as SearchIcon, Trash2, Upload, X } from "lucide-react";
 import {
-  api, ApiError, FEED_KINDS, quoteValue,
-  type Alert, type FeedStatus, type ImportReport, type ImportResult, type Indicator, type IntelStatus, type TopHit,
+  api, ApiError, FEED_KINDS, quoteValue, type Query, type Req, type Res,
+  type FeedStatus, type ImportReport, type ImportResult, type Indicator, type IntelStatus,
 } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, LevelBadge, Loading, Pager, Panel, StatusBadge, Toast, useDebounced } from "../components/common";
@@ -36,7 +36,7 @@ export default function Intel() {
   const [toast, setToast] = useState<{ text: string; kind: "ok" | "err" } | null>(null);
   const say: Say = (text, kind = "ok") => setToast({ text, kind });
   const [importing, setImporting] = useState(false);
-  const status = useQuery({ queryKey: ["intel", "status"], queryFn: () => api<IntelStatus>("/intel") });
+  const status = useQuery({ queryKey: ["intel", "status"], queryFn: () => api<Res<"/intel">>("/intel") });
   const sources = status.data ? Object.keys(status.data.sources).sort() : [];
   const labels: Record<Tab, string> = { indicators: t("intel.indicatorsTab"), feeds: t("intel.feedsTab"), top: t("intel.topTab") };
 
@@ -112,7 +112,7 @@ function Indicators({ sources }: { sources: string[] }) {
   const list = useQuery({
     queryKey: ["intel", "indicators", q, type, source, offset],
     queryFn: ({ signal }) =>
-      api<{ total: number; items: Indicator[] }>("/intel/indicators", { query: { q, type, source, limit: LIMIT, offset: offset || undefined }, signal }),
+      api<Res<"/intel/indicators">>("/intel/indicators", { query: { q, type, source, limit: LIMIT, offset: offset || undefined } satisfies Query<"/intel/indicators">, signal }),
     placeholderData: keepPreviousData,
   });
   const items = list.data?.items ?? [];
@@ -159,7 +159,8 @@ function Indicators({ sources }: { sources: string[] }) {
                 <tbody ref={tbody}>
                   {items.map((x) => {
                     const on = sel != null && rowKey(sel) === rowKey(x);
-                    const expired = x.valid_until != null && new Date(x.valid_until).getTime() < Date.now();
+                    // Expired as of the answer (render stays pure: no clock read here).
+                    const expired = x.valid_until != null && new Date(x.valid_until).getTime() < list.dataUpdatedAt;
                     return (
                       <tr key={rowKey(x)} tabIndex={0} aria-selected={on} data-testid="indicator-row" data-value={x.value}
                         className={`clickable ${on ? "cursor" : ""} ${expired ? "dim" : ""}`} onClick={() => setSel(x)} onKeyDown={(e) => onRowKey(e, x)}>
@@ -191,6 +192,8 @@ function Indicators({ sources }: { sources: string[] }) {
       </div>
       {sel && (
         <IndicatorDetail
+          // A new indicator starts its hit list on the first page.
+          key={sel.value}
           ind={sel}
           onClose={() => {
             const k = rowKey(sel);
@@ -213,13 +216,12 @@ function IndicatorDetail({ ind, onClose }: { ind: Indicator; onClose: () => void
   const f = useFormat();
   const [offset, setOffset] = useState(0);
   const ref = useRef<HTMLElement>(null);
-  useEffect(() => setOffset(0), [ind.value]);
   useEffect(() => {
     ref.current?.focus();
   }, [ind]);
   const hits = useQuery({
     queryKey: ["intel", "hits", ind.value, offset],
-    queryFn: ({ signal }) => api<{ total: number; items: Alert[] }>("/intel/hits", { query: { indicator: ind.value, limit: 20, offset: offset || undefined }, signal }),
+    queryFn: ({ signal }) => api<Res<"/intel/hits">>("/intel/hits", { query: { indicator: ind.value, limit: 20, offset: offset || undefined } satisfies Query<"/intel/hits">, signal }),
     retry: false,
     placeholderData: keepPreviousData,
   });
@@ -329,7 +331,7 @@ function ImportPanel({ say, onClose }: { say: Say; onClose: () => void }) {
   const [format, setFormat] = useState("");
   const [result, setResult] = useState<{ name: string; r: ImportResult } | null>(null);
   const m = useMutation({
-    mutationFn: () => api<ImportResult>("/intel/import", { query: { name, format }, raw: file!, contentType: "application/octet-stream" }),
+    mutationFn: () => api<Res<"/intel/import", "post">>("/intel/import", { query: { name, format } satisfies Query<"/intel/import", "post">, raw: file!, contentType: "application/octet-stream" }),
     onSuccess: (r) => {
       setResult({ name, r });
       void qc.invalidateQueries({ queryKey: ["intel"] });
@@ -380,14 +382,14 @@ function Feeds({ say }: { say: Say }) {
   const [report, setReport] = useState<{ name: string; r: ImportResult } | null>(null);
   const feeds = useQuery({
     queryKey: ["intel", "feeds"],
-    queryFn: () => api<{ items: FeedStatus[] }>("/intel/feeds"),
+    queryFn: () => api<Res<"/intel/feeds">>("/intel/feeds"),
     retry: false,
     // While a pull runs elsewhere (the scheduler), follow it.
     refetchInterval: (q) => (q.state.data?.items.some((x) => x.pulling) ? 3000 : 30_000),
   });
   const done = () => void qc.invalidateQueries({ queryKey: ["intel"] });
   const pull = useMutation({
-    mutationFn: (name: string) => api<ImportResult>(`/intel/feeds/${encodeURIComponent(name)}/pull`, { method: "POST" }),
+    mutationFn: (name: string) => api<Res<"/intel/feeds/{name}/pull", "post">>(`/intel/feeds/${encodeURIComponent(name)}/pull`, { method: "POST" }),
     onSuccess: (r, name) => setReport({ name, r }),
     onError: (e, name) => say(t("intel.pullFailed", { name, msg: (e as Error).message }), "err"),
     onSettled: done,
@@ -487,11 +489,11 @@ function AddFeed({ say, onDone }: { say: Say; onDone: () => void }) {
   const [bad, setBad] = useState<string | null>(null);
   const m = useMutation({
     mutationFn: () =>
-      api<FeedStatus>("/intel/feeds", {
+      api<Res<"/intel/feeds", "post">>("/intel/feeds", {
         body: {
           name: form.name.trim(), kind: form.kind, url: form.url.trim(), interval_secs: Math.round(Number(form.minutes) * 60),
           ...(form.format ? { format: form.format } : {}), ...(form.auth ? { auth: form.auth } : {}),
-        },
+        } satisfies Req<"/intel/feeds">,
       }),
     onSuccess: (fs) => {
       say(t("intel.feedAdded", { name: fs?.name ?? form.name }));
@@ -531,7 +533,7 @@ function AddFeed({ say, onDone }: { say: Say; onDone: () => void }) {
 function TopAndSources({ status, onPick }: { status?: IntelStatus; onPick: (k: "q" | "source", v: string) => void }) {
   const { t } = useTranslation();
   const f = useFormat();
-  const top = useQuery({ queryKey: ["intel", "top"], queryFn: () => api<{ items: TopHit[] }>("/intel/hits/top", { query: { limit: 10 } }), retry: false });
+  const top = useQuery({ queryKey: ["intel", "top"], queryFn: () => api<Res<"/intel/hits/top">>("/intel/hits/top", { query: { limit: 10 } }), retry: false });
   const sources = Object.entries(status?.sources ?? {}).sort((a, b) => b[1].indicators - a[1].indicators);
   return (
     <div className="grid g-2">

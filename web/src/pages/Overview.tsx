@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { Minimize2 } from "lucide-react";
-import { api, LEVELS, type Level, type Overview as O } from "../api";
+import { api, LEVELS, type Level, type Overview as O, type Query, type Res } from "../api";
 import { Chart, baseAxis, palette, type Option } from "../components/Chart";
 import { Empty, ErrorBox, LevelBadge, Loading, Panel } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
@@ -40,7 +40,7 @@ export default function Overview() {
   const [range, setRange] = useRange();
   const q = useQuery({
     queryKey: ["overview", range.from, range.to],
-    queryFn: ({ signal }) => api<O>("/overview", { query: range, signal }),
+    queryFn: ({ signal }) => api<Res<"/overview">>("/overview", { query: range satisfies Query<"/overview">, signal }),
     refetchInterval: big ? 15_000 : 30_000,
     placeholderData: (prev) => prev,
   });
@@ -201,7 +201,7 @@ function LiveFeed() {
   const live = useLive();
   const recent = useQuery({
     queryKey: ["alerts", "recent"],
-    queryFn: () => api<{ items: import("../api").Alert[] }>("/alerts", { query: { sort: "-time", status: "new" } }),
+    queryFn: () => api<Res<"/alerts">>("/alerts", { query: { sort: "-time", status: "new" } satisfies Query<"/alerts"> }),
     refetchInterval: 30_000,
   });
   const seen = new Set<string>();

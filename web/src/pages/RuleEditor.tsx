@@ -13,7 +13,7 @@ import { yaml as yamlLang } from "@codemirror/lang-yaml";
 import { linter, lintGutter, type Diagnostic } from "@codemirror/lint";
 import { parseAllDocuments } from "yaml";
 import { oneDark } from "@codemirror/theme-one-dark";
-import { api, type RuleInfo, type ValidateResult } from "../api";
+import { api, type Req, type Res, type ValidateResult } from "../api";
 import { useAuth } from "../auth";
 import { ErrorBox, LevelBadge, Loading, Toast } from "../components/common";
 import { useFormat } from "../i18n";
@@ -81,7 +81,7 @@ export default function RuleEditor() {
 
   const rule = useQuery({
     queryKey: ["rules", "one", id],
-    queryFn: () => api<RuleInfo>(`/rules/${encodeURIComponent(id!)}`),
+    queryFn: () => api<Res<"/rules/{id}">>(`/rules/${encodeURIComponent(id!)}`),
     enabled: !!id,
   });
   const readOnly = !can("write") || (rule.data != null && rule.data.origin !== "uploaded");
@@ -159,7 +159,7 @@ export default function RuleEditor() {
   const save = useMutation({
     mutationFn: () => {
       const name = rule.data?.path ? rule.data.path.split(/[\\/]/).pop()! : `${result?.rule?.id ?? newId()}.yml`;
-      return api<{ loaded: string[]; rejected: { name: string; reason: unknown }[] }>("/rules", { body: { files: [{ name, content: doc ?? "" }] } });
+      return api<Res<"/rules", "post">>("/rules", { body: { files: [{ name, content: doc ?? "" }] } satisfies Req<"/rules"> });
     },
     onSuccess: (r) => {
       void qc.invalidateQueries({ queryKey: ["rules"] });

@@ -3,14 +3,12 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { Link, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { FilePlus2, FolderUp, RefreshCw, Upload } from "lucide-react";
-import { api, attackTags, LEVELS, type RuleInfo } from "../api";
+import { api, attackTags, LEVELS, type Query, type Req, type Res, type RuleInfo } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, LevelBadge, Loading, Pager, Toast, useDebounced } from "../components/common";
 import { useFormat } from "../i18n";
 
 const LIMIT = 50;
-
-type UploadResult = { loaded: string[]; rejected: { name: string; reason: unknown }[] };
 
 async function readFiles(list: FileList): Promise<{ name: string; content: string }[]> {
   const files = [...list].filter((f) => /\.ya?ml$/i.test(f.name));
@@ -43,16 +41,16 @@ export default function Rules() {
 
   const list = useQuery({
     queryKey: ["rules", q, level, enabled, offset],
-    queryFn: ({ signal }) => api<{ total: number; items: RuleInfo[] }>("/rules", { query: { q, level, enabled, limit: LIMIT, offset }, signal }),
+    queryFn: ({ signal }) => api<Res<"/rules">>("/rules", { query: { q, level, enabled, limit: LIMIT, offset } satisfies Query<"/rules">, signal }),
     placeholderData: keepPreviousData,
   });
   const toggle = useMutation({
-    mutationFn: (r: RuleInfo) => api<RuleInfo>(`/rules/${encodeURIComponent(r.id)}/${r.enabled ? "disable" : "enable"}`, { method: "POST" }),
+    mutationFn: (r: RuleInfo) => api<Res<"/rules/{id}/enable", "post">>(`/rules/${encodeURIComponent(r.id)}/${r.enabled ? "disable" : "enable"}`, { method: "POST" }),
     onSuccess: () => void qc.invalidateQueries({ queryKey: ["rules"] }),
     onError: (e) => setToast({ text: String((e as Error).message), kind: "err" }),
   });
   const upload = useMutation({
-    mutationFn: (files: { name: string; content: string }[]) => api<UploadResult>("/rules", { body: { files } }),
+    mutationFn: (files: { name: string; content: string }[]) => api<Res<"/rules", "post">>("/rules", { body: { files } satisfies Req<"/rules"> }),
     onSuccess: (r) => {
       const parts = [t("rules.loaded", { count: r.loaded.length })];
       if (r.rejected.length) parts.push(t("rules.rejected", { count: r.rejected.length }) + ": " + r.rejected.slice(0, 3).map((x) => x.name).join(", "));
@@ -62,7 +60,7 @@ export default function Rules() {
     onError: (e) => setToast({ text: String((e as Error).message), kind: "err" }),
   });
   const reload = useMutation({
-    mutationFn: () => api<{ loaded: number; rejected: unknown[] }>("/rules/reload", { method: "POST" }),
+    mutationFn: () => api<Res<"/rules/reload", "post">>("/rules/reload", { method: "POST" }),
     onSuccess: (r) => {
       setToast({ text: t("rules.loaded", { count: r.loaded }), kind: "ok" });
       void qc.invalidateQueries({ queryKey: ["rules"] });

@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { ChevronDown, ChevronRight, Download, Minus, Plus, Search as SearchIcon } from "lucide-react";
-import { api, quoteValue, type FieldInfo, type Flat, type Hit, type SearchOutput } from "../api";
+import { api, quoteValue, type Flat, type Hit, type Query, type Req, type Res } from "../api";
 import { Chart, baseAxis, palette, type Option } from "../components/Chart";
 import { Empty, ErrorBox, Loading, Pager, Panel, download, fmtValue, useDebounced } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
@@ -73,14 +73,14 @@ export default function Search() {
   const searched = params.has("q");
   const res = useQuery({
     queryKey: ["search", query, range.from, range.to, offset],
-    queryFn: ({ signal }) => api<SearchOutput>("/search", { body: { query, from: range.from, to: range.to, limit: LIMIT, offset }, signal }),
+    queryFn: ({ signal }) => api<Res<"/search", "post">>("/search", { body: { query, from: range.from, to: range.to, limit: LIMIT, offset } satisfies Req<"/search">, signal }),
     enabled: searched,
     placeholderData: (p) => p,
   });
   const filterPart = pipeIndex(query) < 0 ? query : query.slice(0, pipeIndex(query));
   const fields = useQuery({
     queryKey: ["fields", filterPart, range.from, range.to],
-    queryFn: ({ signal }) => api<{ fields: FieldInfo[] }>("/fields", { query: { query: filterPart, from: range.from, to: range.to }, signal }),
+    queryFn: ({ signal }) => api<Res<"/fields">>("/fields", { query: { query: filterPart, from: range.from, to: range.to } satisfies Query<"/fields">, signal }),
     enabled: searched,
     placeholderData: (p) => p,
   });
@@ -104,7 +104,7 @@ export default function Search() {
   const shownFields = (fields.data?.fields ?? []).filter((x) => !ff || x.name.toLowerCase().includes(ff.toLowerCase()));
 
   const exportAll = async (kind: "csv" | "json") => {
-    const r = await api<SearchOutput>("/search", { body: { query, from: range.from, to: range.to, limit: 1000, offset: 0 } });
+    const r = await api<Res<"/search", "post">>("/search", { body: { query, from: range.from, to: range.to, limit: 1000, offset: 0 } satisfies Req<"/search"> });
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     if (r.kind === "table") {
       if (kind === "json") download(`taishi-${stamp}.json`, "application/json", JSON.stringify(r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, row[i]]))), null, 2));

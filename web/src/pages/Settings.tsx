@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { Copy, Plus, Send, Trash2 } from "lucide-react";
-import { api, ApiError, LEVELS, type Health, type Output, type Role, type Token, type User } from "../api";
+import { api, ApiError, LEVELS, type Output, type Role, type Req, type Res } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, Loading, Panel, Toast } from "../components/common";
 import { useFormat } from "../i18n";
@@ -50,12 +50,12 @@ function Users({ say }: { say: Say }) {
   const f = useFormat();
   const qc = useQueryClient();
   const { user: me } = useAuth();
-  const users = useQuery({ queryKey: ["users"], queryFn: () => api<{ items: User[] }>("/users") });
+  const users = useQuery({ queryKey: ["users"], queryFn: () => api<Res<"/users">>("/users") });
   const [form, setForm] = useState({ username: "", password: "", role: "analyst" as Role });
   const done = () => void qc.invalidateQueries({ queryKey: ["users"] });
   const err = (e: Error) => say(e.message, "err");
-  const create = useMutation({ mutationFn: () => api<User>("/users", { body: form }), onSuccess: () => { setForm({ username: "", password: "", role: "analyst" }); say(t("common.saved")); done(); }, onError: err });
-  const patch = useMutation({ mutationFn: (p: { u: string; body: object }) => api(`/users/${encodeURIComponent(p.u)}`, { method: "PATCH", body: p.body }), onSuccess: done, onError: err });
+  const create = useMutation({ mutationFn: () => api<Res<"/users", "post">>("/users", { body: form satisfies Req<"/users"> }), onSuccess: () => { setForm({ username: "", password: "", role: "analyst" }); say(t("common.saved")); done(); }, onError: err });
+  const patch = useMutation({ mutationFn: (p: { u: string; body: Req<"/users/{username}", "patch"> }) => api(`/users/${encodeURIComponent(p.u)}`, { method: "PATCH", body: p.body }), onSuccess: done, onError: err });
   const del = useMutation({ mutationFn: (u: string) => api(`/users/${encodeURIComponent(u)}`, { method: "DELETE" }), onSuccess: done, onError: err });
   if (users.isLoading) return <Loading />;
   if (users.error) return <ErrorBox error={users.error} />;
@@ -107,12 +107,12 @@ function Tokens({ say }: { say: Say }) {
   const f = useFormat();
   const qc = useQueryClient();
   const { user } = useAuth();
-  const tokens = useQuery({ queryKey: ["tokens"], queryFn: () => api<{ items: Token[] }>("/tokens") });
+  const tokens = useQuery({ queryKey: ["tokens"], queryFn: () => api<Res<"/tokens">>("/tokens") });
   const [name, setName] = useState("");
   const [role, setRole] = useState<Role>(user?.role === "viewer" ? "viewer" : "analyst");
   const [secret, setSecret] = useState<string | null>(null);
   const create = useMutation({
-    mutationFn: () => api<Token>("/tokens", { body: { name, role } }),
+    mutationFn: () => api<Res<"/tokens", "post">>("/tokens", { body: { name, role } satisfies Req<"/tokens"> }),
     onSuccess: (tk) => { setSecret(tk.secret ?? null); setName(""); void qc.invalidateQueries({ queryKey: ["tokens"] }); },
     onError: (e) => say((e as Error).message, "err"),
   });
@@ -164,11 +164,11 @@ function Outputs({ say }: { say: Say }) {
   const { t } = useTranslation();
   const qc = useQueryClient();
   const { can } = useAuth();
-  const outputs = useQuery({ queryKey: ["outputs"], queryFn: () => api<{ items: Output[] }>("/settings/outputs"), retry: false });
+  const outputs = useQuery({ queryKey: ["outputs"], queryFn: () => api<Res<"/settings/outputs">>("/settings/outputs"), retry: false });
   const [draft, setDraft] = useState<Output[] | null>(null);
   const items = draft ?? outputs.data?.items ?? [];
   const save = useMutation({
-    mutationFn: () => api("/settings/outputs", { method: "PUT", body: { items } }),
+    mutationFn: () => api("/settings/outputs", { method: "PUT", body: { items } satisfies Req<"/settings/outputs", "put"> }),
     onSuccess: () => { setDraft(null); say(t("common.saved")); void qc.invalidateQueries({ queryKey: ["outputs"] }); },
     onError: (e) => say((e as Error).message, "err"),
   });
@@ -233,7 +233,7 @@ function Password({ say }: { say: Say }) {
   const [oldPw, setOld] = useState("");
   const [newPw, setNew] = useState("");
   const m = useMutation({
-    mutationFn: () => api("/auth/password", { body: { old: oldPw, new: newPw } }),
+    mutationFn: () => api("/auth/password", { body: { old: oldPw, new: newPw } satisfies Req<"/auth/password"> }),
     onSuccess: () => { setOld(""); setNew(""); say(t("settings.changed")); },
     onError: (e) => say((e as Error).message, "err"),
   });
@@ -251,7 +251,7 @@ function Password({ say }: { say: Say }) {
 function HealthTab() {
   const { t } = useTranslation();
   const f = useFormat();
-  const h = useQuery({ queryKey: ["health"], queryFn: () => api<Health>("/health"), refetchInterval: 10_000 });
+  const h = useQuery({ queryKey: ["health"], queryFn: () => api<Res<"/health">>("/health"), refetchInterval: 10_000 });
   if (h.isLoading) return <Loading />;
   if (h.error) return <ErrorBox error={h.error} />;
   const d = h.data!;

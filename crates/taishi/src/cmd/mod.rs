@@ -1,5 +1,6 @@
 pub mod hunt;
 pub mod intel;
+pub mod openapi;
 pub mod parse;
 pub mod rules;
 pub mod search;
