@@ -19,12 +19,20 @@ use taishi_alert::AlertRecord;
 pub(crate) struct Journal {
     path: PathBuf,
     inner: Mutex<Inner>,
+    /// Group commit: the number of writes known synced. A writer syncs
+    /// only if no one synced past its write while it waited, so batches
+    /// that raise alerts at the same time share one `fsync`.
+    synced: Mutex<u64>,
+    /// The same file, for syncing outside the write lock.
+    sync_file: File,
 }
 
 struct Inner {
     file: File,
     /// Batches written and not yet stored.
     pending: usize,
+    /// Writes so far.
+    written: u64,
 }
 
 /// A batch's alerts are in the journal until [`Journal::done`].
@@ -51,10 +59,17 @@ impl Journal {
             }
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let sync_file = file.try_clone()?;
         Ok((
             Journal {
                 path: path.to_path_buf(),
-                inner: Mutex::new(Inner { file, pending: 0 }),
+                inner: Mutex::new(Inner {
+                    file,
+                    pending: 0,
+                    written: 0,
+                }),
+                synced: Mutex::new(0),
+                sync_file,
             },
             left,
             torn,
@@ -72,10 +87,25 @@ impl Journal {
             serde_json::to_writer(&mut buf, a).map_err(std::io::Error::other)?;
             buf.push(b'\n');
         }
-        let mut inner = self.lock();
-        inner.file.write_all(&buf)?;
-        inner.file.sync_data()?;
-        inner.pending += 1;
+        let mine = {
+            let mut inner = self.lock();
+            inner.file.write_all(&buf)?;
+            inner.pending += 1;
+            inner.written += 1;
+            inner.written
+        };
+        let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+        if *synced < mine {
+            // Everything written before this point is covered by the sync.
+            let upto = self.lock().written;
+            if let Err(e) = self.sync_file.sync_data() {
+                // The batch fails (its sender retries): it is not pending.
+                let mut inner = self.lock();
+                inner.pending = inner.pending.saturating_sub(1);
+                return Err(e);
+            }
+            *synced = upto;
+        }
         Ok(Ticket(()))
     }
 
