@@ -129,3 +129,42 @@ impl Journal {
         inner.file.sync_data()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use taishi_alert::{Alert, AlertKind, Level};
+
+    fn record(id: &str) -> AlertRecord {
+        let ts = chrono::DateTime::parse_from_rfc3339("2026-12-01T08:00:00+08:00").unwrap();
+        let mut a = Alert::new(AlertKind::Sigma, "r", "Rule", Level::High, ts);
+        a.id = id.into();
+        a.record()
+    }
+
+    #[test]
+    fn what_was_not_stored_comes_back_and_a_torn_line_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let (j, left, _) = Journal::open(&path).unwrap();
+        assert!(left.is_empty());
+        let stored = j.write(&[record("a")]).unwrap();
+        let _kept = j.write(&[record("b"), record("c")]).unwrap();
+        j.done(stored);
+        // Another batch is still pending, so nothing was let go yet.
+        drop(j);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"id\":\"torn")
+            .unwrap();
+        let (j, left, torn) = Journal::open(&path).unwrap();
+        let ids: Vec<&str> = left.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!((ids, torn), (vec!["a", "b", "c"], 1));
+        j.clear().unwrap();
+        let t = j.write(&[record("d")]).unwrap();
+        j.done(t);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    }
+}
