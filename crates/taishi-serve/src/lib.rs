@@ -20,7 +20,8 @@ mod openapi;
 pub mod outputs;
 pub mod overview;
 pub mod searches;
-pub mod state;
+/// Platform state lives in its own crate; `state` keeps its old path here.
+pub use taishi_state as state;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

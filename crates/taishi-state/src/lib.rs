@@ -1,6 +1,7 @@
 //! Platform state in SQLite: users, sessions, API tokens, alerts and their
-//! comments, rule switches and settings. Events live in the event store;
-//! this file holds what people change.
+//! comments, intel hits by indicator, rule switches and settings. Events
+//! live in the event store; this crate holds what people change. One
+//! writer connection and read-only readers (WAL mode).
 
 use std::path::Path;
 use std::sync::Mutex;
