@@ -340,67 +340,9 @@ impl Default for IntelSection {
     }
 }
 
-/// A listener: `type` selects the protocol.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum Listener {
-    SyslogUdp {
-        #[serde(default)]
-        name: Option<String>,
-        listen: SocketAddr,
-    },
-    SyslogTcp {
-        #[serde(default)]
-        name: Option<String>,
-        listen: SocketAddr,
-    },
-    SyslogTls {
-        #[serde(default)]
-        name: Option<String>,
-        listen: SocketAddr,
-        cert: PathBuf,
-        key: PathBuf,
-        /// CA bundle: when set, clients must present a certificate it signed.
-        #[serde(default)]
-        client_ca: Option<PathBuf>,
-    },
-    Netflow {
-        #[serde(default)]
-        name: Option<String>,
-        listen: SocketAddr,
-    },
-    Tail {
-        #[serde(default)]
-        name: Option<String>,
-        paths: Vec<PathBuf>,
-        /// Decoder name; detected from content when absent.
-        #[serde(default)]
-        format: Option<String>,
-    },
-}
-
-impl Listener {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Listener::SyslogUdp { .. } => "syslog-udp",
-            Listener::SyslogTcp { .. } => "syslog-tcp",
-            Listener::SyslogTls { .. } => "syslog-tls",
-            Listener::Netflow { .. } => "netflow",
-            Listener::Tail { .. } => "tail",
-        }
-    }
-
-    pub fn name(&self) -> String {
-        let n = match self {
-            Listener::SyslogUdp { name, .. }
-            | Listener::SyslogTcp { name, .. }
-            | Listener::SyslogTls { name, .. }
-            | Listener::Netflow { name, .. }
-            | Listener::Tail { name, .. } => name.clone(),
-        };
-        n.unwrap_or_else(|| self.kind().to_string())
-    }
-}
+/// A listener: `type` selects the protocol. Each kind's keys, checks and
+/// start-up live with the listener in `taishi-ingest`.
+pub use taishi_ingest::ListenerConfig as Listener;
 
 /// `[netflow]`: the template cache of every NetFlow/IPFIX listener (each
 /// listener has its own cache with these limits). UDP carries no
@@ -625,41 +567,11 @@ impl Config {
                     l.name()
                 ));
             }
-            match l {
-                Listener::SyslogTls {
-                    cert,
-                    key,
-                    client_ca,
-                    ..
-                } => {
-                    for (k, f) in [
-                        ("cert", Some(cert)),
-                        ("key", Some(key)),
-                        ("client_ca", client_ca.as_ref()),
-                    ] {
-                        if let Some(f) = f {
-                            if !f.exists() {
-                                p.push(format!(
-                                    "listeners[{i}].{k}: {} does not exist",
-                                    f.display()
-                                ));
-                            }
-                        }
-                    }
-                }
-                Listener::Tail { paths, format, .. } => {
-                    if paths.is_empty() {
-                        p.push(format!(
-                            "listeners[{i}].paths: give at least one file or glob"
-                        ));
-                    }
-                    if let Some(f) = format {
-                        if f.parse::<taishi_event::Format>().is_err() {
-                            p.push(format!("listeners[{i}].format: unknown format `{f}`"));
-                        }
-                    }
-                }
-                _ => {}
+            for problem in l.check() {
+                p.push(format!(
+                    "listeners[{i}].{}: {}",
+                    problem.key, problem.message
+                ));
             }
         }
         p
