@@ -58,21 +58,22 @@ pub struct Problem {
 }
 
 /// Why a listener could not start. Each names the listener and says what
-/// to change.
+/// to change. The underlying error is part of the message (not a separate
+/// source) so that it is printed once, where the sentence needs it.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error(
-        "listener {name}: cannot listen on {addr}: {source}. Another program may hold the port, \
+        "listener {name}: cannot listen on {addr}: {error}. Another program may hold the port, \
          or ports below 1024 need privileges: change its `listen` or free the port. \
          / 监听器 {name} 无法监听 {addr}：端口可能已被其他程序占用，或 1024 以下端口需要特权；请修改 `listen` 或释放该端口。"
     )]
     Bind {
         name: Arc<str>,
         addr: SocketAddr,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
-        "listener {name}: cannot read {key} {}: {source} / 监听器 {name} 无法读取 {key} 文件 {}",
+        "listener {name}: cannot read {key} {}: {error} / 监听器 {name} 无法读取 {key} 文件 {}",
         path.display(),
         path.display()
     )]
@@ -80,15 +81,15 @@ pub enum BuildError {
         name: Arc<str>,
         key: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
-        "listener {name}: TLS certificate or key: {source} (give a PEM certificate chain and its private key) \
+        "listener {name}: TLS certificate or key: {error} (give a PEM certificate chain and its private key) \
          / 监听器 {name} 的 TLS 证书或私钥无效（请提供 PEM 格式的证书链及其私钥）"
     )]
     Tls {
         name: Arc<str>,
-        source: TlsConfigError,
+        error: TlsConfigError,
     },
     #[error(
         "listener {name}: format `{format}` {reason} / 监听器 {name} 的格式 `{format}` 不可用于文件跟踪"
@@ -99,14 +100,14 @@ pub enum BuildError {
         reason: &'static str,
     },
     #[error(
-        "listener {name}: cannot create the checkpoint folder {}: {source} / 监听器 {name} 无法创建检查点目录 {}",
+        "listener {name}: cannot create the checkpoint folder {}: {error} / 监听器 {name} 无法创建检查点目录 {}",
         path.display(),
         path.display()
     )]
     StateDir {
         name: Arc<str>,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -149,7 +150,7 @@ async fn bound<S>(
 ) -> Result<Running, BuildError> {
     let r = start
         .await
-        .map_err(|source| BuildError::Bind { name, addr, source })?;
+        .map_err(|error| BuildError::Bind { name, addr, error })?;
     Ok(registered(&ctx.registry, r))
 }
 
@@ -159,6 +160,7 @@ const UDP_RECV_BUFFER: u32 = 16 << 20;
 
 /// `type = "syslog-udp"`: RFC 5426, one message per datagram.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct SyslogUdpConfig {
     #[serde(default)]
     pub name: Option<String>,
@@ -184,6 +186,7 @@ impl SourceConfig for SyslogUdpConfig {
 
 /// `type = "syslog-tcp"`: RFC 6587, octet counting or newlines.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct SyslogTcpConfig {
     #[serde(default)]
     pub name: Option<String>,
@@ -208,6 +211,7 @@ impl SourceConfig for SyslogTcpConfig {
 
 /// `type = "syslog-tls"`: RFC 5425.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct SyslogTlsConfig {
     #[serde(default)]
     pub name: Option<String>,
@@ -235,11 +239,11 @@ impl SyslogTlsConfig {
         let mut pem: [Option<Vec<u8>>; 3] = Default::default();
         for (slot, (key, path)) in pem.iter_mut().zip(self.files()) {
             if let Some(path) = path {
-                let bytes = std::fs::read(path).map_err(|source| BuildError::TlsFile {
+                let bytes = std::fs::read(path).map_err(|error| BuildError::TlsFile {
                     name: name.clone(),
                     key,
                     path: path.clone(),
-                    source,
+                    error,
                 })?;
                 *slot = Some(bytes);
             }
@@ -250,9 +254,9 @@ impl SyslogTlsConfig {
             key.as_deref().unwrap_or_default(),
             ca.as_deref(),
         )
-        .map_err(|source| BuildError::Tls {
+        .map_err(|error| BuildError::Tls {
             name: name.clone(),
-            source,
+            error,
         })
     }
 }
@@ -289,6 +293,7 @@ impl SourceConfig for SyslogTlsConfig {
 
 /// `type = "netflow"`: NetFlow v5/v9 and IPFIX over UDP.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct NetflowConfig {
     #[serde(default)]
     pub name: Option<String>,
@@ -314,6 +319,7 @@ impl SourceConfig for NetflowConfig {
 
 /// `type = "tail"`: files followed across rotation, checkpointed.
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct TailSourceConfig {
     #[serde(default)]
     pub name: Option<String>,
@@ -375,16 +381,20 @@ impl SourceConfig for TailSourceConfig {
         tc.default_tz = ctx.limits.default_tz;
         let r = crate::tail::tail(tc, ctx.sink.clone(), ctx.shutdown.clone())
             .await
-            .map_err(|source| BuildError::StateDir {
+            .map_err(|error| BuildError::StateDir {
                 name,
                 path: state,
-                source,
+                error,
             })?;
         Ok(registered(&ctx.registry, r))
     }
 }
 
-/// One `[[listeners]]` entry: `type` selects the kind.
+/// One `[[listeners]]` entry: `type` selects the kind. A key the kind
+/// does not have is an error: the entry is read through serde's buffered
+/// form, where `taishi.toml`'s collector of unknown keys cannot see it,
+/// and a misspelt `client_ca` would otherwise turn client authentication
+/// off without a word.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum ListenerConfig {

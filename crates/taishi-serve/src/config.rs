@@ -659,6 +659,23 @@ mod tests {
     }
 
     #[test]
+    fn unknown_listener_keys_are_named() {
+        let text = r#"
+            [[listeners]]
+            type = "syslog-tls"
+            listen = "127.0.0.1:6514"
+            cert = "c.pem"
+            key = "k.pem"
+            clientca = "ca.pem"
+        "#;
+        let e = Config::parse(text, "t.toml").unwrap_err().0;
+        assert!(e.iter().any(|p| p.contains("`clientca`")), "{e:?}");
+        let ok = "[[listeners]]\ntype = \"netflow\"\nname = \"nf\"\nlisten = \"127.0.0.1:2055\"\n";
+        let c = Config::parse(ok, "t.toml").unwrap();
+        assert_eq!(&*c.listeners[0].name(), "nf");
+    }
+
+    #[test]
     fn zero_limits_are_refused_by_key() {
         let text = "[http]\nheader_timeout_secs = 0\n[ingest]\ninflight_mib = 0\n";
         let e = Config::parse(text, "t.toml").unwrap_err().0;
