@@ -204,6 +204,23 @@ pub struct IngestSection {
     pub bulk_dedup_max_ids: usize,
 }
 
+impl IngestSection {
+    /// The limits every socket listener starts with (each sets its own
+    /// name, and UDP listeners their receive buffer).
+    pub fn listen_options(
+        &self,
+        budget: std::sync::Arc<taishi_ingest::MemoryBudget>,
+    ) -> taishi_ingest::ListenOptions {
+        let mut o = taishi_ingest::ListenOptions::new("");
+        o.budget = budget;
+        o.idle_timeout = std::time::Duration::from_secs(self.tcp_idle_secs);
+        o.max_connections = self.tcp_max_connections;
+        o.max_connections_per_ip = self.tcp_max_connections_per_ip;
+        o.handshake_timeout = std::time::Duration::from_secs(self.tls_handshake_secs);
+        o
+    }
+}
+
 impl Default for IngestSection {
     fn default() -> Self {
         IngestSection {

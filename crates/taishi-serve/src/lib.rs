@@ -36,8 +36,7 @@ use taishi_ingest::internal_events::{
     ConnectionClosed, ConnectionOpened, ConnectionTimedOut, Timeout,
 };
 use taishi_ingest::{
-    CancellationToken, ConnLimits, Conns, ListenOptions, ListenerMetrics, MemoryBudget, Registry,
-    SourceContext,
+    CancellationToken, ConnLimits, Conns, ListenerMetrics, MemoryBudget, Registry, SourceContext,
 };
 use taishi_store::{Store, StoreConfig};
 
@@ -262,16 +261,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
 
     // Every configured listener starts itself from its own config; what
     // they all share comes in the context.
-    let mut limits = ListenOptions::new("");
-    limits.budget = budget.clone();
-    limits.idle_timeout = Duration::from_secs(config.ingest.tcp_idle_secs);
-    limits.max_connections = config.ingest.tcp_max_connections;
-    limits.max_connections_per_ip = config.ingest.tcp_max_connections_per_ip;
-    limits.handshake_timeout = Duration::from_secs(config.ingest.tls_handshake_secs);
     let ctx = SourceContext {
         sink: sink.clone(),
         shutdown: cancel.clone(),
-        limits,
+        limits: config.ingest.listen_options(budget.clone()),
         netflow: config.netflow.limits(),
         registry: registry.clone(),
         state_dir: data_dir.clone(),
