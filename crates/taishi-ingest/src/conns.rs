@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::internal_events::{ConnectionEvicted, ConnectionRefused};
 use crate::ListenerMetrics;
 
 /// Connection limits of one listener.
@@ -129,6 +130,14 @@ impl Conns {
         self.lock().open.len()
     }
 
+    fn refuse(&self, ip: IpAddr, reason: Refused) -> Refused {
+        self.metrics.emit(ConnectionRefused {
+            ip,
+            reason: &reason,
+        });
+        reason
+    }
+
     /// Admits a connection from `ip`, closing the longest-idle one when the
     /// listener is full. Refusals and evictions are counted.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnGuard, Refused> {
@@ -136,8 +145,7 @@ impl Conns {
         let from_ip = g.per_ip.get(&ip).copied().unwrap_or(0);
         if from_ip >= self.limits.per_ip {
             drop(g);
-            self.metrics.connection_refused();
-            return Err(Refused::PerAddress(self.limits.per_ip));
+            return Err(self.refuse(ip, Refused::PerAddress(self.limits.per_ip)));
         }
         if g.open.len() >= self.limits.max {
             let victim = g
@@ -151,12 +159,11 @@ impl Conns {
                         e.evict.cancel();
                     }
                     g.remove(id);
-                    self.metrics.connection_evicted();
+                    self.metrics.emit(ConnectionEvicted);
                 }
                 None => {
                     drop(g);
-                    self.metrics.connection_refused();
-                    return Err(Refused::Full(self.limits.max));
+                    return Err(self.refuse(ip, Refused::Full(self.limits.max)));
                 }
             }
         }

@@ -27,6 +27,7 @@ use taishi_event::{DecodeContext, Decoder, Format, Framing, Location, Reject, Si
 use tokio::sync::Semaphore;
 
 use crate::dedup::{self, BulkIds, Claim, Key};
+use crate::internal_events::{BudgetRefused, BytesReceived, DuplicatesSkipped, Refusal};
 use crate::{
     deliver, Batch, IngestSink, ListenerMetrics, MemoryBudget, Reservation, SinkError,
     DECODED_FACTOR,
@@ -595,7 +596,9 @@ impl<S: IngestSink> HttpState<S> {
                 ))
             }
             Err(_) => {
-                self.metrics.budget_refusal();
+                self.metrics.emit(BudgetRefused {
+                    what: Refusal::Request,
+                });
                 return Err(busy(
                     &format!(
                         "{} ingest requests are already in progress (http.ingest_in_flight); retry later",
@@ -612,7 +615,9 @@ impl<S: IngestSink> HttpState<S> {
     }
 
     fn over_budget(&self, wanted: usize) -> Response {
-        self.metrics.budget_refusal();
+        self.metrics.emit(BudgetRefused {
+            what: Refusal::Request,
+        });
         busy(
             &format!(
                 "ingest memory budget of {} MiB is in use ({} MiB held; this request needed {} MiB more) (ingest.inflight_mib); retry later or send smaller batches",
@@ -847,7 +852,10 @@ async fn ingest<S: IngestSink>(
         }
         turn.held.shrink_to(pending.len());
     }
-    st.metrics.input(body.raw, 1);
+    st.metrics.emit(BytesReceived {
+        bytes: body.raw,
+        messages: 1,
+    });
     axum::Json(json!({
         "accepted": accepted,
         "rejected": rejected,
@@ -1017,7 +1025,7 @@ async fn bulk_request<S: IngestSink>(
                 )
             })
             .count();
-        st.metrics.duplicate(dups as u64);
+        st.metrics.emit(DuplicatesSkipped { count: dups as u64 });
         items.extend(got);
         if !batch.is_empty() {
             if let Err(resp) = submit(&st, batch).await {
@@ -1034,7 +1042,10 @@ async fn bulk_request<S: IngestSink>(
             "Validation Failed: 1: no requests added;",
         );
     }
-    st.metrics.input(body.raw, items.len() as u64);
+    st.metrics.emit(BytesReceived {
+        bytes: body.raw,
+        messages: items.len() as u64,
+    });
     let mut errors = false;
     let items: Vec<J> = items
         .into_iter()

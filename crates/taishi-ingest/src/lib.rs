@@ -21,14 +21,25 @@
 //!   that find it full are dropped and counted ([`MetricsSnapshot::udp_dropped`]).
 //!
 //! Each listener owns a [`ListenerMetrics`] that the service exposes on
-//! `/metrics` ([`Registry::render_prometheus`]) and in health.
+//! `/metrics` ([`Registry::render_prometheus`]) and in health. Listeners
+//! move it only through typed [`internal_events`], each of which writes its
+//! log line and its series.
+//!
+//! # Starting listeners
+//!
+//! Each `[[listeners]]` entry of `taishi.toml` is a [`ListenerConfig`]; its
+//! [`SourceConfig::build`] binds and starts the listener from a
+//! [`SourceContext`], so the service never needs to know the kinds.
 
 mod budget;
 mod conns;
 pub mod dedup;
 pub mod http;
+pub mod internal_events;
+mod kernel;
 mod metrics;
 pub mod netflow;
+mod source;
 mod stream;
 pub mod syslog;
 pub mod tail;
@@ -42,9 +53,18 @@ use std::time::Duration;
 use chrono::{FixedOffset, Offset};
 use taishi_event::{Event, Reject, Sink};
 
+use crate::internal_events::{BatchDecoded, BatchFailed, BatchStored};
+
 pub use budget::{MemoryBudget, Reservation, DECODED_FACTOR};
 pub use conns::{Activity, ConnGuard, ConnLimits, Conns, Refused};
-pub use metrics::{ListenerMetrics, MetricsSnapshot, Registry};
+pub use metrics::{
+    ListenerMetrics, Metric, MetricKind, MetricsSnapshot, Registry, Scope, Series, BATCH_BUCKETS,
+    PREFIX,
+};
+pub use source::{
+    BuildError, ListenerConfig, NetflowConfig, Problem, SourceConfig, SourceContext,
+    SyslogTcpConfig, SyslogTlsConfig, SyslogUdpConfig, TailSourceConfig,
+};
 pub use tokio_util::sync::CancellationToken;
 
 /// What a listener hands the service: events decoded from one piece of
@@ -195,16 +215,17 @@ pub(crate) async fn deliver<S: IngestSink>(
     batch: Batch,
 ) -> Result<(), SinkError> {
     let (events, rejects) = (batch.events.len() as u64, batch.rejects.len() as u64);
-    metrics.received(events, rejects);
-    match sink.submit(batch).await {
-        Ok(()) => {
-            metrics.acked(events, rejects);
-            Ok(())
-        }
-        Err(e) => {
-            metrics.sink_error();
-            tracing::warn!(listener = %metrics.name(), error = %e, "batch not stored");
-            Err(e)
-        }
+    metrics.emit(BatchDecoded { events, rejects });
+    let started = std::time::Instant::now();
+    let result = sink.submit(batch).await;
+    let elapsed = started.elapsed();
+    match &result {
+        Ok(()) => metrics.emit(BatchStored {
+            events,
+            rejects,
+            elapsed,
+        }),
+        Err(error) => metrics.emit(BatchFailed { error, elapsed }),
     }
+    result
 }

@@ -1,42 +1,185 @@
-//! Per-listener counters, cheap enough to bump on every datagram.
+//! Per-listener series, defined once.
+//!
+//! Every series a listener exposes is one row of [`Series`]: its
+//! Prometheus name, type and help. Listeners never touch a counter
+//! directly; they emit an [`InternalEvent`](crate::internal_events::InternalEvent),
+//! which writes its log line and moves its series in one place. `/metrics`
+//! ([`Registry::render_prometheus`]) walks the same table, so a series
+//! cannot be counted without being exposed, nor exposed without its
+//! HELP and TYPE.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::budget::MemoryBudget;
+use crate::internal_events::InternalEvent;
+use crate::kernel::KernelSocket;
+
+/// How Prometheus is told to read a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl MetricKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// Which listeners show a series: most apply to every listener, a few
+/// only where they can mean something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Every,
+    /// UDP listeners (syslog UDP, NetFlow), whose socket the kernel may
+    /// drop datagrams for.
+    Udp,
+    /// NetFlow/IPFIX listeners, which keep a template cache.
+    Netflow,
+}
+
+/// The definition of one series family.
+#[derive(Debug, Clone, Copy)]
+pub struct Metric {
+    /// The name after `taishi_ingest_`.
+    pub name: &'static str,
+    pub kind: MetricKind,
+    pub help: &'static str,
+    pub scope: Scope,
+}
+
+impl Metric {
+    /// The full Prometheus name.
+    pub fn full_name(&self) -> String {
+        format!("{PREFIX}{}", self.name)
+    }
+}
+
+/// Every series of the ingest side starts with this.
+pub const PREFIX: &str = "taishi_ingest_";
+
+macro_rules! series {
+    ($($(#[$doc:meta])* $v:ident => $name:literal, $kind:ident, $scope:ident, $help:literal;)*) => {
+        /// One series of a listener. The order is the order of `/metrics`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Series {
+            $($(#[$doc])* $v,)*
+        }
+
+        impl Series {
+            pub const ALL: &'static [Series] = &[$(Series::$v,)*];
+
+            pub const fn metric(self) -> Metric {
+                match self {
+                    $(Series::$v => Metric {
+                        name: $name,
+                        kind: MetricKind::$kind,
+                        help: $help,
+                        scope: Scope::$scope,
+                    },)*
+                }
+            }
+        }
+    };
+}
+
+series! {
+    BytesReceived => "bytes_received_total", Counter, Every, "Bytes received.";
+    MessagesReceived => "messages_received_total", Counter, Every,
+        "Datagrams, frames, documents or file chunks received.";
+    EventsReceived => "events_received_total", Counter, Every, "Events decoded.";
+    Rejects => "rejects_total", Counter, Every, "Records that could not be decoded.";
+    EventsAcked => "events_acked_total", Counter, Every, "Events made durable by the store.";
+    RejectsAcked => "rejects_acked_total", Counter, Every,
+        "Rejects the store kept aside durably.";
+    BatchesAcked => "batches_acked_total", Counter, Every, "Batches made durable by the store.";
+    SinkErrors => "sink_errors_total", Counter, Every,
+        "Batches the store failed to make durable.";
+    UdpDropped => "udp_dropped_total", Counter, Every,
+        "Datagrams dropped because the queue was full.";
+    QueueDepth => "queue_depth", Gauge, Every, "Datagrams waiting for the decoder.";
+    QueueCapacity => "queue_capacity", Gauge, Every, "Capacity of the datagram queue.";
+    ConnectionsOpen => "connections_open", Gauge, Every, "Open connections.";
+    ConnectionsTotal => "connections_total", Counter, Every, "Connections accepted.";
+    TlsHandshakeFailures => "tls_handshake_failures_total", Counter, Every,
+        "Failed TLS handshakes.";
+    ConnectionsRefused => "connections_refused_total", Counter, Every,
+        "Connections closed at once (per-address limit, or every slot busy).";
+    ConnectionsEvicted => "connections_evicted_total", Counter, Every,
+        "Idle connections closed to make room for new ones.";
+    ConnectionsTimedOut => "connections_timed_out_total", Counter, Every,
+        "Connections closed by an idle, header, body or handshake timeout.";
+    BudgetRefused => "budget_refused_total", Counter, Every,
+        "Requests refused, datagrams dropped or reads held back by the ingest memory budget.";
+    BulkDuplicates => "bulk_duplicates_total", Counter, Every,
+        "Bulk items whose _id was already stored.";
+    /// Kept in Unix milliseconds (0: none yet), shown in seconds.
+    LastEventTimestamp => "last_event_timestamp_seconds", Gauge, Every,
+        "Time of the last decoded event.";
+    /// Read from the kernel when shown, not counted here.
+    UdpKernelDropped => "udp_kernel_dropped_total", Counter, Udp,
+        "Datagrams the kernel dropped because the socket's receive buffer was full.";
+    NetflowTemplates => "netflow_templates", Gauge, Netflow, "NetFlow/IPFIX templates held.";
+    NetflowTemplatesDropped => "netflow_templates_dropped_total", Counter, Netflow,
+        "NetFlow/IPFIX templates evicted past the cache limits or expired.";
+    BatchDuration => "batch_duration_seconds", Histogram, Every,
+        "Time from handing a batch to the store until it was durable (or failed).";
+}
+
+const COUNT: usize = Series::ALL.len();
+
+/// Upper bounds of the batch duration histogram, in seconds: a commit
+/// takes milliseconds when the disk keeps up, seconds when it does not.
+pub const BATCH_BUCKETS: [f64; 11] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    /// Per bucket (not cumulative), then the +Inf overflow.
+    buckets: [AtomicU64; BATCH_BUCKETS.len() + 1],
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        let i = BATCH_BUCKETS
+            .iter()
+            .position(|&b| s <= b)
+            .unwrap_or(BATCH_BUCKETS.len());
+        if let Some(b) = self.buckets.get(i) {
+            b.fetch_add(1, Relaxed);
+        }
+        self.sum_micros
+            .fetch_add(d.as_micros().min(u64::MAX as u128) as u64, Relaxed);
+        self.count.fetch_add(1, Relaxed);
+    }
+}
 
 /// Live counters of one listener. Shared between its tasks and the
-/// service; read with [`ListenerMetrics::snapshot`].
+/// service; moved by [`ListenerMetrics::emit`], read with
+/// [`ListenerMetrics::snapshot`].
 #[derive(Debug)]
 pub struct ListenerMetrics {
     name: Arc<str>,
     kind: &'static str,
-    bytes: AtomicU64,
-    messages: AtomicU64,
-    events: AtomicU64,
-    rejects: AtomicU64,
-    events_acked: AtomicU64,
-    rejects_acked: AtomicU64,
-    batches_acked: AtomicU64,
-    sink_errors: AtomicU64,
-    udp_dropped: AtomicU64,
-    queue_depth: AtomicU64,
-    queue_capacity: AtomicU64,
-    connections_open: AtomicI64,
-    connections_total: AtomicU64,
-    tls_failures: AtomicU64,
-    conns_refused: AtomicU64,
-    conns_evicted: AtomicU64,
-    conns_timed_out: AtomicU64,
-    budget_refused: AtomicU64,
-    duplicates: AtomicU64,
-    last_event_ms: AtomicI64,
-    /// NetFlow/IPFIX template cache (netflow listeners only).
-    templates_held: AtomicU64,
-    templates_dropped: AtomicU64,
+    values: [AtomicU64; COUNT],
+    batch_duration: Histogram,
+    /// The UDP socket whose kernel drop counter is shown (UDP listeners).
+    socket: OnceLock<KernelSocket>,
 }
 
 /// A point-in-time copy of a listener's counters.
@@ -58,6 +201,10 @@ pub struct MetricsSnapshot {
     pub sink_errors: u64,
     /// Datagrams dropped because the queue to the decoder was full.
     pub udp_dropped: u64,
+    /// Datagrams the kernel dropped for this listener's socket (its receive
+    /// buffer was full). None: not a UDP listener, or the platform does
+    /// not tell (Linux does, in /proc/net/udp).
+    pub kernel_dropped: Option<u64>,
     pub queue_depth: u64,
     pub queue_capacity: u64,
     pub connections_open: i64,
@@ -82,6 +229,8 @@ pub struct MetricsSnapshot {
     /// limits or expired).
     pub netflow_templates_held: u64,
     pub netflow_templates_dropped: u64,
+    /// Batches handed to the store (durable or failed).
+    pub batches: u64,
 }
 
 impl ListenerMetrics {
@@ -89,34 +238,10 @@ impl ListenerMetrics {
         ListenerMetrics {
             name,
             kind,
-            bytes: AtomicU64::new(0),
-            messages: AtomicU64::new(0),
-            events: AtomicU64::new(0),
-            rejects: AtomicU64::new(0),
-            events_acked: AtomicU64::new(0),
-            rejects_acked: AtomicU64::new(0),
-            batches_acked: AtomicU64::new(0),
-            sink_errors: AtomicU64::new(0),
-            udp_dropped: AtomicU64::new(0),
-            queue_depth: AtomicU64::new(0),
-            queue_capacity: AtomicU64::new(0),
-            connections_open: AtomicI64::new(0),
-            connections_total: AtomicU64::new(0),
-            tls_failures: AtomicU64::new(0),
-            conns_refused: AtomicU64::new(0),
-            conns_evicted: AtomicU64::new(0),
-            conns_timed_out: AtomicU64::new(0),
-            budget_refused: AtomicU64::new(0),
-            duplicates: AtomicU64::new(0),
-            last_event_ms: AtomicI64::new(i64::MIN),
-            templates_held: AtomicU64::new(0),
-            templates_dropped: AtomicU64::new(0),
+            values: std::array::from_fn(|_| AtomicU64::new(0)),
+            batch_duration: Histogram::default(),
+            socket: OnceLock::new(),
         }
-    }
-
-    pub(crate) fn templates(&self, held: u64, dropped: u64) {
-        self.templates_held.store(held, Relaxed);
-        self.templates_dropped.store(dropped, Relaxed);
     }
 
     pub fn name(&self) -> &str {
@@ -127,111 +252,134 @@ impl ListenerMetrics {
         self.kind
     }
 
-    pub(crate) fn input(&self, bytes: usize, messages: u64) {
-        self.bytes.fetch_add(bytes as u64, Relaxed);
-        self.messages.fetch_add(messages, Relaxed);
+    /// Records `event`: its log line and its series.
+    pub fn emit(&self, event: impl InternalEvent) {
+        event.emit(self);
     }
 
-    pub(crate) fn received(&self, events: u64, rejects: u64) {
-        self.events.fetch_add(events, Relaxed);
-        self.rejects.fetch_add(rejects, Relaxed);
-        if events > 0 {
-            self.last_event_ms
-                .store(chrono::Utc::now().timestamp_millis(), Relaxed);
+    fn slot(&self, s: Series) -> &AtomicU64 {
+        // The array is sized by the same table, so every series has a slot.
+        &self.values[s as usize]
+    }
+
+    pub(crate) fn add(&self, s: Series, n: u64) {
+        self.slot(s).fetch_add(n, Relaxed);
+    }
+
+    /// Gauges that go down (open connections) wrap around zero; they are
+    /// read back as signed.
+    pub(crate) fn sub(&self, s: Series, n: u64) {
+        self.slot(s).fetch_sub(n, Relaxed);
+    }
+
+    pub(crate) fn set(&self, s: Series, v: u64) {
+        self.slot(s).store(v, Relaxed);
+    }
+
+    pub(crate) fn observe(&self, d: Duration) {
+        self.batch_duration.observe(d);
+    }
+
+    fn get(&self, s: Series) -> u64 {
+        self.slot(s).load(Relaxed)
+    }
+
+    /// Shows the kernel's drop counter of `socket` with this listener.
+    pub(crate) fn watch_socket(&self, socket: KernelSocket) {
+        let _ = self.socket.set(socket);
+    }
+
+    fn kernel_dropped(&self) -> Option<u64> {
+        self.socket.get().and_then(KernelSocket::drops)
+    }
+
+    /// Whether `scope` applies to this listener.
+    fn in_scope(&self, scope: Scope) -> bool {
+        match scope {
+            Scope::Every => true,
+            Scope::Udp => self.socket.get().is_some(),
+            Scope::Netflow => self.kind == crate::netflow::KIND,
         }
     }
 
-    pub(crate) fn acked(&self, events: u64, rejects: u64) {
-        self.events_acked.fetch_add(events, Relaxed);
-        self.rejects_acked.fetch_add(rejects, Relaxed);
-        self.batches_acked.fetch_add(1, Relaxed);
-    }
-
-    pub(crate) fn sink_error(&self) {
-        self.sink_errors.fetch_add(1, Relaxed);
-    }
-
-    pub(crate) fn udp_drop(&self) {
-        self.udp_dropped.fetch_add(1, Relaxed);
-    }
-
-    pub(crate) fn queue(&self, depth: usize, capacity: usize) {
-        self.queue_depth.store(depth as u64, Relaxed);
-        self.queue_capacity.store(capacity as u64, Relaxed);
-    }
-
-    pub(crate) fn connection_opened(&self) {
-        self.connections_open.fetch_add(1, Relaxed);
-        self.connections_total.fetch_add(1, Relaxed);
-    }
-
-    pub(crate) fn connection_closed(&self) {
-        self.connections_open.fetch_sub(1, Relaxed);
-    }
-
-    pub(crate) fn tls_failure(&self) {
-        self.tls_failures.fetch_add(1, Relaxed);
-    }
-
-    pub fn connection_refused(&self) {
-        self.conns_refused.fetch_add(1, Relaxed);
-    }
-
-    pub fn connection_evicted(&self) {
-        self.conns_evicted.fetch_add(1, Relaxed);
-    }
-
-    pub fn connection_timed_out(&self) {
-        self.conns_timed_out.fetch_add(1, Relaxed);
-    }
-
-    pub fn budget_refusal(&self) {
-        self.budget_refused.fetch_add(1, Relaxed);
-    }
-
-    pub(crate) fn duplicate(&self, n: u64) {
-        self.duplicates.fetch_add(n, Relaxed);
-    }
-
-    /// Counts an accepted connection (for accept loops outside this crate).
-    pub fn opened(&self) {
-        self.connection_opened();
-    }
-
-    pub fn closed(&self) {
-        self.connection_closed();
+    /// The value `/metrics` shows for a plain (non-histogram) series; None
+    /// when there is nothing to show.
+    fn value(&self, s: Series, kernel: Option<u64>) -> Option<f64> {
+        match s {
+            Series::LastEventTimestamp => {
+                let ms = self.get(s);
+                (ms != 0).then_some(ms as f64 / 1000.0)
+            }
+            Series::UdpKernelDropped => kernel.map(|d| d as f64),
+            Series::ConnectionsOpen => Some(self.get(s) as i64 as f64),
+            Series::BatchDuration => None,
+            _ => Some(self.get(s) as f64),
+        }
     }
 
     pub fn snapshot(&self) -> MetricsSnapshot {
-        let last = self.last_event_ms.load(Relaxed);
+        let last = self.get(Series::LastEventTimestamp);
         MetricsSnapshot {
             name: self.name.to_string(),
             kind: self.kind,
-            bytes_received: self.bytes.load(Relaxed),
-            messages_received: self.messages.load(Relaxed),
-            events_received: self.events.load(Relaxed),
-            rejects: self.rejects.load(Relaxed),
-            events_acked: self.events_acked.load(Relaxed),
-            rejects_acked: self.rejects_acked.load(Relaxed),
-            batches_acked: self.batches_acked.load(Relaxed),
-            sink_errors: self.sink_errors.load(Relaxed),
-            udp_dropped: self.udp_dropped.load(Relaxed),
-            queue_depth: self.queue_depth.load(Relaxed),
-            queue_capacity: self.queue_capacity.load(Relaxed),
-            connections_open: self.connections_open.load(Relaxed),
-            connections_total: self.connections_total.load(Relaxed),
-            tls_handshake_failures: self.tls_failures.load(Relaxed),
-            connections_refused: self.conns_refused.load(Relaxed),
-            connections_evicted: self.conns_evicted.load(Relaxed),
-            connections_timed_out: self.conns_timed_out.load(Relaxed),
-            budget_refused: self.budget_refused.load(Relaxed),
-            duplicates: self.duplicates.load(Relaxed),
-            last_event_unix_ms: (last != i64::MIN).then_some(last),
-            netflow_templates_held: self.templates_held.load(Relaxed),
-            netflow_templates_dropped: self.templates_dropped.load(Relaxed),
+            bytes_received: self.get(Series::BytesReceived),
+            messages_received: self.get(Series::MessagesReceived),
+            events_received: self.get(Series::EventsReceived),
+            rejects: self.get(Series::Rejects),
+            events_acked: self.get(Series::EventsAcked),
+            rejects_acked: self.get(Series::RejectsAcked),
+            batches_acked: self.get(Series::BatchesAcked),
+            sink_errors: self.get(Series::SinkErrors),
+            udp_dropped: self.get(Series::UdpDropped),
+            kernel_dropped: self.kernel_dropped(),
+            queue_depth: self.get(Series::QueueDepth),
+            queue_capacity: self.get(Series::QueueCapacity),
+            connections_open: self.get(Series::ConnectionsOpen) as i64,
+            connections_total: self.get(Series::ConnectionsTotal),
+            tls_handshake_failures: self.get(Series::TlsHandshakeFailures),
+            connections_refused: self.get(Series::ConnectionsRefused),
+            connections_evicted: self.get(Series::ConnectionsEvicted),
+            connections_timed_out: self.get(Series::ConnectionsTimedOut),
+            budget_refused: self.get(Series::BudgetRefused),
+            duplicates: self.get(Series::BulkDuplicates),
+            last_event_unix_ms: (last != 0).then_some(last as i64),
+            netflow_templates_held: self.get(Series::NetflowTemplates),
+            netflow_templates_dropped: self.get(Series::NetflowTemplatesDropped),
+            batches: self.batch_duration.count.load(Relaxed),
         }
     }
 }
+
+/// Process-wide series of the ingest side (the memory budget), shown
+/// beside the listeners'.
+type BudgetGauge = fn(&MemoryBudget) -> f64;
+
+const BUDGET_SERIES: [(&str, MetricKind, &str, BudgetGauge); 4] = [
+    (
+        "inflight_bytes",
+        MetricKind::Gauge,
+        "Bytes received and not yet durable (ingest.inflight_mib bounds it).",
+        |b| b.used() as f64,
+    ),
+    (
+        "inflight_limit_bytes",
+        MetricKind::Gauge,
+        "The ingest memory budget (ingest.inflight_mib).",
+        |b| b.limit() as f64,
+    ),
+    (
+        "inflight_peak_bytes",
+        MetricKind::Gauge,
+        "Most bytes in flight at once since start.",
+        |b| b.peak() as f64,
+    ),
+    (
+        "inflight_refused_total",
+        MetricKind::Counter,
+        "Reservations the ingest memory budget refused.",
+        |b| b.refused() as f64,
+    ),
+];
 
 /// Every listener's metrics, for `/metrics` and health.
 #[derive(Debug, Default, Clone)]
@@ -262,204 +410,70 @@ impl Registry {
         self.budget.lock().ok().and_then(|g| g.clone())
     }
 
-    pub fn snapshots(&self) -> Vec<MetricsSnapshot> {
-        self.listeners
-            .lock()
-            .map(|l| l.iter().map(|m| m.snapshot()).collect())
-            .unwrap_or_default()
+    fn listeners(&self) -> Vec<Arc<ListenerMetrics>> {
+        self.listeners.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
-    /// The Prometheus text exposition format, one series per listener.
+    pub fn snapshots(&self) -> Vec<MetricsSnapshot> {
+        self.listeners().iter().map(|m| m.snapshot()).collect()
+    }
+
+    /// The Prometheus text exposition format: every [`Series`] with its
+    /// HELP and TYPE, one sample per listener it applies to.
     pub fn render_prometheus(&self) -> String {
-        let snaps = self.snapshots();
+        let listeners = self.listeners();
+        // The kernel is asked once per listener per scrape.
+        let kernel: Vec<Option<u64>> = listeners.iter().map(|m| m.kernel_dropped()).collect();
         let mut out = String::new();
-        type Get = fn(&MetricsSnapshot) -> Option<f64>;
-        let series: [(&str, &str, &str, Get); 19] = [
-            ("bytes_received_total", "counter", "Bytes received.", |s| {
-                Some(s.bytes_received as f64)
-            }),
-            (
-                "messages_received_total",
-                "counter",
-                "Datagrams, frames, documents or file chunks received.",
-                |s| Some(s.messages_received as f64),
-            ),
-            ("events_received_total", "counter", "Events decoded.", |s| {
-                Some(s.events_received as f64)
-            }),
-            (
-                "rejects_total",
-                "counter",
-                "Records that could not be decoded.",
-                |s| Some(s.rejects as f64),
-            ),
-            (
-                "events_acked_total",
-                "counter",
-                "Events made durable by the store.",
-                |s| Some(s.events_acked as f64),
-            ),
-            (
-                "batches_acked_total",
-                "counter",
-                "Batches made durable by the store.",
-                |s| Some(s.batches_acked as f64),
-            ),
-            (
-                "sink_errors_total",
-                "counter",
-                "Batches the store failed to make durable.",
-                |s| Some(s.sink_errors as f64),
-            ),
-            (
-                "udp_dropped_total",
-                "counter",
-                "Datagrams dropped because the queue was full.",
-                |s| Some(s.udp_dropped as f64),
-            ),
-            (
-                "queue_depth",
-                "gauge",
-                "Datagrams waiting for the decoder.",
-                |s| Some(s.queue_depth as f64),
-            ),
-            (
-                "queue_capacity",
-                "gauge",
-                "Capacity of the datagram queue.",
-                |s| Some(s.queue_capacity as f64),
-            ),
-            ("connections_open", "gauge", "Open connections.", |s| {
-                Some(s.connections_open as f64)
-            }),
-            (
-                "connections_total",
-                "counter",
-                "Connections accepted.",
-                |s| Some(s.connections_total as f64),
-            ),
-            (
-                "tls_handshake_failures_total",
-                "counter",
-                "Failed TLS handshakes.",
-                |s| Some(s.tls_handshake_failures as f64),
-            ),
-            (
-                "connections_refused_total",
-                "counter",
-                "Connections closed at once (per-address limit, or every slot busy).",
-                |s| Some(s.connections_refused as f64),
-            ),
-            (
-                "connections_evicted_total",
-                "counter",
-                "Idle connections closed to make room for new ones.",
-                |s| Some(s.connections_evicted as f64),
-            ),
-            (
-                "connections_timed_out_total",
-                "counter",
-                "Connections closed by an idle, header, body or handshake timeout.",
-                |s| Some(s.connections_timed_out as f64),
-            ),
-            (
-                "budget_refused_total",
-                "counter",
-                "Requests refused, datagrams dropped or reads held back by the ingest memory budget.",
-                |s| Some(s.budget_refused as f64),
-            ),
-            (
-                "bulk_duplicates_total",
-                "counter",
-                "Bulk items whose _id was already stored.",
-                |s| Some(s.duplicates as f64),
-            ),
-            (
-                "last_event_timestamp_seconds",
-                "gauge",
-                "Time of the last decoded event.",
-                |s| s.last_event_unix_ms.map(|ms| ms as f64 / 1000.0),
-            ),
-        ];
         if let Some(b) = self.budget() {
-            for (name, kind, help, v) in [
-                (
-                    "inflight_bytes",
-                    "gauge",
-                    "Bytes received and not yet durable (ingest.inflight_mib bounds it).",
-                    b.used() as f64,
-                ),
-                (
-                    "inflight_limit_bytes",
-                    "gauge",
-                    "The ingest memory budget (ingest.inflight_mib).",
-                    b.limit() as f64,
-                ),
-                (
-                    "inflight_peak_bytes",
-                    "gauge",
-                    "Most bytes in flight at once since start.",
-                    b.peak() as f64,
-                ),
-                (
-                    "inflight_refused_total",
-                    "counter",
-                    "Reservations the ingest memory budget refused.",
-                    b.refused() as f64,
-                ),
-            ] {
-                let _ = writeln!(out, "# HELP taishi_ingest_{name} {help}");
-                let _ = writeln!(out, "# TYPE taishi_ingest_{name} {kind}");
-                let _ = writeln!(out, "taishi_ingest_{name} {v}");
+            for (name, kind, help, get) in BUDGET_SERIES {
+                header(&mut out, &format!("{PREFIX}{name}"), kind, help);
+                let _ = writeln!(out, "{PREFIX}{name} {}", get(&b));
             }
         }
-        for (name, kind, help, get) in series {
-            let _ = writeln!(out, "# HELP taishi_ingest_{name} {help}");
-            let _ = writeln!(out, "# TYPE taishi_ingest_{name} {kind}");
-            for s in &snaps {
-                if let Some(v) = get(s) {
-                    let _ = writeln!(
-                        out,
-                        "taishi_ingest_{name}{{listener=\"{}\",kind=\"{}\"}} {v}",
-                        escape_label(&s.name),
-                        s.kind
-                    );
+        for &s in Series::ALL {
+            let def = s.metric();
+            let shown: Vec<(&Arc<ListenerMetrics>, Option<u64>)> = listeners
+                .iter()
+                .zip(kernel.iter().copied())
+                .filter(|(m, _)| m.in_scope(def.scope))
+                .collect();
+            // Series of one kind of listener appear only when there is one.
+            if def.scope != Scope::Every && shown.is_empty() {
+                continue;
+            }
+            let full = def.full_name();
+            header(&mut out, &full, def.kind, def.help);
+            for (m, k) in shown {
+                let labels = format!("listener=\"{}\",kind=\"{}\"", escape_label(&m.name), m.kind);
+                if def.kind == MetricKind::Histogram {
+                    render_histogram(&mut out, &full, &labels, &m.batch_duration);
+                } else if let Some(v) = m.value(s, k) {
+                    let _ = writeln!(out, "{full}{{{labels}}} {v}");
                 }
-            }
-        }
-        let netflow: Vec<&MetricsSnapshot> =
-            snaps.iter().filter(|s| s.kind == "netflow-udp").collect();
-        for (name, kind, help, get) in [
-            (
-                "netflow_templates",
-                "gauge",
-                "NetFlow/IPFIX templates held.",
-                (|s| s.netflow_templates_held) as fn(&MetricsSnapshot) -> u64,
-            ),
-            (
-                "netflow_templates_dropped_total",
-                "counter",
-                "NetFlow/IPFIX templates evicted past the cache limits or expired.",
-                |s| s.netflow_templates_dropped,
-            ),
-        ] {
-            if netflow.is_empty() {
-                break;
-            }
-            let _ = writeln!(out, "# HELP taishi_ingest_{name} {help}");
-            let _ = writeln!(out, "# TYPE taishi_ingest_{name} {kind}");
-            for s in &netflow {
-                let _ = writeln!(
-                    out,
-                    "taishi_ingest_{name}{{listener=\"{}\",kind=\"{}\"}} {}",
-                    escape_label(&s.name),
-                    s.kind,
-                    get(s)
-                );
             }
         }
         out
     }
+}
+
+fn header(out: &mut String, name: &str, kind: MetricKind, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {}", kind.as_str());
+}
+
+fn render_histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
+    let mut cumulative = 0u64;
+    for (i, b) in h.buckets.iter().enumerate() {
+        cumulative += b.load(Relaxed);
+        let le = BATCH_BUCKETS
+            .get(i)
+            .map_or_else(|| "+Inf".to_string(), |b| b.to_string());
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+    }
+    let sum = h.sum_micros.load(Relaxed) as f64 / 1e6;
+    let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
+    let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count.load(Relaxed));
 }
 
 fn escape_label(s: &str) -> String {

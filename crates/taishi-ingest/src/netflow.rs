@@ -7,10 +7,13 @@ use std::sync::Arc;
 
 use taishi_event::{DecodeContext, Format, Location};
 use taishi_format_netflow::{Limits, NetflowDecoder};
-use tokio::net::UdpSocket;
 
+use crate::internal_events::TemplateCache;
 use crate::udp::{self, Datagrams};
 use crate::{CancellationToken, IngestSink, ListenOptions, ListenerMetrics, Running};
+
+/// The metrics kind of NetFlow/IPFIX listeners.
+pub const KIND: &str = "netflow-udp";
 
 struct Flows {
     decoder: NetflowDecoder,
@@ -37,10 +40,10 @@ impl Datagrams for Flows {
         self.decoder
             .decode_datagram(peer, payload, loc, &ctx, batch);
         let st = self.decoder.stats();
-        self.metrics.templates(
-            st.templates_held,
-            st.templates_evicted + st.templates_expired,
-        );
+        self.metrics.emit(TemplateCache {
+            held: st.templates_held,
+            dropped: st.templates_evicted + st.templates_expired,
+        });
     }
 }
 
@@ -62,9 +65,9 @@ pub async fn udp_with_limits<S: IngestSink>(
     sink: Arc<S>,
     shutdown: CancellationToken,
 ) -> std::io::Result<Running> {
-    let socket = UdpSocket::bind(addr).await?;
+    let socket = udp::bind(addr, opts.recv_buffer)?;
     let local_addr = socket.local_addr()?;
-    let metrics = Arc::new(ListenerMetrics::new(opts.name.clone(), "netflow-udp"));
+    let metrics = Arc::new(ListenerMetrics::new(opts.name.clone(), KIND));
     let flows = Flows {
         decoder: NetflowDecoder::with_limits(limits),
         default_tz: opts.default_tz,

@@ -10,6 +10,7 @@ use taishi_format_syslog::{looks_octet_counted, next_octet_frame};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
 
+use crate::internal_events::{BudgetRefused, BytesReceived, ConnectionTimedOut, Refusal, Timeout};
 use crate::syslog::MessageParser;
 use crate::{
     deliver, Batch, CancellationToken, ConnGuard, IngestSink, ListenOptions, ListenerMetrics,
@@ -56,7 +57,10 @@ impl<S: IngestSink> Conn<'_, S> {
         if msg.iter().all(|b| b.is_ascii_whitespace() || *b == 0) {
             return;
         }
-        self.shared.metrics.input(0, 1);
+        self.shared.metrics.emit(BytesReceived {
+            bytes: 0,
+            messages: 1,
+        });
         self.batch_bytes += msg.len();
         self.parser
             .decode(msg, &self.ctx, loc, &self.source, &mut self.batch);
@@ -139,7 +143,9 @@ pub(crate) async fn read_stream<R, S>(
                 // The budget is spent: hand over what is pending (giving
                 // its bytes back) and stop reading until others have
                 // given back too. The sender is slowed by TCP flow control.
-                shared.metrics.budget_refusal();
+                shared.metrics.emit(BudgetRefused {
+                    what: Refusal::StreamPaused,
+                });
                 flush_at = None;
                 if !conn.flush().await {
                     return;
@@ -159,8 +165,9 @@ pub(crate) async fn read_stream<R, S>(
             tokio::select! {
                 r = reader.read_buf(&mut buf) => Some(r),
                 _ = tokio::time::sleep_until(idle_at) => {
-                    shared.metrics.connection_timed_out();
-                    tracing::debug!(%peer, "idle stream closed");
+                    shared.metrics.emit(ConnectionTimedOut {
+                        timeout: Timeout::Idle,
+                    });
                     return;
                 }
                 _ = evicted.cancelled() => None,
@@ -198,7 +205,10 @@ pub(crate) async fn read_stream<R, S>(
             }
             Some(Ok(0)) => true,
             Some(Ok(n)) => {
-                shared.metrics.input(n, 0);
+                shared.metrics.emit(BytesReceived {
+                    bytes: n,
+                    messages: 0,
+                });
                 false
             }
             Some(Err(e)) => {

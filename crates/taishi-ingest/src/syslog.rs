@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use taishi_event::{DecodeContext, Decoder, Format, Location, Reject, Sink};
-use tokio::net::{TcpListener, TcpSocket, UdpSocket};
+use tokio::net::{TcpListener, TcpSocket};
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::internal_events::{ConnectionClosed, ConnectionOpened, TlsHandshakeFailed};
 use crate::stream::{read_stream, StreamShared};
 use crate::udp::{self, Datagrams};
 use crate::{
@@ -153,7 +154,7 @@ pub async fn udp<S: IngestSink>(
     sink: Arc<S>,
     shutdown: CancellationToken,
 ) -> std::io::Result<Running> {
-    let socket = UdpSocket::bind(addr).await?;
+    let socket = udp::bind(addr, opts.recv_buffer)?;
     let local_addr = socket.local_addr()?;
     let metrics = Arc::new(ListenerMetrics::new(opts.name.clone(), "syslog-udp"));
     let decoder = SyslogDatagrams {
@@ -261,8 +262,8 @@ async fn serve_stream<S: IngestSink>(
             // one address from locking every other sender out.
             let guard = match conns.admit(peer.ip()) {
                 Ok(g) => g,
-                Err(e) => {
-                    tracing::debug!(%peer, error = %e, "connection refused");
+                Err(_) => {
+                    // Counted and logged by `admit`.
                     drop(stream);
                     continue;
                 }
@@ -273,7 +274,7 @@ async fn serve_stream<S: IngestSink>(
             let acceptor = acceptor.clone();
             while conns_tasks.try_join_next().is_some() {}
             conns_tasks.spawn(async move {
-                shared.metrics.connection_opened();
+                shared.metrics.emit(ConnectionOpened);
                 match acceptor {
                     None => read_stream(stream, peer, &shared, &shutdown, Some(&guard)).await,
                     Some(acc) => {
@@ -286,21 +287,20 @@ async fn serve_stream<S: IngestSink>(
                                 guard.activity.touch();
                                 read_stream(tls, peer, &shared, &shutdown, Some(&guard)).await
                             }
-                            Some(Ok(Err(e))) => {
-                                shared.metrics.tls_failure();
-                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            }
-                            Some(Err(_)) => {
-                                shared.metrics.tls_failure();
-                                shared.metrics.connection_timed_out();
-                                tracing::debug!(%peer, "TLS handshake timed out");
-                            }
+                            Some(Ok(Err(e))) => shared.metrics.emit(TlsHandshakeFailed {
+                                peer,
+                                error: Some(&e),
+                            }),
+                            Some(Err(_)) => shared.metrics.emit(TlsHandshakeFailed {
+                                peer,
+                                error: None,
+                            }),
                             None => {}
                         }
                     }
                 }
                 drop(guard);
-                shared.metrics.connection_closed();
+                shared.metrics.emit(ConnectionClosed);
             });
         }
         // Connections flush what they hold when they see the shutdown.

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use taishi_event::{DecodeContext, Decoder, Format, Framing, Location, Reject, Sink};
 use tokio::task::JoinSet;
 
+use crate::internal_events::BytesReceived;
 use crate::{deliver, Batch, CancellationToken, IngestSink, ListenerMetrics, Running};
 
 /// What to tail and how.
@@ -227,7 +228,7 @@ fn glob_match(pat: &[u8], name: &[u8]) -> bool {
 }
 
 /// Line formats, and JSON as JSON lines.
-fn tailable(f: Format) -> bool {
+pub(crate) fn tailable(f: Format) -> bool {
     f == Format::Json || taishi_decode::new_decoder(f).framing() == Framing::Lines
 }
 
@@ -632,7 +633,10 @@ impl<S: IngestSink> Tailer<S> {
         if used == 0 {
             return Step::Idle;
         }
-        self.metrics.input(used, lines);
+        self.metrics.emit(BytesReceived {
+            bytes: used,
+            messages: lines,
+        });
         if !batch.is_empty() && deliver(&*self.sink, &self.metrics, batch).await.is_err() {
             // Not durable: the same lines are read again. A decoder that
             // keeps state across calls starts afresh.

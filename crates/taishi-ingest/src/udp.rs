@@ -10,10 +10,26 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tokio::time::{timeout_at, Instant};
 
+use crate::internal_events::{BytesReceived, DatagramDropped, DropReason, QueueLevel};
+use crate::kernel::KernelSocket;
 use crate::{
     deliver, Batch, CancellationToken, IngestSink, ListenOptions, ListenerMetrics, Reservation,
     DECODED_FACTOR,
 };
+
+/// Binds a UDP socket with the receive buffer asked for (None: the OS
+/// default). The buffer must be set before datagrams arrive, which
+/// tokio's own `bind` gives no chance to do.
+pub(crate) fn bind(addr: SocketAddr, recv_buffer: Option<u32>) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Some(size) = recv_buffer {
+        socket.set_recv_buffer_size(size as usize)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
 
 /// Turns one datagram into events and rejects.
 pub(crate) trait Datagrams: Send + 'static {
@@ -40,7 +56,11 @@ pub(crate) fn spawn<S: IngestSink, D: Datagrams>(
 ) -> tokio::task::JoinHandle<()> {
     let capacity = opts.udp_queue.max(1);
     let (tx, mut rx) = mpsc::channel::<(SocketAddr, Vec<u8>, Reservation)>(capacity);
-    metrics.queue(0, capacity);
+    let level = move |depth| QueueLevel { depth, capacity };
+    metrics.emit(level(0));
+    if let Some(k) = KernelSocket::of(&socket) {
+        metrics.watch_socket(k);
+    }
 
     let recv_metrics = metrics.clone();
     let budget = opts.budget.clone();
@@ -59,21 +79,27 @@ pub(crate) fn spawn<S: IngestSink, D: Datagrams>(
                 },
                 _ = shutdown.cancelled() => break,
             };
-            recv_metrics.input(n, 1);
+            recv_metrics.emit(BytesReceived {
+                bytes: n,
+                messages: 1,
+            });
             // The datagram and the events it becomes count against the
             // ingest memory budget until their batch is durable; when the
             // budget is spent it is dropped and counted, like a full queue.
             let Some(held) = budget.try_reserve(n * (1 + DECODED_FACTOR)) else {
-                recv_metrics.udp_drop();
-                recv_metrics.budget_refusal();
+                recv_metrics.emit(DatagramDropped {
+                    reason: DropReason::Budget,
+                });
                 continue;
             };
             let payload = buf.get(..n).unwrap_or_default().to_vec();
             match tx.try_send((peer, payload, held)) {
-                Ok(()) => recv_metrics.queue(capacity - tx.capacity(), capacity),
+                Ok(()) => recv_metrics.emit(level(capacity - tx.capacity())),
                 Err(TrySendError::Full(_)) => {
-                    recv_metrics.udp_drop();
-                    recv_metrics.queue(capacity, capacity);
+                    recv_metrics.emit(DatagramDropped {
+                        reason: DropReason::QueueFull,
+                    });
+                    recv_metrics.emit(level(capacity));
                 }
                 Err(TrySendError::Closed(_)) => break,
             }
@@ -113,14 +139,14 @@ pub(crate) fn spawn<S: IngestSink, D: Datagrams>(
                     Ok(None) | Err(_) => break,
                 }
             }
-            metrics.queue(rx.len(), capacity);
+            metrics.emit(level(rx.len()));
             if !batch.is_empty() {
                 // A failed batch cannot be given back to a UDP sender: it
                 // is counted as a sink error and the listener goes on.
                 let _ = deliver(&*sink, &metrics, batch.take()).await;
             }
             held.clear();
-            metrics.queue(rx.len(), capacity);
+            metrics.emit(level(rx.len()));
         }
     });
 

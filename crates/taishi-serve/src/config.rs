@@ -204,6 +204,23 @@ pub struct IngestSection {
     pub bulk_dedup_max_ids: usize,
 }
 
+impl IngestSection {
+    /// The limits every socket listener starts with (each sets its own
+    /// name, and UDP listeners their receive buffer).
+    pub fn listen_options(
+        &self,
+        budget: std::sync::Arc<taishi_ingest::MemoryBudget>,
+    ) -> taishi_ingest::ListenOptions {
+        let mut o = taishi_ingest::ListenOptions::new("");
+        o.budget = budget;
+        o.idle_timeout = std::time::Duration::from_secs(self.tcp_idle_secs);
+        o.max_connections = self.tcp_max_connections;
+        o.max_connections_per_ip = self.tcp_max_connections_per_ip;
+        o.handshake_timeout = std::time::Duration::from_secs(self.tls_handshake_secs);
+        o
+    }
+}
+
 impl Default for IngestSection {
     fn default() -> Self {
         IngestSection {
@@ -340,67 +357,9 @@ impl Default for IntelSection {
     }
 }
 
-/// A listener: `type` selects the protocol.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
-pub enum Listener {
-    SyslogUdp {
-        #[serde(default)]
-        name: Option<String>,
-        listen: SocketAddr,
-    },
-    SyslogTcp {
-        #[serde(default)]
-        name: Option<String>,
-        listen: SocketAddr,
-    },
-    SyslogTls {
-        #[serde(default)]
-        name: Option<String>,
-        listen: SocketAddr,
-        cert: PathBuf,
-        key: PathBuf,
-        /// CA bundle: when set, clients must present a certificate it signed.
-        #[serde(default)]
-        client_ca: Option<PathBuf>,
-    },
-    Netflow {
-        #[serde(default)]
-        name: Option<String>,
-        listen: SocketAddr,
-    },
-    Tail {
-        #[serde(default)]
-        name: Option<String>,
-        paths: Vec<PathBuf>,
-        /// Decoder name; detected from content when absent.
-        #[serde(default)]
-        format: Option<String>,
-    },
-}
-
-impl Listener {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Listener::SyslogUdp { .. } => "syslog-udp",
-            Listener::SyslogTcp { .. } => "syslog-tcp",
-            Listener::SyslogTls { .. } => "syslog-tls",
-            Listener::Netflow { .. } => "netflow",
-            Listener::Tail { .. } => "tail",
-        }
-    }
-
-    pub fn name(&self) -> String {
-        let n = match self {
-            Listener::SyslogUdp { name, .. }
-            | Listener::SyslogTcp { name, .. }
-            | Listener::SyslogTls { name, .. }
-            | Listener::Netflow { name, .. }
-            | Listener::Tail { name, .. } => name.clone(),
-        };
-        n.unwrap_or_else(|| self.kind().to_string())
-    }
-}
+/// A listener: `type` selects the protocol. Each kind's keys, checks and
+/// start-up live with the listener in `taishi-ingest`.
+pub use taishi_ingest::ListenerConfig as Listener;
 
 /// `[netflow]`: the template cache of every NetFlow/IPFIX listener (each
 /// listener has its own cache with these limits). UDP carries no
@@ -625,41 +584,11 @@ impl Config {
                     l.name()
                 ));
             }
-            match l {
-                Listener::SyslogTls {
-                    cert,
-                    key,
-                    client_ca,
-                    ..
-                } => {
-                    for (k, f) in [
-                        ("cert", Some(cert)),
-                        ("key", Some(key)),
-                        ("client_ca", client_ca.as_ref()),
-                    ] {
-                        if let Some(f) = f {
-                            if !f.exists() {
-                                p.push(format!(
-                                    "listeners[{i}].{k}: {} does not exist",
-                                    f.display()
-                                ));
-                            }
-                        }
-                    }
-                }
-                Listener::Tail { paths, format, .. } => {
-                    if paths.is_empty() {
-                        p.push(format!(
-                            "listeners[{i}].paths: give at least one file or glob"
-                        ));
-                    }
-                    if let Some(f) = format {
-                        if f.parse::<taishi_event::Format>().is_err() {
-                            p.push(format!("listeners[{i}].format: unknown format `{f}`"));
-                        }
-                    }
-                }
-                _ => {}
+            for problem in l.check() {
+                p.push(format!(
+                    "listeners[{i}].{}: {}",
+                    problem.key, problem.message
+                ));
             }
         }
         p
@@ -744,6 +673,23 @@ mod tests {
         assert!(e.iter().any(|p| p.contains("detection.min_level")), "{e:?}");
         assert!(e.iter().any(|p| p.contains("listeners[0].paths")), "{e:?}");
         assert!(e.iter().any(|p| p.contains("listeners[0].format")), "{e:?}");
+    }
+
+    #[test]
+    fn unknown_listener_keys_are_named() {
+        let text = r#"
+            [[listeners]]
+            type = "syslog-tls"
+            listen = "127.0.0.1:6514"
+            cert = "c.pem"
+            key = "k.pem"
+            clientca = "ca.pem"
+        "#;
+        let e = Config::parse(text, "t.toml").unwrap_err().0;
+        assert!(e.iter().any(|p| p.contains("`clientca`")), "{e:?}");
+        let ok = "[[listeners]]\ntype = \"netflow\"\nname = \"nf\"\nlisten = \"127.0.0.1:2055\"\n";
+        let c = Config::parse(ok, "t.toml").unwrap();
+        assert_eq!(&*c.listeners[0].name(), "nf");
     }
 
     #[test]

@@ -30,11 +30,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use taishi_event::Format;
 use taishi_ingest::dedup::BulkIds;
+use taishi_ingest::internal_events::{
+    ConnectionClosed, ConnectionOpened, ConnectionTimedOut, Timeout,
+};
 use taishi_ingest::{
-    CancellationToken, ConnLimits, Conns, ListenOptions, ListenerMetrics, MemoryBudget, Registry,
-    Running,
+    CancellationToken, ConnLimits, Conns, ListenerMetrics, MemoryBudget, Registry, SourceContext,
 };
 use taishi_store::{Store, StoreConfig};
 
@@ -276,98 +277,20 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let mut tasks = Vec::new();
     let mut infos = Vec::new();
 
+    // Every configured listener starts itself from its own config; what
+    // they all share comes in the context.
+    let ctx = SourceContext {
+        sink: sink.clone(),
+        shutdown: cancel.clone(),
+        limits: config.ingest.listen_options(budget.clone()),
+        netflow: config.netflow.limits(),
+        registry: registry.clone(),
+        state_dir: data_dir.clone(),
+    };
     for l in &config.listeners {
-        let name = l.name();
-        let mut opts = ListenOptions::new(name.clone());
-        opts.budget = budget.clone();
-        opts.idle_timeout = Duration::from_secs(config.ingest.tcp_idle_secs);
-        opts.max_connections = config.ingest.tcp_max_connections;
-        opts.max_connections_per_ip = config.ingest.tcp_max_connections_per_ip;
-        opts.handshake_timeout = Duration::from_secs(config.ingest.tls_handshake_secs);
-        if matches!(
-            l,
-            config::Listener::SyslogUdp { .. } | config::Listener::Netflow { .. }
-        ) {
-            // Bursts wait in the kernel until the decoder catches up; the
-            // kernel caps this at net.core.rmem_max.
-            opts.recv_buffer = Some(16 << 20);
-        }
-        let running: Running = match l {
-            config::Listener::SyslogUdp { listen, .. } => {
-                taishi_ingest::syslog::udp(
-                    *listen,
-                    Format::Syslog,
-                    opts,
-                    sink.clone(),
-                    cancel.clone(),
-                )
-                .await
-            }
-            config::Listener::SyslogTcp { listen, .. } => {
-                taishi_ingest::syslog::tcp(
-                    *listen,
-                    Format::Syslog,
-                    opts,
-                    sink.clone(),
-                    cancel.clone(),
-                )
-                .await
-            }
-            config::Listener::SyslogTls {
-                listen,
-                cert,
-                key,
-                client_ca,
-                ..
-            } => {
-                let read = |p: &PathBuf| {
-                    std::fs::read(p).with_context(|| format!("listener {name}: {}", p.display()))
-                };
-                let ca = client_ca.as_ref().map(read).transpose()?;
-                let tls = taishi_ingest::syslog::tls_server_config(
-                    &read(cert)?,
-                    &read(key)?,
-                    ca.as_deref(),
-                )
-                .with_context(|| format!("listener {name}: TLS certificate or key"))?;
-                taishi_ingest::syslog::tls(
-                    *listen,
-                    Format::Syslog,
-                    tls,
-                    opts,
-                    sink.clone(),
-                    cancel.clone(),
-                )
-                .await
-            }
-            config::Listener::Netflow { listen, .. } => {
-                taishi_ingest::netflow::udp_with_limits(
-                    *listen,
-                    opts,
-                    config.netflow.limits(),
-                    sink.clone(),
-                    cancel.clone(),
-                )
-                .await
-            }
-            config::Listener::Tail { paths, format, .. } => {
-                let mut tc = taishi_ingest::tail::TailConfig::new(
-                    name.clone(),
-                    paths.clone(),
-                    data_dir.join("tail").join(&name),
-                );
-                tc.format = format
-                    .as_deref()
-                    .map(str::parse::<Format>)
-                    .transpose()
-                    .map_err(|e| anyhow::anyhow!("listener {name}: {e}"))?;
-                taishi_ingest::tail::tail(tc, sink.clone(), cancel.clone()).await
-            }
-        }
-        .with_context(|| format!("listener {name} ({})", l.kind()))?;
-        registry.register(running.metrics.clone());
+        let running = l.build(&ctx).await?;
         infos.push(ListenerInfo {
-            name: name.clone(),
+            name: running.name.to_string(),
             kind: l.kind().into(),
             address: running
                 .local_addr
@@ -510,9 +433,8 @@ async fn serve_http(
         };
         let guard = match conns.admit(peer.ip()) {
             Ok(g) => g,
-            Err(e) => {
-                tracing::debug!(%peer, error = %e, "HTTP connection refused");
-                // Best effort: a client that reads gets a reason; one that
+            Err(_) => {
+                // Counted and logged by `admit`. Best effort: a client that reads gets a reason; one that
                 // does not is closed all the same.
                 let _ = stream.try_write(&full);
                 continue;
@@ -527,7 +449,7 @@ async fn serve_http(
             builder.clone(),
         );
         conn_tasks.spawn(async move {
-            metrics.opened();
+            metrics.emit(ConnectionOpened);
             let activity = guard.activity.clone();
             let svc = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
@@ -552,7 +474,7 @@ async fn serve_http(
                     r = conn.as_mut() => {
                         if let Err(e) = r {
                             if e.is_timeout() {
-                                metrics.connection_timed_out();
+                                metrics.emit(ConnectionTimedOut { timeout: Timeout::Header });
                             }
                             tracing::debug!(%peer, error = %e, "HTTP connection ended");
                         }
@@ -569,7 +491,7 @@ async fn serve_http(
                 }
             }
             drop(guard);
-            metrics.closed();
+            metrics.emit(ConnectionClosed);
         });
     }
     // Requests in progress may finish; long-lived ones (the live stream)

@@ -218,30 +218,8 @@ pub fn related(
     Ok(json!({"before": before_v, "after": after_hits.iter().map(conv).collect::<Vec<_>>()}))
 }
 
-/// Datagrams the kernel dropped for the UDP socket bound to `port` (its
-/// receive buffer was full): Linux's per-socket `drops` in /proc/net/udp{,6}.
-pub fn kernel_udp_drops(port: u16) -> Option<u64> {
-    let mut total = None;
-    for f in ["/proc/net/udp", "/proc/net/udp6"] {
-        let Ok(text) = std::fs::read_to_string(f) else {
-            continue;
-        };
-        for line in text.lines().skip(1) {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            let Some(local) = cols.get(1) else { continue };
-            let p = local
-                .rsplit(':')
-                .next()
-                .and_then(|h| u16::from_str_radix(h, 16).ok());
-            if p == Some(port) {
-                let d = cols.last().and_then(|d| d.parse::<u64>().ok()).unwrap_or(0);
-                *total.get_or_insert(0) += d;
-            }
-        }
-    }
-    total
-}
-
+/// Each listener's counters for health and the overview. UDP listeners
+/// carry the kernel's drops for their socket in their own metrics.
 pub fn listeners(app: &App) -> Vec<J> {
     let snaps = app.registry.snapshots();
     let now_ms = Utc::now().timestamp_millis();
@@ -249,14 +227,7 @@ pub fn listeners(app: &App) -> Vec<J> {
         .iter()
         .map(|l| {
             let s = snaps.iter().find(|s| s.name == l.name);
-            let kernel = if l.kind == "syslog-udp" || l.kind == "netflow" {
-                l.address
-                    .parse::<std::net::SocketAddr>()
-                    .ok()
-                    .and_then(|a| kernel_udp_drops(a.port()))
-            } else {
-                None
-            };
+            let kernel = s.and_then(|s| s.kernel_dropped);
             json!({
                 "name": l.name, "kind": l.kind, "address": l.address,
                 "received": s.map(|s| s.events_received).unwrap_or(0),

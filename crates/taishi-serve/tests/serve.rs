@@ -475,3 +475,67 @@ fn every_call_needs_authentication_and_the_right_role() {
     // falls short, not the request's form.
     assert_eq!(with_csrf.status(), 403, "a viewer made an admin token");
 }
+
+/// Every series a listener can move is on `/metrics` with its HELP and
+/// TYPE and a sample per listener it applies to; the UDP listeners carry
+/// the kernel's drops for their own sockets, in `/metrics` and in health.
+#[test]
+fn metrics_show_every_listener_series_with_help_and_type() {
+    let (srv, c) = start(true);
+    let udp = srv.addr("syslog-udp");
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .send_to(b"<14>Mar  1 10:00:00 host app: counted", udp)
+        .unwrap();
+    assert!(wait_until(10, || {
+        let m = c.get("/metrics").1;
+        m.as_str().unwrap().contains(
+            "taishi_ingest_events_acked_total{listener=\"syslog-udp\",kind=\"syslog-udp\"} 1",
+        )
+    }));
+    let text = c.get("/metrics").1.as_str().unwrap().to_string();
+    let linux = cfg!(target_os = "linux");
+    for s in taishi_ingest::Series::ALL {
+        let def = s.metric();
+        let name = def.full_name();
+        if def.scope == taishi_ingest::Scope::Udp && !linux {
+            continue;
+        }
+        assert!(
+            text.contains(&format!("# HELP {name} {}\n", def.help)),
+            "{name}"
+        );
+        assert!(
+            text.contains(&format!("# TYPE {name} {}\n", def.kind.as_str())),
+            "{name}"
+        );
+        let listener = match def.scope {
+            taishi_ingest::Scope::Netflow => "netflow",
+            _ => "syslog-udp",
+        };
+        let suffix = if def.kind == taishi_ingest::MetricKind::Histogram {
+            "_count"
+        } else {
+            ""
+        };
+        assert!(
+            text.contains(&format!("{name}{suffix}{{listener=\"{listener}\"")),
+            "{name} for {listener}"
+        );
+    }
+    assert!(!text.contains("taishi_ingest_udp_kernel_dropped_total{listener=\"syslog-tcp\""));
+
+    let health = c.get("/api/v1/health").1;
+    let listeners = health["listeners"].as_array().unwrap();
+    let of = |name: &str| {
+        listeners
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {listeners:?}"))
+    };
+    if linux {
+        assert!(of("syslog-udp")["kernel_dropped"].is_u64(), "{listeners:?}");
+        assert!(of("netflow")["kernel_dropped"].is_u64(), "{listeners:?}");
+    }
+    assert!(of("syslog-tcp")["kernel_dropped"].is_null());
+}

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as J};
+use taishi_ingest::{NetflowConfig, SyslogTcpConfig, SyslogTlsConfig, SyslogUdpConfig};
 use taishi_serve::config::{Config, Listener};
 
 pub const WINDOWS_RULE: &str = r#"
@@ -69,26 +70,26 @@ pub fn config(dir: &Path) -> Config {
 }
 
 pub fn with_listeners(mut c: Config, tls: Option<(&Path, &Path)>) -> Config {
-    c.listeners.push(Listener::SyslogUdp {
+    c.listeners.push(Listener::SyslogUdp(SyslogUdpConfig {
         name: None,
         listen: any(),
-    });
-    c.listeners.push(Listener::SyslogTcp {
+    }));
+    c.listeners.push(Listener::SyslogTcp(SyslogTcpConfig {
         name: None,
         listen: any(),
-    });
-    c.listeners.push(Listener::Netflow {
+    }));
+    c.listeners.push(Listener::Netflow(NetflowConfig {
         name: None,
         listen: any(),
-    });
+    }));
     if let Some((cert, key)) = tls {
-        c.listeners.push(Listener::SyslogTls {
+        c.listeners.push(Listener::SyslogTls(SyslogTlsConfig {
             name: None,
             listen: any(),
             cert: cert.into(),
             key: key.into(),
             client_ca: None,
-        });
+        }));
     }
     c
 }
