@@ -36,7 +36,8 @@ export interface HitsOutput {
   took_ms: number;
   from: string;
   to: string;
-  hits: Hit[];
+  /** Each matching event once, flat fields with its own `@timestamp`. */
+  events: Flat[];
   histogram?: { interval_ms: number; buckets: { t: string; count: number }[] };
 }
 

@@ -23,7 +23,7 @@ use taishi_sigma::{
 };
 
 /// A rule as the API lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RuleInfo {
     pub id: String,
     pub title: String,
@@ -39,7 +39,8 @@ pub struct RuleInfo {
     pub health: Health,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "RuleHealth")]
 pub struct Health {
     pub hits: u64,
     pub evaluations: u64,
