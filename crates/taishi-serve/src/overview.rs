@@ -13,8 +13,17 @@ use serde::Serialize;
 use serde_json::{json, Value as J};
 use taishi_store::{AggResult, Aggregation, Filter, TimeRange};
 
-use crate::routes::{internal, parse_range, Object, R};
+use crate::state::StateError;
 use crate::App;
+
+/// Why a picture could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum OverviewError {
+    #[error("event store: {0}")]
+    Store(#[from] taishi_store::StoreError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
 
 /// Datagrams the kernel dropped for the UDP socket bound to `port` (its
 /// receive buffer was full): Linux's per-socket `drops` in /proc/net/udp{,6}.
@@ -130,14 +139,16 @@ type CacheKey = (String, String, u64);
 const OVERVIEW_TTL: Duration = Duration::from_secs(5);
 
 impl OverviewCache {
-    /// The picture of `from`..`to`, computed at most once per
-    /// [`OVERVIEW_TTL`] and alert generation (blocking).
-    pub fn get(&self, app: &App, from: Option<&str>, to: Option<&str>) -> R<Overview> {
-        let key = (
-            from.unwrap_or_default().to_string(),
-            to.unwrap_or_default().to_string(),
-            app.state.generation(),
-        );
+    /// The picture of `range`, computed at most once per
+    /// [`OVERVIEW_TTL`] and alert generation for the same `from` and `to`
+    /// parameters as the client sent them (blocking).
+    pub fn get(
+        &self,
+        app: &App,
+        (from, to): (&str, &str),
+        range: TimeRange,
+    ) -> Result<Overview, OverviewError> {
+        let key = (from.to_string(), to.to_string(), app.state.generation());
         {
             let c = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((t, v)) = c.get(&key) {
@@ -146,7 +157,7 @@ impl OverviewCache {
                 }
             }
         }
-        let v = overview(app, from, to)?;
+        let v = overview(app, range)?;
         let mut c = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         c.retain(|_, (t, _)| t.elapsed() < OVERVIEW_TTL);
         c.insert(key, (Instant::now(), v.clone()));
@@ -192,7 +203,6 @@ pub struct Overview {
     pub top_assets: Vec<AssetCount>,
     pub top_sources: Vec<SourceCount>,
     pub attack_matrix: Vec<MatrixCell>,
-    #[schemars(with = "Vec<Object>")]
     pub listeners: Vec<J>,
 }
 
@@ -305,23 +315,18 @@ fn source(app: &App, ip: &str, count: u64) -> SourceCount {
     }
 }
 
-/// Computes the picture of `from`..`to` (default the last 24 h).
-pub fn overview(app: &App, from: Option<&str>, to: Option<&str>) -> R<Overview> {
-    let (f, t) = parse_range(from, to, "now-24h")?;
-    let range = TimeRange::new(f, t);
+/// Computes the picture of a time range.
+pub fn overview(app: &App, range: TimeRange) -> Result<Overview, OverviewError> {
     let span = range.to - range.from;
     let interval = interval_for(span);
-    let hist = app
-        .store
-        .aggregate(
-            &Filter::All,
-            range,
-            &Aggregation::DateHistogram {
-                interval,
-                split: None,
-            },
-        )
-        .map_err(internal)?;
+    let hist = app.store.aggregate(
+        &Filter::All,
+        range,
+        &Aggregation::DateHistogram {
+            interval,
+            split: None,
+        },
+    )?;
     let events_over_time: Vec<TimeCount> = match &hist {
         AggResult::DateHistogram(b) => b
             .iter()

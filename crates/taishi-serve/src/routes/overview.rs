@@ -11,9 +11,9 @@ use axum::Json;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{blocking, Access, Route, R, S};
+use super::{blocking, internal, parse_range, Access, Route, R, S};
 use crate::auth::Permission as P;
-use crate::overview::Overview;
+use crate::overview::{Overview, OverviewError};
 use crate::state::Alert;
 
 pub fn routes() -> Vec<Route> {
@@ -47,9 +47,16 @@ pub struct OverviewQuery {
 
 async fn overview(State(app): State<S>, Query(q): Query<OverviewQuery>) -> R<Json<Overview>> {
     blocking(move || {
+        let (from, to) = (q.from.as_deref(), q.to.as_deref());
+        let (f, t) = parse_range(from, to, "now-24h")?;
+        let params = (from.unwrap_or_default(), to.unwrap_or_default());
         app.overview_cache
-            .get(&app, q.from.as_deref(), q.to.as_deref())
+            .get(&app, params, taishi_store::TimeRange::new(f, t))
             .map(Json)
+            .map_err(|e| match e {
+                OverviewError::State(e) => e.into(),
+                e => internal(e),
+            })
     })
     .await
 }
