@@ -8,9 +8,8 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::Json;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value as J};
 
-use super::{bad, blocking, internal, page, Access, ApiError, Object, Page, Route, R, S};
+use super::{bad, blocking, internal, page, Access, ApiError, Page, Route, R, S};
 use crate::auth::{self, Permission as P};
 use crate::detect::RuleInfo;
 use crate::App;
@@ -34,7 +33,7 @@ pub fn routes() -> Vec<Route> {
         Route::new(Method::POST, "/rules/validate", read, validate_rule)
             .doc("rules", "Validate rule YAML", "校验规则 YAML")
             .raw(&["application/yaml", "text/plain"])
-            .answer::<Object>(),
+            .answer::<Validation>(),
         Route::new(Method::POST, "/rules/reload", write, reload_rules)
             .doc(
                 "rules",
@@ -213,36 +212,83 @@ fn yaml_position(msg: &str) -> (Option<u64>, Option<u64>) {
     (num("line"), num("column"))
 }
 
-fn validate_text(text: &str, limits: taishi_sigma::LoadLimits) -> J {
+/// What validating rule text found.
+#[derive(Serialize, JsonSchema)]
+pub struct Validation {
+    pub ok: bool,
+    pub errors: Vec<RuleProblem>,
+    /// The first rule of the text.
+    pub rule: Option<RuleRef>,
+    /// Rules and correlations in the text.
+    pub rules: usize,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct RuleProblem {
+    pub line: Option<u64>,
+    pub column: Option<u64>,
+    pub message: String,
+    /// 1-based document of a multi-document text, when one is at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<usize>,
+}
+
+impl RuleProblem {
+    fn whole(message: impl Into<String>) -> RuleProblem {
+        RuleProblem {
+            line: None,
+            column: None,
+            message: message.into(),
+            document: None,
+        }
+    }
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct RuleRef {
+    pub id: Option<String>,
+    pub title: String,
+}
+
+fn validate_text(text: &str, limits: taishi_sigma::LoadLimits) -> Validation {
     let mut set = taishi_sigma::RuleSet {
         limits,
         ..Default::default()
     };
     set.add_yaml(text, "<upload>");
-    let mut errors: Vec<J> = set
+    let mut errors: Vec<RuleProblem> = set
         .rejected
         .iter()
         .map(|r| {
             let (line, column) = yaml_position(&r.reason);
-            json!({"line": line, "column": column, "message": r.reason, "document": r.document})
+            RuleProblem {
+                line,
+                column,
+                message: r.reason.clone(),
+                document: Some(r.document),
+            }
         })
         .collect();
     for c in &set.correlations {
         if let Err(e) = taishi_correlation::parse_correlation(&c.doc) {
-            errors.push(json!({"line": null, "column": null, "message": e}));
+            errors.push(RuleProblem::whole(e));
         }
     }
     if set.rules.is_empty() && set.correlations.is_empty() && errors.is_empty() {
-        errors.push(json!({"line": null, "column": null, "message": "no rule in the text"}));
+        errors.push(RuleProblem::whole("no rule in the text"));
     }
-    let first = set
-        .rules
-        .first()
-        .map(|r| json!({"id": r.meta.id, "title": r.meta.title}));
-    json!({"ok": errors.is_empty(), "errors": errors, "rule": first, "rules": set.rules.len() + set.correlations.len()})
+    Validation {
+        ok: errors.is_empty(),
+        rule: set.rules.first().map(|r| RuleRef {
+            id: r.meta.id.clone(),
+            title: r.meta.title.clone(),
+        }),
+        rules: set.rules.len() + set.correlations.len(),
+        errors,
+    }
 }
 
-async fn validate_rule(State(app): State<S>, body: Bytes) -> R<Json<Object>> {
+async fn validate_rule(State(app): State<S>, body: Bytes) -> R<Json<Validation>> {
     let limits = app.config.detection.load_limits();
     if body.len() > limits.max_file_bytes {
         return Err(ApiError(
@@ -258,7 +304,7 @@ async fn validate_rule(State(app): State<S>, body: Bytes) -> R<Json<Object>> {
     // async workers, like every other handler that computes.
     blocking(move || {
         let text = std::str::from_utf8(&body).map_err(|_| bad("the rule must be UTF-8 text"))?;
-        Ok(Json(Object(validate_text(text, limits))))
+        Ok(Json(validate_text(text, limits)))
     })
     .await
 }
@@ -286,7 +332,7 @@ pub struct UploadAnswer {
 pub struct UploadRejected {
     pub name: String,
     /// The `errors` of the validation.
-    pub reason: J,
+    pub reason: Vec<RuleProblem>,
 }
 
 fn safe_name(name: &str) -> String {
@@ -333,10 +379,10 @@ async fn upload_rules(
         let mut rejected = Vec::new();
         for f in files {
             let v = validate_text(&f.content, app.config.detection.load_limits());
-            if v["ok"] != J::Bool(true) {
+            if !v.ok {
                 rejected.push(UploadRejected {
                     name: f.name,
-                    reason: v["errors"].clone(),
+                    reason: v.errors,
                 });
                 continue;
             }
