@@ -240,7 +240,7 @@ pub fn role_permissions(role: &str) -> Vec<Permission> {
 }
 
 /// A verified caller.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub username: String,
     pub role: String,

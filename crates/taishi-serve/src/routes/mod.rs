@@ -496,14 +496,21 @@ async fn guard(State((app, access)): State<(S, Access)>, mut req: Request, next:
     let Access::Needs(permission) = access else {
         return next.run(req).await;
     };
-    let headers = req.headers().clone();
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let a = app.clone();
-    let Some(caller) = tokio::task::spawn_blocking(move || identify(&a, &headers))
-        .await
-        .ok()
-        .flatten()
-    else {
+    // A token checked in the last few seconds needs no thread; anything
+    // else (a token not cached, a session) reads SQLite on one.
+    let cached = credentials::bearer(req.headers()).and_then(|t| app.token_cache.get(&t));
+    let found = match cached {
+        Some(who) => who,
+        None => {
+            let (a, headers) = (app.clone(), req.headers().clone());
+            tokio::task::spawn_blocking(move || identify(&a, &headers))
+                .await
+                .ok()
+                .flatten()
+        }
+    };
+    let Some(caller) = found else {
         return unauthenticated();
     };
     if let Some(csrf) = &caller.csrf {
@@ -681,4 +688,39 @@ pub fn markdown(routes: &[Route]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(name: &str) -> Option<Caller> {
+        Some(Caller {
+            username: name.into(),
+            role: "viewer".into(),
+            csrf: None,
+        })
+    }
+
+    /// A flood of made-up tokens evicts the oldest entries rather than
+    /// growing the cache; a stale entry is never answered; a clear forgets
+    /// everything.
+    #[test]
+    fn the_token_cache_is_bounded_expires_and_clears() {
+        let c = TokenCache::new(2, Duration::from_secs(3600));
+        c.put("a", caller("a"));
+        c.put("b", None);
+        c.put("c", caller("c"));
+        assert_eq!(c.len(), 2);
+        assert!(c.get("a").is_none(), "the oldest entry was evicted");
+        assert_eq!(c.get("b"), Some(None), "an unknown token is cached too");
+        assert_eq!(c.get("c").flatten().unwrap().username, "c");
+        c.clear();
+        assert!(c.is_empty());
+
+        let stale = TokenCache::new(2, Duration::ZERO);
+        stale.put("a", caller("a"));
+        assert!(stale.get("a").is_none());
+        assert!(stale.is_empty(), "a stale entry is dropped when met");
+    }
 }
