@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{bad, blocking, internal, page, Access, ApiError, Items, Object, Page, Route, R, S};
 use crate::auth::Permission as P;
 use crate::state::{Alert, IntelHitCount};
+use taishi_intel::{ImportReport, Indicator};
 
 pub fn routes() -> Vec<Route> {
     let read = Access::Needs(P::IntelRead);
@@ -54,7 +55,7 @@ pub fn routes() -> Vec<Route> {
                 "Add a scheduled feed {name, kind: url|misp-feed|taxii|misp-rest, url, format?, interval_secs, auth?}",
                 "添加定时订阅源 {name, kind: url|misp-feed|taxii|misp-rest, url, format?, interval_secs, auth?}",
             )
-            .json::<Object>()
+            .json::<taishi_intel::Feed>()
             .created::<Object>(),
         Route::new(Method::DELETE, "/intel/feeds/{name}", feeds, intel_delete_feed).doc(
             "intel",
@@ -98,11 +99,11 @@ pub struct IntelQuery {
     pub offset: Option<usize>,
 }
 
-/// A `taishi_intel::Indicator` with its hits.
+/// An indicator with its hits.
 #[derive(Serialize, JsonSchema)]
 pub struct IndicatorHits {
     #[serde(flatten)]
-    pub indicator: Object,
+    pub indicator: Indicator,
     pub hits: u64,
     pub last_hit: Option<String>,
 }
@@ -126,16 +127,16 @@ async fn intel_indicators(
         let values: Vec<&str> = items.iter().map(|i| i.value.as_str()).collect();
         let hits = app.state.intel_hit_counts(&values)?;
         let items = items
-            .iter()
-            .map(|i| {
-                let (hits, last_hit) = hits.get(&i.value).cloned().unwrap_or((0, None));
-                Ok(IndicatorHits {
-                    indicator: Object(serde_json::to_value(i).map_err(internal)?),
+            .into_iter()
+            .map(|indicator| {
+                let (hits, last_hit) = hits.get(&indicator.value).cloned().unwrap_or((0, None));
+                IndicatorHits {
+                    indicator,
                     hits,
                     last_hit,
-                })
+                }
             })
-            .collect::<R<Vec<_>>>()?;
+            .collect();
         Ok(Json(Page { total, items }))
     })
     .await
@@ -198,8 +199,9 @@ async fn intel_delete_feed(State(app): State<S>, Path(name): Path<String>) -> R<
 /// What an import or pull brought, and the retro-hunt it started.
 #[derive(Serialize, JsonSchema)]
 pub struct ImportAnswer {
-    /// `taishi_intel::ImportReport`: added, updated, removed, rejected …
-    pub report: Object,
+    /// Serialised before the report moves to the retro-hunt.
+    #[schemars(with = "ImportReport")]
+    pub report: serde_json::Value,
     pub retro_hunt: RetroHunt,
 }
 
@@ -212,9 +214,9 @@ pub struct RetroHunt {
 
 /// Answers an import or pull, then retro-hunts its new indicators in the
 /// background.
-fn imported(app: &S, report: taishi_intel::ImportReport) -> R<Json<ImportAnswer>> {
+fn imported(app: &S, report: ImportReport) -> R<Json<ImportAnswer>> {
     let out = ImportAnswer {
-        report: Object(serde_json::to_value(&report).map_err(internal)?),
+        report: serde_json::to_value(&report).map_err(internal)?,
         retro_hunt: RetroHunt {
             indicators: report.new_indicators.len(),
             window_days: app.intel.retro_window.num_days(),
