@@ -262,8 +262,8 @@ pub struct Route {
 }
 
 impl Route {
-    /// A route under `/api/v1` answering JSON `{}` until [`Route::answer`]
-    /// says what.
+    /// A route under `/api/v1` with no body that answers 204, until the
+    /// builder methods below say otherwise.
     pub fn new<H, T>(method: Method, path: &'static str, access: Access, handler: H) -> Route
     where
         H: axum::handler::Handler<T, S>,
