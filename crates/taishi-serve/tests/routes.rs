@@ -316,3 +316,70 @@ fn api_md_lists_the_route_table() {
         }
     }
 }
+
+/// The properties a schema allows (through `$ref`, and the `oneOf`/
+/// `anyOf`/`allOf` that flattened and tagged types make) and the ones it
+/// requires.
+fn shape(doc: &J, s: &J) -> (HashSet<String>, HashSet<String>) {
+    let s = match s["$ref"].as_str() {
+        Some(r) => doc.pointer(r.trim_start_matches('#')).unwrap(),
+        None => s,
+    };
+    let mut props: HashSet<String> = s["properties"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let required = s["required"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    for k in ["oneOf", "anyOf", "allOf"] {
+        for sub in s[k].as_array().into_iter().flatten() {
+            props.extend(shape(doc, sub).0);
+        }
+    }
+    (props, required)
+}
+
+/// What each readable route answers has the shape its declared type says,
+/// so the table's answer types cannot drift from the handlers'.
+#[test]
+fn answers_have_the_shape_the_document_declares() {
+    let (srv, admin) = start();
+    let addr = addr(&srv);
+    let doc = taishi_serve::openapi_document();
+    let mut checked = 0;
+    for r in table() {
+        if r.method != "GET" || r.path.contains('{') || r.path == "/stream" {
+            continue;
+        }
+        let Some(schema) = doc["paths"][r.path]["get"]["responses"]["200"]["content"]
+            ["application/json"]
+            .get("schema")
+        else {
+            continue;
+        };
+        let (status, body) = call(addr, &r, Some(&admin.auth));
+        if status != 200 {
+            continue;
+        }
+        let v: J = serde_json::from_str(&body).unwrap();
+        let Some(obj) = v.as_object() else { continue };
+        let (props, required) = shape(&doc, schema);
+        if props.is_empty() {
+            continue;
+        }
+        for k in obj.keys() {
+            assert!(props.contains(k), "{}: `{k}` is not in its schema", r.path);
+        }
+        for k in &required {
+            assert!(obj.contains_key(k), "{}: `{k}` is missing: {body}", r.path);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "{checked}");
+}
