@@ -13,37 +13,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /**
-         * Sign in; sets the session cookie and returns the CSRF value
-         * @description Role: none.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        /** Sign in; sets the session cookie and returns the CSRF value */
+        post: operations["post_auth_login"];
         delete?: never;
         options?: never;
         head?: never;
@@ -61,31 +32,9 @@ export interface paths {
         put?: never;
         /**
          * Sign out
-         * @description Role: viewer.
+         * @description Needs the `account` permission. 需要 `account` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_auth_logout"];
         delete?: never;
         options?: never;
         head?: never;
@@ -101,31 +50,9 @@ export interface paths {
         };
         /**
          * The signed-in user
-         * @description Role: viewer.
+         * @description Needs the `account` permission. 需要 `account` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        get: operations["get_auth_me"];
         put?: never;
         post?: never;
         delete?: never;
@@ -145,35 +72,9 @@ export interface paths {
         put?: never;
         /**
          * Change one's own password
-         * @description Role: viewer.
+         * @description Needs the `account` permission. 需要 `account` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_auth_password"];
         delete?: never;
         options?: never;
         head?: never;
@@ -189,63 +90,15 @@ export interface paths {
         };
         /**
          * List users
-         * @description Role: admin.
+         * @description Needs the `users:read` permission. 需要 `users:read` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        get: operations["get_users"];
         put?: never;
         /**
          * Create a user
-         * @description Role: admin.
+         * @description Needs the `users:write` permission. 需要 `users:write` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_users"];
         delete?: never;
         options?: never;
         head?: never;
@@ -264,68 +117,16 @@ export interface paths {
         post?: never;
         /**
          * Delete a user
-         * @description Role: admin.
+         * @description Needs the `users:write` permission. 需要 `users:write` 权限。
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    username: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        delete: operations["delete_users_username"];
         options?: never;
         head?: never;
         /**
          * Change a user's role, password or disabled flag
-         * @description Role: admin.
+         * @description Needs the `users:write` permission. 需要 `users:write` 权限。
          */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    username: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        patch: operations["patch_users_username"];
         trace?: never;
     };
     "/tokens": {
@@ -336,64 +137,16 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List API tokens (own; admins: all)
-         * @description Role: viewer.
+         * List API tokens (own; with users:write, all)
+         * @description Needs the `tokens:write` permission. 需要 `tokens:write` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        get: operations["get_tokens"];
         put?: never;
         /**
          * Create an API token; the secret is shown once
-         * @description Role: viewer.
+         * @description Needs the `tokens:write` permission. 需要 `tokens:write` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_tokens"];
         delete?: never;
         options?: never;
         head?: never;
@@ -411,34 +164,10 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Revoke an API token
-         * @description Role: viewer.
+         * Revoke an API token (own; with users:write, any)
+         * @description Needs the `tokens:write` permission. 需要 `tokens:write` 权限。
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        delete: operations["delete_tokens_id"];
         options?: never;
         head?: never;
         patch?: never;
@@ -455,35 +184,9 @@ export interface paths {
         put?: never;
         /**
          * Run a query (KQL filter and pipe stages) over a time range
-         * @description Role: viewer.
+         * @description Needs the `search` permission. 需要 `search` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_search"];
         delete?: never;
         options?: never;
         head?: never;
@@ -499,159 +202,9 @@ export interface paths {
         };
         /**
          * Fields of matching events with their top values
-         * @description Role: viewer.
+         * @description Needs the `search` permission. 需要 `search` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/alerts": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * List alerts with filters and sort
-         * @description Role: viewer.
-         */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/alerts/groups": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Alert counts grouped by rule, host or source
-         * @description Role: viewer.
-         */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/alerts/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * One alert with its comments and rule
-         * @description Role: viewer.
-         */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        get: operations["get_fields"];
         put?: never;
         post?: never;
         delete?: never;
@@ -669,33 +222,69 @@ export interface paths {
         };
         /**
          * Events before and after the alert's event
-         * @description Role: viewer.
+         * @description Needs the `alerts:read` permission. 需要 `alerts:read` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
+        get: operations["get_alerts_id_related"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        /**
+         * List alerts with filters and sort
+         * @description Needs the `alerts:read` permission. 需要 `alerts:read` 权限。
+         */
+        get: operations["get_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alert counts grouped by rule, host or source
+         * @description Needs the `alerts:read` permission. 需要 `alerts:read` 权限。
+         */
+        get: operations["get_alerts_groups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One alert with its comments and rule
+         * @description Needs the `alerts:read` permission. 需要 `alerts:read` 权限。
+         */
+        get: operations["get_alerts_id"];
         put?: never;
         post?: never;
         delete?: never;
@@ -715,33 +304,9 @@ export interface paths {
         put?: never;
         /**
          * Acknowledge (takes an unassigned alert)
-         * @description Role: analyst.
+         * @description Needs the `alerts:write` permission. 需要 `alerts:write` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_alerts_id_ack"];
         delete?: never;
         options?: never;
         head?: never;
@@ -759,37 +324,9 @@ export interface paths {
         put?: never;
         /**
          * Assign to a user, or unassign with null
-         * @description Role: analyst.
+         * @description Needs the `alerts:write` permission. 需要 `alerts:write` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_alerts_id_assign"];
         delete?: never;
         options?: never;
         head?: never;
@@ -807,37 +344,9 @@ export interface paths {
         put?: never;
         /**
          * Close as true or false positive
-         * @description Role: analyst.
+         * @description Needs the `alerts:write` permission. 需要 `alerts:write` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_alerts_id_close"];
         delete?: never;
         options?: never;
         head?: never;
@@ -855,33 +364,9 @@ export interface paths {
         put?: never;
         /**
          * Reopen
-         * @description Role: analyst.
+         * @description Needs the `alerts:write` permission. 需要 `alerts:write` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_alerts_id_reopen"];
         delete?: never;
         options?: never;
         head?: never;
@@ -899,37 +384,9 @@ export interface paths {
         put?: never;
         /**
          * Comment
-         * @description Role: analyst.
+         * @description Needs the `alerts:write` permission. 需要 `alerts:write` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_alerts_id_comments"];
         delete?: never;
         options?: never;
         head?: never;
@@ -945,63 +402,15 @@ export interface paths {
         };
         /**
          * List rules with health
-         * @description Role: viewer.
+         * @description Needs the `rules:read` permission. 需要 `rules:read` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        get: operations["get_rules"];
         put?: never;
         /**
          * Upload rules (YAML text, or JSON {files:[{name,content}]})
-         * @description Role: analyst.
+         * @description Needs the `rules:write` permission. 需要 `rules:write` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_rules"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1019,35 +428,9 @@ export interface paths {
         put?: never;
         /**
          * Validate rule YAML
-         * @description Role: viewer.
+         * @description Needs the `rules:read` permission. 需要 `rules:read` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_rules_validate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1065,31 +448,9 @@ export interface paths {
         put?: never;
         /**
          * Re-read the configured rule paths
-         * @description Role: analyst.
+         * @description Needs the `rules:write` permission. 需要 `rules:write` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_rules_reload"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1105,64 +466,16 @@ export interface paths {
         };
         /**
          * One rule with its YAML and health
-         * @description Role: viewer.
+         * @description Needs the `rules:read` permission. 需要 `rules:read` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        get: operations["get_rules_id"];
         put?: never;
         post?: never;
         /**
          * Delete an uploaded rule
-         * @description Role: analyst.
+         * @description Needs the `rules:write` permission. 需要 `rules:write` 权限。
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        delete: operations["delete_rules_id"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1179,33 +492,9 @@ export interface paths {
         put?: never;
         /**
          * Enable a rule
-         * @description Role: analyst.
+         * @description Needs the `rules:write` permission. 需要 `rules:write` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_rules_id_enable"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1223,33 +512,9 @@ export interface paths {
         put?: never;
         /**
          * Disable a rule
-         * @description Role: analyst.
+         * @description Needs the `rules:write` permission. 需要 `rules:write` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_rules_id_disable"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1265,31 +530,9 @@ export interface paths {
         };
         /**
          * The situational picture over a time range
-         * @description Role: viewer.
+         * @description Needs the `overview:read` permission. 需要 `overview:read` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        get: operations["get_overview"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1307,31 +550,9 @@ export interface paths {
         };
         /**
          * Server-sent events: a tick every 2 s with rates and new alerts
-         * @description Role: viewer.
+         * @description Needs the `overview:read` permission. 需要 `overview:read` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        get: operations["get_stream"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1340,7 +561,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/health": {
+    "/settings/outputs": {
         parameters: {
             query?: never;
             header?: never;
@@ -1348,33 +569,15 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Service health: store, listeners, rules, pipeline
-         * @description Role: viewer.
+         * Alert outputs with their delivery counters (secrets masked)
+         * @description Needs the `settings:read` permission. 需要 `settings:read` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
-        put?: never;
+        get: operations["get_settings_outputs"];
+        /**
+         * Replace the alert outputs (a masked secret keeps the saved one)
+         * @description Needs the `settings:write` permission. 需要 `settings:write` 权限。
+         */
+        put: operations["put_settings_outputs"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1382,7 +585,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/ingest": {
+    "/settings/outputs/{name}/test": {
         parameters: {
             query?: never;
             header?: never;
@@ -1392,82 +595,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Ingest NDJSON (or ?format=syslog|cef|eve|…); answered once durable
-         * @description Role: analyst.
+         * Send a test notification through one output
+         * @description Needs the `outputs:test` permission. 需要 `outputs:test` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/_bulk": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Elasticsearch bulk API (Vector, Fluent Bit, Logstash, Beats)
-         * @description Role: analyst.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_settings_outputs_name_test"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1483,31 +614,9 @@ export interface paths {
         };
         /**
          * Indicator sources with counts, the matcher's size and the number of feeds
-         * @description Role: viewer.
+         * @description Needs the `intel:read` permission. 需要 `intel:read` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        get: operations["get_intel"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1524,32 +633,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Search indicators (?q=&type=&source=&limit=&offset=), each with hits and last hit
-         * @description Role: viewer.
+         * Search indicators, each with hits and last hit
+         * @description Needs the `intel:read` permission. 需要 `intel:read` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        get: operations["get_intel_indicators"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1569,35 +656,9 @@ export interface paths {
         put?: never;
         /**
          * Import a feed file as source ?name= (?format=stix|misp-event|feodo|urlhaus|threatfox|malwarebazaar|text|csv…); a retro-hunt follows
-         * @description Role: analyst.
+         * @description Needs the `intel:write` permission. 需要 `intel:write` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_intel_import"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1613,63 +674,15 @@ export interface paths {
         };
         /**
          * Scheduled feeds with last pull, last success, counts, last error and next pull
-         * @description Role: viewer.
+         * @description Needs the `intel:read` permission. 需要 `intel:read` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        get: operations["get_intel_feeds"];
         put?: never;
         /**
          * Add a scheduled feed {name, kind: url|misp-feed|taxii|misp-rest, url, format?, interval_secs, auth?}
-         * @description Role: admin.
+         * @description Needs the `intel:feeds` permission. 需要 `intel:feeds` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": Record<string, unknown>;
-                };
-            };
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_intel_feeds"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1688,33 +701,9 @@ export interface paths {
         post?: never;
         /**
          * Remove a feed and its indicators
-         * @description Role: admin.
+         * @description Needs the `intel:feeds` permission. 需要 `intel:feeds` 权限。
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        delete: operations["delete_intel_feeds_name"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1731,33 +720,9 @@ export interface paths {
         put?: never;
         /**
          * Pull a feed now (502 with the feed's error when the pull fails); a retro-hunt follows
-         * @description Role: analyst.
+         * @description Needs the `intel:write` permission. 需要 `intel:write` 权限。
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    name: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        post: operations["post_intel_feeds_name_pull"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1772,32 +737,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The intel alerts of one indicator (?indicator=&limit=&offset=), newest first
-         * @description Role: viewer.
+         * The intel alerts of one indicator, newest first
+         * @description Needs the `intel:read` permission. 需要 `intel:read` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        get: operations["get_intel_hits"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1814,32 +757,67 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Indicators by number of hits (?limit=)
-         * @description Role: viewer.
+         * Indicators by number of hits
+         * @description Needs the `intel:read` permission. 需要 `intel:read` 权限。
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
+        get: operations["get_intel_hits_top"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/livez": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
+        /** Liveness probe: answers while the process serves HTTP */
+        get: operations["get_livez"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Service health: store, listeners, rules, pipeline
+         * @description Needs the `system:read` permission. 需要 `system:read` 权限。
+         */
+        get: operations["get_health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description Needs the `system:read` permission. 需要 `system:read` 权限。
+         */
+        get: operations["get_metrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1855,33 +833,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /**
-         * This document
-         * @description Role: none.
-         */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description OK */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": Record<string, unknown>;
-                    };
-                };
-                400: components["responses"]["Error"];
-                401: components["responses"]["Error"];
-                403: components["responses"]["Error"];
-            };
-        };
+        /** This document */
+        get: operations["get_openapi_json"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1890,10 +843,1176 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ingest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ingest NDJSON (or ?format=syslog|cef|eve|…); answered once durable
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        post: operations["post_ingest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Elasticsearch bulk API (Vector, Fluent Bit, Logstash, Beats)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        put: operations["put__bulk"];
+        /**
+         * Elasticsearch bulk API (Vector, Fluent Bit, Logstash, Beats)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        post: operations["post__bulk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/{index}/_bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Elasticsearch bulk API with a default index
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        put: operations["put_index__bulk"];
+        /**
+         * Elasticsearch bulk API with a default index
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        post: operations["post_index__bulk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Elasticsearch client handshake (answered so that shippers start)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        get: operations["get_root"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Elasticsearch client handshake (answered so that shippers start)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        head: operations["head_root"];
+        patch?: never;
+        trace?: never;
+    };
+    "/_license": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Elasticsearch client handshake (answered so that shippers start)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        get: operations["get__license"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_xpack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Elasticsearch client handshake (answered so that shippers start)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        get: operations["get__xpack"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_cluster/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Elasticsearch client handshake (answered so that shippers start)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        get: operations["get__cluster_health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_index_template/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Elasticsearch client handshake (answered so that shippers start)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        put: operations["put__index_template_name"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_template/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Elasticsearch client handshake (answered so that shippers start)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        put: operations["put__template_name"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_component_template/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Elasticsearch client handshake (answered so that shippers start)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        put: operations["put__component_template_name"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_ilm/policy/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Elasticsearch client handshake (answered so that shippers start)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        put: operations["put__ilm_policy_name"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_data_stream/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Elasticsearch client handshake (answered so that shippers start)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        put: operations["put__data_stream_name"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_ingest/pipeline/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Elasticsearch client handshake (answered so that shippers start)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        put: operations["put__ingest_pipeline_name"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/_alias/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Elasticsearch client handshake (answered so that shippers start)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        put: operations["put__alias_name"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/{index}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Elasticsearch client handshake (answered so that shippers start)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        put: operations["put_index"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Elasticsearch client handshake (answered so that shippers start)
+         * @description Needs the `ingest` permission. 需要 `ingest` 权限。
+         */
+        head: operations["head_index"];
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        /** @description The body of every error answer. */
+        ErrorBody: {
+            /** @description What went wrong and what to do. */
+            error: string;
+        };
+        LoginAnswer: {
+            user?: components["schemas"]["User"] | null;
+            /** @description Send it back in the `X-Taishi-CSRF` header on unsafe methods. */
+            csrf: string;
+        };
+        User: {
+            username: string;
+            role: string;
+            disabled: boolean;
+            created: string;
+            last_login?: string | null;
+        };
+        Login: {
+            username: string;
+            password: string;
+        };
+        /**
+         * @description The signed-in user; `csrf` when signed in with a session (a reloaded
+         *     console tab gets its CSRF value back from its cookie).
+         */
+        Me: {
+            username?: string;
+            role?: string;
+            disabled?: boolean;
+            created?: string;
+            last_login?: string | null;
+            csrf?: string | null;
+        };
+        PasswordChange: {
+            old: string;
+            new: string;
+        };
+        /** @description A whole list. */
+        Items_User: {
+            items: components["schemas"]["User"][];
+        };
+        NewUser: {
+            username: string;
+            password: string;
+            /** @description `admin`, `analyst` or `viewer`. */
+            role: string;
+        };
+        UserPatch: {
+            role?: string | null;
+            password?: string | null;
+            disabled?: boolean | null;
+        };
+        /** @description A whole list. */
+        Items_Token: {
+            items: components["schemas"]["Token"][];
+        };
+        Token: {
+            id: string;
+            name: string;
+            role: string;
+            owner: string;
+            created: string;
+            last_used?: string | null;
+        };
+        /** @description A new token with its secret, which is never shown again. */
+        TokenCreated: {
+            id: string;
+            name: string;
+            role: string;
+            owner: string;
+            created: string;
+            last_used?: string | null;
+            /** @description `tsk_…`: send it as `Authorization: Bearer <secret>`. */
+            secret: string;
+        };
+        NewToken: {
+            name: string;
+            /** @description At most the caller's own role; the caller's role when absent. */
+            role?: string | null;
+        };
+        /**
+         * @description `taishi_search::SearchOutput` (what `taishi search --server` reads),
+         *     each event once, plus the console's forms of the histogram
+         *     (`interval_ms`, buckets with `t`).
+         */
+        SearchAnswer: {
+            /**
+             * Format: date-time
+             * @description The effective time range, `from` inclusive, `to` exclusive.
+             */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            /** Format: double */
+            took_ms: number;
+            /** @description Matching events over time (searches without aggregation). */
+            histogram?: components["schemas"]["Histogram"] | null;
+            /** @description How the query ran (`index`, `index+aggregation`, `scan`). */
+            plan: string;
+        } & ({
+            /** @constant */
+            kind: "hits";
+            /**
+             * Format: uint64
+             * @description Events matching the filter in the range (before `head`).
+             */
+            total: number;
+            events: {
+                [key: string]: unknown;
+            }[];
+        } | {
+            /** @constant */
+            kind: "table";
+            columns: string[];
+            rows: unknown[][];
+        });
+        Histogram: {
+            /** Format: uint64 */
+            interval_secs: number;
+            /** Format: uint64 */
+            interval_ms: number;
+            buckets: components["schemas"]["Bucket"][];
+        };
+        Bucket: {
+            /** Format: date-time */
+            start: string;
+            /**
+             * Format: date-time
+             * @description The same as `start` (the console's name).
+             */
+            t: string;
+            /** Format: uint64 */
+            count: number;
+        };
+        SearchBody: {
+            query: string;
+            from?: string | null;
+            to?: string | null;
+            /** Format: uint */
+            limit?: number | null;
+            /** Format: uint */
+            offset?: number | null;
+        };
+        FieldsAnswer: {
+            fields: components["schemas"]["FieldInfo"][];
+            /**
+             * Format: uint
+             * @description Events the counts come from.
+             */
+            sampled: number;
+        };
+        FieldInfo: {
+            name: string;
+            /** Format: uint64 */
+            count: number;
+            top: components["schemas"]["ValueCount"][];
+        };
+        ValueCount: {
+            value: string;
+            /** Format: uint64 */
+            count: number;
+        };
+        /**
+         * @description Events of the same host (else the same source IP) around an alert's
+         *     event, oldest first.
+         */
+        Related: {
+            before: components["schemas"]["StoredEvent"][];
+            after: components["schemas"]["StoredEvent"][];
+        };
+        StoredEvent: {
+            /** Format: uint64 */
+            seq: number;
+            "@timestamp"?: string | null;
+            event: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description One page of a list and the number of matches. */
+        Page_AlertRecord: {
+            /** Format: uint64 */
+            total: number;
+            items: components["schemas"]["AlertRecord"][];
+        };
+        /**
+         * @description An alert as it is stored and worked: the detection's [`Alert`] and,
+         *     beside it, what analysts did with it. Its JSON is the alert's fields
+         *     with these added (the API's alert, see `API.md`).
+         */
+        AlertRecord: {
+            id: string;
+            kind: components["schemas"]["AlertKind"];
+            rule_id: string;
+            rule_title: string;
+            level: components["schemas"]["Level"];
+            /**
+             * @description ATT&CK and other rule tags (`attack.t1059.001`, `attack.execution`).
+             * @default []
+             */
+            tags: string[];
+            /**
+             * Format: date-time
+             * @description When it happened (the matching event's time, zone kept).
+             */
+            "@timestamp": string;
+            /** @default null */
+            host: string | null;
+            /** @default null */
+            source_ip: string | null;
+            /** @default null */
+            destination_ip: string | null;
+            /**
+             * @description Raised by a hunt over stored data rather than on arrival: outputs
+             *     skip these unless `alerts.notify_retrospective` is set.
+             * @default false
+             */
+            retrospective: boolean;
+            /**
+             * @description Key fields of the matching event, shown in notifications in order.
+             * @default {}
+             */
+            summary: {
+                [key: string]: unknown;
+            };
+            /** @description The (first) matching event as JSON. */
+            event?: unknown;
+            /**
+             * @description The store's sequence numbers of the matching events (empty when
+             *     they are not in a store, as in a hunt over files).
+             * @default []
+             */
+            events: number[];
+            /** @description Free context from the detector (correlation group, intel match…). */
+            context?: unknown;
+            status: components["schemas"]["AlertStatus"];
+            resolution?: components["schemas"]["Resolution"] | null;
+            assignee?: string | null;
+            /** @description When it was stored and last changed (RFC 3339, UTC). */
+            created: string;
+            updated: string;
+        };
+        /** @description What raised the alert. */
+        AlertKind: "sigma" | "correlation" | "intel";
+        /**
+         * @description Sigma's levels, ordered: `Level::High > Level::Low`.
+         * @enum {string}
+         */
+        Level: "informational" | "low" | "medium" | "high" | "critical";
+        /**
+         * @description Where an analyst is with an alert.
+         * @enum {string}
+         */
+        AlertStatus: "new" | "acknowledged" | "closed";
+        /**
+         * @description How a closed alert was judged.
+         * @enum {string}
+         */
+        Resolution: "true_positive" | "false_positive";
+        /** @description A whole list. */
+        Items_AlertGroup: {
+            items: components["schemas"]["AlertGroup"][];
+        };
+        AlertGroup: {
+            key: string;
+            label: string;
+            /** Format: uint64 */
+            count: number;
+            max_level: components["schemas"]["Level"];
+            last: string;
+        };
+        /** @description An alert with its comments and the rule that raised it (when loaded). */
+        AlertDetail: {
+            id: string;
+            kind: components["schemas"]["AlertKind"];
+            rule_id: string;
+            rule_title: string;
+            level: components["schemas"]["Level"];
+            /**
+             * @description ATT&CK and other rule tags (`attack.t1059.001`, `attack.execution`).
+             * @default []
+             */
+            tags: string[];
+            /**
+             * Format: date-time
+             * @description When it happened (the matching event's time, zone kept).
+             */
+            "@timestamp": string;
+            /** @default null */
+            host: string | null;
+            /** @default null */
+            source_ip: string | null;
+            /** @default null */
+            destination_ip: string | null;
+            /**
+             * @description Raised by a hunt over stored data rather than on arrival: outputs
+             *     skip these unless `alerts.notify_retrospective` is set.
+             * @default false
+             */
+            retrospective: boolean;
+            /**
+             * @description Key fields of the matching event, shown in notifications in order.
+             * @default {}
+             */
+            summary: {
+                [key: string]: unknown;
+            };
+            /** @description The (first) matching event as JSON. */
+            event?: unknown;
+            /**
+             * @description The store's sequence numbers of the matching events (empty when
+             *     they are not in a store, as in a hunt over files).
+             * @default []
+             */
+            events: number[];
+            /** @description Free context from the detector (correlation group, intel match…). */
+            context?: unknown;
+            status: components["schemas"]["AlertStatus"];
+            resolution?: components["schemas"]["Resolution"] | null;
+            assignee?: string | null;
+            /** @description When it was stored and last changed (RFC 3339, UTC). */
+            created: string;
+            updated: string;
+            comments: components["schemas"]["Comment"][];
+            rule?: components["schemas"]["AlertRule"] | null;
+        };
+        Comment: {
+            user: string;
+            time: string;
+            text: string;
+        };
+        AlertRule: {
+            id: string;
+            title: string;
+            description?: string | null;
+            level: components["schemas"]["Level"];
+            tags: string[];
+            /** @description The rule's file as text, when readable. */
+            yaml?: string | null;
+            enabled: boolean;
+        };
+        Assign: {
+            /** @description A username, or null to unassign. */
+            assignee?: string | null;
+        };
+        Close: {
+            /** @description `true_positive` or `false_positive`. */
+            resolution: string;
+            comment?: string | null;
+        };
+        NewComment: {
+            text: string;
+        };
+        /** @description One page of a list and the number of matches. */
+        Page_RuleInfo: {
+            /** Format: uint64 */
+            total: number;
+            items: components["schemas"]["RuleInfo"][];
+        };
+        /** @description A rule as the API lists it. */
+        RuleInfo: {
+            id: string;
+            title: string;
+            level: components["schemas"]["Level"];
+            status?: string | null;
+            tags: string[];
+            description?: string | null;
+            logsource: unknown;
+            path: string;
+            enabled: boolean;
+            kind: string;
+            origin: string;
+            health: components["schemas"]["RuleHealth"];
+        };
+        RuleHealth: {
+            /** Format: uint64 */
+            hits: number;
+            /** Format: uint64 */
+            evaluations: number;
+            /** Format: uint64 */
+            errors: number;
+            /** Format: double */
+            time_ms: number;
+            last_hit?: string | null;
+            /**
+             * @description Why the rule does not run, when it does not (not compiled, no
+             *     pipeline maps its log source).
+             */
+            error?: string | null;
+        };
+        /** @description Files stored and files refused (with the validation errors). */
+        UploadAnswer: {
+            loaded: string[];
+            rejected: components["schemas"]["UploadRejected"][];
+        };
+        UploadRejected: {
+            name: string;
+            /** @description The `errors` of the validation. */
+            reason: components["schemas"]["RuleProblem"][];
+        };
+        RuleProblem: {
+            /** Format: uint64 */
+            line?: number | null;
+            /** Format: uint64 */
+            column?: number | null;
+            message: string;
+            /**
+             * Format: uint
+             * @description 1-based document of a multi-document text, when one is at fault.
+             */
+            document?: number | null;
+        };
+        UploadFiles: {
+            files: components["schemas"]["UploadFile"][];
+        };
+        UploadFile: {
+            name: string;
+            /** @description The rule YAML. */
+            content: string;
+        };
+        /** @description What validating rule text found. */
+        Validation: {
+            ok: boolean;
+            errors: components["schemas"]["RuleProblem"][];
+            /** @description The first rule of the text. */
+            rule?: components["schemas"]["RuleRef"] | null;
+            /**
+             * Format: uint
+             * @description Rules and correlations in the text.
+             */
+            rules: number;
+        };
+        RuleRef: {
+            id?: string | null;
+            title: string;
+        };
+        /** @description What a reload loaded. */
+        Reloaded: {
+            /**
+             * Format: uint
+             * @description Rules read.
+             */
+            loaded: number;
+            /**
+             * Format: uint
+             * @description Rules running.
+             */
+            compiled: number;
+            rejected: components["schemas"]["Rejected"][];
+        };
+        Rejected: {
+            /** @description The file (and document) that was refused. */
+            name: string;
+            reason: string;
+        };
+        /** @description A rule with its file as text. */
+        RuleDetail: {
+            id: string;
+            title: string;
+            level: components["schemas"]["Level"];
+            status?: string | null;
+            tags: string[];
+            description?: string | null;
+            logsource: unknown;
+            path: string;
+            enabled: boolean;
+            kind: string;
+            origin: string;
+            health: components["schemas"]["RuleHealth"];
+            yaml?: string | null;
+        };
+        /** @description The picture of a time range (`GET /api/v1/overview`). */
+        Overview: {
+            from: string;
+            to: string;
+            /** @description `low`, `guarded`, `elevated`, `high` or `severe` (last 24 h). */
+            threat_level: string;
+            /**
+             * Format: double
+             * @description 0–100.
+             */
+            threat_score: number;
+            /** Format: uint64 */
+            events_total: number;
+            /** Format: uint64 */
+            alerts_total: number;
+            /** Format: uint64 */
+            alerts_open: number;
+            /** Format: double */
+            events_per_s: number;
+            /** Format: int64 */
+            interval_ms: number;
+            events_over_time: components["schemas"]["TimeCount"][];
+            alerts_over_time: components["schemas"]["LevelsAt"][];
+            alerts_by_level: components["schemas"]["LevelCounts"];
+            alerts_by_rule: components["schemas"]["RuleCount"][];
+            top_assets: components["schemas"]["AssetCount"][];
+            top_sources: components["schemas"]["SourceCount"][];
+            attack_matrix: components["schemas"]["MatrixCell"][];
+            listeners: unknown[];
+        };
+        TimeCount: {
+            t: string;
+            /** Format: uint64 */
+            count: number;
+        };
+        /** @description Alerts of each level in one interval starting at `t`. */
+        LevelsAt: {
+            t: string;
+            /** Format: uint64 */
+            informational: number;
+            /** Format: uint64 */
+            low: number;
+            /** Format: uint64 */
+            medium: number;
+            /** Format: uint64 */
+            high: number;
+            /** Format: uint64 */
+            critical: number;
+        };
+        /** @description Alerts of each level. */
+        LevelCounts: {
+            /** Format: uint64 */
+            informational: number;
+            /** Format: uint64 */
+            low: number;
+            /** Format: uint64 */
+            medium: number;
+            /** Format: uint64 */
+            high: number;
+            /** Format: uint64 */
+            critical: number;
+        };
+        RuleCount: {
+            rule_id: string;
+            title: string;
+            level: string;
+            /** Format: uint64 */
+            count: number;
+        };
+        AssetCount: {
+            host: string;
+            /** Format: uint64 */
+            count: number;
+            max_level: string;
+        };
+        /**
+         * @description A source address of alerts, with its place when the GeoIP databases
+         *     know it.
+         */
+        SourceCount: {
+            ip: string;
+            /** Format: uint64 */
+            count: number;
+            country_iso_code?: string | null;
+            country_name?: string | null;
+            country_name_zh?: string | null;
+            city_name?: string | null;
+            city_name_zh?: string | null;
+            /** @description ISO 3166-2 (`CN-GD`): the China map shades provinces by it. */
+            region_iso_code?: string | null;
+            region_name?: string | null;
+            region_name_zh?: string | null;
+            /** Format: double */
+            lat?: number | null;
+            /** Format: double */
+            lon?: number | null;
+            as_organization?: string | null;
+        };
+        MatrixCell: {
+            tactic: string;
+            technique: string;
+            /** Format: uint64 */
+            count: number;
+        };
+        /** @description One `tick` event of the live stream. */
+        Tick: {
+            /** Format: double */
+            events_per_s: number;
+            /** Format: uint64 */
+            alerts_open: number;
+            threat_level: string;
+            /** Format: double */
+            threat_score: number;
+            /** @description Alerts raised since the last tick (at most 50). */
+            new_alerts: components["schemas"]["AlertRecord"][];
+        };
+        /**
+         * @description The outputs as `taishi_alert::OutputConfig` (`kind`, `name`, `url` …)
+         *     each with its `metrics`, and the grouping windows.
+         */
+        Outputs: {
+            items: components["schemas"]["Object"][];
+            /** Format: uint64 */
+            group_window_s: number;
+            /** Format: uint64 */
+            suppress_s: number;
+            outbox: components["schemas"]["Outbox"];
+        };
+        Object: {
+            [key: string]: unknown;
+        };
+        /** @description Notifications of the disk outbox sent after a restart, and dropped. */
+        Outbox: {
+            /** Format: uint64 */
+            resent: number;
+            /** Format: uint64 */
+            dropped: number;
+        };
+        OutputsBody: {
+            /** @description `taishi_alert::OutputConfig` objects; `metrics` is ignored. */
+            items: components["schemas"]["Object"][];
+        };
+        OutputTest: {
+            ok: boolean;
+            error?: string | null;
+        };
+        /** @description One page of a list and the number of matches. */
+        Page_IndicatorHits: {
+            /** Format: uint64 */
+            total: number;
+            items: components["schemas"]["IndicatorHits"][];
+        };
+        /** @description An indicator with its hits. */
+        IndicatorHits: {
+            type: components["schemas"]["IndicatorType"];
+            /**
+             * @description Normalised (see [`IndicatorType::normalise`]); for `Pattern`, the
+             *     pattern text.
+             */
+            value: string;
+            /**
+             * @description The feed or import it came from; a new import from the same source
+             *     replaces that source's earlier indicators.
+             */
+            source: string;
+            /** @description The source's identifier (STIX id, MISP attribute UUID, feed row id). */
+            id?: string | null;
+            name?: string | null;
+            description?: string | null;
+            /**
+             * Format: uint8
+             * @description 0–100.
+             */
+            confidence?: number | null;
+            tlp?: components["schemas"]["Tlp"] | null;
+            labels?: string[];
+            /** @description Malware families. */
+            malware?: string[];
+            /** @description MITRE ATT&CK technique ids (`T1071.001`). */
+            attack?: string[];
+            /** Format: date-time */
+            valid_from?: string | null;
+            /** Format: date-time */
+            valid_until?: string | null;
+            /** Format: date-time */
+            first_seen?: string | null;
+            /** Format: date-time */
+            last_seen?: string | null;
+            /** @description Further comparisons that must hold on the same event. */
+            conditions?: components["schemas"]["Condition"][];
+            /** Format: uint64 */
+            hits: number;
+            last_hit?: string | null;
+        };
+        /**
+         * @description The kinds of value Taishi indexes for line-rate matching, plus `Pattern`
+         *     for STIX conjunctions that have no indexable comparison (evaluated on
+         *     every event, so feeds should have few of them).
+         */
+        IndicatorType: ("md5" | "sha1" | "sha256" | "email") | "ip" | "cidr" | "domain" | "url" | "ja3" | "ja3s" | "ja4" | "ip-port" | "pattern";
+        /**
+         * @description Traffic Light Protocol marking (2.0 names; 1.0's WHITE reads as CLEAR).
+         * @enum {string}
+         */
+        Tlp: "clear" | "green" | "amber" | "amber-strict" | "red";
+        /**
+         * @description A comparison beside an indicator's value that must also hold (STIX
+         *     `AND` within one observation), or the whole test of a `Pattern`.
+         */
+        Condition: {
+            /** @description The STIX object path, e.g. `network-traffic:dst_port`. */
+            path: string;
+            op: components["schemas"]["CondOp"];
+            /** @description One value, or several for `IN`. */
+            values: string[];
+            /** @description `NOT` before the operator (or `!=`). */
+            negated?: boolean;
+        };
+        CondOp: ("ge" | "lt" | "le") | "eq" | "matches" | "like" | "subset" | "gt";
+        /** @description What an import or pull brought, and the retro-hunt it started. */
+        ImportAnswer: {
+            /** @description Serialised before the report moves to the retro-hunt. */
+            report: components["schemas"]["ImportReport"];
+            retro_hunt: components["schemas"]["RetroHunt"];
+        };
+        /** @description What an import changed. */
+        ImportReport: {
+            source: string;
+            /** Format: uint64 */
+            added: number;
+            /** Format: uint64 */
+            updated: number;
+            /** Format: uint64 */
+            unchanged: number;
+            /** Format: uint64 */
+            removed: number;
+            /**
+             * Format: uint64
+             * @description Records of the input that were duplicates of another record (same
+             *     type, value and conditions) and were merged into it.
+             */
+            merged_duplicates: number;
+            /**
+             * Format: uint64
+             * @description The source's indicator count after the import.
+             */
+            total: number;
+            /** @description Every entry that could not be used, with the reason. */
+            rejected: components["schemas"]["ImportError"][];
+            /** @description Entries read but not matched on (by kind). */
+            ignored: {
+                [key: string]: number;
+            };
+        };
+        /** @description A malformed or unusable entry of an import, by its place in the input. */
+        ImportError: {
+            /** @description Where: `file.json: indicator--… (objects[3])`, `feed.csv:12`. */
+            entry: string;
+            reason: string;
+        };
+        RetroHunt: {
+            /**
+             * Format: uint
+             * @description New indicators looked for in the stored events.
+             */
+            indicators: number;
+            /** Format: int64 */
+            window_days: number;
+        };
+        /** @description A whole list. */
+        Items_Object: {
+            items: components["schemas"]["Object"][];
+        };
+        Feed: {
+            name: string;
+            kind: components["schemas"]["FeedKind"];
+            url: string;
+            /** @description Format for `url` feeds (detected when absent). */
+            format?: string | null;
+            /**
+             * Format: uint64
+             * @description Seconds between pulls.
+             */
+            interval_secs: number;
+            auth?: components["schemas"]["Auth"] | null;
+            /** Format: date-time */
+            last_pull?: string | null;
+            /** @description TAXII `added_after` / MISP timestamp for the next incremental pull. */
+            cursor?: string | null;
+            last_error?: string | null;
+        };
+        FeedKind: "url" | "misp-feed" | "taxii" | "misp-rest";
+        /** @description Credentials for a server or feed. */
+        Auth: {
+            basic: {
+                user: string;
+                password: string;
+            };
+        } | {
+            header: {
+                value: string;
+            };
+        };
+        /** @description A whole list. */
+        Items_IntelHitCount: {
+            items: components["schemas"]["IntelHitCount"][];
+        };
+        /** @description One indicator's hits. */
+        IntelHitCount: {
+            indicator: string;
+            type?: string | null;
+            source?: string | null;
+            /** Format: uint64 */
+            hits: number;
+            last_hit?: string | null;
+        };
+        Live: {
+            /** @description Always `ok`. */
+            status: string;
+        };
+        Health: {
+            /** @description `ok`, or `degraded` after a background store error. */
+            status: string;
+            version: string;
+            /** Format: uint64 */
+            uptime_s: number;
+            store: components["schemas"]["StoreHealth"];
+            listeners: components["schemas"]["Object"][];
+            rules: components["schemas"]["RulesHealth"];
+            /** @description The outputs as `GET /settings/outputs` lists them. */
+            alerts_outputs: components["schemas"]["Object"][];
+            pipeline: components["schemas"]["PipelineHealth"];
+        };
+        StoreHealth: {
+            /** Format: uint64 */
+            events: number;
+            /** Format: uint64 */
+            bytes: number;
+            /** Format: uint */
+            partitions: number;
+            /** Format: uint64 */
+            wal_bytes: number;
+            /** Format: double */
+            bytes_per_event: number;
+            /** Format: uint64 */
+            last_seq: number;
+            /** Format: uint64 */
+            durable_seq: number;
+            /** Format: uint64 */
+            checkpoint_seq: number;
+            /** Format: uint64 */
+            outside_events: number;
+            /** Format: uint64 */
+            unrepresentable_events: number;
+            /** Format: uint */
+            open_writers: number;
+            /** @description The last background error (indexing, retention), if any. */
+            error?: string | null;
+        };
+        RulesHealth: {
+            /** Format: uint */
+            loaded: number;
+            /** Format: uint */
+            compiled: number;
+            /** Format: uint */
+            rejected: number;
+            /** Format: uint */
+            disabled: number;
+        };
+        PipelineHealth: {
+            /** Format: uint64 */
+            events: number;
+            /** Format: uint64 */
+            alerts: number;
+            /** Format: uint64 */
+            rejects: number;
+            /** Format: uint64 */
+            rejects_dropped: number;
+        };
+    };
     responses: {
         /** @description What went wrong and what to do */
         Error: {
@@ -1901,9 +2020,7 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
-                "application/json": {
-                    error?: string;
-                };
+                "application/json": components["schemas"]["ErrorBody"];
             };
         };
     };
@@ -1913,4 +2030,1796 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    post_auth_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Login"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginAnswer"];
+                };
+            };
+            400: components["responses"]["Error"];
+        };
+    };
+    post_auth_logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_auth_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_auth_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_users: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Items_User"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_users: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewUser"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    delete_users_username: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    patch_users_username: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_tokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Items_Token"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_tokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewToken"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenCreated"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    delete_tokens_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_search: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SearchBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchAnswer"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_fields: {
+        parameters: {
+            query?: {
+                /** @description A query; only its filter applies. */
+                query?: string | null;
+                from?: string | null;
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FieldsAnswer"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_alerts_id_related: {
+        parameters: {
+            query?: {
+                /** @description Events before the alert's (default 10, at most 200). */
+                before?: number | null;
+                /** @description Events after it (default 10, at most 200). */
+                after?: number | null;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Related"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_alerts: {
+        parameters: {
+            query?: {
+                /** @description `new`, `acknowledged` or `closed`. */
+                status?: string | null;
+                /** @description Minimum level. */
+                level?: string | null;
+                rule_id?: string | null;
+                host?: string | null;
+                source_ip?: string | null;
+                /** @description Text in the title or the host. */
+                q?: string | null;
+                /** @description `time`, `-time`, `level` or `-level`. */
+                sort?: string | null;
+                limit?: number | null;
+                offset?: number | null;
+                from?: string | null;
+                to?: string | null;
+                /** @description Groups only: `rule`, `host` or `source`. */
+                by?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AlertRecord"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_alerts_groups: {
+        parameters: {
+            query?: {
+                /** @description `new`, `acknowledged` or `closed`. */
+                status?: string | null;
+                /** @description Minimum level. */
+                level?: string | null;
+                rule_id?: string | null;
+                host?: string | null;
+                source_ip?: string | null;
+                /** @description Text in the title or the host. */
+                q?: string | null;
+                /** @description `time`, `-time`, `level` or `-level`. */
+                sort?: string | null;
+                limit?: number | null;
+                offset?: number | null;
+                from?: string | null;
+                to?: string | null;
+                /** @description Groups only: `rule`, `host` or `source`. */
+                by?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Items_AlertGroup"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_alerts_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertDetail"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_alerts_id_ack: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRecord"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_alerts_id_assign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Assign"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRecord"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_alerts_id_close: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Close"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRecord"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_alerts_id_reopen: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRecord"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_alerts_id_comments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewComment"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Comment"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_rules: {
+        parameters: {
+            query?: {
+                /** @description Text in the title, the id or a tag. */
+                q?: string | null;
+                /** @description Minimum level. */
+                level?: string | null;
+                enabled?: boolean | null;
+                limit?: number | null;
+                offset?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_RuleInfo"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/yaml": string;
+                "text/plain": string;
+                "application/json": components["schemas"]["UploadFiles"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadAnswer"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_rules_validate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/yaml": string;
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Validation"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_rules_reload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reloaded"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_rules_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleDetail"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    delete_rules_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_rules_id_enable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleInfo"] | null;
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_rules_id_disable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleInfo"] | null;
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_overview: {
+        parameters: {
+            query?: {
+                /** @description Default `now-24h`. */
+                from?: string | null;
+                /** @description Default `now`. */
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Overview"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_stream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-sent events; each `data` is JSON of `x-event-data` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_settings_outputs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Outputs"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    put_settings_outputs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OutputsBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Outputs"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_settings_outputs_name_test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OutputTest"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_intel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_intel_indicators: {
+        parameters: {
+            query?: {
+                /** @description Text in the value, name, malware or labels. */
+                q?: string | null;
+                type?: string | null;
+                source?: string | null;
+                limit?: number | null;
+                offset?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_IndicatorHits"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_intel_import: {
+        parameters: {
+            query: {
+                /** @description The source name the indicators are kept under. */
+                name: string;
+                format?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": string;
+                "text/plain": string;
+                "text/csv": string;
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportAnswer"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_intel_feeds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Items_Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_intel_feeds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Feed"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    delete_intel_feeds_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_intel_feeds_name_pull: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportAnswer"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_intel_hits: {
+        parameters: {
+            query?: {
+                /** @description The indicator's value, e.g. `1.2.3.4`. */
+                indicator?: string | null;
+                limit?: number | null;
+                offset?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AlertRecord"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_intel_hits_top: {
+        parameters: {
+            query?: {
+                /** @description Default 10. */
+                limit?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Items_IntelHitCount"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_livez: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Live"];
+                };
+            };
+            400: components["responses"]["Error"];
+        };
+    };
+    get_health: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_openapi_json: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+        };
+    };
+    post_ingest: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-ndjson": string;
+                "application/json": string;
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    put__bulk: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-ndjson": string;
+                "application/json": string;
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post__bulk: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-ndjson": string;
+                "application/json": string;
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    put_index__bulk: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                index: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-ndjson": string;
+                "application/json": string;
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_index__bulk: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                index: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-ndjson": string;
+                "application/json": string;
+                "text/plain": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_root: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    head_root: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get__license: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get__xpack: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get__cluster_health: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    put__index_template_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    put__template_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    put__component_template_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    put__ilm_policy_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    put__data_stream_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    put__ingest_pipeline_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    put__alias_name: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    put_index: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                index: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    head_index: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                index: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Object"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+}
+type FlattenedDeepRequired<T> = {
+    [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
+};
+type ReadonlyArray<T> = [
+    Exclude<T, undefined>
+] extends [
+    unknown[]
+] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const levelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Level"]> = ["informational", "low", "medium", "high", "critical"];
+export const alertStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AlertStatus"]> = ["new", "acknowledged", "closed"];
+export const resolutionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Resolution"]> = ["true_positive", "false_positive"];
+export const indicatorTypeOneOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["IndicatorType"]> = ["md5", "sha1", "sha256", "email"];
+export const tlpValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Tlp"]> = ["clear", "green", "amber", "amber-strict", "red"];
+export const condOpOneOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CondOp"]> = ["ge", "lt", "le"];

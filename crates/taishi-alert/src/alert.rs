@@ -9,7 +9,9 @@ use taishi_event::{roles, Event};
 pub use taishi_event::Level;
 
 /// What raised the alert.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertKind {
     /// A Sigma rule matched one event.
@@ -38,7 +40,7 @@ impl AlertKind {
 /// ignored), so the service can hand its alerts over with
 /// `serde_json::from_value(serde_json::to_value(&api_alert)?)` or build
 /// them with [`Alert::from_event`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Alert {
     pub id: String,
     pub kind: AlertKind,
@@ -227,7 +229,9 @@ pub(crate) fn cut(s: &str, max_chars: usize) -> String {
 }
 
 /// Where an analyst is with an alert.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertStatus {
     #[default]
@@ -257,7 +261,7 @@ impl AlertStatus {
 }
 
 /// How a closed alert was judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Resolution {
     TruePositive,
@@ -282,7 +286,7 @@ impl Resolution {
 /// An alert as it is stored and worked: the detection's [`Alert`] and,
 /// beside it, what analysts did with it. Its JSON is the alert's fields
 /// with these added (the API's alert, see `API.md`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AlertRecord {
     #[serde(flatten)]
     pub alert: Alert,

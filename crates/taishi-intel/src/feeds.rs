@@ -13,6 +13,7 @@ use crate::source::{read_source_with, Source};
 use crate::store::{ImportMode, ImportReport, IndicatorStore, StoreError};
 use crate::taxii::{Auth, Http, TaxiiClient};
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FeedKind {
@@ -27,6 +28,7 @@ pub enum FeedKind {
     MispRest,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Feed {
     pub name: String,

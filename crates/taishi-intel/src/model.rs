@@ -13,6 +13,7 @@ use crate::url::normalise_url;
 /// The kinds of value Taishi indexes for line-rate matching, plus `Pattern`
 /// for STIX conjunctions that have no indexable comparison (evaluated on
 /// every event, so feeds should have few of them).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum IndicatorType {
@@ -249,6 +250,7 @@ pub fn format_ip_port(ip: IpAddr, port: u16) -> String {
 }
 
 /// Traffic Light Protocol marking (2.0 names; 1.0's WHITE reads as CLEAR).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Tlp {
@@ -287,6 +289,7 @@ impl Tlp {
 
 /// A comparison beside an indicator's value that must also hold (STIX
 /// `AND` within one observation), or the whole test of a `Pattern`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Condition {
     /// The STIX object path, e.g. `network-traffic:dst_port`.
@@ -299,6 +302,7 @@ pub struct Condition {
     pub negated: bool,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CondOp {
@@ -318,6 +322,7 @@ pub enum CondOp {
 }
 
 /// One indicator as stored: a typed, normalised value and its context.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Indicator {
     #[serde(rename = "type")]
@@ -470,6 +475,7 @@ impl Ord for Condition {
 }
 
 /// A malformed or unusable entry of an import, by its place in the input.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportError {
     /// Where: `file.json: indicator--… (objects[3])`, `feed.csv:12`.

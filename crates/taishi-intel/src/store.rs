@@ -59,6 +59,7 @@ pub enum ImportMode {
 }
 
 /// What an import changed.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ImportReport {
     pub source: String,

@@ -21,7 +21,7 @@ use taishi_sigma::{Detection, Engine, EngineOptions, LoadLimits, RuleSet, Scratc
 use crate::RuntimeError;
 
 /// A rule as the API lists it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RuleInfo {
     pub id: String,
     pub title: String,
@@ -37,7 +37,8 @@ pub struct RuleInfo {
     pub health: Health,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "RuleHealth")]
 pub struct Health {
     pub hits: u64,
     pub evaluations: u64,

@@ -12,13 +12,13 @@
 //! `rules/` uploaded rules, `rejects/` malformed input kept aside,
 //! `tail/` file-tailing checkpoints.
 
-pub mod api;
 pub mod auth;
 pub mod config;
 pub mod intel;
 mod openapi;
 pub mod outputs;
 pub mod overview;
+pub mod routes;
 pub mod searches;
 /// Platform state lives in its own crate; `state` keeps its old path here.
 pub use taishi_state as state;
@@ -40,13 +40,6 @@ use taishi_ingest::{
 use taishi_store::{Store, StoreConfig};
 
 pub use config::Config;
-
-/// The OpenAPI document that `GET /api/v1/openapi.json` serves, built without
-/// a running server so the console's TypeScript types can be generated from
-/// it (`taishi openapi`, `scripts/gen-types`).
-pub fn openapi_document() -> serde_json::Value {
-    openapi::document()
-}
 
 use crate::state::State;
 use taishi_runtime::{Pipeline, RejectLog, Rules, Sink};
@@ -71,6 +64,18 @@ pub struct App {
     pub budget: Arc<MemoryBudget>,
     /// Recently stored `_bulk` ids (idempotent retries).
     pub bulk_ids: Arc<BulkIds>,
+    /// API-token checks of the last few seconds (see `routes::TokenCache`).
+    pub token_cache: routes::TokenCache,
+    /// Overview pictures of the last few seconds.
+    pub overview_cache: overview::OverviewCache,
+}
+
+/// The OpenAPI 3.1 document of the HTTP API (what `GET
+/// /api/v1/openapi.json` answers), generated from the route table and
+/// built without a running server, so the console's TypeScript types are
+/// generated from it (`taishi openapi`, `scripts/gen-types`).
+pub fn openapi_document() -> serde_json::Value {
+    openapi::document(&routes::table())
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -329,8 +334,13 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         searches: Arc::new(searches::Searches::new(config.search.clone())),
         budget,
         bulk_ids,
+        // Bounded: a flood of made-up tokens evicts old entries instead of
+        // growing the map; short-lived, since a cached answer outlives
+        // nothing the database says for longer than this.
+        token_cache: routes::TokenCache::new(1024, Duration::from_secs(10)),
+        overview_cache: overview::OverviewCache::default(),
     });
-    let (router, http_metrics) = api::router(app.clone(), sink);
+    let (router, http_metrics) = routes::router(app.clone(), sink);
     tasks.push(tokio::spawn(serve_http(
         listener,
         router,

@@ -1,402 +1,206 @@
-//! The OpenAPI 3.1 document of `/api/v1`, built from one table of the
-//! routes so that it cannot drift far from the router (a test checks that
-//! every documented path answers something other than 404).
+//! The OpenAPI 3.1 document of the service, generated from the route table
+//! (`crate::routes::table`): every route with its permission
+//! (`x-permission`), its zh-CN summary (`x-summary-zh`), and the JSON
+//! Schemas (2020-12, as OpenAPI 3.1 uses) of its query, body and answer,
+//! which `schemars` derives from the Rust types the handlers use.
 
+use schemars::generate::SchemaSettings;
+use schemars::SchemaGenerator;
 use serde_json::{json, Map, Value as J};
 
-/// (method, path, tag, summary, body?, minimum role)
-pub const ROUTES: &[(&str, &str, &str, &str, bool, &str)] = &[
-    (
-        "post",
-        "/auth/login",
-        "auth",
-        "Sign in; sets the session cookie and returns the CSRF value",
-        true,
-        "none",
-    ),
-    ("post", "/auth/logout", "auth", "Sign out", false, "viewer"),
-    (
-        "get",
-        "/auth/me",
-        "auth",
-        "The signed-in user",
-        false,
-        "viewer",
-    ),
-    (
-        "post",
-        "/auth/password",
-        "auth",
-        "Change one's own password",
-        true,
-        "viewer",
-    ),
-    ("get", "/users", "users", "List users", false, "admin"),
-    ("post", "/users", "users", "Create a user", true, "admin"),
-    (
-        "patch",
-        "/users/{username}",
-        "users",
-        "Change a user's role, password or disabled flag",
-        true,
-        "admin",
-    ),
-    (
-        "delete",
-        "/users/{username}",
-        "users",
-        "Delete a user",
-        false,
-        "admin",
-    ),
-    (
-        "get",
-        "/tokens",
-        "users",
-        "List API tokens (own; admins: all)",
-        false,
-        "viewer",
-    ),
-    (
-        "post",
-        "/tokens",
-        "users",
-        "Create an API token; the secret is shown once",
-        true,
-        "viewer",
-    ),
-    (
-        "delete",
-        "/tokens/{id}",
-        "users",
-        "Revoke an API token",
-        false,
-        "viewer",
-    ),
-    (
-        "post",
-        "/search",
-        "search",
-        "Run a query (KQL filter and pipe stages) over a time range",
-        true,
-        "viewer",
-    ),
-    (
-        "get",
-        "/fields",
-        "search",
-        "Fields of matching events with their top values",
-        false,
-        "viewer",
-    ),
-    (
-        "get",
-        "/alerts",
-        "alerts",
-        "List alerts with filters and sort",
-        false,
-        "viewer",
-    ),
-    (
-        "get",
-        "/alerts/groups",
-        "alerts",
-        "Alert counts grouped by rule, host or source",
-        false,
-        "viewer",
-    ),
-    (
-        "get",
-        "/alerts/{id}",
-        "alerts",
-        "One alert with its comments and rule",
-        false,
-        "viewer",
-    ),
-    (
-        "get",
-        "/alerts/{id}/related",
-        "alerts",
-        "Events before and after the alert's event",
-        false,
-        "viewer",
-    ),
-    (
-        "post",
-        "/alerts/{id}/ack",
-        "alerts",
-        "Acknowledge (takes an unassigned alert)",
-        false,
-        "analyst",
-    ),
-    (
-        "post",
-        "/alerts/{id}/assign",
-        "alerts",
-        "Assign to a user, or unassign with null",
-        true,
-        "analyst",
-    ),
-    (
-        "post",
-        "/alerts/{id}/close",
-        "alerts",
-        "Close as true or false positive",
-        true,
-        "analyst",
-    ),
-    (
-        "post",
-        "/alerts/{id}/reopen",
-        "alerts",
-        "Reopen",
-        false,
-        "analyst",
-    ),
-    (
-        "post",
-        "/alerts/{id}/comments",
-        "alerts",
-        "Comment",
-        true,
-        "analyst",
-    ),
-    (
-        "get",
-        "/rules",
-        "rules",
-        "List rules with health",
-        false,
-        "viewer",
-    ),
-    (
-        "post",
-        "/rules",
-        "rules",
-        "Upload rules (YAML text, or JSON {files:[{name,content}]})",
-        true,
-        "analyst",
-    ),
-    (
-        "post",
-        "/rules/validate",
-        "rules",
-        "Validate rule YAML",
-        true,
-        "viewer",
-    ),
-    (
-        "post",
-        "/rules/reload",
-        "rules",
-        "Re-read the configured rule paths",
-        false,
-        "analyst",
-    ),
-    (
-        "get",
-        "/rules/{id}",
-        "rules",
-        "One rule with its YAML and health",
-        false,
-        "viewer",
-    ),
-    (
-        "delete",
-        "/rules/{id}",
-        "rules",
-        "Delete an uploaded rule",
-        false,
-        "analyst",
-    ),
-    (
-        "post",
-        "/rules/{id}/enable",
-        "rules",
-        "Enable a rule",
-        false,
-        "analyst",
-    ),
-    (
-        "post",
-        "/rules/{id}/disable",
-        "rules",
-        "Disable a rule",
-        false,
-        "analyst",
-    ),
-    (
-        "get",
-        "/overview",
-        "overview",
-        "The situational picture over a time range",
-        false,
-        "viewer",
-    ),
-    (
-        "get",
-        "/stream",
-        "overview",
-        "Server-sent events: a tick every 2 s with rates and new alerts",
-        false,
-        "viewer",
-    ),
-    (
-        "get",
-        "/health",
-        "overview",
-        "Service health: store, listeners, rules, pipeline",
-        false,
-        "viewer",
-    ),
-    (
-        "post",
-        "/ingest",
-        "ingest",
-        "Ingest NDJSON (or ?format=syslog|cef|eve|…); answered once durable",
-        true,
-        "analyst",
-    ),
-    (
-        "post",
-        "/_bulk",
-        "ingest",
-        "Elasticsearch bulk API (Vector, Fluent Bit, Logstash, Beats)",
-        true,
-        "analyst",
-    ),
-    (
-        "get",
-        "/intel",
-        "intel",
-        "Indicator sources with counts, the matcher's size and the number of feeds",
-        false,
-        "viewer",
-    ),
-    (
-        "get",
-        "/intel/indicators",
-        "intel",
-        "Search indicators (?q=&type=&source=&limit=&offset=), each with hits and last hit",
-        false,
-        "viewer",
-    ),
-    (
-        "post",
-        "/intel/import",
-        "intel",
-        "Import a feed file as source ?name= (?format=stix|misp-event|feodo|urlhaus|threatfox|malwarebazaar|text|csv…); a retro-hunt follows",
-        true,
-        "analyst",
-    ),
-    (
-        "get",
-        "/intel/feeds",
-        "intel",
-        "Scheduled feeds with last pull, last success, counts, last error and next pull",
-        false,
-        "viewer",
-    ),
-    (
-        "post",
-        "/intel/feeds",
-        "intel",
-        "Add a scheduled feed {name, kind: url|misp-feed|taxii|misp-rest, url, format?, interval_secs, auth?}",
-        true,
-        "admin",
-    ),
-    (
-        "delete",
-        "/intel/feeds/{name}",
-        "intel",
-        "Remove a feed and its indicators",
-        false,
-        "admin",
-    ),
-    (
-        "post",
-        "/intel/feeds/{name}/pull",
-        "intel",
-        "Pull a feed now (502 with the feed's error when the pull fails); a retro-hunt follows",
-        false,
-        "analyst",
-    ),
-    (
-        "get",
-        "/intel/hits",
-        "intel",
-        "The intel alerts of one indicator (?indicator=&limit=&offset=), newest first",
-        false,
-        "viewer",
-    ),
-    (
-        "get",
-        "/intel/hits/top",
-        "intel",
-        "Indicators by number of hits (?limit=)",
-        false,
-        "viewer",
-    ),
-    (
-        "get",
-        "/openapi.json",
-        "meta",
-        "This document",
-        false,
-        "none",
-    ),
-];
+use crate::routes::{Access, Answer, Body, ErrorBody, Mount, Route, SchemaFn};
 
-pub fn document() -> J {
+/// What `x-permission` says of a route anyone may call.
+pub const PUBLIC: &str = "public";
+
+/// The document of these routes.
+pub fn document(routes: &[Route]) -> J {
+    let mut settings = SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    settings.meta_schema = None;
+    let mut g = SchemaGenerator::new(settings.clone());
+    // Query parameters are listed one by one, so their type is expanded
+    // in place rather than referenced.
+    let mut inline = {
+        let mut s = settings;
+        s.inline_subschemas = true;
+        SchemaGenerator::new(s)
+    };
+    let error = g.subschema_for::<ErrorBody>();
+
     let mut paths: Map<String, J> = Map::new();
-    for (method, path, tag, summary, body, role) in ROUTES {
-        let mut op = json!({
-            "tags": [tag],
-            "summary": summary,
-            "description": format!("Role: {role}."),
-            "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}},
-                "400": {"$ref": "#/components/responses/Error"},
-                "401": {"$ref": "#/components/responses/Error"},
-                "403": {"$ref": "#/components/responses/Error"},
-            },
-        });
-        if *body {
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
+    for r in routes {
+        let op = operation(r, &mut g, &mut inline);
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        if r.mount == Mount::Root {
+            // Outside the API's base path.
+            entry["servers"] = json!([{"url": "/"}]);
         }
-        let params: Vec<J> = path
-            .split('/')
-            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        if !params.is_empty() {
-            op["parameters"] = J::Array(params);
-        }
-        if *role == "none" {
-            op["security"] = json!([]);
-        }
-        let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
-        entry[*method] = op;
+        entry[r.method.as_str().to_ascii_lowercase()] = op;
     }
+    let schemas = g.take_definitions(true);
+    let mut tags: Vec<&str> = Vec::new();
+    for r in routes {
+        if !tags.contains(&r.tag) {
+            tags.push(r.tag);
+        }
+    }
+    let tags: Vec<J> = tags.iter().map(|t| json!({ "name": t })).collect();
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Taishi API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Security situational awareness: search, alerts, rules, overview, ingest. See API.md in the repository.",
+            "description": "Security situational awareness: search, alerts, rules, intelligence, overview, ingest. Every operation names the permission it needs in `x-permission` (`public`: none). 态势感知平台接口；每个操作的 `x-permission` 给出所需权限。",
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}, {"session": []}],
+        "tags": tags,
         "components": {
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "API token (tsk_…)"},
-                "session": {"type": "apiKey", "in": "cookie", "name": "taishi_session"},
+                "bearer": {"type": "http", "scheme": "bearer", "description": "API token (tsk_…); ingest also takes it as the password of basic auth"},
+                "session": {"type": "apiKey", "in": "cookie", "name": crate::auth::COOKIE,
+                            "description": "Console session from POST /auth/login; unsafe methods also send the X-Taishi-CSRF header"},
             },
             "responses": {
                 "Error": {"description": "What went wrong and what to do",
-                          "content": {"application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}}}}}},
+                          "content": {"application/json": {"schema": error}}},
             },
+            "schemas": schemas,
         },
         "paths": paths,
     })
+}
+
+fn operation(r: &Route, g: &mut SchemaGenerator, inline: &mut SchemaGenerator) -> J {
+    let error = || json!({"$ref": "#/components/responses/Error"});
+    let content = |media: &str, schema: J| json!({ media: {"schema": schema} });
+    let schema = |f: SchemaFn, g: &mut SchemaGenerator| J::from(f(g));
+    let mut responses = Map::new();
+    match r.answer {
+        Answer::Json(f) => {
+            responses.insert(
+                "200".into(),
+                json!({"description": "OK", "content": content("application/json", schema(f, g))}),
+            );
+        }
+        Answer::Created(f) => {
+            responses.insert(
+                "201".into(),
+                json!({"description": "Created", "content": content("application/json", schema(f, g))}),
+            );
+        }
+        Answer::NoContent => {
+            responses.insert("204".into(), json!({"description": "Done"}));
+        }
+        Answer::EventStream(f) => {
+            responses.insert(
+                "200".into(),
+                json!({"description": "Server-sent events; each `data` is JSON of `x-event-data`",
+                       "content": {"text/event-stream": {"schema": {"type": "string"}, "x-event-data": schema(f, g)}}}),
+            );
+        }
+        Answer::Text(media) => {
+            responses.insert(
+                "200".into(),
+                json!({"description": "OK", "content": content(media, json!({"type": "string"}))}),
+            );
+        }
+    }
+    responses.insert("400".into(), error());
+    let mut op = json!({
+        "operationId": operation_id(r),
+        "tags": [r.tag],
+        "summary": r.summary,
+        "x-summary-zh": r.summary_zh,
+    });
+    match r.access {
+        Access::Public => {
+            op["security"] = json!([]);
+            op["x-permission"] = json!(PUBLIC);
+        }
+        Access::Needs(p) => {
+            responses.insert("401".into(), error());
+            responses.insert("403".into(), error());
+            op["x-permission"] = json!(p.name());
+            op["description"] = json!(format!(
+                "Needs the `{}` permission. 需要 `{}` 权限。",
+                p.name(),
+                p.name()
+            ));
+        }
+    }
+    if r.path.contains('{') {
+        responses.insert("404".into(), error());
+    }
+    op["responses"] = J::Object(responses);
+
+    let mut params: Vec<J> = r
+        .path
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect();
+    if let Some(q) = r.query {
+        let s = J::from(q(inline));
+        let required: Vec<&str> = s["required"]
+            .as_array()
+            .map(|a| a.iter().filter_map(J::as_str).collect())
+            .unwrap_or_default();
+        if let Some(props) = s["properties"].as_object() {
+            for (name, p) in props {
+                let mut p = p.clone();
+                let description = p.as_object_mut().and_then(|o| o.remove("description"));
+                let mut param = json!({"name": name, "in": "query", "required": required.contains(&name.as_str()), "schema": p});
+                if let Some(d) = description {
+                    param["description"] = d;
+                }
+                params.push(param);
+            }
+        }
+    }
+    if !params.is_empty() {
+        op["parameters"] = J::Array(params);
+    }
+
+    let raw = |media: &[&str]| -> Map<String, J> {
+        media
+            .iter()
+            .map(|m| ((*m).to_string(), json!({"schema": {"type": "string"}})))
+            .collect()
+    };
+    let body = match r.body {
+        Body::None => None,
+        Body::Json(f) => Some(content("application/json", schema(f, g))),
+        Body::Raw(media) => Some(J::Object(raw(media))),
+        Body::JsonOrRaw(f, media) => {
+            let mut m = raw(media);
+            m.insert("application/json".into(), json!({"schema": schema(f, g)}));
+            Some(J::Object(m))
+        }
+    };
+    if let Some(c) = body {
+        op["requestBody"] = json!({"required": true, "content": c});
+    }
+    op
+}
+
+/// `GET /alerts/{id}/related` → `get_alerts_id_related`: unique per
+/// method and path, and a valid identifier for generated clients.
+fn operation_id(r: &Route) -> String {
+    let mut id = r.method.as_str().to_ascii_lowercase();
+    for part in r.path.split('/').filter(|s| !s.is_empty()) {
+        id.push('_');
+        id.extend(part.chars().filter(|c| !matches!(c, '{' | '}')).map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c
+            } else {
+                '_'
+            }
+        }));
+    }
+    if r.path == "/" {
+        id.push_str("_root");
+    }
+    id
 }

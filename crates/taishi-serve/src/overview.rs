@@ -1,221 +1,28 @@
-//! The situational picture (态势总览) and the search-side helpers of the API.
+//! The situational picture (态势总览): events and alerts over a time
+//! range, the threat level, top assets and sources, the ATT&CK matrix,
+//! the listeners.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::Json;
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{json, Value as J};
-use taishi_event::roles;
-use taishi_store::{AggResult, Aggregation, Filter, SearchRequest, TimeRange};
+use taishi_store::{AggResult, Aggregation, Filter, TimeRange};
 
-use crate::api::{ApiError, SearchBody};
+use crate::state::StateError;
 use crate::App;
 
-type R<T> = Result<T, ApiError>;
-
-fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, msg.into())
-}
-
-/// A time parameter of the API (`from`, `to`): the query language's own
-/// time parser, so `now-7d/d`, ISO 8601 and its range checks mean the same
-/// here as in a query. Out-of-range or malformed times are 400s naming
-/// the parameter.
-pub fn parse_time(param: &str, s: &str) -> R<DateTime<Utc>> {
-    taishi_query::parse_time_param(param, s, Utc::now().fixed_offset())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| bad(e.to_string()))
-}
-
-fn range_of(from: Option<&str>, to: Option<&str>, default_from: &str) -> R<TimeRange> {
-    let (f, t) = crate::api::parse_range(from, to, default_from)?;
-    Ok(TimeRange::new(f, t))
-}
-
-/// `POST /api/v1/search`: `taishi_search::SearchOutput` as JSON (what
-/// `taishi search --server` reads), plus the console's forms of the same
-/// data (`hits` with `@timestamp`, histogram buckets with `t`).
-pub fn run_search(app: &App, b: &SearchBody, budget: &taishi_store::Budget) -> R<J> {
-    let query = |e: taishi_query::Error| {
-        let col = e
-            .column
-            .map(|c| format!(" (column {c})"))
-            .unwrap_or_default();
-        bad(format!("query{col}: {}", e.message))
-    };
-    let limits = app.config.search.limits();
-    let q = taishi_query::Query::parse_with(&b.query, Utc::now().fixed_offset(), &limits)
-        .map_err(query)?;
-    let now = q.now();
-    let time = |param: &str, s: &Option<String>| {
-        s.as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|s| taishi_query::parse_time_param(param, s, now).map_err(|e| bad(e.to_string())))
-            .transpose()
-    };
-    let range = taishi_query::TimeRange {
-        from: time("from", &b.from)?,
-        to: time("to", &b.to)?,
-    };
-    let q = q.with_range(range);
-    let (limit, offset) = crate::api::page(app, b.limit, b.offset, 100, 10_000)?;
-    let opts = taishi_search::SearchOptions {
-        limit: limit + offset,
-        budget: budget.clone(),
-        ..Default::default()
-    };
-    let out = taishi_search::execute(&app.store, &q, &opts).map_err(|e| match e {
-        taishi_search::Error::Store(e) => app.searches.store_error(e),
-        other => bad(other.to_string()),
-    })?;
-    let mut v = serde_json::to_value(&out)
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    if let Some(events) = v.get_mut("events").and_then(J::as_array_mut) {
-        if offset > 0 {
-            events.drain(..offset.min(events.len()));
-        }
-        let hits: Vec<J> = events
-            .iter()
-            .map(|e| json!({"@timestamp": e.get("@timestamp"), "event": e}))
-            .collect();
-        v["hits"] = J::Array(hits);
-    }
-    if let Some(h) = v.get_mut("histogram").filter(|h| h.is_object()) {
-        let secs = h["interval_secs"].as_u64().unwrap_or(0);
-        h["interval_ms"] = J::from(secs * 1000);
-        if let Some(bs) = h.get_mut("buckets").and_then(J::as_array_mut) {
-            for b in bs {
-                b["t"] = b["start"].clone();
-            }
-        }
-    }
-    Ok(v)
-}
-
-/// Events the field list samples: as many as Kibana's Discover samples; more
-/// cost a stored-document read each (2,000 took 0.6 s at 10 M events).
-const FIELD_SAMPLE: usize = 500;
-
-/// Field list with top values over the newest matching events. The
-/// query's filter runs in the index (its pipe stages do not apply here), so
-/// a narrow query still samples its own matches.
-pub fn fields(
-    app: &App,
-    query: &str,
-    from: Option<&str>,
-    to: Option<&str>,
-    budget: &taishi_store::Budget,
-) -> R<J> {
-    let range = range_of(from, to, "now-24h")?;
-    let filter = if query.trim().is_empty() {
-        Filter::All
-    } else {
-        let limits = app.config.search.limits();
-        let q = taishi_query::Query::parse_with(query, Utc::now().fixed_offset(), &limits)
-            .map_err(|e| bad(e.to_string()))?;
-        taishi_search::translate(&q.search().filter, q.now()).map_err(|e| bad(e.to_string()))?
-    };
-    let res = app
-        .store
-        .search_with(
-            &SearchRequest {
-                filter,
-                range,
-                limit: FIELD_SAMPLE,
-                offset: 0,
-            },
-            budget,
-        )
-        .map_err(|e| app.searches.store_error(e))?;
-    let mut counts: BTreeMap<String, (u64, HashMap<String, u64>)> = BTreeMap::new();
-    for h in &res.hits {
-        for (k, v) in h.event.fields() {
-            let e = counts.entry(k.to_string()).or_default();
-            e.0 += 1;
-            if e.1.len() < 10_000 {
-                *e.1.entry(v.to_string()).or_default() += 1;
-            }
-        }
-    }
-    let fields: Vec<J> = counts
-        .into_iter()
-        .map(|(name, (count, vals))| {
-            let mut top: Vec<(String, u64)> = vals.into_iter().collect();
-            top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            top.truncate(10);
-            json!({"name": name, "count": count,
-                   "top": top.into_iter().map(|(value, count)| json!({"value": value, "count": count})).collect::<Vec<_>>()})
-        })
-        .collect();
-    Ok(json!({ "fields": fields, "sampled": res.hits.len() }))
-}
-
-/// Events of the same host just before and after an alert's event.
-pub fn related(
-    app: &App,
-    id: &str,
-    before: usize,
-    after: usize,
-    budget: &taishi_store::Budget,
-) -> R<J> {
-    let a = app.state.alert(id)?;
-    let ts = a.timestamp.with_timezone(&Utc);
-    let filter = match (&a.host, &a.source_ip) {
-        // The same field roles that named the alert's host and address.
-        (Some(h), _) => Filter::Or(roles::HOST.iter().map(|f| Filter::term(f, h)).collect()),
-        (None, Some(ip)) => Filter::Or(
-            roles::SOURCE_IP
-                .iter()
-                .chain(roles::DESTINATION_IP)
-                .map(|f| Filter::term(f, ip))
-                .collect(),
-        ),
-        _ => Filter::All,
-    };
-    let hits = |range: TimeRange, limit: usize| {
-        app.store
-            .search_with(
-                &SearchRequest {
-                    filter: filter.clone(),
-                    range,
-                    limit,
-                    offset: 0,
-                },
-                budget,
-            )
-            .map_err(|e| app.searches.store_error(e))
-    };
-    // An alert's time comes from its event, which a sender chose: near the
-    // ends of the time range the windows are cut rather than overflowing.
-    let plus = |d: TimeDelta| ts.checked_add_signed(d).unwrap_or(ts);
-    let minus = |d: TimeDelta| ts.checked_sub_signed(d).unwrap_or(ts);
-    let b = hits(TimeRange::new(minus(TimeDelta::hours(24)), ts), before)?;
-    // Newest-first: widen the window after the event until enough are found.
-    let mut after_hits = Vec::new();
-    for minutes in [1, 10, 60, 24 * 60] {
-        let r = hits(
-            TimeRange::new(
-                plus(TimeDelta::microseconds(1)),
-                plus(TimeDelta::minutes(minutes)),
-            ),
-            10_000,
-        )?;
-        if r.hits.len() >= after || minutes == 24 * 60 {
-            after_hits = r.hits.into_iter().rev().take(after).collect();
-            break;
-        }
-    }
-    let conv = |h: &taishi_store::Hit| {
-        json!({"seq": h.seq, "@timestamp": h.event.timestamp.map(|t| t.to_rfc3339()),
-               "event": serde_json::from_str::<J>(&h.event.to_json_string()).unwrap_or(J::Null)})
-    };
-    let mut before_v: Vec<J> = b.hits.iter().map(conv).collect();
-    before_v.reverse();
-    Ok(json!({"before": before_v, "after": after_hits.iter().map(conv).collect::<Vec<_>>()}))
+/// Why a picture could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum OverviewError {
+    #[error("event store: {0}")]
+    Store(#[from] taishi_store::StoreError),
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// Each listener's counters for health and the overview. UDP listeners
@@ -267,12 +74,6 @@ pub fn threat(app: &App) -> (f64, &'static str, u64) {
     ((score * 10.0).round() / 10.0, level, open)
 }
 
-#[derive(Deserialize)]
-pub struct OverviewQuery {
-    from: Option<String>,
-    to: Option<String>,
-}
-
 fn interval_for(span: TimeDelta) -> TimeDelta {
     let target = span.num_seconds().max(60) / 60;
     for s in [
@@ -294,44 +95,46 @@ fn interval_for(span: TimeDelta) -> TimeDelta {
     TimeDelta::days(7)
 }
 
-pub async fn overview(
-    State(app): State<std::sync::Arc<App>>,
-    Query(q): Query<OverviewQuery>,
-) -> R<Json<J>> {
-    tokio::task::spawn_blocking(move || {
-        // Several consoles (a wall screen, analysts' tabs) refreshing the
-        // same range share one computation for a few seconds; a change to
-        // alerts makes a fresh one.
-        let key = (
-            std::sync::Arc::as_ptr(&app) as usize,
-            q.from.clone().unwrap_or_default(),
-            q.to.clone().unwrap_or_default(),
-            app.state.generation(),
-        );
-        let cache = OVERVIEW_CACHE.get_or_init(Default::default);
+/// Several consoles (a wall screen, analysts' tabs) refreshing the same
+/// range share one computation for a few seconds; a change to alerts makes
+/// a fresh one. One per service ([`App`]), so two services in one process
+/// (tests, benchmarks) never see each other's pictures.
+#[derive(Default)]
+pub struct OverviewCache {
+    entries: Mutex<HashMap<CacheKey, (Instant, Overview)>>,
+}
+
+/// `from` and `to` as the client sent them, and the alert generation.
+type CacheKey = (String, String, u64);
+
+const OVERVIEW_TTL: Duration = Duration::from_secs(5);
+
+impl OverviewCache {
+    /// The picture of `range`, computed at most once per
+    /// [`OVERVIEW_TTL`] and alert generation for the same `from` and `to`
+    /// parameters as the client sent them (blocking).
+    pub fn get(
+        &self,
+        app: &App,
+        (from, to): (&str, &str),
+        range: TimeRange,
+    ) -> Result<Overview, OverviewError> {
+        let key = (from.to_string(), to.to_string(), app.state.generation());
         {
-            let c = cache.lock().unwrap_or_else(|e| e.into_inner());
+            let c = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((t, v)) = c.get(&key) {
                 if t.elapsed() < OVERVIEW_TTL {
-                    return Ok(Json(v.clone()));
+                    return Ok(v.clone());
                 }
             }
         }
-        let v = overview_json(&app, q.from.as_deref(), q.to.as_deref())?;
-        let mut c = cache.lock().unwrap_or_else(|e| e.into_inner());
+        let v = overview(app, range)?;
+        let mut c = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         c.retain(|_, (t, _)| t.elapsed() < OVERVIEW_TTL);
-        c.insert(key, (std::time::Instant::now(), v.clone()));
-        Ok(Json(v))
-    })
-    .await
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        c.insert(key, (Instant::now(), v.clone()));
+        Ok(v)
+    }
 }
-
-const OVERVIEW_TTL: std::time::Duration = std::time::Duration::from_secs(5);
-
-type OverviewCache =
-    std::sync::Mutex<HashMap<(usize, String, String, u64), (std::time::Instant, J)>>;
-static OVERVIEW_CACHE: std::sync::OnceLock<OverviewCache> = std::sync::OnceLock::new();
 
 const TACTICS: &[&str] = &[
     "reconnaissance",
@@ -350,48 +153,158 @@ const TACTICS: &[&str] = &[
     "impact",
 ];
 
-fn source_json(app: &App, ip: &str, n: u64) -> J {
-    let mut v = json!({"ip": ip, "count": n});
-    if let Ok(addr) = ip.parse::<std::net::IpAddr>() {
-        if let Ok(g) = app.geo.lookup(addr) {
-            v["country_iso_code"] = json!(g.country_iso_code);
-            v["country_name"] = json!(g.country_name);
-            v["country_name_zh"] = json!(g.country_name_zh);
-            v["city_name"] = json!(g.city_name);
-            v["city_name_zh"] = json!(g.city_name_zh);
-            // ISO 3166-2 (`CN-GD`): the China map shades provinces by it.
-            v["region_iso_code"] = json!(g.region_iso_code);
-            v["region_name"] = json!(g.region_name);
-            v["region_name_zh"] = json!(g.region_name_zh);
-            v["lat"] = json!(g.lat);
-            v["lon"] = json!(g.lon);
-            v["as_organization"] = json!(g.as_organization);
-        }
-    }
-    v
+/// The picture of a time range (`GET /api/v1/overview`).
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct Overview {
+    pub from: String,
+    pub to: String,
+    /// `low`, `guarded`, `elevated`, `high` or `severe` (last 24 h).
+    pub threat_level: &'static str,
+    /// 0–100.
+    pub threat_score: f64,
+    pub events_total: u64,
+    pub alerts_total: u64,
+    pub alerts_open: u64,
+    pub events_per_s: f64,
+    pub interval_ms: i64,
+    pub events_over_time: Vec<TimeCount>,
+    pub alerts_over_time: Vec<LevelsAt>,
+    pub alerts_by_level: LevelCounts,
+    pub alerts_by_rule: Vec<RuleCount>,
+    pub top_assets: Vec<AssetCount>,
+    pub top_sources: Vec<SourceCount>,
+    pub attack_matrix: Vec<MatrixCell>,
+    pub listeners: Vec<J>,
 }
 
-pub fn overview_json(app: &App, from: Option<&str>, to: Option<&str>) -> R<J> {
-    let range = range_of(from, to, "now-24h")?;
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct TimeCount {
+    pub t: String,
+    pub count: u64,
+}
+
+/// Alerts of each level.
+#[derive(Clone, Copy, Serialize, JsonSchema)]
+pub struct LevelCounts {
+    pub informational: u64,
+    pub low: u64,
+    pub medium: u64,
+    pub high: u64,
+    pub critical: u64,
+}
+
+impl From<[u64; 5]> for LevelCounts {
+    fn from([informational, low, medium, high, critical]: [u64; 5]) -> Self {
+        LevelCounts {
+            informational,
+            low,
+            medium,
+            high,
+            critical,
+        }
+    }
+}
+
+/// Alerts of each level in one interval starting at `t`.
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct LevelsAt {
+    pub t: String,
+    #[serde(flatten)]
+    pub levels: LevelCounts,
+}
+
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct RuleCount {
+    pub rule_id: String,
+    pub title: String,
+    pub level: String,
+    pub count: u64,
+}
+
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct AssetCount {
+    pub host: String,
+    pub count: u64,
+    pub max_level: String,
+}
+
+/// A source address of alerts, with its place when the GeoIP databases
+/// know it.
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct SourceCount {
+    pub ip: String,
+    pub count: u64,
+    #[serde(flatten)]
+    pub geo: Option<SourceGeo>,
+}
+
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct SourceGeo {
+    pub country_iso_code: Option<String>,
+    pub country_name: Option<String>,
+    pub country_name_zh: Option<String>,
+    pub city_name: Option<String>,
+    pub city_name_zh: Option<String>,
+    /// ISO 3166-2 (`CN-GD`): the China map shades provinces by it.
+    pub region_iso_code: Option<String>,
+    pub region_name: Option<String>,
+    pub region_name_zh: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub as_organization: Option<String>,
+}
+
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct MatrixCell {
+    pub tactic: String,
+    pub technique: String,
+    pub count: u64,
+}
+
+fn source(app: &App, ip: &str, count: u64) -> SourceCount {
+    let geo = ip
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .and_then(|a| app.geo.lookup(a).ok())
+        .map(|g| SourceGeo {
+            country_iso_code: g.country_iso_code,
+            country_name: g.country_name,
+            country_name_zh: g.country_name_zh,
+            city_name: g.city_name,
+            city_name_zh: g.city_name_zh,
+            region_iso_code: g.region_iso_code,
+            region_name: g.region_name,
+            region_name_zh: g.region_name_zh,
+            lat: g.lat,
+            lon: g.lon,
+            as_organization: g.as_organization,
+        });
+    SourceCount {
+        ip: ip.to_string(),
+        count,
+        geo,
+    }
+}
+
+/// Computes the picture of a time range.
+pub fn overview(app: &App, range: TimeRange) -> Result<Overview, OverviewError> {
     let span = range.to - range.from;
     let interval = interval_for(span);
-    let err =
-        |e: taishi_store::StoreError| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-    let hist = app
-        .store
-        .aggregate(
-            &Filter::All,
-            range,
-            &Aggregation::DateHistogram {
-                interval,
-                split: None,
-            },
-        )
-        .map_err(err)?;
-    let events_over_time: Vec<J> = match &hist {
+    let hist = app.store.aggregate(
+        &Filter::All,
+        range,
+        &Aggregation::DateHistogram {
+            interval,
+            split: None,
+        },
+    )?;
+    let events_over_time: Vec<TimeCount> = match &hist {
         AggResult::DateHistogram(b) => b
             .iter()
-            .map(|b| json!({"t": b.start.to_rfc3339(), "count": b.count}))
+            .map(|b| TimeCount {
+                t: b.start.to_rfc3339(),
+                count: b.count,
+            })
             .collect(),
         _ => Vec::new(),
     };
@@ -437,18 +350,14 @@ pub fn overview_json(app: &App, from: Option<&str>, to: Option<&str>) -> R<J> {
             }
         }
     }
-    let names = ["informational", "low", "medium", "high", "critical"];
-    let alerts_over_time: Vec<J> = over
+    let alerts_over_time: Vec<LevelsAt> = over
         .iter()
         .enumerate()
-        .map(|(i, c)| {
-            let t = DateTime::from_timestamp_micros(start + i as i64 * step).unwrap_or_default();
-            let mut o = serde_json::Map::new();
-            o.insert("t".into(), J::String(t.to_rfc3339()));
-            for (k, n) in names.iter().zip(c) {
-                o.insert((*k).into(), J::from(*n));
-            }
-            J::Object(o)
+        .map(|(i, c)| LevelsAt {
+            t: DateTime::from_timestamp_micros(start + i as i64 * step)
+                .unwrap_or_default()
+                .to_rfc3339(),
+            levels: (*c).into(),
         })
         .collect();
     let sources: Vec<(&str, u64)> = agg
@@ -459,20 +368,57 @@ pub fn overview_json(app: &App, from: Option<&str>, to: Option<&str>) -> R<J> {
         .collect();
     let mut matrix: Vec<_> = matrix.into_iter().collect();
     matrix.sort_by_key(|m| std::cmp::Reverse(m.1));
-    let (score, level, _) = threat(app);
-    Ok(json!({
-        "from": range.from.to_rfc3339(), "to": range.to.to_rfc3339(),
-        "threat_level": level, "threat_score": score,
-        "events_total": events_total, "alerts_total": alerts_total, "alerts_open": alerts_open,
-        "events_per_s": app.pipeline.counters.events_in.load(Ordering::Relaxed) as f64 / app.started.elapsed().as_secs_f64().max(1.0),
-        "interval_ms": interval.num_milliseconds(),
-        "events_over_time": events_over_time,
-        "alerts_over_time": alerts_over_time,
-        "alerts_by_level": names.iter().zip(by_level).map(|(k, n)| ((*k).to_string(), J::from(n))).collect::<serde_json::Map<_, _>>(),
-        "alerts_by_rule": agg.rules.iter().take(20).map(|(id, t, l, n, _)| json!({"rule_id": id, "title": t, "level": taishi_alert::Level::from_rank(*l), "count": n})).collect::<Vec<_>>(),
-        "top_assets": agg.hosts.iter().take(10).map(|(h, n, l)| json!({"host": h, "count": n, "max_level": taishi_alert::Level::from_rank(*l)})).collect::<Vec<_>>(),
-        "top_sources": sources.iter().take(20).map(|(ip, n)| source_json(app, ip, *n)).collect::<Vec<_>>(),
-        "attack_matrix": matrix.iter().take(200).map(|((ta, te), n)| json!({"tactic": ta, "technique": te, "count": n})).collect::<Vec<_>>(),
-        "listeners": listeners(app),
-    }))
+    let (score, level_name, _) = threat(app);
+    let level = |l: &i64| taishi_alert::Level::from_rank(*l).name().to_string();
+    Ok(Overview {
+        from: range.from.to_rfc3339(),
+        to: range.to.to_rfc3339(),
+        threat_level: level_name,
+        threat_score: score,
+        events_total,
+        alerts_total,
+        alerts_open,
+        events_per_s: app.pipeline.counters.events_in.load(Ordering::Relaxed) as f64
+            / app.started.elapsed().as_secs_f64().max(1.0),
+        interval_ms: interval.num_milliseconds(),
+        events_over_time,
+        alerts_over_time,
+        alerts_by_level: by_level.into(),
+        alerts_by_rule: agg
+            .rules
+            .iter()
+            .take(20)
+            .map(|(id, t, l, n, _)| RuleCount {
+                rule_id: id.clone(),
+                title: t.clone(),
+                level: level(l),
+                count: *n,
+            })
+            .collect(),
+        top_assets: agg
+            .hosts
+            .iter()
+            .take(10)
+            .map(|(h, n, l)| AssetCount {
+                host: h.clone(),
+                count: *n,
+                max_level: level(l),
+            })
+            .collect(),
+        top_sources: sources
+            .iter()
+            .take(20)
+            .map(|(ip, n)| source(app, ip, *n))
+            .collect(),
+        attack_matrix: matrix
+            .iter()
+            .take(200)
+            .map(|((ta, te), n)| MatrixCell {
+                tactic: ta.clone(),
+                technique: te.clone(),
+                count: *n,
+            })
+            .collect(),
+        listeners: listeners(app),
+    })
 }

@@ -15,8 +15,8 @@ use axum::http::StatusCode;
 use taishi_store::{Budget, StoreError};
 use tokio::sync::Semaphore;
 
-use crate::api::ApiError;
 use crate::config::SearchSection;
+use crate::routes::ApiError;
 
 /// Why searches were refused or stopped, for `/metrics`.
 #[derive(Debug, Default)]

@@ -175,7 +175,17 @@ fn every_listener_feeds_detection_and_triage() {
     let (s, r) = search("CommandLine:*taishi-e2e-marker*");
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["total"], 3, "{r}");
-    assert_eq!(r["hits"].as_array().unwrap().len(), 3);
+    // Each event once: in `events`, with its own `@timestamp`.
+    let events = r["events"].as_array().unwrap();
+    assert_eq!(events.len(), 3, "{r}");
+    assert!(events.iter().all(|e| e["@timestamp"].is_string()), "{r}");
+    assert!(r.get("hits").is_none(), "the events were sent twice: {r}");
+    // What `taishi search --server` reads.
+    let out: taishi_search::SearchOutput = serde_json::from_value(r.clone()).unwrap();
+    assert!(matches!(
+        out.result,
+        taishi_search::Output::Hits { total: 3, .. }
+    ));
     assert!(
         r["histogram"]["buckets"]
             .as_array()

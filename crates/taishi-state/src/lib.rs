@@ -95,7 +95,7 @@ FROM alerts WHERE kind = 'intel' AND json_extract(body, '$.summary.indicator') I
 "#;
 
 /// One indicator's hits.
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Clone, schemars::JsonSchema)]
 pub struct IntelHitCount {
     pub indicator: String,
     #[serde(rename = "type")]
@@ -114,7 +114,7 @@ pub fn now_iso() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct User {
     pub username: String,
     pub role: String,
@@ -123,7 +123,7 @@ pub struct User {
     pub last_login: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Token {
     pub id: String,
     pub name: String,
@@ -243,7 +243,7 @@ pub struct AlertOverview {
     pub sources: Vec<(String, u64)>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct AlertGroup {
     pub key: String,
     pub label: String,
@@ -252,7 +252,7 @@ pub struct AlertGroup {
     pub last: String,
 }
 
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Clone, schemars::JsonSchema)]
 pub struct Comment {
     pub user: String,
     pub time: String,

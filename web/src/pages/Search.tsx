@@ -112,10 +112,10 @@ export default function Search() {
       return;
     }
     if (kind === "json") {
-      download(`taishi-${stamp}.json`, "application/x-ndjson", r.hits.map((h) => JSON.stringify({ "@timestamp": h["@timestamp"], ...h.event })).join("\n") + "\n");
+      download(`taishi-${stamp}.json`, "application/x-ndjson", r.events.map((e) => JSON.stringify(e)).join("\n") + "\n");
     } else {
-      const cols = ["@timestamp", ...new Set(r.hits.flatMap((h) => Object.keys(h.event)).filter((k) => k !== "@timestamp"))];
-      const rows = r.hits.map((h) => cols.map((c) => csvCell(c === "@timestamp" ? h["@timestamp"] : h.event[c])).join(","));
+      const cols = ["@timestamp", ...new Set(r.events.flatMap((e) => Object.keys(e)).filter((k) => k !== "@timestamp"))];
+      const rows = r.events.map((e) => cols.map((c) => csvCell(e[c])).join(","));
       download(`taishi-${stamp}.csv`, "text/csv", "\uFEFF" + [cols.map(csvCell).join(","), ...rows].join("\r\n"));
     }
   };
@@ -237,17 +237,19 @@ export default function Search() {
                       </tbody>
                     </table>
                   ) : <Empty text={t("search.noHits")} />
-                ) : out.hits.length ? (
+                ) : out.events.length ? (
                   <>
                     <table className="table events" data-testid="result-table">
                       <thead><tr><th style={{ width: 28 }} /><th style={{ width: 170 }}>{t("search.time")}</th><th>{t("search.event")}</th></tr></thead>
                       <tbody>
-                        {out.hits.map((h) => (
+                        {out.events.map((e, i) => (
+                          // Search answers carry no store sequence: rows are
+                          // keyed by their place on the page.
                           <EventRow
-                            key={h.seq}
-                            hit={h}
-                            open={expanded.has(h.seq)}
-                            toggle={() => setExpanded((s) => { const n = new Set(s); if (n.has(h.seq)) n.delete(h.seq); else n.add(h.seq); return n; })}
+                            key={i}
+                            hit={{ seq: i, "@timestamp": typeof e["@timestamp"] === "string" ? e["@timestamp"] : null, event: e }}
+                            open={expanded.has(i)}
+                            toggle={() => setExpanded((s) => { const n = new Set(s); if (n.has(i)) n.delete(i); else n.add(i); return n; })}
                             onFilter={(k, v, neg) => run(addFilter(query, k, v, neg))}
                           />
                         ))}

@@ -116,19 +116,26 @@ impl Client {
 
     /// Signs in as admin and switches to a fresh API token.
     pub fn login(addr: SocketAddr, password: &str) -> Client {
+        Client::login_as(addr, "admin", password, Some("admin"))
+    }
+
+    /// Signs in as `username` and switches to a fresh API token of theirs
+    /// (of `role`, or the user's own).
+    pub fn login_as(
+        addr: SocketAddr,
+        username: &str,
+        password: &str,
+        role: Option<&str>,
+    ) -> Client {
         let mut c = Client::new(addr);
-        let (s, _) = c.post(
-            "/api/v1/auth/login",
-            &json!({"username": "admin", "password": password}),
-        );
-        assert_eq!(s, 200);
-        // Tokens need a signed-in user; use basic-free path: a session would
-        // need cookies, so the token is made with a one-off cookie request.
+        // Tokens need a signed-in user: the token is made with the
+        // session's cookie and CSRF value.
         let mut resp = c
             .agent
             .post(&format!("{}/api/v1/auth/login", c.base))
-            .send_json(json!({"username": "admin", "password": password}))
+            .send_json(json!({"username": username, "password": password}))
             .unwrap();
+        assert_eq!(resp.status(), 200);
         let cookie = resp
             .headers()
             .get("set-cookie")
@@ -146,7 +153,7 @@ impl Client {
             .post(&format!("{}/api/v1/tokens", c.base))
             .header("cookie", &cookie)
             .header("x-taishi-csrf", &csrf)
-            .send_json(json!({"name": "tests", "role": "admin"}))
+            .send_json(json!({"name": "tests", "role": role}))
             .unwrap();
         assert_eq!(resp.status(), 200);
         let tok: J = resp.body_mut().read_json().unwrap();

@@ -1,0 +1,291 @@
+//! Alerts: lists, groups, one alert, and triage.
+
+use axum::extract::{Path, Query, State};
+use axum::http::Method;
+use axum::{Extension, Json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use taishi_alert::{AlertStatus, Resolution};
+
+use super::{bad, blocking, page, time_arg, Access, Items, Page, Route, R, S};
+use crate::auth::{Caller, Permission as P};
+use crate::state::{Alert, AlertFilter, AlertGroup, Comment};
+use crate::App;
+
+pub fn routes() -> Vec<Route> {
+    let read = Access::Needs(P::AlertsRead);
+    let write = Access::Needs(P::AlertsWrite);
+    vec![
+        Route::new(Method::GET, "/alerts", read, list_alerts)
+            .doc(
+                "alerts",
+                "List alerts with filters and sort",
+                "按条件筛选并排序的告警列表",
+            )
+            .query::<AlertQuery>()
+            .answer::<Page<Alert>>(),
+        Route::new(Method::GET, "/alerts/groups", read, alert_groups)
+            .doc(
+                "alerts",
+                "Alert counts grouped by rule, host or source",
+                "按规则、主机或来源分组的告警数",
+            )
+            .query::<AlertQuery>()
+            .answer::<Items<AlertGroup>>(),
+        Route::new(Method::GET, "/alerts/{id}", read, get_alert)
+            .doc(
+                "alerts",
+                "One alert with its comments and rule",
+                "单条告警及其评论和规则",
+            )
+            .answer::<AlertDetail>(),
+        Route::new(Method::POST, "/alerts/{id}/ack", write, ack_alert)
+            .doc(
+                "alerts",
+                "Acknowledge (takes an unassigned alert)",
+                "确认告警（未分配的告警归确认人）",
+            )
+            .answer::<Alert>(),
+        Route::new(Method::POST, "/alerts/{id}/assign", write, assign_alert)
+            .doc(
+                "alerts",
+                "Assign to a user, or unassign with null",
+                "分配给用户，null 表示取消分配",
+            )
+            .json::<Assign>()
+            .answer::<Alert>(),
+        Route::new(Method::POST, "/alerts/{id}/close", write, close_alert)
+            .doc(
+                "alerts",
+                "Close as true or false positive",
+                "以真阳性或误报关闭",
+            )
+            .json::<Close>()
+            .answer::<Alert>(),
+        Route::new(Method::POST, "/alerts/{id}/reopen", write, reopen_alert)
+            .doc("alerts", "Reopen", "重新打开")
+            .answer::<Alert>(),
+        Route::new(Method::POST, "/alerts/{id}/comments", write, comment_alert)
+            .doc("alerts", "Comment", "添加评论")
+            .json::<NewComment>()
+            .answer::<Comment>(),
+    ]
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct AlertQuery {
+    /// `new`, `acknowledged` or `closed`.
+    pub status: Option<String>,
+    /// Minimum level.
+    pub level: Option<String>,
+    pub rule_id: Option<String>,
+    pub host: Option<String>,
+    pub source_ip: Option<String>,
+    /// Text in the title or the host.
+    pub q: Option<String>,
+    /// `time`, `-time`, `level` or `-level`.
+    pub sort: Option<String>,
+    pub limit: Option<usize>,
+    pub offset: Option<usize>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// Groups only: `rule`, `host` or `source`.
+    pub by: Option<String>,
+}
+
+impl AlertQuery {
+    fn filter(&self, app: &App) -> R<AlertFilter> {
+        let (limit, offset) = page(app, self.limit, self.offset, 50, 1000)?;
+        let us = |param, s: &Option<String>| {
+            time_arg(param, s.as_deref()).map(|t| t.map(|t| t.timestamp_micros()))
+        };
+        Ok(AlertFilter {
+            status: self.status.clone(),
+            level: self.level.clone(),
+            rule_id: self.rule_id.clone(),
+            host: self.host.clone(),
+            source_ip: self.source_ip.clone(),
+            q: self.q.clone(),
+            sort: self.sort.clone(),
+            limit: Some(limit),
+            offset: Some(offset),
+            from_us: us("from", &self.from)?,
+            to_us: us("to", &self.to)?,
+        })
+    }
+}
+
+async fn list_alerts(State(app): State<S>, Query(q): Query<AlertQuery>) -> R<Json<Page<Alert>>> {
+    blocking(move || {
+        let f = q.filter(&app)?;
+        let (total, items) = app.state.alerts(&f)?;
+        Ok(Json(Page { total, items }))
+    })
+    .await
+}
+
+async fn alert_groups(
+    State(app): State<S>,
+    Query(q): Query<AlertQuery>,
+) -> R<Json<Items<AlertGroup>>> {
+    blocking(move || {
+        let f = q.filter(&app)?;
+        let items = app
+            .state
+            .alert_groups(q.by.as_deref().unwrap_or("rule"), &f)?;
+        Ok(Json(Items { items }))
+    })
+    .await
+}
+
+/// An alert with its comments and the rule that raised it (when loaded).
+#[derive(Serialize, JsonSchema)]
+pub struct AlertDetail {
+    #[serde(flatten)]
+    pub alert: Alert,
+    pub comments: Vec<Comment>,
+    pub rule: Option<AlertRule>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct AlertRule {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub level: taishi_alert::Level,
+    pub tags: Vec<String>,
+    /// The rule's file as text, when readable.
+    pub yaml: Option<String>,
+    pub enabled: bool,
+}
+
+async fn get_alert(State(app): State<S>, Path(id): Path<String>) -> R<Json<AlertDetail>> {
+    blocking(move || {
+        let alert = app.state.alert(&id)?;
+        let comments = app.state.comments(&id)?;
+        let rule = app
+            .rules
+            .infos()
+            .into_iter()
+            .find(|r| r.id == alert.rule_id)
+            .map(|r| AlertRule {
+                yaml: std::fs::read_to_string(&r.path).ok(),
+                id: r.id,
+                title: r.title,
+                description: r.description,
+                level: r.level,
+                tags: r.tags,
+                enabled: r.enabled,
+            });
+        Ok(Json(AlertDetail {
+            alert,
+            comments,
+            rule,
+        }))
+    })
+    .await
+}
+
+async fn ack_alert(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+) -> R<Json<Alert>> {
+    blocking(move || {
+        let cur = app.state.alert(&id)?;
+        // Acknowledging an unassigned alert takes it.
+        let assign = cur.assignee.is_none().then_some(Some(c.username.as_str()));
+        Ok(Json(app.state.update_alert(
+            &id,
+            Some(AlertStatus::Acknowledged),
+            None,
+            assign,
+        )?))
+    })
+    .await
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct Assign {
+    /// A username, or null to unassign.
+    pub assignee: Option<String>,
+}
+
+async fn assign_alert(
+    State(app): State<S>,
+    Path(id): Path<String>,
+    Json(a): Json<Assign>,
+) -> R<Json<Alert>> {
+    blocking(move || {
+        if let Some(u) = &a.assignee {
+            if app.state.user(u)?.is_none() {
+                return Err(bad(format!("assignee: no user `{u}`")));
+            }
+        }
+        Ok(Json(app.state.update_alert(
+            &id,
+            None,
+            None,
+            Some(a.assignee.as_deref()),
+        )?))
+    })
+    .await
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct Close {
+    /// `true_positive` or `false_positive`.
+    pub resolution: String,
+    pub comment: Option<String>,
+}
+
+async fn close_alert(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(b): Json<Close>,
+) -> R<Json<Alert>> {
+    let resolution = Resolution::parse(&b.resolution)
+        .ok_or_else(|| bad("resolution: true_positive or false_positive"))?;
+    blocking(move || {
+        if let Some(t) = b.comment.as_deref().filter(|t| !t.trim().is_empty()) {
+            app.state.add_comment(&id, &c.username, t)?;
+        }
+        Ok(Json(app.state.update_alert(
+            &id,
+            Some(AlertStatus::Closed),
+            Some(Some(resolution)),
+            None,
+        )?))
+    })
+    .await
+}
+
+async fn reopen_alert(State(app): State<S>, Path(id): Path<String>) -> R<Json<Alert>> {
+    blocking(move || {
+        Ok(Json(app.state.update_alert(
+            &id,
+            Some(AlertStatus::New),
+            Some(None),
+            None,
+        )?))
+    })
+    .await
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct NewComment {
+    pub text: String,
+}
+
+async fn comment_alert(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(b): Json<NewComment>,
+) -> R<Json<Comment>> {
+    if b.text.trim().is_empty() {
+        return Err(bad("text: empty comment"));
+    }
+    blocking(move || Ok(Json(app.state.add_comment(&id, &c.username, &b.text)?))).await
+}

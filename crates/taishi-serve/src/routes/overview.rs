@@ -1,0 +1,114 @@
+//! The overview and its live stream.
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::Method;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::Json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{blocking, internal, parse_range, Access, Route, R, S};
+use crate::auth::Permission as P;
+use crate::overview::{Overview, OverviewError};
+use crate::state::Alert;
+
+pub fn routes() -> Vec<Route> {
+    let read = Access::Needs(P::OverviewRead);
+    vec![
+        Route::new(Method::GET, "/overview", read, overview)
+            .doc(
+                "overview",
+                "The situational picture over a time range",
+                "时间范围内的态势总览",
+            )
+            .query::<OverviewQuery>()
+            .answer::<Overview>(),
+        Route::new(Method::GET, "/stream", read, stream)
+            .doc(
+                "overview",
+                "Server-sent events: a tick every 2 s with rates and new alerts",
+                "服务器推送事件：每 2 秒一次，含速率和新告警",
+            )
+            .events::<Tick>(),
+    ]
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct OverviewQuery {
+    /// Default `now-24h`.
+    pub from: Option<String>,
+    /// Default `now`.
+    pub to: Option<String>,
+}
+
+async fn overview(State(app): State<S>, Query(q): Query<OverviewQuery>) -> R<Json<Overview>> {
+    blocking(move || {
+        let (from, to) = (q.from.as_deref(), q.to.as_deref());
+        let (f, t) = parse_range(from, to, "now-24h")?;
+        let params = (from.unwrap_or_default(), to.unwrap_or_default());
+        app.overview_cache
+            .get(&app, params, taishi_store::TimeRange::new(f, t))
+            .map(Json)
+            .map_err(|e| match e {
+                OverviewError::State(e) => e.into(),
+                e => internal(e),
+            })
+    })
+    .await
+}
+
+/// One `tick` event of the live stream.
+#[derive(Serialize, JsonSchema)]
+pub struct Tick {
+    pub events_per_s: f64,
+    pub alerts_open: u64,
+    pub threat_level: &'static str,
+    pub threat_score: f64,
+    /// Alerts raised since the last tick (at most 50).
+    pub new_alerts: Vec<Alert>,
+}
+
+async fn stream(
+    State(app): State<S>,
+) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
+    let rx = app.pipeline.live.subscribe();
+    let state = (app, rx, 0u64, std::time::Instant::now());
+    let s = futures_util::stream::unfold(state, |(app, mut rx, last_events, last_t)| async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut new_alerts = Vec::new();
+        loop {
+            match rx.try_recv() {
+                Ok(a) if new_alerts.len() < 50 => new_alerts.push(a),
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
+        }
+        let events = app.pipeline.counters.events_in.load(Ordering::Relaxed);
+        let dt = last_t.elapsed().as_secs_f64().max(0.001);
+        let rate = if last_events == 0 {
+            0.0
+        } else {
+            (events - last_events) as f64 / dt
+        };
+        let app2 = app.clone();
+        let level = tokio::task::spawn_blocking(move || crate::overview::threat(&app2))
+            .await
+            .unwrap_or((0.0, "low", 0));
+        let tick = Tick {
+            events_per_s: rate,
+            alerts_open: level.2,
+            threat_level: level.1,
+            threat_score: level.0,
+            new_alerts,
+        };
+        let data = serde_json::to_string(&tick).unwrap_or_default();
+        let ev = SseEvent::default().event("tick").data(data);
+        Some((Ok(ev), (app, rx, events, std::time::Instant::now())))
+    });
+    Sse::new(s).keep_alive(KeepAlive::default())
+}

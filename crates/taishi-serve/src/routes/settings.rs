@@ -1,0 +1,124 @@
+//! Alert outputs (webhooks, robots, mail, syslog): read, replace, test.
+
+use axum::extract::{Path, State};
+use axum::http::Method;
+use axum::Json;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as J;
+
+use super::{bad, internal, Access, Object, Route, R, S};
+use crate::auth::Permission as P;
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        Route::new(
+            Method::GET,
+            "/settings/outputs",
+            Access::Needs(P::SettingsRead),
+            get_outputs,
+        )
+        .doc(
+            "settings",
+            "Alert outputs with their delivery counters (secrets masked)",
+            "告警输出及其投递计数（密钥已遮蔽）",
+        )
+        .answer::<Outputs>(),
+        Route::new(
+            Method::PUT,
+            "/settings/outputs",
+            Access::Needs(P::SettingsWrite),
+            put_outputs,
+        )
+        .doc(
+            "settings",
+            "Replace the alert outputs (a masked secret keeps the saved one)",
+            "替换告警输出（遮蔽的密钥保留已保存的值）",
+        )
+        .json::<OutputsBody>()
+        .answer::<Outputs>(),
+        Route::new(
+            Method::POST,
+            "/settings/outputs/{name}/test",
+            Access::Needs(P::OutputsTest),
+            test_output,
+        )
+        .doc(
+            "settings",
+            "Send a test notification through one output",
+            "通过一个输出发送测试通知",
+        )
+        .answer::<OutputTest>(),
+    ]
+}
+
+/// The outputs as `taishi_alert::OutputConfig` (`kind`, `name`, `url` …)
+/// each with its `metrics`, and the grouping windows.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct Outputs {
+    pub items: Vec<Object>,
+    pub group_window_s: u64,
+    pub suppress_s: u64,
+    pub outbox: Outbox,
+}
+
+/// Notifications of the disk outbox sent after a restart, and dropped.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct Outbox {
+    pub resent: u64,
+    pub dropped: u64,
+}
+
+fn typed(v: J) -> R<Json<Outputs>> {
+    serde_json::from_value(v).map(Json).map_err(internal)
+}
+
+async fn get_outputs(State(app): State<S>) -> R<Json<Outputs>> {
+    typed(app.outputs.list())
+}
+
+#[derive(Deserialize, JsonSchema)]
+pub struct OutputsBody {
+    /// `taishi_alert::OutputConfig` objects; `metrics` is ignored.
+    pub items: Vec<Object>,
+}
+
+async fn put_outputs(State(app): State<S>, Json(b): Json<OutputsBody>) -> R<Json<Outputs>> {
+    let mut outs = Vec::new();
+    for (i, Object(mut v)) in b.items.into_iter().enumerate() {
+        // What `list` adds for display is not configuration.
+        if let J::Object(m) = &mut v {
+            m.remove("metrics");
+        }
+        outs.push(
+            serde_json::from_value::<taishi_alert::OutputConfig>(v)
+                .map_err(|e| bad(format!("items[{i}]: {e}")))?,
+        );
+    }
+    let v = app
+        .outputs
+        .replace(&app.state, outs)
+        .await
+        .map_err(|p| bad(p.join("; ")))?;
+    typed(v)
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct OutputTest {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+async fn test_output(State(app): State<S>, Path(name): Path<String>) -> Json<OutputTest> {
+    Json(match app.outputs.test(&name).await {
+        Ok(()) => OutputTest {
+            ok: true,
+            error: None,
+        },
+        Err(e) => OutputTest {
+            ok: false,
+            error: Some(e),
+        },
+    })
+}

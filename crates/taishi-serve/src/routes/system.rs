@@ -1,0 +1,323 @@
+//! The service itself: liveness, health, Prometheus metrics, this API's
+//! OpenAPI document; and the HTTP ingest routes (served by
+//! `taishi_ingest::http`).
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::{header, Method};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value as J;
+
+use super::{blocking, Access, Object, Route, R, S};
+use crate::auth::Permission as P;
+use crate::App;
+
+pub fn routes() -> Vec<Route> {
+    let mut r = vec![
+        Route::new(Method::GET, "/livez", Access::Public, livez)
+            .doc(
+                "system",
+                "Liveness probe: answers while the process serves HTTP",
+                "存活探针：进程能响应 HTTP 即返回",
+            )
+            .answer::<Live>(),
+        Route::new(Method::GET, "/health", Access::Needs(P::SystemRead), health)
+            .doc(
+                "system",
+                "Service health: store, listeners, rules, pipeline",
+                "服务健康：存储、监听器、规则、流水线",
+            )
+            .answer::<Health>(),
+        Route::new(
+            Method::GET,
+            "/metrics",
+            Access::Needs(P::SystemRead),
+            metrics_text,
+        )
+        .at_root()
+        .doc("system", "Prometheus metrics", "Prometheus 指标")
+        .text("text/plain"),
+        Route::new(Method::GET, "/openapi.json", Access::Public, openapi)
+            .doc("system", "This document", "本文档")
+            .answer::<Object>(),
+    ];
+    r.extend(ingest_routes());
+    r
+}
+
+/// The routes of `taishi_ingest::http::router`, which the service merges
+/// under `/api/v1`: NDJSON and the Elasticsearch `_bulk` API, and the
+/// handshake calls Elasticsearch clients make before they send.
+fn ingest_routes() -> Vec<Route> {
+    const NDJSON: &[&str] = &["application/x-ndjson", "application/json", "text/plain"];
+    let (es, es_zh) = (
+        "Elasticsearch client handshake (answered so that shippers start)",
+        "Elasticsearch 客户端握手（应答以便采集器启动）",
+    );
+    let mut r = vec![Route::ingest(Method::POST, "/ingest")
+        .doc(
+            "ingest",
+            "Ingest NDJSON (or ?format=syslog|cef|eve|…); answered once durable",
+            "写入 NDJSON（或 ?format=syslog|cef|eve|…）；持久化后应答",
+        )
+        .raw(NDJSON)];
+    for m in [Method::POST, Method::PUT] {
+        r.push(
+            Route::ingest(m.clone(), "/_bulk")
+                .doc(
+                    "ingest",
+                    "Elasticsearch bulk API (Vector, Fluent Bit, Logstash, Beats)",
+                    "Elasticsearch 批量接口（Vector、Fluent Bit、Logstash、Beats）",
+                )
+                .raw(NDJSON),
+        );
+        r.push(
+            Route::ingest(m, "/{index}/_bulk")
+                .doc(
+                    "ingest",
+                    "Elasticsearch bulk API with a default index",
+                    "带默认索引的 Elasticsearch 批量接口",
+                )
+                .raw(NDJSON),
+        );
+    }
+    for (m, p) in [
+        (Method::GET, "/"),
+        (Method::HEAD, "/"),
+        (Method::GET, "/_license"),
+        (Method::GET, "/_xpack"),
+        (Method::GET, "/_cluster/health"),
+        (Method::PUT, "/_index_template/{name}"),
+        (Method::PUT, "/_template/{name}"),
+        (Method::PUT, "/_component_template/{name}"),
+        (Method::PUT, "/_ilm/policy/{name}"),
+        (Method::PUT, "/_data_stream/{name}"),
+        (Method::PUT, "/_ingest/pipeline/{name}"),
+        (Method::PUT, "/_alias/{name}"),
+        (Method::PUT, "/{index}"),
+        (Method::HEAD, "/{index}"),
+    ] {
+        r.push(Route::ingest(m, p).doc("ingest", es, es_zh));
+    }
+    r
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Live {
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
+async fn livez() -> Json<Live> {
+    Json(Live { status: "ok" })
+}
+
+async fn openapi() -> Json<J> {
+    Json(crate::openapi_document())
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` after a background store error.
+    pub status: &'static str,
+    pub version: &'static str,
+    pub uptime_s: u64,
+    pub store: StoreHealth,
+    #[schemars(with = "Vec<Object>")]
+    pub listeners: Vec<J>,
+    pub rules: RulesHealth,
+    /// The outputs as `GET /settings/outputs` lists them.
+    #[schemars(with = "Vec<Object>")]
+    pub alerts_outputs: J,
+    pub pipeline: PipelineHealth,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct StoreHealth {
+    pub events: u64,
+    pub bytes: u64,
+    pub partitions: usize,
+    pub wal_bytes: u64,
+    pub bytes_per_event: f64,
+    pub last_seq: u64,
+    pub durable_seq: u64,
+    pub checkpoint_seq: u64,
+    pub outside_events: u64,
+    pub unrepresentable_events: u64,
+    pub open_writers: usize,
+    /// The last background error (indexing, retention), if any.
+    pub error: Option<String>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct RulesHealth {
+    pub loaded: usize,
+    pub compiled: usize,
+    pub rejected: usize,
+    pub disabled: usize,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct PipelineHealth {
+    pub events: u64,
+    pub alerts: u64,
+    pub rejects: u64,
+    pub rejects_dropped: u64,
+}
+
+pub fn health_of(app: &App) -> Health {
+    let st = app.store.stats();
+    let d = app.rules.current();
+    let mut outputs = app.outputs.list();
+    Health {
+        status: if st.last_background_error.is_some() {
+            "degraded"
+        } else {
+            "ok"
+        },
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_s: app.started.elapsed().as_secs(),
+        store: StoreHealth {
+            events: st.events,
+            bytes: st.index_bytes,
+            partitions: st.partitions.len(),
+            wal_bytes: st.wal_bytes,
+            bytes_per_event: st.bytes_per_event,
+            last_seq: st.last_seq,
+            durable_seq: st.durable_seq,
+            checkpoint_seq: st.checkpoint_seq,
+            outside_events: st.outside_events,
+            unrepresentable_events: st.unrepresentable_events,
+            open_writers: st.open_writers,
+            error: st.last_background_error,
+        },
+        listeners: crate::overview::listeners(app),
+        rules: RulesHealth {
+            loaded: d.infos.len(),
+            compiled: d.engine.active_rules(),
+            rejected: d.rejected.len(),
+            disabled: d.infos.iter().filter(|i| !i.enabled).count(),
+        },
+        alerts_outputs: outputs["items"].take(),
+        pipeline: PipelineHealth {
+            events: app.pipeline.counters.events_in.load(Ordering::Relaxed),
+            alerts: app.pipeline.counters.alerts_raised.load(Ordering::Relaxed),
+            rejects: app.pipeline.rejects.count.load(Ordering::Relaxed),
+            rejects_dropped: app.pipeline.rejects.dropped.load(Ordering::Relaxed),
+        },
+    }
+}
+
+async fn health(State(app): State<S>) -> R<Json<Health>> {
+    blocking(move || Ok(Json(health_of(&app)))).await
+}
+
+async fn metrics_text(State(app): State<S>) -> Response {
+    let mut out = app.registry.render_prometheus();
+    out.push_str(&app.outputs.prometheus());
+    out.push_str(&app.searches.prometheus());
+    let st = app.store.stats();
+    let p = &app.pipeline;
+    let d = app.rules.current();
+    for (name, kind, help, v) in [
+        (
+            "taishi_pipeline_events_total",
+            "counter",
+            "Events stored by the pipeline.",
+            p.counters.events_in.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "taishi_pipeline_alerts_total",
+            "counter",
+            "Alerts raised.",
+            p.counters.alerts_raised.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "taishi_pipeline_alert_store_failures_total",
+            "counter",
+            "Alert inserts that failed; their alerts stay in the journal and are tried again.",
+            p.counters.alert_store_failures.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "taishi_pipeline_alerts_unstored",
+            "gauge",
+            "Alerts waiting for the alert store.",
+            p.unstored() as f64,
+        ),
+        (
+            "taishi_pipeline_alerts_recovered_total",
+            "counter",
+            "Alerts a killed run had journaled, stored at this start.",
+            p.counters.alerts_recovered.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "taishi_pipeline_rejects_total",
+            "counter",
+            "Malformed records kept aside.",
+            p.rejects.count.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "taishi_pipeline_rejects_dropped_total",
+            "counter",
+            "Rejects counted but not kept: the reject folder was full (rejects.max_mib).",
+            p.rejects.dropped.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "taishi_pipeline_rejects_expired_files_total",
+            "counter",
+            "Reject day files deleted by age (rejects.retention_days) or size (rejects.max_mib).",
+            p.rejects.expired.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "taishi_store_events",
+            "gauge",
+            "Events in the store.",
+            st.events as f64,
+        ),
+        (
+            "taishi_store_bytes",
+            "gauge",
+            "Bytes of index on disk.",
+            st.index_bytes as f64,
+        ),
+        (
+            "taishi_store_wal_bytes",
+            "gauge",
+            "Bytes of write-ahead log.",
+            st.wal_bytes as f64,
+        ),
+        (
+            "taishi_store_outside_events_total",
+            "counter",
+            "Events dated outside the day window (store.past_days, store.future_days), kept with their receipt day.",
+            st.outside_events as f64,
+        ),
+        (
+            "taishi_store_unrepresentable_events_total",
+            "counter",
+            "Events dated before 1677 or after 2262, indexed under their receipt time.",
+            st.unrepresentable_events as f64,
+        ),
+        (
+            "taishi_store_open_writers",
+            "gauge",
+            "Index writers open (store.max_open_writers).",
+            st.open_writers as f64,
+        ),
+        (
+            "taishi_rules_compiled",
+            "gauge",
+            "Rules running.",
+            d.engine.active_rules() as f64,
+        ),
+    ] {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}

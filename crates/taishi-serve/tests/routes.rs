@@ -1,0 +1,385 @@
+//! The route table: every route of the router is in the OpenAPI document
+//! with its permission; only the allow-list answers without credentials;
+//! the guard refuses a role that lacks a route's permission; every time
+//! parameter takes the query language's forms; API.md lists the table.
+
+mod common;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use common::*;
+use serde_json::{json, Value as J};
+use taishi_serve::routes::{table, Access, Route};
+
+/// The only calls that answer without credentials (the console's static
+/// files are the fallback, outside the table).
+const PUBLIC: &[(&str, &str)] = &[
+    ("POST", "/api/v1/auth/login"),
+    ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/livez"),
+];
+
+struct Server {
+    rt: tokio::runtime::Runtime,
+    server: Option<taishi_serve::Server>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            let _ = self.rt.block_on(s.shutdown());
+        }
+    }
+}
+
+fn start() -> (Server, Client) {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt
+        .block_on(taishi_serve::start(config(dir.path())))
+        .unwrap();
+    let c = Client::login(server.http_addr, server.admin_password.as_deref().unwrap());
+    (
+        Server {
+            rt,
+            server: Some(server),
+            _dir: dir,
+        },
+        c,
+    )
+}
+
+fn addr(s: &Server) -> SocketAddr {
+    s.server.as_ref().unwrap().http_addr
+}
+
+/// A route's path with every parameter filled in.
+fn concrete(r: &Route) -> String {
+    r.full_path()
+        .split('/')
+        .map(|s| if s.starts_with('{') { "x" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Calls a route with no body; `auth` is an Authorization header value.
+fn call(addr: SocketAddr, r: &Route, auth: Option<&str>) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = ureq::http::Request::builder()
+        .method(r.method.as_str())
+        .uri(format!("http://{addr}{}", concrete(r)));
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let mut resp = agent.run(req.body(()).unwrap()).unwrap();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (resp.status().as_u16(), text)
+}
+
+/// Every `$ref` of the document points at something in it.
+fn check_refs(doc: &J, v: &J) {
+    match v {
+        J::Object(m) => {
+            if let Some(r) = m.get("$ref").and_then(J::as_str) {
+                let target = doc.pointer(r.trim_start_matches('#'));
+                assert!(target.is_some(), "dangling $ref {r}");
+            }
+            m.values().for_each(|x| check_refs(doc, x));
+        }
+        J::Array(a) => a.iter().for_each(|x| check_refs(doc, x)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_route_is_in_the_openapi_document_with_its_permission() {
+    let routes = table();
+    let doc = taishi_serve::openapi_document();
+    assert_eq!(doc["openapi"], "3.1.0");
+    check_refs(&doc, &doc);
+    let mut seen = HashSet::new();
+    let mut ids = HashSet::new();
+    for r in &routes {
+        let method = r.method.as_str().to_ascii_lowercase();
+        assert!(
+            seen.insert((method.clone(), r.full_path())),
+            "{} {} is in the table twice",
+            r.method,
+            r.full_path()
+        );
+        let op = &doc["paths"][r.path][&method];
+        assert!(op.is_object(), "{} {} is not documented", r.method, r.path);
+        let want = match r.access {
+            Access::Public => "public",
+            Access::Needs(p) => p.name(),
+        };
+        assert_eq!(op["x-permission"], want, "{} {}", r.method, r.path);
+        assert!(
+            !r.summary.is_empty() && !r.summary_zh.is_empty(),
+            "{}",
+            r.path
+        );
+        assert!(ids.insert(op["operationId"].as_str().unwrap().to_string()));
+        assert!(op["responses"].as_object().is_some_and(|m| !m.is_empty()));
+    }
+    // Nothing documented that the table does not have.
+    let documented: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| {
+            p.as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| *k != "servers")
+                .count()
+        })
+        .sum();
+    assert_eq!(documented, routes.len());
+    // The routes the hand-written table had missed are there, with types.
+    let outputs = &doc["paths"]["/settings/outputs"];
+    assert_eq!(outputs["put"]["x-permission"], "settings:write");
+    assert!(
+        outputs["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+            .is_string()
+    );
+    let alert = &doc["components"]["schemas"]["Alert"];
+    assert!(alert["properties"]["@timestamp"].is_object(), "{alert}");
+}
+
+#[test]
+fn only_the_allow_list_answers_without_credentials() {
+    let (srv, _) = start();
+    let addr = addr(&srv);
+    for r in table() {
+        let key = (r.method.as_str(), r.full_path());
+        let public = PUBLIC
+            .iter()
+            .any(|(m, p)| (*m, p.to_string()) == (key.0, key.1.clone()));
+        assert_eq!(public, r.access == Access::Public, "{key:?}");
+        let (status, body) = call(addr, &r, None);
+        if public {
+            assert_ne!(status, 401, "{key:?}: {body}");
+        } else {
+            assert_eq!(status, 401, "{key:?} answered without credentials: {body}");
+        }
+    }
+    // A route outside the table is the console, not the API.
+    let anon = Client::new(addr);
+    assert_eq!(anon.get("/").0, 200);
+}
+
+#[test]
+fn the_guard_refuses_a_viewer_every_route_their_role_lacks() {
+    let (srv, admin) = start();
+    let addr = addr(&srv);
+    let (s, u) = admin.post(
+        "/api/v1/users",
+        &json!({"username": "vera", "password": "viewer-password-1", "role": "viewer"}),
+    );
+    assert_eq!(s, 200, "{u}");
+    let vera = Client::login_as(addr, "vera", "viewer-password-1", None);
+    let bearer = vera.auth.clone();
+    let viewer = taishi_serve::auth::role_permissions("viewer");
+    assert!(!viewer.is_empty());
+    let mut refused = 0;
+    for r in table() {
+        let Access::Needs(p) = r.access else { continue };
+        if viewer.contains(&p) {
+            continue;
+        }
+        let (status, body) = call(addr, &r, Some(&bearer));
+        assert_eq!(status, 403, "{} {}: {body}", r.method, r.full_path());
+        if !r.is_ingest() && r.method != "HEAD" {
+            // The guard's answer (it names the permission), not a handler's.
+            assert!(body.contains(p.name()), "{} {}: {body}", r.method, r.path);
+        }
+        refused += 1;
+    }
+    assert!(refused > 20, "{refused}");
+    // What a viewer may do, it does.
+    assert_eq!(vera.get("/api/v1/alerts").0, 200);
+    assert_eq!(vera.get("/api/v1/tokens").0, 200);
+}
+
+#[test]
+fn every_time_parameter_takes_the_query_languages_forms() {
+    let (_srv, c) = start();
+    for path in [
+        "/api/v1/alerts?from=now/d",
+        "/api/v1/alerts/groups?from=now/d&by=host",
+        "/api/v1/overview?from=now/d",
+        "/api/v1/fields?from=now/d",
+        "/api/v1/alerts?from=now-7d/d&to=now",
+        "/api/v1/overview?from=2026-11-23T08:00:00%2B08:00&to=now",
+    ] {
+        let (s, b) = c.get(path);
+        assert_eq!(s, 200, "{path}: {b}");
+    }
+    let (s, b) = c.post(
+        "/api/v1/search",
+        &json!({"query": "*", "from": "now/d", "to": "now"}),
+    );
+    assert_eq!(s, 200, "{b}");
+    for path in [
+        "/api/v1/alerts?from=yesterday",
+        "/api/v1/alerts/groups?to=now-",
+        "/api/v1/overview?from=now-1x",
+        "/api/v1/fields?to=99999-01-01",
+    ] {
+        let (s, b) = c.get(path);
+        assert_eq!(s, 400, "{path}: {b}");
+        let name = if path.contains("from=") { "from" } else { "to" };
+        assert!(b["error"].as_str().unwrap().contains(name), "{path}: {b}");
+    }
+}
+
+#[test]
+fn a_revoked_token_or_demoted_owner_takes_effect_at_once_despite_the_cache() {
+    let (srv, admin) = start();
+    let addr = addr(&srv);
+    let (_, u) = admin.post(
+        "/api/v1/users",
+        &json!({"username": "ana", "password": "analyst-password-1", "role": "analyst"}),
+    );
+    assert!(u["username"] == "ana", "{u}");
+    let ana = Client::login_as(addr, "ana", "analyst-password-1", None);
+    let tokens = admin.get("/api/v1/tokens").1;
+    let tok = tokens["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["owner"] == "ana")
+        .unwrap()
+        .clone();
+    let ingest = |c: &Client| {
+        c.post_raw("/api/v1/ingest", "application/x-ndjson", b"{\"a\":1}\n")
+            .0
+    };
+    assert_eq!(ingest(&ana), 200);
+    assert_eq!(ana.get("/api/v1/alerts").0, 200);
+    // Demoted: the cached check must not outlive the change.
+    let (s, b) = admin_patch(&admin, "/api/v1/users/ana", &json!({"role": "viewer"}));
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(ingest(&ana), 403);
+    assert_eq!(ana.post("/api/v1/rules/reload", &json!({})).0, 403);
+    // Revoked: refused at the next request.
+    assert_eq!(
+        admin.delete(&format!("/api/v1/tokens/{}", tok["id"].as_str().unwrap())),
+        204
+    );
+    assert_eq!(ana.get("/api/v1/alerts").0, 401);
+    assert_eq!(ingest(&ana), 401);
+}
+
+fn admin_patch(c: &Client, path: &str, body: &J) -> (u16, J) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .patch(&format!("{}{path}", c.base))
+        .header("authorization", &c.auth)
+        .send_json(body)
+        .unwrap();
+    (
+        r.status().as_u16(),
+        r.body_mut().read_json().unwrap_or(J::Null),
+    )
+}
+
+/// API.md's route list is the table's; `TAISHI_BLESS=1` rewrites it.
+#[test]
+fn api_md_lists_the_route_table() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("API.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = ("<!-- routes:begin -->\n", "<!-- routes:end -->");
+    let (a, b) = (
+        text.find(begin).expect("API.md has no routes:begin marker") + begin.len(),
+        text.find(end).expect("API.md has no routes:end marker"),
+    );
+    let want = taishi_serve::routes::markdown(&table());
+    if text[a..b] != want {
+        if std::env::var_os("TAISHI_BLESS").is_some() {
+            std::fs::write(&path, format!("{}{want}{}", &text[..a], &text[b..])).unwrap();
+        } else {
+            panic!("API.md's route list is stale: run `TAISHI_BLESS=1 cargo test -p taishi-serve --test routes api_md`");
+        }
+    }
+}
+
+/// The properties a schema allows (through `$ref`, and the `oneOf`/
+/// `anyOf`/`allOf` that flattened and tagged types make) and the ones it
+/// requires.
+fn shape(doc: &J, s: &J) -> (HashSet<String>, HashSet<String>) {
+    let s = match s["$ref"].as_str() {
+        Some(r) => doc.pointer(r.trim_start_matches('#')).unwrap(),
+        None => s,
+    };
+    let mut props: HashSet<String> = s["properties"]
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let required = s["required"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    for k in ["oneOf", "anyOf", "allOf"] {
+        for sub in s[k].as_array().into_iter().flatten() {
+            props.extend(shape(doc, sub).0);
+        }
+    }
+    (props, required)
+}
+
+/// What each readable route answers has the shape its declared type says,
+/// so the table's answer types cannot drift from the handlers'.
+#[test]
+fn answers_have_the_shape_the_document_declares() {
+    let (srv, admin) = start();
+    let addr = addr(&srv);
+    let doc = taishi_serve::openapi_document();
+    let mut checked = 0;
+    for r in table() {
+        if r.method != "GET" || r.path.contains('{') || r.path == "/stream" {
+            continue;
+        }
+        let Some(schema) = doc["paths"][r.path]["get"]["responses"]["200"]["content"]
+            ["application/json"]
+            .get("schema")
+        else {
+            continue;
+        };
+        let (status, body) = call(addr, &r, Some(&admin.auth));
+        if status != 200 {
+            continue;
+        }
+        let v: J = serde_json::from_str(&body).unwrap();
+        let Some(obj) = v.as_object() else { continue };
+        let (props, required) = shape(&doc, schema);
+        if props.is_empty() {
+            continue;
+        }
+        for k in obj.keys() {
+            assert!(props.contains(k), "{}: `{k}` is not in its schema", r.path);
+        }
+        for k in &required {
+            assert!(obj.contains_key(k), "{}: `{k}` is missing: {body}", r.path);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 10, "{checked}");
+}
