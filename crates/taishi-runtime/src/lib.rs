@@ -21,6 +21,7 @@
 
 pub mod alerts;
 pub mod failpoint;
+pub mod intel;
 mod journal;
 pub mod pipeline;
 pub mod rejects;

@@ -14,7 +14,8 @@
 
 pub mod auth;
 pub mod config;
-pub mod intel;
+/// Threat intelligence lives in the runtime; `intel` keeps its old path here.
+pub use taishi_runtime::intel;
 mod openapi;
 pub mod outputs;
 pub mod overview;

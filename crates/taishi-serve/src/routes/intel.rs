@@ -123,7 +123,7 @@ async fn intel_indicators(
             limit,
             offset,
         };
-        let (total, items) = app.intel.search(&query)?;
+        let (total, items) = app.intel.search(&query).map_err(feed_error)?;
         let values: Vec<&str> = items.iter().map(|i| i.value.as_str()).collect();
         let hits = app.state.intel_hit_counts(&values)?;
         let items = items
@@ -145,7 +145,13 @@ async fn intel_indicators(
 async fn intel_feeds(State(app): State<S>) -> R<Json<Items<Object>>> {
     blocking(move || {
         Ok(Json(Items {
-            items: app.intel.feed_status()?.into_iter().map(Object).collect(),
+            items: app
+                .intel
+                .feed_status()
+                .map_err(feed_error)?
+                .into_iter()
+                .map(Object)
+                .collect(),
         }))
     })
     .await
@@ -168,22 +174,22 @@ async fn intel_add_feed(State(app): State<S>, body: Bytes) -> R<(StatusCode, Jso
         app.intel
             .add_feed(feed)
             .map(|v| (StatusCode::CREATED, Json(Object(v))))
-            .map_err(|(code, msg)| {
-                ApiError(
-                    StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST),
-                    msg,
-                )
-            })
+            .map_err(feed_error)
     })
     .await
 }
 
-fn feed_error(e: crate::intel::FeedError) -> ApiError {
-    use crate::intel::FeedError;
+/// An intel error as an answer: the caller's fault is a 4xx that says
+/// which, a feed server's failure a 502.
+fn feed_error(e: crate::intel::IntelError) -> ApiError {
+    use crate::intel::IntelError;
     let code = match &e {
-        FeedError::NotFound(_) => StatusCode::NOT_FOUND,
-        FeedError::Pull(_) => StatusCode::BAD_GATEWAY,
-        FeedError::Other(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        IntelError::NotFound(_) => StatusCode::NOT_FOUND,
+        IntelError::Exists(_) => StatusCode::CONFLICT,
+        IntelError::Invalid(_) => StatusCode::BAD_REQUEST,
+        IntelError::Pull(_) => StatusCode::BAD_GATEWAY,
+        _ if e.over_limit() => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     ApiError(code, e.to_string())
 }
@@ -294,17 +300,14 @@ async fn intel_import(
             .intel
             .import_bytes(&q.name, q.format.as_deref(), &body)
             .map_err(|e| {
-                // Past a limit the upload itself is the problem: 413.
-                let over = matches!(
-                    e.downcast_ref::<taishi_intel::StoreError>(),
-                    Some(taishi_intel::StoreError::Limit(_))
-                );
-                let code = if over {
+                // Past a limit the upload itself is the problem: 413; any
+                // other import failure is the file's (400).
+                let code = if e.over_limit() {
                     StatusCode::PAYLOAD_TOO_LARGE
                 } else {
                     StatusCode::BAD_REQUEST
                 };
-                ApiError(code, format!("{e:#}"))
+                ApiError(code, e.to_string())
             })?;
         imported(&app, report)
     })

@@ -1,4 +1,5 @@
-//! Threat intelligence inside the service: every event is matched against
+//! Threat intelligence inside a running service (its feeds, imports and
+//! matcher): every event is matched against
 //! the loaded indicators as it arrives, and each import is followed by a
 //! retro-hunt over the stored window, whose hits are raised as
 //! retrospective alerts.
@@ -17,6 +18,8 @@ use taishi_intel::{
 };
 
 use taishi_alert::Alert;
+
+use crate::BoxError;
 
 pub struct Intel {
     store: Mutex<IndicatorStore>,
@@ -46,22 +49,55 @@ struct PullStats {
     pulling: bool,
 }
 
-/// A feed pull that failed, with the feed's own error text.
-#[derive(Debug)]
-pub enum FeedError {
+/// What went wrong with an intel request, by whose fault.
+#[derive(Debug, thiserror::Error)]
+pub enum IntelError {
+    #[error("no feed named {0:?}")]
     NotFound(String),
+    /// The request is malformed (a name, URL, interval or format).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("name: a feed named {0:?} exists")]
+    Exists(String),
+    /// The feed's server failed or answered with something unusable.
+    #[error("{0}")]
     Pull(String),
-    Other(anyhow::Error),
+    /// The indicator store refused or failed (a limit, the disk).
+    #[error(transparent)]
+    Store(#[from] taishi_intel::StoreError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Any other failure of the intel library (feed list, import, retro-hunt).
+    #[error("{0}")]
+    Other(#[source] BoxError),
 }
 
-impl std::fmt::Display for FeedError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FeedError::NotFound(n) => write!(f, "no feed named {n:?}"),
-            FeedError::Pull(e) => write!(f, "{e}"),
-            FeedError::Other(e) => write!(f, "{e:#}"),
-        }
+impl IntelError {
+    fn other(e: impl Into<BoxError>) -> IntelError {
+        IntelError::Other(e.into())
     }
+
+    /// Whether the request itself is at fault (do not retry it as it is).
+    pub fn is_rejected(&self) -> bool {
+        matches!(
+            self,
+            IntelError::NotFound(_) | IntelError::Invalid(_) | IntelError::Exists(_)
+        ) || self.over_limit()
+    }
+
+    /// An import or feed past `intel.max_feed_mib` / `max_indicators_per_feed`.
+    pub fn over_limit(&self) -> bool {
+        matches!(self, IntelError::Store(taishi_intel::StoreError::Limit(_)))
+    }
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> IntelError {
+    let what = what.into();
+    move |source| IntelError::Io { what, source }
 }
 
 /// Indicator search parameters (`GET /api/v1/intel/indicators`).
@@ -76,11 +112,11 @@ pub struct IndicatorQuery {
 }
 
 impl Intel {
-    pub fn open(dir: PathBuf, retro_days: u32, limits: Limits) -> anyhow::Result<Intel> {
+    pub fn open(dir: PathBuf, retro_days: u32, limits: Limits) -> Result<Intel, IntelError> {
         let store = IndicatorStore::open(&dir)?;
         let matcher = store.load_matcher()?;
         let uploads = dir.join("uploads");
-        std::fs::create_dir_all(&uploads)?;
+        std::fs::create_dir_all(&uploads).map_err(io(format!("creating {}", uploads.display())))?;
         Ok(Intel {
             store: Mutex::new(store),
             matcher: ArcSwap::from_pointee(matcher),
@@ -97,7 +133,7 @@ impl Intel {
         self.matcher.load_full()
     }
 
-    fn rebuild(&self, store: &IndicatorStore) -> anyhow::Result<()> {
+    fn rebuild(&self, store: &IndicatorStore) -> Result<(), IntelError> {
         let m = store.load_matcher()?;
         self.matcher.store(Arc::new(m));
         Ok(())
@@ -110,7 +146,7 @@ impl Intel {
         name: &str,
         format: Option<&str>,
         data: &[u8],
-    ) -> anyhow::Result<ImportReport> {
+    ) -> Result<ImportReport, IntelError> {
         let safe: String = name
             .chars()
             .map(|c| {
@@ -123,16 +159,18 @@ impl Intel {
             .collect();
         let safe = safe.trim_start_matches('.');
         if safe.is_empty() {
-            anyhow::bail!("name: give the source a name (letters, digits, - _ .)");
+            return Err(IntelError::Invalid(
+                "name: give the source a name (letters, digits, - _ .)".into(),
+            ));
         }
-        let path = self.uploads.join(safe);
-        std::fs::write(&path, data)?;
         let format = format
             .map(|f| {
                 f.parse::<taishi_intel::import::Format>()
-                    .map_err(anyhow::Error::msg)
+                    .map_err(|e| IntelError::Invalid(format!("format: {e}")))
             })
             .transpose()?;
+        let path = self.uploads.join(safe);
+        std::fs::write(&path, data).map_err(io(format!("writing {}", path.display())))?;
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let report = import_source_with(
             &mut store,
@@ -159,7 +197,7 @@ impl Intel {
 
     /// Indicators matching `q` (typed comparisons, no serialisation of the
     /// ones that are not returned), one page of them, and the total.
-    pub fn search(&self, q: &IndicatorQuery) -> anyhow::Result<(u64, Vec<Indicator>)> {
+    pub fn search(&self, q: &IndicatorQuery) -> Result<(u64, Vec<Indicator>), IntelError> {
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let needle = q.q.to_lowercase();
         let contains = |s: &str| {
@@ -206,14 +244,14 @@ impl Intel {
 
     // ---- feeds -------------------------------------------------------
 
-    fn feeds(&self) -> anyhow::Result<Feeds> {
-        let mut f = Feeds::load(&self.dir)?;
+    fn feeds(&self) -> Result<Feeds, IntelError> {
+        let mut f = Feeds::load(&self.dir).map_err(IntelError::other)?;
         f.limits = self.limits;
         Ok(f)
     }
 
     /// Every feed with its schedule and the outcome of its last pull.
-    pub fn feed_status(&self) -> anyhow::Result<Vec<J>> {
+    pub fn feed_status(&self) -> Result<Vec<J>, IntelError> {
         let feeds = self.feeds()?;
         let counts: HashMap<String, u64> = {
             let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
@@ -232,34 +270,34 @@ impl Intel {
     }
 
     /// Adds a feed; the scheduler pulls it on its next round.
-    pub fn add_feed(&self, feed: Feed) -> Result<J, (u16, String)> {
-        validate_feed(&feed).map_err(|e| (400, e))?;
+    pub fn add_feed(&self, feed: Feed) -> Result<J, IntelError> {
+        validate_feed(&feed).map_err(IntelError::Invalid)?;
         {
             let _g = self.feeds_lock.lock().unwrap_or_else(|e| e.into_inner());
-            let mut feeds = self.feeds().map_err(|e| (500, format!("{e:#}")))?;
+            let mut feeds = self.feeds()?;
             if feeds.feeds.iter().any(|f| f.name == feed.name) {
-                return Err((409, format!("name: a feed named {:?} exists", feed.name)));
+                return Err(IntelError::Exists(feed.name));
             }
-            feeds.add(feed.clone()).map_err(|e| (400, e.to_string()))?;
-            feeds.save().map_err(|e| (500, e.to_string()))?;
+            feeds
+                .add(feed.clone())
+                .map_err(|e| IntelError::Invalid(e.to_string()))?;
+            feeds.save().map_err(IntelError::other)?;
         }
         Ok(status_json(&feed, None, None))
     }
 
     /// Removes a feed and its indicators.
-    pub fn remove_feed(&self, name: &str) -> Result<(), FeedError> {
+    pub fn remove_feed(&self, name: &str) -> Result<(), IntelError> {
         let _g = self.feeds_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let mut feeds = self.feeds().map_err(FeedError::Other)?;
+        let mut feeds = self.feeds()?;
         if feeds.remove(name).is_none() {
-            return Err(FeedError::NotFound(name.into()));
+            return Err(IntelError::NotFound(name.into()));
         }
-        feeds.save().map_err(|e| FeedError::Other(e.into()))?;
+        feeds.save().map_err(IntelError::other)?;
         let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         if store.sources().contains_key(name) {
-            store
-                .remove_source(name)
-                .map_err(|e| FeedError::Other(e.into()))?;
-            self.rebuild(&store).map_err(FeedError::Other)?;
+            store.remove_source(name)?;
+            self.rebuild(&store)?;
         }
         self.pulls
             .lock()
@@ -278,7 +316,7 @@ impl Intel {
                 .map(|f| f.name.clone())
                 .collect(),
             Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "intel feeds: cannot read the feed list");
+                tracing::warn!(error = %e, "intel feeds: cannot read the feed list");
                 Vec::new()
             }
         }
@@ -286,7 +324,7 @@ impl Intel {
 
     /// Pulls one feed now, swaps in the rebuilt matcher and records the
     /// outcome (kept on the feed as `last_error` when it fails).
-    pub fn pull_feed(&self, name: &str) -> Result<ImportReport, FeedError> {
+    pub fn pull_feed(&self, name: &str) -> Result<ImportReport, IntelError> {
         self.pulls
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -295,17 +333,17 @@ impl Intel {
             .pulling = true;
         let result = (|| {
             let _g = self.feeds_lock.lock().unwrap_or_else(|e| e.into_inner());
-            let mut feeds = self.feeds().map_err(FeedError::Other)?;
+            let mut feeds = self.feeds()?;
             if !feeds.feeds.iter().any(|f| f.name == name) {
-                return Err(FeedError::NotFound(name.into()));
+                return Err(IntelError::NotFound(name.into()));
             }
             // The download runs without the store's lock: indicator search,
             // status and imports go on while a slow feed answers.
             let r = feeds
                 .pull_shared(&self.store, name)
-                .map_err(|e| FeedError::Pull(e.to_string()))?;
+                .map_err(|e| IntelError::Pull(e.to_string()))?;
             let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-            self.rebuild(&store).map_err(FeedError::Other)?;
+            self.rebuild(&store)?;
             Ok(r)
         })();
         let mut pulls = self.pulls.lock().unwrap_or_else(|e| e.into_inner());
@@ -326,7 +364,7 @@ impl Intel {
         &self,
         events: &taishi_store::Store,
         report: &ImportReport,
-    ) -> anyhow::Result<Vec<Alert>> {
+    ) -> Result<Vec<Alert>, IntelError> {
         if report.new_indicators.is_empty() {
             return Ok(Vec::new());
         }
@@ -340,11 +378,12 @@ impl Intel {
             &lists,
             self.retro_window,
             Utc::now(),
-        )?;
+        )
+        .map_err(IntelError::other)?;
         let mut out = Vec::new();
         for (ev, hits) in &res.matches {
             for h in hits {
-                out.push(taishi_runtime::alerts::intel(h, ev, None));
+                out.push(crate::alerts::intel(h, ev, None));
             }
         }
         Ok(out)
