@@ -8,6 +8,7 @@
 
 pub mod decode;
 pub mod ecs;
+pub mod error;
 pub mod event;
 pub mod json;
 pub mod time;
@@ -17,5 +18,6 @@ pub use decode::{
     for_each_line, Confidence, DecodeContext, Decoder, Format, Framing, Location, Reject, Sink,
     VecSink,
 };
+pub use error::ErrorKind;
 pub use event::Event;
 pub use value::{Str, Value};
