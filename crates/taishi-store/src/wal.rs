@@ -695,6 +695,16 @@ mod tests {
         assert_eq!(rep.last_seq, 10);
     }
 
+    fn payloads(wal: &Wal) -> Vec<Vec<u8>> {
+        let mut seen = Vec::new();
+        wal.replay(0, |_, p| {
+            seen.push(p.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        seen
+    }
+
     #[test]
     fn a_batch_cut_short_by_a_crash_is_dropped_whole() {
         let dir = tempfile::tempdir().unwrap();
@@ -712,13 +722,7 @@ mod tests {
         let (wal, rep) = Wal::open(dir.path(), 1 << 20, 1).unwrap();
         assert_eq!(rep.last_seq, 2);
         assert_eq!(rep.torn_bytes, 2 * (HEADER as u64 + 2));
-        let mut seen = Vec::new();
-        wal.replay(0, |_, p| {
-            seen.push(p.to_vec());
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(seen, [b"a1".to_vec(), b"a2".to_vec()]);
+        assert_eq!(payloads(&wal), [b"a1".to_vec(), b"a2".to_vec()]);
         assert_eq!(wal.append(b"c").unwrap(), 3);
     }
 
@@ -743,13 +747,7 @@ mod tests {
             drop(wal);
             let (wal, rep) = Wal::open(dir.path(), 64 << 20, 1).unwrap();
             assert_eq!((rep.last_seq, rep.torn_bytes), (2, 0), "write {nth}");
-            let mut seen = Vec::new();
-            wal.replay(0, |_, p| {
-                seen.push(p.to_vec());
-                Ok(())
-            })
-            .unwrap();
-            assert_eq!(seen, [b"before".to_vec(), b"after".to_vec()]);
+            assert_eq!(payloads(&wal), [b"before".to_vec(), b"after".to_vec()]);
         }
     }
 
