@@ -21,3 +21,10 @@ impl ErrorKind {
         self == ErrorKind::Transient
     }
 }
+
+/// An error that knows its [`ErrorKind`]: what lets a caller turn any
+/// crate's error into its own answer (the ingest sink's error, an HTTP
+/// status) without matching on variants it does not own.
+pub trait Kinded: std::error::Error {
+    fn kind(&self) -> ErrorKind;
+}

@@ -18,6 +18,6 @@ pub use decode::{
     for_each_line, Confidence, DecodeContext, Decoder, Format, Framing, Location, Reject, Sink,
     VecSink,
 };
-pub use error::ErrorKind;
+pub use error::{ErrorKind, Kinded};
 pub use event::Event;
 pub use value::{Str, Value};

@@ -236,6 +236,39 @@ async fn only_acknowledged_lines_are_checkpointed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_the_store_rejects_are_skipped_not_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app.log");
+    append(&file, 0, 30);
+    let refusing = Arc::new(TestSink::failing_with(taishi_ingest::SinkError::Rejected(
+        "bad batch".into(),
+    )));
+    let t1 = CancellationToken::new();
+    let l = start(dir.path(), &file, Some(Format::Json), refusing, t1.clone()).await;
+    // 30 lines of about 30 bytes in reads of 512: two batches, each tried once.
+    assert!(wait_for(5, || l.metrics.snapshot().sink_errors == 2).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(l.metrics.snapshot().sink_errors, 2);
+    stop(l, t1).await;
+
+    // The checkpoint moved past them: only new lines come after a restart.
+    append(&file, 30, 35);
+    let up = Arc::new(TestSink::open());
+    let t2 = CancellationToken::new();
+    let l = start(
+        dir.path(),
+        &file,
+        Some(Format::Json),
+        up.clone(),
+        t2.clone(),
+    )
+    .await;
+    assert!(wait_for(5, || up.event_count() == 5).await);
+    assert_eq!(numbers(&[&up]), (30..35).collect::<Vec<_>>());
+    stop(l, t2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overlong_lines_are_rejected_and_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("app.log");

@@ -389,7 +389,7 @@ impl Pipeline {
         let seqs = self
             .store
             .append_batch(&batch.events)
-            .map_err(|e| SinkError::Unavailable(e.to_string()))?;
+            .map_err(SinkError::from)?;
         let first = *seqs.start();
         let detector = self.rules.current();
         let matcher = self
@@ -421,9 +421,7 @@ impl Pipeline {
                 }
             }
         });
-        self.store
-            .commit()
-            .map_err(|e| SinkError::Unavailable(e.to_string()))?;
+        self.store.commit().map_err(SinkError::from)?;
         self.events_in
             .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
         Ok(alerts)

@@ -73,7 +73,7 @@ use tantivy::{IndexWriter, Order, TantivyDocument};
 pub use agg::{AggResult, Aggregation, HistogramBucket, Stats, TermBucket};
 pub use budget::{estimate_bytes, multi_term_clauses, Budget, CancelOnDrop};
 pub use query::{Filter, RangeValue, TimeRange, ValueKinds, ValuePredicate, TIMESTAMP};
-pub use taishi_event::ErrorKind;
+pub use taishi_event::{ErrorKind, Kinded};
 pub use wal::WalOpenReport;
 
 use partition::{Fields, PartKey, Partition};
@@ -144,6 +144,19 @@ impl StoreError {
     /// same way every time; a failing disk or a store that must be reopened
     /// may not.
     pub fn kind(&self) -> ErrorKind {
+        Kinded::kind(self)
+    }
+
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> StoreError {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+impl Kinded for StoreError {
+    fn kind(&self) -> ErrorKind {
         match self {
             StoreError::TooLarge(_) => ErrorKind::TooLarge,
             StoreError::BadQuery(_)
@@ -156,13 +169,6 @@ impl StoreError {
             | StoreError::ReadOnly
             | StoreError::Locked(_)
             | StoreError::Cancelled => ErrorKind::Transient,
-        }
-    }
-
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> StoreError {
-        StoreError::Io {
-            path: path.to_path_buf(),
-            source,
         }
     }
 }
