@@ -920,41 +920,31 @@ async fn reload_rules(State(app): State<S>, Extension(c): Extension<Caller>) -> 
     blocking(move || reload(&app).map(Json)).await
 }
 
-/// Line and column of a YAML error, when its message carries them.
-fn yaml_position(msg: &str) -> (Option<u64>, Option<u64>) {
-    let num = |key: &str| {
-        msg.find(key).and_then(|i| {
-            msg[i + key.len()..]
-                .trim_start()
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .and_then(|d| d.parse().ok())
-        })
-    };
-    (num("line"), num("column"))
-}
-
 fn validate_text(text: &str, limits: taishi_sigma::LoadLimits) -> J {
     let mut set = taishi_sigma::RuleSet {
         limits,
         ..Default::default()
     };
-    set.add_yaml(text, "<upload>");
+    let path = "<upload>";
+    set.add_yaml(text, path);
+    // Where and what, as fields: the editor marks the place from them.
+    let error = |document: usize, at: Option<(usize, usize)>, kind: &str, message: String| json!({"path": path, "document": document, "line": at.map(|a| a.0), "column": at.map(|a| a.1), "kind": kind, "message": message});
     let mut errors: Vec<J> = set
         .rejected
         .iter()
         .map(|r| {
-            let (line, column) = yaml_position(&r.reason);
-            json!({"line": line, "column": column, "message": r.reason, "document": r.document})
+            let at = r.line.zip(r.column);
+            error(r.document, at, r.kind.as_str(), r.reason.clone())
         })
         .collect();
     for c in &set.correlations {
         if let Err(e) = taishi_correlation::parse_correlation(&c.doc) {
-            errors.push(json!({"line": null, "column": null, "message": e}));
+            let at = taishi_sigma::load::locate(text, c.document, &["correlation".into()]);
+            errors.push(error(c.document, at, "correlation", e.to_string()));
         }
     }
     if set.rules.is_empty() && set.correlations.is_empty() && errors.is_empty() {
-        errors.push(json!({"line": null, "column": null, "message": "no rule in the text"}));
+        errors.push(error(1, None, "rule", "no rule in the text".into()));
     }
     let first = set
         .rules

@@ -326,7 +326,7 @@ fn build(
                     corr_rules.push(r);
                 }
             }
-            Err(e) => rejected.push((c.path.clone(), e)),
+            Err(e) => rejected.push((c.path.clone(), e.to_string())),
         }
     }
     let engine = Engine::new(
@@ -362,9 +362,7 @@ fn build(
             max_lateness: Some(lateness),
             ..CorrelatorOptions::default()
         };
-        Some(Mutex::new(
-            Correlator::with_options(corr_rules, opts).map_err(anyhow::Error::msg)?,
-        ))
+        Some(Mutex::new(Correlator::with_options(corr_rules, opts)?))
     };
     let referenced = engine
         .rules()
