@@ -257,7 +257,7 @@ fn build(
 ) -> anyhow::Result<Detector> {
     let mut paths: Vec<PathBuf> = configured.to_vec();
     paths.push(uploaded.to_path_buf());
-    let mut set = RuleSet::load_paths_with(&paths, limits).map_err(anyhow::Error::msg)?;
+    let mut set = RuleSet::load_paths_with(&paths, limits)?;
     let uploaded_prefix = uploaded.display().to_string();
     let origin = |p: &str| {
         if p.starts_with(&uploaded_prefix) {
@@ -335,8 +335,7 @@ fn build(
             pipelines: pipelines.to_vec(),
             timing: true,
         },
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     let keys: Vec<String> = engine.rules().iter().map(|m| rule_key(m)).collect();
     let errors: HashMap<String, String> = engine
         .errors()

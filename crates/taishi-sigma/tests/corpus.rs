@@ -73,18 +73,19 @@ fn regression_data_passes() {
     let set = RuleSet::load_paths(&rule_dirs(&root)).unwrap();
     let engine = Engine::new(&set, &EngineOptions::default()).unwrap();
     let infos = regression::info_files(&root.join("regression_data"));
-    let decode = |p: &Path| -> Result<Vec<taishi_event::Event>, String> {
-        let (sink, report) = taishi_decode::decode_path(p, &Default::default());
-        if let Some(e) = report.error {
-            return Err(e);
-        }
-        if sink.events.is_empty() {
-            if let Some(r) = sink.rejects.first() {
-                return Err(r.to_string());
+    let decode =
+        |p: &Path| -> Result<Vec<taishi_event::Event>, Box<dyn std::error::Error + Send + Sync>> {
+            let (sink, report) = taishi_decode::decode_path(p, &Default::default());
+            if let Some(e) = report.error {
+                return Err(e.into());
             }
-        }
-        Ok(sink.events)
-    };
+            if sink.events.is_empty() {
+                if let Some(r) = sink.rejects.first() {
+                    return Err(r.to_string().into());
+                }
+            }
+            Ok(sink.events)
+        };
     // SigmaHQ's reading: the rule fires (at least match_count times).
     let outcomes = regression::run(
         &infos,

@@ -476,15 +476,14 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
             .build_global();
     }
     let started = Instant::now();
-    let set = RuleSet::load_paths(&args.rules).map_err(anyhow::Error::msg)?;
+    let set = RuleSet::load_paths(&args.rules)?;
     let engine = Engine::new(
         &set,
         &EngineOptions {
             pipelines: args.pipeline.clone(),
             timing: args.stats,
         },
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     let load_time = started.elapsed();
 
     // Correlations over the rules' matches.
@@ -499,10 +498,10 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
     let mut correlator = if corr_rules.is_empty() {
         None
     } else {
-        Some(
-            Correlator::with_options(corr_rules, CorrelatorOptions::batch())
-                .map_err(anyhow::Error::msg)?,
-        )
+        Some(Correlator::with_options(
+            corr_rules,
+            CorrelatorOptions::batch(),
+        )?)
     };
     let metas = engine.rules();
     let referenced: Vec<bool> = metas
@@ -522,7 +521,7 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         })
         .collect();
 
-    let inputs = expand_inputs(&args.paths).map_err(anyhow::Error::msg)?;
+    let inputs = expand_inputs(&args.paths)?;
     if inputs.is_empty() {
         anyhow::bail!("no files found under the given paths");
     }
