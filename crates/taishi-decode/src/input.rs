@@ -384,6 +384,32 @@ pub fn decode_path(path: &Path, opts: &Options) -> (taishi_event::VecSink, Sourc
     (sink, report)
 }
 
+/// Why [`events_of`] has no events to give.
+#[derive(Debug, thiserror::Error)]
+pub enum NoEvents {
+    /// The file could not be read (the message of [`InputError`]).
+    #[error("{0}")]
+    Unreadable(String),
+    /// Every record was rejected; the first one says why.
+    #[error("{0}")]
+    Rejected(Box<Reject>),
+}
+
+/// Reads a whole file into events with its format detected (tools and
+/// tests): an error when it cannot be read or when all of it was rejected.
+pub fn events_of(path: &Path) -> Result<Vec<Event>, NoEvents> {
+    let (sink, report) = decode_path(path, &Options::default());
+    if let Some(e) = report.error {
+        return Err(NoEvents::Unreadable(e));
+    }
+    if sink.events.is_empty() {
+        if let Some(r) = sink.rejects.into_iter().next() {
+            return Err(NoEvents::Rejected(Box::new(r)));
+        }
+    }
+    Ok(sink.events)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

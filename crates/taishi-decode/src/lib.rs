@@ -7,5 +7,6 @@ mod input;
 
 pub use detect::{detect, new_decoder};
 pub use input::{
-    decode_input, decode_path, expand_inputs, Input, InputError, Options, SourceReport,
+    decode_input, decode_path, events_of, expand_inputs, Input, InputError, NoEvents, Options,
+    SourceReport,
 };

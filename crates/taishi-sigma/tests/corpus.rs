@@ -75,16 +75,7 @@ fn regression_data_passes() {
     let infos = regression::info_files(&root.join("regression_data"));
     let decode =
         |p: &Path| -> Result<Vec<taishi_event::Event>, Box<dyn std::error::Error + Send + Sync>> {
-            let (sink, report) = taishi_decode::decode_path(p, &Default::default());
-            if let Some(e) = report.error {
-                return Err(e.into());
-            }
-            if sink.events.is_empty() {
-                if let Some(r) = sink.rejects.first() {
-                    return Err(r.to_string().into());
-                }
-            }
-            Ok(sink.events)
+            Ok(taishi_decode::events_of(p)?)
         };
     // SigmaHQ's reading: the rule fires (at least match_count times).
     let outcomes = regression::run(

@@ -160,16 +160,7 @@ fn default_rules(paths: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 fn decode(p: &Path) -> Result<Vec<taishi_event::Event>, Box<dyn std::error::Error + Send + Sync>> {
-    let (sink, report) = taishi_decode::decode_path(p, &Default::default());
-    if let Some(e) = report.error {
-        return Err(e.into());
-    }
-    if sink.events.is_empty() {
-        if let Some(r) = sink.rejects.first() {
-            return Err(r.to_string().into());
-        }
-    }
-    Ok(sink.events)
+    Ok(taishi_decode::events_of(p)?)
 }
 
 fn test(args: TestArgs) -> Result<ExitCode> {
