@@ -37,6 +37,10 @@ pub enum StoreError {
     /// A feed or import passed one of its [`crate::Limits`].
     #[error(transparent)]
     Limit(#[from] crate::LimitExceeded),
+    /// A feed could not be fetched; its kind says whether a later pull may
+    /// succeed.
+    #[error(transparent)]
+    Fetch(#[from] crate::taxii::FetchError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
