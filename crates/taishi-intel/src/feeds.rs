@@ -210,7 +210,10 @@ fn fetch_feed(feed: &Feed, lim: &Limits) -> Result<Fetched, StoreError> {
     match feed.kind {
         FeedKind::Url | FeedKind::MispFeed => {
             let format = match (&feed.format, feed.kind) {
-                (Some(f), _) => Some(f.parse::<Format>().map_err(StoreError::Invalid)?),
+                (Some(f), _) => Some(
+                    f.parse::<Format>()
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                ),
                 (None, FeedKind::MispFeed) => Some(Format::MispFeed),
                 _ => None,
             };
