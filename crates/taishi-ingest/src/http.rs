@@ -1279,7 +1279,7 @@ impl BulkParser {
         let mut ev = match taishi_format_json::document_event(value, ctx) {
             Ok(ev) => ev,
             Err(reason) => {
-                items.push(fail(reason, batch));
+                items.push(fail(reason.to_string(), batch));
                 return;
             }
         };
