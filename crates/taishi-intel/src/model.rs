@@ -165,6 +165,25 @@ impl IndicatorType {
     }
 }
 
+/// Intelligence data that is not in the shape its format says (a feed
+/// manifest, a warninglist, an indicator's conditions); the message names
+/// the entry at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DataError(String);
+
+impl From<String> for DataError {
+    fn from(s: String) -> DataError {
+        DataError(s)
+    }
+}
+
+impl From<&str> for DataError {
+    fn from(s: &str) -> DataError {
+        DataError(s.to_string())
+    }
+}
+
 /// A value that cannot be an indicator of the type it was given as, or a
 /// type name that is none.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -344,7 +344,8 @@ impl IndicatorStore {
     /// Installs a MISP warninglist (validated first) under
     /// `<dir>/warninglists/`.
     pub fn add_warninglist(&self, data: &[u8]) -> Result<(String, Vec<String>), StoreError> {
-        let (w, errors) = Warninglist::from_json(data).map_err(StoreError::Invalid)?;
+        let (w, errors) =
+            Warninglist::from_json(data).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let name: String = w
             .name
             .chars()
@@ -365,8 +366,8 @@ impl IndicatorStore {
     /// installed lists are returned beside them.
     pub fn warninglists(&self) -> Result<(Warninglists, Vec<String>), StoreError> {
         let mut all = Warninglists::builtin();
-        let (installed, errors) =
-            Warninglists::load(&self.dir.join("warninglists")).map_err(StoreError::Invalid)?;
+        let (installed, errors) = Warninglists::load(&self.dir.join("warninglists"))
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
         all.lists.extend(installed.lists);
         Ok((all, errors))
     }
