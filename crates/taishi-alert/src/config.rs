@@ -580,10 +580,23 @@ impl AlertsConfig {
 pub mod duration {
     use super::*;
 
-    pub fn parse(s: &str) -> Result<Duration, String> {
+    /// Text that is not a duration.
+    #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+    pub enum DurationError {
+        #[error("empty duration")]
+        Empty,
+        #[error("`{0}` is not a duration (30s, 5m, 1h, 1d, 250ms)")]
+        NotADuration(String),
+        #[error("`{0}`: number too large")]
+        TooLarge(String),
+        #[error("`{text}`: unknown unit `{unit}` (ms, s, m, h, d)")]
+        UnknownUnit { text: String, unit: String },
+    }
+
+    pub fn parse(s: &str) -> Result<Duration, DurationError> {
         let s = s.trim();
         if s.is_empty() {
-            return Err("empty duration".into());
+            return Err(DurationError::Empty);
         }
         if let Ok(n) = s.parse::<u64>() {
             return Ok(Duration::from_secs(n));
@@ -595,11 +608,11 @@ pub mod duration {
                 .find(|c: char| !c.is_ascii_digit())
                 .unwrap_or(rest.len());
             if digits == 0 {
-                return Err(format!("`{s}` is not a duration (30s, 5m, 1h, 1d, 250ms)"));
+                return Err(DurationError::NotADuration(s.to_string()));
             }
             let n: u64 = rest[..digits]
                 .parse()
-                .map_err(|_| format!("`{s}`: number too large"))?;
+                .map_err(|_| DurationError::TooLarge(s.to_string()))?;
             rest = &rest[digits..];
             let unit_len = rest
                 .find(|c: char| c.is_ascii_digit())
@@ -612,7 +625,12 @@ pub mod duration {
                 "m" => Duration::from_secs(n.saturating_mul(60)),
                 "h" => Duration::from_secs(n.saturating_mul(3600)),
                 "d" => Duration::from_secs(n.saturating_mul(86_400)),
-                _ => return Err(format!("`{s}`: unknown unit `{unit}` (ms, s, m, h, d)")),
+                _ => {
+                    return Err(DurationError::UnknownUnit {
+                        text: s.to_string(),
+                        unit: unit.to_string(),
+                    })
+                }
             };
             total = total.saturating_add(d);
         }

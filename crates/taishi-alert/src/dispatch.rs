@@ -516,7 +516,7 @@ impl Dispatcher {
         for o in cfg.outputs.iter().filter(|o| o.enabled) {
             match Sender::build(o) {
                 Ok(sender) => slots.push(Arc::new(slot_for(o, sender))),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(e.to_string()),
             }
         }
         for c in custom {
@@ -751,7 +751,7 @@ pub async fn test_output(cfg: &OutputConfig) -> Result<(), DeliveryError> {
     if !problems.is_empty() {
         return Err(DeliveryError::permanent(problems.join("; ")));
     }
-    let sender = Sender::build(cfg).map_err(DeliveryError::permanent)?;
+    let sender = Sender::build(cfg)?;
     deliver_once(&sender, cfg.timeout, &Notification::test()).await
 }
 

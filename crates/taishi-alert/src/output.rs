@@ -52,6 +52,31 @@ pub trait Deliver: Send + Sync + 'static {
     fn deliver<'a>(&'a self, n: &'a Notification) -> BoxFuture<'a, Result<(), DeliveryError>>;
 }
 
+/// An output whose configuration cannot be used (the message names its
+/// key), or a message that cannot be built for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct OutputError(String);
+
+impl From<OutputError> for DeliveryError {
+    /// An output that cannot be built never delivers: not worth retrying.
+    fn from(e: OutputError) -> DeliveryError {
+        DeliveryError::permanent(e.0)
+    }
+}
+
+impl From<String> for OutputError {
+    fn from(s: String) -> OutputError {
+        OutputError(s)
+    }
+}
+
+impl From<&str> for OutputError {
+    fn from(s: &str) -> OutputError {
+        OutputError(s.to_string())
+    }
+}
+
 pub(crate) enum Sender {
     Http(Box<HttpOut>),
     Smtp(Box<SmtpOut>),
@@ -60,7 +85,7 @@ pub(crate) enum Sender {
 }
 
 impl Sender {
-    pub(crate) fn build(cfg: &OutputConfig) -> Result<Sender, String> {
+    pub(crate) fn build(cfg: &OutputConfig) -> Result<Sender, OutputError> {
         let at = format!("alerts.outputs.{}", cfg.name());
         Ok(match cfg.kind {
             OutputType::Webhook | OutputType::Dingtalk | OutputType::Wecom | OutputType::Feishu => {
@@ -100,7 +125,7 @@ pub(crate) struct HttpOut {
 }
 
 impl HttpOut {
-    fn build(cfg: &OutputConfig) -> Result<HttpOut, String> {
+    fn build(cfg: &OutputConfig) -> Result<HttpOut, OutputError> {
         let url = cfg.url.clone().ok_or("no url")?;
         let mut b = reqwest::Client::builder()
             .timeout(cfg.timeout)
@@ -349,10 +374,10 @@ pub(crate) struct SmtpOut {
 }
 
 impl SmtpOut {
-    fn build(cfg: &OutputConfig) -> Result<SmtpOut, String> {
+    fn build(cfg: &OutputConfig) -> Result<SmtpOut, OutputError> {
         let host = cfg.host.clone().ok_or("no host")?;
         let tls = cfg.smtp_tls();
-        let params = || -> Result<TlsParameters, String> {
+        let params = || -> Result<TlsParameters, OutputError> {
             let mut b = TlsParameters::builder(host.clone());
             if let Some(ca) = &cfg.ca_file {
                 let pem =
@@ -366,7 +391,7 @@ impl SmtpOut {
                     .dangerous_accept_invalid_certs(true)
                     .dangerous_accept_invalid_hostnames(true);
             }
-            b.build_rustls().map_err(|e| format!("TLS: {e}"))
+            b.build_rustls().map_err(|e| format!("TLS: {e}").into())
         };
         let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
             .port(cfg.smtp_port())
@@ -402,7 +427,7 @@ impl SmtpOut {
     }
 
     async fn send(&self, n: &Notification) -> Result<(), DeliveryError> {
-        let msg = email(n, self.lang, &self.from, &self.to).map_err(DeliveryError::permanent)?;
+        let msg = email(n, self.lang, &self.from, &self.to)?;
         self.transport
             .send(msg)
             .await
@@ -421,7 +446,7 @@ pub fn email(
     lang: Language,
     from: &Mailbox,
     to: &[Mailbox],
-) -> Result<Message, String> {
+) -> Result<Message, OutputError> {
     let mut b = Message::builder()
         .from(from.clone())
         .subject(format!("[Taishi] {}", n.title(lang)));
@@ -430,7 +455,7 @@ pub fn email(
     }
     b.header(ContentType::TEXT_PLAIN)
         .body(n.text(lang))
-        .map_err(|e| format!("building the message: {e}"))
+        .map_err(|e| format!("building the message: {e}").into())
 }
 
 pub(crate) struct SyslogOut {
@@ -449,7 +474,7 @@ pub(crate) struct SyslogOut {
 const UDP_MAX: usize = 8192;
 
 impl SyslogOut {
-    fn build(cfg: &OutputConfig) -> Result<SyslogOut, String> {
+    fn build(cfg: &OutputConfig) -> Result<SyslogOut, OutputError> {
         Ok(SyslogOut {
             host: cfg.host.clone().ok_or("no host")?,
             port: cfg.port.unwrap_or(514),

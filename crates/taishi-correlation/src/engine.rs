@@ -1,5 +1,6 @@
 //! The correlator: per-correlation, per-group windows over event time.
 
+use crate::CorrelationError;
 use std::borrow::Cow;
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
@@ -675,35 +676,35 @@ impl Correlator {
     /// Resolves references between correlations and rejects cycles and
     /// duplicate ids or names. References that name no correlation are taken
     /// as ordinary Sigma rules (see [`Correlator::rule_references`]).
-    pub fn new(rules: Vec<CorrelationRule>) -> Result<Correlator, String> {
+    pub fn new(rules: Vec<CorrelationRule>) -> Result<Correlator, CorrelationError> {
         Self::with_options(rules, CorrelatorOptions::default())
     }
 
     pub fn with_options(
         rules: Vec<CorrelationRule>,
         opts: CorrelatorOptions,
-    ) -> Result<Correlator, String> {
+    ) -> Result<Correlator, CorrelationError> {
         if rules.len() > u32::MAX as usize {
-            return Err("too many correlation rules".into());
+            return Err(CorrelationError::Set("too many correlation rules".into()));
         }
         let mut by_ref: HashMap<&str, usize> = HashMap::new();
         for (i, r) in rules.iter().enumerate() {
             for key in [r.id.as_deref(), r.name.as_deref()].into_iter().flatten() {
                 if let Some(&j) = by_ref.get(key) {
                     if j != i {
-                        return Err(format!(
+                        return Err(CorrelationError::Set(format!(
                             "correlation {:?}: {key:?} is also the id or name of correlation {:?}",
                             r.title, rules[j].title
-                        ));
+                        )));
                     }
                 }
                 by_ref.insert(key, i);
             }
             if r.rules.len() > usize::from(u16::MAX) {
-                return Err(format!(
+                return Err(CorrelationError::Set(format!(
                     "correlation {:?}: correlation.rules: too many rules",
                     r.title
-                ));
+                )));
             }
         }
         let edges: Vec<Vec<usize>> = rules
@@ -1142,7 +1143,7 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
     }
 }
 
-fn find_cycle(rules: &[CorrelationRule], edges: &[Vec<usize>]) -> Result<(), String> {
+fn find_cycle(rules: &[CorrelationRule], edges: &[Vec<usize>]) -> Result<(), CorrelationError> {
     // 0 unvisited, 1 on the current path, 2 done.
     let mut state = vec![0u8; rules.len()];
     let mut path = Vec::new();
@@ -1175,10 +1176,10 @@ fn find_cycle(rules: &[CorrelationRule], edges: &[Vec<usize>]) -> Result<(), Str
         if state[n] == 0 {
             if let Some(cyc) = visit(n, edges, &mut state, &mut path) {
                 let names: Vec<&str> = cyc.iter().map(|&i| rules[i].label()).collect();
-                return Err(format!(
+                return Err(CorrelationError::Set(format!(
                     "correlation.rules: correlations reference each other in a cycle: {}",
                     names.join(" -> ")
-                ));
+                )));
             }
         }
     }

@@ -85,9 +85,11 @@
 //! group keeps ([`CorrelatorStats::truncated_entries`]).
 
 mod engine;
+mod error;
 mod rule;
 
 pub use engine::{CorrelationHit, Correlator, CorrelatorOptions, CorrelatorStats};
+pub use error::CorrelationError;
 pub use rule::{
     is_correlation, parse_correlation, Condition, CorrelationRule, CorrelationType, Level, Op,
     Timespan,

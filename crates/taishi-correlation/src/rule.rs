@@ -1,5 +1,6 @@
 //! Correlation documents: the parsed form and the parser.
 
+use crate::CorrelationError;
 use std::fmt;
 
 use serde_yaml::{Mapping, Value as Yaml};
@@ -288,17 +289,16 @@ pub fn is_correlation(doc: &Yaml) -> bool {
 
 /// Parses one correlation document. Errors name the offending field, e.g.
 /// `correlation.timespan: "5x" is not a duration (use 30s, 5m, 1h, 1d)`.
-pub fn parse_correlation(doc: &Yaml) -> Result<CorrelationRule, String> {
+pub fn parse_correlation(doc: &Yaml) -> Result<CorrelationRule, CorrelationError> {
     let top = doc
         .as_mapping()
         .ok_or("a correlation rule must be a YAML mapping")?;
     let corr = match top.get("correlation") {
         Some(Yaml::Mapping(m)) => m,
         Some(other) => {
-            return Err(format!(
-                "correlation: expected a mapping, found {}",
-                describe(other)
-            ))
+            return Err(
+                format!("correlation: expected a mapping, found {}", describe(other)).into(),
+            )
         }
         None => return Err("correlation: missing (not a correlation rule)".into()),
     };
@@ -316,10 +316,7 @@ pub fn parse_correlation(doc: &Yaml) -> Result<CorrelationRule, String> {
     let status = opt_string(top, "status", "status")?;
     if let Some(s) = &status {
         if !STATUSES.contains(&s.as_str()) {
-            return Err(format!(
-                "status: {s:?} is not one of {}",
-                STATUSES.join(", ")
-            ));
+            return Err(format!("status: {s:?} is not one of {}", STATUSES.join(", ")).into());
         }
     }
     let level = match opt_string(top, "level", "level")? {
@@ -349,10 +346,10 @@ pub fn parse_correlation(doc: &Yaml) -> Result<CorrelationRule, String> {
     let mut seen = std::collections::HashSet::new();
     for (i, r) in rules.iter().enumerate() {
         if r.trim().is_empty() {
-            return Err(format!("correlation.rules[{i}]: empty reference"));
+            return Err(format!("correlation.rules[{i}]: empty reference").into());
         }
         if !seen.insert(r) {
-            return Err(format!("correlation.rules[{i}]: {r:?} is listed twice"));
+            return Err(format!("correlation.rules[{i}]: {r:?} is listed twice").into());
         }
     }
 
@@ -364,7 +361,7 @@ pub fn parse_correlation(doc: &Yaml) -> Result<CorrelationRule, String> {
     let mut seen = std::collections::HashSet::new();
     for (i, g) in group_by.iter().enumerate() {
         if !seen.insert(g) {
-            return Err(format!("correlation.group-by[{i}]: {g:?} is listed twice"));
+            return Err(format!("correlation.group-by[{i}]: {g:?} is listed twice").into());
         }
     }
 
@@ -383,7 +380,8 @@ pub fn parse_correlation(doc: &Yaml) -> Result<CorrelationRule, String> {
         return Err(format!(
             "correlation.{ts_key}: {:?} must be longer than zero",
             timespan.text
-        ));
+        )
+        .into());
     }
 
     let condition = parse_condition(corr.get("condition"), kind, rules.len())?;
@@ -402,7 +400,8 @@ pub fn parse_correlation(doc: &Yaml) -> Result<CorrelationRule, String> {
                     return Err(format!(
                         "{path}: expected a mapping of rule name to field name, found {}",
                         describe(v)
-                    ));
+                    )
+                    .into());
                 };
                 let mut map = Vec::new();
                 for (r, f) in per_rule {
@@ -431,7 +430,8 @@ pub fn parse_correlation(doc: &Yaml) -> Result<CorrelationRule, String> {
             return Err(format!(
                 "correlation.aliases: expected a mapping, found {}",
                 describe(other)
-            ))
+            )
+            .into())
         }
     };
 
@@ -487,7 +487,7 @@ fn parse_condition(
     v: Option<&Yaml>,
     kind: CorrelationType,
     n_rules: usize,
-) -> Result<Condition, String> {
+) -> Result<Condition, CorrelationError> {
     let m = match v {
         None | Some(Yaml::Null) if kind.is_temporal() => {
             // The spec's temporal examples have no condition: every
@@ -501,19 +501,19 @@ fn parse_condition(
         None | Some(Yaml::Null) => {
             return Err(format!(
                 "correlation.condition: missing; {kind} needs one, e.g. {{gte: 10}}"
-            ))
+            ).into())
         }
         Some(Yaml::Mapping(m)) => m,
         Some(Yaml::String(s)) => {
             return Err(format!(
                 "correlation.condition: {s:?} is an expression; only a mapping such as {{gte: 10}} is supported"
-            ))
+            ).into())
         }
         Some(other) => {
             return Err(format!(
                 "correlation.condition: expected a mapping such as {{gte: 10}}, found {}",
                 describe(other)
-            ))
+            ).into())
         }
     };
     let mut bounds = Vec::new();
@@ -533,7 +533,7 @@ fn parse_condition(
         } else if key == "field" {
             fields = list_of_strings(val, &path)?;
             if fields.is_empty() || fields.iter().any(|f| f.is_empty()) {
-                return Err(format!("{path}: empty field name"));
+                return Err(format!("{path}: empty field name").into());
             }
         } else if key == "percentile" {
             let p = number(val)
@@ -548,7 +548,8 @@ fn parse_condition(
         } else {
             return Err(format!(
                 "{path}: unknown key (use gt, gte, lt, lte, eq, neq, field, percentile)"
-            ));
+            )
+            .into());
         }
     }
     if bounds.is_empty() {
@@ -561,17 +562,18 @@ fn parse_condition(
         if fields.is_empty() {
             return Err(format!(
                 "correlation.condition.field: missing; {kind} aggregates the field named here"
-            ));
+            )
+            .into());
         }
         if fields.len() > 1 && kind != CorrelationType::ValueCount {
-            return Err(format!(
-                "correlation.condition.field: {kind} takes one field, not a list"
-            ));
+            return Err(
+                format!("correlation.condition.field: {kind} takes one field, not a list").into(),
+            );
         }
     } else if !fields.is_empty() {
-        return Err(format!(
-            "correlation.condition.field: {kind} does not aggregate a field"
-        ));
+        return Err(
+            format!("correlation.condition.field: {kind} does not aggregate a field").into(),
+        );
     }
     match kind {
         CorrelationType::ValuePercentile => {
@@ -588,7 +590,7 @@ fn parse_condition(
         _ if percentile.is_some() => {
             return Err(format!(
                 "correlation.condition.percentile: only value_percentile takes a percentile, not {kind}"
-            ));
+            ).into());
         }
         _ => {}
     }
@@ -601,7 +603,7 @@ fn parse_condition(
 
 /// Rejects ranges no value can satisfy (`gt: 100` with `lt: 50`), which
 /// would silently never fire.
-fn check_satisfiable(bounds: &[(Op, f64)]) -> Result<(), String> {
+fn check_satisfiable(bounds: &[(Op, f64)]) -> Result<(), CorrelationError> {
     let mut lo = f64::NEG_INFINITY;
     let mut lo_strict = false;
     let mut hi = f64::INFINITY;
@@ -648,7 +650,8 @@ fn check_satisfiable(bounds: &[(Op, f64)]) -> Result<(), String> {
         return Err(format!(
             "correlation.condition: {} can never all hold",
             shown.join(" and ")
-        ));
+        )
+        .into());
     }
     Ok(())
 }
@@ -685,45 +688,47 @@ fn number(v: &Yaml) -> Option<f64> {
     n.is_finite().then_some(n)
 }
 
-fn opt_string(m: &Mapping, key: &str, path: &str) -> Result<Option<String>, String> {
+fn opt_string(m: &Mapping, key: &str, path: &str) -> Result<Option<String>, CorrelationError> {
     match m.get(key) {
         None | Some(Yaml::Null) => Ok(None),
         Some(v) => scalar_text(v)
             .map(Some)
-            .ok_or_else(|| format!("{path}: expected text, found {}", describe(v))),
+            .ok_or_else(|| format!("{path}: expected text, found {}", describe(v)).into()),
     }
 }
 
-fn opt_bool(m: &Mapping, key: &str, path: &str) -> Result<Option<bool>, String> {
+fn opt_bool(m: &Mapping, key: &str, path: &str) -> Result<Option<bool>, CorrelationError> {
     match m.get(key) {
         None | Some(Yaml::Null) => Ok(None),
         Some(Yaml::Bool(b)) => Ok(Some(*b)),
-        Some(v) => Err(format!(
-            "{path}: expected true or false, found {}",
-            describe(v)
-        )),
+        Some(v) => Err(format!("{path}: expected true or false, found {}", describe(v)).into()),
     }
 }
 
 /// A list of text, also accepting a single text (pySigma does too).
-fn list_of_strings(v: &Yaml, path: &str) -> Result<Vec<String>, String> {
+fn list_of_strings(v: &Yaml, path: &str) -> Result<Vec<String>, CorrelationError> {
     match v {
         Yaml::Null => Ok(Vec::new()),
         Yaml::Sequence(items) => items
             .iter()
             .enumerate()
             .map(|(i, it)| {
-                scalar_text(it)
-                    .ok_or_else(|| format!("{path}[{i}]: expected text, found {}", describe(it)))
+                scalar_text(it).ok_or_else(|| {
+                    format!("{path}[{i}]: expected text, found {}", describe(it)).into()
+                })
             })
             .collect(),
-        other => scalar_text(other)
-            .map(|s| vec![s])
-            .ok_or_else(|| format!("{path}: expected a list of text, found {}", describe(other))),
+        other => scalar_text(other).map(|s| vec![s]).ok_or_else(|| {
+            format!("{path}: expected a list of text, found {}", describe(other)).into()
+        }),
     }
 }
 
-fn string_list(m: &Mapping, key: &str, path: &str) -> Result<Option<Vec<String>>, String> {
+fn string_list(
+    m: &Mapping,
+    key: &str,
+    path: &str,
+) -> Result<Option<Vec<String>>, CorrelationError> {
     m.get(key).map(|v| list_of_strings(v, path)).transpose()
 }
 
@@ -733,14 +738,14 @@ fn one_of<'a>(
     m: &'a Mapping,
     keys: &[&'static str],
     section: &str,
-) -> Result<Option<(&'static str, &'a Yaml)>, String> {
+) -> Result<Option<(&'static str, &'a Yaml)>, CorrelationError> {
     let mut found: Option<(&'static str, &Yaml)> = None;
     for &k in keys {
         if let Some(v) = m.get(k) {
             if let Some((first, _)) = found {
-                return Err(format!(
-                    "{section}.{k}: also given as {section}.{first}; keep one"
-                ));
+                return Err(
+                    format!("{section}.{k}: also given as {section}.{first}; keep one").into(),
+                );
             }
             found = Some((k, v));
         }

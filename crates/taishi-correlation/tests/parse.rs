@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use taishi_correlation::{CorrelationType, Correlator, Level, Op};
+use taishi_correlation::{CorrelationError, CorrelationType, Correlator, Level, Op};
 
 const SPEC_EVENT_COUNT: &str = r#"
 title: Many failed logins
@@ -454,14 +454,22 @@ fn cycles_and_duplicates_rejected() {
     let e = Correlator::new(vec![rule(a), rule(b)]).err().unwrap();
     assert_eq!(
         e,
-        "correlation.rules: correlations reference each other in a cycle: corr_a -> corr_b -> corr_a"
+        CorrelationError::Set(
+            "correlation.rules: correlations reference each other in a cycle: corr_a -> corr_b -> corr_a".into()
+        )
     );
     let selfref = "title: S\nid: s-1\ncorrelation:\n  type: event_count\n  rules: [s-1]\n  timespan: 1h\n  condition: {gte: 2}\n";
-    let e = Correlator::new(vec![rule(selfref)]).err().unwrap();
+    let e = Correlator::new(vec![rule(selfref)])
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("cycle: s-1 -> s-1"), "{e}");
     let dup =
         "title: D\nname: corr_a\ncorrelation:\n  type: temporal\n  rules: [x]\n  timespan: 1h\n";
-    let e = Correlator::new(vec![rule(a), rule(dup)]).err().unwrap();
+    let e = Correlator::new(vec![rule(a), rule(dup)])
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("\"corr_a\" is also the id or name"), "{e}");
 }
 

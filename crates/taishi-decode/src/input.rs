@@ -47,10 +47,32 @@ impl Input {
     }
 }
 
+/// Why an input could not be read (to its end).
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{}: no such file or folder (check the path; use - for stdin)", .0.display())]
+    Missing(PathBuf),
+    #[error("{input}: cannot open: {error}")]
+    Open {
+        input: String,
+        error: std::io::Error,
+    },
+    #[error("{input}: byte {offset}: read failed: {error}")]
+    Read {
+        input: String,
+        offset: u64,
+        error: std::io::Error,
+    },
+    #[error("{input}: the format could not be recognised from its content; name it with --format (one of: {})", Format::ALL.map(|f| f.name()).join(", "))]
+    UnknownFormat { input: String },
+    #[error("{input}: more than {} GiB (after decompression) of {}, which is read whole; stopped there (split the file, or it is a decompression bomb)", MAX_WHOLE >> 30, .format.name())]
+    TooLarge { input: String, format: Format },
+}
+
 /// Expands the command line's paths: folders are walked recursively (files
 /// sorted by path, hidden files skipped), `-` is stdin. A path that does not
 /// exist is an error naming it.
-pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
+pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, InputError> {
     let mut out = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {
@@ -71,10 +93,7 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
         } else if p.exists() {
             out.push(Input::Path(p.clone()));
         } else {
-            return Err(format!(
-                "{}: no such file or folder (check the path; use - for stdin)",
-                p.display()
-            ));
+            return Err(InputError::Missing(p.clone()));
         }
     }
     Ok(out)
@@ -210,7 +229,7 @@ pub fn decode_input(
     report.rejects = counting.rejects;
     report.elapsed = started.elapsed();
     if let Err(e) = result {
-        report.error = Some(e);
+        report.error = Some(e.to_string());
     }
     report
 }
@@ -221,24 +240,30 @@ fn run(
     sink: &mut dyn Sink,
     progress: Arc<AtomicU64>,
     report: &mut SourceReport,
-) -> Result<(), String> {
+) -> Result<(), InputError> {
     let source = report.source.clone();
-    let mut reader = open(input, progress).map_err(|e| format!("{source}: cannot open: {e}"))?;
+    let read_failed = |offset: u64, error| InputError::Read {
+        input: source.clone(),
+        offset,
+        error,
+    };
+    let mut reader = open(input, progress).map_err(|error| InputError::Open {
+        input: source.clone(),
+        error,
+    })?;
     let mut buf = Vec::with_capacity(SAMPLE);
-    fill(&mut *reader, &mut buf, SAMPLE)
-        .map_err(|e| format!("{source}: byte 0: read failed: {e}"))?;
+    fill(&mut *reader, &mut buf, SAMPLE).map_err(|e| read_failed(0, e))?;
     if buf.is_empty() {
         report.format = opts.format;
         return Ok(());
     }
     let format = match opts.format {
         Some(f) => f,
-        None => detect(&buf).map(|(f, _)| f).ok_or_else(|| {
-            format!(
-                "{source}: the format could not be recognised from its content; name it with --format (one of: {})",
-                Format::ALL.map(|f| f.name()).join(", ")
-            )
-        })?,
+        None => detect(&buf)
+            .map(|(f, _)| f)
+            .ok_or_else(|| InputError::UnknownFormat {
+                input: source.clone(),
+            })?,
     };
     report.format = Some(format);
     let mut decoder = new_decoder(format);
@@ -253,13 +278,12 @@ fn run(
             (&mut *reader)
                 .take(room)
                 .read_to_end(&mut buf)
-                .map_err(|e| format!("{source}: byte {}: read failed: {e}", buf.len()))?;
+                .map_err(|e| read_failed(buf.len() as u64, e))?;
             if buf.len() as u64 > MAX_WHOLE {
-                return Err(format!(
-                    "{source}: more than {} GiB (after decompression) of {}, which is read whole; stopped there (split the file, or it is a decompression bomb)",
-                    MAX_WHOLE >> 30,
-                    format.name()
-                ));
+                return Err(InputError::TooLarge {
+                    input: source,
+                    format,
+                });
             }
             report.bytes = buf.len() as u64;
             decoder.decode(&buf, &ctx, sink);
@@ -267,12 +291,8 @@ fn run(
         Framing::Lines => loop {
             if skipping {
                 // The rest of an over-long line, up to its newline.
-                fill(&mut *reader, &mut buf, CHUNK).map_err(|e| {
-                    format!(
-                        "{source}: byte {}: read failed: {e}",
-                        ctx.offset_base + buf.len() as u64
-                    )
-                })?;
+                fill(&mut *reader, &mut buf, CHUNK)
+                    .map_err(|e| read_failed(ctx.offset_base + buf.len() as u64, e))?;
                 let at_end = buf.len() < CHUNK;
                 let cut = match buf.iter().position(|&c| c == b'\n') {
                     Some(i) => {
@@ -296,12 +316,8 @@ fn run(
             } else {
                 CHUNK
             };
-            fill(&mut *reader, &mut buf, want).map_err(|e| {
-                format!(
-                    "{source}: byte {}: read failed: {e}",
-                    ctx.offset_base + buf.len() as u64
-                )
-            })?;
+            fill(&mut *reader, &mut buf, want)
+                .map_err(|e| read_failed(ctx.offset_base + buf.len() as u64, e))?;
             let at_end = buf.len() < want;
             // Decode up to the last newline; carry the partial line over.
             let cut = if at_end {
@@ -366,6 +382,32 @@ pub fn decode_path(path: &Path, opts: &Options) -> (taishi_event::VecSink, Sourc
         Arc::new(AtomicU64::new(0)),
     );
     (sink, report)
+}
+
+/// Why [`events_of`] has no events to give.
+#[derive(Debug, thiserror::Error)]
+pub enum NoEvents {
+    /// The file could not be read (the message of [`InputError`]).
+    #[error("{0}")]
+    Unreadable(String),
+    /// Every record was rejected; the first one says why.
+    #[error("{0}")]
+    Rejected(Box<Reject>),
+}
+
+/// Reads a whole file into events with its format detected (tools and
+/// tests): an error when it cannot be read or when all of it was rejected.
+pub fn events_of(path: &Path) -> Result<Vec<Event>, NoEvents> {
+    let (sink, report) = decode_path(path, &Options::default());
+    if let Some(e) = report.error {
+        return Err(NoEvents::Unreadable(e));
+    }
+    if sink.events.is_empty() {
+        if let Some(r) = sink.rejects.into_iter().next() {
+            return Err(NoEvents::Rejected(Box::new(r)));
+        }
+    }
+    Ok(sink.events)
 }
 
 #[cfg(test)]

@@ -6,4 +6,7 @@ mod detect;
 mod input;
 
 pub use detect::{detect, new_decoder};
-pub use input::{decode_input, decode_path, expand_inputs, Input, Options, SourceReport};
+pub use input::{
+    decode_input, decode_path, events_of, expand_inputs, Input, InputError, NoEvents, Options,
+    SourceReport,
+};

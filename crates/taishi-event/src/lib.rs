@@ -8,6 +8,7 @@
 
 pub mod decode;
 pub mod ecs;
+pub mod error;
 pub mod event;
 pub mod json;
 pub mod level;
@@ -19,6 +20,7 @@ pub use decode::{
     for_each_line, Confidence, DecodeContext, Decoder, Format, Framing, Location, Reject, Sink,
     VecSink,
 };
+pub use error::{ErrorKind, Kinded};
 pub use event::Event;
 pub use level::{Level, UnknownLevel};
 pub use value::{Str, Value};

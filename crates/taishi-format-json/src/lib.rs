@@ -64,12 +64,24 @@ impl JsonDecoder {
     }
 }
 
+/// Why a JSON document is not an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotAnEvent {
+    #[error("empty JSON object: nothing to decode")]
+    Empty,
+    #[error("evtx-style record without a usable System")]
+    NoSystem,
+    /// Names what was found instead ("an array", "a string" …).
+    #[error("expected a JSON object, found {0}")]
+    NotAnObject(&'static str),
+}
+
 /// One document to an event, or why not.
-pub fn document_event(value: J, ctx: &DecodeContext) -> Result<Event, String> {
+pub fn document_event(value: J, ctx: &DecodeContext) -> Result<Event, NotAnEvent> {
     match value {
         J::Object(map) => {
             if map.is_empty() {
-                return Err("empty JSON object: nothing to decode".into());
+                return Err(NotAnEvent::Empty);
             }
             if map
                 .get("Event")
@@ -77,8 +89,7 @@ pub fn document_event(value: J, ctx: &DecodeContext) -> Result<Event, String> {
                 .is_some_and(J::is_object)
             {
                 let v = J::Object(map);
-                return windows_event(&v)
-                    .ok_or_else(|| "evtx-style record without a usable System".into());
+                return windows_event(&v).ok_or(NotAnEvent::NoSystem);
             }
             if is_flat_windows(&map) {
                 if let Some(ev) = flat_windows_event(&map, ctx.default_tz) {
@@ -87,17 +98,14 @@ pub fn document_event(value: J, ctx: &DecodeContext) -> Result<Event, String> {
             }
             Ok(generic_event(map, ctx.default_tz))
         }
-        other => Err(format!(
-            "expected a JSON object, found {}",
-            match other {
-                J::Null => "null",
-                J::Bool(_) => "a boolean",
-                J::Number(_) => "a number",
-                J::String(_) => "a string",
-                J::Array(_) => "an array",
-                J::Object(_) => "an object",
-            }
-        )),
+        other => Err(NotAnEvent::NotAnObject(match other {
+            J::Null => "null",
+            J::Bool(_) => "a boolean",
+            J::Number(_) => "a number",
+            J::String(_) => "a string",
+            J::Array(_) => "an array",
+            J::Object(_) => "an object",
+        })),
     }
 }
 
@@ -120,7 +128,7 @@ impl Decoder for JsonDecoder {
                         Ok(ev) => sink.event(ev),
                         Err(reason) => {
                             let raw = data.get(d.offset..d.offset + d.len).unwrap_or_default();
-                            sink.reject(Reject::new(ctx, loc, reason).raw(raw));
+                            sink.reject(Reject::new(ctx, loc, reason.to_string()).raw(raw));
                         }
                     }
                 }

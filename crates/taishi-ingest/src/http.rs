@@ -3,8 +3,9 @@
 //! before sending (Vector, Fluent Bit, Logstash, Beats), returned as an
 //! [`axum::Router`] the service mounts beside its own API.
 //!
-//! Responses are sent only after the sink made the batch durable; a sink
-//! failure is a 503 (shippers retry). Bodies may be gzip-compressed
+//! Responses are sent only after the sink made the batch durable; a
+//! transient sink failure is a 503 (shippers retry), a rejected batch a 400
+//! or 413 (they do not). Bodies may be gzip-compressed
 //! (`Content-Encoding: gzip`, what Beats send by default).
 
 use std::io::Write;
@@ -639,16 +640,25 @@ impl<S: IngestSink> HttpState<S> {
     }
 }
 
-/// Submits a batch; a sink failure is a 503.
+/// Submits a batch. A transient sink failure is a 503 with `Retry-After`
+/// (shippers retry); a rejected batch is a 400, or a 413 when too large, so
+/// that it is never sent again as it is.
 async fn submit<S: IngestSink>(st: &HttpState<S>, batch: Batch) -> Result<(), Response> {
     deliver(&*st.sink, &st.metrics, batch).await.map_err(|e| {
-        let kind = match e {
-            SinkError::Closed => "node_closed_exception",
-            SinkError::Unavailable(_) => "unavailable_shards_exception",
+        let (status, kind) = match e {
+            SinkError::Closed => (StatusCode::SERVICE_UNAVAILABLE, "node_closed_exception"),
+            SinkError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable_shards_exception",
+            ),
+            SinkError::Rejected(_) => (StatusCode::BAD_REQUEST, "illegal_argument_exception"),
+            SinkError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "content_too_long_exception"),
         };
-        let mut resp = es_error(StatusCode::SERVICE_UNAVAILABLE, kind, &e.to_string());
-        resp.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        let mut resp = es_error(status, kind, &e.to_string());
+        if e.kind().is_transient() {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         resp
     })
 }
@@ -1280,7 +1290,7 @@ impl BulkParser {
         let mut ev = match taishi_format_json::document_event(value, ctx) {
             Ok(ev) => ev,
             Err(reason) => {
-                items.push(fail(reason, batch));
+                items.push(fail(reason.to_string(), batch));
                 return;
             }
         };

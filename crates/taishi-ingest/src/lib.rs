@@ -11,8 +11,8 @@
 //! [`IngestSink::submit`] resolves when the batch is **durable** (the store
 //! committed it), and acknowledgement follows durability:
 //!
-//! - HTTP answers only after the sink resolved (a sink error is a 503, so
-//!   shippers retry);
+//! - HTTP answers only after the sink resolved (a transient sink error is a
+//!   503, so shippers retry; a rejected batch a 400 or 413, so they do not);
 //! - a TCP/TLS connection is not read further while its batch is pending,
 //!   so a slow store slows the sender through TCP flow control instead of
 //!   dropping anything;
@@ -51,7 +51,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{FixedOffset, Offset};
-use taishi_event::{Event, Reject, Sink};
+use taishi_event::{ErrorKind, Event, Kinded, Reject, Sink};
 
 use crate::internal_events::{BatchDecoded, BatchFailed, BatchStored};
 
@@ -118,14 +118,49 @@ impl Sink for Batch {
 }
 
 /// Why a batch was not made durable. Nothing of the batch may be assumed
-/// stored; the listener tells its sender (HTTP 503), closes the connection
-/// (TCP), retries (tailing) or counts the loss (UDP).
+/// stored. A transient one (the store is busy or down): the listener tells
+/// its sender (HTTP 503), closes the connection (TCP), retries (tailing) or
+/// counts the loss (UDP). A rejected batch is never retried: HTTP answers
+/// 4xx, tailing skips it (logged and counted).
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SinkError {
+    /// The store is busy or unavailable: the same batch may be stored later
+    /// (HTTP 503 with `Retry-After`; tailing retries).
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The batch itself cannot be stored: sending it again fails the same
+    /// way (HTTP 400; never retried).
+    #[error("batch rejected: {0}")]
+    Rejected(String),
+    /// Rejected for its size (HTTP 413): smaller batches may be stored.
+    #[error("batch too large: {0}")]
+    TooLarge(String),
     #[error("ingest is shutting down")]
     Closed,
+}
+
+impl SinkError {
+    /// Whether the sender may send the same batch again.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SinkError::Unavailable(_) | SinkError::Closed => ErrorKind::Transient,
+            SinkError::Rejected(_) => ErrorKind::Rejected,
+            SinkError::TooLarge(_) => ErrorKind::TooLarge,
+        }
+    }
+}
+
+/// Any error that knows its kind (the store's, for one) becomes the sink
+/// error of that kind, so a sink maps with `?` or `map_err(SinkError::from)`.
+impl<E: Kinded> From<E> for SinkError {
+    fn from(e: E) -> SinkError {
+        let msg = e.to_string();
+        match e.kind() {
+            ErrorKind::Transient => SinkError::Unavailable(msg),
+            ErrorKind::Rejected => SinkError::Rejected(msg),
+            ErrorKind::TooLarge => SinkError::TooLarge(msg),
+        }
+    }
 }
 
 /// Where listeners deliver their batches. `submit` resolves once the batch

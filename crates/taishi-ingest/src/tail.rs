@@ -637,11 +637,21 @@ impl<S: IngestSink> Tailer<S> {
             bytes: used,
             messages: lines,
         });
-        if !batch.is_empty() && deliver(&*self.sink, &self.metrics, batch).await.is_err() {
-            // Not durable: the same lines are read again. A decoder that
-            // keeps state across calls starts afresh.
-            *self.decoder.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
-            return Step::Failed;
+        if !batch.is_empty() {
+            match deliver(&*self.sink, &self.metrics, batch).await {
+                Ok(()) => {}
+                Err(e) if !e.kind().is_transient() => {
+                    // Reading the same lines again would fail the same way:
+                    // they are skipped (logged and counted by `deliver`).
+                    tracing::error!(path = %self.path.display(), offset = open.pos, lines, error = %e, "lines rejected by the store; skipped");
+                }
+                Err(_) => {
+                    // Not durable: the same lines are read again. A decoder
+                    // that keeps state across calls starts afresh.
+                    *self.decoder.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+                    return Step::Failed;
+                }
+            }
         }
         open.pos += used as u64;
         open.line += lines;

@@ -11,17 +11,23 @@ use std::time::Duration;
 use common::{wait_for, TestSink};
 use serde_json::Value as J;
 use taishi_ingest::http::{self, HttpConfig};
+use taishi_ingest::{Batch, IngestSink, SinkError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-async fn serve(
+async fn serve<S: IngestSink>(
     cfg: HttpConfig,
-    sink: Arc<TestSink>,
+    sink: Arc<S>,
 ) -> (SocketAddr, Arc<taishi_ingest::ListenerMetrics>) {
     let (router, metrics) = http::router(cfg, sink);
+    (spawn_server(router).await.0, metrics)
+}
+
+/// Serves `router` until the returned task is aborted.
+async fn spawn_server(router: axum::Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -29,7 +35,7 @@ async fn serve(
         .await
         .unwrap();
     });
-    (addr, metrics)
+    (addr, task)
 }
 
 struct Resp {
@@ -314,4 +320,98 @@ async fn responses_wait_for_durability_and_report_store_failure() {
     assert_eq!(r.status, 503);
     assert!(r.headers.contains("retry-after"));
     assert_eq!(metrics.snapshot().sink_errors, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_batch_is_a_4xx_without_retry_after() {
+    for (err, status, kind) in [
+        (
+            SinkError::Rejected("bad batch".into()),
+            400,
+            "illegal_argument_exception",
+        ),
+        (
+            SinkError::TooLarge("event of 70000000 bytes".into()),
+            413,
+            "content_too_long_exception",
+        ),
+    ] {
+        let sink = Arc::new(TestSink::failing_with(err.clone()));
+        let (addr, metrics) = serve(HttpConfig::new("http"), sink).await;
+        for (path, body) in [
+            ("/ingest", b"{\"a\":1}\n".as_slice()),
+            ("/_bulk", b"{\"index\":{}}\n{\"a\":1}\n".as_slice()),
+        ] {
+            let r = request(addr, "POST", path, &[], body).await;
+            assert_eq!(r.status, status, "{path}: {err}");
+            assert!(!r.headers.contains("retry-after"), "{path}: {}", r.headers);
+            let j = r.json();
+            assert_eq!(j["error"]["type"], kind);
+            assert_eq!(j["error"]["reason"], err.to_string());
+        }
+        assert_eq!(metrics.snapshot().sink_errors, 2);
+    }
+}
+
+/// The real store behind the listener, mapped the way the service's
+/// pipeline maps it: append, then commit, errors by their kind.
+struct StoreSink(Arc<taishi_store::Store>);
+
+impl IngestSink for StoreSink {
+    async fn submit(&self, batch: Batch) -> Result<(), SinkError> {
+        let store = self.0.clone();
+        tokio::task::spawn_blocking(move || {
+            store.append_batch(&batch.events)?;
+            store.commit()?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| SinkError::Unavailable(e.to_string()))?
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_the_store_fails_half_way_is_one_503_and_absent_after_a_restart() {
+    use taishi_store::{Filter, Store, StoreConfig, TimeRange};
+    let dir = tempfile::tempdir().unwrap();
+    let ndjson = |tag: &str, n: usize| -> Vec<u8> {
+        let pad = "x".repeat(1000);
+        (0..n)
+            .flat_map(|i| {
+                format!("{{\"tag\":\"{tag}\",\"i\":{i},\"pad\":\"{pad}\"}}\n").into_bytes()
+            })
+            .collect()
+    };
+    {
+        let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
+        let (router, metrics) =
+            http::router(HttpConfig::new("http"), Arc::new(StoreSink(store.clone())));
+        let (addr, server) = spawn_server(router).await;
+        let r = request(addr, "POST", "/ingest", &[], &ndjson("before", 10)).await;
+        assert_eq!(r.status, 200);
+        // 3 MB: one piece, one batch; the store flushes its log every MiB
+        // and the second of those writes fails half-way.
+        store.fail_nth_wal_write(2).unwrap();
+        let r = request(addr, "POST", "/ingest", &[], &ndjson("failed", 3000)).await;
+        assert_eq!(r.status, 503);
+        assert!(r.headers.contains("retry-after"));
+        assert_eq!(r.json()["error"]["type"], "unavailable_shards_exception");
+        assert_eq!(metrics.snapshot().sink_errors, 1);
+        // The sender retries, and this time the store takes it.
+        let r = request(addr, "POST", "/ingest", &[], &ndjson("failed", 3000)).await;
+        assert_eq!(r.status, 200);
+        // The "restart": the server and its store go away unchecked.
+        server.abort();
+        let _ = server.await;
+        // Its connections' tasks end on their own.
+        assert!(wait_for(5, || Arc::strong_count(&store) == 1).await);
+    }
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let all = TimeRange::new(
+        chrono::DateTime::UNIX_EPOCH,
+        chrono::Utc::now() + chrono::TimeDelta::days(1),
+    );
+    let count = |tag: &str| store.count(&Filter::term("tag", tag), all).unwrap();
+    assert_eq!(count("before"), 10);
+    assert_eq!(count("failed"), 3000, "stored once, by the retry");
 }

@@ -203,36 +203,63 @@ async fn rotation_while_stopped_is_caught_up() {
     stop(l, t2).await;
 }
 
+/// Tails `file` into a sink that fails every batch until it counted
+/// `errors` sink errors, then a little longer; returns the sink errors
+/// counted in all.
+async fn tail_failing(dir: &Path, file: &Path, sink: TestSink, errors: u64) -> u64 {
+    let token = CancellationToken::new();
+    let l = start(dir, file, Some(Format::Json), Arc::new(sink), token.clone()).await;
+    assert!(wait_for(5, || l.metrics.snapshot().sink_errors >= errors).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let counted = l.metrics.snapshot().sink_errors;
+    stop(l, token).await;
+    counted
+}
+
+/// Tails `file` again, into a sink that stores, until it holds `n` events.
+async fn tail_until(
+    dir: &Path,
+    file: &Path,
+    n: usize,
+) -> (Arc<TestSink>, Running, CancellationToken) {
+    let up = Arc::new(TestSink::open());
+    let token = CancellationToken::new();
+    let l = start(dir, file, Some(Format::Json), up.clone(), token.clone()).await;
+    assert!(
+        wait_for(5, || up.event_count() == n).await,
+        "{}",
+        up.event_count()
+    );
+    (up, l, token)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_acknowledged_lines_are_checkpointed() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("app.log");
     append(&file, 0, 30);
-    let down = Arc::new(TestSink::failing());
-    let t1 = CancellationToken::new();
-    let l = start(dir.path(), &file, Some(Format::Json), down, t1.clone()).await;
-    assert!(wait_for(5, || l.metrics.snapshot().sink_errors >= 2).await);
-    stop(l, t1).await;
-
-    let up = Arc::new(TestSink::open());
-    let t2 = CancellationToken::new();
-    let l = start(
-        dir.path(),
-        &file,
-        Some(Format::Json),
-        up.clone(),
-        t2.clone(),
-    )
-    .await;
-    assert!(
-        wait_for(5, || up.event_count() == 30).await,
-        "{}",
-        up.event_count()
-    );
+    tail_failing(dir.path(), &file, TestSink::failing(), 2).await;
+    let (up, l, token) = tail_until(dir.path(), &file, 30).await;
     assert!(exactly(&[&up], 30));
     let m = l.metrics.snapshot();
     assert_eq!(m.events_acked, 30);
-    stop(l, t2).await;
+    stop(l, token).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lines_the_store_rejects_are_skipped_not_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app.log");
+    append(&file, 0, 30);
+    let refusing = TestSink::failing_with(taishi_ingest::SinkError::Rejected("bad batch".into()));
+    // 30 lines of about 30 bytes in reads of 512: two batches, each tried
+    // once (a transient error would be retried every poll, 20 ms).
+    assert_eq!(tail_failing(dir.path(), &file, refusing, 2).await, 2);
+    // The checkpoint moved past them: only new lines come after a restart.
+    append(&file, 30, 35);
+    let (up, l, token) = tail_until(dir.path(), &file, 5).await;
+    assert_eq!(numbers(&[&up]), (30..35).collect::<Vec<_>>());
+    stop(l, token).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use crate::import::{misp, stix, Batch, Format};
 use crate::limits::Limits;
 use crate::source::{read_source_with, Source};
 use crate::store::{ImportMode, ImportReport, IndicatorStore, StoreError};
-use crate::taxii::{Auth, Http, TaxiiClient};
+use crate::taxii::{Auth, FetchError, Http, TaxiiClient};
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,7 +212,10 @@ fn fetch_feed(feed: &Feed, lim: &Limits) -> Result<Fetched, StoreError> {
     match feed.kind {
         FeedKind::Url | FeedKind::MispFeed => {
             let format = match (&feed.format, feed.kind) {
-                (Some(f), _) => Some(f.parse::<Format>().map_err(StoreError::Invalid)?),
+                (Some(f), _) => Some(
+                    f.parse::<Format>()
+                        .map_err(|e| StoreError::Invalid(e.to_string()))?,
+                ),
                 (None, FeedKind::MispFeed) => Some(Format::MispFeed),
                 _ => None,
             };
@@ -246,9 +249,7 @@ fn fetch_feed(feed: &Feed, lim: &Limits) -> Result<Fetched, StoreError> {
             let client = TaxiiClient::new(feed.auth.clone())
                 .with_max_body(lim.max_bytes)
                 .with_max_objects(lim.max_indicators);
-            let poll = client
-                .poll(&feed.url, feed.cursor.as_deref(), 1000)
-                .map_err(StoreError::Invalid)?;
+            let poll = client.poll(&feed.url, feed.cursor.as_deref(), 1000)?;
             let mut b = Batch::default();
             stix::parse_objects(&feed.url, &feed.name, &poll.objects, &mut b);
             check_count(&feed.name, &b, lim)?;
@@ -268,8 +269,7 @@ fn fetch_feed(feed: &Feed, lim: &Limits) -> Result<Fetched, StoreError> {
                 feed.cursor.as_deref(),
                 &feed.name,
                 1000,
-            )
-            .map_err(StoreError::Invalid)?;
+            )?;
             check_count(&feed.name, &b, lim)?;
             Ok(Fetched {
                 batch: b,
@@ -327,7 +327,7 @@ pub fn pull_misp_feed(http: &Http, base: &str, source: &str) -> Batch {
             return b;
         }
         Err(e) => {
-            b.error(murl, e);
+            b.error(murl, e.to_string());
             return b;
         }
     };
@@ -343,7 +343,7 @@ pub fn pull_misp_feed(http: &Http, base: &str, source: &str) -> Batch {
         match http.get(&url, &[]) {
             Ok(r) if r.status == 200 => b.extend(misp::parse_event(&url, source, &r.body)),
             Ok(r) => b.error(url, format!("HTTP {}", r.status)),
-            Err(e) => b.error(url, e),
+            Err(e) => b.error(url, e.to_string()),
         }
     }
     b
@@ -359,7 +359,7 @@ pub fn misp_rest_search(
     since: Option<&str>,
     source: &str,
     page_size: usize,
-) -> Result<(Batch, Option<String>), String> {
+) -> Result<(Batch, Option<String>), FetchError> {
     let url = format!("{}/attributes/restSearch", base.trim_end_matches('/'));
     let key = auth.map(Auth::header);
     let mut headers = vec![
@@ -382,17 +382,18 @@ pub fn misp_rest_search(
         if let Some(s) = since {
             q["timestamp"] = Value::String(s.to_string());
         }
-        let body = serde_json::to_vec(&q).map_err(|e| e.to_string())?;
+        let body = serde_json::to_vec(&q).map_err(|e| FetchError::Protocol(e.to_string()))?;
         let r = http.post(&url, &headers, &body)?;
         if r.status != 200 {
-            return Err(format!(
-                "{url}: HTTP {}: {}",
-                r.status,
-                String::from_utf8_lossy(&r.body[..r.body.len().min(300)])
-            ));
+            return Err(FetchError::Status {
+                method: "POST",
+                url,
+                status: r.status,
+                body: String::from_utf8_lossy(&r.body[..r.body.len().min(300)]).into_owned(),
+            });
         }
-        let v: Value =
-            serde_json::from_slice(&r.body).map_err(|e| format!("{url}: not JSON: {e}"))?;
+        let v: Value = serde_json::from_slice(&r.body)
+            .map_err(|e| FetchError::Protocol(format!("{url}: not JSON: {e}")))?;
         let attrs = v
             .pointer("/response/Attribute")
             .and_then(Value::as_array)
@@ -418,5 +419,7 @@ pub fn misp_rest_search(
             return Ok((b, newest.map(|t| t.to_string())));
         }
     }
-    Err(format!("{url}: more than 100000 pages"))
+    Err(FetchError::Protocol(format!(
+        "{url}: more than 100000 pages"
+    )))
 }

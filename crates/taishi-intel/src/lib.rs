@@ -77,7 +77,9 @@ pub use feeds::{Feed, FeedKind, Feeds};
 pub use import::{Batch, Format};
 pub use limits::{LimitExceeded, LimitKind, Limits};
 pub use matcher::{IndicatorContext, IntelHit, Matcher, MatcherBuilder, MatcherStats};
-pub use model::{CondOp, Condition, ImportError, Indicator, IndicatorType, Tlp};
+pub use model::{
+    CondOp, Condition, DataError, ImportError, Indicator, IndicatorError, IndicatorType, Tlp,
+};
 pub use source::{import_source, import_source_with, read_source, read_source_with, Source};
 pub use store::{ImportMode, ImportReport, IndicatorStore, SourceMeta, StoreError};
 pub use warninglist::{Warninglist, Warninglists};

@@ -14,6 +14,7 @@
 //!
 //! Nothing is allocated for an event that matches nothing.
 
+use crate::model::DataError;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -392,7 +393,7 @@ fn prefix_map<K>(maps: &mut Vec<(u8, HashMap<K, u32>)>, len: u8) -> &mut HashMap
     &mut maps[pos].1
 }
 
-fn compile_conditions(conds: &[Condition]) -> Result<Vec<CompiledCond>, String> {
+fn compile_conditions(conds: &[Condition]) -> Result<Vec<CompiledCond>, DataError> {
     conds
         .iter()
         .map(|c| {

@@ -116,24 +116,24 @@ impl IndicatorType {
     /// Brings a value to the one form the matcher compares: lower-case
     /// names and hashes, canonical addresses and networks, normalised URLs.
     /// The error says why the value is not of this type.
-    pub fn normalise(self, value: &str) -> Result<String, String> {
+    pub fn normalise(self, value: &str) -> Result<String, IndicatorError> {
         let v = value.trim();
         if v.is_empty() {
-            return Err("empty value".into());
+            return Err(IndicatorError::Empty);
         }
         match self {
             IndicatorType::Ip => v
                 .parse::<IpAddr>()
                 .map(|ip| ip.to_string())
-                .map_err(|_| format!("{v:?} is not an IP address")),
+                .map_err(|_| not_a(v, "an IP address")),
             IndicatorType::Cidr => {
                 let net = IpNet::from_str(v)
                     .or_else(|_| v.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| format!("{v:?} is not a CIDR network"))?;
+                    .map_err(|_| not_a(v, "a CIDR network"))?;
                 Ok(net.trunc().to_string())
             }
             IndicatorType::Domain => normalise_domain(v),
-            IndicatorType::Url => normalise_url(v).ok_or_else(|| format!("{v:?} is not a URL")),
+            IndicatorType::Url => normalise_url(v).ok_or_else(|| not_a(v, "a URL")),
             IndicatorType::Md5 | IndicatorType::Ja3 | IndicatorType::Ja3s => hex_of(v, 32),
             IndicatorType::Sha1 => hex_of(v, 40),
             IndicatorType::Sha256 => hex_of(v, 64),
@@ -147,23 +147,62 @@ impl IndicatorType {
                     {
                         Ok(lower)
                     }
-                    _ => Err(format!("{v:?} is not an e-mail address")),
+                    _ => Err(not_a(v, "an e-mail address")),
                 }
             }
             IndicatorType::Ja4 => {
                 if v.len() > 128 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-                    Err(format!("{v:?} is not a JA4 fingerprint"))
+                    Err(not_a(v, "a JA4 fingerprint"))
                 } else {
                     Ok(v.to_ascii_lowercase())
                 }
             }
             IndicatorType::IpPort => {
-                let (ip, port) =
-                    parse_ip_port(v).ok_or_else(|| format!("{v:?} is not an address:port"))?;
+                let (ip, port) = parse_ip_port(v).ok_or_else(|| not_a(v, "an address:port"))?;
                 Ok(format_ip_port(ip, port))
             }
             IndicatorType::Pattern => Ok(v.to_string()),
         }
+    }
+}
+
+/// Intelligence data that is not in the shape its format says (a feed
+/// manifest, a warninglist, an indicator's conditions); the message names
+/// the entry at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DataError(String);
+
+impl From<String> for DataError {
+    fn from(s: String) -> DataError {
+        DataError(s)
+    }
+}
+
+impl From<&str> for DataError {
+    fn from(s: &str) -> DataError {
+        DataError(s.to_string())
+    }
+}
+
+/// A value that cannot be an indicator of the type it was given as, or a
+/// type name that is none.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndicatorError {
+    #[error("empty value")]
+    Empty,
+    #[error("{value:?} is not {what}")]
+    Invalid { value: String, what: String },
+    #[error("unknown indicator type {0:?}")]
+    UnknownType(String),
+    #[error("cannot tell the type of {0:?}")]
+    Unrecognised(String),
+}
+
+fn not_a(value: &str, what: impl Into<String>) -> IndicatorError {
+    IndicatorError::Invalid {
+        value: value.to_string(),
+        what: what.into(),
     }
 }
 
@@ -174,8 +213,8 @@ impl fmt::Display for IndicatorType {
 }
 
 impl FromStr for IndicatorType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = IndicatorError;
+    fn from_str(s: &str) -> Result<Self, IndicatorError> {
         let lower = s.trim().to_ascii_lowercase();
         Ok(match lower.as_str() {
             "ip" | "ipv4" | "ipv6" | "ip-src" | "ip-dst" | "ipv4-addr" | "ipv6-addr" => {
@@ -193,7 +232,7 @@ impl FromStr for IndicatorType {
             "ja4" | "ja4-fingerprint" => IndicatorType::Ja4,
             "ip-port" | "ip:port" | "ip-dst|port" | "ip-src|port" => IndicatorType::IpPort,
             "pattern" => IndicatorType::Pattern,
-            _ => return Err(format!("unknown indicator type {s:?}")),
+            _ => return Err(IndicatorError::UnknownType(s.to_string())),
         })
     }
 }
@@ -201,30 +240,30 @@ impl FromStr for IndicatorType {
 /// Lower-cases, drops one trailing dot and checks the name is made of DNS
 /// labels (letters, digits, `-`, `_`, and non-ASCII for IDNs written as
 /// Unicode).
-pub fn normalise_domain(v: &str) -> Result<String, String> {
+pub fn normalise_domain(v: &str) -> Result<String, IndicatorError> {
     let d = v.trim().trim_end_matches('.').to_lowercase();
     if d.is_empty() || d.len() > 253 {
-        return Err(format!("{v:?} is not a domain name"));
+        return Err(not_a(v, "a domain name"));
     }
     for label in d.split('.') {
         if label.is_empty() || label.len() > 63 {
-            return Err(format!("{v:?} is not a domain name (empty or long label)"));
+            return Err(not_a(v, "a domain name (empty or long label)"));
         }
         if !label
             .chars()
             .all(|c| c.is_alphanumeric() || c == '-' || c == '_' || c == '*')
         {
-            return Err(format!("{v:?} is not a domain name (bad character)"));
+            return Err(not_a(v, "a domain name (bad character)"));
         }
     }
     Ok(d.strip_prefix("*.").unwrap_or(&d).to_string())
 }
 
-fn hex_of(v: &str, len: usize) -> Result<String, String> {
+fn hex_of(v: &str, len: usize) -> Result<String, IndicatorError> {
     if v.len() == len && v.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(v.to_ascii_lowercase())
     } else {
-        Err(format!("{v:?} is not {len} hex digits"))
+        Err(not_a(v, format!("{len} hex digits")))
     }
 }
 
@@ -390,7 +429,7 @@ impl Indicator {
     }
 
     /// Normalises `value` for `kind`.
-    pub fn parse(kind: IndicatorType, value: &str, source: &str) -> Result<Self, String> {
+    pub fn parse(kind: IndicatorType, value: &str, source: &str) -> Result<Self, IndicatorError> {
         Ok(Indicator::new(kind, kind.normalise(value)?, source))
     }
 

@@ -223,12 +223,8 @@ fn read_unchecked(src: &Source, format: Option<&Format>, source_name: &str, lim:
                     }
                 }
                 Ok(r) => out.batch.error(u, format!("HTTP {}", r.status)),
-                Err(e) if e.contains("max_feed_mib") => out.over_limit(LimitExceeded {
-                    entry: u.clone(),
-                    kind: LimitKind::Download,
-                    limit: lim.max_bytes,
-                }),
-                Err(e) => out.batch.error(u, e),
+                Err(crate::taxii::FetchError::Limit(l)) => out.over_limit(l),
+                Err(e) => out.batch.error(u, e.to_string()),
             }
         }
     }

@@ -37,6 +37,10 @@ pub enum StoreError {
     /// A feed or import passed one of its [`crate::Limits`].
     #[error(transparent)]
     Limit(#[from] crate::LimitExceeded),
+    /// A feed could not be fetched; its kind says whether a later pull may
+    /// succeed.
+    #[error(transparent)]
+    Fetch(#[from] crate::taxii::FetchError),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -341,7 +345,8 @@ impl IndicatorStore {
     /// Installs a MISP warninglist (validated first) under
     /// `<dir>/warninglists/`.
     pub fn add_warninglist(&self, data: &[u8]) -> Result<(String, Vec<String>), StoreError> {
-        let (w, errors) = Warninglist::from_json(data).map_err(StoreError::Invalid)?;
+        let (w, errors) =
+            Warninglist::from_json(data).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let name: String = w
             .name
             .chars()
@@ -362,8 +367,8 @@ impl IndicatorStore {
     /// installed lists are returned beside them.
     pub fn warninglists(&self) -> Result<(Warninglists, Vec<String>), StoreError> {
         let mut all = Warninglists::builtin();
-        let (installed, errors) =
-            Warninglists::load(&self.dir.join("warninglists")).map_err(StoreError::Invalid)?;
+        let (installed, errors) = Warninglists::load(&self.dir.join("warninglists"))
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
         all.lists.extend(installed.lists);
         Ok((all, errors))
     }

@@ -13,6 +13,58 @@ use base64::Engine;
 use serde::Serialize;
 use serde_json::Value;
 
+/// A request to a feed or TAXII server that failed, with whether trying
+/// again later can help.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The server could not be reached or its answer not read (network,
+    /// timeout, TLS).
+    #[error("{0}")]
+    Network(String),
+    /// The server answered with an error status.
+    #[error("{method} {url}: HTTP {status}: {body}")]
+    Status {
+        method: &'static str,
+        url: String,
+        status: u16,
+        /// The start of the answer's body.
+        body: String,
+    },
+    /// The answer is not what the protocol says (not JSON, cannot page).
+    #[error("{0}")]
+    Protocol(String),
+    /// The answer is larger than a download may be.
+    #[error(transparent)]
+    Limit(#[from] crate::LimitExceeded),
+}
+
+impl FetchError {
+    fn status(method: &'static str, url: &str, resp: &Response) -> FetchError {
+        FetchError::Status {
+            method,
+            url: url.to_string(),
+            status: resp.status,
+            body: String::from_utf8_lossy(&resp.body[..resp.body.len().min(300)]).into_owned(),
+        }
+    }
+}
+
+impl taishi_event::Kinded for FetchError {
+    /// A network failure, a server error (5xx), 408 or 429 may pass; a
+    /// refusal (other 4xx), a malformed answer or an oversized one will not.
+    fn kind(&self) -> taishi_event::ErrorKind {
+        use taishi_event::ErrorKind;
+        match self {
+            FetchError::Network(_) => ErrorKind::Transient,
+            FetchError::Status { status, .. } if *status >= 500 || matches!(status, 408 | 429) => {
+                ErrorKind::Transient
+            }
+            FetchError::Status { .. } | FetchError::Protocol(_) => ErrorKind::Rejected,
+            FetchError::Limit(_) => ErrorKind::TooLarge,
+        }
+    }
+}
+
 pub const TAXII_MEDIA_TYPE: &str = "application/taxii+json;version=2.1";
 pub const STIX_MEDIA_TYPE: &str = "application/stix+json;version=2.1";
 
@@ -95,12 +147,14 @@ impl Http {
         self
     }
 
-    pub fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, String> {
+    pub fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, FetchError> {
         let mut req = self.agent.get(url);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = req.call().map_err(|e| format!("GET {url}: {e}"))?;
+        let resp = req
+            .call()
+            .map_err(|e| FetchError::Network(format!("GET {url}: {e}")))?;
         read(url, resp, self.max_body)
     }
 
@@ -109,12 +163,14 @@ impl Http {
         url: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> Result<Response, String> {
+    ) -> Result<Response, FetchError> {
         let mut req = self.agent.post(url);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = req.send(body).map_err(|e| format!("POST {url}: {e}"))?;
+        let resp = req
+            .send(body)
+            .map_err(|e| FetchError::Network(format!("POST {url}: {e}")))?;
         read(url, resp, self.max_body)
     }
 }
@@ -123,7 +179,7 @@ fn read(
     url: &str,
     mut resp: ureq::http::Response<ureq::Body>,
     max: u64,
-) -> Result<Response, String> {
+) -> Result<Response, FetchError> {
     let status = resp.status().as_u16();
     let headers = resp
         .headers()
@@ -136,13 +192,12 @@ fn read(
         .limit(max)
         .read_to_vec()
         .map_err(|e| match e {
-            ureq::Error::BodyExceedsLimit(_) => crate::LimitExceeded {
+            ureq::Error::BodyExceedsLimit(_) => FetchError::Limit(crate::LimitExceeded {
                 entry: url.to_string(),
                 kind: crate::LimitKind::Download,
                 limit: max,
-            }
-            .to_string(),
-            e => format!("{url}: reading the body: {e}"),
+            }),
+            e => FetchError::Network(format!("{url}: reading the body: {e}")),
         })?;
     Ok(Response {
         status,
@@ -203,7 +258,7 @@ impl TaxiiClient {
         self
     }
 
-    fn get_json(&self, url: &str) -> Result<(Value, Response), String> {
+    fn get_json(&self, url: &str) -> Result<(Value, Response), FetchError> {
         let auth = self.auth.as_ref().map(Auth::header);
         let mut headers = vec![("Accept", TAXII_MEDIA_TYPE)];
         if let Some(a) = &auth {
@@ -211,19 +266,15 @@ impl TaxiiClient {
         }
         let resp = self.http.get(url, &headers)?;
         if resp.status != 200 {
-            return Err(format!(
-                "GET {url}: HTTP {}: {}",
-                resp.status,
-                String::from_utf8_lossy(&resp.body[..resp.body.len().min(300)])
-            ));
+            return Err(FetchError::status("GET", url, &resp));
         }
         let v = serde_json::from_slice(&resp.body)
-            .map_err(|e| format!("GET {url}: not TAXII JSON: {e}"))?;
+            .map_err(|e| FetchError::Protocol(format!("GET {url}: not TAXII JSON: {e}")))?;
         Ok((v, resp))
     }
 
     /// API root URLs from the server's discovery resource.
-    pub fn discover(&self, discovery_url: &str) -> Result<Vec<String>, String> {
+    pub fn discover(&self, discovery_url: &str) -> Result<Vec<String>, FetchError> {
         let (v, _) = self.get_json(discovery_url)?;
         let base = origin_of(discovery_url);
         Ok(v.get("api_roots")
@@ -235,7 +286,7 @@ impl TaxiiClient {
             .collect())
     }
 
-    pub fn collections(&self, api_root: &str) -> Result<Vec<Collection>, String> {
+    pub fn collections(&self, api_root: &str) -> Result<Vec<Collection>, FetchError> {
         let root = with_slash(api_root);
         let (v, _) = self.get_json(&format!("{root}collections/"))?;
         Ok(v.get("collections")
@@ -266,7 +317,7 @@ impl TaxiiClient {
         collection_url: &str,
         added_after: Option<&str>,
         page_size: usize,
-    ) -> Result<Poll, String> {
+    ) -> Result<Poll, FetchError> {
         let base = format!("{}objects/", with_slash(collection_url));
         let mut poll = Poll {
             cursor: added_after.map(str::to_string),
@@ -311,21 +362,27 @@ impl TaxiiClient {
                         after = Some(l);
                     }
                     None => {
-                        return Err(format!(
+                        return Err(FetchError::Protocol(format!(
                             "{url}: more=true without next or X-TAXII-Date-Added-Last; cannot page"
-                        ))
+                        )))
                     }
                 },
             }
         }
-        Err(format!("{base}: more than 100000 pages"))
+        Err(FetchError::Protocol(format!(
+            "{base}: more than 100000 pages"
+        )))
     }
 
     /// Adds objects to a collection (used by tests and for sharing back).
-    pub fn add_objects(&self, collection_url: &str, objects: &[Value]) -> Result<Value, String> {
+    pub fn add_objects(
+        &self,
+        collection_url: &str,
+        objects: &[Value],
+    ) -> Result<Value, FetchError> {
         let url = format!("{}objects/", with_slash(collection_url));
         let body = serde_json::to_vec(&serde_json::json!({ "objects": objects }))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| FetchError::Protocol(e.to_string()))?;
         let auth = self.auth.as_ref().map(Auth::header);
         let mut headers = vec![
             ("Accept", TAXII_MEDIA_TYPE),
@@ -336,13 +393,10 @@ impl TaxiiClient {
         }
         let resp = self.http.post(&url, &headers, &body)?;
         if !(200..300).contains(&resp.status) {
-            return Err(format!(
-                "POST {url}: HTTP {}: {}",
-                resp.status,
-                String::from_utf8_lossy(&resp.body[..resp.body.len().min(300)])
-            ));
+            return Err(FetchError::status("POST", &url, &resp));
         }
-        serde_json::from_slice(&resp.body).map_err(|e| format!("POST {url}: {e}"))
+        serde_json::from_slice(&resp.body)
+            .map_err(|e| FetchError::Protocol(format!("POST {url}: {e}")))
     }
 }
 

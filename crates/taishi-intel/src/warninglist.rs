@@ -5,6 +5,7 @@
 //! list covers is kept in the store (and listed with the list's name) but
 //! never matched, so suppression costs nothing per event.
 
+use crate::model::DataError;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -53,7 +54,7 @@ struct ListFile {
 impl Warninglist {
     /// A MISP `list.json`. Entries that do not fit the list's type are
     /// returned as errors (the rest of the list is used).
-    pub fn from_json(data: &[u8]) -> Result<(Warninglist, Vec<String>), String> {
+    pub fn from_json(data: &[u8]) -> Result<(Warninglist, Vec<String>), DataError> {
         let f: ListFile =
             serde_json::from_slice(data).map_err(|e| format!("not a MISP warninglist: {e}"))?;
         let kind = match f.kind.as_deref().unwrap_or("string") {
@@ -62,7 +63,7 @@ impl Warninglist {
             "substring" => ListKind::Substring,
             "hostname" => ListKind::Hostname,
             "regex" => ListKind::Regex,
-            other => return Err(format!("warninglist {}: unknown type {other:?}", f.name)),
+            other => return Err(format!("warninglist {}: unknown type {other:?}", f.name).into()),
         };
         let mut types = Vec::new();
         for a in &f.matching_attributes {
@@ -343,7 +344,7 @@ impl Warninglists {
     }
 
     /// Every `*.json` list in a folder (or one file).
-    pub fn load(path: &Path) -> Result<(Warninglists, Vec<String>), String> {
+    pub fn load(path: &Path) -> Result<(Warninglists, Vec<String>), DataError> {
         let mut out = Warninglists::default();
         let mut errors = Vec::new();
         let files: Vec<_> = if path.is_dir() {

@@ -205,3 +205,49 @@ fn polls_with_paging_and_added_after() {
     assert_eq!(hits[0].context.source, "taxii-test");
     assert_eq!(hits[0].context.name.as_deref(), Some("C2 13"));
 }
+
+/// A server on a real socket that answers every request with `status` and
+/// `body`, closing the connection.
+fn answering(status: &'static str, body: &'static str) -> String {
+    use std::io::{Read, Write};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/taxii2/", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = c.read(&mut buf);
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn fetch_errors_say_whether_a_retry_can_help() {
+    use taishi_event::{ErrorKind, Kinded};
+    use taishi_intel::taxii::FetchError;
+    let client = TaxiiClient::new(None);
+    let kind_of = |url: &str| {
+        let e = client.discover(url).unwrap_err();
+        (e.kind(), e)
+    };
+    let (k, e) = kind_of(&answering("503 Service Unavailable", "busy"));
+    assert_eq!(k, ErrorKind::Transient, "{e}");
+    assert!(matches!(e, FetchError::Status { status: 503, .. }), "{e}");
+    let (k, e) = kind_of(&answering("404 Not Found", "no such root"));
+    assert_eq!(k, ErrorKind::Rejected, "{e}");
+    assert!(e.to_string().contains("HTTP 404: no such root"), "{e}");
+    let (k, e) = kind_of(&answering("200 OK", "not json"));
+    assert_eq!(k, ErrorKind::Rejected, "{e}");
+    // Nothing listens there any more: the network, which may come back.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (k, e) = kind_of(&format!("http://{closed}/taxii2/"));
+    assert_eq!(k, ErrorKind::Transient, "{e}");
+}

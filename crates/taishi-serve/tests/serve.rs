@@ -342,6 +342,30 @@ fn every_listener_feeds_detection_and_triage() {
     assert_eq!(s, 200);
     assert_eq!(v["ok"], false, "{v}");
     assert!(v["errors"][0]["line"].is_u64(), "{v}");
+    // The place as fields: document 2, the bad modifier's line and column.
+    let (_, v) = c.post_raw(
+        "/api/v1/rules/validate",
+        "application/yaml",
+        b"title: a\nlogsource: {product: windows}\ndetection: {s: x, condition: s}\n---\ntitle: b\nlogsource: {product: windows}\ndetection:\n  s:\n    CommandLine|nosuch: x\n  condition: s\n",
+    );
+    let e = &v["errors"][0];
+    assert_eq!(
+        (
+            &e["path"],
+            &e["document"],
+            &e["line"],
+            &e["column"],
+            &e["kind"]
+        ),
+        (
+            &json!("<upload>"),
+            &json!(2),
+            &json!(9),
+            &json!(5),
+            &json!("modifier")
+        ),
+        "{v}"
+    );
 
     // Overview: events over time, alerts by level and rule, ATT&CK, listeners.
     let o = c

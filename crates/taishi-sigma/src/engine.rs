@@ -30,7 +30,7 @@ use crate::load::RuleSet;
 use crate::matcher::{
     compile_matcher, for_each_scalar, CMatch, Ctx, FieldSlots, RegexCache, SpacedNames, TextCache,
 };
-use crate::pipeline::{self, Applied, Layout, Profile};
+use crate::pipeline::{self, Applied, Layout, PipelineError, Profile};
 use crate::rule::{FieldItem, Matcher, Rule, RuleMeta};
 
 /// A compiled field item.
@@ -214,7 +214,7 @@ impl Scratch {
 }
 
 impl Engine {
-    pub fn new(set: &RuleSet, opts: &EngineOptions) -> Result<Engine, String> {
+    pub fn new(set: &RuleSet, opts: &EngineOptions) -> Result<Engine, PipelineError> {
         let profiles = if opts.pipelines.is_empty() {
             Profile::defaults()?
         } else {
@@ -682,7 +682,7 @@ fn compile_item(
                             .cloned()
                             .or_else(|| a.wildcard_placeholders.then(|| vec!["*".to_string()]))
                     })
-                    .map_err(|e| (e, true))?;
+                    .map_err(|e| (e.to_string(), true))?;
                 for r in resolved {
                     g.extend(
                         compile_matcher(
@@ -693,11 +693,11 @@ fn compile_item(
                             &map,
                             regexes,
                         )
-                        .map_err(|e| (e, false))?,
+                        .map_err(|e| (e.to_string(), false))?,
                     );
                 }
             } else {
-                g.extend(compile_matcher(m, &map, regexes).map_err(|e| (e, false))?);
+                g.extend(compile_matcher(m, &map, regexes).map_err(|e| (e.to_string(), false))?);
             }
         }
         values.push(g);

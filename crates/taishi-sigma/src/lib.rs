@@ -29,6 +29,7 @@
 
 pub mod condition;
 pub mod engine;
+pub mod error;
 pub mod literal;
 pub mod load;
 pub mod matcher;
@@ -38,6 +39,7 @@ pub mod rule;
 pub mod string;
 
 pub use engine::{CompileError, Detection, Engine, EngineOptions, RuleStats, Scratch};
+pub use error::{RuleError, RuleErrorKind};
 pub use load::{rule_from_yaml, CorrelationDoc, Filter, LoadError, LoadLimits, Rejected, RuleSet};
 pub use pipeline::{Pipeline, Profile};
 pub use rule::{Level, LogSource, Rule, RuleMeta};

@@ -9,18 +9,30 @@ use serde::Deserialize;
 use serde_yaml::Value as Y;
 
 use crate::condition::Expr;
+use crate::error::{RuleError, RuleErrorKind};
 use crate::rule::{self, parse_logsource, LogSource, Rule, Search};
 
-/// A rule file (or one document of it) that could not be used, and why.
+/// A rule file (or one document of it) that could not be used, and why:
+/// where (path, document, line, column) and what kind of problem, as
+/// fields, so an editor can mark the place without reading the message.
 #[derive(Debug, Clone)]
 pub struct Rejected {
     pub path: String,
     /// 1-based document number in a multi-document file.
     pub document: usize,
+    /// 1-based line in the file of the key at fault (or of the YAML error,
+    /// or of the document's start when a key is missing); None when the
+    /// whole file is at fault (unreadable, too large).
+    pub line: Option<usize>,
+    /// 1-based column on `line`.
+    pub column: Option<usize>,
+    pub kind: RuleErrorKind,
     pub title: Option<String>,
     pub id: Option<String>,
     pub reason: String,
 }
+
+impl std::error::Error for Rejected {}
 
 impl std::fmt::Display for Rejected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -53,6 +65,8 @@ pub struct Filter {
 #[derive(Debug, Clone)]
 pub struct CorrelationDoc {
     pub path: String,
+    /// 1-based document number in its file.
+    pub document: usize,
     pub doc: Y,
 }
 
@@ -111,8 +125,29 @@ pub enum YamlLimitError {
     TooManyNodes { limit: usize },
     #[error("the YAML nests `[`/`{{` deeper than {limit} levels; Sigma rules need two or three")]
     TooDeep { limit: usize },
-    #[error("YAML: {0}")]
-    Syntax(String),
+    /// Not valid YAML; where, when the parser says.
+    #[error("YAML: {message}")]
+    Syntax {
+        message: String,
+        /// 1-based document number.
+        document: usize,
+        /// 1-based line and column in the text.
+        at: Option<(usize, usize)>,
+    },
+}
+
+impl YamlLimitError {
+    /// The rule error it is, with its document and place.
+    fn located(self) -> (usize, Option<(usize, usize)>, RuleError) {
+        match self {
+            YamlLimitError::Syntax { document, at, .. } => (
+                document,
+                at,
+                RuleError::new(RuleErrorKind::Yaml, self.to_string()),
+            ),
+            e => (1, None, RuleError::new(RuleErrorKind::Limit, e.to_string())),
+        }
+    }
 }
 
 /// Walks a YAML document as the deserializer replays it (aliases
@@ -252,16 +287,20 @@ pub fn check_yaml(text: &str, limits: &LoadLimits) -> Result<(), YamlLimitError>
         });
     }
     let mut left = limits.max_yaml_nodes;
-    for de in serde_yaml::Deserializer::from_str(text) {
+    for (i, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
         use serde::de::DeserializeSeed;
         if let Err(e) = (CountNodes { left: &mut left }).deserialize(de) {
-            let msg = e.to_string();
-            if msg.contains(NODE_BUDGET_SPENT) {
+            let message = e.to_string();
+            if message.contains(NODE_BUDGET_SPENT) {
                 return Err(YamlLimitError::TooManyNodes {
                     limit: limits.max_yaml_nodes,
                 });
             }
-            return Err(YamlLimitError::Syntax(msg));
+            return Err(YamlLimitError::Syntax {
+                message,
+                document: i + 1,
+                at: e.location().map(|l| (l.line(), l.column())),
+            });
         }
     }
     Ok(())
@@ -344,20 +383,41 @@ impl RuleSet {
                     size: usize::try_from(m.len()).unwrap_or(usize::MAX),
                     limit: self.limits.max_file_bytes,
                 };
-                self.reject(&name, 1, None, e.to_string());
+                let e = RuleError::new(RuleErrorKind::Limit, e.to_string());
+                self.reject(&name, 1, None, e, None);
                 return;
             }
         }
+        let file_error = |what: String| RuleError::new(RuleErrorKind::File, what);
         match std::fs::read(path) {
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => self.add_yaml(&text, &name),
-                Err(e) => self.reject(&name, 1, None, format!("not UTF-8 text: {e}")),
+                Err(e) => self.reject(
+                    &name,
+                    1,
+                    None,
+                    file_error(format!("not UTF-8 text: {e}")),
+                    None,
+                ),
             },
-            Err(e) => self.reject(&name, 1, None, format!("cannot read: {e}")),
+            Err(e) => self.reject(
+                &name,
+                1,
+                None,
+                file_error(format!("cannot read: {e}")),
+                None,
+            ),
         }
     }
 
-    fn reject(&mut self, path: &str, document: usize, doc: Option<&Y>, reason: String) {
+    fn reject(
+        &mut self,
+        path: &str,
+        document: usize,
+        doc: Option<&Y>,
+        err: RuleError,
+        at: Option<(usize, usize)>,
+    ) {
         let f = |k: &str| {
             doc.and_then(|d| d.as_mapping())
                 .and_then(|m| m.get(k))
@@ -367,9 +427,12 @@ impl RuleSet {
         self.rejected.push(Rejected {
             path: path.to_string(),
             document,
+            line: at.map(|a| a.0),
+            column: at.map(|a| a.1),
+            kind: err.kind,
             title: f("title"),
             id: f("id"),
-            reason,
+            reason: err.message,
         });
     }
 
@@ -378,7 +441,8 @@ impl RuleSet {
     pub fn add_yaml(&mut self, text: &str, path: &str) {
         self.files += 1;
         if let Err(e) = check_yaml(text, &self.limits) {
-            self.reject(path, 1, None, e.to_string());
+            let (document, at, e) = e.located();
+            self.reject(path, document, None, e, at);
             return;
         }
         let mut docs = Vec::new();
@@ -386,7 +450,9 @@ impl RuleSet {
             match Y::deserialize(de) {
                 Ok(v) => docs.push(v),
                 Err(e) => {
-                    self.reject(path, i + 1, None, format!("YAML: {e}"));
+                    let at = e.location().map(|l| (l.line(), l.column()));
+                    let e = RuleError::new(RuleErrorKind::Yaml, format!("YAML: {e}"));
+                    self.reject(path, i + 1, None, e, at);
                     return;
                 }
             }
@@ -415,17 +481,14 @@ impl RuleSet {
                 Some("repeat") => match &previous {
                     Some(p) => merge(p, &body),
                     None => {
-                        self.reject(
-                            path,
-                            n,
-                            Some(&doc),
-                            "`action: repeat` with no document before it".into(),
-                        );
+                        let e = RuleError::from("`action: repeat` with no document before it");
+                        self.reject_in(text, path, n, &doc, e.at("action"));
                         continue;
                     }
                 },
                 Some(a) => {
-                    self.reject(path, n, Some(&doc), format!("unknown `action: {a}`"));
+                    let e = RuleError::from(format!("unknown `action: {a}`"));
+                    self.reject_in(text, path, n, &doc, e.at("action"));
                     continue;
                 }
                 None => match &global {
@@ -434,42 +497,39 @@ impl RuleSet {
                 },
             };
             previous = Some(doc.clone());
-            self.add_document(doc, path, n);
+            if let Err(e) = self.add_document(doc.clone(), path, n) {
+                self.reject_in(text, path, n, &doc, e);
+            }
         }
     }
 
-    fn add_document(&mut self, doc: Y, path: &str, n: usize) {
+    /// Rejects document `n` of `text` at the place its error names.
+    fn reject_in(&mut self, text: &str, path: &str, n: usize, doc: &Y, e: RuleError) {
+        let at = locate(text, n, &e.keys);
+        self.reject(path, n, Some(doc), e, at);
+    }
+
+    fn add_document(&mut self, doc: Y, path: &str, document: usize) -> Result<(), RuleError> {
         if !doc.is_mapping() {
-            self.reject(path, n, None, "the document is not a YAML map".into());
-            return;
+            return Err("the document is not a YAML map".into());
         }
         if doc.get("correlation").is_some() {
             self.correlations.push(CorrelationDoc {
                 path: path.to_string(),
+                document,
                 doc,
             });
-            return;
+            return Ok(());
         }
         if doc.get("filter").is_some() && doc.get("detection").is_none() {
-            match parse_filter(&doc, path) {
-                Ok(f) => self.filters.push(f),
-                Err(e) => self.reject(path, n, Some(&doc), e),
-            }
-            return;
+            self.filters.push(parse_filter(&doc, path)?);
+            return Ok(());
         }
         if doc.get("detection").is_none() {
-            self.reject(
-                path,
-                n,
-                Some(&doc),
-                "not a Sigma rule, filter or correlation (no `detection`, `filter` or `correlation`)".into(),
-            );
-            return;
+            return Err("not a Sigma rule, filter or correlation (no `detection`, `filter` or `correlation`)".into());
         }
-        match rule::parse_rule(&doc, path) {
-            Ok(r) => self.rules.push(r),
-            Err(e) => self.reject(path, n, Some(&doc), e),
-        }
+        self.rules.push(rule::parse_rule(&doc, path)?);
+        Ok(())
     }
 
     /// Applies every meta-filter to the rules it names: the rule's condition
@@ -528,7 +588,7 @@ fn logsource_fits(filter: &LogSource, rule: &LogSource) -> bool {
         && eq(&filter.service, &rule.service)
 }
 
-fn parse_filter(doc: &Y, path: &str) -> Result<Filter, String> {
+fn parse_filter(doc: &Y, path: &str) -> Result<Filter, RuleError> {
     let title = doc
         .get("title")
         .and_then(Y::as_str)
@@ -543,7 +603,8 @@ fn parse_filter(doc: &Y, path: &str) -> Result<Filter, String> {
         Some(Y::String(s)) => vec![s.clone()],
         _ => return Err("the filter has no `rules` list naming the rules it applies to".into()),
     };
-    let (names, searches, condition) = rule::parse_detection(section, "condition", &["rules"])?;
+    let (names, searches, condition) =
+        rule::parse_detection(section, "condition", &["rules"]).map_err(|e| e.at("filter"))?;
     Ok(Filter {
         title,
         id: doc.get("id").and_then(Y::as_str).map(str::to_string),
@@ -557,21 +618,149 @@ fn parse_filter(doc: &Y, path: &str) -> Result<Filter, String> {
 }
 
 /// Parses a single rule from YAML text (tests, tools).
-pub fn rule_from_yaml(text: &str) -> Result<Rule, String> {
+pub fn rule_from_yaml(text: &str) -> Result<Rule, Box<Rejected>> {
     let mut set = RuleSet::default();
     set.add_yaml(text, "<inline>");
     set.apply_filters();
-    if let Some(r) = set.rejected.first() {
-        return Err(r.reason.clone());
+    if let Some(r) = set.rejected.into_iter().next() {
+        return Err(Box::new(r));
     }
-    set.rules
-        .into_iter()
-        .next()
-        .ok_or_else(|| "no rule in the text".to_string())
+    set.rules.into_iter().next().ok_or_else(|| {
+        Box::new(Rejected {
+            path: "<inline>".into(),
+            document: 1,
+            line: None,
+            column: None,
+            kind: RuleErrorKind::Rule,
+            title: None,
+            id: None,
+            reason: "no rule in the text".into(),
+        })
+    })
+}
+
+/// Where the key path `keys` (innermost first, as [`RuleError::keys`]) is
+/// in document `document` (1-based) of `text`: the 1-based line and column
+/// of the innermost key found, each key searched for below the one that
+/// holds it; the document's first line when no key is found or none is
+/// named. A text search, not a YAML parse: the values were parsed already,
+/// this only finds the place to show (flow maps and keys split over lines
+/// fall back to the enclosing key).
+pub fn locate(text: &str, document: usize, keys: &[String]) -> Option<(usize, usize)> {
+    let mut doc = 1;
+    let mut content = false;
+    let mut start = None;
+    let mut at = None;
+    let mut want = keys.iter().rev().peekable();
+    for (i, line) in text.lines().enumerate() {
+        let marker = line == "---" || line.starts_with("--- ");
+        if marker && content {
+            if doc == document {
+                break;
+            }
+            doc += 1;
+            content = false;
+        }
+        let blank = line.trim().is_empty() || line.trim_start().starts_with('#');
+        if marker || blank {
+            continue;
+        }
+        content = true;
+        if doc != document {
+            continue;
+        }
+        start.get_or_insert((i + 1, 1));
+        let Some(key) = want.peek() else { break };
+        if let Some(col) = key_column(line, key) {
+            at = Some((i + 1, col));
+            want.next();
+        }
+    }
+    at.or(start)
+}
+
+/// The 1-based column where `line` holds `key` as a map key (plain or
+/// quoted, possibly as a list item).
+fn key_column(line: &str, key: &str) -> Option<usize> {
+    let body = line.trim_start_matches([' ', '-']);
+    let col = line.len() - body.len() + 1;
+    let (quote, rest) = match body.chars().next() {
+        Some(q @ ('"' | '\'')) => (Some(q), &body[1..]),
+        _ => (None, body),
+    };
+    let rest = rest.strip_prefix(key)?;
+    let rest = match quote {
+        Some(q) => rest.strip_prefix(q)?,
+        None => rest,
+    };
+    rest.trim_start().starts_with(':').then_some(col)
 }
 
 impl Rule {
     pub fn meta_arc(&self) -> Arc<rule::RuleMeta> {
         self.meta.clone()
+    }
+}
+
+#[cfg(test)]
+mod position_tests {
+    use super::*;
+
+    fn first_reject(text: &str) -> Rejected {
+        let mut set = RuleSet::default();
+        set.add_yaml(text, "rules/broken.yml");
+        assert_eq!(set.rejected.len(), 1, "{:?}", set.rejected);
+        set.rejected.remove(0)
+    }
+
+    const GOOD: &str = "title: fine\nlogsource:\n  product: windows\ndetection:\n  sel:\n    EventID: 1\n  condition: sel\n";
+
+    #[test]
+    fn a_broken_rule_names_path_document_line_and_column() {
+        // Document 2: a bad modifier on line 8 + 6, column 5.
+        let text = format!(
+            "{GOOD}---\n# second rule\ntitle: broken\nlogsource:\n  product: windows\ndetection:\n  sel:\n    EventID: 1\n    CommandLine|nosuch: x\n  condition: sel\n"
+        );
+        let r = first_reject(&text);
+        assert_eq!(r.path, "rules/broken.yml");
+        assert_eq!(r.document, 2);
+        assert_eq!(r.kind, RuleErrorKind::Modifier);
+        assert_eq!((r.line, r.column), (Some(16), Some(5)), "{}", r.reason);
+        assert!(
+            r.reason.contains("unknown modifier `nosuch`"),
+            "{}",
+            r.reason
+        );
+        assert_eq!(r.title.as_deref(), Some("broken"));
+    }
+
+    #[test]
+    fn the_same_key_in_another_search_is_not_taken_for_it() {
+        let text = "title: t\nlogsource:\n  product: windows\ndetection:\n  a:\n    Image|endswith: x\n  b:\n    - Image|endswith|bad: y\n  condition: a or b\n";
+        let r = first_reject(text);
+        assert_eq!((r.line, r.column), (Some(8), Some(7)), "{}", r.reason);
+    }
+
+    #[test]
+    fn condition_yaml_and_missing_keys() {
+        let cond = GOOD.replace("condition: sel", "condition: sel and (");
+        let r = first_reject(&cond);
+        assert_eq!(r.kind, RuleErrorKind::Condition);
+        assert_eq!((r.line, r.column), (Some(7), Some(3)));
+
+        // A YAML error: serde_yaml's position, in the whole file.
+        let yaml = format!("{GOOD}---\ntitle: x\n  bad: [\n");
+        let r = first_reject(&yaml);
+        assert_eq!(r.kind, RuleErrorKind::Yaml);
+        assert_eq!(r.document, 2);
+        assert_eq!(r.line, Some(10), "{}", r.reason);
+        assert!(r.column.is_some());
+
+        // No `title`: the document's first line.
+        let untitled =
+            format!("{GOOD}---\n\nlogsource: {{}}\ndetection:\n  s: x\n  condition: s\n");
+        let r = first_reject(&untitled);
+        assert_eq!(r.kind, RuleErrorKind::Rule);
+        assert_eq!((r.document, r.line, r.column), (2, Some(10), Some(1)));
     }
 }

@@ -1,5 +1,6 @@
 //! Compiled value tests and their evaluation against event values.
 
+use crate::error::RuleError;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -80,14 +81,18 @@ fn lower(s: &str, cased: bool) -> String {
 }
 
 /// Compiles a string value with wildcards into the cheapest test.
-pub fn compile_string(s: &SigmaString, cased: bool) -> Result<CMatch, String> {
+pub fn compile_string(s: &SigmaString, cased: bool) -> Result<CMatch, RuleError> {
     let mut toks = Vec::new();
     for p in &s.parts {
         match p {
             Part::Lit(l) => toks.push(Tok::Lit(lower(l, cased))),
             Part::Star => toks.push(Tok::Star),
             Part::One => toks.push(Tok::One),
-            Part::Placeholder(n) => return Err(format!("placeholder %{n}% was not expanded")),
+            Part::Placeholder(n) => {
+                return Err(RuleError::modifier(format!(
+                    "placeholder %{n}% was not expanded"
+                )))
+            }
         }
     }
     Ok(match toks.as_slice() {
@@ -120,13 +125,13 @@ pub fn compile_string(s: &SigmaString, cased: bool) -> Result<CMatch, String> {
 /// Regular expressions compiled so far in one engine build, by their full
 /// pattern (flags included): a rule compiled for several pipeline variants
 /// and profiles shares one `Regex` (cloning it shares its compiled program).
-pub type RegexCache = HashMap<String, Result<Regex, String>>;
+pub type RegexCache = HashMap<String, Result<Regex, RuleError>>;
 
 pub fn compile_matcher(
     m: &Matcher,
     map_field: &dyn Fn(&str) -> Vec<String>,
     regexes: &mut RegexCache,
-) -> Result<Vec<CMatch>, String> {
+) -> Result<Vec<CMatch>, RuleError> {
     Ok(vec![match m {
         Matcher::Str { s, cased } => compile_string(s, *cased)?,
         Matcher::Num { v, text } => CMatch::Num {
@@ -160,10 +165,10 @@ pub fn compile_matcher(
                         .size_limit(1 << 22)
                         .build()
                         .map_err(|e| {
-                            format!(
+                            RuleError::modifier(format!(
                                 "regular expression `{pattern}`: {}",
                                 first_line(&e.to_string())
-                            )
+                            ))
                         })
                 })
                 .clone()?;

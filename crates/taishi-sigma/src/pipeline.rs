@@ -20,6 +20,24 @@ use serde_yaml::Value as Y;
 
 use crate::rule::{self, FieldItem, LogSource};
 
+/// A pipeline that cannot be read or used; the message names the file (or
+/// the built-in pipeline) and the transformation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PipelineError(String);
+
+impl From<&str> for PipelineError {
+    fn from(s: &str) -> PipelineError {
+        PipelineError(s.to_string())
+    }
+}
+
+impl From<String> for PipelineError {
+    fn from(s: String) -> PipelineError {
+        PipelineError(s)
+    }
+}
+
 /// The pipelines shipped in the crate.
 pub const BUILTIN: [(&str, &str); 4] = [
     ("windows", include_str!("../pipelines/windows.yml")),
@@ -94,13 +112,13 @@ impl Pipeline {
             .and_then(|(n, text)| Pipeline::parse(text, &format!("built-in pipeline {n}")).ok())
     }
 
-    pub fn load(path: &Path) -> Result<Pipeline, String> {
+    pub fn load(path: &Path) -> Result<Pipeline, PipelineError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
         Pipeline::parse(&text, &path.display().to_string())
     }
 
-    pub fn parse(text: &str, origin: &str) -> Result<Pipeline, String> {
+    pub fn parse(text: &str, origin: &str) -> Result<Pipeline, PipelineError> {
         let doc: Y = serde_yaml::from_str(text).map_err(|e| format!("{origin}: YAML: {e}"))?;
         let name = doc
             .get("name")
@@ -140,7 +158,7 @@ impl Pipeline {
     }
 }
 
-fn parse_transformation(t: &Y) -> Result<Transformation, String> {
+fn parse_transformation(t: &Y) -> Result<Transformation, PipelineError> {
     let ty = t.get("type").and_then(Y::as_str).ok_or("no `type`")?;
     let kind = match ty {
         "field_name_mapping" => {
@@ -194,7 +212,7 @@ fn parse_transformation(t: &Y) -> Result<Transformation, String> {
         }),
         "value_placeholders" => Kind::ValuePlaceholders,
         "wildcard_placeholders" => Kind::WildcardPlaceholders,
-        other => return Err(format!("unsupported transformation type `{other}`")),
+        other => return Err(format!("unsupported transformation type `{other}`").into()),
     };
     let mut rule_conditions = Vec::new();
     if let Some(Y::Sequence(conds)) = t.get("rule_conditions") {
@@ -205,7 +223,7 @@ fn parse_transformation(t: &Y) -> Result<Transformation, String> {
                 }
                 Some("tag") => rule_conditions
                     .push(RuleCond::Tag(c.get("tag").and_then(s).unwrap_or_default())),
-                Some(o) => return Err(format!("unsupported rule condition type `{o}`")),
+                Some(o) => return Err(format!("unsupported rule condition type `{o}`").into()),
                 None => return Err("a rule condition without `type`".into()),
             }
         }
@@ -217,7 +235,9 @@ fn parse_transformation(t: &Y) -> Result<Transformation, String> {
             match c.get("type").and_then(Y::as_str) {
                 Some("include_fields") => include_fields.extend(str_list(c.get("fields"))),
                 Some("exclude_fields") => exclude_fields.extend(str_list(c.get("fields"))),
-                Some(o) => return Err(format!("unsupported field name condition type `{o}`")),
+                Some(o) => {
+                    return Err(format!("unsupported field name condition type `{o}`").into())
+                }
                 None => return Err("a field name condition without `type`".into()),
             }
         }
@@ -394,18 +414,18 @@ pub struct Profile {
     pub lazy: bool,
 }
 
-fn builtin_arc(name: &str) -> Result<Arc<Pipeline>, String> {
+fn builtin_arc(name: &str) -> Result<Arc<Pipeline>, PipelineError> {
     BUILTIN
         .iter()
         .find(|(n, _)| *n == name)
-        .ok_or_else(|| format!("no built-in pipeline `{name}`"))
+        .ok_or_else(|| PipelineError(format!("no built-in pipeline `{name}`")))
         .and_then(|(n, text)| Pipeline::parse(text, &format!("built-in pipeline {n}")))
         .map(Arc::new)
 }
 
 impl Profile {
     /// The built-in profiles, routed by event layout.
-    pub fn defaults() -> Result<Vec<Profile>, String> {
+    pub fn defaults() -> Result<Vec<Profile>, PipelineError> {
         let win = builtin_arc("windows")?;
         let sec = builtin_arc("windows-security")?;
         let ecs = builtin_arc("ecs-windows")?;
@@ -438,7 +458,7 @@ impl Profile {
     /// One profile for every event from `--pipeline` arguments: built-in
     /// profile or pipeline names, or pipeline files. Variants are tried
     /// alternatively; the other pipelines are chained after each.
-    pub fn from_args(args: &[String]) -> Result<Profile, String> {
+    pub fn from_args(args: &[String]) -> Result<Profile, PipelineError> {
         let defaults = Profile::defaults()?;
         let mut variants: Vec<Vec<Arc<Pipeline>>> = Vec::new();
         let mut commons: Vec<Arc<Pipeline>> = Vec::new();
@@ -457,7 +477,8 @@ impl Profile {
                             return Err(format!(
                             "--pipeline {a}: neither a file nor a built-in pipeline (built-in: {})",
                             BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-                        ));
+                        )
+                            .into());
                         }
                         Arc::new(Pipeline::load(path)?)
                     };

@@ -10,6 +10,27 @@ use serde_yaml::Value as Y;
 use taishi_event::Event;
 
 use crate::engine::{Detection, Engine, Scratch};
+
+/// Why an `info.yml` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum InfoError {
+    #[error("cannot read: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("YAML: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<&str> for InfoError {
+    fn from(s: &str) -> InfoError {
+        InfoError::Invalid(s.to_string())
+    }
+}
+
+/// Reads a test file into events; Err says why not.
+pub type Decode =
+    dyn Fn(&Path) -> Result<Vec<Event>, Box<dyn std::error::Error + Send + Sync>> + Sync;
 use crate::load::RuleSet;
 
 #[derive(Debug, Clone)]
@@ -74,9 +95,9 @@ fn resolve(info: &Path, rel: &str) -> Option<PathBuf> {
 }
 
 /// Reads the tests of one `info.yml`; Err names what is wrong with it.
-pub fn read_info(info: &Path) -> Result<Vec<RegressionTest>, String> {
-    let text = std::fs::read_to_string(info).map_err(|e| format!("cannot read: {e}"))?;
-    let doc: Y = serde_yaml::from_str(&text).map_err(|e| format!("YAML: {e}"))?;
+pub fn read_info(info: &Path) -> Result<Vec<RegressionTest>, InfoError> {
+    let text = std::fs::read_to_string(info)?;
+    let doc: Y = serde_yaml::from_str(&text)?;
     let meta = doc
         .get("rule_metadata")
         .and_then(Y::as_sequence)
@@ -97,7 +118,8 @@ pub fn read_info(info: &Path) -> Result<Vec<RegressionTest>, String> {
             .get("path")
             .and_then(Y::as_str)
             .ok_or("a test without `path`")?;
-        let file = resolve(info, rel).ok_or_else(|| format!("test file `{rel}` not found"))?;
+        let file = resolve(info, rel)
+            .ok_or_else(|| InfoError::Invalid(format!("test file `{rel}` not found")))?;
         out.push(RegressionTest {
             info: info.to_path_buf(),
             rule_id: rule_id.to_string(),
@@ -116,7 +138,7 @@ pub fn run(
     infos: &[PathBuf],
     set: &RuleSet,
     engine: &Engine,
-    decode: &(dyn Fn(&Path) -> Result<Vec<Event>, String> + Sync),
+    decode: &Decode,
     mode: CountMode,
 ) -> Vec<Outcome> {
     let mut out = Vec::new();
@@ -151,7 +173,7 @@ fn run_one(
     test: RegressionTest,
     set: &RuleSet,
     engine: &Engine,
-    decode: &(dyn Fn(&Path) -> Result<Vec<Event>, String> + Sync),
+    decode: &Decode,
     mode: CountMode,
 ) -> Outcome {
     let fail = |test: RegressionTest, reason: String| Outcome {
@@ -193,7 +215,7 @@ fn run_one(
             let json = test.file.with_extension("json");
             let why = match first {
                 Ok(_) => "no events".to_string(),
-                Err(e) => e,
+                Err(e) => e.to_string(),
             };
             if json.exists() && json != test.file {
                 match decode(&json) {

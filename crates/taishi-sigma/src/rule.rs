@@ -8,6 +8,7 @@ use ipnet::IpNet;
 use serde_yaml::Value as Y;
 
 use crate::condition::{self, Expr};
+use crate::error::{RuleError, RuleErrorKind};
 use crate::string::{self, Part, SigmaString, Staged};
 
 /// One definition of the levels, shared with correlations, alerts and the API.
@@ -196,17 +197,20 @@ pub fn parse_logsource(v: Option<&Y>) -> LogSource {
     }
 }
 
-fn parse_meta(doc: &Y, path: &str) -> Result<RuleMeta, String> {
+fn parse_meta(doc: &Y, path: &str) -> Result<RuleMeta, RuleError> {
     let title = get(doc, "title")
         .and_then(yaml_str)
-        .ok_or("the rule has no `title`")?;
+        .ok_or(RuleError::from("the rule has no `title`"))?;
     // A rule without a name cannot be listed, searched or told apart in an
     // alert: refused here so validation, upload and loading all say so.
     if title.trim().is_empty() {
-        return Err("the rule's `title` is empty: give the rule a title".into());
+        return Err(
+            RuleError::from("the rule's `title` is empty: give the rule a title").at("title"),
+        );
     }
     let level = match get(doc, "level").and_then(yaml_str) {
-        Some(l) => Level::parse(&l).ok_or_else(|| format!("unknown level `{l}`"))?,
+        Some(l) => Level::parse(&l)
+            .ok_or_else(|| RuleError::from(format!("unknown level `{l}`")).at("level"))?,
         None => Level::Informational,
     };
     Ok(RuleMeta {
@@ -225,13 +229,14 @@ fn parse_meta(doc: &Y, path: &str) -> Result<RuleMeta, String> {
 }
 
 /// Parses one rule document (a map with `detection`).
-pub fn parse_rule(doc: &Y, path: &str) -> Result<Rule, String> {
+pub fn parse_rule(doc: &Y, path: &str) -> Result<Rule, RuleError> {
     let meta = parse_meta(doc, path)?;
     if get(doc, "logsource").is_none() {
         return Err("the rule has no `logsource`".into());
     }
     let detection = get(doc, "detection").ok_or("the rule has no `detection`")?;
-    let (names, searches, condition) = parse_detection(detection, "condition", &["timeframe"])?;
+    let (names, searches, condition) =
+        parse_detection(detection, "condition", &["timeframe"]).map_err(|e| e.at("detection"))?;
     Ok(Rule {
         meta: Arc::new(meta),
         names,
@@ -246,7 +251,7 @@ pub fn parse_detection(
     det: &Y,
     cond_key: &str,
     skip: &[&str],
-) -> Result<(Vec<String>, Vec<Search>, Expr), String> {
+) -> Result<(Vec<String>, Vec<Search>, Expr), RuleError> {
     let map = det.as_mapping().ok_or("`detection` is not a map")?;
     let mut names = Vec::new();
     let mut searches = Vec::new();
@@ -263,24 +268,27 @@ pub fn parse_detection(
         if skip.contains(&k.as_str()) {
             continue;
         }
-        let search = parse_search(v).map_err(|e| format!("search `{k}`: {e}"))?;
+        let search = parse_search(v).map_err(|e| e.at(&k).within(format_args!("search `{k}`")))?;
         names.push(k);
         searches.push(search);
     }
     let cond_src = cond_src.ok_or_else(|| format!("the detection has no `{cond_key}`"))?;
+    let condition_error = |c: &str, e: condition::ConditionError| {
+        RuleError::new(RuleErrorKind::Condition, format!("condition `{c}`: {e}")).at(cond_key)
+    };
     let conds: Vec<String> = match cond_src {
         Y::Sequence(s) => s.iter().filter_map(yaml_str).collect(),
         v => yaml_str(v).into_iter().collect(),
     };
     if conds.is_empty() {
-        return Err("the condition is empty".into());
+        return Err(
+            RuleError::new(RuleErrorKind::Condition, "the condition is empty").at(cond_key),
+        );
     }
     let mut exprs = Vec::new();
     for c in &conds {
-        let parsed = condition::parse(c).map_err(|e| format!("condition `{c}`: {e}"))?;
-        exprs.push(
-            condition::resolve(&parsed, &names).map_err(|e| format!("condition `{c}`: {e}"))?,
-        );
+        let parsed = condition::parse(c).map_err(|e| condition_error(c, e))?;
+        exprs.push(condition::resolve(&parsed, &names).map_err(|e| condition_error(c, e))?);
     }
     let expr = if exprs.len() == 1 {
         exprs.remove(0)
@@ -290,7 +298,7 @@ pub fn parse_detection(
     Ok((names, searches, expr))
 }
 
-fn parse_search(v: &Y) -> Result<Search, String> {
+fn parse_search(v: &Y) -> Result<Search, RuleError> {
     match v {
         Y::Mapping(m) => Ok(Search {
             alternatives: vec![parse_map(m)?],
@@ -320,7 +328,7 @@ fn parse_search(v: &Y) -> Result<Search, String> {
     }
 }
 
-fn parse_map(m: &serde_yaml::Mapping) -> Result<Vec<FieldItem>, String> {
+fn parse_map(m: &serde_yaml::Mapping) -> Result<Vec<FieldItem>, RuleError> {
     let mut items = Vec::new();
     for (k, v) in m {
         let k = yaml_str(k).ok_or("a field name that is not a string")?;
@@ -332,7 +340,8 @@ fn parse_map(m: &serde_yaml::Mapping) -> Result<Vec<FieldItem>, String> {
         } else {
             Some(field.to_string())
         };
-        items.push(parse_item(field, &mods, v).map_err(|e| format!("`{k}`: {e}"))?);
+        items
+            .push(parse_item(field, &mods, v).map_err(|e| e.at(&k).within(format_args!("`{k}`")))?);
     }
     Ok(items)
 }
@@ -352,8 +361,16 @@ const STRING_MODS: [&str; 12] = [
     "cased",
 ];
 
-/// Builds a field item from its modifiers and YAML value(s).
-pub fn parse_item(field: Option<String>, mods: &[&str], v: &Y) -> Result<FieldItem, String> {
+/// Builds a field item from its modifiers and YAML value(s). Whatever is
+/// wrong there is a [`RuleErrorKind::Modifier`] error.
+pub fn parse_item(field: Option<String>, mods: &[&str], v: &Y) -> Result<FieldItem, RuleError> {
+    field_item(field, mods, v).map_err(|e| RuleError {
+        kind: RuleErrorKind::Modifier,
+        ..e
+    })
+}
+
+fn field_item(field: Option<String>, mods: &[&str], v: &Y) -> Result<FieldItem, RuleError> {
     let mut all = false;
     let mut negate = false;
     let mut cased = false;
@@ -388,9 +405,13 @@ pub fn parse_item(field: Option<String>, mods: &[&str], v: &Y) -> Result<FieldIt
             "month" => time = Some(TimePart::Month),
             "year" => time = Some(TimePart::Year),
             m if STRING_MODS.contains(&m) => transforms.push(m),
-            "i" | "m" | "s" => return Err(format!("modifier `{m}` only applies after `re`")),
-            "" => return Err("an empty modifier (`||`)".into()),
-            m => return Err(format!("unknown modifier `{m}`")),
+            "i" | "m" | "s" => {
+                return Err(RuleError::modifier(format!(
+                    "modifier `{m}` only applies after `re`"
+                )))
+            }
+            "" => return Err(RuleError::modifier("an empty modifier (`||`)")),
+            m => return Err(RuleError::modifier(format!("unknown modifier `{m}`"))),
         }
     }
     let raw: Vec<&Y> = match v {
@@ -433,10 +454,9 @@ pub fn parse_item(field: Option<String>, mods: &[&str], v: &Y) -> Result<FieldIt
         } else if re {
             let p = yaml_str(y).ok_or("`re` takes a string")?;
             if !transforms.iter().all(|t| *t == "cased") {
-                return Err(format!(
-                    "`re` cannot be combined with `{}`",
-                    transforms.join("|")
-                ));
+                return Err(
+                    format!("`re` cannot be combined with `{}`", transforms.join("|")).into(),
+                );
             }
             vec![Matcher::Re {
                 pattern: p,
@@ -464,7 +484,9 @@ pub fn parse_item(field: Option<String>, mods: &[&str], v: &Y) -> Result<FieldIt
                     ("startswith", _) => RefKind::Prefix,
                     ("endswith", _) => RefKind::Suffix,
                     ("cased", k) => k,
-                    (t, _) => return Err(format!("`fieldref` cannot be combined with `{t}`")),
+                    (t, _) => {
+                        return Err(format!("`fieldref` cannot be combined with `{t}`").into())
+                    }
                 };
             }
             vec![Matcher::FieldRef {
@@ -520,7 +542,7 @@ fn plain_matchers(
     transforms: &[&str],
     cased: bool,
     keyword: bool,
-) -> Result<Vec<Matcher>, String> {
+) -> Result<Vec<Matcher>, RuleError> {
     let only_cased = transforms.iter().all(|t| *t == "cased");
     match y {
         Y::Null => {
@@ -577,7 +599,8 @@ fn plain_matchers(
                             return Err(format!(
                                 "`windash` would turn the value into more than {MAX_VARIANT_BYTES} \
                                  bytes of variants (5 per flag); shorten the value or split it"
-                            ))
+                            )
+                            .into())
                         }
                     },
                     b => next.push(b),
@@ -599,10 +622,10 @@ fn plain_matchers(
                 "utf16le" | "wide" => next.push(Staged::Bytes(string::utf16le(&v.bytes(t)?))),
                 "utf16be" => next.push(Staged::Bytes(string::utf16be(&v.bytes(t)?))),
                 "utf16" => next.push(Staged::Bytes(string::utf16_bom(&v.bytes(t)?))),
-                _ => return Err(format!("unknown modifier `{t}`")),
+                _ => return Err(format!("unknown modifier `{t}`").into()),
             }
         }
-        check_variants(t, &next).map_err(|e| e.to_string())?;
+        check_variants(t, &next).map_err(|e| RuleError::modifier(e.to_string()))?;
         vals = next;
     }
     let mut out: Vec<Matcher> = Vec::with_capacity(vals.len());

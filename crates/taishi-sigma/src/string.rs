@@ -1,6 +1,7 @@
 //! Sigma string values: wildcards, the escape rules of the specification and
 //! the transformation modifiers (`contains`, `windash`, `base64`, `utf16`…).
 
+use crate::error::RuleError;
 use base64::Engine as _;
 
 /// Stands for `\%` between parsing and the modifiers (a private-use
@@ -206,7 +207,7 @@ impl SigmaString {
     pub fn resolve_placeholders(
         &self,
         lookup: &dyn Fn(&str) -> Option<Vec<String>>,
-    ) -> Result<Vec<SigmaString>, String> {
+    ) -> Result<Vec<SigmaString>, RuleError> {
         let mut outs = vec![SigmaString::default()];
         for p in &self.parts {
             match p {
@@ -299,12 +300,12 @@ impl SigmaString {
     }
 
     /// The bytes of a plain value, for the encoding modifiers.
-    pub fn bytes_for_encoding(&self, modifier: &str) -> Result<Vec<u8>, String> {
+    pub fn bytes_for_encoding(&self, modifier: &str) -> Result<Vec<u8>, RuleError> {
         self.as_plain().map(String::into_bytes).ok_or_else(|| {
-            format!(
+            RuleError::modifier(format!(
                 "`{modifier}` cannot encode a value with wildcards or placeholders ({})",
                 self.display()
-            )
+            ))
         })
     }
 }
@@ -361,7 +362,7 @@ impl Staged {
         self.len() == 0
     }
 
-    pub fn bytes(&self, modifier: &str) -> Result<Vec<u8>, String> {
+    pub fn bytes(&self, modifier: &str) -> Result<Vec<u8>, RuleError> {
         match self {
             Staged::Str(s) => s.bytes_for_encoding(modifier),
             Staged::Bytes(b) => Ok(b.clone()),

@@ -73,18 +73,10 @@ fn regression_data_passes() {
     let set = RuleSet::load_paths(&rule_dirs(&root)).unwrap();
     let engine = Engine::new(&set, &EngineOptions::default()).unwrap();
     let infos = regression::info_files(&root.join("regression_data"));
-    let decode = |p: &Path| -> Result<Vec<taishi_event::Event>, String> {
-        let (sink, report) = taishi_decode::decode_path(p, &Default::default());
-        if let Some(e) = report.error {
-            return Err(e);
-        }
-        if sink.events.is_empty() {
-            if let Some(r) = sink.rejects.first() {
-                return Err(r.to_string());
-            }
-        }
-        Ok(sink.events)
-    };
+    let decode =
+        |p: &Path| -> Result<Vec<taishi_event::Event>, Box<dyn std::error::Error + Send + Sync>> {
+            Ok(taishi_decode::events_of(p)?)
+        };
     // SigmaHQ's reading: the rule fires (at least match_count times).
     let outcomes = regression::run(
         &infos,

@@ -812,7 +812,9 @@ fn default_profiles_route_by_layout_and_compile_ecs_on_first_use() {
 
 #[test]
 fn pipeline_errors_are_named() {
-    let e = Pipeline::parse("name: x\ntransformations:\n    - type: magic\n", "p.yml").unwrap_err();
+    let e = Pipeline::parse("name: x\ntransformations:\n    - type: magic\n", "p.yml")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("magic") && e.contains("p.yml"), "{e}");
     assert!(Profile::from_args(&["no-such-pipeline".to_string()]).is_err());
 }

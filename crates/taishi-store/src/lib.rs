@@ -73,6 +73,7 @@ use tantivy::{IndexWriter, Order, TantivyDocument};
 pub use agg::{AggResult, Aggregation, HistogramBucket, Stats, TermBucket};
 pub use budget::{estimate_bytes, multi_term_clauses, Budget, CancelOnDrop};
 pub use query::{Filter, RangeValue, TimeRange, ValueKinds, ValuePredicate, TIMESTAMP};
+pub use taishi_event::{ErrorKind, Kinded};
 pub use wal::WalOpenReport;
 
 use partition::{Fields, PartKey, Partition};
@@ -138,10 +139,36 @@ impl StoreError {
 }
 
 impl StoreError {
+    /// Whether the caller may try again: a rejected request (a bad query,
+    /// an event over the record limit, a search over its budget) fails the
+    /// same way every time; a failing disk or a store that must be reopened
+    /// may not.
+    pub fn kind(&self) -> ErrorKind {
+        Kinded::kind(self)
+    }
+
     pub(crate) fn io(path: &Path, source: std::io::Error) -> StoreError {
         StoreError::Io {
             path: path.to_path_buf(),
             source,
+        }
+    }
+}
+
+impl Kinded for StoreError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::TooLarge(_) => ErrorKind::TooLarge,
+            StoreError::BadQuery(_)
+            | StoreError::TooCostly { .. }
+            | StoreError::TimedOut { .. } => ErrorKind::Rejected,
+            StoreError::Io { .. }
+            | StoreError::Index(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Poisoned
+            | StoreError::ReadOnly
+            | StoreError::Locked(_)
+            | StoreError::Cancelled => ErrorKind::Transient,
         }
     }
 }
@@ -301,6 +328,9 @@ struct Ingest {
     /// is one of them, `last_added` otherwise.
     pending: HashSet<PartKey>,
     batch_floor: u64,
+    /// A writer was committed while the current batch was handed over: the
+    /// index may hold part of the batch, so its WAL records must stay.
+    committed_in_batch: bool,
     tick: u64,
 }
 
@@ -542,6 +572,7 @@ impl Inner {
             groups[i].1.push((seq, p.doc));
         }
         ing.pending = groups.iter().map(|(k, _)| *k).collect();
+        ing.committed_in_batch = false;
         ing.batch_floor = ing.last_added.max(first.saturating_sub(1));
         ing.last_added = ing.last_added.max(last);
         for (key, docs) in groups {
@@ -571,6 +602,11 @@ impl Inner {
                     .min_by_key(|(_, w)| w.last_used)
                     .map(|(k, _)| *k);
                 if let Some(lru) = lru {
+                    // Its commit claims every record added so far: the
+                    // index must never hold what the WAL could lose, or
+                    // events of a batch cut short by a crash would survive.
+                    self.wal()?.commit_through(ing.last_added)?;
+                    ing.committed_in_batch = true;
                     self.commit_writer(ing, lru)?;
                     ing.writers.remove(&lru);
                 }
@@ -628,6 +664,10 @@ impl Inner {
         } else {
             ing.last_added
         };
+        if self.broken.load(Ordering::Acquire) {
+            // A failed batch may have left documents in the writers.
+            return Err(StoreError::Poisoned);
+        }
         let upto = claim.max(ing.committed.get(&key).copied().unwrap_or(0));
         let Some(w) = ing.writers.get_mut(&key) else {
             return Ok(());
@@ -727,6 +767,7 @@ impl Store {
                 last_added: checkpoint_seq,
                 pending: HashSet::new(),
                 batch_floor: 0,
+                committed_in_batch: false,
                 tick: 0,
             }),
             partitions: RwLock::new(partitions),
@@ -793,6 +834,7 @@ impl Store {
                 last_added: checkpoint_seq,
                 pending: HashSet::new(),
                 batch_floor: 0,
+                committed_in_batch: false,
                 tick: 0,
             }),
             partitions: RwLock::new(partitions),
@@ -865,7 +907,9 @@ impl Store {
             .map(|r| *r.start())
     }
 
-    /// Appends events under one lock; returns their sequence numbers.
+    /// Appends events under one lock; returns their sequence numbers. All or
+    /// nothing: on error none of the events is stored, now or after a
+    /// restart, so the sender may send the batch again.
     pub fn append_batch(&self, events: &[Event]) -> Result<RangeInclusive<u64>, StoreError> {
         self.append_batch_received(events, Utc::now())
     }
@@ -902,8 +946,28 @@ impl Store {
             .fetch_add(unrepresentable, Ordering::Relaxed);
         let n = prepared.len() as u64;
         let records = (first..).zip(prepared).collect();
-        self.inner.index_batch(&mut ing, records, now)?;
+        if let Err(e) = self.inner.index_batch(&mut ing, records, now) {
+            // The store is broken now (nothing more is committed to the
+            // index); taking the batch out of the log as well means the
+            // next open does not bring back a batch reported as failed.
+            // Not when a partition committed part of it already: the open
+            // must then index the rest (stored twice if the sender retries,
+            // never half).
+            if !ing.committed_in_batch {
+                let _ = self.inner.wal()?.undo_batch(first);
+            }
+            return Err(e);
+        }
         Ok(first..=(first + n).saturating_sub(1).max(first))
+    }
+
+    /// Fault injection for tests: the `n`th write to the write-ahead log
+    /// from now (1 = the next) writes half its bytes and fails, as on a
+    /// full disk.
+    #[doc(hidden)]
+    pub fn fail_nth_wal_write(&self, n: u64) -> Result<(), StoreError> {
+        self.inner.wal()?.fail_nth_write(n);
+        Ok(())
     }
 
     /// Makes every appended event durable (fsync, shared by concurrent

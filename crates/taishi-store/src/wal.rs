@@ -7,6 +7,14 @@
 //! u32 LE payload length | u32 LE CRC32 of (seq ‖ payload) | u64 LE seq | payload
 //! ```
 //!
+//! The length's top bit (never needed: records are at most [`MAX_RECORD`])
+//! marks a record that is not the last of its batch; the CRC then also
+//! covers a trailing `1` byte, so the flag cannot flip unnoticed. A batch is
+//! all-or-nothing: it never spans segments, an error while appending it cuts
+//! the log back to where the batch began, and a batch that a crash left
+//! without its last record is cut off on open like a torn record. Logs
+//! written before the flag existed read as batches of one record.
+//!
 //! Sequence numbers are consecutive from 1 across segments. A record is
 //! durable once [`Wal::commit`] has returned a durable sequence at or past it:
 //! commits are grouped, so every appender waiting while one `fsync` runs is
@@ -27,6 +35,8 @@ use crate::StoreError;
 
 const MAGIC: &[u8; 8] = b"TSWAL\x00\x00\x01";
 const HEADER: usize = 16;
+/// Top bit of the length word: "more records of this batch follow".
+const MORE: u32 = 1 << 31;
 /// Larger than any event we accept; a length beyond it is corruption.
 pub const MAX_RECORD: usize = 64 << 20;
 
@@ -49,11 +59,16 @@ struct Writer {
     file: Arc<File>,
     segment_bytes: u64,
     buf: Vec<u8>,
+    /// Bytes of the current segment known to be in the file (what a failed
+    /// write is cut back to).
+    file_len: u64,
     /// Highest sequence appended (in `buf` or in the file).
     last_seq: u64,
     /// Highest sequence written to the file (not necessarily synced).
     flushed_seq: u64,
     segments: Vec<Segment>,
+    /// Where the last batch began, while it can still be undone.
+    last_batch: Option<Mark>,
     /// Set when a write failed part-way: the file may end in a partial record,
     /// so nothing more is appended until the log is reopened (and repaired).
     poisoned: bool,
@@ -65,6 +80,15 @@ pub struct Wal {
     writer: Mutex<Writer>,
     sync_lock: Mutex<()>,
     durable_seq: AtomicU64,
+    /// Test hook: the write this many writes from now fails half-way.
+    fail_write: AtomicU64,
+}
+
+/// Where a batch began: what an error cuts the log back to.
+struct Mark {
+    /// Offset in the current segment, counting buffered bytes.
+    at: u64,
+    last_seq: u64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -80,16 +104,20 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn record_crc(seq: u64, payload: &[u8]) -> u32 {
+fn record_crc(seq: u64, more: bool, payload: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(&seq.to_le_bytes());
     h.update(payload);
+    if more {
+        h.update(&[1]);
+    }
     h.finalize()
 }
 
 /// Result of reading one record from a stream.
 enum Next {
-    Record(u64, Vec<u8>),
+    /// Sequence, payload, and whether more records of its batch follow.
+    Record(u64, Vec<u8>, bool),
     End,
     /// Damage at the current position, with the reason.
     Bad(&'static str),
@@ -105,7 +133,9 @@ fn read_record<R: Read>(r: &mut R, payload: &mut Vec<u8>) -> io::Result<Next> {
             n => got += n,
         }
     }
-    let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+    let word = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    let more = word & MORE != 0;
+    let len = (word & !MORE) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     let mut seq_bytes = [0u8; 8];
     seq_bytes.copy_from_slice(&header[8..16]);
@@ -122,14 +152,16 @@ fn read_record<R: Read>(r: &mut R, payload: &mut Vec<u8>) -> io::Result<Next> {
             Err(e)
         };
     }
-    if record_crc(seq, payload) != crc {
+    if record_crc(seq, more, payload) != crc {
         return Ok(Next::Bad("record CRC mismatch"));
     }
-    Ok(Next::Record(seq, std::mem::take(payload)))
+    Ok(Next::Record(seq, std::mem::take(payload), more))
 }
 
 /// Scans one segment; returns the byte length of its valid prefix, the last
-/// good sequence, and the damage found after it, if any.
+/// good sequence, and the damage found after it, if any. The valid prefix
+/// ends with a whole batch: records of a batch whose last record is missing
+/// are damage too.
 fn scan_segment(
     path: &Path,
     first_seq: u64,
@@ -140,21 +172,28 @@ fn scan_segment(
     if r.read_exact(&mut magic).is_err() || &magic != MAGIC {
         return Ok((0, None, Some("bad or missing segment magic")));
     }
+    // `good`/`last` advance at batch ends only; `read` is where the scan is.
     let mut good = MAGIC.len() as u64;
+    let mut read = good;
     let mut expect = first_seq;
     let mut last = None;
     let mut buf = Vec::new();
     loop {
+        let open_batch = read != good;
         match read_record(&mut r, &mut buf).map_err(|e| StoreError::io(path, e))? {
+            Next::End if open_batch => return Ok((good, last, Some("batch cut short"))),
             Next::End => return Ok((good, last, None)),
             Next::Bad(why) => return Ok((good, last, Some(why))),
-            Next::Record(seq, payload) => {
+            Next::Record(seq, payload, more) => {
                 if seq != expect {
                     return Ok((good, last, Some("sequence gap")));
                 }
-                good += (HEADER + payload.len()) as u64;
-                last = Some(seq);
+                read += (HEADER + payload.len()) as u64;
                 expect += 1;
+                if !more {
+                    good = read;
+                    last = Some(seq);
+                }
                 buf = payload;
             }
         }
@@ -265,13 +304,16 @@ impl Wal {
                 file: Arc::new(file),
                 segment_bytes,
                 buf: Vec::with_capacity(1 << 20),
+                file_len: segment_bytes,
                 last_seq,
                 flushed_seq: last_seq,
+                last_batch: None,
                 segments,
                 poisoned: false,
             }),
             sync_lock: Mutex::new(()),
             durable_seq: AtomicU64::new(last_seq),
+            fail_write: AtomicU64::new(0),
         };
         Ok((wal, report))
     }
@@ -279,38 +321,75 @@ impl Wal {
     /// Appends one record and returns its sequence number. Not durable until
     /// a `commit` covers it.
     pub fn append(&self, payload: &[u8]) -> Result<u64, StoreError> {
-        let mut w = lock(&self.writer);
-        self.append_locked(&mut w, payload)
+        self.append_all([payload])
     }
 
-    /// Appends several records under one lock; returns the first sequence.
+    /// Appends several records as one batch and returns the first sequence.
+    /// All or nothing: on error none of them is in the log (nor will be
+    /// after a crash), and the sequence numbers are not used up.
     pub fn append_all<'a>(
         &self,
         payloads: impl IntoIterator<Item = &'a [u8]>,
     ) -> Result<u64, StoreError> {
-        let mut w = lock(&self.writer);
-        let first = w.last_seq + 1;
-        for p in payloads {
-            self.append_locked(&mut w, p)?;
+        let payloads: Vec<&[u8]> = payloads.into_iter().collect();
+        // Checked before a byte is written: a rejected batch leaves no trace.
+        if let Some(p) = payloads.iter().find(|p| p.len() > MAX_RECORD) {
+            return Err(StoreError::TooLarge(p.len()));
         }
-        Ok(first)
-    }
-
-    fn append_locked(&self, w: &mut Writer, payload: &[u8]) -> Result<u64, StoreError> {
+        let mut w = lock(&self.writer);
         if w.poisoned {
             return Err(StoreError::Poisoned);
         }
-        if payload.len() > MAX_RECORD {
-            return Err(StoreError::TooLarge(payload.len()));
+        let first = w.last_seq + 1;
+        w.last_batch = None;
+        if payloads.is_empty() {
+            return Ok(first);
         }
+        // Rolling only between batches keeps each batch in one segment, so
+        // cutting it back is cutting one file.
         if w.segment_bytes >= self.segment_size {
-            self.roll(w)?;
+            self.roll(&mut w)?;
         }
+        let mark = Mark {
+            at: w.segment_bytes,
+            last_seq: w.last_seq,
+        };
+        let last = payloads.len() - 1;
+        for (i, p) in payloads.into_iter().enumerate() {
+            if let Err(e) = self.append_locked(&mut w, p, i != last) {
+                self.cut_back(&mut w, &mark);
+                return Err(e);
+            }
+        }
+        w.last_batch = Some(mark);
+        Ok(first)
+    }
+
+    /// Takes back the last batch appended, which began at `first`: the
+    /// store calls it when indexing the batch failed, so a batch its sender
+    /// was told failed does not come back at the next open. False when that
+    /// batch is no longer the last one (nothing is changed then).
+    pub fn undo_batch(&self, first: u64) -> Result<bool, StoreError> {
+        // No fsync may run meanwhile: it would count the batch as durable.
+        let _sync = lock(&self.sync_lock);
+        let mut w = lock(&self.writer);
+        let Some(mark) = w.last_batch.take_if(|m| m.last_seq + 1 == first) else {
+            return Ok(false);
+        };
+        self.cut_back(&mut w, &mark);
+        if w.poisoned {
+            return Err(StoreError::Poisoned);
+        }
+        self.durable_seq.fetch_min(mark.last_seq, Ordering::AcqRel);
+        Ok(true)
+    }
+
+    fn append_locked(&self, w: &mut Writer, payload: &[u8], more: bool) -> Result<(), StoreError> {
         let seq = w.last_seq + 1;
+        let word = payload.len() as u32 | if more { MORE } else { 0 };
+        w.buf.extend_from_slice(&word.to_le_bytes());
         w.buf
-            .extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        w.buf
-            .extend_from_slice(&record_crc(seq, payload).to_le_bytes());
+            .extend_from_slice(&record_crc(seq, more, payload).to_le_bytes());
         w.buf.extend_from_slice(&seq.to_le_bytes());
         w.buf.extend_from_slice(payload);
         w.segment_bytes += (HEADER + payload.len()) as u64;
@@ -318,20 +397,75 @@ impl Wal {
         if w.buf.len() >= 1 << 20 {
             self.flush(w)?;
         }
-        Ok(seq)
+        Ok(())
+    }
+
+    /// Undoes a batch that failed part-way: its bytes leave the buffer and
+    /// the file (with any torn write after them), earlier records stay. If
+    /// the file cannot be cut, the log is poisoned and the next open
+    /// repairs it (the batch has no last record, so it is dropped there).
+    fn cut_back(&self, w: &mut Writer, mark: &Mark) {
+        let reached_file = w.file_len > mark.at;
+        let keep_in_file = w.file_len.min(mark.at);
+        let cut = w
+            .file
+            .set_len(keep_in_file)
+            // Batch bytes an fsync may already have persisted must not
+            // come back after a crash.
+            .and_then(|()| {
+                if reached_file {
+                    w.file.sync_data()
+                } else {
+                    Ok(())
+                }
+            });
+        if cut.is_err() {
+            // The caller's error stands; this one only decides that
+            // nothing more is appended until the open repairs the log.
+            w.poisoned = true;
+            return;
+        }
+        w.file_len = keep_in_file;
+        w.buf.truncate((mark.at - keep_in_file) as usize);
+        w.segment_bytes = mark.at;
+        w.last_seq = mark.last_seq;
+        // A flush inside the batch had moved it past the mark.
+        w.flushed_seq = w.flushed_seq.min(mark.last_seq);
+        w.poisoned = false;
     }
 
     fn flush(&self, w: &mut Writer) -> Result<(), StoreError> {
         if w.buf.is_empty() {
             return Ok(());
         }
-        if let Err(e) = (&*w.file).write_all(&w.buf) {
+        if let Err(e) = self.write(&w.file, &w.buf) {
             w.poisoned = true;
             return Err(StoreError::io(&self.dir, e));
         }
+        w.file_len += w.buf.len() as u64;
         w.buf.clear();
         w.flushed_seq = w.last_seq;
         Ok(())
+    }
+
+    fn write(&self, mut file: &File, bytes: &[u8]) -> io::Result<()> {
+        let armed = self.fail_write.load(Ordering::Relaxed);
+        if armed != 0 {
+            self.fail_write.store(armed - 1, Ordering::Relaxed);
+            if armed == 1 {
+                // What a full disk does: part of the bytes land, then an error.
+                file.write_all(&bytes[..bytes.len() / 2])?;
+                return Err(io::Error::other("injected write failure"));
+            }
+        }
+        file.write_all(bytes)
+    }
+
+    /// Fault injection for tests: the `n`th write to the log from now
+    /// (1 = the next) writes half its bytes and fails.
+    #[doc(hidden)]
+    pub fn fail_nth_write(&self, n: u64) {
+        self.fail_write.store(n, Ordering::Relaxed);
     }
 
     /// Starts a new segment. The old one is synced first, so a later commit
@@ -346,6 +480,8 @@ impl Wal {
         let f = create_segment(&self.dir, &path)?;
         w.file = Arc::new(f);
         w.segment_bytes = MAGIC.len() as u64;
+        w.file_len = w.segment_bytes;
+        w.last_batch = None;
         w.segments.push(Segment { first_seq, path });
         self.durable_seq.fetch_max(w.last_seq, Ordering::AcqRel);
         Ok(())
@@ -450,7 +586,7 @@ impl Wal {
                             path.display()
                         )))
                     }
-                    Next::Record(seq, payload) => {
+                    Next::Record(seq, payload, _) => {
                         if seq > last {
                             return Ok(n);
                         }
@@ -557,6 +693,62 @@ mod tests {
         let (_, rep) = Wal::open(dir.path(), 1 << 20, 1).unwrap();
         assert_eq!(rep.torn_bytes, (HEADER + 5) as u64);
         assert_eq!(rep.last_seq, 10);
+    }
+
+    fn payloads(wal: &Wal) -> Vec<Vec<u8>> {
+        let mut seen = Vec::new();
+        wal.replay(0, |_, p| {
+            seen.push(p.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        seen
+    }
+
+    #[test]
+    fn a_batch_cut_short_by_a_crash_is_dropped_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let (wal, _) = Wal::open(dir.path(), 1 << 20, 1).unwrap();
+        wal.append_all([b"a1".as_slice(), b"a2"]).unwrap();
+        wal.append_all([b"b1".as_slice(), b"b2", b"b3"]).unwrap();
+        wal.commit().unwrap();
+        drop(wal);
+        let seg = segment_path(dir.path(), 1);
+        let len = fs::metadata(&seg).unwrap().len();
+        // The crash lands before the batch's last record was written.
+        let f = OpenOptions::new().write(true).open(&seg).unwrap();
+        f.set_len(len - (HEADER as u64 + 2)).unwrap();
+        drop(f);
+        let (wal, rep) = Wal::open(dir.path(), 1 << 20, 1).unwrap();
+        assert_eq!(rep.last_seq, 2);
+        assert_eq!(rep.torn_bytes, 2 * (HEADER as u64 + 2));
+        assert_eq!(payloads(&wal), [b"a1".to_vec(), b"a2".to_vec()]);
+        assert_eq!(wal.append(b"c").unwrap(), 3);
+    }
+
+    #[test]
+    fn a_failed_write_takes_back_the_whole_batch() {
+        // 1: the batch is still in the buffer when the write fails;
+        // 2: part of it reached the file first.
+        for nth in [1, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            let (wal, _) = Wal::open(dir.path(), 64 << 20, 1).unwrap();
+            wal.append(b"before").unwrap();
+            let big = vec![b'x'; 300 << 10];
+            let batch: Vec<&[u8]> = vec![&big; 8];
+            wal.fail_nth_write(nth);
+            assert!(matches!(
+                wal.append_all(batch.iter().copied()),
+                Err(StoreError::Io { .. })
+            ));
+            assert_eq!(wal.last_seq(), 1, "write {nth}");
+            assert_eq!(wal.append(b"after").unwrap(), 2);
+            assert_eq!(wal.commit().unwrap(), 2);
+            drop(wal);
+            let (wal, rep) = Wal::open(dir.path(), 64 << 20, 1).unwrap();
+            assert_eq!((rep.last_seq, rep.torn_bytes), (2, 0), "write {nth}");
+            assert_eq!(payloads(&wal), [b"before".to_vec(), b"after".to_vec()]);
+        }
     }
 
     #[test]

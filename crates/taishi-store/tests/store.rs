@@ -518,7 +518,13 @@ fn torn_wal_tail_is_cut_on_open() {
             },
         )
         .unwrap();
-        store.append_batch_received(&sample(), received()).unwrap();
+        // One event a batch: the tear then reaches only the last batch
+        // (a batch is dropped whole).
+        for e in sample() {
+            store
+                .append_batch_received(std::slice::from_ref(&e), received())
+                .unwrap();
+        }
         store.commit().unwrap();
     }
     let seg = std::fs::read_dir(dir.path().join("wal"))
@@ -542,6 +548,69 @@ fn torn_wal_tail_is_cut_on_open() {
     // A writer evicted to open a fourth day already committed some.
     assert_eq!(rec.replayed + rec.already_indexed, 9);
     assert_eq!(store.stats().events, 9);
+}
+
+#[test]
+fn a_batch_that_fails_half_way_is_not_there_after_a_restart() {
+    let big = "x".repeat(1000);
+    let batch = |name: &str, n: usize| -> Vec<Event> {
+        (0..n)
+            .map(|i| {
+                let mut e = win("2026-11-02T10:00:00Z", i as i64, "alice", &big);
+                e.push("batch", name);
+                e
+            })
+            .collect()
+    };
+    // 1: the write fails while the batch is still buffered; 2: part of the
+    // batch (3 MB, flushed every MiB) already reached the file.
+    for nth in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig {
+            wal_segment_bytes: 64 << 20,
+            ..small_config()
+        };
+        {
+            let store = Store::open(dir.path(), config.clone()).unwrap();
+            store
+                .append_batch_received(&batch("before", 10), received())
+                .unwrap();
+            store.commit().unwrap();
+            store.fail_nth_wal_write(nth).unwrap();
+            let err = store
+                .append_batch_received(&batch("failed", 3000), received())
+                .unwrap_err();
+            assert!(matches!(err, StoreError::Io { .. }), "{err}");
+            assert_eq!(err.kind(), ErrorKind::Transient);
+            // The store goes on, and numbering continues where it was.
+            let seqs = store
+                .append_batch_received(&batch("after", 5), received())
+                .unwrap();
+            assert_eq!(seqs, 11..=15);
+            store.commit().unwrap();
+            store.checkpoint().unwrap();
+            assert_eq!(count(&store, Filter::term("batch", "failed")), 0);
+            // Dropped without a final checkpoint: the next open replays.
+            store
+                .append_batch_received(&batch("tail", 2), received())
+                .unwrap();
+            store.commit().unwrap();
+        }
+        let store = Store::open(dir.path(), config).unwrap();
+        assert_eq!(store.recovery().wal.torn_bytes, 0, "write {nth}");
+        assert_eq!(count(&store, Filter::term("batch", "failed")), 0);
+        assert_eq!(count(&store, Filter::term("batch", "before")), 10);
+        assert_eq!(count(&store, Filter::term("batch", "after")), 5);
+        assert_eq!(count(&store, Filter::term("batch", "tail")), 2);
+        assert_eq!(store.stats().events, 17, "write {nth}");
+    }
+}
+
+#[test]
+fn store_errors_have_kinds() {
+    assert_eq!(StoreError::TooLarge(1 << 30).kind(), ErrorKind::TooLarge);
+    assert_eq!(StoreError::BadQuery("x".into()).kind(), ErrorKind::Rejected);
+    assert_eq!(StoreError::Poisoned.kind(), ErrorKind::Transient);
 }
 
 #[test]

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Duration, FixedOffset};
 use taishi_correlation::{
-    parse_correlation, CorrelationHit, CorrelationRule, Correlator, CorrelatorOptions,
+    parse_correlation, CorrelationError, CorrelationHit, CorrelationRule, Correlator,
+    CorrelatorOptions,
 };
 use taishi_event::Event;
 
@@ -27,7 +28,9 @@ pub fn rule(yaml: &str) -> CorrelationRule {
 
 pub fn parse_err(yaml: &str) -> String {
     let doc: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
-    parse_correlation(&doc).expect_err("document should be rejected")
+    let e = parse_correlation(&doc).expect_err("document should be rejected");
+    assert!(matches!(e, CorrelationError::Rule(_)), "{e:?}");
+    e.to_string()
 }
 
 /// All correlation documents of a multi-document YAML text.

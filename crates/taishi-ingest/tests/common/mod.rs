@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 pub struct TestSink {
     batches: Mutex<Vec<Batch>>,
     gate: Semaphore,
-    fail: AtomicBool,
+    fail: Mutex<Option<SinkError>>,
     pub waiting: AtomicUsize,
 }
 
@@ -32,14 +32,19 @@ impl TestSink {
         TestSink {
             batches: Mutex::new(Vec::new()),
             gate: Semaphore::new(n),
-            fail: AtomicBool::new(false),
+            fail: Mutex::new(None),
             waiting: AtomicUsize::new(0),
         }
     }
 
     pub fn failing() -> Self {
+        Self::failing_with(SinkError::Unavailable("test store is down".into()))
+    }
+
+    /// Every submit fails with `e`.
+    pub fn failing_with(e: SinkError) -> Self {
         let s = Self::open();
-        s.fail.store(true, Ordering::SeqCst);
+        *s.fail.lock().unwrap() = Some(e);
         s
     }
 
@@ -73,8 +78,8 @@ impl TestSink {
 
 impl IngestSink for TestSink {
     async fn submit(&self, batch: Batch) -> Result<(), SinkError> {
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(SinkError::Unavailable("test store is down".into()));
+        if let Some(e) = self.fail.lock().unwrap().clone() {
+            return Err(e);
         }
         self.waiting.fetch_add(1, Ordering::SeqCst);
         let _permit = self.gate.acquire().await;

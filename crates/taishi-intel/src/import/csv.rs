@@ -2,7 +2,7 @@
 //! record splitter the abuse.ch CSV formats share.
 
 use super::{parse_time, Batch};
-use crate::model::{Indicator, IndicatorType};
+use crate::model::{Indicator, IndicatorError, IndicatorType};
 
 /// Which columns hold what (1-based in the written form, 0-based here).
 ///
@@ -36,8 +36,23 @@ impl Default for Col {
     }
 }
 
+/// A `--csv` column mapping that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Kind(#[from] IndicatorError),
+}
+
+impl From<String> for MappingError {
+    fn from(s: String) -> MappingError {
+        MappingError::Invalid(s)
+    }
+}
+
 impl CsvMapping {
-    pub fn parse(spec: &str) -> Result<CsvMapping, String> {
+    pub fn parse(spec: &str) -> Result<CsvMapping, MappingError> {
         let mut m = CsvMapping {
             delimiter: b',',
             ..Default::default()
@@ -50,9 +65,9 @@ impl CsvMapping {
             let (k, v) = part
                 .split_once('=')
                 .ok_or_else(|| format!("column mapping {part:?}: expected name=column"))?;
-            let col = || -> Result<Col, String> {
+            let col = || -> Result<Col, MappingError> {
                 match v.parse::<usize>() {
-                    Ok(0) => Err(format!("column mapping {part:?}: columns count from 1")),
+                    Ok(0) => Err(format!("column mapping {part:?}: columns count from 1").into()),
                     Ok(n) => Ok(Col::Index(n - 1)),
                     Err(_) => Ok(Col::Name(v.to_string())),
                 }
@@ -60,7 +75,7 @@ impl CsvMapping {
             match k {
                 "value" => m.value = col()?,
                 "type" => m.kind_column = Some(col()?),
-                "kind" => m.kind = Some(v.parse()?),
+                "kind" => m.kind = Some(v.parse::<IndicatorType>()?),
                 "malware" => m.malware = Some(col()?),
                 "labels" | "tags" => m.labels = Some(col()?),
                 "first_seen" => m.first_seen = Some(col()?),
@@ -70,10 +85,10 @@ impl CsvMapping {
                     m.delimiter = match v {
                         "tab" | "\\t" => b'\t',
                         v if v.len() == 1 => v.as_bytes()[0],
-                        _ => return Err(format!("delimiter {v:?}: one character or tab")),
+                        _ => return Err(format!("delimiter {v:?}: one character or tab").into()),
                     }
                 }
-                other => return Err(format!("column mapping: unknown key {other:?}")),
+                other => return Err(format!("column mapping: unknown key {other:?}").into()),
             }
         }
         if matches!(m.value, Col::Name(_)) {
@@ -165,7 +180,7 @@ pub fn parse_csv(entry: &str, source: &str, data: &[u8], m: &CsvMapping) -> Batc
             (Some(k), _) => Ok(k),
             (None, Some(t)) => t.parse::<IndicatorType>(),
             (None, None) => IndicatorType::guess(value)
-                .ok_or_else(|| format!("cannot tell the type of {value:?}")),
+                .ok_or_else(|| IndicatorError::Unrecognised(value.to_string())),
         };
         let kind = match kind {
             Ok(k) => k,

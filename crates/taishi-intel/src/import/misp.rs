@@ -6,6 +6,7 @@
 //! ignored. Event and attribute tags give the TLP, galaxy clusters give the
 //! malware family and ATT&CK techniques, `osint:certainty` the confidence.
 
+use crate::model::DataError;
 use std::path::Path;
 
 use serde_json::{Map, Value};
@@ -323,7 +324,7 @@ pub fn read_feed_dir(dir: &Path, source: &str) -> Batch {
 }
 
 /// Event UUIDs of a feed manifest (`{uuid: {info, Orgc, …}}`).
-pub fn manifest_uuids(data: &[u8]) -> Result<Vec<String>, String> {
+pub fn manifest_uuids(data: &[u8]) -> Result<Vec<String>, DataError> {
     let m: Map<String, Value> =
         serde_json::from_slice(data).map_err(|e| format!("not a MISP feed manifest: {e}"))?;
     let mut out = Vec::new();
@@ -331,7 +332,7 @@ pub fn manifest_uuids(data: &[u8]) -> Result<Vec<String>, String> {
         if k.len() == 36 && k.bytes().all(|c| c.is_ascii_hexdigit() || c == b'-') {
             out.push(k);
         } else {
-            return Err(format!("manifest key {k:?} is not an event UUID"));
+            return Err(format!("manifest key {k:?} is not an event UUID").into());
         }
     }
     Ok(out)

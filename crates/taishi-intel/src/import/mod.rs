@@ -64,9 +64,18 @@ impl fmt::Display for Format {
     }
 }
 
+/// A `--format` that names no import format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("unknown format {0:?} (stix, misp, misp-feed, warninglist, feodo, urlhaus, threatfox, malwarebazaar, csv[:MAPPING], text)")]
+    Unknown(String),
+    #[error(transparent)]
+    Csv(#[from] csv::MappingError),
+}
+
 impl FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Format, String> {
+    type Err = FormatError;
+    fn from_str(s: &str) -> Result<Format, FormatError> {
         Ok(match s {
             "stix" => Format::Stix,
             "misp" | "misp-event" => Format::MispEvent,
@@ -80,11 +89,7 @@ impl FromStr for Format {
             s if s == "csv" || s.starts_with("csv:") => {
                 Format::Csv(CsvMapping::parse(s.strip_prefix("csv:").unwrap_or(""))?)
             }
-            other => {
-                return Err(format!(
-                    "unknown format {other:?} (stix, misp, misp-feed, warninglist, feodo, urlhaus, threatfox, malwarebazaar, csv[:MAPPING], text)"
-                ))
-            }
+            other => return Err(FormatError::Unknown(other.to_string())),
         })
     }
 }
@@ -102,10 +107,10 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn error(&mut self, entry: impl Into<String>, reason: impl Into<String>) {
+    pub fn error(&mut self, entry: impl Into<String>, reason: impl std::fmt::Display) {
         self.errors.push(ImportError {
             entry: entry.into(),
-            reason: reason.into(),
+            reason: reason.to_string(),
         });
     }
     pub fn ignore(&mut self, what: &str) {

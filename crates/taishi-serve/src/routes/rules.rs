@@ -198,20 +198,6 @@ async fn reload_rules(State(app): State<S>) -> R<Json<Reloaded>> {
     blocking(move || reload(&app).map(Json)).await
 }
 
-/// Line and column of a YAML error, when its message carries them.
-fn yaml_position(msg: &str) -> (Option<u64>, Option<u64>) {
-    let num = |key: &str| {
-        msg.find(key).and_then(|i| {
-            msg[i + key.len()..]
-                .trim_start()
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .and_then(|d| d.parse().ok())
-        })
-    };
-    (num("line"), num("column"))
-}
-
 /// What validating rule text found.
 #[derive(Serialize, JsonSchema)]
 pub struct Validation {
@@ -225,21 +211,30 @@ pub struct Validation {
 
 #[derive(Serialize, JsonSchema)]
 pub struct RuleProblem {
-    pub line: Option<u64>,
-    pub column: Option<u64>,
+    /// The file (`<upload>` for text sent to validate).
+    pub path: String,
+    /// 1-based document of a multi-document text.
+    pub document: usize,
+    /// 1-based line and column of the fault in the text, when known: the
+    /// editor marks the place from these fields.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// What kind of fault: `yaml`, `rule`, `condition`, `correlation` …
+    pub kind: String,
     pub message: String,
-    /// 1-based document of a multi-document text, when one is at fault.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub document: Option<usize>,
 }
 
+const UPLOAD: &str = "<upload>";
+
 impl RuleProblem {
-    fn whole(message: impl Into<String>) -> RuleProblem {
+    fn at(document: usize, at: Option<(usize, usize)>, kind: &str, message: String) -> RuleProblem {
         RuleProblem {
-            line: None,
-            column: None,
-            message: message.into(),
-            document: None,
+            path: UPLOAD.into(),
+            document,
+            line: at.map(|a| a.0),
+            column: at.map(|a| a.1),
+            kind: kind.into(),
+            message,
         }
     }
 }
@@ -255,27 +250,37 @@ fn validate_text(text: &str, limits: taishi_sigma::LoadLimits) -> Validation {
         limits,
         ..Default::default()
     };
-    set.add_yaml(text, "<upload>");
+    set.add_yaml(text, UPLOAD);
     let mut errors: Vec<RuleProblem> = set
         .rejected
         .iter()
         .map(|r| {
-            let (line, column) = yaml_position(&r.reason);
-            RuleProblem {
-                line,
-                column,
-                message: r.reason.clone(),
-                document: Some(r.document),
-            }
+            RuleProblem::at(
+                r.document,
+                r.line.zip(r.column),
+                r.kind.as_str(),
+                r.reason.clone(),
+            )
         })
         .collect();
     for c in &set.correlations {
         if let Err(e) = taishi_correlation::parse_correlation(&c.doc) {
-            errors.push(RuleProblem::whole(e));
+            let at = taishi_sigma::load::locate(text, c.document, &["correlation".into()]);
+            errors.push(RuleProblem::at(
+                c.document,
+                at,
+                "correlation",
+                e.to_string(),
+            ));
         }
     }
     if set.rules.is_empty() && set.correlations.is_empty() && errors.is_empty() {
-        errors.push(RuleProblem::whole("no rule in the text"));
+        errors.push(RuleProblem::at(
+            1,
+            None,
+            "rule",
+            "no rule in the text".into(),
+        ));
     }
     Validation {
         ok: errors.is_empty(),

@@ -529,7 +529,7 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
     )?;
     let load_time = started.elapsed();
 
-    let inputs = expand_inputs(&args.paths).map_err(anyhow::Error::msg)?;
+    let inputs = expand_inputs(&args.paths)?;
     if inputs.is_empty() {
         anyhow::bail!("no files found under the given paths");
     }

@@ -443,7 +443,7 @@ fn match_files(
         },
         ..Default::default()
     };
-    let inputs = expand_inputs(paths).map_err(anyhow::Error::msg)?;
+    let inputs = expand_inputs(paths)?;
     let mut sink = MatchSink {
         matcher: &matcher,
         hits: Vec::new(),

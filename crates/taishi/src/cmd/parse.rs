@@ -109,7 +109,7 @@ pub fn run(args: ParseArgs) -> Result<ExitCode> {
         default_tz,
         default_year: args.year,
     };
-    let inputs = expand_inputs(&args.paths).map_err(anyhow::Error::msg)?;
+    let inputs = expand_inputs(&args.paths)?;
     if inputs.is_empty() {
         anyhow::bail!("no files found under the given paths");
     }

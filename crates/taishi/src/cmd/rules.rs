@@ -75,15 +75,14 @@ pub fn run(args: RulesArgs) -> Result<ExitCode> {
 
 fn check(args: CheckArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let set = RuleSet::load_paths(&args.paths).map_err(anyhow::Error::msg)?;
+    let set = RuleSet::load_paths(&args.paths)?;
     let engine = Engine::new(
         &set,
         &EngineOptions {
             pipelines: args.pipeline.clone(),
             timing: false,
         },
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     for r in &set.rejected {
         println!("rejected: {r}");
     }
@@ -160,17 +159,8 @@ fn default_rules(paths: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-fn decode(p: &Path) -> Result<Vec<taishi_event::Event>, String> {
-    let (sink, report) = taishi_decode::decode_path(p, &Default::default());
-    if let Some(e) = report.error {
-        return Err(e);
-    }
-    if sink.events.is_empty() {
-        if let Some(r) = sink.rejects.first() {
-            return Err(r.to_string());
-        }
-    }
-    Ok(sink.events)
+fn decode(p: &Path) -> Result<Vec<taishi_event::Event>, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(taishi_decode::events_of(p)?)
 }
 
 fn test(args: TestArgs) -> Result<ExitCode> {
@@ -182,15 +172,14 @@ fn test(args: TestArgs) -> Result<ExitCode> {
     if rules.is_empty() {
         anyhow::bail!("no rules*/ folder found above the given paths; name the rules with --rules");
     }
-    let set = RuleSet::load_paths(&rules).map_err(anyhow::Error::msg)?;
+    let set = RuleSet::load_paths(&rules)?;
     let engine = Engine::new(
         &set,
         &EngineOptions {
             pipelines: args.pipeline.clone(),
             timing: false,
         },
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     let mut infos = Vec::new();
     for p in &args.paths {
         if !p.exists() {
