@@ -1924,6 +1924,20 @@ export interface components {
             cursor?: string | null;
             last_error?: string | null;
         };
+        /**
+         * @description How a feed is pulled:
+         *
+         *     - `url`: a file at a URL (abuse.ch lists, STIX bundles, CSV…); each pull
+         *       replaces the feed's data;
+         *     - `misp-feed`: a MISP feed (`manifest.json` + event files); replaces;
+         *     - `taxii`: a TAXII 2.1 collection URL; incremental (`added_after`);
+         *     - `misp-rest`: a MISP instance's `attributes/restSearch`; incremental
+         *       (timestamp).
+         *
+         *     (Said here rather than on each variant, so that the schema is a plain
+         *     `enum`, which `scripts/gen-types` turns into the console's list of kinds.)
+         * @enum {string}
+         */
         FeedKind: "url" | "misp-feed" | "taxii" | "misp-rest";
         /** @description Credentials for a server or feed. */
         Auth: {
@@ -3823,3 +3837,4 @@ export const resolutionValues: ReadonlyArray<FlattenedDeepRequired<components>["
 export const indicatorTypeOneOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["IndicatorType"]> = ["md5", "sha1", "sha256", "email"];
 export const tlpValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Tlp"]> = ["clear", "green", "amber", "amber-strict", "red"];
 export const condOpOneOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CondOp"]> = ["ge", "lt", "le"];
+export const feedKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["FeedKind"]> = ["url", "misp-feed", "taxii", "misp-rest"];

@@ -3,71 +3,56 @@
 // one fetch wrapper.
 //
 // Types are looked up by route ("method path"), not by schema name, so they
-// follow the document whatever the server calls its types. While the document
-// has no schema for an answer, the stand-in of api.untyped.ts is used (see
-// there; it goes away once the document describes every answer).
-import type { paths } from "./api.gen";
-import { FEED_KIND_VALUES, LEVEL_VALUES, type UntypedQuery, type UntypedRequests, type UntypedResponses } from "./api.untyped";
+// follow the document whatever the server calls its types.
+import { alertStatusValues, feedKindValues, levelValues, type components, type paths } from "./api.gen";
 
 type Method = "get" | "post" | "put" | "patch" | "delete";
-type Operation<P extends string, M extends Method> = P extends keyof paths
-  ? M extends keyof paths[P]
-    ? NonNullable<paths[P][M]>
-    : never
-  : never;
-type Json<C> = C extends { content: { "application/json": infer J } } ? J : C extends { content: infer K } ? K[keyof K] : never;
+type Operation<P extends keyof paths, M extends Method> = NonNullable<paths[P][M]>;
+type Json<C> = C extends { content: { "application/json": infer J } } ? J : never;
 type Success<R> = R extends { 200: infer S } ? S : R extends { 201: infer S } ? S : never;
-/** No usable type: the route is not in the document, or its schema is a bare object. */
-type Untyped<T> = [T] extends [never] ? true : unknown extends T ? true : string extends keyof T ? true : false;
-type Fallback<K, Map> = K extends keyof Map ? Map[K] : never;
 
 /** The JSON answer of `M P` on success, e.g. `Res<"/alerts/{id}">`. */
-export type Res<P extends string, M extends Method = "get"> =
-  Json<Success<Operation<P, M>["responses"]>> extends infer G
-    ? Untyped<G> extends true
-      ? Fallback<`${M} ${P}`, UntypedResponses>
-      : G
-    : never;
+export type Res<P extends keyof paths, M extends Method = "get"> = Json<Success<Operation<P, M>["responses"]>>;
 
 /** The JSON body that `M P` takes, e.g. `Req<"/auth/login">`; use with `satisfies`. */
-export type Req<P extends string, M extends Method = "post"> =
-  [Json<NonNullable<Operation<P, M>["requestBody"]>>] extends [never]
-    ? Fallback<`${M} ${P}`, UntypedRequests>
-    : Json<NonNullable<Operation<P, M>["requestBody"]>>;
+export type Req<P extends keyof paths, M extends Method = "post"> = Json<NonNullable<Operation<P, M>["requestBody"]>>;
 
 /** The query parameters of `M P`, e.g. `Query<"/alerts">`; use with `satisfies`. */
-export type Query<P extends string, M extends Method = "get"> =
-  [NonNullable<Operation<P, M>["parameters"]["query"]>] extends [never]
-    ? UntypedQuery
-    : NonNullable<Operation<P, M>["parameters"]["query"]>;
+export type Query<P extends keyof paths, M extends Method = "get"> = NonNullable<Operation<P, M>["parameters"]["query"]>;
 
 // The names the console uses, each derived from one route's answer (pages
 // that need no name use `Res<…>` directly).
-export type User = Res<"/auth/me">;
+export type User = NonNullable<Res<"/auth/login", "post">["user"]>;
 export type Role = User["role"];
 export type SearchOutput = Res<"/search", "post">;
 export type HitsOutput = Extract<SearchOutput, { kind: "hits" }>;
-export type Hit = HitsOutput["hits"][number];
-export type Flat = Hit["event"];
+/** One stored event, flattened: free-form JSON. */
+export type Flat = HitsOutput["events"][number];
 export type Alert = Res<"/alerts">["items"][number];
 export type Level = Alert["level"];
+export type AlertStatus = Alert["status"];
 export type RuleInfo = Res<"/rules/{id}">;
 export type ValidateResult = Res<"/rules/validate", "post">;
 export type Overview = Res<"/overview">;
-/** One `tick` of the server-sent event stream. */
-export type Tick = Res<"/stream">;
 export type Output = Res<"/settings/outputs">["items"][number];
 export type Indicator = Res<"/intel/indicators">["items"][number];
 export type FeedStatus = Res<"/intel/feeds">["items"][number];
+export type FeedKind = Req<"/intel/feeds">["kind"];
 export type ImportResult = Res<"/intel/import", "post">;
 export type ImportReport = ImportResult["report"];
 export type IntelStatus = Res<"/intel">;
+/** One `tick` of the server-sent event stream (`GET /stream`). The route's
+ * answer is `text/event-stream`, a string to the document, so the payload is
+ * looked up by its schema name: the document lists it as `Tick`. */
+export type Tick = components["schemas"]["Tick"];
 
 /** Every alert level, lowest first: the index is the level's rank (the one
  * ranking the console has; it sorts and fills charts in this order). */
-export const LEVELS: readonly Level[] = LEVEL_VALUES;
+export const LEVELS: readonly Level[] = levelValues;
+/** Where an analyst is with an alert, in the server's order. */
+export const ALERT_STATUSES: readonly AlertStatus[] = alertStatusValues;
 /** The kinds of intel feed the server pulls. */
-export const FEED_KINDS: readonly string[] = FEED_KIND_VALUES;
+export const FEED_KINDS: readonly FeedKind[] = feedKindValues;
 
 /** An API answer other than 2xx, with the server's message. */
 export class ApiError extends Error {
@@ -145,6 +130,19 @@ export async function api<T>(
   const text = await r.text();
   return (text ? JSON.parse(text) : undefined) as T;
 }
+
+// Readers for JSON the document leaves free-form: events, and the answers it
+// describes only as objects (`GET /intel`, `GET /intel/feeds`, the alert
+// outputs, the listeners). Each field is checked where it is read.
+
+/** `v` if it is a JSON object, else an empty one. */
+export function asObject(v: unknown): Flat {
+  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Flat) : {};
+}
+/** `v` if it is a string. */
+export const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+/** `v` if it is a number. */
+export const num = (v: unknown): number | undefined => (typeof v === "number" ? v : undefined);
 
 /** Quotes a value for the query language (`field:"value"`). */
 export function quoteValue(v: string): string {

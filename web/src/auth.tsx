@@ -5,9 +5,18 @@ import { api, ApiError, csrf, setUnauthorizedHandler, type Req, type Res, type U
 interface AuthState {
   user: User | null;
   loading: boolean;
-  login: (username: string, password: string) => Promise<User>;
+  /** The signed-in user, or null if the account went away meanwhile. */
+  login: (username: string, password: string) => Promise<User | null>;
   logout: () => Promise<void>;
   can: (what: "write" | "admin") => boolean;
+}
+
+/** The user `/auth/me` names (its fields sit beside `csrf`; all are absent
+ * when the account no longer exists). */
+function userOf(m: Res<"/auth/me">): User | null {
+  const { username, role, disabled, created, last_login } = m;
+  if (username === undefined || role === undefined || disabled === undefined || created === undefined) return null;
+  return { username, role, disabled, created, last_login };
 }
 
 const Ctx = createContext<AuthState | null>(null);
@@ -18,7 +27,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     queryKey: ["me"],
     queryFn: async () => {
       try {
-        return await api<Res<"/auth/me">>("/auth/me");
+        return userOf(await api<Res<"/auth/me">>("/auth/me"));
       } catch (e) {
         if (e instanceof ApiError && e.status === 401) return null;
         throw e;
@@ -44,8 +53,9 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     login: async (username, password) => {
       const r = await api<Res<"/auth/login", "post">>("/auth/login", { body: { username, password } satisfies Req<"/auth/login"> });
       csrf.set(r.csrf);
-      qc.setQueryData(["me"], r.user);
-      return r.user;
+      const u = r.user ?? null;
+      qc.setQueryData(["me"], u);
+      return u;
     },
     logout: async () => {
       try {

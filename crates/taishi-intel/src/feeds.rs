@@ -13,18 +13,24 @@ use crate::source::{read_source_with, Source};
 use crate::store::{ImportMode, ImportReport, IndicatorStore, StoreError};
 use crate::taxii::{Auth, FetchError, Http, TaxiiClient};
 
+/// How a feed is pulled:
+///
+/// - `url`: a file at a URL (abuse.ch lists, STIX bundles, CSV…); each pull
+///   replaces the feed's data;
+/// - `misp-feed`: a MISP feed (`manifest.json` + event files); replaces;
+/// - `taxii`: a TAXII 2.1 collection URL; incremental (`added_after`);
+/// - `misp-rest`: a MISP instance's `attributes/restSearch`; incremental
+///   (timestamp).
+///
+/// (Said here rather than on each variant, so that the schema is a plain
+/// `enum`, which `scripts/gen-types` turns into the console's list of kinds.)
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FeedKind {
-    /// A file at a URL (abuse.ch lists, STIX bundles, CSV…): each pull
-    /// replaces the feed's data.
     Url,
-    /// A MISP feed (`manifest.json` + event files): replaces.
     MispFeed,
-    /// A TAXII 2.1 collection URL: incremental (`added_after`).
     Taxii,
-    /// A MISP instance's `attributes/restSearch`: incremental (timestamp).
     MispRest,
 }
 

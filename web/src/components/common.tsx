@@ -1,14 +1,14 @@
 import { useEffect, useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Inbox, AlertTriangle, Loader2 } from "lucide-react";
-import type { Level } from "../api";
+import type { Alert, Level } from "../api";
 
 export function LevelBadge({ level }: { level: Level | string }) {
   const { t } = useTranslation();
   return <span className={`badge level-${level}`} data-level={level}>{t(`level.${level}`, { defaultValue: level })}</span>;
 }
 
-export function StatusBadge({ status, resolution }: { status: string; resolution?: string | null }) {
+export function StatusBadge({ status, resolution }: { status: Alert["status"]; resolution?: Alert["resolution"] }) {
   const { t } = useTranslation();
   return (
     <span className={`badge status-${status}`} data-status={status}>

@@ -27,7 +27,7 @@ const en: Messages = {
     title: "Overview", eventsTotal: "Events", eventsPerS: "Events per second", alertsTotal: "Alerts", alertsOpen: "Open alerts",
     eventsOverTime: "Events over time", alertsOverTime: "Alerts over time by severity", alertsByLevel: "Alerts by level", alertsByRule: "Alerts by rule",
     topAssets: "Top attacked assets", topSources: "Top attacking sources", map: "Source locations", world: "World", china: "China",
-    attackMatrix: "ATT&CK tactic × technique", listeners: "Ingest health", listener: "Listener", rate: "Rate", received: "Received", rejected: "Rejected",
+    attackMatrix: "ATT&CK tactic × technique", listeners: "Ingest health", address: "Address", listener: "Listener", rate: "Rate", received: "Received", rejected: "Rejected",
     dropped: "Dropped", lag: "Lag", errors: "Errors", noGeo: "No source locations yet (configure a GeoIP database)", noGeoChina: "No source addresses located in China", sources: "Sources", liveAlerts: "Live alerts",
     noAlerts: "No alerts in this time range", noEvents: "No events in this time range", hits: "hits", host: "Host", ip: "Source IP", location: "Location", count: "Count",
   },

@@ -25,7 +25,7 @@ const zh = {
     title: "态势总览", eventsTotal: "事件总数", eventsPerS: "事件速率（条/秒）", alertsTotal: "告警总数", alertsOpen: "未关闭告警",
     eventsOverTime: "事件趋势", alertsOverTime: "告警趋势（按级别）", alertsByLevel: "告警级别分布", alertsByRule: "告警规则排行",
     topAssets: "受攻击资产 Top 10", topSources: "攻击来源 Top", map: "攻击来源地理分布", world: "世界", china: "中国",
-    attackMatrix: "ATT&CK 战术 × 技术热力图", listeners: "采集健康度", listener: "采集器", rate: "速率", received: "已接收", rejected: "已拒绝",
+    attackMatrix: "ATT&CK 战术 × 技术热力图", listeners: "采集健康度", address: "地址", listener: "采集器", rate: "速率", received: "已接收", rejected: "已拒绝",
     dropped: "丢弃", lag: "延迟", errors: "错误", noGeo: "来源 IP 暂无地理位置（配置 GeoIP 数据库后显示）", noGeoChina: "暂无位于中国的来源 IP", sources: "来源数", liveAlerts: "实时告警",
     noAlerts: "该时间范围内没有告警", noEvents: "该时间范围内没有事件", hits: "次", host: "主机", ip: "来源 IP", location: "位置", count: "数量",
   },

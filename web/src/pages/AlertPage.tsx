@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { ArrowLeft, Check, RotateCcw, Search as SearchIcon, ShieldAlert, ShieldCheck, UserPlus } from "lucide-react";
-import { api, attackTags, quoteValue, type Query, type Req, type Res } from "../api";
+import { api, asObject, attackTags, quoteValue, type Query, type Req, type Res } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, LevelBadge, Loading, Panel, StatusBadge, fmtValue } from "../components/common";
 import { useFormat } from "../i18n";
@@ -43,7 +43,7 @@ export default function AlertPage() {
   const { tactics, techniques } = attackTags(a.tags.length ? a.tags : a.rule?.tags ?? []);
   const writable = can("write");
   const toggle = (s: number) => setOpen((o) => { const n = new Set(o); if (n.has(s)) n.delete(s); else n.add(s); return n; });
-  const ev = a.event ?? {};
+  const ev = asObject(a.event);
   const pivot = a.host ? `host.name:${quoteValue(a.host)}` : a.source_ip ? `source.ip:${quoteValue(a.source_ip)}` : "";
   const ts = new Date(a["@timestamp"]).getTime();
   const searchLink = `/search?q=${encodeURIComponent(pivot)}&from=${encodeURIComponent(new Date(ts - 3600_000).toISOString())}&to=${encodeURIComponent(new Date(ts + 3600_000).toISOString())}`;
@@ -106,9 +106,9 @@ export default function AlertPage() {
               <table className="table events" data-testid="related">
                 <tbody>
                   {rel.data.before.length > 0 && <tr className="sep"><td colSpan={3}>{t("alerts.before")}</td></tr>}
-                  {rel.data.before.map((h) => <EventRow key={`b${h.seq}`} hit={h} open={open.has(h.seq)} toggle={() => toggle(h.seq)} />)}
+                  {rel.data.before.map((h) => <EventRow key={`b${h.seq}`} event={h.event} time={h["@timestamp"]} open={open.has(h.seq)} toggle={() => toggle(h.seq)} />)}
                   <tr className="sep now"><td colSpan={3}><ShieldAlert size={14} aria-hidden /> {a.rule_title} · {f.date(a["@timestamp"])}</td></tr>
-                  {rel.data.after.map((h) => <EventRow key={`a${h.seq}`} hit={h} open={open.has(h.seq)} toggle={() => toggle(h.seq)} />)}
+                  {rel.data.after.map((h) => <EventRow key={`a${h.seq}`} event={h.event} time={h["@timestamp"]} open={open.has(h.seq)} toggle={() => toggle(h.seq)} />)}
                   {rel.data.after.length > 0 && <tr className="sep"><td colSpan={3}>{t("alerts.after")}</td></tr>}
                 </tbody>
               </table>

@@ -3,7 +3,7 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { CheckCheck, X } from "lucide-react";
-import { api, LEVELS, type Query, type Req, type Res } from "../api";
+import { ALERT_STATUSES, api, LEVELS, type Query, type Req, type Res } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, LevelBadge, Loading, Pager, StatusBadge, useDebounced } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
@@ -124,9 +124,7 @@ export default function Alerts() {
           {t("alerts.status")}
           <select value={status} onChange={(e) => set("status", e.target.value)} data-testid="status-filter">
             <option value="open">{t("status.new")} + {t("status.acknowledged")}</option>
-            <option value="new">{t("status.new")}</option>
-            <option value="acknowledged">{t("status.acknowledged")}</option>
-            <option value="closed">{t("status.closed")}</option>
+            {ALERT_STATUSES.map((x) => <option key={x} value={x}>{t(`status.${x}`)}</option>)}
             <option value="all">{t("common.all")}</option>
           </select>
         </label>

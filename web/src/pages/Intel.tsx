@@ -8,9 +8,31 @@ import { useTranslation } from "react-i18next";
 import type { TFunction } from "i18next";
 import { Download, Plus, RefreshCw, Search as SearchIcon, Trash2, Upload, X } from "lucide-react";
 import {
-  api, ApiError, FEED_KINDS, quoteValue, type Query, type Req, type Res,
-  type FeedStatus, type ImportReport, type ImportResult, type Indicator, type IntelStatus,
+  api, ApiError, asObject, FEED_KINDS, num, quoteValue, str, type Query, type Req, type Res,
+  type FeedKind, type FeedStatus, type ImportReport, type ImportResult, type Indicator, type IntelStatus,
 } from "../api";
+
+/** `GET /intel`, read field by field: the document describes it only as an object. */
+function readStatus(d: IntelStatus) {
+  const sources = Object.entries(asObject(d.sources)).map(([name, v]) => {
+    const s = asObject(v);
+    return { name, indicators: num(s.indicators) ?? 0, updated: str(s.updated), format: str(s.format) };
+  });
+  return { indicators: num(asObject(d.matcher).indicators), feeds: num(d.feeds), sources };
+}
+type Status = ReturnType<typeof readStatus>;
+
+/** One feed of `GET /intel/feeds`, read field by field (the document describes
+ * each only as an object). */
+function readFeed(x: FeedStatus) {
+  return {
+    name: str(x.name) ?? "", kind: str(x.kind) ?? "", format: str(x.format), url: str(x.url) ?? "",
+    interval_secs: num(x.interval_secs) ?? 0, last_pull: str(x.last_pull), last_success: str(x.last_success),
+    indicators: num(x.indicators), added: num(x.added), updated: num(x.updated), removed: num(x.removed), rejected: num(x.rejected),
+    last_error: str(x.last_error), next_pull: str(x.next_pull), pulling: x.pulling === true,
+  };
+}
+type Feed = ReturnType<typeof readFeed>;
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, LevelBadge, Loading, Pager, Panel, StatusBadge, Toast, useDebounced } from "../components/common";
 import { useFormat, type Fmt } from "../i18n";
@@ -36,8 +58,8 @@ export default function Intel() {
   const [toast, setToast] = useState<{ text: string; kind: "ok" | "err" } | null>(null);
   const say: Say = (text, kind = "ok") => setToast({ text, kind });
   const [importing, setImporting] = useState(false);
-  const status = useQuery({ queryKey: ["intel", "status"], queryFn: () => api<Res<"/intel">>("/intel") });
-  const sources = status.data ? Object.keys(status.data.sources).sort() : [];
+  const status = useQuery({ queryKey: ["intel", "status"], queryFn: () => api<Res<"/intel">>("/intel"), select: readStatus });
+  const sources = status.data ? status.data.sources.map((s) => s.name).sort() : [];
   const labels: Record<Tab, string> = { indicators: t("intel.indicatorsTab"), feeds: t("intel.feedsTab"), top: t("intel.topTab") };
 
   const goTab = (x: Tab, extra: Record<string, string> = {}) => setParams(() => new URLSearchParams({ tab: x, ...extra }));
@@ -48,7 +70,7 @@ export default function Intel() {
         <h1>{t("intel.title")}</h1>
         {status.data && (
           <div className="intel-kpis" data-testid="intel-kpis">
-            <span><span className="muted">{t("intel.kpiIndicators")}</span> <b>{f.num(status.data.matcher?.indicators)}</b></span>
+            <span><span className="muted">{t("intel.kpiIndicators")}</span> <b>{f.num(status.data.indicators)}</b></span>
             <span><span className="muted">{t("intel.kpiSources")}</span> <b>{f.num(sources.length)}</b></span>
             {status.data.feeds != null && <span><span className="muted">{t("intel.kpiFeeds")}</span> <b>{f.num(status.data.feeds)}</b></span>}
           </div>
@@ -383,9 +405,10 @@ function Feeds({ say }: { say: Say }) {
   const feeds = useQuery({
     queryKey: ["intel", "feeds"],
     queryFn: () => api<Res<"/intel/feeds">>("/intel/feeds"),
+    select: (d) => d.items.map(readFeed),
     retry: false,
     // While a pull runs elsewhere (the scheduler), follow it.
-    refetchInterval: (q) => (q.state.data?.items.some((x) => x.pulling) ? 3000 : 30_000),
+    refetchInterval: (q) => (q.state.data?.items.some((x) => x.pulling === true) ? 3000 : 30_000),
   });
   const done = () => void qc.invalidateQueries({ queryKey: ["intel"] });
   const pull = useMutation({
@@ -404,7 +427,7 @@ function Feeds({ say }: { say: Say }) {
   if (feeds.isLoading) return <Loading />;
   if (feeds.error && missing(feeds.error)) return <Empty text={t("intel.feedsUnavailable")} />;
   if (feeds.error) return <ErrorBox error={feeds.error} onRetry={() => feeds.refetch()} />;
-  const items = feeds.data?.items ?? [];
+  const items = feeds.data ?? [];
   return (
     <>
       {report && <ReportView title={t("intel.reportOf", { name: report.name })} r={report.r} onClose={() => setReport(null)} />}
@@ -442,7 +465,7 @@ function Feeds({ say }: { say: Say }) {
 }
 
 function FeedRow({ x, f, admin, writable, pulling, onPull, onDelete }: {
-  x: FeedStatus; f: Fmt; admin: boolean; writable: boolean; pulling: boolean; onPull: () => void; onDelete: () => void;
+  x: Feed; f: Fmt; admin: boolean; writable: boolean; pulling: boolean; onPull: () => void; onDelete: () => void;
 }) {
   const { t } = useTranslation();
   return (
@@ -484,7 +507,7 @@ function FeedRow({ x, f, admin, writable, pulling, onPull, onDelete }: {
 function AddFeed({ say, onDone }: { say: Say; onDone: () => void }) {
   const { t } = useTranslation();
   const qc = useQueryClient();
-  const blank = { name: "", kind: "url", url: "", format: "", minutes: "60", auth: "" };
+  const blank: { name: string; kind: FeedKind; url: string; format: string; minutes: string; auth: string } = { name: "", kind: "url", url: "", format: "", minutes: "60", auth: "" };
   const [form, setForm] = useState(blank);
   const [bad, setBad] = useState<string | null>(null);
   const m = useMutation({
@@ -492,7 +515,7 @@ function AddFeed({ say, onDone }: { say: Say; onDone: () => void }) {
       api<Res<"/intel/feeds", "post">>("/intel/feeds", {
         body: {
           name: form.name.trim(), kind: form.kind, url: form.url.trim(), interval_secs: Math.round(Number(form.minutes) * 60),
-          ...(form.format ? { format: form.format } : {}), ...(form.auth ? { auth: form.auth } : {}),
+          ...(form.format ? { format: form.format } : {}), ...(form.auth ? { auth: { header: { value: form.auth } } } : {}),
         } satisfies Req<"/intel/feeds">,
       }),
     onSuccess: (fs) => {
@@ -512,7 +535,7 @@ function AddFeed({ say, onDone }: { say: Say; onDone: () => void }) {
     <form className="form-row add-feed" data-testid="feed-form" onSubmit={(e) => { e.preventDefault(); m.mutate(); }}>
       <label>{t("intel.feedName")}<input required value={form.name} {...inv("name")} onChange={(e) => setForm({ ...form, name: e.target.value })} placeholder="abuse-feodo" /></label>
       <label>{t("intel.kind")}
-        <select value={form.kind} onChange={(e) => setForm({ ...form, kind: e.target.value })} {...inv("kind")}>
+        <select value={form.kind} onChange={(e) => setForm({ ...form, kind: FEED_KINDS.find((k) => k === e.target.value) ?? form.kind })} {...inv("kind")}>
           {FEED_KINDS.map((k) => <option key={k} value={k}>{t(`intel.kinds.${k}`)}</option>)}
         </select>
       </label>
@@ -530,11 +553,11 @@ function AddFeed({ say, onDone }: { say: Say; onDone: () => void }) {
   );
 }
 
-function TopAndSources({ status, onPick }: { status?: IntelStatus; onPick: (k: "q" | "source", v: string) => void }) {
+function TopAndSources({ status, onPick }: { status?: Status; onPick: (k: "q" | "source", v: string) => void }) {
   const { t } = useTranslation();
   const f = useFormat();
   const top = useQuery({ queryKey: ["intel", "top"], queryFn: () => api<Res<"/intel/hits/top">>("/intel/hits/top", { query: { limit: 10 } }), retry: false });
-  const sources = Object.entries(status?.sources ?? {}).sort((a, b) => b[1].indicators - a[1].indicators);
+  const sources = [...(status?.sources ?? [])].sort((a, b) => b.indicators - a.indicators);
   return (
     <div className="grid g-2">
       <Panel title={t("intel.topHits")}>
@@ -547,7 +570,7 @@ function TopAndSources({ status, onPick }: { status?: IntelStatus; onPick: (k: "
               {top.data.items.map((x) => (
                 <tr key={`${x.source}\u0000${x.indicator}`}>
                   <td className="mono small ind-value"><button className="linklike" onClick={() => onPick("q", x.indicator)}>{x.indicator}</button></td>
-                  <td className="small nowrap">{typeLabel(t, x.type)}</td>
+                  <td className="small nowrap">{x.type ? typeLabel(t, x.type) : "—"}</td>
                   <td className="small">{x.source}</td>
                   <td className="num">{f.num(x.hits)}</td>
                   <td className="small nowrap muted">{f.date(x.last_hit)}</td>
@@ -562,9 +585,9 @@ function TopAndSources({ status, onPick }: { status?: IntelStatus; onPick: (k: "
           <table className="table compact" data-testid="intel-sources">
             <thead><tr><th>{t("intel.source")}</th><th className="num">{t("intel.indicators")}</th><th>{t("intel.sourceUpdated")}</th><th>{t("intel.format")}</th></tr></thead>
             <tbody>
-              {sources.map(([name, s]) => (
-                <tr key={name}>
-                  <td><button className="linklike" onClick={() => onPick("source", name)}>{name}</button></td>
+              {sources.map((s) => (
+                <tr key={s.name}>
+                  <td><button className="linklike" onClick={() => onPick("source", s.name)}>{s.name}</button></td>
                   <td className="num">{f.num(s.indicators)}</td>
                   <td className="small nowrap muted">{f.date(s.updated)}</td>
                   <td className="small">{s.format ? t(`intel.formats.${s.format}`, { defaultValue: s.format }) : "—"}</td>

@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { Minimize2 } from "lucide-react";
-import { api, LEVELS, type Level, type Overview as O, type Query, type Res } from "../api";
+import { api, asObject, LEVELS, num, str, type Level, type Overview as O, type Query, type Res } from "../api";
 import { Chart, baseAxis, palette, type Option } from "../components/Chart";
 import { Empty, ErrorBox, LevelBadge, Loading, Panel } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
@@ -220,6 +220,16 @@ function LiveFeed() {
   );
 }
 
+/** One listener of the overview, read field by field: the document does not
+ * describe them yet. */
+function readListener(v: unknown) {
+  const l = asObject(v);
+  return {
+    name: str(l.name) ?? "", kind: str(l.kind), address: str(l.address), events_per_s: num(l.events_per_s), received: num(l.received),
+    rejected: num(l.rejected), udp_dropped: num(l.udp_dropped), lag_ms: num(l.lag_ms), errors: num(l.errors),
+  };
+}
+
 function Listeners({ d }: { d: O }) {
   const { t } = useTranslation();
   const f = useFormat();
@@ -228,13 +238,13 @@ function Listeners({ d }: { d: O }) {
     <table className="table" data-testid="listeners">
       <thead>
         <tr>
-          <th>{t("overview.listener")}</th><th>{t("common.type")}</th><th>Address</th><th className="num">{t("overview.rate")}</th>
+          <th>{t("overview.listener")}</th><th>{t("common.type")}</th><th>{t("overview.address")}</th><th className="num">{t("overview.rate")}</th>
           <th className="num">{t("overview.received")}</th><th className="num">{t("overview.rejected")}</th><th className="num">{t("overview.dropped")}</th>
           <th className="num">{t("overview.lag")}</th><th className="num">{t("overview.errors")}</th>
         </tr>
       </thead>
       <tbody>
-        {d.listeners.map((l) => {
+        {d.listeners.map(readListener).map((l) => {
           const bad = (l.udp_dropped ?? 0) > 0 || (l.errors ?? 0) > 0;
           return (
             <tr key={l.name} className={bad ? "warn" : ""}>

@@ -41,7 +41,7 @@ export default function Rules() {
 
   const list = useQuery({
     queryKey: ["rules", q, level, enabled, offset],
-    queryFn: ({ signal }) => api<Res<"/rules">>("/rules", { query: { q, level, enabled, limit: LIMIT, offset } satisfies Query<"/rules">, signal }),
+    queryFn: ({ signal }) => api<Res<"/rules">>("/rules", { query: { q, level, enabled: enabled === "" ? undefined : enabled === "true", limit: LIMIT, offset } satisfies Query<"/rules">, signal }),
     placeholderData: keepPreviousData,
   });
   const toggle = useMutation({

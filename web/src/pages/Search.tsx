@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { ChevronDown, ChevronRight, Download, Minus, Plus, Search as SearchIcon } from "lucide-react";
-import { api, quoteValue, type Flat, type Hit, type Query, type Req, type Res } from "../api";
+import { api, quoteValue, type Flat, type Query, type Req, type Res } from "../api";
 import { Chart, baseAxis, palette, type Option } from "../components/Chart";
 import { Empty, ErrorBox, Loading, Pager, Panel, download, fmtValue, useDebounced } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
@@ -247,7 +247,7 @@ export default function Search() {
                           // keyed by their place on the page.
                           <EventRow
                             key={i}
-                            hit={{ seq: i, "@timestamp": typeof e["@timestamp"] === "string" ? e["@timestamp"] : null, event: e }}
+                            event={e}
                             open={expanded.has(i)}
                             toggle={() => setExpanded((s) => { const n = new Set(s); if (n.has(i)) n.delete(i); else n.add(i); return n; })}
                             onFilter={(k, v, neg) => run(addFilter(query, k, v, neg))}
@@ -267,10 +267,10 @@ export default function Search() {
   );
 }
 
-export function EventRow({ hit, open, toggle, onFilter, highlight }: { hit: Hit; open: boolean; toggle: () => void; onFilter?: (k: string, v: string, neg: boolean) => void; highlight?: boolean }) {
+/** One event; `time` is its stored time when known, else its `@timestamp` field. */
+export function EventRow({ event: ev, time, open, toggle, onFilter, highlight }: { event: Flat; time?: string | null; open: boolean; toggle: () => void; onFilter?: (k: string, v: string, neg: boolean) => void; highlight?: boolean }) {
   const { t } = useTranslation();
   const f = useFormat();
-  const ev = hit.event as Flat;
   const summary = SUMMARY.filter((k) => ev[k] != null && ev[k] !== "").slice(0, 6);
   const rest = summary.length < 3 ? Object.keys(ev).filter((k) => !summary.includes(k) && k !== "@timestamp").slice(0, 6 - summary.length) : [];
   return (
@@ -281,7 +281,7 @@ export function EventRow({ hit, open, toggle, onFilter, highlight }: { hit: Hit;
             {open ? <ChevronDown size={14} aria-hidden /> : <ChevronRight size={14} aria-hidden />}
           </button>
         </td>
-        <td className="mono small nowrap">{f.date(hit["@timestamp"] ?? (ev["@timestamp"] as string))}</td>
+        <td className="mono small nowrap">{f.date(time ?? (typeof ev["@timestamp"] === "string" ? ev["@timestamp"] : null))}</td>
         <td className="ev-summary">
           {[...summary, ...rest].map((k) => (
             <span key={k} className="kv"><span className="k">{k}</span> <span className="v">{fmtValue(ev[k]).slice(0, 160)}</span></span>

@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { Copy, Plus, Send, Trash2 } from "lucide-react";
-import { api, ApiError, LEVELS, type Output, type Role, type Req, type Res } from "../api";
+import { api, ApiError, LEVELS, str, type Output, type Role, type Req, type Res } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, Loading, Panel, Toast } from "../components/common";
 import { useFormat } from "../i18n";
@@ -197,26 +197,26 @@ function Outputs({ say }: { say: Say }) {
           <tbody>
             {items.map((o, i) => (
               <tr key={i}>
-                <td><input value={o.name} disabled={!admin} aria-label={t("common.name")} onChange={(e) => edit(i, { name: e.target.value })} /></td>
+                <td><input value={str(o.name) ?? ""} disabled={!admin} aria-label={t("common.name")} onChange={(e) => edit(i, { name: e.target.value })} /></td>
                 <td>
-                  <select value={o.type} disabled={!admin} aria-label={t("common.type")} onChange={(e) => edit(i, { type: e.target.value })}>
+                  <select value={str(o.type) ?? ""} disabled={!admin} aria-label={t("common.type")} onChange={(e) => edit(i, { type: e.target.value })}>
                     {OUTPUT_TYPES.map((x) => <option key={x} value={x}>{t(`settings.outputTypes.${x}`)}</option>)}
                   </select>
                 </td>
                 <td>
-                  {o.type === "smtp" ? (
-                    <input value={String(o.to ?? "")} disabled={!admin} aria-label={t("settings.to")} placeholder="soc@example.cn" onChange={(e) => edit(i, { to: e.target.value })} />
+                  {str(o.type) === "smtp" ? (
+                    <input value={str(o.to) ?? ""} disabled={!admin} aria-label={t("settings.to")} placeholder="soc@example.cn" onChange={(e) => edit(i, { to: e.target.value })} />
                   ) : (
-                    <input className="mono" value={o.url ?? ""} disabled={!admin} aria-label={t("settings.url")} placeholder="https://oapi.dingtalk.com/robot/send?access_token=…" onChange={(e) => edit(i, { url: e.target.value })} />
+                    <input className="mono" value={str(o.url) ?? ""} disabled={!admin} aria-label={t("settings.url")} placeholder="https://oapi.dingtalk.com/robot/send?access_token=…" onChange={(e) => edit(i, { url: e.target.value })} />
                   )}
                 </td>
                 <td>
-                  <select value={o.min_level ?? "high"} disabled={!admin} aria-label={t("settings.minLevel")} onChange={(e) => edit(i, { min_level: e.target.value as Output["min_level"] })}>
+                  <select value={str(o.min_level) ?? "high"} disabled={!admin} aria-label={t("settings.minLevel")} onChange={(e) => edit(i, { min_level: e.target.value })}>
                     {LEVELS.map((l) => <option key={l} value={l}>{t(`level.${l}`)}</option>)}
                   </select>
                 </td>
                 <td className="row">
-                  <button className="btn btn-sm" disabled={!!draft} onClick={() => test.mutate(o.name)}><Send size={14} aria-hidden /> {t("settings.test")}</button>
+                  <button className="btn btn-sm" disabled={!!draft} onClick={() => test.mutate(str(o.name) ?? "")}><Send size={14} aria-hidden /> {t("settings.test")}</button>
                   {admin && <button className="icon-btn" aria-label={t("common.delete")} onClick={() => setDraft(items.filter((_, j) => j !== i))}><Trash2 size={14} aria-hidden /></button>}
                 </td>
               </tr>
