@@ -1563,16 +1563,24 @@ export interface components {
             reason: components["schemas"]["RuleProblem"][];
         };
         RuleProblem: {
-            /** Format: uint64 */
-            line?: number | null;
-            /** Format: uint64 */
-            column?: number | null;
-            message: string;
+            /** @description The file (`<upload>` for text sent to validate). */
+            path: string;
             /**
              * Format: uint
-             * @description 1-based document of a multi-document text, when one is at fault.
+             * @description 1-based document of a multi-document text.
              */
-            document?: number | null;
+            document: number;
+            /**
+             * Format: uint
+             * @description 1-based line and column of the fault in the text, when known: the
+             *     editor marks the place from these fields.
+             */
+            line?: number | null;
+            /** Format: uint */
+            column?: number | null;
+            /** @description What kind of fault: `yaml`, `rule`, `condition`, `correlation` … */
+            kind: string;
+            message: string;
         };
         UploadFiles: {
             files: components["schemas"]["UploadFile"][];

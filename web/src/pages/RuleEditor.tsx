@@ -134,7 +134,7 @@ export default function RuleEditor() {
     const ctl = new AbortController();
     const h = setTimeout(async () => {
       if (localDiagnostics(doc).some((d) => d.severity === "error")) {
-        setResult({ ok: false, errors: [{ line: null, column: null, message: t("rules.yamlSyntax") }], rule: null, rules: 0 });
+        setResult({ ok: false, errors: [{ path: "<upload>", document: 1, kind: "yaml", line: null, column: null, message: t("rules.yamlSyntax") }], rule: null, rules: 0 });
         return;
       }
       setValidating(true);
@@ -145,7 +145,7 @@ export default function RuleEditor() {
         // Re-run the linter so the server's findings show in the gutter.
         view.current?.dispatch({});
       } catch (e) {
-        if (!ctl.signal.aborted) setResult({ ok: false, errors: [{ line: null, column: null, message: String((e as Error).message) }], rule: null, rules: 0 });
+        if (!ctl.signal.aborted) setResult({ ok: false, errors: [{ path: "<upload>", document: 1, kind: "request", line: null, column: null, message: String((e as Error).message) }], rule: null, rules: 0 });
       } finally {
         if (!ctl.signal.aborted) setValidating(false);
       }
