@@ -1342,17 +1342,17 @@ export interface components {
             };
         };
         /** @description One page of a list and the number of matches. */
-        Page_AlertRecord: {
+        Page_Alert: {
             /** Format: uint64 */
             total: number;
-            items: components["schemas"]["AlertRecord"][];
+            items: components["schemas"]["Alert"][];
         };
         /**
          * @description An alert as it is stored and worked: the detection's [`Alert`] and,
          *     beside it, what analysts did with it. Its JSON is the alert's fields
          *     with these added (the API's alert, see `API.md`).
          */
-        AlertRecord: {
+        Alert: {
             id: string;
             kind: components["schemas"]["AlertKind"];
             rule_id: string;
@@ -1755,7 +1755,7 @@ export interface components {
             /** Format: double */
             threat_score: number;
             /** @description Alerts raised since the last tick (at most 50). */
-            new_alerts: components["schemas"]["AlertRecord"][];
+            new_alerts: components["schemas"]["Alert"][];
         };
         /**
          * @description The outputs as `taishi_alert::OutputConfig` (`kind`, `name`, `url` …)
@@ -2444,7 +2444,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_AlertRecord"];
+                    "application/json": components["schemas"]["Page_Alert"];
                 };
             };
             400: components["responses"]["Error"];
@@ -2536,7 +2536,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AlertRecord"];
+                    "application/json": components["schemas"]["Alert"];
                 };
             };
             400: components["responses"]["Error"];
@@ -2566,7 +2566,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AlertRecord"];
+                    "application/json": components["schemas"]["Alert"];
                 };
             };
             400: components["responses"]["Error"];
@@ -2596,7 +2596,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AlertRecord"];
+                    "application/json": components["schemas"]["Alert"];
                 };
             };
             400: components["responses"]["Error"];
@@ -2622,7 +2622,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AlertRecord"];
+                    "application/json": components["schemas"]["Alert"];
                 };
             };
             400: components["responses"]["Error"];
@@ -3208,7 +3208,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_AlertRecord"];
+                    "application/json": components["schemas"]["Page_Alert"];
                 };
             };
             400: components["responses"]["Error"];

@@ -41,6 +41,7 @@ impl AlertKind {
 /// `serde_json::from_value(serde_json::to_value(&api_alert)?)` or build
 /// them with [`Alert::from_event`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "RaisedAlert")]
 pub struct Alert {
     pub id: String,
     pub kind: AlertKind,
@@ -287,6 +288,7 @@ impl Resolution {
 /// beside it, what analysts did with it. Its JSON is the alert's fields
 /// with these added (the API's alert, see `API.md`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Alert")]
 pub struct AlertRecord {
     #[serde(flatten)]
     pub alert: Alert,
