@@ -489,12 +489,28 @@ pub struct Dispatcher {
     inner: Arc<Inner>,
 }
 
+/// What is wrong with an alerts configuration: every problem, each
+/// naming its key (not only the first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblems(pub Vec<String>);
+
+impl std::fmt::Display for ConfigProblems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join("; "))
+    }
+}
+
+impl std::error::Error for ConfigProblems {}
+
 impl Dispatcher {
     /// Starts on the current tokio runtime. Errors are the configuration's
     /// problems, each naming its key.
-    pub fn start(cfg: &AlertsConfig) -> Result<Dispatcher, Vec<String>> {
-        let handle = tokio::runtime::Handle::try_current()
-            .map_err(|_| vec!["alert dispatcher started outside a tokio runtime".to_string()])?;
+    pub fn start(cfg: &AlertsConfig) -> Result<Dispatcher, ConfigProblems> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+            ConfigProblems(vec![
+                "alert dispatcher started outside a tokio runtime".to_string()
+            ])
+        })?;
         Dispatcher::start_with(cfg, &handle, Vec::new())
     }
 
@@ -504,10 +520,10 @@ impl Dispatcher {
         cfg: &AlertsConfig,
         handle: &tokio::runtime::Handle,
         custom: Vec<CustomOutput>,
-    ) -> Result<Dispatcher, Vec<String>> {
+    ) -> Result<Dispatcher, ConfigProblems> {
         let problems = cfg.validate();
         if !problems.is_empty() {
-            return Err(problems);
+            return Err(ConfigProblems(problems));
         }
         // Senders may spawn helpers (the SMTP connection pool) when built.
         let _guard = handle.enter();
@@ -540,7 +556,7 @@ impl Dispatcher {
             }));
         }
         if !errors.is_empty() {
-            return Err(errors);
+            return Err(ConfigProblems(errors));
         }
 
         let (tx, rx) = mpsc::channel(cfg.queue_size.max(1));

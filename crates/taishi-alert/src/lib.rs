@@ -25,7 +25,8 @@ pub use config::{
     AlertsConfig, Format, Framing, Language, OutputConfig, OutputType, Protocol, SmtpTls,
 };
 pub use dispatch::{
-    test_output, CustomOutput, Dispatcher, Emit, Grouper, Metrics, OutputMetrics, Unsent,
+    test_output, ConfigProblems, CustomOutput, Dispatcher, Emit, Grouper, Metrics, OutputMetrics,
+    Unsent,
 };
 pub use notification::{Notification, NotificationKind};
 pub use output::{BoxFuture, Deliver, DeliveryError};

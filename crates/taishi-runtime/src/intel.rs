@@ -271,7 +271,7 @@ impl Intel {
 
     /// Adds a feed; the scheduler pulls it on its next round.
     pub fn add_feed(&self, feed: Feed) -> Result<J, IntelError> {
-        validate_feed(&feed).map_err(IntelError::Invalid)?;
+        validate_feed(&feed)?;
         {
             let _g = self.feeds_lock.lock().unwrap_or_else(|e| e.into_inner());
             let mut feeds = self.feeds()?;
@@ -390,7 +390,8 @@ impl Intel {
     }
 }
 
-fn validate_feed(f: &Feed) -> Result<(), String> {
+fn validate_feed(f: &Feed) -> Result<(), IntelError> {
+    let invalid = |m: String| Err(IntelError::Invalid(m));
     if f.name.is_empty()
         || !f
             .name
@@ -398,20 +399,20 @@ fn validate_feed(f: &Feed) -> Result<(), String> {
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         || f.name.starts_with('.')
     {
-        return Err("name: letters, digits, - _ . only, not starting with a dot".into());
+        return invalid("name: letters, digits, - _ . only, not starting with a dot".into());
     }
     if !(f.url.starts_with("http://") || f.url.starts_with("https://")) {
-        return Err(format!(
+        return invalid(format!(
             "url: {:?} is not an http:// or https:// URL",
             f.url
         ));
     }
     if f.interval_secs == 0 {
-        return Err("interval_secs: give the seconds between pulls (e.g. 3600)".into());
+        return invalid("interval_secs: give the seconds between pulls (e.g. 3600)".into());
     }
     if let Some(fmt) = &f.format {
         fmt.parse::<taishi_intel::import::Format>()
-            .map_err(|e| format!("format: {e}"))?;
+            .map_err(|e| IntelError::Invalid(format!("format: {e}")))?;
     }
     Ok(())
 }

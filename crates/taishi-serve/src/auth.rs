@@ -42,17 +42,26 @@ pub fn one_time_password() -> String {
     b.iter().map(|x| A[*x as usize % A.len()] as char).collect()
 }
 
-pub fn hash_password(pw: &str) -> Result<String, String> {
+/// Why a password cannot be set.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("password: at least 8 characters")]
+    TooShort,
+    #[error("password hashing: {0}")]
+    Hash(String),
+}
+
+pub fn hash_password(pw: &str) -> Result<String, PasswordError> {
     if pw.chars().count() < 8 {
-        return Err("password: at least 8 characters".into());
+        return Err(PasswordError::TooShort);
     }
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| e.to_string())?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
+    getrandom::fill(&mut salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
     Argon2::default()
         .hash_password(pw.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+        .map_err(|e| PasswordError::Hash(e.to_string()))
 }
 
 pub fn verify_password(pw: &str, phc: &str) -> bool {

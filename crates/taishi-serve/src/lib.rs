@@ -155,7 +155,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let state = Arc::new(State::open(&data_dir.join("state.db")).context("state database")?);
     let admin_password = if state.user_count()? == 0 {
         let pw = auth::one_time_password();
-        let hash = auth::hash_password(&pw).map_err(anyhow::Error::msg)?;
+        let hash = auth::hash_password(&pw)?;
         state.create_user("admin", "admin", &hash)?;
         Some(pw)
     } else {

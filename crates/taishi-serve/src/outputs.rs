@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use serde_json::{json, Value as J};
-use taishi_alert::{AlertsConfig, Dispatcher, OutputConfig, Unsent};
+use taishi_alert::{AlertsConfig, ConfigProblems, Dispatcher, OutputConfig, Unsent};
 
 use crate::state::{Alert, State};
 use taishi_runtime::AlertHook;
@@ -35,7 +35,7 @@ pub struct Outputs {
 pub const OUTBOX: &str = "alerts-outbox.jsonl";
 
 fn start(cfg: &AlertsConfig) -> anyhow::Result<Dispatcher> {
-    Dispatcher::start(cfg).map_err(|p| anyhow::anyhow!("alerts: {}", p.join("; ")))
+    Dispatcher::start(cfg).map_err(|p| anyhow::anyhow!("alerts: {p}"))
 }
 
 impl Outputs {
@@ -183,7 +183,7 @@ impl Outputs {
         &self,
         state: &State,
         mut outputs: Vec<OutputConfig>,
-    ) -> Result<J, Vec<String>> {
+    ) -> Result<J, ConfigProblems> {
         let old = self.current.load_full();
         for o in &mut outputs {
             let prev = old.0.outputs.iter().find(|p| p.name() == o.name());
@@ -198,13 +198,14 @@ impl Outputs {
         cfg.outputs = outputs;
         let problems = cfg.validate();
         if !problems.is_empty() {
-            return Err(problems);
+            return Err(ConfigProblems(problems));
         }
         let d = Dispatcher::start(&cfg)?;
-        let text = serde_json::to_string(&cfg.outputs).map_err(|e| vec![e.to_string()])?;
+        let problem = |e: String| ConfigProblems(vec![e]);
+        let text = serde_json::to_string(&cfg.outputs).map_err(|e| problem(e.to_string()))?;
         state
             .set_setting(SETTING, &text)
-            .map_err(|e| vec![e.to_string()])?;
+            .map_err(|e| problem(e.to_string()))?;
         let prev = self.current.swap(Arc::new((cfg, d)));
         let next = self.dispatcher();
         tokio::spawn(async move {
@@ -217,11 +218,8 @@ impl Outputs {
         Ok(self.list())
     }
 
-    pub async fn test(&self, name: &str) -> Result<(), String> {
-        self.dispatcher()
-            .test_output(name)
-            .await
-            .map_err(|e| e.to_string())
+    pub async fn test(&self, name: &str) -> Result<(), taishi_alert::DeliveryError> {
+        self.dispatcher().test_output(name).await
     }
 
     pub fn prometheus(&self) -> String {

@@ -149,7 +149,7 @@ async fn change_password(
                 "the old password is wrong".into(),
             ));
         }
-        let h = auth::hash_password(&p.new).map_err(bad)?;
+        let h = auth::hash_password(&p.new)?;
         app.state.update_user(&c.username, None, Some(&h), None)?;
         app.token_cache.clear();
         Ok(StatusCode::NO_CONTENT)

@@ -73,6 +73,16 @@ impl From<StateError> for ApiError {
     }
 }
 
+impl From<crate::auth::PasswordError> for ApiError {
+    fn from(e: crate::auth::PasswordError) -> Self {
+        let code = match e {
+            crate::auth::PasswordError::TooShort => StatusCode::BAD_REQUEST,
+            crate::auth::PasswordError::Hash(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(code, e.to_string())
+    }
+}
+
 impl From<taishi_runtime::RuntimeError> for ApiError {
     fn from(e: taishi_runtime::RuntimeError) -> Self {
         ApiError::from(anyhow::Error::from(e))

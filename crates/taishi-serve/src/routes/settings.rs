@@ -99,7 +99,7 @@ async fn put_outputs(State(app): State<S>, Json(b): Json<OutputsBody>) -> R<Json
         .outputs
         .replace(&app.state, outs)
         .await
-        .map_err(|p| bad(p.join("; ")))?;
+        .map_err(|p| bad(p.to_string()))?;
     typed(v)
 }
 
@@ -118,7 +118,7 @@ async fn test_output(State(app): State<S>, Path(name): Path<String>) -> Json<Out
         },
         Err(e) => OutputTest {
             ok: false,
-            error: Some(e),
+            error: Some(e.to_string()),
         },
     })
 }

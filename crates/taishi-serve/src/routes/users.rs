@@ -88,7 +88,7 @@ pub struct NewUser {
 
 async fn create_user(State(app): State<S>, Json(u): Json<NewUser>) -> R<Json<User>> {
     blocking(move || {
-        let h = auth::hash_password(&u.password).map_err(bad)?;
+        let h = auth::hash_password(&u.password)?;
         Ok(Json(app.state.create_user(&u.username, &u.role, &h)?))
     })
     .await
@@ -107,12 +107,7 @@ async fn update_user(
     Json(p): Json<UserPatch>,
 ) -> R<Json<User>> {
     blocking(move || {
-        let h = p
-            .password
-            .as_deref()
-            .map(auth::hash_password)
-            .transpose()
-            .map_err(bad)?;
+        let h = p.password.as_deref().map(auth::hash_password).transpose()?;
         let u = app
             .state
             .update_user(&username, p.role.as_deref(), h.as_deref(), p.disabled)?;
