@@ -45,6 +45,10 @@ pub enum RuntimeError {
     /// The rule files could not be loaded or compiled.
     #[error("rules: {0}")]
     Rules(#[source] BoxError),
+    /// The alert store refused the alerts a killed run left in the journal
+    /// (they stay there for the next start).
+    #[error("storing the alerts left in the alert journal: {0}")]
+    AlertStore(#[source] BoxError),
     #[error("{what}: {source}")]
     Io {
         what: String,

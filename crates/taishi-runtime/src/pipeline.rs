@@ -20,7 +20,7 @@ use taishi_alert::{Alert, AlertRecord};
 use taishi_event::Event;
 use taishi_ingest::{Batch, IngestSink, SinkError};
 use taishi_intel::{IntelHit, Matcher};
-use taishi_sigma::Scratch;
+use taishi_sigma::{Detection, Scratch};
 use taishi_store::{Store, StoreError};
 use tokio::sync::{broadcast, Semaphore};
 
@@ -72,8 +72,22 @@ pub type Enricher = Box<dyn Fn(&mut Event) + Send + Sync>;
 /// The intel matcher in force now (it changes when feeds are pulled).
 pub type MatcherSource = Arc<dyn Fn() -> Arc<Matcher> + Send + Sync>;
 
+/// What detecting one event needs besides the event, kept per worker
+/// thread so the events of a batch allocate none of it.
+struct Buffers {
+    scratch: Scratch,
+    hits: Vec<Detection>,
+    raised: Vec<Raised>,
+    intel_hits: Vec<IntelHit>,
+}
+
 thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::new());
+    static BUFFERS: std::cell::RefCell<Buffers> = std::cell::RefCell::new(Buffers {
+        scratch: Scratch::new(),
+        hits: Vec::new(),
+        raised: Vec::new(),
+        intel_hits: Vec::new(),
+    });
 }
 
 /// Alerts that could not be stored yet, with the journal entries that
@@ -177,12 +191,7 @@ impl PipelineBuilder {
             counters: Counters::default(),
         };
         if !left.is_empty() {
-            let new = p.alerts.insert(&left).map_err(|e| {
-                io(
-                    "storing the alerts left in",
-                    std::io::Error::other(e.to_string()),
-                )
-            })?;
+            let new = p.alerts.insert(&left).map_err(RuntimeError::AlertStore)?;
             let mut n = 0;
             for (r, fresh) in left.into_iter().zip(new) {
                 if fresh {
@@ -232,20 +241,24 @@ impl Pipeline {
         }
     }
 
-    /// What every detector raises for one event stored as `seq`.
+    /// What every detector raises for one event stored as `seq`; `bufs`
+    /// are reused across the events of a batch.
     fn detect_event(
-        &self,
         detector: &crate::Detector,
         matcher: Option<&Matcher>,
         ev: &Event,
         seq: u64,
-        scratch: &mut Scratch,
+        bufs: &mut Buffers,
         out: &mut Vec<Alert>,
     ) {
-        let mut hits = Vec::new();
-        let mut raised = Vec::new();
-        detector.detect(ev, scratch, &mut hits, &mut raised);
-        for r in raised {
+        let Buffers {
+            scratch,
+            hits,
+            raised,
+            intel_hits,
+        } = bufs;
+        detector.detect(ev, scratch, hits, raised);
+        for r in raised.drain(..) {
             out.push(match r {
                 Raised::Rule(d) => alerts::sigma(
                     &d,
@@ -258,9 +271,9 @@ impl Pipeline {
             });
         }
         if let Some(m) = matcher {
-            let mut intel_hits: Vec<IntelHit> = Vec::new();
-            m.match_event(ev, &mut intel_hits);
-            for h in &intel_hits {
+            intel_hits.clear();
+            m.match_event(ev, intel_hits);
+            for h in intel_hits.iter() {
                 out.push(alerts::intel(h, ev, Some(seq)));
             }
         }
@@ -289,15 +302,15 @@ impl Pipeline {
         let detector = self.rules.current();
         let matcher = self.intel.as_ref().map(|f| f()).filter(|m| !m.is_empty());
         let mut raised = Vec::new();
-        SCRATCH.with(|s| {
-            let mut scratch = s.borrow_mut();
+        BUFFERS.with(|b| {
+            let mut bufs = b.borrow_mut();
             for (i, ev) in batch.events.iter().enumerate() {
-                self.detect_event(
+                Pipeline::detect_event(
                     &detector,
                     matcher.as_deref(),
                     ev,
                     first + i as u64,
-                    &mut scratch,
+                    &mut bufs,
                     &mut raised,
                 );
             }

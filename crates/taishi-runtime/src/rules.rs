@@ -100,8 +100,6 @@ pub struct Detector {
     pub keys: Vec<String>,
     min_level: Level,
     correlator: Option<Mutex<Correlator>>,
-    /// Keys of the correlation rules by their `(title, source)`.
-    correlation_keys: HashMap<(String, String), String>,
     referenced: Vec<bool>,
     generate: Vec<bool>,
     /// Every rule loaded (switched off ones too), for listing.
@@ -173,7 +171,6 @@ impl Detector {
         });
 
         let mut corr_rules = Vec::new();
-        let mut correlation_keys = HashMap::new();
         let mut correlation_errors = Vec::new();
         let mut rejected: Vec<(String, String)> = set
             .rejected
@@ -186,7 +183,6 @@ impl Detector {
                     r.source = c.path.clone();
                     let id = rule_key(r.id.as_deref(), r.name.as_deref(), &c.path, &r.title);
                     let enabled = !disabled.contains(&id);
-                    correlation_keys.insert((r.title.clone(), r.source.clone()), id.clone());
                     infos.push(RuleInfo {
                         id,
                         title: r.title.clone(),
@@ -277,7 +273,6 @@ impl Detector {
             keys,
             min_level: opts.min_level,
             correlator,
-            correlation_keys,
             referenced,
             generate,
             infos,
@@ -306,13 +301,11 @@ impl Detector {
         h.rule.level.unwrap_or(CORRELATION_DEFAULT_LEVEL) >= self.min_level
     }
 
-    /// The key of the correlation rule of a hit.
+    /// The key of the correlation rule of a hit (its `source` is the file
+    /// it was loaded from, so this is the key its listing carries).
     pub fn correlation_key(&self, h: &CorrelationHit) -> String {
         let r = &h.rule;
-        self.correlation_keys
-            .get(&(r.title.clone(), r.source.clone()))
-            .cloned()
-            .unwrap_or_else(|| rule_key(r.id.as_deref(), r.name.as_deref(), &r.source, &r.title))
+        rule_key(r.id.as_deref(), r.name.as_deref(), &r.source, &r.title)
     }
 
     /// Hands the match of engine rule `rule` on `ev` (at `ts`) to the

@@ -9,6 +9,8 @@
 //!
 //! Layout of the data directory:
 //! `events/` the event store, `state.db` users/alerts/rules state,
+//! `alerts-journal.jsonl` alerts between their events' commit and their
+//! insert, `alerts-outbox.jsonl` notifications not yet delivered,
 //! `rules/` uploaded rules, `rejects/` malformed input kept aside,
 //! `tail/` file-tailing checkpoints.
 
