@@ -1362,29 +1362,29 @@ export interface components {
              * @description ATT&CK and other rule tags (`attack.t1059.001`, `attack.execution`).
              * @default []
              */
-            tags: string[];
+            tags?: string[];
             /**
              * Format: date-time
              * @description When it happened (the matching event's time, zone kept).
              */
             "@timestamp": string;
             /** @default null */
-            host: string | null;
+            host?: string | null;
             /** @default null */
-            source_ip: string | null;
+            source_ip?: string | null;
             /** @default null */
-            destination_ip: string | null;
+            destination_ip?: string | null;
             /**
              * @description Raised by a hunt over stored data rather than on arrival: outputs
              *     skip these unless `alerts.notify_retrospective` is set.
              * @default false
              */
-            retrospective: boolean;
+            retrospective?: boolean;
             /**
              * @description Key fields of the matching event, shown in notifications in order.
              * @default {}
              */
-            summary: {
+            summary?: {
                 [key: string]: unknown;
             };
             /** @description The (first) matching event as JSON. */
@@ -1394,7 +1394,7 @@ export interface components {
              *     they are not in a store, as in a hunt over files).
              * @default []
              */
-            events: number[];
+            events?: number[];
             /** @description Free context from the detector (correlation group, intel match…). */
             context?: unknown;
             status: components["schemas"]["AlertStatus"];
@@ -1444,29 +1444,29 @@ export interface components {
              * @description ATT&CK and other rule tags (`attack.t1059.001`, `attack.execution`).
              * @default []
              */
-            tags: string[];
+            tags?: string[];
             /**
              * Format: date-time
              * @description When it happened (the matching event's time, zone kept).
              */
             "@timestamp": string;
             /** @default null */
-            host: string | null;
+            host?: string | null;
             /** @default null */
-            source_ip: string | null;
+            source_ip?: string | null;
             /** @default null */
-            destination_ip: string | null;
+            destination_ip?: string | null;
             /**
              * @description Raised by a hunt over stored data rather than on arrival: outputs
              *     skip these unless `alerts.notify_retrospective` is set.
              * @default false
              */
-            retrospective: boolean;
+            retrospective?: boolean;
             /**
              * @description Key fields of the matching event, shown in notifications in order.
              * @default {}
              */
-            summary: {
+            summary?: {
                 [key: string]: unknown;
             };
             /** @description The (first) matching event as JSON. */
@@ -1476,7 +1476,7 @@ export interface components {
              *     they are not in a store, as in a hunt over files).
              * @default []
              */
-            events: number[];
+            events?: number[];
             /** @description Free context from the detector (correlation group, intel match…). */
             context?: unknown;
             status: components["schemas"]["AlertStatus"];
@@ -1641,8 +1641,11 @@ export interface components {
             health: components["schemas"]["RuleHealth"];
             yaml?: string | null;
         };
-        /** @description The picture of a time range (`GET /api/v1/overview`). */
-        Overview: {
+        /**
+         * @description The picture of a time range, and the service's own live part: its
+         *     event rate and its listeners (never cached).
+         */
+        OverviewAnswer: {
             from: string;
             to: string;
             /** @description `low`, `guarded`, `elevated`, `high` or `severe` (last 24 h). */
@@ -1658,8 +1661,6 @@ export interface components {
             alerts_total: number;
             /** Format: uint64 */
             alerts_open: number;
-            /** Format: double */
-            events_per_s: number;
             /** Format: int64 */
             interval_ms: number;
             events_over_time: components["schemas"]["TimeCount"][];
@@ -1669,7 +1670,12 @@ export interface components {
             top_assets: components["schemas"]["AssetCount"][];
             top_sources: components["schemas"]["SourceCount"][];
             attack_matrix: components["schemas"]["MatrixCell"][];
-            listeners: unknown[];
+            /**
+             * Format: double
+             * @description Events stored per second since the service started.
+             */
+            events_per_s: number;
+            listeners: components["schemas"]["ListenerStatus"][];
         };
         TimeCount: {
             t: string;
@@ -1745,6 +1751,56 @@ export interface components {
             /** Format: uint64 */
             count: number;
         };
+        /** @description One listener's health. */
+        ListenerStatus: {
+            name: string;
+            kind: string;
+            address: string;
+            /**
+             * Format: uint64
+             * @description Events decoded.
+             */
+            received: number;
+            /**
+             * Format: uint64
+             * @description Events the store made durable.
+             */
+            acked: number;
+            /**
+             * Format: uint64
+             * @description Malformed records kept aside.
+             */
+            rejected: number;
+            /**
+             * Format: uint64
+             * @description Datagrams dropped in the service's queue plus those the kernel
+             *     dropped because the socket's receive buffer overflowed.
+             */
+            udp_dropped: number;
+            /**
+             * Format: uint64
+             * @description The kernel's part of `udp_dropped` (UDP listeners on Linux).
+             */
+            kernel_dropped?: number | null;
+            /**
+             * Format: uint64
+             * @description Batches the store did not take.
+             */
+            errors: number;
+            /** Format: uint64 */
+            queue_depth: number;
+            /**
+             * Format: int64
+             * @description Milliseconds since the last event; none before the first.
+             */
+            lag_ms?: number | null;
+            /**
+             * Format: double
+             * @description Events stored per second since the previous look (at least a second
+             *     before); none at the first look.
+             */
+            events_per_s?: number | null;
+        };
         /** @description One `tick` event of the live stream. */
         Tick: {
             /** Format: double */
@@ -1757,35 +1813,357 @@ export interface components {
             /** @description Alerts raised since the last tick (at most 50). */
             new_alerts: components["schemas"]["Alert"][];
         };
-        /**
-         * @description The outputs as `taishi_alert::OutputConfig` (`kind`, `name`, `url` …)
-         *     each with its `metrics`, and the grouping windows.
-         */
-        Outputs: {
-            items: components["schemas"]["Object"][];
+        /** @description The outputs and the grouping windows (`GET /settings/outputs`). */
+        OutputsList: {
+            items: components["schemas"]["OutputItem"][];
             /** Format: uint64 */
             group_window_s: number;
             /** Format: uint64 */
             suppress_s: number;
-            outbox: components["schemas"]["Outbox"];
+            outbox: components["schemas"]["OutboxCounters"];
         };
-        Object: {
-            [key: string]: unknown;
+        /**
+         * @description An output as the settings page shows it: its configuration with the
+         *     secrets masked and its name filled in, and its delivery counters.
+         */
+        OutputItem: {
+            type: components["schemas"]["OutputType"];
+            /**
+             * @description Unique name (metrics, the settings page, `test_output`); defaults to
+             *     the type.
+             * @default null
+             */
+            name?: string | null;
+            /** @default true */
+            enabled?: boolean;
+            /**
+             * @description Notifications below this level are not sent here.
+             * @default informational
+             */
+            min_level?: components["schemas"]["Level"];
+            /**
+             * @description Send every alert here as it comes, without grouping or suppression
+             *     (for forwarding to another SIEM).
+             * @default false
+             */
+            bypass_grouping?: boolean;
+            /**
+             * Format: uint32
+             * @description Further attempts after a failed delivery, with doubling backoff.
+             * @default 3
+             */
+            retries?: number;
+            /** @default 2s */
+            retry_backoff?: string;
+            /**
+             * @description Per attempt.
+             * @default 10s
+             */
+            timeout?: string;
+            /** @default en */
+            language?: components["schemas"]["Language"];
+            /** @default null */
+            url?: string | null;
+            /**
+             * @description DingTalk/Feishu signing secret; for `webhook`, the key of the
+             *     `X-Taishi-Signature` header.
+             * @default null
+             */
+            secret?: string | null;
+            /** @default {} */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * @description `http://proxy:3128` for networks that reach the internet through one.
+             * @default null
+             */
+            proxy?: string | null;
+            /**
+             * @description Extra CA certificate (PEM) trusted for HTTPS/SMTP TLS.
+             * @default null
+             */
+            ca_file?: string | null;
+            /**
+             * @description Skip certificate checks (test installations only).
+             * @default false
+             */
+            tls_insecure?: boolean;
+            /**
+             * @description DingTalk: mobiles to @-mention.
+             * @default []
+             */
+            at_mobiles?: string[];
+            /**
+             * @description DingTalk: @all.
+             * @default false
+             */
+            at_all?: boolean;
+            /** @default null */
+            format?: components["schemas"]["Format"] | null;
+            /** @default null */
+            host?: string | null;
+            /**
+             * Format: uint16
+             * @default null
+             */
+            port?: number | null;
+            /** @default null */
+            tls?: components["schemas"]["SmtpTls"] | null;
+            /** @default null */
+            username?: string | null;
+            /** @default null */
+            password?: string | null;
+            /** @default null */
+            from?: string | null;
+            /** @default [] */
+            to?: string[];
+            /** @default null */
+            protocol?: components["schemas"]["Protocol"] | null;
+            /** @default null */
+            framing?: components["schemas"]["Framing"] | null;
+            /**
+             * @description Syslog facility name (`local0`…`local7`, `auth`, `authpriv`, `user`…).
+             * @default null
+             */
+            facility?: string | null;
+            /** @description None until the dispatcher has counted anything for it. */
+            metrics?: components["schemas"]["OutputMetrics"] | null;
+        };
+        /** @enum {string} */
+        OutputType: "webhook" | "dingtalk" | "wecom" | "feishu" | "smtp" | "syslog";
+        /**
+         * @description The language of chat and e-mail notifications.
+         * @enum {string}
+         */
+        Language: "en" | "zh";
+        /**
+         * @description Message layout: `cef`/`rfc5424` for syslog, `card`/`text` for Feishu.
+         * @enum {string}
+         */
+        Format: "cef" | "rfc5424" | "card" | "text";
+        /** @description How an SMTP connection is secured. */
+        SmtpTls: "none" | "starttls" | "tls";
+        /** @enum {string} */
+        Protocol: "udp" | "tcp";
+        /**
+         * @description TCP syslog framing: one message per line (what most SIEM receivers
+         *     take) or RFC 6587 octet counting.
+         * @enum {string}
+         */
+        Framing: "newline" | "octet";
+        /** @description Counters of one output. */
+        OutputMetrics: {
+            name: string;
+            type: string;
+            /**
+             * Format: uint64
+             * @description Notifications delivered.
+             */
+            sent: number;
+            /**
+             * Format: uint64
+             * @description Notifications given up on after the retries (or refused for good).
+             */
+            failed: number;
+            /**
+             * Format: uint64
+             * @description Attempts repeated after a failure.
+             */
+            retries: number;
+            /**
+             * Format: uint64
+             * @description Alerts held back by suppression windows that would have come here.
+             */
+            suppressed: number;
+            /**
+             * Format: uint64
+             * @description Notifications dropped because this output's queue was full.
+             */
+            dropped: number;
+            /**
+             * Format: uint64
+             * @description Notifications below this output's `min_level`.
+             */
+            filtered: number;
+            last_error?: string | null;
         };
         /** @description Notifications of the disk outbox sent after a restart, and dropped. */
-        Outbox: {
+        OutboxCounters: {
             /** Format: uint64 */
             resent: number;
             /** Format: uint64 */
             dropped: number;
         };
         OutputsBody: {
-            /** @description `taishi_alert::OutputConfig` objects; `metrics` is ignored. */
-            items: components["schemas"]["Object"][];
+            /** @description Output configurations as `GET` lists them; `metrics` is ignored. */
+            items: components["schemas"]["OutputConfig"][];
+        };
+        /**
+         * @description One `[[alerts.outputs]]` entry. One flat table for every type keeps the
+         *     TOML plain and `deny_unknown_fields` working; `validate` names settings
+         *     given to a type they do not apply to.
+         */
+        OutputConfig: {
+            type: components["schemas"]["OutputType"];
+            /**
+             * @description Unique name (metrics, the settings page, `test_output`); defaults to
+             *     the type.
+             * @default null
+             */
+            name?: string | null;
+            /** @default true */
+            enabled?: boolean;
+            /**
+             * @description Notifications below this level are not sent here.
+             * @default informational
+             */
+            min_level?: components["schemas"]["Level"];
+            /**
+             * @description Send every alert here as it comes, without grouping or suppression
+             *     (for forwarding to another SIEM).
+             * @default false
+             */
+            bypass_grouping?: boolean;
+            /**
+             * Format: uint32
+             * @description Further attempts after a failed delivery, with doubling backoff.
+             * @default 3
+             */
+            retries?: number;
+            /** @default 2s */
+            retry_backoff?: string;
+            /**
+             * @description Per attempt.
+             * @default 10s
+             */
+            timeout?: string;
+            /** @default en */
+            language?: components["schemas"]["Language"];
+            /** @default null */
+            url?: string | null;
+            /**
+             * @description DingTalk/Feishu signing secret; for `webhook`, the key of the
+             *     `X-Taishi-Signature` header.
+             * @default null
+             */
+            secret?: string | null;
+            /** @default {} */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * @description `http://proxy:3128` for networks that reach the internet through one.
+             * @default null
+             */
+            proxy?: string | null;
+            /**
+             * @description Extra CA certificate (PEM) trusted for HTTPS/SMTP TLS.
+             * @default null
+             */
+            ca_file?: string | null;
+            /**
+             * @description Skip certificate checks (test installations only).
+             * @default false
+             */
+            tls_insecure?: boolean;
+            /**
+             * @description DingTalk: mobiles to @-mention.
+             * @default []
+             */
+            at_mobiles?: string[];
+            /**
+             * @description DingTalk: @all.
+             * @default false
+             */
+            at_all?: boolean;
+            /** @default null */
+            format?: components["schemas"]["Format"] | null;
+            /** @default null */
+            host?: string | null;
+            /**
+             * Format: uint16
+             * @default null
+             */
+            port?: number | null;
+            /** @default null */
+            tls?: components["schemas"]["SmtpTls"] | null;
+            /** @default null */
+            username?: string | null;
+            /** @default null */
+            password?: string | null;
+            /** @default null */
+            from?: string | null;
+            /** @default [] */
+            to?: string[];
+            /** @default null */
+            protocol?: components["schemas"]["Protocol"] | null;
+            /** @default null */
+            framing?: components["schemas"]["Framing"] | null;
+            /**
+             * @description Syslog facility name (`local0`…`local7`, `auth`, `authpriv`, `user`…).
+             * @default null
+             */
+            facility?: string | null;
         };
         OutputTest: {
             ok: boolean;
             error?: string | null;
+        };
+        /**
+         * @description The indicator sources, the matcher in force and the number of feeds
+         *     (`GET /intel`).
+         */
+        IntelStatus: {
+            /** @description Indicators by source (a feed, or an import's `source`). */
+            sources: {
+                [key: string]: components["schemas"]["SourceMeta"];
+            };
+            matcher: components["schemas"]["MatcherStatus"];
+            /**
+             * Format: uint
+             * @description Feeds configured.
+             */
+            feeds: number;
+        };
+        SourceMeta: {
+            /** Format: uint64 */
+            indicators: number;
+            /** Format: date-time */
+            updated?: string | null;
+            /** @description Where it came from (a path or URL) and in what format. */
+            origin?: string | null;
+            format?: string | null;
+        };
+        /** @description What the matcher in force holds. */
+        MatcherStatus: {
+            /**
+             * Format: uint
+             * @description Indicators the matcher looks for.
+             */
+            indicators: number;
+            stats: components["schemas"]["MatcherStats"];
+        };
+        /** @description Counts of what the matcher holds and what it left out. */
+        MatcherStats: {
+            /** Format: uint64 */
+            indicators: number;
+            by_type: {
+                [key: string]: number;
+            };
+            /** @description Indicators a warninglist covers, by list name. */
+            suppressed: {
+                [key: string]: number;
+            };
+            /**
+             * Format: uint64
+             * @description Indicators whose `valid_until` had passed when the matcher was built.
+             */
+            expired: number;
+            /** @description Indicators whose conditions could not be compiled, with the reason. */
+            unusable: string[];
+            /** Format: uint64 */
+            contexts: number;
         };
         /** @description One page of a list and the number of matches. */
         Page_IndicatorHits: {
@@ -1911,9 +2289,61 @@ export interface components {
             window_days: number;
         };
         /** @description A whole list. */
-        Items_Object: {
-            items: components["schemas"]["Object"][];
+        Items_FeedStatus: {
+            items: components["schemas"]["FeedStatus"][];
         };
+        /** @description A feed with its schedule and the outcome of its last pull. */
+        FeedStatus: {
+            name: string;
+            kind: components["schemas"]["FeedKind"];
+            url: string;
+            format?: string | null;
+            /** Format: uint64 */
+            interval_secs: number;
+            /** Format: date-time */
+            last_pull?: string | null;
+            /**
+             * Format: date-time
+             * @description The last pull without an error.
+             */
+            last_success?: string | null;
+            last_error?: string | null;
+            /**
+             * Format: uint64
+             * @description Indicators the feed holds now.
+             */
+            indicators: number;
+            /**
+             * Format: uint64
+             * @description What the last pull since start did.
+             */
+            added: number;
+            /** Format: uint64 */
+            updated: number;
+            /** Format: uint64 */
+            removed: number;
+            /** Format: uint64 */
+            rejected: number;
+            /** Format: date-time */
+            next_pull: string;
+            /** @description A pull is under way. */
+            pulling: boolean;
+        };
+        /**
+         * @description How a feed is pulled:
+         *
+         *     - `url`: a file at a URL (abuse.ch lists, STIX bundles, CSV…); each pull
+         *       replaces the feed's data;
+         *     - `misp-feed`: a MISP feed (`manifest.json` + event files); replaces;
+         *     - `taxii`: a TAXII 2.1 collection URL; incremental (`added_after`);
+         *     - `misp-rest`: a MISP instance's `attributes/restSearch`; incremental
+         *       (timestamp).
+         *
+         *     (Said here rather than on each variant, so that the schema is a plain
+         *     `enum`, which `scripts/gen-types` turns into the console's list of kinds.)
+         * @enum {string}
+         */
+        FeedKind: "url" | "misp-feed" | "taxii" | "misp-rest";
         Feed: {
             name: string;
             kind: components["schemas"]["FeedKind"];
@@ -1932,21 +2362,6 @@ export interface components {
             cursor?: string | null;
             last_error?: string | null;
         };
-        /**
-         * @description How a feed is pulled:
-         *
-         *     - `url`: a file at a URL (abuse.ch lists, STIX bundles, CSV…); each pull
-         *       replaces the feed's data;
-         *     - `misp-feed`: a MISP feed (`manifest.json` + event files); replaces;
-         *     - `taxii`: a TAXII 2.1 collection URL; incremental (`added_after`);
-         *     - `misp-rest`: a MISP instance's `attributes/restSearch`; incremental
-         *       (timestamp).
-         *
-         *     (Said here rather than on each variant, so that the schema is a plain
-         *     `enum`, which `scripts/gen-types` turns into the console's list of kinds.)
-         * @enum {string}
-         */
-        FeedKind: "url" | "misp-feed" | "taxii" | "misp-rest";
         /** @description Credentials for a server or feed. */
         Auth: {
             basic: {
@@ -1982,10 +2397,10 @@ export interface components {
             /** Format: uint64 */
             uptime_s: number;
             store: components["schemas"]["StoreHealth"];
-            listeners: components["schemas"]["Object"][];
+            listeners: components["schemas"]["ListenerStatus"][];
             rules: components["schemas"]["RulesHealth"];
             /** @description The outputs as `GET /settings/outputs` lists them. */
-            alerts_outputs: components["schemas"]["Object"][];
+            alerts_outputs: components["schemas"]["OutputItem"][];
             pipeline: components["schemas"]["PipelineHealth"];
         };
         StoreHealth: {
@@ -2033,6 +2448,9 @@ export interface components {
             rejects: number;
             /** Format: uint64 */
             rejects_dropped: number;
+        };
+        Object: {
+            [key: string]: unknown;
         };
     };
     responses: {
@@ -2894,7 +3312,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Overview"];
+                    "application/json": components["schemas"]["OverviewAnswer"];
                 };
             };
             400: components["responses"]["Error"];
@@ -2940,7 +3358,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Outputs"];
+                    "application/json": components["schemas"]["OutputsList"];
                 };
             };
             400: components["responses"]["Error"];
@@ -2967,7 +3385,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Outputs"];
+                    "application/json": components["schemas"]["OutputsList"];
                 };
             };
             400: components["responses"]["Error"];
@@ -3016,7 +3434,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Object"];
+                    "application/json": components["schemas"]["IntelStatus"];
                 };
             };
             400: components["responses"]["Error"];
@@ -3103,7 +3521,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Items_Object"];
+                    "application/json": components["schemas"]["Items_FeedStatus"];
                 };
             };
             400: components["responses"]["Error"];
@@ -3130,7 +3548,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Object"];
+                    "application/json": components["schemas"]["FeedStatus"];
                 };
             };
             400: components["responses"]["Error"];
@@ -3842,6 +4260,11 @@ type ReadonlyArray<T> = [
 export const levelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Level"]> = ["informational", "low", "medium", "high", "critical"];
 export const alertStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AlertStatus"]> = ["new", "acknowledged", "closed"];
 export const resolutionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Resolution"]> = ["true_positive", "false_positive"];
+export const outputTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OutputType"]> = ["webhook", "dingtalk", "wecom", "feishu", "smtp", "syslog"];
+export const languageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Language"]> = ["en", "zh"];
+export const formatValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Format"]> = ["cef", "rfc5424", "card", "text"];
+export const protocolValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Protocol"]> = ["udp", "tcp"];
+export const framingValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Framing"]> = ["newline", "octet"];
 export const indicatorTypeOneOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["IndicatorType"]> = ["md5", "sha1", "sha256", "email"];
 export const tlpValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Tlp"]> = ["clear", "green", "amber", "amber-strict", "red"];
 export const condOpOneOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CondOp"]> = ["ge", "lt", "le"];

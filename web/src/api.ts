@@ -35,6 +35,8 @@ export type RuleInfo = Res<"/rules/{id}">;
 export type ValidateResult = Res<"/rules/validate", "post">;
 export type Overview = Res<"/overview">;
 export type Output = Res<"/settings/outputs">["items"][number];
+/** An output as `PUT /settings/outputs` takes it (settings left out keep their defaults). */
+export type OutputDraft = Req<"/settings/outputs", "put">["items"][number];
 export type Indicator = Res<"/intel/indicators">["items"][number];
 export type FeedStatus = Res<"/intel/feeds">["items"][number];
 export type FeedKind = Req<"/intel/feeds">["kind"];
@@ -131,9 +133,8 @@ export async function api<T>(
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
-// Readers for JSON the document leaves free-form: events, and the answers it
-// describes only as objects (`GET /intel`, `GET /intel/feeds`, the alert
-// outputs, the listeners). Each field is checked where it is read.
+// Readers for JSON the document leaves free-form (events: their fields are
+// whatever the sources sent). Each field is checked where it is read.
 
 /** `v` if it is a JSON object, else an empty one. */
 export function asObject(v: unknown): Flat {

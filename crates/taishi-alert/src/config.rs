@@ -81,7 +81,7 @@ impl Default for AlertsConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum OutputType {
     Webhook,
@@ -119,7 +119,9 @@ impl fmt::Display for OutputType {
 }
 
 /// How an SMTP connection is secured.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SmtpTls {
     /// Plain text (port 25 inside a trusted network).
@@ -131,7 +133,9 @@ pub enum SmtpTls {
     Tls,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     #[default]
@@ -140,7 +144,7 @@ pub enum Protocol {
 }
 
 /// Message layout: `cef`/`rfc5424` for syslog, `card`/`text` for Feishu.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Cef,
@@ -151,7 +155,9 @@ pub enum Format {
 
 /// TCP syslog framing: one message per line (what most SIEM receivers
 /// take) or RFC 6587 octet counting.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Framing {
     #[default]
@@ -160,7 +166,9 @@ pub enum Framing {
 }
 
 /// The language of chat and e-mail notifications.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
+)]
 pub enum Language {
     #[default]
     #[serde(rename = "en")]
@@ -172,7 +180,7 @@ pub enum Language {
 /// One `[[alerts.outputs]]` entry. One flat table for every type keeps the
 /// TOML plain and `deny_unknown_fields` working; `validate` names settings
 /// given to a type they do not apply to.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputConfig {
     #[serde(rename = "type")]
@@ -194,9 +202,11 @@ pub struct OutputConfig {
     #[serde(default = "default_retries")]
     pub retries: u32,
     #[serde(default = "default_backoff", with = "duration")]
+    #[schemars(with = "String")]
     pub retry_backoff: Duration,
     /// Per attempt.
     #[serde(default = "default_timeout", with = "duration")]
+    #[schemars(with = "String")]
     pub timeout: Duration,
     #[serde(default)]
     pub language: Language,

@@ -359,7 +359,7 @@ pub struct Unsent {
 }
 
 /// Counters of one output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct OutputMetrics {
     pub name: String,
     #[serde(rename = "type")]
@@ -394,43 +394,38 @@ pub struct Metrics {
     pub outputs: Vec<OutputMetrics>,
 }
 
-fn label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 impl Metrics {
     /// Prometheus text exposition lines (`# HELP`, `# TYPE`, samples).
     pub fn to_prometheus(&self) -> String {
-        let mut s = String::new();
-        let mut scalar = |name: &str, help: &str, v: u64| {
-            s.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
-            ));
-        };
-        scalar(
-            "taishi_alert_received_total",
-            "Alerts submitted to the alert dispatcher.",
-            self.received,
-        );
-        scalar(
-            "taishi_alert_queue_dropped_total",
-            "Alerts dropped because the dispatcher queue was full.",
-            self.queue_dropped,
-        );
-        scalar(
-            "taishi_alert_retrospective_skipped_total",
-            "Retrospective alerts not notified.",
-            self.retrospective_skipped,
-        );
-        scalar(
-            "taishi_alert_notifications_total",
-            "Notifications produced by grouping and suppression.",
-            self.notifications,
-        );
+        use taishi_event::metrics::{Exposition, MetricKind::Counter, Scalar};
+        const SERIES: &[Scalar<Metrics>] = &[
+            Scalar {
+                name: "taishi_alert_received_total",
+                kind: Counter,
+                help: "Alerts submitted to the alert dispatcher.",
+                get: |m| m.received as f64,
+            },
+            Scalar {
+                name: "taishi_alert_queue_dropped_total",
+                kind: Counter,
+                help: "Alerts dropped because the dispatcher queue was full.",
+                get: |m| m.queue_dropped as f64,
+            },
+            Scalar {
+                name: "taishi_alert_retrospective_skipped_total",
+                kind: Counter,
+                help: "Retrospective alerts not notified.",
+                get: |m| m.retrospective_skipped as f64,
+            },
+            Scalar {
+                name: "taishi_alert_notifications_total",
+                kind: Counter,
+                help: "Notifications produced by grouping and suppression.",
+                get: |m| m.notifications as f64,
+            },
+        ];
         type Get = fn(&OutputMetrics) -> u64;
-        let per: [(&str, &str, Get); 6] = [
+        const PER_OUTPUT: [(&str, &str, Get); 6] = [
             (
                 "taishi_alert_output_sent_total",
                 "Notifications delivered per output.",
@@ -462,18 +457,15 @@ impl Metrics {
                 |m| m.filtered,
             ),
         ];
-        for (name, help, get) in per {
-            s.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+        let mut e = Exposition::new();
+        e.scalars(SERIES, self);
+        for (name, help, get) in PER_OUTPUT {
+            e.family(name, Counter, help);
             for o in &self.outputs {
-                s.push_str(&format!(
-                    "{name}{{output=\"{}\",type=\"{}\"}} {}\n",
-                    label(&o.name),
-                    label(&o.kind),
-                    get(o)
-                ));
+                e.sample(name, &[("output", &o.name), ("type", &o.kind)], get(o));
             }
         }
-        s
+        e.finish()
     }
 }
 

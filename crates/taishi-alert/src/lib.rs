@@ -10,6 +10,9 @@
 //!   [`Dispatcher::metrics`] counts sent, failed, suppressed and dropped per
 //!   output ([`Metrics::to_prometheus`] for `/metrics`);
 //!   [`Dispatcher::test_output`] sends a test message.
+//! * [`Outputs`] is what a service runs: the configured or saved outputs,
+//!   replaced live, secrets masked in [`Outputs::list`], and an outbox that
+//!   keeps undelivered notifications over a restart.
 //! * [`Grouper`] is the grouping/suppression state machine on its own.
 //! * [`sign`] holds the DingTalk, Feishu and webhook signatures.
 
@@ -18,6 +21,7 @@ pub mod config;
 pub mod dispatch;
 pub mod notification;
 pub mod output;
+pub mod outputs;
 pub mod sign;
 
 pub use alert::{now_iso, Alert, AlertKind, AlertRecord, AlertStatus, Level, Resolution};
@@ -30,3 +34,4 @@ pub use dispatch::{
 };
 pub use notification::{Notification, NotificationKind};
 pub use output::{BoxFuture, Deliver, DeliveryError};
+pub use outputs::{OutboxCounters, OutputItem, Outputs, OutputsList, ReplaceError};

@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod json;
 pub mod level;
+pub mod metrics;
 pub mod roles;
 pub mod time;
 pub mod value;

@@ -217,15 +217,19 @@ async fn authenticate<S: IngestSink>(
 }
 
 fn es_error(status: StatusCode, kind: &str, reason: &str) -> Response {
-    let body = json!({
+    (status, axum::Json(es_error_body(status, kind, reason))).into_response()
+}
+
+/// Elasticsearch's error shape, which shippers parse.
+fn es_error_body(status: StatusCode, kind: &str, reason: &str) -> J {
+    json!({
         "error": {
             "root_cause": [{"type": kind, "reason": reason}],
             "type": kind,
             "reason": reason,
         },
         "status": status.as_u16(),
-    });
-    (status, axum::Json(body)).into_response()
+    })
 }
 
 async fn info<S: IngestSink>(State(st): State<Arc<HttpState<S>>>) -> Response {
@@ -644,6 +648,27 @@ impl<S: IngestSink> HttpState<S> {
 /// (shippers retry); a rejected batch is a 400, or a 413 when too large, so
 /// that it is never sent again as it is.
 async fn submit<S: IngestSink>(st: &HttpState<S>, batch: Batch) -> Result<(), Response> {
+    submit_part(st, batch, None).await
+}
+
+/// What of a request body was stored before one of its later pieces
+/// failed. A body larger than one piece (`piece_bytes`) is stored piece by
+/// piece, each all-or-nothing; the error then says where to resume, so a
+/// sender that resends from there sends nothing twice.
+#[derive(Debug, Clone, Copy)]
+struct Stored {
+    events: usize,
+    /// Lines of the body wholly stored (the failed piece starts after them).
+    lines: u64,
+    /// Bytes of the body wholly stored.
+    bytes: u64,
+}
+
+async fn submit_part<S: IngestSink>(
+    st: &HttpState<S>,
+    batch: Batch,
+    stored: Option<Stored>,
+) -> Result<(), Response> {
     deliver(&*st.sink, &st.metrics, batch).await.map_err(|e| {
         let (status, kind) = match e {
             SinkError::Closed => (StatusCode::SERVICE_UNAVAILABLE, "node_closed_exception"),
@@ -654,7 +679,24 @@ async fn submit<S: IngestSink>(st: &HttpState<S>, batch: Batch) -> Result<(), Re
             SinkError::Rejected(_) => (StatusCode::BAD_REQUEST, "illegal_argument_exception"),
             SinkError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "content_too_long_exception"),
         };
-        let mut resp = es_error(status, kind, &e.to_string());
+        let mut resp = match stored.filter(|s| s.events > 0 || s.bytes > 0) {
+            None => es_error(status, kind, &e.to_string()),
+            Some(s) => {
+                let reason = format!(
+                    "{e}; the first {} lines ({} bytes, {} events) of this body were stored: \
+                     send the rest again from line {} / byte {}",
+                    s.lines,
+                    s.bytes,
+                    s.events,
+                    s.lines + 1,
+                    s.bytes
+                );
+                let mut body = es_error_body(status, kind, &reason);
+                body["stored"] = json!({"events": s.events, "lines": s.lines, "bytes": s.bytes});
+                body["resume"] = json!({"line": s.lines + 1, "offset": s.bytes});
+                (status, axum::Json(body)).into_response()
+            }
+        };
         if e.kind().is_transient() {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -844,6 +886,12 @@ async fn ingest<S: IngestSink>(
             return task_failed();
         };
         decoder = d;
+        let before = Stored {
+            events: accepted,
+            // `line_base` is the number of the piece's first line.
+            lines: ctx.line_base - 1,
+            bytes: ctx.offset_base,
+        };
         ctx.line_base += lines;
         ctx.offset_base += len as u64;
         accepted += batch.events.len();
@@ -856,7 +904,7 @@ async fn ingest<S: IngestSink>(
                 .map(Reject::to_json),
         );
         if !batch.is_empty() {
-            if let Err(resp) = submit(&st, batch).await {
+            if let Err(resp) = submit_part(&st, batch, Some(before)).await {
                 return resp;
             }
         }

@@ -40,6 +40,7 @@ mod kernel;
 mod metrics;
 pub mod netflow;
 mod source;
+mod status;
 mod stream;
 pub mod syslog;
 pub mod tail;
@@ -65,6 +66,7 @@ pub use source::{
     BuildError, ListenerConfig, NetflowConfig, Problem, SourceConfig, SourceContext,
     SyslogTcpConfig, SyslogTlsConfig, SyslogUdpConfig, TailSourceConfig,
 };
+pub use status::{ListenerInfo, ListenerStatus};
 pub use tokio_util::sync::CancellationToken;
 
 /// What a listener hands the service: events decoded from one piece of

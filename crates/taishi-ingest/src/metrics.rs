@@ -19,23 +19,10 @@ use crate::budget::MemoryBudget;
 use crate::internal_events::InternalEvent;
 use crate::kernel::KernelSocket;
 
-/// How Prometheus is told to read a series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricKind {
-    Counter,
-    Gauge,
-    Histogram,
-}
-
-impl MetricKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MetricKind::Counter => "counter",
-            MetricKind::Gauge => "gauge",
-            MetricKind::Histogram => "histogram",
-        }
-    }
-}
+use taishi_event::metrics::escape_label;
+/// How Prometheus is told to read a series (one definition for every
+/// component's series).
+pub use taishi_event::metrics::MetricKind;
 
 /// Which listeners show a series: most apply to every listener, a few
 /// only where they can mean something.
@@ -386,6 +373,8 @@ const BUDGET_SERIES: [(&str, MetricKind, &str, BudgetGauge); 4] = [
 pub struct Registry {
     listeners: Arc<Mutex<Vec<Arc<ListenerMetrics>>>>,
     budget: Arc<Mutex<Option<Arc<MemoryBudget>>>>,
+    /// The last look at each listener's stored events (its rate).
+    rates: crate::status::Rates,
 }
 
 impl Registry {
@@ -408,6 +397,10 @@ impl Registry {
 
     pub fn budget(&self) -> Option<Arc<MemoryBudget>> {
         self.budget.lock().ok().and_then(|g| g.clone())
+    }
+
+    pub(crate) fn rates(&self) -> &crate::status::Rates {
+        &self.rates
     }
 
     fn listeners(&self) -> Vec<Arc<ListenerMetrics>> {
@@ -474,10 +467,4 @@ fn render_histogram(out: &mut String, name: &str, labels: &str, h: &Histogram) {
     let sum = h.sum_micros.load(Relaxed) as f64 / 1e6;
     let _ = writeln!(out, "{name}_sum{{{labels}}} {sum}");
     let _ = writeln!(out, "{name}_count{{{labels}}} {}", h.count.load(Relaxed));
-}
-
-fn escape_label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }

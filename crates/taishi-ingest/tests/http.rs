@@ -370,9 +370,26 @@ impl IngestSink for StoreSink {
     }
 }
 
+/// The "restart": the server and its store go away unchecked (the test
+/// opens the store's folder again afterwards).
+async fn restart(server: tokio::task::JoinHandle<()>, store: &Arc<taishi_store::Store>) {
+    server.abort();
+    let _ = server.await;
+    // Its connections' tasks end on their own.
+    assert!(wait_for(5, || Arc::strong_count(store) == 1).await);
+}
+
+/// Every event, whatever its time.
+fn all_time() -> taishi_store::TimeRange {
+    taishi_store::TimeRange::new(
+        chrono::DateTime::UNIX_EPOCH,
+        chrono::Utc::now() + chrono::TimeDelta::days(1),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_the_store_fails_half_way_is_one_503_and_absent_after_a_restart() {
-    use taishi_store::{Filter, Store, StoreConfig, TimeRange};
+    use taishi_store::{Filter, Store, StoreConfig};
     let dir = tempfile::tempdir().unwrap();
     let ndjson = |tag: &str, n: usize| -> Vec<u8> {
         let pad = "x".repeat(1000);
@@ -400,18 +417,61 @@ async fn a_batch_the_store_fails_half_way_is_one_503_and_absent_after_a_restart(
         // The sender retries, and this time the store takes it.
         let r = request(addr, "POST", "/ingest", &[], &ndjson("failed", 3000)).await;
         assert_eq!(r.status, 200);
-        // The "restart": the server and its store go away unchecked.
-        server.abort();
-        let _ = server.await;
-        // Its connections' tasks end on their own.
-        assert!(wait_for(5, || Arc::strong_count(&store) == 1).await);
+        restart(server, &store).await;
     }
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
-    let all = TimeRange::new(
-        chrono::DateTime::UNIX_EPOCH,
-        chrono::Utc::now() + chrono::TimeDelta::days(1),
-    );
-    let count = |tag: &str| store.count(&Filter::term("tag", tag), all).unwrap();
+    let count = |tag: &str| store.count(&Filter::term("tag", tag), all_time()).unwrap();
     assert_eq!(count("before"), 10);
     assert_eq!(count("failed"), 3000, "stored once, by the retry");
+}
+
+/// A body larger than one piece is stored piece by piece; when a later
+/// piece fails, the one error says what was stored and where to resume, and
+/// a sender that resends from there has every line stored exactly once.
+#[tokio::test]
+async fn a_body_that_fails_after_its_first_piece_says_where_to_resume() {
+    use taishi_store::{Filter, Store, StoreConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let pad = "x".repeat(1000);
+    let lines: Vec<Vec<u8>> = (0..4000)
+        .map(|i| format!("{{\"tag\":\"big\",\"i\":{i},\"pad\":\"{pad}\"}}\n").into_bytes())
+        .collect();
+    {
+        let store = Arc::new(Store::open(dir.path(), StoreConfig::default()).unwrap());
+        let mut cfg = HttpConfig::new("http");
+        // About 1,500 lines a piece: the 4,000 lines are three pieces.
+        cfg.piece_bytes = 3 << 19;
+        let (router, _) = http::router(cfg, Arc::new(StoreSink(store.clone())));
+        let (addr, server) = spawn_server(router).await;
+        // The log is written every MiB and at commit: the first piece is
+        // two writes, and the second piece's first write fails part-way.
+        store.fail_nth_wal_write(3).unwrap();
+        let r = request(addr, "POST", "/ingest", &[], &lines.concat()).await;
+        assert_eq!(r.status, 503);
+        let j = r.json();
+        let stored = j["stored"]["lines"].as_u64().unwrap() as usize;
+        assert!(stored > 0 && stored < 4000, "{j}");
+        assert_eq!(
+            j["stored"]["events"].as_u64().unwrap() as usize,
+            stored,
+            "{j}"
+        );
+        assert_eq!(j["resume"]["line"].as_u64().unwrap() as usize, stored + 1);
+        let reason = j["error"]["reason"].as_str().unwrap();
+        assert!(reason.contains("send the rest again from line"), "{reason}");
+        // The sender resends from where it was told.
+        let r = request(addr, "POST", "/ingest", &[], &lines[stored..].concat()).await;
+        assert_eq!(r.status, 200, "{}", r.json());
+        restart(server, &store).await;
+    }
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let all = all_time();
+    assert_eq!(store.count(&Filter::term("tag", "big"), all).unwrap(), 4000);
+    for i in [0, 1999, 3999] {
+        let f = Filter::And(vec![
+            Filter::term("tag", "big"),
+            Filter::term("i", &i.to_string()),
+        ]);
+        assert_eq!(store.count(&f, all).unwrap(), 1, "line {i} once");
+    }
 }

@@ -112,6 +112,7 @@ struct CompiledCond {
 }
 
 /// Counts of what the matcher holds and what it left out.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct MatcherStats {
     pub indicators: u64,

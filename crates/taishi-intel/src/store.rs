@@ -85,6 +85,7 @@ pub struct ImportReport {
     pub new_indicators: Vec<Indicator>,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SourceMeta {
     pub indicators: u64,

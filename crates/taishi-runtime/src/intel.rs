@@ -4,17 +4,17 @@
 //! retro-hunt over the stored window, whose hits are raised as
 //! retrospective alerts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, TimeDelta, Utc};
+use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{json, Value as J};
 use taishi_intel::{
-    import_source_with, retro, Feed, Feeds, ImportReport, Indicator, IndicatorStore, Limits,
-    Matcher, Source,
+    import_source_with, retro, Feed, FeedKind, Feeds, ImportReport, Indicator, IndicatorStore,
+    Limits, Matcher, MatcherStats, Source, SourceMeta,
 };
 
 use taishi_alert::Alert;
@@ -184,15 +184,17 @@ impl Intel {
     }
 
     /// Sources with their counts, for the console and the API.
-    pub fn sources(&self) -> J {
+    pub fn sources(&self) -> IntelStatus {
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
-        let stats = self.matcher().stats().clone();
-        let feeds = Feeds::load(&self.dir).map(|f| f.feeds.len()).unwrap_or(0);
-        json!({
-            "sources": serde_json::to_value(store.sources()).unwrap_or(J::Null),
-            "matcher": {"indicators": self.matcher().len(), "stats": format!("{stats:?}")},
-            "feeds": feeds,
-        })
+        let matcher = self.matcher();
+        IntelStatus {
+            sources: store.sources().clone(),
+            matcher: MatcherStatus {
+                indicators: matcher.len(),
+                stats: matcher.stats().clone(),
+            },
+            feeds: Feeds::load(&self.dir).map(|f| f.feeds.len()).unwrap_or(0),
+        }
     }
 
     /// Indicators matching `q` (typed comparisons, no serialisation of the
@@ -251,7 +253,7 @@ impl Intel {
     }
 
     /// Every feed with its schedule and the outcome of its last pull.
-    pub fn feed_status(&self) -> Result<Vec<J>, IntelError> {
+    pub fn feed_status(&self) -> Result<Vec<FeedStatus>, IntelError> {
         let feeds = self.feeds()?;
         let counts: HashMap<String, u64> = {
             let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
@@ -265,12 +267,12 @@ impl Intel {
         Ok(feeds
             .feeds
             .iter()
-            .map(|f| status_json(f, counts.get(&f.name).copied(), pulls.get(&f.name)))
+            .map(|f| FeedStatus::of(f, counts.get(&f.name).copied(), pulls.get(&f.name)))
             .collect())
     }
 
     /// Adds a feed; the scheduler pulls it on its next round.
-    pub fn add_feed(&self, feed: Feed) -> Result<J, IntelError> {
+    pub fn add_feed(&self, feed: Feed) -> Result<FeedStatus, IntelError> {
         validate_feed(&feed)?;
         {
             let _g = self.feeds_lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -283,7 +285,7 @@ impl Intel {
                 .map_err(|e| IntelError::Invalid(e.to_string()))?;
             feeds.save().map_err(IntelError::other)?;
         }
-        Ok(status_json(&feed, None, None))
+        Ok(FeedStatus::of(&feed, None, None))
     }
 
     /// Removes a feed and its indicators.
@@ -417,28 +419,74 @@ fn validate_feed(f: &Feed) -> Result<(), IntelError> {
     Ok(())
 }
 
-fn status_json(f: &Feed, indicators: Option<u64>, p: Option<&PullStats>) -> J {
-    let p = p.cloned().unwrap_or_default();
-    let next = f
-        .last_pull
-        .map(|l| l + TimeDelta::seconds(f.interval_secs.min(i64::MAX as u64) as i64));
-    let kind = serde_json::to_value(f.kind).unwrap_or(J::Null);
-    json!({
-        "name": f.name,
-        "kind": kind,
-        "url": f.url,
-        "format": f.format,
-        "interval_secs": f.interval_secs,
-        "last_pull": f.last_pull,
-        // Across restarts, a pull without an error was a success.
-        "last_success": p.last_success.or(f.last_pull.filter(|_| f.last_error.is_none())),
-        "last_error": f.last_error,
-        "indicators": indicators.unwrap_or(0),
-        "added": p.added,
-        "updated": p.updated,
-        "removed": p.removed,
-        "rejected": p.rejected,
-        "next_pull": next.or(Some(Utc::now())),
-        "pulling": p.pulling,
-    })
+/// The indicator sources, the matcher in force and the number of feeds
+/// (`GET /intel`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct IntelStatus {
+    /// Indicators by source (a feed, or an import's `source`).
+    pub sources: BTreeMap<String, SourceMeta>,
+    pub matcher: MatcherStatus,
+    /// Feeds configured.
+    pub feeds: usize,
+}
+
+/// What the matcher in force holds.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct MatcherStatus {
+    /// Indicators the matcher looks for.
+    pub indicators: usize,
+    pub stats: MatcherStats,
+}
+
+/// A feed with its schedule and the outcome of its last pull.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FeedStatus {
+    pub name: String,
+    pub kind: FeedKind,
+    pub url: String,
+    pub format: Option<String>,
+    pub interval_secs: u64,
+    pub last_pull: Option<DateTime<Utc>>,
+    /// The last pull without an error.
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// Indicators the feed holds now.
+    pub indicators: u64,
+    /// What the last pull since start did.
+    pub added: u64,
+    pub updated: u64,
+    pub removed: u64,
+    pub rejected: u64,
+    pub next_pull: DateTime<Utc>,
+    /// A pull is under way.
+    pub pulling: bool,
+}
+
+impl FeedStatus {
+    fn of(f: &Feed, indicators: Option<u64>, p: Option<&PullStats>) -> FeedStatus {
+        let p = p.cloned().unwrap_or_default();
+        let next = f
+            .last_pull
+            .map(|l| l + TimeDelta::seconds(f.interval_secs.min(i64::MAX as u64) as i64));
+        FeedStatus {
+            name: f.name.clone(),
+            kind: f.kind,
+            url: f.url.clone(),
+            format: f.format.clone(),
+            interval_secs: f.interval_secs,
+            last_pull: f.last_pull,
+            // Across restarts, a pull without an error was a success.
+            last_success: p
+                .last_success
+                .or(f.last_pull.filter(|_| f.last_error.is_none())),
+            last_error: f.last_error.clone(),
+            indicators: indicators.unwrap_or(0),
+            added: p.added,
+            updated: p.updated,
+            removed: p.removed,
+            rejected: p.rejected,
+            next_pull: next.unwrap_or_else(Utc::now),
+            pulling: p.pulling,
+        }
+    }
 }

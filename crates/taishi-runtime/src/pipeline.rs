@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use taishi_event::metrics::{Exposition, MetricKind, Scalar};
 
 use taishi_alert::{Alert, AlertRecord};
 use taishi_event::Event;
@@ -39,6 +40,13 @@ pub trait AlertStore: Send + Sync + 'static {
 /// Receives each new alert after it is stored (alert outputs).
 pub trait AlertHook: Send + Sync + 'static {
     fn alert(&self, alert: &AlertRecord);
+}
+
+/// A service's alert outputs hear of every stored alert.
+impl AlertHook for taishi_alert::Outputs {
+    fn alert(&self, alert: &AlertRecord) {
+        self.dispatcher().submit(alert.alert.clone());
+    }
 }
 
 /// What one batch did, for whoever measures the pipeline.
@@ -425,6 +433,13 @@ impl Pipeline {
         }
         let _ = self.live.send(r);
     }
+    /// The pipeline's series (events, alerts, the alert journal, rejects,
+    /// rules running) in the Prometheus text format.
+    pub fn prometheus(&self) -> String {
+        let mut e = Exposition::new();
+        e.scalars(PIPELINE_SERIES, self);
+        e.finish()
+    }
 
     /// Alerts waiting for the alert store to take them.
     pub fn unstored(&self) -> usize {
@@ -455,3 +470,66 @@ impl IngestSink for Sink {
         Ok(())
     }
 }
+
+fn load(a: &AtomicU64) -> f64 {
+    a.load(Ordering::Relaxed) as f64
+}
+
+/// Every series of the pipeline: one line each, read from the counters
+/// beside which they are counted.
+const PIPELINE_SERIES: &[Scalar<Pipeline>] = &[
+    Scalar {
+        name: "taishi_pipeline_events_total",
+        kind: MetricKind::Counter,
+        help: "Events stored by the pipeline.",
+        get: |p| load(&p.counters.events_in),
+    },
+    Scalar {
+        name: "taishi_pipeline_alerts_total",
+        kind: MetricKind::Counter,
+        help: "Alerts raised.",
+        get: |p| load(&p.counters.alerts_raised),
+    },
+    Scalar {
+        name: "taishi_pipeline_alert_store_failures_total",
+        kind: MetricKind::Counter,
+        help: "Alert inserts that failed; their alerts stay in the journal and are tried again.",
+        get: |p| load(&p.counters.alert_store_failures),
+    },
+    Scalar {
+        name: "taishi_pipeline_alerts_unstored",
+        kind: MetricKind::Gauge,
+        help: "Alerts waiting for the alert store.",
+        get: |p| p.unstored() as f64,
+    },
+    Scalar {
+        name: "taishi_pipeline_alerts_recovered_total",
+        kind: MetricKind::Counter,
+        help: "Alerts a killed run had journaled, stored at this start.",
+        get: |p| load(&p.counters.alerts_recovered),
+    },
+    Scalar {
+        name: "taishi_pipeline_rejects_total",
+        kind: MetricKind::Counter,
+        help: "Malformed records kept aside.",
+        get: |p| load(&p.rejects.count),
+    },
+    Scalar {
+        name: "taishi_pipeline_rejects_dropped_total",
+        kind: MetricKind::Counter,
+        help: "Rejects counted but not kept: the reject folder was full (rejects.max_mib).",
+        get: |p| load(&p.rejects.dropped),
+    },
+    Scalar {
+        name: "taishi_pipeline_rejects_expired_files_total",
+        kind: MetricKind::Counter,
+        help: "Reject day files deleted by age (rejects.retention_days) or size (rejects.max_mib).",
+        get: |p| load(&p.rejects.expired),
+    },
+    Scalar {
+        name: "taishi_rules_compiled",
+        kind: MetricKind::Gauge,
+        help: "Rules running.",
+        get: |p| p.rules.current().engine.active_rules() as f64,
+    },
+];

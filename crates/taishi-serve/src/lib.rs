@@ -19,8 +19,6 @@ pub mod config;
 /// Threat intelligence lives in the runtime; `intel` keeps its old path here.
 pub use taishi_runtime::intel;
 mod openapi;
-pub mod outputs;
-pub mod overview;
 pub mod routes;
 pub mod searches;
 /// Platform state lives in its own crate; `state` keeps its old path here.
@@ -57,7 +55,7 @@ pub struct App {
     pub pipeline: Arc<Pipeline>,
     pub registry: Registry,
     pub geo: Arc<taishi_enrich::GeoIp>,
-    pub outputs: Arc<outputs::Outputs>,
+    pub outputs: Arc<taishi_alert::Outputs>,
     pub intel: Arc<intel::Intel>,
     pub listeners: Vec<ListenerInfo>,
     pub started: Instant,
@@ -70,7 +68,7 @@ pub struct App {
     /// API-token checks of the last few seconds (see `routes::TokenCache`).
     pub token_cache: routes::TokenCache,
     /// Overview pictures of the last few seconds.
-    pub overview_cache: overview::OverviewCache,
+    pub overview_cache: taishi_overview::OverviewCache,
 }
 
 /// The OpenAPI 3.1 document of the HTTP API (what `GET
@@ -81,14 +79,23 @@ pub fn openapi_document() -> serde_json::Value {
     openapi::document(&routes::table())
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ListenerInfo {
-    pub name: String,
-    pub kind: String,
-    pub address: String,
-}
+pub use taishi_ingest::ListenerInfo;
 
 impl App {
+    /// What the situational picture is drawn from.
+    pub fn picture_sources(&self) -> taishi_overview::Sources<'_> {
+        taishi_overview::Sources {
+            store: &self.store,
+            state: &self.state,
+            geo: &self.geo,
+        }
+    }
+
+    /// Each listener's health (overview, `/health`).
+    pub fn listener_status(&self) -> Vec<taishi_ingest::ListenerStatus> {
+        self.registry.status(&self.listeners)
+    }
+
     /// Re-reads the rule files (configured paths and uploads) and swaps in
     /// a new engine; on error the running rules stay.
     pub fn reload_rules(&self) -> anyhow::Result<(usize, usize)> {
@@ -246,7 +253,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
                 .context("threat intelligence")?,
         )
     };
-    let outputs = Arc::new(outputs::Outputs::start(&config.alerts, &state, &data_dir)?);
+    let saved = state.setting(routes::settings::OUTPUTS_SETTING)?;
+    let outputs = Arc::new(
+        taishi_alert::Outputs::start(&config.alerts, saved.as_deref(), &data_dir)
+            .map_err(|p| anyhow::anyhow!("alerts: {p}"))?,
+    );
     let mut builder = Pipeline::builder(store.clone(), rules.clone(), state.clone(), rejects)
         .max_in_flight(4)
         .hook(outputs.clone());
@@ -341,7 +352,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         // growing the map; short-lived, since a cached answer outlives
         // nothing the database says for longer than this.
         token_cache: routes::TokenCache::new(1024, Duration::from_secs(10)),
-        overview_cache: overview::OverviewCache::default(),
+        overview_cache: taishi_overview::OverviewCache::default(),
     });
     let (router, http_metrics) = routes::router(app.clone(), sink);
     tasks.push(tokio::spawn(serve_http(

@@ -136,27 +136,29 @@ impl Searches {
 
     /// The `/metrics` lines.
     pub fn prometheus(&self) -> String {
+        use taishi_event::metrics::{Exposition, MetricKind};
         let c = &self.counters;
-        let mut out = String::new();
-        out.push_str(
-            "# HELP taishi_searches_total Searches run.\n# TYPE taishi_searches_total counter\n",
+        let mut e = Exposition::new();
+        e.scalar(
+            "taishi_searches_total",
+            MetricKind::Counter,
+            "Searches run.",
+            c.run.load(Ordering::Relaxed),
         );
-        out.push_str(&format!(
-            "taishi_searches_total {}\n",
-            c.run.load(Ordering::Relaxed)
-        ));
-        out.push_str("# HELP taishi_searches_refused_total Searches refused or stopped by their limits.\n# TYPE taishi_searches_refused_total counter\n");
+        let refused = "taishi_searches_refused_total";
+        e.family(
+            refused,
+            MetricKind::Counter,
+            "Searches refused or stopped by their limits.",
+        );
         for (reason, v) in [
             ("timeout", &c.timed_out),
             ("cancelled", &c.cancelled),
             ("too_costly", &c.too_costly),
             ("queue_full", &c.queue_full),
         ] {
-            out.push_str(&format!(
-                "taishi_searches_refused_total{{reason=\"{reason}\"}} {}\n",
-                v.load(Ordering::Relaxed)
-            ));
+            e.sample(refused, &[("reason", reason)], v.load(Ordering::Relaxed));
         }
-        out
+        e.finish()
     }
 }

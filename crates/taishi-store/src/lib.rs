@@ -279,6 +279,58 @@ pub struct StoreStats {
     pub open_writers: usize,
 }
 
+impl StoreStats {
+    /// The store's series in the Prometheus text format.
+    pub fn prometheus(&self) -> String {
+        let mut e = taishi_event::metrics::Exposition::new();
+        e.scalars(STORE_SERIES, self);
+        e.finish()
+    }
+}
+
+/// Every series of the store, read from its statistics.
+const STORE_SERIES: &[taishi_event::metrics::Scalar<StoreStats>] = {
+    use taishi_event::metrics::{MetricKind::*, Scalar};
+    &[
+        Scalar {
+            name: "taishi_store_events",
+            kind: Gauge,
+            help: "Events in the store.",
+            get: |s| s.events as f64,
+        },
+        Scalar {
+            name: "taishi_store_bytes",
+            kind: Gauge,
+            help: "Bytes of index on disk.",
+            get: |s| s.index_bytes as f64,
+        },
+        Scalar {
+            name: "taishi_store_wal_bytes",
+            kind: Gauge,
+            help: "Bytes of write-ahead log.",
+            get: |s| s.wal_bytes as f64,
+        },
+        Scalar {
+            name: "taishi_store_outside_events_total",
+            kind: Counter,
+            help: "Events dated outside the day window (store.past_days, store.future_days), kept with their receipt day.",
+            get: |s| s.outside_events as f64,
+        },
+        Scalar {
+            name: "taishi_store_unrepresentable_events_total",
+            kind: Counter,
+            help: "Events dated before 1677 or after 2262, indexed under their receipt time.",
+            get: |s| s.unrepresentable_events as f64,
+        },
+        Scalar {
+            name: "taishi_store_open_writers",
+            kind: Gauge,
+            help: "Index writers open (store.max_open_writers).",
+            get: |s| s.open_writers as f64,
+        },
+    ]
+};
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchRequest {
     pub filter: Filter,

@@ -40,7 +40,7 @@ export default function AlertPage() {
   if (q.isLoading) return <Loading />;
   if (q.error) return <ErrorBox error={q.error} onRetry={() => q.refetch()} />;
   const a = q.data!;
-  const { tactics, techniques } = attackTags(a.tags.length ? a.tags : a.rule?.tags ?? []);
+  const { tactics, techniques } = attackTags(a.tags?.length ? a.tags : a.rule?.tags ?? []);
   const writable = can("write");
   const toggle = (s: number) => setOpen((o) => { const n = new Set(o); if (n.has(s)) n.delete(s); else n.add(s); return n; });
   const ev = asObject(a.event);
@@ -99,7 +99,7 @@ export default function AlertPage() {
                 </tbody>
               </table>
             ) : <Empty text={t("common.noData")} />}
-            {a.events.length > 1 && <div className="muted small pad">{t("common.total", { count: a.events.length })} · seq {a.events.slice(0, 10).join(", ")}</div>}
+            {(a.events?.length ?? 0) > 1 && <div className="muted small pad">{t("common.total", { count: a.events?.length })} · seq {a.events?.slice(0, 10).join(", ")}</div>}
           </Panel>
           <Panel title={t("alerts.related")}>
             {rel.isLoading ? <Loading inline /> : rel.error ? <ErrorBox error={rel.error} /> : !rel.data || (!rel.data.before.length && !rel.data.after.length) ? <Empty text={t("alerts.noRelated")} /> : (

@@ -8,28 +8,24 @@ import { useTranslation } from "react-i18next";
 import type { TFunction } from "i18next";
 import { Download, Plus, RefreshCw, Search as SearchIcon, Trash2, Upload, X } from "lucide-react";
 import {
-  api, ApiError, asObject, FEED_KINDS, num, quoteValue, str, type Query, type Req, type Res,
+  api, ApiError, FEED_KINDS, quoteValue, type Query, type Req, type Res,
   type FeedKind, type FeedStatus, type ImportReport, type ImportResult, type Indicator, type IntelStatus,
 } from "../api";
 
-/** `GET /intel`, read field by field: the document describes it only as an object. */
+/** `GET /intel` as the page shows it: the sources as a list. */
 function readStatus(d: IntelStatus) {
-  const sources = Object.entries(asObject(d.sources)).map(([name, v]) => {
-    const s = asObject(v);
-    return { name, indicators: num(s.indicators) ?? 0, updated: str(s.updated), format: str(s.format) };
-  });
-  return { indicators: num(asObject(d.matcher).indicators), feeds: num(d.feeds), sources };
+  const sources = Object.entries(d.sources).map(([name, s]) => ({
+    name, indicators: s.indicators, updated: s.updated ?? undefined, format: s.format ?? undefined,
+  }));
+  return { indicators: d.matcher.indicators, feeds: d.feeds, sources };
 }
 type Status = ReturnType<typeof readStatus>;
 
-/** One feed of `GET /intel/feeds`, read field by field (the document describes
- * each only as an object). */
+/** One feed of `GET /intel/feeds`, with absent values as `undefined`. */
 function readFeed(x: FeedStatus) {
   return {
-    name: str(x.name) ?? "", kind: str(x.kind) ?? "", format: str(x.format), url: str(x.url) ?? "",
-    interval_secs: num(x.interval_secs) ?? 0, last_pull: str(x.last_pull), last_success: str(x.last_success),
-    indicators: num(x.indicators), added: num(x.added), updated: num(x.updated), removed: num(x.removed), rejected: num(x.rejected),
-    last_error: str(x.last_error), next_pull: str(x.next_pull), pulling: x.pulling === true,
+    ...x, format: x.format ?? undefined, last_pull: x.last_pull ?? undefined, last_success: x.last_success ?? undefined,
+    last_error: x.last_error ?? undefined,
   };
 }
 type Feed = ReturnType<typeof readFeed>;

@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { Minimize2 } from "lucide-react";
-import { api, asObject, LEVELS, num, str, type Level, type Overview as O, type Query, type Res } from "../api";
+import { api, LEVELS, type Level, type Overview as O, type Query, type Res } from "../api";
 import { Chart, baseAxis, palette, type Option } from "../components/Chart";
 import { Empty, ErrorBox, LevelBadge, Loading, Panel } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
@@ -220,16 +220,6 @@ function LiveFeed() {
   );
 }
 
-/** One listener of the overview, read field by field: the document does not
- * describe them yet. */
-function readListener(v: unknown) {
-  const l = asObject(v);
-  return {
-    name: str(l.name) ?? "", kind: str(l.kind), address: str(l.address), events_per_s: num(l.events_per_s), received: num(l.received),
-    rejected: num(l.rejected), udp_dropped: num(l.udp_dropped), lag_ms: num(l.lag_ms), errors: num(l.errors),
-  };
-}
-
 function Listeners({ d }: { d: O }) {
   const { t } = useTranslation();
   const f = useFormat();
@@ -244,7 +234,7 @@ function Listeners({ d }: { d: O }) {
         </tr>
       </thead>
       <tbody>
-        {d.listeners.map(readListener).map((l) => {
+        {d.listeners.map((l) => {
           const bad = (l.udp_dropped ?? 0) > 0 || (l.errors ?? 0) > 0;
           return (
             <tr key={l.name} className={bad ? "warn" : ""}>

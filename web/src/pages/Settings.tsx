@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { Copy, Plus, Send, Trash2 } from "lucide-react";
-import { api, ApiError, LEVELS, str, type Output, type Role, type Req, type Res } from "../api";
+import { api, ApiError, LEVELS, str, type OutputDraft, type Role, type Req, type Res } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, Loading, Panel, Toast } from "../components/common";
 import { useFormat } from "../i18n";
@@ -165,10 +165,10 @@ function Outputs({ say }: { say: Say }) {
   const qc = useQueryClient();
   const { can } = useAuth();
   const outputs = useQuery({ queryKey: ["outputs"], queryFn: () => api<Res<"/settings/outputs">>("/settings/outputs"), retry: false });
-  const [draft, setDraft] = useState<Output[] | null>(null);
-  const items = draft ?? outputs.data?.items ?? [];
+  const [draft, setDraft] = useState<OutputDraft[] | null>(null);
+  const items: OutputDraft[] = draft ?? outputs.data?.items ?? [];
   const save = useMutation({
-    mutationFn: () => api("/settings/outputs", { method: "PUT", body: { items } satisfies Req<"/settings/outputs", "put"> }),
+    mutationFn: () => api("/settings/outputs", { method: "PUT", body: { items: items.map((o) => ({ ...o, to: o.to?.map((x) => x.trim()).filter(Boolean) })) } satisfies Req<"/settings/outputs", "put"> }),
     onSuccess: () => { setDraft(null); say(t("common.saved")); void qc.invalidateQueries({ queryKey: ["outputs"] }); },
     onError: (e) => say((e as Error).message, "err"),
   });
@@ -182,7 +182,7 @@ function Outputs({ say }: { say: Say }) {
     if (outputs.error instanceof ApiError && (outputs.error.status === 404 || outputs.error.status === 405)) return <Empty text={t("settings.outputsUnavailable")} />;
     return <ErrorBox error={outputs.error} />;
   }
-  const edit = (i: number, patch: Partial<Output>) => setDraft(items.map((o, j) => (j === i ? { ...o, ...patch } : o)));
+  const edit = (i: number, patch: Partial<OutputDraft>) => setDraft(items.map((o, j) => (j === i ? { ...o, ...patch } : o)));
   const admin = can("admin");
   return (
     <Panel title={t("settings.outputs")} actions={admin && (
@@ -199,19 +199,19 @@ function Outputs({ say }: { say: Say }) {
               <tr key={i}>
                 <td><input value={str(o.name) ?? ""} disabled={!admin} aria-label={t("common.name")} onChange={(e) => edit(i, { name: e.target.value })} /></td>
                 <td>
-                  <select value={str(o.type) ?? ""} disabled={!admin} aria-label={t("common.type")} onChange={(e) => edit(i, { type: e.target.value })}>
+                  <select value={str(o.type) ?? ""} disabled={!admin} aria-label={t("common.type")} onChange={(e) => edit(i, { type: e.target.value as OutputDraft["type"] })}>
                     {OUTPUT_TYPES.map((x) => <option key={x} value={x}>{t(`settings.outputTypes.${x}`)}</option>)}
                   </select>
                 </td>
                 <td>
                   {str(o.type) === "smtp" ? (
-                    <input value={str(o.to) ?? ""} disabled={!admin} aria-label={t("settings.to")} placeholder="soc@example.cn" onChange={(e) => edit(i, { to: e.target.value })} />
+                    <input value={(o.to ?? []).join(", ")} disabled={!admin} aria-label={t("settings.to")} placeholder="soc@example.cn" onChange={(e) => edit(i, { to: e.target.value.split(",").map((x) => x.trimStart()) })} />
                   ) : (
                     <input className="mono" value={str(o.url) ?? ""} disabled={!admin} aria-label={t("settings.url")} placeholder="https://oapi.dingtalk.com/robot/send?access_token=…" onChange={(e) => edit(i, { url: e.target.value })} />
                   )}
                 </td>
                 <td>
-                  <select value={str(o.min_level) ?? "high"} disabled={!admin} aria-label={t("settings.minLevel")} onChange={(e) => edit(i, { min_level: e.target.value })}>
+                  <select value={str(o.min_level) ?? "high"} disabled={!admin} aria-label={t("settings.minLevel")} onChange={(e) => edit(i, { min_level: e.target.value as OutputDraft["min_level"] })}>
                     {LEVELS.map((l) => <option key={l} value={l}>{t(`level.${l}`)}</option>)}
                   </select>
                 </td>

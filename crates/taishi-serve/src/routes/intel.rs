@@ -8,7 +8,9 @@ use axum::Json;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{bad, blocking, internal, page, Access, ApiError, Items, Object, Page, Route, R, S};
+use crate::intel::{FeedStatus, IntelStatus};
+
+use super::{bad, blocking, internal, page, Access, ApiError, Items, Page, Route, R, S};
 use crate::auth::Permission as P;
 use crate::state::{Alert, IntelHitCount};
 use taishi_intel::{ImportReport, Indicator};
@@ -24,7 +26,7 @@ pub fn routes() -> Vec<Route> {
                 "Indicator sources with counts, the matcher's size and the number of feeds",
                 "情报来源及数量、匹配器规模和订阅源数",
             )
-            .answer::<Object>(),
+            .answer::<IntelStatus>(),
         Route::new(Method::GET, "/intel/indicators", read, intel_indicators)
             .doc(
                 "intel",
@@ -48,7 +50,7 @@ pub fn routes() -> Vec<Route> {
                 "Scheduled feeds with last pull, last success, counts, last error and next pull",
                 "定时订阅源及最近拉取、最近成功、数量、最近错误和下次拉取",
             )
-            .answer::<Items<Object>>(),
+            .answer::<Items<FeedStatus>>(),
         Route::new(Method::POST, "/intel/feeds", feeds, intel_add_feed)
             .doc(
                 "intel",
@@ -56,7 +58,7 @@ pub fn routes() -> Vec<Route> {
                 "添加定时订阅源 {name, kind: url|misp-feed|taxii|misp-rest, url, format?, interval_secs, auth?}",
             )
             .json::<taishi_intel::Feed>()
-            .created::<Object>(),
+            .created::<FeedStatus>(),
         Route::new(Method::DELETE, "/intel/feeds/{name}", feeds, intel_delete_feed).doc(
             "intel",
             "Remove a feed and its indicators",
@@ -84,8 +86,8 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-async fn intel_status(State(app): State<S>) -> R<Json<Object>> {
-    blocking(move || Ok(Json(Object(app.intel.sources())))).await
+async fn intel_status(State(app): State<S>) -> R<Json<IntelStatus>> {
+    blocking(move || Ok(Json(app.intel.sources()))).await
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -142,22 +144,16 @@ async fn intel_indicators(
     .await
 }
 
-async fn intel_feeds(State(app): State<S>) -> R<Json<Items<Object>>> {
+async fn intel_feeds(State(app): State<S>) -> R<Json<Items<FeedStatus>>> {
     blocking(move || {
         Ok(Json(Items {
-            items: app
-                .intel
-                .feed_status()
-                .map_err(feed_error)?
-                .into_iter()
-                .map(Object)
-                .collect(),
+            items: app.intel.feed_status().map_err(feed_error)?,
         }))
     })
     .await
 }
 
-async fn intel_add_feed(State(app): State<S>, body: Bytes) -> R<(StatusCode, Json<Object>)> {
+async fn intel_add_feed(State(app): State<S>, body: Bytes) -> R<(StatusCode, Json<FeedStatus>)> {
     let feed: taishi_intel::Feed = serde_json::from_slice(&body).map_err(|e| {
         bad(format!(
             "feed: {e} (send {{\"name\", \"kind\": \"url|misp-feed|taxii|misp-rest\", \"url\", \"interval_secs\"}})"
@@ -173,7 +169,7 @@ async fn intel_add_feed(State(app): State<S>, body: Bytes) -> R<(StatusCode, Jso
     blocking(move || {
         app.intel
             .add_feed(feed)
-            .map(|v| (StatusCode::CREATED, Json(Object(v))))
+            .map(|v| (StatusCode::CREATED, Json(v)))
             .map_err(feed_error)
     })
     .await

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{blocking, internal, parse_range, Access, Route, R, S};
 use crate::auth::Permission as P;
-use crate::overview::{Overview, OverviewError};
 use crate::state::Alert;
+use taishi_ingest::ListenerStatus;
+use taishi_overview::{Overview, OverviewError, Threat};
 
 pub fn routes() -> Vec<Route> {
     let read = Access::Needs(P::OverviewRead);
@@ -26,7 +27,7 @@ pub fn routes() -> Vec<Route> {
                 "时间范围内的态势总览",
             )
             .query::<OverviewQuery>()
-            .answer::<Overview>(),
+            .answer::<OverviewAnswer>(),
         Route::new(Method::GET, "/stream", read, stream)
             .doc(
                 "overview",
@@ -45,18 +46,39 @@ pub struct OverviewQuery {
     pub to: Option<String>,
 }
 
-async fn overview(State(app): State<S>, Query(q): Query<OverviewQuery>) -> R<Json<Overview>> {
+/// The picture of a time range, and the service's own live part: its
+/// event rate and its listeners (never cached).
+#[derive(Serialize, JsonSchema)]
+pub struct OverviewAnswer {
+    #[serde(flatten)]
+    pub picture: Overview,
+    /// Events stored per second since the service started.
+    pub events_per_s: f64,
+    pub listeners: Vec<ListenerStatus>,
+}
+
+async fn overview(State(app): State<S>, Query(q): Query<OverviewQuery>) -> R<Json<OverviewAnswer>> {
     blocking(move || {
         let (from, to) = (q.from.as_deref(), q.to.as_deref());
         let (f, t) = parse_range(from, to, "now-24h")?;
         let params = (from.unwrap_or_default(), to.unwrap_or_default());
-        app.overview_cache
-            .get(&app, params, taishi_store::TimeRange::new(f, t))
-            .map(Json)
+        let picture = app
+            .overview_cache
+            .get(
+                app.picture_sources(),
+                params,
+                taishi_store::TimeRange::new(f, t),
+            )
             .map_err(|e| match e {
                 OverviewError::State(e) => e.into(),
                 e => internal(e),
-            })
+            })?;
+        Ok(Json(OverviewAnswer {
+            picture,
+            events_per_s: app.pipeline.counters.events_in.load(Ordering::Relaxed) as f64
+                / app.started.elapsed().as_secs_f64().max(1.0),
+            listeners: app.listener_status(),
+        }))
     })
     .await
 }
@@ -96,14 +118,23 @@ async fn stream(
             (events - last_events) as f64 / dt
         };
         let app2 = app.clone();
-        let level = tokio::task::spawn_blocking(move || crate::overview::threat(&app2))
-            .await
-            .unwrap_or((0.0, "low", 0));
+        let threat = tokio::task::spawn_blocking(move || {
+            taishi_overview::threat(&app2.state, chrono::Utc::now())
+        })
+        .await;
+        let threat = match threat {
+            Ok(Ok(t)) => t,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "live stream: threat level not computed");
+                Threat::default()
+            }
+            Err(_) => Threat::default(),
+        };
         let tick = Tick {
             events_per_s: rate,
-            alerts_open: level.2,
-            threat_level: level.1,
-            threat_score: level.0,
+            alerts_open: threat.open,
+            threat_level: threat.level,
+            threat_score: threat.score,
             new_alerts,
         };
         let data = serde_json::to_string(&tick).unwrap_or_default();

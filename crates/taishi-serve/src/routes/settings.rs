@@ -7,7 +7,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
 
-use super::{bad, internal, Access, Object, Route, R, S};
+use taishi_alert::{OutputConfig, OutputsList, ReplaceError};
+
+use super::{bad, Access, Object, Route, R, S};
 use crate::auth::Permission as P;
 
 pub fn routes() -> Vec<Route> {
@@ -23,7 +25,7 @@ pub fn routes() -> Vec<Route> {
             "Alert outputs with their delivery counters (secrets masked)",
             "告警输出及其投递计数（密钥已遮蔽）",
         )
-        .answer::<Outputs>(),
+        .answer::<OutputsList>(),
         Route::new(
             Method::PUT,
             "/settings/outputs",
@@ -36,7 +38,7 @@ pub fn routes() -> Vec<Route> {
             "替换告警输出（遮蔽的密钥保留已保存的值）",
         )
         .json::<OutputsBody>()
-        .answer::<Outputs>(),
+        .answer::<OutputsList>(),
         Route::new(
             Method::POST,
             "/settings/outputs/{name}/test",
@@ -52,38 +54,21 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// The outputs as `taishi_alert::OutputConfig` (`kind`, `name`, `url` …)
-/// each with its `metrics`, and the grouping windows.
-#[derive(Serialize, Deserialize, JsonSchema)]
-pub struct Outputs {
-    pub items: Vec<Object>,
-    pub group_window_s: u64,
-    pub suppress_s: u64,
-    pub outbox: Outbox,
-}
+/// The key of the outputs saved from the console in the state's settings.
+pub const OUTPUTS_SETTING: &str = "alerts.outputs";
 
-/// Notifications of the disk outbox sent after a restart, and dropped.
-#[derive(Serialize, Deserialize, JsonSchema)]
-pub struct Outbox {
-    pub resent: u64,
-    pub dropped: u64,
-}
-
-fn typed(v: J) -> R<Json<Outputs>> {
-    serde_json::from_value(v).map(Json).map_err(internal)
-}
-
-async fn get_outputs(State(app): State<S>) -> R<Json<Outputs>> {
-    typed(app.outputs.list())
+async fn get_outputs(State(app): State<S>) -> Json<OutputsList> {
+    Json(app.outputs.list())
 }
 
 #[derive(Deserialize, JsonSchema)]
 pub struct OutputsBody {
-    /// `taishi_alert::OutputConfig` objects; `metrics` is ignored.
+    /// Output configurations as `GET` lists them; `metrics` is ignored.
+    #[schemars(with = "Vec<OutputConfig>")]
     pub items: Vec<Object>,
 }
 
-async fn put_outputs(State(app): State<S>, Json(b): Json<OutputsBody>) -> R<Json<Outputs>> {
+async fn put_outputs(State(app): State<S>, Json(b): Json<OutputsBody>) -> R<Json<OutputsList>> {
     let mut outs = Vec::new();
     for (i, Object(mut v)) in b.items.into_iter().enumerate() {
         // What `list` adds for display is not configuration.
@@ -95,12 +80,15 @@ async fn put_outputs(State(app): State<S>, Json(b): Json<OutputsBody>) -> R<Json
                 .map_err(|e| bad(format!("items[{i}]: {e}")))?,
         );
     }
-    let v = app
-        .outputs
-        .replace(&app.state, outs)
+    let state = app.state.clone();
+    app.outputs
+        .replace(outs, |text| state.set_setting(OUTPUTS_SETTING, text))
         .await
-        .map_err(|p| bad(p.to_string()))?;
-    typed(v)
+        .map(Json)
+        .map_err(|e| match e {
+            ReplaceError::Invalid(p) => bad(p.to_string()),
+            ReplaceError::Save(e) => e.into(),
+        })
 }
 
 #[derive(Serialize, JsonSchema)]

@@ -127,12 +127,10 @@ pub struct Health {
     pub version: &'static str,
     pub uptime_s: u64,
     pub store: StoreHealth,
-    #[schemars(with = "Vec<Object>")]
-    pub listeners: Vec<J>,
+    pub listeners: Vec<taishi_ingest::ListenerStatus>,
     pub rules: RulesHealth,
     /// The outputs as `GET /settings/outputs` lists them.
-    #[schemars(with = "Vec<Object>")]
-    pub alerts_outputs: J,
+    pub alerts_outputs: Vec<taishi_alert::OutputItem>,
     pub pipeline: PipelineHealth,
 }
 
@@ -172,7 +170,6 @@ pub struct PipelineHealth {
 pub fn health_of(app: &App) -> Health {
     let st = app.store.stats();
     let d = app.rules.current();
-    let mut outputs = app.outputs.list();
     Health {
         status: if st.last_background_error.is_some() {
             "degraded"
@@ -195,14 +192,14 @@ pub fn health_of(app: &App) -> Health {
             open_writers: st.open_writers,
             error: st.last_background_error,
         },
-        listeners: crate::overview::listeners(app),
+        listeners: app.listener_status(),
         rules: RulesHealth {
             loaded: d.infos.len(),
             compiled: d.engine.active_rules(),
             rejected: d.rejected.len(),
             disabled: d.infos.iter().filter(|i| !i.enabled).count(),
         },
-        alerts_outputs: outputs["items"].take(),
+        alerts_outputs: app.outputs.list().items,
         pipeline: PipelineHealth {
             events: app.pipeline.counters.events_in.load(Ordering::Relaxed),
             alerts: app.pipeline.counters.alerts_raised.load(Ordering::Relaxed),
@@ -216,108 +213,19 @@ async fn health(State(app): State<S>) -> R<Json<Health>> {
     blocking(move || Ok(Json(health_of(&app)))).await
 }
 
+/// Every component writes its own series; this only puts them together.
 async fn metrics_text(State(app): State<S>) -> Response {
-    let mut out = app.registry.render_prometheus();
-    out.push_str(&app.outputs.prometheus());
-    out.push_str(&app.searches.prometheus());
-    let st = app.store.stats();
-    let p = &app.pipeline;
-    let d = app.rules.current();
-    for (name, kind, help, v) in [
-        (
-            "taishi_pipeline_events_total",
-            "counter",
-            "Events stored by the pipeline.",
-            p.counters.events_in.load(Ordering::Relaxed) as f64,
-        ),
-        (
-            "taishi_pipeline_alerts_total",
-            "counter",
-            "Alerts raised.",
-            p.counters.alerts_raised.load(Ordering::Relaxed) as f64,
-        ),
-        (
-            "taishi_pipeline_alert_store_failures_total",
-            "counter",
-            "Alert inserts that failed; their alerts stay in the journal and are tried again.",
-            p.counters.alert_store_failures.load(Ordering::Relaxed) as f64,
-        ),
-        (
-            "taishi_pipeline_alerts_unstored",
-            "gauge",
-            "Alerts waiting for the alert store.",
-            p.unstored() as f64,
-        ),
-        (
-            "taishi_pipeline_alerts_recovered_total",
-            "counter",
-            "Alerts a killed run had journaled, stored at this start.",
-            p.counters.alerts_recovered.load(Ordering::Relaxed) as f64,
-        ),
-        (
-            "taishi_pipeline_rejects_total",
-            "counter",
-            "Malformed records kept aside.",
-            p.rejects.count.load(Ordering::Relaxed) as f64,
-        ),
-        (
-            "taishi_pipeline_rejects_dropped_total",
-            "counter",
-            "Rejects counted but not kept: the reject folder was full (rejects.max_mib).",
-            p.rejects.dropped.load(Ordering::Relaxed) as f64,
-        ),
-        (
-            "taishi_pipeline_rejects_expired_files_total",
-            "counter",
-            "Reject day files deleted by age (rejects.retention_days) or size (rejects.max_mib).",
-            p.rejects.expired.load(Ordering::Relaxed) as f64,
-        ),
-        (
-            "taishi_store_events",
-            "gauge",
-            "Events in the store.",
-            st.events as f64,
-        ),
-        (
-            "taishi_store_bytes",
-            "gauge",
-            "Bytes of index on disk.",
-            st.index_bytes as f64,
-        ),
-        (
-            "taishi_store_wal_bytes",
-            "gauge",
-            "Bytes of write-ahead log.",
-            st.wal_bytes as f64,
-        ),
-        (
-            "taishi_store_outside_events_total",
-            "counter",
-            "Events dated outside the day window (store.past_days, store.future_days), kept with their receipt day.",
-            st.outside_events as f64,
-        ),
-        (
-            "taishi_store_unrepresentable_events_total",
-            "counter",
-            "Events dated before 1677 or after 2262, indexed under their receipt time.",
-            st.unrepresentable_events as f64,
-        ),
-        (
-            "taishi_store_open_writers",
-            "gauge",
-            "Index writers open (store.max_open_writers).",
-            st.open_writers as f64,
-        ),
-        (
-            "taishi_rules_compiled",
-            "gauge",
-            "Rules running.",
-            d.engine.active_rules() as f64,
-        ),
-    ] {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
-        ));
+    let text = blocking(move || {
+        let mut out = app.registry.render_prometheus();
+        out.push_str(&app.outputs.prometheus());
+        out.push_str(&app.searches.prometheus());
+        out.push_str(&app.pipeline.prometheus());
+        out.push_str(&app.store.stats().prometheus());
+        Ok(out)
+    })
+    .await;
+    match text {
+        Ok(out) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response(),
+        Err(e) => e.into_response(),
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

@@ -1,0 +1,424 @@
+//! The situational picture (态势总览): events and alerts over a time
+//! range, the threat level, top assets and sources, the ATT&CK matrix.
+//!
+//! Read-side analytics over the event store and the platform state; the
+//! service adds what only it knows (its listeners, its event rate) and
+//! answers HTTP with it. Nothing here is HTTP.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use schemars::JsonSchema;
+use serde::Serialize;
+use taishi_enrich::GeoIp;
+use taishi_state::{State, StateError};
+use taishi_store::{AggResult, Aggregation, Filter, Store, TimeRange};
+
+/// Why a picture could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum OverviewError {
+    #[error("event store: {0}")]
+    Store(#[from] taishi_store::StoreError),
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// What a picture is drawn from.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    pub store: &'a Store,
+    pub state: &'a State,
+    /// Places the top source addresses.
+    pub geo: &'a GeoIp,
+}
+
+/// The threat level of the last 24 h (the overview's gauge and the live
+/// stream's tick).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
+pub struct Threat {
+    /// 0–100.
+    pub score: f64,
+    /// `low`, `guarded`, `elevated`, `high` or `severe`.
+    pub level: &'static str,
+    /// Open alerts of the last 24 h.
+    pub open: u64,
+}
+
+impl Default for Threat {
+    fn default() -> Self {
+        Threat {
+            score: 0.0,
+            level: "low",
+            open: 0,
+        }
+    }
+}
+
+/// Threat score 0–100, its level name, and open alerts, over the 24 h
+/// before `now`.
+pub fn threat(state: &State, now: DateTime<Utc>) -> Result<Threat, StateError> {
+    let from = (now - TimeDelta::hours(24)).timestamp_micros();
+    let (_, open, lv) = state.alert_counts(from, now.timestamp_micros() + 1)?;
+    // Weighted so that one critical outweighs many lows.
+    let w = 0.2 * lv[1] as f64 + 1.0 * lv[2] as f64 + 4.0 * lv[3] as f64 + 10.0 * lv[4] as f64;
+    let score = 100.0 * (1.0 - (-w / 20.0).exp());
+    let level = match score {
+        s if s < 20.0 => "low",
+        s if s < 40.0 => "guarded",
+        s if s < 60.0 => "elevated",
+        s if s < 80.0 => "high",
+        _ => "severe",
+    };
+    Ok(Threat {
+        score: (score * 10.0).round() / 10.0,
+        level,
+        open,
+    })
+}
+
+fn interval_for(span: TimeDelta) -> TimeDelta {
+    let target = span.num_seconds().max(60) / 60;
+    for s in [
+        60,
+        300,
+        600,
+        1800,
+        3600,
+        3 * 3600,
+        6 * 3600,
+        12 * 3600,
+        86_400,
+        7 * 86_400,
+    ] {
+        if s >= target {
+            return TimeDelta::seconds(s);
+        }
+    }
+    TimeDelta::days(7)
+}
+
+/// Several consoles (a wall screen, analysts' tabs) refreshing the same
+/// range share one computation for a few seconds; a change to alerts makes
+/// a fresh one. One per service ([`App`]), so two services in one process
+/// (tests, benchmarks) never see each other's pictures.
+#[derive(Default)]
+pub struct OverviewCache {
+    entries: Mutex<HashMap<CacheKey, (Instant, Overview)>>,
+}
+
+/// `from` and `to` as the client sent them, and the alert generation.
+type CacheKey = (String, String, u64);
+
+const OVERVIEW_TTL: Duration = Duration::from_secs(5);
+
+impl OverviewCache {
+    /// The picture of `range`, computed at most once per
+    /// [`OVERVIEW_TTL`] and alert generation for the same `from` and `to`
+    /// parameters as the client sent them (blocking).
+    pub fn get(
+        &self,
+        src: Sources,
+        (from, to): (&str, &str),
+        range: TimeRange,
+    ) -> Result<Overview, OverviewError> {
+        let key = (from.to_string(), to.to_string(), src.state.generation());
+        {
+            let c = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((t, v)) = c.get(&key) {
+                if t.elapsed() < OVERVIEW_TTL {
+                    return Ok(v.clone());
+                }
+            }
+        }
+        let v = overview(src, range)?;
+        let mut c = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        c.retain(|_, (t, _)| t.elapsed() < OVERVIEW_TTL);
+        c.insert(key, (Instant::now(), v.clone()));
+        Ok(v)
+    }
+}
+
+const TACTICS: &[&str] = &[
+    "reconnaissance",
+    "resource_development",
+    "initial_access",
+    "execution",
+    "persistence",
+    "privilege_escalation",
+    "defense_evasion",
+    "credential_access",
+    "discovery",
+    "lateral_movement",
+    "collection",
+    "command_and_control",
+    "exfiltration",
+    "impact",
+];
+
+/// The picture of a time range (`GET /api/v1/overview`, with the
+/// service's listeners and event rate beside it).
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct Overview {
+    pub from: String,
+    pub to: String,
+    /// `low`, `guarded`, `elevated`, `high` or `severe` (last 24 h).
+    pub threat_level: &'static str,
+    /// 0–100.
+    pub threat_score: f64,
+    pub events_total: u64,
+    pub alerts_total: u64,
+    pub alerts_open: u64,
+    pub interval_ms: i64,
+    pub events_over_time: Vec<TimeCount>,
+    pub alerts_over_time: Vec<LevelsAt>,
+    pub alerts_by_level: LevelCounts,
+    pub alerts_by_rule: Vec<RuleCount>,
+    pub top_assets: Vec<AssetCount>,
+    pub top_sources: Vec<SourceCount>,
+    pub attack_matrix: Vec<MatrixCell>,
+}
+
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct TimeCount {
+    pub t: String,
+    pub count: u64,
+}
+
+/// Alerts of each level.
+#[derive(Clone, Copy, Serialize, JsonSchema)]
+pub struct LevelCounts {
+    pub informational: u64,
+    pub low: u64,
+    pub medium: u64,
+    pub high: u64,
+    pub critical: u64,
+}
+
+impl From<[u64; 5]> for LevelCounts {
+    fn from([informational, low, medium, high, critical]: [u64; 5]) -> Self {
+        LevelCounts {
+            informational,
+            low,
+            medium,
+            high,
+            critical,
+        }
+    }
+}
+
+/// Alerts of each level in one interval starting at `t`.
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct LevelsAt {
+    pub t: String,
+    #[serde(flatten)]
+    pub levels: LevelCounts,
+}
+
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct RuleCount {
+    pub rule_id: String,
+    pub title: String,
+    pub level: String,
+    pub count: u64,
+}
+
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct AssetCount {
+    pub host: String,
+    pub count: u64,
+    pub max_level: String,
+}
+
+/// A source address of alerts, with its place when the GeoIP databases
+/// know it.
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct SourceCount {
+    pub ip: String,
+    pub count: u64,
+    #[serde(flatten)]
+    pub geo: Option<SourceGeo>,
+}
+
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct SourceGeo {
+    pub country_iso_code: Option<String>,
+    pub country_name: Option<String>,
+    pub country_name_zh: Option<String>,
+    pub city_name: Option<String>,
+    pub city_name_zh: Option<String>,
+    /// ISO 3166-2 (`CN-GD`): the China map shades provinces by it.
+    pub region_iso_code: Option<String>,
+    pub region_name: Option<String>,
+    pub region_name_zh: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub as_organization: Option<String>,
+}
+
+#[derive(Clone, Serialize, JsonSchema)]
+pub struct MatrixCell {
+    pub tactic: String,
+    pub technique: String,
+    pub count: u64,
+}
+
+fn source(geo: &GeoIp, ip: &str, count: u64) -> SourceCount {
+    let geo = ip
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .and_then(|a| geo.lookup(a).ok())
+        .map(|g| SourceGeo {
+            country_iso_code: g.country_iso_code,
+            country_name: g.country_name,
+            country_name_zh: g.country_name_zh,
+            city_name: g.city_name,
+            city_name_zh: g.city_name_zh,
+            region_iso_code: g.region_iso_code,
+            region_name: g.region_name,
+            region_name_zh: g.region_name_zh,
+            lat: g.lat,
+            lon: g.lon,
+            as_organization: g.as_organization,
+        });
+    SourceCount {
+        ip: ip.to_string(),
+        count,
+        geo,
+    }
+}
+
+/// Computes the picture of a time range.
+pub fn overview(src: Sources, range: TimeRange) -> Result<Overview, OverviewError> {
+    let span = range.to - range.from;
+    let interval = interval_for(span);
+    let hist = src.store.aggregate(
+        &Filter::All,
+        range,
+        &Aggregation::DateHistogram {
+            interval,
+            split: None,
+        },
+    )?;
+    let events_over_time: Vec<TimeCount> = match &hist {
+        AggResult::DateHistogram(b) => b
+            .iter()
+            .map(|b| TimeCount {
+                t: b.start.to_rfc3339(),
+                count: b.count,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let events_total: u64 = match &hist {
+        AggResult::DateHistogram(b) => b.iter().map(|b| b.count).sum(),
+        _ => 0,
+    };
+    let (fu, tu) = (range.from.timestamp_micros(), range.to.timestamp_micros());
+    let (alerts_total, alerts_open, by_level) = src.state.alert_counts(fu, tu)?;
+
+    let step = interval.num_microseconds().unwrap_or(i64::MAX).max(1);
+    let start = fu - fu.rem_euclid(step);
+    let nb = ((tu - start) / step + 1).clamp(1, 10_000) as usize;
+    let agg = src.state.alert_overview(fu, tu, start, step, 20)?;
+    let mut over = vec![[0u64; 5]; nb];
+    for (b, level, n) in &agg.over_time {
+        over[(*b).clamp(0, nb as i64 - 1) as usize][(*level).clamp(0, 4) as usize] += n;
+    }
+    let mut matrix: HashMap<(String, String), u64> = HashMap::new();
+    for (_, _, _, n, tags) in &agg.rules {
+        let tactics: Vec<&str> = tags
+            .iter()
+            .filter_map(|t| t.strip_prefix("attack."))
+            .filter(|t| TACTICS.contains(&t.replace('-', "_").as_str()))
+            .collect();
+        let techniques: Vec<String> = tags
+            .iter()
+            .filter_map(|t| t.strip_prefix("attack."))
+            .filter(|t| {
+                t.starts_with('t') && t[1..].chars().next().is_some_and(|c| c.is_ascii_digit())
+            })
+            .map(|t| t.to_uppercase())
+            .collect();
+        for ta in if tactics.is_empty() {
+            vec!["unknown"]
+        } else {
+            tactics
+        } {
+            for te in techniques.iter() {
+                *matrix
+                    .entry((ta.replace('-', "_"), te.clone()))
+                    .or_default() += n;
+            }
+        }
+    }
+    let alerts_over_time: Vec<LevelsAt> = over
+        .iter()
+        .enumerate()
+        .map(|(i, c)| LevelsAt {
+            t: DateTime::from_timestamp_micros(start + i as i64 * step)
+                .unwrap_or_default()
+                .to_rfc3339(),
+            levels: (*c).into(),
+        })
+        .collect();
+    let sources: Vec<(&str, u64)> = agg
+        .sources
+        .iter()
+        .filter(|(s, _)| s.parse::<std::net::IpAddr>().is_ok())
+        .map(|(s, n)| (s.as_str(), *n))
+        .collect();
+    let mut matrix: Vec<_> = matrix.into_iter().collect();
+    matrix.sort_by_key(|m| std::cmp::Reverse(m.1));
+    let threat = threat(src.state, Utc::now())?;
+    let level = |l: &i64| taishi_alert::Level::from_rank(*l).name().to_string();
+    Ok(Overview {
+        from: range.from.to_rfc3339(),
+        to: range.to.to_rfc3339(),
+        threat_level: threat.level,
+        threat_score: threat.score,
+        events_total,
+        alerts_total,
+        alerts_open,
+        interval_ms: interval.num_milliseconds(),
+        events_over_time,
+        alerts_over_time,
+        alerts_by_level: by_level.into(),
+        alerts_by_rule: agg
+            .rules
+            .iter()
+            .take(20)
+            .map(|(id, t, l, n, _)| RuleCount {
+                rule_id: id.clone(),
+                title: t.clone(),
+                level: level(l),
+                count: *n,
+            })
+            .collect(),
+        top_assets: agg
+            .hosts
+            .iter()
+            .take(10)
+            .map(|(h, n, l)| AssetCount {
+                host: h.clone(),
+                count: *n,
+                max_level: level(l),
+            })
+            .collect(),
+        top_sources: sources
+            .iter()
+            .take(20)
+            .map(|(ip, n)| source(src.geo, ip, *n))
+            .collect(),
+        attack_matrix: matrix
+            .iter()
+            .take(200)
+            .map(|((ta, te), n)| MatrixCell {
+                tactic: ta.clone(),
+                technique: te.clone(),
+                count: *n,
+            })
+            .collect(),
+    })
+}
