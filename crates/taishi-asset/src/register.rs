@@ -235,6 +235,15 @@ impl Register {
         let mut merged = Vec::new();
         for (other, identity) in matches.into_iter().skip(1) {
             if self.apart(target, other) {
+                // The identities the split gave `other` stay with it: the
+                // sighting's provenance goes there, not to `target`.
+                let theirs = &self.assets[&other];
+                let (to_other, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut incoming.identities)
+                    .into_iter()
+                    .partition(|f| theirs.has_identity(&f.value));
+                incoming.identities = keep;
+                let o = self.assets.get_mut(&other).expect("listed");
+                crate::model::merge_list(&mut o.identities, to_other);
                 continue;
             }
             if let Some(a) = self.assets.remove(&other) {
