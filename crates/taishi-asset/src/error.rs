@@ -53,10 +53,12 @@ pub enum ImportError {
     Dtd { source_name: String, offset: u64 },
     #[error("{source_name}: not UTF-8 at byte {offset}")]
     NotUtf8 { source_name: String, offset: u64 },
-    #[error("{source_name}: XML error at byte {offset}: {message}")]
+    #[error("{source_name}: XML error{}: {message}", offset.map(|o| format!(" at byte {o}")).unwrap_or_default())]
     Xml {
         source_name: String,
-        offset: u64,
+        /// Known for syntax errors; a structure error found while mapping
+        /// the document onto the report's types has none.
+        offset: Option<u64>,
         message: String,
     },
     #[error("{source_name}: JSON error at line {line}, column {column}: {message}")]
@@ -113,7 +115,12 @@ impl ImportError {
                 source_name,
                 offset,
                 message,
-            } => format!("{source_name}：XML 错误（第 {offset} 字节）：{message}"),
+            } => format!(
+                "{source_name}：XML 错误{}：{message}",
+                offset
+                    .map(|o| format!("（第 {o} 字节）"))
+                    .unwrap_or_default()
+            ),
             ImportError::Json {
                 source_name,
                 line,

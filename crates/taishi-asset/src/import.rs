@@ -273,6 +273,34 @@ pub fn import_json(bytes: &[u8], opts: &ImportOptions) -> Result<AssetImport, Im
     Ok(out)
 }
 
+/// Imports the hosts of an Nmap XML scan as assets (open ports, service
+/// and OS CPEs, names); its vulners findings are in
+/// [`crate::scan::nmap::parse`]'s report.
+pub fn import_nmap(bytes: &[u8], opts: &ImportOptions) -> Result<AssetImport, ImportError> {
+    let r = crate::scan::nmap::parse(bytes, opts)?;
+    Ok(AssetImport {
+        records: r.assets.len() + r.rejects.len(),
+        assets: r.assets,
+        rejects: r.rejects,
+        unmapped_columns: Vec::new(),
+    })
+}
+
+/// Imports an inventory of any accepted kind, told apart by content: Nmap
+/// XML, JSON (`[` or `{`), else CSV.
+pub fn import_assets(bytes: &[u8], opts: &ImportOptions) -> Result<AssetImport, ImportError> {
+    let head = &bytes[..bytes.len().min(4096)];
+    let text = String::from_utf8_lossy(head);
+    let t = text.trim_start_matches('\u{feff}').trim_start();
+    if t.starts_with('<') {
+        import_nmap(bytes, opts)
+    } else if t.starts_with('[') || t.starts_with('{') {
+        import_json(bytes, opts)
+    } else {
+        import_csv(bytes, opts)
+    }
+}
+
 fn invalid(opts: &ImportOptions, record: u64, c: &Cell, expected: &str) -> RecordError {
     opts.reject(
         record,

@@ -22,7 +22,7 @@ pub use error::{ImportError, Limits, Problem, RecordError};
 pub use finding::{
     AssetRef, Finding, FindingKey, FindingSet, FindingSource, Location, Scanner, Severity,
 };
-pub use import::{import_csv, import_json, AssetImport, ImportOptions};
+pub use import::{import_assets, import_csv, import_json, import_nmap, AssetImport, ImportOptions};
 pub use lang::Lang;
 pub use model::*;
 pub use register::{Change, IngestOutcome, MergePolicy, MergeReason, Register, RegisterError};

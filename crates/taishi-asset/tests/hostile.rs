@@ -88,6 +88,41 @@ fn evidence_is_clipped() {
 }
 
 #[test]
+fn bad_records_in_reports_are_counted_and_named() {
+    let nmap = br#"<nmaprun><host><status state="up"/></host><host><status state="up"/><address addr="10.0.0.9" addrtype="ipv4"/></host></nmaprun>"#;
+    let r = import_assets(nmap, &opts()).unwrap();
+    assert_eq!((r.records, r.assets.len(), r.rejects.len()), (2, 1, 1));
+    assert_eq!(r.rejects[0].record, 1);
+    assert_eq!(r.rejects[0].field.as_deref(), Some("address"));
+    assert!(r.rejects[0]
+        .message(Lang::Zh)
+        .contains("hostile：第 1 条记录，字段 address"));
+    let trivy = br#"{"ArtifactName":"img","Results":[{"Target":"t","Vulnerabilities":[{"PkgName":"a"},{"VulnerabilityID":"CVE-2020-1111","PkgName":"b","InstalledVersion":"1"}]}]}"#;
+    let r = scan::trivy::parse(trivy, &opts()).unwrap();
+    assert_eq!((r.items, r.findings.len(), r.rejects.len()), (2, 1, 1));
+    assert_eq!(r.rejects[0].field.as_deref(), Some("VulnerabilityID"));
+    let gvm = br#"<report><report><results><result><name>x</name><port>22/tcp</port></result><result><host>10.0.0.4</host><port>22/tcp</port><nvt oid="1.3"><name>y</name></nvt><threat>Low</threat></result></results></report></report>"#;
+    let r = scan::openvas::parse(gvm, &opts()).unwrap();
+    assert_eq!((r.findings.len(), r.rejects.len()), (1, 1));
+    assert_eq!(
+        r.findings[0].key().to_string(),
+        "ip:10.0.0.4 openvas:1.3 tcp/22"
+    );
+    // A whole-document error names the byte.
+    let e = scan::nmap::parse(b"<nmaprun><host></nmaprun>", &opts()).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ImportError::Xml {
+                offset: Some(_),
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
 fn detection_by_content() {
     assert_eq!(
         detect(b"<?xml version=\"1.0\"?>\n<nmaprun>"),

@@ -3,7 +3,7 @@
 //! takes its CVE from `relatedVulnerabilities`.
 
 use super::{from_json, ReportBuilder, ScanReport};
-use crate::error::ImportError;
+use crate::error::{ImportError, Problem};
 use crate::finding::{normalise_cve, AssetRef, FindingSource, Location, Scanner, Severity};
 use crate::import::ImportOptions;
 use serde::Deserialize;
@@ -117,6 +117,10 @@ pub fn parse(bytes: &[u8], opts: &ImportOptions) -> Result<ScanReport, ImportErr
     for m in &rep.matches {
         b.item()?;
         let v = &m.vulnerability;
+        if v.id.trim().is_empty() {
+            b.reject(b.items as u64, "vulnerability.id", Problem::Missing);
+            continue;
+        }
         let cve = normalise_cve(&v.id).or_else(|| {
             m.related_vulnerabilities
                 .iter()

@@ -92,6 +92,12 @@ impl<'a> ReportBuilder<'a> {
         Ok(())
     }
 
+    /// Refuses one record of the report; the rest is read.
+    pub fn reject(&mut self, record: u64, field: &str, problem: crate::error::Problem) {
+        let e = self.opts.reject(record, Some(field), problem);
+        self.rejects.push(e);
+    }
+
     /// One report item naming `cves`: one finding per CVE, so that two
     /// scanners naming overlapping CVE sets meet on each shared CVE; one
     /// finding under the scanner's own id when it names none.
@@ -198,7 +204,7 @@ pub(crate) fn check_xml<'b>(bytes: &'b [u8], opts: &ImportOptions) -> Result<&'b
             Err(e) => {
                 return Err(ImportError::Xml {
                     source_name: opts.source_name.clone(),
-                    offset: r.error_position(),
+                    offset: Some(r.error_position()),
                     message: e.to_string(),
                 })
             }
@@ -218,7 +224,7 @@ pub(crate) fn from_xml<T: DeserializeOwned>(
     de.event_buffer_size(std::num::NonZeroUsize::new(1 << 16));
     T::deserialize(&mut de).map_err(|e| ImportError::Xml {
         source_name: opts.source_name.clone(),
-        offset: 0,
+        offset: None,
         message: e.to_string(),
     })
 }

@@ -5,7 +5,7 @@
 //! what the scanner saw, and the risk model weighs them at nothing.
 
 use super::{check_xml, from_xml, nonempty, score, ReportBuilder, ScanReport};
-use crate::error::ImportError;
+use crate::error::{ImportError, Problem};
 use crate::finding::{normalise_cve, AssetRef, FindingSource, Location, Scanner, Severity};
 use crate::import::{parse_time, push_unique, ImportOptions};
 use crate::model::*;
@@ -104,6 +104,10 @@ pub fn parse(bytes: &[u8], opts: &ImportOptions) -> Result<ScanReport, ImportErr
             .unwrap_or(opts.at);
         let prov = Provenance::new(SourceKind::Scan, &opts.source_name, at).at_record(host_no);
         let mut r = AssetRef::host(tag("host-ip").unwrap_or(&h.name));
+        if r.key() == "unknown" {
+            b.reject(host_no, "ReportHost@name", Problem::NoIdentity);
+            continue;
+        }
         r = r.with_hostname(tag("host-fqdn").or(tag("netbios-name")).or(Some(&h.name)));
         if let Some(m) = tag("mac-address")
             .and_then(|m| m.split_whitespace().next())

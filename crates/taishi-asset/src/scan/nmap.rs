@@ -4,7 +4,7 @@
 //! findings.
 
 use super::{check_xml, from_xml, score, ReportBuilder, ScanReport};
-use crate::error::ImportError;
+use crate::error::{ImportError, Problem};
 use crate::finding::{normalise_cve, AssetRef, FindingSource, Location, Scanner, Severity};
 use crate::import::{push_unique, ImportOptions};
 use crate::model::*;
@@ -192,6 +192,7 @@ pub fn parse(bytes: &[u8], opts: &ImportOptions) -> Result<ScanReport, ImportErr
             }
         }
         if asset.identities.is_empty() {
+            b.reject(i as u64 + 1, "address", Problem::NoIdentity);
             continue;
         }
         b.scanned.insert(r.key());

@@ -4,7 +4,7 @@
 //! one under the NVT OID when it names none.
 
 use super::{check_xml, from_xml, nonempty, score, ReportBuilder, ScanReport};
-use crate::error::ImportError;
+use crate::error::{ImportError, Problem};
 use crate::finding::{cves_in, AssetRef, FindingSource, Location, Scanner, Severity};
 use crate::import::ImportOptions;
 use serde::Deserialize;
@@ -127,6 +127,10 @@ pub fn parse(bytes: &[u8], opts: &ImportOptions) -> Result<ScanReport, ImportErr
         let host = r.host.as_ref();
         let asset = AssetRef::host(host.and_then(|h| h.ip.as_deref()).unwrap_or(""))
             .with_hostname(host.and_then(|h| h.hostname.as_deref()));
+        if asset.key() == "unknown" {
+            b.reject(n as u64 + 1, "host", Problem::NoIdentity);
+            continue;
+        }
         b.note_host(&asset, n as u64 + 1);
         let loc = Location::port(r.port.as_deref().unwrap_or(""), "tcp");
         let nvt = r.nvt.as_ref();

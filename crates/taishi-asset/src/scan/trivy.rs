@@ -3,7 +3,7 @@
 //! the scanned artifact (image, file system, repository).
 
 use super::{from_json, nonempty, ReportBuilder, ScanReport};
-use crate::error::ImportError;
+use crate::error::{ImportError, Problem};
 use crate::finding::{normalise_cve, AssetRef, FindingSource, Location, Scanner, Severity};
 use crate::import::ImportOptions;
 use serde::Deserialize;
@@ -154,6 +154,10 @@ pub fn parse(bytes: &[u8], opts: &ImportOptions) -> Result<ScanReport, ImportErr
     for r in results {
         for v in r.vulnerabilities.iter().flatten() {
             b.item()?;
+            if v.id.trim().is_empty() {
+                b.reject(b.items as u64, "VulnerabilityID", Problem::Missing);
+                continue;
+            }
             let cvss = v.cvss.as_ref().and_then(|m| {
                 v.severity_source
                     .as_ref()
