@@ -57,9 +57,9 @@ fn nessus(hosts: usize) -> String {
         }
         for i in 0..6 {
             let n_cve = 1 + (h + i) % 3;
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "<ReportItem port=\"{port}\" svc_name=\"msrdp\" protocol=\"tcp\" severity=\"{sev}\" pluginID=\"{id}\" pluginName=\"Vulnerability {i}\" pluginFamily=\"Windows\">\n",
+                "<ReportItem port=\"{port}\" svc_name=\"msrdp\" protocol=\"tcp\" severity=\"{sev}\" pluginID=\"{id}\" pluginName=\"Vulnerability {i}\" pluginFamily=\"Windows\">",
                 port = [3389, 445, 443, 80, 0, 135][i],
                 sev = 1 + i % 4,
                 id = 18405 + i
@@ -98,9 +98,9 @@ fn nmap(hosts: usize) -> String {
                 "<port protocol=\"tcp\" portid=\"{p}\"><state state=\"open\" reason=\"syn-ack\" reason_ttl=\"64\"/><service name=\"{name}\" product=\"x\" version=\"1\" method=\"probed\" conf=\"10\"><cpe>{cpe}</cpe></service>"
             );
             if p == 22 {
-                let _ = write!(
+                let _ = writeln!(
                     s,
-                    "<script id=\"vulners\" output=\"...\"><table key=\"{cpe}\">\n"
+                    "<script id=\"vulners\" output=\"...\"><table key=\"{cpe}\">"
                 );
                 for v in 0..8 {
                     let (id, ty, ex) = if v < 5 {
