@@ -168,6 +168,9 @@ impl Provenance {
     }
 }
 
+/// Provenance records kept per fact.
+pub const MAX_PROVENANCE: usize = 32;
+
 /// A value and every observation that said it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fact<T> {
@@ -188,11 +191,20 @@ impl<T> Fact<T> {
         self.provenance.iter().map(|p| p.at).max()
     }
 
+    /// Joins another fact's provenance. At most [`MAX_PROVENANCE`]
+    /// records are kept: the earliest (when the fact was first said) and
+    /// the most recent, so a port seen by a daily scan for years does not
+    /// grow without bound.
     fn absorb(&mut self, other: Vec<Provenance>) {
         for p in other {
             if !self.provenance.contains(&p) {
                 self.provenance.push(p);
             }
+        }
+        if self.provenance.len() > MAX_PROVENANCE {
+            self.provenance.sort_by_key(|p| p.at);
+            let excess = self.provenance.len() - MAX_PROVENANCE;
+            self.provenance.drain(1..1 + excess);
         }
     }
 }
@@ -505,6 +517,10 @@ impl Asset {
             self.owner.as_ref().map(|f| &f.provenance),
             self.business_system.as_ref().map(|f| &f.provenance),
             self.sector.as_ref().map(|f| &f.provenance),
+            self.importance.as_ref().map(|f| &f.provenance),
+            self.cii.as_ref().map(|f| &f.provenance),
+            self.dengbao.as_ref().map(|f| &f.provenance),
+            self.data_level.as_ref().map(|f| &f.provenance),
         ]
         .into_iter()
         .flatten()

@@ -11,7 +11,7 @@ use crate::lang::Lang;
 use crate::model::*;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// When shared identities make two assets one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +125,13 @@ pub struct Register {
     apart: BTreeSet<(AssetId, AssetId)>,
     #[serde(skip)]
     policy: Option<MergePolicy>,
+    /// (organisation, identity) → assets carrying it, so an ingest looks
+    /// at the few assets that share an identity, not at all of them.
+    /// Rebuilt after deserialisation.
+    #[serde(skip)]
+    index: HashMap<(OrgId, Identity), BTreeSet<AssetId>>,
+    #[serde(skip)]
+    indexed: bool,
 }
 
 impl Register {
@@ -161,11 +168,66 @@ impl Register {
 
     /// The assets of `org` that carry an identity, whatever the time.
     pub fn find(&self, org: &OrgId, id: &Identity) -> Vec<AssetId> {
+        if self.indexed {
+            let key = (org.clone(), id.clone());
+            return self
+                .index
+                .get(&key)
+                .map(|s| s.iter().copied().collect())
+                .unwrap_or_default();
+        }
         self.assets
             .values()
             .filter(|a| &a.org == org && a.has_identity(id))
             .map(|a| a.id)
             .collect()
+    }
+
+    fn ensure_index(&mut self) {
+        if self.indexed {
+            return;
+        }
+        self.index.clear();
+        let ids: Vec<AssetId> = self.assets.keys().copied().collect();
+        for id in ids {
+            self.index_asset(id);
+        }
+        self.indexed = true;
+    }
+
+    fn index_asset(&mut self, id: AssetId) {
+        let Some(a) = self.assets.get(&id) else {
+            return;
+        };
+        for f in &a.identities {
+            self.index
+                .entry((a.org.clone(), f.value.clone()))
+                .or_default()
+                .insert(id);
+        }
+    }
+
+    fn unindex_asset(&mut self, id: AssetId) {
+        let Some(a) = self.assets.get(&id) else {
+            return;
+        };
+        for f in &a.identities {
+            let key = (a.org.clone(), f.value.clone());
+            if let Some(set) = self.index.get_mut(&key) {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.index.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Runs a change to one asset with the index kept in step.
+    fn change<R>(&mut self, id: AssetId, f: impl FnOnce(&mut Asset) -> R) -> Option<R> {
+        self.unindex_asset(id);
+        let out = self.assets.get_mut(&id).map(f);
+        self.index_asset(id);
+        out
     }
 
     fn apart(&self, a: AssetId, b: AssetId) -> bool {
@@ -206,10 +268,21 @@ impl Register {
     /// its organisation it shares an identity with (which may join several
     /// existing assets into one), else registered as new.
     pub fn ingest(&mut self, mut incoming: Asset) -> IngestOutcome {
-        let mut matches: Vec<(AssetId, Identity)> = self
-            .assets
-            .values()
-            .filter_map(|a| self.shared(a, &incoming).map(|i| (a.id, i)))
+        self.ensure_index();
+        // Only assets that carry one of the incoming identities can match.
+        let candidates: BTreeSet<AssetId> = incoming
+            .identities
+            .iter()
+            .filter_map(|f| self.index.get(&(incoming.org.clone(), f.value.clone())))
+            .flatten()
+            .copied()
+            .collect();
+        let mut matches: Vec<(AssetId, Identity)> = candidates
+            .into_iter()
+            .filter_map(|id| {
+                let a = self.assets.get(&id)?;
+                self.shared(a, &incoming).map(|i| (id, i))
+            })
             .collect();
         let at = incoming
             .provenance()
@@ -221,6 +294,7 @@ impl Register {
             let id = self.alloc();
             incoming.id = id;
             self.assets.insert(id, incoming);
+            self.index_asset(id);
             self.journal.push(Change::Created { id, at });
             return IngestOutcome {
                 id,
@@ -242,16 +316,15 @@ impl Register {
                     .into_iter()
                     .partition(|f| theirs.has_identity(&f.value));
                 incoming.identities = keep;
-                let o = self.assets.get_mut(&other).expect("listed");
-                crate::model::merge_list(&mut o.identities, to_other);
+                self.change(other, |o| {
+                    crate::model::merge_list(&mut o.identities, to_other)
+                });
                 continue;
             }
+            self.unindex_asset(other);
             if let Some(a) = self.assets.remove(&other) {
                 let reason = MergeReason::Shared { identity };
-                self.assets
-                    .get_mut(&target)
-                    .expect("target exists")
-                    .absorb(a);
+                self.change(target, |t| t.absorb(a));
                 self.journal.push(Change::Merged {
                     into: target,
                     from: other,
@@ -262,10 +335,7 @@ impl Register {
             }
         }
         incoming.id = target;
-        self.assets
-            .get_mut(&target)
-            .expect("target exists")
-            .absorb(incoming);
+        self.change(target, |t| t.absorb(incoming));
         IngestOutcome {
             id: target,
             created: false,
@@ -300,8 +370,10 @@ impl Register {
         if a.org != b.org {
             return Err(RegisterError::DifferentOrgs(into, from));
         }
+        self.ensure_index();
+        self.unindex_asset(from);
         let b = self.assets.remove(&from).expect("checked");
-        self.assets.get_mut(&into).expect("checked").absorb(b);
+        self.change(into, |a| a.absorb(b));
         self.apart.remove(&(into.min(from), into.max(from)));
         self.journal.push(Change::Merged {
             into,
@@ -355,6 +427,8 @@ impl Register {
         let only_moving =
             |ps: &[Provenance]| !ps.is_empty() && ps.iter().all(|p| move_obs.contains(&key(p)));
         let new_id = self.alloc();
+        self.ensure_index();
+        self.unindex_asset(id);
         let a = self.assets.get_mut(&id).expect("checked");
         let mut b = Asset::new(new_id, a.org.clone());
         b.identities = moving;
@@ -379,6 +453,8 @@ impl Register {
             b.seen(t);
         }
         self.assets.insert(new_id, b);
+        self.index_asset(id);
+        self.index_asset(new_id);
         self.apart.insert((id.min(new_id), id.max(new_id)));
         self.journal.push(Change::Split {
             from: id,

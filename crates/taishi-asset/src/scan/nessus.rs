@@ -119,8 +119,15 @@ pub fn parse(bytes: &[u8], opts: &ImportOptions) -> Result<ScanReport, ImportErr
         for id in r.identities() {
             push_unique(&mut asset.identities, prov.fact(id));
         }
-        if let Some(f) = tag("host-fqdn").and_then(Identity::name) {
-            push_unique(&mut asset.identities, prov.fact(f));
+        // The FQDN and the NetBIOS name both: EVTX `Computer` and syslog
+        // hosts name machines either way, and discovery compares on both.
+        for n in [tag("host-fqdn"), tag("netbios-name")]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(id) = Identity::name(n) {
+                push_unique(&mut asset.identities, prov.fact(id));
+            }
         }
         for c in tag("cpe")
             .into_iter()
