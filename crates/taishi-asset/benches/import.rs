@@ -9,7 +9,7 @@
 use chrono::Utc;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
-use taishi_asset::{scan, ImportOptions, OrgId, ScanReport};
+use taishi_asset::{scan, ImportOptions, MergePolicy, OrgId, Register, ScanReport};
 
 const HOSTS: usize = 10_000;
 const RUNS: usize = 5;
@@ -142,7 +142,7 @@ fn bench(
     name: &str,
     text: String,
     parse: fn(&[u8], &ImportOptions) -> Result<ScanReport, taishi_asset::ImportError>,
-) {
+) -> ScanReport {
     let path = std::env::temp_dir().join(format!("taishi-asset-bench-{name}.xml"));
     std::fs::write(&path, &text).expect("write synthetic report");
     drop(text);
@@ -177,6 +177,39 @@ fn bench(
         parse_t.as_secs_f64() / events_t.as_secs_f64()
     );
     let _ = std::fs::remove_file(&path);
+    report
+}
+
+/// The report's hosts into an empty register, then again (every host
+/// merges into its asset), against cloning the same assets.
+fn bench_register(report: &ScanReport) {
+    let assets = &report.assets;
+    let (clone_t, _) = time(|| assets.clone());
+    let (fresh_t, reg) = time(|| {
+        let mut reg = Register::new(MergePolicy::default());
+        for a in assets.clone() {
+            reg.ingest(a);
+        }
+        reg
+    });
+    let (again_t, _) = time(|| {
+        let mut reg = reg.clone();
+        for a in assets.clone() {
+            reg.ingest(a);
+        }
+        reg.len()
+    });
+    let n = assets.len() as f64;
+    println!(
+        "register: {} assets ingested  median {:.3} s ({:.0}/s); again, all merging  median {:.3} s ({:.0}/s); clone alone {:.3} s; ingest/clone = {:.1}x",
+        assets.len(),
+        fresh_t.as_secs_f64(),
+        n / fresh_t.as_secs_f64(),
+        again_t.as_secs_f64(),
+        n / again_t.as_secs_f64(),
+        clone_t.as_secs_f64(),
+        fresh_t.as_secs_f64() / clone_t.as_secs_f64()
+    );
 }
 
 fn main() {
@@ -185,6 +218,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(HOSTS);
-    bench("nessus", nessus(hosts), scan::nessus::parse);
+    let nessus_report = bench("nessus", nessus(hosts), scan::nessus::parse);
     bench("nmap", nmap(hosts), scan::nmap::parse);
+    bench_register(&nessus_report);
 }

@@ -236,6 +236,31 @@ pub fn import_json(bytes: &[u8], opts: &ImportOptions) -> Result<AssetImport, Im
                             serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {
                                 push(it.to_string())
                             }
+                            // Software lists are often objects:
+                            // {"cpe": …} / {"purl": …} / {"name": …, "version": …}.
+                            serde_json::Value::Object(o) if *field == "software" => {
+                                let get = |k: &str| o.get(k).and_then(|v| v.as_str());
+                                match (get("cpe").or(get("purl")), get("name")) {
+                                    (Some(id), _) => push(id.to_string()),
+                                    (None, Some(n)) => push(match get("version") {
+                                        Some(v) => format!("{n}@{v}"),
+                                        None => n.to_string(),
+                                    }),
+                                    (None, None) => {
+                                        bad.get_or_insert(
+                                            opts.reject(
+                                                no,
+                                                Some(header),
+                                                Problem::Shape {
+                                                    message:
+                                                        "a software object needs cpe, purl or name"
+                                                            .into(),
+                                                },
+                                            ),
+                                        );
+                                    }
+                                }
+                            }
                             _ => {
                                 bad.get_or_insert(opts.reject(
                                     no,

@@ -88,10 +88,23 @@ fn english_json_inventory() {
          "tags": ["ot"], "last_seen": "2026-11-30T10:00:00+08:00", "colour": "blue"},
         {"name": "no identity"},
         [1, 2],
-        {"ip": "10.3.0.8", "software": {"x": 1}}
+        {"ip": "10.3.0.8", "software": {"x": 1}},
+        {"ip": "10.3.0.9", "software": [{"name": "nginx", "version": "1.18.0"}, {"purl": "pkg:pypi/django@3.2.9"}]}
     ]}"#;
     let r = import_json(json.as_bytes(), &opts("inv.json", t(1))).unwrap();
-    assert_eq!((r.records, r.assets.len(), r.rejects.len()), (4, 1, 3));
+    assert_eq!((r.records, r.assets.len(), r.rejects.len()), (5, 2, 3));
+    let sw: Vec<String> = r.assets[1]
+        .software
+        .iter()
+        .map(|f| format!("{:?}@{:?}", f.value.name, f.value.version))
+        .collect();
+    assert_eq!(
+        sw,
+        [
+            "Some(\"nginx\")@Some(\"1.18.0\")",
+            "Some(\"django\")@Some(\"3.2.9\")"
+        ]
+    );
     assert_eq!(r.unmapped_columns, vec!["colour".to_string()]);
     assert_eq!(r.rejects[2].record, 4);
     assert_eq!(r.rejects[2].field.as_deref(), Some("software"));
