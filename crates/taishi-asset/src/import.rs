@@ -403,7 +403,7 @@ fn build_asset(cells: &[Cell], record: u64, opts: &ImportOptions) -> Result<Asse
                     let svc = Service::parse(s, c.field == "exposed_ports").ok_or_else(|| {
                         invalid(opts, record, c, "端口，如 tcp/443 / a port such as tcp/443")
                     })?;
-                    push_unique(&mut a.services, prov.fact(svc));
+                    crate::model::merge_services(&mut a.services, vec![prov.fact(svc)]);
                 }
             }
             "software" => {

@@ -484,7 +484,7 @@ impl Asset {
     /// value, so the asset never shows a value no source said last.
     pub fn absorb(&mut self, other: Asset) {
         merge_list(&mut self.identities, other.identities);
-        merge_list(&mut self.services, other.services);
+        merge_services(&mut self.services, other.services);
         merge_list(&mut self.software, other.software);
         merge_list(&mut self.tags, other.tags);
         merge_one(&mut self.name, other.name);
@@ -542,6 +542,27 @@ pub(crate) fn merge_list<T: PartialEq>(into: &mut Vec<Fact<T>>, from: Vec<Fact<T
     for f in from {
         match into.iter_mut().find(|x| x.value == f.value) {
             Some(x) => x.absorb(f.provenance),
+            None => into.push(f),
+        }
+    }
+}
+
+/// One fact per port: an internal and an external scan of the same port
+/// are one service, external if either saw it from outside, named by the
+/// first source that named it.
+pub(crate) fn merge_services(into: &mut Vec<Fact<Service>>, from: Vec<Fact<Service>>) {
+    for f in from {
+        let same = |x: &&mut Fact<Service>| {
+            x.value.transport == f.value.transport && x.value.port == f.value.port
+        };
+        match into.iter_mut().find(same) {
+            Some(x) => {
+                x.value.external |= f.value.external;
+                if x.value.name.is_none() {
+                    x.value.name = f.value.name;
+                }
+                x.absorb(f.provenance);
+            }
             None => into.push(f),
         }
     }

@@ -351,6 +351,25 @@ fn rescan_new_open_fixed() {
 }
 
 #[test]
+fn one_service_per_port_external_if_any_source_saw_it_from_outside() {
+    let inside = br#"<nmaprun><host><status state="up"/><address addr="10.5.0.1" addrtype="ipv4"/>
+        <ports><port protocol="tcp" portid="443"><state state="open"/></port></ports></host></nmaprun>"#;
+    let outside = br#"<nmaprun><host><status state="up"/><address addr="10.5.0.1" addrtype="ipv4"/>
+        <ports><port protocol="tcp" portid="443"><state state="open"/><service name="https"/></port></ports></host></nmaprun>"#;
+    let mut o = opts("inside.xml", t(1));
+    let mut a = import_nmap(inside, &o).unwrap().assets.remove(0);
+    assert_eq!(a.exposure().count(), 0);
+    o.source_name = "outside.xml".into();
+    o.external = true;
+    a.absorb(import_nmap(outside, &o).unwrap().assets.remove(0));
+    assert_eq!(a.services.len(), 1);
+    let s = &a.services[0];
+    assert!(s.value.external);
+    assert_eq!(s.value.name.as_deref(), Some("https"));
+    assert_eq!(s.provenance.len(), 2);
+}
+
+#[test]
 fn software_names() {
     let c = Cpe::parse("cpe:/a:Apache:HTTP_Server:2.4.7").unwrap();
     assert_eq!(

@@ -144,14 +144,14 @@ pub fn parse(bytes: &[u8], opts: &ImportOptions) -> Result<ScanReport, ImportErr
             b.item()?;
             let loc = Location::port(&it.port, &it.protocol);
             if let (Location::Port { transport, port }, Some(svc)) = (&loc, &it.svc_name) {
-                push_unique(
+                crate::model::merge_services(
                     &mut asset.services,
-                    prov.fact(Service {
+                    vec![prov.fact(Service {
                         transport: *transport,
                         port: *port,
                         name: Some(svc.trim_end_matches('?').to_string()),
                         external: opts.external,
-                    }),
+                    })],
                 );
             }
             let severity = Severity::parse(&it.severity)

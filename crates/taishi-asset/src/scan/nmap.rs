@@ -210,14 +210,14 @@ pub fn parse(bytes: &[u8], opts: &ImportOptions) -> Result<ScanReport, ImportErr
             let loc = Location::port(&p.portid, &p.protocol);
             let open = p.state.as_ref().is_some_and(|s| s.state == "open");
             if let (true, Location::Port { transport, port }) = (open, &loc) {
-                push_unique(
+                crate::model::merge_services(
                     &mut asset.services,
-                    prov.fact(Service {
+                    vec![prov.fact(Service {
                         transport: *transport,
                         port: *port,
                         name: p.service.as_ref().and_then(|s| s.name.clone()),
                         external: opts.external,
-                    }),
+                    })],
                 );
                 for cpe in p.service.iter().flat_map(|s| &s.cpe) {
                     if let Ok(c) = Cpe::parse(cpe) {
