@@ -43,22 +43,32 @@ pub enum ImportError {
         size: usize,
         limit: usize,
     },
-    #[error("{source_name}: XML nested deeper than {limit} elements at byte {offset}")]
+    #[error(
+        "{source_name}: XML nested deeper than {limit} elements at line {line} (byte {offset})"
+    )]
     TooDeep {
         source_name: String,
         limit: usize,
+        line: u64,
         offset: u64,
     },
-    #[error("{source_name}: entity declarations in a DTD are refused (byte {offset})")]
-    Dtd { source_name: String, offset: u64 },
+    #[error(
+        "{source_name}: entity declarations in a DTD are refused (line {line}, byte {offset})"
+    )]
+    Dtd {
+        source_name: String,
+        line: u64,
+        offset: u64,
+    },
     #[error("{source_name}: not UTF-8 at byte {offset}")]
     NotUtf8 { source_name: String, offset: u64 },
-    #[error("{source_name}: XML error{}: {message}", offset.map(|o| format!(" at byte {o}")).unwrap_or_default())]
+    #[error("{source_name}: XML error{}: {message}", at.map(|(l, o)| format!(" at line {l} (byte {o})")).unwrap_or_default())]
     Xml {
         source_name: String,
-        /// Known for syntax errors; a structure error found while mapping
-        /// the document onto the report's types has none.
-        offset: Option<u64>,
+        /// Line and byte offset, known for syntax errors; a structure error
+        /// found while mapping the document onto the report's types has
+        /// none.
+        at: Option<(u64, u64)>,
         message: String,
     },
     #[error("{source_name}: JSON error at line {line}, column {column}: {message}")]
@@ -101,24 +111,27 @@ impl ImportError {
             ImportError::TooDeep {
                 source_name,
                 limit,
+                line,
                 offset,
-            } => format!("{source_name}：XML 嵌套超过 {limit} 层（第 {offset} 字节）"),
+            } => {
+                format!("{source_name}：XML 嵌套超过 {limit} 层（第 {line} 行，第 {offset} 字节）")
+            }
             ImportError::Dtd {
                 source_name,
+                line,
                 offset,
-            } => format!("{source_name}：拒绝 DTD 实体声明（第 {offset} 字节）"),
+            } => format!("{source_name}：拒绝 DTD 实体声明（第 {line} 行，第 {offset} 字节）"),
             ImportError::NotUtf8 {
                 source_name,
                 offset,
             } => format!("{source_name}：第 {offset} 字节起不是 UTF-8 编码"),
             ImportError::Xml {
                 source_name,
-                offset,
+                at,
                 message,
             } => format!(
                 "{source_name}：XML 错误{}：{message}",
-                offset
-                    .map(|o| format!("（第 {o} 字节）"))
+                at.map(|(l, o)| format!("（第 {l} 行，第 {o} 字节）"))
                     .unwrap_or_default()
             ),
             ImportError::Json {

@@ -18,7 +18,7 @@ fn entity_declarations_are_refused() {
     let xxe = br#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
 <NessusClientData_v2><Report><ReportHost name="&xxe;"/></Report></NessusClientData_v2>"#;
     let e = scan::nessus::parse(xxe, &opts()).unwrap_err();
-    assert!(matches!(e, ImportError::Dtd { .. }), "{e}");
+    assert!(matches!(e, ImportError::Dtd { line: 1, .. }), "{e}");
     assert!(e.message(Lang::Zh).contains("拒绝 DTD 实体声明"));
     let lol = br#"<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><nmaprun>&lol2;</nmaprun>"#;
     assert!(matches!(
@@ -33,12 +33,22 @@ fn entity_declarations_are_refused() {
 #[test]
 fn depth_and_size_limits() {
     let deep = format!(
-        "<nmaprun>{}{}</nmaprun>",
+        "<nmaprun>\n{}{}</nmaprun>",
         "<a>".repeat(100),
         "</a>".repeat(100)
     );
     let e = scan::nmap::parse(deep.as_bytes(), &opts()).unwrap_err();
-    assert!(matches!(e, ImportError::TooDeep { limit: 64, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            ImportError::TooDeep {
+                limit: 64,
+                line: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let mut o = opts();
     o.limits.max_bytes = 10;
     let e = import_csv(b"ip\n10.0.0.1\n", &o).unwrap_err();
@@ -114,7 +124,7 @@ fn bad_records_in_reports_are_counted_and_named() {
         matches!(
             e,
             ImportError::Xml {
-                offset: Some(_),
+                at: Some((1, _)),
                 ..
             }
         ),

@@ -176,6 +176,10 @@ pub(crate) fn check_xml<'b>(bytes: &'b [u8], opts: &ImportOptions) -> Result<&'b
     })?;
     let mut r = quick_xml::Reader::from_str(text);
     let mut depth = 0usize;
+    let line_of = |offset: u64| {
+        let end = (offset as usize).min(text.len());
+        count_newlines(&text.as_bytes()[..end]) + 1
+    };
     loop {
         let pos = r.buffer_position();
         match r.read_event() {
@@ -185,6 +189,7 @@ pub(crate) fn check_xml<'b>(bytes: &'b [u8], opts: &ImportOptions) -> Result<&'b
                     return Err(ImportError::TooDeep {
                         source_name: opts.source_name.clone(),
                         limit: opts.limits.max_depth,
+                        line: line_of(pos),
                         offset: pos,
                     });
                 }
@@ -195,6 +200,7 @@ pub(crate) fn check_xml<'b>(bytes: &'b [u8], opts: &ImportOptions) -> Result<&'b
                 if raw.windows(8).any(|w| w.eq_ignore_ascii_case(b"<!ENTITY")) {
                     return Err(ImportError::Dtd {
                         source_name: opts.source_name.clone(),
+                        line: line_of(pos),
                         offset: pos,
                     });
                 }
@@ -204,13 +210,17 @@ pub(crate) fn check_xml<'b>(bytes: &'b [u8], opts: &ImportOptions) -> Result<&'b
             Err(e) => {
                 return Err(ImportError::Xml {
                     source_name: opts.source_name.clone(),
-                    offset: Some(r.error_position()),
+                    at: Some((line_of(r.error_position()), r.error_position())),
                     message: e.to_string(),
                 })
             }
         }
     }
     Ok(text)
+}
+
+fn count_newlines(b: &[u8]) -> u64 {
+    b.iter().filter(|&&c| c == b'\n').count() as u64
 }
 
 /// Deserialises a checked XML document.
@@ -224,7 +234,7 @@ pub(crate) fn from_xml<T: DeserializeOwned>(
     de.event_buffer_size(std::num::NonZeroUsize::new(1 << 16));
     T::deserialize(&mut de).map_err(|e| ImportError::Xml {
         source_name: opts.source_name.clone(),
-        offset: None,
+        at: None,
         message: e.to_string(),
     })
 }
