@@ -132,6 +132,11 @@ pub fn parse(bytes: &[u8], opts: &ImportOptions) -> Result<ScanReport, ImportErr
             continue;
         }
         b.note_host(&asset, n as u64 + 1);
+        // An override an analyst set in Greenbone: the host was scanned,
+        // the result is not a finding.
+        if r.threat.as_deref().map(str::trim) == Some("False Positive") {
+            continue;
+        }
         let loc = Location::port(r.port.as_deref().unwrap_or(""), "tcp");
         let nvt = r.nvt.as_ref();
         let sev_score = score(r.severity.as_deref());
