@@ -114,13 +114,13 @@ fn bad_records_in_reports_are_counted_and_named() {
     let gvm = br#"<report><report><results><result><name>x</name><port>22/tcp</port></result><result><host>10.0.0.4</host><port>22/tcp</port><nvt oid="1.3"><name>y</name></nvt><threat>Low</threat></result></results></report></report>"#;
     let r = scan::openvas::parse(gvm, &opts()).unwrap();
     assert_eq!((r.findings.len(), r.rejects.len()), (1, 1));
-    let fp = br#"<report><results><result><host>10.0.0.5</host><port>22/tcp</port><nvt oid="1.4"/><threat>False Positive</threat></result></results></report>"#;
-    let r = scan::openvas::parse(fp, &opts()).unwrap();
-    assert_eq!((r.items, r.findings.len(), r.scanned.len()), (1, 0, 1));
     assert_eq!(
         r.findings[0].key().to_string(),
         "ip:10.0.0.4 openvas:1.3 tcp/22"
     );
+    let fp = br#"<report><results><result><host>10.0.0.5</host><port>22/tcp</port><nvt oid="1.4"/><threat>False Positive</threat></result></results></report>"#;
+    let r = scan::openvas::parse(fp, &opts()).unwrap();
+    assert_eq!((r.items, r.findings.len(), r.scanned.len()), (1, 0, 1));
     // A whole-document error names the byte.
     let e = scan::nmap::parse(b"<nmaprun><host></nmaprun>", &opts()).unwrap_err();
     assert!(
