@@ -528,8 +528,25 @@ impl Grouper {
         let joins = self.open.get(&key).is_some_and(|o| {
             ts >= o.first_ms.saturating_sub(w) && ts <= o.last_ms.saturating_add(w)
         });
-        if !joins && self.open.contains_key(&key) {
-            self.close(&key, CloseReason::Replaced);
+        if let Some(o) = self.open.get(&key) {
+            if ts < o.first_ms.saturating_sub(w) {
+                // A late alert from before the open group's window: its own
+                // incident, so the current group keeps collecting.
+                let group = self.new_group();
+                return Assignment {
+                    group,
+                    new: true,
+                    key: Some(key),
+                    class,
+                    reason: Text::new(
+                        "告警时间早于该实体当前事件的时间窗口，单独成事件",
+                        "the alert predates the window of its entity's open incident: an incident of its own",
+                    ),
+                };
+            }
+            if !joins {
+                self.close(&key, CloseReason::Replaced);
+            }
         }
         let reason = Text::new(
             format!(

@@ -245,3 +245,17 @@ fn merge_across_organisations_is_refused() {
     let mut b = Incident::new("B", "org2", "t", base(), by("x")).unwrap();
     assert!(a.merge(&mut b, by("no")).is_err());
 }
+
+#[test]
+fn a_late_alert_from_before_the_window_does_not_close_the_open_group() {
+    let mut g = Grouper::new(GroupConfig {
+        window: Duration::hours(1),
+        ..GroupConfig::default()
+    });
+    let a = g.assign(&endpoint("o1", "H1", "u", 300, &[]));
+    let late = g.assign(&endpoint("o0", "H1", "u", 0, &[]));
+    assert!(late.new && late.group != a.group);
+    let b = g.assign(&endpoint("o2", "H1", "u", 310, &[]));
+    assert_eq!(b.group, a.group);
+    assert!(g.drain_closed().is_empty());
+}
