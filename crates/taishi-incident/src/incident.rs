@@ -82,6 +82,68 @@ pub enum IncidentError {
     },
 }
 
+impl IncidentError {
+    /// The error for the analyst, in `lang` (the `Display` form is the
+    /// English one, for logs).
+    pub fn message(&self, lang: Lang) -> String {
+        if lang == Lang::En {
+            return self.to_string();
+        }
+        match self {
+            IncidentError::Transition { incident, from, to } => format!(
+                "事件 {incident}：不允许从“{}”转到“{}”",
+                from.label(Lang::Zh),
+                to.label(Lang::Zh)
+            ),
+            IncidentError::Limit {
+                incident,
+                what,
+                limit,
+            } => {
+                let what = match *what {
+                    "alerts" => "告警数",
+                    "the timeline" => "时间线",
+                    "observables" => "观察项数",
+                    "tasks" => "任务数",
+                    other => other,
+                };
+                format!("事件 {incident}：{what}将超过上限 {limit}")
+            }
+            IncidentError::TextTooLong {
+                incident,
+                field,
+                chars,
+                limit,
+            } => {
+                format!("事件 {incident}：{field} 有 {chars} 个字符，超过上限 {limit}")
+            }
+            IncidentError::UnknownAlert { incident, alert } => {
+                format!("事件 {incident}：告警 {alert} 不在本事件中")
+            }
+            IncidentError::UnknownTask { incident, task } => {
+                format!("事件 {incident}：任务 {task} 不存在")
+            }
+            IncidentError::UnknownCategory { incident, code } => {
+                format!("事件 {incident}：分类表中没有子类 {code}")
+            }
+            IncidentError::OrgMismatch { a, b } => {
+                format!("事件 {a} 与 {b} 属于不同单位，不能合并")
+            }
+            IncidentError::Closed { incident } => format!("事件 {incident} 已关闭"),
+            IncidentError::BadSplit { incident } => {
+                format!("事件 {incident}：拆分须移出部分而非全部告警")
+            }
+            IncidentError::BadValue {
+                incident,
+                field,
+                value,
+            } => {
+                format!("事件 {incident}：{field} 的值“{value}”为空或为占位值")
+            }
+        }
+    }
+}
+
 /// Who acted: a person or a part of the system.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "name")]

@@ -171,6 +171,37 @@ pub enum ReportError {
     },
 }
 
+impl ReportError {
+    /// The error for the analyst, in `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        match (self, lang) {
+            (
+                ReportError::Missing {
+                    incident,
+                    item,
+                    field,
+                },
+                Lang::Zh,
+            ) => format!(
+                "事件 {incident} 的报告：第{}项（{}）缺少 {field}",
+                item.number(),
+                item.label(Lang::Zh)
+            ),
+            (
+                ReportError::TooLong {
+                    incident,
+                    field,
+                    limit,
+                },
+                Lang::Zh,
+            ) => {
+                format!("事件 {incident} 的报告：{field} 超过 {limit} 个字符")
+            }
+            (e, Lang::En) => e.to_string(),
+        }
+    }
+}
+
 fn blank(s: &str) -> bool {
     s.trim().is_empty()
 }

@@ -218,4 +218,10 @@ fn drill() {
         .iter()
         .all(|d| matches!(d.state, DueState::Met { .. })));
     assert_eq!(Status::Closed.label(Lang::Zh), "关闭");
+    let e = inc.add_alert(&alerts[0], analyst(301, "late")).unwrap_err();
+    assert!(e.message(Lang::Zh).contains("已关闭"));
+    // The incident is stored and read back as JSON.
+    let j = serde_json::to_string(&inc).unwrap();
+    let back: Incident = serde_json::from_str(&j).unwrap();
+    assert_eq!(back, inc);
 }
