@@ -84,6 +84,7 @@ const NETWORK_PRODUCTS: &[&str] = &[
     "netflow",
     "firewall",
 ];
+const NETWORK_SENSORS: &[&str] = &["zeek", "suricata", "snort", "netflow"];
 const NETWORK_CATEGORIES: &[&str] = &[
     "firewall",
     "proxy",
@@ -115,6 +116,8 @@ const IDENTITY_SERVICES: &[&str] = &[
     "pam",
     "okta",
     "radius",
+    "duo",
+    "onelogin.events",
 ];
 const IDENTITY_CATEGORIES: &[&str] = &["authentication", "logon"];
 const ENDPOINT_PRODUCTS: &[&str] = &["windows", "linux", "macos", "unix"];
@@ -138,6 +141,11 @@ pub fn classify(alert: &Alert, ls: Option<&LogSource>) -> SourceClass {
         return SourceClass::Correlation;
     }
     if let Some(ls) = ls {
+        // A network sensor's view of a logon (Zeek's kerberos log) is
+        // about addresses: its user fields are not the roles' names.
+        if is_in(&ls.product, NETWORK_SENSORS) {
+            return SourceClass::Network;
+        }
         if is_in(&ls.service, IDENTITY_SERVICES)
             || is_in(&ls.product, IDENTITY_PRODUCTS)
             || is_in(&ls.category, IDENTITY_CATEGORIES)
