@@ -11,7 +11,8 @@ use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use taishi_alert::{Alert, Level};
 
-use crate::category::Categories;
+use crate::category::{Categories, CategoryMapping, Suggestion};
+use crate::clock::ReportingFacts;
 use crate::data::{parse_yaml, DataError};
 use crate::grade::{Grade, Grading, GradingInput};
 use crate::lang::{Label, Lang, Text};
@@ -467,9 +468,23 @@ pub enum Action {
     Comment {
         text: String,
     },
-    Report {
-        kind: String,
+    /// A report was sent to the regulator.
+    Reported {
+        report: ReportSent,
     },
+    /// A fact emerged that calls for a supplementary report.
+    NewFact {
+        text: String,
+    },
+}
+
+/// Which report was sent (the reporting clock reads these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportSent {
+    First,
+    Supplementary,
+    Summary,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -492,6 +507,9 @@ pub struct Incident {
     pub pap: Pap,
     /// ATT&CK technique ids (`T1059.001`), from the alerts' tags and by hand.
     pub techniques: BTreeSet<String>,
+    /// The alerts' distinct rule tags (category suggestions read them).
+    #[serde(default)]
+    pub tags: BTreeSet<String>,
     pub category: Option<CategoryDecision>,
     pub grade: Option<GradeDecision>,
     /// When the operator discovered it: the reporting clock counts from here.
@@ -600,6 +618,7 @@ impl Incident {
             tlp: Tlp::default(),
             pap: Pap::default(),
             techniques: BTreeSet::new(),
+            tags: BTreeSet::new(),
             category: None,
             grade: None,
             discovered_at,
@@ -752,6 +771,72 @@ impl Incident {
         )
     }
 
+    /// Records a report sent to the regulator.
+    pub fn record_report(
+        &mut self,
+        report: ReportSent,
+        by: Provenance,
+    ) -> Result<(), IncidentError> {
+        self.check_text("why", &by.why)?;
+        self.push(Action::Reported { report }, by)
+    }
+
+    /// Records a new fact that calls for a supplementary report.
+    pub fn new_fact(&mut self, text: &str, by: Provenance) -> Result<(), IncidentError> {
+        self.check_text("fact", text)?;
+        self.push(
+            Action::NewFact {
+                text: text.to_string(),
+            },
+            by,
+        )
+    }
+
+    /// What the reporting clock needs, read from the grade and the
+    /// timeline (reports sent, new facts, the last closing).
+    pub fn reporting_facts(&self) -> ReportingFacts {
+        let mut f = ReportingFacts {
+            discovered_at: Some(self.discovered_at),
+            grade: self.grade.as_ref().map(|g| (g.grade, g.by.when)),
+            ..ReportingFacts::default()
+        };
+        for e in &self.timeline {
+            let when = e.by.when;
+            match &e.action {
+                Action::Reported {
+                    report: ReportSent::First,
+                } => {
+                    f.first_report_at.get_or_insert(when);
+                }
+                Action::Reported {
+                    report: ReportSent::Supplementary,
+                } => f.supplementary_at.push(when),
+                Action::Reported {
+                    report: ReportSent::Summary,
+                } => f.summary_at = Some(when),
+                Action::NewFact { .. } => f.new_facts_at.push(when),
+                Action::Status {
+                    to: Status::Closed, ..
+                } => f.closed_at = Some(when),
+                Action::Status {
+                    from: Status::Closed,
+                    ..
+                } => f.closed_at = None,
+                _ => {}
+            }
+        }
+        f
+    }
+
+    /// Suggested categories from the alerts' tags, best first.
+    pub fn suggest_category(
+        &self,
+        mapping: &CategoryMapping,
+        table: &Categories,
+    ) -> Vec<Suggestion> {
+        mapping.suggest(table, self.tags.iter().map(String::as_str))
+    }
+
     /// The ids of the alerts currently attached.
     pub fn active_alerts(&self) -> impl Iterator<Item = &AlertLink> {
         self.alerts.iter().filter(|l| l.active)
@@ -793,6 +878,11 @@ impl Incident {
         for t in alert.tags.iter().filter_map(|t| technique_of(t)) {
             if self.techniques.len() < self.limits.max_observables {
                 self.techniques.insert(t);
+            }
+        }
+        for t in &alert.tags {
+            if self.tags.len() < self.limits.max_observables && t.len() <= 256 {
+                self.tags.insert(t.to_ascii_lowercase());
             }
         }
         for (k, v) in observables_of(alert, Placeholders::builtin()) {
@@ -1070,6 +1160,7 @@ impl Incident {
         // The earlier discovery governs the reporting clock.
         self.discovered_at = self.discovered_at.min(other.discovered_at);
         self.techniques.extend(other.techniques.iter().cloned());
+        self.tags.extend(other.tags.iter().cloned());
         for o in &other.observables {
             for s in &o.sources {
                 self.note_observable(o.kind, o.value.clone(), s.clone());

@@ -9,12 +9,12 @@ mod common;
 use chrono::Duration;
 use common::*;
 use taishi_incident::grade::{GradingInput, SystemLoss};
-use taishi_incident::incident::TaskStatus;
+use taishi_incident::incident::{ReportSent, TaskStatus};
 use taishi_incident::report::{Item, Ransom};
 use taishi_incident::{
     Actor, Art7Report, Categories, CategoryMapping, Clock, ClockPolicy, DueState, Grade,
     GradingTable, GroupConfig, Grouper, Incident, Label, Lang, Obligation, Playbooks, Provenance,
-    ReportKind, ReporterType, ReportingFacts, Status, SummaryReport,
+    ReportKind, ReporterType, Status, SummaryReport,
 };
 
 #[test]
@@ -73,11 +73,7 @@ fn drill() {
 
     // 3. Categorised: the suggestion is ransomware, the analyst confirms.
     let table = Categories::builtin();
-    let tags: Vec<&str> = alerts
-        .iter()
-        .flat_map(|a| a.tags.iter().map(String::as_str))
-        .collect();
-    let s = CategoryMapping::builtin().suggest(table, tags);
+    let s = inc.suggest_category(CategoryMapping::builtin(), table);
     assert_eq!(s[0].subcategory, "0107");
     inc.confirm_category(
         table,
@@ -105,11 +101,11 @@ fn drill() {
         .unwrap();
 
     // … and the 1-hour deadline appears, counted from discovery.
-    let mut facts = ReportingFacts {
-        discovered_at: Some(inc.discovered_at),
-        grade: Some((grading.grade, base() + Duration::minutes(15))),
-        ..ReportingFacts::default()
-    };
+    let mut facts = inc.reporting_facts();
+    assert_eq!(
+        facts.grade,
+        Some((grading.grade, base() + Duration::minutes(15)))
+    );
     let policy = ClockPolicy::default();
     let r = ReporterType::CiiOperator;
     let c = Clock::at(&facts, r, &policy, base() + Duration::minutes(16));
@@ -145,7 +141,10 @@ fn drill() {
         date: Some(base()),
     });
     report.validate().unwrap();
-    facts.first_report_at = Some(base() + Duration::minutes(40));
+    inc.record_report(ReportSent::First, analyst(40, "sent by e-mail and phone"))
+        .unwrap();
+    facts = inc.reporting_facts();
+    assert_eq!(facts.first_report_at, Some(base() + Duration::minutes(40)));
     let mut full = report.clone();
     full.kind = ReportKind::Supplementary(1);
     assert!(matches!(
@@ -191,7 +190,8 @@ fn drill() {
     }
     inc.transition(Status::Closed, analyst(300, "closed"))
         .unwrap();
-    facts.closed_at = Some(base() + Duration::minutes(300));
+    facts = inc.reporting_facts();
+    assert_eq!(facts.closed_at, Some(base() + Duration::minutes(300)));
     let mut summary = SummaryReport::prefill(&inc, "某电厂", facts.closed_at);
     assert!(!summary.response.is_empty());
     assert!(summary.validate().is_err());
@@ -211,6 +211,11 @@ fn drill() {
         due.deadline,
         base() + Duration::minutes(300) + Duration::days(30)
     );
+    inc.transition(Status::Triage, analyst(400, "reopened"))
+        .unwrap();
+    assert_eq!(inc.reporting_facts().closed_at, None);
+    inc.transition(Status::Closed, analyst(401, "closed again"))
+        .unwrap();
     facts.summary_at = Some(base() + Duration::days(3));
     let c = Clock::at(&facts, r, &policy, base() + Duration::days(3));
     assert!(c
