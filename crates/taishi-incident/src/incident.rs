@@ -543,6 +543,17 @@ pub fn technique_of(tag: &str) -> Option<String> {
     None
 }
 
+/// One spelling per observable, so "seen in other incidents" finds it:
+/// host names, domains, users, addresses and hashes are case-insensitive
+/// (a domain's trailing dot is dropped); URLs are kept as written.
+pub fn normalise_observable(kind: ObservableKind, v: &str) -> String {
+    match kind {
+        ObservableKind::Url => v.to_string(),
+        ObservableKind::Domain => v.trim_end_matches('.').to_lowercase(),
+        _ => v.to_lowercase(),
+    }
+}
+
 /// The observables an alert carries: host, addresses, users, domains,
 /// URLs and hashes, placeholders left out.
 pub fn observables_of(alert: &Alert, ph: &Placeholders) -> Vec<(ObservableKind, String)> {
@@ -550,7 +561,7 @@ pub fn observables_of(alert: &Alert, ph: &Placeholders) -> Vec<(ObservableKind, 
     let mut push = |k: ObservableKind, v: &str| {
         let v = v.trim();
         if !ph.is_placeholder(v) && v.len() <= 2048 {
-            out.push((k, v.to_string()));
+            out.push((k, normalise_observable(k, v)));
         }
     };
     if let Some(h) = &alert.host {
@@ -955,11 +966,8 @@ impl Incident {
             self.observables.len(),
             self.limits.max_observables,
         )?;
-        self.note_observable(
-            kind,
-            v.to_string(),
-            ObservableSource::Manual { by: by.clone() },
-        );
+        let v = normalise_observable(kind, v);
+        self.note_observable(kind, v.clone(), ObservableSource::Manual { by: by.clone() });
         self.push(
             Action::ObservableAdded {
                 kind,
@@ -1398,7 +1406,7 @@ impl ObservableIndex {
     /// The other incidents where one observable was seen (for "seen in").
     pub fn seen_in(&self, kind: ObservableKind, value: &str, except: &str) -> Vec<&str> {
         self.postings
-            .get(&(kind, value.to_string()))
+            .get(&(kind, normalise_observable(kind, value.trim())))
             .map(|v| {
                 v.iter()
                     .map(String::as_str)

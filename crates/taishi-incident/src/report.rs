@@ -210,19 +210,27 @@ impl Art7Report {
     /// A report pre-filled from the incident: what the system knows (the
     /// unit, hosts, times, category, grade, impact so far, leads from the
     /// observables and techniques); the analyst writes the rest.
+    /// `lang` is the language of the report (a report to a Chinese
+    /// regulator is in Chinese; the English form is for review).
     pub fn prefill(
         incident: &Incident,
         unit_name: &str,
         table: &Categories,
         kind: ReportKind,
+        lang: Lang,
     ) -> Art7Report {
-        let hosts: Vec<String> = incident
+        // `ws01` and `ws01.corp.local` are one system.
+        let mut hosts: Vec<String> = Vec::new();
+        for o in incident
             .observables
             .iter()
             .filter(|o| o.kind == ObservableKind::Host)
-            .map(|o| o.value.clone())
-            .take(MAX_LIST)
-            .collect();
+        {
+            let short = o.value.split('.').next().unwrap_or(&o.value);
+            if hosts.len() < MAX_LIST && !hosts.iter().any(|h| h.split('.').next() == Some(short)) {
+                hosts.push(o.value.clone());
+            }
+        }
         let (code, cat) = match &incident.category {
             Some(c) => match table.subcategory(&c.subcategory) {
                 Some((cat, sub)) => (
@@ -237,12 +245,20 @@ impl Art7Report {
             None => (None, None),
         };
         let alerts = incident.active_alerts().count();
-        let impact = format!(
-            "{} 条告警，涉及主机 {} 台；最高严重程度 {}。",
-            alerts,
-            hosts.len(),
-            incident.severity.name_zh()
-        );
+        let impact = match lang {
+            Lang::Zh => format!(
+                "{} 条告警，涉及主机 {} 台；最高严重程度 {}。",
+                alerts,
+                hosts.len(),
+                incident.severity.name_zh()
+            ),
+            Lang::En => format!(
+                "{} alerts on {} host(s); highest severity {}.",
+                alerts,
+                hosts.len(),
+                incident.severity.name()
+            ),
+        };
         let ips: Vec<String> = incident
             .observables
             .iter()
@@ -265,7 +281,7 @@ impl Art7Report {
             .tasks
             .iter()
             .filter(|t| t.status == crate::incident::TaskStatus::Done)
-            .map(|t| t.title.zh.clone())
+            .map(|t| t.title.get(lang).to_string())
             .collect();
         Art7Report {
             kind,
@@ -284,7 +300,7 @@ impl Art7Report {
                 category: cat,
                 grade: incident.grade.as_ref().map(|g| g.grade),
                 impact,
-                measures_taken: measures.join("；"),
+                measures_taken: measures.join(if lang == Lang::Zh { "；" } else { "; " }),
                 ransom: None,
             },
             development: String::new(),

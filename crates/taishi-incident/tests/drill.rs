@@ -123,8 +123,15 @@ fn drill() {
     assert!(c.notify[0].message.zh.contains("首次报告"));
 
     // 5. The report: first with items 1–2, then a full one with all eight.
-    let mut report = Art7Report::prefill(&inc, "某电厂", table, ReportKind::First);
+    let mut report = Art7Report::prefill(&inc, "某电厂", table, ReportKind::First, Lang::Zh);
     assert_eq!(report.occurrence.category_code.as_deref(), Some("0107"));
+    assert!(report.occurrence.impact.starts_with("3 条告警"));
+    let en = Art7Report::prefill(&inc, "Plant", table, ReportKind::First, Lang::En);
+    assert!(
+        en.occurrence.impact.starts_with("3 alerts on 1 host(s)"),
+        "{}",
+        en.occurrence.impact
+    );
     assert!(
         report.validate().is_err(),
         "place and measures not yet written"

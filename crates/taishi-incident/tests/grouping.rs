@@ -207,7 +207,7 @@ fn incident_from_grouped_alerts_merge_and_split_keep_provenance() {
     assert_eq!(sim[0].incident, "INC-5");
     assert!(sim[0]
         .shared
-        .contains(&(ObservableKind::Host, "WS02".to_string())));
+        .contains(&(ObservableKind::Host, "ws02".to_string())));
     assert_eq!(
         idx.seen_in(ObservableKind::Host, "WS02", "INC-3"),
         ["INC-5"]
