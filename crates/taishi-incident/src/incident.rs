@@ -493,6 +493,32 @@ pub struct TimelineEntry {
     pub by: Provenance,
 }
 
+/// One line of the incident's timeline as shown: an alert at the time its
+/// event happened, or an action at the time it was taken.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "item")]
+pub enum TimelineItem<'a> {
+    Alert {
+        at: DateTime<FixedOffset>,
+        alert_id: &'a str,
+        rule_title: &'a str,
+        level: Level,
+        active: bool,
+    },
+    Action {
+        at: DateTime<FixedOffset>,
+        entry: &'a TimelineEntry,
+    },
+}
+
+impl TimelineItem<'_> {
+    pub fn at(&self) -> DateTime<FixedOffset> {
+        match self {
+            TimelineItem::Alert { at, .. } | TimelineItem::Action { at, .. } => *at,
+        }
+    }
+}
+
 /// One incident.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
@@ -780,6 +806,30 @@ impl Incident {
             },
             by,
         )
+    }
+
+    /// The timeline built from the alerts' events and every action, in
+    /// time order (alerts first at equal times: the event came before
+    /// anyone acted on it).
+    pub fn timeline_view(&self) -> Vec<TimelineItem<'_>> {
+        let mut v: Vec<TimelineItem<'_>> = self
+            .alerts
+            .iter()
+            .map(|l| TimelineItem::Alert {
+                at: l.timestamp,
+                alert_id: &l.alert_id,
+                rule_title: &l.rule_title,
+                level: l.level,
+                active: l.active,
+            })
+            .chain(self.timeline.iter().map(|e| TimelineItem::Action {
+                at: e.by.when,
+                entry: e,
+            }))
+            .collect();
+        // A stable sort keeps alerts (listed first) ahead at equal times.
+        v.sort_by_key(|i| i.at());
+        v
     }
 
     /// Records a report sent to the regulator.

@@ -232,6 +232,14 @@ fn drill() {
     assert_eq!(Status::Closed.label(Lang::Zh), "关闭");
     let e = inc.add_alert(&alerts[0], analyst(301, "late")).unwrap_err();
     assert!(e.message(Lang::Zh).contains("已关闭"));
+    // The timeline interleaves the alerts' events and the actions.
+    let tl = inc.timeline_view();
+    assert!(tl.windows(2).all(|w| w[0].at() <= w[1].at()));
+    assert!(matches!(
+        tl[0],
+        taishi_incident::incident::TimelineItem::Alert { alert_id: "d1", .. }
+    ));
+    assert!(serde_json::to_value(&tl).unwrap()[0]["item"] == "alert");
     // The incident is stored and read back as JSON.
     let j = serde_json::to_string(&inc).unwrap();
     let back: Incident = serde_json::from_str(&j).unwrap();
