@@ -1,0 +1,1282 @@
+//! The scanner: one pass over the bytes, a cheap prefilter that stops only at
+//! bytes that can start a candidate, and validation of candidates only.
+//!
+//! The pass stops at ASCII digits, `@`, `-`, `_` and non-ASCII bytes (16 at a
+//! time with SSE2 on x86-64). At a digit it takes the whole alphanumeric token
+//! around it and dispatches on its length and shape (an ID number is 18
+//! characters, a mobile 11 digits, …); a token is maximal, so a number inside
+//! a longer run of digits or letters is never a candidate. `@` starts e-mail
+//! and URL-password checks, `-` PEM headers, `_` GitHub tokens, and runs of
+//! non-ASCII bytes the name and address detectors. Bytes that are not UTF-8
+//! (GBK logs) are only ever compared, never decoded, so they cannot panic.
+
+use crate::data::{num, tables, DataError, Tables};
+use crate::kind::{Kind, KindSet, Reason};
+use crate::validate::{
+    gb11643_check, gb11714_valid, gb32100_check, luhn_valid, today_yyyymmdd, valid_birth_date,
+};
+use memchr::memmem;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// What to look for and how much to report.
+#[derive(Clone, Debug)]
+pub struct ScanConfig {
+    /// The detectors that run.
+    pub kinds: KindSet,
+    /// Findings below this confidence are not reported (None: the `report`
+    /// value of data/confidence.txt, 0.5).
+    pub min_confidence: Option<f32>,
+    /// At most this many findings per call; `ScanOutput::truncated` says when
+    /// more were left out. Bounds the memory a hostile input can cost.
+    pub max_findings: usize,
+    /// How far before and after a candidate context words are looked for, in bytes.
+    pub context_before: usize,
+    pub context_after: usize,
+    /// At most this many bytes of a PEM block are taken into a finding.
+    pub max_pem_bytes: usize,
+    /// Today as YYYYMMDD (birth dates after it are impossible); None: the clock's UTC date.
+    pub today: Option<u32>,
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig {
+            kinds: KindSet::all(),
+            min_confidence: None,
+            max_findings: 100_000,
+            context_before: 48,
+            context_after: 16,
+            max_pem_bytes: 64 * 1024,
+            today: None,
+        }
+    }
+}
+
+/// One piece of personal information or one secret found in the input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub kind: Kind,
+    /// Byte span in the scanned input (`start..end`).
+    pub start: usize,
+    pub end: usize,
+    /// 0-1: how sure the detector is.
+    pub confidence: f32,
+    /// Why (validation steps that passed, context words, caveats).
+    pub reasons: Vec<Reason>,
+}
+
+impl Finding {
+    /// The value's canonical form, which keyed hashes are computed over, so that
+    /// equal values correlate however they were written: resident IDs in their
+    /// 18-character form, digits only for phone and card numbers (without +86),
+    /// e-mail lower-cased; other kinds as found.
+    pub fn normalised(&self, input: &[u8]) -> Vec<u8> {
+        let raw = &input[self.start.min(input.len())..self.end.min(input.len())];
+        match self.kind {
+            Kind::CnResidentId => crate::validate::normalise_resident_id(raw)
+                .map(|a| a.to_vec())
+                .unwrap_or_else(|| raw.to_vec()),
+            Kind::CnMobile => {
+                let d: Vec<u8> = raw.iter().copied().filter(u8::is_ascii_digit).collect();
+                d[d.len().saturating_sub(11)..].to_vec()
+            }
+            Kind::BankCard => raw.iter().copied().filter(u8::is_ascii_digit).collect(),
+            Kind::Email => raw.to_ascii_lowercase(),
+            _ => raw.to_vec(),
+        }
+    }
+}
+
+/// The findings of one call, in order of their start.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScanOutput {
+    pub findings: Vec<Finding>,
+    /// More findings than `max_findings` were there.
+    pub truncated: bool,
+}
+
+/// The detectors, ready to run. Cheap to clone; safe to share between threads.
+#[derive(Clone)]
+pub struct Scanner {
+    cfg: ScanConfig,
+    t: &'static Tables,
+    min: f32,
+    today: u32,
+}
+
+impl std::fmt::Debug for Scanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scanner").field("cfg", &self.cfg).finish()
+    }
+}
+
+impl Scanner {
+    /// A scanner with this configuration (fails only if the embedded data is malformed).
+    pub fn new(cfg: ScanConfig) -> Result<Scanner, DataError> {
+        let t = tables()?;
+        Ok(Scanner {
+            min: cfg.min_confidence.unwrap_or(t.conf.report),
+            today: cfg.today.unwrap_or_else(today_yyyymmdd),
+            cfg,
+            t,
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ScanConfig {
+        &self.cfg
+    }
+
+    /// Finds everything in `input`.
+    pub fn scan(&self, input: &[u8]) -> ScanOutput {
+        let mut out = ScanOutput::default();
+        self.scan_into(input, KindSet::EMPTY, &mut out);
+        out
+    }
+
+    /// Finds everything in the value of a named field (a JSON key, a column):
+    /// the name counts as a context word for the whole value, so that
+    /// `{"phone": "13800138000"}` and a column `id_card` raise their kinds.
+    pub fn scan_field(&self, field: &str, input: &[u8]) -> ScanOutput {
+        let mut out = ScanOutput::default();
+        self.scan_into(input, self.context_kinds(field.as_bytes()), &mut out);
+        out
+    }
+
+    /// The kinds whose context words occur in `text` (e.g. a field name).
+    pub fn context_kinds(&self, text: &[u8]) -> KindSet {
+        self.t
+            .context
+            .find_overlapping_iter(text)
+            .filter(|m| {
+                ascii_word_start(
+                    text,
+                    m.start(),
+                    self.t.context_kinds[m.pattern().as_usize()].1,
+                )
+            })
+            .fold(KindSet::EMPTY, |s, m| {
+                s.union(self.t.context_kinds[m.pattern().as_usize()].0)
+            })
+    }
+
+    /// Appends the findings of `input` to `out` (sorted by start within this
+    /// call). `field` holds the kinds a surrounding field name vouches for.
+    pub fn scan_into(&self, input: &[u8], field: KindSet, out: &mut ScanOutput) {
+        let first = out.findings.len();
+        let mut r = Run {
+            sc: self,
+            b: input,
+            field,
+            out,
+        };
+        r.run();
+        out.findings[first..].sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+    }
+}
+
+/// Whether a match of an ASCII context word starts a word (so `tel` does not
+/// match inside `hotel`, nor `pan` inside `company`).
+fn ascii_word_start(text: &[u8], at: usize, word: &str) -> bool {
+    !word.is_ascii() || at == 0 || !text[at - 1].is_ascii_alphabetic()
+}
+
+/// Bytes that can start a candidate.
+const fn trigger_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_digit() || b == b'@' || b == b'-' || b == b'_' || b >= 0x80;
+        i += 1;
+    }
+    t
+}
+static TRIGGER: [bool; 256] = trigger_table();
+
+/// The first index at or after `i` whose byte is a trigger (or `b.len()`).
+#[inline]
+fn next_trigger(b: &[u8], mut i: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of the x86-64 baseline; every load reads 16 bytes
+        // at `i` with `i + 16 <= b.len()`, and loadu has no alignment needs.
+        unsafe {
+            // Digits map to 0x80..=0x89 after adding 0x50, the only bytes below
+            // -118 as signed; bytes >= 0x80 come from the sign mask directly.
+            let off = _mm_set1_epi8(0x50);
+            let lim = _mm_set1_epi8(-118);
+            let at = _mm_set1_epi8(b'@' as i8);
+            let dash = _mm_set1_epi8(b'-' as i8);
+            let us = _mm_set1_epi8(b'_' as i8);
+            while i + 16 <= b.len() {
+                let v = _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i);
+                let d = _mm_cmplt_epi8(_mm_add_epi8(v, off), lim);
+                let p = _mm_or_si128(
+                    _mm_cmpeq_epi8(v, at),
+                    _mm_or_si128(_mm_cmpeq_epi8(v, dash), _mm_cmpeq_epi8(v, us)),
+                );
+                let mask = (_mm_movemask_epi8(_mm_or_si128(d, p)) | _mm_movemask_epi8(v)) as u32;
+                if mask != 0 {
+                    return i + mask.trailing_zeros() as usize;
+                }
+                i += 16;
+            }
+        }
+    }
+    while i < b.len() && !TRIGGER[b[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+#[inline]
+fn is_alnum(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+}
+
+#[inline]
+fn is_b64url(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
+}
+
+/// The three UTF-8 bytes at `i` as a CJK ideograph (U+4E00-U+9FFF), if they are one.
+#[inline]
+fn ideograph_at(b: &[u8], i: usize) -> Option<char> {
+    let s = b.get(i..i + 3)?;
+    if !(0xE4..=0xE9).contains(&s[0]) || s[1] & 0xC0 != 0x80 || s[2] & 0xC0 != 0x80 {
+        return None;
+    }
+    let c = ((s[0] as u32 & 0x0F) << 12) | ((s[1] as u32 & 0x3F) << 6) | (s[2] as u32 & 0x3F);
+    char::from_u32(c).filter(|c| ('\u{4E00}'..='\u{9FFF}').contains(c))
+}
+
+/// One-character province abbreviations that start a plate (plus 使/领 for
+/// embassies and consulates).
+const PLATE_PROVINCES: &str = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领";
+/// Characters that end special plates (coach, police, trailer, HK/Macao, consulate, test, over-size).
+const PLATE_SUFFIXES: &str = "学警挂港澳领试超";
+/// Plate letters: capitals without I and O.
+fn plate_letter(c: u8) -> bool {
+    c.is_ascii_uppercase() && c != b'I' && c != b'O'
+}
+
+/// Words that label a name and may be glued to it (姓名张三).
+const NAME_KEYS: [&str; 13] = [
+    "真实姓名",
+    "法定代表人",
+    "姓名",
+    "名字",
+    "联系人",
+    "收件人",
+    "收货人",
+    "持卡人",
+    "户主",
+    "申请人",
+    "患者",
+    "客户",
+    "法人",
+];
+/// Labels that may follow a name without punctuation (张三电话).
+const NAME_TAILS: [&str; 9] = [
+    "电话",
+    "手机",
+    "身份证",
+    "证件",
+    "地址",
+    "性别",
+    "年龄",
+    "邮箱",
+    "卡号",
+];
+/// Characters that mark the street-level part of an address.
+const ADDRESS_DETAIL: &str = "路街巷弄道村镇乡号栋幢楼室组苑园厦";
+/// Detail characters that follow a number (88号, 3栋, 1201室).
+const ADDRESS_NUMBERED: &str = "号栋幢楼室组弄";
+
+struct Run<'a> {
+    sc: &'a Scanner,
+    b: &'a [u8],
+    field: KindSet,
+    out: &'a mut ScanOutput,
+}
+
+impl Run<'_> {
+    fn on(&self, k: Kind) -> bool {
+        self.sc.cfg.kinds.contains(k)
+    }
+
+    fn run(&mut self) {
+        let b = self.b;
+        let n = b.len();
+        let mut i = 0;
+        // Bytes before `floor` belong to a token already dispatched.
+        let mut floor = 0;
+        while i < n {
+            i = next_trigger(b, i);
+            if i >= n {
+                break;
+            }
+            let c = b[i];
+            if c.is_ascii_digit() {
+                let mut s = i;
+                while s > floor && is_alnum(b[s - 1]) {
+                    s -= 1;
+                }
+                let mut e = i + 1;
+                let mut digits = 1;
+                while e < n && is_alnum(b[e]) {
+                    digits += b[e].is_ascii_digit() as usize;
+                    e += 1;
+                }
+                digits += b[s..i].iter().filter(|c| c.is_ascii_digit()).count();
+                let next = self.token(s, e, digits).max(e);
+                i = next;
+                floor = next;
+            } else if c >= 0x80 {
+                let mut e = i + 1;
+                while e < n && b[e] >= 0x80 {
+                    e += 1;
+                }
+                let next = self.high_run(i, e).max(e);
+                i = next;
+                floor = next;
+            } else {
+                let next = match c {
+                    b'@' => self.at_sign(i),
+                    b'-' => self.dash(i),
+                    _ => self.underscore(i),
+                };
+                i = next.max(i + 1);
+                floor = floor.max(next);
+            }
+        }
+    }
+
+    /// Records a finding after applying context; `base` is the validated confidence.
+    fn emit(&mut self, kind: Kind, start: usize, end: usize, base: f32, mut reasons: Vec<Reason>) {
+        if !self.on(kind) {
+            return;
+        }
+        let conf = &self.sc.t.conf;
+        if base + conf.context_bonus < self.sc.min {
+            return;
+        }
+        let mut c = base;
+        if let Some(word) = self.context(kind, start, end) {
+            c = (c + conf.context_bonus).min(0.99);
+            reasons.push(Reason::Context(word));
+        }
+        if c < self.sc.min {
+            return;
+        }
+        if self.out.findings.len() >= self.sc.cfg.max_findings {
+            self.out.truncated = true;
+            return;
+        }
+        self.out.findings.push(Finding {
+            kind,
+            start,
+            end,
+            confidence: c,
+            reasons,
+        });
+    }
+
+    /// A context word for `kind` near `start..end` (or the field name), if any.
+    fn context(&self, kind: Kind, start: usize, end: usize) -> Option<&'static str> {
+        if self.field.contains(kind) {
+            return Some("field");
+        }
+        let t = self.sc.t;
+        let b = self.b;
+        let ws = start.saturating_sub(self.sc.cfg.context_before);
+        let we = (end + self.sc.cfg.context_after).min(b.len());
+        for (lo, hi) in [(ws, start), (end, we)] {
+            let win = &b[lo..hi];
+            // The nearest word before the value is the most telling; any will do after it.
+            for m in t.context.find_overlapping_iter(win) {
+                let (kinds, word) = t.context_kinds[m.pattern().as_usize()];
+                if kinds.contains(kind) && ascii_word_start(b, lo + m.start(), word) {
+                    return Some(word);
+                }
+            }
+        }
+        None
+    }
+
+    // ---- tokens ----------------------------------------------------------
+
+    /// Dispatches one maximal alphanumeric token holding at least one digit;
+    /// returns where scanning resumes.
+    fn token(&mut self, s: usize, e: usize, digits: usize) -> usize {
+        let b = self.b;
+        let len = e - s;
+        let t = &b[s..e];
+        let prev = if s > 0 { b[s - 1] } else { b' ' };
+        let next = b.get(e).copied().unwrap_or(b' ');
+        let after = b.get(e + 1).copied().unwrap_or(b' ');
+        // A token glued to a decimal point is part of a longer number (3.14159…).
+        let dotted = (prev == b'.' && s >= 2 && b[s - 2].is_ascii_digit())
+            || (next == b'.' && after.is_ascii_digit());
+        if digits == len {
+            if !dotted {
+                let found = match len {
+                    18 => {
+                        self.resident_id(s, e, t) || self.uscc(s, e, t) || self.bank_card(s, e, t)
+                    }
+                    15 => {
+                        self.resident_id15(s, e, t)
+                            || (t.starts_with(b"0086") && self.mobile(s, e, &t[4..], true))
+                    }
+                    11 => match self.prefix86(s) {
+                        Some(p) => self.mobile(p, e, t, true),
+                        None => self.mobile(s, e, t, false),
+                    },
+                    13 if t.starts_with(b"86") && prev == b'+' => {
+                        self.mobile(s - 1, e, &t[2..], true)
+                    }
+                    16 | 17 | 19 => self.bank_card(s, e, t),
+                    8 => self.taiwan_permit(s, e, t),
+                    _ => false,
+                };
+                if found {
+                    return e;
+                }
+                if (next == b' ' || next == b'-')
+                    && after.is_ascii_digit()
+                    && matches!(len, 2..=4 | 6)
+                {
+                    if let Some(end) = self.grouped(s, e, next) {
+                        return end;
+                    }
+                }
+            }
+            if len <= 3 && next == b'.' && prev != b'.' {
+                if let Some(end) = self.ipv4(s) {
+                    return end;
+                }
+            }
+        } else {
+            let found = match len {
+                18 => {
+                    (digits == 17 && matches!(t[17], b'X' | b'x') && self.resident_id(s, e, t))
+                        || self.uscc(s, e, t)
+                }
+                9 | 11 => self.travel_doc(s, e, t),
+                _ => false,
+            } || self.cloud_key(s, e, t)
+                || self.plate(s, e, t);
+            if found {
+                return e;
+            }
+            if t.starts_with(b"eyJ") || prev == b'-' || prev == b'_' || prev == b'.' {
+                if let Some(end) = self.jwt(s) {
+                    return end;
+                }
+            }
+        }
+        if (next == b':' || prev == b':') && len <= 4 {
+            if let Some(end) = self.ipv6(s) {
+                return end;
+            }
+        }
+        e
+    }
+
+    /// Where a `+86`, `(+86)` or `0086` prefix (and one space or dash) written
+    /// right before `s` starts, if there is one.
+    fn prefix86(&self, s: usize) -> Option<usize> {
+        let b = self.b;
+        let mut p = s;
+        if p > 0 && matches!(b[p - 1], b' ' | b'-') {
+            p -= 1;
+        }
+        let paren = p > 0 && b[p - 1] == b')';
+        if paren {
+            p -= 1;
+        }
+        if b[..p].ends_with(b"+86") {
+            let q = p - 3;
+            return Some(if paren && q > 0 && b[q - 1] == b'(' {
+                q - 1
+            } else {
+                q
+            });
+        }
+        (!paren && b[..p].ends_with(b"0086") && !(p > 4 && b[p - 5].is_ascii_digit()))
+            .then(|| p - 4)
+    }
+
+    fn resident_id(&mut self, s: usize, e: usize, t: &[u8]) -> bool {
+        if !self.on(Kind::CnResidentId) {
+            return false;
+        }
+        let last = if t[17] == b'x' { b'X' } else { t[17] };
+        if gb11643_check(&t[..17]) != Some(last) {
+            return false;
+        }
+        let date = num(&t[6..14]);
+        if !valid_birth_date(date / 10000, date / 100 % 100, date % 100, self.sc.today) {
+            return false;
+        }
+        let Some((base, region)) = self.region(&t[..6], true) else {
+            return false;
+        };
+        let reasons = vec![
+            Reason::Checksum("GB 11643"),
+            region,
+            Reason::BirthDate(date),
+        ];
+        self.emit(Kind::CnResidentId, s, e, base, reasons);
+        true
+    }
+
+    fn resident_id15(&mut self, s: usize, e: usize, t: &[u8]) -> bool {
+        if !self.on(Kind::CnResidentId) {
+            return false;
+        }
+        let yymmdd = num(&t[6..12]);
+        let date = 19_000_000 + yymmdd;
+        // Legacy numbers were issued until 2004 to people born in the 1900s.
+        if !valid_birth_date(date / 10000, date / 100 % 100, date % 100, self.sc.today) {
+            return false;
+        }
+        let Some((_, region)) = self.region(&t[..6], false) else {
+            return false;
+        };
+        let base = self.sc.t.conf.id15;
+        self.emit(
+            Kind::CnResidentId,
+            s,
+            e,
+            base,
+            vec![Reason::Legacy15, region, Reason::BirthDate(date)],
+        );
+        true
+    }
+
+    /// The confidence a region code allows and its reason. Old cards keep the
+    /// codes of abolished counties, so only the province is checked strictly.
+    fn region(&self, code: &[u8], id18: bool) -> Option<(f32, Reason)> {
+        let t = self.sc.t;
+        let c = num(code);
+        let prov = t.provinces[(c / 10000) as usize]?;
+        let conf = &t.conf;
+        // Residence permits of HK, Macao and Taiwan residents use exactly 810000/820000/830000.
+        if c / 10000 >= 81 {
+            return c
+                .is_multiple_of(10000)
+                .then_some((conf.id18_full, Reason::Region(prov)));
+        }
+        if c / 10000 == 71 {
+            return Some((conf.id18_unknown_county, Reason::Region(prov)));
+        }
+        let full = if id18 { conf.id18_full } else { conf.id15 };
+        if let Some(name) = t.counties.get(&c) {
+            return Some((full, Reason::Region(name)));
+        }
+        let city = t.cities.get(&((c / 100) as u16));
+        match (city, c.is_multiple_of(100)) {
+            (Some(name), true) => Some((full, Reason::Region(name))),
+            (Some(_), false) => Some((
+                if id18 {
+                    conf.id18_unknown_county
+                } else {
+                    conf.id15
+                },
+                Reason::RegionCountyUnknown(prov),
+            )),
+            (None, _) => Some((
+                if id18 {
+                    conf.id18_unknown_city
+                } else {
+                    conf.id15 - 0.1
+                },
+                Reason::RegionCityUnknown(prov),
+            )),
+        }
+    }
+
+    /// An 11-digit mobile number `d` written at `start..e` (the span takes in
+    /// any +86 prefix).
+    fn mobile(&mut self, start: usize, e: usize, d: &[u8], prefixed: bool) -> bool {
+        if !self.on(Kind::CnMobile) || d.len() != 11 || d[0] != b'1' {
+            return false;
+        }
+        let Some(carrier) = self.sc.t.mobile[num(&d[1..3]) as usize] else {
+            return false;
+        };
+        let conf = &self.sc.t.conf;
+        let mut reasons = vec![Reason::MobileSegment(carrier)];
+        let base = if prefixed {
+            reasons.push(Reason::CountryPrefix);
+            conf.mobile_prefixed
+        } else {
+            conf.mobile
+        };
+        self.emit(Kind::CnMobile, start, e, base, reasons);
+        true
+    }
+
+    fn bank_card(&mut self, s: usize, e: usize, d: &[u8]) -> bool {
+        if !self.on(Kind::BankCard) || !(16..=19).contains(&d.len()) || !luhn_valid(d) {
+            return false;
+        }
+        let conf = &self.sc.t.conf;
+        let (base, reason) = match self.sc.t.issuer(d) {
+            Some(i) if i.strong => (conf.card_strong, Reason::Issuer(i.network)),
+            Some(i) => (conf.card_known, Reason::Issuer(i.network)),
+            None => (conf.card_luhn_only, Reason::IssuerUnknown),
+        };
+        self.emit(
+            Kind::BankCard,
+            s,
+            e,
+            base,
+            vec![Reason::Checksum("Luhn"), reason],
+        );
+        true
+    }
+
+    fn taiwan_permit(&mut self, s: usize, e: usize, t: &[u8]) -> bool {
+        if !self.on(Kind::TaiwanPermit) {
+            return false;
+        }
+        // Eight-digit dates (20240115) are far more common than permits.
+        let d = num(t);
+        if valid_birth_date(d / 10000, d / 100 % 100, d % 100, 21_000_000) {
+            return false;
+        }
+        let before = self.out.findings.len();
+        self.emit(
+            Kind::TaiwanPermit,
+            s,
+            e,
+            self.sc.t.conf.taiwan_permit,
+            vec![Reason::Format],
+        );
+        self.out.findings.len() > before
+    }
+
+    /// Digits written in groups with one kind of separator: 138 0013 8000,
+    /// 6222-0200-0000-0000-000, +86 138 0013 8000, 110101 19900307 803X is not taken.
+    fn grouped(&mut self, s: usize, e: usize, sep: u8) -> Option<usize> {
+        let b = self.b;
+        let mut d = [0u8; 24];
+        let mut nd = 0;
+        let mut groups = [0u8; 8];
+        let mut ng = 0;
+        let (mut gs, mut ge) = (s, e);
+        loop {
+            let g = ge - gs;
+            if ng == groups.len() || nd + g > d.len() || !b[gs..ge].iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            d[nd..nd + g].copy_from_slice(&b[gs..ge]);
+            nd += g;
+            groups[ng] = g as u8;
+            ng += 1;
+            if b.get(ge) == Some(&sep) && b.get(ge + 1).is_some_and(u8::is_ascii_digit) {
+                gs = ge + 1;
+                ge = gs;
+                while ge < b.len() && is_alnum(b[ge]) {
+                    ge += 1;
+                }
+            } else {
+                break;
+            }
+        }
+        let groups = &groups[..ng];
+        let digits = &d[..nd];
+        // A group glued to a decimal point or a letter is not a plain number.
+        if b.get(ge) == Some(&b'.') && b.get(ge + 1).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        let prefixed_plus = s > 0 && b[s - 1] == b'+';
+        let found = match groups {
+            [3, 4, 4] => match self.prefix86(s) {
+                Some(p) => self.mobile(p, ge, digits, true),
+                None => self.mobile(s, ge, digits, false),
+            },
+            [2, 3, 4, 4] if prefixed_plus && digits.starts_with(b"86") => {
+                self.mobile(s - 1, ge, &digits[2..], true)
+            }
+            [4, 3, 4, 4] if digits.starts_with(b"0086") => self.mobile(s, ge, &digits[4..], true),
+            [2, 11] if prefixed_plus && digits.starts_with(b"86") => {
+                self.mobile(s - 1, ge, &digits[2..], true)
+            }
+            [4, 4, 4, 4] | [4, 4, 4, 4, 1..=3] | [6, 10..=13] => self.bank_card(s, ge, digits),
+            _ => false,
+        };
+        found.then_some(ge)
+    }
+
+    fn ipv4(&mut self, s: usize) -> Option<usize> {
+        if !self.on(Kind::Ipv4) {
+            return None;
+        }
+        let b = self.b;
+        let mut p = s;
+        let mut oct = [0u8; 4];
+        for (k, o) in oct.iter_mut().enumerate() {
+            let q = p;
+            while p < b.len() && p - q < 4 && b[p].is_ascii_digit() {
+                p += 1;
+            }
+            let g = &b[q..p];
+            if g.is_empty() || g.len() > 3 || (g.len() > 1 && g[0] == b'0') {
+                return None;
+            }
+            *o = u8::try_from(num(g)).ok()?;
+            if k < 3 {
+                if b.get(p) != Some(&b'.') {
+                    return None;
+                }
+                p += 1;
+            }
+        }
+        // Part of a longer dotted run (1.2.3.4.5, an OID) or glued to letters.
+        let next = b.get(p).copied().unwrap_or(b' ');
+        if is_alnum(next) || (next == b'.' && b.get(p + 1).is_some_and(u8::is_ascii_digit)) {
+            return Some(p);
+        }
+        let ip = Ipv4Addr::from(oct);
+        let conf = &self.sc.t.conf;
+        let special = ip.is_private()
+            || ip.is_loopback()
+            || ip.is_link_local()
+            || ip.is_unspecified()
+            || ip.is_broadcast()
+            || ip.is_documentation()
+            || oct[0] >= 224
+            || (oct[0] == 100 && (64..128).contains(&oct[1]));
+        let (base, reasons) = if special {
+            (conf.ipv4_special, vec![Reason::Format, Reason::IpSpecial])
+        } else {
+            (conf.ipv4, vec![Reason::Format])
+        };
+        self.emit(Kind::Ipv4, s, p, base, reasons);
+        Some(p)
+    }
+
+    fn ipv6(&mut self, s: usize) -> Option<usize> {
+        if !self.on(Kind::Ipv6) {
+            return None;
+        }
+        let b = self.b;
+        let hexc = |c: u8| c.is_ascii_hexdigit() || c == b':';
+        let mut cs = s;
+        while cs > 0 && s - cs < 40 && hexc(b[cs - 1]) {
+            cs -= 1;
+        }
+        if cs > 0 && (is_alnum(b[cs - 1]) || b[cs - 1] == b':') {
+            return None;
+        }
+        let mut ce = s;
+        while ce < b.len() && ce - cs < 45 && (hexc(b[ce]) || b[ce] == b'.') {
+            ce += 1;
+        }
+        while ce > cs && b[ce - 1] == b'.' {
+            ce -= 1;
+        }
+        if ce < b.len() && (is_alnum(b[ce]) || b[ce] == b':') {
+            return None;
+        }
+        let cand = &b[cs..ce];
+        let colons = cand.iter().filter(|c| **c == b':').count();
+        if colons < 2 || (colons < 7 && memmem::find(cand, b"::").is_none()) {
+            return None;
+        }
+        let ip: Ipv6Addr = std::str::from_utf8(cand).ok()?.parse().ok()?;
+        // Words that happen to be hex (dead::beef) without a digit are not addresses.
+        if !cand.iter().any(u8::is_ascii_digit) {
+            return None;
+        }
+        let seg = ip.segments();
+        let special = ip.is_loopback()
+            || ip.is_unspecified()
+            || (seg[0] & 0xffc0) == 0xfe80
+            || (seg[0] & 0xfe00) == 0xfc00
+            || (seg[0] == 0x2001 && seg[1] == 0x0db8);
+        let conf = &self.sc.t.conf;
+        let (base, reasons) = if special {
+            (conf.ipv4_special, vec![Reason::Format, Reason::IpSpecial])
+        } else {
+            (conf.ipv6, vec![Reason::Format])
+        };
+        self.emit(Kind::Ipv6, cs, ce, base, reasons);
+        Some(ce)
+    }
+
+    fn uscc(&mut self, s: usize, e: usize, t: &[u8]) -> bool {
+        if !self.on(Kind::Uscc) {
+            return false;
+        }
+        // The registering authority (1-9, A, N, Y) and a six-digit region code.
+        if !matches!(t[0], b'1'..=b'9' | b'A' | b'N' | b'Y')
+            || !t[2..8].iter().all(u8::is_ascii_digit)
+        {
+            return false;
+        }
+        if gb32100_check(&t[..17]) != Some(t[17]) {
+            return false;
+        }
+        let prov = num(&t[2..4]) as usize;
+        // 10xxxx: registered with a national authority.
+        let Some(prov) = self.sc.t.provinces[prov].or((prov == 10).then_some("全国")) else {
+            return false;
+        };
+        let mut reasons = vec![Reason::Checksum("GB 32100"), Reason::Region(prov)];
+        if gb11714_valid(&t[8..17]) {
+            reasons.push(Reason::OrgCodeChecksum);
+        }
+        self.emit(Kind::Uscc, s, e, self.sc.t.conf.uscc, reasons);
+        true
+    }
+
+    /// Passports (E/G + 8 digits, E + letter + 7, DE/SE/PE + 7) and the Hong
+    /// Kong/Macao permits (C/H/M + 8 digits, H/M + 10 for the older cards).
+    fn travel_doc(&mut self, s: usize, e: usize, t: &[u8]) -> bool {
+        let digits = |r: &[u8]| r.iter().all(u8::is_ascii_digit);
+        let conf = &self.sc.t.conf;
+        let (kind, base) = match (t.len(), t[0], t[1]) {
+            (9, b'E' | b'G', _) if digits(&t[1..]) => (Kind::Passport, conf.passport),
+            (9, b'E', l) if plate_letter(l) && digits(&t[2..]) => (Kind::Passport, conf.passport),
+            (9, b'D' | b'S' | b'P', b'E') if digits(&t[2..]) => (Kind::Passport, conf.passport),
+            (9, b'C' | b'H' | b'M', _) if digits(&t[1..]) => {
+                (Kind::HkMacaoPermit, conf.hk_macao_permit)
+            }
+            (11, b'H' | b'M', _) if digits(&t[1..]) => (Kind::HkMacaoPermit, conf.hk_macao_permit),
+            _ => return false,
+        };
+        if !self.on(kind) {
+            return false;
+        }
+        self.emit(kind, s, e, base, vec![Reason::Format]);
+        true
+    }
+
+    fn cloud_key(&mut self, s: usize, e: usize, t: &[u8]) -> bool {
+        if !self.on(Kind::CloudAccessKey) || t.len() < 16 {
+            return false;
+        }
+        let upper_digits = |r: &[u8]| {
+            r.iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        };
+        let issuer = match &t[..4] {
+            b"AKIA" | b"ASIA" if t.len() == 20 && upper_digits(t) => "AWS",
+            b"LTAI" if (16..=30).contains(&t.len()) => "Alibaba Cloud",
+            b"AKID" if t.len() == 36 => "Tencent Cloud",
+            _ => return false,
+        };
+        self.emit(
+            Kind::CloudAccessKey,
+            s,
+            e,
+            self.sc.t.conf.cloud_key,
+            vec![Reason::SecretIssuer(issuer)],
+        );
+        true
+    }
+
+    fn plate(&mut self, s: usize, e: usize, t: &[u8]) -> bool {
+        if !self.on(Kind::CnPlate) || s < 3 || !(5..=7).contains(&t.len()) || !plate_letter(t[0]) {
+            return false;
+        }
+        let b = self.b;
+        let Some(p) = std::str::from_utf8(&b[s - 3..s])
+            .ok()
+            .and_then(|x| x.chars().next())
+        else {
+            return false;
+        };
+        if !PLATE_PROVINCES.contains(p) {
+            return false;
+        }
+        let r = &t[1..];
+        let ok = |c: &u8| c.is_ascii_digit() || plate_letter(*c);
+        let ndig = r.iter().filter(|c| c.is_ascii_digit()).count();
+        let suffix = std::str::from_utf8(b.get(e..e + 3).unwrap_or(b""))
+            .ok()
+            .and_then(|x| x.chars().next())
+            .filter(|c| PLATE_SUFFIXES.contains(*c));
+        let (valid, end) = match r.len() {
+            5 => (r.iter().all(ok) && ndig >= 3, e),
+            // New-energy plates: D/F (or A-K) then five, or five digits then D/F.
+            6 => (
+                (matches!(r[0], b'A'..=b'H' | b'J' | b'K')
+                    && ok(&r[1])
+                    && r[2..].iter().all(u8::is_ascii_digit))
+                    || (r[..5].iter().all(u8::is_ascii_digit) && matches!(r[5], b'D' | b'F')),
+                e,
+            ),
+            4 if suffix.is_some() => (r.iter().all(ok) && ndig >= 3, e + 3),
+            _ => (false, e),
+        };
+        if !valid {
+            return false;
+        }
+        self.emit(
+            Kind::CnPlate,
+            s - 3,
+            end,
+            self.sc.t.conf.plate,
+            vec![Reason::Format],
+        );
+        true
+    }
+
+    /// A JWT starting at or before `s` (three base64url segments, the header JSON with `alg`).
+    fn jwt(&mut self, s: usize) -> Option<usize> {
+        use base64::Engine;
+        if !self.on(Kind::Jwt) {
+            return None;
+        }
+        let b = self.b;
+        let seg_start = |mut p: usize| {
+            let q = p;
+            while p > 0 && q - p < 4096 && is_b64url(b[p - 1]) {
+                p -= 1;
+            }
+            p
+        };
+        let mut st = seg_start(s);
+        if st >= 1 && b[st - 1] == b'.' {
+            // Maybe the payload: the header is the segment before the dot.
+            let h = seg_start(st - 1);
+            if b[h..].starts_with(b"eyJ") {
+                st = h;
+            }
+        }
+        if !b[st..].starts_with(b"eyJ") || (st > 0 && (is_b64url(b[st - 1]) || b[st - 1] == b'.')) {
+            return None;
+        }
+        let seg_end = |mut p: usize| {
+            let q = p;
+            while p < b.len() && p - q < 8192 && is_b64url(b[p]) {
+                p += 1;
+            }
+            p
+        };
+        let h_end = seg_end(st);
+        if b.get(h_end) != Some(&b'.') || !b[h_end + 1..].starts_with(b"eyJ") {
+            return None;
+        }
+        let p_end = seg_end(h_end + 1);
+        if b.get(p_end) != Some(&b'.') {
+            return None;
+        }
+        let end = seg_end(p_end + 1);
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&b[st..h_end])
+            .ok()?;
+        if !header.starts_with(b"{") || memmem::find(&header, b"\"alg\"").is_none() {
+            return None;
+        }
+        self.emit(
+            Kind::Jwt,
+            st,
+            end,
+            self.sc.t.conf.jwt,
+            vec![Reason::JwtHeader],
+        );
+        Some(end)
+    }
+
+    // ---- punctuation triggers -------------------------------------------
+
+    fn at_sign(&mut self, a: usize) -> usize {
+        let b = self.b;
+        // scheme://user:password@host — the password is the finding.
+        if self.on(Kind::UrlPassword) {
+            let mut p = a;
+            while p > 0
+                && a - p < 256
+                && !matches!(
+                    b[p - 1],
+                    b'/' | b'@' | b'"' | b'\'' | b'<' | b'>' | b' ' | b'\t' | b'\n' | b'\r'
+                )
+            {
+                p -= 1;
+            }
+            if p >= 3 && &b[p - 3..p] == b"://" {
+                if let Some(c) = b[p..a].iter().position(|c| *c == b':') {
+                    if p + c + 1 < a {
+                        self.emit(
+                            Kind::UrlPassword,
+                            p + c + 1,
+                            a,
+                            self.sc.t.conf.url_password,
+                            vec![Reason::Format],
+                        );
+                    }
+                }
+                return a + 1;
+            }
+        }
+        if !self.on(Kind::Email) {
+            return a + 1;
+        }
+        let local =
+            |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-');
+        let mut ls = a;
+        while ls > 0 && a - ls < 64 && local(b[ls - 1]) {
+            ls -= 1;
+        }
+        while ls < a && matches!(b[ls], b'.' | b'-') {
+            ls += 1;
+        }
+        if ls == a || b[a - 1] == b'.' {
+            return a + 1;
+        }
+        // Domain: labels of letters, digits and hyphens; a TLD of two or more letters.
+        let mut p = a + 1;
+        let mut labels = 0;
+        let mut last_label = (p, p);
+        let mut end = p;
+        loop {
+            let q = p;
+            while p < b.len() && p - q < 63 && (b[p].is_ascii_alphanumeric() || b[p] == b'-') {
+                p += 1;
+            }
+            if p == q {
+                break;
+            }
+            labels += 1;
+            last_label = (q, p);
+            end = p;
+            if p - a > 253
+                || b.get(p) != Some(&b'.')
+                || !b.get(p + 1).is_some_and(u8::is_ascii_alphanumeric)
+            {
+                break;
+            }
+            p += 1;
+        }
+        let tld = &b[last_label.0..last_label.1];
+        if labels < 2
+            || tld.len() < 2
+            || !(tld.iter().all(u8::is_ascii_alphabetic) || tld.starts_with(b"xn--"))
+        {
+            return a + 1;
+        }
+        self.emit(
+            Kind::Email,
+            ls,
+            end,
+            self.sc.t.conf.email,
+            vec![Reason::Format],
+        );
+        end
+    }
+
+    fn dash(&mut self, i: usize) -> usize {
+        const BEGIN: &[u8] = b"-----BEGIN ";
+        let b = self.b;
+        if !self.on(Kind::PrivateKey) || !b[i..].starts_with(BEGIN) {
+            return i + 1;
+        }
+        let hs = i + BEGIN.len();
+        let Some(he) = memmem::find(&b[hs..(hs + 48).min(b.len())], b"-----").map(|p| hs + p)
+        else {
+            return i + 1;
+        };
+        let label = &b[hs..he];
+        let issuer = match label {
+            b"PRIVATE KEY" => "PKCS#8",
+            b"ENCRYPTED PRIVATE KEY" => "PKCS#8 (encrypted)",
+            b"RSA PRIVATE KEY" => "RSA",
+            b"EC PRIVATE KEY" => "EC",
+            b"DSA PRIVATE KEY" => "DSA",
+            b"OPENSSH PRIVATE KEY" => "OpenSSH",
+            b"PGP PRIVATE KEY BLOCK" => "PGP",
+            _ => return he + 5,
+        };
+        let limit = (he + self.sc.cfg.max_pem_bytes).min(b.len());
+        let end = memmem::find(&b[he..limit], b"-----END ")
+            .and_then(|p| {
+                let q = he + p + 9;
+                memmem::find(&b[q..(q + 48).min(b.len())], b"-----").map(|r| q + r + 5)
+            })
+            .unwrap_or(he + 5);
+        self.emit(
+            Kind::PrivateKey,
+            i,
+            end,
+            self.sc.t.conf.private_key,
+            vec![Reason::SecretIssuer(issuer)],
+        );
+        end
+    }
+
+    fn underscore(&mut self, i: usize) -> usize {
+        let b = self.b;
+        if !self.on(Kind::GithubToken) || i < 3 {
+            return i + 1;
+        }
+        let word_start = |p: usize| p == 0 || !is_alnum(b[p - 1]);
+        let run = |p: usize, extra: u8| {
+            b[p..]
+                .iter()
+                .take_while(|c| is_alnum(**c) || **c == extra)
+                .count()
+        };
+        // ghp_ (personal), gho_ (OAuth), ghu_/ghs_ (app), ghr_ (refresh) + 36 characters.
+        if matches!(&b[i - 3..i], b"ghp" | b"gho" | b"ghu" | b"ghs" | b"ghr") && word_start(i - 3) {
+            let n = run(i + 1, 0);
+            if n == 36 {
+                self.emit(
+                    Kind::GithubToken,
+                    i - 3,
+                    i + 37,
+                    self.sc.t.conf.github_token,
+                    vec![Reason::SecretIssuer("GitHub")],
+                );
+                return i + 37;
+            }
+        } else if i >= 6
+            && &b[i - 6..i] == b"github"
+            && word_start(i - 6)
+            && b[i..].starts_with(b"_pat_")
+        {
+            let n = run(i + 5, b'_');
+            if (70..=100).contains(&n) {
+                self.emit(
+                    Kind::GithubToken,
+                    i - 6,
+                    i + 5 + n,
+                    self.sc.t.conf.github_token,
+                    vec![Reason::SecretIssuer("GitHub")],
+                );
+                return i + 5 + n;
+            }
+        }
+        i + 1
+    }
+
+    // ---- Chinese text -----------------------------------------------------
+
+    /// A run of non-ASCII bytes `s..e`: addresses and names. Returns where scanning resumes.
+    fn high_run(&mut self, s: usize, e: usize) -> usize {
+        let mut resume = e;
+        let mut names_until = e;
+        if self.on(Kind::Address) && e - s >= 6 {
+            let t = self.sc.t;
+            for m in t.admin.find_iter(&self.b[s..e]) {
+                if let Some(end) = self.address(s + m.start()) {
+                    names_until = s + m.start();
+                    resume = resume.max(end);
+                    break;
+                }
+            }
+        }
+        if self.on(Kind::PersonName) {
+            self.names(s, names_until);
+        }
+        resume
+    }
+
+    /// An address starting with the administrative name at `p`, if the text
+    /// after it has street-level detail.
+    fn address(&mut self, p: usize) -> Option<usize> {
+        let b = self.b;
+        let limit = (p + 192).min(b.len());
+        let mut q = p;
+        let mut levels = 0u8;
+        let mut detail = false;
+        let mut numbered = false;
+        let mut last_detail = p;
+        let mut prev_digit = false;
+        while q < limit {
+            if let Some(c) = ideograph_at(b, q) {
+                if ADDRESS_NUMBERED.contains(c) && prev_digit {
+                    numbered = true;
+                }
+                if ADDRESS_DETAIL.contains(c) {
+                    detail = true;
+                    last_detail = q + 3;
+                } else if matches!(c, '省' | '市' | '区' | '县' | '旗' | '州') {
+                    levels += 1;
+                }
+                prev_digit = false;
+                q += 3;
+            } else if b[q].is_ascii_alphanumeric() || b[q] == b'-' || b[q] == b'#' {
+                prev_digit = b[q].is_ascii_digit();
+                q += 1;
+            } else {
+                break;
+            }
+        }
+        // Short names (北京, 广东) count as a level though they lack the suffix.
+        let levels = levels.max(1);
+        if !detail || !(levels >= 2 || numbered) {
+            return None;
+        }
+        let conf = &self.sc.t.conf;
+        let base =
+            conf.address + if levels >= 2 { 0.1 } else { 0.0 } + if numbered { 0.1 } else { 0.0 };
+        self.emit(
+            Kind::Address,
+            p,
+            last_detail,
+            base,
+            vec![Reason::AddressParts { levels, detail }],
+        );
+        Some(last_detail)
+    }
+
+    /// Names: a 2-4 character word of ideographs starting with a known surname,
+    /// possibly glued to a label (姓名张三) or followed by one (张三电话).
+    fn names(&mut self, s: usize, e: usize) {
+        let b = self.b;
+        let mut p = s;
+        while p < e {
+            let ws = p;
+            while p < e && ideograph_at(b, p).is_some() {
+                p += 3;
+            }
+            let (mut a, mut z) = (ws, p);
+            if z - a >= 6 {
+                let w = &b[a..z];
+                if let Some(k) = NAME_KEYS.iter().find(|k| w.starts_with(k.as_bytes())) {
+                    a += k.len();
+                }
+                if let Some(k) = NAME_TAILS.iter().find(|k| b[a..z].ends_with(k.as_bytes())) {
+                    z -= k.len();
+                }
+                self.name(a, z);
+            }
+            if p == ws {
+                // Skip one non-ideograph byte (punctuation, GBK, other scripts).
+                p += 1;
+            }
+        }
+    }
+
+    fn name(&mut self, a: usize, z: usize) {
+        let t = self.sc.t;
+        let w = &self.b[a..z];
+        let chars = w.len() / 3;
+        let compound = t
+            .compound_surnames
+            .iter()
+            .any(|c| w.starts_with(c.as_bytes()));
+        let ok = if compound {
+            (3..=4).contains(&chars)
+        } else {
+            (2..=3).contains(&chars) && ideograph_at(w, 0).is_some_and(|c| t.surnames.contains(&c))
+        };
+        if ok {
+            self.emit(
+                Kind::PersonName,
+                a,
+                z,
+                t.conf.person_name,
+                vec![Reason::Surname],
+            );
+        }
+    }
+}
