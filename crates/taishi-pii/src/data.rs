@@ -54,6 +54,8 @@ pub(crate) struct Iin {
     pub digits: u8,
     pub network: &'static str,
     pub strong: bool,
+    /// Card lengths the network issues (bit n set: n digits).
+    pub lengths: u32,
 }
 
 /// The detectors' confidences (data/confidence.txt).
@@ -61,6 +63,7 @@ pub(crate) struct Iin {
 pub(crate) struct Conf {
     pub report: f32,
     pub context_bonus: f32,
+    pub context_penalty: f32,
     pub id18_full: f32,
     pub id18_unknown_county: f32,
     pub id18_unknown_city: f32,
@@ -103,7 +106,8 @@ pub(crate) struct Tables {
     pub compound_surnames: Vec<&'static str>,
     /// Context words (UTF-8 and GBK), ASCII case-insensitive; pattern → kinds.
     pub context: AhoCorasick,
-    pub context_kinds: Vec<(KindSet, &'static str)>,
+    /// Per pattern: the kinds it raises, the kinds it lowers, the word as written.
+    pub context_kinds: Vec<(KindSet, KindSet, &'static str)>,
     /// Administrative names that start an address (provinces, short provinces, prefectures).
     pub admin: AhoCorasick,
     pub conf: Conf,
@@ -145,10 +149,10 @@ impl Tables {
                 bad(
                     "card-iins.txt",
                     n,
-                    "expected 'first-last network strong|known'",
+                    "expected 'first-last network strong|known lengths'",
                 )
             };
-            if f.len() != 3 {
+            if f.len() != 4 {
                 return Err(err());
             }
             let (lo, hi) = f[0].split_once('-').ok_or_else(err)?;
@@ -165,6 +169,7 @@ impl Tables {
                     "known" => false,
                     _ => return Err(err()),
                 },
+                lengths: card_lengths(f[3]).ok_or_else(err)?,
             });
         }
         let mut surnames = HashSet::new();
@@ -223,9 +228,27 @@ impl Tables {
     pub fn issuer(&self, digits: &[u8]) -> Option<&Iin> {
         self.iins.iter().find(|r| {
             let k = r.digits as usize;
-            k <= digits.len() && (r.lo..=r.hi).contains(&num(&digits[..k]))
+            k <= digits.len()
+                && r.lengths & (1 << digits.len().min(31)) != 0
+                && (r.lo..=r.hi).contains(&num(&digits[..k]))
         })
     }
+}
+
+/// `16-19` or `16,19` as a bit set of lengths (13 to 19 digits).
+fn card_lengths(s: &str) -> Option<u32> {
+    let mut set = 0u32;
+    for part in s.split(',') {
+        let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+        let (lo, hi): (u32, u32) = (lo.parse().ok()?, hi.parse().ok()?);
+        if !(13..=19).contains(&lo) || !(lo..=19).contains(&hi) {
+            return None;
+        }
+        for n in lo..=hi {
+            set |= 1 << n;
+        }
+    }
+    Some(set)
 }
 
 /// The value of ASCII digits (callers pass at most nine).
@@ -300,24 +323,32 @@ fn regions() -> Result<Regions, DataError> {
     Ok((provinces, cities, counties))
 }
 
-/// The context automaton and, per pattern, the kinds it raises and the word as written.
-type Context = (AhoCorasick, Vec<(KindSet, &'static str)>);
+/// The context automaton and, per pattern, the kinds it raises and lowers and the word as written.
+type Context = (AhoCorasick, Vec<(KindSet, KindSet, &'static str)>);
 
 fn context() -> Result<Context, DataError> {
     const F: &str = "context.txt";
     // One pattern per distinct byte string; a word listed for several kinds raises all of them.
-    let mut by_word: Vec<(Vec<u8>, KindSet, &'static str)> = Vec::new();
-    let mut add = |bytes: Vec<u8>, kinds: KindSet, word: &'static str| match by_word
+    let mut by_word: Vec<(Vec<u8>, KindSet, KindSet, &'static str)> = Vec::new();
+    let mut add = |bytes: Vec<u8>, pos: KindSet, neg: KindSet, word: &'static str| match by_word
         .iter_mut()
-        .find(|(b, _, _)| *b == bytes)
+        .find(|(b, _, _, _)| *b == bytes)
     {
-        Some(e) => e.1 = e.1.union(kinds),
-        None => by_word.push((bytes, kinds, word)),
+        Some(e) => {
+            e.1 = e.1.union(pos);
+            e.2 = e.2.union(neg);
+        }
+        None => by_word.push((bytes, pos, neg, word)),
     };
     for (n, l) in lines(CONTEXT) {
         let (kinds, words) = l
             .split_once(':')
             .ok_or_else(|| bad(F, n, "expected 'kinds: words'"))?;
+        // '!kinds: words' lists words that lower those kinds (order numbers, serials).
+        let (negative, kinds) = match kinds.strip_prefix('!') {
+            Some(k) => (true, k),
+            None => (false, kinds),
+        };
         let mut set = KindSet::EMPTY;
         for k in kinds.split(',') {
             set = set.with(
@@ -325,25 +356,33 @@ fn context() -> Result<Context, DataError> {
                     .ok_or_else(|| bad(F, n, format!("unknown kind {k:?}")))?,
             );
         }
+        let (pos, neg) = if negative {
+            (KindSet::EMPTY, set)
+        } else {
+            (set, KindSet::EMPTY)
+        };
         for w in words.split(',').map(str::trim).filter(|w| !w.is_empty()) {
-            add(w.as_bytes().to_vec(), set, w);
+            add(w.as_bytes().to_vec(), pos, neg, w);
             if !w.is_ascii() {
                 // Logs from older Windows and Chinese appliances are often GBK.
                 let (gbk, _, unmappable) = encoding_rs::GBK.encode(w);
                 if !unmappable {
-                    add(gbk.into_owned(), set, w);
+                    add(gbk.into_owned(), pos, neg, w);
                 }
             }
         }
     }
     let ac = AhoCorasickBuilder::new()
         .ascii_case_insensitive(true)
-        .build(by_word.iter().map(|(b, _, _)| b))
+        .build(by_word.iter().map(|(b, _, _, _)| b))
         .map_err(|e| DataError::Matcher {
             file: F,
             what: e.to_string(),
         })?;
-    Ok((ac, by_word.into_iter().map(|(_, k, w)| (k, w)).collect()))
+    Ok((
+        ac,
+        by_word.into_iter().map(|(_, p, n, w)| (p, n, w)).collect(),
+    ))
 }
 
 fn confidence() -> Result<Conf, DataError> {
@@ -363,6 +402,7 @@ fn confidence() -> Result<Conf, DataError> {
         let slot = match k {
             "report" => &mut c.report,
             "context_bonus" => &mut c.context_bonus,
+            "context_penalty" => &mut c.context_penalty,
             "id18_full" => &mut c.id18_full,
             "id18_unknown_county" => &mut c.id18_unknown_county,
             "id18_unknown_city" => &mut c.id18_unknown_city,
@@ -393,8 +433,8 @@ fn confidence() -> Result<Conf, DataError> {
         *slot = v;
         seen += 1;
     }
-    if seen != 27 {
-        return Err(bad(F, 0, format!("expected 27 keys, found {seen}")));
+    if seen != 28 {
+        return Err(bad(F, 0, format!("expected 28 keys, found {seen}")));
     }
     Ok(c)
 }

@@ -151,6 +151,8 @@ pub enum Reason {
     Format,
     /// A context word near the value.
     Context(&'static str),
+    /// A word near the value that marks look-alikes (订单号, serial, trace).
+    AntiContext(&'static str),
     /// A known surname.
     Surname,
     /// Address parts: administrative levels and detail (road, number) found.
@@ -216,6 +218,10 @@ impl Reason {
             Context(w) => (
                 format!("附近有上下文词“{w}”"),
                 format!("context word \"{w}\" nearby"),
+            ),
+            AntiContext(w) => (
+                format!("附近有“{w}”，可能是订单号等相似号码，置信度降低"),
+                format!("\"{w}\" nearby suggests an order or serial number: lower confidence"),
             ),
             Surname => (
                 "以常见姓氏开头".into(),

@@ -130,40 +130,39 @@ impl Scanner {
     /// Finds everything in `input`.
     pub fn scan(&self, input: &[u8]) -> ScanOutput {
         let mut out = ScanOutput::default();
-        self.scan_into(input, KindSet::EMPTY, &mut out);
+        self.scan_into(input, None, &mut out);
         out
     }
 
     /// Finds everything in the value of a named field (a JSON key, a column):
     /// the name counts as a context word for the whole value, so that
-    /// `{"phone": "13800138000"}` and a column `id_card` raise their kinds.
+    /// `{"phone": "13800138000"}` and a column `id_card` raise their kinds and
+    /// a column `order_no` lowers the numeric ones.
     pub fn scan_field(&self, field: &str, input: &[u8]) -> ScanOutput {
         let mut out = ScanOutput::default();
-        self.scan_into(input, self.context_kinds(field.as_bytes()), &mut out);
+        self.scan_into(input, Some(field), &mut out);
         out
     }
 
-    /// The kinds whose context words occur in `text` (e.g. a field name).
-    pub fn context_kinds(&self, text: &[u8]) -> KindSet {
-        self.t
-            .context
-            .find_overlapping_iter(text)
-            .filter(|m| {
-                ascii_word_start(
-                    text,
-                    m.start(),
-                    self.t.context_kinds[m.pattern().as_usize()].1,
-                )
-            })
-            .fold(KindSet::EMPTY, |s, m| {
-                s.union(self.t.context_kinds[m.pattern().as_usize()].0)
-            })
+    /// The kinds that context words in `text` (e.g. a field name) raise, and those they lower.
+    pub fn context_kinds(&self, text: &[u8]) -> (KindSet, KindSet) {
+        let mut acc = (KindSet::EMPTY, KindSet::EMPTY);
+        for m in self.t.context.find_overlapping_iter(text) {
+            let (raise, lower, word) = self.t.context_kinds[m.pattern().as_usize()];
+            if ascii_word_start(text, m.start(), word) {
+                acc = (acc.0.union(raise), acc.1.union(lower));
+            }
+        }
+        acc
     }
 
     /// Appends the findings of `input` to `out` (sorted by start within this
-    /// call). `field` holds the kinds a surrounding field name vouches for.
-    pub fn scan_into(&self, input: &[u8], field: KindSet, out: &mut ScanOutput) {
+    /// call); `field` names the field the input is the value of, if any.
+    pub fn scan_into(&self, input: &[u8], field: Option<&str>, out: &mut ScanOutput) {
         let first = out.findings.len();
+        let field = field.map_or((KindSet::EMPTY, KindSet::EMPTY), |f| {
+            self.context_kinds(f.as_bytes())
+        });
         let mut r = Run {
             sc: self,
             b: input,
@@ -295,10 +294,18 @@ const ADDRESS_DETAIL: &str = "路街巷弄道村镇乡号栋幢楼室组苑园�
 /// Detail characters that follow a number (88号, 3栋, 1201室).
 const ADDRESS_NUMBERED: &str = "号栋幢楼室组弄";
 
+/// What the context says about a candidate.
+enum Ctx {
+    Raise(&'static str),
+    Lower(&'static str),
+    None,
+}
+
 struct Run<'a> {
     sc: &'a Scanner,
     b: &'a [u8],
-    field: KindSet,
+    /// Kinds the surrounding field's name raises and lowers.
+    field: (KindSet, KindSet),
     out: &'a mut ScanOutput,
 }
 
@@ -364,9 +371,16 @@ impl Run<'_> {
             return;
         }
         let mut c = base;
-        if let Some(word) = self.context(kind, start, end) {
-            c = (c + conf.context_bonus).min(0.99);
-            reasons.push(Reason::Context(word));
+        match self.context(kind, start, end) {
+            Ctx::Raise(word) => {
+                c = (c + conf.context_bonus).min(0.99);
+                reasons.push(Reason::Context(word));
+            }
+            Ctx::Lower(word) => {
+                c -= conf.context_penalty;
+                reasons.push(Reason::AntiContext(word));
+            }
+            Ctx::None => {}
         }
         if c < self.sc.min {
             return;
@@ -384,26 +398,32 @@ impl Run<'_> {
         });
     }
 
-    /// A context word for `kind` near `start..end` (or the field name), if any.
-    fn context(&self, kind: Kind, start: usize, end: usize) -> Option<&'static str> {
-        if self.field.contains(kind) {
-            return Some("field");
+    /// The context of `kind` near `start..end` (or in the field name): a word
+    /// that raises it wins over one that lowers it.
+    fn context(&self, kind: Kind, start: usize, end: usize) -> Ctx {
+        if self.field.0.contains(kind) {
+            return Ctx::Raise("field");
         }
         let t = self.sc.t;
         let b = self.b;
         let ws = start.saturating_sub(self.sc.cfg.context_before);
         let we = (end + self.sc.cfg.context_after).min(b.len());
+        let mut lower = self.field.1.contains(kind).then_some("field");
         for (lo, hi) in [(ws, start), (end, we)] {
-            let win = &b[lo..hi];
-            // The nearest word before the value is the most telling; any will do after it.
-            for m in t.context.find_overlapping_iter(win) {
-                let (kinds, word) = t.context_kinds[m.pattern().as_usize()];
-                if kinds.contains(kind) && ascii_word_start(b, lo + m.start(), word) {
-                    return Some(word);
+            for m in t.context.find_overlapping_iter(&b[lo..hi]) {
+                let (raise, low, word) = t.context_kinds[m.pattern().as_usize()];
+                if !ascii_word_start(b, lo + m.start(), word) {
+                    continue;
+                }
+                if raise.contains(kind) {
+                    return Ctx::Raise(word);
+                }
+                if low.contains(kind) && lower.is_none() {
+                    lower = Some(word);
                 }
             }
         }
-        None
+        lower.map_or(Ctx::None, Ctx::Lower)
     }
 
     // ---- tokens ----------------------------------------------------------
@@ -624,6 +644,14 @@ impl Run<'_> {
         if !self.on(Kind::BankCard) || !(16..=19).contains(&d.len()) || !luhn_valid(d) {
             return false;
         }
+        // 18 digits with an ID's region and birth date are an ID number with a
+        // wrong check digit (a typo or a fake), not a card: 1 in 10 pass Luhn.
+        if d.len() == 18 && self.sc.t.provinces[num(&d[..2]) as usize].is_some() {
+            let date = num(&d[6..14]);
+            if valid_birth_date(date / 10000, date / 100 % 100, date % 100, self.sc.today) {
+                return false;
+            }
+        }
         let conf = &self.sc.t.conf;
         let (base, reason) = match self.sc.t.issuer(d) {
             Some(i) if i.strong => (conf.card_strong, Reason::Issuer(i.network)),
@@ -814,22 +842,48 @@ impl Run<'_> {
         if !self.on(Kind::Uscc) {
             return false;
         }
-        // The registering authority (1-9, A, N, Y) and a six-digit region code.
-        if !matches!(t[0], b'1'..=b'9' | b'A' | b'N' | b'Y')
-            || !t[2..8].iter().all(u8::is_ascii_digit)
-        {
+        // The registering authority and the organisation type it allows
+        // (GB 32100-2015 表 1), then a six-digit region code.
+        let types: &[u8] = match t[0] {
+            b'1' | b'5' => b"1239",
+            b'2' | b'3' | b'4' | b'6' | b'7' | b'8' | b'A' | b'N' => b"12359",
+            b'9' => b"123",
+            b'Y' => b"1",
+            _ => return false,
+        };
+        if !types.contains(&t[1]) || !t[2..8].iter().all(u8::is_ascii_digit) {
             return false;
         }
         if gb32100_check(&t[..17]) != Some(t[17]) {
             return false;
         }
-        let prov = num(&t[2..4]) as usize;
-        // 10xxxx: registered with a national authority.
-        let Some(prov) = self.sc.t.provinces[prov].or((prov == 10).then_some("全国")) else {
+        let region = num(&t[2..8]);
+        let prov = (region / 10000) as usize;
+        // 10xxxx: registered with a national authority; 71-83 are not mainland
+        // registration regions (the table has them for ID numbers only).
+        let Some(prov) = (if prov == 10 {
+            Some("全国")
+        } else if prov >= 71 {
+            None
+        } else {
+            self.sc.t.provinces[prov]
+        }) else {
             return false;
         };
+        let org_ok = gb11714_valid(&t[8..17]);
+        // An all-digit code is the old numeric organisation code, which always
+        // carries its own GB 11714 check, and was issued by a known prefecture;
+        // requiring both keeps 18-digit order numbers (1 in 31 pass the outer
+        // check) out.
+        if t.iter().all(u8::is_ascii_digit) {
+            let city_known = region.is_multiple_of(10000)
+                || self.sc.t.cities.contains_key(&((region / 100) as u16));
+            if !org_ok || !city_known {
+                return false;
+            }
+        }
         let mut reasons = vec![Reason::Checksum("GB 32100"), Reason::Region(prov)];
-        if gb11714_valid(&t[8..17]) {
+        if org_ok {
             reasons.push(Reason::OrgCodeChecksum);
         }
         self.emit(Kind::Uscc, s, e, self.sc.t.conf.uscc, reasons);
