@@ -4,7 +4,7 @@
 //! error names the file, the line and what was wrong.
 
 use crate::kind::{Kind, KindSet};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
@@ -108,6 +108,8 @@ pub(crate) struct Tables {
     pub context: AhoCorasick,
     /// Per pattern: the kinds it raises, the kinds it lowers, the word as written.
     pub context_kinds: Vec<(KindSet, KindSet, &'static str)>,
+    /// Kinds some context word raises or lowers (the others skip the context search).
+    pub has_context: KindSet,
     /// Administrative names that start an address (provinces, short provinces, prefectures).
     pub admin: AhoCorasick,
     pub conf: Conf,
@@ -186,6 +188,9 @@ impl Tables {
             }
         }
         let (context, context_kinds) = context()?;
+        let has_context = context_kinds
+            .iter()
+            .fold(KindSet::EMPTY, |s, (p, n, _)| s.union(*p).union(*n));
         let mut admin_names: Vec<&'static str> = Vec::new();
         for name in provinces.iter().flatten() {
             admin_names.push(name);
@@ -202,7 +207,9 @@ impl Tables {
         admin_names.retain(|n| !n.contains("居住证"));
         admin_names.sort_unstable();
         admin_names.dedup();
+        // DFAs: both automata run on the hot path; they are small enough to build eagerly.
         let admin = AhoCorasickBuilder::new()
+            .kind(Some(AhoCorasickKind::DFA))
             .match_kind(MatchKind::LeftmostLongest)
             .build(&admin_names)
             .map_err(|e| DataError::Matcher {
@@ -219,6 +226,7 @@ impl Tables {
             compound_surnames,
             context,
             context_kinds,
+            has_context,
             admin,
             conf: confidence()?,
         })
@@ -373,6 +381,7 @@ fn context() -> Result<Context, DataError> {
         }
     }
     let ac = AhoCorasickBuilder::new()
+        .kind(Some(AhoCorasickKind::DFA))
         .ascii_case_insensitive(true)
         .build(by_word.iter().map(|(b, _, _, _)| b))
         .map_err(|e| DataError::Matcher {

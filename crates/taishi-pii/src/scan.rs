@@ -147,7 +147,7 @@ impl Scanner {
     /// The kinds that context words in `text` (e.g. a field name) raise, and those they lower.
     pub fn context_kinds(&self, text: &[u8]) -> (KindSet, KindSet) {
         let mut acc = (KindSet::EMPTY, KindSet::EMPTY);
-        for m in self.t.context.find_overlapping_iter(text) {
+        for m in self.t.context.find_iter(text) {
             let (raise, lower, word) = self.t.context_kinds[m.pattern().as_usize()];
             if ascii_word_start(text, m.start(), word) {
                 acc = (acc.0.union(raise), acc.1.union(lower));
@@ -404,13 +404,16 @@ impl Run<'_> {
         if self.field.0.contains(kind) {
             return Ctx::Raise("field");
         }
+        if !self.sc.t.has_context.contains(kind) {
+            return Ctx::None;
+        }
         let t = self.sc.t;
         let b = self.b;
         let ws = start.saturating_sub(self.sc.cfg.context_before);
         let we = (end + self.sc.cfg.context_after).min(b.len());
         let mut lower = self.field.1.contains(kind).then_some("field");
         for (lo, hi) in [(ws, start), (end, we)] {
-            for m in t.context.find_overlapping_iter(&b[lo..hi]) {
+            for m in t.context.find_iter(&b[lo..hi]) {
                 let (raise, low, word) = t.context_kinds[m.pattern().as_usize()];
                 if !ascii_word_start(b, lo + m.start(), word) {
                     continue;
@@ -491,13 +494,17 @@ impl Run<'_> {
             if found {
                 return e;
             }
-            if t.starts_with(b"eyJ") || prev == b'-' || prev == b'_' || prev == b'.' {
+            // A JWT's header (or payload, after a dot) starts with eyJ: base64 of '{"'.
+            if t.starts_with(b"eyJ") {
                 if let Some(end) = self.jwt(s) {
                     return end;
                 }
             }
         }
-        if (next == b':' || prev == b':') && len <= 4 {
+        // Once per candidate: at its first group, or at the group after a "::".
+        let first_group = next == b':' && !(prev == b':' || prev.is_ascii_hexdigit());
+        let after_gap = prev == b':' && s >= 2 && b[s - 2] == b':';
+        if (first_group || after_gap) && len <= 4 {
             if let Some(end) = self.ipv6(s) {
                 return end;
             }
@@ -711,6 +718,11 @@ impl Run<'_> {
                 ge = gs;
                 while ge < b.len() && is_alnum(b[ge]) {
                     ge += 1;
+                }
+                // Every accepted layout has a second group of 3, 4 or 10-13 digits;
+                // dates and times (2026-12-06, 12 34) leave here.
+                if ng == 1 && !matches!(ge - gs, 3 | 4 | 10..=13) {
+                    return None;
                 }
             } else {
                 break;
@@ -1130,7 +1142,8 @@ impl Run<'_> {
     fn dash(&mut self, i: usize) -> usize {
         const BEGIN: &[u8] = b"-----BEGIN ";
         let b = self.b;
-        if !self.on(Kind::PrivateKey) || !b[i..].starts_with(BEGIN) {
+        // Most dashes are in dates and words; two in a row are rare enough to compare further.
+        if b.get(i + 1) != Some(&b'-') || !self.on(Kind::PrivateKey) || !b[i..].starts_with(BEGIN) {
             return i + 1;
         }
         let hs = i + BEGIN.len();
@@ -1293,9 +1306,13 @@ impl Run<'_> {
                 p += 3;
             }
             let (mut a, mut z) = (ws, p);
-            if z - a >= 6 {
+            // 2-4 character names, plus a label of up to 5 before and 3 after.
+            if (6..=36).contains(&(z - a)) {
                 let w = &b[a..z];
-                if let Some(k) = NAME_KEYS.iter().find(|k| w.starts_with(k.as_bytes())) {
+                // Compare the first character before the whole label (most words are not labels).
+                let head = [w[0], w[1], w[2]];
+                let label = |k: &&&str| k.as_bytes()[..3] == head && w.starts_with(k.as_bytes());
+                if let Some(k) = NAME_KEYS.iter().find(label) {
                     a += k.len();
                 }
                 if let Some(k) = NAME_TAILS.iter().find(|k| b[a..z].ends_with(k.as_bytes())) {
