@@ -5,7 +5,7 @@
 
 use crate::kind::{Kind, KindSet};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// A malformed embedded data file (a build defect, reported instead of a panic).
@@ -102,7 +102,8 @@ pub(crate) struct Tables {
     /// Mobile segments 1xy → carrier, indexed by xy.
     pub mobile: [Option<&'static str>; 100],
     pub iins: Vec<Iin>,
-    pub surnames: HashSet<char>,
+    /// Single-character surnames: a bit per ideograph U+4E00-U+9FFF (2.6 KB, no hashing).
+    pub surnames: Vec<u64>,
     pub compound_surnames: Vec<&'static str>,
     /// Context words (UTF-8 and GBK), ASCII case-insensitive; pattern → kinds.
     pub context: AhoCorasick,
@@ -174,14 +175,17 @@ impl Tables {
                 lengths: card_lengths(f[3]).ok_or_else(err)?,
             });
         }
-        let mut surnames = HashSet::new();
+        let mut surnames = vec![0u64; IDEOGRAPHS.div_ceil(64)];
         let mut compound_surnames = Vec::new();
-        for (_, l) in lines(SURNAMES) {
+        for (n, l) in lines(SURNAMES) {
             for s in l.split_whitespace() {
                 let mut cs = s.chars();
                 match (cs.next(), cs.next()) {
                     (Some(c), None) => {
-                        surnames.insert(c);
+                        let i = ideograph_index(c).ok_or_else(|| {
+                            bad("surnames.txt", n, format!("{c} is not a CJK ideograph"))
+                        })?;
+                        surnames[i / 64] |= 1 << (i % 64);
                     }
                     _ => compound_surnames.push(s),
                 }
@@ -232,6 +236,11 @@ impl Tables {
         })
     }
 
+    /// Whether `c` is a single-character surname.
+    pub fn is_surname(&self, c: char) -> bool {
+        ideograph_index(c).is_some_and(|i| self.surnames[i / 64] & (1 << (i % 64)) != 0)
+    }
+
     /// The network of a card number's issuer range, if known.
     pub fn issuer(&self, digits: &[u8]) -> Option<&Iin> {
         self.iins.iter().find(|r| {
@@ -241,6 +250,13 @@ impl Tables {
                 && (r.lo..=r.hi).contains(&num(&digits[..k]))
         })
     }
+}
+
+/// The CJK Unified Ideographs block, U+4E00-U+9FFF.
+const IDEOGRAPHS: usize = 0x9FFF - 0x4E00 + 1;
+
+fn ideograph_index(c: char) -> Option<usize> {
+    (c as usize).checked_sub(0x4E00).filter(|i| *i < IDEOGRAPHS)
 }
 
 /// `16-19` or `16,19` as a bit set of lengths (13 to 19 digits).

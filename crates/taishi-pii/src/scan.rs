@@ -1338,7 +1338,7 @@ impl Run<'_> {
         let ok = if compound {
             (3..=4).contains(&chars)
         } else {
-            (2..=3).contains(&chars) && ideograph_at(w, 0).is_some_and(|c| t.surnames.contains(&c))
+            (2..=3).contains(&chars) && ideograph_at(w, 0).is_some_and(|c| t.is_surname(c))
         };
         if ok {
             self.emit(
