@@ -109,8 +109,12 @@ pub(crate) struct Tables {
     pub context: AhoCorasick,
     /// Per pattern: the kinds it raises, the kinds it lowers, the word as written.
     pub context_kinds: Vec<(KindSet, KindSet, &'static str)>,
-    /// Kinds some context word raises or lowers (the others skip the context search).
-    pub has_context: KindSet,
+    /// Per kind (by `Kind as usize`): an automaton of only the words that raise
+    /// or lower it, and per pattern whether it raises and the word. Small sets
+    /// let aho-corasick use its SIMD prefilters, so a window without any of
+    /// the kind's words is skipped quickly; one automaton of all the words
+    /// cannot (its first bytes cover most of ASCII).
+    pub context_by_kind: Vec<Option<KindContext>>,
     /// Administrative names that start an address (provinces, short provinces, prefectures).
     pub admin: AhoCorasick,
     pub conf: Conf,
@@ -192,9 +196,10 @@ impl Tables {
             }
         }
         let (context, context_kinds) = context()?;
-        let has_context = context_kinds
+        let context_by_kind = Kind::ALL
             .iter()
-            .fold(KindSet::EMPTY, |s, (p, n, _)| s.union(*p).union(*n));
+            .map(|k| kind_context(*k, &context_kinds))
+            .collect::<Result<_, _>>()?;
         let mut admin_names: Vec<&'static str> = Vec::new();
         for name in provinces.iter().flatten() {
             admin_names.push(name);
@@ -230,7 +235,7 @@ impl Tables {
             compound_surnames,
             context,
             context_kinds,
-            has_context,
+            context_by_kind,
             admin,
             conf: confidence()?,
         })
@@ -345,6 +350,46 @@ fn regions() -> Result<Regions, DataError> {
         }
     }
     Ok((provinces, cities, counties))
+}
+
+/// The context words of one kind.
+pub(crate) struct KindContext {
+    pub ac: AhoCorasick,
+    /// Per pattern: true if the word raises the kind, false if it lowers it; the word.
+    pub words: Vec<(bool, &'static str)>,
+}
+
+fn kind_context(
+    k: Kind,
+    all: &[(KindSet, KindSet, &'static str)],
+) -> Result<Option<KindContext>, DataError> {
+    let mut pats: Vec<Vec<u8>> = Vec::new();
+    let mut words = Vec::new();
+    for (p, n, w) in all {
+        // The table holds a word's UTF-8 and GBK forms as two entries; take it once.
+        if (p.contains(k) || n.contains(k)) && !words.iter().any(|(_, x)| x == w) {
+            pats.push(w.as_bytes().to_vec());
+            words.push((p.contains(k), *w));
+            if !w.is_ascii() {
+                let (gbk, _, unmappable) = encoding_rs::GBK.encode(w);
+                if !unmappable {
+                    pats.push(gbk.into_owned());
+                    words.push((p.contains(k), *w));
+                }
+            }
+        }
+    }
+    if pats.is_empty() {
+        return Ok(None);
+    }
+    let ac = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .build(&pats)
+        .map_err(|e| DataError::Matcher {
+            file: "context.txt",
+            what: e.to_string(),
+        })?;
+    Ok(Some(KindContext { ac, words }))
 }
 
 /// The context automaton and, per pattern, the kinds it raises and lowers and the word as written.

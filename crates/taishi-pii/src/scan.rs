@@ -362,7 +362,7 @@ impl Run<'_> {
     }
 
     /// Records a finding after applying context; `base` is the validated confidence.
-    fn emit(&mut self, kind: Kind, start: usize, end: usize, base: f32, mut reasons: Vec<Reason>) {
+    fn emit(&mut self, kind: Kind, start: usize, end: usize, base: f32, reasons: &[Reason]) {
         if !self.on(kind) {
             return;
         }
@@ -371,17 +371,18 @@ impl Run<'_> {
             return;
         }
         let mut c = base;
-        match self.context(kind, start, end) {
+        // Reasons are copied to the heap only for findings that are kept.
+        let extra = match self.context(kind, start, end) {
             Ctx::Raise(word) => {
                 c = (c + conf.context_bonus).min(0.99);
-                reasons.push(Reason::Context(word));
+                Some(Reason::Context(word))
             }
             Ctx::Lower(word) => {
                 c -= conf.context_penalty;
-                reasons.push(Reason::AntiContext(word));
+                Some(Reason::AntiContext(word))
             }
-            Ctx::None => {}
-        }
+            Ctx::None => None,
+        };
         if c < self.sc.min {
             return;
         }
@@ -394,7 +395,7 @@ impl Run<'_> {
             start,
             end,
             confidence: c,
-            reasons,
+            reasons: reasons.iter().cloned().chain(extra).collect(),
         });
     }
 
@@ -404,26 +405,23 @@ impl Run<'_> {
         if self.field.0.contains(kind) {
             return Ctx::Raise("field");
         }
-        if !self.sc.t.has_context.contains(kind) {
+        let Some(kc) = &self.sc.t.context_by_kind[kind as usize] else {
             return Ctx::None;
-        }
-        let t = self.sc.t;
+        };
         let b = self.b;
         let ws = start.saturating_sub(self.sc.cfg.context_before);
         let we = (end + self.sc.cfg.context_after).min(b.len());
         let mut lower = self.field.1.contains(kind).then_some("field");
         for (lo, hi) in [(ws, start), (end, we)] {
-            for m in t.context.find_iter(&b[lo..hi]) {
-                let (raise, low, word) = t.context_kinds[m.pattern().as_usize()];
+            for m in kc.ac.find_iter(&b[lo..hi]) {
+                let (raises, word) = kc.words[m.pattern().as_usize()];
                 if !ascii_word_start(b, lo + m.start(), word) {
                     continue;
                 }
-                if raise.contains(kind) {
+                if raises {
                     return Ctx::Raise(word);
                 }
-                if low.contains(kind) && lower.is_none() {
-                    lower = Some(word);
-                }
+                lower = lower.or(Some(word));
             }
         }
         lower.map_or(Ctx::None, Ctx::Lower)
@@ -551,12 +549,12 @@ impl Run<'_> {
         let Some((base, region)) = self.region(&t[..6], true) else {
             return false;
         };
-        let reasons = vec![
+        let reasons = [
             Reason::Checksum("GB 11643"),
             region,
             Reason::BirthDate(date),
         ];
-        self.emit(Kind::CnResidentId, s, e, base, reasons);
+        self.emit(Kind::CnResidentId, s, e, base, &reasons);
         true
     }
 
@@ -579,7 +577,7 @@ impl Run<'_> {
             s,
             e,
             base,
-            vec![Reason::Legacy15, region, Reason::BirthDate(date)],
+            &[Reason::Legacy15, region, Reason::BirthDate(date)],
         );
         true
     }
@@ -636,12 +634,13 @@ impl Run<'_> {
             return false;
         };
         let conf = &self.sc.t.conf;
-        let mut reasons = vec![Reason::MobileSegment(carrier)];
-        let base = if prefixed {
-            reasons.push(Reason::CountryPrefix);
-            conf.mobile_prefixed
+        let (base, reasons): (f32, &[Reason]) = if prefixed {
+            (
+                conf.mobile_prefixed,
+                &[Reason::MobileSegment(carrier), Reason::CountryPrefix],
+            )
         } else {
-            conf.mobile
+            (conf.mobile, &[Reason::MobileSegment(carrier)])
         };
         self.emit(Kind::CnMobile, start, e, base, reasons);
         true
@@ -670,7 +669,7 @@ impl Run<'_> {
             s,
             e,
             base,
-            vec![Reason::Checksum("Luhn"), reason],
+            &[Reason::Checksum("Luhn"), reason],
         );
         true
     }
@@ -690,7 +689,7 @@ impl Run<'_> {
             s,
             e,
             self.sc.t.conf.taiwan_permit,
-            vec![Reason::Format],
+            &[Reason::Format],
         );
         self.out.findings.len() > before
     }
@@ -793,9 +792,9 @@ impl Run<'_> {
             || oct[0] >= 224
             || (oct[0] == 100 && (64..128).contains(&oct[1]));
         let (base, reasons) = if special {
-            (conf.ipv4_special, vec![Reason::Format, Reason::IpSpecial])
+            (conf.ipv4_special, &[Reason::Format, Reason::IpSpecial][..])
         } else {
-            (conf.ipv4, vec![Reason::Format])
+            (conf.ipv4, &[Reason::Format][..])
         };
         self.emit(Kind::Ipv4, s, p, base, reasons);
         Some(p)
@@ -842,9 +841,9 @@ impl Run<'_> {
             || (seg[0] == 0x2001 && seg[1] == 0x0db8);
         let conf = &self.sc.t.conf;
         let (base, reasons) = if special {
-            (conf.ipv4_special, vec![Reason::Format, Reason::IpSpecial])
+            (conf.ipv4_special, &[Reason::Format, Reason::IpSpecial][..])
         } else {
-            (conf.ipv6, vec![Reason::Format])
+            (conf.ipv6, &[Reason::Format][..])
         };
         self.emit(Kind::Ipv6, cs, ce, base, reasons);
         Some(ce)
@@ -894,11 +893,13 @@ impl Run<'_> {
                 return false;
             }
         }
-        let mut reasons = vec![Reason::Checksum("GB 32100"), Reason::Region(prov)];
-        if org_ok {
-            reasons.push(Reason::OrgCodeChecksum);
-        }
-        self.emit(Kind::Uscc, s, e, self.sc.t.conf.uscc, reasons);
+        let reasons = [
+            Reason::Checksum("GB 32100"),
+            Reason::Region(prov),
+            Reason::OrgCodeChecksum,
+        ];
+        let n = if org_ok { 3 } else { 2 };
+        self.emit(Kind::Uscc, s, e, self.sc.t.conf.uscc, &reasons[..n]);
         true
     }
 
@@ -920,7 +921,7 @@ impl Run<'_> {
         if !self.on(kind) {
             return false;
         }
-        self.emit(kind, s, e, base, vec![Reason::Format]);
+        self.emit(kind, s, e, base, &[Reason::Format]);
         true
     }
 
@@ -943,7 +944,7 @@ impl Run<'_> {
             s,
             e,
             self.sc.t.conf.cloud_key,
-            vec![Reason::SecretIssuer(issuer)],
+            &[Reason::SecretIssuer(issuer)],
         );
         true
     }
@@ -990,7 +991,7 @@ impl Run<'_> {
             s - 3,
             end,
             self.sc.t.conf.plate,
-            vec![Reason::Format],
+            &[Reason::Format],
         );
         true
     }
@@ -1042,13 +1043,7 @@ impl Run<'_> {
         if !header.starts_with(b"{") || memmem::find(&header, b"\"alg\"").is_none() {
             return None;
         }
-        self.emit(
-            Kind::Jwt,
-            st,
-            end,
-            self.sc.t.conf.jwt,
-            vec![Reason::JwtHeader],
-        );
+        self.emit(Kind::Jwt, st, end, self.sc.t.conf.jwt, &[Reason::JwtHeader]);
         Some(end)
     }
 
@@ -1076,7 +1071,7 @@ impl Run<'_> {
                             p + c + 1,
                             a,
                             self.sc.t.conf.url_password,
-                            vec![Reason::Format],
+                            &[Reason::Format],
                         );
                     }
                 }
@@ -1134,7 +1129,7 @@ impl Run<'_> {
             ls,
             end,
             self.sc.t.conf.email,
-            vec![Reason::Format],
+            &[Reason::Format],
         );
         end
     }
@@ -1174,7 +1169,7 @@ impl Run<'_> {
             i,
             end,
             self.sc.t.conf.private_key,
-            vec![Reason::SecretIssuer(issuer)],
+            &[Reason::SecretIssuer(issuer)],
         );
         end
     }
@@ -1200,7 +1195,7 @@ impl Run<'_> {
                     i - 3,
                     i + 37,
                     self.sc.t.conf.github_token,
-                    vec![Reason::SecretIssuer("GitHub")],
+                    &[Reason::SecretIssuer("GitHub")],
                 );
                 return i + 37;
             }
@@ -1216,7 +1211,7 @@ impl Run<'_> {
                     i - 6,
                     i + 5 + n,
                     self.sc.t.conf.github_token,
-                    vec![Reason::SecretIssuer("GitHub")],
+                    &[Reason::SecretIssuer("GitHub")],
                 );
                 return i + 5 + n;
             }
@@ -1290,7 +1285,7 @@ impl Run<'_> {
             p,
             last_detail,
             base,
-            vec![Reason::AddressParts { levels, detail }],
+            &[Reason::AddressParts { levels, detail }],
         );
         Some(last_detail)
     }
@@ -1346,7 +1341,7 @@ impl Run<'_> {
                 a,
                 z,
                 t.conf.person_name,
-                vec![Reason::Surname],
+                &[Reason::Surname],
             );
         }
     }
