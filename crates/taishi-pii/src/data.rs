@@ -102,8 +102,10 @@ pub(crate) struct Tables {
     /// Mobile segments 1xy → carrier, indexed by xy.
     pub mobile: [Option<&'static str>; 100],
     pub iins: Vec<Iin>,
-    /// Single-character surnames: a bit per ideograph U+4E00-U+9FFF (2.6 KB, no hashing).
-    pub surnames: Vec<u64>,
+    /// Single-character surnames.
+    pub surnames: IdeoSet,
+    /// Characters of the street-level part of an address (路, 号 …).
+    pub address_detail: IdeoSet,
     pub compound_surnames: Vec<&'static str>,
     /// Context words (UTF-8 and GBK), ASCII case-insensitive; pattern → kinds.
     pub context: AhoCorasick,
@@ -179,17 +181,20 @@ impl Tables {
                 lengths: card_lengths(f[3]).ok_or_else(err)?,
             });
         }
-        let mut surnames = vec![0u64; IDEOGRAPHS.div_ceil(64)];
+        let mut surnames = IdeoSet::default();
         let mut compound_surnames = Vec::new();
         for (n, l) in lines(SURNAMES) {
             for s in l.split_whitespace() {
                 let mut cs = s.chars();
                 match (cs.next(), cs.next()) {
                     (Some(c), None) => {
-                        let i = ideograph_index(c).ok_or_else(|| {
-                            bad("surnames.txt", n, format!("{c} is not a CJK ideograph"))
-                        })?;
-                        surnames[i / 64] |= 1 << (i % 64);
+                        if !surnames.insert(c) {
+                            return Err(bad(
+                                "surnames.txt",
+                                n,
+                                format!("{c} is not a CJK ideograph"),
+                            ));
+                        }
                     }
                     _ => compound_surnames.push(s),
                 }
@@ -232,6 +237,13 @@ impl Tables {
             mobile,
             iins,
             surnames,
+            address_detail: crate::scan::ADDRESS_DETAIL.chars().fold(
+                IdeoSet::default(),
+                |mut s, c| {
+                    s.insert(c);
+                    s
+                },
+            ),
             compound_surnames,
             context,
             context_kinds,
@@ -239,11 +251,6 @@ impl Tables {
             admin,
             conf: confidence()?,
         })
-    }
-
-    /// Whether `c` is a single-character surname.
-    pub fn is_surname(&self, c: char) -> bool {
-        ideograph_index(c).is_some_and(|i| self.surnames[i / 64] & (1 << (i % 64)) != 0)
     }
 
     /// The network of a card number's issuer range, if known.
@@ -262,6 +269,32 @@ const IDEOGRAPHS: usize = 0x9FFF - 0x4E00 + 1;
 
 fn ideograph_index(c: char) -> Option<usize> {
     (c as usize).checked_sub(0x4E00).filter(|i| *i < IDEOGRAPHS)
+}
+
+/// A set of CJK ideographs: a bit per character of U+4E00-U+9FFF (2.6 KB,
+/// one lookup, no hashing: it is asked for every candidate character).
+#[derive(Clone)]
+pub(crate) struct IdeoSet(Vec<u64>);
+
+impl Default for IdeoSet {
+    fn default() -> Self {
+        IdeoSet(vec![0; IDEOGRAPHS.div_ceil(64)])
+    }
+}
+
+impl IdeoSet {
+    /// Adds `c`; false if it is not an ideograph of the block.
+    pub fn insert(&mut self, c: char) -> bool {
+        let Some(i) = ideograph_index(c) else {
+            return false;
+        };
+        self.0[i / 64] |= 1 << (i % 64);
+        true
+    }
+
+    pub fn contains(&self, c: char) -> bool {
+        ideograph_index(c).is_some_and(|i| self.0[i / 64] & (1 << (i % 64)) != 0)
+    }
 }
 
 /// `16-19` or `16,19` as a bit set of lengths (13 to 19 digits).

@@ -124,7 +124,7 @@ impl FromIterator<Kind> for KindSet {
 
 /// Why a candidate was believed (or believed less). Names borrowed from the
 /// embedded tables are `'static`: the tables live for the whole program.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Reason {
     /// The check digit/character of the named standard holds.
     Checksum(&'static str),
@@ -259,5 +259,53 @@ impl Reason {
             Lang::Zh => zh,
             Lang::En => en,
         }
+    }
+}
+
+/// The reasons of one finding: at most four, kept inline (a finding is made
+/// millions of times a second; a heap allocation each would cost more than
+/// finding it). Dereferences to a slice.
+#[derive(Clone, Copy)]
+pub struct Reasons {
+    len: u8,
+    items: [Reason; Reasons::MAX],
+}
+
+impl Reasons {
+    /// The most reasons a finding has (validation steps plus one context word).
+    pub const MAX: usize = 4;
+
+    /// The first `MAX` of `rs` and then `extra`, as room allows.
+    pub fn new(rs: &[Reason], extra: Option<Reason>) -> Reasons {
+        let mut r = Reasons {
+            len: 0,
+            items: [Reason::Format; Self::MAX],
+        };
+        for x in rs.iter().copied().chain(extra) {
+            if (r.len as usize) < Self::MAX {
+                r.items[r.len as usize] = x;
+                r.len += 1;
+            }
+        }
+        r
+    }
+}
+
+impl std::ops::Deref for Reasons {
+    type Target = [Reason];
+    fn deref(&self) -> &[Reason] {
+        &self.items[..self.len as usize]
+    }
+}
+
+impl PartialEq for Reasons {
+    fn eq(&self, o: &Reasons) -> bool {
+        **self == **o
+    }
+}
+
+impl std::fmt::Debug for Reasons {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
     }
 }

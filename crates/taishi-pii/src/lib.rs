@@ -24,7 +24,7 @@ mod validate;
 pub use count::{Estimate, Hll, PersonCounter, PersonKey, HLL_PRECISION};
 pub use data::DataError;
 pub use grade::{Category, Grade, Grading, IncidentGrade, Level};
-pub use kind::{Kind, KindSet, Lang, Reason};
+pub use kind::{Kind, KindSet, Lang, Reason, Reasons};
 pub use mask::{KeyError, MaskError, MaskKey, MaskMode, MaskPolicy, Masker};
 pub use scan::{Finding, ScanConfig, ScanOutput, Scanner};
 pub use validate::{

@@ -11,7 +11,7 @@
 //! (GBK logs) are only ever compared, never decoded, so they cannot panic.
 
 use crate::data::{num, tables, DataError, Tables};
-use crate::kind::{Kind, KindSet, Reason};
+use crate::kind::{Kind, KindSet, Reason, Reasons};
 use crate::validate::{
     gb11643_check, gb11714_valid, gb32100_check, luhn_valid, today_yyyymmdd, valid_birth_date,
 };
@@ -62,7 +62,7 @@ pub struct Finding {
     /// 0-1: how sure the detector is.
     pub confidence: f32,
     /// Why (validation steps that passed, context words, caveats).
-    pub reasons: Vec<Reason>,
+    pub reasons: Reasons,
 }
 
 impl Finding {
@@ -290,7 +290,7 @@ const NAME_TAILS: [&str; 9] = [
     "卡号",
 ];
 /// Characters that mark the street-level part of an address.
-const ADDRESS_DETAIL: &str = "路街巷弄道村镇乡号栋幢楼室组苑园厦";
+pub(crate) const ADDRESS_DETAIL: &str = "路街巷弄道村镇乡号栋幢楼室组苑园厦";
 /// Detail characters that follow a number (88号, 3栋, 1201室).
 const ADDRESS_NUMBERED: &str = "号栋幢楼室组弄";
 
@@ -371,7 +371,6 @@ impl Run<'_> {
             return;
         }
         let mut c = base;
-        // Reasons are copied to the heap only for findings that are kept.
         let extra = match self.context(kind, start, end) {
             Ctx::Raise(word) => {
                 c = (c + conf.context_bonus).min(0.99);
@@ -395,7 +394,7 @@ impl Run<'_> {
             start,
             end,
             confidence: c,
-            reasons: reasons.iter().cloned().chain(extra).collect(),
+            reasons: Reasons::new(reasons, extra),
         });
     }
 
@@ -1225,7 +1224,7 @@ impl Run<'_> {
     fn high_run(&mut self, s: usize, e: usize) -> usize {
         let mut resume = e;
         let mut names_until = e;
-        if self.on(Kind::Address) && e - s >= 6 {
+        if self.on(Kind::Address) && e - s >= 6 && self.address_detail_near(s, e) {
             let t = self.sc.t;
             for m in t.admin.find_iter(&self.b[s..e]) {
                 if let Some(end) = self.address(s + m.start()) {
@@ -1239,6 +1238,23 @@ impl Run<'_> {
             self.names(s, names_until);
         }
         resume
+    }
+
+    /// Whether a street-level character (路, 号 …), which every address needs,
+    /// is in the run or shortly after it: most Chinese text has none, and this
+    /// is cheaper than looking for administrative names.
+    fn address_detail_near(&self, s: usize, e: usize) -> bool {
+        let b = self.b;
+        let lim = (e + 24).min(b.len());
+        let mut p = s;
+        while p < lim {
+            match ideograph_at(b, p) {
+                Some(c) if self.sc.t.address_detail.contains(c) => return true,
+                Some(_) => p += 3,
+                None => p += 1,
+            }
+        }
+        false
     }
 
     /// An address starting with the administrative name at `p`, if the text
@@ -1310,7 +1326,11 @@ impl Run<'_> {
                 if let Some(k) = NAME_KEYS.iter().find(label) {
                     a += k.len();
                 }
-                if let Some(k) = NAME_TAILS.iter().find(|k| b[a..z].ends_with(k.as_bytes())) {
+                let last = [b[z - 3], b[z - 2], b[z - 1]];
+                let tail = |k: &&&str| {
+                    k.as_bytes()[k.len() - 3..] == last && b[a..z].ends_with(k.as_bytes())
+                };
+                if let Some(k) = NAME_TAILS.iter().find(tail) {
                     z -= k.len();
                 }
                 self.name(a, z);
@@ -1326,14 +1346,15 @@ impl Run<'_> {
         let t = self.sc.t;
         let w = &self.b[a..z];
         let chars = w.len() / 3;
+        let head = w.get(..3);
         let compound = t
             .compound_surnames
             .iter()
-            .any(|c| w.starts_with(c.as_bytes()));
+            .any(|c| head == c.as_bytes().get(..3) && w.starts_with(c.as_bytes()));
         let ok = if compound {
             (3..=4).contains(&chars)
         } else {
-            (2..=3).contains(&chars) && ideograph_at(w, 0).is_some_and(|c| t.is_surname(c))
+            (2..=3).contains(&chars) && ideograph_at(w, 0).is_some_and(|c| t.surnames.contains(c))
         };
         if ok {
             self.emit(
