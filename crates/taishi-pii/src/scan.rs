@@ -436,6 +436,11 @@ impl Run<'_> {
         let t = &b[s..e];
         let prev = if s > 0 { b[s - 1] } else { b' ' };
         let next = b.get(e).copied().unwrap_or(b' ');
+        // Fast path: most digit runs are short parts of times, sizes and ports
+        // with nothing after them that could continue a candidate.
+        if digits == len && len < 8 && !matches!(next, b'.' | b' ' | b'-' | b':') && prev != b':' {
+            return e;
+        }
         let after = b.get(e + 1).copied().unwrap_or(b' ');
         // A token glued to a decimal point is part of a longer number (3.14159…).
         let dotted = (prev == b'.' && s >= 2 && b[s - 2].is_ascii_digit())
