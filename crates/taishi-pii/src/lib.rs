@@ -19,6 +19,7 @@ mod grade;
 mod kind;
 mod mask;
 mod scan;
+mod summary;
 mod validate;
 
 pub use count::{Estimate, Hll, PersonCounter, PersonKey, HLL_PRECISION};
@@ -27,6 +28,7 @@ pub use grade::{Category, Grade, Grading, IncidentGrade, Level};
 pub use kind::{Kind, KindSet, Lang, Reason, Reasons};
 pub use mask::{KeyError, MaskError, MaskKey, MaskMode, MaskPolicy, Masker};
 pub use scan::{Finding, ScanConfig, ScanOutput, Scanner};
+pub use summary::{KindSummary, LocationSummary};
 pub use validate::{
     gb11643_check, gb32100_check, luhn_valid, normalise_resident_id, today_yyyymmdd,
 };
