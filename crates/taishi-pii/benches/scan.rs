@@ -201,7 +201,7 @@ fn main() {
         rate(read)
     );
 
-    let configs: [(&str, KindSet); 3] = [
+    let configs: [(&str, KindSet); 4] = [
         ("every detector", KindSet::all()),
         (
             "without names and addresses",
@@ -220,6 +220,8 @@ fn main() {
             .into_iter()
             .collect(),
         ),
+        // The floor: the prefilter and the tokenizer with every detector off.
+        ("no detector (prefilter and tokens only)", KindSet::EMPTY),
     ];
     for (i, (label, kinds)) in configs.iter().enumerate() {
         let sc = Scanner::new(ScanConfig {

@@ -230,9 +230,30 @@ fn next_trigger(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Byte classes for the token walks: one load instead of three range tests.
+const DIGIT: u8 = 1;
+const ALNUM: u8 = 2;
+const fn class_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_digit() {
+            DIGIT | ALNUM
+        } else if b.is_ascii_alphabetic() {
+            ALNUM
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+}
+static CLASS: [u8; 256] = class_table();
+
 #[inline]
 fn is_alnum(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
+    CLASS[c as usize] & ALNUM != 0
 }
 
 #[inline]
@@ -331,13 +352,29 @@ impl Run<'_> {
                 while s > floor && is_alnum(b[s - 1]) {
                     s -= 1;
                 }
+                let mut digits = 1 + b[s..i].iter().filter(|c| c.is_ascii_digit()).count();
                 let mut e = i + 1;
-                let mut digits = 1;
-                while e < n && is_alnum(b[e]) {
-                    digits += b[e].is_ascii_digit() as usize;
+                while e < n {
+                    let k = CLASS[b[e] as usize];
+                    if k & ALNUM == 0 {
+                        break;
+                    }
+                    digits += (k & DIGIT) as usize;
                     e += 1;
                 }
-                digits += b[s..i].iter().filter(|c| c.is_ascii_digit()).count();
+                // Fast path, kept in this loop: most digit runs are short parts of
+                // times, sizes and ports with nothing after them that could
+                // continue a candidate.
+                let len = e - s;
+                if digits == len && len < 8 {
+                    let next = b.get(e).copied().unwrap_or(b' ');
+                    let prev = if s > 0 { b[s - 1] } else { b' ' };
+                    if !matches!(next, b'.' | b' ' | b'-' | b':') && prev != b':' {
+                        i = e;
+                        floor = e;
+                        continue;
+                    }
+                }
                 let next = self.token(s, e, digits).max(e);
                 i = next;
                 floor = next;
@@ -429,18 +466,16 @@ impl Run<'_> {
     // ---- tokens ----------------------------------------------------------
 
     /// Dispatches one maximal alphanumeric token holding at least one digit;
-    /// returns where scanning resumes.
+    /// returns where scanning resumes. Not inlined: the loop that calls it
+    /// stays small (it runs once per digit run, this only for the few that
+    /// pass its fast path).
+    #[inline(never)]
     fn token(&mut self, s: usize, e: usize, digits: usize) -> usize {
         let b = self.b;
         let len = e - s;
         let t = &b[s..e];
         let prev = if s > 0 { b[s - 1] } else { b' ' };
         let next = b.get(e).copied().unwrap_or(b' ');
-        // Fast path: most digit runs are short parts of times, sizes and ports
-        // with nothing after them that could continue a candidate.
-        if digits == len && len < 8 && !matches!(next, b'.' | b' ' | b'-' | b':') && prev != b':' {
-            return e;
-        }
         let after = b.get(e + 1).copied().unwrap_or(b' ');
         // A token glued to a decimal point is part of a longer number (3.14159…).
         let dotted = (prev == b'.' && s >= 2 && b[s - 2].is_ascii_digit())
