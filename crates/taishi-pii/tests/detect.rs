@@ -191,6 +191,26 @@ fn context_from_a_field_name() {
         s.scan_field("taiwan_permit_no", b"12345678").findings.len(),
         1
     );
+    // a look-alike column lowers a card below the threshold, not a fully valid ID
+    assert!(s
+        .scan_field("order_no", b"6200000000000005")
+        .findings
+        .is_empty());
+    assert_eq!(
+        s.scan_field("order_no", b"11010119900307803X")
+            .findings
+            .len(),
+        1
+    );
+    assert_eq!(s.scan(b"6200000000000005").findings.len(), 1);
+}
+
+#[test]
+fn a_mobile_inside_an_email_is_both() {
+    assert_eq!(
+        kinds("13800138000@163.com"),
+        vec![Kind::Email, Kind::CnMobile]
+    );
 }
 
 #[test]
