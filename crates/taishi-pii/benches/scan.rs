@@ -223,6 +223,19 @@ fn main() {
         // The floor: the prefilter and the tokenizer with every detector off.
         ("no detector (prefilter and tokens only)", KindSet::EMPTY),
     ];
+    // The 64-byte block loop must find exactly what the byte loop finds.
+    let check = Scanner::new(ScanConfig {
+        max_findings: usize::MAX,
+        ..ScanConfig::default()
+    })
+    .unwrap();
+    for p in parts.iter().take(4) {
+        assert_eq!(
+            check.scan(p),
+            check.scan_reference(p),
+            "block and byte loops differ"
+        );
+    }
     for (i, (label, kinds)) in configs.iter().enumerate() {
         let sc = Scanner::new(ScanConfig {
             kinds: *kinds,

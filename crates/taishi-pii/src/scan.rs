@@ -144,6 +144,25 @@ impl Scanner {
         out
     }
 
+    /// `scan` through the byte-at-a-time loop only, every token dispatched (no
+    /// 64-byte blocks, no token prefilter): the reference the fast paths are
+    /// tested against. Not for production use.
+    #[doc(hidden)]
+    pub fn scan_reference(&self, input: &[u8]) -> ScanOutput {
+        let mut out = ScanOutput::default();
+        let mut r = Run {
+            sc: self,
+            b: input,
+            field: (KindSet::EMPTY, KindSet::EMPTY),
+            out: &mut out,
+            reference: true,
+        };
+        r.run_reference();
+        out.findings
+            .sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+        out
+    }
+
     /// The kinds that context words in `text` (e.g. a field name) raise, and those they lower.
     pub fn context_kinds(&self, text: &[u8]) -> (KindSet, KindSet) {
         let mut acc = (KindSet::EMPTY, KindSet::EMPTY);
@@ -168,6 +187,7 @@ impl Scanner {
             b: input,
             field,
             out,
+            reference: false,
         };
         r.run();
         out.findings[first..].sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
@@ -256,6 +276,106 @@ fn is_alnum(c: u8) -> bool {
     CLASS[c as usize] & ALNUM != 0
 }
 
+/// Whether the token `b[s..e]` (holding `digits` digits) could be anything:
+/// a cheap superset of what `Run::token` accepts, so that the tokens of
+/// times, sizes, ports, versions and hashes skip the dispatch. Kept next to
+/// `token`'s rules; the property test comparing the block and byte loops and
+/// the detector tests catch a rule added there and not here.
+#[inline]
+fn token_may_matter(b: &[u8], s: usize, e: usize, digits: usize) -> bool {
+    let len = e - s;
+    let prev = if s > 0 { b[s - 1] } else { b' ' };
+    let next = b.get(e).copied().unwrap_or(b' ');
+    // An IPv6 group: first of a candidate, or right after "::".
+    let ipv6 = len <= 4
+        && ((next == b':' && !(prev == b':' || prev.is_ascii_hexdigit()))
+            || (prev == b':' && s >= 2 && b[s - 2] == b':'));
+    if digits < len {
+        let t = &b[s..e];
+        return matches!(len, 9 | 11 | 18)
+            || (len >= 16 && matches!(&t[..4], b"AKIA" | b"ASIA" | b"LTAI" | b"AKID"))
+            || ((5..=7).contains(&len) && t[0].is_ascii_uppercase() && prev >= 0x80)
+            || t.starts_with(b"eyJ")
+            || ipv6;
+    }
+    if len >= 8 || ipv6 {
+        return true;
+    }
+    // A dotted quad.
+    if len <= 3 && next == b'.' && prev != b'.' {
+        return true;
+    }
+    // The first group of a grouped number (138 0013 8000, 6222-0200-…, +86 138 …):
+    // its second group has 3, 4 or 10-13 digits.
+    let after = b.get(e + 1).copied().unwrap_or(b' ');
+    if matches!(next, b' ' | b'-')
+        && after.is_ascii_digit()
+        && matches!(len, 2..=4 | 6)
+        && !(prev == b'.' && s >= 2 && b[s - 2].is_ascii_digit())
+    {
+        let g2 = b[e + 1..]
+            .iter()
+            .take(14)
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
+        return matches!(g2, 3 | 4 | 10..=13);
+    }
+    false
+}
+
+/// One bit per byte of a 64-byte block.
+#[cfg(target_arch = "x86_64")]
+struct Masks {
+    digit: u64,
+    letter: u64,
+    high: u64,
+    at: u64,
+    underscore: u64,
+    dash: u64,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Masks {
+    /// The masks of `b[i..i + 64]` (the caller guarantees 64 bytes).
+    #[inline]
+    fn at(b: &[u8], i: usize) -> Masks {
+        use std::arch::x86_64::*;
+        assert!(i + 64 <= b.len());
+        let mut m = Masks {
+            digit: 0,
+            letter: 0,
+            high: 0,
+            at: 0,
+            underscore: 0,
+            dash: 0,
+        };
+        // SAFETY: SSE2 is part of the x86-64 baseline; the four loads read
+        // b[i..i + 64], in bounds by the assert; loadu needs no alignment.
+        unsafe {
+            let digit_off = _mm_set1_epi8(0x50);
+            let digit_lim = _mm_set1_epi8(-118);
+            // Letters: b | 0x20 in 'a'..='z' maps to 0x80..=0x99 after adding 0x1F.
+            let case = _mm_set1_epi8(0x20);
+            let letter_off = _mm_set1_epi8(0x1F);
+            let letter_lim = _mm_set1_epi8(-102);
+            for k in 0..4 {
+                let v = _mm_loadu_si128(b.as_ptr().add(i + 16 * k) as *const __m128i);
+                let bits = |x: __m128i| (_mm_movemask_epi8(x) as u32 as u64) << (16 * k);
+                m.digit |= bits(_mm_cmplt_epi8(_mm_add_epi8(v, digit_off), digit_lim));
+                m.letter |= bits(_mm_cmplt_epi8(
+                    _mm_add_epi8(_mm_or_si128(v, case), letter_off),
+                    letter_lim,
+                ));
+                m.high |= bits(v);
+                m.at |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'@' as i8)));
+                m.underscore |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'_' as i8)));
+                m.dash |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'-' as i8)));
+            }
+        }
+        m
+    }
+}
+
 #[inline]
 fn is_b64url(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
@@ -328,6 +448,9 @@ struct Run<'a> {
     /// Kinds the surrounding field's name raises and lowers.
     field: (KindSet, KindSet),
     out: &'a mut ScanOutput,
+    /// Every token goes to `token` (no prefilters beyond the trigger bytes):
+    /// the reference the fast paths are tested against.
+    reference: bool,
 }
 
 impl Run<'_> {
@@ -336,66 +459,155 @@ impl Run<'_> {
     }
 
     fn run(&mut self) {
+        let n = self.b.len();
+        let (mut i, mut floor) = (0, 0);
+        #[cfg(target_arch = "x86_64")]
+        while i + 64 <= n {
+            (i, floor) = self.block(i, floor);
+        }
+        while i < n {
+            (i, floor) = self.step(i, floor);
+        }
+    }
+
+    /// The byte-at-a-time loop alone: the reference the block loop is tested against.
+    fn run_reference(&mut self) {
+        let n = self.b.len();
+        let (mut i, mut floor) = (0, 0);
+        while i < n {
+            (i, floor) = self.step(i, floor);
+        }
+    }
+
+    /// Handles the first trigger at or after `i`; returns the new cursor and
+    /// floor (bytes before the floor belong to a token already dispatched).
+    fn step(&mut self, i: usize, floor: usize) -> (usize, usize) {
         let b = self.b;
         let n = b.len();
-        let mut i = 0;
-        // Bytes before `floor` belong to a token already dispatched.
-        let mut floor = 0;
-        while i < n {
-            i = next_trigger(b, i);
-            if i >= n {
+        let i = next_trigger(b, i);
+        if i >= n {
+            return (n, floor);
+        }
+        if !b[i].is_ascii_digit() {
+            return self.trigger(i, floor);
+        }
+        let mut s = i;
+        while s > floor && is_alnum(b[s - 1]) {
+            s -= 1;
+        }
+        let mut digits = 1 + b[s..i].iter().filter(|c| c.is_ascii_digit()).count();
+        let mut e = i + 1;
+        while e < n {
+            let k = CLASS[b[e] as usize];
+            if k & ALNUM == 0 {
                 break;
             }
-            let c = b[i];
-            if c.is_ascii_digit() {
-                let mut s = i;
-                while s > floor && is_alnum(b[s - 1]) {
-                    s -= 1;
-                }
-                let mut digits = 1 + b[s..i].iter().filter(|c| c.is_ascii_digit()).count();
-                let mut e = i + 1;
-                while e < n {
-                    let k = CLASS[b[e] as usize];
-                    if k & ALNUM == 0 {
-                        break;
-                    }
-                    digits += (k & DIGIT) as usize;
-                    e += 1;
-                }
-                // Fast path, kept in this loop: most digit runs are short parts of
-                // times, sizes and ports with nothing after them that could
-                // continue a candidate.
-                let len = e - s;
-                if digits == len && len < 8 {
-                    let next = b.get(e).copied().unwrap_or(b' ');
-                    let prev = if s > 0 { b[s - 1] } else { b' ' };
-                    if !matches!(next, b'.' | b' ' | b'-' | b':') && prev != b':' {
-                        i = e;
-                        floor = e;
-                        continue;
-                    }
-                }
-                let next = self.token(s, e, digits).max(e);
-                i = next;
-                floor = next;
-            } else if c >= 0x80 {
-                let mut e = i + 1;
-                while e < n && b[e] >= 0x80 {
-                    e += 1;
-                }
-                let next = self.high_run(i, e).max(e);
-                i = next;
-                floor = next;
-            } else {
-                let next = match c {
-                    b'@' => self.at_sign(i),
-                    b'-' => self.dash(i),
-                    _ => self.underscore(i),
-                };
-                i = next.max(i + 1);
-                floor = floor.max(next);
-            }
+            digits += (k & DIGIT) as usize;
+            e += 1;
         }
+        if !self.reference && !token_may_matter(b, s, e, digits) {
+            return (e, e);
+        }
+        let next = self.token(s, e, digits).max(e);
+        (next, next)
+    }
+
+    /// Handles a trigger that is not a digit (non-ASCII, `@`, `-`, `_`) at `i`.
+    fn trigger(&mut self, i: usize, floor: usize) -> (usize, usize) {
+        let b = self.b;
+        let c = b[i];
+        if c >= 0x80 {
+            let mut e = i + 1;
+            while e < b.len() && b[e] >= 0x80 {
+                e += 1;
+            }
+            let next = self.high_run(i, e).max(e);
+            return (next, next);
+        }
+        let next = match c {
+            b'@' => self.at_sign(i),
+            b'-' => self.dash(i),
+            _ => self.underscore(i),
+        };
+        (next.max(i + 1), floor.max(next))
+    }
+
+    /// 64 bytes at `i` at once (x86-64): classify them into bit masks, skip
+    /// every short digit run that nothing can continue without looking at it
+    /// byte by byte, and hand the first event (a token that may be a
+    /// candidate, a non-ASCII run, `@`, `--`, `_`) to the byte-at-a-time code.
+    /// Same results as `step` alone (a property test compares them).
+    #[cfg(target_arch = "x86_64")]
+    fn block(&mut self, i: usize, floor: usize) -> (usize, usize) {
+        let b = self.b;
+        let m = Masks::at(b, i);
+        let alnum = m.digit | m.letter;
+        let starts = alnum & !(alnum << 1);
+        // Positions from which a digit is reachable within the same token
+        // (parallel prefix over the alphanumeric runs).
+        let (mut reach, mut run) = (m.digit, alnum);
+        for k in [1, 2, 4, 8, 16, 32] {
+            reach |= (reach >> k) & run;
+            run &= run >> k;
+        }
+        // '-' matters only as the start of "-----BEGIN"; the last byte's
+        // neighbour is in the next block, so it is always looked at.
+        let events_all =
+            m.at | m.underscore | (m.dash & ((m.dash >> 1) | 1 << 63)) | (m.high & !(m.high << 1));
+        // Events are handled in this block's masks until a handler moves past it.
+        let (mut cur, mut floor) = (i, floor);
+        'events: loop {
+            let off = (cur - i) as u32;
+            let valid = u64::MAX << off;
+            // A cursor inside a run starts a token there (as the byte loop's floor does).
+            let mut tokens = (starts | (alnum & (1 << off))) & reach & valid;
+            // …and a cursor inside a non-ASCII run starts a run there.
+            let first_event = ((events_all | (m.high & (1 << off))) & valid).trailing_zeros();
+            while tokens != 0 {
+                let p = tokens.trailing_zeros();
+                if p >= first_event {
+                    break;
+                }
+                tokens &= tokens - 1;
+                let len = (!(alnum >> p)).trailing_zeros();
+                if p + len >= 64 {
+                    // Runs on into the next block: let the byte loop take it whole.
+                    return self.step(i + p as usize, i + p as usize);
+                }
+                let e = p + len;
+                let span = ((1u64 << len) - 1) << p;
+                let digits = (m.digit & span).count_ones() as usize;
+                if !token_may_matter(b, i + p as usize, i + e as usize, digits) {
+                    continue;
+                }
+                let (s, e) = (i + p as usize, i + e as usize);
+                let next = self.token(s, e, digits).max(e);
+                if next >= i + 64 {
+                    return (next, next);
+                }
+                (cur, floor) = (next, next);
+                continue 'events;
+            }
+            if first_event < 64 {
+                let (next, f) = self.trigger(i + first_event as usize, floor);
+                if next >= i + 64 {
+                    return (next, f);
+                }
+                (cur, floor) = (next, f);
+                continue 'events;
+            }
+            break;
+        }
+        if alnum >> 63 == 1 {
+            // Keep a trailing alphanumeric run whole for the next block.
+            let tail = (!alnum).leading_zeros() as usize;
+            if i + 64 - tail <= cur {
+                // The cursor is inside that run: the byte loop takes it from there.
+                return self.step(cur, cur);
+            }
+            return (i + 64 - tail, floor);
+        }
+        (i + 64, floor)
     }
 
     /// Records a finding after applying context; `base` is the validated confidence.

@@ -33,6 +33,10 @@ fn input() -> impl Strategy<Value = Vec<u8>> {
         Just(b"ghp_".to_vec()),
         Just("广东省深圳市南山区".as_bytes().to_vec()),
         Just(vec![0xE4, 0xB8]),
+        Just("粤B".as_bytes().to_vec()),
+        "[A-Z]{1,2}[0-9]{4,8}".prop_map(String::into_bytes),
+        "[0-9a-f:]{2,12}".prop_map(String::into_bytes),
+        Just(b"AKIA".to_vec()),
         Just(vec![0xB0, 0xA1, 0xFF]),
         any::<u64>().prop_map(|s| resident_id(&mut Rng(s)).into_bytes()),
         any::<u64>().prop_map(|s| card(&mut Rng(s)).into_bytes()),
@@ -53,6 +57,14 @@ proptest! {
             prop_assert!((0.0..=1.0).contains(&f.confidence));
             last = f.start;
         }
+    }
+
+    #[test]
+    fn block_loop_finds_what_the_byte_loop_finds(b in proptest::collection::vec(input(), 1..6)) {
+        // Long inputs, so that 64-byte blocks, tokens across block edges and the tail all occur.
+        let b = b.concat();
+        let sc = Scanner::new(ScanConfig { min_confidence: Some(0.0), ..ScanConfig::default() }).unwrap();
+        prop_assert_eq!(sc.scan(&b), sc.scan_reference(&b));
     }
 
     #[test]
