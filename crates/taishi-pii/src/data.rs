@@ -390,6 +390,10 @@ pub(crate) struct KindContext {
     pub ac: AhoCorasick,
     /// Per pattern: true if the word raises the kind, false if it lowers it; the word.
     pub words: Vec<(bool, &'static str)>,
+    /// Only the raising words: for a candidate below the threshold, lowering
+    /// cannot matter, and fewer words search faster.
+    pub raise_ac: AhoCorasick,
+    pub raise_words: Vec<&'static str>,
 }
 
 fn kind_context(
@@ -415,14 +419,29 @@ fn kind_context(
     if pats.is_empty() {
         return Ok(None);
     }
-    let ac = AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
-        .build(&pats)
-        .map_err(|e| DataError::Matcher {
-            file: "context.txt",
-            what: e.to_string(),
-        })?;
-    Ok(Some(KindContext { ac, words }))
+    let build = |pats: &[&Vec<u8>]| {
+        AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .build(pats)
+            .map_err(|e| DataError::Matcher {
+                file: "context.txt",
+                what: e.to_string(),
+            })
+    };
+    let all: Vec<&Vec<u8>> = pats.iter().collect();
+    let raising: Vec<&Vec<u8>> = pats
+        .iter()
+        .zip(&words)
+        .filter(|(_, w)| w.0)
+        .map(|(p, _)| p)
+        .collect();
+    let raise_words = words.iter().filter(|w| w.0).map(|w| w.1).collect();
+    Ok(Some(KindContext {
+        ac: build(&all)?,
+        words,
+        raise_ac: build(&raising)?,
+        raise_words,
+    }))
 }
 
 /// The context automaton and, per pattern, the kinds it raises and lowers and the word as written.

@@ -620,7 +620,7 @@ impl Run<'_> {
             return;
         }
         let mut c = base;
-        let extra = match self.context(kind, start, end) {
+        let extra = match self.context(kind, start, end, base < self.sc.min) {
             Ctx::Raise(word) => {
                 c = (c + conf.context_bonus).min(0.99);
                 Some(Reason::Context(word))
@@ -648,8 +648,9 @@ impl Run<'_> {
     }
 
     /// The context of `kind` near `start..end` (or in the field name): a word
-    /// that raises it wins over one that lowers it.
-    fn context(&self, kind: Kind, start: usize, end: usize) -> Ctx {
+    /// that raises it wins over one that lowers it. With `raise_only` (the
+    /// candidate is below the threshold) only raising words are looked for.
+    fn context(&self, kind: Kind, start: usize, end: usize, raise_only: bool) -> Ctx {
         if self.field.0.contains(kind) {
             return Ctx::Raise("field");
         }
@@ -661,6 +662,15 @@ impl Run<'_> {
         let we = (end + self.sc.cfg.context_after).min(b.len());
         let mut lower = self.field.1.contains(kind).then_some("field");
         for (lo, hi) in [(ws, start), (end, we)] {
+            if raise_only {
+                for m in kc.raise_ac.find_iter(&b[lo..hi]) {
+                    let word = kc.raise_words[m.pattern().as_usize()];
+                    if ascii_word_start(b, lo + m.start(), word) {
+                        return Ctx::Raise(word);
+                    }
+                }
+                continue;
+            }
             for m in kc.ac.find_iter(&b[lo..hi]) {
                 let (raises, word) = kc.words[m.pattern().as_usize()];
                 if !ascii_word_start(b, lo + m.start(), word) {
