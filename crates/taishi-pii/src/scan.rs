@@ -1,8 +1,10 @@
 //! The scanner: one pass over the bytes, a cheap prefilter that stops only at
 //! bytes that can start a candidate, and validation of candidates only.
 //!
-//! The pass stops at ASCII digits, `@`, `-`, `_` and non-ASCII bytes (16 at a
-//! time with SSE2 on x86-64). At a digit it takes the whole alphanumeric token
+//! On x86-64 the pass classifies 64 bytes at a time into bit masks and skips
+//! the tokens nothing can start there (`Run::block`); everything else, and the
+//! last bytes, go byte by byte, stopping at ASCII digits, `@`, `-`, `_` and
+//! non-ASCII bytes (16 at a time with SSE2). At a digit it takes the whole alphanumeric token
 //! around it and dispatches on its length and shape (an ID number is 18
 //! characters, a mobile 11 digits, …); a token is maximal, so a number inside
 //! a longer run of digits or letters is never a candidate. `@` starts e-mail
@@ -688,9 +690,9 @@ impl Run<'_> {
     // ---- tokens ----------------------------------------------------------
 
     /// Dispatches one maximal alphanumeric token holding at least one digit;
-    /// returns where scanning resumes. Not inlined: the loop that calls it
-    /// stays small (it runs once per digit run, this only for the few that
-    /// pass its fast path).
+    /// returns where scanning resumes. Not inlined: the loops that call it
+    /// stay small (they run once per digit run, this only for the tokens that
+    /// pass `token_may_matter`).
     #[inline(never)]
     fn token(&mut self, s: usize, e: usize, digits: usize) -> usize {
         let b = self.b;
