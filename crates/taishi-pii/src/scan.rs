@@ -296,11 +296,14 @@ fn token_may_matter(b: &[u8], s: usize, e: usize, digits: usize) -> bool {
         let t = &b[s..e];
         return matches!(len, 9 | 11 | 18)
             || (len >= 16 && matches!(&t[..4], b"AKIA" | b"ASIA" | b"LTAI" | b"AKID"))
-            || ((5..=7).contains(&len) && t[0].is_ascii_uppercase() && prev >= 0x80)
+            || ((4..=7).contains(&len)
+                && (t[0].is_ascii_uppercase() || prev == 0xB7)
+                && prev >= 0x80)
             || t.starts_with(b"eyJ")
             || ipv6;
     }
-    if len >= 8 || ipv6 {
+    // A plate written with a middle dot (粤B·12345).
+    if len >= 8 || ipv6 || (prev == 0xB7 && (4..=6).contains(&len)) {
         return true;
     }
     // A dotted quad.
@@ -725,7 +728,7 @@ impl Run<'_> {
                     8 => self.taiwan_permit(s, e, t),
                     _ => false,
                 };
-                if found {
+                if found || (prev == 0xB7 && self.plate(s, e, t)) {
                     return e;
                 }
                 if (next == b' ' || next == b'-')
@@ -1212,21 +1215,28 @@ impl Run<'_> {
         true
     }
 
+    /// A plate: province character, city letter, five or six characters (or
+    /// four and a special character), the letter glued to the token or
+    /// written before a middle dot (粤B·12345).
     fn plate(&mut self, s: usize, e: usize, t: &[u8]) -> bool {
-        if !self.on(Kind::CnPlate) || s < 3 || !(5..=7).contains(&t.len()) || !plate_letter(t[0]) {
+        if !self.on(Kind::CnPlate) || !(4..=7).contains(&t.len()) {
             return false;
         }
         let b = self.b;
-        let Some(p) = std::str::from_utf8(&b[s - 3..s])
-            .ok()
-            .and_then(|x| x.chars().next())
-        else {
+        let dotted = s >= 6 && b[s - 2..s] == [0xC2, 0xB7] && plate_letter(b[s - 3]);
+        let (start, r) = if dotted {
+            (s - 6, t)
+        } else if s >= 3 && plate_letter(t[0]) {
+            (s - 3, &t[1..])
+        } else {
             return false;
         };
-        if !PLATE_PROVINCES.contains(p) {
+        let province = std::str::from_utf8(&b[start..start + 3])
+            .ok()
+            .and_then(|x| x.chars().next());
+        if !province.is_some_and(|p| PLATE_PROVINCES.contains(p)) {
             return false;
         }
-        let r = &t[1..];
         let ok = |c: &u8| c.is_ascii_digit() || plate_letter(*c);
         let ndig = r.iter().filter(|c| c.is_ascii_digit()).count();
         let suffix = std::str::from_utf8(b.get(e..e + 3).unwrap_or(b""))
@@ -1251,7 +1261,7 @@ impl Run<'_> {
         }
         self.emit(
             Kind::CnPlate,
-            s - 3,
+            start,
             end,
             self.sc.t.conf.plate,
             &[Reason::Format],
@@ -1327,6 +1337,31 @@ impl Run<'_> {
                 p -= 1;
             }
             if p >= 3 && &b[p - 3..p] == b"://" {
+                // A password written with a raw '@' in it: the userinfo ends at
+                // the last '@' before the host's end.
+                let host_end = b[a + 1..]
+                    .iter()
+                    .take(256)
+                    .position(|c| {
+                        matches!(
+                            c,
+                            b'/' | b'?'
+                                | b'#'
+                                | b'"'
+                                | b'\''
+                                | b'<'
+                                | b'>'
+                                | b' '
+                                | b'\t'
+                                | b'\n'
+                                | b'\r'
+                        )
+                    })
+                    .map_or((a + 257).min(b.len()), |q| a + 1 + q);
+                let a = b[a..host_end]
+                    .iter()
+                    .rposition(|c| *c == b'@')
+                    .map_or(a, |q| a + q);
                 if let Some(c) = b[p..a].iter().position(|c| *c == b':') {
                     if p + c + 1 < a {
                         self.emit(

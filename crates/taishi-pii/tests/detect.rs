@@ -110,6 +110,14 @@ fn documents_plates_and_network() {
     );
     assert!(kinds("京AI2345 A12345").is_empty());
     assert_eq!(
+        found("车辆 粤B·12345 违章"),
+        vec![(Kind::CnPlate, "粤B·12345".into())]
+    );
+    assert_eq!(
+        found("粤B·D12345"),
+        vec![(Kind::CnPlate, "粤B·D12345".into())]
+    );
+    assert_eq!(
         found("mail zhang.san@example.com."),
         vec![(Kind::Email, "zhang.san@example.com".into())]
     );
@@ -155,6 +163,11 @@ fn secrets() {
     assert_eq!(
         found("postgres://app:s3cr3t@db.example.com/x"),
         vec![(Kind::UrlPassword, "s3cr3t".into())]
+    );
+    // a raw '@' inside the password: all of it is the finding
+    assert_eq!(
+        found("curl https://admin:P@ssw0rd!@10.0.0.5/api"),
+        vec![(Kind::UrlPassword, "P@ssw0rd!".into())]
     );
     assert!(kinds("-----BEGIN CERTIFICATE----- ghp_short").is_empty());
 }
