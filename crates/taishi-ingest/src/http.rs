@@ -477,6 +477,16 @@ impl BodyReader {
             )),
             other => return Err(BodyError::Encoding(other.to_string())),
         };
+        // A plain body declared over the limit is refused before a byte of
+        // it is read: the sender learns at once, and nothing is buffered.
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if matches!(inflate, Inflate::Identity) && declared.is_some_and(|n| n > limit as u64) {
+            return Err(BodyError::TooLarge { limit });
+        }
         Ok(BodyReader {
             stream: req.into_body().into_data_stream(),
             inflate,

@@ -159,7 +159,7 @@ fn main() -> anyhow::Result<()> {
     // Alerts first (seconds), so a server can be pointed at a half-built
     // directory while the events are still being written.
     let state = State::open(&a.dir.join("state.db"))?;
-    let hash = taishi_serve::auth::hash_password(&a.password)?;
+    let hash = taishi_auth::hash_password(&a.password)?;
     state.create_user("admin", "admin", &hash)?;
     let defs = rules(a.rules.as_ref())?;
     let t = Instant::now();

@@ -4,8 +4,6 @@
 //! are random 256-bit values; only their SHA-256 digests are stored, so a
 //! copy of the state database does not let anyone in.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
 
@@ -40,34 +38,6 @@ pub fn one_time_password() -> String {
     let mut b = [0u8; 20];
     getrandom::fill(&mut b).expect("the operating system's random generator failed");
     b.iter().map(|x| A[*x as usize % A.len()] as char).collect()
-}
-
-/// Why a password cannot be set.
-#[derive(Debug, thiserror::Error)]
-pub enum PasswordError {
-    #[error("password: at least 8 characters")]
-    TooShort,
-    #[error("password hashing: {0}")]
-    Hash(String),
-}
-
-pub fn hash_password(pw: &str) -> Result<String, PasswordError> {
-    if pw.chars().count() < 8 {
-        return Err(PasswordError::TooShort);
-    }
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
-    Argon2::default()
-        .hash_password(pw.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| PasswordError::Hash(e.to_string()))
-}
-
-pub fn verify_password(pw: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(pw.as_bytes(), &h).is_ok())
-        .unwrap_or(false)
 }
 
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -267,16 +237,6 @@ impl Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_round_trip() {
-        let h = hash_password("correct horse").unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &h));
-        assert!(!verify_password("wrong horse", &h));
-        assert!(!verify_password("x", "not a hash"));
-        assert!(hash_password("short").is_err());
-    }
 
     /// The map reproduces the three roles: admins everything, analysts
     /// the triage and write side but no user, feed or settings

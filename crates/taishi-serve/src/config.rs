@@ -36,6 +36,36 @@ pub struct Config {
     pub rejects: RejectsSection,
     /// `[api]`: bounds of the query API.
     pub api: ApiSection,
+    /// `[auth]`: sign-in throttling, the password-hashing pool, the password
+    /// policy.
+    pub auth: AuthSection,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct AuthSection {
+    /// Password hashes computed at once: each holds about 19 MiB for about
+    /// 30 ms, so a flood of sign-ins queues instead of taking the memory.
+    pub hash_permits: usize,
+    /// Seconds a sign-in waits for a hashing permit before it is answered
+    /// 429.
+    pub hash_wait_secs: u64,
+    /// `[auth.lockout]`: wrong passwords that lock an account or an address,
+    /// and for how long.
+    pub lockout: taishi_auth::ThrottleConfig,
+    /// `[auth.password]`: length, character classes, history, maximum age.
+    pub password: taishi_auth::PasswordPolicy,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            hash_permits: 2,
+            hash_wait_secs: 10,
+            lockout: taishi_auth::ThrottleConfig::default(),
+            password: taishi_auth::PasswordPolicy::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -88,6 +118,7 @@ impl Default for Config {
             enrich: taishi_enrich::EnrichConfig::default(),
             alerts: taishi_alert::AlertsConfig::default(),
             intel: IntelSection::default(),
+            auth: AuthSection::default(),
             netflow: NetflowSection::default(),
             ingest: IngestSection::default(),
             rejects: RejectsSection::default(),
@@ -143,6 +174,10 @@ pub struct HttpSection {
     pub session_hours: u64,
     /// Largest ingest request body after decompression, in MiB.
     pub max_body_mib: usize,
+    /// Largest body of an API call (JSON), in MiB.
+    pub max_api_body_mib: usize,
+    /// Largest upload (rule files, intel feed files), in MiB.
+    pub max_upload_mib: usize,
     /// Longest single NDJSON line or bulk document, in MiB; it bounds what
     /// one ingest request holds before decoding.
     pub max_document_mib: usize,
@@ -170,6 +205,8 @@ impl Default for HttpSection {
             listen: SocketAddr::from(([127, 0, 0, 1], 8600)),
             session_hours: 12,
             max_body_mib: 100,
+            max_api_body_mib: 2,
+            max_upload_mib: 64,
             max_document_mib: 16,
             header_timeout_secs: 10,
             body_timeout_secs: 30,
@@ -456,6 +493,9 @@ impl Config {
         }
         for (key, v) in [
             ("http.max_body_mib", self.http.max_body_mib as u64),
+            ("http.max_api_body_mib", self.http.max_api_body_mib as u64),
+            ("http.max_upload_mib", self.http.max_upload_mib as u64),
+            ("auth.hash_permits", self.auth.hash_permits as u64),
             ("http.max_document_mib", self.http.max_document_mib as u64),
             ("http.header_timeout_secs", self.http.header_timeout_secs),
             ("http.body_timeout_secs", self.http.body_timeout_secs),

@@ -69,6 +69,10 @@ pub struct App {
     pub token_cache: routes::TokenCache,
     /// Overview pictures of the last few seconds.
     pub overview_cache: taishi_overview::OverviewCache,
+    /// Password hashing, a few at a time.
+    pub hasher: taishi_auth::Hasher,
+    /// Wrong passwords per account and address, and their locks.
+    pub throttle: taishi_auth::Throttle,
 }
 
 /// The OpenAPI 3.1 document of the HTTP API (what `GET
@@ -164,7 +168,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let state = Arc::new(State::open(&data_dir.join("state.db")).context("state database")?);
     let admin_password = if state.user_count()? == 0 {
         let pw = auth::one_time_password();
-        let hash = auth::hash_password(&pw)?;
+        // Generated, 20 characters of 55: no policy to apply.
+        let hash = taishi_auth::hash_password(&pw)?;
         state.create_user("admin", "admin", &hash)?;
         Some(pw)
     } else {
@@ -353,6 +358,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         // nothing the database says for longer than this.
         token_cache: routes::TokenCache::new(1024, Duration::from_secs(10)),
         overview_cache: taishi_overview::OverviewCache::default(),
+        hasher: taishi_auth::Hasher::new(
+            config.auth.hash_permits,
+            Duration::from_secs(config.auth.hash_wait_secs),
+        )?,
+        throttle: taishi_auth::Throttle::new(config.auth.lockout),
     });
     let (router, http_metrics) = routes::router(app.clone(), sink);
     tasks.push(tokio::spawn(serve_http(

@@ -184,10 +184,10 @@ fn the_guard_refuses_a_viewer_every_route_their_role_lacks() {
     let addr = addr(&srv);
     let (s, u) = admin.post(
         "/api/v1/users",
-        &json!({"username": "vera", "password": "viewer-password-1", "role": "viewer"}),
+        &json!({"username": "vera", "password": "Lantern-orchid-71", "role": "viewer"}),
     );
     assert_eq!(s, 200, "{u}");
-    let vera = Client::login_as(addr, "vera", "viewer-password-1", None);
+    let vera = Client::login_as(addr, "vera", "Lantern-orchid-71", None);
     let bearer = vera.auth.clone();
     let viewer = taishi_serve::auth::role_permissions("viewer");
     assert!(!viewer.is_empty());
@@ -249,10 +249,10 @@ fn a_revoked_token_or_demoted_owner_takes_effect_at_once_despite_the_cache() {
     let addr = addr(&srv);
     let (_, u) = admin.post(
         "/api/v1/users",
-        &json!({"username": "ana", "password": "analyst-password-1", "role": "analyst"}),
+        &json!({"username": "ana", "password": "Copper-harbor-52", "role": "analyst"}),
     );
     assert!(u["username"] == "ana", "{u}");
-    let ana = Client::login_as(addr, "ana", "analyst-password-1", None);
+    let ana = Client::login_as(addr, "ana", "Copper-harbor-52", None);
     let tokens = admin.get("/api/v1/tokens").1;
     let tok = tokens["items"]
         .as_array()

@@ -427,7 +427,7 @@ fn every_call_needs_authentication_and_the_right_role() {
     // A viewer reads but cannot change or ingest.
     let (s, u) = admin.post(
         "/api/v1/users",
-        &json!({"username": "vera", "password": "viewer-password-1", "role": "viewer"}),
+        &json!({"username": "vera", "password": "Lantern-orchid-71", "role": "viewer"}),
     );
     assert_eq!(s, 200, "{u}");
     let (s, t) = admin.post(
@@ -474,7 +474,7 @@ fn every_call_needs_authentication_and_the_right_role() {
         .into();
     let mut r = agent
         .post(&format!("{}/api/v1/auth/login", a2.base))
-        .send_json(json!({"username": "vera", "password": "viewer-password-1"}))
+        .send_json(json!({"username": "vera", "password": "Lantern-orchid-71"}))
         .unwrap();
     assert_eq!(r.status(), 200);
     let cookie = r

@@ -8,7 +8,13 @@ use chrono::Utc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{bad, blocking, Access, ApiError, Route, R, S};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::ConnectInfo;
+use taishi_auth::Lang;
+
+use super::{bad, blocking, new_password_hash, Access, ApiError, Route, R, S};
 use crate::auth::{self, Caller, Permission as P};
 use crate::state::User;
 
@@ -66,18 +72,43 @@ pub struct Me {
     pub csrf: Option<String>,
 }
 
-async fn login(State(app): State<S>, Json(l): Json<Login>) -> R<Response> {
+/// Signs in. The account's and the address's lock is checked before the
+/// password; the password is checked on the bounded hashing pool, and an
+/// unknown or disabled account costs what a real one costs, so neither
+/// the time nor the answer tells which names exist.
+async fn login(
+    State(app): State<S>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(l): Json<Login>,
+) -> R<Response> {
+    let addr = Some(peer.ip());
+    if let Err(locked) = app.throttle.check(&l.username, addr, Instant::now()) {
+        tracing::warn!(user = %l.username, %peer, scope = ?locked.scope, "sign-in refused: locked");
+        let msg = format!("{locked} / {}", locked.message(Lang::Zh));
+        let mut r = ApiError(StatusCode::TOO_MANY_REQUESTS, msg).into_response();
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(locked.retry_after_secs),
+        );
+        return Ok(r);
+    }
+    let (state, name) = (app.state.clone(), l.username.clone());
+    let account = blocking(move || Ok(state.password_hash(&name)?)).await?;
+    let (phc, disabled) = match account {
+        Some((h, d)) => (Some(h), d),
+        None => (None, false),
+    };
+    let ok = app.hasher.verify(l.password, phc).await? && !disabled;
+    if !ok {
+        app.throttle.failed(&l.username, addr, Instant::now());
+        tracing::info!(user = %l.username, %peer, "sign-in failed");
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "wrong username or password / 用户名或密码错误".into(),
+        ));
+    }
+    app.throttle.succeeded(&l.username);
     blocking(move || {
-        let denied = || {
-            ApiError(
-                StatusCode::UNAUTHORIZED,
-                "wrong username or password".into(),
-            )
-        };
-        let (hash, disabled) = app.state.password_hash(&l.username)?.ok_or_else(denied)?;
-        if disabled || !auth::verify_password(&l.password, &hash) {
-            return Err(denied());
-        }
         let sid = auth::random_hex(32);
         let csrf = auth::random_hex(16);
         let ttl = app.config.http.session_hours.max(1) as i64 * 3600;
@@ -136,20 +167,23 @@ async fn change_password(
     Extension(c): Extension<Caller>,
     Json(p): Json<PasswordChange>,
 ) -> R<StatusCode> {
-    blocking(move || {
-        let (hash, _) = app.state.password_hash(&c.username)?.ok_or_else(|| {
+    let (state, name) = (app.state.clone(), c.username.clone());
+    let (hash, _) = blocking(move || Ok(state.password_hash(&name)?))
+        .await?
+        .ok_or_else(|| {
             ApiError(
                 StatusCode::FORBIDDEN,
                 "your role does not allow this; ask an admin".into(),
             )
         })?;
-        if !auth::verify_password(&p.old, &hash) {
-            return Err(ApiError(
-                StatusCode::UNAUTHORIZED,
-                "the old password is wrong".into(),
-            ));
-        }
-        let h = auth::hash_password(&p.new)?;
+    if !app.hasher.verify(p.old, Some(hash)).await? {
+        return Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "the old password is wrong / 原密码错误".into(),
+        ));
+    }
+    let h = new_password_hash(&app, &c.username, p.new).await?;
+    blocking(move || {
         app.state.update_user(&c.username, None, Some(&h), None)?;
         app.token_cache.clear();
         Ok(StatusCode::NO_CONTENT)

@@ -36,6 +36,7 @@ pub fn routes() -> Vec<Route> {
             .query::<IntelQuery>()
             .answer::<Page<IndicatorHits>>(),
         Route::new(Method::POST, "/intel/import", write, intel_import)
+            .upload()
             .doc(
                 "intel",
                 "Import a feed file as source ?name= (?format=stix|misp-event|feodo|urlhaus|threatfox|malwarebazaar|text|csv…); a retro-hunt follows",

@@ -22,7 +22,7 @@ pub mod users;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -73,14 +73,31 @@ impl From<StateError> for ApiError {
     }
 }
 
-impl From<crate::auth::PasswordError> for ApiError {
-    fn from(e: crate::auth::PasswordError) -> Self {
-        let code = match e {
-            crate::auth::PasswordError::TooShort => StatusCode::BAD_REQUEST,
-            crate::auth::PasswordError::Hash(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError(code, e.to_string())
+impl From<taishi_auth::PolicyError> for ApiError {
+    fn from(e: taishi_auth::PolicyError) -> Self {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{e} / {}", e.message(taishi_auth::Lang::Zh)),
+        )
     }
+}
+
+impl From<taishi_auth::HashError> for ApiError {
+    fn from(e: taishi_auth::HashError) -> Self {
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
+impl From<taishi_auth::Busy> for ApiError {
+    fn from(e: taishi_auth::Busy) -> Self {
+        ApiError(StatusCode::TOO_MANY_REQUESTS, e.to_string())
+    }
+}
+
+/// A new password's hash: the policy first, then the hashing pool.
+pub(crate) async fn new_password_hash(app: &App, username: &str, pw: String) -> R<String> {
+    app.config.auth.password.check(&pw, username)?;
+    Ok(app.hasher.hash(pw).await??)
 }
 
 impl From<taishi_runtime::RuntimeError> for ApiError {
@@ -274,6 +291,9 @@ pub struct Route {
     pub query: Option<SchemaFn>,
     pub body: Body,
     pub answer: Answer,
+    /// Takes a file (rules, a feed): its body may be `http.max_upload_mib`,
+    /// not `http.max_api_body_mib`.
+    pub upload: bool,
     handler: Handler,
 }
 
@@ -297,6 +317,7 @@ impl Route {
             query: None,
             body: Body::None,
             answer: Answer::NoContent,
+            upload: false,
             handler: Handler::Axum(Box::new(axum::routing::on(filter, handler))),
             method,
         }
@@ -315,8 +336,15 @@ impl Route {
             query: None,
             body: Body::None,
             answer: Answer::Json(schema_of::<Object>),
+            upload: false,
             handler: Handler::Ingest,
         }
+    }
+
+    /// The body is a file (see [`Route::upload`]).
+    pub fn upload(mut self) -> Route {
+        self.upload = true;
+        self
     }
 
     pub fn doc(mut self, tag: &'static str, en: &'static str, zh: &'static str) -> Route {
@@ -634,18 +662,68 @@ async fn body_stall_timeout(State(app): State<S>, req: Request, next: Next) -> R
 #[error("request body sent nothing for {0} s (http.body_timeout_secs); send it in one go")]
 struct BodyStalled(u64);
 
+/// A body whose declared length is over the route's limit is refused at
+/// once (413), so the sender learns it before sending the rest and the
+/// server reads none of it. Chunked bodies meet the same limit as they are
+/// read ([`DefaultBodyLimit`]).
+async fn declared_length(
+    State((limit, upload)): State<(usize, bool)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit as u64 => {
+            let key = if upload {
+                "http.max_upload_mib"
+            } else {
+                "http.max_api_body_mib"
+            };
+            ApiError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the request body ({n} bytes) is over this call's limit of {} MiB ({key}) / 请求体超过此接口上限 {} MiB",
+                    limit >> 20,
+                    limit >> 20
+                ),
+            )
+            .into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
+
 /// The table's routes of one mount as a router, each behind the guard with
-/// its own permission.
+/// its own permission and its body limit.
 fn mount(app: &S, routes: Vec<Route>, at: Mount) -> Router<S> {
     let mut by_path: Vec<(&'static str, MethodRouter<S>)> = Vec::new();
     for r in routes.into_iter().filter(|r| r.mount == at) {
         let Handler::Axum(h) = r.handler else {
             continue;
         };
-        let h = (*h).route_layer(middleware::from_fn_with_state(
-            (app.clone(), r.access),
-            guard,
-        ));
+        let http = &app.config.http;
+        let limit = if r.upload {
+            http.max_upload_mib
+        } else {
+            http.max_api_body_mib
+        } << 20;
+        // Innermost first: the extractors' own limit while reading, then a
+        // declared length over the limit answered 413 before any of the
+        // body is read, then (outermost) the permission guard.
+        let h = (*h)
+            .route_layer(DefaultBodyLimit::max(limit))
+            .route_layer(middleware::from_fn_with_state(
+                (limit, r.upload),
+                declared_length,
+            ))
+            .route_layer(middleware::from_fn_with_state(
+                (app.clone(), r.access),
+                guard,
+            ));
         match by_path.iter_mut().find(|(p, _)| *p == r.path) {
             Some((_, m)) => *m = std::mem::take(m).merge(h),
             None => by_path.push((r.path, h)),

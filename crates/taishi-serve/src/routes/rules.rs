@@ -23,6 +23,7 @@ pub fn routes() -> Vec<Route> {
             .query::<RuleQuery>()
             .answer::<Page<RuleInfo>>(),
         Route::new(Method::POST, "/rules", write, upload_rules)
+            .upload()
             .doc(
                 "rules",
                 "Upload rules (YAML text, or JSON {files:[{name,content}]})",

@@ -6,7 +6,7 @@ use axum::{Extension, Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{bad, blocking, Access, ApiError, Items, Route, R, S};
+use super::{bad, blocking, new_password_hash, Access, ApiError, Items, Route, R, S};
 use crate::auth::{self, Caller, Permission as P};
 use crate::state::{Token, User};
 
@@ -87,11 +87,8 @@ pub struct NewUser {
 }
 
 async fn create_user(State(app): State<S>, Json(u): Json<NewUser>) -> R<Json<User>> {
-    blocking(move || {
-        let h = auth::hash_password(&u.password)?;
-        Ok(Json(app.state.create_user(&u.username, &u.role, &h)?))
-    })
-    .await
+    let h = new_password_hash(&app, &u.username, u.password).await?;
+    blocking(move || Ok(Json(app.state.create_user(&u.username, &u.role, &h)?))).await
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -106,8 +103,11 @@ async fn update_user(
     Path(username): Path<String>,
     Json(p): Json<UserPatch>,
 ) -> R<Json<User>> {
+    let h = match p.password {
+        Some(pw) => Some(new_password_hash(&app, &username, pw).await?),
+        None => None,
+    };
     blocking(move || {
-        let h = p.password.as_deref().map(auth::hash_password).transpose()?;
         let u = app
             .state
             .update_user(&username, p.role.as_deref(), h.as_deref(), p.disabled)?;

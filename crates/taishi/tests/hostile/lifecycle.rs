@@ -319,10 +319,10 @@ fn a_demoted_admins_token_and_session_lose_the_admin_role() {
     let admin = s.admin();
     let (st, b) = admin.post(
         "/api/v1/users",
-        &json!({"username": "bob", "password": "bob-password-1", "role": "admin"}),
+        &json!({"username": "bob", "password": "Silver-meadow-33", "role": "admin"}),
     );
     assert_eq!(st, 200, "{b}");
-    let bob_session = s.login("bob", "bob-password-1");
+    let bob_session = s.login("bob", "Silver-meadow-33");
     let (st, tok) = bob_session.post(
         "/api/v1/tokens",
         &json!({"name": "bob-admin", "role": "admin"}),
@@ -378,10 +378,10 @@ fn the_last_administrator_cannot_be_demoted_disabled_or_deleted() {
     // With a second admin, one may go; the one left is then protected.
     let (st, b) = admin.post(
         "/api/v1/users",
-        &json!({"username": "ops", "password": "ops-password-1", "role": "admin"}),
+        &json!({"username": "ops", "password": "Granite-river-94", "role": "admin"}),
     );
     assert_eq!(st, 200, "{b}");
-    let ops = s.login("ops", "ops-password-1");
+    let ops = s.login("ops", "Granite-river-94");
     let (st, b) = ops.delete("/api/v1/users/admin");
     assert_eq!(st, 204, "{b}");
     let (st, b) = ops.patch("/api/v1/users/ops", &json!({"role": "viewer"}));
@@ -391,7 +391,7 @@ fn the_last_administrator_cannot_be_demoted_disabled_or_deleted() {
     // An admin who is disabled does not count as the other admin.
     let (st, b) = ops.post(
         "/api/v1/users",
-        &json!({"username": "idle", "password": "idle-password-1", "role": "admin"}),
+        &json!({"username": "idle", "password": "Quiet-willow-18", "role": "admin"}),
     );
     assert_eq!(st, 200, "{b}");
     assert_eq!(

@@ -10,6 +10,7 @@
 mod harness;
 
 mod feeds;
+mod frontdoor;
 mod ingest;
 mod lifecycle;
 mod netflow;

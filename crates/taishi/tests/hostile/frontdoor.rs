@@ -1,0 +1,153 @@
+//! The front door (issue 12): sign-in throttling and lockout, a bounded
+//! hashing pool, the same answer time for unknown and real users, and
+//! request bodies over the limit.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::*;
+
+fn login(c: &Client, user: &str, pw: &str) -> (u16, serde_json::Value) {
+    c.post(
+        "/api/v1/auth/login",
+        &json!({"username": user, "password": pw}),
+    )
+}
+
+#[test]
+fn the_eleventh_wrong_password_in_a_row_is_refused_without_checking_it() {
+    let s = Server::start(Opts::default());
+    let admin = s.admin();
+    let (st, b) = admin.post(
+        "/api/v1/users",
+        &json!({"username": "carol", "password": "Amber-canyon-47", "role": "analyst"}),
+    );
+    assert_eq!(st, 200, "{b}");
+    let anon = Client::new(s.http);
+    for i in 0..10 {
+        let (st, b) = login(&anon, "carol", "not-her-password");
+        assert_eq!(st, 401, "attempt {}: {b}", i + 1);
+    }
+    // The right password now: refused, because it is not checked at all.
+    let (st, b) = login(&anon, "carol", "Amber-canyon-47");
+    assert_eq!(st, 429, "{b}");
+    let text = b.to_string();
+    assert!(text.contains("locked") && text.contains("锁定"), "{text}");
+    // Another account is not locked by carol's run.
+    assert_eq!(login(&anon, "admin", &s.admin_password).0, 200);
+    // A too-simple new password is refused, naming the rule in both languages.
+    let (st, b) = admin.post(
+        "/api/v1/users",
+        &json!({"username": "dave", "password": "alllowercase", "role": "viewer"}),
+    );
+    assert_eq!(st, 400, "{b}");
+    assert!(b.to_string().contains("至少"), "{b}");
+}
+
+#[test]
+fn two_hundred_concurrent_sign_ins_stay_under_500_mib() {
+    // The address limit is lifted here: every attempt comes from 127.0.0.1.
+    let s = Server::start(Opts {
+        extra: "[auth.lockout]\nmax_failures_per_address = 100000\n".into(),
+        ..Opts::default()
+    });
+    let before = s.rss_mib();
+    let attempts: Vec<_> = (0..200)
+        .map(|i| {
+            let http = s.http;
+            std::thread::spawn(move || {
+                let c = Client::new(http);
+                login(&c, &format!("nobody-{i}"), "guess-123456").0
+            })
+        })
+        .collect();
+    let codes: Vec<u16> = attempts.into_iter().map(|t| t.join().unwrap()).collect();
+    // Each is refused as a wrong password, or told to come back (429) when
+    // the hashing pool stayed busy for the whole wait: never a crash.
+    assert!(codes.iter().all(|c| *c == 401 || *c == 429), "{codes:?}");
+    let peak = s.peak_rss_mib();
+    eprintln!("RSS before {before} MiB, peak {peak} MiB");
+    assert!(peak < 500, "peak RSS {peak} MiB");
+}
+
+#[test]
+fn unknown_and_real_users_answer_in_the_same_time() {
+    let s = Server::start(Opts {
+        extra: "[auth.lockout]\nmax_failures = 1000\nmax_failures_per_address = 100000\n".into(),
+        ..Opts::default()
+    });
+    let anon = Client::new(s.http);
+    // Warm up both paths (the first hash also sets up Argon2's memory).
+    login(&anon, "admin", "wrong-password-0");
+    login(&anon, "no-such-user", "wrong-password-0");
+    // Each round takes the fastest of three attempts of each kind, back to
+    // back in alternating order, so a burst of load from other tests
+    // (which only ever adds time) falls out; the median of the rounds'
+    // ratios is what an attacker timing many attempts would see.
+    let mut ratios = Vec::new();
+    for i in 0..15 {
+        let pw = format!("wrong-password-{i}");
+        let real = || timed(|| assert_eq!(login(&anon, "admin", &pw).0, 401)).1;
+        let ghost = || timed(|| assert_eq!(login(&anon, &format!("ghost-{i}"), &pw).0, 401)).1;
+        let (mut r, mut u) = (Duration::MAX, Duration::MAX);
+        for k in 0..3 {
+            if (i + k) % 2 == 0 {
+                r = r.min(real());
+                u = u.min(ghost());
+            } else {
+                u = u.min(ghost());
+                r = r.min(real());
+            }
+        }
+        ratios.push(r.as_secs_f64() / u.as_secs_f64());
+    }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    eprintln!("median real/unknown sign-in time: {median:.3}");
+    assert!(
+        (0.9..=1.1).contains(&median),
+        "real/unknown = {median:.3}: names can be told apart by time"
+    );
+}
+
+#[test]
+fn a_100_mb_body_gets_413() {
+    let s = Server::start(Opts::default());
+    let token = s.token("admin");
+    let auth = token.auth.clone().unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    // API calls: 100 MB. Ingest's limit is Elasticsearch's (100 MiB,
+    // `http.max_body_mib`): just past it.
+    for (path, len) in [
+        ("/api/v1/search", 100_000_000),
+        ("/api/v1/rules", 100_000_000),
+        ("/api/v1/auth/login", 100_000_000),
+        ("/api/v1/settings/outputs", 100_000_000),
+        ("/api/v1/intel/import?name=x", 100_000_000),
+        ("/api/v1/ingest", (100 << 20) + 1),
+        ("/api/v1/_bulk", (100 << 20) + 1),
+    ] {
+        let method = if path.ends_with("outputs") {
+            "PUT"
+        } else {
+            "POST"
+        };
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: t\r\nAuthorization: {auth}\r\n\
+             Content-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+        )
+        .into_bytes();
+        // A first megabyte of the body: the answer must not wait for the rest.
+        req.extend_from_slice(&chunk);
+        // The rest never comes: an answer within the wait is one given
+        // without the body.
+        let out = raw_tcp(s.http, &req, Duration::from_secs(5));
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.starts_with("HTTP/1.1 413"),
+            "{path}: {}",
+            text.lines().next().unwrap_or("(nothing)")
+        );
+    }
+}
