@@ -20,6 +20,8 @@
 //! 4. Token by token: a missing token counts as `0` (`1.0` = `1.0.0`); at
 //!    one position pre-release < missing/0 < post-release word < number
 //!    (so `1.0.2k` < `1.0.2.1`).
+//! 5. A final `-0` after a number (semver's lowest pre-release, as in Go's
+//!    `1.21.0-0`) sorts before every other pre-release of that version.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -96,9 +98,19 @@ impl Version {
                 i += 1;
             }
         }
+        // Semver's `-0` (as in Go's `1.21.0-0`) is the lowest pre-release
+        // of that version, not a build number.
+        let semver_floor = lower.ends_with("-0")
+            && runs.len() >= 2
+            && runs[runs.len() - 2].0
+            && runs[runs.len() - 1].1 == lower.len() - 1;
         let mut tokens = Vec::with_capacity(runs.len());
         for (k, &(digit, s0, e0)) in runs.iter().enumerate() {
             let t = &lower[s0..e0];
+            if digit && semver_floor && k == runs.len() - 1 {
+                tokens.push(Token::Pre(0, "".into()));
+                continue;
+            }
             if digit {
                 tokens.push(Token::Num(t.trim_start_matches('0').into()));
                 continue;
@@ -236,6 +248,10 @@ mod tests {
             ("", "0", Equal),
             ("1.0-SNAPSHOT", "1.0-alpha", Less),
             ("3.0.0-milestone1", "3.0.0", Less),
+            ("1.21.0-0", "1.21.0-rc2", Less),
+            ("1.21.0-0", "1.21.0", Less),
+            ("1.21.0-0", "1.20.11", Greater),
+            ("12.5.3-034", "12.5.3-035", Less),
         ];
         for (a, b, want) in cases {
             assert_eq!(compare(a, b), want, "{a} vs {b}");
