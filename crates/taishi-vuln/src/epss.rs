@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::kev::is_cve_id;
@@ -70,7 +70,7 @@ pub enum EpssError {
 }
 
 /// One CVE's EPSS.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EpssScore {
     /// Probability of exploitation activity in the next 30 days (0–1).
     pub epss: f64,
