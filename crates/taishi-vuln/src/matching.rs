@@ -241,12 +241,17 @@ struct Bound {
 }
 
 struct CMatch {
+    /// The CVE (index into `FeedIndex::cves`).
+    cve: u32,
     vulnerable: bool,
     /// Interned (vendor, product); `u32::MAX` when the criterion failed to
     /// compile (never matches).
     product: u32,
     part: Attr,
     version: Attr,
+    /// `version` parsed, when it is a literal (compared by order, so
+    /// `1.0` = `1.0.0`).
+    exact: Option<Box<Version>>,
     /// update … other, `None` when all are ANY (the common case).
     rest: Option<Box<[Attr; 7]>>,
     start: Option<Box<Bound>>,
@@ -257,7 +262,9 @@ struct CMatch {
 struct CNode {
     operator: Operator,
     negate: bool,
-    matches: Box<[CMatch]>,
+    /// Its entries: `FeedIndex::matches[first..first + len]`.
+    first: u32,
+    len: u32,
 }
 
 struct CConfig {
@@ -274,11 +281,13 @@ struct CCve {
 /// The compiled feed.
 pub struct FeedIndex {
     cves: Vec<CCve>,
+    /// Every compiled entry, in feed order (nodes point into it).
+    matches: Vec<CMatch>,
     /// vendor → product → id.
     products: HashMap<Box<str>, HashMap<Box<str>, u32>>,
     /// id → (vendor, product).
     names: Vec<(Box<str>, Box<str>)>,
-    /// id → CVEs (indices into `cves`) naming it in a vulnerable entry.
+    /// id → the vulnerable entries naming it (indices into `matches`).
     postings: Vec<Vec<u32>>,
     /// Criteria that failed to compile.
     pub rejected: Vec<Rejected>,
@@ -385,6 +394,7 @@ impl FeedIndex {
     pub fn new() -> Self {
         Self {
             cves: Vec::new(),
+            matches: Vec::new(),
             products: HashMap::new(),
             names: Vec::new(),
             postings: Vec::new(),
@@ -427,21 +437,19 @@ impl FeedIndex {
         for c in &r.configurations {
             let mut nodes = Vec::with_capacity(c.nodes.len());
             for n in &c.nodes {
-                let mut matches = Vec::with_capacity(n.cpe_match.len());
+                let first = self.matches.len() as u32;
                 for m in &n.cpe_match {
-                    let cm = self.compile(&r.id, m);
+                    let cm = self.compile(cve_idx, &r.id, m);
                     if cm.vulnerable && cm.product != u32::MAX {
-                        let p = &mut self.postings[cm.product as usize];
-                        if p.last() != Some(&cve_idx) {
-                            p.push(cve_idx);
-                        }
+                        self.postings[cm.product as usize].push(self.matches.len() as u32);
                     }
-                    matches.push(cm);
+                    self.matches.push(cm);
                 }
                 nodes.push(CNode {
                     operator: n.operator,
                     negate: n.negate,
-                    matches: matches.into(),
+                    first,
+                    len: n.cpe_match.len() as u32,
                 });
             }
             configs.push(CConfig {
@@ -456,7 +464,7 @@ impl FeedIndex {
         });
     }
 
-    fn compile(&mut self, cve: &str, m: &nvd::CpeMatch) -> CMatch {
+    fn compile(&mut self, cve_idx: u32, cve: &str, m: &nvd::CpeMatch) -> CMatch {
         let bound = |v: &Option<String>, inclusive: bool| {
             v.as_deref().map(|v| {
                 Box::new(Bound {
@@ -469,10 +477,12 @@ impl FeedIndex {
             bound(&m.version_start_including, true).or(bound(&m.version_start_excluding, false));
         let end = bound(&m.version_end_including, true).or(bound(&m.version_end_excluding, false));
         let mut out = CMatch {
+            cve: cve_idx,
             vulnerable: m.vulnerable,
             product: u32::MAX,
             part: Attr::Any,
             version: Attr::Any,
+            exact: None,
             rest: None,
             start,
             end,
@@ -502,6 +512,7 @@ impl FeedIndex {
         out.product = self.intern(vendor, product);
         let [part, _, _, version, rest @ ..] = cpe.attrs;
         out.part = part;
+        out.exact = version.as_literal().map(|v| Box::new(Version::parse(v)));
         out.version = version;
         if rest.iter().any(|a| *a != Attr::Any) {
             out.rest = Some(Box::new(rest));
@@ -514,13 +525,7 @@ impl FeedIndex {
         IndexStats {
             cves: self.cves.len(),
             products: self.names.len(),
-            cpe_matches: self
-                .cves
-                .iter()
-                .flat_map(|c| c.configs.iter())
-                .flat_map(|c| c.nodes.iter())
-                .map(|n| n.matches.len())
-                .sum(),
+            cpe_matches: self.matches.len(),
             postings: self.postings.iter().map(Vec::len).sum(),
             rejected: self.rejected.len(),
         }
@@ -540,20 +545,33 @@ impl FeedIndex {
         Resolved { by_product }
     }
 
-    /// The CVEs worth evaluating for an inventory (indices), deduplicated.
-    fn candidates(&self, res: &Resolved) -> Vec<u32> {
+    /// The CVEs worth evaluating for an inventory (indices), deduplicated:
+    /// those with a vulnerable entry that one of the inventory's CPEs
+    /// satisfies on its own (the full configuration is evaluated after).
+    fn candidates(&self, inv: &Inventory, res: &Resolved) -> Vec<u32> {
         let mut out: Vec<u32> = Vec::new();
-        let mut last = u32::MAX;
-        for &(p, _) in &res.by_product {
-            if p == last {
-                continue;
+        for &(p, i) in &res.by_product {
+            let it = &inv.items[i];
+            for &mi in &self.postings[p as usize] {
+                let m = &self.matches[mi as usize];
+                if out.last() != Some(&m.cve) && entry_ok(m, it) {
+                    out.push(m.cve);
+                }
             }
-            last = p;
-            out.extend_from_slice(&self.postings[p as usize]);
         }
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// Number of vulnerable entries the inventory's products appear in (the
+    /// work the posting lists leave to do), for benchmarks.
+    pub fn postings_for(&self, inv: &Inventory) -> usize {
+        self.resolve(inv)
+            .by_product
+            .iter()
+            .map(|(p, _)| self.postings[*p as usize].len())
+            .sum()
     }
 
     /// Every CVE that applies to the inventory, each with its explanation,
@@ -561,7 +579,7 @@ impl FeedIndex {
     pub fn match_inventory(&self, inv: &Inventory) -> Vec<Finding> {
         let res = self.resolve(inv);
         let mut out = Vec::new();
-        for c in self.candidates(&res) {
+        for c in self.candidates(inv, &res) {
             if let Some(f) = self.evaluate_cve(&self.cves[c as usize], inv, &res) {
                 out.push(f);
             }
@@ -600,7 +618,8 @@ impl FeedIndex {
                 let mut any = false;
                 let mut all = true;
                 let mut found = Vec::new();
-                for (mi, m) in node.matches.iter().enumerate() {
+                let entries = &self.matches[node.first as usize..(node.first + node.len) as usize];
+                for (mi, m) in entries.iter().enumerate() {
                     let hits = self.entry_hits(m, inv, res);
                     if hits.is_empty() {
                         all = false;
@@ -627,7 +646,7 @@ impl FeedIndex {
                 }
                 let v = match node.operator {
                     Operator::Or => any,
-                    Operator::And => all && !node.matches.is_empty(),
+                    Operator::And => all && node.len > 0,
                 };
                 let v = v != node.negate;
                 if v && !node.negate {
@@ -704,30 +723,127 @@ impl FeedIndex {
         if m.product == u32::MAX {
             return Vec::new();
         }
-        let mut out = Vec::new();
-        for i in res.items(m.product) {
-            let it = &inv.items[i];
-            if !attr_ok(&m.part, &it.cpe.attrs[PART], true) {
-                continue;
+        res.items(m.product)
+            .filter(|i| entry_ok(m, &inv.items[*i]))
+            .map(|i| (i, version_check(m, &inv.items[i])))
+            .collect()
+    }
+}
+
+/// Whether one asset CPE (already known to have the entry's vendor and
+/// product) satisfies the entry. Allocates nothing: this is the hot path.
+fn entry_ok(m: &CMatch, it: &Item) -> bool {
+    if !attr_ok(&m.part, &it.cpe.attrs[PART], true) {
+        return false;
+    }
+    if let Some(rest) = &m.rest {
+        let ok = rest.iter().enumerate().all(|(k, a)| {
+            let t = &it.cpe.attrs[UPDATE + k];
+            if k == 0 && *t == Attr::Any {
+                // An unknown update is the release itself.
+                return attr_ok(a, &Attr::Na, false);
             }
-            if let Some(rest) = &m.rest {
-                let ok = rest.iter().enumerate().all(|(k, a)| {
-                    let t = &it.cpe.attrs[UPDATE + k];
-                    if k == 0 && *t == Attr::Any {
-                        // An unknown update is the release itself.
-                        return attr_ok(a, &Attr::Na, false);
-                    }
-                    attr_ok(a, t, true)
-                });
-                if !ok {
-                    continue;
+            attr_ok(a, t, true)
+        });
+        if !ok {
+            return false;
+        }
+    }
+    version_ok(m, it)
+}
+
+fn bound_ok(v: &Version, b: &Bound, is_start: bool) -> bool {
+    let cmp = v.cmp(&b.version);
+    match (is_start, b.inclusive) {
+        (true, true) => cmp.is_ge(),
+        (true, false) => cmp.is_gt(),
+        (false, true) => cmp.is_le(),
+        (false, false) => cmp.is_lt(),
+    }
+}
+
+fn version_ok(m: &CMatch, it: &Item) -> bool {
+    if m.start.is_some() || m.end.is_some() {
+        // A range needs the asset's version; `*` or `-` cannot be placed.
+        let Some(v) = it.range_version.as_ref() else {
+            return false;
+        };
+        return m.start.as_ref().is_none_or(|b| bound_ok(v, b, true))
+            && m.end.as_ref().is_none_or(|b| bound_ok(v, b, false))
+            // A range on a criterion that also names a version (rare): both must hold.
+            && (m.version == Attr::Any || attr_ok(&m.version, &it.cpe.attrs[VERSION], false));
+    }
+    match &m.version {
+        Attr::Any => true,
+        Attr::Na => matches!(it.cpe.attrs[VERSION], Attr::Na | Attr::Any),
+        Attr::Value { .. } => {
+            let Some(asset) = it.cpe.attrs[VERSION].as_literal() else {
+                return false;
+            };
+            match m.version.as_literal() {
+                Some(c) => {
+                    c == asset || matches!((&it.version, &m.exact), (Some(v), Some(e)) if **e == *v)
                 }
-            }
-            if let Some(vc) = version_check(m, it) {
-                out.push((i, vc));
+                None => relation(&m.version, &it.cpe.attrs[VERSION]) == Relation::Superset,
             }
         }
-        out
+    }
+}
+
+/// How the version decided, for an entry that [`entry_ok`] accepted.
+fn version_check(m: &CMatch, it: &Item) -> VersionCheck {
+    let asset = || {
+        it.cpe.attrs[VERSION]
+            .as_literal()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    if m.start.is_some() || m.end.is_some() {
+        let v = it
+            .range_version
+            .as_ref()
+            .map(|v| v.as_str())
+            .unwrap_or_default();
+        let pv = Version::parse(v);
+        let check = |b: &Option<Box<Bound>>| {
+            b.as_ref().map(|b| BoundCheck {
+                version: b.version.as_str().to_owned(),
+                inclusive: b.inclusive,
+                cmp: pv.cmp(&b.version).into(),
+            })
+        };
+        return VersionCheck::Range {
+            asset: v.to_owned(),
+            start: check(&m.start),
+            end: check(&m.end),
+        };
+    }
+    match &m.version {
+        Attr::Any => VersionCheck::AllVersions,
+        Attr::Na => VersionCheck::NotApplicable,
+        Attr::Value { .. } => match m.version.as_literal() {
+            Some(c) => VersionCheck::Exact {
+                criterion: c.to_owned(),
+                asset: asset(),
+            },
+            None => VersionCheck::Pattern {
+                criterion: Cpe {
+                    attrs: std::array::from_fn(|k| {
+                        if k == VERSION {
+                            m.version.clone()
+                        } else {
+                            Attr::Any
+                        }
+                    }),
+                }
+                .to_string()
+                .split(':')
+                .nth(5)
+                .unwrap_or_default()
+                .to_owned(),
+                asset: asset(),
+            },
+        },
     }
 }
 
@@ -736,80 +852,6 @@ fn attr_ok(source: &Attr, target: &Attr, unknown_target_matches: bool) -> bool {
         Relation::Superset | Relation::Equal => true,
         Relation::Subset => unknown_target_matches && *target == Attr::Any,
         Relation::Disjoint => false,
-    }
-}
-
-fn version_check(m: &CMatch, it: &Item) -> Option<VersionCheck> {
-    if m.start.is_some() || m.end.is_some() {
-        // A range needs the asset's version; `*` or `-` cannot be placed.
-        let v = it.range_version.as_ref()?;
-        let check = |b: &Option<Box<Bound>>, is_start: bool| -> Result<Option<BoundCheck>, ()> {
-            let Some(b) = b else { return Ok(None) };
-            let cmp = v.cmp(&b.version);
-            let ok = match (is_start, b.inclusive) {
-                (true, true) => cmp.is_ge(),
-                (true, false) => cmp.is_gt(),
-                (false, true) => cmp.is_le(),
-                (false, false) => cmp.is_lt(),
-            };
-            if !ok {
-                return Err(());
-            }
-            Ok(Some(BoundCheck {
-                version: b.version.as_str().to_owned(),
-                inclusive: b.inclusive,
-                cmp: cmp.into(),
-            }))
-        };
-        let start = check(&m.start, true).ok()?;
-        let end = check(&m.end, false).ok()?;
-        // A range on a criterion that also names a version (rare): both must hold.
-        if m.version != Attr::Any && !attr_ok(&m.version, &it.cpe.attrs[VERSION], false) {
-            return None;
-        }
-        return Some(VersionCheck::Range {
-            asset: v.as_str().to_owned(),
-            start,
-            end,
-        });
-    }
-    match &m.version {
-        Attr::Any => Some(VersionCheck::AllVersions),
-        Attr::Na => matches!(it.cpe.attrs[VERSION], Attr::Na | Attr::Any)
-            .then_some(VersionCheck::NotApplicable),
-        Attr::Value { .. } => {
-            let crit = m.version.as_literal();
-            let asset = it.cpe.attrs[VERSION].as_literal()?;
-            match crit {
-                Some(c) => {
-                    let same =
-                        c == asset || it.version.as_ref().is_some_and(|v| *v == Version::parse(c));
-                    same.then(|| VersionCheck::Exact {
-                        criterion: c.to_owned(),
-                        asset: asset.to_owned(),
-                    })
-                }
-                None => (relation(&m.version, &it.cpe.attrs[VERSION]) == Relation::Superset).then(
-                    || VersionCheck::Pattern {
-                        criterion: Cpe {
-                            attrs: std::array::from_fn(|k| {
-                                if k == VERSION {
-                                    m.version.clone()
-                                } else {
-                                    Attr::Any
-                                }
-                            }),
-                        }
-                        .to_string()
-                        .split(':')
-                        .nth(5)
-                        .unwrap_or_default()
-                        .to_owned(),
-                        asset: asset.to_owned(),
-                    },
-                ),
-            }
-        }
     }
 }
 
