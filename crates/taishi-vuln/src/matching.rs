@@ -50,7 +50,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cpe::{relation, Attr, Cpe, CpeError, Relation, PART, PRODUCT, UPDATE, VENDOR, VERSION};
+use crate::cpe::{relation, Attr, Cpe, CpeError, Relation, PART, UPDATE, VERSION};
 use crate::lang::Text;
 use crate::nvd::{self, Operator};
 use crate::version::Version;
@@ -247,7 +247,8 @@ struct CMatch {
     /// Interned (vendor, product); `u32::MAX` when the criterion failed to
     /// compile (never matches).
     product: u32,
-    part: Attr,
+    /// `a`, `o`, `h`, or 0 for ANY.
+    part: u8,
     version: Attr,
     /// `version` parsed, when it is a literal (compared by order, so
     /// `1.0` = `1.0.0`).
@@ -256,7 +257,13 @@ struct CMatch {
     rest: Option<Box<[Attr; 7]>>,
     start: Option<Box<Bound>>,
     end: Option<Box<Bound>>,
+    /// [`Version::key`] of the bounds, kept inline so that most range
+    /// checks touch no other memory (`0` / `u64::MAX` when absent).
+    start_key: u64,
+    end_key: u64,
     match_criteria_id: Option<Box<str>>,
+    /// The criterion as NVD wrote it.
+    criteria: Box<str>,
 }
 
 struct CNode {
@@ -271,11 +278,36 @@ struct CConfig {
     operator: Operator,
     negate: bool,
     nodes: Box<[CNode]>,
+    /// The products of its vulnerable entries (sorted, deduplicated): a
+    /// configuration none of whose products the asset has cannot yield a
+    /// finding and is skipped without evaluation.
+    vulnerable_products: Box<[u32]>,
 }
 
 struct CCve {
     id: Box<str>,
     configs: Box<[CConfig]>,
+}
+
+/// The vulnerable entries of one product, split so that a version finds
+/// its entries by binary search instead of a scan.
+#[derive(Default)]
+struct Postings {
+    /// Entries without a range or a literal version (`*`, `-`, wildcards):
+    /// checked one by one.
+    other: Vec<u32>,
+    /// Entries with a literal version and no range, sorted by version.
+    exact: Vec<u32>,
+    /// Entries with a range, sorted by their end (no end last).
+    ranges: Vec<u32>,
+    /// Whether `exact` and `ranges` are sorted ([`FeedIndex::finish`]).
+    sorted: bool,
+}
+
+impl Postings {
+    fn len(&self) -> usize {
+        self.other.len() + self.exact.len() + self.ranges.len()
+    }
 }
 
 /// The compiled feed.
@@ -287,8 +319,8 @@ pub struct FeedIndex {
     products: HashMap<Box<str>, HashMap<Box<str>, u32>>,
     /// id → (vendor, product).
     names: Vec<(Box<str>, Box<str>)>,
-    /// id → the vulnerable entries naming it (indices into `matches`).
-    postings: Vec<Vec<u32>>,
+    /// id → the vulnerable entries naming it.
+    postings: Vec<Postings>,
     /// Criteria that failed to compile.
     pub rejected: Vec<Rejected>,
 }
@@ -299,10 +331,14 @@ pub struct Inventory {
 }
 
 struct Item {
+    /// `part` as a byte (0 = ANY).
+    part: u8,
     cpe: Cpe,
     text: String,
     /// Version + update, for ranges.
     range_version: Option<Version>,
+    /// Its [`Version::key`].
+    range_key: u64,
     /// Version alone, for exact comparisons.
     version: Option<Version>,
 }
@@ -313,8 +349,10 @@ impl Inventory {
         let items = cpes
             .into_iter()
             .map(|cpe| Item {
+                part: part_byte(&cpe.attrs[PART]),
                 text: cpe.to_string(),
                 range_version: cpe.range_version().map(|v| Version::parse(&v)),
+                range_key: cpe.range_version().map_or(0, |v| Version::parse(&v).key()),
                 version: cpe.version().as_literal().map(Version::parse),
                 cpe,
             })
@@ -359,6 +397,11 @@ struct Resolved {
 }
 
 impl Resolved {
+    fn has(&self, product: u32) -> bool {
+        let i = self.by_product.partition_point(|(p, _)| *p < product);
+        self.by_product.get(i).is_some_and(|(p, _)| *p == product)
+    }
+
     fn items(&self, product: u32) -> impl Iterator<Item = usize> + '_ {
         let start = self.by_product.partition_point(|(p, _)| *p < product);
         self.by_product[start..]
@@ -408,7 +451,75 @@ impl FeedIndex {
         for r in records {
             ix.add(r);
         }
+        ix.finish();
         ix
+    }
+
+    /// Sorts the posting lists after [`FeedIndex::add`] calls. Matching is
+    /// correct without it (unsorted lists are scanned whole), only slower.
+    pub fn finish(&mut self) {
+        let matches = &self.matches;
+        for p in &mut self.postings {
+            if p.sorted {
+                continue;
+            }
+            p.exact
+                .sort_by(|a, b| matches[*a as usize].exact.cmp(&matches[*b as usize].exact));
+            // `None` (no end) sorts last, as the greatest end.
+            p.ranges.sort_by(|a, b| {
+                let (ea, eb) = (&matches[*a as usize].end, &matches[*b as usize].end);
+                match (ea, eb) {
+                    (Some(x), Some(y)) => x.version.cmp(&y.version),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                }
+            });
+            p.sorted = true;
+        }
+    }
+
+    /// Calls `f` for every vulnerable entry of a product that the asset CPE
+    /// satisfies on its own.
+    fn product_hits<'s>(&'s self, p: &Postings, it: &Item, mut f: impl FnMut(&'s CMatch)) {
+        let m = |i: &u32| &self.matches[*i as usize];
+        for e in p.other.iter().map(m) {
+            if entry_ok(e, it) {
+                f(e);
+            }
+        }
+        if let Some(v) = &it.version {
+            let (lo, hi) = if p.sorted {
+                let key = |i: &u32| m(i).exact.as_deref();
+                (
+                    p.exact.partition_point(|i| key(i).is_some_and(|x| x < v)),
+                    p.exact.partition_point(|i| key(i).is_some_and(|x| x <= v)),
+                )
+            } else {
+                (0, p.exact.len())
+            };
+            for e in p.exact[lo..hi].iter().map(m) {
+                if entry_ok(e, it) {
+                    f(e);
+                }
+            }
+        }
+        if it.range_version.is_some() {
+            // Entries whose end lies below the version cannot hold.
+            // Sorted by end, so the keys are sorted too; a smaller key is a
+            // smaller version.
+            let key = it.range_key;
+            let lo = if p.sorted {
+                p.ranges.partition_point(|i| m(i).end_key < key)
+            } else {
+                0
+            };
+            for e in p.ranges[lo..].iter().map(m) {
+                if entry_ok(e, it) {
+                    f(e);
+                }
+            }
+        }
     }
 
     fn intern(&mut self, vendor: &str, product: &str) -> u32 {
@@ -417,7 +528,7 @@ impl FeedIndex {
         }
         let id = self.names.len() as u32;
         self.names.push((vendor.into(), product.into()));
-        self.postings.push(Vec::new());
+        self.postings.push(Postings::default());
         self.products
             .entry(vendor.into())
             .or_default()
@@ -441,7 +552,16 @@ impl FeedIndex {
                 for m in &n.cpe_match {
                     let cm = self.compile(cve_idx, &r.id, m);
                     if cm.vulnerable && cm.product != u32::MAX {
-                        self.postings[cm.product as usize].push(self.matches.len() as u32);
+                        let p = &mut self.postings[cm.product as usize];
+                        let idx = self.matches.len() as u32;
+                        if cm.start.is_some() || cm.end.is_some() {
+                            p.ranges.push(idx);
+                        } else if cm.exact.is_some() {
+                            p.exact.push(idx);
+                        } else {
+                            p.other.push(idx);
+                        }
+                        p.sorted = false;
                     }
                     self.matches.push(cm);
                 }
@@ -452,10 +572,20 @@ impl FeedIndex {
                     len: n.cpe_match.len() as u32,
                 });
             }
+            let mut vp: Vec<u32> = nodes
+                .iter()
+                .filter(|n| !n.negate)
+                .flat_map(|n| &self.matches[n.first as usize..(n.first + n.len) as usize])
+                .filter(|m| m.vulnerable && m.product != u32::MAX)
+                .map(|m| m.product)
+                .collect();
+            vp.sort_unstable();
+            vp.dedup();
             configs.push(CConfig {
                 operator: c.operator.unwrap_or_default(),
                 negate: c.negate,
                 nodes: nodes.into(),
+                vulnerable_products: vp.into(),
             });
         }
         self.cves.push(CCve {
@@ -476,17 +606,22 @@ impl FeedIndex {
         let start =
             bound(&m.version_start_including, true).or(bound(&m.version_start_excluding, false));
         let end = bound(&m.version_end_including, true).or(bound(&m.version_end_excluding, false));
+        let start_key = start.as_ref().map_or(0, |b| b.version.key());
+        let end_key = end.as_ref().map_or(u64::MAX, |b| b.version.key());
         let mut out = CMatch {
+            start_key,
+            end_key,
             cve: cve_idx,
             vulnerable: m.vulnerable,
             product: u32::MAX,
-            part: Attr::Any,
+            part: 0,
             version: Attr::Any,
             exact: None,
             rest: None,
             start,
             end,
             match_criteria_id: m.match_criteria_id.as_deref().map(Into::into),
+            criteria: m.criteria.as_str().into(),
         };
         let reject = |ix: &mut Self, reason: String| {
             ix.rejected.push(Rejected {
@@ -511,7 +646,7 @@ impl FeedIndex {
         };
         out.product = self.intern(vendor, product);
         let [part, _, _, version, rest @ ..] = cpe.attrs;
-        out.part = part;
+        out.part = part_byte(&part);
         out.exact = version.as_literal().map(|v| Box::new(Version::parse(v)));
         out.version = version;
         if rest.iter().any(|a| *a != Attr::Any) {
@@ -526,7 +661,7 @@ impl FeedIndex {
             cves: self.cves.len(),
             products: self.names.len(),
             cpe_matches: self.matches.len(),
-            postings: self.postings.iter().map(Vec::len).sum(),
+            postings: self.postings.iter().map(Postings::len).sum(),
             rejected: self.rejected.len(),
         }
     }
@@ -552,16 +687,21 @@ impl FeedIndex {
         let mut out: Vec<u32> = Vec::new();
         for &(p, i) in &res.by_product {
             let it = &inv.items[i];
-            for &mi in &self.postings[p as usize] {
-                let m = &self.matches[mi as usize];
-                if out.last() != Some(&m.cve) && entry_ok(m, it) {
+            self.product_hits(&self.postings[p as usize], it, |m| {
+                if out.last() != Some(&m.cve) {
                     out.push(m.cve);
                 }
-            }
+            });
         }
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// Number of CVEs the posting lists leave to evaluate in full for an
+    /// inventory (for benchmarks).
+    pub fn candidate_count(&self, inv: &Inventory) -> usize {
+        self.candidates(inv, &self.resolve(inv)).len()
     }
 
     /// Number of vulnerable entries the inventory's products appear in (the
@@ -579,8 +719,9 @@ impl FeedIndex {
     pub fn match_inventory(&self, inv: &Inventory) -> Vec<Finding> {
         let res = self.resolve(inv);
         let mut out = Vec::new();
+        let mut hits = Vec::new();
         for c in self.candidates(inv, &res) {
-            if let Some(f) = self.evaluate_cve(&self.cves[c as usize], inv, &res) {
+            if let Some(f) = self.evaluate_cve(&self.cves[c as usize], inv, &res, &mut hits) {
                 out.push(f);
             }
         }
@@ -592,94 +733,111 @@ impl FeedIndex {
     pub fn match_cve(&self, cve: &str, inv: &Inventory) -> Option<Finding> {
         let res = self.resolve(inv);
         let c = self.cves.iter().find(|c| &*c.id == cve)?;
-        self.evaluate_cve(c, inv, &res)
+        self.evaluate_cve(c, inv, &res, &mut Vec::new())
     }
 
     /// Every CVE evaluated in turn, without the posting lists: the naive
     /// baseline for the benchmark and tests.
     pub fn match_inventory_scan(&self, inv: &Inventory) -> Vec<Finding> {
         let res = self.resolve(inv);
+        let mut hits = Vec::new();
         self.cves
             .iter()
-            .filter_map(|c| self.evaluate_cve(c, inv, &res))
+            .filter_map(|c| self.evaluate_cve(c, inv, &res, &mut hits))
             .collect()
     }
 
-    fn evaluate_cve(&self, c: &CCve, inv: &Inventory, res: &Resolved) -> Option<Finding> {
+    /// `hits` is scratch space, passed in so that one buffer serves a
+    /// whole inventory.
+    fn evaluate_cve(
+        &self,
+        c: &CCve,
+        inv: &Inventory,
+        res: &Resolved,
+        hits: &mut Vec<(u32, u32, u32)>,
+    ) -> Option<Finding> {
+        // Phase 1 decides without allocating text: hits are (node, entry
+        // index into `matches`, item). Phase 2 explains a configuration
+        // that holds.
         for (ci, conf) in c.configs.iter().enumerate() {
-            let mut vulnerable = Vec::new();
-            let mut platforms = Vec::new();
+            if !conf.vulnerable_products.iter().any(|p| res.has(*p)) {
+                continue;
+            }
+            hits.clear();
             let mut negated_nodes = Vec::new();
-            let node_value = |ni: usize,
-                              node: &CNode,
-                              vulnerable: &mut Vec<Evidence>,
-                              platforms: &mut Vec<Evidence>|
-             -> bool {
-                let mut any = false;
-                let mut all = true;
-                let mut found = Vec::new();
-                let entries = &self.matches[node.first as usize..(node.first + node.len) as usize];
-                for (mi, m) in entries.iter().enumerate() {
-                    let hits = self.entry_hits(m, inv, res);
-                    if hits.is_empty() {
+            let mut values = 0usize;
+            let mut trues = 0usize;
+            for (ni, node) in conf.nodes.iter().enumerate() {
+                let mark = hits.len();
+                let (mut any, mut all) = (false, true);
+                for mi in node.first..node.first + node.len {
+                    let m = &self.matches[mi as usize];
+                    let before = hits.len();
+                    if m.product != u32::MAX {
+                        for i in res.items(m.product) {
+                            if entry_ok(m, &inv.items[i]) {
+                                hits.push((ni as u32, mi, i as u32));
+                            }
+                        }
+                    }
+                    if hits.len() == before {
                         all = false;
                         if node.operator == Operator::And {
                             break;
                         }
-                        continue;
-                    }
-                    any = true;
-                    if !node.negate {
-                        for (item, version) in hits {
-                            found.push(Evidence {
-                                node: ni,
-                                cpe_match: mi,
-                                criteria: self.criteria_text(m),
-                                match_criteria_id: m.match_criteria_id.as_deref().map(Into::into),
-                                vulnerable: m.vulnerable,
-                                item,
-                                asset_cpe: inv.items[item].text.clone(),
-                                version,
-                            });
-                        }
+                    } else {
+                        any = true;
                     }
                 }
                 let v = match node.operator {
                     Operator::Or => any,
                     Operator::And => all && node.len > 0,
-                };
-                let v = v != node.negate;
-                if v && !node.negate {
-                    for e in found {
-                        if e.vulnerable {
-                            vulnerable.push(e)
-                        } else {
-                            platforms.push(e)
-                        }
-                    }
+                } != node.negate;
+                if node.negate || !v {
+                    // A negated node's matches are not evidence; a false
+                    // node's are not either.
+                    hits.truncate(mark);
                 }
-                v
-            };
-            let mut values = Vec::with_capacity(conf.nodes.len());
-            for (ni, node) in conf.nodes.iter().enumerate() {
-                let v = node_value(ni, node, &mut vulnerable, &mut platforms);
                 if v && node.negate {
                     negated_nodes.push(ni);
                 }
-                values.push(v);
+                values += 1;
+                trues += usize::from(v);
                 if conf.operator == Operator::And && !v && !conf.negate {
                     break;
                 }
             }
-            let holds = match conf.operator {
-                Operator::Or => values.iter().any(|v| *v),
-                Operator::And => values.len() == conf.nodes.len() && values.iter().all(|v| *v),
-            } && !conf.nodes.is_empty();
-            let holds = holds != conf.negate;
+            let holds = !conf.nodes.is_empty()
+                && match conf.operator {
+                    Operator::Or => trues > 0,
+                    Operator::And => values == conf.nodes.len() && trues == values,
+                };
             // A configuration that holds only through platforms (or through
             // negation) names nothing vulnerable on this asset.
-            if !holds || vulnerable.is_empty() {
+            if holds == conf.negate || !hits.iter().any(|h| self.matches[h.1 as usize].vulnerable) {
                 continue;
+            }
+            let mut vulnerable = Vec::new();
+            let mut platforms = Vec::new();
+            for &(ni, mi, item) in hits.iter() {
+                let node = &conf.nodes[ni as usize];
+                let m = &self.matches[mi as usize];
+                let it = &inv.items[item as usize];
+                let e = Evidence {
+                    node: ni as usize,
+                    cpe_match: (mi - node.first) as usize,
+                    criteria: m.criteria.to_string(),
+                    match_criteria_id: m.match_criteria_id.as_deref().map(Into::into),
+                    vulnerable: m.vulnerable,
+                    item: item as usize,
+                    asset_cpe: it.text.clone(),
+                    version: version_check(m, it),
+                };
+                if m.vulnerable {
+                    vulnerable.push(e);
+                } else {
+                    platforms.push(e);
+                }
             }
             let mut items: Vec<usize> = vulnerable.iter().map(|e| e.item).collect();
             items.sort_unstable();
@@ -699,41 +857,17 @@ impl FeedIndex {
         }
         None
     }
+}
 
-    fn criteria_text(&self, m: &CMatch) -> String {
-        let (v, p) = &self.names[m.product as usize];
-        let mut attrs: [Attr; 11] = std::array::from_fn(|_| Attr::Any);
-        attrs[PART] = m.part.clone();
-        attrs[VENDOR] = Attr::literal(v);
-        attrs[PRODUCT] = Attr::literal(p);
-        attrs[VERSION] = m.version.clone();
-        if let Some(rest) = &m.rest {
-            attrs[UPDATE..].clone_from_slice(&rest[..]);
-        }
-        Cpe { attrs }.to_string()
-    }
-
-    /// The inventory items that satisfy one entry, with the version check.
-    fn entry_hits(
-        &self,
-        m: &CMatch,
-        inv: &Inventory,
-        res: &Resolved,
-    ) -> Vec<(usize, VersionCheck)> {
-        if m.product == u32::MAX {
-            return Vec::new();
-        }
-        res.items(m.product)
-            .filter(|i| entry_ok(m, &inv.items[*i]))
-            .map(|i| (i, version_check(m, &inv.items[i])))
-            .collect()
-    }
+/// `part` as a byte: the parser only lets `a`, `o`, `h` or ANY through.
+fn part_byte(a: &Attr) -> u8 {
+    a.as_literal().and_then(|p| p.bytes().next()).unwrap_or(0)
 }
 
 /// Whether one asset CPE (already known to have the entry's vendor and
 /// product) satisfies the entry. Allocates nothing: this is the hot path.
 fn entry_ok(m: &CMatch, it: &Item) -> bool {
-    if !attr_ok(&m.part, &it.cpe.attrs[PART], true) {
+    if m.part != 0 && it.part != 0 && m.part != it.part {
         return false;
     }
     if let Some(rest) = &m.rest {
@@ -752,8 +886,13 @@ fn entry_ok(m: &CMatch, it: &Item) -> bool {
     version_ok(m, it)
 }
 
-fn bound_ok(v: &Version, b: &Bound, is_start: bool) -> bool {
-    let cmp = v.cmp(&b.version);
+fn bound_ok(v: &Version, vkey: u64, b: &Bound, bkey: u64, is_start: bool) -> bool {
+    // Different keys decide exactly; equal keys need the full comparison.
+    let cmp = if vkey != bkey {
+        vkey.cmp(&bkey)
+    } else {
+        v.cmp(&b.version)
+    };
     match (is_start, b.inclusive) {
         (true, true) => cmp.is_ge(),
         (true, false) => cmp.is_gt(),
@@ -768,8 +907,9 @@ fn version_ok(m: &CMatch, it: &Item) -> bool {
         let Some(v) = it.range_version.as_ref() else {
             return false;
         };
-        return m.start.as_ref().is_none_or(|b| bound_ok(v, b, true))
-            && m.end.as_ref().is_none_or(|b| bound_ok(v, b, false))
+        let k = it.range_key;
+        return m.start.as_ref().is_none_or(|b| bound_ok(v, k, b, m.start_key, true))
+            && m.end.as_ref().is_none_or(|b| bound_ok(v, k, b, m.end_key, false))
             // A range on a criterion that also names a version (rare): both must hold.
             && (m.version == Attr::Any || attr_ok(&m.version, &it.cpe.attrs[VERSION], false));
     }
@@ -799,21 +939,18 @@ fn version_check(m: &CMatch, it: &Item) -> VersionCheck {
             .to_owned()
     };
     if m.start.is_some() || m.end.is_some() {
-        let v = it
-            .range_version
-            .as_ref()
-            .map(|v| v.as_str())
-            .unwrap_or_default();
-        let pv = Version::parse(v);
+        let pv = it.range_version.as_ref();
         let check = |b: &Option<Box<Bound>>| {
             b.as_ref().map(|b| BoundCheck {
                 version: b.version.as_str().to_owned(),
                 inclusive: b.inclusive,
-                cmp: pv.cmp(&b.version).into(),
+                cmp: pv
+                    .map_or(std::cmp::Ordering::Less, |v| v.cmp(&b.version))
+                    .into(),
             })
         };
         return VersionCheck::Range {
-            asset: v.to_owned(),
+            asset: pv.map(|v| v.as_str().to_owned()).unwrap_or_default(),
             start: check(&m.start),
             end: check(&m.end),
         };

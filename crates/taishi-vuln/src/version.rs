@@ -36,8 +36,10 @@ pub const MAX_TOKENS: usize = 32;
 enum Token {
     /// A pre-release word, with its rank (lower = earlier) and text.
     Pre(u8, Box<str>),
-    /// Digits without leading zeros ("" for zero).
-    Num(Box<str>),
+    /// A number that fits in a u64 (nearly all).
+    Num(u64),
+    /// Digits without leading zeros, too long for a u64.
+    Big(Box<str>),
     /// A post-release word.
     Post(Box<str>),
 }
@@ -112,7 +114,12 @@ impl Version {
                 continue;
             }
             if digit {
-                tokens.push(Token::Num(t.trim_start_matches('0').into()));
+                let digits = t.trim_start_matches('0');
+                tokens.push(match digits.parse::<u64>() {
+                    Ok(n) => Token::Num(n),
+                    Err(_) if digits.is_empty() => Token::Num(0),
+                    Err(_) => Token::Big(digits.into()),
+                });
                 continue;
             }
             if is_release_word(t) {
@@ -137,6 +144,36 @@ impl Version {
         }
     }
 
+    /// A 63-bit key that respects the order: `key(a) < key(b)` implies
+    /// `a < b`, and `a < b` implies `key(a) <= key(b)`. It packs the class
+    /// and number of the first three tokens (21 bits each), so most
+    /// comparisons need no pointer chasing; equal keys need [`Ord::cmp`].
+    pub fn key(&self) -> u64 {
+        const BITS: u32 = 21;
+        const MAX: u64 = (1 << BITS) - 1;
+        let mut key = 0u64;
+        for i in 0..3 {
+            let t = self.tokens.get(i);
+            let v = match t {
+                Some(Token::Pre(..)) => 0,
+                None | Some(Token::Num(0)) => 1,
+                Some(Token::Post(_)) => 2,
+                Some(Token::Num(n)) => (3 + *n).min(MAX),
+                Some(Token::Big(_)) => MAX,
+            };
+            key = (key << BITS) | v;
+            // Past a token whose key value is not exact (a word, a
+            // saturated number), later positions must not decide: pad with
+            // zeros so ties stay ties.
+            let exact = matches!(t, None | Some(Token::Num(_))) && v < MAX;
+            if !exact {
+                key <<= BITS * (2 - i as u32);
+                break;
+            }
+        }
+        key
+    }
+
     /// The text as given (trimmed).
     pub fn as_str(&self) -> &str {
         &self.text
@@ -158,15 +195,18 @@ fn class(t: Option<&Token>) -> u8 {
     match t {
         Some(Token::Pre(..)) => 0,
         None => 1,
-        Some(Token::Num(n)) if n.is_empty() => 1,
+        Some(Token::Num(0)) => 1,
         Some(Token::Post(_)) => 2,
-        Some(Token::Num(_)) => 3,
+        Some(Token::Num(_) | Token::Big(_)) => 3,
     }
 }
 
 fn cmp_token(a: Option<&Token>, b: Option<&Token>) -> Ordering {
     class(a).cmp(&class(b)).then_with(|| match (a, b) {
-        (Some(Token::Num(x)), Some(Token::Num(y))) => cmp_num(x, y),
+        (Some(Token::Num(x)), Some(Token::Num(y))) => x.cmp(y),
+        (Some(Token::Num(_)), Some(Token::Big(_))) => Ordering::Less,
+        (Some(Token::Big(_)), Some(Token::Num(_))) => Ordering::Greater,
+        (Some(Token::Big(x)), Some(Token::Big(y))) => cmp_num(x, y),
         (Some(Token::Pre(r, x)), Some(Token::Pre(s, y))) => r.cmp(s).then_with(|| x.cmp(y)),
         (Some(Token::Post(x)), Some(Token::Post(y))) => x.cmp(y),
         // Same class and not both present: missing vs zero.
@@ -265,6 +305,17 @@ mod tests {
             let (x, y) = (Version::parse(&a), Version::parse(&b));
             prop_assert_eq!(x.cmp(&y), y.cmp(&x).reverse());
             prop_assert_eq!(x.cmp(&x), Equal);
+        }
+
+        #[test]
+        fn key_respects_the_order(a in "[0-9a-c.\\-]{0,12}", b in "[0-9a-c.\\-]{0,12}") {
+            let (x, y) = (Version::parse(&a), Version::parse(&b));
+            if x.key() < y.key() {
+                prop_assert!(x < y, "{} {}", a, b);
+            }
+            if x < y {
+                prop_assert!(x.key() <= y.key(), "{} {}", a, b);
+            }
         }
 
         #[test]
