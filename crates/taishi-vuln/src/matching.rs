@@ -210,8 +210,10 @@ pub struct Finding {
     pub cve: String,
     /// The configuration that holds (0-based).
     pub configuration: usize,
-    /// Its operator and node count, for the explanation.
+    /// Its operator.
     pub operator: Operator,
+    /// Its number of nodes.
+    pub node_count: usize,
     /// The vulnerable entries that matched (at least one).
     pub vulnerable: Vec<Evidence>,
     /// The platform entries that matched.
@@ -220,8 +222,17 @@ pub struct Finding {
     pub negated_nodes: Vec<usize>,
     /// The asset CPEs found vulnerable (indices into the inventory).
     pub items: Vec<usize>,
-    /// The whole explanation.
-    pub explanation: Text,
+}
+
+impl Finding {
+    /// The explanation in words (zh-CN and English): the configuration,
+    /// each matched node and entry with its criterion, the asset CPE that
+    /// met it and the version comparison that decided. Rendered from the
+    /// fields above on demand: a scan of 100,000 assets yields millions of
+    /// findings, and their text is read only when someone looks.
+    pub fn explanation(&self) -> Text {
+        explain(self)
+    }
 }
 
 /// A criterion that could not be compiled (it never matches).
@@ -272,6 +283,9 @@ struct CNode {
     /// Its entries: `FeedIndex::matches[first..first + len]`.
     first: u32,
     len: u32,
+    /// The products its entries name (sorted, deduplicated), for the
+    /// pre-check of AND configurations.
+    products: Box<[u32]>,
 }
 
 struct CConfig {
@@ -565,11 +579,19 @@ impl FeedIndex {
                     }
                     self.matches.push(cm);
                 }
+                let mut products: Vec<u32> = self.matches[first as usize..]
+                    .iter()
+                    .map(|m| m.product)
+                    .filter(|p| *p != u32::MAX)
+                    .collect();
+                products.sort_unstable();
+                products.dedup();
                 nodes.push(CNode {
                     operator: n.operator,
                     negate: n.negate,
                     first,
                     len: n.cpe_match.len() as u32,
+                    products: products.into(),
                 });
             }
             let mut vp: Vec<u32> = nodes
@@ -760,7 +782,7 @@ impl FeedIndex {
         // index into `matches`, item). Phase 2 explains a configuration
         // that holds.
         for (ci, conf) in c.configs.iter().enumerate() {
-            if !conf.vulnerable_products.iter().any(|p| res.has(*p)) {
+            if !may_hold(conf, res) {
                 continue;
             }
             hits.clear();
@@ -842,21 +864,44 @@ impl FeedIndex {
             let mut items: Vec<usize> = vulnerable.iter().map(|e| e.item).collect();
             items.sort_unstable();
             items.dedup();
-            let mut f = Finding {
+            return Some(Finding {
                 cve: c.id.to_string(),
                 configuration: ci,
                 operator: conf.operator,
+                node_count: conf.nodes.len(),
                 vulnerable,
                 platforms,
                 negated_nodes,
                 items,
-                explanation: Text::default(),
-            };
-            f.explanation = explain(&f, conf.nodes.len());
-            return Some(f);
+            });
         }
         None
     }
+}
+
+/// A cheap necessary condition for a configuration to yield a finding: one
+/// of its vulnerable products is on the asset, and, for an AND
+/// configuration, every plain node names a product the asset has (all of
+/// them for a node-level AND). Negated configurations are always evaluated.
+fn may_hold(conf: &CConfig, res: &Resolved) -> bool {
+    if conf.negate {
+        return true;
+    }
+    if !conf.vulnerable_products.iter().any(|p| res.has(*p)) {
+        return false;
+    }
+    if conf.operator == Operator::And {
+        for n in conf.nodes.iter().filter(|n| !n.negate) {
+            let ok = match n.operator {
+                Operator::Or => n.products.iter().any(|p| res.has(*p)),
+                Operator::And => n.products.iter().all(|p| res.has(*p)),
+            };
+            if !ok {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// `part` as a byte: the parser only lets `a`, `o`, `h` or ANY through.
@@ -992,7 +1037,8 @@ fn attr_ok(source: &Attr, target: &Attr, unknown_target_matches: bool) -> bool {
     }
 }
 
-fn explain(f: &Finding, nodes: usize) -> Text {
+fn explain(f: &Finding) -> Text {
+    let nodes = f.node_count;
     let mut zh = String::new();
     let mut en = String::new();
     let _ = write!(

@@ -65,7 +65,7 @@ fn platform_cpe_first_and_last() {
                 (&["a:golang:go:1.21.0", "o:microsoft:windows:-"], &[GO]), // start inclusive (1.21.0-0 = 1.21.0)
                 (&["a:golang:go:1.21.3", "o:microsoft:windows:-"], &[GO]),
                 (&["a:golang:go:1.21.4", "o:microsoft:windows:-"], &[]),
-                (&["a:golang:go:1.21.0:rc2", "o:microsoft:windows:-"], &[GO]), // 1.21.0-rc2 < 1.20.11? no: in neither range… see below
+                (&["a:golang:go:1.21.0:rc2", "o:microsoft:windows:-"], &[GO]), // rc2 ≥ 1.21.0-0 (see go_release_candidate_boundary)
                 (&["a:golang:go:1.20.10"], &[]),                               // not on Windows
                 (&["o:microsoft:windows:-"], &[]), // the platform alone is never vulnerable
                 (&["a:golang:go:*", "o:microsoft:windows:-"], &[]), // unknown version: no range can be decided
@@ -76,9 +76,8 @@ fn platform_cpe_first_and_last() {
 
 #[test]
 fn go_release_candidate_boundary() {
-    // 1.21.0-rc2 sorts before 1.21.0 (a pre-release) but after 1.20.11, so
-    // it lies in neither range… unless the range starts at 1.21.0-0, which
-    // in Go's scheme is "the lowest 1.21.0 pre-release": 1.21.0-0 < 1.21.0-rc2.
+    // 1.21.0-rc2 is a pre-release of 1.21.0, after 1.20.11; the second range
+    // starts at 1.21.0-0, Go's "lowest 1.21.0 pre-release", so rc2 is inside.
     let Some(recs) = records("vuln/nvd-extra/grype_CVE-2023-45283_platform-cpe-last.cve.json")
     else {
         return;
@@ -110,7 +109,8 @@ fn explanation_names_configuration_node_range_and_comparison() {
     assert_eq!(f.platforms.len(), 1);
     assert!(!f.platforms[0].vulnerable);
     assert_eq!(f.platforms[0].node, 0);
-    let en = &f.explanation.en;
+    let text = f.explanation();
+    let en = &text.en;
     assert!(en.contains("configuration 1 (AND of 2 nodes)"), "{en}");
     assert!(
         en.contains("node 2, match 1: cpe:2.3:a:golang:go:*:*:*:*:*:*:*:* (vulnerable)"),
@@ -124,7 +124,7 @@ fn explanation_names_configuration_node_range_and_comparison() {
         en.contains("node 1, match 1: cpe:2.3:o:microsoft:windows:-:*:*:*:*:*:*:* (platform"),
         "{en}"
     );
-    let zh = &f.explanation.zh;
+    let zh = &text.zh;
     assert!(zh.contains("配置 1（2 个节点，与）"), "{zh}");
     assert!(zh.contains("结束版本，不含"), "{zh}");
     assert!(zh.contains("运行平台，本身不受影响"), "{zh}");
@@ -667,4 +667,25 @@ fn pages_load_and_index_agrees_with_scan() {
     assert!(checked > 50);
     // NVD's KEV fields are read.
     assert!(all.iter().any(|c| c.id == "CVE-2017-0144" && c.in_kev()));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Arbitrary versions and updates never panic, and the index always
+    /// agrees with the plain scan.
+    #[test]
+    fn arbitrary_versions_index_equals_scan(v in "[0-9a-z.\\-_]{0,16}", u in "[0-9a-z_]{0,8}", w in "[0-9.]{0,8}") {
+        let Some(recs) = records("vuln/nvd-extra/fkie_CVE-2023-20198.cve.json") else { return Ok(()) };
+        let ix = FeedIndex::build(&recs);
+        let upd = if u.is_empty() { "*".to_owned() } else { u };
+        let cpes = [
+            format!("cpe:2.3:o:cisco:ios_xe:{}:{upd}:*:*:*:*:*:*", if v.is_empty() { "*" } else { &v }),
+            format!("cpe:2.3:o:rockwellautomation:allen-bradley_stratix_5200_firmware:{}:*:*:*:*:*:*:*", if w.is_empty() { "-" } else { &w }),
+            "cpe:2.3:h:rockwellautomation:allen-bradley_stratix_5200:-:*:*:*:*:*:*:*".to_owned(),
+        ];
+        let (inv, _) = Inventory::parse(&cpes);
+        let a: Vec<String> = ix.match_inventory(&inv).into_iter().map(|f| f.cve).collect();
+        let b: Vec<String> = ix.match_inventory_scan(&inv).into_iter().map(|f| f.cve).collect();
+        proptest::prop_assert_eq!(a, b);
+    }
 }
