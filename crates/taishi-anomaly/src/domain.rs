@@ -1,0 +1,70 @@
+//! Domain-name helpers shared by the DNS detectors (public suffix list via
+//! the `psl` crate, which compiles Mozilla's list into code).
+
+/// Longest name accepted (RFC 1035 limit on the presentation form).
+pub const MAX_NAME: usize = 253;
+
+/// Lower-cased name without a trailing dot, or None when it cannot be a
+/// DNS name (empty, too long, empty label).
+pub fn normalize(name: &str) -> Option<String> {
+    let n = name.trim().trim_end_matches('.');
+    if n.is_empty() || n.len() > MAX_NAME || n.starts_with('.') || n.contains("..") {
+        return None;
+    }
+    Some(n.to_ascii_lowercase())
+}
+
+/// The registrable domain (eTLD+1) of a normalised name, e.g.
+/// `a.b.example.com.cn` → `example.com.cn`. Names that are themselves a
+/// public suffix, or whose suffix is unknown to the list, fall back to the
+/// last two labels so that every name has a key to count under.
+pub fn registered(name: &str) -> &str {
+    if let Some(d) = psl::domain_str(name) {
+        return d;
+    }
+    let mut dots = name.rmatch_indices('.');
+    dots.next();
+    match dots.next() {
+        Some((i, _)) => &name[i + 1..],
+        None => name,
+    }
+}
+
+/// The part of `name` left of its registered domain (`""` when none).
+pub fn subdomain<'a>(name: &'a str, registered: &str) -> &'a str {
+    if name.len() > registered.len() + 1 && name.ends_with(registered) {
+        &name[..name.len() - registered.len() - 1]
+    } else {
+        ""
+    }
+}
+
+/// Whether `name` is `suffix` or a subdomain of it (both lower-case).
+pub fn is_within(name: &str, suffix: &str) -> bool {
+    let suffix = suffix.trim_end_matches('.');
+    name == suffix
+        || (name.len() > suffix.len()
+            && name.ends_with(suffix)
+            && name.as_bytes()[name.len() - suffix.len() - 1] == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registered_domains() {
+        assert_eq!(registered("a.b.example.com.cn"), "example.com.cn");
+        assert_eq!(registered("www.google.com"), "google.com");
+        assert_eq!(registered("q.hidemyself.org"), "hidemyself.org");
+        assert_eq!(subdomain("x.y.hidemyself.org", "hidemyself.org"), "x.y");
+        assert_eq!(subdomain("hidemyself.org", "hidemyself.org"), "");
+        assert!(is_within("a.windowsupdate.com", "windowsupdate.com"));
+        assert!(!is_within("evilwindowsupdate.com", "windowsupdate.com"));
+        assert_eq!(
+            normalize("WWW.Example.COM."),
+            Some("www.example.com".into())
+        );
+        assert_eq!(normalize("a..b"), None);
+    }
+}
