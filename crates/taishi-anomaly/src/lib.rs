@@ -30,6 +30,7 @@ pub use beacon::{BeaconConfig, BeaconDetector, BeaconTarget};
 pub use brute::{BruteForceConfig, BruteForceDetector};
 pub use dga::{DgaConfig, DgaDetector, DgaModel};
 pub use finding::{Feature, Finding, FindingKind, Lang, Severity, Text};
+pub use lookalike::{Brand, LookalikeConfig, LookalikeMatch, LookalikeWatch, Method, Variant};
 
 pub use record::{
     AuthOutcome, AuthRecord, ConnState, DnsRecord, FlowRecord, HttpRecord, Transport,
