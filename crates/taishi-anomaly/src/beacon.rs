@@ -65,6 +65,10 @@ pub struct BeaconConfig {
     pub max_destinations: usize,
     /// Most sources counted for the organisation's size.
     pub max_sources: usize,
+    /// Skip flows to multicast, broadcast, link-local and unspecified
+    /// addresses (router and neighbour discovery is periodic by design; RITA
+    /// filters them too).
+    pub skip_non_routable: bool,
     /// Also score src→qname pairs from DNS (off by default: resolvers and
     /// caches make DNS timing a weak signal; on for DNS-only sensors).
     pub dns_pairs: bool,
@@ -94,6 +98,7 @@ impl Default for BeaconConfig {
             prevalence_min_sources: 20,
             max_destinations: 100_000,
             max_sources: 100_000,
+            skip_non_routable: true,
             dns_pairs: false,
             exclude_domains: Vec::new(),
             exclude_ips: Vec::new(),
@@ -283,7 +288,8 @@ impl BeaconDetector {
     }
 
     pub fn observe_flow(&mut self, r: &FlowRecord) {
-        if self.exclude_ips.contains(&r.dst) {
+        if self.exclude_ips.contains(&r.dst) || (self.cfg.skip_non_routable && non_routable(&r.dst))
+        {
             return;
         }
         let size = r.orig_bytes.min(u32::MAX as u64) as u32;
@@ -677,6 +683,18 @@ pub(crate) fn strip_port(h: &str) -> &str {
             host
         }
         _ => h,
+    }
+}
+
+/// Multicast, broadcast, link-local or unspecified.
+fn non_routable(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v) => {
+            v.is_multicast() || v.is_broadcast() || v.is_link_local() || v.is_unspecified()
+        }
+        IpAddr::V6(v) => {
+            v.is_multicast() || v.is_unspecified() || (v.segments()[0] & 0xffc0) == 0xfe80
+        }
     }
 }
 

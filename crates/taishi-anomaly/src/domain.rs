@@ -1,14 +1,18 @@
 //! Domain-name helpers shared by the DNS detectors (public suffix list via
 //! the `psl` crate, which compiles Mozilla's list into code).
 
-/// Longest name accepted (RFC 1035 limit on the presentation form).
-pub const MAX_NAME: usize = 253;
+/// Longest name accepted, in bytes. A wire name is at most 255 octets, but
+/// logs print it escaped (`\xNN`, `\DDD`) or with U+FFFD for raw bytes, so
+/// the printed form can be up to four times longer; tunnels live exactly
+/// there, so the limit is on the printed form.
+pub const MAX_NAME: usize = 1024;
 
-/// Lower-cased name without a trailing dot, or None when it cannot be a
-/// DNS name (empty, too long, empty label).
+/// Lower-cased name without a trailing dot, or None when empty or too long.
+/// Empty labels are kept: a tunnel's payload bytes can include a printed
+/// `.`, and such a name must still be counted under its domain.
 pub fn normalize(name: &str) -> Option<String> {
     let n = name.trim().trim_end_matches('.');
-    if n.is_empty() || n.len() > MAX_NAME || n.starts_with('.') || n.contains("..") {
+    if n.is_empty() || n.len() > MAX_NAME {
         return None;
     }
     Some(n.to_ascii_lowercase())
@@ -65,6 +69,6 @@ mod tests {
             normalize("WWW.Example.COM."),
             Some("www.example.com".into())
         );
-        assert_eq!(normalize("a..b"), None);
+        assert_eq!(normalize("."), None);
     }
 }
