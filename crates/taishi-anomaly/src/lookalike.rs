@@ -115,9 +115,10 @@ pub struct LookalikeConfig {
     /// Shortest brand token matched as a substring of a label (shorter ones
     /// must be a whole hyphen/dot-separated token).
     pub min_substring_len: usize,
-    /// Shortest brand token compared by edit distance (1 edit); tokens of
-    /// twice this length allow 2 edits.
+    /// Shortest brand token compared by edit distance (1 edit) …
     pub min_fuzzy_len: usize,
+    /// … and the shortest allowed 2 edits.
+    pub min_fuzzy2_len: usize,
 }
 
 impl Default for LookalikeConfig {
@@ -138,6 +139,7 @@ impl Default for LookalikeConfig {
             max_variants_per_domain: 50_000,
             min_substring_len: 4,
             min_fuzzy_len: 5,
+            min_fuzzy2_len: 8,
         }
     }
 }
@@ -588,13 +590,15 @@ impl LookalikeWatch {
                 return by_token(t, Method::Confusable);
             }
         }
-        // Tokens of every label left of the public suffix.
+        // Tokens of every label left of the public suffix, and the labels
+        // whole (brands such as `t-mobile` contain a hyphen themselves).
         let suffix_len = reg.len() - reg.split('.').next().map_or(0, str::len);
         let body = &ascii[..ascii.len() - suffix_len];
-        let words: Vec<&str> = body
+        let mut words: Vec<&str> = body
             .split(['.', '-', '_'])
             .filter(|w| !w.is_empty())
             .collect();
+        words.extend(body.split('.').filter(|w| w.contains('-')));
         for t in &self.tokens {
             for w in &words {
                 if *w == t.token {
@@ -617,23 +621,20 @@ impl LookalikeWatch {
                 return by_token(t, Method::Keyword);
             }
         }
+        let skels: Vec<String> = words.iter().map(|w| skel(w)).collect();
         for t in &self.tokens {
-            let n = t.token.chars().count();
-            if n < self.cfg.min_fuzzy_len {
+            if t.token.chars().count() < self.cfg.min_fuzzy_len {
                 continue;
             }
-            let max = if n >= 2 * self.cfg.min_fuzzy_len {
-                2
-            } else {
-                1
-            };
-            for w in &words {
-                let ws = skel(w);
-                if ws == t.skeleton {
+            // lengths of skeletons, not tokens: TR39 maps m to "rn"
+            let n = t.skeleton.chars().count();
+            let max = if n >= self.cfg.min_fuzzy2_len { 2 } else { 1 };
+            for ws in &skels {
+                if *ws == t.skeleton {
                     return by_token(t, Method::Confusable);
                 }
                 if ws.chars().count().abs_diff(n) <= max
-                    && osa_distance(&ws, &t.skeleton, max) <= max
+                    && osa_distance(ws, &t.skeleton, max) <= max
                 {
                     return by_token(t, Method::EditDistance);
                 }
