@@ -13,6 +13,7 @@
 //! - the score is multiplied down for destinations most of the organisation
 //!   talks to (prevalence), the way RITA's threat-intel view discounts
 //!   popular servers.
+//!
 //! Pairs with very many connections (strobes) and single long connections are
 //! reported apart: their interval statistics say nothing.
 

@@ -130,7 +130,7 @@ impl BruteForceDetector {
                 fired_failures: false,
                 fired_spray: false,
             });
-            if r.ts_ms - s.start_ms >= c.window_ms || r.ts_ms < s.start_ms - c.window_ms {
+            if crate::window_over(r.ts_ms, s.start_ms, c.window_ms) {
                 *s = SrcState {
                     start_ms: r.ts_ms,
                     first_ms: r.ts_ms,
@@ -239,7 +239,7 @@ impl BruteForceDetector {
                 sources: HashSet::default(),
                 fired: false,
             });
-            if r.ts_ms - u.start_ms >= c.window_ms || r.ts_ms < u.start_ms - c.window_ms {
+            if crate::window_over(r.ts_ms, u.start_ms, c.window_ms) {
                 *u = UserState {
                     start_ms: r.ts_ms,
                     first_ms: r.ts_ms,

@@ -96,7 +96,7 @@ impl DgaModel {
         let unseen: f64 = field("unseen")?
             .parse()
             .map_err(|e| err(format!("header field unseen: {e}")))?;
-        if !(qstep > 0.0 && qstep < 10.0) || !(unseen >= 0.0 && unseen < 1000.0) {
+        if !(qstep > 0.0 && qstep < 10.0 && (0.0..1000.0).contains(&unseen)) {
             return Err(err("header fields qstep/unseen out of range".into()));
         }
         let body = &bytes[nl + 1..];
@@ -308,7 +308,7 @@ impl DgaDetector {
             nx_fired: false,
             reported: HashSet::default(),
         });
-        if r.ts_ms - h.start_ms >= c.nx_window_ms || r.ts_ms < h.start_ms - c.nx_window_ms {
+        if crate::window_over(r.ts_ms, h.start_ms, c.nx_window_ms) {
             *h = HostState {
                 start_ms: r.ts_ms,
                 nx: 0,

@@ -59,6 +59,14 @@ pub enum AnomalyError {
     Brand { brand: String, reason: String },
 }
 
+/// Whether `ts` falls outside the tumbling window that started at `start`:
+/// past its end, or more than one window before its start (a clock jump
+/// back). Saturating, since timestamps come from logs and can be anything.
+pub(crate) fn window_over(ts: i64, start: i64, window: i64) -> bool {
+    let d = ts.saturating_sub(start);
+    d >= window || d < -window
+}
+
 /// Checks that a config value lies in a range, naming it when it does not.
 pub(crate) fn check_range<T: PartialOrd + std::fmt::Display>(
     section: &'static str,

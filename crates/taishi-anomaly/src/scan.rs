@@ -9,7 +9,6 @@
 
 use std::net::IpAddr;
 
-use foldhash::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::finding::{Feature, Finding, FindingKind, Severity, Text};
@@ -108,13 +107,15 @@ impl ScanConfig {
 }
 
 /// Distinct values seen in one window, kept only up to the threshold (past
-/// it the count saturates: we only need to know it was crossed).
+/// it the count saturates: we only need to know it was crossed). A plain
+/// vector of 32-bit hashes: thresholds are tens to hundreds, where a linear
+/// scan beats a hash set and costs a tenth of its memory.
 #[derive(Debug, Clone)]
 struct Window {
     start_ms: i64,
     first_ms: i64,
     last_ms: i64,
-    seen: HashSet<u64>,
+    seen: Vec<u32>,
     attempts: u64,
     fired: bool,
 }
@@ -125,7 +126,7 @@ impl Window {
             start_ms: ts,
             first_ms: ts,
             last_ms: ts,
-            seen: HashSet::default(),
+            seen: Vec::new(),
             attempts: 0,
             fired: false,
         }
@@ -133,7 +134,7 @@ impl Window {
 
     /// Adds a value; true when this addition crosses `threshold`.
     fn add(&mut self, ts: i64, interval: i64, v: u64, threshold: u32) -> bool {
-        if ts - self.start_ms >= interval || ts < self.start_ms - interval {
+        if crate::window_over(ts, self.start_ms, interval) {
             *self = Window::new(ts);
         }
         self.last_ms = self.last_ms.max(ts);
@@ -141,7 +142,10 @@ impl Window {
         if self.fired || self.seen.len() >= threshold as usize {
             return false;
         }
-        self.seen.insert(v);
+        let v = v as u32;
+        if !self.seen.contains(&v) {
+            self.seen.push(v);
+        }
         if self.seen.len() >= threshold as usize {
             self.fired = true;
             return true;
@@ -161,10 +165,10 @@ struct SrcDst(IpAddr, IpAddr);
 #[derive(Debug)]
 pub struct ScanDetector {
     cfg: ScanConfig,
-    addr: BoundedMap<SrcPort, Window>,
-    port: BoundedMap<SrcDst, Window>,
-    slow_addr: BoundedMap<SrcPort, Window>,
-    slow_port: BoundedMap<SrcDst, Window>,
+    /// Per key, the Zeek-rate window and the slow window side by side: one
+    /// lookup serves both.
+    addr: BoundedMap<SrcPort, [Window; 2]>,
+    port: BoundedMap<SrcDst, [Window; 2]>,
 }
 
 impl ScanDetector {
@@ -173,20 +177,13 @@ impl ScanDetector {
         Ok(ScanDetector {
             addr: BoundedMap::new(cfg.max_keys),
             port: BoundedMap::new(cfg.max_keys),
-            slow_addr: BoundedMap::new(cfg.max_keys),
-            slow_port: BoundedMap::new(cfg.max_keys),
             cfg,
         })
     }
 
-    /// Entries in the largest of the four tables (never above `max_keys`).
-    pub fn tables_len(&self) -> [usize; 4] {
-        [
-            self.addr.len(),
-            self.port.len(),
-            self.slow_addr.len(),
-            self.slow_port.len(),
-        ]
+    /// Entries in the (src, port) and (src, dst) tables (each at most `max_keys`).
+    pub fn tables_len(&self) -> [usize; 2] {
+        [self.addr.len(), self.port.len()]
     }
 
     pub fn observe(&mut self, r: &FlowRecord, out: &mut Vec<Finding>) {
@@ -196,11 +193,13 @@ impl ScanDetector {
             return;
         }
         let c = &self.cfg;
-        let dst_h = crate::beacon::hash_ip(&r.dst);
-        let w = self
+        let dst_h = crate::beacon::hash_ip(&r.dst) ^ (crate::beacon::hash_ip(&r.dst) >> 32);
+        let ws = self
             .addr
-            .entry_or_insert_with(&SrcPort(r.src, r.dst_port), || Window::new(r.ts_ms));
-        if w.add(
+            .entry_or_insert_with(&SrcPort(r.src, r.dst_port), || {
+                [Window::new(r.ts_ms), Window::new(r.ts_ms)]
+            });
+        if ws[0].add(
             r.ts_ms,
             c.addr_scan_interval_ms,
             dst_h,
@@ -209,16 +208,26 @@ impl ScanDetector {
             out.push(finding(
                 FindingKind::HorizontalScan,
                 r,
-                w,
+                &ws[0],
                 c.addr_scan_threshold,
                 c.addr_scan_interval_ms,
                 0.9,
             ));
         }
-        let w = self
-            .port
-            .entry_or_insert_with(&SrcDst(r.src, r.dst), || Window::new(r.ts_ms));
-        if w.add(
+        if ws[1].add(r.ts_ms, c.slow_interval_ms, dst_h, c.slow_addr_threshold) {
+            out.push(finding(
+                FindingKind::HorizontalScan,
+                r,
+                &ws[1],
+                c.slow_addr_threshold,
+                c.slow_interval_ms,
+                0.8,
+            ));
+        }
+        let ws = self.port.entry_or_insert_with(&SrcDst(r.src, r.dst), || {
+            [Window::new(r.ts_ms), Window::new(r.ts_ms)]
+        });
+        if ws[0].add(
             r.ts_ms,
             c.port_scan_interval_ms,
             r.dst_port as u64,
@@ -227,29 +236,13 @@ impl ScanDetector {
             out.push(finding(
                 FindingKind::VerticalScan,
                 r,
-                w,
+                &ws[0],
                 c.port_scan_threshold,
                 c.port_scan_interval_ms,
                 0.9,
             ));
         }
-        let w = self
-            .slow_addr
-            .entry_or_insert_with(&SrcPort(r.src, r.dst_port), || Window::new(r.ts_ms));
-        if w.add(r.ts_ms, c.slow_interval_ms, dst_h, c.slow_addr_threshold) {
-            out.push(finding(
-                FindingKind::HorizontalScan,
-                r,
-                w,
-                c.slow_addr_threshold,
-                c.slow_interval_ms,
-                0.8,
-            ));
-        }
-        let w = self
-            .slow_port
-            .entry_or_insert_with(&SrcDst(r.src, r.dst), || Window::new(r.ts_ms));
-        if w.add(
+        if ws[1].add(
             r.ts_ms,
             c.slow_interval_ms,
             r.dst_port as u64,
@@ -258,7 +251,7 @@ impl ScanDetector {
             out.push(finding(
                 FindingKind::VerticalScan,
                 r,
-                w,
+                &ws[1],
                 c.slow_port_threshold,
                 c.slow_interval_ms,
                 0.8,

@@ -51,15 +51,25 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     }
 
     /// The entry for `k`, created with `make` when absent, marked as used.
+    /// A hit neither clones the key nor allocates.
     pub fn entry_or_insert_with(&mut self, k: &K, make: impl FnOnce() -> V) -> &mut V {
         self.tick += 1;
         let tick = self.tick;
-        if !self.map.contains_key(k) && self.map.len() >= self.cap {
+        if self.map.contains_key(k) {
+            // Two lookups on a hit: returning the first borrow conditionally
+            // is what the borrow checker does not yet accept.
+            let slot = self.map.get_mut(k).expect("checked above");
+            slot.1 = tick;
+            return &mut slot.0;
+        }
+        if self.map.len() >= self.cap {
             self.evict();
         }
-        let slot = self.map.entry(k.clone()).or_insert_with(|| (make(), tick));
-        slot.1 = tick;
-        &mut slot.0
+        &mut self
+            .map
+            .entry(k.clone())
+            .or_insert_with(|| (make(), tick))
+            .0
     }
 
     pub fn remove(&mut self, k: &K) -> Option<V> {

@@ -209,7 +209,7 @@ impl TunnelDetector {
         let st = self
             .domains
             .entry_or_insert_with(&Box::from(reg), || DomainState::new(r.ts_ms));
-        if r.ts_ms - st.start_ms >= c.window_ms || r.ts_ms < st.start_ms - c.window_ms {
+        if crate::window_over(r.ts_ms, st.start_ms, c.window_ms) {
             *st = DomainState::new(r.ts_ms);
         }
         st.last_ms = st.last_ms.max(r.ts_ms);

@@ -32,7 +32,7 @@ fn held_out_auc_per_family() {
             continue;
         };
         let n = normalise(dom);
-        if fnv1a32(n.as_bytes()) % 5 != 0 {
+        if !fnv1a32(n.as_bytes()).is_multiple_of(5) {
             continue;
         }
         let s = model.score(&n);
