@@ -110,6 +110,16 @@ fn time<R>(make: fn(&mut Rng, usize) -> R, mut f: impl FnMut(&R)) -> f64 {
     t[RUNS / 2]
 }
 
+/// `cargo bench --bench detect -- beacon` runs only the cases tagged
+/// "beacon" (tags: beacon, scan, flows, dga, tunnel, lookalike, dns), for
+/// profiling one detector.
+fn selected(name: &str) -> bool {
+    std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .is_none_or(|f| name.contains(f.as_str()))
+}
+
 fn report(name: &str, secs: f64, base: f64) {
     println!(
         "{name:34} {:>7.2} M records/s/core   {:>5.2}× the time of building the records",
@@ -120,64 +130,46 @@ fn report(name: &str, secs: f64, base: f64) {
 
 fn main() {
     println!("{N} records per run, median of {RUNS} runs, one thread");
+    let mut out = Vec::new();
     let base_flow = time(flow, |_| {});
     report("build flow records (baseline)", base_flow, base_flow);
-    let mut beacon = BeaconDetector::new(BeaconConfig::default()).unwrap();
-    report(
-        "beacon (flows)",
-        time(flow, |r| beacon.observe_flow(r)),
-        base_flow,
-    );
-    let start = Instant::now();
-    let findings = beacon.evaluate();
-    println!(
-        "  beacon evaluate over {} pairs: {:.2} s, {} findings",
-        beacon.pairs_len(),
-        start.elapsed().as_secs_f64(),
-        findings.len()
-    );
-    let mut scan = ScanDetector::new(ScanConfig::default()).unwrap();
-    let mut out = Vec::new();
-    report(
-        "scan (flows)",
-        time(flow, |r| {
+    if selected("beacon") {
+        let mut beacon = BeaconDetector::new(BeaconConfig::default()).unwrap();
+        report(
+            "beacon (flows)",
+            time(flow, |r| beacon.observe_flow(r)),
+            base_flow,
+        );
+        let start = Instant::now();
+        let findings = beacon.evaluate();
+        println!(
+            "  beacon evaluate over {} pairs: {:.2} s, {} findings",
+            beacon.pairs_len(),
+            start.elapsed().as_secs_f64(),
+            findings.len()
+        );
+    }
+    if selected("scan") {
+        let mut scan = ScanDetector::new(ScanConfig::default()).unwrap();
+        let t = time(flow, |r| {
             scan.observe(r, &mut out);
             out.clear();
-        }),
-        base_flow,
-    );
-    let mut beacon = BeaconDetector::new(BeaconConfig::default()).unwrap();
-    let mut scan = ScanDetector::new(ScanConfig::default()).unwrap();
-    report(
-        "beacon + scan (flows)",
-        time(flow, |r| {
+        });
+        report("scan (flows)", t, base_flow);
+    }
+    if selected("flows") {
+        let mut beacon = BeaconDetector::new(BeaconConfig::default()).unwrap();
+        let mut scan = ScanDetector::new(ScanConfig::default()).unwrap();
+        let t = time(flow, |r| {
             beacon.observe_flow(r);
             scan.observe(r, &mut out);
             out.clear();
-        }),
-        base_flow,
-    );
+        });
+        report("all flow detectors", t, base_flow);
+    }
 
     let base_dns = time(dns, |_| {});
     report("build DNS records (baseline)", base_dns, base_dns);
-    let mut dga = DgaDetector::new(DgaConfig::default(), DgaModel::shipped().unwrap()).unwrap();
-    report(
-        "DGA + NXDOMAIN (DNS)",
-        time(dns, |r| {
-            dga.observe(r, &mut out);
-            out.clear();
-        }),
-        base_dns,
-    );
-    let mut tunnel = TunnelDetector::new(TunnelConfig::default()).unwrap();
-    report(
-        "DNS tunnel (DNS)",
-        time(dns, |r| {
-            tunnel.observe(r, &mut out);
-            out.clear();
-        }),
-        base_dns,
-    );
     let watch = LookalikeWatch::new(LookalikeConfig {
         brands: vec![
             Brand {
@@ -196,23 +188,37 @@ fn main() {
         ..LookalikeConfig::default()
     })
     .unwrap();
-    report(
-        "look-alike (DNS, 2 brands)",
-        time(dns, |r| {
+    if selected("dga") {
+        let mut dga = DgaDetector::new(DgaConfig::default(), DgaModel::shipped().unwrap()).unwrap();
+        let t = time(dns, |r| {
+            dga.observe(r, &mut out);
+            out.clear();
+        });
+        report("DGA + NXDOMAIN (DNS)", t, base_dns);
+    }
+    if selected("tunnel") {
+        let mut tunnel = TunnelDetector::new(TunnelConfig::default()).unwrap();
+        let t = time(dns, |r| {
+            tunnel.observe(r, &mut out);
+            out.clear();
+        });
+        report("DNS tunnel (DNS)", t, base_dns);
+    }
+    if selected("lookalike") {
+        let t = time(dns, |r| {
             black_box(watch.check(&r.qname));
-        }),
-        base_dns,
-    );
-    let mut dga = DgaDetector::new(DgaConfig::default(), DgaModel::shipped().unwrap()).unwrap();
-    let mut tunnel = TunnelDetector::new(TunnelConfig::default()).unwrap();
-    report(
-        "all DNS detectors",
-        time(dns, |r| {
+        });
+        report("look-alike (DNS, 2 brands)", t, base_dns);
+    }
+    if selected("dns") {
+        let mut dga = DgaDetector::new(DgaConfig::default(), DgaModel::shipped().unwrap()).unwrap();
+        let mut tunnel = TunnelDetector::new(TunnelConfig::default()).unwrap();
+        let t = time(dns, |r| {
             dga.observe(r, &mut out);
             tunnel.observe(r, &mut out);
             black_box(watch.check(&r.qname));
             out.clear();
-        }),
-        base_dns,
-    );
+        });
+        report("all DNS detectors", t, base_dns);
+    }
 }

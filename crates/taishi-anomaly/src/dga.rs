@@ -134,11 +134,15 @@ impl DgaModel {
             .strip_prefix("www.")
             .or(n.strip_prefix("WWW."))
             .unwrap_or(n);
-        let mut syms: Vec<u32> = Vec::with_capacity(n.len().min(253) + 12);
+        // On the stack: this runs for every DNS question.
+        let mut buf = [ALPHA_BOS; MAX_ORDERS + 253 + 1];
         let max_order = *self.orders.iter().max().unwrap_or(&1);
-        syms.extend(std::iter::repeat_n(ALPHA_BOS, max_order - 1));
-        syms.extend(n.chars().take(253).map(sym));
-        syms.push(ALPHA_BOS);
+        let mut len = max_order - 1;
+        for c in n.chars().take(253) {
+            buf[len] = sym(c);
+            len += 1;
+        }
+        let syms = &buf[..len + 1]; // the closing boundary is already there
         let mut total = 0.0;
         for (oi, &order) in self.orders.iter().enumerate() {
             // The trainer pads each order with order−1 BOS symbols; skip
@@ -289,19 +293,22 @@ impl DgaDetector {
     }
 
     pub fn observe(&mut self, r: &DnsRecord, out: &mut Vec<Finding>) {
-        let Some(name) = crate::domain::normalize(&r.qname) else {
+        // No allocation on the common path: the model folds case itself and
+        // the exclusions compare without case.
+        let name = r.qname.trim().trim_end_matches('.');
+        if name.is_empty() || name.len() > crate::domain::MAX_NAME {
             return;
-        };
+        }
         if self
             .cfg
             .exclude_domains
             .iter()
-            .any(|s| crate::domain::is_within(&name, s))
+            .any(|s| crate::domain::is_within(name, s))
         {
             return;
         }
         let c = &self.cfg;
-        let raw = self.model.score(&name);
+        let raw = self.model.score(name);
         let h = self.hosts.entry_or_insert_with(&r.src, || HostState {
             start_ms: r.ts_ms,
             nx: 0,
@@ -350,6 +357,7 @@ impl DgaDetector {
         if p < c.alert_probability {
             return;
         }
+        let name = name.to_ascii_lowercase();
         let key = fnv1a32(name.as_bytes()) as u64;
         if h.reported.contains(&key) || h.reported.len() >= MAX_REPORTED {
             return;

@@ -43,13 +43,13 @@ pub fn subdomain<'a>(name: &'a str, registered: &str) -> &'a str {
     }
 }
 
-/// Whether `name` is `suffix` or a subdomain of it (both lower-case).
+/// Whether `name` is `suffix` or a subdomain of it, ignoring ASCII case.
 pub fn is_within(name: &str, suffix: &str) -> bool {
-    let suffix = suffix.trim_end_matches('.');
-    name == suffix
-        || (name.len() > suffix.len()
-            && name.ends_with(suffix)
-            && name.as_bytes()[name.len() - suffix.len() - 1] == b'.')
+    let (n, s) = (name.as_bytes(), suffix.trim_end_matches('.').as_bytes());
+    if n.len() < s.len() || !n[n.len() - s.len()..].eq_ignore_ascii_case(s) {
+        return false;
+    }
+    n.len() == s.len() || n[n.len() - s.len() - 1] == b'.'
 }
 
 #[cfg(test)]
@@ -65,6 +65,8 @@ mod tests {
         assert_eq!(subdomain("hidemyself.org", "hidemyself.org"), "");
         assert!(is_within("a.windowsupdate.com", "windowsupdate.com"));
         assert!(!is_within("evilwindowsupdate.com", "windowsupdate.com"));
+        assert!(is_within("A.WindowsUpdate.com", "windowsupdate.com"));
+        assert!(!is_within("com", "windowsupdate.com"));
         assert_eq!(
             normalize("WWW.Example.COM."),
             Some("www.example.com".into())

@@ -26,7 +26,7 @@ pub mod stats;
 pub mod table;
 pub mod tunnel;
 
-pub use beacon::{BeaconConfig, BeaconDetector, BeaconTarget};
+pub use beacon::{BeaconConfig, BeaconDetector, BeaconScore, BeaconTarget};
 pub use brute::{BruteForceConfig, BruteForceDetector};
 pub use dga::{DgaConfig, DgaDetector, DgaModel};
 pub use finding::{Feature, Finding, FindingKind, Lang, Severity, Text};

@@ -446,6 +446,56 @@ pub fn generate(domain: &str, names_zh: &[String], cfg: &LookalikeConfig) -> Vec
 
 /// TR39 skeleton, lower-cased (so `0`→`O`→`o` and `1`→`l` compare equal to
 /// the letters they imitate).
+/// What a word looks like: for ASCII, a fold of the look-alikes TR39
+/// lists among ASCII characters (`0`→`o`, `1`/`|`→`l`, `rn`→`m`, `cl`→`d`,
+/// plus `vv`→`w`), cheap enough for every DNS question; for anything else
+/// the full TR39 skeleton.
+fn shape(s: &str) -> String {
+    if s.is_ascii() {
+        ascii_fold(s)
+    } else {
+        skel(s)
+    }
+}
+
+fn ascii_fold(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i].to_ascii_lowercase();
+        let next = b.get(i + 1).map(u8::to_ascii_lowercase);
+        let pair = match (c, next) {
+            (b'r', Some(b'n')) => Some('m'),
+            (b'v', Some(b'v')) => Some('w'),
+            (b'c', Some(b'l')) => Some('d'),
+            _ => None,
+        };
+        if let Some(p) = pair {
+            out.push(p);
+            i += 2;
+            continue;
+        }
+        out.push(match c {
+            b'0' => 'o',
+            b'1' | b'|' => 'l',
+            _ => c as char,
+        });
+        i += 1;
+    }
+    out
+}
+
+/// Whether `dom` occurs in `sub` as whole labels (`a.brand.com.b`).
+fn contains_labels(sub: &str, dom: &str) -> bool {
+    sub.match_indices(dom).any(|(i, _)| {
+        let before = i == 0 || sub.as_bytes()[i - 1] == b'.';
+        let end = i + dom.len();
+        let after = end == sub.len() || sub.as_bytes()[end] == b'.';
+        before && after
+    })
+}
+
 fn skel(s: &str) -> String {
     let once: String = skeleton(&s.to_lowercase())
         .collect::<String>()
@@ -458,7 +508,31 @@ struct BrandToken {
     brand: usize,
     domain: String,
     token: String,
+    /// TR39 skeleton, compared with non-ASCII words.
     skeleton: String,
+    /// ASCII fold, compared with ASCII words.
+    fold: String,
+}
+
+impl BrandToken {
+    fn new(brand: usize, domain: String, token: String) -> Self {
+        BrandToken {
+            brand,
+            domain,
+            skeleton: skel(&token),
+            fold: ascii_fold(&token),
+            token,
+        }
+    }
+
+    /// The form of this token to compare with `word`'s [`shape`].
+    fn shape_for(&self, word: &str) -> &str {
+        if word.is_ascii() {
+            &self.fold
+        } else {
+            &self.skeleton
+        }
+    }
 }
 
 /// Generated variants plus the fuzzy matcher, for every configured brand.
@@ -496,23 +570,13 @@ impl LookalikeWatch {
                 let mut toks = vec![label];
                 toks.extend(b.keywords.iter().map(|k| k.to_lowercase()));
                 for t in toks {
-                    tokens.push(BrandToken {
-                        brand: bi,
-                        domain: d.clone(),
-                        skeleton: skel(&t),
-                        token: t,
-                    });
+                    tokens.push(BrandToken::new(bi, d.clone(), t));
                 }
             }
             for syl in b.names_zh.iter().flat_map(|zh| pinyin_readings(zh)) {
                 if syl.len() >= 2 {
                     let full = syl.concat();
-                    tokens.push(BrandToken {
-                        brand: bi,
-                        domain: b.domains[0].clone(),
-                        skeleton: skel(&full),
-                        token: full,
-                    });
+                    tokens.push(BrandToken::new(bi, b.domains[0].clone(), full));
                 }
             }
         }
@@ -572,46 +636,47 @@ impl LookalikeWatch {
         };
         // A brand's full domain inside the subdomain part: brand.com.evil.net
         let sub = crate::domain::subdomain(&ascii, &reg);
-        for t in &self.tokens {
-            if !sub.is_empty()
-                && (sub == t.domain
-                    || sub.contains(&format!("{}.", t.domain))
-                    || sub.ends_with(&t.domain))
-            {
-                return by_token(t, Method::Subdomain);
+        if !sub.is_empty() {
+            for t in &self.tokens {
+                if contains_labels(sub, &t.domain) {
+                    return by_token(t, Method::Subdomain);
+                }
             }
         }
-        // Unicode form of the registrable label for confusable skeletons.
-        let (uni, _) = idna::domain_to_unicode(&reg);
-        let reg_label = uni.split('.').next().unwrap_or("");
-        let label_skel = skel(reg_label);
+        // Everything left of the public suffix, in Unicode when it is IDN
+        // (skeletons compare what a reader sees, not punycode).
+        let suffix_len = reg.len() - reg.split('.').next().map_or(0, str::len);
+        let body_ascii = &ascii[..ascii.len() - suffix_len];
+        let body: std::borrow::Cow<str> = if body_ascii.contains("xn--") {
+            idna::domain_to_unicode(body_ascii).0.into()
+        } else {
+            body_ascii.into()
+        };
+        let reg_label = body.rsplit('.').next().unwrap_or("");
+        let reg_shape = shape(reg_label);
         for t in &self.tokens {
-            if label_skel == t.skeleton && reg_label != t.token {
+            if reg_shape == t.shape_for(reg_label) && reg_label != t.token {
                 return by_token(t, Method::Confusable);
             }
         }
-        // Tokens of every label left of the public suffix, and the labels
-        // whole (brands such as `t-mobile` contain a hyphen themselves).
-        let suffix_len = reg.len() - reg.split('.').next().map_or(0, str::len);
-        let body = &ascii[..ascii.len() - suffix_len];
+        // Tokens of every label, and the labels whole (brands such as
+        // `t-mobile` contain a hyphen themselves).
         let mut words: Vec<&str> = body
             .split(['.', '-', '_'])
             .filter(|w| !w.is_empty())
             .collect();
         words.extend(body.split('.').filter(|w| w.contains('-')));
         for t in &self.tokens {
-            for w in &words {
-                if *w == t.token {
-                    let m = if words
-                        .iter()
-                        .any(|o| self.cfg.dictionary.iter().any(|d| d == o))
-                    {
-                        Method::Dictionary
-                    } else {
-                        Method::Keyword
-                    };
-                    return by_token(t, m);
-                }
+            if words.iter().any(|w| *w == t.token) {
+                let m = if words
+                    .iter()
+                    .any(|o| self.cfg.dictionary.iter().any(|d| d == o))
+                {
+                    Method::Dictionary
+                } else {
+                    Method::Keyword
+                };
+                return by_token(t, m);
             }
         }
         for t in &self.tokens {
@@ -621,21 +686,20 @@ impl LookalikeWatch {
                 return by_token(t, Method::Keyword);
             }
         }
-        let skels: Vec<String> = words.iter().map(|w| skel(w)).collect();
+        let shapes: Vec<(String, bool)> = words.iter().map(|w| (shape(w), w.is_ascii())).collect();
         for t in &self.tokens {
             if t.token.chars().count() < self.cfg.min_fuzzy_len {
                 continue;
             }
-            // lengths of skeletons, not tokens: TR39 maps m to "rn"
-            let n = t.skeleton.chars().count();
-            let max = if n >= self.cfg.min_fuzzy2_len { 2 } else { 1 };
-            for ws in &skels {
-                if *ws == t.skeleton {
+            for (ws, is_ascii) in &shapes {
+                let target = if *is_ascii { &t.fold } else { &t.skeleton };
+                // lengths of shapes, not tokens: folding changes them (rn → m)
+                let n = target.chars().count();
+                let max = if n >= self.cfg.min_fuzzy2_len { 2 } else { 1 };
+                if ws == target {
                     return by_token(t, Method::Confusable);
                 }
-                if ws.chars().count().abs_diff(n) <= max
-                    && osa_distance(ws, &t.skeleton, max) <= max
-                {
+                if ws.chars().count().abs_diff(n) <= max && osa_distance(ws, target, max) <= max {
                     return by_token(t, Method::EditDistance);
                 }
             }

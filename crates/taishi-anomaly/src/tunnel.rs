@@ -167,7 +167,10 @@ pub struct TunnelScore {
 #[derive(Debug)]
 pub struct TunnelDetector {
     cfg: TunnelConfig,
-    domains: BoundedMap<Box<str>, DomainState>,
+    /// Keyed by a 64-bit hash of the registered domain, so a lookup needs
+    /// no allocation (a collision would merge two domains' counts: with 64
+    /// bits and at most millions of domains, not a practical concern).
+    domains: BoundedMap<u64, DomainState>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -192,7 +195,11 @@ impl TunnelDetector {
         if raw.is_empty() || raw.len() > crate::domain::MAX_NAME {
             return;
         }
-        let lower = raw.to_ascii_lowercase();
+        let lower: std::borrow::Cow<str> = if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            raw.to_ascii_lowercase().into()
+        } else {
+            raw.into()
+        };
         let reg = crate::domain::registered(&lower);
         if self
             .cfg
@@ -208,7 +215,7 @@ impl TunnelDetector {
         let c = &self.cfg;
         let st = self
             .domains
-            .entry_or_insert_with(&Box::from(reg), || DomainState::new(r.ts_ms));
+            .entry_or_insert_with(&self.hasher.hash_one(reg), || DomainState::new(r.ts_ms));
         if crate::window_over(r.ts_ms, st.start_ms, c.window_ms) {
             *st = DomainState::new(r.ts_ms);
         }
@@ -217,7 +224,11 @@ impl TunnelDetector {
         if !sub.is_empty() && st.subdomains.len() < c.max_tracked_subdomains {
             st.subdomains.insert(self.hasher.hash_one(sub));
         }
-        let ent = shannon_entropy(sub.as_bytes());
+        let ent = if sub.is_empty() {
+            0.0
+        } else {
+            shannon_entropy(sub.as_bytes())
+        };
         st.len_sum += sub.len() as u64;
         st.entropy_sum += ent;
         if sub.len() >= c.long_query_length && ent >= c.entropy_floor + 1.0 {
@@ -252,7 +263,7 @@ impl TunnelDetector {
     pub fn domain_score(&self, name: &str) -> Option<TunnelScore> {
         let lower = crate::domain::normalize(name)?;
         let reg = crate::domain::registered(&lower);
-        let st = self.domains.get(&Box::from(reg))?;
+        let st = self.domains.get(&self.hasher.hash_one(reg))?;
         Some(score(&self.cfg, st))
     }
 }

@@ -23,7 +23,8 @@ fn watch() -> LookalikeWatch {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // No regression files: the crate keeps no proptest-regressions folder.
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn model_parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600), header in "TAISHI-DGA-NGRAM v1 [a-z=0-9., ]{0,80}\n") {
