@@ -51,6 +51,21 @@ fn flow(rng: &mut Rng, i: usize) -> FlowRecord {
     }
 }
 
+/// The same network with locality, as real traffic has it: 90 % of a
+/// host's flows go to its own 20 usual servers, 10 % anywhere.
+fn flow_local(rng: &mut Rng, i: usize) -> FlowRecord {
+    let mut f = flow(rng, i);
+    let r = rng.next();
+    if r % 10 != 0 {
+        let IpAddr::V4(src) = f.src else {
+            unreachable!()
+        };
+        let usual = (u32::from(src).wrapping_mul(2_654_435_761) ^ ((r >> 8) % 20) as u32) % 50_000;
+        f.dst = IpAddr::V4(Ipv4Addr::from(0x6400_0000 | usual));
+    }
+    f
+}
+
 const WORDS: [&str; 12] = [
     "www", "mail", "api", "cdn", "static", "login", "img", "news", "shop", "app", "m", "video",
 ];
@@ -111,7 +126,7 @@ fn time<R>(make: fn(&mut Rng, usize) -> R, mut f: impl FnMut(&R)) -> f64 {
 }
 
 /// `cargo bench --bench detect -- beacon` runs only the cases tagged
-/// "beacon" (tags: beacon, scan, flows, dga, tunnel, lookalike, dns), for
+/// "beacon" (tags: beacon, scan, flows, local, dga, tunnel, lookalike, dns), for
 /// profiling one detector.
 fn selected(name: &str) -> bool {
     std::env::args()
@@ -166,6 +181,28 @@ fn main() {
             out.clear();
         });
         report("all flow detectors", t, base_flow);
+    }
+    if selected("local") {
+        let base_local = time(flow_local, |_| {});
+        report(
+            "build local flow records (baseline)",
+            base_local,
+            base_local,
+        );
+        let mut beacon = BeaconDetector::new(BeaconConfig::default()).unwrap();
+        report(
+            "beacon (local flows)",
+            time(flow_local, |r| beacon.observe_flow(r)),
+            base_local,
+        );
+        let mut beacon = BeaconDetector::new(BeaconConfig::default()).unwrap();
+        let mut scan = ScanDetector::new(ScanConfig::default()).unwrap();
+        let t = time(flow_local, |r| {
+            beacon.observe_flow(r);
+            scan.observe(r, &mut out);
+            out.clear();
+        });
+        report("all flow detectors (local flows)", t, base_local);
     }
 
     let base_dns = time(dns, |_| {});

@@ -17,7 +17,6 @@
 //! Pairs with very many connections (strobes) and single long connections are
 //! reported apart: their interval statistics say nothing.
 
-use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use foldhash::HashSet;
@@ -64,8 +63,6 @@ pub struct BeaconConfig {
     pub prevalence_min_sources: usize,
     /// Most destinations whose source counts are kept for prevalence.
     pub max_destinations: usize,
-    /// Most sources counted for the organisation's size.
-    pub max_sources: usize,
     /// Skip flows to multicast, broadcast, link-local and unspecified
     /// addresses (router and neighbour discovery is periodic by design; RITA
     /// filters them too).
@@ -98,7 +95,6 @@ impl Default for BeaconConfig {
             prevalence_threshold: 0.5,
             prevalence_min_sources: 20,
             max_destinations: 100_000,
-            max_sources: 100_000,
             skip_non_routable: true,
             dns_pairs: false,
             exclude_domains: Vec::new(),
@@ -149,7 +145,6 @@ impl BeaconConfig {
             1.0,
         )?;
         check_range(S, "max_destinations", self.max_destinations, 1, 100_000_000)?;
-        check_range(S, "max_sources", self.max_sources, 1, 100_000_000)?;
         let w =
             self.weight_interval + self.weight_size + self.weight_histogram + self.weight_duration;
         if !(w > 0.0 && w.is_finite())
@@ -190,22 +185,57 @@ impl std::fmt::Display for BeaconTarget {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// A destination as the tables key it: names by a 64-bit hash of their
+/// lower-case form, so keys are `Copy` and a lookup never allocates (a
+/// collision would merge two names' statistics; with 64 bits and tables of
+/// at most millions of entries, not a practical concern).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum TargetKey {
+    Ip(IpAddr),
+    Name(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct PairKey {
     src: IpAddr,
-    dst: BeaconTarget,
+    dst: TargetKey,
 }
 
 #[derive(Debug, Clone)]
 struct PairState {
-    /// Connection start times, seconds after `base_s`, most recent last.
-    ts: VecDeque<u32>,
-    sizes: VecDeque<u32>,
+    /// The destination name, for names (kept once per pair for reports).
+    name: Option<Box<str>>,
+    /// (start second after `base_s`, size) of the most recent connections:
+    /// a ring once full, `head` pointing at the oldest. Order does not
+    /// matter to the score (times and sizes are sorted there).
+    samples: Vec<(u32, u32)>,
+    head: usize,
     base_s: i64,
     conns: u64,
     first_ms: i64,
     last_ms: i64,
     max_duration_ms: i64,
+}
+
+/// Distinct sources of the whole organisation: linear counting over a
+/// 65,536-bit bitmap (8 KB, accurate to a few hundred thousand sources).
+#[derive(Debug, Clone)]
+struct OrgSketch(Box<[u64; 1024]>);
+
+impl OrgSketch {
+    fn add(&mut self, h: u64) {
+        let bit = (h >> 16) as usize % 65_536;
+        self.0[bit / 64] |= 1 << (bit % 64);
+    }
+
+    fn estimate(&self) -> f64 {
+        let zeros: u32 = self.0.iter().map(|w| w.count_zeros()).sum();
+        let m: f64 = 65_536.0;
+        if zeros == 0 {
+            return m * f64::ln(m);
+        }
+        -m * (zeros as f64 / m).ln()
+    }
 }
 
 /// Distinct-source estimate of one destination: linear counting over a
@@ -253,8 +283,8 @@ pub struct BeaconScore {
 pub struct BeaconDetector {
     cfg: BeaconConfig,
     pairs: BoundedMap<PairKey, PairState>,
-    dests: BoundedMap<BeaconTarget, SourceSketch>,
-    sources: BoundedMap<IpAddr, ()>,
+    dests: BoundedMap<TargetKey, SourceSketch>,
+    org: OrgSketch,
     exclude_ips: HashSet<IpAddr>,
     first_ms: i64,
     last_ms: i64,
@@ -266,7 +296,7 @@ impl BeaconDetector {
         Ok(BeaconDetector {
             pairs: BoundedMap::new(cfg.max_pairs),
             dests: BoundedMap::new(cfg.max_destinations),
-            sources: BoundedMap::new(cfg.max_sources),
+            org: OrgSketch(Box::new([0; 1024])),
             exclude_ips: cfg.exclude_ips.iter().copied().collect(),
             first_ms: i64::MAX,
             last_ms: i64::MIN,
@@ -294,7 +324,14 @@ impl BeaconDetector {
             return;
         }
         let size = r.orig_bytes.min(u32::MAX as u64) as u32;
-        self.observe(r.src, BeaconTarget::Ip(r.dst), r.ts_ms, size, r.duration_ms);
+        self.observe(
+            r.src,
+            TargetKey::Ip(r.dst),
+            None,
+            r.ts_ms,
+            size,
+            r.duration_ms,
+        );
     }
 
     /// A proxied or direct HTTP request counts against its Host (port
@@ -304,24 +341,25 @@ impl BeaconDetector {
         if host.is_empty() || host == "-" {
             return;
         }
-        let Some(d) = self.domain_target(host) else {
+        let Some(name) = self.domain_target(host) else {
             return;
         };
         let size = r.request_bytes.min(u32::MAX as u64) as u32;
-        self.observe(r.src, d, r.ts_ms, size, 0);
+        self.observe(r.src, name_key(&name), Some(&name), r.ts_ms, size, 0);
     }
 
     pub fn observe_dns(&mut self, r: &DnsRecord) {
         if !self.cfg.dns_pairs {
             return;
         }
-        let Some(d) = self.domain_target(&r.qname) else {
+        let Some(name) = self.domain_target(&r.qname) else {
             return;
         };
-        self.observe(r.src, d, r.ts_ms, 0, 0);
+        self.observe(r.src, name_key(&name), Some(&name), r.ts_ms, 0, 0);
     }
 
-    fn domain_target(&self, name: &str) -> Option<BeaconTarget> {
+    /// The lower-case name to key a domain destination by, unless excluded.
+    fn domain_target(&self, name: &str) -> Option<String> {
         let name = name.trim_end_matches('.');
         if name.is_empty() || name.len() > 253 {
             return None;
@@ -335,14 +373,22 @@ impl BeaconDetector {
         {
             return None;
         }
-        Some(BeaconTarget::Domain(lower.into_boxed_str()))
+        Some(lower)
     }
 
-    fn observe(&mut self, src: IpAddr, dst: BeaconTarget, ts_ms: i64, size: u32, duration_ms: i64) {
+    fn observe(
+        &mut self,
+        src: IpAddr,
+        dst: TargetKey,
+        name: Option<&str>,
+        ts_ms: i64,
+        size: u32,
+        duration_ms: i64,
+    ) {
         self.first_ms = self.first_ms.min(ts_ms);
         self.last_ms = self.last_ms.max(ts_ms);
-        self.sources.entry_or_insert_with(&src, || ());
         let h = hash_ip(&src);
+        self.org.add(h);
         self.dests
             .entry_or_insert_with(&dst, SourceSketch::default)
             .add(h);
@@ -350,8 +396,9 @@ impl BeaconDetector {
         let st = self
             .pairs
             .entry_or_insert_with(&PairKey { src, dst }, || PairState {
-                ts: VecDeque::new(),
-                sizes: VecDeque::new(),
+                name: name.map(Box::from),
+                samples: Vec::new(),
+                head: 0,
                 base_s: ts_ms.div_euclid(1000),
                 conns: 0,
                 first_ms: ts_ms,
@@ -363,33 +410,34 @@ impl BeaconDetector {
         st.last_ms = st.last_ms.max(ts_ms);
         st.max_duration_ms = st.max_duration_ms.max(duration_ms);
         let rel = (ts_ms.div_euclid(1000) - st.base_s).clamp(0, u32::MAX as i64) as u32;
-        if st.ts.len() >= cap {
-            st.ts.pop_front();
-            st.sizes.pop_front();
+        if st.samples.len() < cap {
+            st.samples.push((rel, size));
+        } else {
+            st.samples[st.head] = (rel, size);
+            st.head = (st.head + 1) % cap;
         }
-        st.ts.push_back(rel);
-        st.sizes.push_back(size);
     }
 
     /// The beacon score of one pair, if it has enough connections.
     pub fn score(&self, src: IpAddr, dst: &BeaconTarget) -> Option<BeaconScore> {
-        let st = self.pairs.get(&PairKey {
-            src,
-            dst: dst.clone(),
-        })?;
-        self.score_state(st, dst)
+        let dst = match dst {
+            BeaconTarget::Ip(ip) => TargetKey::Ip(*ip),
+            BeaconTarget::Domain(d) => name_key(&d.to_ascii_lowercase()),
+        };
+        let st = self.pairs.get(&PairKey { src, dst })?;
+        self.score_state(st, &dst)
     }
 
-    fn prevalence(&self, dst: &BeaconTarget) -> f64 {
-        let org = self.sources.len().max(1) as f64;
+    fn prevalence(&self, dst: &TargetKey) -> f64 {
+        let org = self.org.estimate().max(1.0);
         let seen = self.dests.get(dst).map_or(1.0, SourceSketch::estimate);
         (seen / org).min(1.0)
     }
 
-    fn score_state(&self, st: &PairState, dst: &BeaconTarget) -> Option<BeaconScore> {
+    fn score_state(&self, st: &PairState, dst: &TargetKey) -> Option<BeaconScore> {
         let c = &self.cfg;
         // RITA scores distinct connection times (to the second).
-        let mut ts: Vec<i64> = st.ts.iter().map(|t| *t as i64).collect();
+        let mut ts: Vec<i64> = st.samples.iter().map(|s| s.0 as i64).collect();
         ts.sort_unstable();
         ts.dedup();
         if ts.len() < c.min_connections {
@@ -409,7 +457,7 @@ impl BeaconDetector {
         let iv_mad_score = (1.0 - rel / c.interval_mad_relative_cutoff).max(0.0);
         let interval_score = (iv_skew_score + iv_mad_score) / 2.0;
 
-        let mut sizes: Vec<i64> = st.sizes.iter().map(|s| *s as i64).collect();
+        let mut sizes: Vec<i64> = st.samples.iter().map(|s| s.1 as i64).collect();
         sizes.sort_unstable();
         let size_skew = bowley_skew(&sizes);
         let size_mad = mad_sorted(&sizes);
@@ -470,7 +518,9 @@ impl BeaconDetector {
             + c.weight_duration * duration_score)
             / wsum;
         let prevalence = self.prevalence(dst);
-        if self.sources.len() >= c.prevalence_min_sources && prevalence > c.prevalence_threshold {
+        if self.org.estimate() >= c.prevalence_min_sources as f64
+            && prevalence > c.prevalence_threshold
+        {
             score *= 1.0 - prevalence;
         }
         Some(BeaconScore {
@@ -496,7 +546,11 @@ impl BeaconDetector {
     pub fn evaluate(&self) -> Vec<Finding> {
         let mut out = Vec::new();
         for (k, st) in self.pairs.iter() {
-            let entity = format!("{} → {}", k.src, k.dst);
+            let entity = match (&st.name, k.dst) {
+                (Some(n), _) => format!("{} → {n}", k.src),
+                (None, TargetKey::Ip(ip)) => format!("{} → {ip}", k.src),
+                (None, TargetKey::Name(h)) => format!("{} → #{h:016x}", k.src),
+            };
             if st.max_duration_ms >= self.cfg.long_connection_ms {
                 let hours = st.max_duration_ms as f64 / 3_600_000.0;
                 let score = (0.5 + hours / 48.0).min(1.0);
@@ -697,6 +751,11 @@ fn non_routable(ip: &IpAddr) -> bool {
             v.is_multicast() || v.is_unspecified() || (v.segments()[0] & 0xffc0) == 0xfe80
         }
     }
+}
+
+fn name_key(lower: &str) -> TargetKey {
+    use std::hash::BuildHasher;
+    TargetKey::Name(foldhash::fast::FixedState::with_seed(0xbea).hash_one(lower))
 }
 
 pub(crate) fn hash_ip(ip: &IpAddr) -> u64 {

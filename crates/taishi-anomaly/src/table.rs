@@ -2,6 +2,8 @@
 
 use std::hash::Hash;
 
+use std::collections::hash_map::Entry;
+
 use foldhash::HashMap;
 
 /// A map that never holds more than `cap` entries, evicting the least
@@ -58,23 +60,25 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     }
 
     /// The entry for `k`, created with `make` when absent, marked as used.
-    /// A hit in the young generation neither clones the key nor allocates.
+    /// A hit in the young generation is one probe (plus a clone of the key,
+    /// which is `Copy` or small for every table in this crate).
     pub fn entry_or_insert_with(&mut self, k: &K, make: impl FnOnce() -> V) -> &mut V {
-        if self.young.contains_key(k) {
-            // Two lookups on a hit: returning the first borrow conditionally
-            // is what the borrow checker does not yet accept.
-            return self.young.get_mut(k).expect("checked above");
-        }
-        let v = match self.old.remove_entry(k) {
-            Some((key, v)) => (key, v),
-            None => (k.clone(), make()),
-        };
-        if self.young.len() >= self.cap / 2 {
+        // Turn generations only when young is full and `k` would be new in
+        // it: then the entry API below cannot be invalidated.
+        if self.young.len() >= self.cap / 2 && !self.young.contains_key(k) {
+            // A key in the old generation survives the turn that drops it.
+            let carried = self.old.remove_entry(k);
             self.evicted += self.old.len() as u64;
             self.old = std::mem::take(&mut self.young);
             self.young = HashMap::with_capacity_and_hasher(self.old.len(), Default::default());
+            if let Some((key, v)) = carried {
+                return self.young.entry(key).or_insert(v);
+            }
         }
-        self.young.entry(v.0).or_insert(v.1)
+        match self.young.entry(k.clone()) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(self.old.remove(k).unwrap_or_else(make)),
+        }
     }
 
     pub fn remove(&mut self, k: &K) -> Option<V> {

@@ -13,7 +13,6 @@ fn million_pairs_stay_under_the_caps() {
     let mut beacon = BeaconDetector::new(BeaconConfig {
         max_pairs: CAP,
         max_destinations: CAP,
-        max_sources: CAP,
         ..BeaconConfig::default()
     })
     .unwrap();
