@@ -56,7 +56,7 @@ fn flow(rng: &mut Rng, i: usize) -> FlowRecord {
 fn flow_local(rng: &mut Rng, i: usize) -> FlowRecord {
     let mut f = flow(rng, i);
     let r = rng.next();
-    if r % 10 != 0 {
+    if !r.is_multiple_of(10) {
         let IpAddr::V4(src) = f.src else {
             unreachable!()
         };
