@@ -143,6 +143,27 @@ fn report(name: &str, secs: f64, base: f64) {
     );
 }
 
+/// Two brands, one with a Chinese name (pinyin variants).
+fn watch_config() -> LookalikeConfig {
+    LookalikeConfig {
+        brands: vec![
+            Brand {
+                name: "示例银行".into(),
+                domains: vec!["examplebank.com.cn".into()],
+                names_zh: vec!["示例银行".into()],
+                keywords: vec![],
+            },
+            Brand {
+                name: "Taishi".into(),
+                domains: vec!["taishi.cn".into()],
+                names_zh: vec![],
+                keywords: vec![],
+            },
+        ],
+        ..LookalikeConfig::default()
+    }
+}
+
 fn main() {
     println!("{N} records per run, median of {RUNS} runs, one thread");
     let mut out = Vec::new();
@@ -207,24 +228,7 @@ fn main() {
 
     let base_dns = time(dns, |_| {});
     report("build DNS records (baseline)", base_dns, base_dns);
-    let watch = LookalikeWatch::new(LookalikeConfig {
-        brands: vec![
-            Brand {
-                name: "示例银行".into(),
-                domains: vec!["examplebank.com.cn".into()],
-                names_zh: vec!["示例银行".into()],
-                keywords: vec![],
-            },
-            Brand {
-                name: "Taishi".into(),
-                domains: vec!["taishi.cn".into()],
-                names_zh: vec![],
-                keywords: vec![],
-            },
-        ],
-        ..LookalikeConfig::default()
-    })
-    .unwrap();
+    let watch = LookalikeWatch::new(watch_config()).unwrap();
     if selected("dga") {
         let mut dga = DgaDetector::new(DgaConfig::default(), DgaModel::shipped().unwrap()).unwrap();
         let t = time(dns, |r| {
@@ -245,15 +249,21 @@ fn main() {
         let t = time(dns, |r| {
             black_box(watch.check(&r.qname));
         });
-        report("look-alike (DNS, 2 brands)", t, base_dns);
+        report("look-alike check, uncached", t, base_dns);
+        let mut w = LookalikeWatch::new(watch_config()).unwrap();
+        let t = time(dns, |r| {
+            black_box(w.observe(&r.qname, r.ts_ms));
+        });
+        report("look-alike observe (clean-name cache)", t, base_dns);
     }
     if selected("dns") {
+        let mut w = LookalikeWatch::new(watch_config()).unwrap();
         let mut dga = DgaDetector::new(DgaConfig::default(), DgaModel::shipped().unwrap()).unwrap();
         let mut tunnel = TunnelDetector::new(TunnelConfig::default()).unwrap();
         let t = time(dns, |r| {
             dga.observe(r, &mut out);
             tunnel.observe(r, &mut out);
-            black_box(watch.check(&r.qname));
+            black_box(w.observe(&r.qname, r.ts_ms));
             out.clear();
         });
         report("all DNS detectors", t, base_dns);

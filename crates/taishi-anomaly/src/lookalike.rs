@@ -112,6 +112,9 @@ pub struct LookalikeConfig {
     pub dictionary: Vec<String>,
     /// Most variants kept per brand domain.
     pub max_variants_per_domain: usize,
+    /// Names remembered as "no look-alike" by [`LookalikeWatch::observe`]
+    /// (DNS traffic repeats the same names all day).
+    pub max_cached_names: usize,
     /// Shortest brand token matched as a substring of a label (shorter ones
     /// must be a whole hyphen/dot-separated token).
     pub min_substring_len: usize,
@@ -137,6 +140,7 @@ impl Default for LookalikeConfig {
                 "app", "web", "office", "kefu", "denglu", "zhanghu", "anquan", "yanzheng", "fuwu",
             ]),
             max_variants_per_domain: 50_000,
+            max_cached_names: 100_000,
             min_substring_len: 4,
             min_fuzzy_len: 5,
             min_fuzzy2_len: 8,
@@ -549,6 +553,9 @@ pub struct LookalikeWatch {
     variants: HashMap<String, (usize, usize, Method)>,
     tokens: Vec<BrandToken>,
     own: Vec<String>,
+    /// 64-bit hashes of names already checked and found clean.
+    clean: crate::table::BoundedMap<u64, ()>,
+    hasher: foldhash::fast::FixedState,
 }
 
 impl LookalikeWatch {
@@ -588,6 +595,8 @@ impl LookalikeWatch {
             }
         }
         Ok(LookalikeWatch {
+            clean: crate::table::BoundedMap::new(cfg.max_cached_names),
+            hasher: foldhash::fast::FixedState::with_seed(0x100c),
             cfg,
             variants,
             tokens,
@@ -714,6 +723,21 @@ impl LookalikeWatch {
             }
         }
         None
+    }
+
+    /// The streaming form of [`finding`](Self::finding): names found clean
+    /// are remembered (bounded), so the common case is one hash lookup.
+    pub fn observe(&mut self, observed: &str, ts_ms: i64) -> Option<Finding> {
+        use std::hash::BuildHasher;
+        let key = self.hasher.hash_one(observed);
+        if self.clean.get(&key).is_some() {
+            return None;
+        }
+        let f = self.finding(observed, ts_ms);
+        if f.is_none() {
+            self.clean.entry_or_insert_with(&key, || ());
+        }
+        f
     }
 
     /// A finding for an observed name, if it imitates a brand.
@@ -859,6 +883,14 @@ mod tests {
         assert_eq!(m("paypaal-verif.info").unwrap().1, Method::EditDistance);
         assert_eq!(m("example.org"), None);
         let f = w.finding("paypa1.com", 0).unwrap();
+        let mut w = w;
+        assert!(w.observe("example.org", 0).is_none());
+        assert!(w.observe("example.org", 0).is_none(), "cached");
+        assert!(w.observe("paypa1.com", 0).is_some());
+        assert!(
+            w.observe("paypa1.com", 0).is_some(),
+            "matches are never cached away"
+        );
         assert!(f.features[0].text.zh.contains("PayPal"));
     }
 }
