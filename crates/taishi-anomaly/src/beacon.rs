@@ -189,19 +189,19 @@ impl std::fmt::Display for BeaconTarget {
 /// lower-case form, so keys are `Copy` and a lookup never allocates (a
 /// collision would merge two names' statistics; with 64 bits and tables of
 /// at most millions of entries, not a practical concern).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 enum TargetKey {
     Ip(IpAddr),
     Name(u64),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 struct PairKey {
     src: IpAddr,
     dst: TargetKey,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct PairState {
     /// The destination name, for names (kept once per pair for reports).
     name: Option<Box<str>>,
@@ -240,7 +240,7 @@ impl OrgSketch {
 
 /// Distinct-source estimate of one destination: linear counting over a
 /// 512-bit bitmap (64 bytes, accurate to a few thousand sources).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct SourceSketch([u64; 8]);
 
 impl SourceSketch {
@@ -278,6 +278,17 @@ pub struct BeaconScore {
     pub prevalence: f64,
 }
 
+/// What a [`BeaconDetector`] has learnt, to save and load across a
+/// restart (serde; the tables as lists, oldest first).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BeaconState {
+    pairs: Vec<(PairKey, PairState)>,
+    dests: Vec<(TargetKey, SourceSketch)>,
+    org: Vec<u64>,
+    first_ms: i64,
+    last_ms: i64,
+}
+
 /// Scores source→destination pairs for beaconing.
 #[derive(Debug)]
 pub struct BeaconDetector {
@@ -306,6 +317,29 @@ impl BeaconDetector {
 
     pub fn config(&self) -> &BeaconConfig {
         &self.cfg
+    }
+
+    /// A copy of what the detector has learnt (bounded by its caps).
+    pub fn save_state(&self) -> BeaconState {
+        BeaconState {
+            pairs: self.pairs.entries(),
+            dests: self.dests.entries(),
+            org: self.org.0.to_vec(),
+            first_ms: self.first_ms,
+            last_ms: self.last_ms,
+        }
+    }
+
+    /// Loads a saved state into this detector; its caps (the current
+    /// config's) still hold, so a smaller cap drops the oldest entries.
+    pub fn load_state(&mut self, s: BeaconState) {
+        self.pairs.load(s.pairs);
+        self.dests.load(s.dests);
+        for (w, v) in self.org.0.iter_mut().zip(s.org) {
+            *w |= v;
+        }
+        self.first_ms = self.first_ms.min(s.first_ms);
+        self.last_ms = self.last_ms.max(s.last_ms);
     }
 
     /// Pairs tracked now (never above `max_pairs`).

@@ -65,7 +65,7 @@ impl BruteForceConfig {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct SrcState {
     start_ms: i64,
     first_ms: i64,
@@ -76,7 +76,7 @@ struct SrcState {
     fired_spray: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct UserState {
     start_ms: i64,
     first_ms: i64,
@@ -84,6 +84,13 @@ struct UserState {
     failures: u64,
     sources: HashSet<u64>,
     fired: bool,
+}
+
+/// What a [`BruteForceDetector`] holds, to save and load across a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BruteForceState {
+    by_src: Vec<(IpAddr, SrcState)>,
+    by_user: Vec<(String, UserState)>,
 }
 
 /// Counts authentication failures; `observe` returns findings as they happen.
@@ -106,6 +113,18 @@ impl BruteForceDetector {
             by_user: BoundedMap::new(cfg.max_keys),
             cfg,
         })
+    }
+
+    pub fn save_state(&self) -> BruteForceState {
+        BruteForceState {
+            by_src: self.by_src.entries(),
+            by_user: self.by_user.entries(),
+        }
+    }
+
+    pub fn load_state(&mut self, s: BruteForceState) {
+        self.by_src.load(s.by_src);
+        self.by_user.load(s.by_user);
     }
 
     /// Failures counted for a source in its current window.

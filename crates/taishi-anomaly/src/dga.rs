@@ -251,7 +251,7 @@ impl DgaConfig {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct HostState {
     start_ms: i64,
     nx: u32,
@@ -261,6 +261,13 @@ struct HostState {
 }
 
 const MAX_REPORTED: usize = 256;
+
+/// What a [`DgaDetector`] holds (not the model), to save and load across a
+/// restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DgaState {
+    hosts: Vec<(IpAddr, HostState)>,
+}
 
 /// Scores DNS questions with the model, raising the score while the asking
 /// host is in an NXDOMAIN burst (a DGA bot tries many names that do not
@@ -280,6 +287,16 @@ impl DgaDetector {
             cfg,
             model,
         })
+    }
+
+    pub fn save_state(&self) -> DgaState {
+        DgaState {
+            hosts: self.hosts.entries(),
+        }
+    }
+
+    pub fn load_state(&mut self, s: DgaState) {
+        self.hosts.load(s.hosts);
     }
 
     pub fn model(&self) -> &DgaModel {

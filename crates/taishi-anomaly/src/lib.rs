@@ -26,18 +26,18 @@ pub mod stats;
 pub mod table;
 pub mod tunnel;
 
-pub use beacon::{BeaconConfig, BeaconDetector, BeaconScore, BeaconTarget};
-pub use brute::{BruteForceConfig, BruteForceDetector};
-pub use dga::{DgaConfig, DgaDetector, DgaModel};
+pub use beacon::{BeaconConfig, BeaconDetector, BeaconScore, BeaconState, BeaconTarget};
+pub use brute::{BruteForceConfig, BruteForceDetector, BruteForceState};
+pub use dga::{DgaConfig, DgaDetector, DgaModel, DgaState};
 pub use finding::{Feature, Finding, FindingKind, Lang, Severity, Text};
 pub use lookalike::{Brand, LookalikeConfig, LookalikeMatch, LookalikeWatch, Method, Variant};
 
 pub use record::{
     AuthOutcome, AuthRecord, ConnState, DnsRecord, FlowRecord, HttpRecord, Transport,
 };
-pub use scan::{ScanConfig, ScanDetector};
+pub use scan::{ScanConfig, ScanDetector, ScanState};
 pub use table::BoundedMap;
-pub use tunnel::{TunnelConfig, TunnelDetector};
+pub use tunnel::{TunnelConfig, TunnelDetector, TunnelState};
 
 /// What can go wrong building a detector: a bad threshold or a damaged
 /// model file. Runtime observation never fails; bad records are skipped.

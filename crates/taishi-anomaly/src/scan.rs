@@ -110,7 +110,7 @@ impl ScanConfig {
 /// it the count saturates: we only need to know it was crossed). A plain
 /// vector of 32-bit hashes: thresholds are tens to hundreds, where a linear
 /// scan beats a hash set and costs a tenth of its memory.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Window {
     start_ms: i64,
     first_ms: i64,
@@ -154,11 +154,18 @@ impl Window {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 struct SrcPort(IpAddr, u16);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 struct SrcDst(IpAddr, IpAddr);
+
+/// What a [`ScanDetector`] holds, to save and load across a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScanState {
+    addr: Vec<(SrcPort, [Window; 2])>,
+    port: Vec<(SrcDst, [Window; 2])>,
+}
 
 /// Finds horizontal and vertical scans in a flow stream. `observe` returns
 /// the findings a record completes, so alerts come with no batch delay.
@@ -179,6 +186,18 @@ impl ScanDetector {
             port: BoundedMap::new(cfg.max_keys),
             cfg,
         })
+    }
+
+    pub fn save_state(&self) -> ScanState {
+        ScanState {
+            addr: self.addr.entries(),
+            port: self.port.entries(),
+        }
+    }
+
+    pub fn load_state(&mut self, s: ScanState) {
+        self.addr.load(s.addr);
+        self.port.load(s.port);
     }
 
     /// Entries in the (src, port) and (src, dst) tables (each at most `max_keys`).

@@ -93,6 +93,31 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         self.young.iter_mut().chain(self.old.iter_mut())
     }
 
+    /// Copies of all entries, least recently used generation first (the
+    /// order [`load`](Self::load) wants to keep recency).
+    pub fn entries(&self) -> Vec<(K, V)>
+    where
+        V: Clone,
+    {
+        self.old
+            .iter()
+            .chain(self.young.iter())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Inserts saved entries in order, replacing equal keys; the cap holds
+    /// as for any insert.
+    pub fn load(&mut self, entries: Vec<(K, V)>) {
+        for (k, v) in entries {
+            let mut v = Some(v);
+            let slot = self.entry_or_insert_with(&k, || v.take().expect("taken once"));
+            if let Some(v) = v {
+                *slot = v;
+            }
+        }
+    }
+
     /// Drops every entry for which `keep` says no.
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         self.young.retain(|k, v| keep(k, v));

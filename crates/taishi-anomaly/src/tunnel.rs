@@ -121,7 +121,7 @@ impl TunnelConfig {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct DomainState {
     start_ms: i64,
     last_ms: i64,
@@ -163,6 +163,12 @@ pub struct TunnelScore {
     pub bytes: u64,
 }
 
+/// What a [`TunnelDetector`] holds, to save and load across a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TunnelState {
+    domains: Vec<(u64, DomainState)>,
+}
+
 /// Scores registered domains for tunnelling as DNS questions arrive.
 #[derive(Debug)]
 pub struct TunnelDetector {
@@ -182,6 +188,16 @@ impl TunnelDetector {
             cfg,
             hasher: foldhash::fast::FixedState::with_seed(0xd15),
         })
+    }
+
+    pub fn save_state(&self) -> TunnelState {
+        TunnelState {
+            domains: self.domains.entries(),
+        }
+    }
+
+    pub fn load_state(&mut self, s: TunnelState) {
+        self.domains.load(s.domains);
     }
 
     pub fn domains_len(&self) -> usize {
