@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use taishi_anomaly::record::DnsRecord;
 use taishi_anomaly::{
-    BeaconConfig, BeaconDetector, Brand, ConnState, DgaConfig, DgaDetector, DgaModel, FlowRecord,
-    LookalikeConfig, LookalikeWatch, ScanConfig, ScanDetector, Transport, TunnelConfig,
-    TunnelDetector,
+    BeaconConfig, BeaconDetector, Brand, ConnState, DgaConfig, DgaDetector, DgaModel, ExfilConfig,
+    ExfilDetector, FlowRecord, LookalikeConfig, LookalikeWatch, ScanConfig, ScanDetector,
+    Transport, TunnelConfig, TunnelDetector,
 };
 
 const N: usize = 1_000_000;
@@ -126,7 +126,8 @@ fn time<R>(make: fn(&mut Rng, usize) -> R, mut f: impl FnMut(&R)) -> f64 {
 }
 
 /// `cargo bench --bench detect -- beacon` runs only the cases tagged
-/// "beacon" (tags: beacon, scan, flows, local, dga, tunnel, lookalike, dns), for
+/// "beacon" (tags: beacon, scan, exfil, flows, local, dga, tunnel, lookalike,
+/// dns), for
 /// profiling one detector.
 fn selected(name: &str) -> bool {
     std::env::args()
@@ -193,12 +194,22 @@ fn main() {
         });
         report("scan (flows)", t, base_flow);
     }
+    if selected("exfil") {
+        let mut exfil = ExfilDetector::new(ExfilConfig::default()).unwrap();
+        let t = time(flow, |r| {
+            exfil.observe_flow(r, &mut out);
+            out.clear();
+        });
+        report("exfil volume baseline (flows)", t, base_flow);
+    }
     if selected("flows") {
         let mut beacon = BeaconDetector::new(BeaconConfig::default()).unwrap();
         let mut scan = ScanDetector::new(ScanConfig::default()).unwrap();
+        let mut exfil = ExfilDetector::new(ExfilConfig::default()).unwrap();
         let t = time(flow, |r| {
             beacon.observe_flow(r);
             scan.observe(r, &mut out);
+            exfil.observe_flow(r, &mut out);
             out.clear();
         });
         report("all flow detectors", t, base_flow);
@@ -218,9 +229,11 @@ fn main() {
         );
         let mut beacon = BeaconDetector::new(BeaconConfig::default()).unwrap();
         let mut scan = ScanDetector::new(ScanConfig::default()).unwrap();
+        let mut exfil = ExfilDetector::new(ExfilConfig::default()).unwrap();
         let t = time(flow_local, |r| {
             beacon.observe_flow(r);
             scan.observe(r, &mut out);
+            exfil.observe_flow(r, &mut out);
             out.clear();
         });
         report("all flow detectors (local flows)", t, base_local);

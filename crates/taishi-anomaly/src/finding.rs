@@ -90,6 +90,8 @@ pub enum FindingKind {
     Dga,
     NxdomainBurst,
     DnsTunnel,
+    ExfilVolume,
+    StorageUpload,
     Lookalike,
 }
 
@@ -107,6 +109,8 @@ impl FindingKind {
             | FindingKind::SuccessAfterFailures => &["T1110"],
             FindingKind::Dga | FindingKind::NxdomainBurst => &["T1568.002"],
             FindingKind::DnsTunnel => &["T1071.004", "T1048"],
+            FindingKind::ExfilVolume => &["T1048", "T1041"],
+            FindingKind::StorageUpload => &["T1567.002", "T1041"],
             FindingKind::Lookalike => &["T1566", "T1583.001"],
         }
     }
@@ -127,6 +131,13 @@ impl FindingKind {
             FindingKind::Dga => ("算法生成域名（DGA）", "algorithmically generated domain"),
             FindingKind::NxdomainBurst => ("NXDOMAIN 突发", "NXDOMAIN burst"),
             FindingKind::DnsTunnel => ("DNS 隧道", "DNS tunnelling"),
+            FindingKind::ExfilVolume => (
+                "外发流量异常（偏离自身基线）",
+                "outbound volume far above the host's baseline",
+            ),
+            FindingKind::StorageUpload => {
+                ("向网盘/粘贴站点上传", "upload to a storage or paste site")
+            }
             FindingKind::Lookalike => ("仿冒域名", "look-alike domain"),
         };
         match lang {

@@ -18,6 +18,7 @@ pub mod beacon;
 pub mod brute;
 pub mod dga;
 pub mod domain;
+pub mod exfil;
 pub mod finding;
 pub mod lookalike;
 pub mod record;
@@ -29,6 +30,7 @@ pub mod tunnel;
 pub use beacon::{BeaconConfig, BeaconDetector, BeaconScore, BeaconState, BeaconTarget};
 pub use brute::{BruteForceConfig, BruteForceDetector, BruteForceState};
 pub use dga::{DgaConfig, DgaDetector, DgaModel, DgaState};
+pub use exfil::{ExfilConfig, ExfilDetector, ExfilState};
 pub use finding::{Feature, Finding, FindingKind, Lang, Severity, Text};
 pub use lookalike::{Brand, LookalikeConfig, LookalikeMatch, LookalikeWatch, Method, Variant};
 

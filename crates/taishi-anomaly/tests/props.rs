@@ -61,6 +61,7 @@ proptest! {
         let mut bf = BruteForceDetector::new(BruteForceConfig::default()).unwrap();
         let mut t = TunnelDetector::new(TunnelConfig::default()).unwrap();
         let mut g = DgaDetector::new(DgaConfig::default(), DgaModel::shipped().unwrap()).unwrap();
+        let mut x = taishi_anomaly::ExfilDetector::new(taishi_anomaly::ExfilConfig::default()).unwrap();
         let mut out = Vec::new();
         for (i, (t_ms, n)) in ts.iter().cycle().zip(names.iter()).enumerate() {
             let ip = std::net::IpAddr::from([10, 0, 0, (i % 3) as u8]);
@@ -70,10 +71,13 @@ proptest! {
             };
             b.observe_flow(&f);
             s.observe(&f, &mut out);
-            b.observe_http(&HttpRecord {
-                ts_ms: *t_ms, src: ip, host: n.clone(), method: "GET".into(),
-                request_bytes: 0, response_bytes: 0, user_agent: String::new(),
-            });
+            x.observe_flow(&f, &mut out);
+            let h = HttpRecord {
+                ts_ms: *t_ms, src: ip, host: n.clone(), method: "POST".into(),
+                request_bytes: *t_ms as u64, response_bytes: 0, user_agent: String::new(),
+            };
+            b.observe_http(&h);
+            x.observe_http(&h, &mut out);
             let d = DnsRecord { ts_ms: *t_ms, src: ip, qname: n.clone(), qtype: "TXT".into(), rcode: "NXDOMAIN".into() };
             b.observe_dns(&d);
             t.observe(&d, &mut out);
