@@ -212,7 +212,9 @@ impl ScanDetector {
             return;
         }
         let c = &self.cfg;
-        let dst_h = crate::beacon::hash_ip(&r.dst) ^ (crate::beacon::hash_ip(&r.dst) >> 32);
+        let h = crate::beacon::hash_ip(&r.dst);
+        // folded to 32 bits by the window: mix the high half in first
+        let dst_h = h ^ (h >> 32);
         let ws = self
             .addr
             .entry_or_insert_with(&SrcPort(r.src, r.dst_port), || {
