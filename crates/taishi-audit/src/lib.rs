@@ -24,7 +24,10 @@ mod store;
 mod trail;
 mod verify;
 
-pub use file::{read_checkpoints, walk_jsonl, FileStore, FileStoreOptions, RetentionReport};
+pub use file::{
+    dir_checkpoints, read_checkpoints, walk_dir, walk_jsonl, FileStore, FileStoreOptions,
+    RetentionReport,
+};
 pub use record::{
     action_label, actions, is_secret_key, mask_secrets, Actor, NewRecord, Outcome, Record,
     GENESIS_HASH, MASK, MAX_JSON_DEPTH, MAX_RECORD_BYTES,

@@ -23,10 +23,10 @@ const MAX_KEY_FILE: u64 = 16 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: not a key file: {what}")]
     Format { path: PathBuf, what: &'static str },
@@ -37,9 +37,9 @@ pub enum KeyError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
-    move |source| KeyError::Io {
+    move |error| KeyError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 

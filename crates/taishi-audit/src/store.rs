@@ -17,10 +17,10 @@ pub enum ReadItem<T> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: std::path::PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{location}: the newest audit record cannot be read ({reason}); run `taishi audit verify` before appending")]
     BadHead { location: String, reason: String },

@@ -54,10 +54,10 @@ pub enum TrailError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Key(#[from] KeyError),
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: std::path::PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -103,7 +103,7 @@ impl Trail<FileStore> {
         let pem = dir.join("public.pem");
         let want = key.public().to_pem();
         if std::fs::read_to_string(&pem).ok().as_deref() != Some(want.as_str()) {
-            std::fs::write(&pem, want).map_err(|source| TrailError::Io { path: pem, source })?;
+            std::fs::write(&pem, want).map_err(|error| TrailError::Io { path: pem, error })?;
         }
         Trail::new(fs, key, opts)
     }
