@@ -1,3 +1,4 @@
+pub mod audit;
 pub mod hunt;
 pub mod intel;
 pub mod openapi;
