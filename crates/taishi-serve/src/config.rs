@@ -36,6 +36,9 @@ pub struct Config {
     pub rejects: RejectsSection,
     /// `[api]`: bounds of the query API.
     pub api: ApiSection,
+    /// `[egress]`: where intel feeds and alert outputs may connect
+    /// (private targets refused by default).
+    pub egress: taishi_intel::EgressPolicy,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -92,6 +95,7 @@ impl Default for Config {
             ingest: IngestSection::default(),
             rejects: RejectsSection::default(),
             api: ApiSection::default(),
+            egress: taishi_intel::EgressPolicy::default(),
         }
     }
 }
