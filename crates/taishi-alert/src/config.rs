@@ -61,6 +61,11 @@ pub struct AlertsConfig {
     /// counted (`taishi_alert_outbox_dropped_total`).
     pub outbox_max: usize,
     pub outputs: Vec<OutputConfig>,
+    /// Where outputs may connect: the service's `[egress]` section, set by
+    /// the service rather than read from `[alerts]` so there is one policy
+    /// for every outgoing fetch. The default refuses private targets.
+    #[serde(skip)]
+    pub egress: taishi_egress::EgressPolicy,
 }
 
 impl Default for AlertsConfig {
@@ -77,6 +82,7 @@ impl Default for AlertsConfig {
             drain: Duration::from_secs(10),
             outbox_max: 10_000,
             outputs: Vec::new(),
+            egress: taishi_egress::EgressPolicy::default(),
         }
     }
 }

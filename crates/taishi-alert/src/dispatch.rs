@@ -522,7 +522,7 @@ impl Dispatcher {
         let mut slots = Vec::new();
         let mut errors = Vec::new();
         for o in cfg.outputs.iter().filter(|o| o.enabled) {
-            match Sender::build(o) {
+            match Sender::build(o, &cfg.egress) {
                 Ok(sender) => slots.push(Arc::new(slot_for(o, sender))),
                 Err(e) => errors.push(e.to_string()),
             }
@@ -754,12 +754,16 @@ fn collect(out: &mut Vec<Unsent>, output: &str, left: Vec<Arc<Notification>>) {
 
 /// Sends a test notification through an output that is not running (an
 /// unsaved configuration on the settings page).
-pub async fn test_output(cfg: &OutputConfig) -> Result<(), DeliveryError> {
+/// Sends only where `egress` allows (the service's `[egress]` policy).
+pub async fn test_output(
+    cfg: &OutputConfig,
+    egress: &taishi_egress::EgressPolicy,
+) -> Result<(), DeliveryError> {
     let problems = cfg.validate();
     if !problems.is_empty() {
         return Err(DeliveryError::permanent(problems.join("; ")));
     }
-    let sender = Sender::build(cfg)?;
+    let sender = Sender::build(cfg, egress)?;
     deliver_once(&sender, cfg.timeout, &Notification::test()).await
 }
 

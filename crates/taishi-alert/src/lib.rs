@@ -35,3 +35,5 @@ pub use dispatch::{
 pub use notification::{Notification, NotificationKind};
 pub use output::{BoxFuture, Deliver, DeliveryError};
 pub use outputs::{OutboxCounters, OutputItem, Outputs, OutputsList, ReplaceError};
+/// Where outputs may connect (`AlertsConfig::egress`).
+pub use taishi_egress::{EgressError, EgressPolicy};

@@ -14,6 +14,8 @@ use serde_json::{json, Value as J};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UdpSocket};
 
+use taishi_egress::{reqwest_guard, EgressError, EgressPolicy};
+
 use crate::config::{Format, Framing, Language, OutputConfig, OutputType, Protocol, SmtpTls};
 use crate::notification::{self, Notification};
 use crate::sign;
@@ -40,6 +42,11 @@ impl DeliveryError {
             message: message.into(),
             permanent: true,
         }
+    }
+    /// The same error naming what failed (`webhook: …`).
+    fn prefixed(mut self, what: impl std::fmt::Display) -> Self {
+        self.message = format!("{what}: {}", self.message);
+        self
     }
 }
 
@@ -71,6 +78,17 @@ impl From<String> for OutputError {
     }
 }
 
+impl From<EgressError> for DeliveryError {
+    /// A refusal stands until the config changes; a name that did not
+    /// resolve may resolve later.
+    fn from(e: EgressError) -> DeliveryError {
+        DeliveryError {
+            permanent: e.is_refusal(),
+            message: e.to_string(),
+        }
+    }
+}
+
 impl From<&str> for OutputError {
     fn from(s: &str) -> OutputError {
         OutputError(s.to_string())
@@ -85,19 +103,20 @@ pub(crate) enum Sender {
 }
 
 impl Sender {
-    pub(crate) fn build(cfg: &OutputConfig) -> Result<Sender, OutputError> {
+    pub(crate) fn build(cfg: &OutputConfig, egress: &EgressPolicy) -> Result<Sender, OutputError> {
+        let egress = Arc::new(egress.clone());
         let at = format!("alerts.outputs.{}", cfg.name());
         Ok(match cfg.kind {
             OutputType::Webhook | OutputType::Dingtalk | OutputType::Wecom | OutputType::Feishu => {
                 Sender::Http(Box::new(
-                    HttpOut::build(cfg).map_err(|e| format!("{at}: {e}"))?,
+                    HttpOut::build(cfg, egress).map_err(|e| format!("{at}: {e}"))?,
                 ))
             }
             OutputType::Smtp => Sender::Smtp(Box::new(
-                SmtpOut::build(cfg).map_err(|e| format!("{at}: {e}"))?,
+                SmtpOut::build(cfg, egress).map_err(|e| format!("{at}: {e}"))?,
             )),
             OutputType::Syslog => {
-                Sender::Syslog(SyslogOut::build(cfg).map_err(|e| format!("{at}: {e}"))?)
+                Sender::Syslog(SyslogOut::build(cfg, egress).map_err(|e| format!("{at}: {e}"))?)
             }
         })
     }
@@ -115,6 +134,9 @@ impl Sender {
 pub(crate) struct HttpOut {
     kind: OutputType,
     client: reqwest::Client,
+    /// Checked before each request: reqwest connects to an address literal
+    /// without asking the guarded resolver.
+    egress: Arc<EgressPolicy>,
     url: String,
     secret: Option<String>,
     headers: reqwest::header::HeaderMap,
@@ -125,9 +147,9 @@ pub(crate) struct HttpOut {
 }
 
 impl HttpOut {
-    fn build(cfg: &OutputConfig) -> Result<HttpOut, OutputError> {
+    fn build(cfg: &OutputConfig, egress: Arc<EgressPolicy>) -> Result<HttpOut, OutputError> {
         let url = cfg.url.clone().ok_or("no url")?;
-        let mut b = reqwest::Client::builder()
+        let mut b = reqwest_guard::builder(egress.clone())
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout)
             .user_agent(concat!("taishi/", env!("CARGO_PKG_VERSION")));
@@ -155,6 +177,7 @@ impl HttpOut {
         Ok(HttpOut {
             kind: cfg.kind,
             client,
+            egress,
             url,
             secret: cfg.secret.clone().filter(|s| !s.is_empty()),
             headers,
@@ -213,6 +236,8 @@ impl HttpOut {
             reqwest::header::CONTENT_TYPE,
             reqwest::header::HeaderValue::from_static("application/json; charset=utf-8"),
         );
+        reqwest_guard::check_request(&self.egress, &url)
+            .map_err(|e| DeliveryError::from(e).prefixed(self.kind))?;
         let resp = self
             .client
             .post(&url)
@@ -220,7 +245,10 @@ impl HttpOut {
             .body(body)
             .send()
             .await
-            .map_err(|e| DeliveryError::transient(format!("{}: {}", self.kind, error_chain(&e))))?;
+            .map_err(|e| match reqwest_guard::refusal(&e) {
+                Some(r) => DeliveryError::from(r.clone()).prefixed(self.kind),
+                None => DeliveryError::transient(format!("{}: {}", self.kind, error_chain(&e))),
+            })?;
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         if !status.is_success() {
@@ -368,13 +396,20 @@ fn cut_bytes(s: &str, max: usize) -> String {
 
 pub(crate) struct SmtpOut {
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// The server's host and port, checked against `egress` before each
+    /// send (lettre resolves the name itself, so a rebinding DNS answer
+    /// between the check and lettre's lookup is not covered: see the
+    /// crate's README).
+    host: String,
+    port: u16,
+    egress: Arc<EgressPolicy>,
     from: Mailbox,
     to: Vec<Mailbox>,
     lang: Language,
 }
 
 impl SmtpOut {
-    fn build(cfg: &OutputConfig) -> Result<SmtpOut, OutputError> {
+    fn build(cfg: &OutputConfig, egress: Arc<EgressPolicy>) -> Result<SmtpOut, OutputError> {
         let host = cfg.host.clone().ok_or("no host")?;
         let tls = cfg.smtp_tls();
         let params = || -> Result<TlsParameters, OutputError> {
@@ -420,6 +455,9 @@ impl SmtpOut {
         }
         Ok(SmtpOut {
             transport: b.build(),
+            port: cfg.smtp_port(),
+            host,
+            egress,
             from,
             to,
             lang: cfg.language,
@@ -428,6 +466,10 @@ impl SmtpOut {
 
     async fn send(&self, n: &Notification) -> Result<(), DeliveryError> {
         let msg = email(n, self.lang, &self.from, &self.to)?;
+        self.egress
+            .resolve_async(&self.host, self.port)
+            .await
+            .map_err(|e| DeliveryError::from(e).prefixed("smtp"))?;
         self.transport
             .send(msg)
             .await
@@ -467,6 +509,9 @@ pub(crate) struct SyslogOut {
     facility: u8,
     tcp: tokio::sync::Mutex<Option<TcpStream>>,
     timeout: Duration,
+    /// The host is resolved through it and only its checked addresses are
+    /// connected to.
+    egress: Arc<EgressPolicy>,
 }
 
 /// UDP payloads above this are cut: a datagram larger than the path MTU
@@ -474,7 +519,7 @@ pub(crate) struct SyslogOut {
 const UDP_MAX: usize = 8192;
 
 impl SyslogOut {
-    fn build(cfg: &OutputConfig) -> Result<SyslogOut, OutputError> {
+    fn build(cfg: &OutputConfig, egress: Arc<EgressPolicy>) -> Result<SyslogOut, OutputError> {
         Ok(SyslogOut {
             host: cfg.host.clone().ok_or("no host")?,
             port: cfg.port.unwrap_or(514),
@@ -484,22 +529,24 @@ impl SyslogOut {
             facility: cfg.facility_code().ok_or("unknown facility")?,
             tcp: tokio::sync::Mutex::new(None),
             timeout: cfg.timeout,
+            egress,
         })
+    }
+
+    /// The host's addresses, each allowed by the egress policy.
+    async fn addrs(&self) -> Result<Vec<std::net::SocketAddr>, DeliveryError> {
+        self.egress
+            .resolve_async(&self.host, self.port)
+            .await
+            .map_err(|e| DeliveryError::from(e).prefixed("syslog"))
     }
 
     async fn send(&self, n: &Notification) -> Result<(), DeliveryError> {
         let line = notification::syslog_line(n, self.facility, self.cef, local_hostname());
         match self.protocol {
             Protocol::Udp => {
-                let addr = tokio::net::lookup_host((self.host.as_str(), self.port))
-                    .await
-                    .map_err(|e| {
-                        DeliveryError::transient(format!("syslog: resolving {}: {e}", self.host))
-                    })?
-                    .next()
-                    .ok_or_else(|| {
-                        DeliveryError::transient(format!("syslog: {} has no address", self.host))
-                    })?;
+                // check_addrs never answers with no address.
+                let addr = self.addrs().await?[0];
                 let bind = if addr.is_ipv4() {
                     "0.0.0.0:0"
                 } else {
@@ -529,23 +576,21 @@ impl SyslogOut {
                 }
                 let mut conn = self.tcp.lock().await;
                 if conn.is_none() {
-                    let c = tokio::time::timeout(
-                        self.timeout,
-                        TcpStream::connect((self.host.as_str(), self.port)),
-                    )
-                    .await
-                    .map_err(|_| {
-                        DeliveryError::transient(format!(
-                            "syslog: connecting to {}:{} timed out",
-                            self.host, self.port
-                        ))
-                    })?
-                    .map_err(|e| {
-                        DeliveryError::transient(format!(
-                            "syslog: connecting to {}:{}: {e}",
-                            self.host, self.port
-                        ))
-                    })?;
+                    let addrs = self.addrs().await?;
+                    let c = tokio::time::timeout(self.timeout, TcpStream::connect(&addrs[..]))
+                        .await
+                        .map_err(|_| {
+                            DeliveryError::transient(format!(
+                                "syslog: connecting to {}:{} timed out",
+                                self.host, self.port
+                            ))
+                        })?
+                        .map_err(|e| {
+                            DeliveryError::transient(format!(
+                                "syslog: connecting to {}:{}: {e}",
+                                self.host, self.port
+                            ))
+                        })?;
                     *conn = Some(c);
                 }
                 let Some(stream) = conn.as_mut() else {

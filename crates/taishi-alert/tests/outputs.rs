@@ -130,8 +130,14 @@ fn immediate(outputs: Vec<OutputConfig>) -> AlertsConfig {
         group_window: Duration::ZERO,
         suppress: Duration::ZERO,
         outputs,
+        // The receivers are on 127.0.0.1.
+        egress: allow_private(),
         ..AlertsConfig::default()
     }
+}
+
+fn allow_private() -> taishi_egress::EgressPolicy {
+    taishi_egress::EgressPolicy::allow_private()
 }
 
 fn out(kind: OutputType) -> OutputConfig {
@@ -422,7 +428,9 @@ async fn webhook_server_errors_are_retried_client_errors_are_not() {
     let mut o = out(OutputType::Webhook);
     o.url = Some(format!("http://{dead_addr}/"));
     o.retries = 1;
-    let err = taishi_alert::test_output(&o).await.unwrap_err();
+    let err = taishi_alert::test_output(&o, &allow_private())
+        .await
+        .unwrap_err();
     assert!(!err.permanent, "{err}");
 }
 
@@ -431,7 +439,9 @@ async fn test_messages_from_the_settings_page() {
     let (addr, mut rx) = receiver(|_| (200, r#"{"errcode":0}"#.into())).await;
     let mut o = out(OutputType::Dingtalk);
     o.url = Some(format!("http://{addr}/robot/send?access_token=t"));
-    taishi_alert::test_output(&o).await.unwrap();
+    taishi_alert::test_output(&o, &allow_private())
+        .await
+        .unwrap();
     let j = next(&mut rx).await.json();
     assert_eq!(j["markdown"]["title"], "Taishi test notification");
 
@@ -442,7 +452,9 @@ async fn test_messages_from_the_settings_page() {
 
     let mut bad = out(OutputType::Webhook);
     bad.url = Some("ftp://x".into());
-    let e = taishi_alert::test_output(&bad).await.unwrap_err();
+    let e = taishi_alert::test_output(&bad, &allow_private())
+        .await
+        .unwrap_err();
     assert!(e.permanent && e.message.contains("ftp"), "{e}");
 }
 

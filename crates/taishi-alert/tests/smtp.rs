@@ -179,6 +179,8 @@ async fn mail_reaches_a_real_smtp_server_plain_starttls_and_tls() {
             group_window: Duration::ZERO,
             suppress: Duration::ZERO,
             outputs: vec![o],
+            // The mail sink is on 127.0.0.1.
+            egress: taishi_egress::EgressPolicy::allow_private(),
             ..AlertsConfig::default()
         };
         let d = Dispatcher::start(&cfg).unwrap();
@@ -242,5 +244,9 @@ async fn mail_reaches_a_real_smtp_server_plain_starttls_and_tls() {
     o.from = Some("taishi@example.com".into());
     o.to = vec!["soc@example.com".into()];
     o.timeout = Duration::from_secs(3);
-    assert!(taishi_alert::test_output(&o).await.is_err());
+    assert!(
+        taishi_alert::test_output(&o, &taishi_egress::EgressPolicy::allow_private())
+            .await
+            .is_err()
+    );
 }

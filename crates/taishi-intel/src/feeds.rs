@@ -253,7 +253,7 @@ fn fetch_feed(feed: &Feed, lim: &Limits) -> Result<Fetched, StoreError> {
         }
         FeedKind::Taxii => {
             let client = TaxiiClient::new(feed.auth.clone())
-                .with_max_body(lim.max_bytes)
+                .with_http(Http::for_limits(lim))
                 .with_max_objects(lim.max_indicators);
             let poll = client.poll(&feed.url, feed.cursor.as_deref(), 1000)?;
             let mut b = Batch::default();
@@ -267,7 +267,7 @@ fn fetch_feed(feed: &Feed, lim: &Limits) -> Result<Fetched, StoreError> {
             })
         }
         FeedKind::MispRest => {
-            let http = Http::default().with_max_body(lim.max_bytes);
+            let http = Http::for_limits(lim);
             let (b, cursor) = misp_rest_search(
                 &http,
                 &feed.url,

@@ -75,11 +75,13 @@ pub mod warninglist;
 
 pub use feeds::{Feed, FeedKind, Feeds};
 pub use import::{Batch, Format};
-pub use limits::{LimitExceeded, LimitKind, Limits};
+pub use limits::{LimitExceeded, LimitKind, Limits, DEFAULT_EGRESS};
 pub use matcher::{IndicatorContext, IntelHit, Matcher, MatcherBuilder, MatcherStats};
 pub use model::{
     CondOp, Condition, DataError, ImportError, Indicator, IndicatorError, IndicatorType, Tlp,
 };
 pub use source::{import_source, import_source_with, read_source, read_source_with, Source};
 pub use store::{ImportMode, ImportReport, IndicatorStore, SourceMeta, StoreError};
+/// The egress policy a feed pull obeys (`Limits::egress`).
+pub use taishi_egress::{EgressError, EgressPolicy};
 pub use warninglist::{Warninglist, Warninglists};

@@ -9,6 +9,10 @@ use std::io::Read;
 /// Limits of one feed pull or import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// Where a pull may connect (`[egress]`). A `'static` reference keeps
+    /// `Limits` `Copy`: the service builds its policy once at start
+    /// (`Box::leak`); the default refuses private targets.
+    pub egress: &'static taishi_egress::EgressPolicy,
     /// Most bytes of one download, and of one file or download after
     /// decompression.
     pub max_bytes: u64,
@@ -19,12 +23,16 @@ pub struct Limits {
 /// `[intel] max_feed_mib`'s default: the largest public lists (URLhaus
 /// full, MISP feeds) are well under it.
 pub const DEFAULT_MAX_BYTES: u64 = 512 << 20;
+/// The default egress policy: loopback, private, link-local and the other
+/// special ranges refused.
+pub static DEFAULT_EGRESS: taishi_egress::EgressPolicy = taishi_egress::EgressPolicy::DENY_PRIVATE;
 /// `[intel] max_indicators_per_feed`'s default.
 pub const DEFAULT_MAX_INDICATORS: usize = 2_000_000;
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
+            egress: &DEFAULT_EGRESS,
             max_bytes: DEFAULT_MAX_BYTES,
             max_indicators: DEFAULT_MAX_INDICATORS,
         }

@@ -196,7 +196,7 @@ fn read_unchecked(src: &Source, format: Option<&Format>, source_name: &str, lim:
         }
         Source::Path(p) => read_file(p, format, source_name, &mut out, lim),
         Source::Url(u) => {
-            let http = Http::default().with_max_body(lim.max_bytes);
+            let http = Http::for_limits(lim);
             let fmt_is_feed = format == Some(&Format::MispFeed) || u.ends_with("manifest.json");
             if fmt_is_feed {
                 let base = u

@@ -7,7 +7,10 @@
 //! last `X-TAXII-Date-Added-Last` seen (the newest `date_added` delivered),
 //! so the next poll asks only for what was added since.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use taishi_egress::{EgressError, EgressPolicy};
 
 use base64::Engine;
 use serde::Serialize;
@@ -36,6 +39,10 @@ pub enum FetchError {
     /// The answer is larger than a download may be.
     #[error(transparent)]
     Limit(#[from] crate::LimitExceeded),
+    /// The URL, or an address its host resolved to, is refused by the
+    /// egress policy (`[egress]`).
+    #[error(transparent)]
+    Egress(#[from] EgressError),
 }
 
 impl FetchError {
@@ -61,6 +68,10 @@ impl taishi_event::Kinded for FetchError {
             }
             FetchError::Status { .. } | FetchError::Protocol(_) => ErrorKind::Rejected,
             FetchError::Limit(_) => ErrorKind::TooLarge,
+            // A name that did not resolve may resolve later; a refusal
+            // stands until the config changes.
+            FetchError::Egress(e) if !e.is_refusal() => ErrorKind::Transient,
+            FetchError::Egress(_) => ErrorKind::Rejected,
         }
     }
 }
@@ -116,6 +127,9 @@ impl Response {
 #[derive(Clone)]
 pub struct Http {
     agent: ureq::Agent,
+    /// Checked before each request (scheme, userinfo, address literals);
+    /// the agent's resolver checks every address connected to.
+    egress: Arc<EgressPolicy>,
     /// Largest body read (a TAXII page or a feed download), counted after
     /// any Content-Encoding is undone.
     max_body: u64,
@@ -128,17 +142,28 @@ impl Default for Http {
 }
 
 impl Http {
+    /// A client that refuses private targets (the default policy).
     pub fn new(timeout: Duration) -> Http {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        Http::with_egress(timeout, &crate::limits::DEFAULT_EGRESS)
+    }
+
+    /// A client that connects only where `egress` allows.
+    pub fn with_egress(timeout: Duration, egress: &EgressPolicy) -> Http {
+        let egress = Arc::new(egress.clone());
+        let config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
-            .user_agent(concat!("taishi/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+            .user_agent(concat!("taishi/", env!("CARGO_PKG_VERSION")));
         Http {
-            agent,
+            agent: taishi_egress::ureq_guard::agent(egress.clone(), config),
+            egress,
             max_body: crate::limits::DEFAULT_MAX_BYTES,
         }
+    }
+
+    /// A client for one feed pull: its egress policy and body limit.
+    pub fn for_limits(lim: &crate::Limits) -> Http {
+        Http::with_egress(Duration::from_secs(120), lim.egress).with_max_body(lim.max_bytes)
     }
 
     /// The same client reading at most `max` bytes of each body.
@@ -148,13 +173,12 @@ impl Http {
     }
 
     pub fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Response, FetchError> {
+        self.egress.check_url(url)?;
         let mut req = self.agent.get(url);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = req
-            .call()
-            .map_err(|e| FetchError::Network(format!("GET {url}: {e}")))?;
+        let resp = req.call().map_err(|e| network("GET", url, e))?;
         read(url, resp, self.max_body)
     }
 
@@ -164,14 +188,22 @@ impl Http {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Response, FetchError> {
+        self.egress.check_url(url)?;
         let mut req = self.agent.post(url);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let resp = req
-            .send(body)
-            .map_err(|e| FetchError::Network(format!("POST {url}: {e}")))?;
+        let resp = req.send(body).map_err(|e| network("POST", url, e))?;
         read(url, resp, self.max_body)
+    }
+}
+
+/// A failed request: the egress policy's refusal (typed) or a network
+/// failure.
+fn network(method: &str, url: &str, e: ureq::Error) -> FetchError {
+    match taishi_egress::ureq_guard::refusal(&e) {
+        Some(r) => FetchError::Egress(r.clone()),
+        None => FetchError::Network(format!("{method} {url}: {e}")),
     }
 }
 
@@ -245,6 +277,12 @@ impl TaxiiClient {
             auth,
             max_objects: usize::MAX,
         }
+    }
+
+    /// Requests made through `http` (its egress policy and body limit).
+    pub fn with_http(mut self, http: Http) -> TaxiiClient {
+        self.http = http;
+        self
     }
 
     pub fn with_max_objects(mut self, max: usize) -> TaxiiClient {

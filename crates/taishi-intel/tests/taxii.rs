@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use taishi_event::Event;
-use taishi_intel::taxii::{Auth, TaxiiClient};
+use taishi_intel::taxii::{Auth, Http, TaxiiClient};
 use taishi_intel::{Feed, FeedKind, Feeds, IndicatorStore};
 
 const COLLECTION: &str = "91a7b528-80eb-42ed-a74d-c6fbd5a26116";
@@ -28,6 +28,16 @@ fn medallion_available() -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// The test servers are on 127.0.0.1: the egress policy must allow it.
+static LOCAL: taishi_intel::EgressPolicy = taishi_intel::EgressPolicy {
+    allow_private: true,
+    allow: Vec::new(),
+};
+
+fn local(c: TaxiiClient) -> TaxiiClient {
+    c.with_http(Http::with_egress(Duration::from_secs(120), &LOCAL))
 }
 
 fn start(dir: &std::path::Path) -> Option<(Server, String)> {
@@ -133,7 +143,7 @@ fn polls_with_paging_and_added_after() {
         user: "admin".into(),
         password: "Password0".into(),
     };
-    let client = TaxiiClient::new(Some(auth.clone()));
+    let client = local(TaxiiClient::new(Some(auth.clone())));
     let roots = client.discover(&format!("{base}/taxii2/")).unwrap();
     assert_eq!(roots, vec![format!("{base}/api1/")]);
     let cols = client.collections(&roots[0]).unwrap();
@@ -153,6 +163,7 @@ fn polls_with_paging_and_added_after() {
     // The same collection as a scheduled feed, pulled into the store.
     let mut store = IndicatorStore::open(tmp.path().join("intel")).unwrap();
     let mut feeds = Feeds::load(store.dir()).unwrap();
+    feeds.limits.egress = &LOCAL;
     feeds
         .add(Feed {
             name: "taxii-test".into(),
@@ -230,7 +241,7 @@ fn answering(status: &'static str, body: &'static str) -> String {
 fn fetch_errors_say_whether_a_retry_can_help() {
     use taishi_event::{ErrorKind, Kinded};
     use taishi_intel::taxii::FetchError;
-    let client = TaxiiClient::new(None);
+    let client = local(TaxiiClient::new(None));
     let kind_of = |url: &str| {
         let e = client.discover(url).unwrap_err();
         (e.kind(), e)

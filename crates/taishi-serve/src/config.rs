@@ -39,6 +39,9 @@ pub struct Config {
     /// `[auth]`: sign-in throttling, the password-hashing pool, the password
     /// policy.
     pub auth: AuthSection,
+    /// `[egress]`: where intel feeds and alert outputs may connect
+    /// (private targets refused by default).
+    pub egress: taishi_intel::EgressPolicy,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -123,6 +126,7 @@ impl Default for Config {
             ingest: IngestSection::default(),
             rejects: RejectsSection::default(),
             api: ApiSection::default(),
+            egress: taishi_intel::EgressPolicy::default(),
         }
     }
 }

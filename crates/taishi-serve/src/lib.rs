@@ -249,6 +249,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let intel = {
         let (dir, days) = (data_dir.join("intel"), config.intel.retro_days);
         let limits = taishi_intel::Limits {
+            // Built once per start; leaked so `Limits` stays `Copy`.
+            egress: Box::leak(Box::new(config.egress.clone())),
             max_bytes: config.intel.max_feed_mib.saturating_mul(1 << 20),
             max_indicators: config.intel.max_indicators_per_feed,
         };
@@ -260,8 +262,15 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     };
     let saved = state.setting(routes::settings::OUTPUTS_SETTING)?;
     let outputs = Arc::new(
-        taishi_alert::Outputs::start(&config.alerts, saved.as_deref(), &data_dir)
-            .map_err(|p| anyhow::anyhow!("alerts: {p}"))?,
+        taishi_alert::Outputs::start(
+            &taishi_alert::AlertsConfig {
+                egress: config.egress.clone(),
+                ..config.alerts.clone()
+            },
+            saved.as_deref(),
+            &data_dir,
+        )
+        .map_err(|p| anyhow::anyhow!("alerts: {p}"))?,
     );
     let mut builder = Pipeline::builder(store.clone(), rules.clone(), state.clone(), rejects)
         .max_in_flight(4)

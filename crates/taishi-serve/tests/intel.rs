@@ -184,6 +184,8 @@ fn scheduled_feeds_are_pulled_with_status_and_hits() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path());
     cfg.intel.feed_check_secs = 1;
+    // The feed server is on 127.0.0.1.
+    cfg.egress.allow_private = true;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
     let addr = server.http_addr;

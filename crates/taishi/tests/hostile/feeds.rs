@@ -55,6 +55,8 @@ fn serve(body: Vec<u8>, n: usize) -> String {
 fn server() -> Server {
     Server::start(Opts {
         intel: format!("max_feed_mib = {LIMIT_MIB}"),
+        // The bomb server is on 127.0.0.1.
+        extra: "[egress]\nallow_private = true\n".into(),
         ..Opts::default()
     })
 }

@@ -225,8 +225,9 @@ const STOP_MARGIN: Duration = Duration::from_secs(15);
 fn sigterm_drains_and_keeps_unsent_notifications_for_the_restart() {
     let rx = Receiver::start();
     let mut s = Server::start(Opts {
+        // The receiver is on 127.0.0.1.
         extra: format!(
-            "[alerts]\ngroup_window = \"0s\"\nsuppress = \"0s\"\ndrain = \"{}s\"\n\
+            "[egress]\nallow_private = true\n[alerts]\ngroup_window = \"0s\"\nsuppress = \"0s\"\ndrain = \"{}s\"\n\
              [[alerts.outputs]]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{}/hook\"\n\
              retries = 50\nretry_backoff = \"200ms\"\ntimeout = \"2s\"\n",
             DRAIN.as_secs(),
