@@ -91,7 +91,7 @@ function Users({ say }: { say: Say }) {
       <Panel title={t("settings.newUser")}>
         <form className="form" onSubmit={(e) => { e.preventDefault(); create.mutate(); }}>
           <label>{t("login.username")}<input required value={form.username} onChange={(e) => setForm({ ...form, username: e.target.value })} /></label>
-          <label>{t("login.password")}<input required type="password" autoComplete="new-password" minLength={8} value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} /></label>
+          <label>{t("login.password")}<input required type="password" autoComplete="new-password" minLength={12} value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} /></label>
           <label>{t("common.role")}
             <select value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>{ROLES.map((r) => <option key={r} value={r}>{t(`role.${r}`)}</option>)}</select>
           </label>
@@ -241,7 +241,7 @@ function Password({ say }: { say: Say }) {
     <Panel title={t("settings.password")}>
       <form className="form narrow" onSubmit={(e) => { e.preventDefault(); m.mutate(); }}>
         <label>{t("settings.oldPassword")}<input type="password" autoComplete="current-password" required value={oldPw} onChange={(e) => setOld(e.target.value)} /></label>
-        <label>{t("settings.newPassword")}<input type="password" autoComplete="new-password" required minLength={8} value={newPw} onChange={(e) => setNew(e.target.value)} /></label>
+        <label>{t("settings.newPassword")}<input type="password" autoComplete="new-password" required minLength={12} value={newPw} onChange={(e) => setNew(e.target.value)} /></label>
         <button className="btn btn-primary" type="submit">{t("common.save")}</button>
       </form>
     </Panel>

@@ -151,3 +151,61 @@ fn a_100_mb_body_gets_413() {
         );
     }
 }
+
+/// Outgoing fetches from a running server with the default `[egress]`:
+/// feeds and webhooks aimed at loopback, cloud metadata, private ranges or
+/// `file://` are refused, and the refusal says which setting allows them.
+#[test]
+fn feeds_and_webhooks_to_private_targets_are_refused() {
+    let s = Server::start(Opts::default());
+    let admin = s.admin();
+    for (i, url) in [
+        "http://127.0.0.1:9/feed.txt",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/feed.txt",
+        "file:///etc/passwd",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("f{i}");
+        let (st, b) = admin.post(
+            "/api/v1/intel/feeds",
+            &json!({"name": name, "kind": "url", "url": url, "interval_secs": 3600}),
+        );
+        eprintln!("feed {url}: {st} {b}");
+        let refused_now = st == 400;
+        if !refused_now {
+            assert_eq!(st, 201, "{url}: {b}");
+            let (st, b) = admin.post(&format!("/api/v1/intel/feeds/{name}/pull"), &json!({}));
+            eprintln!("pull {url}: {st} {b}");
+            assert!(st >= 400, "{url}: the pull was not refused: {st} {b}");
+            assert!(b.to_string().contains("egress"), "{url}: {b}");
+        } else {
+            assert!(!b.to_string().is_empty(), "{url}: {b}");
+        }
+    }
+    for (i, url) in [
+        "http://127.0.0.1:9/hook",
+        "http://169.254.169.254/latest/",
+        "http://10.0.0.1/hook",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("hook{i}");
+        let (st, b) = admin.put_json(
+            "/api/v1/settings/outputs",
+            &json!({"items": [{"type": "webhook", "name": name, "url": url}]}),
+        );
+        if st == 200 {
+            let (st, b) = admin.post(&format!("/api/v1/settings/outputs/{name}/test"), &json!({}));
+            eprintln!("webhook {url}: {b}");
+            assert_eq!(st, 200, "{b}");
+            assert_eq!(b["ok"], false, "{url}: {b}");
+            assert!(b["error"].to_string().contains("egress"), "{url}: {b}");
+        } else {
+            assert_eq!(st, 400, "{url}: {b}");
+        }
+    }
+}

@@ -352,6 +352,11 @@ impl Client {
         self.finish(rb.send_json(body))
     }
 
+    pub fn put_json(&self, path: &str, body: &J) -> (u16, J) {
+        let rb = self.with_auth(self.agent.put(&format!("{}{path}", self.base)));
+        self.finish(rb.send_json(body))
+    }
+
     pub fn patch(&self, path: &str, body: &J) -> (u16, J) {
         let rb = self.with_auth(self.agent.patch(&format!("{}{path}", self.base)));
         self.finish(rb.send_json(body))
