@@ -73,6 +73,9 @@ pub struct App {
     pub hasher: taishi_auth::Hasher,
     /// Wrong passwords per account and address, and their locks.
     pub throttle: taishi_auth::Throttle,
+    /// Sign-ins and every state-changing call, hash-chained
+    /// (`DATA_DIR/audit`, `taishi audit verify`).
+    pub audit: Arc<taishi_audit::Trail<taishi_audit::FileStore>>,
 }
 
 /// The OpenAPI 3.1 document of the HTTP API (what `GET
@@ -174,6 +177,21 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         Some(pw)
     } else {
         None
+    };
+
+    let audit = {
+        let dir = taishi_audit::audit_dir(&data_dir);
+        Arc::new(
+            tokio::task::spawn_blocking(move || {
+                taishi_audit::Trail::open_dir(
+                    &dir,
+                    taishi_audit::FileStoreOptions::default(),
+                    taishi_audit::TrailOptions::default(),
+                )
+            })
+            .await?
+            .context("audit trail (DATA_DIR/audit; `taishi audit verify` checks it)")?,
+        )
     };
 
     let store_cfg = StoreConfig {
@@ -372,6 +390,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             Duration::from_secs(config.auth.hash_wait_secs),
         )?,
         throttle: taishi_auth::Throttle::new(config.auth.lockout),
+        audit,
     });
     let (router, http_metrics) = routes::router(app.clone(), sink);
     tasks.push(tokio::spawn(serve_http(
@@ -389,6 +408,42 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             Duration::from_secs(config.intel.feed_check_secs.max(1)),
         ));
     }
+
+    // The audit trail signs a checkpoint when its interval has passed
+    // (`tick`), and once more at shutdown; its retention runs daily.
+    let (trail, c) = (app.audit.clone(), cancel.clone());
+    tasks.push(tokio::spawn(async move {
+        let mut since_retention = Duration::MAX;
+        loop {
+            let t = trail.clone();
+            let retain = since_retention >= Duration::from_secs(86_400);
+            let done = tokio::task::spawn_blocking(move || {
+                if retain {
+                    if let Err(e) = t.store().apply_retention(chrono::Utc::now().fixed_offset()) {
+                        tracing::warn!(error = %e, "audit retention failed");
+                    }
+                }
+                t.tick()
+            })
+            .await;
+            if retain {
+                since_retention = Duration::ZERO;
+            }
+            if let Ok(Err(e)) = done {
+                tracing::error!(error = %e, "audit checkpoint not written");
+            }
+            tokio::select! {
+                _ = c.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_secs(60)) => {
+                    since_retention = since_retention.saturating_add(Duration::from_secs(60));
+                }
+            }
+        }
+        let t = trail.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || t.checkpoint_now()).await {
+            tracing::error!(error = %e, "audit checkpoint at stop not written");
+        }
+    }));
 
     // Retention: once at start, then hourly.
     let (s, c) = (store.clone(), cancel.clone());

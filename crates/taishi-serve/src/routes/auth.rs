@@ -14,7 +14,9 @@ use std::time::Instant;
 use axum::extract::ConnectInfo;
 use taishi_auth::Lang;
 
-use super::{bad, blocking, new_password_hash, Access, ApiError, Route, R, S};
+use taishi_audit::Outcome as AuditOutcome;
+
+use super::{audit, bad, blocking, new_password_hash, Access, ApiError, Route, R, S};
 use crate::auth::{self, Caller, Permission as P};
 use crate::state::User;
 
@@ -82,8 +84,25 @@ async fn login(
     Json(l): Json<Login>,
 ) -> R<Response> {
     let addr = Some(peer.ip());
+    let record = |action: &'static str, outcome, reason: Option<String>| {
+        audit(
+            &app,
+            (l.username.clone(), String::new()),
+            Some(peer.ip().to_string()),
+            action.to_string(),
+            None,
+            outcome,
+            reason,
+        )
+    };
     if let Err(locked) = app.throttle.check(&l.username, addr, Instant::now()) {
         tracing::warn!(user = %l.username, %peer, scope = ?locked.scope, "sign-in refused: locked");
+        record(
+            "auth.locked",
+            AuditOutcome::Denied,
+            Some(locked.to_string()),
+        )
+        .await;
         let msg = format!("{locked} / {}", locked.message(Lang::Zh));
         let mut r = ApiError(StatusCode::TOO_MANY_REQUESTS, msg).into_response();
         r.headers_mut().insert(
@@ -102,12 +121,14 @@ async fn login(
     if !ok {
         app.throttle.failed(&l.username, addr, Instant::now());
         tracing::info!(user = %l.username, %peer, "sign-in failed");
+        record("auth.login_failed", AuditOutcome::Failed, None).await;
         return Err(ApiError(
             StatusCode::UNAUTHORIZED,
             "wrong username or password / 用户名或密码错误".into(),
         ));
     }
     app.throttle.succeeded(&l.username);
+    record("auth.login", AuditOutcome::Success, None).await;
     blocking(move || {
         let sid = auth::random_hex(32);
         let csrf = auth::random_hex(16);

@@ -536,7 +536,11 @@ fn unauthenticated() -> Response {
 
 /// The one permission check: runs before the handler (and before its body
 /// is read) for every route of the table.
-async fn guard(State((app, access)): State<(S, Access)>, mut req: Request, next: Next) -> Response {
+async fn guard(
+    State((app, access, path)): State<(S, Access, &'static str)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let Access::Needs(permission) = access else {
         return next.run(req).await;
     };
@@ -573,19 +577,110 @@ async fn guard(State((app, access)): State<(S, Access)>, mut req: Request, next:
             .into_response();
         }
     }
+    // What a state-changing call is recorded as in the audit trail.
+    let audited = (!safe).then(|| {
+        let source = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let target = req.uri().path().to_string();
+        (audit_action(req.method(), path), source, target)
+    });
     if !caller.can(permission) {
-        return ApiError(
-            StatusCode::FORBIDDEN,
-            format!(
-                "your role ({}) does not allow this (needs `{}`); ask an admin",
-                caller.role,
-                permission.name()
-            ),
-        )
-        .into_response();
+        let reason = format!(
+            "your role ({}) does not allow this (needs `{}`); ask an admin",
+            caller.role,
+            permission.name()
+        );
+        if let Some((action, source, target)) = audited {
+            let who = (caller.username.clone(), caller.role.clone());
+            audit(
+                &app,
+                who,
+                source,
+                action,
+                Some(target),
+                AuditOutcome::Denied,
+                Some(reason.clone()),
+            )
+            .await;
+        }
+        return ApiError(StatusCode::FORBIDDEN, reason).into_response();
     }
+    let who = (caller.username.clone(), caller.role.clone());
     req.extensions_mut().insert(caller);
-    next.run(req).await
+    let resp = next.run(req).await;
+    if let Some((action, source, target)) = audited {
+        let st = resp.status();
+        let outcome = if st.is_success() || st.is_redirection() {
+            AuditOutcome::Success
+        } else if st == StatusCode::FORBIDDEN || st == StatusCode::TOO_MANY_REQUESTS {
+            AuditOutcome::Denied
+        } else {
+            AuditOutcome::Failed
+        };
+        let reason = (!st.is_success()).then(|| st.to_string());
+        audit(&app, who, source, action, Some(target), outcome, reason).await;
+    }
+    resp
+}
+
+use taishi_audit::Outcome as AuditOutcome;
+
+/// The audit trail's action code of a state-changing route: the catalogue's
+/// code where one fits (`taishi-audit/data/actions.tsv`), else
+/// `api.<method> <path>`.
+fn audit_action(method: &Method, path: &str) -> String {
+    let p = path.trim_start_matches("/api/v1");
+    let code = match (method.as_str(), p) {
+        ("POST", "/auth/logout") => "auth.logout",
+        ("POST", "/auth/password") => "auth.password_change",
+        ("POST", "/users") => "users.create",
+        ("PATCH", "/users/{username}") => "users.update",
+        ("DELETE", "/users/{username}") => "users.delete",
+        ("POST", "/tokens") => "tokens.create",
+        ("DELETE", "/tokens/{id}") => "tokens.revoke",
+        ("PUT", "/settings/outputs") => "outputs.update",
+        ("POST", "/rules/reload") => "rules.reload",
+        (_, p) if p.starts_with("/rules") => "rules.update",
+        (_, p) if p.starts_with("/alerts") => "alerts.update",
+        (_, p) if p.starts_with("/intel") => "intel.source_update",
+        _ => return format!("api.{} {p}", method.as_str().to_ascii_lowercase()),
+    };
+    code.to_string()
+}
+
+/// Appends to the audit trail off the async workers and waits for it to
+/// be durable; a record that cannot be written is logged as an error (the
+/// call itself has happened).
+pub(crate) async fn audit(
+    app: &App,
+    (name, role): (String, String),
+    source: Option<String>,
+    action: String,
+    target: Option<String>,
+    outcome: AuditOutcome,
+    reason: Option<String>,
+) {
+    let trail = app.audit.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let actor = taishi_audit::Actor {
+            id: name.clone(),
+            name,
+        };
+        let mut r = taishi_audit::NewRecord::new(actor, "default", &action, outcome);
+        r.roles = vec![role];
+        r.source = source;
+        r.target = target;
+        r.reason = reason;
+        trail.append(r)
+    })
+    .await;
+    match done {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "audit record not written"),
+        Err(e) => tracing::error!(error = %e, "audit record not written"),
+    }
 }
 
 /// HTTP ingest accepts API tokens with the `ingest` permission (and basic
@@ -721,7 +816,7 @@ fn mount(app: &S, routes: Vec<Route>, at: Mount) -> Router<S> {
                 declared_length,
             ))
             .route_layer(middleware::from_fn_with_state(
-                (app.clone(), r.access),
+                (app.clone(), r.access, r.path),
                 guard,
             ));
         match by_path.iter_mut().find(|(p, _)| *p == r.path) {

@@ -209,3 +209,135 @@ fn feeds_and_webhooks_to_private_targets_are_refused() {
         }
     }
 }
+
+/// Sign-ins and state-changing calls land in the hash-chained audit trail
+/// (who, role, source, action, outcome); `taishi audit verify` passes on it,
+/// and names the record when one is edited on disk.
+#[test]
+fn sign_ins_and_changes_are_audited_and_an_edited_record_is_named() {
+    let s = Server::start(Opts::default());
+    let anon = Client::new(s.http);
+    assert_eq!(login(&anon, "admin", "not-the-password").0, 401);
+    let admin = s.admin();
+    let (st, b) = admin.post(
+        "/api/v1/users",
+        &json!({"username": "erin", "password": "Violet-harbour-62", "role": "viewer"}),
+    );
+    assert_eq!(st, 200, "{b}");
+    let erin = s.login("erin", "Violet-harbour-62");
+    let (st, _) = erin.post("/api/v1/rules/reload", &json!({}));
+    assert_eq!(st, 403);
+    let (st, b) = admin.put_json("/api/v1/settings/outputs", &json!({"items": []}));
+    assert_eq!(st, 200, "{b}");
+
+    let audit = data_dir(&s).join("data").join("audit");
+    let read = || -> Vec<serde_json::Value> {
+        let mut files: Vec<_> = std::fs::read_dir(&audit)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("records-")
+            })
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .flat_map(|f| {
+                std::fs::read_to_string(f)
+                    .unwrap()
+                    .lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let records = read();
+    let seen: Vec<(String, String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["action"].as_str().unwrap_or_default().to_string(),
+                r["actor"]["name"].as_str().unwrap_or_default().to_string(),
+                r["outcome"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    for want in [
+        ("auth.login_failed", "admin", "failed"),
+        ("auth.login", "admin", "success"),
+        ("users.create", "admin", "success"),
+        ("auth.login", "erin", "success"),
+        ("rules.reload", "erin", "denied"),
+        ("outputs.update", "admin", "success"),
+    ] {
+        assert!(
+            seen.iter()
+                .any(|(a, n, o)| (a.as_str(), n.as_str(), o.as_str()) == want),
+            "{want:?} not in {seen:?}"
+        );
+    }
+    assert!(
+        records.iter().all(|r| r["source"] == "127.0.0.1"),
+        "{records:?}"
+    );
+
+    let verify = || {
+        std::process::Command::new(taishi_bin())
+            .args(["audit", "verify", "--data-dir"])
+            .arg(data_dir(&s).join("data"))
+            .arg("--json")
+            .output()
+            .unwrap()
+    };
+    let ok = verify();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+
+    // Someone with access to the disk changes who created the user.
+    let seg = std::fs::read_dir(&audit)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("records-")
+        })
+        .unwrap();
+    let text = std::fs::read_to_string(&seg).unwrap();
+    let line = text
+        .lines()
+        .position(|l| l.contains("users.create"))
+        .unwrap();
+    let seq = records
+        .iter()
+        .find(|r| r["action"] == "users.create")
+        .unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+    let edited: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == line {
+                l.replacen("\"admin\"", "\"mallory\"", 1)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&seg, edited.join("\n") + "\n").unwrap();
+    let broken = verify();
+    assert_eq!(broken.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&broken.stdout);
+    assert!(
+        out.contains(&format!("{seq}")),
+        "the report names record {seq}: {out}"
+    );
+}
