@@ -322,10 +322,15 @@ impl DengbaoLevel {
     }
 }
 
+/// A 等保 level outside 1–5 (serde reads levels through it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("等保 level must be 1 to 5, got {0}")]
+pub struct LevelOutOfRange(pub u8);
+
 impl TryFrom<u8> for DengbaoLevel {
-    type Error = String;
-    fn try_from(v: u8) -> Result<Self, String> {
-        DengbaoLevel::new(v).ok_or_else(|| format!("等保 level must be 1 to 5, got {v}"))
+    type Error = LevelOutOfRange;
+    fn try_from(v: u8) -> Result<Self, LevelOutOfRange> {
+        DengbaoLevel::new(v).ok_or(LevelOutOfRange(v))
     }
 }
 

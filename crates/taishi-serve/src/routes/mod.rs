@@ -669,7 +669,12 @@ pub(crate) async fn audit(
             name,
         };
         let mut r = taishi_audit::NewRecord::new(actor, "default", &action, outcome);
-        r.roles = vec![role];
+        // A sign-in is recorded before the user's role is known.
+        r.roles = if role.is_empty() {
+            Vec::new()
+        } else {
+            vec![role]
+        };
         r.source = source;
         r.target = target;
         r.reason = reason;

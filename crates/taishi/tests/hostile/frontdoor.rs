@@ -173,12 +173,10 @@ fn feeds_and_webhooks_to_private_targets_are_refused() {
             "/api/v1/intel/feeds",
             &json!({"name": name, "kind": "url", "url": url, "interval_secs": 3600}),
         );
-        eprintln!("feed {url}: {st} {b}");
         let refused_now = st == 400;
         if !refused_now {
             assert_eq!(st, 201, "{url}: {b}");
             let (st, b) = admin.post(&format!("/api/v1/intel/feeds/{name}/pull"), &json!({}));
-            eprintln!("pull {url}: {st} {b}");
             assert!(st >= 400, "{url}: the pull was not refused: {st} {b}");
             assert!(b.to_string().contains("egress"), "{url}: {b}");
         } else {
@@ -200,7 +198,6 @@ fn feeds_and_webhooks_to_private_targets_are_refused() {
         );
         if st == 200 {
             let (st, b) = admin.post(&format!("/api/v1/settings/outputs/{name}/test"), &json!({}));
-            eprintln!("webhook {url}: {b}");
             assert_eq!(st, 200, "{b}");
             assert_eq!(b["ok"], false, "{url}: {b}");
             assert!(b["error"].to_string().contains("egress"), "{url}: {b}");
