@@ -1,10 +1,14 @@
-//! Platform state in SQLite: users, sessions, API tokens, alerts and their
-//! comments, intel hits by indicator, rule switches and settings. Events
+//! Platform state in SQLite: organisations, users and their roles, sessions,
+//! API tokens, alerts and their comments, intel hits by indicator, rule
+//! switches and settings. Events
 //! live in the event store; this crate holds what people change. One
 //! writer connection and read-only readers (WAL mode).
 
 use std::path::Path;
 use std::sync::Mutex;
+
+mod orgs;
+pub use orgs::{Org, Scope, ROOT_ORG};
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
@@ -86,6 +90,77 @@ CREATE TABLE IF NOT EXISTS intel_hits(
 CREATE INDEX IF NOT EXISTS intel_hits_indicator ON intel_hits(indicator, ts);
 "#;
 
+/// Organisations, custom roles, password history; the columns that tie
+/// users, tokens, alerts and intel hits to an organisation; session
+/// activity for the idle timeout. Applied by [`upgrade_tenancy`].
+const TENANCY_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS orgs(
+  id TEXT PRIMARY KEY, parent TEXT REFERENCES orgs(id), name TEXT NOT NULL, created TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS orgs_parent ON orgs(parent);
+CREATE TABLE IF NOT EXISTS roles(
+  id TEXT PRIMARY KEY, name TEXT NOT NULL, permissions TEXT NOT NULL, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS password_history(
+  username TEXT NOT NULL, pw_hash TEXT NOT NULL, changed TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS password_history_user ON password_history(username, changed);
+"#;
+
+/// Columns added to the tables of older databases: `(table, column, type)`.
+const TENANCY_COLUMNS: &[(&str, &str, &str)] = &[
+    ("users", "org", "TEXT NOT NULL DEFAULT 'root'"),
+    ("users", "pw_changed", "TEXT"),
+    ("tokens", "org", "TEXT NOT NULL DEFAULT 'root'"),
+    ("sessions", "created", "INTEGER NOT NULL DEFAULT 0"),
+    ("sessions", "last_seen", "INTEGER NOT NULL DEFAULT 0"),
+    ("alerts", "org", "TEXT NOT NULL DEFAULT 'root'"),
+    ("intel_hits", "org", "TEXT NOT NULL DEFAULT 'root'"),
+];
+
+/// Brings a database of any earlier shape to organisations and roles:
+/// the top organisation, the new columns (every older row belongs to the
+/// top organisation), and the one `admin` role of old split into the
+/// built-in roles it covered (`taishi_auth::LEGACY_ADMIN`).
+fn upgrade_tenancy(db: &Connection) -> Result<()> {
+    db.execute_batch(TENANCY_SCHEMA)?;
+    for (table, column, ty) in TENANCY_COLUMNS {
+        let has: i64 = db.query_row(
+            &format!("SELECT count(*) FROM pragma_table_info('{table}') WHERE name = ?"),
+            [column],
+            |r| r.get(0),
+        )?;
+        if has == 0 {
+            db.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
+        }
+    }
+    db.execute_batch(
+        "CREATE INDEX IF NOT EXISTS alerts_org ON alerts(org, ts);
+         CREATE INDEX IF NOT EXISTS users_org ON users(org);",
+    )?;
+    db.execute(
+        "INSERT INTO orgs(id, parent, name, created) VALUES (?1, NULL, ?2, ?3) ON CONFLICT(id) DO NOTHING",
+        params![ROOT_ORG, "总部 Headquarters", now_iso()],
+    )?;
+    let legacy = taishi_auth::LEGACY_ADMIN
+        .iter()
+        .map(|r| r.id())
+        .collect::<Vec<_>>()
+        .join(" ");
+    db.execute("UPDATE users SET role = ?1 WHERE role = 'admin'", [&legacy])?;
+    db.execute(
+        "UPDATE tokens SET role = ?1 WHERE role = 'admin'",
+        [&legacy],
+    )?;
+    Ok(())
+}
+
+/// Role ids as stored: one column, ids separated by spaces.
+fn roles_text(roles: &[String]) -> String {
+    roles.join(" ")
+}
+
+fn roles_of(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_string).collect()
+}
+
 /// Filled on first open of a database made before `intel_hits` existed.
 const INTEL_HITS_BACKFILL: &str = r#"
 INSERT OR IGNORE INTO intel_hits(alert_id, indicator, type, source, ts)
@@ -117,26 +192,69 @@ pub fn now_iso() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct User {
     pub username: String,
-    pub role: String,
+    /// Role ids: built-in (`sysadmin`, `secadmin`, `auditor`, `analyst`,
+    /// `responder`, `viewer`) or custom.
+    pub roles: Vec<String>,
+    /// The organisation the account belongs to; it sees that one and those
+    /// below it.
+    pub org: String,
     pub disabled: bool,
     pub created: String,
     pub last_login: Option<String>,
+    /// When the password was last set (RFC 3339); the policy's expiry
+    /// counts from here.
+    pub password_changed: Option<String>,
 }
+
+const USER_COLUMNS: &str = "username, role, org, disabled, created, last_login, pw_changed";
+
+fn row_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        username: r.get(0)?,
+        roles: roles_of(&r.get::<_, String>(1)?),
+        org: r.get(2)?,
+        disabled: r.get::<_, i64>(3)? != 0,
+        created: r.get(4)?,
+        last_login: r.get(5)?,
+        password_changed: r.get(6)?,
+    })
+}
+
+/// The built-in system administrator role: the last enabled holder may
+/// not lose it (nobody could manage accounts again).
+const SYSADMIN: &str = "sysadmin";
+
+/// Earlier password hashes kept per user, besides the current one.
+pub const PASSWORD_HISTORY: usize = 5;
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Token {
     pub id: String,
     pub name: String,
-    pub role: String,
+    pub roles: Vec<String>,
     pub owner: String,
+    /// The organisation the token acts in; events sent with it belong here.
+    pub org: String,
     pub created: String,
     pub last_used: Option<String>,
+}
+
+/// A live token as the front door needs it (see [`State::token`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenAuth {
+    pub id: String,
+    pub owner: String,
+    pub roles: Vec<String>,
+    pub owner_roles: Vec<String>,
+    pub org: String,
+    pub owner_org: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct Session {
     pub username: String,
-    pub role: String,
+    pub roles: Vec<String>,
+    pub org: String,
     pub csrf: String,
 }
 
@@ -176,13 +294,22 @@ pub struct AlertFilter {
     pub sort: Option<String>,
     pub limit: Option<usize>,
     pub offset: Option<usize>,
+    /// The organisations the caller may see.
+    #[serde(skip)]
+    pub scope: Scope,
+}
+
+impl Default for Scope {
+    fn default() -> Scope {
+        Scope::All
+    }
 }
 
 impl AlertFilter {
     fn where_clause(&self) -> (String, Vec<rusqlite::types::Value>) {
         use rusqlite::types::Value as V;
-        let mut w = vec!["1=1".to_string()];
-        let mut p: Vec<V> = Vec::new();
+        let (scope, mut p) = self.scope.sql("org");
+        let mut w = vec![scope];
         if let Some(s) = self.status.as_deref().filter(|s| !s.is_empty()) {
             // `open` = anything not closed.
             if s == "open" {
@@ -293,6 +420,7 @@ fn row_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
             host: r.get("host")?,
             source_ip: r.get("source_ip")?,
             destination_ip: r.get("destination_ip")?,
+            org: Some(r.get("org")?),
             retrospective: r.get::<_, i64>("retrospective")? != 0,
             summary: body.summary,
             event: body.event,
@@ -320,6 +448,7 @@ impl State {
         if !had_hits {
             db.execute_batch(INTEL_HITS_BACKFILL)?;
         }
+        upgrade_tenancy(&db)?;
         // `CREATE INDEX IF NOT EXISTS` above is the migration of older
         // databases; statistics let the planner pick between the indexes.
         if db.query_row(
@@ -386,20 +515,29 @@ impl State {
             .query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
-    pub fn create_user(&self, username: &str, role: &str, pw_hash: &str) -> Result<User> {
+    /// A new account in `org` holding `roles` (checked by the caller
+    /// against the built-in and custom roles).
+    pub fn create_user(
+        &self,
+        username: &str,
+        org: &str,
+        roles: &[String],
+        pw_hash: &str,
+    ) -> Result<User> {
         if username.is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
             return Err(StateError::Invalid(
                 "username: 1–64 characters without spaces".into(),
             ));
         }
-        check_role(role)?;
+        self.org(org)?;
         let created = now_iso();
         let n = self.db().execute(
-            "INSERT OR IGNORE INTO users(username, role, pw_hash, created) VALUES (?,?,?,?)",
-            params![username, role, pw_hash, created],
+            "INSERT INTO users(username, role, pw_hash, created, org, pw_changed) VALUES (?1,?2,?3,?4,?5,?4)
+             ON CONFLICT(username) DO NOTHING",
+            params![username, roles_text(roles), pw_hash, created, org],
         )?;
         if n == 0 {
-            return Err(StateError::Invalid(format!(
+            return Err(StateError::Conflict(format!(
                 "user `{username}` exists already"
             )));
         }
@@ -411,36 +549,22 @@ impl State {
         Ok(self
             .db()
             .query_row(
-                "SELECT username, role, disabled, created, last_login FROM users WHERE username = ?",
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?"),
                 [username],
-                |r| {
-                    Ok(User {
-                        username: r.get(0)?,
-                        role: r.get(1)?,
-                        disabled: r.get::<_, i64>(2)? != 0,
-                        created: r.get(3)?,
-                        last_login: r.get(4)?,
-                    })
-                },
+                row_user,
             )
             .optional()?)
     }
 
-    pub fn users(&self) -> Result<Vec<User>> {
+    /// Every user, or those of the organisations in `scope`.
+    pub fn users(&self, scope: &Scope) -> Result<Vec<User>> {
         let db = self.db();
-        let mut st = db.prepare(
-            "SELECT username, role, disabled, created, last_login FROM users ORDER BY username",
-        )?;
+        let (w, p) = scope.sql("org");
+        let mut st = db.prepare(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE {w} ORDER BY username"
+        ))?;
         let v = st
-            .query_map([], |r| {
-                Ok(User {
-                    username: r.get(0)?,
-                    role: r.get(1)?,
-                    disabled: r.get::<_, i64>(2)? != 0,
-                    created: r.get(3)?,
-                    last_login: r.get(4)?,
-                })
-            })?
+            .query_map(params_from_iter(p.iter()), row_user)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(v)
     }
@@ -456,31 +580,82 @@ impl State {
             .optional()?)
     }
 
+    /// The user's current and up to `n - 1` earlier password hashes,
+    /// newest first (a new password may be none of them).
+    pub fn recent_password_hashes(&self, username: &str, n: usize) -> Result<Vec<String>> {
+        let db = self.db();
+        let mut v: Vec<String> = db
+            .query_row(
+                "SELECT pw_hash FROM users WHERE username = ?",
+                [username],
+                |r| r.get(0),
+            )
+            .optional()?
+            .into_iter()
+            .collect();
+        let mut st = db.prepare(
+            "SELECT pw_hash FROM password_history WHERE username = ?1 ORDER BY changed DESC, rowid DESC LIMIT ?2",
+        )?;
+        v.extend(
+            st.query_map(params![username, n.saturating_sub(1) as i64], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?,
+        );
+        Ok(v)
+    }
+
+    /// Changes roles, password, disabled flag or organisation; `None`
+    /// leaves each as it is. A new password moves the old hash to the
+    /// history (the last [`PASSWORD_HISTORY`] are kept) and ends the
+    /// user's sessions, as disabling does.
     pub fn update_user(
         &self,
         username: &str,
-        role: Option<&str>,
+        roles: Option<&[String]>,
         pw_hash: Option<&str>,
         disabled: Option<bool>,
+        org: Option<&str>,
     ) -> Result<User> {
-        if let Some(r) = role {
-            check_role(r)?;
+        if let Some(o) = org {
+            self.org(o)?;
         }
-        let db = self.db();
-        if role.is_some_and(|r| r != "admin") || disabled == Some(true) {
-            last_admin_guard(&db, username, "demote or disable")?;
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let loses_sysadmin = roles.is_some_and(|r| !r.iter().any(|x| x == SYSADMIN));
+        if loses_sysadmin || disabled == Some(true) {
+            last_admin_guard(&tx, username, "demote or disable")?;
         }
-        let n = db.execute(
-            "UPDATE users SET role = coalesce(?, role), pw_hash = coalesce(?, pw_hash),
-             disabled = coalesce(?, disabled) WHERE username = ?",
-            params![role, pw_hash, disabled.map(i64::from), username],
+        if pw_hash.is_some() {
+            tx.execute(
+                "INSERT INTO password_history(username, pw_hash, changed)
+                 SELECT username, pw_hash, ?2 FROM users WHERE username = ?1",
+                params![username, now_iso()],
+            )?;
+            tx.execute(
+                "DELETE FROM password_history WHERE username = ?1 AND rowid NOT IN
+                 (SELECT rowid FROM password_history WHERE username = ?1 ORDER BY changed DESC, rowid DESC LIMIT ?2)",
+                params![username, PASSWORD_HISTORY as i64],
+            )?;
+        }
+        let n = tx.execute(
+            "UPDATE users SET role = coalesce(?1, role), pw_hash = coalesce(?2, pw_hash),
+             disabled = coalesce(?3, disabled), org = coalesce(?4, org),
+             pw_changed = CASE WHEN ?2 IS NULL THEN pw_changed ELSE ?5 END WHERE username = ?6",
+            params![
+                roles.map(roles_text),
+                pw_hash,
+                disabled.map(i64::from),
+                org,
+                now_iso(),
+                username
+            ],
         )?;
         if n == 0 {
             return Err(StateError::NotFound(format!("no user `{username}`")));
         }
-        if disabled == Some(true) || pw_hash.is_some() {
-            db.execute("DELETE FROM sessions WHERE username = ?", [username])?;
+        if disabled == Some(true) || pw_hash.is_some() || org.is_some() {
+            tx.execute("DELETE FROM sessions WHERE username = ?", [username])?;
         }
+        tx.commit()?;
         drop(db);
         self.user(username)?
             .ok_or_else(|| StateError::NotFound(username.into()))
@@ -495,6 +670,10 @@ impl State {
         }
         db.execute("DELETE FROM sessions WHERE username = ?", [username])?;
         db.execute("DELETE FROM tokens WHERE owner = ?", [username])?;
+        db.execute(
+            "DELETE FROM password_history WHERE username = ?",
+            [username],
+        )?;
         Ok(())
     }
 
@@ -506,8 +685,69 @@ impl State {
         Ok(())
     }
 
+    // ---- custom roles --------------------------------------------------
+
+    pub fn custom_roles(&self) -> Result<Vec<taishi_auth::CustomRole>> {
+        let db = self.db();
+        let mut st = db.prepare("SELECT id, name, permissions FROM roles ORDER BY id")?;
+        let v = st
+            .query_map([], |r| {
+                let perms: String = r.get(2)?;
+                Ok(taishi_auth::CustomRole {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    // A permission a later version dropped is ignored, not fatal.
+                    permissions: perms
+                        .split_whitespace()
+                        .filter_map(taishi_auth::Permission::parse)
+                        .collect(),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(v)
+    }
+
+    /// Creates or replaces a custom role (validated by `CustomRole::new`).
+    pub fn put_custom_role(&self, role: &taishi_auth::CustomRole) -> Result<()> {
+        let perms = role
+            .permissions
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.db().execute(
+            "INSERT INTO roles(id, name, permissions, created) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO UPDATE SET name = ?2, permissions = ?3",
+            params![role.id, role.name, perms, now_iso()],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a custom role no account or token holds.
+    pub fn delete_custom_role(&self, id: &str) -> Result<()> {
+        let db = self.db();
+        let like = format!("% {id} %");
+        let holders: i64 = db.query_row(
+            "SELECT (SELECT count(*) FROM users WHERE ' ' || role || ' ' LIKE ?1)
+                  + (SELECT count(*) FROM tokens WHERE ' ' || role || ' ' LIKE ?1)",
+            [&like],
+            |r| r.get(0),
+        )?;
+        if holders > 0 {
+            return Err(StateError::Conflict(format!(
+                "role `{id}` is held by {holders} account(s) or token(s); take it from them first"
+            )));
+        }
+        if db.execute("DELETE FROM roles WHERE id = ?", [id])? == 0 {
+            return Err(StateError::NotFound(format!("no custom role `{id}`")));
+        }
+        Ok(())
+    }
+
     // ---- sessions and tokens -----------------------------------------
 
+    /// A session that ends at `expires` (seconds since the epoch) at the
+    /// latest: the absolute timeout.
     pub fn create_session(
         &self,
         id_hash: &str,
@@ -516,33 +756,49 @@ impl State {
         expires: i64,
     ) -> Result<()> {
         let db = self.db();
+        let now = Utc::now().timestamp();
+        db.execute("DELETE FROM sessions WHERE expires < ?", [now])?;
         db.execute(
-            "DELETE FROM sessions WHERE expires < ?",
-            [Utc::now().timestamp()],
-        )?;
-        db.execute(
-            "INSERT INTO sessions(id_hash, username, csrf, expires) VALUES (?,?,?,?)",
-            params![id_hash, username, csrf, expires],
+            "INSERT INTO sessions(id_hash, username, csrf, expires, created, last_seen) VALUES (?1,?2,?3,?4,?5,?5)",
+            params![id_hash, username, csrf, expires, now],
         )?;
         Ok(())
     }
 
-    pub fn session(&self, id_hash: &str) -> Result<Option<Session>> {
-        Ok(self
+    /// A live session: not past its absolute end, used within the last
+    /// `idle_secs`, its user enabled. Its activity is written at most once
+    /// a minute, so the idle timeout is exact to a minute.
+    pub fn session(&self, id_hash: &str, idle_secs: i64) -> Result<Option<Session>> {
+        let now = Utc::now().timestamp();
+        let s = self
             .reader()
             .query_row(
-                "SELECT s.username, u.role, s.csrf FROM sessions s JOIN users u ON u.username = s.username
-                 WHERE s.id_hash = ? AND s.expires >= ? AND u.disabled = 0",
-                params![id_hash, Utc::now().timestamp()],
+                "SELECT s.username, u.role, u.org, s.csrf, s.last_seen FROM sessions s
+                 JOIN users u ON u.username = s.username
+                 WHERE s.id_hash = ?1 AND s.expires >= ?2 AND s.last_seen >= ?3 AND u.disabled = 0",
+                params![id_hash, now, now - idle_secs],
                 |r| {
-                    Ok(Session {
-                        username: r.get(0)?,
-                        role: r.get(1)?,
-                        csrf: r.get(2)?,
-                    })
+                    Ok((
+                        Session {
+                            username: r.get(0)?,
+                            roles: roles_of(&r.get::<_, String>(1)?),
+                            org: r.get(2)?,
+                            csrf: r.get(3)?,
+                        },
+                        r.get::<_, i64>(4)?,
+                    ))
                 },
             )
-            .optional()?)
+            .optional()?;
+        if let Some((_, seen)) = &s {
+            if now - seen >= 60 {
+                self.db().execute(
+                    "UPDATE sessions SET last_seen = ?1 WHERE id_hash = ?2",
+                    params![now, id_hash],
+                )?;
+            }
+        }
+        Ok(s.map(|(s, _)| s))
     }
 
     pub fn delete_session(&self, id_hash: &str) -> Result<()> {
@@ -551,86 +807,113 @@ impl State {
         Ok(())
     }
 
+    /// A token of `owner` holding `roles`, binding what it sends to `org`.
     pub fn create_token(
         &self,
         id: &str,
         name: &str,
-        role: &str,
+        roles: &[String],
         owner: &str,
+        org: &str,
         hash: &str,
     ) -> Result<Token> {
-        check_role(role)?;
+        self.org(org)?;
         let created = now_iso();
         self.db().execute(
-            "INSERT INTO tokens(id, name, role, owner, hash, created) VALUES (?,?,?,?,?,?)",
-            params![id, name, role, owner, hash, created],
+            "INSERT INTO tokens(id, name, role, owner, hash, created, org) VALUES (?,?,?,?,?,?,?)",
+            params![id, name, roles_text(roles), owner, hash, created, org],
         )?;
         Ok(Token {
             id: id.into(),
             name: name.into(),
-            role: role.into(),
+            roles: roles.to_vec(),
             owner: owner.into(),
+            org: org.into(),
             created,
             last_used: None,
         })
     }
 
-    /// The token's id, owner and effective role, when the hash is a live
-    /// token. The role is the lower of the token's and its owner's current
-    /// one: a token never has more power than the person who holds it, so a
-    /// demotion reaches the tokens made before it. A deleted or disabled
+    /// A live token: its id, owner, roles, its owner's current roles (the
+    /// caller grants the intersection, so a token never has more power
+    /// than the person who holds it and a demotion reaches the tokens made
+    /// before it) and the organisation it binds to. A deleted or disabled
     /// owner's tokens are not live.
-    pub fn token(&self, hash: &str) -> Result<Option<(String, String, String)>> {
+    pub fn token(&self, hash: &str) -> Result<Option<TokenAuth>> {
         let db = self.db();
-        let t: Option<(String, String, String)> = db
+        let t: Option<TokenAuth> = db
             .query_row(
-                "SELECT t.id, t.owner, t.role, u.role FROM tokens t JOIN users u ON u.username = t.owner
+                "SELECT t.id, t.owner, t.role, u.role, t.org, u.org FROM tokens t
+                 JOIN users u ON u.username = t.owner
                  WHERE t.hash = ? AND u.disabled = 0",
                 [hash],
                 |r| {
-                    let (tok, owner): (String, String) = (r.get(2)?, r.get(3)?);
-                    Ok((r.get(0)?, r.get(1)?, lower_role(&tok, &owner).to_string()))
+                    Ok(TokenAuth {
+                        id: r.get(0)?,
+                        owner: r.get(1)?,
+                        roles: roles_of(&r.get::<_, String>(2)?),
+                        owner_roles: roles_of(&r.get::<_, String>(3)?),
+                        org: r.get(4)?,
+                        owner_org: r.get(5)?,
+                    })
                 },
             )
             .optional()?;
         // Senders call with their token on every batch: `last_used` is
         // written at most once a minute, not once per request.
-        if let Some((id, _, _)) = &t {
+        if let Some(t) = &t {
             let stale = (Utc::now() - chrono::TimeDelta::minutes(1))
                 .to_rfc3339_opts(SecondsFormat::Millis, true);
             db.execute(
                 "UPDATE tokens SET last_used = ?1 WHERE id = ?2 AND (last_used IS NULL OR last_used < ?3)",
-                params![now_iso(), id, stale],
+                params![now_iso(), t.id, stale],
             )?;
         }
         Ok(t)
     }
 
-    pub fn tokens(&self, owner: Option<&str>) -> Result<Vec<Token>> {
+    /// Tokens of `owner`, or every token of the organisations in `scope`.
+    pub fn tokens(&self, owner: Option<&str>, scope: &Scope) -> Result<Vec<Token>> {
         let db = self.db();
-        let mut st = db.prepare(
-            "SELECT id, name, role, owner, created, last_used FROM tokens
-             WHERE ?1 IS NULL OR owner = ?1 ORDER BY created",
-        )?;
+        let (w, mut p) = scope.sql("org");
+        p.push(owner.map_or(rusqlite::types::Value::Null, |o| {
+            rusqlite::types::Value::Text(o.into())
+        }));
+        let mut st = db.prepare(&format!(
+            "SELECT id, name, role, owner, org, created, last_used FROM tokens
+             WHERE {w} AND (?{n} IS NULL OR owner = ?{n}) ORDER BY created",
+            n = p.len()
+        ))?;
         let v = st
-            .query_map([owner], |r| {
+            .query_map(params_from_iter(p.iter()), |r| {
                 Ok(Token {
                     id: r.get(0)?,
                     name: r.get(1)?,
-                    role: r.get(2)?,
+                    roles: roles_of(&r.get::<_, String>(2)?),
                     owner: r.get(3)?,
-                    created: r.get(4)?,
-                    last_used: r.get(5)?,
+                    org: r.get(4)?,
+                    created: r.get(5)?,
+                    last_used: r.get(6)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(v)
     }
 
-    pub fn delete_token(&self, id: &str, owner: Option<&str>) -> Result<()> {
+    /// Revokes a token: `owner`'s own, or any of an organisation in `scope`.
+    pub fn delete_token(&self, id: &str, owner: Option<&str>, scope: &Scope) -> Result<()> {
+        let (w, mut p) = scope.sql("org");
+        p.push(rusqlite::types::Value::Text(id.into()));
+        let idn = p.len();
+        p.push(owner.map_or(rusqlite::types::Value::Null, |o| {
+            rusqlite::types::Value::Text(o.into())
+        }));
         let n = self.db().execute(
-            "DELETE FROM tokens WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)",
-            params![id, owner],
+            &format!(
+                "DELETE FROM tokens WHERE {w} AND id = ?{idn} AND (?{on} IS NULL OR owner = ?{on})",
+                on = p.len()
+            ),
+            params_from_iter(p.iter()),
         )?;
         if n == 0 {
             return Err(StateError::NotFound(format!("no token `{id}`")));
@@ -650,10 +933,11 @@ impl State {
         {
             let mut st = tx.prepare_cached(
                 "INSERT OR IGNORE INTO alerts(id, ts, created, updated, kind, rule_id, rule_title, level,
-                 host, source_ip, destination_ip, status, resolution, assignee, retrospective, body)
-                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                 host, source_ip, destination_ip, status, resolution, assignee, retrospective, body, org)
+                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             )?;
             for a in alerts {
+                let org = a.org.as_deref().unwrap_or(ROOT_ORG);
                 let body = serde_json::to_string(&Body {
                     tags: a.tags.clone(),
                     timestamp: a.timestamp,
@@ -667,15 +951,16 @@ impl State {
                     if let Some(ind) = a.summary.get("indicator").and_then(|v| v.as_str()) {
                         let text = |k: &str| a.summary.get(k).and_then(|v| v.as_str());
                         tx.prepare_cached(
-                            "INSERT OR IGNORE INTO intel_hits(alert_id, indicator, type, source, ts)
-                             VALUES (?,?,?,?,?)",
+                            "INSERT OR IGNORE INTO intel_hits(alert_id, indicator, type, source, ts, org)
+                             VALUES (?,?,?,?,?,?)",
                         )?
                         .execute(params![
                             a.id,
                             ind,
                             text("indicator.type"),
                             text("intel.source"),
-                            a.timestamp.timestamp_micros()
+                            a.timestamp.timestamp_micros(),
+                            org
                         ])?;
                     }
                 }
@@ -695,7 +980,8 @@ impl State {
                     a.resolution.map(Resolution::name),
                     a.assignee,
                     a.retrospective as i64,
-                    body
+                    body,
+                    org
                 ])?;
                 fresh.push(n == 1);
             }
@@ -859,13 +1145,20 @@ impl State {
     }
 
     /// Alert counts for the overview: by level, open, total in the range.
-    pub fn alert_counts(&self, from_us: i64, to_us: i64) -> Result<(u64, u64, [u64; 5])> {
+    pub fn alert_counts(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        scope: &Scope,
+    ) -> Result<(u64, u64, [u64; 5])> {
         let db = self.reader();
         let mut levels = [0u64; 5];
-        let mut st = db.prepare_cached(
-            "SELECT level, count(*) FROM alerts WHERE ts >= ? AND ts < ? GROUP BY level",
-        )?;
-        let rows = st.query_map(params![from_us, to_us], |r| {
+        let (w, mut p) = scope.sql("org");
+        p.extend([from_us.into(), to_us.into()]);
+        let mut st = db.prepare_cached(&format!(
+            "SELECT level, count(*) FROM alerts WHERE {w} AND ts >= ? AND ts < ? GROUP BY level"
+        ))?;
+        let rows = st.query_map(params_from_iter(p.iter()), |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
         })?;
         for r in rows {
@@ -873,8 +1166,8 @@ impl State {
             levels[l.clamp(0, 4) as usize] += n as u64;
         }
         let open: i64 = db.query_row(
-            "SELECT count(*) FROM alerts WHERE status != 'closed' AND ts >= ? AND ts < ?",
-            params![from_us, to_us],
+            &format!("SELECT count(*) FROM alerts WHERE {w} AND status != 'closed' AND ts >= ? AND ts < ?"),
+            params_from_iter(p.iter()),
             |r| r.get(0),
         )?;
         Ok((levels.iter().sum(), open as u64, levels))
@@ -892,25 +1185,41 @@ impl State {
         start: i64,
         step: i64,
         top: usize,
+        scope: &Scope,
     ) -> Result<AlertOverview> {
         let db = self.reader();
+        // Each query below numbers its own parameters; the scope's follow.
+        let scoped = |fixed: Vec<rusqlite::types::Value>| {
+            let (w, sp) = scope.sql_at("org", fixed.len() + 1);
+            let mut v = fixed;
+            v.extend(sp);
+            (w, v)
+        };
         let mut o = AlertOverview::default();
-        let mut st = db.prepare_cached(
+        let (w, p) = scoped(vec![
+            start.into(),
+            step.max(1).into(),
+            from_us.into(),
+            to_us.into(),
+        ]);
+        let mut st = db.prepare_cached(&format!(
             "SELECT (ts - ?1) / ?2 AS b, level, count(*) FROM alerts
-             WHERE ts >= ?3 AND ts < ?4 GROUP BY b, level",
-        )?;
+             WHERE ts >= ?3 AND ts < ?4 AND {w} GROUP BY b, level"
+        ))?;
         o.over_time = st
-            .query_map(params![start, step.max(1), from_us, to_us], |r| {
+            .query_map(params_from_iter(p), |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         // Every rule of the range: the ATT&CK matrix sums over all of them.
-        let mut st = db.prepare_cached(
+        let (w, p) = scoped(vec![from_us.into(), to_us.into()]);
+        let mut st = db.prepare_cached(&format!(
             "SELECT rule_id, max(level), count(*), max(ts) FROM alerts
-             WHERE ts >= ?1 AND ts < ?2 GROUP BY rule_id ORDER BY count(*) DESC LIMIT 5000",
-        )?;
+             WHERE ts >= ?1 AND ts < ?2 AND {w}
+             GROUP BY rule_id ORDER BY count(*) DESC LIMIT 5000"
+        ))?;
         let rules = st
-            .query_map(params![from_us, to_us], |r| {
+            .query_map(params_from_iter(p), |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, i64>(1)?,
@@ -934,24 +1243,30 @@ impl State {
                 .unwrap_or_default();
             o.rules.push((id, title, level, n, tags));
         }
-        let mut st = db.prepare_cached(
+        let (w, p) = scoped(vec![from_us.into(), to_us.into(), (top as i64).into()]);
+        let mut st = db.prepare_cached(&format!(
             "SELECT host, count(*), max(level) FROM alerts
-             WHERE ts >= ?1 AND ts < ?2 AND host IS NOT NULL
-             GROUP BY host ORDER BY count(*) DESC LIMIT ?3",
-        )?;
+             WHERE ts >= ?1 AND ts < ?2 AND host IS NOT NULL AND {w}
+             GROUP BY host ORDER BY count(*) DESC LIMIT ?3"
+        ))?;
         o.hosts = st
-            .query_map(params![from_us, to_us, top as i64], |r| {
+            .query_map(params_from_iter(p), |r| {
                 Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         // More than `top`: the caller keeps those that are IP addresses.
-        let mut st = db.prepare_cached(
+        let (w, p) = scoped(vec![
+            from_us.into(),
+            to_us.into(),
+            ((top * 5) as i64).into(),
+        ]);
+        let mut st = db.prepare_cached(&format!(
             "SELECT source_ip, count(*) FROM alerts
-             WHERE ts >= ?1 AND ts < ?2 AND source_ip IS NOT NULL
-             GROUP BY source_ip ORDER BY count(*) DESC LIMIT ?3",
-        )?;
+             WHERE ts >= ?1 AND ts < ?2 AND source_ip IS NOT NULL AND {w}
+             GROUP BY source_ip ORDER BY count(*) DESC LIMIT ?3"
+        ))?;
         o.sources = st
-            .query_map(params![from_us, to_us, (top * 5) as i64], |r| {
+            .query_map(params_from_iter(p), |r| {
                 Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -966,13 +1281,19 @@ impl State {
     pub fn intel_hit_counts(
         &self,
         values: &[&str],
+        scope: &Scope,
     ) -> Result<std::collections::HashMap<String, (u64, Option<String>)>> {
         let db = self.reader();
-        let mut st =
-            db.prepare_cached("SELECT count(*), max(ts) FROM intel_hits WHERE indicator = ?")?;
+        let (w, sp) = scope.sql_at("org", 2);
+        let mut st = db.prepare_cached(&format!(
+            "SELECT count(*), max(ts) FROM intel_hits WHERE indicator = ?1 AND {w}"
+        ))?;
         let mut out = std::collections::HashMap::new();
         for v in values {
-            let (n, ts): (i64, Option<i64>) = st.query_row([v], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let mut p = vec![rusqlite::types::Value::Text(v.to_string())];
+            p.extend(sp.iter().cloned());
+            let (n, ts): (i64, Option<i64>) =
+                st.query_row(params_from_iter(p), |r| Ok((r.get(0)?, r.get(1)?)))?;
             if n > 0 {
                 out.insert(v.to_string(), (n as u64, ts.and_then(iso_us)));
             }
@@ -986,34 +1307,38 @@ impl State {
         indicator: &str,
         limit: usize,
         offset: usize,
+        scope: &Scope,
     ) -> Result<(u64, Vec<Alert>)> {
         let db = self.reader();
+        let (w, mut p) = scope.sql_at("h.org", 2);
+        p.insert(0, rusqlite::types::Value::Text(indicator.into()));
         let total: i64 = db.query_row(
-            "SELECT count(*) FROM intel_hits WHERE indicator = ?",
-            [indicator],
+            &format!("SELECT count(*) FROM intel_hits h WHERE h.indicator = ?1 AND {w}"),
+            params_from_iter(p.iter()),
             |r| r.get(0),
         )?;
         let mut st = db.prepare(&format!(
             "SELECT a.* FROM intel_hits h JOIN alerts a ON a.id = h.alert_id
-             WHERE h.indicator = ? ORDER BY h.ts DESC LIMIT {} OFFSET {offset}",
+             WHERE h.indicator = ?1 AND {w} ORDER BY h.ts DESC LIMIT {} OFFSET {offset}",
             limit.min(1000)
         ))?;
         let v = st
-            .query_map([indicator], row_alert)?
+            .query_map(params_from_iter(p.iter()), row_alert)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok((total as u64, v))
     }
 
     /// Indicators by number of hits.
-    pub fn intel_top(&self, limit: usize) -> Result<Vec<IntelHitCount>> {
+    pub fn intel_top(&self, limit: usize, scope: &Scope) -> Result<Vec<IntelHitCount>> {
         let db = self.reader();
+        let (w, p) = scope.sql("org");
         let mut st = db.prepare(&format!(
             "SELECT indicator, max(type), max(source), count(*) AS n, max(ts) FROM intel_hits
-             GROUP BY indicator ORDER BY n DESC, max(ts) DESC LIMIT {}",
+             WHERE {w} GROUP BY indicator ORDER BY n DESC, max(ts) DESC LIMIT {}",
             limit.min(1000)
         ))?;
         let v = st
-            .query_map([], |r| {
+            .query_map(params_from_iter(p.iter()), |r| {
                 Ok(IntelHitCount {
                     indicator: r.get(0)?,
                     kind: r.get(1)?,
@@ -1062,32 +1387,15 @@ impl State {
     }
 }
 
-/// Roles in order of power; an unknown role has none.
-pub fn role_rank(role: &str) -> u8 {
-    match role {
-        "admin" => 2,
-        "analyst" => 1,
-        _ => 0,
-    }
-}
-
-/// The less powerful of two roles.
-pub fn lower_role<'a>(a: &'a str, b: &'a str) -> &'a str {
-    if role_rank(a) <= role_rank(b) {
-        a
-    } else {
-        b
-    }
-}
-
 /// Refuses to take away the last enabled administrator: with none left,
 /// nobody could manage users, outputs or feeds again short of editing the
 /// database.
 fn last_admin_guard(db: &Connection, username: &str, what: &str) -> Result<()> {
+    let holds = format!("% {SYSADMIN} %");
     let is_admin: bool = db
         .query_row(
-            "SELECT role = 'admin' AND disabled = 0 FROM users WHERE username = ?",
-            [username],
+            "SELECT ' ' || role || ' ' LIKE ?1 AND disabled = 0 FROM users WHERE username = ?2",
+            params![holds, username],
             |r| r.get(0),
         )
         .optional()?
@@ -1096,25 +1404,16 @@ fn last_admin_guard(db: &Connection, username: &str, what: &str) -> Result<()> {
         return Ok(());
     }
     let others: i64 = db.query_row(
-        "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND username != ?",
-        [username],
+        "SELECT count(*) FROM users WHERE ' ' || role || ' ' LIKE ?1 AND disabled = 0 AND username != ?2",
+        params![holds, username],
         |r| r.get(0),
     )?;
     if others == 0 {
         return Err(StateError::Conflict(format!(
-            "cannot {what} `{username}`: it is the last administrator; make another user admin first"
+            "cannot {what} `{username}`: it is the last system administrator; give another account the `{SYSADMIN}` role first"
         )));
     }
     Ok(())
-}
-
-pub fn check_role(role: &str) -> Result<()> {
-    match role {
-        "admin" | "analyst" | "viewer" => Ok(()),
-        other => Err(StateError::Invalid(format!(
-            "role: `{other}` is not one of admin, analyst, viewer"
-        ))),
-    }
 }
 
 /// The service's alert store is this database.
@@ -1194,59 +1493,252 @@ mod tests {
             .is_err());
     }
 
-    #[test]
-    fn a_tokens_role_is_capped_by_its_owners_current_role() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = State::open(&dir.path().join("state.db")).unwrap();
-        s.create_user("root", "admin", "h").unwrap();
-        s.create_user("bob", "admin", "h").unwrap();
-        s.create_token("t1", "ci", "admin", "bob", "hash1").unwrap();
-        s.create_token("t2", "ro", "viewer", "bob", "hash2")
-            .unwrap();
-        let role = |h: &str| s.token(h).unwrap().map(|t| t.2);
-        assert_eq!(role("hash1").as_deref(), Some("admin"));
-        s.update_user("bob", Some("analyst"), None, None).unwrap();
-        assert_eq!(role("hash1").as_deref(), Some("analyst"));
-        assert_eq!(role("hash2").as_deref(), Some("viewer"));
-        s.update_user("bob", None, None, Some(true)).unwrap();
-        assert_eq!(role("hash1"), None);
-        s.update_user("bob", None, None, Some(false)).unwrap();
-        s.delete_user("bob").unwrap();
-        assert_eq!(role("hash1"), None);
-        for (a, b, low) in [
-            ("admin", "viewer", "viewer"),
-            ("analyst", "admin", "analyst"),
-            ("nonsense", "admin", "nonsense"),
-        ] {
-            assert_eq!(lower_role(a, b), low);
-            assert_eq!(role_rank(lower_role(b, a)), role_rank(low));
-        }
+    fn r(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|x| x.to_string()).collect()
     }
 
     #[test]
-    fn the_last_enabled_admin_stays() {
+    fn a_token_carries_its_roles_its_owners_and_its_organisation() {
         let dir = tempfile::tempdir().unwrap();
         let s = State::open(&dir.path().join("state.db")).unwrap();
-        s.create_user("root", "admin", "h").unwrap();
+        s.create_user("root", ROOT_ORG, &r(&["sysadmin"]), "h")
+            .unwrap();
+        s.create_org("op-a", ROOT_ORG, "Operator A").unwrap();
+        s.create_user("bob", "op-a", &r(&["analyst"]), "h").unwrap();
+        s.create_token("t1", "ci", &r(&["analyst"]), "bob", "op-a", "hash1")
+            .unwrap();
+        let t = s.token("hash1").unwrap().unwrap();
+        assert_eq!(
+            (t.roles, t.owner_roles, t.org.as_str(), t.owner_org.as_str()),
+            (r(&["analyst"]), r(&["analyst"]), "op-a", "op-a")
+        );
+        s.update_user("bob", Some(&r(&["viewer"])), None, None, None)
+            .unwrap();
+        assert_eq!(
+            s.token("hash1").unwrap().unwrap().owner_roles,
+            r(&["viewer"])
+        );
+        s.update_user("bob", None, None, Some(true), None).unwrap();
+        assert_eq!(s.token("hash1").unwrap(), None);
+        s.update_user("bob", None, None, Some(false), None).unwrap();
+        let scope_a = Scope::Orgs(vec!["op-a".into()]);
+        assert_eq!(s.tokens(None, &scope_a).unwrap().len(), 1);
+        assert_eq!(
+            s.tokens(None, &Scope::Orgs(vec![ROOT_ORG.into()]))
+                .unwrap()
+                .len(),
+            0
+        );
+        assert!(s.delete_token("t1", None, &Scope::Orgs(vec![])).is_err());
+        s.delete_user("bob").unwrap();
+        assert_eq!(s.token("hash1").unwrap(), None);
+        assert!(s
+            .create_token("t2", "x", &r(&["viewer"]), "root", "nowhere", "h2")
+            .is_err());
+    }
+
+    #[test]
+    fn the_last_enabled_system_administrator_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::open(&dir.path().join("state.db")).unwrap();
+        s.create_user("root", ROOT_ORG, &r(&["sysadmin"]), "h")
+            .unwrap();
         let conflict = |r: Result<User>| matches!(r, Err(StateError::Conflict(_)));
-        assert!(conflict(s.update_user("root", Some("viewer"), None, None)));
-        assert!(conflict(s.update_user("root", None, None, Some(true))));
+        assert!(conflict(s.update_user(
+            "root",
+            Some(&r(&["viewer"])),
+            None,
+            None,
+            None
+        )));
+        assert!(conflict(s.update_user(
+            "root",
+            None,
+            None,
+            Some(true),
+            None
+        )));
         assert!(matches!(
             s.delete_user("root"),
             Err(StateError::Conflict(_))
         ));
         // Changing the password or re-stating the role is fine.
         assert!(s
-            .update_user("root", Some("admin"), Some("h2"), None)
+            .update_user(
+                "root",
+                Some(&r(&["sysadmin", "viewer"])),
+                Some("h2"),
+                None,
+                None
+            )
             .is_ok());
-        s.create_user("ops", "admin", "h").unwrap();
-        s.update_user("ops", None, None, Some(true)).unwrap();
-        // A disabled admin is no stand-in.
-        assert!(conflict(s.update_user("root", Some("analyst"), None, None)));
-        s.update_user("ops", None, None, Some(false)).unwrap();
-        assert!(s.update_user("root", Some("analyst"), None, None).is_ok());
+        s.create_user("ops", ROOT_ORG, &r(&["sysadmin"]), "h")
+            .unwrap();
+        s.update_user("ops", None, None, Some(true), None).unwrap();
+        // A disabled administrator is no stand-in.
+        assert!(conflict(s.update_user(
+            "root",
+            Some(&r(&["analyst"])),
+            None,
+            None,
+            None
+        )));
+        s.update_user("ops", None, None, Some(false), None).unwrap();
+        assert!(s
+            .update_user("root", Some(&r(&["analyst"])), None, None, None)
+            .is_ok());
         assert!(matches!(s.delete_user("ops"), Err(StateError::Conflict(_))));
-        // Non-admins come and go freely.
         assert!(s.delete_user("root").is_ok());
+    }
+
+    #[test]
+    fn passwords_keep_a_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::open(&dir.path().join("state.db")).unwrap();
+        s.create_user("u", ROOT_ORG, &r(&["viewer"]), "h0").unwrap();
+        for i in 1..=8 {
+            s.update_user("u", None, Some(&format!("h{i}")), None, None)
+                .unwrap();
+        }
+        let recent = s.recent_password_hashes("u", 3).unwrap();
+        assert_eq!(recent, r(&["h8", "h7", "h6"]));
+        assert_eq!(
+            s.recent_password_hashes("u", 100).unwrap().len(),
+            PASSWORD_HISTORY + 1
+        );
+        assert!(s.user("u").unwrap().unwrap().password_changed.is_some());
+    }
+
+    #[test]
+    fn organisations_form_a_tree_and_scope_what_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::open(&dir.path().join("state.db")).unwrap();
+        s.create_org("op-a", ROOT_ORG, "A").unwrap();
+        s.create_org("op-b", ROOT_ORG, "B").unwrap();
+        s.create_org("op-a-1", "op-a", "A subsidiary").unwrap();
+        let mut sub = s.subtree("op-a").unwrap();
+        sub.sort();
+        assert_eq!(sub, r(&["op-a", "op-a-1"]));
+        assert_eq!(s.subtree(ROOT_ORG).unwrap().len(), 4);
+        assert_eq!(
+            s.ancestry("op-a-1").unwrap(),
+            r(&[ROOT_ORG, "op-a", "op-a-1"])
+        );
+        let ids: Vec<String> = s
+            .orgs(&Scope::All)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        assert_eq!(ids[0], ROOT_ORG);
+        assert!(ids.iter().position(|x| x == "op-a") < ids.iter().position(|x| x == "op-a-1"));
+        assert!(matches!(
+            s.create_org("op-a", ROOT_ORG, "again"),
+            Err(StateError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.create_org("X!", ROOT_ORG, "bad"),
+            Err(StateError::Invalid(_))
+        ));
+        assert!(matches!(
+            s.create_org("op-c", "nowhere", "c"),
+            Err(StateError::NotFound(_))
+        ));
+        let mut parent = "op-a-1".to_string();
+        for i in 0..10 {
+            match s.create_org(&format!("deep-{i}"), &parent, "d") {
+                Ok(o) => parent = o.id,
+                Err(e) => {
+                    assert!(matches!(e, StateError::Invalid(_)), "{e}");
+                    break;
+                }
+            }
+        }
+        assert!(s.ancestry(&parent).unwrap().len() <= orgs::MAX_DEPTH + 1);
+
+        let mut a = alert("x1", "high", "h1");
+        a.alert.org = Some("op-a-1".into());
+        let mut b = alert("x2", "high", "h2");
+        b.alert.org = Some("op-b".into());
+        s.insert_alerts(&[a, b, alert("x3", "low", "h3")]).unwrap();
+        let seen = |scope: Scope| {
+            let (n, v) = s
+                .alerts(&AlertFilter {
+                    scope,
+                    ..Default::default()
+                })
+                .unwrap();
+            let mut ids: Vec<String> = v.into_iter().map(|a| a.id.clone()).collect();
+            ids.sort();
+            (n, ids)
+        };
+        assert_eq!(
+            seen(Scope::Orgs(s.subtree("op-a").unwrap())),
+            (1, r(&["x1"]))
+        );
+        assert_eq!(seen(Scope::Orgs(r(&["op-b"]))), (1, r(&["x2"])));
+        assert_eq!(seen(Scope::All).0, 3);
+        assert_eq!(s.alert("x3").unwrap().org.as_deref(), Some(ROOT_ORG));
+        let (_, _, levels) = s
+            .alert_counts(0, i64::MAX, &Scope::Orgs(r(&["op-b"])))
+            .unwrap();
+        assert_eq!(levels.iter().sum::<u64>(), 1);
+        let o = s
+            .alert_overview(
+                0,
+                i64::MAX,
+                0,
+                3_600_000_000,
+                10,
+                &Scope::Orgs(r(&["op-a-1"])),
+            )
+            .unwrap();
+        assert_eq!(o.hosts, vec![("h1".to_string(), 1, Level::High.rank())]);
+        assert!(matches!(s.delete_org("op-b"), Err(StateError::Conflict(_))));
+        assert!(matches!(
+            s.delete_org(ROOT_ORG),
+            Err(StateError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn an_old_database_is_brought_to_organisations_and_roles() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        {
+            let db = Connection::open(&path).unwrap();
+            db.execute_batch(SCHEMA).unwrap();
+            db.execute(
+                "INSERT INTO users(username, role, pw_hash, created) VALUES ('admin', 'admin', 'h', 'x')",
+                [],
+            )
+            .unwrap();
+        }
+        let s = State::open(&path).unwrap();
+        let u = s.user("admin").unwrap().unwrap();
+        assert_eq!(u.roles, r(&["sysadmin", "secadmin", "analyst"]));
+        assert_eq!(u.org, ROOT_ORG);
+        drop(s);
+        // Opening again changes nothing.
+        let s = State::open(&path).unwrap();
+        assert_eq!(s.user("admin").unwrap().unwrap().roles.len(), 3);
+    }
+
+    #[test]
+    fn custom_roles_are_kept_and_not_deleted_while_held() {
+        use taishi_auth::{CustomRole, Permission as P};
+        let dir = tempfile::tempdir().unwrap();
+        let s = State::open(&dir.path().join("state.db")).unwrap();
+        let role = CustomRole::new("hunter", "Hunter", vec![P::Search, P::AlertsRead]).unwrap();
+        s.put_custom_role(&role).unwrap();
+        assert_eq!(s.custom_roles().unwrap(), vec![role]);
+        s.create_user("h", ROOT_ORG, &r(&["hunter"]), "x").unwrap();
+        assert!(matches!(
+            s.delete_custom_role("hunter"),
+            Err(StateError::Conflict(_))
+        ));
+        s.delete_user("h").unwrap();
+        s.delete_custom_role("hunter").unwrap();
+        assert!(s.custom_roles().unwrap().is_empty());
     }
 }
