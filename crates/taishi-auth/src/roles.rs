@@ -110,6 +110,16 @@ impl<'de> serde::Deserialize<'de> for Permission {
     }
 }
 
+impl schemars::JsonSchema for Permission {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Permission".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = Permission::ALL.iter().map(|p| p.name()).collect();
+        schemars::json_schema!({"type": "string", "enum": names})
+    }
+}
+
 /// A set of permissions (a bit each).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
 pub struct Grants(u64);

@@ -299,12 +299,6 @@ pub struct AlertFilter {
     pub scope: Scope,
 }
 
-impl Default for Scope {
-    fn default() -> Scope {
-        Scope::All
-    }
-}
-
 impl AlertFilter {
     fn where_clause(&self) -> (String, Vec<rusqlite::types::Value>) {
         use rusqlite::types::Value as V;

@@ -31,9 +31,10 @@ pub struct Org {
 }
 
 /// Which organisations a query may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Scope {
     /// Every organisation: the service itself (retention, the pipeline).
+    #[default]
     All,
     /// These organisations only: a caller's own and those below it.
     Orgs(Vec<String>),
