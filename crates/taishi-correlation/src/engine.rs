@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
-use taishi_event::{Event, Value};
+use taishi_event::{ecs, Event, Value};
 
 use crate::rule::{CorrelationRule, CorrelationType};
 
@@ -501,12 +501,18 @@ impl Corr {
         event_count: usize,
         matched_rules: Vec<String>,
     ) -> CorrelationHit {
-        let group = rule
+        let mut group: Vec<(String, String)> = rule
             .group_by
             .iter()
             .cloned()
             .zip(g.values.iter().cloned())
             .collect();
+        // The organisation, kept last in the key (see `make_obs`).
+        if let Some(org) = g.values.get(rule.group_by.len()).filter(|o| !o.is_empty()) {
+            if !rule.group_by.iter().any(|f| f == ecs::ORGANIZATION_ID) {
+                group.push((ecs::ORGANIZATION_ID.to_string(), org.clone()));
+            }
+        }
         let fields = carry
             .iter()
             .zip(&g.carry)
@@ -1074,6 +1080,11 @@ fn make_obs(
         key.extend_from_slice(&(v.len() as u32).to_le_bytes());
         key.extend_from_slice(v.as_bytes());
     }
+    // Every group is within one organisation: a member's events never
+    // count towards a sibling's threshold, and the hit says whose it is.
+    let org = src.text(ecs::ORGANIZATION_ID).unwrap_or_default();
+    key.extend_from_slice(&(org.len() as u32).to_le_bytes());
+    key.extend_from_slice(org.as_bytes());
     let mut num = f64::NAN;
     let mut hash = None;
     if rule.kind == CorrelationType::ValueCount {

@@ -73,6 +73,49 @@ fn event_count_wrong_group_does_not_add_up() {
 }
 
 #[test]
+fn groups_never_span_organisations_and_the_hit_names_its_own() {
+    // Two failures from each of two operators for the same user name: no
+    // operator reaches three, together they would.
+    let four = || {
+        vec![
+            M(
+                "failed",
+                0,
+                &[("User", "alice"), ("organization.id", "op-a")],
+            ),
+            M(
+                "failed",
+                10,
+                &[("User", "alice"), ("organization.id", "op-b")],
+            ),
+            M(
+                "failed",
+                20,
+                &[("User", "alice"), ("organization.id", "op-a")],
+            ),
+            M(
+                "failed",
+                30,
+                &[("User", "alice"), ("organization.id", "op-b")],
+            ),
+        ]
+    };
+    assert!(run_yaml(EVENT_COUNT, &four()).is_empty());
+    let mut ms = four();
+    ms.push(M(
+        "failed",
+        40,
+        &[("User", "alice"), ("organization.id", "op-b")],
+    ));
+    let hits = run_yaml(EVENT_COUNT, &ms);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(
+        group(&hits[0]),
+        [("User", "alice"), ("organization.id", "op-b")]
+    );
+}
+
+#[test]
 fn event_count_fires_once_per_timespan_then_on_what_gathered() {
     // 9 failures within 80 s: the 3rd raises a hit; the group is muted for
     // 5 minutes; at its end the 6 gathered meanwhile are evaluated once.

@@ -76,7 +76,8 @@ pub fn correlation(h: &CorrelationHit, key: &str) -> Alert {
         .map(|(k, v)| (k.as_str(), v.as_str()));
     a.host = roles::in_pairs(pairs.clone(), roles::HOST);
     a.source_ip = roles::in_pairs(pairs.clone(), roles::SOURCE_IP);
-    a.destination_ip = roles::in_pairs(pairs, roles::DESTINATION_IP);
+    a.destination_ip = roles::in_pairs(pairs.clone(), roles::DESTINATION_IP);
+    a.org = roles::in_pairs(pairs, &[taishi_event::ecs::ORGANIZATION_ID]);
     a.event = h.to_json();
     a
 }

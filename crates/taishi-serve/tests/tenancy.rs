@@ -188,6 +188,31 @@ fn two_operators_never_see_each_other_and_the_cert_sees_both() {
         "{f}"
     );
 
+    // The organisation switcher narrows the CERT's view to one member (and
+    // its children); a member cannot widen its own.
+    let narrowed = |c: &Client, org: &str| -> (u16, J) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut r = agent
+            .get(&format!(
+                "{}/api/v1/alerts?from={}&to={}&limit=100",
+                c.base, RANGE.0, RANGE.1
+            ))
+            .header("authorization", &c.auth)
+            .header("x-taishi-org", org)
+            .call()
+            .unwrap();
+        let s = r.status().as_u16();
+        (s, r.body_mut().read_json().unwrap_or(J::Null))
+    };
+    assert_eq!(narrowed(&cert, "op-a").1["total"], 3);
+    assert_eq!(narrowed(&cert, "op-a-1").1["total"], 1);
+    assert_eq!(narrowed(&cert, "op-b").1["total"], 2);
+    assert_eq!(narrowed(&bob, "op-a").0, 403);
+    assert_eq!(narrowed(&ann, "op-a-1").1["total"], 1);
+
     // Users and organisations: each sees its own subtree.
     let (_, orgs) = ann.get("/api/v1/orgs");
     let ids: Vec<&str> = orgs["items"]

@@ -572,6 +572,23 @@ fn identify(app: &App, headers: &HeaderMap) -> Option<Caller> {
     caller_of(app, s.username, s.roles, &s.org, Some(s.csrf))
 }
 
+/// The header the console's organisation switcher sends; `?org=` does the
+/// same for the live stream (a browser's EventSource sends no headers).
+pub const ORG_HEADER: &str = "x-taishi-org";
+
+fn narrowed_to(req: &Request) -> Option<String> {
+    if let Some(v) = req.headers().get(ORG_HEADER).and_then(|v| v.to_str().ok()) {
+        return Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    }
+    req.uri()
+        .query()?
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "org")
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
 fn unauthenticated() -> Response {
     let mut r = ApiError(
         StatusCode::UNAUTHORIZED,
@@ -609,9 +626,26 @@ async fn guard(
                 .flatten()
         }
     };
-    let Some(caller) = found else {
+    let Some(mut caller) = found else {
         return unauthenticated();
     };
+    // The organisation switcher: a caller may narrow its view to one
+    // organisation it sees (and those below it), never widen it.
+    if let Some(org) = narrowed_to(&req) {
+        if !caller.scope.contains(&org) {
+            return ApiError(
+                StatusCode::FORBIDDEN,
+                format!("organisation `{org}` is not yours or below yours / 组织 `{org}` 不在您的可见范围内"),
+            )
+            .into_response();
+        }
+        let a = app.clone();
+        let sub = tokio::task::spawn_blocking(move || a.state.subtree(&org)).await;
+        match sub {
+            Ok(Ok(v)) => caller.scope = crate::state::Scope::Orgs(v),
+            _ => return internal("organisation tree not readable").into_response(),
+        }
+    }
     if let Some(csrf) = &caller.csrf {
         let sent = req
             .headers()
