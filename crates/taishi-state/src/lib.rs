@@ -1,22 +1,38 @@
-//! Platform state in SQLite: users, sessions, API tokens, alerts and their
-//! comments, intel hits by indicator, rule switches and settings. Events
-//! live in the event store; this crate holds what people change. One
-//! writer connection and read-only readers (WAL mode).
+//! Platform state: users, sessions, API tokens, alerts and their comments,
+//! intel hits by indicator, rule switches, settings and (in
+//! [`SqlAuditStore`]) the audit trail. Events live in the event store; this
+//! crate holds what people change.
+//!
+//! Two databases behind one layer ([`db`]): a SQLite file (the embedded
+//! default, `DATA_DIR/state.db`: one writer connection and read-only readers
+//! in WAL mode) or PostgreSQL (`postgres://…`, for deployments where several
+//! Taishi nodes share the state). The schema is versioned ([`migrate`]) and
+//! brought forward when the state is opened.
 
 use std::path::Path;
 use std::sync::Mutex;
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
+
+#[macro_use]
+pub mod db;
+pub mod audit;
+pub mod migrate;
+pub mod testdb;
+
+pub use audit::SqlAuditStore;
+pub use db::{Backend, DbError, Target};
+use db::{Conn, OptionalExtension, Row, Value};
+pub use migrate::Status as MigrationStatus;
 
 pub type Result<T> = std::result::Result<T, StateError>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("state database: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(#[from] DbError),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -27,72 +43,31 @@ pub enum StateError {
     Conflict(String),
 }
 
+impl From<rusqlite::Error> for StateError {
+    fn from(e: rusqlite::Error) -> Self {
+        StateError::Db(e.into())
+    }
+}
+
 pub struct State {
-    db: Mutex<Connection>,
-    /// Read-only connections for the console's queries: in WAL mode they
-    /// read beside the writer, so an overview or a grouped alert list does
-    /// not hold up sign-ins, ingest's token checks and alert writes that
-    /// share the one writing connection.
-    readers: Vec<Mutex<Connection>>,
+    target: Target,
+    db: Mutex<Conn>,
+    /// Connections for the console's queries. On SQLite they are read-only
+    /// and, in WAL mode, read beside the writer, so an overview or a grouped
+    /// alert list does not hold up sign-ins, ingest's token checks and alert
+    /// writes that share the one writing connection. On PostgreSQL they are
+    /// a small pool of ordinary connections used the same way.
+    readers: Vec<Mutex<Conn>>,
     next_reader: std::sync::atomic::AtomicUsize,
-    /// Bumped by every change to alerts, so cached aggregations know when
-    /// they are stale.
+    /// Bumped by every change to alerts this process makes, so its cached
+    /// aggregations know when they are stale. It is per process: with
+    /// several nodes on one PostgreSQL database, a node does not see the
+    /// others' changes here, and its caches catch up only when they expire
+    /// by age (or on its own next change).
     generation: std::sync::atomic::AtomicU64,
 }
 
 const READERS: usize = 4;
-
-const SCHEMA: &str = r#"
-PRAGMA journal_mode = WAL;
-PRAGMA synchronous = NORMAL;
-CREATE TABLE IF NOT EXISTS users(
-  username TEXT PRIMARY KEY, role TEXT NOT NULL, pw_hash TEXT NOT NULL,
-  disabled INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, last_login TEXT);
-CREATE TABLE IF NOT EXISTS sessions(
-  id_hash TEXT PRIMARY KEY, username TEXT NOT NULL, csrf TEXT NOT NULL, expires INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens(
-  id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, owner TEXT NOT NULL,
-  hash TEXT NOT NULL UNIQUE, created TEXT NOT NULL, last_used TEXT);
-CREATE TABLE IF NOT EXISTS alerts(
-  id TEXT PRIMARY KEY, ts INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL,
-  kind TEXT NOT NULL, rule_id TEXT NOT NULL, rule_title TEXT NOT NULL, level INTEGER NOT NULL,
-  host TEXT, source_ip TEXT, destination_ip TEXT,
-  status TEXT NOT NULL DEFAULT 'new', resolution TEXT, assignee TEXT,
-  retrospective INTEGER NOT NULL DEFAULT 0, body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS alerts_ts ON alerts(ts);
-CREATE INDEX IF NOT EXISTS alerts_status ON alerts(status, ts);
-CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule_id, ts);
-CREATE INDEX IF NOT EXISTS alerts_host ON alerts(host, ts);
-CREATE INDEX IF NOT EXISTS alerts_source ON alerts(source_ip, ts);
-CREATE INDEX IF NOT EXISTS alerts_level ON alerts(level, ts);
--- Covers the overview's and the grouped list's aggregations over a time
--- range: they read this index only, never the rows with their JSON bodies.
-CREATE INDEX IF NOT EXISTS alerts_cover ON alerts(ts, level, status, rule_id, host, source_ip);
--- Grouping by rule reads rule, time and level from here (0.05 s instead of
--- 0.5 s over 100,000 alerts).
-CREATE INDEX IF NOT EXISTS alerts_rule_level ON alerts(rule_id, ts, level);
-CREATE TABLE IF NOT EXISTS comments(
-  alert_id TEXT NOT NULL, user TEXT NOT NULL, time TEXT NOT NULL, text TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS comments_alert ON comments(alert_id);
-CREATE TABLE IF NOT EXISTS rule_switch(rule_id TEXT PRIMARY KEY, enabled INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS settings(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"#;
-
-/// Intel alerts by indicator value, so that hits per indicator are counted
-/// from an index rather than from the alert bodies.
-const INTEL_HITS_SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS intel_hits(
-  alert_id TEXT PRIMARY KEY, indicator TEXT NOT NULL, type TEXT, source TEXT, ts INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS intel_hits_indicator ON intel_hits(indicator, ts);
-"#;
-
-/// Filled on first open of a database made before `intel_hits` existed.
-const INTEL_HITS_BACKFILL: &str = r#"
-INSERT OR IGNORE INTO intel_hits(alert_id, indicator, type, source, ts)
-SELECT id, json_extract(body, '$.summary.indicator'), json_extract(body, '$.summary."indicator.type"'),
-       json_extract(body, '$.summary."intel.source"'), ts
-FROM alerts WHERE kind = 'intel' AND json_extract(body, '$.summary.indicator') IS NOT NULL;
-"#;
 
 /// One indicator's hits.
 #[derive(Debug, Serialize, Clone, schemars::JsonSchema)]
@@ -179,23 +154,26 @@ pub struct AlertFilter {
 }
 
 impl AlertFilter {
-    fn where_clause(&self) -> (String, Vec<rusqlite::types::Value>) {
-        use rusqlite::types::Value as V;
+    /// The WHERE text with `$n` placeholders from `$1`, and its parameters.
+    fn where_clause(&self, backend: Backend) -> (String, Vec<Value>) {
         let mut w = vec!["1=1".to_string()];
-        let mut p: Vec<V> = Vec::new();
+        let mut p: Vec<Value> = Vec::new();
+        let arg = |p: &mut Vec<Value>, v: Value| {
+            p.push(v);
+            format!("${}", p.len())
+        };
         if let Some(s) = self.status.as_deref().filter(|s| !s.is_empty()) {
             // `open` = anything not closed.
             if s == "open" {
                 w.push("status != 'closed'".into());
             } else {
-                let parts: Vec<&str> = s.split(',').collect();
-                w.push(format!("status IN ({})", vec!["?"; parts.len()].join(",")));
-                p.extend(parts.iter().map(|x| V::Text(x.to_string())));
+                let list: Vec<String> = s.split(',').map(|x| arg(&mut p, x.into())).collect();
+                w.push(format!("status IN ({})", list.join(",")));
             }
         }
         if let Some(l) = self.level.as_deref().filter(|s| !s.is_empty()) {
-            w.push("level >= ?".into());
-            p.push(V::Integer(Level::parse(l).unwrap_or_default().rank()));
+            let a = arg(&mut p, Level::parse(l).unwrap_or_default().rank().into());
+            w.push(format!("level >= {a}"));
         }
         for (col, v) in [
             ("rule_id", &self.rule_id),
@@ -203,27 +181,35 @@ impl AlertFilter {
             ("source_ip", &self.source_ip),
         ] {
             if let Some(v) = v.as_deref().filter(|s| !s.is_empty()) {
-                w.push(format!("{col} = ?"));
-                p.push(V::Text(v.to_string()));
+                let a = arg(&mut p, v.into());
+                w.push(format!("{col} = {a}"));
             }
         }
         if let Some(q) = self.q.as_deref().filter(|s| !s.is_empty()) {
-            w.push("(rule_title LIKE ? OR host LIKE ? OR source_ip LIKE ? OR id = ?)".into());
-            let like = format!("%{}%", q.replace('%', "\\%"));
-            p.extend([
-                V::Text(like.clone()),
-                V::Text(like.clone()),
-                V::Text(like),
-                V::Text(q.into()),
-            ]);
+            // SQLite's LIKE ignores ASCII case, PostgreSQL's does not:
+            // ILIKE there gives the console the same search.
+            let like_op = match backend {
+                Backend::Sqlite => "LIKE",
+                Backend::Postgres => "ILIKE",
+            };
+            let escaped = q
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let like = arg(&mut p, format!("%{escaped}%").into());
+            let id = arg(&mut p, q.into());
+            w.push(format!(
+                "(rule_title {like_op} {like} ESCAPE '\\' OR host {like_op} {like} ESCAPE '\\' \
+                 OR source_ip {like_op} {like} ESCAPE '\\' OR id = {id})"
+            ));
         }
         if let Some(f) = self.from_us {
-            w.push("ts >= ?".into());
-            p.push(V::Integer(f));
+            let a = arg(&mut p, f.into());
+            w.push(format!("ts >= {a}"));
         }
         if let Some(t) = self.to_us {
-            w.push("ts < ?".into());
-            p.push(V::Integer(t));
+            let a = arg(&mut p, t.into());
+            w.push(format!("ts < {a}"));
         }
         (w.join(" AND "), p)
     }
@@ -260,14 +246,12 @@ pub struct Comment {
 }
 
 /// A column that holds one of a fixed set of names.
-fn named<T>(r: &rusqlite::Row<'_>, col: &str, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+/// A column that holds one of a fixed set of names.
+fn named<T>(r: &Row, col: &str, parse: fn(&str) -> Option<T>) -> std::result::Result<T, DbError> {
     let v: String = r.get(col)?;
-    parse(&v).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("{col}: unknown value `{v}`").into(),
-        )
+    parse(&v).ok_or_else(|| DbError::Column {
+        column: col.to_string(),
+        reason: format!("unknown value `{v}`"),
     })
 }
 
@@ -275,10 +259,11 @@ fn kind_of(s: &str) -> Option<AlertKind> {
     serde_json::from_value(J::String(s.into())).ok()
 }
 
-fn row_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
+fn row_alert(r: &Row) -> std::result::Result<Alert, DbError> {
     let body: String = r.get("body")?;
-    let body: Body = serde_json::from_str(&body).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    let body: Body = serde_json::from_str(&body).map_err(|e| DbError::Column {
+        column: "body".into(),
+        reason: e.to_string(),
     })?;
     let resolution: Option<String> = r.get("resolution")?;
     Ok(Alert {
@@ -293,7 +278,7 @@ fn row_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
             host: r.get("host")?,
             source_ip: r.get("source_ip")?,
             destination_ip: r.get("destination_ip")?,
-            retrospective: r.get::<_, i64>("retrospective")? != 0,
+            retrospective: r.get::<_, bool>("retrospective")?,
             summary: body.summary,
             event: body.event,
             events: body.events,
@@ -307,42 +292,74 @@ fn row_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<Alert> {
     })
 }
 
+fn row_user(r: &Row) -> std::result::Result<User, DbError> {
+    Ok(User {
+        username: r.get(0)?,
+        role: r.get(1)?,
+        disabled: r.get(2)?,
+        created: r.get(3)?,
+        last_login: r.get(4)?,
+    })
+}
+
+/// Brings the database at `target` to this binary's schema (or, with
+/// `dry_run`, says what that would apply); the status from before.
+pub fn migrate_database(target: &Target, dry_run: bool) -> Result<MigrationStatus> {
+    let mut c = Conn::open_existing(target)?;
+    Ok(migrate::migrate(&mut c, &target.describe(), dry_run)?)
+}
+
+/// Where the database at `target` stands, without changing it.
+pub fn migration_status(target: &Target) -> Result<MigrationStatus> {
+    let mut c = Conn::open_existing(target)?;
+    Ok(migrate::status(&mut c, &target.describe())?)
+}
+
 impl State {
+    /// The SQLite state at `path` (created if missing), migrated.
     pub fn open(path: &Path) -> Result<State> {
-        let db = Connection::open(path)?;
-        db.execute_batch(SCHEMA)?;
-        let had_hits: bool = db.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'intel_hits'",
-            [],
-            |r| r.get::<_, i64>(0).map(|n| n > 0),
-        )?;
-        db.execute_batch(INTEL_HITS_SCHEMA)?;
-        if !had_hits {
-            db.execute_batch(INTEL_HITS_BACKFILL)?;
-        }
-        // `CREATE INDEX IF NOT EXISTS` above is the migration of older
-        // databases; statistics let the planner pick between the indexes.
-        if db.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'",
-            [],
-            |r| r.get::<_, i64>(0),
-        )? == 0
-        {
-            db.execute_batch("ANALYZE")?;
-        }
-        db.execute_batch("PRAGMA optimize")?;
+        State::open_target(Target::Sqlite(path.to_path_buf()))
+    }
+
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE`, or a SQLite file path.
+    pub fn connect(url_or_path: &str) -> Result<State> {
+        State::open_target(Target::parse(url_or_path)?)
+    }
+
+    /// Opens the state at `target` and brings its schema to this binary's
+    /// (refusing a newer one, [`DbError::TooNew`]).
+    pub fn open_target(target: Target) -> Result<State> {
+        let mut db = Conn::open(&target)?;
+        migrate::migrate(&mut db, &target.describe(), false)?;
         let mut readers = Vec::with_capacity(READERS);
-        for _ in 0..READERS {
-            let r = Connection::open_with_flags(
-                path,
-                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
-                    | rusqlite::OpenFlags::SQLITE_OPEN_URI,
-            )?;
-            r.execute_batch("PRAGMA cache_size = -32000")?;
-            readers.push(Mutex::new(r));
+        match &target {
+            Target::Sqlite(path) => {
+                // Statistics let the planner pick between the indexes.
+                if db.query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'",
+                    params![],
+                    |r| r.get::<_, i64>(0),
+                )? == 0
+                {
+                    db.execute_batch("ANALYZE")?;
+                }
+                db.execute_batch("PRAGMA optimize")?;
+                for _ in 0..READERS {
+                    readers.push(Mutex::new(Conn::open_sqlite_reader(path)?));
+                }
+            }
+            Target::Postgres(_) => {
+                for _ in 0..READERS {
+                    let mut r = Conn::open(&target)?;
+                    // Readers only read: a slip in this crate fails loudly
+                    // rather than writing outside the writer's order.
+                    r.execute_batch("SET default_transaction_read_only = on")?;
+                    readers.push(Mutex::new(r));
+                }
+            }
         }
         Ok(State {
+            target,
             db: Mutex::new(db),
             readers,
             next_reader: Default::default(),
@@ -350,11 +367,33 @@ impl State {
         })
     }
 
-    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.target.backend()
+    }
+
+    /// Where it is, for logs (never with a password).
+    pub fn describe(&self) -> String {
+        self.target.describe()
+    }
+
+    /// The schema's migration status.
+    pub fn migration_status(&self) -> Result<MigrationStatus> {
+        Ok(migrate::status(&mut self.db(), &self.target.describe())?)
+    }
+
+    /// An audit store in this database (its own connection, so audit
+    /// appends do not wait behind alert writes).
+    pub fn audit_store(&self) -> Result<SqlAuditStore> {
+        SqlAuditStore::open(&self.target)
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Conn> {
         self.db.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Changes to alerts so far (inserts, status changes, comments).
+    /// Changes to alerts so far (inserts, status changes, comments) by
+    /// this process.
     pub fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
@@ -364,8 +403,8 @@ impl State {
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
-    /// A free read-only connection (or the next one in turn when all are busy).
-    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+    /// A free reader (or the next one in turn when all are busy).
+    fn reader(&self) -> std::sync::MutexGuard<'_, Conn> {
         for r in &self.readers {
             if let Ok(g) = r.try_lock() {
                 return g;
@@ -383,7 +422,9 @@ impl State {
     pub fn user_count(&self) -> Result<u64> {
         Ok(self
             .db()
-            .query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))? as u64)
+            .query_row("SELECT count(*) FROM users", params![], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
     }
 
     pub fn create_user(&self, username: &str, role: &str, pw_hash: &str) -> Result<User> {
@@ -395,7 +436,8 @@ impl State {
         check_role(role)?;
         let created = now_iso();
         let n = self.db().execute(
-            "INSERT OR IGNORE INTO users(username, role, pw_hash, created) VALUES (?,?,?,?)",
+            "INSERT INTO users(username, role, pw_hash, created) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
             params![username, role, pw_hash, created],
         )?;
         if n == 0 {
@@ -411,47 +453,28 @@ impl State {
         Ok(self
             .db()
             .query_row(
-                "SELECT username, role, disabled, created, last_login FROM users WHERE username = ?",
-                [username],
-                |r| {
-                    Ok(User {
-                        username: r.get(0)?,
-                        role: r.get(1)?,
-                        disabled: r.get::<_, i64>(2)? != 0,
-                        created: r.get(3)?,
-                        last_login: r.get(4)?,
-                    })
-                },
+                "SELECT username, role, disabled, created, last_login FROM users WHERE username = $1",
+                params![username],
+                row_user,
             )
             .optional()?)
     }
 
     pub fn users(&self) -> Result<Vec<User>> {
-        let db = self.db();
-        let mut st = db.prepare(
+        Ok(self.db().query_map(
             "SELECT username, role, disabled, created, last_login FROM users ORDER BY username",
-        )?;
-        let v = st
-            .query_map([], |r| {
-                Ok(User {
-                    username: r.get(0)?,
-                    role: r.get(1)?,
-                    disabled: r.get::<_, i64>(2)? != 0,
-                    created: r.get(3)?,
-                    last_login: r.get(4)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(v)
+            params![],
+            row_user,
+        )?)
     }
 
     pub fn password_hash(&self, username: &str) -> Result<Option<(String, bool)>> {
         Ok(self
             .db()
             .query_row(
-                "SELECT pw_hash, disabled FROM users WHERE username = ?",
-                [username],
-                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)),
+                "SELECT pw_hash, disabled FROM users WHERE username = $1",
+                params![username],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
     }
@@ -466,41 +489,51 @@ impl State {
         if let Some(r) = role {
             check_role(r)?;
         }
-        let db = self.db();
-        if role.is_some_and(|r| r != "admin") || disabled == Some(true) {
-            last_admin_guard(&db, username, "demote or disable")?;
-        }
-        let n = db.execute(
-            "UPDATE users SET role = coalesce(?, role), pw_hash = coalesce(?, pw_hash),
-             disabled = coalesce(?, disabled) WHERE username = ?",
-            params![role, pw_hash, disabled.map(i64::from), username],
-        )?;
-        if n == 0 {
-            return Err(StateError::NotFound(format!("no user `{username}`")));
-        }
-        if disabled == Some(true) || pw_hash.is_some() {
-            db.execute("DELETE FROM sessions WHERE username = ?", [username])?;
-        }
-        drop(db);
+        // One transaction: with several nodes on one database, two admins
+        // demoting each other at once must not both pass the guard.
+        self.db().transaction(|db| {
+            if role.is_some_and(|r| r != "admin") || disabled == Some(true) {
+                last_admin_guard(db, username, "demote or disable")?;
+            }
+            let n = db.execute(
+                "UPDATE users SET role = coalesce($1, role), pw_hash = coalesce($2, pw_hash),
+                 disabled = coalesce($3, disabled) WHERE username = $4",
+                params![role, pw_hash, disabled.map(i64::from), username],
+            )?;
+            if n == 0 {
+                return Err(StateError::NotFound(format!("no user `{username}`")));
+            }
+            if disabled == Some(true) || pw_hash.is_some() {
+                db.execute(
+                    "DELETE FROM sessions WHERE username = $1",
+                    params![username],
+                )?;
+            }
+            Ok(())
+        })?;
         self.user(username)?
             .ok_or_else(|| StateError::NotFound(username.into()))
     }
 
     pub fn delete_user(&self, username: &str) -> Result<()> {
-        let db = self.db();
-        last_admin_guard(&db, username, "delete")?;
-        let n = db.execute("DELETE FROM users WHERE username = ?", [username])?;
-        if n == 0 {
-            return Err(StateError::NotFound(format!("no user `{username}`")));
-        }
-        db.execute("DELETE FROM sessions WHERE username = ?", [username])?;
-        db.execute("DELETE FROM tokens WHERE owner = ?", [username])?;
-        Ok(())
+        self.db().transaction(|db| {
+            last_admin_guard(db, username, "delete")?;
+            let n = db.execute("DELETE FROM users WHERE username = $1", params![username])?;
+            if n == 0 {
+                return Err(StateError::NotFound(format!("no user `{username}`")));
+            }
+            db.execute(
+                "DELETE FROM sessions WHERE username = $1",
+                params![username],
+            )?;
+            db.execute("DELETE FROM tokens WHERE owner = $1", params![username])?;
+            Ok(())
+        })
     }
 
     pub fn touch_login(&self, username: &str) -> Result<()> {
         self.db().execute(
-            "UPDATE users SET last_login = ? WHERE username = ?",
+            "UPDATE users SET last_login = $1 WHERE username = $2",
             params![now_iso(), username],
         )?;
         Ok(())
@@ -515,13 +548,13 @@ impl State {
         csrf: &str,
         expires: i64,
     ) -> Result<()> {
-        let db = self.db();
+        let mut db = self.db();
         db.execute(
-            "DELETE FROM sessions WHERE expires < ?",
-            [Utc::now().timestamp()],
+            "DELETE FROM sessions WHERE expires < $1",
+            params![Utc::now().timestamp()],
         )?;
         db.execute(
-            "INSERT INTO sessions(id_hash, username, csrf, expires) VALUES (?,?,?,?)",
+            "INSERT INTO sessions(id_hash, username, csrf, expires) VALUES ($1, $2, $3, $4)",
             params![id_hash, username, csrf, expires],
         )?;
         Ok(())
@@ -532,7 +565,7 @@ impl State {
             .reader()
             .query_row(
                 "SELECT s.username, u.role, s.csrf FROM sessions s JOIN users u ON u.username = s.username
-                 WHERE s.id_hash = ? AND s.expires >= ? AND u.disabled = 0",
+                 WHERE s.id_hash = $1 AND s.expires >= $2 AND u.disabled = 0",
                 params![id_hash, Utc::now().timestamp()],
                 |r| {
                     Ok(Session {
@@ -547,7 +580,7 @@ impl State {
 
     pub fn delete_session(&self, id_hash: &str) -> Result<()> {
         self.db()
-            .execute("DELETE FROM sessions WHERE id_hash = ?", [id_hash])?;
+            .execute("DELETE FROM sessions WHERE id_hash = $1", params![id_hash])?;
         Ok(())
     }
 
@@ -562,8 +595,8 @@ impl State {
         check_role(role)?;
         let created = now_iso();
         self.db().execute(
-            "INSERT INTO tokens(id, name, role, owner, hash, created) VALUES (?,?,?,?,?,?)",
-            params![id, name, role, owner, hash, created],
+            "INSERT INTO tokens(id, name, role, owner, hash, created) VALUES ($1, $2, $3, $4, $5, $6)",
+            params![id, name, role, owner, hash, &created],
         )?;
         Ok(Token {
             id: id.into(),
@@ -581,12 +614,12 @@ impl State {
     /// demotion reaches the tokens made before it. A deleted or disabled
     /// owner's tokens are not live.
     pub fn token(&self, hash: &str) -> Result<Option<(String, String, String)>> {
-        let db = self.db();
+        let mut db = self.db();
         let t: Option<(String, String, String)> = db
             .query_row(
                 "SELECT t.id, t.owner, t.role, u.role FROM tokens t JOIN users u ON u.username = t.owner
-                 WHERE t.hash = ? AND u.disabled = 0",
-                [hash],
+                 WHERE t.hash = $1 AND u.disabled = 0",
+                params![hash],
                 |r| {
                     let (tok, owner): (String, String) = (r.get(2)?, r.get(3)?);
                     Ok((r.get(0)?, r.get(1)?, lower_role(&tok, &owner).to_string()))
@@ -599,7 +632,7 @@ impl State {
             let stale = (Utc::now() - chrono::TimeDelta::minutes(1))
                 .to_rfc3339_opts(SecondsFormat::Millis, true);
             db.execute(
-                "UPDATE tokens SET last_used = ?1 WHERE id = ?2 AND (last_used IS NULL OR last_used < ?3)",
+                "UPDATE tokens SET last_used = $1 WHERE id = $2 AND (last_used IS NULL OR last_used < $3)",
                 params![now_iso(), id, stale],
             )?;
         }
@@ -607,13 +640,11 @@ impl State {
     }
 
     pub fn tokens(&self, owner: Option<&str>) -> Result<Vec<Token>> {
-        let db = self.db();
-        let mut st = db.prepare(
+        Ok(self.db().query_map(
             "SELECT id, name, role, owner, created, last_used FROM tokens
-             WHERE ?1 IS NULL OR owner = ?1 ORDER BY created",
-        )?;
-        let v = st
-            .query_map([owner], |r| {
+             WHERE CAST($1 AS TEXT) IS NULL OR owner = $1 ORDER BY created",
+            params![owner],
+            |r| {
                 Ok(Token {
                     id: r.get(0)?,
                     name: r.get(1)?,
@@ -622,14 +653,13 @@ impl State {
                     created: r.get(4)?,
                     last_used: r.get(5)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(v)
+            },
+        )?)
     }
 
     pub fn delete_token(&self, id: &str, owner: Option<&str>) -> Result<()> {
         let n = self.db().execute(
-            "DELETE FROM tokens WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)",
+            "DELETE FROM tokens WHERE id = $1 AND (CAST($2 AS TEXT) IS NULL OR owner = $2)",
             params![id, owner],
         )?;
         if n == 0 {
@@ -644,15 +674,8 @@ impl State {
     /// replayed journal offers them again); says for each whether it was
     /// new.
     pub fn insert_alerts(&self, alerts: &[Alert]) -> Result<Vec<bool>> {
-        let mut db = self.db();
-        let tx = db.transaction()?;
-        let mut fresh = Vec::with_capacity(alerts.len());
-        {
-            let mut st = tx.prepare_cached(
-                "INSERT OR IGNORE INTO alerts(id, ts, created, updated, kind, rule_id, rule_title, level,
-                 host, source_ip, destination_ip, status, resolution, assignee, retrospective, body)
-                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            )?;
+        let fresh = self.db().transaction(|tx| {
+            let mut fresh = Vec::with_capacity(alerts.len());
             for a in alerts {
                 let body = serde_json::to_string(&Body {
                     tags: a.tags.clone(),
@@ -666,53 +689,58 @@ impl State {
                 if a.kind == AlertKind::Intel {
                     if let Some(ind) = a.summary.get("indicator").and_then(|v| v.as_str()) {
                         let text = |k: &str| a.summary.get(k).and_then(|v| v.as_str());
-                        tx.prepare_cached(
-                            "INSERT OR IGNORE INTO intel_hits(alert_id, indicator, type, source, ts)
-                             VALUES (?,?,?,?,?)",
-                        )?
-                        .execute(params![
-                            a.id,
-                            ind,
-                            text("indicator.type"),
-                            text("intel.source"),
-                            a.timestamp.timestamp_micros()
-                        ])?;
+                        tx.execute(
+                            "INSERT INTO intel_hits(alert_id, indicator, type, source, ts)
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                            params![
+                                &a.id,
+                                ind,
+                                text("indicator.type"),
+                                text("intel.source"),
+                                a.timestamp.timestamp_micros()
+                            ],
+                        )?;
                     }
                 }
-                let n = st.execute(params![
-                    a.id,
-                    a.timestamp.timestamp_micros(),
-                    a.created,
-                    a.updated,
-                    a.kind.name(),
-                    a.rule_id,
-                    a.rule_title,
-                    a.level.rank(),
-                    a.host,
-                    a.source_ip,
-                    a.destination_ip,
-                    a.status.name(),
-                    a.resolution.map(Resolution::name),
-                    a.assignee,
-                    a.retrospective as i64,
-                    body
-                ])?;
+                let n = tx.execute(
+                    "INSERT INTO alerts(id, ts, created, updated, kind, rule_id, rule_title, level,
+                     host, source_ip, destination_ip, status, resolution, assignee, retrospective, body)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                     ON CONFLICT DO NOTHING",
+                    params![
+                        &a.id,
+                        a.timestamp.timestamp_micros(),
+                        &a.created,
+                        &a.updated,
+                        a.kind.name(),
+                        &a.rule_id,
+                        &a.rule_title,
+                        a.level.rank(),
+                        &a.host,
+                        &a.source_ip,
+                        &a.destination_ip,
+                        a.status.name(),
+                        a.resolution.map(Resolution::name),
+                        &a.assignee,
+                        a.retrospective as i64,
+                        body
+                    ],
+                )?;
                 fresh.push(n == 1);
             }
-        }
-        tx.commit()?;
+            Ok::<_, StateError>(fresh)
+        })?;
         self.changed();
         Ok(fresh)
     }
 
     pub fn alerts(&self, f: &AlertFilter) -> Result<(u64, Vec<Alert>)> {
-        let (w, p) = f.where_clause();
-        let db = self.reader();
-        let total: i64 = db.query_row(
-            &format!("SELECT count(*) FROM alerts WHERE {w}"),
-            params_from_iter(p.iter()),
-            |r| r.get(0),
-        )?;
+        let mut db = self.reader();
+        let (w, p) = f.where_clause(db.backend());
+        let total: i64 =
+            db.query_row(&format!("SELECT count(*) FROM alerts WHERE {w}"), &p, |r| {
+                r.get(0)
+            })?;
         let order = match f.sort.as_deref() {
             Some("time") => "ts ASC",
             Some("level") => "level ASC, ts DESC",
@@ -721,59 +749,73 @@ impl State {
         };
         let limit = f.limit.unwrap_or(50).min(1000);
         let offset = f.offset.unwrap_or(0);
-        // The page's rowids first, then its rows: sorting whole rows (with
+        // The page's keys first, then its rows: sorting whole rows (with
         // their JSON bodies) of 100,000 alerts costs more than the query.
-        let mut st = db.prepare(&format!(
-            "SELECT * FROM alerts WHERE rowid IN (SELECT rowid FROM alerts WHERE {w}
-             ORDER BY {order} LIMIT {limit} OFFSET {offset}) ORDER BY {order}"
-        ))?;
-        let v = st
-            .query_map(params_from_iter(p.iter()), row_alert)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        // SQLite's key is the rowid (its covering indexes hold it);
+        // PostgreSQL's the primary key.
+        let key = match db.backend() {
+            Backend::Sqlite => "rowid",
+            Backend::Postgres => "id",
+        };
+        let v = db.query_map(
+            &format!(
+                "SELECT * FROM alerts WHERE {key} IN (SELECT {key} FROM alerts WHERE {w}
+                 ORDER BY {order} LIMIT {limit} OFFSET {offset}) ORDER BY {order}"
+            ),
+            &p,
+            row_alert,
+        )?;
         Ok((total as u64, v))
     }
 
     pub fn alert_groups(&self, by: &str, f: &AlertFilter) -> Result<Vec<AlertGroup>> {
         // Keys only in the grouping (read from the covering index); a rule's
         // title is looked up for the groups shown.
-        let (key, label) = match by {
-            "rule" => ("rule_id", "''"),
-            "host" => ("coalesce(host, '')", "coalesce(host, '')"),
-            "source" => ("coalesce(source_ip, '')", "coalesce(source_ip, '')"),
+        let key = match by {
+            "rule" => "rule_id",
+            "host" => "coalesce(host, '')",
+            "source" => "coalesce(source_ip, '')",
             other => {
                 return Err(StateError::Invalid(format!(
                     "by: `{other}` is not one of rule, host, source"
                 )))
             }
         };
-        let (w, p) = f.where_clause();
-        let db = self.reader();
-        let mut st = db.prepare(&format!(
-            "SELECT {key} AS k, {label}, count(*), max(level), max(ts) FROM alerts WHERE {w}
-             GROUP BY k ORDER BY count(*) DESC LIMIT {}",
-            f.limit.unwrap_or(100).min(1000)
-        ))?;
-        let mut v = st
-            .query_map(params_from_iter(p.iter()), |r| {
-                let last: i64 = r.get(4)?;
+        let mut db = self.reader();
+        let (w, p) = f.where_clause(db.backend());
+        let mut v = db.query_map(
+            &format!(
+                "SELECT {key} AS k, count(*), max(level), max(ts) FROM alerts WHERE {w}
+                 GROUP BY k ORDER BY count(*) DESC LIMIT {}",
+                f.limit.unwrap_or(100).min(1000)
+            ),
+            &p,
+            |r| {
+                let last: i64 = r.get(3)?;
+                let key: String = r.get(0)?;
                 Ok(AlertGroup {
-                    key: r.get(0)?,
-                    label: r.get(1)?,
-                    count: r.get::<_, i64>(2)? as u64,
-                    max_level: Level::from_rank(r.get(3)?),
+                    label: if by == "rule" {
+                        String::new()
+                    } else {
+                        key.clone()
+                    },
+                    key,
+                    count: r.get::<_, i64>(1)? as u64,
+                    max_level: Level::from_rank(r.get(2)?),
                     last: DateTime::from_timestamp_micros(last)
                         .unwrap_or_default()
                         .to_rfc3339_opts(SecondsFormat::Millis, true),
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+            },
+        )?;
         if by == "rule" {
-            let mut title = db.prepare_cached(
-                "SELECT rule_title FROM alerts WHERE rule_id = ? ORDER BY ts DESC LIMIT 1",
-            )?;
             for g in &mut v {
-                g.label = title
-                    .query_row([&g.key], |r| r.get(0))
+                g.label = db
+                    .query_row(
+                        "SELECT rule_title FROM alerts WHERE rule_id = $1 ORDER BY ts DESC LIMIT 1",
+                        params![&g.key],
+                        |r| r.get(0),
+                    )
                     .optional()?
                     .unwrap_or_default();
             }
@@ -783,7 +825,7 @@ impl State {
 
     pub fn alert(&self, id: &str) -> Result<Alert> {
         self.reader()
-            .query_row("SELECT * FROM alerts WHERE id = ?", [id], row_alert)
+            .query_row("SELECT * FROM alerts WHERE id = $1", params![id], row_alert)
             .optional()?
             .ok_or_else(|| StateError::NotFound(format!("no alert `{id}`")))
     }
@@ -797,26 +839,23 @@ impl State {
         resolution: Option<Option<Resolution>>,
         assignee: Option<Option<&str>>,
     ) -> Result<Alert> {
-        {
-            let db = self.db();
-            let n = db.execute(
-                "UPDATE alerts SET status = coalesce(?1, status),
-                   resolution = CASE WHEN ?2 THEN ?3 ELSE resolution END,
-                   assignee = CASE WHEN ?4 THEN ?5 ELSE assignee END,
-                   updated = ?6 WHERE id = ?7",
-                params![
-                    status.map(AlertStatus::name),
-                    resolution.is_some(),
-                    resolution.flatten().map(Resolution::name),
-                    assignee.is_some(),
-                    assignee.flatten(),
-                    now_iso(),
-                    id
-                ],
-            )?;
-            if n == 0 {
-                return Err(StateError::NotFound(format!("no alert `{id}`")));
-            }
+        let n = self.db().execute(
+            "UPDATE alerts SET status = coalesce($1, status),
+               resolution = CASE WHEN $2 THEN $3 ELSE resolution END,
+               assignee = CASE WHEN $4 THEN $5 ELSE assignee END,
+               updated = $6 WHERE id = $7",
+            params![
+                status.map(AlertStatus::name),
+                resolution.is_some(),
+                resolution.flatten().map(Resolution::name),
+                assignee.is_some(),
+                assignee.flatten(),
+                now_iso(),
+                id
+            ],
+        )?;
+        if n == 0 {
+            return Err(StateError::NotFound(format!("no alert `{id}`")));
         }
         self.changed();
         self.alert(id)
@@ -829,51 +868,51 @@ impl State {
             time: now_iso(),
             text: text.into(),
         };
-        let db = self.db();
-        db.execute(
-            "INSERT INTO comments(alert_id, user, time, text) VALUES (?,?,?,?)",
-            params![id, c.user, c.time, c.text],
-        )?;
-        db.execute(
-            "UPDATE alerts SET updated = ? WHERE id = ?",
-            params![c.time, id],
-        )?;
+        self.db().transaction(|db| {
+            // `user` is a reserved word in PostgreSQL: quoted in both.
+            db.execute(
+                r#"INSERT INTO comments(alert_id, "user", time, text) VALUES ($1, $2, $3, $4)"#,
+                params![id, &c.user, &c.time, &c.text],
+            )?;
+            db.execute(
+                "UPDATE alerts SET updated = $1 WHERE id = $2",
+                params![&c.time, id],
+            )?;
+            Ok::<_, StateError>(())
+        })?;
         self.changed();
         Ok(c)
     }
 
     pub fn comments(&self, id: &str) -> Result<Vec<Comment>> {
-        let db = self.reader();
-        let mut st =
-            db.prepare("SELECT user, time, text FROM comments WHERE alert_id = ? ORDER BY rowid")?;
-        let v = st
-            .query_map([id], |r| {
+        // PostgreSQL's comments table has a `rowid` identity column for this.
+        Ok(self.reader().query_map(
+            r#"SELECT "user", time, text FROM comments WHERE alert_id = $1 ORDER BY rowid"#,
+            params![id],
+            |r| {
                 Ok(Comment {
                     user: r.get(0)?,
                     time: r.get(1)?,
                     text: r.get(2)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(v)
+            },
+        )?)
     }
 
     /// Alert counts for the overview: by level, open, total in the range.
     pub fn alert_counts(&self, from_us: i64, to_us: i64) -> Result<(u64, u64, [u64; 5])> {
-        let db = self.reader();
+        let mut db = self.reader();
         let mut levels = [0u64; 5];
-        let mut st = db.prepare_cached(
-            "SELECT level, count(*) FROM alerts WHERE ts >= ? AND ts < ? GROUP BY level",
+        let rows = db.query_map(
+            "SELECT level, count(*) FROM alerts WHERE ts >= $1 AND ts < $2 GROUP BY level",
+            params![from_us, to_us],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
         )?;
-        let rows = st.query_map(params![from_us, to_us], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        for r in rows {
-            let (l, n) = r?;
+        for (l, n) in rows {
             levels[l.clamp(0, 4) as usize] += n as u64;
         }
         let open: i64 = db.query_row(
-            "SELECT count(*) FROM alerts WHERE status != 'closed' AND ts >= ? AND ts < ?",
+            "SELECT count(*) FROM alerts WHERE status != 'closed' AND ts >= $1 AND ts < $2",
             params![from_us, to_us],
             |r| r.get(0),
         )?;
@@ -881,10 +920,10 @@ impl State {
     }
 
     /// The overview's alert aggregations over `[from_us, to_us)`, done by
-    /// SQLite on the covering index rather than row by row: counts per
-    /// `step`-long bucket from `start` and level, per rule (with the tags of
-    /// its newest alert: a rule's alerts share its tags), per host and per
-    /// source address.
+    /// the database on the covering index rather than row by row: counts
+    /// per `step`-long bucket from `start` and level, per rule (with the
+    /// tags of its newest alert: a rule's alerts share its tags), per host
+    /// and per source address.
     pub fn alert_overview(
         &self,
         from_us: i64,
@@ -893,38 +932,37 @@ impl State {
         step: i64,
         top: usize,
     ) -> Result<AlertOverview> {
-        let db = self.reader();
-        let mut o = AlertOverview::default();
-        let mut st = db.prepare_cached(
-            "SELECT (ts - ?1) / ?2 AS b, level, count(*) FROM alerts
-             WHERE ts >= ?3 AND ts < ?4 GROUP BY b, level",
-        )?;
-        o.over_time = st
-            .query_map(params![start, step.max(1), from_us, to_us], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut db = self.reader();
+        let mut o = AlertOverview {
+            over_time: db.query_map(
+                "SELECT (ts - $1) / $2 AS b, level, count(*) FROM alerts
+             WHERE ts >= $3 AND ts < $4 GROUP BY b, level",
+                params![start, step.max(1), from_us, to_us],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
+            )?,
+            ..Default::default()
+        };
         // Every rule of the range: the ATT&CK matrix sums over all of them.
-        let mut st = db.prepare_cached(
+        let rules = db.query_map(
             "SELECT rule_id, max(level), count(*), max(ts) FROM alerts
-             WHERE ts >= ?1 AND ts < ?2 GROUP BY rule_id ORDER BY count(*) DESC LIMIT 5000",
-        )?;
-        let rules = st
-            .query_map(params![from_us, to_us], |r| {
+             WHERE ts >= $1 AND ts < $2 GROUP BY rule_id ORDER BY count(*) DESC LIMIT 5000",
+            params![from_us, to_us],
+            |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, i64>(1)?,
                     r.get::<_, i64>(2)? as u64,
                     r.get::<_, i64>(3)?,
                 ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut newest = db.prepare_cached(
-            "SELECT rule_title, body FROM alerts WHERE rule_id = ?1 AND ts = ?2 LIMIT 1",
+            },
         )?;
         for (id, level, n, ts) in rules {
-            let (title, body): (String, String) = newest
-                .query_row(params![id, ts], |r| Ok((r.get(0)?, r.get(1)?)))
+            let (title, body): (String, String) = db
+                .query_row(
+                    "SELECT rule_title, body FROM alerts WHERE rule_id = $1 AND ts = $2 LIMIT 1",
+                    params![&id, ts],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
                 .optional()?
                 .unwrap_or_default();
             let tags = serde_json::from_str::<J>(&body)
@@ -934,31 +972,23 @@ impl State {
                 .unwrap_or_default();
             o.rules.push((id, title, level, n, tags));
         }
-        let mut st = db.prepare_cached(
+        o.hosts = db.query_map(
             "SELECT host, count(*), max(level) FROM alerts
-             WHERE ts >= ?1 AND ts < ?2 AND host IS NOT NULL
-             GROUP BY host ORDER BY count(*) DESC LIMIT ?3",
+             WHERE ts >= $1 AND ts < $2 AND host IS NOT NULL
+             GROUP BY host ORDER BY count(*) DESC LIMIT $3",
+            params![from_us, to_us, top as i64],
+            |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)),
         )?;
-        o.hosts = st
-            .query_map(params![from_us, to_us, top as i64], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
         // More than `top`: the caller keeps those that are IP addresses.
-        let mut st = db.prepare_cached(
+        o.sources = db.query_map(
             "SELECT source_ip, count(*) FROM alerts
-             WHERE ts >= ?1 AND ts < ?2 AND source_ip IS NOT NULL
-             GROUP BY source_ip ORDER BY count(*) DESC LIMIT ?3",
+             WHERE ts >= $1 AND ts < $2 AND source_ip IS NOT NULL
+             GROUP BY source_ip ORDER BY count(*) DESC LIMIT $3",
+            params![from_us, to_us, (top * 5) as i64],
+            |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
         )?;
-        o.sources = st
-            .query_map(params![from_us, to_us, (top * 5) as i64], |r| {
-                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(o)
     }
-
-    // ---- rules and settings ---------------------------------------------
 
     // ---- threat-intel hits --------------------------------------------
 
@@ -967,12 +997,14 @@ impl State {
         &self,
         values: &[&str],
     ) -> Result<std::collections::HashMap<String, (u64, Option<String>)>> {
-        let db = self.reader();
-        let mut st =
-            db.prepare_cached("SELECT count(*), max(ts) FROM intel_hits WHERE indicator = ?")?;
+        let mut db = self.reader();
         let mut out = std::collections::HashMap::new();
         for v in values {
-            let (n, ts): (i64, Option<i64>) = st.query_row([v], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let (n, ts): (i64, Option<i64>) = db.query_row(
+                "SELECT count(*), max(ts) FROM intel_hits WHERE indicator = $1",
+                params![*v],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
             if n > 0 {
                 out.insert(v.to_string(), (n as u64, ts.and_then(iso_us)));
             }
@@ -987,33 +1019,34 @@ impl State {
         limit: usize,
         offset: usize,
     ) -> Result<(u64, Vec<Alert>)> {
-        let db = self.reader();
+        let mut db = self.reader();
         let total: i64 = db.query_row(
-            "SELECT count(*) FROM intel_hits WHERE indicator = ?",
-            [indicator],
+            "SELECT count(*) FROM intel_hits WHERE indicator = $1",
+            params![indicator],
             |r| r.get(0),
         )?;
-        let mut st = db.prepare(&format!(
-            "SELECT a.* FROM intel_hits h JOIN alerts a ON a.id = h.alert_id
-             WHERE h.indicator = ? ORDER BY h.ts DESC LIMIT {} OFFSET {offset}",
-            limit.min(1000)
-        ))?;
-        let v = st
-            .query_map([indicator], row_alert)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let v = db.query_map(
+            &format!(
+                "SELECT a.* FROM intel_hits h JOIN alerts a ON a.id = h.alert_id
+                 WHERE h.indicator = $1 ORDER BY h.ts DESC LIMIT {} OFFSET {offset}",
+                limit.min(1000)
+            ),
+            params![indicator],
+            row_alert,
+        )?;
         Ok((total as u64, v))
     }
 
     /// Indicators by number of hits.
     pub fn intel_top(&self, limit: usize) -> Result<Vec<IntelHitCount>> {
-        let db = self.reader();
-        let mut st = db.prepare(&format!(
-            "SELECT indicator, max(type), max(source), count(*) AS n, max(ts) FROM intel_hits
-             GROUP BY indicator ORDER BY n DESC, max(ts) DESC LIMIT {}",
-            limit.min(1000)
-        ))?;
-        let v = st
-            .query_map([], |r| {
+        Ok(self.reader().query_map(
+            &format!(
+                "SELECT indicator, max(type), max(source), count(*) AS n, max(ts) FROM intel_hits
+                 GROUP BY indicator ORDER BY n DESC, max(ts) DESC LIMIT {}",
+                limit.min(1000)
+            ),
+            params![],
+            |r| {
                 Ok(IntelHitCount {
                     indicator: r.get(0)?,
                     kind: r.get(1)?,
@@ -1021,24 +1054,24 @@ impl State {
                     hits: r.get::<_, i64>(3)? as u64,
                     last_hit: r.get::<_, Option<i64>>(4)?.and_then(iso_us),
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(v)
+            },
+        )?)
     }
 
+    // ---- rules and settings ---------------------------------------------
+
     pub fn rule_switches(&self) -> Result<Vec<(String, bool)>> {
-        let db = self.db();
-        let mut st = db.prepare("SELECT rule_id, enabled FROM rule_switch")?;
-        let v = st
-            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(v)
+        Ok(self
+            .db()
+            .query_map("SELECT rule_id, enabled FROM rule_switch", params![], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?)
     }
 
     pub fn set_rule_enabled(&self, rule_id: &str, enabled: bool) -> Result<()> {
         self.db().execute(
-            "INSERT INTO rule_switch(rule_id, enabled) VALUES (?1, ?2)
-             ON CONFLICT(rule_id) DO UPDATE SET enabled = ?2",
+            "INSERT INTO rule_switch(rule_id, enabled) VALUES ($1, $2)
+             ON CONFLICT(rule_id) DO UPDATE SET enabled = $2",
             params![rule_id, enabled as i64],
         )?;
         Ok(())
@@ -1047,15 +1080,17 @@ impl State {
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .db()
-            .query_row("SELECT value FROM settings WHERE key = ?", [key], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT value FROM settings WHERE key = $1",
+                params![key],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 
     pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         self.db().execute(
-            "INSERT INTO settings(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
+            "INSERT INTO settings(key, value) VALUES ($1, $2) ON CONFLICT(key) DO UPDATE SET value = $2",
             params![key, value],
         )?;
         Ok(())
@@ -1083,11 +1118,11 @@ pub fn lower_role<'a>(a: &'a str, b: &'a str) -> &'a str {
 /// Refuses to take away the last enabled administrator: with none left,
 /// nobody could manage users, outputs or feeds again short of editing the
 /// database.
-fn last_admin_guard(db: &Connection, username: &str, what: &str) -> Result<()> {
+fn last_admin_guard(db: &mut Conn, username: &str, what: &str) -> Result<()> {
     let is_admin: bool = db
         .query_row(
-            "SELECT role = 'admin' AND disabled = 0 FROM users WHERE username = ?",
-            [username],
+            "SELECT role = 'admin' AND disabled = 0 FROM users WHERE username = $1",
+            params![username],
             |r| r.get(0),
         )
         .optional()?
@@ -1096,8 +1131,8 @@ fn last_admin_guard(db: &Connection, username: &str, what: &str) -> Result<()> {
         return Ok(());
     }
     let others: i64 = db.query_row(
-        "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND username != ?",
-        [username],
+        "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND username != $1",
+        params![username],
         |r| r.get(0),
     )?;
     if others == 0 {
@@ -1121,132 +1156,5 @@ pub fn check_role(role: &str) -> Result<()> {
 impl taishi_runtime::AlertStore for State {
     fn insert(&self, alerts: &[Alert]) -> std::result::Result<Vec<bool>, taishi_runtime::BoxError> {
         Ok(self.insert_alerts(alerts)?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn alert(id: &str, level: &str, host: &str) -> Alert {
-        let mut a = taishi_alert::Alert::new(
-            AlertKind::Sigma,
-            "r1",
-            "Rule one",
-            Level::parse(level).unwrap(),
-            DateTime::parse_from_rfc3339("2026-11-23T08:00:00+08:00").unwrap(),
-        );
-        a.id = id.into();
-        a.tags = vec!["attack.execution".into()];
-        a.host = Some(host.into());
-        a.events = vec![7];
-        a.record()
-    }
-
-    #[test]
-    fn alert_lifecycle() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = State::open(&dir.path().join("state.db")).unwrap();
-        s.insert_alerts(&[alert("a", "high", "h1"), alert("b", "low", "h2")])
-            .unwrap();
-        let (n, v) = s
-            .alerts(&AlertFilter {
-                level: Some("medium".into()),
-                ..Default::default()
-            })
-            .unwrap();
-        assert_eq!((n, v[0].id.as_str()), (1, "a"));
-        let a = s
-            .update_alert(
-                "a",
-                Some(AlertStatus::Acknowledged),
-                None,
-                Some(Some("bob")),
-            )
-            .unwrap();
-        assert_eq!(
-            (a.status, a.assignee.as_deref()),
-            (AlertStatus::Acknowledged, Some("bob"))
-        );
-        let a = s
-            .update_alert(
-                "a",
-                Some(AlertStatus::Closed),
-                Some(Some(Resolution::FalsePositive)),
-                None,
-            )
-            .unwrap();
-        assert_eq!(a.resolution, Some(Resolution::FalsePositive));
-        assert_eq!(a.assignee.as_deref(), Some("bob"));
-        s.add_comment("a", "bob", "benign admin script").unwrap();
-        assert_eq!(s.comments("a").unwrap().len(), 1);
-        let g = s.alert_groups("host", &AlertFilter::default()).unwrap();
-        assert_eq!(g.len(), 2);
-        let (_, open) = s
-            .alerts(&AlertFilter {
-                status: Some("open".into()),
-                ..Default::default()
-            })
-            .unwrap();
-        assert_eq!(open.len(), 1);
-        assert!(s
-            .update_alert("zzz", Some(AlertStatus::Closed), None, None)
-            .is_err());
-    }
-
-    #[test]
-    fn a_tokens_role_is_capped_by_its_owners_current_role() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = State::open(&dir.path().join("state.db")).unwrap();
-        s.create_user("root", "admin", "h").unwrap();
-        s.create_user("bob", "admin", "h").unwrap();
-        s.create_token("t1", "ci", "admin", "bob", "hash1").unwrap();
-        s.create_token("t2", "ro", "viewer", "bob", "hash2")
-            .unwrap();
-        let role = |h: &str| s.token(h).unwrap().map(|t| t.2);
-        assert_eq!(role("hash1").as_deref(), Some("admin"));
-        s.update_user("bob", Some("analyst"), None, None).unwrap();
-        assert_eq!(role("hash1").as_deref(), Some("analyst"));
-        assert_eq!(role("hash2").as_deref(), Some("viewer"));
-        s.update_user("bob", None, None, Some(true)).unwrap();
-        assert_eq!(role("hash1"), None);
-        s.update_user("bob", None, None, Some(false)).unwrap();
-        s.delete_user("bob").unwrap();
-        assert_eq!(role("hash1"), None);
-        for (a, b, low) in [
-            ("admin", "viewer", "viewer"),
-            ("analyst", "admin", "analyst"),
-            ("nonsense", "admin", "nonsense"),
-        ] {
-            assert_eq!(lower_role(a, b), low);
-            assert_eq!(role_rank(lower_role(b, a)), role_rank(low));
-        }
-    }
-
-    #[test]
-    fn the_last_enabled_admin_stays() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = State::open(&dir.path().join("state.db")).unwrap();
-        s.create_user("root", "admin", "h").unwrap();
-        let conflict = |r: Result<User>| matches!(r, Err(StateError::Conflict(_)));
-        assert!(conflict(s.update_user("root", Some("viewer"), None, None)));
-        assert!(conflict(s.update_user("root", None, None, Some(true))));
-        assert!(matches!(
-            s.delete_user("root"),
-            Err(StateError::Conflict(_))
-        ));
-        // Changing the password or re-stating the role is fine.
-        assert!(s
-            .update_user("root", Some("admin"), Some("h2"), None)
-            .is_ok());
-        s.create_user("ops", "admin", "h").unwrap();
-        s.update_user("ops", None, None, Some(true)).unwrap();
-        // A disabled admin is no stand-in.
-        assert!(conflict(s.update_user("root", Some("analyst"), None, None)));
-        s.update_user("ops", None, None, Some(false)).unwrap();
-        assert!(s.update_user("root", Some("analyst"), None, None).is_ok());
-        assert!(matches!(s.delete_user("ops"), Err(StateError::Conflict(_))));
-        // Non-admins come and go freely.
-        assert!(s.delete_user("root").is_ok());
     }
 }
