@@ -123,7 +123,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a user's role, password or disabled flag
+         * Change a user's roles, password, organisation or disabled flag
          * @description Needs the `users:write` permission. 需要 `users:write` 权限。
          */
         patch: operations["patch_users_username"];
@@ -168,6 +168,98 @@ export interface paths {
          * @description Needs the `tokens:write` permission. 需要 `tokens:write` 权限。
          */
         delete: operations["delete_tokens_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your organisation and those below it, parents first
+         * @description Needs the `orgs:read` permission. 需要 `orgs:read` 权限。
+         */
+        get: operations["get_orgs"];
+        put?: never;
+        /**
+         * Create an organisation below yours or below one you see
+         * @description Needs the `orgs:write` permission. 需要 `orgs:write` 权限。
+         */
+        post: operations["post_orgs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orgs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete an empty organisation below yours
+         * @description Needs the `orgs:write` permission. 需要 `orgs:write` 权限。
+         */
+        delete: operations["delete_orgs_id"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename an organisation
+         * @description Needs the `orgs:write` permission. 需要 `orgs:write` 权限。
+         */
+        patch: operations["patch_orgs_id"];
+        trace?: never;
+    };
+    "/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Built-in and custom roles with their permissions
+         * @description Needs the `users:read` permission. 需要 `users:read` 权限。
+         */
+        get: operations["get_roles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/roles/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Create or replace a custom role (the separation of duties is checked)
+         * @description Needs the `users:write` permission. 需要 `users:write` 权限。
+         */
+        put: operations["put_roles_id"];
+        post?: never;
+        /**
+         * Delete a custom role nobody holds
+         * @description Needs the `users:write` permission. 需要 `users:write` 权限。
+         */
+        delete: operations["delete_roles_id"];
         options?: never;
         head?: never;
         patch?: never;
@@ -575,7 +667,7 @@ export interface paths {
         get: operations["get_settings_outputs"];
         /**
          * Replace the alert outputs (a masked secret keeps the saved one)
-         * @description Needs the `settings:write` permission. 需要 `settings:write` 权限。
+         * @description Needs the `outputs:write` permission. 需要 `outputs:write` 权限。
          */
         put: operations["put_settings_outputs"];
         post?: never;
@@ -1175,10 +1267,24 @@ export interface components {
         };
         User: {
             username: string;
-            role: string;
+            /**
+             * @description Role ids: built-in (`sysadmin`, `secadmin`, `auditor`, `analyst`,
+             *     `responder`, `viewer`) or custom.
+             */
+            roles: string[];
+            /**
+             * @description The organisation the account belongs to; it sees that one and those
+             *     below it.
+             */
+            org: string;
             disabled: boolean;
             created: string;
             last_login?: string | null;
+            /**
+             * @description When the password was last set (RFC 3339); the policy's expiry
+             *     counts from here.
+             */
+            password_changed?: string | null;
         };
         Login: {
             username: string;
@@ -1190,11 +1296,47 @@ export interface components {
          */
         Me: {
             username?: string;
-            role?: string;
+            /**
+             * @description Role ids: built-in (`sysadmin`, `secadmin`, `auditor`, `analyst`,
+             *     `responder`, `viewer`) or custom.
+             */
+            roles?: string[];
+            /**
+             * @description The organisation the account belongs to; it sees that one and those
+             *     below it.
+             */
+            org?: string;
             disabled?: boolean;
             created?: string;
             last_login?: string | null;
+            /**
+             * @description When the password was last set (RFC 3339); the policy's expiry
+             *     counts from here.
+             */
+            password_changed?: string | null;
             csrf?: string | null;
+            /**
+             * @description What the caller may do (its roles' union; a token's is capped by
+             *     its owner's): the console shows only what these allow.
+             */
+            permissions: components["schemas"]["Permission"][];
+            /** @description The organisations the caller sees (its own first, then those below). */
+            orgs: components["schemas"]["Org"][];
+            /**
+             * @description The password is older than `[auth.password] max_age_days`: the
+             *     console asks for a new one before anything else.
+             */
+            password_expired: boolean;
+        };
+        /** @enum {string} */
+        Permission: "account" | "tokens:write" | "users:read" | "users:write" | "orgs:read" | "orgs:write" | "alerts:read" | "alerts:write" | "rules:read" | "rules:write" | "intel:read" | "intel:write" | "intel:feeds" | "search" | "overview:read" | "settings:read" | "outputs:test" | "outputs:write" | "system:read" | "audit:read" | "ingest";
+        Org: {
+            /** @description `[a-z0-9-]`, 2–32 characters; stamped on events as `organization.id`. */
+            id: string;
+            /** @description None for the top organisation. */
+            parent?: string | null;
+            name: string;
+            created: string;
         };
         PasswordChange: {
             old: string;
@@ -1207,13 +1349,20 @@ export interface components {
         NewUser: {
             username: string;
             password: string;
-            /** @description `admin`, `analyst` or `viewer`. */
-            role: string;
+            /**
+             * @description Role ids: `sysadmin`, `secadmin`, `auditor`, `analyst`, `responder`,
+             *     `viewer` or a custom role's.
+             */
+            roles: string[];
+            /** @description The organisation (the caller's when absent); one the caller sees. */
+            org?: string | null;
         };
         UserPatch: {
-            role?: string | null;
+            roles?: string[] | null;
             password?: string | null;
             disabled?: boolean | null;
+            /** @description Moves the user to another organisation the caller sees. */
+            org?: string | null;
         };
         /** @description A whole list. */
         Items_Token: {
@@ -1222,8 +1371,10 @@ export interface components {
         Token: {
             id: string;
             name: string;
-            role: string;
+            roles: string[];
             owner: string;
+            /** @description The organisation the token acts in; events sent with it belong here. */
+            org: string;
             created: string;
             last_used?: string | null;
         };
@@ -1231,8 +1382,10 @@ export interface components {
         TokenCreated: {
             id: string;
             name: string;
-            role: string;
+            roles: string[];
             owner: string;
+            /** @description The organisation the token acts in; events sent with it belong here. */
+            org: string;
             created: string;
             last_used?: string | null;
             /** @description `tsk_…`: send it as `Authorization: Bearer <secret>`. */
@@ -1240,8 +1393,53 @@ export interface components {
         };
         NewToken: {
             name: string;
-            /** @description At most the caller's own role; the caller's role when absent. */
-            role?: string | null;
+            /**
+             * @description Role ids, each granting no more than the caller has; the caller's
+             *     roles when absent.
+             */
+            roles?: string[] | null;
+            /**
+             * @description The organisation what the token sends belongs to (an ingest token
+             *     for one operator); the caller's when absent, else one it sees.
+             */
+            org?: string | null;
+        };
+        /** @description A whole list. */
+        Items_Org: {
+            items: components["schemas"]["Org"][];
+        };
+        NewOrg: {
+            /** @description `[a-z0-9-]`, 2–32 characters; events carry it as `organization.id`. */
+            id: string;
+            /** @description The caller's organisation when absent. */
+            parent?: string | null;
+            name: string;
+        };
+        OrgPatch: {
+            name: string;
+        };
+        /** @description Every role, and every permission a custom role may hold. */
+        RolesList: {
+            items: components["schemas"]["RoleInfo"][];
+            permissions: components["schemas"]["PermissionInfo"][];
+        };
+        /** @description A role as the console shows it. */
+        RoleInfo: {
+            id: string;
+            name: string;
+            name_zh: string;
+            builtin: boolean;
+            permissions: components["schemas"]["PermissionInfo"][];
+        };
+        PermissionInfo: {
+            id: components["schemas"]["Permission"];
+            label: string;
+            label_zh: string;
+        };
+        RoleBody: {
+            name: string;
+            /** @description Permission names (`alerts:read`, `search`, …). */
+            permissions: components["schemas"]["Permission"][];
         };
         /**
          * @description `taishi_search::SearchOutput` (what `taishi search --server` reads),
@@ -1375,6 +1573,11 @@ export interface components {
             /** @default null */
             destination_ip?: string | null;
             /**
+             * @description The organisation of the matching event (its `organization.id`);
+             *     none for an event that came without one (the top organisation's).
+             */
+            org?: string | null;
+            /**
              * @description Raised by a hunt over stored data rather than on arrival: outputs
              *     skip these unless `alerts.notify_retrospective` is set.
              * @default false
@@ -1456,6 +1659,11 @@ export interface components {
             source_ip?: string | null;
             /** @default null */
             destination_ip?: string | null;
+            /**
+             * @description The organisation of the matching event (its `organization.id`);
+             *     none for an event that came without one (the top organisation's).
+             */
+            org?: string | null;
             /**
              * @description Raised by a hunt over stored data rather than on arrival: outputs
              *     skip these unless `alerts.notify_retrospective` is set.
@@ -2720,6 +2928,187 @@ export interface operations {
         };
     };
     delete_tokens_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_orgs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Items_Org"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_orgs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewOrg"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Org"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    delete_orgs_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    patch_orgs_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OrgPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Org"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_roles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RolesList"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    put_roles_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RoleBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RoleInfo"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    delete_roles_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -4257,6 +4646,7 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
+export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["account", "tokens:write", "users:read", "users:write", "orgs:read", "orgs:write", "alerts:read", "alerts:write", "rules:read", "rules:write", "intel:read", "intel:write", "intel:feeds", "search", "overview:read", "settings:read", "outputs:test", "outputs:write", "system:read", "audit:read", "ingest"];
 export const levelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Level"]> = ["informational", "low", "medium", "high", "critical"];
 export const alertStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AlertStatus"]> = ["new", "acknowledged", "closed"];
 export const resolutionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Resolution"]> = ["true_positive", "false_positive"];

@@ -23,7 +23,8 @@ export type Query<P extends keyof paths, M extends Method = "get"> = NonNullable
 // The names the console uses, each derived from one route's answer (pages
 // that need no name use `Res<…>` directly).
 export type User = NonNullable<Res<"/auth/login", "post">["user"]>;
-export type Role = User["role"];
+export type Role = User["roles"][number];
+export type Permission = components["schemas"]["Permission"];
 export type SearchOutput = Res<"/search", "post">;
 export type HitsOutput = Extract<SearchOutput, { kind: "hits" }>;
 /** One stored event, flattened: free-form JSON. */

@@ -1,6 +1,6 @@
 import { createContext, useContext, useEffect, type ReactNode } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, ApiError, csrf, setUnauthorizedHandler, type Req, type Res, type User } from "./api";
+import { api, ApiError, csrf, setUnauthorizedHandler, type Permission, type Req, type Res, type User } from "./api";
 
 interface AuthState {
   user: User | null;
@@ -8,15 +8,23 @@ interface AuthState {
   /** The signed-in user, or null if the account went away meanwhile. */
   login: (username: string, password: string) => Promise<User | null>;
   logout: () => Promise<void>;
-  can: (what: "write" | "admin") => boolean;
+  /** Whether the signed-in user's roles grant `p` (the server's list). */
+  can: (p: Permission) => boolean;
+}
+
+interface Me {
+  user: User | null;
+  permissions: Permission[];
 }
 
 /** The user `/auth/me` names (its fields sit beside `csrf`; all are absent
  * when the account no longer exists). */
-function userOf(m: Res<"/auth/me">): User | null {
-  const { username, role, disabled, created, last_login } = m;
-  if (username === undefined || role === undefined || disabled === undefined || created === undefined) return null;
-  return { username, role, disabled, created, last_login };
+function userOf(m: Res<"/auth/me">): Me {
+  const { username, roles, org, disabled, created, last_login, password_changed } = m;
+  if (username === undefined || roles === undefined || org === undefined || disabled === undefined || created === undefined) {
+    return { user: null, permissions: [] };
+  }
+  return { user: { username, roles, org, disabled, created, last_login, password_changed }, permissions: m.permissions };
 }
 
 const Ctx = createContext<AuthState | null>(null);
@@ -29,7 +37,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       try {
         return userOf(await api<Res<"/auth/me">>("/auth/me"));
       } catch (e) {
-        if (e instanceof ApiError && e.status === 401) return null;
+        if (e instanceof ApiError && e.status === 401) return { user: null, permissions: [] } satisfies Me;
         throw e;
       }
     },
@@ -39,14 +47,15 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     setUnauthorizedHandler(() => {
-      if (qc.getQueryData(["me"])) {
-        qc.setQueryData(["me"], null);
+      if ((qc.getQueryData(["me"]) as Me | undefined)?.user) {
+        qc.setQueryData(["me"], { user: null, permissions: [] } satisfies Me);
         qc.removeQueries({ predicate: (q) => q.queryKey[0] !== "me" });
       }
     });
   }, [qc]);
 
-  const user = me.data ?? null;
+  const user = me.data?.user ?? null;
+  const permissions = me.data?.permissions ?? [];
   const value: AuthState = {
     user,
     loading: me.isLoading,
@@ -54,7 +63,8 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       const r = await api<Res<"/auth/login", "post">>("/auth/login", { body: { username, password } satisfies Req<"/auth/login"> });
       csrf.set(r.csrf);
       const u = r.user ?? null;
-      qc.setQueryData(["me"], u);
+      // The permissions come with /auth/me: fetch it now the cookie is set.
+      await qc.invalidateQueries({ queryKey: ["me"] });
       return u;
     },
     logout: async () => {
@@ -63,14 +73,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       } finally {
         csrf.clear();
         qc.clear();
-        qc.setQueryData(["me"], null);
+        qc.setQueryData(["me"], { user: null, permissions: [] } satisfies Me);
       }
     },
-    can: (what) => {
-      if (!user) return false;
-      if (what === "admin") return user.role === "admin";
-      return user.role === "admin" || user.role === "analyst";
-    },
+    can: (p) => user !== null && permissions.includes(p),
   };
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }

@@ -60,6 +60,10 @@ pub struct Alert {
     pub source_ip: Option<String>,
     #[serde(default)]
     pub destination_ip: Option<String>,
+    /// The organisation of the matching event (its `organization.id`);
+    /// none for an event that came without one (the top organisation's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
     /// Raised by a hunt over stored data rather than on arrival: outputs
     /// skip these unless `alerts.notify_retrospective` is set.
     #[serde(default)]
@@ -144,6 +148,7 @@ impl Alert {
             host: None,
             source_ip: None,
             destination_ip: None,
+            org: None,
             retrospective: false,
             summary: Map::new(),
             event: J::Null,
@@ -170,6 +175,7 @@ impl Alert {
         a.host = roles::host(event);
         a.source_ip = roles::source_ip(event);
         a.destination_ip = roles::destination_ip(event);
+        a.org = roles::org(event);
         for f in SUMMARY_FIELDS {
             if let Some(v) = event.get(f).and_then(|v| v.to_text()) {
                 if !v.is_empty() {

@@ -14,15 +14,20 @@
 //! * [`PasswordPolicy`]: length, character classes, not the user name, not
 //!   one of the last few passwords, and an age after which it must change.
 //!
+//! * [`Permission`], [`BuiltinRole`], [`CustomRole`]: what an account may
+//!   do, with the separation of duties (三权分立) checked on every union.
+//!
 //! Defaults follow GB/T 22239-2019 level 3 practice (login-failure handling,
 //! complexity, periodic change); every one can be set in `[auth]`.
 
 mod hasher;
 mod policy;
+mod roles;
 mod throttle;
 
 pub use hasher::{hash_password, verify_password, Busy, HashError, Hasher};
 pub use policy::{PasswordPolicy, PolicyError};
+pub use roles::{grants_of, BuiltinRole, CustomRole, Grants, Permission, RoleError, LEGACY_ADMIN};
 pub use throttle::{LockScope, Locked, Throttle, ThrottleConfig};
 
 /// A language for messages shown to people.

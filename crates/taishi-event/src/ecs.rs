@@ -14,6 +14,9 @@ pub const EVENT_SEVERITY: &str = "event.severity";
 pub const EVENT_ORIGINAL: &str = "event.original";
 pub const EVENT_DURATION: &str = "event.duration";
 pub const EVENT_PROVIDER: &str = "event.provider";
+/// The organisation (tenant) an event belongs to: set at ingest from the
+/// listener or token that received it, never taken from the sender.
+pub const ORGANIZATION_ID: &str = "organization.id";
 pub const HOST_NAME: &str = "host.name";
 pub const HOST_IP: &str = "host.ip";
 pub const SOURCE_IP: &str = "source.ip";

@@ -52,6 +52,11 @@ pub fn first_text(ev: &Event, names: &[&str]) -> Option<String> {
         .find(|s| !s.is_empty() && s != "-")
 }
 
+/// The organisation an event belongs to (stamped at ingest).
+pub fn org(ev: &Event) -> Option<String> {
+    first_text(ev, &[ecs::ORGANIZATION_ID])
+}
+
 pub fn host(ev: &Event) -> Option<String> {
     first_text(ev, HOST)
 }

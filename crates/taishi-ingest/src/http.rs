@@ -39,7 +39,25 @@ use crate::{
 /// `Err(reason)` to answer 401. The service plugs its API keys or basic
 /// auth in here; every route of the router goes through it.
 pub trait Authenticate: Send + Sync + 'static {
-    fn authenticate(&self, headers: &HeaderMap) -> Result<Option<String>, Denied>;
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>, Denied>;
+}
+
+/// Who may send, as the authentication hook named them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub name: Arc<str>,
+    /// The organisation the credential binds what it sends to: every event
+    /// of the request belongs to it, whatever the sender wrote.
+    pub org: Option<Arc<str>>,
+}
+
+impl Principal {
+    pub fn named(name: impl Into<Arc<str>>) -> Principal {
+        Principal {
+            name: name.into(),
+            org: None,
+        }
+    }
 }
 
 /// Why a request may not ingest.
@@ -120,10 +138,6 @@ struct HttpState<S> {
     id_prefix: String,
 }
 
-/// The principal the authentication hook named, kept for the handlers.
-#[derive(Clone)]
-struct Principal(Arc<str>);
-
 /// The router and the metrics of its listener. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()` for the peer
 /// address to name sources in rejects (else `http` is used).
@@ -198,7 +212,7 @@ async fn authenticate<S: IngestSink>(
     match auth.authenticate(req.headers()) {
         Ok(principal) => {
             if let Some(p) = principal {
-                req.extensions_mut().insert(Principal(Arc::from(p)));
+                req.extensions_mut().insert(p);
             }
             next.run(req).await
         }
@@ -320,8 +334,8 @@ fn peer_of(req: &Request) -> Arc<str> {
         .map_or_else(|| Arc::from("http"), |c| Arc::from(c.0.to_string()))
 }
 
-fn principal_of(req: &Request) -> Option<Arc<str>> {
-    req.extensions().get::<Principal>().map(|p| p.0.clone())
+fn principal_of(req: &Request) -> Option<Principal> {
+    req.extensions().get::<Principal>().cloned()
 }
 
 /// Why a body could not be read.
@@ -868,7 +882,8 @@ async fn ingest<S: IngestSink>(
         let rest = pending.split_off(cut);
         let piece = std::mem::replace(&mut pending, rest);
         let mut batch = Batch::new(st.cfg.name.clone());
-        batch.principal = principal.clone();
+        batch.principal = principal.as_ref().map(|p| p.name.clone());
+        batch.org = principal.as_ref().and_then(|p| p.org.clone());
         let c = ctx.clone();
         let mut d = decoder.take();
         let done = tokio::task::spawn_blocking(move || {
@@ -1052,7 +1067,8 @@ async fn bulk_request<S: IngestSink>(
         let rest = pending.split_off(cut);
         let piece = std::mem::replace(&mut pending, rest);
         let mut batch = Batch::new(st.cfg.name.clone());
-        batch.principal = principal.clone();
+        batch.principal = principal.as_ref().map(|p| p.name.clone());
+        batch.org = principal.as_ref().and_then(|p| p.org.clone());
         let (c, st2, mut p) = (ctx.clone(), st.clone(), parser.take());
         let parsed = tokio::task::spawn_blocking(move || {
             let mut claimed = Claimed {

@@ -44,6 +44,7 @@ mod status;
 mod stream;
 pub mod syslog;
 pub mod tail;
+pub mod tenancy;
 mod udp;
 
 use std::future::Future;
@@ -67,6 +68,7 @@ pub use source::{
     SyslogTcpConfig, SyslogTlsConfig, SyslogUdpConfig, TailSourceConfig,
 };
 pub use status::{ListenerInfo, ListenerStatus};
+pub use tenancy::{OrgBinding, Tenancy};
 pub use tokio_util::sync::CancellationToken;
 
 /// What a listener hands the service: events decoded from one piece of
@@ -79,6 +81,9 @@ pub struct Batch {
     pub rejects: Vec<Reject>,
     /// Who sent it, when the HTTP authentication hook named a principal.
     pub principal: Option<Arc<str>>,
+    /// The organisation the sender's credential binds it to; when none,
+    /// the pipeline's tenancy decides by listener and sender address.
+    pub org: Option<Arc<str>>,
 }
 
 impl Batch {
@@ -103,6 +108,7 @@ impl Batch {
         let fresh = Batch {
             listener: self.listener.clone(),
             principal: self.principal.clone(),
+            org: self.org.clone(),
             ..Default::default()
         };
         std::mem::replace(self, fresh)

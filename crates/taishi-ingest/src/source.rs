@@ -164,6 +164,12 @@ const UDP_RECV_BUFFER: u32 = 16 << 20;
 pub struct SyslogUdpConfig {
     #[serde(default)]
     pub name: Option<String>,
+    /// The organisation what arrives here belongs to (the top one when unset).
+    #[serde(default)]
+    pub org: Option<String>,
+    /// Sender address or prefix → organisation, tried before `org`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub org_by_source: std::collections::BTreeMap<String, String>,
     pub listen: SocketAddr,
 }
 
@@ -190,6 +196,12 @@ impl SourceConfig for SyslogUdpConfig {
 pub struct SyslogTcpConfig {
     #[serde(default)]
     pub name: Option<String>,
+    /// The organisation what arrives here belongs to (the top one when unset).
+    #[serde(default)]
+    pub org: Option<String>,
+    /// Sender address or prefix → organisation, tried before `org`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub org_by_source: std::collections::BTreeMap<String, String>,
     pub listen: SocketAddr,
 }
 
@@ -215,6 +227,12 @@ impl SourceConfig for SyslogTcpConfig {
 pub struct SyslogTlsConfig {
     #[serde(default)]
     pub name: Option<String>,
+    /// The organisation what arrives here belongs to (the top one when unset).
+    #[serde(default)]
+    pub org: Option<String>,
+    /// Sender address or prefix → organisation, tried before `org`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub org_by_source: std::collections::BTreeMap<String, String>,
     pub listen: SocketAddr,
     /// PEM certificate chain, leaf first.
     pub cert: PathBuf,
@@ -297,6 +315,12 @@ impl SourceConfig for SyslogTlsConfig {
 pub struct NetflowConfig {
     #[serde(default)]
     pub name: Option<String>,
+    /// The organisation what arrives here belongs to (the top one when unset).
+    #[serde(default)]
+    pub org: Option<String>,
+    /// Sender address or prefix → organisation, tried before `org`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub org_by_source: std::collections::BTreeMap<String, String>,
     pub listen: SocketAddr,
 }
 
@@ -323,6 +347,12 @@ impl SourceConfig for NetflowConfig {
 pub struct TailSourceConfig {
     #[serde(default)]
     pub name: Option<String>,
+    /// The organisation what arrives here belongs to (the top one when unset).
+    #[serde(default)]
+    pub org: Option<String>,
+    /// Sender address or prefix → organisation, tried before `org`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub org_by_source: std::collections::BTreeMap<String, String>,
     pub paths: Vec<PathBuf>,
     /// Decoder name; detected from content when absent.
     #[serde(default)]
@@ -433,7 +463,25 @@ impl ListenerConfig {
     }
 
     pub fn check(&self) -> Vec<Problem> {
-        each!(self, c => c.check())
+        let mut v = each!(self, c => c.check());
+        v.extend(
+            self.binding()
+                .problems()
+                .into_iter()
+                .map(|message| Problem {
+                    key: "org_by_source",
+                    message,
+                }),
+        );
+        v
+    }
+
+    /// The organisations what arrives here belongs to.
+    pub fn binding(&self) -> crate::tenancy::OrgBinding {
+        each!(self, c => crate::tenancy::OrgBinding {
+            org: c.org.clone(),
+            by_source: c.org_by_source.clone(),
+        })
     }
 
     pub async fn build<S: IngestSink>(

@@ -257,9 +257,9 @@ impl http::Authenticate for Token {
     fn authenticate(
         &self,
         headers: &axum::http::HeaderMap,
-    ) -> Result<Option<String>, http::Denied> {
+    ) -> Result<Option<http::Principal>, http::Denied> {
         match headers.get("authorization").and_then(|v| v.to_str().ok()) {
-            Some("ApiKey secret") => Ok(Some("shipper-1".into())),
+            Some("ApiKey secret") => Ok(Some(http::Principal::named("shipper-1"))),
             _ => Err(http::Denied::Unauthenticated(
                 "missing or wrong API key".into(),
             )),

@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
 use taishi_enrich::GeoIp;
-use taishi_state::{State, StateError};
+use taishi_state::{Scope, State, StateError, ROOT_ORG};
 use taishi_store::{AggResult, Aggregation, Filter, Store, TimeRange};
 
 /// Why a picture could not be made.
@@ -32,6 +32,27 @@ pub struct Sources<'a> {
     pub state: &'a State,
     /// Places the top source addresses.
     pub geo: &'a GeoIp,
+    /// The organisations the picture is of (the caller's and those below).
+    pub scope: &'a Scope,
+}
+
+/// The events of the organisations in `scope`: their `organization.id`,
+/// and for a scope with the top organisation, events stored before
+/// Taishi had organisations (they carry none and belong to the top).
+pub fn event_filter(scope: &Scope) -> Filter {
+    let Scope::Orgs(orgs) = scope else {
+        return Filter::All;
+    };
+    let mut any: Vec<Filter> = orgs
+        .iter()
+        .map(|o| Filter::term(taishi_event::ecs::ORGANIZATION_ID, o))
+        .collect();
+    if orgs.iter().any(|o| o == ROOT_ORG) {
+        any.push(Filter::Not(Box::new(Filter::exists(
+            taishi_event::ecs::ORGANIZATION_ID,
+        ))));
+    }
+    Filter::Or(any)
 }
 
 /// The threat level of the last 24 h (the overview's gauge and the live
@@ -58,9 +79,9 @@ impl Default for Threat {
 
 /// Threat score 0–100, its level name, and open alerts, over the 24 h
 /// before `now`.
-pub fn threat(state: &State, now: DateTime<Utc>) -> Result<Threat, StateError> {
+pub fn threat(state: &State, scope: &Scope, now: DateTime<Utc>) -> Result<Threat, StateError> {
     let from = (now - TimeDelta::hours(24)).timestamp_micros();
-    let (_, open, lv) = state.alert_counts(from, now.timestamp_micros() + 1)?;
+    let (_, open, lv) = state.alert_counts(from, now.timestamp_micros() + 1, scope)?;
     // Weighted so that one critical outweighs many lows.
     let w = 0.2 * lv[1] as f64 + 1.0 * lv[2] as f64 + 4.0 * lv[3] as f64 + 10.0 * lv[4] as f64;
     let score = 100.0 * (1.0 - (-w / 20.0).exp());
@@ -108,8 +129,9 @@ pub struct OverviewCache {
     entries: Mutex<HashMap<CacheKey, (Instant, Overview)>>,
 }
 
-/// `from` and `to` as the client sent them, and the alert generation.
-type CacheKey = (String, String, u64);
+/// `from` and `to` as the client sent them, the alert generation, and
+/// the scope (two organisations never share a picture).
+type CacheKey = (String, String, u64, String);
 
 const OVERVIEW_TTL: Duration = Duration::from_secs(5);
 
@@ -123,7 +145,16 @@ impl OverviewCache {
         (from, to): (&str, &str),
         range: TimeRange,
     ) -> Result<Overview, OverviewError> {
-        let key = (from.to_string(), to.to_string(), src.state.generation());
+        let scope = match src.scope {
+            Scope::All => "*".to_string(),
+            Scope::Orgs(v) => v.join(","),
+        };
+        let key = (
+            from.to_string(),
+            to.to_string(),
+            src.state.generation(),
+            scope,
+        );
         {
             let c = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((t, v)) = c.get(&key) {
@@ -294,7 +325,7 @@ pub fn overview(src: Sources, range: TimeRange) -> Result<Overview, OverviewErro
     let span = range.to - range.from;
     let interval = interval_for(span);
     let hist = src.store.aggregate(
-        &Filter::All,
+        &event_filter(src.scope),
         range,
         &Aggregation::DateHistogram {
             interval,
@@ -316,12 +347,14 @@ pub fn overview(src: Sources, range: TimeRange) -> Result<Overview, OverviewErro
         _ => 0,
     };
     let (fu, tu) = (range.from.timestamp_micros(), range.to.timestamp_micros());
-    let (alerts_total, alerts_open, by_level) = src.state.alert_counts(fu, tu)?;
+    let (alerts_total, alerts_open, by_level) = src.state.alert_counts(fu, tu, src.scope)?;
 
     let step = interval.num_microseconds().unwrap_or(i64::MAX).max(1);
     let start = fu - fu.rem_euclid(step);
     let nb = ((tu - start) / step + 1).clamp(1, 10_000) as usize;
-    let agg = src.state.alert_overview(fu, tu, start, step, 20)?;
+    let agg = src
+        .state
+        .alert_overview(fu, tu, start, step, 20, src.scope)?;
     let mut over = vec![[0u64; 5]; nb];
     for (b, level, n) in &agg.over_time {
         over[(*b).clamp(0, nb as i64 - 1) as usize][(*level).clamp(0, 4) as usize] += n;
@@ -371,7 +404,7 @@ pub fn overview(src: Sources, range: TimeRange) -> Result<Overview, OverviewErro
         .collect();
     let mut matrix: Vec<_> = matrix.into_iter().collect();
     matrix.sort_by_key(|m| std::cmp::Reverse(m.1));
-    let threat = threat(src.state, Utc::now())?;
+    let threat = threat(src.state, src.scope, Utc::now())?;
     let level = |l: &i64| taishi_alert::Level::from_rank(*l).name().to_string();
     Ok(Overview {
         from: range.from.to_rfc3339(),

@@ -40,6 +40,7 @@ fn alerts_of_the_range_give_levels_assets_sources_the_matrix_and_the_threat() {
         ])
         .unwrap();
     let src = Sources {
+        scope: &taishi_state::Scope::All,
         store: &store,
         state: &state,
         geo: &geo,
@@ -65,7 +66,7 @@ fn alerts_of_the_range_give_levels_assets_sources_the_matrix_and_the_threat() {
     assert_eq!(over_time, 3);
 
     // One critical and two highs in a day: the score the weights give.
-    let t = threat(&state, now).unwrap();
+    let t = threat(&state, &taishi_state::Scope::All, now).unwrap();
     assert_eq!(t.open, 3);
     assert_eq!(o.threat_level, t.level);
     assert!(t.score > 0.0 && t.score <= 100.0, "{t:?}");

@@ -19,7 +19,7 @@ use taishi_event::metrics::{Exposition, MetricKind, Scalar};
 
 use taishi_alert::{Alert, AlertRecord};
 use taishi_event::Event;
-use taishi_ingest::{Batch, IngestSink, SinkError};
+use taishi_ingest::{Batch, IngestSink, SinkError, Tenancy};
 use taishi_intel::{IntelHit, Matcher};
 use taishi_sigma::{Detection, Scratch};
 use taishi_store::{Store, StoreError};
@@ -111,6 +111,9 @@ pub struct Pipeline {
     alerts: Arc<dyn AlertStore>,
     pub rejects: RejectLog,
     enrich: Option<Enricher>,
+    /// Whose each event is (`organization.id`), stamped before anything
+    /// else reads it.
+    tenancy: Option<Tenancy>,
     hooks: Vec<Arc<dyn AlertHook>>,
     intel: Option<MatcherSource>,
     metrics: Option<Arc<dyn Metrics>>,
@@ -131,6 +134,7 @@ pub struct PipelineBuilder {
     alerts: Arc<dyn AlertStore>,
     rejects: RejectLog,
     enrich: Option<Enricher>,
+    tenancy: Option<Tenancy>,
     hooks: Vec<Arc<dyn AlertHook>>,
     intel: Option<MatcherSource>,
     metrics: Option<Arc<dyn Metrics>>,
@@ -140,6 +144,13 @@ pub struct PipelineBuilder {
 impl PipelineBuilder {
     pub fn enrich(mut self, f: Enricher) -> Self {
         self.enrich = Some(f);
+        self
+    }
+
+    /// Stamps each event with its organisation (listener, sender address
+    /// or the credential that sent it).
+    pub fn tenancy(mut self, t: Tenancy) -> Self {
+        self.tenancy = Some(t);
         self
     }
 
@@ -185,6 +196,7 @@ impl PipelineBuilder {
             alerts: self.alerts,
             rejects: self.rejects,
             enrich: self.enrich,
+            tenancy: self.tenancy,
             hooks: self.hooks,
             intel: self.intel,
             metrics: self.metrics,
@@ -242,6 +254,7 @@ impl Pipeline {
             alerts,
             rejects,
             enrich: None,
+            tenancy: None,
             hooks: Vec::new(),
             intel: None,
             metrics: None,
@@ -299,6 +312,9 @@ impl Pipeline {
         };
         if batch.events.is_empty() {
             return Ok(raising);
+        }
+        if let Some(t) = &self.tenancy {
+            t.stamp(&mut batch);
         }
         if let Some(f) = &self.enrich {
             for ev in &mut batch.events {

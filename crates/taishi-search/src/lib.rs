@@ -51,6 +51,9 @@ pub struct SearchOptions {
     /// Deadline, cancellation and memory cap of the whole search (every
     /// store call it makes shares it).
     pub budget: Budget,
+    /// A filter every match must also pass, whatever the query says: the
+    /// caller's organisations (a query cannot widen it).
+    pub scope: Option<Filter>,
 }
 
 impl Default for SearchOptions {
@@ -62,6 +65,7 @@ impl Default for SearchOptions {
             max_groups: 10_000,
             histogram_buckets: 60,
             budget: Budget::unlimited(),
+            scope: None,
         }
     }
 }
@@ -196,7 +200,10 @@ pub fn execute(store: &Store, query: &Query, opts: &SearchOptions) -> Result<Sea
     } else {
         Expr::And(parts)
     };
-    let filter = translate(&expr, now)?;
+    let filter = match &opts.scope {
+        Some(s) => Filter::And(vec![s.clone(), translate(&expr, now)?]),
+        None => translate(&expr, now)?,
+    };
     let stages = &search.stages[first..];
 
     let mut out = SearchOutput {

@@ -111,12 +111,23 @@ fn main() {
         let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
         load = t.elapsed().as_secs_f64();
         let base = format!("http://{}", server.http_addr);
+        // The first start's security administrator may make ingest tokens
+        // only as an analyst too: one account with both, made in-process.
+        let pw = "Bench-admin-Passw0rd";
+        server
+            .app
+            .state
+            .create_user(
+                "admin",
+                taishi_serve::state::ROOT_ORG,
+                &["secadmin".to_string(), "analyst".to_string()],
+                &taishi_auth::hash_password(pw).unwrap(),
+            )
+            .unwrap();
         let a = agent();
         let mut r = a
             .post(&format!("{base}/api/v1/auth/login"))
-            .send_json(
-                json!({"username": "admin", "password": server.admin_password.clone().unwrap()}),
-            )
+            .send_json(json!({"username": "admin", "password": pw}))
             .unwrap();
         let cookie = r
             .headers()
@@ -133,7 +144,7 @@ fn main() {
             .post(&format!("{base}/api/v1/tokens"))
             .header("cookie", &cookie)
             .header("x-taishi-csrf", csrf["csrf"].as_str().unwrap())
-            .send_json(json!({"name": "bench", "role": "admin"}))
+            .send_json(json!({"name": "bench"}))
             .unwrap()
             .body_mut()
             .read_json()

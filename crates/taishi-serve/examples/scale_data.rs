@@ -160,7 +160,11 @@ fn main() -> anyhow::Result<()> {
     // directory while the events are still being written.
     let state = State::open(&a.dir.join("state.db"))?;
     let hash = taishi_auth::hash_password(&a.password)?;
-    state.create_user("admin", "admin", &hash)?;
+    let roles: Vec<String> = taishi_auth::LEGACY_ADMIN
+        .iter()
+        .map(|r| r.id().to_string())
+        .collect();
+    state.create_user("admin", taishi_serve::state::ROOT_ORG, &roles, &hash)?;
     let defs = rules(a.rules.as_ref())?;
     let t = Instant::now();
     write_alerts(&state, &defs, a.alerts, start, now, a.events)?;

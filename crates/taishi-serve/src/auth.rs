@@ -74,155 +74,24 @@ pub fn bearer(headers: &HeaderMap) -> Option<String> {
     text.split_once(':').map(|(_, p)| p.to_string())
 }
 
-/// What a route may require of its caller. Each route of the table
-/// (`crate::routes`) names one; the guard checks it before the handler
-/// runs, and the OpenAPI document carries it as `x-permission`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Permission {
-    /// One's own session and password.
-    Account,
-    /// Creating, listing and revoking one's own API tokens.
-    TokensWrite,
-    UsersRead,
-    /// Users, and every user's tokens.
-    UsersWrite,
-    AlertsRead,
-    /// Triage: acknowledge, assign, close, reopen, comment.
-    AlertsWrite,
-    /// Listing rules and validating rule text.
-    RulesRead,
-    /// Uploading, deleting, switching and reloading rules.
-    RulesWrite,
-    IntelRead,
-    /// Imports and pulls (each followed by a retro-hunt).
-    IntelWrite,
-    /// Adding and removing scheduled feeds (credentials, outbound fetches).
-    IntelFeeds,
-    /// Searching events and listing their fields.
-    Search,
-    /// The overview and its live stream.
-    OverviewRead,
-    SettingsRead,
-    /// Sending a test notification through a configured output.
-    OutputsTest,
-    SettingsWrite,
-    /// Health and Prometheus metrics.
-    SystemRead,
-    /// HTTP ingest (NDJSON, `_bulk`), with an API token only.
-    Ingest,
-}
+/// What a route may require of its caller: defined once, with the roles,
+/// in `taishi-auth`.
+pub use taishi_auth::{BuiltinRole, Grants, Permission};
 
-impl Permission {
-    pub const ALL: &'static [Permission] = &[
-        Permission::Account,
-        Permission::TokensWrite,
-        Permission::UsersRead,
-        Permission::UsersWrite,
-        Permission::AlertsRead,
-        Permission::AlertsWrite,
-        Permission::RulesRead,
-        Permission::RulesWrite,
-        Permission::IntelRead,
-        Permission::IntelWrite,
-        Permission::IntelFeeds,
-        Permission::Search,
-        Permission::OverviewRead,
-        Permission::SettingsRead,
-        Permission::OutputsTest,
-        Permission::SettingsWrite,
-        Permission::SystemRead,
-        Permission::Ingest,
-    ];
-
-    /// The name on the wire and in the OpenAPI document (`alerts:write`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Permission::Account => "account",
-            Permission::TokensWrite => "tokens:write",
-            Permission::UsersRead => "users:read",
-            Permission::UsersWrite => "users:write",
-            Permission::AlertsRead => "alerts:read",
-            Permission::AlertsWrite => "alerts:write",
-            Permission::RulesRead => "rules:read",
-            Permission::RulesWrite => "rules:write",
-            Permission::IntelRead => "intel:read",
-            Permission::IntelWrite => "intel:write",
-            Permission::IntelFeeds => "intel:feeds",
-            Permission::Search => "search",
-            Permission::OverviewRead => "overview:read",
-            Permission::SettingsRead => "settings:read",
-            Permission::OutputsTest => "outputs:test",
-            Permission::SettingsWrite => "settings:write",
-            Permission::SystemRead => "system:read",
-            Permission::Ingest => "ingest",
-        }
-    }
-}
-
-impl serde::Serialize for Permission {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-impl schemars::JsonSchema for Permission {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Permission".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        let names: Vec<&str> = Permission::ALL.iter().map(|p| p.name()).collect();
-        schemars::json_schema!({"type": "string", "enum": names})
-    }
-}
-
-/// What every role may do: read, and manage one's own account and tokens.
-const VIEWER: &[Permission] = &[
-    Permission::Account,
-    Permission::TokensWrite,
-    Permission::AlertsRead,
-    Permission::RulesRead,
-    Permission::IntelRead,
-    Permission::Search,
-    Permission::OverviewRead,
-    Permission::SettingsRead,
-    Permission::SystemRead,
-];
-
-/// What an analyst may do besides: triage, rules, imports, tests, ingest.
-const ANALYST_ALSO: &[Permission] = &[
-    Permission::AlertsWrite,
-    Permission::RulesWrite,
-    Permission::IntelWrite,
-    Permission::OutputsTest,
-    Permission::Ingest,
-];
-
-/// Whether a role grants a permission: today's three roles, exactly as
-/// their checks inside the handlers allowed before the route table (an
-/// unknown role may do nothing).
-pub fn role_allows(role: &str, p: Permission) -> bool {
-    match role {
-        "admin" => true,
-        "analyst" => VIEWER.contains(&p) || ANALYST_ALSO.contains(&p),
-        "viewer" => VIEWER.contains(&p),
-        _ => false,
-    }
-}
-
-/// Every permission of a role.
-pub fn role_permissions(role: &str) -> Vec<Permission> {
-    Permission::ALL
-        .iter()
-        .copied()
-        .filter(|p| role_allows(role, *p))
-        .collect()
-}
+use crate::state::Scope;
 
 /// A verified caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub username: String,
-    pub role: String,
+    /// The role ids it holds (a token: its own, capped by its owner's).
+    pub roles: Vec<String>,
+    /// What those roles grant together.
+    pub grants: Grants,
+    /// The organisation it belongs to (a token: the one it is bound to).
+    pub org: String,
+    /// That organisation and every one below it: all it may see.
+    pub scope: Scope,
     /// The session's CSRF value when the caller came with a session cookie
     /// (it must be echoed in a header on unsafe methods); None for tokens.
     pub csrf: Option<String>,
@@ -230,46 +99,18 @@ pub struct Caller {
 
 impl Caller {
     pub fn can(&self, p: Permission) -> bool {
-        role_allows(&self.role, p)
+        self.grants.has(p)
+    }
+
+    /// Roles as one line for messages and the audit trail.
+    pub fn roles_text(&self) -> String {
+        self.roles.join(",")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The map reproduces the three roles: admins everything, analysts
-    /// the triage and write side but no user, feed or settings
-    /// administration, viewers only reading (and their own account).
-    #[test]
-    fn roles_map_to_permissions() {
-        use Permission as P;
-        let can = role_allows;
-        for p in Permission::ALL {
-            assert!(can("admin", *p), "{}", p.name());
-        }
-        for p in [P::UsersRead, P::UsersWrite, P::IntelFeeds, P::SettingsWrite] {
-            assert!(!can("analyst", p), "{}", p.name());
-        }
-        for p in [
-            P::AlertsWrite,
-            P::RulesWrite,
-            P::IntelWrite,
-            P::OutputsTest,
-            P::Ingest,
-        ] {
-            assert!(can("analyst", p) && !can("viewer", p), "{}", p.name());
-        }
-        assert!(can("viewer", P::Search) && can("viewer", P::TokensWrite));
-        assert!(role_permissions("root").is_empty());
-        let names: std::collections::HashSet<_> =
-            Permission::ALL.iter().map(|p| p.name()).collect();
-        assert_eq!(names.len(), Permission::ALL.len());
-        assert_eq!(
-            serde_json::to_value(P::AlertsWrite).unwrap(),
-            "alerts:write"
-        );
-    }
 
     #[test]
     fn credentials_from_headers() {

@@ -90,11 +90,12 @@ pub use taishi_ingest::ListenerInfo;
 
 impl App {
     /// What the situational picture is drawn from.
-    pub fn picture_sources(&self) -> taishi_overview::Sources<'_> {
+    pub fn picture_sources<'a>(&'a self, scope: &'a state::Scope) -> taishi_overview::Sources<'a> {
         taishi_overview::Sources {
             store: &self.store,
             state: &self.state,
             geo: &self.geo,
+            scope,
         }
     }
 
@@ -118,12 +119,29 @@ impl App {
     }
 }
 
+/// An administrator made at first start.
+#[derive(Debug, Clone)]
+pub struct FirstAccount {
+    pub username: String,
+    pub role: taishi_auth::BuiltinRole,
+    pub password: String,
+}
+
+/// The administrators a new Taishi starts with: one per duty, so that no
+/// account ever holds two of them.
+const FIRST_ACCOUNTS: &[taishi_auth::BuiltinRole] = &[
+    taishi_auth::BuiltinRole::SysAdmin,
+    taishi_auth::BuiltinRole::SecAdmin,
+    taishi_auth::BuiltinRole::Auditor,
+];
+
 /// A running service.
 pub struct Server {
     pub http_addr: SocketAddr,
     pub listeners: Vec<ListenerInfo>,
-    /// Set on the first start only: the `admin` user's one-time password.
-    pub admin_password: Option<String>,
+    /// Set on the first start only: the three administrators (三权分立)
+    /// and their one-time passwords.
+    pub first_accounts: Vec<FirstAccount>,
     pub app: Arc<App>,
     cancel: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -169,15 +187,33 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
 
     let state = Arc::new(State::open(&data_dir.join("state.db")).context("state database")?);
-    let admin_password = if state.user_count()? == 0 {
-        let pw = auth::one_time_password();
-        // Generated, 20 characters of 55: no policy to apply.
-        let hash = taishi_auth::hash_password(&pw)?;
-        state.create_user("admin", "admin", &hash)?;
-        Some(pw)
-    } else {
-        None
-    };
+    if let Some(name) = &config.auth.top_org_name {
+        state.rename_org(state::ROOT_ORG, name)?;
+    }
+    let mut first_accounts = Vec::new();
+    if state.user_count()? == 0 {
+        for role in FIRST_ACCOUNTS {
+            let pw = auth::one_time_password();
+            // Generated, 20 characters of 55: no policy to apply.
+            let hash = taishi_auth::hash_password(&pw)?;
+            state.create_user(role.id(), state::ROOT_ORG, &[role.id().to_string()], &hash)?;
+            first_accounts.push(FirstAccount {
+                username: role.id().to_string(),
+                role: *role,
+                password: pw,
+            });
+        }
+    }
+    for l in &config.listeners {
+        for org in l.binding().orgs() {
+            state.org(org).with_context(|| {
+                format!(
+                    "listener `{}`: organisation `{org}` does not exist (create it first: POST /api/v1/orgs)",
+                    l.name()
+                )
+            })?;
+        }
+    }
 
     let audit = {
         let dir = taishi_audit::audit_dir(&data_dir);
@@ -290,8 +326,15 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         )
         .map_err(|p| anyhow::anyhow!("alerts: {p}"))?,
     );
+    let tenancy = config
+        .listeners
+        .iter()
+        .fold(taishi_ingest::Tenancy::new(state::ROOT_ORG), |t, l| {
+            t.listener(&l.name(), &l.binding())
+        });
     let mut builder = Pipeline::builder(store.clone(), rules.clone(), state.clone(), rejects)
         .max_in_flight(4)
+        .tenancy(tenancy)
         .hook(outputs.clone());
     if geo.is_enabled() {
         let g = geo.clone();
@@ -472,7 +515,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     Ok(Server {
         http_addr,
         listeners: infos,
-        admin_password,
+        first_accounts,
         app,
         cancel,
         tasks,

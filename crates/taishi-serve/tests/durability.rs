@@ -35,8 +35,8 @@ fn server_process() {
     rt.block_on(async {
         let s = taishi_serve::start(cfg).await.unwrap();
         println!("ADDR {}", s.http_addr);
-        if let Some(pw) = &s.admin_password {
-            println!("PW {pw}");
+        if !s.first_accounts.is_empty() {
+            println!("PW {}", common::admin_password(&s));
         }
         println!("READY");
         // Runs until killed.

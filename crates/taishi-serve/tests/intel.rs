@@ -31,7 +31,7 @@ fn indicators_match_live_and_retrospectively() {
     let cfg = config(dir.path());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
-    let c = Client::login(server.http_addr, server.admin_password.as_deref().unwrap());
+    let c = Client::login(server.http_addr, common::admin_password(&server));
 
     // Contact with infrastructure nobody knows to be bad yet.
     let earlier = Utc::now() - TimeDelta::days(3);
@@ -189,11 +189,11 @@ fn scheduled_feeds_are_pulled_with_status_and_hits() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
     let addr = server.http_addr;
-    let c = Client::login(addr, server.admin_password.as_deref().unwrap());
+    let c = Client::login(addr, common::admin_password(&server));
 
     // An analyst may pull but not add; a viewer may only read.
     let token = |role: &str| {
-        let (s, t) = c.post("/api/v1/tokens", &json!({"name": role, "role": role}));
+        let (s, t) = c.post("/api/v1/tokens", &json!({"name": role, "roles": [role]}));
         assert_eq!(s, 200, "{t}");
         let mut cl = Client::new(addr);
         cl.auth = format!("Bearer {}", t["secret"].as_str().unwrap());

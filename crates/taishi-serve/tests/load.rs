@@ -36,7 +36,7 @@ fn fixed_load_loses_nothing_acknowledged() {
     let cfg = with_listeners(config(dir.path()), None);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
-    let c = Client::login(server.http_addr, server.admin_password.as_deref().unwrap());
+    let c = Client::login(server.http_addr, common::admin_password(&server));
     let addr = |kind: &str| -> std::net::SocketAddr {
         server
             .listeners

@@ -127,7 +127,7 @@ fn alerts_reach_a_webhook_and_smtp() {
     cfg.egress.allow_private = true;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
-    let c = Client::login(server.http_addr, server.admin_password.as_deref().unwrap());
+    let c = Client::login(server.http_addr, common::admin_password(&server));
 
     let evs: Vec<J> = (0..4).map(|i| sysmon_event(i, i == 2)).collect();
     assert_eq!(

@@ -55,10 +55,12 @@ fn start(listeners: bool) -> (Running, Client) {
         .build()
         .unwrap();
     let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
-    let pw = server
-        .admin_password
-        .clone()
-        .expect("first start prints a password");
+    assert_eq!(
+        server.first_accounts.len(),
+        3,
+        "first start makes the three administrators"
+    );
+    let pw = common::admin_password(&server).to_string();
     let client = Client::login(server.http_addr, &pw);
     (
         Running {
@@ -427,12 +429,12 @@ fn every_call_needs_authentication_and_the_right_role() {
     // A viewer reads but cannot change or ingest.
     let (s, u) = admin.post(
         "/api/v1/users",
-        &json!({"username": "vera", "password": "Lantern-orchid-71", "role": "viewer"}),
+        &json!({"username": "vera", "password": "Lantern-orchid-71", "roles": ["viewer"]}),
     );
     assert_eq!(s, 200, "{u}");
     let (s, t) = admin.post(
         "/api/v1/tokens",
-        &json!({"name": "viewer token", "role": "viewer"}),
+        &json!({"name": "viewer token", "roles": ["viewer"]}),
     );
     assert_eq!(s, 200);
     let mut viewer = Client::new(addr);
@@ -451,7 +453,7 @@ fn every_call_needs_authentication_and_the_right_role() {
         admin
             .post(
                 "/api/v1/users",
-                &json!({"username": "x", "password": "short", "role": "viewer"})
+                &json!({"username": "x", "password": "short", "roles": ["viewer"]})
             )
             .0,
         400
@@ -460,7 +462,7 @@ fn every_call_needs_authentication_and_the_right_role() {
         admin
             .post(
                 "/api/v1/users",
-                &json!({"username": "y", "password": "long-enough-1", "role": "root"})
+                &json!({"username": "y", "password": "long-enough-1", "roles": ["root"]})
             )
             .0,
         400
@@ -503,7 +505,7 @@ fn every_call_needs_authentication_and_the_right_role() {
         .post(&format!("{}/api/v1/tokens", a2.base))
         .header("cookie", &cookie)
         .header("x-taishi-csrf", body["csrf"].as_str().unwrap())
-        .send_json(json!({"name": "x", "role": "admin"}))
+        .send_json(json!({"name": "x", "roles": ["sysadmin"]}))
         .unwrap();
     // 403, as API.md has it for the wrong role: the caller's role is what
     // falls short, not the request's form.

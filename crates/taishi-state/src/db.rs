@@ -371,26 +371,57 @@ impl<T> OptionalExtension<T> for Result<T, DbError> {
     }
 }
 
-/// `$1` → `?1` outside quotes: SQLite reads `$1` as a *named* parameter
-/// numbered by first appearance, which would bind `$2 … $1` in the wrong order.
-fn sqlite_sql(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
+/// Placeholders are written `$1` (PostgreSQL's, preferred), or as rusqlite
+/// code wrote them, `?1` or an anonymous `?` (the next number after the
+/// highest so far, SQLite's rule), so SQL from before this layer ports
+/// unchanged. Each backend gets its own spelling, outside quoted text.
+/// (PostgreSQL's JSON `?` operators are therefore not usable here.)
+fn placeholders(sql: &str, backend: Backend) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
     let mut quote: Option<char> = None;
+    let mut highest = 0usize;
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
         match quote {
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None if c == '\'' || c == '"' => quote = Some(c),
-            None if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) => {
-                out.push('?');
-                continue;
+            Some(q) => {
+                if c == q {
+                    quote = None;
+                }
+                out.push(c);
             }
-            None => {}
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                out.push(c);
+            }
+            None if c == '$' || c == '?' => {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    digits.push(*d);
+                    chars.next();
+                }
+                if c == '$' && digits.is_empty() {
+                    out.push(c);
+                    continue;
+                }
+                let n = match digits.parse::<usize>() {
+                    Ok(n) => n,
+                    Err(_) => highest + 1,
+                };
+                highest = highest.max(n);
+                out.push(match backend {
+                    Backend::Sqlite => '?',
+                    Backend::Postgres => '$',
+                });
+                out.push_str(&n.to_string());
+            }
+            None => out.push(c),
         }
-        out.push(c);
     }
     out
+}
+
+fn sqlite_sql(sql: &str) -> String {
+    placeholders(sql, Backend::Sqlite)
 }
 
 /// Statements kept prepared per PostgreSQL connection (each costs a round
@@ -445,8 +476,9 @@ impl PgConn {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
+        let text = placeholders(sql, Backend::Postgres);
         let client = self.live()?;
-        let st = off_runtime(|| client.prepare(sql))?;
+        let st = off_runtime(|| client.prepare(&text))?;
         if self.statements.len() >= PG_STATEMENT_CACHE {
             self.statements.clear();
         }
@@ -694,10 +726,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_become_sqlites_outside_quotes() {
+    fn placeholders_are_spelled_per_backend_outside_quotes() {
         assert_eq!(
             sqlite_sql("SELECT $2, '$1', \"a$3\" WHERE x = $10 AND y = $1"),
             "SELECT ?2, '$1', \"a$3\" WHERE x = ?10 AND y = ?1"
+        );
+        // rusqlite-era SQL: anonymous `?` continue after the highest number.
+        assert_eq!(
+            placeholders("a = ? AND b = ?3 AND c = ? AND d = '?'", Backend::Postgres),
+            "a = $1 AND b = $3 AND c = $4 AND d = '?'"
+        );
+        assert_eq!(
+            placeholders("x = ? AND y = ?", Backend::Sqlite),
+            "x = ?1 AND y = ?2"
         );
     }
 

@@ -1,4 +1,4 @@
-//! Platform state: users, sessions, API tokens, alerts and their comments,
+//! Platform state: organisations, users and their roles, sessions, API tokens, alerts and their comments,
 //! intel hits by indicator, rule switches, settings and (in
 //! [`SqlAuditStore`]) the audit trail. Events live in the event store; this
 //! crate holds what people change.
@@ -26,6 +26,9 @@ pub use audit::SqlAuditStore;
 pub use db::{Backend, DbError, Target};
 use db::{Conn, OptionalExtension, Row, Value};
 pub use migrate::Status as MigrationStatus;
+
+pub mod orgs;
+pub use orgs::{Org, Scope, ROOT_ORG};
 
 pub type Result<T> = std::result::Result<T, StateError>;
 
@@ -69,6 +72,15 @@ pub struct State {
 
 const READERS: usize = 4;
 
+/// Role ids as stored: one column, ids separated by spaces.
+fn roles_text(roles: &[String]) -> String {
+    roles.join(" ")
+}
+
+fn roles_of(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_string).collect()
+}
+
 /// One indicator's hits.
 #[derive(Debug, Serialize, Clone, schemars::JsonSchema)]
 pub struct IntelHitCount {
@@ -92,26 +104,69 @@ pub fn now_iso() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct User {
     pub username: String,
-    pub role: String,
+    /// Role ids: built-in (`sysadmin`, `secadmin`, `auditor`, `analyst`,
+    /// `responder`, `viewer`) or custom.
+    pub roles: Vec<String>,
+    /// The organisation the account belongs to; it sees that one and those
+    /// below it.
+    pub org: String,
     pub disabled: bool,
     pub created: String,
     pub last_login: Option<String>,
+    /// When the password was last set (RFC 3339); the policy's expiry
+    /// counts from here.
+    pub password_changed: Option<String>,
 }
+
+const USER_COLUMNS: &str = "username, role, org, disabled, created, last_login, pw_changed";
+
+fn row_user(r: &Row) -> std::result::Result<User, DbError> {
+    Ok(User {
+        username: r.get(0)?,
+        roles: roles_of(&r.get::<_, String>(1)?),
+        org: r.get(2)?,
+        disabled: r.get::<_, i64>(3)? != 0,
+        created: r.get(4)?,
+        last_login: r.get(5)?,
+        password_changed: r.get(6)?,
+    })
+}
+
+/// The built-in system administrator role: the last enabled holder may
+/// not lose it (nobody could manage accounts again).
+const SYSADMIN: &str = "sysadmin";
+
+/// Earlier password hashes kept per user, besides the current one.
+pub const PASSWORD_HISTORY: usize = 5;
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Token {
     pub id: String,
     pub name: String,
-    pub role: String,
+    pub roles: Vec<String>,
     pub owner: String,
+    /// The organisation the token acts in; events sent with it belong here.
+    pub org: String,
     pub created: String,
     pub last_used: Option<String>,
+}
+
+/// A live token as the front door needs it (see [`State::token`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenAuth {
+    pub id: String,
+    pub owner: String,
+    pub roles: Vec<String>,
+    pub owner_roles: Vec<String>,
+    pub org: String,
+    pub owner_org: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct Session {
     pub username: String,
-    pub role: String,
+    pub roles: Vec<String>,
+    pub org: String,
     pub csrf: String,
 }
 
@@ -151,13 +206,16 @@ pub struct AlertFilter {
     pub sort: Option<String>,
     pub limit: Option<usize>,
     pub offset: Option<usize>,
+    /// The organisations the caller may see.
+    #[serde(skip)]
+    pub scope: Scope,
 }
 
 impl AlertFilter {
     /// The WHERE text with `$n` placeholders from `$1`, and its parameters.
     fn where_clause(&self, backend: Backend) -> (String, Vec<Value>) {
-        let mut w = vec!["1=1".to_string()];
-        let mut p: Vec<Value> = Vec::new();
+        let (scope, mut p) = self.scope.sql("org");
+        let mut w = vec![scope];
         let arg = |p: &mut Vec<Value>, v: Value| {
             p.push(v);
             format!("${}", p.len())
@@ -278,6 +336,7 @@ fn row_alert(r: &Row) -> std::result::Result<Alert, DbError> {
             host: r.get("host")?,
             source_ip: r.get("source_ip")?,
             destination_ip: r.get("destination_ip")?,
+            org: Some(r.get("org")?),
             retrospective: r.get::<_, bool>("retrospective")?,
             summary: body.summary,
             event: body.event,
@@ -289,16 +348,6 @@ fn row_alert(r: &Row) -> std::result::Result<Alert, DbError> {
         assignee: r.get("assignee")?,
         created: r.get("created")?,
         updated: r.get("updated")?,
-    })
-}
-
-fn row_user(r: &Row) -> std::result::Result<User, DbError> {
-    Ok(User {
-        username: r.get(0)?,
-        role: r.get(1)?,
-        disabled: r.get(2)?,
-        created: r.get(3)?,
-        last_login: r.get(4)?,
     })
 }
 
@@ -427,21 +476,29 @@ impl State {
             })? as u64)
     }
 
-    pub fn create_user(&self, username: &str, role: &str, pw_hash: &str) -> Result<User> {
+    /// A new account in `org` holding `roles` (checked by the caller
+    /// against the built-in and custom roles).
+    pub fn create_user(
+        &self,
+        username: &str,
+        org: &str,
+        roles: &[String],
+        pw_hash: &str,
+    ) -> Result<User> {
         if username.is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
             return Err(StateError::Invalid(
                 "username: 1–64 characters without spaces".into(),
             ));
         }
-        check_role(role)?;
+        self.org(org)?;
         let created = now_iso();
         let n = self.db().execute(
-            "INSERT INTO users(username, role, pw_hash, created) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING",
-            params![username, role, pw_hash, created],
+            "INSERT INTO users(username, role, pw_hash, created, org, pw_changed) VALUES (?1,?2,?3,?4,?5,?4)
+             ON CONFLICT(username) DO NOTHING",
+            params![username, roles_text(roles), pw_hash, created, org],
         )?;
         if n == 0 {
-            return Err(StateError::Invalid(format!(
+            return Err(StateError::Conflict(format!(
                 "user `{username}` exists already"
             )));
         }
@@ -453,63 +510,111 @@ impl State {
         Ok(self
             .db()
             .query_row(
-                "SELECT username, role, disabled, created, last_login FROM users WHERE username = $1",
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?"),
                 params![username],
                 row_user,
             )
             .optional()?)
     }
 
-    pub fn users(&self) -> Result<Vec<User>> {
-        Ok(self.db().query_map(
-            "SELECT username, role, disabled, created, last_login FROM users ORDER BY username",
-            params![],
+    /// Every user, or those of the organisations in `scope`.
+    pub fn users(&self, scope: &Scope) -> Result<Vec<User>> {
+        let mut db = self.db();
+        let (w, p) = scope.sql("org");
+        let v = db.query_map(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE {w} ORDER BY username"),
+            &p,
             row_user,
-        )?)
+        )?;
+        Ok(v)
     }
 
     pub fn password_hash(&self, username: &str) -> Result<Option<(String, bool)>> {
         Ok(self
             .db()
             .query_row(
-                "SELECT pw_hash, disabled FROM users WHERE username = $1",
+                "SELECT pw_hash, disabled FROM users WHERE username = ?",
                 params![username],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)),
             )
             .optional()?)
     }
 
+    /// The user's current and up to `n - 1` earlier password hashes,
+    /// newest first (a new password may be none of them).
+    pub fn recent_password_hashes(&self, username: &str, n: usize) -> Result<Vec<String>> {
+        let mut db = self.db();
+        let mut v: Vec<String> = db
+            .query_row(
+                "SELECT pw_hash FROM users WHERE username = ?",
+                params![username],
+                |r| r.get(0),
+            )
+            .optional()?
+            .into_iter()
+            .collect();
+        v.extend(db.query_map(
+            "SELECT pw_hash FROM password_history WHERE username = ?1 ORDER BY changed DESC, rowid DESC LIMIT ?2",
+            params![username, n.saturating_sub(1) as i64],
+            |r| r.get::<_, String>(0),
+        )?);
+        Ok(v)
+    }
+
+    /// Changes roles, password, disabled flag or organisation; `None`
+    /// leaves each as it is. A new password moves the old hash to the
+    /// history (the last [`PASSWORD_HISTORY`] are kept) and ends the
+    /// user's sessions, as disabling does.
     pub fn update_user(
         &self,
         username: &str,
-        role: Option<&str>,
+        roles: Option<&[String]>,
         pw_hash: Option<&str>,
         disabled: Option<bool>,
+        org: Option<&str>,
     ) -> Result<User> {
-        if let Some(r) = role {
-            check_role(r)?;
+        if let Some(o) = org {
+            self.org(o)?;
         }
         // One transaction: with several nodes on one database, two admins
         // demoting each other at once must not both pass the guard.
-        self.db().transaction(|db| {
-            if role.is_some_and(|r| r != "admin") || disabled == Some(true) {
-                last_admin_guard(db, username, "demote or disable")?;
-            }
-            let n = db.execute(
-                "UPDATE users SET role = coalesce($1, role), pw_hash = coalesce($2, pw_hash),
-                 disabled = coalesce($3, disabled) WHERE username = $4",
-                params![role, pw_hash, disabled.map(i64::from), username],
+        self.db().transaction(|tx| {
+        let loses_sysadmin = roles.is_some_and(|r| !r.iter().any(|x| x == SYSADMIN));
+        if loses_sysadmin || disabled == Some(true) {
+            last_admin_guard(tx, username, "demote or disable")?;
+        }
+        if pw_hash.is_some() {
+            tx.execute(
+                "INSERT INTO password_history(username, pw_hash, changed)
+                 SELECT username, pw_hash, ?2 FROM users WHERE username = ?1",
+                params![username, now_iso()],
             )?;
-            if n == 0 {
-                return Err(StateError::NotFound(format!("no user `{username}`")));
-            }
-            if disabled == Some(true) || pw_hash.is_some() {
-                db.execute(
-                    "DELETE FROM sessions WHERE username = $1",
-                    params![username],
-                )?;
-            }
-            Ok(())
+            tx.execute(
+                "DELETE FROM password_history WHERE username = ?1 AND rowid NOT IN
+                 (SELECT rowid FROM password_history WHERE username = ?1 ORDER BY changed DESC, rowid DESC LIMIT ?2)",
+                params![username, PASSWORD_HISTORY as i64],
+            )?;
+        }
+        let n = tx.execute(
+            "UPDATE users SET role = coalesce(?1, role), pw_hash = coalesce(?2, pw_hash),
+             disabled = coalesce(?3, disabled), org = coalesce(?4, org),
+             pw_changed = CASE WHEN ?2 IS NULL THEN pw_changed ELSE ?5 END WHERE username = ?6",
+            params![
+                roles.map(roles_text),
+                pw_hash,
+                disabled.map(i64::from),
+                org,
+                now_iso(),
+                username
+            ],
+        )?;
+        if n == 0 {
+            return Err(StateError::NotFound(format!("no user `{username}`")));
+        }
+        if disabled == Some(true) || pw_hash.is_some() || org.is_some() {
+            tx.execute("DELETE FROM sessions WHERE username = ?", params![username])?;
+        }
+        Ok(())
         })?;
         self.user(username)?
             .ok_or_else(|| StateError::NotFound(username.into()))
@@ -518,29 +623,92 @@ impl State {
     pub fn delete_user(&self, username: &str) -> Result<()> {
         self.db().transaction(|db| {
             last_admin_guard(db, username, "delete")?;
-            let n = db.execute("DELETE FROM users WHERE username = $1", params![username])?;
+            let n = db.execute("DELETE FROM users WHERE username = ?", params![username])?;
             if n == 0 {
                 return Err(StateError::NotFound(format!("no user `{username}`")));
             }
+            db.execute("DELETE FROM sessions WHERE username = ?", params![username])?;
+            db.execute("DELETE FROM tokens WHERE owner = ?", params![username])?;
             db.execute(
-                "DELETE FROM sessions WHERE username = $1",
+                "DELETE FROM password_history WHERE username = ?",
                 params![username],
             )?;
-            db.execute("DELETE FROM tokens WHERE owner = $1", params![username])?;
             Ok(())
         })
     }
 
     pub fn touch_login(&self, username: &str) -> Result<()> {
         self.db().execute(
-            "UPDATE users SET last_login = $1 WHERE username = $2",
+            "UPDATE users SET last_login = ? WHERE username = ?",
             params![now_iso(), username],
         )?;
         Ok(())
     }
 
+    // ---- custom roles --------------------------------------------------
+
+    pub fn custom_roles(&self) -> Result<Vec<taishi_auth::CustomRole>> {
+        let mut db = self.db();
+        let v = db.query_map(
+            "SELECT id, name, permissions FROM roles ORDER BY id",
+            params![],
+            |r| {
+                let perms: String = r.get(2)?;
+                Ok(taishi_auth::CustomRole {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    // A permission a later version dropped is ignored, not fatal.
+                    permissions: perms
+                        .split_whitespace()
+                        .filter_map(taishi_auth::Permission::parse)
+                        .collect(),
+                })
+            },
+        )?;
+        Ok(v)
+    }
+
+    /// Creates or replaces a custom role (validated by `CustomRole::new`).
+    pub fn put_custom_role(&self, role: &taishi_auth::CustomRole) -> Result<()> {
+        let perms = role
+            .permissions
+            .iter()
+            .map(|p| p.name())
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.db().execute(
+            "INSERT INTO roles(id, name, permissions, created) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO UPDATE SET name = ?2, permissions = ?3",
+            params![&role.id, &role.name, perms, now_iso()],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a custom role no account or token holds.
+    pub fn delete_custom_role(&self, id: &str) -> Result<()> {
+        let mut db = self.db();
+        let like = format!("% {id} %");
+        let holders: i64 = db.query_row(
+            "SELECT (SELECT count(*) FROM users WHERE ' ' || role || ' ' LIKE ?1)
+                  + (SELECT count(*) FROM tokens WHERE ' ' || role || ' ' LIKE ?1)",
+            params![&like],
+            |r| r.get(0),
+        )?;
+        if holders > 0 {
+            return Err(StateError::Conflict(format!(
+                "role `{id}` is held by {holders} account(s) or token(s); take it from them first"
+            )));
+        }
+        if db.execute("DELETE FROM roles WHERE id = ?", params![id])? == 0 {
+            return Err(StateError::NotFound(format!("no custom role `{id}`")));
+        }
+        Ok(())
+    }
+
     // ---- sessions and tokens -----------------------------------------
 
+    /// A session that ends at `expires` (seconds since the epoch) at the
+    /// latest: the absolute timeout.
     pub fn create_session(
         &self,
         id_hash: &str,
@@ -549,118 +717,161 @@ impl State {
         expires: i64,
     ) -> Result<()> {
         let mut db = self.db();
+        let now = Utc::now().timestamp();
+        db.execute("DELETE FROM sessions WHERE expires < ?", params![now])?;
         db.execute(
-            "DELETE FROM sessions WHERE expires < $1",
-            params![Utc::now().timestamp()],
-        )?;
-        db.execute(
-            "INSERT INTO sessions(id_hash, username, csrf, expires) VALUES ($1, $2, $3, $4)",
-            params![id_hash, username, csrf, expires],
+            "INSERT INTO sessions(id_hash, username, csrf, expires, created, last_seen) VALUES (?1,?2,?3,?4,?5,?5)",
+            params![id_hash, username, csrf, expires, now],
         )?;
         Ok(())
     }
 
-    pub fn session(&self, id_hash: &str) -> Result<Option<Session>> {
-        Ok(self
+    /// A live session: not past its absolute end, used within the last
+    /// `idle_secs`, its user enabled. Its activity is written at most once
+    /// a minute, so the idle timeout is exact to a minute.
+    pub fn session(&self, id_hash: &str, idle_secs: i64) -> Result<Option<Session>> {
+        let now = Utc::now().timestamp();
+        let s = self
             .reader()
             .query_row(
-                "SELECT s.username, u.role, s.csrf FROM sessions s JOIN users u ON u.username = s.username
-                 WHERE s.id_hash = $1 AND s.expires >= $2 AND u.disabled = 0",
-                params![id_hash, Utc::now().timestamp()],
+                "SELECT s.username, u.role, u.org, s.csrf, s.last_seen FROM sessions s
+                 JOIN users u ON u.username = s.username
+                 WHERE s.id_hash = ?1 AND s.expires >= ?2 AND s.last_seen >= ?3 AND u.disabled = 0",
+                params![id_hash, now, now - idle_secs],
                 |r| {
-                    Ok(Session {
-                        username: r.get(0)?,
-                        role: r.get(1)?,
-                        csrf: r.get(2)?,
-                    })
+                    Ok((
+                        Session {
+                            username: r.get(0)?,
+                            roles: roles_of(&r.get::<_, String>(1)?),
+                            org: r.get(2)?,
+                            csrf: r.get(3)?,
+                        },
+                        r.get::<_, i64>(4)?,
+                    ))
                 },
             )
-            .optional()?)
+            .optional()?;
+        if let Some((_, seen)) = &s {
+            if now - seen >= 60 {
+                self.db().execute(
+                    "UPDATE sessions SET last_seen = ?1 WHERE id_hash = ?2",
+                    params![now, id_hash],
+                )?;
+            }
+        }
+        Ok(s.map(|(s, _)| s))
     }
 
     pub fn delete_session(&self, id_hash: &str) -> Result<()> {
         self.db()
-            .execute("DELETE FROM sessions WHERE id_hash = $1", params![id_hash])?;
+            .execute("DELETE FROM sessions WHERE id_hash = ?", params![id_hash])?;
         Ok(())
     }
 
+    /// A token of `owner` holding `roles`, binding what it sends to `org`.
     pub fn create_token(
         &self,
         id: &str,
         name: &str,
-        role: &str,
+        roles: &[String],
         owner: &str,
+        org: &str,
         hash: &str,
     ) -> Result<Token> {
-        check_role(role)?;
+        self.org(org)?;
         let created = now_iso();
         self.db().execute(
-            "INSERT INTO tokens(id, name, role, owner, hash, created) VALUES ($1, $2, $3, $4, $5, $6)",
-            params![id, name, role, owner, hash, &created],
+            "INSERT INTO tokens(id, name, role, owner, hash, created, org) VALUES (?,?,?,?,?,?,?)",
+            params![id, name, roles_text(roles), owner, hash, &created, org],
         )?;
         Ok(Token {
             id: id.into(),
             name: name.into(),
-            role: role.into(),
+            roles: roles.to_vec(),
             owner: owner.into(),
+            org: org.into(),
             created,
             last_used: None,
         })
     }
 
-    /// The token's id, owner and effective role, when the hash is a live
-    /// token. The role is the lower of the token's and its owner's current
-    /// one: a token never has more power than the person who holds it, so a
-    /// demotion reaches the tokens made before it. A deleted or disabled
+    /// A live token: its id, owner, roles, its owner's current roles (the
+    /// caller grants the intersection, so a token never has more power
+    /// than the person who holds it and a demotion reaches the tokens made
+    /// before it) and the organisation it binds to. A deleted or disabled
     /// owner's tokens are not live.
-    pub fn token(&self, hash: &str) -> Result<Option<(String, String, String)>> {
+    pub fn token(&self, hash: &str) -> Result<Option<TokenAuth>> {
         let mut db = self.db();
-        let t: Option<(String, String, String)> = db
+        let t: Option<TokenAuth> = db
             .query_row(
-                "SELECT t.id, t.owner, t.role, u.role FROM tokens t JOIN users u ON u.username = t.owner
-                 WHERE t.hash = $1 AND u.disabled = 0",
+                "SELECT t.id, t.owner, t.role, u.role, t.org, u.org FROM tokens t
+                 JOIN users u ON u.username = t.owner
+                 WHERE t.hash = ? AND u.disabled = 0",
                 params![hash],
                 |r| {
-                    let (tok, owner): (String, String) = (r.get(2)?, r.get(3)?);
-                    Ok((r.get(0)?, r.get(1)?, lower_role(&tok, &owner).to_string()))
+                    Ok(TokenAuth {
+                        id: r.get(0)?,
+                        owner: r.get(1)?,
+                        roles: roles_of(&r.get::<_, String>(2)?),
+                        owner_roles: roles_of(&r.get::<_, String>(3)?),
+                        org: r.get(4)?,
+                        owner_org: r.get(5)?,
+                    })
                 },
             )
             .optional()?;
         // Senders call with their token on every batch: `last_used` is
         // written at most once a minute, not once per request.
-        if let Some((id, _, _)) = &t {
+        if let Some(t) = &t {
             let stale = (Utc::now() - chrono::TimeDelta::minutes(1))
                 .to_rfc3339_opts(SecondsFormat::Millis, true);
             db.execute(
-                "UPDATE tokens SET last_used = $1 WHERE id = $2 AND (last_used IS NULL OR last_used < $3)",
-                params![now_iso(), id, stale],
+                "UPDATE tokens SET last_used = ?1 WHERE id = ?2 AND (last_used IS NULL OR last_used < ?3)",
+                params![now_iso(), &t.id, stale],
             )?;
         }
         Ok(t)
     }
 
-    pub fn tokens(&self, owner: Option<&str>) -> Result<Vec<Token>> {
-        Ok(self.db().query_map(
-            "SELECT id, name, role, owner, created, last_used FROM tokens
-             WHERE CAST($1 AS TEXT) IS NULL OR owner = $1 ORDER BY created",
-            params![owner],
+    /// Tokens of `owner`, or every token of the organisations in `scope`.
+    pub fn tokens(&self, owner: Option<&str>, scope: &Scope) -> Result<Vec<Token>> {
+        let mut db = self.db();
+        let (w, mut p) = scope.sql("org");
+        p.push(owner.map_or(Value::Null, |o| Value::Text(o.into())));
+        let v = db.query_map(
+            &format!(
+                "SELECT id, name, role, owner, org, created, last_used FROM tokens
+             WHERE {w} AND (CAST(?{n} AS TEXT) IS NULL OR owner = ?{n}) ORDER BY created",
+                n = p.len()
+            ),
+            &p,
             |r| {
                 Ok(Token {
                     id: r.get(0)?,
                     name: r.get(1)?,
-                    role: r.get(2)?,
+                    roles: roles_of(&r.get::<_, String>(2)?),
                     owner: r.get(3)?,
-                    created: r.get(4)?,
-                    last_used: r.get(5)?,
+                    org: r.get(4)?,
+                    created: r.get(5)?,
+                    last_used: r.get(6)?,
                 })
             },
-        )?)
+        )?;
+        Ok(v)
     }
 
-    pub fn delete_token(&self, id: &str, owner: Option<&str>) -> Result<()> {
+    /// Revokes a token: `owner`'s own, or any of an organisation in `scope`.
+    pub fn delete_token(&self, id: &str, owner: Option<&str>, scope: &Scope) -> Result<()> {
+        let (w, mut p) = scope.sql("org");
+        p.push(Value::Text(id.into()));
+        let idn = p.len();
+        p.push(owner.map_or(Value::Null, |o| Value::Text(o.into())));
         let n = self.db().execute(
-            "DELETE FROM tokens WHERE id = $1 AND (CAST($2 AS TEXT) IS NULL OR owner = $2)",
-            params![id, owner],
+            &format!(
+                "DELETE FROM tokens WHERE {w} AND id = ?{idn} AND (CAST(?{on} AS TEXT) IS NULL OR owner = ?{on})",
+                on = p.len()
+            ),
+            &p,
         )?;
         if n == 0 {
             return Err(StateError::NotFound(format!("no token `{id}`")));
@@ -677,6 +888,7 @@ impl State {
         let fresh = self.db().transaction(|tx| {
             let mut fresh = Vec::with_capacity(alerts.len());
             for a in alerts {
+                let org = a.org.as_deref().unwrap_or(ROOT_ORG);
                 let body = serde_json::to_string(&Body {
                     tags: a.tags.clone(),
                     timestamp: a.timestamp,
@@ -690,22 +902,23 @@ impl State {
                     if let Some(ind) = a.summary.get("indicator").and_then(|v| v.as_str()) {
                         let text = |k: &str| a.summary.get(k).and_then(|v| v.as_str());
                         tx.execute(
-                            "INSERT INTO intel_hits(alert_id, indicator, type, source, ts)
-                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                            "INSERT INTO intel_hits(alert_id, indicator, type, source, ts, org)
+                             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
                             params![
                                 &a.id,
                                 ind,
                                 text("indicator.type"),
                                 text("intel.source"),
-                                a.timestamp.timestamp_micros()
+                                a.timestamp.timestamp_micros(),
+                                org
                             ],
                         )?;
                     }
                 }
                 let n = tx.execute(
                     "INSERT INTO alerts(id, ts, created, updated, kind, rule_id, rule_title, level,
-                     host, source_ip, destination_ip, status, resolution, assignee, retrospective, body)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                     host, source_ip, destination_ip, status, resolution, assignee, retrospective, body, org)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
                      ON CONFLICT DO NOTHING",
                     params![
                         &a.id,
@@ -723,7 +936,8 @@ impl State {
                         a.resolution.map(Resolution::name),
                         &a.assignee,
                         a.retrospective as i64,
-                        body
+                        body,
+                        org
                     ],
                 )?;
                 fresh.push(n == 1);
@@ -900,30 +1114,37 @@ impl State {
     }
 
     /// Alert counts for the overview: by level, open, total in the range.
-    pub fn alert_counts(&self, from_us: i64, to_us: i64) -> Result<(u64, u64, [u64; 5])> {
+    pub fn alert_counts(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        scope: &Scope,
+    ) -> Result<(u64, u64, [u64; 5])> {
         let mut db = self.reader();
         let mut levels = [0u64; 5];
+        let (w, mut p) = scope.sql("org");
+        p.extend([from_us.into(), to_us.into()]);
         let rows = db.query_map(
-            "SELECT level, count(*) FROM alerts WHERE ts >= $1 AND ts < $2 GROUP BY level",
-            params![from_us, to_us],
+            &format!("SELECT level, count(*) FROM alerts WHERE {w} AND ts >= ? AND ts < ? GROUP BY level"),
+            &p,
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
         )?;
         for (l, n) in rows {
             levels[l.clamp(0, 4) as usize] += n as u64;
         }
         let open: i64 = db.query_row(
-            "SELECT count(*) FROM alerts WHERE status != 'closed' AND ts >= $1 AND ts < $2",
-            params![from_us, to_us],
+            &format!("SELECT count(*) FROM alerts WHERE {w} AND status != 'closed' AND ts >= ? AND ts < ?"),
+            &p,
             |r| r.get(0),
         )?;
         Ok((levels.iter().sum(), open as u64, levels))
     }
 
     /// The overview's alert aggregations over `[from_us, to_us)`, done by
-    /// the database on the covering index rather than row by row: counts
-    /// per `step`-long bucket from `start` and level, per rule (with the
-    /// tags of its newest alert: a rule's alerts share its tags), per host
-    /// and per source address.
+    /// SQLite on the covering index rather than row by row: counts per
+    /// `step`-long bucket from `start` and level, per rule (with the tags of
+    /// its newest alert: a rule's alerts share its tags), per host and per
+    /// source address.
     pub fn alert_overview(
         &self,
         from_us: i64,
@@ -931,22 +1152,42 @@ impl State {
         start: i64,
         step: i64,
         top: usize,
+        scope: &Scope,
     ) -> Result<AlertOverview> {
         let mut db = self.reader();
+        // Each query below numbers its own parameters; the scope's follow.
+        let scoped = |fixed: Vec<Value>| {
+            let (w, sp) = scope.sql_at("org", fixed.len() + 1);
+            let mut v = fixed;
+            v.extend(sp);
+            (w, v)
+        };
+        let (w, p) = scoped(vec![
+            start.into(),
+            step.max(1).into(),
+            from_us.into(),
+            to_us.into(),
+        ]);
         let mut o = AlertOverview {
             over_time: db.query_map(
-                "SELECT (ts - $1) / $2 AS b, level, count(*) FROM alerts
-             WHERE ts >= $3 AND ts < $4 GROUP BY b, level",
-                params![start, step.max(1), from_us, to_us],
+                &format!(
+                    "SELECT (ts - ?1) / ?2 AS b, level, count(*) FROM alerts
+                     WHERE ts >= ?3 AND ts < ?4 AND {w} GROUP BY b, level"
+                ),
+                &p,
                 |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
             )?,
             ..Default::default()
         };
         // Every rule of the range: the ATT&CK matrix sums over all of them.
+        let (w, p) = scoped(vec![from_us.into(), to_us.into()]);
         let rules = db.query_map(
-            "SELECT rule_id, max(level), count(*), max(ts) FROM alerts
-             WHERE ts >= $1 AND ts < $2 GROUP BY rule_id ORDER BY count(*) DESC LIMIT 5000",
-            params![from_us, to_us],
+            &format!(
+                "SELECT rule_id, max(level), count(*), max(ts) FROM alerts
+             WHERE ts >= ?1 AND ts < ?2 AND {w}
+             GROUP BY rule_id ORDER BY count(*) DESC LIMIT 5000"
+            ),
+            &p,
             |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -959,7 +1200,7 @@ impl State {
         for (id, level, n, ts) in rules {
             let (title, body): (String, String) = db
                 .query_row(
-                    "SELECT rule_title, body FROM alerts WHERE rule_id = $1 AND ts = $2 LIMIT 1",
+                    "SELECT rule_title, body FROM alerts WHERE rule_id = ?1 AND ts = ?2 LIMIT 1",
                     params![&id, ts],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
@@ -972,23 +1213,35 @@ impl State {
                 .unwrap_or_default();
             o.rules.push((id, title, level, n, tags));
         }
+        let (w, p) = scoped(vec![from_us.into(), to_us.into(), (top as i64).into()]);
         o.hosts = db.query_map(
-            "SELECT host, count(*), max(level) FROM alerts
-             WHERE ts >= $1 AND ts < $2 AND host IS NOT NULL
-             GROUP BY host ORDER BY count(*) DESC LIMIT $3",
-            params![from_us, to_us, top as i64],
+            &format!(
+                "SELECT host, count(*), max(level) FROM alerts
+                 WHERE ts >= ?1 AND ts < ?2 AND host IS NOT NULL AND {w}
+                 GROUP BY host ORDER BY count(*) DESC LIMIT ?3"
+            ),
+            &p,
             |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)),
         )?;
         // More than `top`: the caller keeps those that are IP addresses.
+        let (w, p) = scoped(vec![
+            from_us.into(),
+            to_us.into(),
+            ((top * 5) as i64).into(),
+        ]);
         o.sources = db.query_map(
-            "SELECT source_ip, count(*) FROM alerts
-             WHERE ts >= $1 AND ts < $2 AND source_ip IS NOT NULL
-             GROUP BY source_ip ORDER BY count(*) DESC LIMIT $3",
-            params![from_us, to_us, (top * 5) as i64],
+            &format!(
+                "SELECT source_ip, count(*) FROM alerts
+                 WHERE ts >= ?1 AND ts < ?2 AND source_ip IS NOT NULL AND {w}
+                 GROUP BY source_ip ORDER BY count(*) DESC LIMIT ?3"
+            ),
+            &p,
             |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)),
         )?;
         Ok(o)
     }
+
+    // ---- rules and settings ---------------------------------------------
 
     // ---- threat-intel hits --------------------------------------------
 
@@ -996,15 +1249,17 @@ impl State {
     pub fn intel_hit_counts(
         &self,
         values: &[&str],
+        scope: &Scope,
     ) -> Result<std::collections::HashMap<String, (u64, Option<String>)>> {
         let mut db = self.reader();
+        let (w, sp) = scope.sql_at("org", 2);
+        let sql = format!("SELECT count(*), max(ts) FROM intel_hits WHERE indicator = ?1 AND {w}");
         let mut out = std::collections::HashMap::new();
         for v in values {
-            let (n, ts): (i64, Option<i64>) = db.query_row(
-                "SELECT count(*), max(ts) FROM intel_hits WHERE indicator = $1",
-                params![*v],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let mut p = vec![Value::Text(v.to_string())];
+            p.extend(sp.iter().cloned());
+            let (n, ts): (i64, Option<i64>) =
+                db.query_row(&sql, &p, |r| Ok((r.get(0)?, r.get(1)?)))?;
             if n > 0 {
                 out.insert(v.to_string(), (n as u64, ts.and_then(iso_us)));
             }
@@ -1018,34 +1273,39 @@ impl State {
         indicator: &str,
         limit: usize,
         offset: usize,
+        scope: &Scope,
     ) -> Result<(u64, Vec<Alert>)> {
         let mut db = self.reader();
+        let (w, mut p) = scope.sql_at("h.org", 2);
+        p.insert(0, Value::Text(indicator.into()));
         let total: i64 = db.query_row(
-            "SELECT count(*) FROM intel_hits WHERE indicator = $1",
-            params![indicator],
+            &format!("SELECT count(*) FROM intel_hits h WHERE h.indicator = ?1 AND {w}"),
+            &p,
             |r| r.get(0),
         )?;
         let v = db.query_map(
             &format!(
                 "SELECT a.* FROM intel_hits h JOIN alerts a ON a.id = h.alert_id
-                 WHERE h.indicator = $1 ORDER BY h.ts DESC LIMIT {} OFFSET {offset}",
+             WHERE h.indicator = ?1 AND {w} ORDER BY h.ts DESC LIMIT {} OFFSET {offset}",
                 limit.min(1000)
             ),
-            params![indicator],
+            &p,
             row_alert,
         )?;
         Ok((total as u64, v))
     }
 
     /// Indicators by number of hits.
-    pub fn intel_top(&self, limit: usize) -> Result<Vec<IntelHitCount>> {
-        Ok(self.reader().query_map(
+    pub fn intel_top(&self, limit: usize, scope: &Scope) -> Result<Vec<IntelHitCount>> {
+        let mut db = self.reader();
+        let (w, p) = scope.sql("org");
+        let v = db.query_map(
             &format!(
                 "SELECT indicator, max(type), max(source), count(*) AS n, max(ts) FROM intel_hits
-                 GROUP BY indicator ORDER BY n DESC, max(ts) DESC LIMIT {}",
+             WHERE {w} GROUP BY indicator ORDER BY n DESC, max(ts) DESC LIMIT {}",
                 limit.min(1000)
             ),
-            params![],
+            &p,
             |r| {
                 Ok(IntelHitCount {
                     indicator: r.get(0)?,
@@ -1055,23 +1315,22 @@ impl State {
                     last_hit: r.get::<_, Option<i64>>(4)?.and_then(iso_us),
                 })
             },
-        )?)
+        )?;
+        Ok(v)
     }
 
-    // ---- rules and settings ---------------------------------------------
-
     pub fn rule_switches(&self) -> Result<Vec<(String, bool)>> {
-        Ok(self
-            .db()
-            .query_map("SELECT rule_id, enabled FROM rule_switch", params![], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?)
+        let mut db = self.db();
+        let v = db.query_map("SELECT rule_id, enabled FROM rule_switch", params![], |r| {
+            Ok((r.get(0)?, r.get::<_, bool>(1)?))
+        })?;
+        Ok(v)
     }
 
     pub fn set_rule_enabled(&self, rule_id: &str, enabled: bool) -> Result<()> {
         self.db().execute(
-            "INSERT INTO rule_switch(rule_id, enabled) VALUES ($1, $2)
-             ON CONFLICT(rule_id) DO UPDATE SET enabled = $2",
+            "INSERT INTO rule_switch(rule_id, enabled) VALUES (?1, ?2)
+             ON CONFLICT(rule_id) DO UPDATE SET enabled = ?2",
             params![rule_id, enabled as i64],
         )?;
         Ok(())
@@ -1081,7 +1340,7 @@ impl State {
         Ok(self
             .db()
             .query_row(
-                "SELECT value FROM settings WHERE key = $1",
+                "SELECT value FROM settings WHERE key = ?",
                 params![key],
                 |r| r.get(0),
             )
@@ -1090,28 +1349,10 @@ impl State {
 
     pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         self.db().execute(
-            "INSERT INTO settings(key, value) VALUES ($1, $2) ON CONFLICT(key) DO UPDATE SET value = $2",
+            "INSERT INTO settings(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2",
             params![key, value],
         )?;
         Ok(())
-    }
-}
-
-/// Roles in order of power; an unknown role has none.
-pub fn role_rank(role: &str) -> u8 {
-    match role {
-        "admin" => 2,
-        "analyst" => 1,
-        _ => 0,
-    }
-}
-
-/// The less powerful of two roles.
-pub fn lower_role<'a>(a: &'a str, b: &'a str) -> &'a str {
-    if role_rank(a) <= role_rank(b) {
-        a
-    } else {
-        b
     }
 }
 
@@ -1119,10 +1360,11 @@ pub fn lower_role<'a>(a: &'a str, b: &'a str) -> &'a str {
 /// nobody could manage users, outputs or feeds again short of editing the
 /// database.
 fn last_admin_guard(db: &mut Conn, username: &str, what: &str) -> Result<()> {
+    let holds = format!("% {SYSADMIN} %");
     let is_admin: bool = db
         .query_row(
-            "SELECT role = 'admin' AND disabled = 0 FROM users WHERE username = $1",
-            params![username],
+            "SELECT ' ' || role || ' ' LIKE ?1 AND disabled = 0 FROM users WHERE username = ?2",
+            params![&holds, username],
             |r| r.get(0),
         )
         .optional()?
@@ -1131,25 +1373,16 @@ fn last_admin_guard(db: &mut Conn, username: &str, what: &str) -> Result<()> {
         return Ok(());
     }
     let others: i64 = db.query_row(
-        "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND username != $1",
-        params![username],
+        "SELECT count(*) FROM users WHERE ' ' || role || ' ' LIKE ?1 AND disabled = 0 AND username != ?2",
+        params![&holds, username],
         |r| r.get(0),
     )?;
     if others == 0 {
         return Err(StateError::Conflict(format!(
-            "cannot {what} `{username}`: it is the last administrator; make another user admin first"
+            "cannot {what} `{username}`: it is the last system administrator; give another account the `{SYSADMIN}` role first"
         )));
     }
     Ok(())
-}
-
-pub fn check_role(role: &str) -> Result<()> {
-    match role {
-        "admin" | "analyst" | "viewer" => Ok(()),
-        other => Err(StateError::Invalid(format!(
-            "role: `{other}` is not one of admin, analyst, viewer"
-        ))),
-    }
 }
 
 /// The service's alert store is this database.

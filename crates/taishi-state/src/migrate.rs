@@ -25,6 +25,10 @@ pub struct Migration {
     pub name: &'static str,
     sqlite: &'static str,
     postgres: &'static str,
+    /// Columns SQLite adds before the SQL runs, each only when missing:
+    /// SQLite has no `ADD COLUMN IF NOT EXISTS`, and a database from
+    /// before versioned migrations may have some already.
+    sqlite_columns: &'static [(&'static str, &'static str, &'static str)],
 }
 
 impl Migration {
@@ -51,6 +55,16 @@ macro_rules! migration {
             name: $name,
             sqlite: include_str!(concat!("../migrations/", $name, ".sqlite.sql")),
             postgres: include_str!(concat!("../migrations/", $name, ".postgres.sql")),
+            sqlite_columns: &[],
+        }
+    };
+    ($v:expr, $name:literal, split, $columns:expr) => {
+        Migration {
+            version: $v,
+            name: $name,
+            sqlite: include_str!(concat!("../migrations/", $name, ".sqlite.sql")),
+            postgres: include_str!(concat!("../migrations/", $name, ".postgres.sql")),
+            sqlite_columns: $columns,
         }
     };
     ($v:expr, $name:literal) => {
@@ -59,6 +73,7 @@ macro_rules! migration {
             name: $name,
             sqlite: include_str!(concat!("../migrations/", $name, ".sql")),
             postgres: include_str!(concat!("../migrations/", $name, ".sql")),
+            sqlite_columns: &[],
         }
     };
 }
@@ -68,7 +83,36 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_base", split),
     migration!(2, "0002_intel_hits", split),
     migration!(3, "0003_audit", split),
+    migration!(4, "0004_tenancy", split, TENANCY_COLUMNS),
 ];
+
+/// `(table, column, type)` that version 4 adds on SQLite, in the order the
+/// tenancy code of before versioned migrations added them (so a database
+/// it upgraded has the same table SQL as one migrated here).
+const TENANCY_COLUMNS: &[(&str, &str, &str)] = &[
+    ("users", "org", "TEXT NOT NULL DEFAULT 'root'"),
+    ("users", "pw_changed", "TEXT"),
+    ("tokens", "org", "TEXT NOT NULL DEFAULT 'root'"),
+    ("sessions", "created", "INTEGER NOT NULL DEFAULT 0"),
+    ("sessions", "last_seen", "INTEGER NOT NULL DEFAULT 0"),
+    ("alerts", "org", "TEXT NOT NULL DEFAULT 'root'"),
+    ("intel_hits", "org", "TEXT NOT NULL DEFAULT 'root'"),
+];
+
+/// Adds each of `columns` its table lacks (SQLite).
+fn add_missing_columns(c: &mut Conn, columns: &[(&str, &str, &str)]) -> Result<(), DbError> {
+    for (table, column, ty) in columns {
+        let has: i64 = c.query_row(
+            "SELECT count(*) FROM pragma_table_info($1) WHERE name = $2",
+            params![*table, *column],
+            |r| r.get(0),
+        )?;
+        if has == 0 {
+            c.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
+        }
+    }
+    Ok(())
+}
 
 /// The schema version this binary brings a database to.
 pub fn latest() -> i64 {
@@ -232,6 +276,9 @@ fn apply(c: &mut Conn, database: &str) -> Result<Status, DbError> {
             continue;
         };
         c.transaction(|c| {
+            if backend == Backend::Sqlite {
+                add_missing_columns(c, m.sqlite_columns)?;
+            }
             c.execute_batch(m.sql(backend))?;
             c.execute(
                 "INSERT INTO schema_migrations(version, name, applied_at, checksum) VALUES ($1, $2, $3, $4)",
@@ -268,6 +315,20 @@ mod tests {
 
     /// Every file in migrations/ is in [`MIGRATIONS`] and the versions
     /// count up from 1: a file added but not listed would never run.
+    /// The roles the old `admin` is split into, as written in 0004.
+    #[test]
+    fn the_tenancy_migration_splits_admin_as_taishi_auth_says() {
+        let legacy = taishi_auth::LEGACY_ADMIN
+            .iter()
+            .map(|r| r.id())
+            .collect::<Vec<_>>()
+            .join(" ");
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let sql = MIGRATIONS[3].sql(backend);
+            assert!(sql.contains(&format!("SET role = '{legacy}' WHERE role = 'admin'")));
+        }
+    }
+
     #[test]
     fn every_migration_file_is_listed_in_order() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");

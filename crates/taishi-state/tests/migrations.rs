@@ -7,6 +7,7 @@ use taishi_state::testdb::TestDb;
 use taishi_state::*;
 
 const BEFORE: &str = include_str!("fixtures/schema_before_migrations.sql");
+const TENANCY_BEFORE: &str = include_str!("fixtures/schema_tenancy_before_migrations.sql");
 
 /// Every table, index and their SQL (whitespace folded), without
 /// statistics and the migrations' own table.
@@ -74,39 +75,63 @@ const OLD_TABLES: [(&str, i64); 8] = [
     ("intel_hits", 1),
 ];
 
+/// A SQLite file of the shape before migrations, filled.
+fn old_database(db: &TestDb) -> std::path::PathBuf {
+    let Target::Sqlite(path) = &db.target else {
+        unreachable!()
+    };
+    let c = Connection::open(path).unwrap();
+    c.execute_batch(BEFORE).unwrap();
+    fill_old(&c);
+    path.clone()
+}
+
+/// The same tables, indexes and their SQL as a database made fresh by
+/// this binary.
+fn assert_same_schema_as_fresh(path: &std::path::Path) {
+    let fresh = TestDb::sqlite();
+    let Target::Sqlite(fresh_path) = &fresh.target else {
+        unreachable!()
+    };
+    drop(State::open(fresh_path).unwrap());
+    assert_eq!(sqlite_schema(path), sqlite_schema(fresh_path));
+}
+
 #[test]
 fn a_database_from_before_migrations_is_brought_forward_with_every_row() {
     let old = TestDb::sqlite();
-    let Target::Sqlite(path) = &old.target else {
-        unreachable!()
-    };
-    {
-        let c = Connection::open(path).unwrap();
-        c.execute_batch(BEFORE).unwrap();
-        fill_old(&c);
-    }
+    let path = old_database(&old);
     let st = migration_status(&old.target).unwrap();
     assert!(st.unversioned && st.version == 0 && st.pending.len() as i64 == st.latest);
     // A dry run changes nothing.
     migrate_database(&old.target, true).unwrap();
     assert!(migration_status(&old.target).unwrap().unversioned);
 
-    let s = State::open(path).unwrap();
+    let s = State::open(&path).unwrap();
     for (table, n) in OLD_TABLES {
-        assert_eq!(count(path, table), n, "{table}");
+        assert_eq!(count(&path, table), n, "{table}");
     }
     // The rows read back through the API.
     assert_eq!(
         s.user("ann").unwrap().unwrap().last_login.as_deref(),
         Some("2026-01-03T00:00:00.000Z")
     );
-    assert!(s.session("sid").unwrap().is_some());
-    assert_eq!(s.token("hash1").unwrap().unwrap().2, "viewer");
+    // Kept, but with no recorded activity it is past any idle timeout.
+    assert!(s.session("sid", 3600).unwrap().is_none());
+    assert!(s.session("sid", i64::MAX / 4).unwrap().is_some());
+    assert_eq!(s.token("hash1").unwrap().unwrap().roles, ["viewer"]);
     assert_eq!(s.alert("a1").unwrap().assignee.as_deref(), Some("ann"));
+    // The one `admin` role of old is split; every row is the top organisation's.
+    let root = s.user("root").unwrap().unwrap();
+    assert_eq!(root.roles, ["sysadmin", "secadmin", "analyst"]);
+    assert_eq!(
+        (root.org.as_str(), s.alert("a2").unwrap().org.as_deref()),
+        (ROOT_ORG, Some(ROOT_ORG))
+    );
     assert!(s.alert("a2").unwrap().retrospective);
     assert_eq!(s.comments("a1").unwrap()[0].text, "looking");
     assert_eq!(
-        s.intel_hit_counts(&["203.0.113.9"]).unwrap()["203.0.113.9"].0,
+        s.intel_hit_counts(&["203.0.113.9"], &Scope::All).unwrap()["203.0.113.9"].0,
         1
     );
     assert_eq!(
@@ -118,12 +143,35 @@ fn a_database_from_before_migrations_is_brought_forward_with_every_row() {
     drop(s);
 
     // The same schema as a database made fresh by this binary.
-    let fresh = TestDb::sqlite();
-    let Target::Sqlite(fresh_path) = &fresh.target else {
-        unreachable!()
-    };
-    drop(State::open(fresh_path).unwrap());
-    assert_eq!(sqlite_schema(path), sqlite_schema(fresh_path));
+    assert_same_schema_as_fresh(&path);
+}
+
+/// main's tenancy code upgraded databases in place before versioned
+/// migrations: such a database (columns there already) migrates too.
+#[test]
+fn a_database_with_organisations_from_before_migrations_is_brought_forward() {
+    let old = TestDb::sqlite();
+    let path = old_database(&old);
+    {
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(TENANCY_BEFORE).unwrap();
+        c.execute_batch(
+            "INSERT INTO orgs VALUES ('op-a', 'root', 'A', 'x');
+             UPDATE users SET role = 'sysadmin secadmin analyst', org = 'op-a' WHERE username = 'root';
+             INSERT INTO password_history VALUES ('root', 'old', 'x');",
+        )
+        .unwrap();
+    }
+    assert!(migration_status(&old.target).unwrap().unversioned);
+    let s = State::open(&path).unwrap();
+    for (table, n) in OLD_TABLES {
+        assert_eq!(count(&path, table), n, "{table}");
+    }
+    assert_eq!(count(&path, "orgs"), 2);
+    assert_eq!(count(&path, "password_history"), 1);
+    assert_eq!(s.user("root").unwrap().unwrap().org, "op-a");
+    drop(s);
+    assert_same_schema_as_fresh(&path);
 }
 
 #[test]
@@ -143,8 +191,11 @@ fn a_database_from_before_intel_hits_gets_them_filled() {
         fill_old(&c);
         c.execute_batch("DROP TABLE intel_hits").unwrap();
     }
-    let s = State::open(path).unwrap();
-    assert_eq!(s.intel_top(10).unwrap()[0].indicator, "203.0.113.9");
+    let s = State::open(&path).unwrap();
+    assert_eq!(
+        s.intel_top(10, &Scope::All).unwrap()[0].indicator,
+        "203.0.113.9"
+    );
 }
 
 #[test]

@@ -92,7 +92,7 @@ export default function Layout() {
           )}
           <LangSwitch />
           <span className="user" data-testid="current-user">
-            {user?.username} <span className="muted">· {user ? t(`role.${user.role}`) : ""}</span>
+            {user?.username} <span className="muted">· {user ? user.roles.map((r) => t(`role.${r}`, { defaultValue: r })).join(" · ") : ""} · {user?.org}</span>
           </span>
           <button
             className="btn btn-ghost"

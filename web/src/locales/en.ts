@@ -14,7 +14,7 @@ const en: Messages = {
   threat: { low: "Low", guarded: "Guarded", elevated: "Elevated", high: "High", severe: "Severe", title: "Threat level", score: "Threat score" },
   status: { new: "New", acknowledged: "Acknowledged", closed: "Closed" },
   resolution: { true_positive: "True positive", false_positive: "False positive" },
-  role: { admin: "Admin", analyst: "Analyst", viewer: "Viewer" },
+  role: { admin: "Admin", sysadmin: "System administrator", secadmin: "Security administrator", auditor: "Audit administrator", analyst: "Analyst", responder: "Responder", viewer: "Viewer" },
   time: {
     range: "Time range", "now-15m": "Last 15 minutes", "now-1h": "Last hour", "now-24h": "Last 24 hours", "now-7d": "Last 7 days",
     "now-30d": "Last 30 days", "now-365d": "Last year", "now-3650d": "Last 10 years", custom: "Custom", from: "From", to: "To", apply: "Apply",
@@ -70,7 +70,7 @@ const en: Messages = {
     test: "Send test", testSent: "Test alert sent", addOutput: "Add output", outputsUnavailable: "The server does not offer the alert output settings yet.",
     noTokens: "No API tokens yet", noOutputs: "No alert outputs configured", outputTypes: { webhook: "Webhook", dingtalk: "DingTalk", wecom: "WeCom", feishu: "Feishu", smtp: "Email (SMTP)", syslog: "Syslog" },
     health: "Service", version: "Version", uptime: "Uptime", storeEvents: "Stored events", storeBytes: "Index size", rulesLoaded: "Rules loaded", adminOnly: "Only admins manage users.",
-    disabledUser: "Disabled", lastLogin: "Last sign-in", secret: "Secret", to: "Recipients",
+    disabledUser: "Disabled", lastLogin: "Last sign-in", org: "Organisation", ownRoles: "My roles", secret: "Secret", to: "Recipients",
   },
   intel: {
     title: "Threat intelligence", indicatorsTab: "Indicators", feedsTab: "Feeds", topTab: "Top hits & sources",

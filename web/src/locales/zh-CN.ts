@@ -12,7 +12,7 @@ const zh = {
   threat: { low: "低", guarded: "警戒", elevated: "较高", high: "高", severe: "严重", title: "当前威胁等级", score: "威胁指数" },
   status: { new: "待处理", acknowledged: "已确认", closed: "已关闭" },
   resolution: { true_positive: "真实威胁", false_positive: "误报" },
-  role: { admin: "管理员", analyst: "分析员", viewer: "只读用户" },
+  role: { admin: "管理员", sysadmin: "系统管理员", secadmin: "安全管理员", auditor: "审计管理员", analyst: "安全分析员", responder: "应急响应员", viewer: "只读用户" },
   time: {
     range: "时间范围", "now-15m": "最近 15 分钟", "now-1h": "最近 1 小时", "now-24h": "最近 24 小时", "now-7d": "最近 7 天",
     "now-30d": "最近 30 天", "now-365d": "最近 1 年", "now-3650d": "最近 10 年", custom: "自定义", from: "开始", to: "结束", apply: "应用",
@@ -67,7 +67,7 @@ const zh = {
     test: "发送测试", testSent: "测试告警已发送", addOutput: "添加外发", outputsUnavailable: "服务端尚未提供告警外发配置接口。",
     noTokens: "还没有 API 令牌", noOutputs: "还没有配置告警外发", outputTypes: { webhook: "Webhook", dingtalk: "钉钉", wecom: "企业微信", feishu: "飞书", smtp: "邮件（SMTP）", syslog: "Syslog" },
     health: "服务状态", version: "版本", uptime: "运行时长", storeEvents: "存储事件", storeBytes: "索引大小", rulesLoaded: "已加载规则", adminOnly: "仅管理员可管理用户。",
-    disabledUser: "已停用", lastLogin: "最近登录", secret: "密钥", to: "收件人",
+    disabledUser: "已停用", lastLogin: "最近登录", org: "所属组织", ownRoles: "本人的角色", secret: "密钥", to: "收件人",
   },
   intel: {
     title: "威胁情报", indicatorsTab: "情报指标", feedsTab: "订阅源", topTab: "命中排行与来源",

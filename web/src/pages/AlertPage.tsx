@@ -41,7 +41,7 @@ export default function AlertPage() {
   if (q.error) return <ErrorBox error={q.error} onRetry={() => q.refetch()} />;
   const a = q.data!;
   const { tactics, techniques } = attackTags(a.tags?.length ? a.tags : a.rule?.tags ?? []);
-  const writable = can("write");
+  const writable = can("alerts:write");
   const toggle = (s: number) => setOpen((o) => { const n = new Set(o); if (n.has(s)) n.delete(s); else n.add(s); return n; });
   const ev = asObject(a.event);
   const pivot = a.host ? `host.name:${quoteValue(a.host)}` : a.source_ip ? `source.ip:${quoteValue(a.source_ip)}` : "";

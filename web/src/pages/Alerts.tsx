@@ -98,7 +98,7 @@ export default function Alerts() {
       if (e.key === "j") setCursor((c) => Math.min(items.length - 1, c + 1));
       else if (e.key === "k") setCursor((c) => Math.max(0, c - 1));
       else if (e.key === "Enter" && items[cursor] && tag !== "BUTTON" && tag !== "A") nav(`/alerts/${encodeURIComponent(items[cursor].id)}`);
-      else if (e.key === "a" && items[cursor] && can("write")) ack.mutate(items[cursor].id);
+      else if (e.key === "a" && items[cursor] && can("alerts:write")) ack.mutate(items[cursor].id);
       else return;
       e.preventDefault();
     };
@@ -161,7 +161,7 @@ export default function Alerts() {
           ))}
         </div>
       )}
-      {selected.size > 0 && can("write") && (
+      {selected.size > 0 && can("alerts:write") && (
         <div className="bulkbar">
           <span>{t("common.total", { count: selected.size })}</span>
           <button className="btn btn-sm" onClick={() => bulk.mutate("ack")}><CheckCheck size={14} aria-hidden /> {t("alerts.ack")}</button>

@@ -72,7 +72,7 @@ export default function Intel() {
           </div>
         )}
         <div className="grow" />
-        {can("write") && (
+        {can("intel:write") && (
           <button className={importing ? "btn btn-primary" : "btn"} onClick={() => setImporting((v) => !v)} aria-expanded={importing} data-testid="import-open">
             <Upload size={16} aria-hidden /> {t("intel.importBtn")}
           </button>
@@ -395,7 +395,7 @@ function Feeds({ say }: { say: Say }) {
   const f = useFormat();
   const qc = useQueryClient();
   const { can } = useAuth();
-  const admin = can("admin");
+  const admin = can("intel:feeds");
   const [adding, setAdding] = useState(false);
   const [report, setReport] = useState<{ name: string; r: ImportResult } | null>(null);
   const feeds = useQuery({
@@ -446,7 +446,7 @@ function Feeds({ say }: { say: Say }) {
               </thead>
               <tbody>
                 {items.map((x) => (
-                  <FeedRow key={x.name} x={x} f={f} admin={admin} writable={can("write")}
+                  <FeedRow key={x.name} x={x} f={f} admin={admin} writable={can("intel:write")}
                     pulling={x.pulling || (pull.isPending && pull.variables === x.name)}
                     onPull={() => pull.mutate(x.name)}
                     onDelete={() => confirm(t("intel.deleteConfirm", { name: x.name })) && del.mutate(x.name)} />

@@ -84,7 +84,7 @@ export default function RuleEditor() {
     queryFn: () => api<Res<"/rules/{id}">>(`/rules/${encodeURIComponent(id!)}`),
     enabled: !!id,
   });
-  const readOnly = !can("write") || (rule.data != null && rule.data.origin !== "uploaded");
+  const readOnly = !can("rules:write") || (rule.data != null && rule.data.origin !== "uploaded");
   // One template (with its fresh id) per editor, not one per render.
   const [template] = useState(() => TEMPLATE.replace("00000000-0000-4000-8000-000000000000", newId()));
   const initial = id ? rule.data?.yaml ?? null : template;

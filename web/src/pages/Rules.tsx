@@ -71,7 +71,7 @@ export default function Rules() {
     if (!l?.length) return;
     upload.mutate(await readFiles(l));
   };
-  const writable = can("write");
+  const writable = can("rules:write");
 
   return (
     <div className="rules-page">

@@ -8,7 +8,10 @@ import { useAuth } from "../auth";
 import { Empty, ErrorBox, Loading, Panel, Toast } from "../components/common";
 import { useFormat } from "../i18n";
 
-const ROLES: Role[] = ["admin", "analyst", "viewer"];
+/** The built-in roles (三权分立: system, security and audit administrators
+ * apart), in the order the console offers them. */
+const ROLES: Role[] = ["sysadmin", "secadmin", "auditor", "analyst", "responder", "viewer"];
+const roleLabel = (t: (k: string) => string, r: string) => (ROLES.includes(r) ? t(`role.${r}`) : r);
 const TABS = ["users", "tokens", "outputs", "password", "health"] as const;
 type Tab = (typeof TABS)[number];
 
@@ -16,7 +19,7 @@ export default function Settings() {
   const { t } = useTranslation();
   const { can } = useAuth();
   const [params, setParams] = useSearchParams();
-  const tabs = TABS.filter((x) => x !== "users" || can("admin"));
+  const tabs = TABS.filter((x) => x !== "users" || can("users:read"));
   const tab = (tabs as readonly string[]).includes(params.get("tab") ?? "") ? (params.get("tab") as Tab) : tabs[0];
   const [toast, setToast] = useState<{ text: string; kind: "ok" | "err" } | null>(null);
   const say = (text: string, kind: "ok" | "err" = "ok") => setToast({ text, kind });
@@ -51,10 +54,15 @@ function Users({ say }: { say: Say }) {
   const qc = useQueryClient();
   const { user: me } = useAuth();
   const users = useQuery({ queryKey: ["users"], queryFn: () => api<Res<"/users">>("/users") });
-  const [form, setForm] = useState({ username: "", password: "", role: "analyst" as Role });
+  const orgs = useQuery({ queryKey: ["orgs"], queryFn: () => api<Res<"/orgs">>("/orgs") });
+  const [form, setForm] = useState({ username: "", password: "", role: "analyst" as Role, org: "" });
   const done = () => void qc.invalidateQueries({ queryKey: ["users"] });
   const err = (e: Error) => say(e.message, "err");
-  const create = useMutation({ mutationFn: () => api<Res<"/users", "post">>("/users", { body: form satisfies Req<"/users"> }), onSuccess: () => { setForm({ username: "", password: "", role: "analyst" }); say(t("common.saved")); done(); }, onError: err });
+  const create = useMutation({
+    mutationFn: () => api<Res<"/users", "post">>("/users", { body: { username: form.username, password: form.password, roles: [form.role], org: form.org || null } satisfies Req<"/users"> }),
+    onSuccess: () => { setForm({ username: "", password: "", role: "analyst", org: "" }); say(t("common.saved")); done(); },
+    onError: err,
+  });
   const patch = useMutation({ mutationFn: (p: { u: string; body: Req<"/users/{username}", "patch"> }) => api(`/users/${encodeURIComponent(p.u)}`, { method: "PATCH", body: p.body }), onSuccess: done, onError: err });
   const del = useMutation({ mutationFn: (u: string) => api(`/users/${encodeURIComponent(u)}`, { method: "DELETE" }), onSuccess: done, onError: err });
   if (users.isLoading) return <Loading />;
@@ -63,16 +71,21 @@ function Users({ say }: { say: Say }) {
     <div className="grid g-2-1">
       <Panel title={t("settings.users")}>
         <table className="table">
-          <thead><tr><th>{t("login.username")}</th><th>{t("common.role")}</th><th>{t("common.created")}</th><th>{t("settings.lastLogin")}</th><th>{t("common.actions")}</th></tr></thead>
+          <thead><tr><th>{t("login.username")}</th><th>{t("common.role")}</th><th>{t("settings.org")}</th><th>{t("common.created")}</th><th>{t("settings.lastLogin")}</th><th>{t("common.actions")}</th></tr></thead>
           <tbody>
             {users.data!.items.map((u) => (
               <tr key={u.username} className={u.disabled ? "dim" : ""}>
                 <td>{u.username} {u.disabled && <span className="tag small">{t("settings.disabledUser")}</span>}</td>
                 <td>
-                  <select value={u.role} aria-label={`${t("common.role")}: ${u.username}`} disabled={u.username === me?.username} onChange={(e) => patch.mutate({ u: u.username, body: { role: e.target.value } })}>
-                    {ROLES.map((r) => <option key={r} value={r}>{t(`role.${r}`)}</option>)}
-                  </select>
+                  {u.roles.length === 1 && ROLES.includes(u.roles[0]) ? (
+                    <select value={u.roles[0]} aria-label={`${t("common.role")}: ${u.username}`} disabled={u.username === me?.username} onChange={(e) => patch.mutate({ u: u.username, body: { roles: [e.target.value] } })}>
+                      {ROLES.map((r) => <option key={r} value={r}>{t(`role.${r}`)}</option>)}
+                    </select>
+                  ) : (
+                    <span>{u.roles.map((r) => roleLabel(t, r)).join(" · ")}</span>
+                  )}
                 </td>
+                <td className="small">{u.org}</td>
                 <td className="small muted">{f.date(u.created)}</td>
                 <td className="small muted">{u.last_login ? f.date(u.last_login) : t("common.never")}</td>
                 <td className="row">
@@ -95,6 +108,12 @@ function Users({ say }: { say: Say }) {
           <label>{t("common.role")}
             <select value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>{ROLES.map((r) => <option key={r} value={r}>{t(`role.${r}`)}</option>)}</select>
           </label>
+          <label>{t("settings.org")}
+            <select value={form.org} onChange={(e) => setForm({ ...form, org: e.target.value })}>
+              <option value="">{me?.org ?? ""}</option>
+              {(orgs.data?.items ?? []).filter((o) => o.id !== me?.org).map((o) => <option key={o.id} value={o.id}>{o.name} ({o.id})</option>)}
+            </select>
+          </label>
           <button className="btn btn-primary" type="submit"><Plus size={16} aria-hidden /> {t("common.create")}</button>
         </form>
       </Panel>
@@ -109,10 +128,11 @@ function Tokens({ say }: { say: Say }) {
   const { user } = useAuth();
   const tokens = useQuery({ queryKey: ["tokens"], queryFn: () => api<Res<"/tokens">>("/tokens") });
   const [name, setName] = useState("");
-  const [role, setRole] = useState<Role>(user?.role === "viewer" ? "viewer" : "analyst");
+  // Empty: the token holds the owner's own roles.
+  const [role, setRole] = useState<Role>("");
   const [secret, setSecret] = useState<string | null>(null);
   const create = useMutation({
-    mutationFn: () => api<Res<"/tokens", "post">>("/tokens", { body: { name, role } satisfies Req<"/tokens"> }),
+    mutationFn: () => api<Res<"/tokens", "post">>("/tokens", { body: { name, roles: role ? [role] : null } satisfies Req<"/tokens"> }),
     onSuccess: (tk) => { setSecret(tk.secret ?? null); setName(""); void qc.invalidateQueries({ queryKey: ["tokens"] }); },
     onError: (e) => say((e as Error).message, "err"),
   });
@@ -127,7 +147,7 @@ function Tokens({ say }: { say: Say }) {
               {tokens.data!.items.map((tk) => (
                 <tr key={tk.id}>
                   <td>{tk.name} <span className="muted small mono">{tk.id}</span></td>
-                  <td>{t(`role.${tk.role}`)}</td>
+                  <td>{tk.roles.map((r) => roleLabel(t, r)).join(" · ")}</td>
                   <td>{tk.owner}</td>
                   <td className="small muted">{f.date(tk.created)}</td>
                   <td className="small muted">{tk.last_used ? f.date(tk.last_used) : t("common.never")}</td>
@@ -142,7 +162,10 @@ function Tokens({ say }: { say: Say }) {
         <form className="form" onSubmit={(e) => { e.preventDefault(); create.mutate(); }}>
           <label>{t("common.name")}<input required value={name} onChange={(e) => setName(e.target.value)} placeholder="vector-dc01" /></label>
           <label>{t("common.role")}
-            <select value={role} onChange={(e) => setRole(e.target.value as Role)}>{ROLES.map((r) => <option key={r} value={r}>{t(`role.${r}`)}</option>)}</select>
+            <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
+              <option value="">{t("settings.ownRoles")}</option>
+              {ROLES.filter((r) => user?.roles.includes(r)).map((r) => <option key={r} value={r}>{t(`role.${r}`)}</option>)}
+            </select>
           </label>
           <button className="btn btn-primary" type="submit"><Plus size={16} aria-hidden /> {t("common.create")}</button>
         </form>
@@ -183,7 +206,7 @@ function Outputs({ say }: { say: Say }) {
     return <ErrorBox error={outputs.error} />;
   }
   const edit = (i: number, patch: Partial<OutputDraft>) => setDraft(items.map((o, j) => (j === i ? { ...o, ...patch } : o)));
-  const admin = can("admin");
+  const admin = can("outputs:write");
   return (
     <Panel title={t("settings.outputs")} actions={admin && (
       <>

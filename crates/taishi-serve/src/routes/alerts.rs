@@ -93,8 +93,21 @@ pub struct AlertQuery {
     pub by: Option<String>,
 }
 
+/// An alert the caller may see: one of an organisation in its scope (any
+/// other is answered as missing, so ids of siblings' alerts tell nothing).
+pub(crate) fn visible_alert(app: &App, c: &Caller, id: &str) -> R<Alert> {
+    let a = app.state.alert(id)?;
+    if !c
+        .scope
+        .contains(a.org.as_deref().unwrap_or(crate::state::ROOT_ORG))
+    {
+        return Err(crate::state::StateError::NotFound(format!("no alert `{id}`")).into());
+    }
+    Ok(a)
+}
+
 impl AlertQuery {
-    fn filter(&self, app: &App) -> R<AlertFilter> {
+    fn filter(&self, app: &App, c: &Caller) -> R<AlertFilter> {
         let (limit, offset) = page(app, self.limit, self.offset, 50, 1000)?;
         let us = |param, s: &Option<String>| {
             time_arg(param, s.as_deref()).map(|t| t.map(|t| t.timestamp_micros()))
@@ -111,13 +124,18 @@ impl AlertQuery {
             offset: Some(offset),
             from_us: us("from", &self.from)?,
             to_us: us("to", &self.to)?,
+            scope: c.scope.clone(),
         })
     }
 }
 
-async fn list_alerts(State(app): State<S>, Query(q): Query<AlertQuery>) -> R<Json<Page<Alert>>> {
+async fn list_alerts(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Query(q): Query<AlertQuery>,
+) -> R<Json<Page<Alert>>> {
     blocking(move || {
-        let f = q.filter(&app)?;
+        let f = q.filter(&app, &c)?;
         let (total, items) = app.state.alerts(&f)?;
         Ok(Json(Page { total, items }))
     })
@@ -126,10 +144,11 @@ async fn list_alerts(State(app): State<S>, Query(q): Query<AlertQuery>) -> R<Jso
 
 async fn alert_groups(
     State(app): State<S>,
+    Extension(c): Extension<Caller>,
     Query(q): Query<AlertQuery>,
 ) -> R<Json<Items<AlertGroup>>> {
     blocking(move || {
-        let f = q.filter(&app)?;
+        let f = q.filter(&app, &c)?;
         let items = app
             .state
             .alert_groups(q.by.as_deref().unwrap_or("rule"), &f)?;
@@ -159,9 +178,13 @@ pub struct AlertRule {
     pub enabled: bool,
 }
 
-async fn get_alert(State(app): State<S>, Path(id): Path<String>) -> R<Json<AlertDetail>> {
+async fn get_alert(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+) -> R<Json<AlertDetail>> {
     blocking(move || {
-        let alert = app.state.alert(&id)?;
+        let alert = visible_alert(&app, &c, &id)?;
         let comments = app.state.comments(&id)?;
         let rule = app
             .rules
@@ -192,7 +215,7 @@ async fn ack_alert(
     Path(id): Path<String>,
 ) -> R<Json<Alert>> {
     blocking(move || {
-        let cur = app.state.alert(&id)?;
+        let cur = visible_alert(&app, &c, &id)?;
         // Acknowledging an unassigned alert takes it.
         let assign = cur.assignee.is_none().then_some(Some(c.username.as_str()));
         Ok(Json(app.state.update_alert(
@@ -213,12 +236,14 @@ pub struct Assign {
 
 async fn assign_alert(
     State(app): State<S>,
+    Extension(c): Extension<Caller>,
     Path(id): Path<String>,
     Json(a): Json<Assign>,
 ) -> R<Json<Alert>> {
     blocking(move || {
+        visible_alert(&app, &c, &id)?;
         if let Some(u) = &a.assignee {
-            if app.state.user(u)?.is_none() {
+            if !app.state.user(u)?.is_some_and(|u| c.scope.contains(&u.org)) {
                 return Err(bad(format!("assignee: no user `{u}`")));
             }
         }
@@ -248,6 +273,7 @@ async fn close_alert(
     let resolution = Resolution::parse(&b.resolution)
         .ok_or_else(|| bad("resolution: true_positive or false_positive"))?;
     blocking(move || {
+        visible_alert(&app, &c, &id)?;
         if let Some(t) = b.comment.as_deref().filter(|t| !t.trim().is_empty()) {
             app.state.add_comment(&id, &c.username, t)?;
         }
@@ -261,8 +287,13 @@ async fn close_alert(
     .await
 }
 
-async fn reopen_alert(State(app): State<S>, Path(id): Path<String>) -> R<Json<Alert>> {
+async fn reopen_alert(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+) -> R<Json<Alert>> {
     blocking(move || {
+        visible_alert(&app, &c, &id)?;
         Ok(Json(app.state.update_alert(
             &id,
             Some(AlertStatus::New),
@@ -287,5 +318,9 @@ async fn comment_alert(
     if b.text.trim().is_empty() {
         return Err(bad("text: empty comment"));
     }
-    blocking(move || Ok(Json(app.state.add_comment(&id, &c.username, &b.text)?))).await
+    blocking(move || {
+        visible_alert(&app, &c, &id)?;
+        Ok(Json(app.state.add_comment(&id, &c.username, &b.text)?))
+    })
+    .await
 }

@@ -16,7 +16,7 @@ use taishi_auth::Lang;
 
 use taishi_audit::Outcome as AuditOutcome;
 
-use super::{audit, bad, blocking, new_password_hash, Access, ApiError, Route, R, S};
+use super::{audit, bad, blocking, new_password_hash, Access, ApiError, Route, Who, R, S};
 use crate::auth::{self, Caller, Permission as P};
 use crate::state::User;
 
@@ -72,6 +72,14 @@ pub struct Me {
     pub user: Option<User>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csrf: Option<String>,
+    /// What the caller may do (its roles' union; a token's is capped by
+    /// its owner's): the console shows only what these allow.
+    pub permissions: Vec<P>,
+    /// The organisations the caller sees (its own first, then those below).
+    pub orgs: Vec<crate::state::Org>,
+    /// The password is older than `[auth.password] max_age_days`: the
+    /// console asks for a new one before anything else.
+    pub password_expired: bool,
 }
 
 /// Signs in. The account's and the address's lock is checked before the
@@ -87,7 +95,7 @@ async fn login(
     let record = |action: &'static str, outcome, reason: Option<String>| {
         audit(
             &app,
-            (l.username.clone(), String::new()),
+            Who::signing_in(&l.username),
             Some(peer.ip().to_string()),
             action.to_string(),
             None,
@@ -169,9 +177,23 @@ async fn logout(State(app): State<S>, headers: HeaderMap) -> R<Response> {
 
 async fn me(State(app): State<S>, Extension(c): Extension<Caller>) -> R<Json<Me>> {
     blocking(move || {
+        let user = app.state.user(&c.username)?;
+        let password_expired = user
+            .as_ref()
+            .and_then(|u| u.password_changed.as_deref())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| {
+                app.config
+                    .auth
+                    .password
+                    .expired((Utc::now() - t.with_timezone(&Utc)).num_days())
+            });
         Ok(Json(Me {
-            user: app.state.user(&c.username)?,
+            user,
             csrf: c.csrf,
+            permissions: c.grants.iter().collect(),
+            orgs: app.state.orgs(&c.scope)?,
+            password_expired,
         }))
     })
     .await
@@ -194,7 +216,7 @@ async fn change_password(
         .ok_or_else(|| {
             ApiError(
                 StatusCode::FORBIDDEN,
-                "your role does not allow this; ask an admin".into(),
+                "a token cannot change a password; sign in".into(),
             )
         })?;
     if !app.hasher.verify(p.old, Some(hash)).await? {
@@ -203,9 +225,21 @@ async fn change_password(
             "the old password is wrong / 原密码错误".into(),
         ));
     }
+    // Not one of the last few: each earlier hash is verified on the pool.
+    let keep = app.config.auth.password.history;
+    if keep > 0 {
+        let (state, name) = (app.state.clone(), c.username.clone());
+        let earlier = blocking(move || Ok(state.recent_password_hashes(&name, keep)?)).await?;
+        for h in earlier {
+            if app.hasher.verify(p.new.clone(), Some(h)).await? {
+                return Err(taishi_auth::PolicyError::Reused(keep).into());
+            }
+        }
+    }
     let h = new_password_hash(&app, &c.username, p.new).await?;
     blocking(move || {
-        app.state.update_user(&c.username, None, Some(&h), None)?;
+        app.state
+            .update_user(&c.username, None, Some(&h), None, None)?;
         app.token_cache.clear();
         Ok(StatusCode::NO_CONTENT)
     })

@@ -4,14 +4,14 @@
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
-use axum::Json;
+use axum::{Extension, Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::intel::{FeedStatus, IntelStatus};
 
 use super::{bad, blocking, internal, page, Access, ApiError, Items, Page, Route, R, S};
-use crate::auth::Permission as P;
+use crate::auth::{Caller, Permission as P};
 use crate::state::{Alert, IntelHitCount};
 use taishi_intel::{ImportReport, Indicator};
 
@@ -114,6 +114,7 @@ pub struct IndicatorHits {
 /// Indicator search, each with its hits and last hit.
 async fn intel_indicators(
     State(app): State<S>,
+    Extension(c): Extension<Caller>,
     Query(q): Query<IntelQuery>,
 ) -> R<Json<Page<IndicatorHits>>> {
     blocking(move || {
@@ -128,7 +129,7 @@ async fn intel_indicators(
         };
         let (total, items) = app.intel.search(&query).map_err(feed_error)?;
         let values: Vec<&str> = items.iter().map(|i| i.value.as_str()).collect();
-        let hits = app.state.intel_hit_counts(&values)?;
+        let hits = app.state.intel_hit_counts(&values, &c.scope)?;
         let items = items
             .into_iter()
             .map(|indicator| {
@@ -247,14 +248,18 @@ pub struct HitsQuery {
     pub offset: Option<usize>,
 }
 
-async fn intel_hits(State(app): State<S>, Query(q): Query<HitsQuery>) -> R<Json<Page<Alert>>> {
+async fn intel_hits(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Query(q): Query<HitsQuery>,
+) -> R<Json<Page<Alert>>> {
     let indicator = q
         .indicator
         .filter(|s| !s.is_empty())
         .ok_or_else(|| bad("indicator: give the indicator value, e.g. ?indicator=1.2.3.4"))?;
     blocking(move || {
         let (limit, offset) = page(&app, q.limit, q.offset, 50, 1000)?;
-        let (total, items) = app.state.intel_hits(&indicator, limit, offset)?;
+        let (total, items) = app.state.intel_hits(&indicator, limit, offset, &c.scope)?;
         Ok(Json(Page { total, items }))
     })
     .await
@@ -268,11 +273,12 @@ pub struct TopQuery {
 
 async fn intel_hits_top(
     State(app): State<S>,
+    Extension(c): Extension<Caller>,
     Query(q): Query<TopQuery>,
 ) -> R<Json<Items<IntelHitCount>>> {
     blocking(move || {
         Ok(Json(Items {
-            items: app.state.intel_top(q.limit.unwrap_or(10))?,
+            items: app.state.intel_top(q.limit.unwrap_or(10), &c.scope)?,
         }))
     })
     .await

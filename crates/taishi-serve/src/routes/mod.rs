@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod auth;
 pub mod intel;
+pub mod orgs;
 pub mod overview;
 pub mod rules;
 pub mod search;
@@ -32,7 +33,7 @@ use chrono::{DateTime, Utc};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
 use serde_json::Value as J;
-use taishi_ingest::http::{Authenticate, Denied, HttpConfig};
+use taishi_ingest::http::{Authenticate, Denied, HttpConfig, Principal};
 
 use crate::auth::{self as credentials, Caller, Permission};
 use crate::state::StateError;
@@ -409,6 +410,7 @@ pub fn table() -> Vec<Route> {
     [
         auth::routes(),
         users::routes(),
+        orgs::routes(),
         search::routes(),
         alerts::routes(),
         rules::routes(),
@@ -493,13 +495,65 @@ fn token_caller(app: &App, token: &str) -> Option<Caller> {
         .token(&credentials::digest(token))
         .ok()
         .flatten()
-        .map(|(_, owner, role)| Caller {
-            username: owner,
-            role,
-            csrf: None,
+        .and_then(|t| {
+            // A token never has more power than its owner has now, nor a
+            // wider view: bound to an organisation its owner still sees.
+            let owner = caller_of(app, t.owner.clone(), t.owner_roles, &t.owner_org, None)?;
+            if !owner.scope.contains(&t.org) {
+                return None;
+            }
+            let mut c = caller_of(app, t.owner, t.roles, &t.org, None)?;
+            c.grants = c.grants.intersect(owner.grants);
+            Some(c)
         });
     app.token_cache.put(token, who.clone());
     who
+}
+
+/// A caller holding `roles` in `org` (blocking: reads the custom roles and
+/// the organisation tree). None when the roles resolve to nothing valid
+/// (an unknown role, a union the separation of duties forbids).
+pub(crate) fn caller_of(
+    app: &App,
+    username: String,
+    roles: Vec<String>,
+    org: &str,
+    csrf: Option<String>,
+) -> Option<Caller> {
+    let grants = match grants(app, &roles) {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(user = %username, error = %e, "an account's roles grant nothing");
+            return None;
+        }
+    };
+    let scope = crate::state::Scope::Orgs(app.state.subtree(org).ok()?);
+    Some(Caller {
+        username,
+        roles,
+        grants,
+        org: org.to_string(),
+        scope,
+        csrf,
+    })
+}
+
+/// What a set of role ids grants, custom roles included (blocking).
+pub(crate) fn grants(
+    app: &App,
+    roles: &[String],
+) -> Result<taishi_auth::Grants, taishi_auth::RoleError> {
+    let custom = if roles
+        .iter()
+        .all(|r| taishi_auth::BuiltinRole::parse(r).is_some())
+    {
+        Vec::new()
+    } else {
+        app.state.custom_roles().unwrap_or_default()
+    };
+    taishi_auth::grants_of(roles.iter().map(String::as_str), |id| {
+        custom.iter().find(|c| c.id == id).map(|c| c.grants())
+    })
 }
 
 /// Resolves the caller from a bearer/basic token or a session cookie
@@ -509,16 +563,13 @@ fn identify(app: &App, headers: &HeaderMap) -> Option<Caller> {
         return token_caller(app, &t);
     }
     let sid = credentials::cookie(headers, credentials::COOKIE)?;
+    let idle = app.config.auth.session_idle_minutes.max(1) as i64 * 60;
     let s = app
         .state
-        .session(&credentials::digest(&sid))
+        .session(&credentials::digest(&sid), idle)
         .ok()
         .flatten()?;
-    Some(Caller {
-        username: s.username,
-        role: s.role,
-        csrf: Some(s.csrf),
-    })
+    caller_of(app, s.username, s.roles, &s.org, Some(s.csrf))
 }
 
 fn unauthenticated() -> Response {
@@ -588,12 +639,12 @@ async fn guard(
     });
     if !caller.can(permission) {
         let reason = format!(
-            "your role ({}) does not allow this (needs `{}`); ask an admin",
-            caller.role,
+            "your roles ({}) do not allow this (needs `{}`); ask a system administrator",
+            caller.roles_text(),
             permission.name()
         );
         if let Some((action, source, target)) = audited {
-            let who = (caller.username.clone(), caller.role.clone());
+            let who = Who::of(&caller);
             audit(
                 &app,
                 who,
@@ -607,7 +658,7 @@ async fn guard(
         }
         return ApiError(StatusCode::FORBIDDEN, reason).into_response();
     }
-    let who = (caller.username.clone(), caller.role.clone());
+    let who = Who::of(&caller);
     req.extensions_mut().insert(caller);
     let resp = next.run(req).await;
     if let Some((action, source, target)) = audited {
@@ -650,12 +701,38 @@ fn audit_action(method: &Method, path: &str) -> String {
     code.to_string()
 }
 
+/// Who an audit record names: the account, its roles and organisation.
+pub(crate) struct Who {
+    pub name: String,
+    pub roles: Vec<String>,
+    pub org: String,
+}
+
+impl Who {
+    pub fn of(c: &Caller) -> Who {
+        Who {
+            name: c.username.clone(),
+            roles: c.roles.clone(),
+            org: c.org.clone(),
+        }
+    }
+
+    /// Someone signing in: roles and organisation not known yet.
+    pub fn signing_in(name: &str) -> Who {
+        Who {
+            name: name.to_string(),
+            roles: Vec::new(),
+            org: crate::state::ROOT_ORG.to_string(),
+        }
+    }
+}
+
 /// Appends to the audit trail off the async workers and waits for it to
 /// be durable; a record that cannot be written is logged as an error (the
 /// call itself has happened).
 pub(crate) async fn audit(
     app: &App,
-    (name, role): (String, String),
+    who: Who,
     source: Option<String>,
     action: String,
     target: Option<String>,
@@ -665,16 +742,11 @@ pub(crate) async fn audit(
     let trail = app.audit.clone();
     let done = tokio::task::spawn_blocking(move || {
         let actor = taishi_audit::Actor {
-            id: name.clone(),
-            name,
+            id: who.name.clone(),
+            name: who.name,
         };
-        let mut r = taishi_audit::NewRecord::new(actor, "default", &action, outcome);
-        // A sign-in is recorded before the user's role is known.
-        r.roles = if role.is_empty() {
-            Vec::new()
-        } else {
-            vec![role]
-        };
+        let mut r = taishi_audit::NewRecord::new(actor, &who.org, &action, outcome);
+        r.roles = who.roles;
         r.source = source;
         r.target = target;
         r.reason = reason;
@@ -704,7 +776,7 @@ pub(crate) async fn audit(
 struct IngestAuth(S);
 
 impl Authenticate for IngestAuth {
-    fn authenticate(&self, headers: &HeaderMap) -> Result<Option<String>, Denied> {
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Principal>, Denied> {
         let token = credentials::bearer(headers);
         if token.is_none() && credentials::cookie(headers, credentials::COOKIE).is_some() {
             return Err(Denied::Forbidden(
@@ -712,7 +784,10 @@ impl Authenticate for IngestAuth {
             ));
         }
         match token.and_then(|t| token_caller(&self.0, &t)) {
-            Some(c) if c.can(Permission::Ingest) => Ok(Some(c.username)),
+            Some(c) if c.can(Permission::Ingest) => Ok(Some(Principal {
+                name: c.username.into(),
+                org: Some(c.org.into()),
+            })),
             Some(_) => Err(Denied::Forbidden(
                 "a viewer may not ingest; use a token of an analyst or admin".into(),
             )),
@@ -891,7 +966,10 @@ mod tests {
     fn caller(name: &str) -> Option<Caller> {
         Some(Caller {
             username: name.into(),
-            role: "viewer".into(),
+            roles: vec!["viewer".into()],
+            grants: taishi_auth::BuiltinRole::Viewer.grants(),
+            org: crate::state::ROOT_ORG.into(),
+            scope: crate::state::Scope::All,
             csrf: None,
         })
     }

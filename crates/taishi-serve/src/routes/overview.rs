@@ -7,12 +7,12 @@ use std::time::Duration;
 use axum::extract::{Query, State};
 use axum::http::Method;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::Json;
+use axum::{Extension, Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{blocking, internal, parse_range, Access, Route, R, S};
-use crate::auth::Permission as P;
+use crate::auth::{Caller, Permission as P};
 use crate::state::Alert;
 use taishi_ingest::ListenerStatus;
 use taishi_overview::{Overview, OverviewError, Threat};
@@ -57,7 +57,18 @@ pub struct OverviewAnswer {
     pub listeners: Vec<ListenerStatus>,
 }
 
-async fn overview(State(app): State<S>, Query(q): Query<OverviewQuery>) -> R<Json<OverviewAnswer>> {
+/// The platform's own figures (event rate, listeners) are the whole
+/// platform's: shown to callers who see the top organisation, not to a
+/// member, whose picture is its own data only.
+fn sees_platform(c: &Caller) -> bool {
+    c.scope.contains(crate::state::ROOT_ORG)
+}
+
+async fn overview(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Query(q): Query<OverviewQuery>,
+) -> R<Json<OverviewAnswer>> {
     blocking(move || {
         let (from, to) = (q.from.as_deref(), q.to.as_deref());
         let (f, t) = parse_range(from, to, "now-24h")?;
@@ -65,7 +76,7 @@ async fn overview(State(app): State<S>, Query(q): Query<OverviewQuery>) -> R<Jso
         let picture = app
             .overview_cache
             .get(
-                app.picture_sources(),
+                app.picture_sources(&c.scope),
                 params,
                 taishi_store::TimeRange::new(f, t),
             )
@@ -73,11 +84,20 @@ async fn overview(State(app): State<S>, Query(q): Query<OverviewQuery>) -> R<Jso
                 OverviewError::State(e) => e.into(),
                 e => internal(e),
             })?;
+        let platform = sees_platform(&c);
         Ok(Json(OverviewAnswer {
             picture,
-            events_per_s: app.pipeline.counters.events_in.load(Ordering::Relaxed) as f64
-                / app.started.elapsed().as_secs_f64().max(1.0),
-            listeners: app.listener_status(),
+            events_per_s: if platform {
+                app.pipeline.counters.events_in.load(Ordering::Relaxed) as f64
+                    / app.started.elapsed().as_secs_f64().max(1.0)
+            } else {
+                0.0
+            },
+            listeners: if platform {
+                app.listener_status()
+            } else {
+                Vec::new()
+            },
         }))
     })
     .await
@@ -96,50 +116,58 @@ pub struct Tick {
 
 async fn stream(
     State(app): State<S>,
+    Extension(c): Extension<Caller>,
 ) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = app.pipeline.live.subscribe();
-    let state = (app, rx, 0u64, std::time::Instant::now());
-    let s = futures_util::stream::unfold(state, |(app, mut rx, last_events, last_t)| async move {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let mut new_alerts = Vec::new();
-        loop {
-            match rx.try_recv() {
-                Ok(a) if new_alerts.len() < 50 => new_alerts.push(a),
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => continue,
-                Err(_) => break,
+    let c = std::sync::Arc::new(c);
+    let state = (app, rx, 0u64, std::time::Instant::now(), c);
+    let s =
+        futures_util::stream::unfold(state, |(app, mut rx, last_events, last_t, c)| async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let mut new_alerts = Vec::new();
+            loop {
+                match rx.try_recv() {
+                    // Only the caller's organisations' alerts.
+                    Ok(a)
+                        if !c
+                            .scope
+                            .contains(a.org.as_deref().unwrap_or(crate::state::ROOT_ORG)) => {}
+                    Ok(a) if new_alerts.len() < 50 => new_alerts.push(a),
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => continue,
+                    Err(_) => break,
+                }
             }
-        }
-        let events = app.pipeline.counters.events_in.load(Ordering::Relaxed);
-        let dt = last_t.elapsed().as_secs_f64().max(0.001);
-        let rate = if last_events == 0 {
-            0.0
-        } else {
-            (events - last_events) as f64 / dt
-        };
-        let app2 = app.clone();
-        let threat = tokio::task::spawn_blocking(move || {
-            taishi_overview::threat(&app2.state, chrono::Utc::now())
-        })
-        .await;
-        let threat = match threat {
-            Ok(Ok(t)) => t,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "live stream: threat level not computed");
-                Threat::default()
-            }
-            Err(_) => Threat::default(),
-        };
-        let tick = Tick {
-            events_per_s: rate,
-            alerts_open: threat.open,
-            threat_level: threat.level,
-            threat_score: threat.score,
-            new_alerts,
-        };
-        let data = serde_json::to_string(&tick).unwrap_or_default();
-        let ev = SseEvent::default().event("tick").data(data);
-        Some((Ok(ev), (app, rx, events, std::time::Instant::now())))
-    });
+            let events = app.pipeline.counters.events_in.load(Ordering::Relaxed);
+            let dt = last_t.elapsed().as_secs_f64().max(0.001);
+            let rate = if last_events == 0 || !sees_platform(&c) {
+                0.0
+            } else {
+                (events - last_events) as f64 / dt
+            };
+            let (app2, c2) = (app.clone(), c.clone());
+            let threat = tokio::task::spawn_blocking(move || {
+                taishi_overview::threat(&app2.state, &c2.scope, chrono::Utc::now())
+            })
+            .await;
+            let threat = match threat {
+                Ok(Ok(t)) => t,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "live stream: threat level not computed");
+                    Threat::default()
+                }
+                Err(_) => Threat::default(),
+            };
+            let tick = Tick {
+                events_per_s: rate,
+                alerts_open: threat.open,
+                threat_level: threat.level,
+                threat_score: threat.score,
+                new_alerts,
+            };
+            let data = serde_json::to_string(&tick).unwrap_or_default();
+            let ev = SseEvent::default().event("tick").data(data);
+            Some((Ok(ev), (app, rx, events, std::time::Instant::now(), c)))
+        });
     Sse::new(s).keep_alive(KeepAlive::default())
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::{DateTime, TimeDelta, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,8 @@ use serde_json::Value as J;
 use taishi_store::{Filter, SearchRequest, TimeRange};
 
 use super::{bad, page, parse_range, Access, Flat, Route, R, S};
-use crate::auth::Permission as P;
+use crate::auth::{Caller, Permission as P};
+use crate::state::Scope;
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
@@ -142,15 +143,24 @@ impl SearchAnswer {
     }
 }
 
-async fn search(State(app): State<S>, Json(b): Json<SearchBody>) -> R<Json<SearchAnswer>> {
+async fn search(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Json(b): Json<SearchBody>,
+) -> R<Json<SearchAnswer>> {
     let searches = app.searches.clone();
     searches
-        .run(move |budget| run_search(&app, &b, budget).map(Json))
+        .run(move |budget| run_search(&app, &c.scope, &b, budget).map(Json))
         .await
 }
 
-/// `POST /api/v1/search`.
-pub fn run_search(app: &App, b: &SearchBody, budget: &taishi_store::Budget) -> R<SearchAnswer> {
+/// `POST /api/v1/search`, over the events of the organisations in `scope`.
+pub fn run_search(
+    app: &App,
+    scope: &Scope,
+    b: &SearchBody,
+    budget: &taishi_store::Budget,
+) -> R<SearchAnswer> {
     let query = |e: taishi_query::Error| {
         let col = e
             .column
@@ -179,6 +189,7 @@ pub fn run_search(app: &App, b: &SearchBody, budget: &taishi_store::Budget) -> R
     let opts = taishi_search::SearchOptions {
         limit: limit + offset,
         budget: budget.clone(),
+        scope: Some(taishi_overview::event_filter(scope)),
         ..Default::default()
     };
     let out = taishi_search::execute(&app.store, &q, &opts).map_err(|e| match e {
@@ -216,12 +227,17 @@ pub struct ValueCount {
     pub count: u64,
 }
 
-async fn fields(State(app): State<S>, Query(q): Query<FieldsQuery>) -> R<Json<FieldsAnswer>> {
+async fn fields(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Query(q): Query<FieldsQuery>,
+) -> R<Json<FieldsAnswer>> {
     let searches = app.searches.clone();
     searches
         .run(move |budget| {
             field_list(
                 &app,
+                &c.scope,
                 q.query.as_deref().unwrap_or(""),
                 q.from.as_deref(),
                 q.to.as_deref(),
@@ -241,6 +257,7 @@ const FIELD_SAMPLE: usize = 500;
 /// a narrow query still samples its own matches.
 pub fn field_list(
     app: &App,
+    scope: &Scope,
     query: &str,
     from: Option<&str>,
     to: Option<&str>,
@@ -259,7 +276,7 @@ pub fn field_list(
         .store
         .search_with(
             &SearchRequest {
-                filter,
+                filter: Filter::And(vec![taishi_overview::event_filter(scope), filter]),
                 range: TimeRange::new(f, t),
                 limit: FIELD_SAMPLE,
                 offset: 0,
@@ -326,6 +343,7 @@ pub struct StoredEvent {
 
 async fn alert_related(
     State(app): State<S>,
+    Extension(c): Extension<Caller>,
     Path(id): Path<String>,
     Query(q): Query<RelatedQuery>,
 ) -> R<Json<Related>> {
@@ -334,6 +352,7 @@ async fn alert_related(
         .run(move |budget| {
             related(
                 &app,
+                &c,
                 &id,
                 q.before.unwrap_or(10).min(200),
                 q.after.unwrap_or(10).min(200),
@@ -347,12 +366,13 @@ async fn alert_related(
 /// Events of the same host just before and after an alert's event.
 pub fn related(
     app: &App,
+    c: &Caller,
     id: &str,
     before: usize,
     after: usize,
     budget: &taishi_store::Budget,
 ) -> R<Related> {
-    let a = app.state.alert(id)?;
+    let a = super::alerts::visible_alert(app, c, id)?;
     let ts = a.timestamp.with_timezone(&Utc);
     let filter = match (&a.host, &a.source_ip) {
         // The same field roles that named the alert's host and address.
@@ -375,7 +395,10 @@ pub fn related(
         app.store
             .search_with(
                 &SearchRequest {
-                    filter: filter.clone(),
+                    filter: Filter::And(vec![
+                        taishi_overview::event_filter(&c.scope),
+                        filter.clone(),
+                    ]),
                     range,
                     limit,
                     offset: 0,

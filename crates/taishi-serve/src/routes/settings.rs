@@ -29,7 +29,7 @@ pub fn routes() -> Vec<Route> {
         Route::new(
             Method::PUT,
             "/settings/outputs",
-            Access::Needs(P::SettingsWrite),
+            Access::Needs(P::OutputsWrite),
             put_outputs,
         )
         .doc(

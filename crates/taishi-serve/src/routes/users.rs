@@ -28,8 +28,8 @@ pub fn routes() -> Vec<Route> {
         )
         .doc(
             "users",
-            "Change a user's role, password or disabled flag",
-            "修改用户的角色、密码或禁用状态",
+            "Change a user's roles, password, organisation or disabled flag",
+            "修改用户的角色、密码、所属组织或禁用状态",
         )
         .json::<UserPatch>()
         .answer::<User>(),
@@ -69,10 +69,10 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-async fn list_users(State(app): State<S>) -> R<Json<Items<User>>> {
+async fn list_users(State(app): State<S>, Extension(c): Extension<Caller>) -> R<Json<Items<User>>> {
     blocking(move || {
         Ok(Json(Items {
-            items: app.state.users()?,
+            items: app.state.users(&c.scope)?,
         }))
     })
     .await
@@ -82,36 +82,105 @@ async fn list_users(State(app): State<S>) -> R<Json<Items<User>>> {
 pub struct NewUser {
     pub username: String,
     pub password: String,
-    /// `admin`, `analyst` or `viewer`.
-    pub role: String,
+    /// Role ids: `sysadmin`, `secadmin`, `auditor`, `analyst`, `responder`,
+    /// `viewer` or a custom role's.
+    pub roles: Vec<String>,
+    /// The organisation (the caller's when absent); one the caller sees.
+    pub org: Option<String>,
 }
 
-async fn create_user(State(app): State<S>, Json(u): Json<NewUser>) -> R<Json<User>> {
+/// Refuses roles that do not resolve or break the separation of duties,
+/// with the reason in both languages.
+fn check_roles(app: &crate::App, roles: &[String]) -> R<()> {
+    super::grants(app, roles).map(|_| ()).map_err(role_error)
+}
+
+pub(crate) fn role_error(e: taishi_auth::RoleError) -> ApiError {
+    bad(format!("{e} / {}", e.message_zh()))
+}
+
+/// The organisation a caller names, which must be one it sees.
+pub(crate) fn org_in_scope(c: &Caller, org: Option<String>) -> R<String> {
+    let org = org.unwrap_or_else(|| c.org.clone());
+    if !c.scope.contains(&org) {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            format!("organisation `{org}` is not yours or below yours"),
+        ));
+    }
+    Ok(org)
+}
+
+/// A user the caller may manage: one of an organisation it sees (a
+/// sibling's users are as absent as a missing one).
+fn managed_user(app: &crate::App, c: &Caller, username: &str) -> R<User> {
+    match app.state.user(username)? {
+        Some(u) if c.scope.contains(&u.org) => Ok(u),
+        _ => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no user `{username}`"),
+        )),
+    }
+}
+
+async fn create_user(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Json(u): Json<NewUser>,
+) -> R<Json<User>> {
+    let org = org_in_scope(&c, u.org)?;
+    check_roles(&app, &u.roles)?;
     let h = new_password_hash(&app, &u.username, u.password).await?;
-    blocking(move || Ok(Json(app.state.create_user(&u.username, &u.role, &h)?))).await
+    blocking(move || {
+        Ok(Json(app.state.create_user(
+            &u.username,
+            &org,
+            &u.roles,
+            &h,
+        )?))
+    })
+    .await
 }
 
 #[derive(Deserialize, JsonSchema)]
 pub struct UserPatch {
-    pub role: Option<String>,
+    pub roles: Option<Vec<String>>,
     pub password: Option<String>,
     pub disabled: Option<bool>,
+    /// Moves the user to another organisation the caller sees.
+    pub org: Option<String>,
 }
 
 async fn update_user(
     State(app): State<S>,
+    Extension(c): Extension<Caller>,
     Path(username): Path<String>,
     Json(p): Json<UserPatch>,
 ) -> R<Json<User>> {
+    let org = match p.org {
+        Some(o) => Some(org_in_scope(&c, Some(o))?),
+        None => None,
+    };
+    {
+        let (a, c, u) = (app.clone(), c.clone(), username.clone());
+        blocking(move || managed_user(&a, &c, &u).map(|_| ())).await?;
+    }
+    if let Some(r) = &p.roles {
+        check_roles(&app, r)?;
+    }
     let h = match p.password {
         Some(pw) => Some(new_password_hash(&app, &username, pw).await?),
         None => None,
     };
     blocking(move || {
-        let u = app
-            .state
-            .update_user(&username, p.role.as_deref(), h.as_deref(), p.disabled)?;
-        // The user's tokens act with the owner's current role.
+        let u = app.state.update_user(
+            &username,
+            p.roles.as_deref(),
+            h.as_deref(),
+            p.disabled,
+            org.as_deref(),
+        )?;
+        // The user's tokens act with the owner's current roles.
         app.token_cache.clear();
         Ok(Json(u))
     })
@@ -127,6 +196,7 @@ async fn delete_user(
         return Err(bad("you cannot delete yourself"));
     }
     blocking(move || {
+        managed_user(&app, &c, &username)?;
         app.state.delete_user(&username)?;
         app.token_cache.clear();
         Ok(StatusCode::NO_CONTENT)
@@ -134,8 +204,8 @@ async fn delete_user(
     .await
 }
 
-/// Whose tokens a caller sees and may revoke: everyone's for those who
-/// manage users, else their own.
+/// Whose tokens a caller sees and may revoke: everyone's in its
+/// organisations for those who manage users, else its own.
 fn token_owner(c: &Caller) -> Option<&str> {
     (!c.can(P::UsersWrite)).then_some(c.username.as_str())
 }
@@ -146,7 +216,7 @@ async fn list_tokens(
 ) -> R<Json<Items<Token>>> {
     blocking(move || {
         Ok(Json(Items {
-            items: app.state.tokens(token_owner(&c))?,
+            items: app.state.tokens(token_owner(&c), &c.scope)?,
         }))
     })
     .await
@@ -155,8 +225,12 @@ async fn list_tokens(
 #[derive(Deserialize, JsonSchema)]
 pub struct NewToken {
     pub name: String,
-    /// At most the caller's own role; the caller's role when absent.
-    pub role: Option<String>,
+    /// Role ids, each granting no more than the caller has; the caller's
+    /// roles when absent.
+    pub roles: Option<Vec<String>>,
+    /// The organisation what the token sends belongs to (an ingest token
+    /// for one operator); the caller's when absent, else one it sees.
+    pub org: Option<String>,
 }
 
 /// A new token with its secret, which is never shown again.
@@ -173,24 +247,35 @@ async fn create_token(
     Extension(c): Extension<Caller>,
     Json(t): Json<NewToken>,
 ) -> R<Json<TokenCreated>> {
-    let role = t.role.unwrap_or_else(|| c.role.clone());
-    crate::state::check_role(&role)?;
-    // `c.role` is the caller's effective role (see `State::token`).
-    if crate::state::role_rank(&role) > crate::state::role_rank(&c.role) {
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            format!(
-                "a token cannot have a higher role than its owner: you are `{}`, asked for `{role}`",
-                c.role
-            ),
-        ));
-    }
+    let roles = t.roles.unwrap_or_else(|| c.roles.clone());
+    let org = org_in_scope(&c, t.org)?;
     blocking(move || {
+        let g = super::grants(&app, &roles).map_err(role_error)?;
+        // `c.grants` is the caller's effective power (a token's is capped).
+        if !c.grants.covers(g) {
+            let extra: Vec<&str> = g
+                .iter()
+                .filter(|p| !c.grants.has(*p))
+                .map(|p| p.name())
+                .collect();
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "a token cannot do more than its owner: you lack {}",
+                    extra.join(", ")
+                ),
+            ));
+        }
         let secret = format!("tsk_{}", auth::random_hex(24));
         let id = auth::random_hex(8);
-        let token =
-            app.state
-                .create_token(&id, &t.name, &role, &c.username, &auth::digest(&secret))?;
+        let token = app.state.create_token(
+            &id,
+            &t.name,
+            &roles,
+            &c.username,
+            &org,
+            &auth::digest(&secret),
+        )?;
         app.token_cache.clear();
         Ok(Json(TokenCreated { token, secret }))
     })
@@ -203,7 +288,7 @@ async fn delete_token(
     Path(id): Path<String>,
 ) -> R<StatusCode> {
     blocking(move || {
-        app.state.delete_token(&id, token_owner(&c))?;
+        app.state.delete_token(&id, token_owner(&c), &c.scope)?;
         app.token_cache.clear();
         Ok(StatusCode::NO_CONTENT)
     })

@@ -134,11 +134,22 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             d.engine.active_rules(),
             d.rejected.len()
         );
-        if let Some(pw) = &server.admin_password {
+        if !server.first_accounts.is_empty() {
             println!();
-            println!("  First start: user `admin`, one-time password: {pw}");
+            for a in &server.first_accounts {
+                println!(
+                    "  First start: user `{}` ({} / {}), one-time password: {}",
+                    a.username,
+                    a.role.label(taishi_auth::Lang::Zh),
+                    a.role.label(taishi_auth::Lang::En),
+                    a.password
+                );
+            }
             println!(
-                "  Sign in and change it (Settings → Users), then create API tokens for senders."
+                "  三权分立: each duty has its own account. Sign in as each and change its password;"
+            );
+            println!(
+                "  `sysadmin` makes the users (Settings → Users), `secadmin` the rules and outputs, `auditor` reads the audit trail."
             );
         }
         println!("ready");

@@ -21,7 +21,7 @@ fn the_eleventh_wrong_password_in_a_row_is_refused_without_checking_it() {
     let admin = s.admin();
     let (st, b) = admin.post(
         "/api/v1/users",
-        &json!({"username": "carol", "password": "Amber-canyon-47", "role": "analyst"}),
+        &json!({"username": "carol", "password": "Amber-canyon-47", "roles": ["analyst"]}),
     );
     assert_eq!(st, 200, "{b}");
     let anon = Client::new(s.http);
@@ -39,7 +39,7 @@ fn the_eleventh_wrong_password_in_a_row_is_refused_without_checking_it() {
     // A too-simple new password is refused, naming the rule in both languages.
     let (st, b) = admin.post(
         "/api/v1/users",
-        &json!({"username": "dave", "password": "alllowercase", "role": "viewer"}),
+        &json!({"username": "dave", "password": "alllowercase", "roles": ["viewer"]}),
     );
     assert_eq!(st, 400, "{b}");
     assert!(b.to_string().contains("至少"), "{b}");
@@ -218,7 +218,7 @@ fn sign_ins_and_changes_are_audited_and_an_edited_record_is_named() {
     let admin = s.admin();
     let (st, b) = admin.post(
         "/api/v1/users",
-        &json!({"username": "erin", "password": "Violet-harbour-62", "role": "viewer"}),
+        &json!({"username": "erin", "password": "Violet-harbour-62", "roles": ["viewer"]}),
     );
     assert_eq!(st, 200, "{b}");
     let erin = s.login("erin", "Violet-harbour-62");

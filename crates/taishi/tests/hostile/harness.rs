@@ -34,6 +34,7 @@ pub struct Server {
     /// Listener kind (`syslog-tcp`, `syslog-udp`, `netflow` …) → address.
     pub listeners: Vec<(String, SocketAddr)>,
     pub admin_password: String,
+    pub first_accounts: Vec<(String, String)>,
     stderr_path: PathBuf,
 }
 
@@ -62,8 +63,12 @@ pub struct Opts {
 struct Banner {
     http: Option<SocketAddr>,
     listeners: Vec<(String, SocketAddr)>,
-    password: Option<String>,
+    /// The first start's administrators and their one-time passwords.
+    first: Vec<(String, String)>,
 }
+
+/// The tests' `admin` (see `Server::with_admin`).
+pub const ADMIN_PASSWORD: &str = "Hostile-admin-Passw0rd";
 
 /// Starts `taishi serve --config cfg` and reads its banner up to `ready`.
 fn spawn(cfg: &Path, stderr: std::fs::File, failpoint: Option<&str>) -> (Child, Banner) {
@@ -92,8 +97,10 @@ fn spawn(cfg: &Path, stderr: std::fs::File, failpoint: Option<&str>) -> (Child, 
                 .trim_start_matches("http://")
                 .trim_end_matches('/');
             b.http = a.parse().ok();
-        } else if let Some(rest) = t.strip_prefix("First start: user `admin`, one-time password:") {
-            b.password = Some(rest.trim().to_string());
+        } else if let Some(rest) = t.strip_prefix("First start: user `") {
+            let name = rest.split('`').next().unwrap_or_default().to_string();
+            let pw = rest.rsplit("one-time password:").next().unwrap_or_default();
+            b.first.push((name, pw.trim().to_string()));
         } else {
             let mut it = t.split_whitespace();
             if let (Some(k), Some(a), None) = (it.next(), it.next(), it.next()) {
@@ -149,11 +156,47 @@ impl Server {
             child,
             http,
             listeners: banner.listeners,
-            admin_password: banner
-                .password
-                .expect("first start prints the admin password"),
+            admin_password: ADMIN_PASSWORD.to_string(),
+            first_accounts: banner.first,
             stderr_path,
         }
+        .with_admin()
+    }
+
+    /// The one-time password the first start printed for `user`
+    /// (`sysadmin`, `secadmin`, `auditor`).
+    pub fn first_password(&self, user: &str) -> &str {
+        &self
+            .first_accounts
+            .iter()
+            .find(|(u, _)| u == user)
+            .unwrap_or_else(|| panic!("first start printed no `{user}`: {:?}", self.first_accounts))
+            .1
+    }
+
+    /// Signs in as the first start's system administrator and makes
+    /// `admin`, an account with every duty but the audit trail's (as an
+    /// upgraded older Taishi has it), which the tests use for everything.
+    fn with_admin(self) -> Server {
+        assert_eq!(
+            self.first_accounts.len(),
+            3,
+            "first start makes three administrators"
+        );
+        let mut c = Client::new(self.http);
+        let (s, b) = c.post(
+            "/api/v1/auth/login",
+            &json!({"username": "sysadmin", "password": self.first_password("sysadmin")}),
+        );
+        assert_eq!(s, 200, "login: {b}");
+        c.csrf = Some(b["csrf"].as_str().unwrap().to_string());
+        let (s, b) = c.post(
+            "/api/v1/users",
+            &json!({"username": "admin", "password": ADMIN_PASSWORD,
+                    "roles": ["sysadmin", "secadmin", "analyst"]}),
+        );
+        assert_eq!(s, 200, "admin: {b}");
+        self
     }
 
     /// Sends SIGKILL (`kill -9`) and reaps the process.
@@ -230,10 +273,7 @@ impl Server {
         assert_eq!(s, 200, "login: {b}");
         let csrf = b["csrf"].as_str().unwrap().to_string();
         c.csrf = Some(csrf);
-        let (s, tok) = c.post(
-            "/api/v1/tokens",
-            &json!({"name": "hostile-admin", "role": "admin"}),
-        );
+        let (s, tok) = c.post("/api/v1/tokens", &json!({"name": "hostile-admin"}));
         assert_eq!(s, 200, "token: {tok}");
         let mut t = Client::new(self.http);
         t.auth = Some(format!("Bearer {}", tok["secret"].as_str().unwrap()));
@@ -241,11 +281,13 @@ impl Server {
     }
 
     /// A client with a token of `role` (viewer, analyst, admin), made by the admin.
+    /// A token of `admin` holding `role` (`admin`: all of admin's roles).
     pub fn token(&self, role: &str) -> Client {
         let admin = self.admin();
+        let roles = (role != "admin").then(|| vec![role]);
         let (s, tok) = admin.post(
             "/api/v1/tokens",
-            &json!({"name": format!("hostile-{role}"), "role": role}),
+            &json!({"name": format!("hostile-{role}"), "roles": roles}),
         );
         assert_eq!(s, 200, "token: {tok}");
         let mut t = Client::new(self.http);

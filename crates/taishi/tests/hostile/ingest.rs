@@ -541,7 +541,7 @@ fn a_browser_session_cannot_ingest() {
             ("content-type", "application/json"),
             ("origin", "https://evil.example"),
         ],
-        br#"{"name":"x","role":"admin"}"#,
+        br#"{"name":"x"}"#,
     );
     assert_eq!(st, 403, "{text}");
     let (_, text) = http(

@@ -320,32 +320,35 @@ fn a_demoted_admins_token_and_session_lose_the_admin_role() {
     let admin = s.admin();
     let (st, b) = admin.post(
         "/api/v1/users",
-        &json!({"username": "bob", "password": "Silver-meadow-33", "role": "admin"}),
+        &json!({"username": "bob", "password": "Silver-meadow-33", "roles": ["sysadmin", "secadmin", "analyst"]}),
     );
     assert_eq!(st, 200, "{b}");
     let bob_session = s.login("bob", "Silver-meadow-33");
     let (st, tok) = bob_session.post(
         "/api/v1/tokens",
-        &json!({"name": "bob-admin", "role": "admin"}),
+        &json!({"name": "bob-admin", "roles": ["sysadmin", "secadmin", "analyst"]}),
     );
     assert_eq!(st, 200, "{tok}");
     let mut bob_token = Client::new(s.http);
     bob_token.auth = Some(format!("Bearer {}", tok["secret"].as_str().unwrap()));
     assert_eq!(bob_token.get("/api/v1/users").0, 200);
 
-    let (st, b) = admin.patch("/api/v1/users/bob", &json!({"role": "viewer"}));
+    let (st, b) = admin.patch("/api/v1/users/bob", &json!({"roles": ["viewer"]}));
     assert_eq!(st, 200, "{b}");
     for (who, c) in [("token", &bob_token), ("session", &bob_session)] {
         let (st, b) = c.post(
             "/api/v1/users",
-            &json!({"username": format!("mallory-{who}"), "password": "mallory-pass-1", "role": "admin"}),
+            &json!({"username": format!("mallory-{who}"), "password": "mallory-pass-1", "roles": ["sysadmin", "secadmin", "analyst"]}),
         );
         assert_eq!(st, 403, "{who}: a demoted admin created an admin: {b}");
         assert!(!error_text(&b).is_empty());
         assert_eq!(c.get("/api/v1/users").0, 403, "{who}");
-        let (st, b) = c.post("/api/v1/tokens", &json!({"name": "x", "role": "admin"}));
+        let (st, b) = c.post(
+            "/api/v1/tokens",
+            &json!({"name": "x", "roles": ["sysadmin", "secadmin", "analyst"]}),
+        );
         assert_eq!(st, 403, "{who}: {b}");
-        assert!(error_text(&b).contains("higher role"), "{b}");
+        assert!(error_text(&b).contains("more than its owner"), "{b}");
         // Writing as an analyst is gone too: bob is a viewer now.
         let (st, _) = c.post("/api/v1/rules/reload", &json!({}));
         assert_eq!(st, 403, "{who}");
@@ -371,28 +374,31 @@ fn a_demoted_admins_token_and_session_lose_the_admin_role() {
 fn the_last_administrator_cannot_be_demoted_disabled_or_deleted() {
     let mut s = Server::start(Opts::default());
     let admin = s.admin();
-    for patch in [json!({"role": "analyst"}), json!({"disabled": true})] {
+    // The first start's `sysadmin` holds the duty too: once it is gone,
+    // `admin` is the last system administrator.
+    assert_eq!(admin.delete("/api/v1/users/sysadmin").0, 204);
+    for patch in [json!({"roles": ["analyst"]}), json!({"disabled": true})] {
         let (st, b) = admin.patch("/api/v1/users/admin", &patch);
         assert_eq!(st, 409, "{patch}: {b}");
-        assert!(error_text(&b).contains("last administrator"), "{b}");
+        assert!(error_text(&b).contains("last system administrator"), "{b}");
     }
     // With a second admin, one may go; the one left is then protected.
     let (st, b) = admin.post(
         "/api/v1/users",
-        &json!({"username": "ops", "password": "Granite-river-94", "role": "admin"}),
+        &json!({"username": "ops", "password": "Granite-river-94", "roles": ["sysadmin", "secadmin", "analyst"]}),
     );
     assert_eq!(st, 200, "{b}");
     let ops = s.login("ops", "Granite-river-94");
     let (st, b) = ops.delete("/api/v1/users/admin");
     assert_eq!(st, 204, "{b}");
-    let (st, b) = ops.patch("/api/v1/users/ops", &json!({"role": "viewer"}));
+    let (st, b) = ops.patch("/api/v1/users/ops", &json!({"roles": ["viewer"]}));
     assert_eq!(st, 409, "{b}");
     let (st, b) = ops.patch("/api/v1/users/ops", &json!({"disabled": true}));
     assert_eq!(st, 409, "{b}");
     // An admin who is disabled does not count as the other admin.
     let (st, b) = ops.post(
         "/api/v1/users",
-        &json!({"username": "idle", "password": "Quiet-willow-18", "role": "admin"}),
+        &json!({"username": "idle", "password": "Quiet-willow-18", "roles": ["sysadmin", "secadmin", "analyst"]}),
     );
     assert_eq!(st, 200, "{b}");
     assert_eq!(
@@ -400,7 +406,7 @@ fn the_last_administrator_cannot_be_demoted_disabled_or_deleted() {
             .0,
         200
     );
-    let (st, b) = ops.patch("/api/v1/users/ops", &json!({"role": "analyst"}));
+    let (st, b) = ops.patch("/api/v1/users/ops", &json!({"roles": ["analyst"]}));
     assert_eq!(st, 409, "{b}");
     let (_, users) = ops.get("/api/v1/users");
     let ops_role = users["items"]
@@ -408,8 +414,8 @@ fn the_last_administrator_cannot_be_demoted_disabled_or_deleted() {
         .unwrap()
         .iter()
         .find(|u| u["username"] == "ops")
-        .map(|u| u["role"].clone());
-    assert_eq!(ops_role, Some(json!("admin")));
+        .map(|u| u["roles"].clone());
+    assert_eq!(ops_role, Some(json!(["sysadmin", "secadmin", "analyst"])));
     s.assert_alive();
 }
 

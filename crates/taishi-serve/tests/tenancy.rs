@@ -1,0 +1,206 @@
+//! Organisations against a running server: two operators under one CERT
+//! send events with their own ingest tokens; search, alerts, the overview,
+//! the live stream's threat figures, intel hits and the field list of one
+//! never show the other's, and the CERT sees both. A sender cannot file
+//! its events under a sibling's name.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value as J};
+
+struct Running {
+    rt: tokio::runtime::Runtime,
+    server: Option<taishi_serve::Server>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            let _ = self.rt.block_on(s.shutdown());
+        }
+    }
+}
+
+const RANGE: (&str, &str) = ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z");
+
+fn marker(i: usize, host: &str, claims: Option<&str>) -> J {
+    let mut e = sysmon_event(i, true);
+    e["Computer"] = json!(host);
+    if let Some(c) = claims {
+        e["organization"] = json!({"id": c});
+    }
+    e
+}
+
+#[test]
+fn two_operators_never_see_each_other_and_the_cert_sees_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt
+        .block_on(taishi_serve::start(config(dir.path())))
+        .unwrap();
+    let addr = server.http_addr;
+    let cert = Client::login(addr, admin_password(&server));
+    let _run = Running {
+        rt,
+        server: Some(server),
+        _dir: dir,
+    };
+
+    for (id, name) in [("op-a", "Operator A 甲"), ("op-b", "Operator B 乙")] {
+        let (s, b) = cert.post("/api/v1/orgs", &json!({"id": id, "name": name}));
+        assert_eq!(s, 200, "{b}");
+    }
+    let (s, b) = cert.post(
+        "/api/v1/orgs",
+        &json!({"id": "op-a-1", "parent": "op-a", "name": "A's subsidiary"}),
+    );
+    assert_eq!(s, 200, "{b}");
+    // An ingest token per operator: what it sends belongs there.
+    let sender = |org: &str| {
+        let (s, t) = cert.post(
+            "/api/v1/tokens",
+            &json!({"name": format!("ingest-{org}"), "roles": ["analyst"], "org": org}),
+        );
+        assert_eq!(s, 200, "{t}");
+        assert_eq!(t["org"], org);
+        let mut c = Client::new(addr);
+        c.auth = format!("Bearer {}", t["secret"].as_str().unwrap());
+        c
+    };
+    let (a_in, a1_in, b_in) = (sender("op-a"), sender("op-a-1"), sender("op-b"));
+    let send = |c: &Client, events: &[J]| {
+        let (s, b) = c.post_raw("/api/v1/ingest", "application/x-ndjson", &ndjson(events));
+        assert_eq!(s, 200, "{b}");
+    };
+    send(
+        &a_in,
+        &[marker(1, "a-ws1", None), marker(2, "a-ws2", Some("op-b"))],
+    );
+    send(&a1_in, &[marker(3, "a1-ws1", None)]);
+    // op-b claims op-a's name in the event: stamped op-b all the same.
+    send(
+        &b_in,
+        &[marker(4, "b-ws1", Some("op-a")), marker(5, "b-ws2", None)],
+    );
+
+    // A viewer in each operator.
+    for (u, org) in [("ann", "op-a"), ("bob", "op-b")] {
+        let (s, b) = cert.post(
+            "/api/v1/users",
+            &json!({"username": u, "password": "Lantern-orchid-71", "roles": ["viewer"], "org": org}),
+        );
+        assert_eq!(s, 200, "{b}");
+    }
+    let ann = Client::login_as(addr, "ann", "Lantern-orchid-71", None);
+    let bob = Client::login_as(addr, "bob", "Lantern-orchid-71", None);
+
+    let hosts = |c: &Client| -> Vec<String> {
+        let (s, r) = c.post(
+            "/api/v1/search",
+            &json!({"query": "CommandLine:*taishi-e2e-marker*", "from": RANGE.0, "to": RANGE.1, "limit": 100}),
+        );
+        assert_eq!(s, 200, "{r}");
+        let mut v: Vec<String> = r["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["Computer"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(
+        wait_until(15, || hosts(&cert).len() == 5),
+        "{:?}",
+        hosts(&cert)
+    );
+    assert_eq!(hosts(&ann), ["a-ws1", "a-ws2", "a1-ws1"]);
+    assert_eq!(hosts(&bob), ["b-ws1", "b-ws2"]);
+    // The query language cannot widen the view.
+    let (_, r) = bob.post(
+        "/api/v1/search",
+        &json!({"query": "organization.id:op-a OR NOT organization.id:op-b", "from": RANGE.0, "to": RANGE.1}),
+    );
+    assert_eq!(r["total"], 0, "{r}");
+
+    let alert_hosts = |c: &Client| -> Vec<String> {
+        let (s, r) = c.get(&format!(
+            "/api/v1/alerts?from={}&to={}&limit=100",
+            RANGE.0, RANGE.1
+        ));
+        assert_eq!(s, 200, "{r}");
+        let mut v: Vec<String> = r["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["host"].as_str().unwrap_or_default().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(wait_until(15, || alert_hosts(&cert).len() == 5));
+    assert_eq!(alert_hosts(&ann), ["a-ws1", "a-ws2", "a1-ws1"]);
+    assert_eq!(alert_hosts(&bob), ["b-ws1", "b-ws2"]);
+    // A sibling's alert by id is as absent as a missing one.
+    let (_, r) = ann.get(&format!("/api/v1/alerts?from={}&to={}", RANGE.0, RANGE.1));
+    let a_id = r["items"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(bob.get(&format!("/api/v1/alerts/{a_id}")).0, 404);
+    assert_eq!(ann.get(&format!("/api/v1/alerts/{a_id}")).0, 200);
+    assert_eq!(bob.get(&format!("/api/v1/alerts/{a_id}/related")).0, 404);
+
+    // The overview: each its own alerts; the platform's figures only for
+    // the CERT.
+    let overview = |c: &Client| {
+        c.get(&format!("/api/v1/overview?from={}&to={}", RANGE.0, RANGE.1))
+            .1
+    };
+    let (oa, ob, oc) = (overview(&ann), overview(&bob), overview(&cert));
+    assert_eq!(
+        (
+            oa["alerts_total"].clone(),
+            ob["alerts_total"].clone(),
+            oc["alerts_total"].clone()
+        ),
+        (json!(3), json!(2), json!(5))
+    );
+    assert_eq!(ob["events_total"], 2, "{ob}");
+    assert!(ob["listeners"].as_array().unwrap().is_empty());
+    let top_hosts = |o: &J| o.to_string();
+    assert!(!top_hosts(&ob).contains("a-ws1"), "{ob}");
+    assert!(!top_hosts(&oa).contains("b-ws1"), "{oa}");
+
+    // Alert groups and the field list follow the same scope.
+    let (_, g) = bob.get(&format!(
+        "/api/v1/alerts/groups?by=host&from={}&to={}",
+        RANGE.0, RANGE.1
+    ));
+    assert!(!g.to_string().contains("a-ws"), "{g}");
+    let (_, f) = bob.get(&format!("/api/v1/fields?from={}&to={}", RANGE.0, RANGE.1));
+    assert!(
+        !f.to_string().contains("a-ws1") && f.to_string().contains("b-ws1"),
+        "{f}"
+    );
+
+    // Users and organisations: each sees its own subtree.
+    let (_, orgs) = ann.get("/api/v1/orgs");
+    let ids: Vec<&str> = orgs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["op-a", "op-a-1"]);
+    let (_, me) = bob.get("/api/v1/auth/me");
+    assert_eq!(me["org"], "op-b");
+    assert!(me["permissions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("search")));
+}
