@@ -191,7 +191,7 @@ fn a_database_from_before_intel_hits_gets_them_filled() {
         fill_old(&c);
         c.execute_batch("DROP TABLE intel_hits").unwrap();
     }
-    let s = State::open(&path).unwrap();
+    let s = State::open(path).unwrap();
     assert_eq!(
         s.intel_top(10, &Scope::All).unwrap()[0].indicator,
         "203.0.113.9"
