@@ -114,6 +114,21 @@ impl Target {
     }
 }
 
+/// `url` with any password replaced by `***` (for printed configs and
+/// logs); text that is not a URL comes back as it is.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("SQLite: {0}")]
@@ -429,7 +444,8 @@ fn sqlite_sql(sql: &str) -> String {
 const PG_STATEMENT_CACHE: usize = 256;
 
 pub struct PgConn {
-    client: postgres::Client,
+    /// Always `Some` but while dropping (see `Drop`).
+    client: Option<postgres::Client>,
     config: postgres::Config,
     statements: HashMap<String, postgres::Statement>,
 }
@@ -455,7 +471,7 @@ impl PgConn {
     pub fn connect(config: &postgres::Config) -> Result<PgConn, DbError> {
         let client = off_runtime(|| config.connect(postgres::NoTls))?;
         Ok(PgConn {
-            client,
+            client: Some(client),
             config: config.clone(),
             statements: HashMap::new(),
         })
@@ -464,12 +480,12 @@ impl PgConn {
     /// A connection the server closed (restart, failover, idle timeout) is
     /// opened again before the next statement rather than failing forever.
     fn live(&mut self) -> Result<&mut postgres::Client, DbError> {
-        if self.client.is_closed() {
+        if self.client.as_ref().is_none_or(|c| c.is_closed()) {
             let config = &self.config;
-            self.client = off_runtime(|| config.connect(postgres::NoTls))?;
+            self.client = Some(off_runtime(|| config.connect(postgres::NoTls))?);
             self.statements.clear();
         }
-        Ok(&mut self.client)
+        Ok(self.client.as_mut().expect("connected just above"))
     }
 
     fn statement(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
@@ -518,6 +534,19 @@ impl PgConn {
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
         let client = self.live()?;
         Ok(off_runtime(|| client.batch_execute(sql))?)
+    }
+}
+
+/// Closing the client blocks on its runtime too, and the last `State` may
+/// well be dropped inside an async task (serve's shutdown): close it on a
+/// thread of its own then.
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        if let Some(c) = self.client.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                let _ = std::thread::spawn(move || drop(c)).join();
+            }
+        }
     }
 }
 
@@ -752,5 +781,13 @@ mod tests {
             Backend::Sqlite
         );
         assert!(Target::parse("mysql://x").is_err());
+        assert_eq!(
+            redact_url("postgres://taishi:p@ss@db:5432/state"),
+            "postgres://taishi:***@db:5432/state"
+        );
+        assert_eq!(
+            redact_url("postgres://taishi@db/state"),
+            "postgres://taishi@db/state"
+        );
     }
 }
