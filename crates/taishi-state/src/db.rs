@@ -153,12 +153,13 @@ pub enum DbError {
         applied: String,
         shipped: String,
     },
-    #[error("migration {version} ({name}): {source}")]
+    /// The cause is in the message (not a `source` too, which would print
+    /// it twice in an error chain).
+    #[error("migration {version} ({name}): {cause}; the database is left at the version before it / 迁移 {version} 失败，数据库保持在之前的版本")]
     Migration {
         version: i64,
         name: String,
-        #[source]
-        source: Box<DbError>,
+        cause: Box<DbError>,
     },
 }
 

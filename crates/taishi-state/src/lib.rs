@@ -34,8 +34,10 @@ pub type Result<T> = std::result::Result<T, StateError>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// Shown with its cause in one line; not a `source` as well, or
+    /// error chains (`{e:#}`) would print the cause twice.
     #[error("state database: {0}")]
-    Db(#[from] DbError),
+    Db(DbError),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -44,6 +46,12 @@ pub enum StateError {
     /// (no administrator left).
     #[error("{0}")]
     Conflict(String),
+}
+
+impl From<DbError> for StateError {
+    fn from(e: DbError) -> Self {
+        StateError::Db(e)
+    }
 }
 
 impl From<rusqlite::Error> for StateError {

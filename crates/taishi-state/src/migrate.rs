@@ -39,12 +39,17 @@ impl Migration {
         }
     }
 
-    /// Hex SHA-256 of the backend's text.
+    /// Hex SHA-256 of what the backend runs: the text, and on SQLite the
+    /// columns added before it.
     pub fn checksum(&self, backend: Backend) -> String {
-        Sha256::digest(self.sql(backend).as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        let mut h = Sha256::new();
+        h.update(self.sql(backend).as_bytes());
+        if backend == Backend::Sqlite {
+            for (table, column, ty) in self.sqlite_columns {
+                h.update(format!("\n-- add column {table}.{column} {ty}").as_bytes());
+            }
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -289,7 +294,7 @@ fn apply(c: &mut Conn, database: &str) -> Result<Status, DbError> {
         .map_err(|e| DbError::Migration {
             version: m.version,
             name: m.name.to_string(),
-            source: Box::new(e),
+            cause: Box::new(e),
         })?;
     }
     Ok(st)
