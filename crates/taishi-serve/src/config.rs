@@ -42,6 +42,57 @@ pub struct Config {
     /// `[egress]`: where intel feeds and alert outputs may connect
     /// (private targets refused by default).
     pub egress: taishi_intel::EgressPolicy,
+    /// `[state]`: where the platform state lives (SQLite in the data
+    /// directory, or a PostgreSQL database shared by several nodes).
+    pub state: StateSection,
+}
+
+/// `[state]`. The password is best kept out of the file: `password_env`
+/// names the environment variable that holds it. The URL is never printed
+/// with its password (`taishi config`, logs) and the API does not return it.
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct StateSection {
+    /// Empty (the default): SQLite at DATA_DIR/state.db.
+    /// `postgres://USER@HOST:PORT/DATABASE`: a shared PostgreSQL database.
+    #[serde(serialize_with = "redacted_url")]
+    pub database: String,
+    /// Environment variable holding the PostgreSQL password.
+    pub password_env: Option<String>,
+}
+
+fn redacted_url<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&taishi_state::db::redact_url(url))
+}
+
+impl std::fmt::Debug for StateSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateSection")
+            .field("database", &taishi_state::db::redact_url(&self.database))
+            .field("password_env", &self.password_env)
+            .finish()
+    }
+}
+
+impl StateSection {
+    /// The database to open: `[state] database`, else DATA_DIR/state.db.
+    pub fn target(&self, data_dir: &Path) -> anyhow::Result<taishi_state::Target> {
+        if self.database.trim().is_empty() {
+            return Ok(taishi_state::Target::Sqlite(data_dir.join("state.db")));
+        }
+        let t = taishi_state::Target::parse(self.database.trim())?;
+        Ok(match &self.password_env {
+            Some(var) => {
+                let pw = std::env::var(var).map_err(|_| {
+                    anyhow::anyhow!(
+                        "state.password_env: the environment variable {var} is not set / 环境变量 {var} 未设置"
+                    )
+                })?;
+                t.with_password(&pw)
+            }
+            None => t,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -134,6 +185,7 @@ impl Default for Config {
             rejects: RejectsSection::default(),
             api: ApiSection::default(),
             egress: taishi_intel::EgressPolicy::default(),
+            state: StateSection::default(),
         }
     }
 }
@@ -496,6 +548,11 @@ impl Config {
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Vec<String> {
         let mut p = Vec::new();
+        if !self.state.database.trim().is_empty() {
+            if let Err(e) = taishi_state::Target::parse(self.state.database.trim()) {
+                p.push(format!("state.database: {e}"));
+            }
+        }
         if self.store.retention_days == 0 {
             p.push("store.retention_days: must be at least 1".into());
         }

@@ -186,7 +186,13 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
 
-    let state = Arc::new(State::open(&data_dir.join("state.db")).context("state database")?);
+    let target = config.state.target(&data_dir)?;
+    let described = target.describe();
+    let state = Arc::new(State::open_target(target).with_context(|| {
+        format!(
+            "state database {described} ([state] database; `taishi state status` shows its schema)"
+        )
+    })?);
     if let Some(name) = &config.auth.top_org_name {
         state.rename_org(state::ROOT_ORG, name)?;
     }

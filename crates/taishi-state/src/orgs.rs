@@ -4,10 +4,9 @@
 //! sees its own organisation and those below it ([`Scope`]), never a
 //! sibling's.
 
-use rusqlite::types::Value;
-use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
+use crate::db::{DbError, OptionalExtension, Row, Value};
 use crate::{now_iso, Result, State, StateError};
 
 /// The top organisation every database has; older rows belong to it.
@@ -48,39 +47,29 @@ impl Scope {
         }
     }
 
-    /// A condition on `column` and its parameters (anonymous `?`), to be
-    /// ANDed into a query's WHERE.
+    /// A condition on `column` and its parameters (`$1`, `$2`, …), to be
+    /// ANDed into a query's WHERE; the query's own parameters follow.
     pub(crate) fn sql(&self, column: &str) -> (String, Vec<Value>) {
+        self.sql_at(column, 1)
+    }
+
+    /// As [`Scope::sql`], with parameters from `$first` on, for queries
+    /// whose own parameters come first.
+    pub(crate) fn sql_at(&self, column: &str, first: usize) -> (String, Vec<Value>) {
         match self {
             Scope::All => ("1=1".into(), Vec::new()),
             Scope::Orgs(v) if v.is_empty() => ("0=1".into(), Vec::new()),
             Scope::Orgs(v) => (
-                format!("{column} IN ({})", vec!["?"; v.len()].join(",")),
+                format!(
+                    "{column} IN ({})",
+                    (first..first + v.len())
+                        .map(|n| format!("${n}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
                 v.iter().map(|o| Value::Text(o.clone())).collect(),
             ),
         }
-    }
-}
-
-impl Scope {
-    /// As [`Scope::sql`], with numbered parameters from `?first` on, for
-    /// queries whose other parameters are numbered.
-    pub(crate) fn sql_at(&self, column: &str, first: usize) -> (String, Vec<Value>) {
-        let (w, p) = self.sql(column);
-        let mut n = first;
-        let w = w
-            .split('?')
-            .enumerate()
-            .map(|(i, part)| {
-                if i == 0 {
-                    part.to_string()
-                } else {
-                    n += 1;
-                    format!("?{}{part}", n - 1)
-                }
-            })
-            .collect();
-        (w, p)
     }
 }
 
@@ -91,7 +80,7 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-fn row_org(r: &rusqlite::Row<'_>) -> rusqlite::Result<Org> {
+fn row_org(r: &Row) -> std::result::Result<Org, DbError> {
     Ok(Org {
         id: r.get(0)?,
         parent: r.get(1)?,
@@ -105,7 +94,7 @@ impl State {
         self.db()
             .query_row(
                 "SELECT id, parent, name, created FROM orgs WHERE id = ?",
-                [id],
+                params![id],
                 row_org,
             )
             .optional()?
@@ -114,16 +103,13 @@ impl State {
 
     /// The organisations in `scope`, parents before children.
     pub fn orgs(&self, scope: &Scope) -> Result<Vec<Org>> {
-        let all = {
-            let db = self.db();
-            let mut st = db.prepare(&format!(
+        let all = self.db().query_map(
+            &format!(
                 "SELECT id, parent, name, created FROM orgs ORDER BY created, id LIMIT {MAX_ORGS}"
-            ))?;
-            let v = st
-                .query_map([], row_org)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            v
-        };
+            ),
+            params![],
+            row_org,
+        )?;
         // Breadth-first from the top, so a parent always comes first.
         let mut out: Vec<Org> = Vec::with_capacity(all.len());
         let mut level: Vec<Option<String>> = vec![None];
@@ -141,17 +127,14 @@ impl State {
 
     /// `id` and every organisation below it.
     pub fn subtree(&self, id: &str) -> Result<Vec<String>> {
-        let db = self.reader();
-        let mut st = db.prepare_cached(
+        Ok(self.reader().query_map(
             "WITH RECURSIVE t(id, depth) AS (
-               SELECT id, 0 FROM orgs WHERE id = ?1
-               UNION SELECT o.id, t.depth + 1 FROM orgs o JOIN t ON o.parent = t.id WHERE t.depth < ?2)
+               SELECT id, 0 FROM orgs WHERE id = $1
+               UNION SELECT o.id, t.depth + 1 FROM orgs o JOIN t ON o.parent = t.id WHERE t.depth < $2)
              SELECT id FROM t",
-        )?;
-        let v = st
-            .query_map(params![id, MAX_DEPTH as i64 + 1], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
-        Ok(v)
+            params![id, MAX_DEPTH as i64 + 1],
+            |r| r.get::<_, String>(0),
+        )?)
     }
 
     /// The path from the top to `id` (both included).
@@ -187,8 +170,8 @@ impl State {
                 "`{parent}` is {depth} levels deep already; organisations nest at most {MAX_DEPTH} levels"
             )));
         }
-        let db = self.db();
-        let count: i64 = db.query_row("SELECT count(*) FROM orgs", [], |r| r.get(0))?;
+        let mut db = self.db();
+        let count: i64 = db.query_row("SELECT count(*) FROM orgs", params![], |r| r.get(0))?;
         if count >= MAX_ORGS {
             return Err(StateError::Invalid(format!(
                 "at most {MAX_ORGS} organisations"
@@ -233,7 +216,7 @@ impl State {
                 "the top organisation cannot be deleted".into(),
             ));
         }
-        let db = self.db();
+        let mut db = self.db();
         for (what, sql) in [
             (
                 "organisations",
@@ -243,14 +226,14 @@ impl State {
             ("tokens", "SELECT count(*) FROM tokens WHERE org = ?"),
             ("alerts", "SELECT count(*) FROM alerts WHERE org = ?"),
         ] {
-            let n: i64 = db.query_row(sql, [id], |r| r.get(0))?;
+            let n: i64 = db.query_row(sql, params![id], |r| r.get(0))?;
             if n > 0 {
                 return Err(StateError::Conflict(format!(
                     "organisation `{id}` still has {n} {what}; move or remove them first"
                 )));
             }
         }
-        if db.execute("DELETE FROM orgs WHERE id = ?", [id])? == 0 {
+        if db.execute("DELETE FROM orgs WHERE id = ?", params![id])? == 0 {
             return Err(StateError::NotFound(format!("no organisation `{id}`")));
         }
         Ok(())

@@ -6,3 +6,4 @@ pub mod parse;
 pub mod rules;
 pub mod search;
 pub mod serve;
+pub mod state;
