@@ -110,6 +110,8 @@ pub enum Permission {
     SystemRead,
     /// HTTP ingest (NDJSON, `_bulk`), with an API token only.
     Ingest,
+    /// Reading, verifying and exporting the audit trail.
+    AuditRead,
 }
 
 impl Permission {
@@ -132,6 +134,7 @@ impl Permission {
         Permission::SettingsWrite,
         Permission::SystemRead,
         Permission::Ingest,
+        Permission::AuditRead,
     ];
 
     /// The name on the wire and in the OpenAPI document (`alerts:write`).
@@ -155,6 +158,7 @@ impl Permission {
             Permission::SettingsWrite => "settings:write",
             Permission::SystemRead => "system:read",
             Permission::Ingest => "ingest",
+            Permission::AuditRead => "audit:read",
         }
     }
 }

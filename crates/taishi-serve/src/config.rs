@@ -42,6 +42,8 @@ pub struct Config {
     /// `[egress]`: where intel feeds and alert outputs may connect
     /// (private targets refused by default).
     pub egress: taishi_intel::EgressPolicy,
+    /// `[audit]`: forwarding the audit trail to a collector.
+    pub audit: crate::audit_forward::AuditSection,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -127,6 +129,7 @@ impl Default for Config {
             rejects: RejectsSection::default(),
             api: ApiSection::default(),
             egress: taishi_intel::EgressPolicy::default(),
+            audit: Default::default(),
         }
     }
 }
@@ -201,6 +204,9 @@ pub struct HttpSection {
     /// Ingest requests (`/ingest`, `_bulk`) read and stored at once; more
     /// wait up to `body_timeout_secs`, then get 429.
     pub ingest_in_flight: usize,
+    /// `[http.tls]`: HTTPS from certificate files (see `crate::tls`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tls::TlsSection>,
 }
 
 impl Default for HttpSection {
@@ -217,6 +223,7 @@ impl Default for HttpSection {
             max_connections: 4096,
             max_connections_per_ip: 256,
             ingest_in_flight: 64,
+            tls: None,
         }
     }
 }
@@ -488,7 +495,8 @@ impl Config {
 
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Vec<String> {
-        let mut p = Vec::new();
+        let mut p = crate::tls::problems(self.http.tls.as_ref());
+        p.extend(self.audit.problems());
         if self.store.retention_days == 0 {
             p.push("store.retention_days: must be at least 1".into());
         }

@@ -72,6 +72,8 @@ pub struct Me {
     pub user: Option<User>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csrf: Option<String>,
+    /// What the caller may do (the console shows only what it can use).
+    pub permissions: Vec<P>,
 }
 
 /// Signs in. The account's and the address's lock is checked before the
@@ -171,6 +173,7 @@ async fn me(State(app): State<S>, Extension(c): Extension<Caller>) -> R<Json<Me>
     blocking(move || {
         Ok(Json(Me {
             user: app.state.user(&c.username)?,
+            permissions: crate::auth::role_permissions(&c.role),
             csrf: c.csrf,
         }))
     })
