@@ -23,6 +23,8 @@ export type Query<P extends keyof paths, M extends Method = "get"> = NonNullable
 // The names the console uses, each derived from one route's answer (pages
 // that need no name use `Res<…>` directly).
 export type User = NonNullable<Res<"/auth/login", "post">["user"]>;
+/** What a caller may do (`audit:read` …), as `/auth/me` lists them. */
+export type Permission = Res<"/auth/me">["permissions"][number];
 export type Role = User["role"];
 export type SearchOutput = Res<"/search", "post">;
 export type HitsOutput = Extract<SearchOutput, { kind: "hits" }>;

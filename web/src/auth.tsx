@@ -1,6 +1,6 @@
 import { createContext, useContext, useEffect, type ReactNode } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, ApiError, csrf, setUnauthorizedHandler, type Req, type Res, type User } from "./api";
+import { api, ApiError, csrf, setUnauthorizedHandler, type Permission, type Req, type Res, type User } from "./api";
 
 interface AuthState {
   user: User | null;
@@ -9,6 +9,8 @@ interface AuthState {
   login: (username: string, password: string) => Promise<User | null>;
   logout: () => Promise<void>;
   can: (what: "write" | "admin") => boolean;
+  /** Whether the signed-in caller has a permission (`audit:read`), as the server says. */
+  has: (p: Permission) => boolean;
 }
 
 /** The user `/auth/me` names (its fields sit beside `csrf`; all are absent
@@ -47,6 +49,15 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, [qc]);
 
   const user = me.data ?? null;
+  // The caller's permissions, as /auth/me lists them (a sign-in answers the
+  // user only); keyed by user, so another sign-in asks again.
+  const perms = useQuery({
+    queryKey: ["permissions", user?.username],
+    queryFn: async () => (await api<Res<"/auth/me">>("/auth/me")).permissions,
+    enabled: !!user,
+    staleTime: 60_000,
+    retry: false,
+  });
   const value: AuthState = {
     user,
     loading: me.isLoading,
@@ -62,7 +73,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         await api("/auth/logout", { method: "POST" });
       } finally {
         csrf.clear();
-        qc.clear();
+        // Not qc.clear(): that would also drop the "me" query this provider
+        // observes, leaving it (and every page) on the signed-out user, so
+        // /login bounced straight back. Everything else goes; "me" is set.
+        qc.removeQueries({ predicate: (q) => q.queryKey[0] !== "me" });
         qc.setQueryData(["me"], null);
       }
     },
@@ -71,6 +85,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       if (what === "admin") return user.role === "admin";
       return user.role === "admin" || user.role === "analyst";
     },
+    has: (p) => !!user && (perms.data ?? []).includes(p),
   };
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }

@@ -20,6 +20,7 @@ const Rules = lazy(() => import("./pages/Rules"));
 const RuleEditor = lazy(() => import("./pages/RuleEditor"));
 const Settings = lazy(() => import("./pages/Settings"));
 const Intel = lazy(() => import("./pages/Intel"));
+const Audit = lazy(() => import("./pages/Audit"));
 const NotFound = lazy(() => import("./pages/NotFound"));
 
 const qc = new QueryClient({
@@ -67,6 +68,7 @@ const router = createBrowserRouter([
           { path: "/rules/new", element: page(<RuleEditor />) },
           { path: "/rules/:id", element: page(<RuleEditor />) },
           { path: "/intel", element: page(<Intel />) },
+          { path: "/audit", element: page(<Audit />) },
           { path: "/settings", element: page(<Settings />) },
           { path: "*", element: page(<NotFound />) },
         ],

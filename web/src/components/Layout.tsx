@@ -1,6 +1,6 @@
 import { NavLink, Outlet, useLocation, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
-import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio, Crosshair } from "lucide-react";
+import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio, Crosshair, ScrollText } from "lucide-react";
 import { useAuth } from "../auth";
 import { useLive } from "../live";
 import { setLang, useFormat } from "../i18n";
@@ -36,7 +36,7 @@ export function ThreatPill({ level, score }: { level?: string; score?: number })
 
 export default function Layout() {
   const { t } = useTranslation();
-  const { user, logout } = useAuth();
+  const { user, logout, has } = useAuth();
   const live = useLive();
   const f = useFormat();
   const nav = useNavigate();
@@ -50,6 +50,8 @@ export default function Layout() {
     { to: "/alerts", icon: Bell, label: t("nav.alerts") },
     { to: "/rules", icon: ShieldCheck, label: t("nav.rules") },
     { to: "/intel", icon: Crosshair, label: t("nav.intel") },
+    // Only for callers who may read the trail (auditors, admins).
+    ...(has("audit:read") ? [{ to: "/audit", icon: ScrollText, label: t("nav.audit") }] : []),
     { to: "/settings", icon: Settings, label: t("nav.settings") },
   ];
 
