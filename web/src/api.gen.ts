@@ -265,6 +265,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Audit records, newest first (filters: from, to, actor, action, outcome)
+         * @description Needs the `audit:read` permission. 需要 `audit:read` 权限。
+         */
+        get: operations["get_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verify the hash chain and signed checkpoints; names the first broken record
+         * @description Needs the `audit:read` permission. 需要 `audit:read` 权限。
+         */
+        get: operations["get_audit_verify"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export audit records (format=jsonl|csv|cef) as a file, streamed
+         * @description Needs the `audit:read` permission. 需要 `audit:read` 权限。
+         */
+        get: operations["get_audit_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/search": {
         parameters: {
             query?: never;
@@ -1440,6 +1500,99 @@ export interface components {
             name: string;
             /** @description Permission names (`alerts:read`, `search`, …). */
             permissions: components["schemas"]["Permission"][];
+        };
+        /** @description One page of records, newest first. */
+        AuditPage: {
+            /**
+             * Format: uint64
+             * @description Records matching the filters in the range.
+             */
+            total: number;
+            items: components["schemas"]["AuditRecord"][];
+            /**
+             * Format: uint64
+             * @description Stored entries in the range that could not be read: run the
+             *     verification.
+             */
+            unreadable: number;
+        };
+        /** @description One record of the trail, as stored, with its action's label. */
+        AuditRecord: {
+            /** Format: uint64 */
+            seq: number;
+            /** @description RFC 3339 with the server's zone offset. */
+            time: string;
+            actor: components["schemas"]["AuditActor"];
+            /** @description The organisation the action was taken in. */
+            org: string;
+            roles: string[];
+            /** @description The client's address. */
+            source?: string | null;
+            /** @description The stable action code (`auth.login`). */
+            action: string;
+            action_label: components["schemas"]["Labels"];
+            target?: string | null;
+            outcome: components["schemas"]["AuditOutcome"];
+            /** @description Why it was denied or failed. */
+            reason?: string | null;
+            /** @description Settings before the change, secrets masked. */
+            before?: unknown;
+            /** @description Settings after the change, secrets masked. */
+            after?: unknown;
+            prev_hash: string;
+            hash: string;
+        };
+        AuditActor: {
+            id: string;
+            name: string;
+        };
+        /** @description A label in both languages. */
+        Labels: {
+            en: string;
+            "zh-CN": string;
+        };
+        /** @enum {string} */
+        AuditOutcome: "success" | "denied" | "failed";
+        /** @description The verification's result. */
+        AuditVerify: {
+            ok: boolean;
+            /**
+             * Format: uint64
+             * @description Records read (up to the break).
+             */
+            records: number;
+            /** Format: uint64 */
+            first_seq?: number | null;
+            /** Format: uint64 */
+            last_seq?: number | null;
+            /** Format: uint64 */
+            checkpoints: number;
+            /**
+             * Format: uint64
+             * @description The newest checkpoint that agrees with the records.
+             */
+            last_checkpoint_seq?: number | null;
+            head_hash?: string | null;
+            /** @description The first broken record, when the chain is not intact. */
+            broken?: components["schemas"]["AuditBreak"] | null;
+            /** @description The verdict for people. */
+            message: components["schemas"]["Labels"];
+        };
+        /** @description Where the chain is broken. */
+        AuditBreak: {
+            /**
+             * Format: uint64
+             * @description The first record (or checkpoint) that is wrong or missing.
+             */
+            seq: number;
+            /** @description Where it is stored (file:line), when known. */
+            location?: string | null;
+            /**
+             * @description What is wrong: `hash_mismatch`, `prev_mismatch`, `gap`, `unreadable`,
+             *     `unanchored`, `checkpoint_unreadable`, `checkpoint_signature_invalid`,
+             *     `checkpoint_disagrees` or `truncated`.
+             */
+            code: string;
         };
         /**
          * @description `taishi_search::SearchOutput` (what `taishi search --server` reads),
@@ -3132,6 +3285,117 @@ export interface operations {
             404: components["responses"]["Error"];
         };
     };
+    get_audit: {
+        parameters: {
+            query?: {
+                /** @description Start of the range, inclusive (`now-7d` by default; ISO 8601 or `now-…`). */
+                from?: string | null;
+                /** @description End of the range, exclusive (now by default). */
+                to?: string | null;
+                /** @description A user name (or id), exactly. */
+                actor?: string | null;
+                /** @description An action code (`auth.login`), or a prefix ending in `*` (`auth.*`). */
+                action?: string | null;
+                /** @description `success`, `denied` or `failed`. */
+                outcome?: string | null;
+                /** @description At most 1000 (default 100). */
+                limit?: number | null;
+                offset?: number | null;
+                /**
+                 * @description Export only: `jsonl` (default; the stored lines, verifiable with
+                 *     `taishi audit verify --file`), `csv` or `cef`.
+                 */
+                format?: string | null;
+                /** @description Export only: language of the labels in CSV and CEF, `zh-CN` (default) or `en`. */
+                lang?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_audit_verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditVerify"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_audit_export: {
+        parameters: {
+            query?: {
+                /** @description Start of the range, inclusive (`now-7d` by default; ISO 8601 or `now-…`). */
+                from?: string | null;
+                /** @description End of the range, exclusive (now by default). */
+                to?: string | null;
+                /** @description A user name (or id), exactly. */
+                actor?: string | null;
+                /** @description An action code (`auth.login`), or a prefix ending in `*` (`auth.*`). */
+                action?: string | null;
+                /** @description `success`, `denied` or `failed`. */
+                outcome?: string | null;
+                /** @description At most 1000 (default 100). */
+                limit?: number | null;
+                offset?: number | null;
+                /**
+                 * @description Export only: `jsonl` (default; the stored lines, verifiable with
+                 *     `taishi audit verify --file`), `csv` or `cef`.
+                 */
+                format?: string | null;
+                /** @description Export only: language of the labels in CSV and CEF, `zh-CN` (default) or `en`. */
+                lang?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
     post_search: {
         parameters: {
             query?: never;
@@ -4647,6 +4911,7 @@ type ReadonlyArray<T> = [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
 export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["account", "tokens:write", "users:read", "users:write", "orgs:read", "orgs:write", "alerts:read", "alerts:write", "rules:read", "rules:write", "intel:read", "intel:write", "intel:feeds", "search", "overview:read", "settings:read", "outputs:test", "outputs:write", "system:read", "audit:read", "ingest"];
+export const auditOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuditOutcome"]> = ["success", "denied", "failed"];
 export const levelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Level"]> = ["informational", "low", "medium", "high", "critical"];
 export const alertStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AlertStatus"]> = ["new", "acknowledged", "closed"];
 export const resolutionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Resolution"]> = ["true_positive", "false_positive"];

@@ -10,6 +10,8 @@ interface AuthState {
   logout: () => Promise<void>;
   /** Whether the signed-in user's roles grant `p` (the server's list). */
   can: (p: Permission) => boolean;
+  /** The same as `can` (the audit page's name for it). */
+  has: (p: Permission) => boolean;
 }
 
 interface Me {
@@ -72,11 +74,15 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         await api("/auth/logout", { method: "POST" });
       } finally {
         csrf.clear();
-        qc.clear();
+        // Not qc.clear(): that would also drop the "me" query this provider
+        // observes, leaving it (and every page) on the signed-out user, so
+        // /login bounced straight back. Everything else goes; "me" is set.
+        qc.removeQueries({ predicate: (q) => q.queryKey[0] !== "me" });
         qc.setQueryData(["me"], { user: null, permissions: [] } satisfies Me);
       }
     },
     can: (p) => user !== null && permissions.includes(p),
+    has: (p) => user !== null && permissions.includes(p),
   };
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }

@@ -20,6 +20,7 @@ const Rules = lazy(() => import("./pages/Rules"));
 const RuleEditor = lazy(() => import("./pages/RuleEditor"));
 const Settings = lazy(() => import("./pages/Settings"));
 const Intel = lazy(() => import("./pages/Intel"));
+const Audit = lazy(() => import("./pages/Audit"));
 const NotFound = lazy(() => import("./pages/NotFound"));
 
 const qc = new QueryClient({
@@ -40,6 +41,14 @@ function RequireAuth({ children }: { children: ReactNode }) {
   return <LiveProvider enabled>{children}</LiveProvider>;
 }
 
+/** The first page the caller's roles may read (an auditor lands on the
+ * audit trail, a system administrator on settings). */
+function Home() {
+  const { can } = useAuth();
+  const to = can("overview:read") ? "/overview" : can("audit:read") ? "/audit" : "/settings";
+  return <Navigate to={to} replace />;
+}
+
 const page = (el: ReactNode) => <Suspense fallback={<Loading />}>{el}</Suspense>;
 
 const router = createBrowserRouter([
@@ -58,7 +67,7 @@ const router = createBrowserRouter([
           </RequireAuth>
         ),
         children: [
-          { index: true, element: <Navigate to="/overview" replace /> },
+          { index: true, element: <Home /> },
           { path: "/overview", element: page(<Overview />) },
           { path: "/search", element: page(<Search />) },
           { path: "/alerts", element: page(<Alerts />) },
@@ -67,6 +76,7 @@ const router = createBrowserRouter([
           { path: "/rules/new", element: page(<RuleEditor />) },
           { path: "/rules/:id", element: page(<RuleEditor />) },
           { path: "/intel", element: page(<Intel />) },
+          { path: "/audit", element: page(<Audit />) },
           { path: "/settings", element: page(<Settings />) },
           { path: "*", element: page(<NotFound />) },
         ],

@@ -352,6 +352,41 @@ pub fn walk_dir(
     Ok(())
 }
 
+/// Like [`walk_dir`] from the segment that may hold records at or after
+/// `since`: a segment ends where the next one begins, so every segment
+/// before the last one whose first record is older than `since` is skipped
+/// unread (a ranged read of a 180-day trail then reads days, not months).
+/// This trusts the records' time order, i.e. the server clock; a clock set
+/// back can hide a record from a ranged read, never from `verify`, which
+/// walks everything.
+pub fn walk_dir_since(
+    dir: &Path,
+    since: DateTime<FixedOffset>,
+    visit: &mut dyn FnMut(ReadItem<Record>) -> bool,
+) -> Result<(), StoreError> {
+    let segments = list_segments(dir)?;
+    let mut start = 0;
+    for (i, (_, p)) in segments.iter().enumerate().skip(1) {
+        let mut first = None;
+        walk_jsonl(p, &mut |item| {
+            first = Some(item);
+            false
+        })?;
+        match first {
+            Some(ReadItem::Item(r)) if r.time <= since => start = i,
+            Some(ReadItem::Item(_)) => break,
+            // Unreadable or empty: no time to skip by; read from here on.
+            _ => break,
+        }
+    }
+    for (_, p) in &segments[start..] {
+        if !walk_jsonl(p, visit)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// The checkpoints of a store directory, read-only.
 pub fn dir_checkpoints(dir: &Path) -> Result<Vec<ReadItem<Checkpoint>>, StoreError> {
     read_checkpoints(&dir.join(CHECKPOINTS))

@@ -16,6 +16,7 @@
 //! the check offline.
 
 pub mod canonical;
+pub mod export;
 mod file;
 pub mod forward;
 mod record;
@@ -25,8 +26,8 @@ mod trail;
 mod verify;
 
 pub use file::{
-    dir_checkpoints, read_checkpoints, walk_dir, walk_jsonl, FileStore, FileStoreOptions,
-    RetentionReport,
+    dir_checkpoints, read_checkpoints, walk_dir, walk_dir_since, walk_jsonl, FileStore,
+    FileStoreOptions, RetentionReport,
 };
 pub use record::{
     action_label, actions, is_secret_key, mask_secrets, Actor, NewRecord, Outcome, Record,

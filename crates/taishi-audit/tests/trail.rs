@@ -484,3 +484,55 @@ fn reopening_continues_the_chain_and_cuts_a_partial_line() {
         Err(TrailError::Store(StoreError::BadHead { .. }))
     ));
 }
+
+/// A ranged read skips the segments wholly before its start and still
+/// sees every record from there on, and the records just before it too
+/// when they share a segment.
+#[test]
+fn walk_dir_since_skips_old_segments_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStoreOptions {
+        segment_bytes: 1500,
+        retention_days: 180,
+    };
+    let t = Trail::open_dir(dir.path(), store, opts(1_000_000)).unwrap();
+    for (days_ago, n) in [(30, 20), (10, 20), (1, 20)] {
+        for _ in 0..n {
+            let mut r = NewRecord::new(alice(), "org-a", "settings.update", Outcome::Success);
+            r.time = Some(at(days_ago));
+            t.append(r).unwrap();
+        }
+    }
+    let since = at(5);
+    let mut seen = Vec::new();
+    walk_dir_since(dir.path(), since, &mut |item| {
+        if let ReadItem::Item(r) = item {
+            seen.push(r);
+        }
+        true
+    })
+    .unwrap();
+    let young: Vec<u64> = seen
+        .iter()
+        .filter(|r| r.time >= since)
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(
+        young,
+        (41..=60).collect::<Vec<_>>(),
+        "every record from `since` on"
+    );
+    let first = seen.first().unwrap().seq;
+    assert!(
+        first > 1 && first <= 41,
+        "old segments skipped: read from seq {first}"
+    );
+    // A start before everything reads it all.
+    let mut all = 0;
+    walk_dir_since(dir.path(), at(100), &mut |_| {
+        all += 1;
+        true
+    })
+    .unwrap();
+    assert_eq!(all, 60);
+}

@@ -45,6 +45,8 @@ pub struct Config {
     /// `[state]`: where the platform state lives (SQLite in the data
     /// directory, or a PostgreSQL database shared by several nodes).
     pub state: StateSection,
+    /// `[audit]`: forwarding the audit trail to a collector.
+    pub audit: crate::audit_forward::AuditSection,
 }
 
 /// `[state]`. The password is best kept out of the file: `password_env`
@@ -186,6 +188,7 @@ impl Default for Config {
             api: ApiSection::default(),
             egress: taishi_intel::EgressPolicy::default(),
             state: StateSection::default(),
+            audit: Default::default(),
         }
     }
 }
@@ -260,6 +263,9 @@ pub struct HttpSection {
     /// Ingest requests (`/ingest`, `_bulk`) read and stored at once; more
     /// wait up to `body_timeout_secs`, then get 429.
     pub ingest_in_flight: usize,
+    /// `[http.tls]`: HTTPS from certificate files (see `crate::tls`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<crate::tls::TlsSection>,
 }
 
 impl Default for HttpSection {
@@ -276,6 +282,7 @@ impl Default for HttpSection {
             max_connections: 4096,
             max_connections_per_ip: 256,
             ingest_in_flight: 64,
+            tls: None,
         }
     }
 }
@@ -547,7 +554,8 @@ impl Config {
 
     /// Checks values that parse but cannot work.
     pub fn validate(&self) -> Vec<String> {
-        let mut p = Vec::new();
+        let mut p = crate::tls::problems(self.http.tls.as_ref());
+        p.extend(self.audit.problems());
         if !self.state.database.trim().is_empty() {
             if let Err(e) = taishi_state::Target::parse(self.state.database.trim()) {
                 p.push(format!("state.database: {e}"));

@@ -14,6 +14,7 @@
 //! `rules/` uploaded rules, `rejects/` malformed input kept aside,
 //! `tail/` file-tailing checkpoints.
 
+pub mod audit_forward;
 pub mod auth;
 pub mod config;
 /// Threat intelligence lives in the runtime; `intel` keeps its old path here.
@@ -21,6 +22,7 @@ pub use taishi_runtime::intel;
 mod openapi;
 pub mod routes;
 pub mod searches;
+pub mod tls;
 /// Platform state lives in its own crate; `state` keeps its old path here.
 pub use taishi_state as state;
 
@@ -76,6 +78,8 @@ pub struct App {
     /// Sign-ins and every state-changing call, hash-chained
     /// (`DATA_DIR/audit`, `taishi audit verify`).
     pub audit: Arc<taishi_audit::Trail<taishi_audit::FileStore>>,
+    /// Every new audit record, queued for `[audit.forward]`'s collector.
+    pub audit_forward: audit_forward::Forwarder,
 }
 
 /// The OpenAPI 3.1 document of the HTTP API (what `GET
@@ -182,6 +186,9 @@ impl Server {
 
 /// Starts every part of the service; returns once all listeners are bound.
 pub async fn start(config: Config) -> anyhow::Result<Server> {
+    // HTTPS material is read before anything is opened: a wrong path stops
+    // the start with the file named.
+    let tls = config.http.tls.as_ref().map(tls::acceptor).transpose()?;
     let data_dir = config.data_dir.clone();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
@@ -413,6 +420,14 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         },
     );
 
+    let audit_forward = match &config.audit.forward {
+        Some(f) => {
+            let (fw, task) = audit_forward::Forwarder::start(f, cancel.clone())?;
+            tasks.push(task);
+            fw
+        }
+        None => audit_forward::Forwarder::default(),
+    };
     let app = Arc::new(App {
         config: config.clone(),
         data_dir: data_dir.clone(),
@@ -440,13 +455,19 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         )?,
         throttle: taishi_auth::Throttle::new(config.auth.lockout),
         audit,
+        audit_forward,
     });
     let (router, http_metrics) = routes::router(app.clone(), sink);
+    let router = match tls {
+        Some(_) => router.layer(axum::middleware::map_response(tls::harden)),
+        None => router,
+    };
     tasks.push(tokio::spawn(serve_http(
         listener,
         router,
         http_metrics,
         config.http.clone(),
+        tls,
         cancel.clone(),
     )));
 
@@ -547,9 +568,10 @@ async fn serve_http(
     router: axum::Router,
     metrics: Arc<ListenerMetrics>,
     cfg: config::HttpSection,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     cancel: CancellationToken,
 ) {
-    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::rt::TokioTimer;
 
     let conns = Conns::new(
         ConnLimits {
@@ -564,6 +586,8 @@ async fn serve_http(
         .header_read_timeout(Duration::from_secs(cfg.header_timeout_secs.max(1)))
         .keep_alive(true);
     let full = http_full();
+    let handshake = cfg.tls.as_ref().map(|t| t.handshake_timeout());
+    let tls = tls.zip(handshake);
     let mut conn_tasks = tokio::task::JoinSet::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -589,51 +613,28 @@ async fn serve_http(
         };
         let _ = stream.set_nodelay(true);
         while conn_tasks.try_join_next().is_some() {}
-        let (router, metrics, cancel, builder) = (
+        let (router, metrics, cancel, builder, tls) = (
             router.clone(),
             metrics.clone(),
             cancel.clone(),
             builder.clone(),
+            tls.clone(),
         );
         conn_tasks.spawn(async move {
             metrics.emit(ConnectionOpened);
-            let activity = guard.activity.clone();
-            let svc = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut()
-                        .insert(axum::extract::ConnectInfo(peer));
-                    activity.begin();
-                    let mut r = router.clone();
-                    let fut = tower_service::Service::call(&mut r, req);
-                    let activity = activity.clone();
-                    async move {
-                        let resp = fut.await;
-                        activity.end();
-                        resp
-                    }
-                },
-            );
-            let conn = builder.serve_connection(TokioIo::new(stream), svc);
-            tokio::pin!(conn);
-            let mut closing = false;
-            loop {
-                tokio::select! {
-                    r = conn.as_mut() => {
-                        if let Err(e) = r {
-                            if e.is_timeout() {
-                                metrics.emit(ConnectionTimedOut { timeout: Timeout::Header });
-                            }
-                            tracing::debug!(%peer, error = %e, "HTTP connection ended");
-                        }
-                        break;
-                    }
-                    _ = guard.evicted.cancelled(), if !closing => {
-                        conn.as_mut().graceful_shutdown();
-                        closing = true;
-                    }
-                    _ = cancel.cancelled(), if !closing => {
-                        conn.as_mut().graceful_shutdown();
-                        closing = true;
+            let conn = Conn {
+                peer,
+                guard: &guard,
+                router,
+                metrics: &metrics,
+                cancel: &cancel,
+                builder: &builder,
+            };
+            match tls {
+                None => conn.serve(stream).await,
+                Some((acceptor, timeout)) => {
+                    if let Some(s) = tls::handshake(&acceptor, stream, timeout, &conn).await {
+                        conn.serve(s).await
                     }
                 }
             }
@@ -648,6 +649,68 @@ async fn serve_http(
     })
     .await;
     conn_tasks.abort_all();
+}
+
+/// One accepted connection of the HTTP server and what serving it needs.
+pub(crate) struct Conn<'a> {
+    pub(crate) peer: SocketAddr,
+    pub(crate) guard: &'a taishi_ingest::ConnGuard,
+    router: axum::Router,
+    pub(crate) metrics: &'a ListenerMetrics,
+    pub(crate) cancel: &'a CancellationToken,
+    builder: &'a hyper::server::conn::http1::Builder,
+}
+
+impl Conn<'_> {
+    /// Serves HTTP/1 on `io` (plain TCP or TLS) until the client leaves, the
+    /// header timeout passes, the connection is evicted, or the server stops.
+    async fn serve<I>(self, io: I)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (peer, router) = (self.peer, self.router);
+        let activity = self.guard.activity.clone();
+        let svc =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                activity.begin();
+                let mut r = router.clone();
+                let fut = tower_service::Service::call(&mut r, req);
+                let activity = activity.clone();
+                async move {
+                    let resp = fut.await;
+                    activity.end();
+                    resp
+                }
+            });
+        let conn = self
+            .builder
+            .serve_connection(hyper_util::rt::TokioIo::new(io), svc);
+        tokio::pin!(conn);
+        let mut closing = false;
+        loop {
+            tokio::select! {
+                r = conn.as_mut() => {
+                    if let Err(e) = r {
+                        if e.is_timeout() {
+                            self.metrics.emit(ConnectionTimedOut { timeout: Timeout::Header });
+                        }
+                        tracing::debug!(%peer, error = %e, "HTTP connection ended");
+                    }
+                    break;
+                }
+                _ = self.guard.evicted.cancelled(), if !closing => {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+                _ = self.cancel.cancelled(), if !closing => {
+                    conn.as_mut().graceful_shutdown();
+                    closing = true;
+                }
+            }
+        }
+    }
 }
 
 /// Looks for the new indicators of an import or feed pull in the stored

@@ -1,6 +1,7 @@
 import { NavLink, Outlet, useLocation, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
-import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio, Crosshair } from "lucide-react";
+import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio, Crosshair, ScrollText } from "lucide-react";
+import type { Permission } from "../api";
 import { useAuth } from "../auth";
 import { useLive } from "../live";
 import { setLang, useFormat } from "../i18n";
@@ -36,7 +37,7 @@ export function ThreatPill({ level, score }: { level?: string; score?: number })
 
 export default function Layout() {
   const { t } = useTranslation();
-  const { user, logout } = useAuth();
+  const { user, logout, has } = useAuth();
   const live = useLive();
   const f = useFormat();
   const nav = useNavigate();
@@ -44,14 +45,18 @@ export default function Layout() {
   const [params] = useSearchParams();
   const big = params.get("screen") === "1" && loc.pathname.startsWith("/overview");
 
+  // Each page only for callers whose roles may read it (三权分立: the
+  // auditor sees the audit trail, the system administrator users and
+  // health, not alerts or events).
   const items = [
-    { to: "/overview", icon: Activity, label: t("nav.overview") },
-    { to: "/search", icon: Search, label: t("nav.search") },
-    { to: "/alerts", icon: Bell, label: t("nav.alerts") },
-    { to: "/rules", icon: ShieldCheck, label: t("nav.rules") },
-    { to: "/intel", icon: Crosshair, label: t("nav.intel") },
-    { to: "/settings", icon: Settings, label: t("nav.settings") },
-  ];
+    { to: "/overview", icon: Activity, label: t("nav.overview"), need: "overview:read" },
+    { to: "/search", icon: Search, label: t("nav.search"), need: "search" },
+    { to: "/alerts", icon: Bell, label: t("nav.alerts"), need: "alerts:read" },
+    { to: "/rules", icon: ShieldCheck, label: t("nav.rules"), need: "rules:read" },
+    { to: "/intel", icon: Crosshair, label: t("nav.intel"), need: "intel:read" },
+    { to: "/audit", icon: ScrollText, label: t("nav.audit"), need: "audit:read" },
+    { to: "/settings", icon: Settings, label: t("nav.settings"), need: "account" },
+  ].filter((x) => has(x.need as Permission));
 
   if (big) return <main className="bigscreen"><Outlet /></main>;
 

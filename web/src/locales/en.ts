@@ -2,7 +2,7 @@ import type { Messages } from "./zh-CN";
 
 const en: Messages = {
   app: { name: "Taishi", subtitle: "Security situational awareness" },
-  nav: { overview: "Overview", search: "Search", alerts: "Alerts", rules: "Rules", intel: "Threat intel", settings: "Settings", bigscreen: "Big screen", exitBigscreen: "Exit big screen", logout: "Sign out", language: "Language" },
+  nav: { overview: "Overview", search: "Search", alerts: "Alerts", rules: "Rules", intel: "Threat intel", audit: "Audit trail", settings: "Settings", bigscreen: "Big screen", exitBigscreen: "Exit big screen", logout: "Sign out", language: "Language" },
   common: {
     loading: "Loading…", retry: "Retry", save: "Save", cancel: "Cancel", delete: "Delete", create: "Create", close: "Close", confirm: "Confirm",
     search: "Search", filter: "Filter", all: "All", none: "None", yes: "Yes", no: "No", actions: "Actions", refresh: "Refresh", export: "Export",
@@ -111,6 +111,23 @@ const en: Messages = {
     },
     topHits: "Most-hit indicators", noTopHits: "No indicator has matched an event yet.", topUnavailable: "The server does not offer hit rankings yet (/intel/hits/top).",
     sources: "Sources", noSources: "No intelligence sources yet.", sourceUpdated: "Updated", origin: "Origin",
+  },
+  audit: {
+    title: "Audit trail", subtitle: "Tamper-evident: hash chain and signed checkpoints; viewing, verifying and exporting are recorded too",
+    time: "Time", actor: "Actor", org: "Organisation", source: "Source address", action: "Action", target: "Target", outcome: "Outcome", reason: "Reason",
+    actorPlaceholder: "Actor (user name)", allActions: "All actions", allOutcomes: "All outcomes",
+    family: {
+      auth: "Sign-in and sessions", users: "Users", tokens: "Ingest tokens", outputs: "Alert outputs", settings: "Settings", rules: "Detection rules",
+      alerts: "Alert triage", intel: "Threat intel", audit: "Audit trail",
+    },
+    outcomes: { success: "Success", denied: "Denied", failed: "Failed" },
+    empty: "No audit records match in this time range.", unreadable: "{{count}} stored records in this range cannot be read: verify the trail now.",
+    seq: "Seq", code: "Action code", hash: "Hash", prevHash: "Previous hash", before: "Before", after: "After",
+    verifyTitle: "Integrity check", verify: "Verify the trail", verifying: "Verifying…", verifyHint: "Checks the hash chain and the signed checkpoints record by record and names the first record edited, deleted or inserted.",
+    broken: "Broken",
+    brokenAt: "first break: seq {{seq}} ({{code}})",
+    export: { csv: "Export CSV", jsonl: "Export JSONL", cef: "Export CEF" },
+    exportHint: { csv: "For spreadsheets (the current filters)", jsonl: "The stored records, verifiable offline with taishi audit verify --file", cef: "ArcSight CEF, one line per record" },
   },
   empty: { title: "Nothing here yet" },
   notFound: "Page not found",

@@ -1,6 +1,6 @@
 const zh = {
   app: { name: "态势", subtitle: "安全态势感知平台" },
-  nav: { overview: "态势总览", search: "事件检索", alerts: "告警处置", rules: "检测规则", intel: "威胁情报", settings: "系统设置", bigscreen: "大屏模式", exitBigscreen: "退出大屏", logout: "退出登录", language: "语言" },
+  nav: { overview: "态势总览", search: "事件检索", alerts: "告警处置", rules: "检测规则", intel: "威胁情报", audit: "审计日志", settings: "系统设置", bigscreen: "大屏模式", exitBigscreen: "退出大屏", logout: "退出登录", language: "语言" },
   common: {
     loading: "加载中…", retry: "重试", save: "保存", cancel: "取消", delete: "删除", create: "新建", close: "关闭", confirm: "确认",
     search: "搜索", filter: "筛选", all: "全部", none: "无", yes: "是", no: "否", actions: "操作", refresh: "刷新", export: "导出",
@@ -108,6 +108,23 @@ const zh = {
     },
     topHits: "命中最多的指标", noTopHits: "还没有指标命中事件。", topUnavailable: "服务端尚未提供命中排行接口（/intel/hits/top）。",
     sources: "情报来源", noSources: "还没有情报来源。", sourceUpdated: "更新时间", origin: "来源地址",
+  },
+  audit: {
+    title: "审计日志", subtitle: "防篡改：哈希链与签名检查点；查看、校验与导出本身也被记录",
+    time: "时间", actor: "操作人", org: "组织", source: "来源地址", action: "操作", target: "对象", outcome: "结果", reason: "原因",
+    actorPlaceholder: "操作人（用户名）", allActions: "全部操作", allOutcomes: "全部结果",
+    family: {
+      auth: "登录与会话", users: "用户管理", tokens: "接入令牌", outputs: "告警输出", settings: "系统配置", rules: "检测规则",
+      alerts: "告警处置", intel: "威胁情报", audit: "审计日志",
+    },
+    outcomes: { success: "成功", denied: "拒绝", failed: "失败" },
+    empty: "此时间范围内没有符合条件的审计记录。", unreadable: "此范围内有 {{count}} 条存储记录无法读取，请立即校验审计日志。",
+    seq: "序号", code: "操作代码", hash: "哈希", prevHash: "前序哈希", before: "修改前", after: "修改后",
+    verifyTitle: "完整性校验", verify: "校验审计日志", verifying: "校验中…", verifyHint: "逐条核对哈希链与签名检查点，指出第一条被篡改、删除或插入的记录。",
+    broken: "已被破坏",
+    brokenAt: "第一处破坏：第 {{seq}} 条（{{code}}）",
+    export: { csv: "导出 CSV", jsonl: "导出 JSONL", cef: "导出 CEF" },
+    exportHint: { csv: "表格软件打开（当前筛选条件）", jsonl: "原始记录，可用 taishi audit verify --file 离线校验", cef: "ArcSight CEF，一行一条" },
   },
   empty: { title: "这里还没有内容" },
   notFound: "页面不存在",

@@ -13,8 +13,8 @@ export default function Login() {
   const [password, setPassword] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
-  const next = params.get("next") || "/overview";
-  if (user) return <Navigate to={next.startsWith("/") ? next : "/overview"} replace />;
+  const next = params.get("next") || "/";
+  if (user) return <Navigate to={next.startsWith("/") ? next : "/"} replace />;
 
   return (
     <div className="login-page">
@@ -27,7 +27,7 @@ export default function Login() {
           setError("");
           try {
             await login(username, password);
-            nav(next.startsWith("/") ? next : "/overview", { replace: true });
+            nav(next.startsWith("/") ? next : "/", { replace: true });
           } catch (err) {
             setError(t("login.failed", { msg: err instanceof Error ? err.message : String(err) }));
           } finally {

@@ -10,6 +10,7 @@
 //! the others.
 
 pub mod alerts;
+pub mod audit;
 pub mod auth;
 pub mod intel;
 pub mod orgs;
@@ -411,6 +412,7 @@ pub fn table() -> Vec<Route> {
         auth::routes(),
         users::routes(),
         orgs::routes(),
+        audit::routes(),
         search::routes(),
         alerts::routes(),
         rules::routes(),
@@ -694,8 +696,10 @@ async fn guard(
     }
     let who = Who::of(&caller);
     req.extensions_mut().insert(caller);
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
     if let Some((action, source, target)) = audited {
+        // A settings change says what it changed (`audit::AuditChange`).
+        let change = resp.extensions_mut().remove::<audit::AuditChange>();
         let st = resp.status();
         let outcome = if st.is_success() || st.is_redirection() {
             AuditOutcome::Success
@@ -705,7 +709,15 @@ async fn guard(
             AuditOutcome::Failed
         };
         let reason = (!st.is_success()).then(|| st.to_string());
-        audit(&app, who, source, action, Some(target), outcome, reason).await;
+        let r = AuditEntry {
+            source,
+            action,
+            target: Some(target),
+            outcome,
+            reason,
+            change,
+        };
+        audit_entry(&app, who, r).await;
     }
     resp
 }
@@ -773,22 +785,50 @@ pub(crate) async fn audit(
     outcome: AuditOutcome,
     reason: Option<String>,
 ) {
+    let r = AuditEntry {
+        source,
+        action,
+        target,
+        outcome,
+        reason,
+        change: None,
+    };
+    audit_entry(app, who, r).await
+}
+
+/// What one audit record says besides who acted.
+pub(crate) struct AuditEntry {
+    pub source: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: AuditOutcome,
+    pub reason: Option<String>,
+    /// Settings before and after, secrets already masked.
+    pub change: Option<audit::AuditChange>,
+}
+
+/// [`audit`] with every field; the record is then queued for
+/// `[audit.forward]`.
+pub(crate) async fn audit_entry(app: &App, who: Who, e: AuditEntry) {
     let trail = app.audit.clone();
     let done = tokio::task::spawn_blocking(move || {
         let actor = taishi_audit::Actor {
             id: who.name.clone(),
             name: who.name,
         };
-        let mut r = taishi_audit::NewRecord::new(actor, &who.org, &action, outcome);
+        let mut r = taishi_audit::NewRecord::new(actor, &who.org, &e.action, e.outcome);
         r.roles = who.roles;
-        r.source = source;
-        r.target = target;
-        r.reason = reason;
+        r.source = e.source;
+        r.target = e.target;
+        r.reason = e.reason;
+        if let Some(c) = e.change {
+            (r.before, r.after) = (c.before, c.after);
+        }
         trail.append(r)
     })
     .await;
     match done {
-        Ok(Ok(_)) => {}
+        Ok(Ok(rec)) => app.audit_forward.send(&rec),
         Ok(Err(e)) => tracing::error!(error = %e, "audit record not written"),
         Err(e) => tracing::error!(error = %e, "audit record not written"),
     }

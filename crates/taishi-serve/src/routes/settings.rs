@@ -2,13 +2,14 @@
 
 use axum::extract::{Path, State};
 use axum::http::Method;
-use axum::Json;
+use axum::{Extension, Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as J;
 
 use taishi_alert::{OutputConfig, OutputsList, ReplaceError};
 
+use super::audit::AuditChange;
 use super::{bad, Access, Object, Route, R, S};
 use crate::auth::Permission as P;
 
@@ -68,7 +69,25 @@ pub struct OutputsBody {
     pub items: Vec<Object>,
 }
 
-async fn put_outputs(State(app): State<S>, Json(b): Json<OutputsBody>) -> R<Json<OutputsList>> {
+/// The outputs as the audit record keeps them: their configuration without
+/// the counters.
+fn audited_outputs(list: &OutputsList) -> J {
+    let mut v = serde_json::to_value(&list.items).unwrap_or_default();
+    if let J::Array(items) = &mut v {
+        for i in items {
+            if let J::Object(m) = i {
+                m.remove("metrics");
+            }
+        }
+    }
+    v
+}
+
+async fn put_outputs(
+    State(app): State<S>,
+    Json(b): Json<OutputsBody>,
+) -> R<(Extension<AuditChange>, Json<OutputsList>)> {
+    let before = audited_outputs(&app.outputs.list());
     let mut outs = Vec::new();
     for (i, Object(mut v)) in b.items.into_iter().enumerate() {
         // What `list` adds for display is not configuration.
@@ -81,14 +100,16 @@ async fn put_outputs(State(app): State<S>, Json(b): Json<OutputsBody>) -> R<Json
         );
     }
     let state = app.state.clone();
-    app.outputs
+    let after = app
+        .outputs
         .replace(outs, |text| state.set_setting(OUTPUTS_SETTING, text))
         .await
-        .map(Json)
         .map_err(|e| match e {
             ReplaceError::Invalid(p) => bad(p.to_string()),
             ReplaceError::Save(e) => e.into(),
-        })
+        })?;
+    let change = AuditChange::masked(before, audited_outputs(&after));
+    Ok((Extension(change), Json(after)))
 }
 
 #[derive(Serialize, JsonSchema)]

@@ -203,15 +203,38 @@ impl Client {
     }
 
     pub fn post(&self, path: &str, body: &J) -> (u16, J) {
-        let mut r = self
-            .agent
-            .post(&format!("{}{path}", self.base))
-            .header("authorization", &self.auth)
-            .send_json(body)
-            .unwrap();
+        let req = self.agent.post(&format!("{}{path}", self.base));
+        Client::answer(req.header("authorization", &self.auth).send_json(body))
+    }
+
+    pub fn put(&self, path: &str, body: &J) -> (u16, J) {
+        let req = self.agent.put(&format!("{}{path}", self.base));
+        Client::answer(req.header("authorization", &self.auth).send_json(body))
+    }
+
+    /// Status and the body as JSON (or as a JSON string when it is not).
+    fn answer(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, J) {
+        let mut r = r.unwrap();
         let s = r.status().as_u16();
         let text = r.body_mut().read_to_string().unwrap_or_default();
         (s, serde_json::from_str(&text).unwrap_or(J::String(text)))
+    }
+
+    /// Status, one header's value, and the body as text.
+    pub fn get_text(&self, path: &str, header: &str) -> (u16, Option<String>, String) {
+        let mut r = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .header("authorization", &self.auth)
+            .call()
+            .unwrap();
+        let h = r
+            .headers()
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let text = r.body_mut().read_to_string().unwrap_or_default();
+        (r.status().as_u16(), h, text)
     }
 
     pub fn delete(&self, path: &str) -> u16 {
@@ -319,4 +342,18 @@ pub fn netflow_v5(n: u16) -> Vec<u8> {
         p.extend_from_slice(&[0, 0]);
     }
     p
+}
+
+/// A TLS client that trusts one (self-signed) certificate.
+pub fn tls_connector(cert: &rcgen::CertifiedKey) -> tokio_rustls::TlsConnector {
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
 }

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use taishi_audit::{
     audit_dir, dir_checkpoints, read_checkpoints, verify_parts, walk_dir, walk_jsonl, Lang,
-    PublicKey, ReadItem, Record, VerifyOptions, VerifyReport,
+    PublicKey, ReadItem, VerifyOptions, VerifyReport,
 };
 
 use crate::ui;
@@ -257,10 +257,7 @@ fn export(args: ExportArgs) -> Result<ExitCode> {
     };
     let mut w = BufWriter::new(out);
     if let ExportFormat::Csv = args.format {
-        writeln!(
-            w,
-            "seq,time,actor_id,actor_name,org,roles,source,action,action_label,target,outcome,reason,before,after,prev_hash,hash"
-        )?;
+        writeln!(w, "{}", taishi_audit::export::CSV_HEADER)?;
     }
     let version = env!("CARGO_PKG_VERSION");
     let (mut written, mut unreadable) = (0u64, 0u64);
@@ -282,7 +279,7 @@ fn export(args: ExportArgs) -> Result<ExitCode> {
             ExportFormat::Cef => {
                 writeln!(w, "{}", taishi_audit::forward::to_cef(&r, version, lang))
             }
-            ExportFormat::Csv => writeln!(w, "{}", csv_row(&r, lang)),
+            ExportFormat::Csv => writeln!(w, "{}", taishi_audit::export::csv_row(&r, lang)),
         };
         written += 1;
         match res {
@@ -303,59 +300,4 @@ fn export(args: ExportArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// One CSV cell (RFC 4180 quoting), defused against spreadsheet formulas.
-fn csv_cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
-fn csv_row(r: &Record, lang: Lang) -> String {
-    let json =
-        |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string()).unwrap_or_default();
-    let cells = [
-        r.seq.to_string(),
-        r.time.to_rfc3339(),
-        r.actor.id.clone(),
-        r.actor.name.clone(),
-        r.org.clone(),
-        r.roles.join(";"),
-        r.source.clone().unwrap_or_default(),
-        r.action.clone(),
-        r.action_label(lang).to_string(),
-        r.target.clone().unwrap_or_default(),
-        r.outcome.label(lang).to_string(),
-        r.reason.clone().unwrap_or_default(),
-        json(&r.before),
-        json(&r.after),
-        r.prev_hash.clone(),
-        r.hash.clone(),
-    ];
-    cells
-        .iter()
-        .map(|c| csv_cell(c))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_cells_are_quoted_and_defused() {
-        assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\"\nbye"), "\"say \"\"hi\"\"\nbye\"");
-        assert_eq!(csv_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
-    }
 }

@@ -1,0 +1,40 @@
+// What the e2e tests share: the settings scripts/e2e passes in, and
+// Debian's Chromium launched the same way for each of them.
+import { rmSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+export const env = (k, d) => {
+  const v = process.env[k] ?? d;
+  if (v === undefined) throw new Error(`${k} is not set: run scripts/e2e`);
+  return v;
+};
+
+/** A headless Chromium in zh-CN on Asia/Shanghai time with a fresh profile. */
+export async function launch(profile, { width = 1280, height = 720 } = {}) {
+  rmSync(profile, { recursive: true, force: true });
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    viewport: { width, height },
+    locale: "zh-CN",
+    timezoneId: "Asia/Shanghai",
+    acceptDownloads: true,
+  });
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  page.setDefaultTimeout(20000);
+  page.on("pageerror", (e) => console.error("page error:", e.message));
+  return { ctx, page };
+}
+
+/** What scripts/e2e passes in: the console, the API, the admin's password,
+ * a loader token, where screenshots and browser profiles go. */
+export function settings() {
+  const url = env("TAISHI_URL");
+  return {
+    url, api: env("TAISHI_API", url), password: env("TAISHI_PASSWORD"), token: env("TAISHI_TOKEN"),
+    // The first start's audit administrator (三权分立: the one account that reads the trail).
+    auditor: env("TAISHI_AUDITOR_PASSWORD", ""),
+    shots: env("E2E_SCREENSHOTS", "e2e/.out"), profile: env("E2E_PROFILE", "e2e/.out/profile"),
+  };
+}
