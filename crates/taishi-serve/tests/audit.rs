@@ -19,7 +19,20 @@ const VERA_PW: &str = "Viewer-Pass-2026!x";
 struct Running {
     rt: tokio::runtime::Runtime,
     server: Option<taishi_serve::Server>,
+    /// The first start's audit administrator: the one account that reads
+    /// the trail (三权分立: `admin` acts, `auditor` reads).
+    aud: Client,
     _dir: tempfile::TempDir,
+}
+
+fn auditor(s: &taishi_serve::Server) -> Client {
+    let pw = s
+        .first_accounts
+        .iter()
+        .find(|a| a.username == "auditor")
+        .map(|a| a.password.clone())
+        .expect("first start made the auditor");
+    Client::login_as(s.http_addr, "auditor", &pw, None)
 }
 
 impl Running {
@@ -31,11 +44,15 @@ impl Running {
         }
         let rt = tokio::runtime::Runtime::new().unwrap();
         let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
-        let admin = Client::login(server.http_addr, server.admin_password.as_deref().unwrap());
+        // The audit administrator signs in first, so its two records are
+        // the oldest of every test.
+        let aud = auditor(&server);
+        let admin = Client::login(server.http_addr, admin_password(&server));
         (
             Running {
                 rt,
                 server: Some(server),
+                aud,
                 _dir: dir,
             },
             admin,
@@ -80,7 +97,7 @@ fn actions_come_back_through_the_api_and_a_viewer_is_refused() {
     let (srv, admin) = Running::start(None);
     let (s, _) = admin.post(
         "/api/v1/users",
-        &json!({"username": "vera", "password": VERA_PW, "role": "viewer"}),
+        &json!({"username": "vera", "password": VERA_PW, "roles": ["viewer"]}),
     );
     assert_eq!(s, 200);
     let (s, _) = Client::new(srv.addr()).post(
@@ -99,28 +116,37 @@ fn actions_come_back_through_the_api_and_a_viewer_is_refused() {
         assert!(e["error"].as_str().unwrap().contains("audit:read"), "{e}");
     }
 
-    let (s, page) = admin.get("/api/v1/audit?limit=50");
+    let (s, page) = srv.aud.get("/api/v1/audit?limit=50");
     assert_eq!(s, 200, "{page}");
     assert_eq!(
         rows(&page),
         [
-            row("audit.read", "admin", "success"),
+            row("audit.read", "auditor", "success"),
             row("tokens.create", "vera", "success"),
             row("auth.login", "vera", "success"),
             row("auth.login_failed", "vera", "failed"),
             row("users.create", "admin", "success"),
             row("tokens.create", "admin", "success"),
             row("auth.login", "admin", "success"),
+            row("tokens.create", "auditor", "success"),
+            row("auth.login", "auditor", "success"),
         ]
     );
-    assert_eq!(page["total"], 7);
+    assert_eq!(page["total"], 9);
     assert_eq!(page["unreadable"], 0);
     let items = page["items"].as_array().unwrap();
     let seqs: Vec<u64> = items.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, [7, 6, 5, 4, 3, 2, 1], "newest first");
+    assert_eq!(seqs, [9, 8, 7, 6, 5, 4, 3, 2, 1], "newest first");
     let created = &items[4];
     assert_eq!(created["target"], "/users");
-    assert_eq!(created["roles"], json!(["admin"]));
+    assert_eq!(created["roles"], json!(["sysadmin", "secadmin", "analyst"]));
+    assert_eq!(created["org"], "root");
+    // A sign-in names the account's roles too, once the password is right.
+    assert_eq!(items[6]["action"], "auth.login");
+    assert_eq!(
+        items[6]["roles"],
+        json!(["sysadmin", "secadmin", "analyst"])
+    );
     assert_eq!(created["source"], "127.0.0.1");
     assert_eq!(created["action_label"]["zh-CN"], "创建用户");
     assert_eq!(created["action_label"]["en"], "User created");
@@ -133,7 +159,7 @@ fn actions_come_back_through_the_api_and_a_viewer_is_refused() {
 
     // Filters and paging.
     let get = |q: &str| {
-        let (s, p) = admin.get(&format!("/api/v1/audit?{q}"));
+        let (s, p) = srv.aud.get(&format!("/api/v1/audit?{q}"));
         assert_eq!(s, 200, "{q}: {p}");
         p
     };
@@ -146,6 +172,7 @@ fn actions_come_back_through_the_api_and_a_viewer_is_refused() {
             row("auth.login", "vera", "success"),
             row("auth.login_failed", "vera", "failed"),
             row("auth.login", "admin", "success"),
+            row("auth.login", "auditor", "success"),
         ]
     );
     assert_eq!(
@@ -153,27 +180,27 @@ fn actions_come_back_through_the_api_and_a_viewer_is_refused() {
         [row("auth.login_failed", "vera", "failed")]
     );
     let p = get("action=tokens.create&limit=1&offset=1");
-    assert_eq!(p["total"], 2);
+    assert_eq!(p["total"], 3);
     assert_eq!(rows(&p), [row("tokens.create", "admin", "success")]);
     assert_eq!(get("from=now-2h&to=now-1h")["total"], 0);
-    // 7 records above, 6 reads since (this one included); the limit is cut to 1000.
-    assert_eq!(get("limit=5000")["items"].as_array().unwrap().len(), 13);
+    // 9 records above, 6 reads since (this one included); the limit is cut to 1000.
+    assert_eq!(get("limit=5000")["items"].as_array().unwrap().len(), 15);
     for (q, named) in [
         ("outcome=maybe", "outcome"),
         ("from=yesterday-ish", "from"),
         ("from=now&to=now-1d", "from"),
     ] {
-        let (s, e) = admin.get(&format!("/api/v1/audit?{q}"));
+        let (s, e) = srv.aud.get(&format!("/api/v1/audit?{q}"));
         assert_eq!(s, 400, "{q}: {e}");
         assert!(e["error"].as_str().unwrap().contains(named), "{q}: {e}");
     }
 
     // The verification, in both languages.
-    let (s, v) = admin.get("/api/v1/audit/verify");
+    let (s, v) = srv.aud.get("/api/v1/audit/verify");
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(v["broken"], J::Null);
-    assert_eq!(v["records"], 13, "{v}");
+    assert_eq!(v["records"], 15, "{v}");
     assert!(
         v["message"]["en"].as_str().unwrap().contains("intact"),
         "{v}"
@@ -184,7 +211,7 @@ fn actions_come_back_through_the_api_and_a_viewer_is_refused() {
     );
 
     // Exports: a file each, the same records.
-    let (s, disp, csv) = admin.get_text(
+    let (s, disp, csv) = srv.aud.get_text(
         "/api/v1/audit/export?format=csv&lang=en&actor=vera",
         "content-disposition",
     );
@@ -201,26 +228,28 @@ fn actions_come_back_through_the_api_and_a_viewer_is_refused() {
     assert_eq!(lines.len(), 4, "{csv}");
     assert!(lines[2].contains(",auth.login,User login,"), "{csv}");
 
-    let (s, _, jsonl) = admin.get_text("/api/v1/audit/export", "content-type");
+    let (s, _, jsonl) = srv.aud.get_text("/api/v1/audit/export", "content-type");
     assert_eq!(s, 200);
     let recs: Vec<taishi_audit::Record> = jsonl
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(recs.len(), 16, "{jsonl}");
+    assert_eq!(recs.len(), 18, "{jsonl}");
     for w in recs.windows(2) {
         assert_eq!(w[1].seq, w[0].seq + 1);
         assert_eq!(w[1].prev_hash, w[0].hash, "the export chains");
     }
     assert!(recs.iter().all(|r| r.compute_hash() == r.hash));
 
-    let (s, _, cef) = admin.get_text("/api/v1/audit/export?format=cef", "content-type");
+    let (s, _, cef) = srv
+        .aud
+        .get_text("/api/v1/audit/export?format=cef", "content-type");
     assert_eq!(s, 200);
     assert!(
         cef.lines().all(|l| l.starts_with("CEF:0|Taishi|Taishi|")),
         "{cef}"
     );
-    let (s, _) = admin.get("/api/v1/audit/export?format=xml");
+    let (s, _) = srv.aud.get("/api/v1/audit/export?format=xml");
     assert_eq!(s, 400);
 
     // Reading the trail was recorded, each with its query.
@@ -247,7 +276,7 @@ fn actions_come_back_through_the_api_and_a_viewer_is_refused() {
 
 #[test]
 fn a_settings_change_records_before_and_after_with_secrets_masked() {
-    let (_srv, admin) = Running::start(None);
+    let (srv, admin) = Running::start(None);
     let first = json!({"items": [{"type": "dingtalk", "name": "soc",
         "url": "https://oapi.dingtalk.com/robot/send?access_token=TOKEN-ONE",
         "secret": "SIGN-SECRET-ONE"}]});
@@ -268,7 +297,7 @@ fn a_settings_change_records_before_and_after_with_secrets_masked() {
     );
     assert_eq!(s, 400);
 
-    let (s, p) = admin.get("/api/v1/audit?action=outputs.update");
+    let (s, p) = srv.aud.get("/api/v1/audit?action=outputs.update");
     assert_eq!(s, 200);
     let text = p.to_string();
     for secret in ["TOKEN-ONE", "TOKEN-TWO", "SIGN-SECRET-ONE", "HEADER-SECRET"] {
@@ -319,7 +348,7 @@ fn records_reach_a_udp_collector_as_syslog() {
         "[forward]\naddress = \"udp://{}\"\nformat = \"syslog\"\nlang = \"en\"\n",
         udp.local_addr().unwrap()
     );
-    let (_srv, admin) = Running::start(Some(&forward));
+    let (srv, admin) = Running::start(Some(&forward));
     // The admin's sign-in and token.
     let mut got = Vec::new();
     let mut buf = [0u8; 65536];
@@ -371,7 +400,7 @@ fn records_reach_a_tcp_collector_as_cef_across_a_reconnection() {
     for i in 0..3 {
         let (s, _) = admin.post(
             "/api/v1/users",
-            &json!({"username": format!("user{i}"), "password": VERA_PW, "role": "viewer"}),
+            &json!({"username": format!("user{i}"), "password": VERA_PW, "roles": ["viewer"]}),
         );
         assert_eq!(s, 200);
         std::thread::sleep(Duration::from_millis(200));
@@ -408,11 +437,11 @@ fn a_full_queue_drops_and_counts_without_slowing_requests() {
         .unwrap()
         .port();
     let forward = format!("[forward]\naddress = \"tcp://127.0.0.1:{port}\"\nqueue = 1\n");
-    let (_srv, admin) = Running::start(Some(&forward));
+    let (srv, admin) = Running::start(Some(&forward));
     for i in 0..5 {
         let (s, _) = admin.post(
             "/api/v1/users",
-            &json!({"username": format!("u{i}"), "password": VERA_PW, "role": "viewer"}),
+            &json!({"username": format!("u{i}"), "password": VERA_PW, "roles": ["viewer"]}),
         );
         assert_eq!(s, 200);
     }
@@ -420,6 +449,6 @@ fn a_full_queue_drops_and_counts_without_slowing_requests() {
     assert_eq!(metric(&admin, "taishi_audit_forward_connected"), 0);
     assert_eq!(metric(&admin, "taishi_audit_forward_sent_total"), 0);
     // The trail has them all.
-    let (_, p) = admin.get("/api/v1/audit?action=users.create");
+    let (_, p) = srv.aud.get("/api/v1/audit?action=users.create");
     assert_eq!(p["total"], 5);
 }

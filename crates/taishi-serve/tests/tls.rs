@@ -83,7 +83,7 @@ fn https_sign_in_with_hsts_and_a_secure_cookie_and_plain_http_refused() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
     let addr = server.http_addr;
-    let pw = server.admin_password.clone().unwrap();
+    let pw = admin_password(&server).to_string();
     let tls = Tls::trusting(&cert);
 
     let answer = rt.block_on(tls.request(addr, &login_request(&pw)));

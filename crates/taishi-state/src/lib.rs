@@ -28,7 +28,7 @@ use db::{Conn, OptionalExtension, Row, Value};
 pub use migrate::Status as MigrationStatus;
 
 pub mod orgs;
-pub use orgs::{Org, Scope, ROOT_ORG};
+pub use orgs::{Org, Overrides, Scope, ROOT_ORG};
 
 pub type Result<T> = std::result::Result<T, StateError>;
 

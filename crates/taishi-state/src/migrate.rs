@@ -89,6 +89,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_intel_hits", split),
     migration!(3, "0003_audit", split),
     migration!(4, "0004_tenancy", split, TENANCY_COLUMNS),
+    migration!(5, "0005_overrides"),
 ];
 
 /// `(table, column, type)` that version 4 adds on SQLite, in the order the

@@ -239,3 +239,137 @@ impl State {
         Ok(())
     }
 }
+
+/// What each organisation changed of what the tree above shares with it:
+/// rules switched for it (and those below), and the organisation each
+/// intel source belongs to. Read whole (it is small) and asked per alert.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    parent: std::collections::HashMap<String, Option<String>>,
+    rules: std::collections::HashMap<(String, String), bool>,
+    sources: std::collections::HashMap<String, String>,
+}
+
+impl Overrides {
+    /// `org`, then its parent, up to the top.
+    fn up<'a>(&'a self, org: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let mut cur = Some(org);
+        let mut steps = 0;
+        std::iter::from_fn(move || {
+            let o = cur?;
+            steps += 1;
+            cur = if steps > MAX_DEPTH + 1 {
+                None
+            } else {
+                self.parent.get(o).and_then(|p| p.as_deref())
+            };
+            Some(o)
+        })
+    }
+
+    /// Whether `rule` runs for `org`'s events: the switch of the nearest
+    /// organisation on the way up that set one; on when none did (the
+    /// platform-wide switch decides whether the rule runs at all).
+    pub fn rule_on(&self, org: &str, rule: &str) -> bool {
+        if self.rules.is_empty() {
+            return true;
+        }
+        self.up(org)
+            .find_map(|o| self.rules.get(&(o.to_string(), rule.to_string())).copied())
+            .unwrap_or(true)
+    }
+
+    /// The switch `org` itself set for `rule`, if any.
+    pub fn own_switch(&self, org: &str, rule: &str) -> Option<bool> {
+        self.rules
+            .get(&(org.to_string(), rule.to_string()))
+            .copied()
+    }
+
+    /// Whether an indicator of `source` applies to `org`'s events: a
+    /// source belongs to the organisation that imported it and applies to
+    /// it and those below; one that belongs to none (or the top) to all.
+    pub fn source_applies(&self, source: &str, org: &str) -> bool {
+        match self.sources.get(source) {
+            None => true,
+            Some(owner) => self.up(org).any(|o| o == owner),
+        }
+    }
+
+    /// The organisation a source belongs to.
+    pub fn source_org(&self, source: &str) -> Option<&str> {
+        self.sources.get(source).map(String::as_str)
+    }
+}
+
+impl State {
+    /// Everything [`Overrides`] needs, read in one go.
+    pub fn overrides(&self) -> Result<Overrides> {
+        let mut db = self.reader();
+        let parent = db
+            .query_map("SELECT id, parent FROM orgs", crate::params![], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })?
+            .into_iter()
+            .collect();
+        let rules = db
+            .query_map(
+                "SELECT org, rule_id, enabled FROM org_rule_switch",
+                crate::params![],
+                |r| Ok(((r.get(0)?, r.get(1)?), r.get::<_, bool>(2)?)),
+            )?
+            .into_iter()
+            .collect();
+        let sources = db
+            .query_map(
+                "SELECT source, org FROM intel_source_org",
+                crate::params![],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?
+            .into_iter()
+            .collect();
+        Ok(Overrides {
+            parent,
+            rules,
+            sources,
+        })
+    }
+
+    /// Switches `rule` for `org` and those below (`None`: follow the tree
+    /// above again).
+    pub fn set_org_rule(&self, org: &str, rule: &str, enabled: Option<bool>) -> Result<()> {
+        self.org(org)?;
+        let mut db = self.db();
+        match enabled {
+            Some(on) => db.execute(
+                "INSERT INTO org_rule_switch(org, rule_id, enabled) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(org, rule_id) DO UPDATE SET enabled = ?3",
+                crate::params![org, rule, on as i64],
+            )?,
+            None => db.execute(
+                "DELETE FROM org_rule_switch WHERE org = ?1 AND rule_id = ?2",
+                crate::params![org, rule],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// Records which organisation an intel source belongs to (the top:
+    /// it applies to all, and no row is kept).
+    pub fn set_source_org(&self, source: &str, org: &str) -> Result<()> {
+        let mut db = self.db();
+        if org == ROOT_ORG {
+            db.execute(
+                "DELETE FROM intel_source_org WHERE source = ?1",
+                crate::params![source],
+            )?;
+        } else {
+            db.execute(
+                "INSERT INTO intel_source_org(source, org) VALUES (?1, ?2)
+                 ON CONFLICT(source) DO UPDATE SET org = ?2",
+                crate::params![source, org],
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -136,7 +136,27 @@ async fn login(
         ));
     }
     app.throttle.succeeded(&l.username);
-    record("auth.login", AuditOutcome::Success, None).await;
+    // Signed in: the record names the account's roles and organisation.
+    let (state, name) = (app.state.clone(), l.username.clone());
+    let known = blocking(move || Ok(state.user(&name)?)).await?;
+    let who = match known {
+        Some(u) => Who {
+            name: u.username,
+            roles: u.roles,
+            org: u.org,
+        },
+        None => Who::signing_in(&l.username),
+    };
+    audit(
+        &app,
+        who,
+        Some(peer.ip().to_string()),
+        "auth.login".into(),
+        None,
+        AuditOutcome::Success,
+        None,
+    )
+    .await;
     blocking(move || {
         let sid = auth::random_hex(32);
         let csrf = auth::random_hex(16);
