@@ -28,8 +28,8 @@ pub mod rejects;
 pub mod rules;
 
 pub use pipeline::{
-    AlertHook, AlertStore, BatchReport, Counters, Enricher, MatcherSource, Metrics, Pipeline,
-    PipelineBuilder, Sink,
+    AlertGate, AlertHook, AlertStore, BatchReport, Counters, Enricher, MatcherSource, Metrics,
+    Pipeline, PipelineBuilder, Sink,
 };
 pub use rejects::{RejectLimits, RejectLog};
 pub use rules::{

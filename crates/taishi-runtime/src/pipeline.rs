@@ -68,6 +68,9 @@ pub trait Metrics: Send + Sync + 'static {
 pub struct Counters {
     pub events_in: AtomicU64,
     pub alerts_raised: AtomicU64,
+    /// Alerts the gate held back (an organisation switched the rule off,
+    /// an intel source of another organisation).
+    pub alerts_gated: AtomicU64,
     /// Inserts into the alert store that failed (each is retried).
     pub alert_store_failures: AtomicU64,
     /// Alerts found in the journal at start and stored then.
@@ -114,6 +117,7 @@ pub struct Pipeline {
     /// Whose each event is (`organization.id`), stamped before anything
     /// else reads it.
     tenancy: Option<Tenancy>,
+    gate: Option<Arc<dyn AlertGate>>,
     hooks: Vec<Arc<dyn AlertHook>>,
     intel: Option<MatcherSource>,
     metrics: Option<Arc<dyn Metrics>>,
@@ -126,6 +130,13 @@ pub struct Pipeline {
     pub counters: Counters,
 }
 
+/// Decides, per alert, whether it is raised at all: what the detectors
+/// share across organisations, each organisation may narrow for itself
+/// and those below it (the service's gate reads their overrides).
+pub trait AlertGate: Send + Sync {
+    fn admits(&self, a: &Alert) -> bool;
+}
+
 /// Builds a [`Pipeline`]: the event store, the rules and the alert store
 /// are required; the rest is optional.
 pub struct PipelineBuilder {
@@ -135,6 +146,7 @@ pub struct PipelineBuilder {
     rejects: RejectLog,
     enrich: Option<Enricher>,
     tenancy: Option<Tenancy>,
+    gate: Option<Arc<dyn AlertGate>>,
     hooks: Vec<Arc<dyn AlertHook>>,
     intel: Option<MatcherSource>,
     metrics: Option<Arc<dyn Metrics>>,
@@ -151,6 +163,12 @@ impl PipelineBuilder {
     /// or the credential that sent it).
     pub fn tenancy(mut self, t: Tenancy) -> Self {
         self.tenancy = Some(t);
+        self
+    }
+
+    /// Holds back the alerts an organisation's overrides refuse.
+    pub fn gate(mut self, g: Arc<dyn AlertGate>) -> Self {
+        self.gate = Some(g);
         self
     }
 
@@ -197,6 +215,7 @@ impl PipelineBuilder {
             rejects: self.rejects,
             enrich: self.enrich,
             tenancy: self.tenancy,
+            gate: self.gate,
             hooks: self.hooks,
             intel: self.intel,
             metrics: self.metrics,
@@ -255,6 +274,7 @@ impl Pipeline {
             rejects,
             enrich: None,
             tenancy: None,
+            gate: None,
             hooks: Vec::new(),
             intel: None,
             metrics: None,
@@ -339,6 +359,7 @@ impl Pipeline {
                 );
             }
         });
+        self.apply_gate(&mut raised);
         if !raised.is_empty() {
             raising.records = raised.into_iter().map(Alert::record).collect();
             // Synced before the events commit: once the sender may hear
@@ -399,11 +420,22 @@ impl Pipeline {
 
     /// Stores alerts raised outside a batch (a retro-hunt) and announces
     /// them.
-    pub fn raise(&self, alerts: Vec<Alert>) {
+    pub fn raise(&self, mut alerts: Vec<Alert>) {
+        self.apply_gate(&mut alerts);
         self.store_alerts(Raising {
             records: alerts.into_iter().map(Alert::record).collect(),
             ticket: None,
         });
+    }
+
+    fn apply_gate(&self, alerts: &mut Vec<Alert>) {
+        if let Some(g) = &self.gate {
+            let before = alerts.len();
+            alerts.retain(|a| g.admits(a));
+            self.counters
+                .alerts_gated
+                .fetch_add((before - alerts.len()) as u64, Ordering::Relaxed);
+        }
     }
 
     /// Alerts of a batch are stored after its events, then announced. If
@@ -505,6 +537,12 @@ const PIPELINE_SERIES: &[Scalar<Pipeline>] = &[
         kind: MetricKind::Counter,
         help: "Alerts raised.",
         get: |p| load(&p.counters.alerts_raised),
+    },
+    Scalar {
+        name: "taishi_pipeline_alerts_gated_total",
+        kind: MetricKind::Counter,
+        help: "Alerts held back by an organisation's overrides (a rule switched off for it, another organisation's intel source).",
+        get: |p| load(&p.counters.alerts_gated),
     },
     Scalar {
         name: "taishi_pipeline_alert_store_failures_total",

@@ -92,6 +92,9 @@ pub struct Caller {
     pub org: String,
     /// That organisation and every one below it: all it may see.
     pub scope: Scope,
+    /// The organisation the caller narrowed its view to (the console's
+    /// switcher), if any.
+    pub view: Option<String>,
     /// The session's CSRF value when the caller came with a session cookie
     /// (it must be echoed in a header on unsafe methods); None for tokens.
     pub csrf: Option<String>,
@@ -100,6 +103,13 @@ pub struct Caller {
 impl Caller {
     pub fn can(&self, p: Permission) -> bool {
         self.grants.has(p)
+    }
+
+    /// The organisation the caller acts for: the one it narrowed its view
+    /// to, else its own. An override (a rule switched, an intel source
+    /// imported) belongs to it.
+    pub fn acting_org(&self) -> &str {
+        self.view.as_deref().unwrap_or(&self.org)
     }
 
     /// Roles as one line for messages and the audit trail.

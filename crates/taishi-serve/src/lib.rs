@@ -17,6 +17,7 @@
 pub mod audit_forward;
 pub mod auth;
 pub mod config;
+pub mod gate;
 /// Threat intelligence lives in the runtime; `intel` keeps its old path here.
 pub use taishi_runtime::intel;
 mod openapi;
@@ -78,6 +79,8 @@ pub struct App {
     /// Sign-ins and every state-changing call, hash-chained
     /// (`DATA_DIR/audit`, `taishi audit verify`).
     pub audit: Arc<taishi_audit::Trail<taishi_audit::FileStore>>,
+    /// The organisations' overrides of shared rules and intel sources.
+    pub gate: Arc<gate::OrgGate>,
     /// Every new audit record, queued for `[audit.forward]`'s collector.
     pub audit_forward: audit_forward::Forwarder,
 }
@@ -339,6 +342,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         )
         .map_err(|p| anyhow::anyhow!("alerts: {p}"))?,
     );
+    let org_gate = Arc::new(gate::OrgGate::load(&state)?);
     let tenancy = config
         .listeners
         .iter()
@@ -348,6 +352,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     let mut builder = Pipeline::builder(store.clone(), rules.clone(), state.clone(), rejects)
         .max_in_flight(4)
         .tenancy(tenancy)
+        .gate(org_gate.clone())
         .hook(outputs.clone());
     if geo.is_enabled() {
         let g = geo.clone();
@@ -455,6 +460,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         )?,
         throttle: taishi_auth::Throttle::new(config.auth.lockout),
         audit,
+        gate: org_gate,
         audit_forward,
     });
     let (router, http_metrics) = routes::router(app.clone(), sink);

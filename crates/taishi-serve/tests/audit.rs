@@ -348,7 +348,7 @@ fn records_reach_a_udp_collector_as_syslog() {
         "[forward]\naddress = \"udp://{}\"\nformat = \"syslog\"\nlang = \"en\"\n",
         udp.local_addr().unwrap()
     );
-    let (srv, admin) = Running::start(Some(&forward));
+    let (_srv, admin) = Running::start(Some(&forward));
     // The admin's sign-in and token.
     let mut got = Vec::new();
     let mut buf = [0u8; 65536];

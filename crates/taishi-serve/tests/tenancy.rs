@@ -213,6 +213,74 @@ fn two_operators_never_see_each_other_and_the_cert_sees_both() {
     assert_eq!(narrowed(&bob, "op-a").0, 403);
     assert_eq!(narrowed(&ann, "op-a-1").1["total"], 1);
 
+    // Shared down, overridden below: op-b's analyst switches the marker
+    // rule off for op-b; it keeps running for op-a, and the CERT's view of
+    // the rule is unchanged.
+    let analyst = |u: &str, org: &str| {
+        let (s, b) = cert.post(
+            "/api/v1/users",
+            &json!({"username": u, "password": "Copper-harbor-52", "roles": ["analyst"], "org": org}),
+        );
+        assert_eq!(s, 200, "{b}");
+        Client::login_as(addr, u, "Copper-harbor-52", None)
+    };
+    let (ana, bea) = (analyst("ana", "op-a"), analyst("bea", "op-b"));
+    let rule = "/api/v1/rules/0b5c2d9e-7d4f-4c4b-9a57-000000000001";
+    let (s, r) = bea.post(&format!("{rule}/disable"), &json!({}));
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["enabled"], false, "{r}");
+    assert_eq!(bea.get(rule).1["enabled"], false);
+    assert_eq!(cert.get(rule).1["enabled"], true);
+    assert_eq!(ana.get(rule).1["enabled"], true);
+    send(&a_in, &[marker(10, "a-ws3", None)]);
+    send(&b_in, &[marker(11, "b-ws3", None)]);
+    assert!(
+        wait_until(15, || alert_hosts(&cert).len() == 6),
+        "{:?}",
+        alert_hosts(&cert)
+    );
+    assert!(alert_hosts(&cert).contains(&"a-ws3".to_string()));
+    assert!(!alert_hosts(&cert).contains(&"b-ws3".to_string()));
+
+    // An intel source op-a imports applies to op-a's events only.
+    let (s, r) = ana.post_raw(
+        "/api/v1/intel/import?name=a-list&format=text",
+        "text/plain",
+        b"198.51.100.77\n",
+    );
+    assert_eq!(s, 200, "{r}");
+    let contact = |i: usize, host: &str| {
+        let mut e = sysmon_event(i, false);
+        e["Computer"] = json!(host);
+        e["destination.ip"] = json!("198.51.100.77");
+        e
+    };
+    send(&a_in, &[contact(20, "a-ws4")]);
+    send(&b_in, &[contact(21, "b-ws4")]);
+    let intel_hosts = || -> Vec<String> {
+        let (_, r) = cert.get(&format!(
+            "/api/v1/alerts?from={}&to={}&limit=100",
+            RANGE.0, RANGE.1
+        ));
+        r["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["kind"] == "intel")
+            .map(|a| a["host"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert!(wait_until(15, || !intel_hosts().is_empty()));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(intel_hosts(), ["a-ws4"]);
+    // op-b may not take op-a's source over.
+    let (s, _) = bea.post_raw(
+        "/api/v1/intel/import?name=a-list&format=text",
+        "text/plain",
+        b"203.0.113.9\n",
+    );
+    assert_eq!(s, 409);
+
     // Users and organisations: each sees its own subtree.
     let (_, orgs) = ann.get("/api/v1/orgs");
     let ids: Vec<&str> = orgs["items"]

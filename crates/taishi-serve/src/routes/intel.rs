@@ -155,7 +155,11 @@ async fn intel_feeds(State(app): State<S>) -> R<Json<Items<FeedStatus>>> {
     .await
 }
 
-async fn intel_add_feed(State(app): State<S>, body: Bytes) -> R<(StatusCode, Json<FeedStatus>)> {
+async fn intel_add_feed(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    body: Bytes,
+) -> R<(StatusCode, Json<FeedStatus>)> {
     let feed: taishi_intel::Feed = serde_json::from_slice(&body).map_err(|e| {
         bad(format!(
             "feed: {e} (send {{\"name\", \"kind\": \"url|misp-feed|taxii|misp-rest\", \"url\", \"interval_secs\"}})"
@@ -169,6 +173,7 @@ async fn intel_add_feed(State(app): State<S>, body: Bytes) -> R<(StatusCode, Jso
         ..feed
     };
     blocking(move || {
+        own_source(&app, &c, &feed.name)?;
         app.intel
             .add_feed(feed)
             .map(|v| (StatusCode::CREATED, Json(v)))
@@ -291,14 +296,38 @@ pub struct ImportQuery {
     pub format: Option<String>,
 }
 
+/// Records that a source belongs to the acting organisation: its
+/// indicators then apply to that organisation's events and those below
+/// (a source of the top organisation applies to all). A member cannot
+/// take over a source another organisation already owns.
+fn own_source(app: &crate::App, c: &Caller, name: &str) -> R<()> {
+    let org = c.acting_org();
+    let gate = app.gate.current();
+    if let Some(owner) = gate.source_org(name) {
+        if owner != org && !c.scope.contains(owner) {
+            return Err(ApiError(
+                StatusCode::CONFLICT,
+                format!(
+                    "intel source `{name}` belongs to another organisation; choose another name"
+                ),
+            ));
+        }
+    }
+    app.state.set_source_org(name, org)?;
+    app.gate.reload(&app.state)?;
+    Ok(())
+}
+
 /// Imports a feed file; a retro-hunt for the new indicators follows in the
 /// background and raises retrospective alerts.
 async fn intel_import(
     State(app): State<S>,
+    Extension(c): Extension<Caller>,
     Query(q): Query<ImportQuery>,
     body: Bytes,
 ) -> R<Json<ImportAnswer>> {
     blocking(move || {
+        own_source(&app, &c, &q.name)?;
         let report = app
             .intel
             .import_bytes(&q.name, q.format.as_deref(), &body)

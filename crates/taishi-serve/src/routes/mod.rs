@@ -536,6 +536,7 @@ pub(crate) fn caller_of(
         grants,
         org: org.to_string(),
         scope,
+        view: None,
         csrf,
     })
 }
@@ -642,9 +643,13 @@ async fn guard(
             .into_response();
         }
         let a = app.clone();
-        let sub = tokio::task::spawn_blocking(move || a.state.subtree(&org)).await;
+        let o = org.clone();
+        let sub = tokio::task::spawn_blocking(move || a.state.subtree(&o)).await;
         match sub {
-            Ok(Ok(v)) => caller.scope = crate::state::Scope::Orgs(v),
+            Ok(Ok(v)) => {
+                caller.scope = crate::state::Scope::Orgs(v);
+                caller.view = Some(org);
+            }
             _ => return internal("organisation tree not readable").into_response(),
         }
     }
@@ -1044,6 +1049,7 @@ mod tests {
             grants: taishi_auth::BuiltinRole::Viewer.grants(),
             org: crate::state::ROOT_ORG.into(),
             scope: crate::state::Scope::All,
+            view: None,
             csrf: None,
         })
     }

@@ -119,8 +119,10 @@ async fn create_org(
     let parent = org_in_scope(&c, o.parent)?;
     blocking(move || {
         let org = app.state.create_org(&o.id, &parent, &o.name)?;
-        // Callers' scopes (cached with their tokens) now reach it.
+        // Callers' scopes (cached with their tokens) now reach it, and the
+        // overrides know its place in the tree.
         app.token_cache.clear();
+        app.gate.reload(&app.state)?;
         Ok(Json(org))
     })
     .await
@@ -155,6 +157,7 @@ async fn delete_org(
     blocking(move || {
         app.state.delete_org(&id)?;
         app.token_cache.clear();
+        app.gate.reload(&app.state)?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await

@@ -5,12 +5,12 @@ use std::collections::HashSet;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::Json;
+use axum::{Extension, Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{bad, blocking, internal, page, Access, ApiError, Page, Route, R, S};
-use crate::auth::{self, Permission as P};
+use crate::auth::{self, Caller, Permission as P};
 use crate::App;
 use taishi_runtime::RuleInfo;
 
@@ -74,7 +74,20 @@ pub struct RuleQuery {
     pub offset: Option<usize>,
 }
 
-async fn list_rules(State(app): State<S>, Query(q): Query<RuleQuery>) -> R<Json<Page<RuleInfo>>> {
+/// A rule as one organisation has it: switched off when it, or the
+/// nearest organisation above it that said anything, switched it off.
+fn as_seen_by(app: &App, org: &str, mut r: RuleInfo) -> RuleInfo {
+    if org != crate::state::ROOT_ORG {
+        r.enabled = r.enabled && app.gate.current().rule_on(org, &r.id);
+    }
+    r
+}
+
+async fn list_rules(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Query(q): Query<RuleQuery>,
+) -> R<Json<Page<RuleInfo>>> {
     blocking(move || {
         let needle = q.q.as_deref().unwrap_or("").to_lowercase();
         let min = q
@@ -86,6 +99,7 @@ async fn list_rules(State(app): State<S>, Query(q): Query<RuleQuery>) -> R<Json<
             .rules
             .infos()
             .into_iter()
+            .map(|r| as_seen_by(&app, c.acting_org(), r))
             .filter(|r| {
                 (needle.is_empty()
                     || r.title.to_lowercase().contains(&needle)
@@ -117,9 +131,13 @@ pub struct RuleDetail {
     pub yaml: Option<String>,
 }
 
-async fn get_rule(State(app): State<S>, Path(id): Path<String>) -> R<Json<RuleDetail>> {
+async fn get_rule(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+) -> R<Json<RuleDetail>> {
     blocking(move || {
-        let rule = find(&app, &id)?;
+        let rule = as_seen_by(&app, c.acting_org(), find(&app, &id)?);
         let yaml = std::fs::read_to_string(&rule.path).ok();
         Ok(Json(RuleDetail { rule, yaml }))
     })
@@ -177,22 +195,46 @@ fn reload(app: &App) -> R<Reloaded> {
     })
 }
 
-async fn switch_rule(app: S, id: String, on: bool) -> R<Json<Option<RuleInfo>>> {
+/// Switches a rule. At the top organisation the switch is the platform's
+/// (the rule stops running); below it, the switch is the acting
+/// organisation's override for itself and those below it (the rule keeps
+/// running for the rest of the tree).
+async fn switch_rule(app: S, c: Caller, id: String, on: bool) -> R<Json<Option<RuleInfo>>> {
     blocking(move || {
         find(&app, &id)?;
-        app.state.set_rule_enabled(&id, on)?;
-        reload(&app)?;
-        Ok(Json(app.rules.infos().into_iter().find(|r| r.id == id)))
+        let org = c.acting_org().to_string();
+        if org == crate::state::ROOT_ORG {
+            app.state.set_rule_enabled(&id, on)?;
+            reload(&app)?;
+        } else {
+            app.state.set_org_rule(&org, &id, Some(on))?;
+            app.gate.reload(&app.state)?;
+        }
+        Ok(Json(
+            app.rules
+                .infos()
+                .into_iter()
+                .find(|r| r.id == id)
+                .map(|r| as_seen_by(&app, &org, r)),
+        ))
     })
     .await
 }
 
-async fn enable_rule(State(app): State<S>, Path(id): Path<String>) -> R<Json<Option<RuleInfo>>> {
-    switch_rule(app, id, true).await
+async fn enable_rule(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+) -> R<Json<Option<RuleInfo>>> {
+    switch_rule(app, c, id, true).await
 }
 
-async fn disable_rule(State(app): State<S>, Path(id): Path<String>) -> R<Json<Option<RuleInfo>>> {
-    switch_rule(app, id, false).await
+async fn disable_rule(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+) -> R<Json<Option<RuleInfo>>> {
+    switch_rule(app, c, id, false).await
 }
 
 async fn reload_rules(State(app): State<S>) -> R<Json<Reloaded>> {
