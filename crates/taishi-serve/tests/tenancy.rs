@@ -37,14 +37,33 @@ fn marker(i: usize, host: &str, claims: Option<&str>) -> J {
 #[test]
 fn two_operators_never_see_each_other_and_the_cert_sees_both() {
     let dir = tempfile::tempdir().unwrap();
+    run(config(dir.path()), dir);
+}
+
+/// The same against a real PostgreSQL (`TAISHI_TEST_PG`, see
+/// scripts/setup.d/postgres.sh): the scoping is the state's SQL, so it is
+/// checked on both databases.
+#[test]
+fn two_operators_never_see_each_other_and_t_on_postgresql() {
+    let Some(db) =
+        taishi_state::testdb::TestDb::postgres("two_operators_never_see_each_other_and_t")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.state.database = db.url();
+    run(cfg, dir);
+    drop(db);
+}
+
+fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let server = rt
-        .block_on(taishi_serve::start(config(dir.path())))
-        .unwrap();
+    let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
     let addr = server.http_addr;
     let cert = Client::login(addr, admin_password(&server));
     let _run = Running {
