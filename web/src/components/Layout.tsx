@@ -59,7 +59,7 @@ export function ThreatPill({ level, score }: { level?: string; score?: number })
 
 export default function Layout() {
   const { t } = useTranslation();
-  const { user, logout, has, passwordExpired } = useAuth();
+  const { user, logout, has, passwordExpired, orgs } = useAuth();
   const live = useLive();
   const f = useFormat();
   const nav = useNavigate();
@@ -120,7 +120,7 @@ export default function Layout() {
           )}
           <LangSwitch />
           <span className="user" data-testid="current-user">
-            {user?.username} <span className="muted">· {user ? user.roles.map((r) => t(`role.${r}`, { defaultValue: r })).join(" · ") : ""} · {user?.org}</span>
+            {user?.username} <span className="muted">· {user ? user.roles.map((r) => t(`role.${r}`, { defaultValue: r })).join(" · ") : ""} · {orgs.find((o) => o.id === user?.org)?.name ?? user?.org}</span>
           </span>
           <button
             className="btn btn-ghost"
