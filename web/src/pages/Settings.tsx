@@ -120,8 +120,9 @@ function Users({ say }: { say: Say }) {
   const done = () => void qc.invalidateQueries({ queryKey: ["users"] });
   // Shown in the form, by what it refused (no toast on top of it).
   const err = (e: Error) => setError(e.message);
+  // Unscoped: the form names its organisation, any of the caller's, whatever the switcher shows.
   const create = useMutation({
-    mutationFn: () => api<Res<"/users", "post">>("/users", { body: { username: form.username, password: form.password, roles: form.roles, org: form.org || null } satisfies Req<"/users"> }),
+    mutationFn: () => api<Res<"/users", "post">>("/users", { unscoped: true, body: { username: form.username, password: form.password, roles: form.roles, org: form.org || null } satisfies Req<"/users"> }),
     onSuccess: () => { setForm(blank()); setError(null); say(t("common.saved")); done(); },
     onError: err,
   });
@@ -378,8 +379,9 @@ function Tokens({ say }: { say: Say }) {
   const [picked, setPicked] = useState<string[]>([]);
   const [org, setOrg] = useState(scope ?? user?.org ?? "");
   const [secret, setSecret] = useState<string | null>(null);
+  // Unscoped, as for a new user: the form names the organisation.
   const create = useMutation({
-    mutationFn: () => api<Res<"/tokens", "post">>("/tokens", { body: { name, roles: picked.length ? picked : null, org: org || null } satisfies Req<"/tokens"> }),
+    mutationFn: () => api<Res<"/tokens", "post">>("/tokens", { unscoped: true, body: { name, roles: picked.length ? picked : null, org: org || null } satisfies Req<"/tokens"> }),
     onSuccess: (tk) => { setSecret(tk.secret ?? null); setName(""); setPicked([]); void qc.invalidateQueries({ queryKey: ["tokens"] }); },
     onError: (e) => say((e as Error).message, "err"),
   });
