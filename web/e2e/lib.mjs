@@ -38,3 +38,13 @@ export function settings() {
     shots: env("E2E_SCREENSHOTS", "e2e/.out"), profile: env("E2E_PROFILE", "e2e/.out/profile"),
   };
 }
+
+/** `f()` once it is truthy, or its last value after `ms`. */
+export async function waitFor(f, ms = 15000, step = 300) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, step));
+  }
+}

@@ -35,6 +35,9 @@ export type AlertStatus = Alert["status"];
 export type RuleInfo = Res<"/rules/{id}">;
 export type ValidateResult = Res<"/rules/validate", "post">;
 export type Overview = Res<"/overview">;
+export type Org = components["schemas"]["Org"];
+export type RoleInfo = Res<"/roles">["items"][number];
+export type PermissionInfo = Res<"/roles">["permissions"][number];
 export type Output = Res<"/settings/outputs">["items"][number];
 /** An output as `PUT /settings/outputs` takes it (settings left out keep their defaults). */
 export type OutputDraft = Req<"/settings/outputs", "put">["items"][number];
@@ -83,6 +86,17 @@ export const csrf = {
   },
 };
 
+// The organisation switcher's choice: every call but `/auth/me` (which must
+// list every organisation the caller sees, to offer them) is narrowed to it.
+// None: the caller's whole view (the roll-up).
+let orgScope: string | null = null;
+export const setOrgScope = (org: string | null) => {
+  orgScope = org;
+};
+export const getOrgScope = () => orgScope;
+/** The header that narrows a call to the chosen organisation. */
+export const ORG_HEADER = "X-Taishi-Org";
+
 let onUnauthorized: () => void = () => {};
 export function setUnauthorizedHandler(f: () => void) {
   onUnauthorized = f;
@@ -92,7 +106,7 @@ type Body = unknown;
 
 export async function api<T>(
   path: string,
-  opts: { method?: string; body?: Body; query?: Record<string, unknown>; raw?: string | Blob; contentType?: string; signal?: AbortSignal } = {},
+  opts: { method?: string; body?: Body; query?: Record<string, unknown>; raw?: string | Blob; contentType?: string; signal?: AbortSignal; unscoped?: boolean } = {},
 ): Promise<T> {
   const method = opts.method ?? (opts.body !== undefined || opts.raw !== undefined ? "POST" : "GET");
   let url = `/api/v1${path}`;
@@ -106,6 +120,7 @@ export async function api<T>(
   }
   const headers: Record<string, string> = { Accept: "application/json" };
   if (method !== "GET" && method !== "HEAD") headers["X-Taishi-CSRF"] = csrf.get();
+  if (orgScope && !opts.unscoped) headers[ORG_HEADER] = orgScope;
   let body: string | Blob | undefined;
   if (opts.raw !== undefined) {
     body = opts.raw;

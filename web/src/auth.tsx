@@ -1,6 +1,7 @@
-import { createContext, useContext, useEffect, type ReactNode } from "react";
+import { createContext, useContext, useEffect, useState, type ReactNode } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, ApiError, csrf, setUnauthorizedHandler, type Permission, type Req, type Res, type User } from "./api";
+import { api, ApiError, csrf, setOrgScope, setUnauthorizedHandler, type Org, type Permission, type Req, type Res, type User } from "./api";
+import { savedOrg, saveOrg } from "./orgs";
 
 interface AuthState {
   user: User | null;
@@ -12,21 +13,33 @@ interface AuthState {
   can: (p: Permission) => boolean;
   /** The same as `can` (the audit page's name for it). */
   has: (p: Permission) => boolean;
+  /** Every organisation the caller sees (its own first), whatever the switcher says. */
+  orgs: Org[];
+  /** The switcher's choice: the organisation whose data is on screen, or
+   * null for the caller's whole view (the roll-up). */
+  org: string | null;
+  /** Switches the organisation and refetches everything. */
+  setOrg: (org: string | null) => Promise<void>;
+  /** The password is older than the policy allows: the console asks for a new one. */
+  passwordExpired: boolean;
 }
 
 interface Me {
   user: User | null;
   permissions: Permission[];
+  orgs: Org[];
+  passwordExpired: boolean;
 }
+const SIGNED_OUT: Me = { user: null, permissions: [], orgs: [], passwordExpired: false };
 
 /** The user `/auth/me` names (its fields sit beside `csrf`; all are absent
  * when the account no longer exists). */
 function userOf(m: Res<"/auth/me">): Me {
   const { username, roles, org, disabled, created, last_login, password_changed } = m;
   if (username === undefined || roles === undefined || org === undefined || disabled === undefined || created === undefined) {
-    return { user: null, permissions: [] };
+    return SIGNED_OUT;
   }
-  return { user: { username, roles, org, disabled, created, last_login, password_changed }, permissions: m.permissions };
+  return { user: { username, roles, org, disabled, created, last_login, password_changed }, permissions: m.permissions, orgs: m.orgs, passwordExpired: m.password_expired };
 }
 
 const Ctx = createContext<AuthState | null>(null);
@@ -37,9 +50,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     queryKey: ["me"],
     queryFn: async () => {
       try {
-        return userOf(await api<Res<"/auth/me">>("/auth/me"));
+        // Unscoped: the switcher needs every organisation the caller sees.
+        return userOf(await api<Res<"/auth/me">>("/auth/me", { unscoped: true }));
       } catch (e) {
-        if (e instanceof ApiError && e.status === 401) return { user: null, permissions: [] } satisfies Me;
+        if (e instanceof ApiError && e.status === 401) return SIGNED_OUT;
         throw e;
       }
     },
@@ -50,7 +64,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     setUnauthorizedHandler(() => {
       if ((qc.getQueryData(["me"]) as Me | undefined)?.user) {
-        qc.setQueryData(["me"], { user: null, permissions: [] } satisfies Me);
+        qc.setQueryData(["me"], SIGNED_OUT);
         qc.removeQueries({ predicate: (q) => q.queryKey[0] !== "me" });
       }
     });
@@ -58,6 +72,15 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const user = me.data?.user ?? null;
   const permissions = me.data?.permissions ?? [];
+  const orgs = me.data?.orgs ?? [];
+  // Bumped by setOrg so this provider renders with the new choice.
+  const [, setVersion] = useState(0);
+  // The saved choice counts only while it is still one the caller sees (an
+  // organisation deleted, or the account moved, falls back to the roll-up).
+  const saved = user ? savedOrg(user.username) : null;
+  const org = saved && orgs.length > 1 && orgs.some((o) => o.id === saved) ? saved : null;
+  // Set while rendering, before any page below issues its queries.
+  setOrgScope(org);
   const value: AuthState = {
     user,
     loading: me.isLoading,
@@ -78,11 +101,24 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         // observes, leaving it (and every page) on the signed-out user, so
         // /login bounced straight back. Everything else goes; "me" is set.
         qc.removeQueries({ predicate: (q) => q.queryKey[0] !== "me" });
-        qc.setQueryData(["me"], { user: null, permissions: [] } satisfies Me);
+        qc.setQueryData(["me"], SIGNED_OUT);
       }
     },
     can: (p) => user !== null && permissions.includes(p),
     has: (p) => user !== null && permissions.includes(p),
+    orgs,
+    org,
+    passwordExpired: me.data?.passwordExpired ?? false,
+    setOrg: async (next) => {
+      if (!user) return;
+      const others = { predicate: (q: { queryKey: readonly unknown[] }) => q.queryKey[0] !== "me" };
+      // Answers still coming for the old organisation must not land in the new view.
+      await qc.cancelQueries(others);
+      saveOrg(user.username, next);
+      setOrgScope(next);
+      setVersion((v) => v + 1);
+      await qc.resetQueries(others);
+    },
   };
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }

@@ -59,6 +59,12 @@ export function makeFormat(lang: Lang) {
       const d = toDate(v);
       return d && !Number.isNaN(d.getTime()) ? dt.format(d) : "—";
     },
+    /** ISO 8601 in the browser's zone with its offset written out
+     * (`2026-12-06T19:46:55+08:00`): no reader guesses the zone. */
+    iso: (v: string | number | Date | null | undefined) => {
+      const d = toDate(v);
+      return d && !Number.isNaN(d.getTime()) ? isoLocal(d) : "—";
+    },
     day: (v: string | number | Date | null | undefined) => {
       const d = toDate(v);
       return d && !Number.isNaN(d.getTime()) ? day.format(d) : "—";
@@ -95,5 +101,13 @@ export function makeFormat(lang: Lang) {
   };
 }
 export type Fmt = ReturnType<typeof makeFormat>;
+
+const pad = (n: number, w = 2) => String(Math.abs(n)).padStart(w, "0");
+function isoLocal(d: Date): string {
+  // getTimezoneOffset is minutes *behind* UTC: Asia/Shanghai gives -480.
+  const off = -d.getTimezoneOffset();
+  const zone = `${off < 0 ? "-" : "+"}${pad(Math.trunc(off / 60))}:${pad(off % 60)}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${zone}`;
+}
 
 export default i18n;

@@ -5,6 +5,7 @@ import { createContext, useContext, useEffect, useRef, useState, type ReactNode 
 import { useQueryClient } from "@tanstack/react-query";
 import { useSearchParams } from "react-router";
 import type { Alert, Tick } from "./api";
+import { useAuth } from "./auth";
 
 interface Live {
   connected: boolean;
@@ -19,10 +20,13 @@ export function LiveProvider({ enabled, children }: { enabled: boolean; children
   const qc = useQueryClient();
   const [state, setState] = useState<Live>({ connected: false, tick: null, rates: [], recent: [] });
   const lastRefresh = useRef(0);
+  // The switcher's organisation: an EventSource sends no headers, so the
+  // stream takes it as `?org=`; a new choice opens a new stream.
+  const { org } = useAuth();
 
   useEffect(() => {
     if (!enabled || typeof EventSource === "undefined") return;
-    const es = new EventSource("/api/v1/stream", { withCredentials: true });
+    const es = new EventSource(org ? `/api/v1/stream?org=${encodeURIComponent(org)}` : "/api/v1/stream", { withCredentials: true });
     es.onopen = () => setState((s) => ({ ...s, connected: true }));
     es.onerror = () => setState((s) => ({ ...s, connected: false }));
     es.addEventListener("tick", (m) => {
@@ -47,8 +51,13 @@ export function LiveProvider({ enabled, children }: { enabled: boolean; children
         void qc.invalidateQueries({ queryKey: ["overview"] });
       }
     });
-    return () => es.close();
-  }, [enabled, qc]);
+    return () => {
+      es.close();
+      // The next stream (another organisation) starts from nothing: the
+      // old one's rates and alerts are not its.
+      setState({ connected: false, tick: null, rates: [], recent: [] });
+    };
+  }, [enabled, qc, org]);
 
   return <Ctx.Provider value={state}>{children}</Ctx.Provider>;
 }

@@ -1,10 +1,11 @@
 import { NavLink, Outlet, useLocation, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
-import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio, Crosshair, ScrollText } from "lucide-react";
+import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio, Crosshair, ScrollText, Building2 } from "lucide-react";
 import type { Permission } from "../api";
 import { useAuth } from "../auth";
 import { useLive } from "../live";
 import { setLang, useFormat } from "../i18n";
+import { indented, orgTree } from "../orgs";
 
 export function LangSwitch() {
   const { i18n, t } = useTranslation();
@@ -19,6 +20,27 @@ export function LangSwitch() {
     >
       <Languages size={16} aria-hidden /> {next === "en" ? "EN" : "中文"}
     </button>
+  );
+}
+
+/** The organisation switcher: whose data is on screen. Shown only to a
+ * caller who sees more than one organisation; the roll-up is everything
+ * the caller sees. */
+export function OrgSwitcher() {
+  const { t } = useTranslation();
+  const { orgs, org, setOrg } = useAuth();
+  if (orgs.length < 2) return null;
+  const current = orgs.find((o) => o.id === org);
+  return (
+    <label className={org ? "org-switch narrowed" : "org-switch"} data-testid="org-scope" data-org={org ?? ""} title={t("orgs.scopeHint")}>
+      <Building2 size={15} aria-hidden />
+      <span className="muted small">{t("orgs.scope")}</span>
+      <select data-testid="org-switch" aria-label={t("orgs.scope")} value={org ?? ""} onChange={(e) => void setOrg(e.target.value || null)}>
+        <option value="">{t("orgs.all")}</option>
+        {orgTree(orgs).map((n) => <option key={n.org.id} value={n.org.id}>{indented(n, `${n.org.name} (${n.org.id})`)}</option>)}
+      </select>
+      {current && <span className="scope-id mono small" data-testid="org-scope-id">organization.id = {current.id}</span>}
+    </label>
   );
 }
 
@@ -37,7 +59,7 @@ export function ThreatPill({ level, score }: { level?: string; score?: number })
 
 export default function Layout() {
   const { t } = useTranslation();
-  const { user, logout, has } = useAuth();
+  const { user, logout, has, passwordExpired, orgs } = useAuth();
   const live = useLive();
   const f = useFormat();
   const nav = useNavigate();
@@ -89,6 +111,7 @@ export default function Layout() {
       <div className="main-col">
         <header className="topbar">
           <ThreatPill level={live.tick?.threat_level} score={live.tick?.threat_score} />
+          <OrgSwitcher />
           <div className="grow" />
           {loc.pathname.startsWith("/overview") && (
             <button className="btn btn-ghost" data-testid="bigscreen" onClick={() => nav(`/overview?screen=1`)}>
@@ -97,7 +120,7 @@ export default function Layout() {
           )}
           <LangSwitch />
           <span className="user" data-testid="current-user">
-            {user?.username} <span className="muted">· {user ? user.roles.map((r) => t(`role.${r}`, { defaultValue: r })).join(" · ") : ""} · {user?.org}</span>
+            {user?.username} <span className="muted">· {user ? user.roles.map((r) => t(`role.${r}`, { defaultValue: r })).join(" · ") : ""} · {orgs.find((o) => o.id === user?.org)?.name ?? user?.org}</span>
           </span>
           <button
             className="btn btn-ghost"
@@ -111,6 +134,11 @@ export default function Layout() {
             <LogOut size={16} aria-hidden />
           </button>
         </header>
+        {passwordExpired && (
+          <div className="expired-bar" role="alert" data-testid="password-expired">
+            {t("settings.passwordExpired")} <NavLink to="/settings?tab=password">{t("settings.password")}</NavLink>
+          </div>
+        )}
         <main id="main" className="content" tabIndex={-1}>
           <Outlet />
         </main>

@@ -7,7 +7,7 @@ import { api, LEVELS, type Level, type Overview as O, type Query, type Res } fro
 import { Chart, baseAxis, palette, type Option } from "../components/Chart";
 import { Empty, ErrorBox, LevelBadge, Loading, Panel } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
-import { LangSwitch, ThreatPill } from "../components/Layout";
+import { LangSwitch, OrgSwitcher, ThreatPill } from "../components/Layout";
 import { useFormat, type Fmt } from "../i18n";
 import { useLive, useRange } from "../live";
 
@@ -101,6 +101,8 @@ export default function Overview() {
             <h1>{t("app.name")} · {t("overview.title")}</h1>
           </div>
           <ThreatPill level={threat} score={score} />
+          {/* The big screen has no top bar: whose data this is shows here. */}
+          <OrgSwitcher />
           <div className="grow" />
           <div className="big-clock">{f.date(clock)}</div>
           <TimePicker value={range} onChange={setRange} />

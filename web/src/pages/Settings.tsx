@@ -3,39 +3,40 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { Copy, Plus, Send, Trash2 } from "lucide-react";
-import { api, ApiError, LEVELS, str, type OutputDraft, type Role, type Req, type Res } from "../api";
+import { api, ApiError, LEVELS, str, type Org, type OutputDraft, type Permission, type PermissionInfo, type Req, type Res, type RoleInfo } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, Loading, Panel, Toast } from "../components/common";
 import { useFormat } from "../i18n";
+import { indented, orgTree } from "../orgs";
 
-/** The built-in roles (三权分立: system, security and audit administrators
- * apart), in the order the console offers them. */
-const ROLES: Role[] = ["sysadmin", "secadmin", "auditor", "analyst", "responder", "viewer"];
-const roleLabel = (t: (k: string) => string, r: string) => (ROLES.includes(r) ? t(`role.${r}`) : r);
-const TABS = ["users", "tokens", "outputs", "password", "health"] as const;
+const TABS = ["users", "roles", "orgs", "tokens", "outputs", "password", "health"] as const;
 type Tab = (typeof TABS)[number];
 
 export default function Settings() {
   const { t } = useTranslation();
   const { can } = useAuth();
   const [params, setParams] = useSearchParams();
-  const tabs = TABS.filter((x) => x !== "users" || can("users:read"));
+  // Users and roles need `users:read`, organisations `orgs:read`.
+  const tabs = TABS.filter((x) => ((x !== "users" && x !== "roles") || can("users:read")) && (x !== "orgs" || can("orgs:read")));
   const tab = (tabs as readonly string[]).includes(params.get("tab") ?? "") ? (params.get("tab") as Tab) : tabs[0];
   const [toast, setToast] = useState<{ text: string; kind: "ok" | "err" } | null>(null);
   const say = (text: string, kind: "ok" | "err" = "ok") => setToast({ text, kind });
   const labels: Record<Tab, string> = {
-    users: t("settings.users"), tokens: t("settings.tokens"), outputs: t("settings.outputs"), password: t("settings.password"), health: t("settings.health"),
+    users: t("settings.users"), roles: t("roles.title"), orgs: t("orgs.title"), tokens: t("settings.tokens"), outputs: t("settings.outputs"),
+    password: t("settings.password"), health: t("settings.health"),
   };
   return (
     <div className="settings-page">
       <div className="page-head"><h1>{t("settings.title")}</h1></div>
       <div className="tabs" role="tablist">
         {tabs.map((x) => (
-          <button key={x} role="tab" aria-selected={tab === x} className={tab === x ? "tab on" : "tab"} onClick={() => setParams({ tab: x })}>{labels[x]}</button>
+          <button key={x} role="tab" data-tab={x} aria-selected={tab === x} className={tab === x ? "tab on" : "tab"} onClick={() => setParams({ tab: x })}>{labels[x]}</button>
         ))}
       </div>
       <div role="tabpanel">
         {tab === "users" && <Users say={say} />}
+        {tab === "roles" && <Roles say={say} />}
+        {tab === "orgs" && <Orgs say={say} />}
         {tab === "tokens" && <Tokens say={say} />}
         {tab === "outputs" && <Outputs say={say} />}
         {tab === "password" && <Password say={say} />}
@@ -48,51 +49,197 @@ export default function Settings() {
 
 type Say = (text: string, kind?: "ok" | "err") => void;
 
+/** Every role (built-in and custom) and permission, with labels in the
+ * console's language: built-in roles by their zh/en names, custom ones by
+ * the name they were given. */
+function useRoles() {
+  const { i18n } = useTranslation();
+  const { can } = useAuth();
+  const q = useQuery({ queryKey: ["roles"], queryFn: () => api<Res<"/roles">>("/roles"), enabled: can("users:read"), staleTime: 60_000 });
+  const zh = i18n.language !== "en";
+  const items = q.data?.items ?? [];
+  const label = (id: string) => {
+    const r = items.find((x) => x.id === id);
+    return r ? (zh ? r.name_zh : r.name) : id;
+  };
+  const permLabel = (p: PermissionInfo) => (zh ? p.label_zh : p.label);
+  return { q, items, permissions: q.data?.permissions ?? [], label, permLabel };
+}
+
+/** Roles as checkboxes: an account may hold several. */
+function RolePicker({ roles, value, onChange, label, testid }: { roles: RoleInfo[]; value: string[]; onChange: (v: string[]) => void; label: (id: string) => string; testid: string }) {
+  const toggle = (id: string, on: boolean) => onChange(on ? [...value, id] : value.filter((x) => x !== id));
+  return (
+    <div className="check-list" data-testid={testid}>
+      {roles.map((r) => (
+        <label key={r.id} title={r.id}>
+          <input type="checkbox" value={r.id} checked={value.includes(r.id)} onChange={(e) => toggle(r.id, e.target.checked)} />
+          {label(r.id)}
+        </label>
+      ))}
+    </div>
+  );
+}
+
+/** The caller's organisations as a `<select>` tree. */
+function OrgSelect({ value, onChange, testid, label }: { value: string; onChange: (v: string) => void; testid: string; label: string }) {
+  const { orgs } = useAuth();
+  return (
+    <select value={value} data-testid={testid} aria-label={label} onChange={(e) => onChange(e.target.value)}>
+      {orgTree(orgs).map((n) => <option key={n.org.id} value={n.org.id}>{indented(n, `${n.org.name} (${n.org.id})`)}</option>)}
+    </select>
+  );
+}
+
+/** What the server refused, in its words (zh-CN and English), under a
+ * form; with `hint`, the rule it enforces is said before anyone trips it. */
+function Refusal({ error, testid, hint }: { error: string | null; testid: string; hint?: string }) {
+  return (
+    <>
+      {hint && <div className="muted small">{hint}</div>}
+      {error && <div className="form-error" role="alert" data-testid={testid}>{error}</div>}
+    </>
+  );
+}
+
+const orgName = (orgs: readonly Org[], id: string) => orgs.find((o) => o.id === id)?.name ?? id;
+
 function Users({ say }: { say: Say }) {
   const { t } = useTranslation();
   const f = useFormat();
   const qc = useQueryClient();
-  const { user: me } = useAuth();
+  const { user: me, org: scope, orgs, can } = useAuth();
+  const roles = useRoles();
   const users = useQuery({ queryKey: ["users"], queryFn: () => api<Res<"/users">>("/users") });
-  const orgs = useQuery({ queryKey: ["orgs"], queryFn: () => api<Res<"/orgs">>("/orgs") });
-  const [form, setForm] = useState({ username: "", password: "", role: "analyst" as Role, org: "" });
+  // A new account goes to the organisation on screen unless told otherwise.
+  const blank = () => ({ username: "", password: "", roles: ["analyst"], org: scope ?? me?.org ?? "" });
+  const [form, setForm] = useState(blank);
+  const [editing, setEditing] = useState<{ username: string; roles: string[]; org: string } | null>(null);
+  // The server's message (separation of duties, password policy) as it comes.
+  const [error, setError] = useState<string | null>(null);
   const done = () => void qc.invalidateQueries({ queryKey: ["users"] });
-  const err = (e: Error) => say(e.message, "err");
+  // Shown in the form, by what it refused (no toast on top of it).
+  const err = (e: Error) => setError(e.message);
+  // Unscoped: the form names its organisation, any of the caller's, whatever the switcher shows.
   const create = useMutation({
-    mutationFn: () => api<Res<"/users", "post">>("/users", { body: { username: form.username, password: form.password, roles: [form.role], org: form.org || null } satisfies Req<"/users"> }),
-    onSuccess: () => { setForm({ username: "", password: "", role: "analyst", org: "" }); say(t("common.saved")); done(); },
+    mutationFn: () => api<Res<"/users", "post">>("/users", { unscoped: true, body: { username: form.username, password: form.password, roles: form.roles, org: form.org || null } satisfies Req<"/users"> }),
+    onSuccess: () => { setForm(blank()); setError(null); say(t("common.saved")); done(); },
     onError: err,
   });
-  const patch = useMutation({ mutationFn: (p: { u: string; body: Req<"/users/{username}", "patch"> }) => api(`/users/${encodeURIComponent(p.u)}`, { method: "PATCH", body: p.body }), onSuccess: done, onError: err });
+  const patch = useMutation({
+    mutationFn: (p: { u: string; body: Req<"/users/{username}", "patch"> }) => api(`/users/${encodeURIComponent(p.u)}`, { method: "PATCH", body: p.body }),
+    onSuccess: () => { setEditing(null); setError(null); done(); },
+    onError: err,
+  });
   const del = useMutation({ mutationFn: (u: string) => api(`/users/${encodeURIComponent(u)}`, { method: "DELETE" }), onSuccess: done, onError: err });
   if (users.isLoading) return <Loading />;
   if (users.error) return <ErrorBox error={users.error} />;
+  const write = can("users:write");
   return (
     <div className="grid g-2-1">
       <Panel title={t("settings.users")}>
-        <table className="table">
-          <thead><tr><th>{t("login.username")}</th><th>{t("common.role")}</th><th>{t("settings.org")}</th><th>{t("common.created")}</th><th>{t("settings.lastLogin")}</th><th>{t("common.actions")}</th></tr></thead>
+        <table className="table" data-testid="user-table">
+          <thead><tr><th>{t("login.username")}</th><th>{t("roles.roles")}</th><th>{t("settings.org")}</th><th>{t("common.created")}</th><th>{t("settings.lastLogin")}</th><th>{t("common.actions")}</th></tr></thead>
           <tbody>
             {users.data!.items.map((u) => (
-              <tr key={u.username} className={u.disabled ? "dim" : ""}>
+              <tr key={u.username} className={u.disabled ? "dim" : ""} data-testid="user-row" data-user={u.username}>
                 <td>{u.username} {u.disabled && <span className="tag small">{t("settings.disabledUser")}</span>}</td>
                 <td>
-                  {u.roles.length === 1 && ROLES.includes(u.roles[0]) ? (
-                    <select value={u.roles[0]} aria-label={`${t("common.role")}: ${u.username}`} disabled={u.username === me?.username} onChange={(e) => patch.mutate({ u: u.username, body: { roles: [e.target.value] } })}>
-                      {ROLES.map((r) => <option key={r} value={r}>{t(`role.${r}`)}</option>)}
-                    </select>
+                  {editing?.username === u.username ? (
+                    <RolePicker roles={roles.items} value={editing.roles} onChange={(v) => setEditing({ ...editing, roles: v })} label={roles.label} testid="edit-roles" />
                   ) : (
-                    <span>{u.roles.map((r) => roleLabel(t, r)).join(" · ")}</span>
+                    <span className="tags">{u.roles.map((r) => <span key={r} className="tag" data-role={r}>{roles.label(r)}</span>)}</span>
                   )}
                 </td>
-                <td className="small">{u.org}</td>
-                <td className="small muted">{f.date(u.created)}</td>
-                <td className="small muted">{u.last_login ? f.date(u.last_login) : t("common.never")}</td>
-                <td className="row">
-                  {u.username !== me?.username && (
+                <td className="small">
+                  {editing?.username === u.username ? (
+                    <OrgSelect value={editing.org} onChange={(v) => setEditing({ ...editing, org: v })} testid="edit-org" label={t("settings.org")} />
+                  ) : (
+                    <span title={u.org}>{orgName(orgs, u.org)} <span className="muted mono">{u.org}</span></span>
+                  )}
+                </td>
+                <td className="small muted nowrap">{f.iso(u.created)}</td>
+                <td className="small muted nowrap">{u.last_login ? f.iso(u.last_login) : t("common.never")}</td>
+                <td className="row-actions">
+                  {write && u.username !== me?.username && (editing?.username === u.username ? (
                     <>
+                      <button className="btn btn-sm btn-primary" onClick={() => patch.mutate({ u: u.username, body: { roles: editing.roles, org: editing.org } })}>{t("common.save")}</button>
+                      <button className="btn btn-sm" onClick={() => setEditing(null)}>{t("common.cancel")}</button>
+                    </>
+                  ) : (
+                    <>
+                      <button className="btn btn-sm" onClick={() => setEditing({ username: u.username, roles: u.roles, org: u.org })}>{t("common.edit")}</button>
                       <button className="btn btn-sm" onClick={() => patch.mutate({ u: u.username, body: { disabled: !u.disabled } })}>{u.disabled ? t("settings.enable") : t("settings.disable")}</button>
                       <button className="icon-btn" aria-label={`${t("common.delete")} ${u.username}`} onClick={() => confirm(`${t("common.delete")} ${u.username}?`) && del.mutate(u.username)}><Trash2 size={14} aria-hidden /></button>
+                    </>
+                  ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Panel>
+      {write && (
+        <Panel title={t("settings.newUser")}>
+          <form className="form" data-testid="new-user" onSubmit={(e) => { e.preventDefault(); create.mutate(); }}>
+            <label>{t("login.username")}<input name="username" required maxLength={64} value={form.username} onChange={(e) => setForm({ ...form, username: e.target.value })} /></label>
+            <label>{t("login.password")}<input name="password" required type="password" autoComplete="new-password" maxLength={256} value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} /></label>
+            <div className="field-label">{t("roles.roles")}</div>
+            <RolePicker roles={roles.items} value={form.roles} onChange={(v) => setForm({ ...form, roles: v })} label={roles.label} testid="new-user-roles" />
+            <label>{t("settings.org")}<OrgSelect value={form.org} onChange={(v) => setForm({ ...form, org: v })} testid="new-user-org" label={t("settings.org")} /></label>
+            <Refusal error={error} testid="user-error" hint={t("roles.separationHint")} />
+            <button className="btn btn-primary" type="submit" disabled={!form.roles.length}><Plus size={16} aria-hidden /> {t("common.create")}</button>
+          </form>
+        </Panel>
+      )}
+    </div>
+  );
+}
+
+/** Settings → 角色: the built-in roles with what they grant (fixed), and
+ * custom roles made of permissions; the server refuses one that breaks the
+ * separation of duties, and its message is shown as it comes. */
+function Roles({ say }: { say: Say }) {
+  const { t } = useTranslation();
+  const qc = useQueryClient();
+  const { can } = useAuth();
+  const roles = useRoles();
+  const blank = { id: "", name: "", permissions: [] as Permission[], existing: false };
+  const [form, setForm] = useState(blank);
+  const [error, setError] = useState<string | null>(null);
+  const done = () => { void qc.invalidateQueries({ queryKey: ["roles"] }); void qc.invalidateQueries({ queryKey: ["users"] }); };
+  const save = useMutation({
+    mutationFn: () => api<Res<"/roles/{id}", "put">>(`/roles/${encodeURIComponent(form.id.trim())}`, { method: "PUT", body: { name: form.name, permissions: form.permissions } satisfies Req<"/roles/{id}", "put"> }),
+    onSuccess: () => { setForm(blank); setError(null); say(t("common.saved")); done(); },
+    onError: (e) => setError((e as Error).message),
+  });
+  const del = useMutation({
+    mutationFn: (id: string) => api(`/roles/${encodeURIComponent(id)}`, { method: "DELETE" }),
+    onSuccess: done,
+    onError: (e) => say((e as Error).message, "err"),
+  });
+  if (roles.q.isLoading) return <Loading />;
+  if (roles.q.error) return <ErrorBox error={roles.q.error} />;
+  const write = can("users:write");
+  const toggle = (p: Permission, on: boolean) => setForm({ ...form, permissions: on ? [...form.permissions, p] : form.permissions.filter((x) => x !== p) });
+  return (
+    <div className="grid g-2-1">
+      <Panel title={t("roles.title")}>
+        <table className="table" data-testid="role-table">
+          <thead><tr><th>{t("common.name")}</th><th>{t("roles.permissions")}</th><th>{t("common.actions")}</th></tr></thead>
+          <tbody>
+            {roles.items.map((r) => (
+              <tr key={r.id} data-testid="role-row" data-role={r.id}>
+                <td className="nowrap">
+                  {roles.label(r.id)} <span className="muted mono small">{r.id}</span>
+                  <div><span className="tag small">{r.builtin ? t("roles.builtin") : t("roles.custom")}</span></div>
+                </td>
+                <td><span className="tags">{r.permissions.map((p) => <span key={p.id} className="tag small" title={p.id}>{roles.permLabel(p)}</span>)}</span></td>
+                <td className="row-actions">
+                  {write && !r.builtin && (
+                    <>
+                      <button className="btn btn-sm" onClick={() => { setError(null); setForm({ id: r.id, name: r.name, permissions: r.permissions.map((p) => p.id), existing: true }); }}>{t("common.edit")}</button>
+                      <button className="icon-btn" aria-label={`${t("common.delete")} ${r.name}`} onClick={() => confirm(`${t("common.delete")} ${r.name}?`) && del.mutate(r.id)}><Trash2 size={14} aria-hidden /></button>
                     </>
                   )}
                 </td>
@@ -101,22 +248,121 @@ function Users({ say }: { say: Say }) {
           </tbody>
         </table>
       </Panel>
-      <Panel title={t("settings.newUser")}>
-        <form className="form" onSubmit={(e) => { e.preventDefault(); create.mutate(); }}>
-          <label>{t("login.username")}<input required value={form.username} onChange={(e) => setForm({ ...form, username: e.target.value })} /></label>
-          <label>{t("login.password")}<input required type="password" autoComplete="new-password" minLength={12} value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} /></label>
-          <label>{t("common.role")}
-            <select value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })}>{ROLES.map((r) => <option key={r} value={r}>{t(`role.${r}`)}</option>)}</select>
-          </label>
-          <label>{t("settings.org")}
-            <select value={form.org} onChange={(e) => setForm({ ...form, org: e.target.value })}>
-              <option value="">{me?.org ?? ""}</option>
-              {(orgs.data?.items ?? []).filter((o) => o.id !== me?.org).map((o) => <option key={o.id} value={o.id}>{o.name} ({o.id})</option>)}
-            </select>
-          </label>
-          <button className="btn btn-primary" type="submit"><Plus size={16} aria-hidden /> {t("common.create")}</button>
-        </form>
+      {write && (
+        <Panel title={form.existing ? `${t("roles.edit")}: ${form.name}` : t("roles.new")}>
+          <form className="form" data-testid="role-form" onSubmit={(e) => { e.preventDefault(); save.mutate(); }}>
+            <label>{t("roles.id")}<input name="role-id" required pattern="[a-z0-9_\-]{2,32}" maxLength={32} disabled={form.existing} value={form.id} onChange={(e) => setForm({ ...form, id: e.target.value })} placeholder="shift-lead" /></label>
+            <div className="muted small">{t("roles.idHint")}</div>
+            <label>{t("common.name")}<input name="role-name" required maxLength={64} value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} /></label>
+            <div className="field-label">{t("roles.permissions")}</div>
+            <div className="check-list perms" data-testid="role-permissions">
+              {roles.permissions.map((p) => (
+                <label key={p.id} title={p.id}>
+                  <input type="checkbox" value={p.id} checked={form.permissions.includes(p.id)} onChange={(e) => toggle(p.id, e.target.checked)} />
+                  {roles.permLabel(p)}
+                </label>
+              ))}
+            </div>
+            <Refusal error={error} testid="role-error" hint={t("roles.separationHint")} />
+            <div className="row">
+              <button className="btn btn-primary" type="submit"><Plus size={16} aria-hidden /> {form.existing ? t("common.save") : t("common.create")}</button>
+              {form.existing && <button className="btn" type="button" onClick={() => { setForm(blank); setError(null); }}>{t("common.cancel")}</button>}
+            </div>
+          </form>
+        </Panel>
+      )}
+    </div>
+  );
+}
+
+/** Settings → 组织: the caller's part of the tree, with the id each
+ * organisation's events carry and how data is bound to it. */
+function Orgs({ say }: { say: Say }) {
+  const { t } = useTranslation();
+  const f = useFormat();
+  const qc = useQueryClient();
+  const { can, user } = useAuth();
+  // Unscoped: the tab manages the caller's whole tree whatever the switcher shows.
+  const list = useQuery({ queryKey: ["orgs"], queryFn: () => api<Res<"/orgs">>("/orgs", { unscoped: true }) });
+  const [form, setForm] = useState({ id: "", name: "", parent: "" });
+  const [renaming, setRenaming] = useState<{ id: string; name: string } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  // The switcher offers what /auth/me lists: refresh it with the list.
+  const done = () => { setError(null); void qc.invalidateQueries({ queryKey: ["orgs"] }); void qc.invalidateQueries({ queryKey: ["me"] }); };
+  const fail = (e: Error) => setError(e.message);
+  const create = useMutation({
+    mutationFn: () => api<Res<"/orgs", "post">>("/orgs", { unscoped: true, body: { id: form.id.trim(), name: form.name.trim(), parent: form.parent || null } satisfies Req<"/orgs"> }),
+    onSuccess: () => { setForm({ id: "", name: "", parent: form.parent }); say(t("common.saved")); done(); },
+    onError: fail,
+  });
+  const rename = useMutation({
+    mutationFn: (r: { id: string; name: string }) => api(`/orgs/${encodeURIComponent(r.id)}`, { unscoped: true, method: "PATCH", body: { name: r.name.trim() } satisfies Req<"/orgs/{id}", "patch"> }),
+    onSuccess: () => { setRenaming(null); done(); },
+    onError: fail,
+  });
+  const del = useMutation({ mutationFn: (id: string) => api(`/orgs/${encodeURIComponent(id)}`, { unscoped: true, method: "DELETE" }), onSuccess: done, onError: fail });
+  if (list.isLoading) return <Loading />;
+  if (list.error) return <ErrorBox error={list.error} />;
+  const items = list.data!.items;
+  const write = can("orgs:write");
+  return (
+    <div className="grid g-2-1">
+      <Panel title={t("orgs.title")}>
+        <table className="table org-tree" data-testid="org-table">
+          <thead><tr><th>{t("common.name")}</th><th>{t("orgs.id")}</th><th>{t("common.created")}</th><th>{t("common.actions")}</th></tr></thead>
+          <tbody>
+            {orgTree(items).map((n) => (
+              <tr key={n.org.id} data-testid="org-row" data-org={n.org.id}>
+                <td style={{ paddingLeft: 10 + 20 * n.depth }}>
+                  {renaming?.id === n.org.id ? (
+                    <form className="row" onSubmit={(e) => { e.preventDefault(); rename.mutate(renaming); }}>
+                      <input aria-label={t("common.name")} required maxLength={64} value={renaming.name} onChange={(e) => setRenaming({ ...renaming, name: e.target.value })} />
+                      <button className="btn btn-sm btn-primary" type="submit">{t("common.save")}</button>
+                      <button className="btn btn-sm" type="button" onClick={() => setRenaming(null)}>{t("common.cancel")}</button>
+                    </form>
+                  ) : (
+                    <>{n.depth > 0 && <span className="muted">└ </span>}{n.org.name}{n.org.id === user?.org && <span className="tag small">{t("orgs.own")}</span>}</>
+                  )}
+                </td>
+                <td className="mono small">{n.org.id}</td>
+                <td className="small muted nowrap">{f.iso(n.org.created)}</td>
+                <td className="row-actions">
+                  {write && renaming?.id !== n.org.id && (
+                    <>
+                      <button className="btn btn-sm" onClick={() => setRenaming({ id: n.org.id, name: n.org.name })}>{t("orgs.rename")}</button>
+                      {n.org.id !== user?.org && <button className="icon-btn" aria-label={`${t("common.delete")} ${n.org.name}`} onClick={() => confirm(t("orgs.deleteConfirm", { name: n.org.name })) && del.mutate(n.org.id)}><Trash2 size={14} aria-hidden /></button>}
+                    </>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <div className="org-note" data-testid="org-note">
+          <p>{t("orgs.noteEvents")}</p>
+          <ul>
+            <li>{t("orgs.noteListener")} <code>org = "east-grid"</code>, <code>org_by_source = {"{"} "10.1.0.0/16" = "east-grid" {"}"}</code> (<code>taishi.toml</code>)</li>
+            <li>{t("orgs.noteToken")}</li>
+          </ul>
+        </div>
       </Panel>
+      {write && (
+        <Panel title={t("orgs.new")}>
+          <form className="form" data-testid="new-org" onSubmit={(e) => { e.preventDefault(); create.mutate(); }}>
+            <label>{t("orgs.id")}<input name="org-id" required pattern="[a-z0-9\-]{2,32}" maxLength={32} value={form.id} onChange={(e) => setForm({ ...form, id: e.target.value })} placeholder="east-grid" /></label>
+            <div className="muted small">{t("orgs.idHint")}</div>
+            <label>{t("common.name")}<input name="org-name" required maxLength={64} value={form.name} onChange={(e) => setForm({ ...form, name: e.target.value })} /></label>
+            <label>{t("orgs.parent")}
+              <select name="org-parent" value={form.parent} onChange={(e) => setForm({ ...form, parent: e.target.value })}>
+                <option value="">{t("orgs.ownParent")}</option>
+                {orgTree(items).map((n) => <option key={n.org.id} value={n.org.id}>{indented(n, `${n.org.name} (${n.org.id})`)}</option>)}
+              </select>
+            </label>
+            <Refusal error={error} testid="org-error" />
+            <button className="btn btn-primary" type="submit"><Plus size={16} aria-hidden /> {t("common.create")}</button>
+          </form>
+        </Panel>
+      )}
     </div>
   );
 }
@@ -125,32 +371,38 @@ function Tokens({ say }: { say: Say }) {
   const { t } = useTranslation();
   const f = useFormat();
   const qc = useQueryClient();
-  const { user } = useAuth();
+  const { user, org: scope, orgs, can } = useAuth();
+  const roles = useRoles();
   const tokens = useQuery({ queryKey: ["tokens"], queryFn: () => api<Res<"/tokens">>("/tokens") });
   const [name, setName] = useState("");
-  // Empty: the token holds the owner's own roles.
-  const [role, setRole] = useState<Role>("");
+  // None ticked: the token holds the owner's own roles.
+  const [picked, setPicked] = useState<string[]>([]);
+  const [org, setOrg] = useState(scope ?? user?.org ?? "");
   const [secret, setSecret] = useState<string | null>(null);
+  // Unscoped, as for a new user: the form names the organisation.
   const create = useMutation({
-    mutationFn: () => api<Res<"/tokens", "post">>("/tokens", { body: { name, roles: role ? [role] : null } satisfies Req<"/tokens"> }),
-    onSuccess: (tk) => { setSecret(tk.secret ?? null); setName(""); void qc.invalidateQueries({ queryKey: ["tokens"] }); },
+    mutationFn: () => api<Res<"/tokens", "post">>("/tokens", { unscoped: true, body: { name, roles: picked.length ? picked : null, org: org || null } satisfies Req<"/tokens"> }),
+    onSuccess: (tk) => { setSecret(tk.secret ?? null); setName(""); setPicked([]); void qc.invalidateQueries({ queryKey: ["tokens"] }); },
     onError: (e) => say((e as Error).message, "err"),
   });
   const del = useMutation({ mutationFn: (id: string) => api(`/tokens/${encodeURIComponent(id)}`, { method: "DELETE" }), onSuccess: () => void qc.invalidateQueries({ queryKey: ["tokens"] }) });
+  // A token grants no more than its owner: offer the roles within the owner's permissions.
+  const offered = roles.items.filter((r) => r.permissions.every((p) => can(p.id)));
   return (
     <div className="grid g-2-1">
       <Panel title={t("settings.tokens")}>
         {tokens.isLoading ? <Loading /> : tokens.error ? <ErrorBox error={tokens.error} /> : !tokens.data!.items.length ? <Empty text={t("settings.noTokens")} /> : (
           <table className="table">
-            <thead><tr><th>{t("common.name")}</th><th>{t("common.role")}</th><th>{t("settings.owner")}</th><th>{t("common.created")}</th><th>{t("common.lastUsed")}</th><th /></tr></thead>
+            <thead><tr><th>{t("common.name")}</th><th>{t("roles.roles")}</th><th>{t("settings.org")}</th><th>{t("settings.owner")}</th><th>{t("common.created")}</th><th>{t("common.lastUsed")}</th><th /></tr></thead>
             <tbody>
               {tokens.data!.items.map((tk) => (
                 <tr key={tk.id}>
                   <td>{tk.name} <span className="muted small mono">{tk.id}</span></td>
-                  <td>{tk.roles.map((r) => roleLabel(t, r)).join(" · ")}</td>
+                  <td>{tk.roles.map((r) => roles.label(r)).join(" · ")}</td>
+                  <td className="small">{orgName(orgs, tk.org)} <span className="muted mono">{tk.org}</span></td>
                   <td>{tk.owner}</td>
-                  <td className="small muted">{f.date(tk.created)}</td>
-                  <td className="small muted">{tk.last_used ? f.date(tk.last_used) : t("common.never")}</td>
+                  <td className="small muted nowrap">{f.iso(tk.created)}</td>
+                  <td className="small muted nowrap">{tk.last_used ? f.iso(tk.last_used) : t("common.never")}</td>
                   <td><button className="icon-btn" aria-label={`${t("common.delete")} ${tk.name}`} onClick={() => confirm(`${t("common.delete")} ${tk.name}?`) && del.mutate(tk.id)}><Trash2 size={14} aria-hidden /></button></td>
                 </tr>
               ))}
@@ -160,13 +412,11 @@ function Tokens({ say }: { say: Say }) {
       </Panel>
       <Panel title={t("settings.newToken")}>
         <form className="form" onSubmit={(e) => { e.preventDefault(); create.mutate(); }}>
-          <label>{t("common.name")}<input required value={name} onChange={(e) => setName(e.target.value)} placeholder="vector-dc01" /></label>
-          <label>{t("common.role")}
-            <select value={role} onChange={(e) => setRole(e.target.value as Role)}>
-              <option value="">{t("settings.ownRoles")}</option>
-              {ROLES.filter((r) => user?.roles.includes(r)).map((r) => <option key={r} value={r}>{t(`role.${r}`)}</option>)}
-            </select>
-          </label>
+          <label>{t("common.name")}<input required maxLength={64} value={name} onChange={(e) => setName(e.target.value)} placeholder="vector-dc01" /></label>
+          <div className="field-label">{t("roles.roles")}</div>
+          {offered.length > 0 && <RolePicker roles={offered} value={picked} onChange={setPicked} label={roles.label} testid="token-roles" />}
+          <div className="muted small">{t("settings.ownRolesHint")}</div>
+          <label>{t("settings.org")}<OrgSelect value={org} onChange={setOrg} testid="token-org" label={t("settings.org")} /></label>
           <button className="btn btn-primary" type="submit"><Plus size={16} aria-hidden /> {t("common.create")}</button>
         </form>
         {secret && (
@@ -253,11 +503,13 @@ function Outputs({ say }: { say: Say }) {
 
 function Password({ say }: { say: Say }) {
   const { t } = useTranslation();
+  const qc = useQueryClient();
   const [oldPw, setOld] = useState("");
   const [newPw, setNew] = useState("");
   const m = useMutation({
     mutationFn: () => api("/auth/password", { body: { old: oldPw, new: newPw } satisfies Req<"/auth/password"> }),
-    onSuccess: () => { setOld(""); setNew(""); say(t("settings.changed")); },
+    // /auth/me says whether the password has expired: ask it again.
+    onSuccess: () => { setOld(""); setNew(""); say(t("settings.changed")); void qc.invalidateQueries({ queryKey: ["me"] }); },
     onError: (e) => say((e as Error).message, "err"),
   });
   return (
