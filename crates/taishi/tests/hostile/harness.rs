@@ -68,7 +68,7 @@ struct Banner {
 }
 
 /// The tests' `admin` (see `Server::with_admin`).
-pub const ADMIN_PASSWORD: &str = "Hostile-admin-Passw0rd";
+pub const ADMIN_PASSWORD: &str = "Hostile-Harbor-Passw0rd";
 
 /// Starts `taishi serve --config cfg` and reads its banner up to `ready`.
 fn spawn(cfg: &Path, stderr: std::fs::File, failpoint: Option<&str>) -> (Child, Banner) {
