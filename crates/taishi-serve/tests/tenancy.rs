@@ -300,6 +300,82 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
     );
     assert_eq!(s, 409);
 
+    // The live stream: bob's ticks carry op-b's new alerts, never op-a's.
+    let stream = |c: &Client| {
+        let (base, auth) = (c.base.clone(), c.auth.clone());
+        std::thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(std::time::Duration::from_secs(7)))
+                .build()
+                .into();
+            let mut r = agent
+                .get(&format!("{base}/api/v1/stream"))
+                .header("authorization", &auth)
+                .call()
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            let mut out = Vec::new();
+            let mut reader = r.body_mut().as_reader();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut reader, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8_lossy(&out).into_owned()
+        })
+    };
+    let (ann_stream, bob_stream) = (stream(&ann), stream(&bob));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    send(&a_in, &[marker(30, "a-ws5", None)]);
+    send(&b_in, &[marker(31, "b-ws5", None)]);
+    let ticks = bob_stream.join().unwrap();
+    let ann_ticks = ann_stream.join().unwrap();
+    assert!(
+        ann_ticks.contains("a-ws5"),
+        "op-a's stream lacks its own alert: {ann_ticks}"
+    );
+    assert!(ticks.contains("event: tick"), "{ticks}");
+    assert!(
+        !ticks.contains("a-ws5"),
+        "op-a's alert in op-b's stream: {ticks}"
+    );
+    // (op-b switched the marker rule off above: its own alert is held back too.)
+    assert!(!ticks.contains("b-ws5"), "{ticks}");
+
+    // Intel hits: op-a's indicator hit is op-a's.
+    let top = |c: &Client| c.get("/api/v1/intel/hits/top").1.to_string();
+    assert!(top(&ann).contains("198.51.100.77"), "{}", top(&ann));
+    assert!(!top(&bob).contains("198.51.100.77"), "{}", top(&bob));
+    let (_, h) = bob.get("/api/v1/intel/hits?indicator=198.51.100.77");
+    assert_eq!(h["total"], 0, "{h}");
+
+    // An audit administrator of op-b reads op-b's records only.
+    let (s, b) = cert.post(
+        "/api/v1/users",
+        &json!({"username": "bo-aud", "password": "Copper-harbor-52", "roles": ["auditor"], "org": "op-b"}),
+    );
+    assert_eq!(s, 200, "{b}");
+    let aud = Client::login_as(addr, "bo-aud", "Copper-harbor-52", None);
+    let (s, p) = aud.get("/api/v1/audit?limit=1000");
+    assert_eq!(s, 200, "{p}");
+    let actors: std::collections::BTreeSet<String> = p["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["actor"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        actors.contains("bea") && actors.contains("bo-aud"),
+        "{actors:?}"
+    );
+    assert!(
+        !actors.contains("ana") && !actors.contains("admin"),
+        "{actors:?}"
+    );
+
     // Users and organisations: each sees its own subtree.
     let (_, orgs) = ann.get("/api/v1/orgs");
     let ids: Vec<&str> = orgs["items"]

@@ -123,6 +123,9 @@ pub struct AuditQuery {
 const MAX_FILTER: usize = 256;
 
 struct Filter {
+    /// The caller's organisations: an auditor of a member reads its own
+    /// organisation's records and those below, the top's auditor all.
+    scope: crate::state::Scope,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     actor: Option<String>,
@@ -131,7 +134,7 @@ struct Filter {
 }
 
 impl Filter {
-    fn of(q: &AuditQuery) -> R<Filter> {
+    fn of(q: &AuditQuery, caller: &Caller) -> R<Filter> {
         let (from, to) = parse_range(q.from.as_deref(), q.to.as_deref(), "now-7d")?;
         let text = |name: &str, v: &Option<String>| -> R<Option<String>> {
             match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -153,6 +156,7 @@ impl Filter {
             }
         };
         Ok(Filter {
+            scope: caller.scope.clone(),
             from,
             to,
             actor: text("actor", &q.actor)?,
@@ -162,7 +166,15 @@ impl Filter {
     }
 
     fn matches(&self, r: &Record) -> bool {
-        r.time >= self.from
+        // Records written before organisations existed say `default`: the
+        // top organisation's.
+        let org = if r.org == "default" {
+            crate::state::ROOT_ORG
+        } else {
+            r.org.as_str()
+        };
+        self.scope.contains(org)
+            && r.time >= self.from
             && r.time < self.to
             && self
                 .actor
@@ -338,7 +350,7 @@ async fn list(
     uri: axum::http::Uri,
     Query(q): Query<AuditQuery>,
 ) -> R<Json<AuditPage>> {
-    Filter::of(&q)?;
+    Filter::of(&q, &caller)?;
     let (limit, offset) = page(&app, q.limit, q.offset, 100, 1000)?;
     record_read(
         &app,
@@ -351,7 +363,7 @@ async fn list(
     .await;
     // Read again now the read is recorded: a `to` of now then covers the
     // record of this very read, as it does for every later reader.
-    let filter = Filter::of(&q)?;
+    let filter = Filter::of(&q, &caller)?;
     blocking(move || {
         // The newest `offset + limit` matches, oldest first; the walk goes
         // forward in time, so older ones fall out of the front.
@@ -487,7 +499,7 @@ async fn export(
     uri: axum::http::Uri,
     Query(q): Query<AuditQuery>,
 ) -> R<Response> {
-    Filter::of(&q)?;
+    Filter::of(&q, &caller)?;
     let format = match q.format.as_deref().unwrap_or("jsonl") {
         "jsonl" => Format::Jsonl,
         "csv" => Format::Csv,
@@ -508,7 +520,7 @@ async fn export(
         None,
     )
     .await;
-    let filter = Filter::of(&q)?;
+    let filter = Filter::of(&q, &caller)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(8);
     tokio::task::spawn_blocking(move || {
         let mut buf = Vec::with_capacity(CHUNK + 4096);
