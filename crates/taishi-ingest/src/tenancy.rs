@@ -34,14 +34,14 @@ impl OrgBinding {
         let mut v = Vec::new();
         if self.by_source.len() > MAX_SOURCE_PREFIXES {
             v.push(format!(
-                "org_by_source: {} entries, at most {MAX_SOURCE_PREFIXES}",
+                "{} entries, at most {MAX_SOURCE_PREFIXES}",
                 self.by_source.len()
             ));
         }
         for k in self.by_source.keys() {
             if parse_prefix(k).is_none() {
                 v.push(format!(
-                    "org_by_source: `{k}` is not an address or prefix (write 10.1.0.0/16 or 192.0.2.7)"
+                    "`{k}` is not an address or prefix (write 10.1.0.0/16 or 192.0.2.7)"
                 ));
             }
         }
@@ -115,9 +115,14 @@ impl Tenancy {
             return self.top.clone();
         };
         if !l.by_source.is_empty() {
+            // The listeners write the peer as `ip:port`.
             let sender = ev
                 .get_str(crate::syslog::SOURCE_ADDRESS_FIELD)
-                .and_then(|a| a.parse::<IpAddr>().ok());
+                .and_then(|a| {
+                    a.parse::<IpAddr>()
+                        .ok()
+                        .or_else(|| a.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+                });
             if let Some(ip) = sender {
                 if let Some((_, o)) = l.by_source.iter().find(|(n, _)| n.contains(&ip)) {
                     return o.clone();
@@ -173,7 +178,7 @@ mod tests {
         let mut batch = Batch::new(Arc::from("syslog"));
         batch.events = vec![
             ev("10.1.2.3", Some("op-z")),
-            ev("10.9.1.1", None),
+            ev("10.9.1.1:514", None),
             ev("192.0.2.7", None),
             ev("203.0.113.1", None),
             ev("not an address", None),

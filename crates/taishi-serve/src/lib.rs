@@ -220,14 +220,17 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             });
         }
     }
+    // An organisation a listener names exists from its first start on
+    // (under the top; rename it in the console): the config file is
+    // read before anyone can sign in to create it.
     for l in &config.listeners {
         for org in l.binding().orgs() {
-            state.org(org).with_context(|| {
-                format!(
-                    "listener `{}`: organisation `{org}` does not exist (create it first: POST /api/v1/orgs)",
-                    l.name()
-                )
-            })?;
+            if state.org(org).is_err() {
+                state
+                    .create_org(org, state::ROOT_ORG, org)
+                    .with_context(|| format!("listener `{}`: organisation `{org}`", l.name()))?;
+                tracing::info!(listener = %l.name(), org, "organisation created for a listener");
+            }
         }
     }
 

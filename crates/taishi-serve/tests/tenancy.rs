@@ -392,3 +392,78 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
         .unwrap()
         .contains(&json!("search")));
 }
+
+/// A listener binds what it receives: by the sender's address first
+/// (`org_by_source`), else its `org`; the organisations a listener names
+/// exist from the first start on.
+#[test]
+fn a_syslog_listener_binds_senders_to_organisations() {
+    use std::net::UdpSocket;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.listeners
+        .push(taishi_serve::config::Listener::SyslogUdp(
+            taishi_ingest::SyslogUdpConfig {
+                name: Some("plant-syslog".into()),
+                org: Some("plant".into()),
+                org_by_source: [("127.0.0.2".to_string(), "plant-b".to_string())].into(),
+                listen: "127.0.0.1:0".parse().unwrap(),
+            },
+        ));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
+    let addr = server.http_addr;
+    let to: std::net::SocketAddr = server
+        .listeners
+        .iter()
+        .find(|l| l.kind == "syslog-udp")
+        .unwrap()
+        .address
+        .parse()
+        .unwrap();
+    let cert = Client::login(addr, admin_password(&server));
+    let _run = Running {
+        rt,
+        server: Some(server),
+        _dir: dir,
+    };
+    let (_, orgs) = cert.get("/api/v1/orgs");
+    let ids: Vec<&str> = orgs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"plant") && ids.contains(&"plant-b"),
+        "{ids:?}"
+    );
+    let line = |host: &str| {
+        format!("<38>Nov 23 08:00:01 {host} sshd[4101]: Failed password for taishi-test from 203.0.113.1 port 50001 ssh2")
+    };
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .send_to(line("from-one").as_bytes(), to)
+        .unwrap();
+    UdpSocket::bind("127.0.0.2:0")
+        .unwrap()
+        .send_to(line("from-two").as_bytes(), to)
+        .unwrap();
+    let org_of = |host: &str| -> Option<String> {
+        let (_, r) = cert.post(
+            "/api/v1/search",
+            &json!({"query": format!("\"{host}\""), "from": "now-400d", "to": "now+1d"}),
+        );
+        r["events"].as_array()?.first()?["organization.id"]
+            .as_str()
+            .map(str::to_string)
+    };
+    assert!(wait_until(15, || org_of("from-two").is_some()
+        && org_of("from-one").is_some()));
+    assert_eq!(org_of("from-one").as_deref(), Some("plant"));
+    assert_eq!(org_of("from-two").as_deref(), Some("plant-b"));
+}
