@@ -299,6 +299,31 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
         b"203.0.113.9\n",
     );
     assert_eq!(s, 409);
+    // A sibling's indicators are absent from lists; the CERT's are shared.
+    let (s, r) = cert.post_raw(
+        "/api/v1/intel/import?name=cert-list&format=text",
+        "text/plain",
+        b"203.0.113.50\n",
+    );
+    assert_eq!(s, 200, "{r}");
+    let listed = |c: &Client| c.get("/api/v1/intel/indicators?limit=100").1.to_string();
+    assert!(listed(&ann).contains("198.51.100.77") && listed(&ann).contains("203.0.113.50"));
+    assert!(!listed(&bea).contains("198.51.100.77"), "{}", listed(&bea));
+    assert!(listed(&bea).contains("203.0.113.50"), "{}", listed(&bea));
+    assert!(!bea.get("/api/v1/intel").1["sources"]
+        .to_string()
+        .contains("a-list"));
+    assert_eq!(
+        bea.get("/api/v1/intel/indicators?source=a-list").1["total"],
+        0
+    );
+    // Nor may a member overwrite the CERT's source.
+    let (s, _) = bea.post_raw(
+        "/api/v1/intel/import?name=cert-list&format=text",
+        "text/plain",
+        b"203.0.113.9\n",
+    );
+    assert_eq!(s, 409);
 
     // The live stream: bob's ticks carry op-b's new alerts, never op-a's.
     let stream = |c: &Client| {

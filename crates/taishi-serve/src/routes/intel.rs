@@ -87,8 +87,46 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-async fn intel_status(State(app): State<S>) -> R<Json<IntelStatus>> {
-    blocking(move || Ok(Json(app.intel.sources()))).await
+/// Whether the caller may see a source: one of its own organisations'
+/// (or below), or one shared down to it from above (the top's are
+/// everyone's). A sibling's source is absent.
+fn source_visible(app: &crate::App, c: &Caller, source: &str) -> bool {
+    let gate = app.gate.current();
+    match gate.source_org(source) {
+        None => true,
+        Some(owner) => c.scope.contains(owner) || gate.source_applies(source, c.acting_org()),
+    }
+}
+
+/// Whether the caller may change a source: one of its organisations'
+/// (the top's: only callers who see the top).
+fn source_owned(app: &crate::App, c: &Caller, source: &str) -> R<()> {
+    let owner = app
+        .gate
+        .current()
+        .source_org(source)
+        .unwrap_or(crate::state::ROOT_ORG)
+        .to_string();
+    if c.scope.contains(&owner) {
+        Ok(())
+    } else {
+        Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no intel source `{source}` of yours"),
+        ))
+    }
+}
+
+async fn intel_status(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+) -> R<Json<IntelStatus>> {
+    blocking(move || {
+        let mut st = app.intel.sources();
+        st.sources.retain(|name, _| source_visible(&app, &c, name));
+        Ok(Json(st))
+    })
+    .await
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -127,7 +165,22 @@ async fn intel_indicators(
             limit,
             offset,
         };
-        let (total, items) = app.intel.search(&query).map_err(feed_error)?;
+        if query
+            .source
+            .as_deref()
+            .is_some_and(|s| !source_visible(&app, &c, s))
+        {
+            return Ok(Json(Page {
+                total: 0,
+                items: Vec::new(),
+            }));
+        }
+        let (mut total, mut items) = app.intel.search(&query).map_err(feed_error)?;
+        // Indicators of a sibling's source are left out (the total counts
+        // what was left out of this page too).
+        let before = items.len();
+        items.retain(|i| source_visible(&app, &c, &i.source));
+        total -= (before - items.len()) as u64;
         let values: Vec<&str> = items.iter().map(|i| i.value.as_str()).collect();
         let hits = app.state.intel_hit_counts(&values, &c.scope)?;
         let items = items
@@ -146,11 +199,14 @@ async fn intel_indicators(
     .await
 }
 
-async fn intel_feeds(State(app): State<S>) -> R<Json<Items<FeedStatus>>> {
+async fn intel_feeds(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+) -> R<Json<Items<FeedStatus>>> {
     blocking(move || {
-        Ok(Json(Items {
-            items: app.intel.feed_status().map_err(feed_error)?,
-        }))
+        let mut items = app.intel.feed_status().map_err(feed_error)?;
+        items.retain(|f| source_visible(&app, &c, &f.name));
+        Ok(Json(Items { items }))
     })
     .await
 }
@@ -197,8 +253,13 @@ fn feed_error(e: crate::intel::IntelError) -> ApiError {
     ApiError(code, e.to_string())
 }
 
-async fn intel_delete_feed(State(app): State<S>, Path(name): Path<String>) -> R<StatusCode> {
+async fn intel_delete_feed(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(name): Path<String>,
+) -> R<StatusCode> {
     blocking(move || {
+        source_owned(&app, &c, &name)?;
         app.intel.remove_feed(&name).map_err(feed_error)?;
         Ok(StatusCode::NO_CONTENT)
     })
@@ -237,8 +298,13 @@ fn imported(app: &S, report: ImportReport) -> R<Json<ImportAnswer>> {
 
 /// Pulls a feed now; its new indicators are then retro-hunted in the
 /// background, as after an import.
-async fn intel_pull_feed(State(app): State<S>, Path(name): Path<String>) -> R<Json<ImportAnswer>> {
+async fn intel_pull_feed(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(name): Path<String>,
+) -> R<Json<ImportAnswer>> {
     blocking(move || {
+        source_owned(&app, &c, &name)?;
         let report = app.intel.pull_feed(&name).map_err(feed_error)?;
         imported(&app, report)
     })
@@ -301,21 +367,28 @@ pub struct ImportQuery {
 /// (a source of the top organisation applies to all). A member cannot
 /// take over a source another organisation already owns.
 fn own_source(app: &crate::App, c: &Caller, name: &str) -> R<()> {
-    let org = c.acting_org();
     let gate = app.gate.current();
-    if let Some(owner) = gate.source_org(name) {
-        if owner != org && !c.scope.contains(owner) {
-            return Err(ApiError(
-                StatusCode::CONFLICT,
-                format!(
-                    "intel source `{name}` belongs to another organisation; choose another name"
-                ),
-            ));
+    // A source that exists without an owner row is the top's.
+    let owner = gate.source_org(name).map(str::to_string).or_else(|| {
+        app.intel
+            .sources()
+            .sources
+            .contains_key(name)
+            .then(|| crate::state::ROOT_ORG.to_string())
+    });
+    match owner {
+        // Ours (or below): it keeps its owner.
+        Some(owner) if c.scope.contains(&owner) => Ok(()),
+        Some(_) => Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("intel source `{name}` belongs to another organisation; choose another name"),
+        )),
+        None => {
+            app.state.set_source_org(name, c.acting_org())?;
+            app.gate.reload(&app.state)?;
+            Ok(())
         }
     }
-    app.state.set_source_org(name, org)?;
-    app.gate.reload(&app.state)?;
-    Ok(())
 }
 
 /// Imports a feed file; a retro-hunt for the new indicators follows in the
