@@ -323,7 +323,10 @@ fn sign_ins_and_changes_are_audited_and_an_edited_record_is_named() {
         .enumerate()
         .map(|(i, l)| {
             if i == line {
-                l.replacen("\"admin\"", "\"mallory\"", 1)
+                // The record's outcome, rewritten as if the call had failed.
+                let edited = l.replacen("\"success\"", "\"failed\"", 1);
+                assert_ne!(edited, l, "the record says success: {l}");
+                edited
             } else {
                 l.to_string()
             }
