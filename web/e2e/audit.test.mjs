@@ -11,6 +11,8 @@ import { launch, settings } from "./lib.mjs";
 const { url: URL_, api: API, auditor: AUDITOR, token: TOKEN, shots: SHOTS, profile } = settings();
 const PROFILE = `${profile}-audit`;
 const VIEWER = { username: "e2e-viewer", password: "Viewer-Pass-2026!x" };
+// What the auditor chooses in place of its one-time password.
+const AUDITOR_OWN = "Auditor-Own-Pass-2026!x";
 
 let ctx, page;
 
@@ -53,11 +55,37 @@ before(async () => {
   // the only page its role may read.
   assert.ok(AUDITOR, "scripts/e2e passes the auditor's one-time password");
   await signIn("auditor", AUDITOR);
-  await page.waitForURL(/\/audit/);
 });
 
 after(async () => {
   await ctx?.close();
+});
+
+test("a one-time password must be changed before anything else", async () => {
+  // The first start's password opens one page: choosing one's own.
+  const forced = page.getByTestId("forced-password");
+  await forced.waitFor();
+  assert.match(await forced.innerText(), /一次性密码/);
+  await shot("forced-password-zh-CN");
+  // The server agrees: nothing but the account routes answers meanwhile.
+  const denied = await page.evaluate(async () => (await fetch("/api/v1/audit")).status);
+  assert.equal(denied, 403);
+  await page.getByTestId("lang-switch").click();
+  await forced.getByText("Choose your own password").waitFor();
+  await shot("forced-password-en");
+  await page.getByTestId("lang-switch").click();
+  await forced.locator('input[name="old"]').fill(AUDITOR);
+  await forced.locator('input[name="new"]').fill(AUDITOR_OWN);
+  await forced.locator('input[name="again"]').fill(AUDITOR_OWN + "x");
+  await forced.locator('button[type="submit"]').click();
+  await forced.getByRole("alert").getByText("两次输入的新密码不一致").waitFor();
+  await forced.locator('input[name="again"]').fill(AUDITOR_OWN);
+  await forced.locator('button[type="submit"]').click();
+  // The change ends the session: back to sign-in, told so.
+  await page.getByTestId("password-changed").waitFor();
+  await shot("password-changed-zh-CN");
+  await signIn("auditor", AUDITOR_OWN);
+  await page.waitForURL(/\/audit/);
 });
 
 test("the audit page lists the trail in Chinese, newest first", async () => {

@@ -48,3 +48,12 @@ export async function waitFor(f, ms = 15000, step = 300) {
     await new Promise((r) => setTimeout(r, step));
   }
 }
+
+/** Signs `page` in on the console's sign-in page and waits to leave it. */
+export async function signIn(page, url, username, password) {
+  await page.goto(`${url}/login`);
+  await page.locator('input[name="username"]').fill(username);
+  await page.locator('input[name="password"]').fill(password);
+  await page.locator('button[type="submit"]').click();
+  await page.waitForURL((u) => !u.pathname.startsWith("/login"));
+}

@@ -9,7 +9,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { env, launch, settings, waitFor } from "./lib.mjs";
+import { env, launch, settings, waitFor, signIn } from "./lib.mjs";
 
 const { url: URL_, api: API, password: PASSWORD, shots: SHOTS, profile } = settings();
 const PROFILE = `${profile}-tenancy`;
@@ -49,11 +49,7 @@ const numberIn = async (loc) => Number((await loc.innerText()).replace(/[^\d]/g,
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
   ({ ctx, page } = await launch(PROFILE, { width: 1440, height: 900 }));
-  await page.goto(`${URL_}/login`);
-  await page.locator('input[name="username"]').fill("admin");
-  await page.locator('input[name="password"]').fill(PASSWORD);
-  await page.locator('button[type="submit"]').click();
-  await page.waitForURL((u) => !u.pathname.startsWith("/login"));
+  await signIn(page, URL_, "admin", PASSWORD);
 });
 
 after(async () => {

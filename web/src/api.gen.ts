@@ -1345,6 +1345,12 @@ export interface components {
              *     counts from here.
              */
             password_changed?: string | null;
+            /**
+             * @description Someone else set the password (a one-time password of the first
+             *     start, an administrator's reset): the account must choose its own
+             *     at its next sign-in before anything else.
+             */
+            must_change_password: boolean;
         };
         Login: {
             username: string;
@@ -1374,6 +1380,12 @@ export interface components {
              *     counts from here.
              */
             password_changed?: string | null;
+            /**
+             * @description Someone else set the password (a one-time password of the first
+             *     start, an administrator's reset): the account must choose its own
+             *     at its next sign-in before anything else.
+             */
+            must_change_password?: boolean;
             csrf?: string | null;
             /**
              * @description What the caller may do (its roles' union; a token's is capped by
@@ -1383,8 +1395,10 @@ export interface components {
             /** @description The organisations the caller sees (its own first, then those below). */
             orgs: components["schemas"]["Org"][];
             /**
-             * @description The password is older than `[auth.password] max_age_days`: the
-             *     console asks for a new one before anything else.
+             * @description The password is one-time (set by someone else: the first start, an
+             *     administrator) or older than `[auth.password] max_age_days`: the
+             *     server answers nothing but the account routes, and the console asks
+             *     for a new password before anything else.
              */
             password_expired: boolean;
         };
@@ -1416,6 +1430,12 @@ export interface components {
             roles: string[];
             /** @description The organisation (the caller's when absent); one the caller sees. */
             org?: string | null;
+            /**
+             * @description The user must choose its own password at its first sign-in (the
+             *     console asks so by default); false when absent.
+             * @default false
+             */
+            must_change_password?: boolean;
         };
         UserPatch: {
             roles?: string[] | null;
@@ -1423,6 +1443,12 @@ export interface components {
             disabled?: boolean | null;
             /** @description Moves the user to another organisation the caller sees. */
             org?: string | null;
+            /**
+             * @description With `password`: the user must choose its own at its next sign-in
+             *     (an administrator's reset; the console asks so by default).
+             * @default false
+             */
+            must_change_password?: boolean;
         };
         /** @description A whole list. */
         Items_Token: {
@@ -2009,13 +2035,23 @@ export interface components {
         OverviewAnswer: {
             from: string;
             to: string;
-            /** @description `low`, `guarded`, `elevated`, `high` or `severe` (last 24 h). */
+            /**
+             * @description `low`, `guarded`, `elevated`, `high` or `severe` (of the range:
+             *     `threat.level`).
+             */
             threat_level: string;
             /**
              * Format: double
-             * @description 0–100.
+             * @description 0–100 (`threat.score`).
              */
             threat_score: number;
+            /** @description The threat level of the range with the factors it comes from. */
+            threat: components["schemas"]["Threat"];
+            /**
+             * @description Which alert time the range selects alerts by (events always by
+             *     their own time).
+             */
+            time: components["schemas"]["AlertTime"];
             /** Format: uint64 */
             events_total: number;
             /** Format: uint64 */
@@ -2038,6 +2074,87 @@ export interface components {
             events_per_s: number;
             listeners: components["schemas"]["ListenerStatus"][];
         };
+        /**
+         * @description The threat level of a time range: the overview's gauge for the range
+         *     shown, and the live stream's for the last 24 hours. Explainable by
+         *     construction: it is computed from [`ThreatFactor`]s that are returned
+         *     with it and shown beside the gauge.
+         *
+         *     * Only open alerts count (closed ones are shown as `closed`): a threat
+         *       an analyst has dealt with is not a threat.
+         *     * Each distinct (rule, host) pair of a level counts once, with the
+         *       level's weight ([`THREAT_WEIGHTS`]): a rule firing a thousand times on
+         *       one host is one finding, the same rule on three hosts three.
+         *     * `score = 100 × (1 − e^(−W / 25))` over the sum `W` of the points: it
+         *       rises fast for the first findings and saturates, so one critical
+         *       finding alone is `guarded` (38), three high ones `elevated` (45), five
+         *       critical `severe` (91).
+         *     * Levels: below 20 `low`, 40 `guarded`, 60 `elevated`, 80 `high`, else
+         *       `severe`.
+         */
+        Threat: {
+            /**
+             * Format: double
+             * @description 0–100.
+             */
+            score: number;
+            /** @description `low`, `guarded`, `elevated`, `high` or `severe`. */
+            level: string;
+            /**
+             * Format: uint64
+             * @description Open alerts of the range.
+             */
+            open: number;
+            /**
+             * Format: uint64
+             * @description Hosts with an open alert in the range.
+             */
+            hosts: number;
+            /**
+             * Format: uint64
+             * @description Alerts of the range already closed (not counted).
+             */
+            closed: number;
+            /**
+             * Format: double
+             * @description The sum of the factors' points (`W` above).
+             */
+            points: number;
+            /** @description One per alert level with open alerts, highest first. */
+            factors: components["schemas"]["ThreatFactor"][];
+        };
+        /** @description One level's part of the threat score. */
+        ThreatFactor: {
+            /** @description The alert level (`critical` … `informational`). */
+            level: string;
+            /**
+             * Format: uint64
+             * @description Open alerts of that level.
+             */
+            alerts: number;
+            /**
+             * Format: uint64
+             * @description Distinct (rule, host) pairs among them: what is counted.
+             */
+            findings: number;
+            /**
+             * Format: double
+             * @description Points per finding.
+             */
+            weight: number;
+            /**
+             * Format: double
+             * @description `findings × weight`.
+             */
+            points: number;
+        };
+        /**
+         * @description Which of an alert's two times a range and a sort read: when Taishi
+         *     raised it (the default: an alert raised now about a log from two weeks
+         *     ago is news of today) or when its event happened.
+         * @enum {string}
+         */
+        AlertTime: "detected" | "event";
         TimeCount: {
             t: string;
             /** Format: uint64 */
@@ -2787,6 +2904,17 @@ export interface components {
             unrepresentable_events: number;
             /** Format: uint */
             open_writers: number;
+            /**
+             * Format: uint32
+             * @description How long events are kept, counted from when Taishi received them
+             *     (old logs imported today are kept this long from today).
+             */
+            retention_days: number;
+            /**
+             * Format: double
+             * @description The size cap (oldest days dropped first above it); 0 for none.
+             */
+            max_size_gib: number;
             /** @description The last background error (indexing, retention), if any. */
             error?: string | null;
         };
@@ -3500,6 +3628,11 @@ export interface operations {
                 offset?: number | null;
                 from?: string | null;
                 to?: string | null;
+                /**
+                 * @description Which time `from`, `to` and the time sort read: `detected` (default:
+                 *     when Taishi raised the alert) or `event` (when its event happened).
+                 */
+                time?: "detected" | "event" | null;
                 /** @description Groups only: `rule`, `host` or `source`. */
                 by?: string | null;
             };
@@ -3541,6 +3674,11 @@ export interface operations {
                 offset?: number | null;
                 from?: string | null;
                 to?: string | null;
+                /**
+                 * @description Which time `from`, `to` and the time sort read: `detected` (default:
+                 *     when Taishi raised the alert) or `event` (when its event happened).
+                 */
+                time?: "detected" | "event" | null;
                 /** @description Groups only: `rule`, `host` or `source`. */
                 by?: string | null;
             };
@@ -3952,6 +4090,11 @@ export interface operations {
                 from?: string | null;
                 /** @description Default `now`. */
                 to?: string | null;
+                /**
+                 * @description Which alert time the range selects alerts by: `detected` (default:
+                 *     when Taishi raised them) or `event` (when their events happened).
+                 */
+                time?: "detected" | "event" | null;
             };
             header?: never;
             path?: never;
@@ -4915,6 +5058,7 @@ export const auditOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>
 export const levelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Level"]> = ["informational", "low", "medium", "high", "critical"];
 export const alertStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AlertStatus"]> = ["new", "acknowledged", "closed"];
 export const resolutionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Resolution"]> = ["true_positive", "false_positive"];
+export const alertTimeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AlertTime"]> = ["detected", "event"];
 export const outputTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OutputType"]> = ["webhook", "dingtalk", "wecom", "feishu", "smtp", "syslog"];
 export const languageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Language"]> = ["en", "zh"];
 export const formatValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Format"]> = ["cef", "rfc5424", "card", "text"];

@@ -20,7 +20,7 @@ interface AuthState {
   org: string | null;
   /** Switches the organisation and refetches everything. */
   setOrg: (org: string | null) => Promise<void>;
-  /** The password is older than the policy allows: the console asks for a new one. */
+  /** The password is one-time or older than the policy allows: the console asks for a new one before anything else. */
   passwordExpired: boolean;
 }
 
@@ -35,11 +35,11 @@ const SIGNED_OUT: Me = { user: null, permissions: [], orgs: [], passwordExpired:
 /** The user `/auth/me` names (its fields sit beside `csrf`; all are absent
  * when the account no longer exists). */
 function userOf(m: Res<"/auth/me">): Me {
-  const { username, roles, org, disabled, created, last_login, password_changed } = m;
-  if (username === undefined || roles === undefined || org === undefined || disabled === undefined || created === undefined) {
+  const { username, roles, org, disabled, created, last_login, password_changed, must_change_password } = m;
+  if (username === undefined || roles === undefined || org === undefined || disabled === undefined || created === undefined || must_change_password === undefined) {
     return SIGNED_OUT;
   }
-  return { user: { username, roles, org, disabled, created, last_login, password_changed }, permissions: m.permissions, orgs: m.orgs, passwordExpired: m.password_expired };
+  return { user: { username, roles, org, disabled, created, last_login, password_changed, must_change_password }, permissions: m.permissions, orgs: m.orgs, passwordExpired: m.password_expired };
 }
 
 const Ctx = createContext<AuthState | null>(null);

@@ -42,11 +42,6 @@ export function makeFormat(lang: Lang) {
   const num = new Intl.NumberFormat(lang);
   const compact = new Intl.NumberFormat(lang, { notation: "compact", maximumFractionDigits: 1 });
   const dec = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 });
-  const dt = new Intl.DateTimeFormat(lang, {
-    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
-  });
-  const day = new Intl.DateTimeFormat(lang, { year: "numeric", month: "2-digit", day: "2-digit" });
-  const short = new Intl.DateTimeFormat(lang, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
   const rel = new Intl.RelativeTimeFormat(lang, { numeric: "auto" });
   const bytesUnits = ["B", "KiB", "MiB", "GiB", "TiB"];
   const toDate = (v: string | number | Date | null | undefined) => (v == null || v === "" ? null : new Date(v));
@@ -55,9 +50,12 @@ export function makeFormat(lang: Lang) {
     num: (n: number | null | undefined) => (n == null || Number.isNaN(n) ? "—" : num.format(n)),
     compact: (n: number | null | undefined) => (n == null ? "—" : compact.format(n)),
     dec: (n: number | null | undefined) => (n == null ? "—" : dec.format(n)),
+    /** A date and time for people, the same in every language: ISO 8601
+     * order in the browser's zone with the zone written out
+     * (`2026-12-06 08:25:19 +08:00`), never `12/06/2026`. */
     date: (v: string | number | Date | null | undefined) => {
       const d = toDate(v);
-      return d && !Number.isNaN(d.getTime()) ? dt.format(d) : "—";
+      return d && !Number.isNaN(d.getTime()) ? isoLocal(d).replace("T", " ").replace(/([+-]\d\d:\d\d)$/, " $1") : "—";
     },
     /** ISO 8601 in the browser's zone with its offset written out
      * (`2026-12-06T19:46:55+08:00`): no reader guesses the zone. */
@@ -67,11 +65,12 @@ export function makeFormat(lang: Lang) {
     },
     day: (v: string | number | Date | null | undefined) => {
       const d = toDate(v);
-      return d && !Number.isNaN(d.getTime()) ? day.format(d) : "—";
+      return d && !Number.isNaN(d.getTime()) ? isoLocal(d).slice(0, 10) : "—";
     },
+    /** Month, day and minute (`12-06 08:25`) for chart axes. */
     short: (v: string | number | Date | null | undefined) => {
       const d = toDate(v);
-      return d && !Number.isNaN(d.getTime()) ? short.format(d) : "—";
+      return d && !Number.isNaN(d.getTime()) ? isoLocal(d).slice(5, 16).replace("T", " ") : "—";
     },
     ago: (v: string | number | Date | null | undefined) => {
       const d = toDate(v);

@@ -1,4 +1,5 @@
-//! HTTP ingest: `POST /ingest` (NDJSON, or any format with `?format=`)
+//! HTTP ingest: `POST /ingest` (any format Taishi decodes, recognised by
+//! its content or named with `?format=`)
 //! and the Elasticsearch `_bulk` API with the endpoints shippers probe
 //! before sending (Vector, Fluent Bit, Logstash, Beats), returned as an
 //! [`axum::Router`] the service mounts beside its own API.
@@ -807,14 +808,25 @@ async fn ingest<S: IngestSink>(
     Query(params): Query<IngestParams>,
     req: Request,
 ) -> Response {
+    // `?format=` names the format. Without it the body's content decides,
+    // as `taishi parse` does: Zeek, auditd or CEF posted with curl's
+    // defaults are decoded as what they are, not refused as bad JSON. A
+    // body no probe recognises is read as JSON when the sender said JSON in
+    // its Content-Type (so its lines' errors are JSON's), else rejected
+    // whole with a reason that names `?format=`.
     let mut format = match params.format.as_deref() {
-        None | Some("ndjson") | Some("json") => Some(Format::Json),
-        Some("auto") => None,
+        None | Some("auto") => None,
+        Some("ndjson") | Some("json") => Some(Format::Json),
         Some(f) => match Format::from_str(f) {
             Ok(f) => Some(f),
             Err(e) => return es_error(StatusCode::BAD_REQUEST, "illegal_argument_exception", &e),
         },
     };
+    let says_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
     let source = peer_of(&req);
     let principal = principal_of(&req);
     // The turn and the budget come before the body is read: a request
@@ -846,8 +858,9 @@ async fn ingest<S: IngestSink>(
         }
         if decoder.is_none() && recognised {
             if format.is_none() && (pending.len() >= DETECT_BYTES || eof) {
-                format =
-                    taishi_decode::detect(&pending[..pending.len().min(DETECT_BYTES)]).map(|d| d.0);
+                format = taishi_decode::detect(&pending[..pending.len().min(DETECT_BYTES)])
+                    .map(|d| d.0)
+                    .or(says_json.then_some(Format::Json));
                 recognised = format.is_some();
             }
             if let Some(f) = format {
@@ -898,7 +911,8 @@ async fn ingest<S: IngestSink>(
                     Reject::new(
                         &c,
                         Location::offset(c.offset_base),
-                        "format not recognised; name it with ?format=",
+                        "format not recognised by its content; name it with ?format= \
+                         (json, syslog, cef, leef, eve, zeek, auditd, access, netflow, evtx)",
                     )
                     .raw(&piece),
                 ),

@@ -133,6 +133,68 @@ async fn ingest_ndjson_and_raw_formats() {
     assert_eq!((m.events_acked, m.rejects_acked), (4, 1));
 }
 
+/// Without `?format=`, a body is decoded as what its content is (as
+/// `taishi parse` does): Zeek, auditd and CEF posted with curl's default
+/// Content-Type were refused whole as malformed JSON before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_without_format_is_recognised_by_its_content() {
+    let sink = Arc::new(TestSink::open());
+    let (addr, _) = serve(HttpConfig::new("http"), sink.clone()).await;
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let zeek = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n\
+                #fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\n\
+                #types\ttime\tstring\taddr\tport\taddr\tport\tenum\n\
+                1700000000.000000\tC1\t10.0.0.1\t51000\t10.0.0.2\t443\ttcp\n";
+    let auditd =
+        "type=SYSCALL msg=audit(1700000000.123:42): arch=c000003e syscall=59 success=yes exit=0 \
+                  pid=4242 uid=0 comm=\"bash\" exe=\"/usr/bin/bash\"\n\
+                  type=EXECVE msg=audit(1700000000.123:42): argc=2 a0=\"ls\" a1=\"-l\"\n\
+                  type=EOE msg=audit(1700000000.123:42):\n";
+    let cef =
+        "CEF:0|Vendor|Product|1.0|100|Port scan|5|src=10.0.0.7 dst=10.0.0.2 spt=1234 dpt=22\n";
+    for (name, body, field, want) in [
+        ("zeek", zeek, "source.ip", "10.0.0.1"),
+        ("auditd", auditd, "process.pid", "4242"),
+        ("cef", cef, "source.ip", "10.0.0.7"),
+    ] {
+        let before = sink.events().len();
+        let r = request(addr, "POST", "/ingest", &form, body.as_bytes()).await;
+        assert_eq!(
+            r.status,
+            200,
+            "{name}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let j = r.json();
+        assert_eq!(
+            (j["accepted"].as_u64(), j["rejected"].as_u64()),
+            (Some(1), Some(0)),
+            "{name}: {j}"
+        );
+        let evs = sink.events();
+        assert_eq!(evs.len(), before + 1, "{name}");
+        let got = evs[before]
+            .get(field)
+            .map(|v| v.to_string().trim_matches('"').to_string());
+        assert_eq!(got.as_deref(), Some(want), "{name}: {:?}", evs[before]);
+    }
+    // Text no probe knows is refused whole, naming `?format=`; the same
+    // text declared JSON is read as JSON (its error is JSON's, per line).
+    let r = request(addr, "POST", "/ingest", &form, b"just some words\n").await;
+    assert_eq!(r.json()["rejected"], 1);
+    assert!(
+        r.json()["rejects"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("?format="),
+        "{}",
+        r.json()
+    );
+    let json = [("Content-Type", "application/x-ndjson")];
+    let r = request(addr, "POST", "/ingest", &json, b"just some words\n").await;
+    assert_eq!(r.json()["rejects"][0]["line"], 1, "{}", r.json());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bulk_answers_like_elasticsearch() {
     let sink = Arc::new(TestSink::open());

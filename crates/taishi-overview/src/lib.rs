@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
 use taishi_enrich::GeoIp;
-use taishi_state::{Scope, State, StateError, ROOT_ORG};
+use taishi_state::{AlertSpan, AlertTime, Scope, State, StateError, ThreatInputs, ROOT_ORG};
 use taishi_store::{AggResult, Aggregation, Filter, Store, TimeRange};
 
 /// Why a picture could not be made.
@@ -55,16 +55,53 @@ pub fn event_filter(scope: &Scope) -> Filter {
     Filter::Or(any)
 }
 
-/// The threat level of the last 24 h (the overview's gauge and the live
-/// stream's tick).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, JsonSchema)]
+/// The threat level of a time range: the overview's gauge for the range
+/// shown, and the live stream's for the last 24 hours. Explainable by
+/// construction: it is computed from [`ThreatFactor`]s that are returned
+/// with it and shown beside the gauge.
+///
+/// * Only open alerts count (closed ones are shown as `closed`): a threat
+///   an analyst has dealt with is not a threat.
+/// * Each distinct (rule, host) pair of a level counts once, with the
+///   level's weight ([`THREAT_WEIGHTS`]): a rule firing a thousand times on
+///   one host is one finding, the same rule on three hosts three.
+/// * `score = 100 × (1 − e^(−W / 25))` over the sum `W` of the points: it
+///   rises fast for the first findings and saturates, so one critical
+///   finding alone is `guarded` (38), three high ones `elevated` (45), five
+///   critical `severe` (91).
+/// * Levels: below 20 `low`, 40 `guarded`, 60 `elevated`, 80 `high`, else
+///   `severe`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct Threat {
     /// 0–100.
     pub score: f64,
     /// `low`, `guarded`, `elevated`, `high` or `severe`.
     pub level: &'static str,
-    /// Open alerts of the last 24 h.
+    /// Open alerts of the range.
     pub open: u64,
+    /// Hosts with an open alert in the range.
+    pub hosts: u64,
+    /// Alerts of the range already closed (not counted).
+    pub closed: u64,
+    /// The sum of the factors' points (`W` above).
+    pub points: f64,
+    /// One per alert level with open alerts, highest first.
+    pub factors: Vec<ThreatFactor>,
+}
+
+/// One level's part of the threat score.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct ThreatFactor {
+    /// The alert level (`critical` … `informational`).
+    pub level: String,
+    /// Open alerts of that level.
+    pub alerts: u64,
+    /// Distinct (rule, host) pairs among them: what is counted.
+    pub findings: u64,
+    /// Points per finding.
+    pub weight: f64,
+    /// `findings × weight`.
+    pub points: f64,
 }
 
 impl Default for Threat {
@@ -73,18 +110,46 @@ impl Default for Threat {
             score: 0.0,
             level: "low",
             open: 0,
+            hosts: 0,
+            closed: 0,
+            points: 0.0,
+            factors: Vec::new(),
         }
     }
 }
 
-/// Threat score 0–100, its level name, and open alerts, over the 24 h
-/// before `now`.
-pub fn threat(state: &State, scope: &Scope, now: DateTime<Utc>) -> Result<Threat, StateError> {
-    let from = (now - TimeDelta::hours(24)).timestamp_micros();
-    let (_, open, lv) = state.alert_counts(from, now.timestamp_micros() + 1, scope)?;
-    // Weighted so that one critical outweighs many lows.
-    let w = 0.2 * lv[1] as f64 + 1.0 * lv[2] as f64 + 4.0 * lv[3] as f64 + 10.0 * lv[4] as f64;
-    let score = 100.0 * (1.0 - (-w / 20.0).exp());
+/// Points per finding, by level rank (informational, low, medium, high,
+/// critical): one critical weighs as much as 24 lows.
+pub const THREAT_WEIGHTS: [f64; 5] = [0.0, 0.5, 2.0, 5.0, 12.0];
+/// The `W` at which the score reaches 63 (1 − 1/e).
+const THREAT_SCALE: f64 = 25.0;
+
+/// The threat of the open alerts in `[from, to)` by the `time` chosen.
+pub fn threat(
+    state: &State,
+    scope: &Scope,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    time: AlertTime,
+) -> Result<Threat, StateError> {
+    let i = state.threat_inputs(from.timestamp_micros(), to.timestamp_micros(), time, scope)?;
+    Ok(threat_of(&i))
+}
+
+/// The score of given inputs (see [`Threat`]).
+pub fn threat_of(i: &ThreatInputs) -> Threat {
+    let factors: Vec<ThreatFactor> = (0..5)
+        .rev()
+        .filter(|&l| i.open[l] > 0)
+        .map(|l| ThreatFactor {
+            level: taishi_alert::Level::from_rank(l as i64).name().to_string(),
+            alerts: i.open[l],
+            findings: i.pairs[l],
+            weight: THREAT_WEIGHTS[l],
+            points: THREAT_WEIGHTS[l] * i.pairs[l] as f64,
+        })
+        .collect();
+    let points: f64 = factors.iter().map(|f| f.points).sum();
+    let score = 100.0 * (1.0 - (-points / THREAT_SCALE).exp());
     let level = match score {
         s if s < 20.0 => "low",
         s if s < 40.0 => "guarded",
@@ -92,11 +157,15 @@ pub fn threat(state: &State, scope: &Scope, now: DateTime<Utc>) -> Result<Threat
         s if s < 80.0 => "high",
         _ => "severe",
     };
-    Ok(Threat {
+    Threat {
         score: (score * 10.0).round() / 10.0,
         level,
-        open,
-    })
+        open: i.open.iter().sum(),
+        hosts: i.hosts,
+        closed: i.closed,
+        points,
+        factors,
+    }
 }
 
 fn interval_for(span: TimeDelta) -> TimeDelta {
@@ -129,9 +198,10 @@ pub struct OverviewCache {
     entries: Mutex<HashMap<CacheKey, (Instant, Overview)>>,
 }
 
-/// `from` and `to` as the client sent them, the alert generation, and
-/// the scope (two organisations never share a picture).
-type CacheKey = (String, String, u64, String);
+/// `from` and `to` as the client sent them, the alert time chosen, the
+/// alert generation, and the scope (two organisations never share a
+/// picture).
+type CacheKey = (String, String, AlertTime, u64, String);
 
 const OVERVIEW_TTL: Duration = Duration::from_secs(5);
 
@@ -144,6 +214,7 @@ impl OverviewCache {
         src: Sources,
         (from, to): (&str, &str),
         range: TimeRange,
+        time: AlertTime,
     ) -> Result<Overview, OverviewError> {
         let scope = match src.scope {
             Scope::All => "*".to_string(),
@@ -152,6 +223,7 @@ impl OverviewCache {
         let key = (
             from.to_string(),
             to.to_string(),
+            time,
             src.state.generation(),
             scope,
         );
@@ -163,7 +235,7 @@ impl OverviewCache {
                 }
             }
         }
-        let v = overview(src, range)?;
+        let v = overview(src, range, time)?;
         let mut c = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         c.retain(|_, (t, _)| t.elapsed() < OVERVIEW_TTL);
         c.insert(key, (Instant::now(), v.clone()));
@@ -194,10 +266,16 @@ const TACTICS: &[&str] = &[
 pub struct Overview {
     pub from: String,
     pub to: String,
-    /// `low`, `guarded`, `elevated`, `high` or `severe` (last 24 h).
+    /// `low`, `guarded`, `elevated`, `high` or `severe` (of the range:
+    /// `threat.level`).
     pub threat_level: &'static str,
-    /// 0–100.
+    /// 0–100 (`threat.score`).
     pub threat_score: f64,
+    /// The threat level of the range with the factors it comes from.
+    pub threat: Threat,
+    /// Which alert time the range selects alerts by (events always by
+    /// their own time).
+    pub time: AlertTime,
     pub events_total: u64,
     pub alerts_total: u64,
     pub alerts_open: u64,
@@ -321,7 +399,11 @@ fn source(geo: &GeoIp, ip: &str, count: u64) -> SourceCount {
 }
 
 /// Computes the picture of a time range.
-pub fn overview(src: Sources, range: TimeRange) -> Result<Overview, OverviewError> {
+pub fn overview(
+    src: Sources,
+    range: TimeRange,
+    time: AlertTime,
+) -> Result<Overview, OverviewError> {
     let span = range.to - range.from;
     let interval = interval_for(span);
     let hist = src.store.aggregate(
@@ -347,14 +429,22 @@ pub fn overview(src: Sources, range: TimeRange) -> Result<Overview, OverviewErro
         _ => 0,
     };
     let (fu, tu) = (range.from.timestamp_micros(), range.to.timestamp_micros());
-    let (alerts_total, alerts_open, by_level) = src.state.alert_counts(fu, tu, src.scope)?;
+    let (alerts_total, alerts_open, by_level) = src.state.alert_counts(fu, tu, time, src.scope)?;
 
     let step = interval.num_microseconds().unwrap_or(i64::MAX).max(1);
     let start = fu - fu.rem_euclid(step);
     let nb = ((tu - start) / step + 1).clamp(1, 10_000) as usize;
-    let agg = src
-        .state
-        .alert_overview(fu, tu, start, step, 20, src.scope)?;
+    let agg = src.state.alert_overview(
+        AlertSpan {
+            from_us: fu,
+            to_us: tu,
+            time,
+        },
+        start,
+        step,
+        20,
+        src.scope,
+    )?;
     let mut over = vec![[0u64; 5]; nb];
     for (b, level, n) in &agg.over_time {
         over[(*b).clamp(0, nb as i64 - 1) as usize][(*level).clamp(0, 4) as usize] += n;
@@ -404,13 +494,15 @@ pub fn overview(src: Sources, range: TimeRange) -> Result<Overview, OverviewErro
         .collect();
     let mut matrix: Vec<_> = matrix.into_iter().collect();
     matrix.sort_by_key(|m| std::cmp::Reverse(m.1));
-    let threat = threat(src.state, src.scope, Utc::now())?;
+    let threat = threat(src.state, src.scope, (range.from, range.to), time)?;
     let level = |l: &i64| taishi_alert::Level::from_rank(*l).name().to_string();
     Ok(Overview {
         from: range.from.to_rfc3339(),
         to: range.to.to_rfc3339(),
         threat_level: threat.level,
         threat_score: threat.score,
+        time,
+        threat,
         events_total,
         alerts_total,
         alerts_open,

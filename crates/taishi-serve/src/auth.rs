@@ -98,6 +98,10 @@ pub struct Caller {
     /// The session's CSRF value when the caller came with a session cookie
     /// (it must be echoed in a header on unsafe methods); None for tokens.
     pub csrf: Option<String>,
+    /// A session whose password is one-time (set by someone else) or past
+    /// the policy's age: only the `account` routes answer until it is
+    /// changed.
+    pub must_change_password: bool,
 }
 
 impl Caller {

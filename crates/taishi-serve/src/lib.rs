@@ -213,6 +213,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             // Generated, 20 characters of 55: no policy to apply.
             let hash = taishi_auth::hash_password(&pw)?;
             state.create_user(role.id(), state::ROOT_ORG, &[role.id().to_string()], &hash)?;
+            // Printed once in the log: its holder chooses its own at the
+            // first sign-in (the server answers nothing else before).
+            state.set_must_change(role.id(), true)?;
             first_accounts.push(FirstAccount {
                 username: role.id().to_string(),
                 role: *role,

@@ -204,10 +204,12 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
         assert_eq!(s, 200, "{b}");
     }
     assert!(wait_until(15, || {
-        let (_, r) = cert.get("/api/v1/alerts?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z");
+        let (_, r) =
+            cert.get("/api/v1/alerts?time=event&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z");
         r["total"] == 3
     }));
-    let (_, r) = cert.get("/api/v1/alerts?from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z");
+    let (_, r) =
+        cert.get("/api/v1/alerts?time=event&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z");
     for a in r["items"].as_array().unwrap() {
         alert_of.insert(
             a["org"].as_str().unwrap().to_string(),

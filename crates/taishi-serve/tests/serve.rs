@@ -371,7 +371,7 @@ fn every_listener_feeds_detection_and_triage() {
 
     // Overview: events over time, alerts by level and rule, ATT&CK, listeners.
     let o = c
-        .get("/api/v1/overview?from=2026-11-22T00:00:00Z&to=2026-11-24T00:00:00Z")
+        .get("/api/v1/overview?time=event&from=2026-11-22T00:00:00Z&to=2026-11-24T00:00:00Z")
         .1;
     assert_eq!(o["alerts_by_level"]["high"], 9, "{o}");
     assert!(o["events_total"].as_u64().unwrap() >= 45, "{o}");
@@ -574,4 +574,111 @@ fn metrics_show_every_listener_series_with_help_and_type() {
         assert!(of("netflow")["kernel_dropped"].is_u64(), "{listeners:?}");
     }
     assert!(of("syslog-tcp")["kernel_dropped"].is_null());
+}
+
+/// A session of `username` with `password`: its cookie and CSRF value.
+fn sign_in(agent: &ureq::Agent, base: &str, username: &str, password: &str) -> (u16, String, J) {
+    let mut r = agent
+        .post(&format!("{base}/api/v1/auth/login"))
+        .send_json(json!({"username": username, "password": password}))
+        .unwrap();
+    let status = r.status().as_u16();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string())
+        .unwrap_or_default();
+    let body: J = r.body_mut().read_json().unwrap_or(J::Null);
+    (status, cookie, body)
+}
+
+/// Issue 13, item 15: a one-time password (the first start's, or one an
+/// administrator set with "must change") opens the account routes only;
+/// the change ends the session; the new password opens everything the
+/// roles allow. An administrator's reset can ask for it again.
+#[test]
+fn a_one_time_password_must_be_changed_before_anything_else() {
+    let (srv, admin) = start(false);
+    let s = srv.server.as_ref().unwrap();
+    let base = format!("http://{}", s.http_addr);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let get = |path: &str, cookie: &str| {
+        let mut r = agent
+            .get(&format!("{base}{path}"))
+            .header("cookie", cookie)
+            .call()
+            .unwrap();
+        let st = r.status().as_u16();
+        (st, r.body_mut().read_json::<J>().unwrap_or(J::Null))
+    };
+    let one_time = s
+        .first_accounts
+        .iter()
+        .find(|a| a.username == "sysadmin")
+        .unwrap()
+        .password
+        .clone();
+    let (st, cookie, body) = sign_in(&agent, &base, "sysadmin", &one_time);
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body["user"]["must_change_password"], true, "{body}");
+    let (st, e) = get("/api/v1/users", &cookie);
+    assert_eq!(st, 403, "{e}");
+    let msg = e["error"].as_str().unwrap();
+    assert!(
+        msg.starts_with("password_change_required") && msg.contains("请先修改密码"),
+        "{msg}"
+    );
+    let (st, me) = get("/api/v1/auth/me", &cookie);
+    assert_eq!((st, &me["password_expired"]), (200, &J::Bool(true)), "{me}");
+    // The change: the account route answers, and ends the session.
+    let own = "Keeper-of-Ports-2026";
+    let r = agent
+        .post(&format!("{base}/api/v1/auth/password"))
+        .header("cookie", &cookie)
+        .header("x-taishi-csrf", body["csrf"].as_str().unwrap())
+        .send_json(json!({"old": one_time, "new": own}))
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(
+        get("/api/v1/auth/me", &cookie).0,
+        401,
+        "the old session ended"
+    );
+    let (st, cookie, body) = sign_in(&agent, &base, "sysadmin", own);
+    assert_eq!(st, 200);
+    assert_eq!(body["user"]["must_change_password"], false, "{body}");
+    assert_eq!(get("/api/v1/users", &cookie).0, 200);
+
+    // An administrator's new account with "must change", and a reset.
+    let (st, u) = admin.post(
+        "/api/v1/users",
+        &json!({"username": "nina", "password": "Set-By-Admin-2026", "roles": ["analyst"],
+                "must_change_password": true}),
+    );
+    assert_eq!(st, 200, "{u}");
+    assert_eq!(u["must_change_password"], true, "{u}");
+    let (_, cookie, _) = sign_in(&agent, &base, "nina", "Set-By-Admin-2026");
+    assert_eq!(get("/api/v1/alerts", &cookie).0, 403);
+    // Without the flag an API-made account works at once (scripts, loaders).
+    let (st, _) = admin.post(
+        "/api/v1/users",
+        &json!({"username": "otto", "password": "Set-By-Script-2026", "roles": ["analyst"]}),
+    );
+    assert_eq!(st, 200);
+    let (_, cookie, _) = sign_in(&agent, &base, "otto", "Set-By-Script-2026");
+    assert_eq!(get("/api/v1/alerts", &cookie).0, 200);
+    let (st, u) = admin.patch(
+        "/api/v1/users/otto",
+        &json!({"password": "Reset-By-Admin-2026", "must_change_password": true}),
+    );
+    assert_eq!(st, 200, "{u}");
+    let (_, cookie, _) = sign_in(&agent, &base, "otto", "Reset-By-Admin-2026");
+    assert_eq!(
+        get("/api/v1/alerts", &cookie).0,
+        403,
+        "a reset asks for a new one"
+    );
 }

@@ -151,7 +151,7 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
 
     let alert_hosts = |c: &Client| -> Vec<String> {
         let (s, r) = c.get(&format!(
-            "/api/v1/alerts?from={}&to={}&limit=100",
+            "/api/v1/alerts?time=event&from={}&to={}&limit=100",
             RANGE.0, RANGE.1
         ));
         assert_eq!(s, 200, "{r}");
@@ -168,7 +168,10 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
     assert_eq!(alert_hosts(&ann), ["a-ws1", "a-ws2", "a1-ws1"]);
     assert_eq!(alert_hosts(&bob), ["b-ws1", "b-ws2"]);
     // A sibling's alert by id is as absent as a missing one.
-    let (_, r) = ann.get(&format!("/api/v1/alerts?from={}&to={}", RANGE.0, RANGE.1));
+    let (_, r) = ann.get(&format!(
+        "/api/v1/alerts?time=event&from={}&to={}",
+        RANGE.0, RANGE.1
+    ));
     let a_id = r["items"][0]["id"].as_str().unwrap().to_string();
     assert_eq!(bob.get(&format!("/api/v1/alerts/{a_id}")).0, 404);
     assert_eq!(ann.get(&format!("/api/v1/alerts/{a_id}")).0, 200);
@@ -177,8 +180,11 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
     // The overview: each its own alerts; the platform's figures only for
     // the CERT.
     let overview = |c: &Client| {
-        c.get(&format!("/api/v1/overview?from={}&to={}", RANGE.0, RANGE.1))
-            .1
+        c.get(&format!(
+            "/api/v1/overview?time=event&from={}&to={}",
+            RANGE.0, RANGE.1
+        ))
+        .1
     };
     let (oa, ob, oc) = (overview(&ann), overview(&bob), overview(&cert));
     assert_eq!(
@@ -197,7 +203,7 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
 
     // Alert groups and the field list follow the same scope.
     let (_, g) = bob.get(&format!(
-        "/api/v1/alerts/groups?by=host&from={}&to={}",
+        "/api/v1/alerts/groups?by=host&time=event&from={}&to={}",
         RANGE.0, RANGE.1
     ));
     assert!(!g.to_string().contains("a-ws"), "{g}");
@@ -216,7 +222,7 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
             .into();
         let mut r = agent
             .get(&format!(
-                "{}/api/v1/alerts?from={}&to={}&limit=100",
+                "{}/api/v1/alerts?time=event&from={}&to={}&limit=100",
                 c.base, RANGE.0, RANGE.1
             ))
             .header("authorization", &c.auth)
@@ -278,7 +284,7 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
     send(&b_in, &[contact(21, "b-ws4")]);
     let intel_hosts = || -> Vec<String> {
         let (_, r) = cert.get(&format!(
-            "/api/v1/alerts?from={}&to={}&limit=100",
+            "/api/v1/alerts?time=event&from={}&to={}&limit=100",
             RANGE.0, RANGE.1
         ));
         r["items"]

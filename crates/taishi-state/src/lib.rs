@@ -124,9 +124,14 @@ pub struct User {
     /// When the password was last set (RFC 3339); the policy's expiry
     /// counts from here.
     pub password_changed: Option<String>,
+    /// Someone else set the password (a one-time password of the first
+    /// start, an administrator's reset): the account must choose its own
+    /// at its next sign-in before anything else.
+    pub must_change_password: bool,
 }
 
-const USER_COLUMNS: &str = "username, role, org, disabled, created, last_login, pw_changed";
+const USER_COLUMNS: &str =
+    "username, role, org, disabled, created, last_login, pw_changed, must_change";
 
 fn row_user(r: &Row) -> std::result::Result<User, DbError> {
     Ok(User {
@@ -137,6 +142,7 @@ fn row_user(r: &Row) -> std::result::Result<User, DbError> {
         created: r.get(4)?,
         last_login: r.get(5)?,
         password_changed: r.get(6)?,
+        must_change_password: r.get::<_, i64>(7)? != 0,
     })
 }
 
@@ -176,6 +182,10 @@ pub struct Session {
     pub roles: Vec<String>,
     pub org: String,
     pub csrf: String,
+    /// The account must change its password (see `User`).
+    pub must_change_password: bool,
+    /// When its password was last set, for the policy's expiry.
+    pub password_changed: Option<String>,
 }
 
 /// An alert as the API shows it (see API.md): the detection's alert with
@@ -196,6 +206,45 @@ struct Body {
     context: J,
 }
 
+/// Which of an alert's two times a range and a sort read: when Taishi
+/// raised it (the default: an alert raised now about a log from two weeks
+/// ago is news of today) or when its event happened.
+#[derive(
+    Debug, Default, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertTime {
+    #[default]
+    Detected,
+    Event,
+}
+
+impl AlertTime {
+    /// The column holding this time (microseconds since the epoch).
+    fn column(self) -> &'static str {
+        match self {
+            AlertTime::Detected => "detected",
+            AlertTime::Event => "ts",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AlertTime> {
+        match s {
+            "detected" => Some(AlertTime::Detected),
+            "event" => Some(AlertTime::Event),
+            _ => None,
+        }
+    }
+}
+
+/// `[from_us, to_us)` of the alerts' `time`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertSpan {
+    pub from_us: i64,
+    pub to_us: i64,
+    pub time: AlertTime,
+}
+
 /// Filters of the alert list (`GET /api/v1/alerts`).
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct AlertFilter {
@@ -211,6 +260,9 @@ pub struct AlertFilter {
     pub from_us: Option<i64>,
     #[serde(skip)]
     pub to_us: Option<i64>,
+    /// The time `from_us`/`to_us` and the time sorts read.
+    #[serde(skip)]
+    pub time: AlertTime,
     pub sort: Option<String>,
     pub limit: Option<usize>,
     pub offset: Option<usize>,
@@ -269,16 +321,27 @@ impl AlertFilter {
                  OR source_ip {like_op} {like} ESCAPE '\\' OR id = {id})"
             ));
         }
+        let col = self.time.column();
         if let Some(f) = self.from_us {
             let a = arg(&mut p, f.into());
-            w.push(format!("ts >= {a}"));
+            w.push(format!("{col} >= {a}"));
         }
         if let Some(t) = self.to_us {
             let a = arg(&mut p, t.into());
-            w.push(format!("ts < {a}"));
+            w.push(format!("{col} < {a}"));
         }
         (w.join(" AND "), p)
     }
+}
+
+/// What the threat level of a range is computed from (see
+/// `State::threat_inputs`); arrays are indexed by level rank.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ThreatInputs {
+    pub open: [u64; 5],
+    pub pairs: [u64; 5],
+    pub hosts: u64,
+    pub closed: u64,
 }
 
 /// The overview's alert aggregations over a time range (see
@@ -323,6 +386,12 @@ fn named<T>(r: &Row, col: &str, parse: fn(&str) -> Option<T>) -> std::result::Re
 
 fn kind_of(s: &str) -> Option<AlertKind> {
     serde_json::from_value(J::String(s.into())).ok()
+}
+
+/// An alert's detection time in microseconds: its `created` (RFC 3339, as
+/// the records write it), else `fallback` (the event time).
+fn detected_micros(created: &str, fallback: i64) -> i64 {
+    DateTime::parse_from_rfc3339(created).map_or(fallback, |t| t.timestamp_micros())
 }
 
 fn row_alert(r: &Row) -> std::result::Result<Alert, DbError> {
@@ -603,10 +672,13 @@ impl State {
                 params![username, PASSWORD_HISTORY as i64],
             )?;
         }
+        // A new password is the account's own unless the caller then says
+        // otherwise (`set_must_change`).
         let n = tx.execute(
             "UPDATE users SET role = coalesce(?1, role), pw_hash = coalesce(?2, pw_hash),
              disabled = coalesce(?3, disabled), org = coalesce(?4, org),
-             pw_changed = CASE WHEN ?2 IS NULL THEN pw_changed ELSE ?5 END WHERE username = ?6",
+             pw_changed = CASE WHEN ?2 IS NULL THEN pw_changed ELSE ?5 END,
+             must_change = CASE WHEN ?2 IS NULL THEN must_change ELSE 0 END WHERE username = ?6",
             params![
                 roles.map(roles_text),
                 pw_hash,
@@ -626,6 +698,19 @@ impl State {
         })?;
         self.user(username)?
             .ok_or_else(|| StateError::NotFound(username.into()))
+    }
+
+    /// Marks (or clears) that the account must choose its own password at
+    /// its next sign-in.
+    pub fn set_must_change(&self, username: &str, must: bool) -> Result<()> {
+        let n = self.db().execute(
+            "UPDATE users SET must_change = ?1 WHERE username = ?2",
+            params![i64::from(must), username],
+        )?;
+        if n == 0 {
+            return Err(StateError::NotFound(format!("no user `{username}`")));
+        }
+        Ok(())
     }
 
     pub fn delete_user(&self, username: &str) -> Result<()> {
@@ -742,7 +827,8 @@ impl State {
         let s = self
             .reader()
             .query_row(
-                "SELECT s.username, u.role, u.org, s.csrf, s.last_seen FROM sessions s
+                "SELECT s.username, u.role, u.org, s.csrf, s.last_seen, u.must_change, u.pw_changed
+                 FROM sessions s
                  JOIN users u ON u.username = s.username
                  WHERE s.id_hash = ?1 AND s.expires >= ?2 AND s.last_seen >= ?3 AND u.disabled = 0",
                 params![id_hash, now, now - idle_secs],
@@ -753,6 +839,8 @@ impl State {
                             roles: roles_of(&r.get::<_, String>(1)?),
                             org: r.get(2)?,
                             csrf: r.get(3)?,
+                            must_change_password: r.get::<_, i64>(5)? != 0,
+                            password_changed: r.get(6)?,
                         },
                         r.get::<_, i64>(4)?,
                     ))
@@ -925,8 +1013,9 @@ impl State {
                 }
                 let n = tx.execute(
                     "INSERT INTO alerts(id, ts, created, updated, kind, rule_id, rule_title, level,
-                     host, source_ip, destination_ip, status, resolution, assignee, retrospective, body, org)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                     host, source_ip, destination_ip, status, resolution, assignee, retrospective, body, org,
+                     detected)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
                      ON CONFLICT DO NOTHING",
                     params![
                         &a.id,
@@ -945,7 +1034,8 @@ impl State {
                         &a.assignee,
                         a.retrospective as i64,
                         body,
-                        org
+                        org,
+                        detected_micros(&a.created, a.timestamp.timestamp_micros())
                     ],
                 )?;
                 fresh.push(n == 1);
@@ -963,11 +1053,12 @@ impl State {
             db.query_row(&format!("SELECT count(*) FROM alerts WHERE {w}"), &p, |r| {
                 r.get(0)
             })?;
+        let t = f.time.column();
         let order = match f.sort.as_deref() {
-            Some("time") => "ts ASC",
-            Some("level") => "level ASC, ts DESC",
-            Some("-level") => "level DESC, ts DESC",
-            _ => "ts DESC",
+            Some("time") => format!("{t} ASC"),
+            Some("level") => format!("level ASC, {t} DESC"),
+            Some("-level") => format!("level DESC, {t} DESC"),
+            _ => format!("{t} DESC"),
         };
         let limit = f.limit.unwrap_or(50).min(1000);
         let offset = f.offset.unwrap_or(0);
@@ -1005,9 +1096,10 @@ impl State {
         };
         let mut db = self.reader();
         let (w, p) = f.where_clause(db.backend());
+        let t = f.time.column();
         let mut v = db.query_map(
             &format!(
-                "SELECT {key} AS k, count(*), max(level), max(ts) FROM alerts WHERE {w}
+                "SELECT {key} AS k, count(*), max(level), max({t}) FROM alerts WHERE {w}
                  GROUP BY k ORDER BY count(*) DESC LIMIT {}",
                 f.limit.unwrap_or(100).min(1000)
             ),
@@ -1126,14 +1218,16 @@ impl State {
         &self,
         from_us: i64,
         to_us: i64,
+        time: AlertTime,
         scope: &Scope,
     ) -> Result<(u64, u64, [u64; 5])> {
         let mut db = self.reader();
         let mut levels = [0u64; 5];
         let (w, mut p) = scope.sql("org");
         p.extend([from_us.into(), to_us.into()]);
+        let ts = time.column();
         let rows = db.query_map(
-            &format!("SELECT level, count(*) FROM alerts WHERE {w} AND ts >= ? AND ts < ? GROUP BY level"),
+            &format!("SELECT level, count(*) FROM alerts WHERE {w} AND {ts} >= ? AND {ts} < ? GROUP BY level"),
             &p,
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
         )?;
@@ -1141,11 +1235,64 @@ impl State {
             levels[l.clamp(0, 4) as usize] += n as u64;
         }
         let open: i64 = db.query_row(
-            &format!("SELECT count(*) FROM alerts WHERE {w} AND status != 'closed' AND ts >= ? AND ts < ?"),
+            &format!("SELECT count(*) FROM alerts WHERE {w} AND status != 'closed' AND {ts} >= ? AND {ts} < ?"),
             &p,
             |r| r.get(0),
         )?;
         Ok((levels.iter().sum(), open as u64, levels))
+    }
+
+    /// What the threat level is computed from: the open (not closed)
+    /// alerts of `[from_us, to_us)` per level, as alerts and as distinct
+    /// (rule, host) pairs (one rule firing a thousand times on one host is
+    /// one finding), the hosts they touch, and the alerts of the range
+    /// already closed (shown, not counted).
+    pub fn threat_inputs(
+        &self,
+        from_us: i64,
+        to_us: i64,
+        time: AlertTime,
+        scope: &Scope,
+    ) -> Result<ThreatInputs> {
+        let mut db = self.reader();
+        let (w, mut p) = scope.sql("org");
+        p.extend([from_us.into(), to_us.into()]);
+        let ts = time.column();
+        let range = format!("{w} AND {ts} >= ? AND {ts} < ?");
+        let mut out = ThreatInputs::default();
+        let rows = db.query_map(
+            &format!(
+                "SELECT level, count(*), count(DISTINCT rule_id || '|' || coalesce(host, ''))
+                 FROM alerts WHERE {range} AND status != 'closed' GROUP BY level"
+            ),
+            &p,
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            },
+        )?;
+        for (l, n, pairs) in rows {
+            let i = l.clamp(0, 4) as usize;
+            out.open[i] += n as u64;
+            out.pairs[i] += pairs as u64;
+        }
+        out.hosts = db.query_row(
+            &format!(
+                "SELECT count(DISTINCT host) FROM alerts
+                 WHERE {range} AND status != 'closed' AND host IS NOT NULL"
+            ),
+            &p,
+            |r| r.get::<_, i64>(0),
+        )? as u64;
+        out.closed = db.query_row(
+            &format!("SELECT count(*) FROM alerts WHERE {range} AND status = 'closed'"),
+            &p,
+            |r| r.get::<_, i64>(0),
+        )? as u64;
+        Ok(out)
     }
 
     /// The overview's alert aggregations over `[from_us, to_us)`, done by
@@ -1155,14 +1302,19 @@ impl State {
     /// source address.
     pub fn alert_overview(
         &self,
-        from_us: i64,
-        to_us: i64,
+        span: AlertSpan,
         start: i64,
         step: i64,
         top: usize,
         scope: &Scope,
     ) -> Result<AlertOverview> {
+        let AlertSpan {
+            from_us,
+            to_us,
+            time,
+        } = span;
         let mut db = self.reader();
+        let ts = time.column();
         // Each query below numbers its own parameters; the scope's follow.
         let scoped = |fixed: Vec<Value>| {
             let (w, sp) = scope.sql_at("org", fixed.len() + 1);
@@ -1179,8 +1331,8 @@ impl State {
         let mut o = AlertOverview {
             over_time: db.query_map(
                 &format!(
-                    "SELECT (ts - ?1) / ?2 AS b, level, count(*) FROM alerts
-                     WHERE ts >= ?3 AND ts < ?4 AND {w} GROUP BY b, level"
+                    "SELECT ({ts} - ?1) / ?2 AS b, level, count(*) FROM alerts
+                     WHERE {ts} >= ?3 AND {ts} < ?4 AND {w} GROUP BY b, level"
                 ),
                 &p,
                 |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)),
@@ -1191,8 +1343,8 @@ impl State {
         let (w, p) = scoped(vec![from_us.into(), to_us.into()]);
         let rules = db.query_map(
             &format!(
-                "SELECT rule_id, max(level), count(*), max(ts) FROM alerts
-             WHERE ts >= ?1 AND ts < ?2 AND {w}
+                "SELECT rule_id, max(level), count(*), max({ts}) FROM alerts
+             WHERE {ts} >= ?1 AND {ts} < ?2 AND {w}
              GROUP BY rule_id ORDER BY count(*) DESC LIMIT 5000"
             ),
             &p,
@@ -1208,7 +1360,7 @@ impl State {
         for (id, level, n, ts) in rules {
             let (title, body): (String, String) = db
                 .query_row(
-                    "SELECT rule_title, body FROM alerts WHERE rule_id = ?1 AND ts = ?2 LIMIT 1",
+                    &format!("SELECT rule_title, body FROM alerts WHERE rule_id = ?1 AND {ts} = ?2 LIMIT 1"),
                     params![&id, ts],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
@@ -1225,7 +1377,7 @@ impl State {
         o.hosts = db.query_map(
             &format!(
                 "SELECT host, count(*), max(level) FROM alerts
-                 WHERE ts >= ?1 AND ts < ?2 AND host IS NOT NULL AND {w}
+                 WHERE {ts} >= ?1 AND {ts} < ?2 AND host IS NOT NULL AND {w}
                  GROUP BY host ORDER BY count(*) DESC LIMIT ?3"
             ),
             &p,
@@ -1240,7 +1392,7 @@ impl State {
         o.sources = db.query_map(
             &format!(
                 "SELECT source_ip, count(*) FROM alerts
-                 WHERE ts >= ?1 AND ts < ?2 AND source_ip IS NOT NULL AND {w}
+                 WHERE {ts} >= ?1 AND {ts} < ?2 AND source_ip IS NOT NULL AND {w}
                  GROUP BY source_ip ORDER BY count(*) DESC LIMIT ?3"
             ),
             &p,

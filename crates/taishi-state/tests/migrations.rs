@@ -129,6 +129,21 @@ fn a_database_from_before_migrations_is_brought_forward_with_every_row() {
         (ROOT_ORG, Some(ROOT_ORG))
     );
     assert!(s.alert("a2").unwrap().retrospective);
+    // Old alerts get their detection time from when they were stored
+    // (2026-01-01), not from their events' (2025-11-24).
+    let day = |d: &str| {
+        chrono::DateTime::parse_from_rfc3339(d)
+            .unwrap()
+            .timestamp_micros()
+    };
+    let on_jan_1 = |time| AlertFilter {
+        from_us: Some(day("2026-01-01T00:00:00Z")),
+        to_us: Some(day("2026-01-02T00:00:00Z")),
+        time,
+        ..Default::default()
+    };
+    assert_eq!(s.alerts(&on_jan_1(AlertTime::Detected)).unwrap().0, 2);
+    assert_eq!(s.alerts(&on_jan_1(AlertTime::Event)).unwrap().0, 0);
     assert_eq!(s.comments("a1").unwrap()[0].text, "looking");
     assert_eq!(
         s.intel_hit_counts(&["203.0.113.9"], &Scope::All).unwrap()["203.0.113.9"].0,

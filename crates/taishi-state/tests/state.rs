@@ -263,13 +263,16 @@ fn organisations_form_a_tree_and_scope_what_is_seen() {
         assert_eq!(seen(Scope::All).0, 3);
         assert_eq!(s.alert("x3").unwrap().org.as_deref(), Some(ROOT_ORG));
         let (_, _, levels) = s
-            .alert_counts(0, i64::MAX, &Scope::Orgs(r(&["op-b"])))
+            .alert_counts(0, i64::MAX, AlertTime::Event, &Scope::Orgs(r(&["op-b"])))
             .unwrap();
         assert_eq!(levels.iter().sum::<u64>(), 1);
         let o = s
             .alert_overview(
-                0,
-                i64::MAX,
+                AlertSpan {
+                    from_us: 0,
+                    to_us: i64::MAX,
+                    time: AlertTime::Event,
+                },
                 0,
                 3_600_000_000,
                 10,
@@ -378,11 +381,23 @@ fn overview_counts_groups_and_search() {
             .unwrap();
         s.update_alert("c", Some(AlertStatus::Closed), None, None)
             .unwrap();
-        let (all, open, levels) = s.alert_counts(0, i64::MAX, &Scope::All).unwrap();
+        let (all, open, levels) = s
+            .alert_counts(0, i64::MAX, AlertTime::Detected, &Scope::All)
+            .unwrap();
         assert_eq!((all, open), (3, 2), "{on}");
         assert_eq!(levels.iter().sum::<u64>(), 3, "{on}");
         let o = s
-            .alert_overview(0, i64::MAX, 0, 3_600_000_000, 10, &Scope::All)
+            .alert_overview(
+                AlertSpan {
+                    from_us: 0,
+                    to_us: i64::MAX,
+                    time: AlertTime::Detected,
+                },
+                0,
+                3_600_000_000,
+                10,
+                &Scope::All,
+            )
             .unwrap();
         assert_eq!(o.rules.len(), 1, "{on}");
         assert_eq!(o.rules[0].3, 3, "{on}");
@@ -485,5 +500,68 @@ fn sessions_settings_and_rule_switches() {
         s.set_setting("k", "v1").unwrap();
         s.set_setting("k", "v2").unwrap();
         assert_eq!(s.setting("k").unwrap().as_deref(), Some("v2"), "{on}");
+    }
+}
+
+/// An alert raised now about an event of two weeks ago is in "the last
+/// 24 hours" by detection time (the default), and in its event's day by
+/// event time; both times sort; the threat inputs count open findings.
+#[test]
+fn alerts_are_found_by_detection_or_event_time() {
+    for db in TestDb::both("alerts_are_found_by_detection_or_event_time") {
+        let on = db.name;
+        let s = State::open_target(db.target.clone()).unwrap();
+        let now = chrono::Utc::now();
+        let mut old = alert("old", "high", "h1");
+        old.alert.timestamp = (now - chrono::TimeDelta::days(14)).fixed_offset();
+        let mut fresh = alert("fresh", "high", "h1");
+        fresh.alert.timestamp = now.fixed_offset();
+        let mut other = alert("other", "medium", "h2");
+        other.alert.timestamp = (now - chrono::TimeDelta::hours(1)).fixed_offset();
+        s.insert_alerts(&[old, fresh, other]).unwrap();
+        s.update_alert("other", Some(AlertStatus::Closed), None, None)
+            .unwrap();
+        let day_ago = (now - chrono::TimeDelta::hours(24)).timestamp_micros();
+        let ids = |time, sort: &str| {
+            let (n, v) = s
+                .alerts(&AlertFilter {
+                    from_us: Some(day_ago),
+                    time,
+                    sort: Some(sort.into()),
+                    ..Default::default()
+                })
+                .unwrap();
+            (n, v.into_iter().map(|a| a.alert.id).collect::<Vec<_>>())
+        };
+        let (n, _) = ids(AlertTime::Detected, "-time");
+        assert_eq!(n, 3, "{on}: every alert was detected within the day");
+        let (n, v) = ids(AlertTime::Event, "-time");
+        assert_eq!((n, v), (2, vec!["fresh".into(), "other".into()]), "{on}");
+        let (_, v) = ids(AlertTime::Event, "time");
+        assert_eq!(v, ["other", "fresh"], "{on}");
+        let counts = |time| {
+            s.alert_counts(day_ago, i64::MAX, time, &Scope::All)
+                .unwrap()
+                .0
+        };
+        assert_eq!(
+            (counts(AlertTime::Detected), counts(AlertTime::Event)),
+            (3, 2),
+            "{on}"
+        );
+        // Two open highs on one host are one finding; the closed one counts apart.
+        let t = s
+            .threat_inputs(day_ago, i64::MAX, AlertTime::Detected, &Scope::All)
+            .unwrap();
+        assert_eq!(
+            t,
+            ThreatInputs {
+                open: [0, 0, 0, 2, 0],
+                pairs: [0, 0, 0, 1, 0],
+                hosts: 1,
+                closed: 1,
+            },
+            "{on}"
+        );
     }
 }

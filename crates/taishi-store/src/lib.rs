@@ -1057,9 +1057,15 @@ impl Store {
         inner.checkpoint_locked(&mut ing)?;
         let cutoff = (now - TimeDelta::days(i64::from(inner.config.retention_days))).date_naive();
         let latest = now.date_naive() + TimeDelta::days(i64::from(inner.config.future_days));
-        // Age: a day partition's day; an `outside` one's receipt day. A day
-        // partition dated after the window can only be from before the
-        // window existed: its age is its last write.
+        // Age counts from receipt, never from what a sender wrote: an
+        // `outside` partition's is its receipt day. A day partition takes
+        // events dated up to `past_days` before their receipt day, so the
+        // last day it can have received anything is its day + `past_days`:
+        // that is its age (every event in it is kept the full period from
+        // when it came; the store holds up to `past_days` more days for it).
+        // A day partition dated after the window can only be from before
+        // the window existed: its age is its last write.
+        let past = TimeDelta::days(i64::from(inner.config.past_days));
         let mut parts: Vec<(NaiveDate, PartKey, Arc<Partition>)> = inner
             .partitions
             .read()
@@ -1071,6 +1077,7 @@ impl Store {
                         .modified()
                         .map(|t| DateTime::<Utc>::from(t).date_naive())
                         .unwrap_or(now.date_naive()),
+                    PartKey::Day(d) => *d + past,
                     _ => k.date(),
                 };
                 (age, *k, p.clone())

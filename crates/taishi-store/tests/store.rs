@@ -641,8 +641,13 @@ fn events_without_timestamp_get_receipt_time() {
 #[test]
 fn retention_by_age_and_by_size_drops_oldest_partitions() {
     let (dir, store) = filled();
-    // 180 days after 2026-11-02 12:00: the 31st and the 1st are out.
-    let now = t("2026-11-02T12:00:00Z") + TimeDelta::days(180);
+    // A day partition may have received events until `past_days` (7) after
+    // its day, and retention counts from receipt: 180 + 7 days after
+    // 2026-11-02 12:00, the 31st and the 1st are out; two days earlier,
+    // none is (by its own day alone the 31st would have been).
+    let now = t("2026-11-02T12:00:00Z") + TimeDelta::days(187);
+    let rep = store.apply_retention(now - TimeDelta::days(2)).unwrap();
+    assert!(rep.dropped.is_empty(), "{:?}", rep.dropped);
     let rep = store.apply_retention(now).unwrap();
     let dropped: Vec<String> = rep.dropped.iter().map(|d| d.to_string()).collect();
     assert_eq!(dropped, ["2026-10-31", "2026-11-01"]);

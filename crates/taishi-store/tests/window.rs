@@ -173,9 +173,11 @@ fn far_and_unrepresentable_times_are_kept_flagged_and_expire_by_receipt() {
     let store = Store::open(dir.path(), config()).unwrap();
     assert_eq!(search(&store, Filter::All, everything(), 0).total, 5);
 
-    // Retention counts from receipt: the 2100 event goes with its day.
+    // Retention counts from receipt: the 2100 event goes with its day (a
+    // day partition's with its day + `past_days`, the last day it could
+    // have received anything).
     let rep = store
-        .apply_retention(received + TimeDelta::days(181))
+        .apply_retention(received + TimeDelta::days(181 + 7))
         .unwrap();
     assert!(!rep.dropped.is_empty());
     assert_eq!(search(&store, Filter::All, everything(), 0).total, 0);

@@ -6,6 +6,7 @@ import { useAuth } from "../auth";
 import { useLive } from "../live";
 import { setLang, useFormat } from "../i18n";
 import { indented, orgTree } from "../orgs";
+import ChangePassword from "../pages/ChangePassword";
 
 export function LangSwitch() {
   const { i18n, t } = useTranslation();
@@ -134,13 +135,10 @@ export default function Layout() {
             <LogOut size={16} aria-hidden />
           </button>
         </header>
-        {passwordExpired && (
-          <div className="expired-bar" role="alert" data-testid="password-expired">
-            {t("settings.passwordExpired")} <NavLink to="/settings?tab=password">{t("settings.password")}</NavLink>
-          </div>
-        )}
         <main id="main" className="content" tabIndex={-1}>
-          <Outlet />
+          {/* A one-time or expired password: nothing else until it is changed
+              (the server refuses everything else meanwhile). */}
+          {passwordExpired ? <ChangePassword /> : <Outlet />}
         </main>
       </div>
     </div>

@@ -11,7 +11,10 @@ const en: Messages = {
     saved: "Saved", name: "Name", type: "Type", role: "Role", created: "Created", lastUsed: "Last used", never: "Never", edit: "Edit",
   },
   level: { informational: "Info", low: "Low", medium: "Medium", high: "High", critical: "Critical" },
-  threat: { low: "Low", guarded: "Guarded", elevated: "Elevated", high: "High", severe: "Severe", title: "Threat level", score: "Threat score" },
+  threat: { low: "Low", guarded: "Guarded", elevated: "Elevated", high: "High", severe: "Severe", title: "Threat level", score: "Threat score",
+    why: "Why this level", openAlerts: "Open alerts", findings: "Findings (rule × host)", points: "Points",
+    formula: "Open alerts only; one rule on one host is one finding. {{points}} points in all; score = 100 × (1 − e^(−points/25)). {{hosts}} hosts affected; {{closed}} closed alerts not counted." },
+  timeBasis: { label: "Alert time", detected: "By detection time", event: "By event time", hint: "Detection time: when Taishi raised the alert (default); event time: the time the log itself records." },
   status: { new: "New", acknowledged: "Acknowledged", closed: "Closed" },
   resolution: { true_positive: "True positive", false_positive: "False positive" },
   role: { admin: "Admin", sysadmin: "System administrator", secadmin: "Security administrator", auditor: "Audit administrator", analyst: "Analyst", responder: "Responder", viewer: "Viewer" },
@@ -21,7 +24,13 @@ const en: Messages = {
   },
   login: {
     title: "Sign in to Taishi", username: "Username", password: "Password", submit: "Sign in", failed: "Sign-in failed: {{msg}}",
-    hint: "On the first start, taishi serve prints the admin user's one-time password.",
+    hint: "On the first start, taishi serve prints one-time passwords for its three administrators (sysadmin, secadmin, auditor); each must choose its own at the first sign-in.",
+  },
+  password: {
+    title: "Choose your own password", onetime: "You signed in with a one-time password (made at the first start or by an administrator's reset). Change it before anything else.",
+    policy: "At least 12 characters, with at least 3 of: upper case, lower case, digits, symbols; not containing the user name.",
+    again: "New password again", mismatch: "The two new passwords differ", submit: "Change and sign in again", changed: "Password changed: sign in with the new one.",
+    mustChange: "Must change the password at the next sign-in",
   },
   overview: {
     title: "Overview", eventsTotal: "Events", eventsPerS: "Events per second", alertsTotal: "Alerts", alertsOpen: "Open alerts",
@@ -46,7 +55,7 @@ const en: Messages = {
   },
   alerts: {
     title: "Alerts", queue: "Triage queue", groupBy: "Group", group: { none: "No grouping", rule: "By rule", host: "By host", source: "By source" },
-    rule: "Rule", host: "Host", source: "Source IP", destination: "Destination IP", time: "Time", level: "Level", status: "Status", assignee: "Assignee",
+    rule: "Rule", host: "Host", source: "Source IP", destination: "Destination IP", time: "Time", eventTime: "Event time", detectedTime: "Detected", level: "Level", status: "Status", assignee: "Assignee",
     minLevel: "Minimum level", textFilter: "Search rule title or host…", sortNewest: "Newest first", sortOldest: "Oldest first", sortLevel: "Highest level first",
     ack: "Acknowledge", assign: "Assign", assignMe: "Assign to me", unassign: "Unassign", closeTp: "Close: true positive", closeFp: "Close: false positive", reopen: "Reopen",
     comment: "Comment", comments: "Activity", addComment: "Add comment", commentPlaceholder: "Findings, actions taken…", noComments: "No activity yet",
@@ -73,6 +82,7 @@ const en: Messages = {
     disabledUser: "Disabled", lastLogin: "Last sign-in", org: "Organisation", ownRoles: "My roles", secret: "Secret", to: "Recipients",
     ownRolesHint: "With none ticked the token holds all of your roles; a token never grants more than you have.",
     passwordExpired: "Your password has expired: change it now.",
+    retention: "Event retention", retentionDays: "{{days}} days from when Taishi received them (old logs imported now are kept {{days}} days too)", retentionCap: "capped at {{gib}} GiB, oldest first",
   },
   intel: {
     title: "Threat intelligence", indicatorsTab: "Indicators", feedsTab: "Feeds", topTab: "Top hits & sources",

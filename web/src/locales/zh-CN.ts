@@ -9,7 +9,10 @@ const zh = {
     saved: "已保存", name: "名称", type: "类型", role: "角色", created: "创建时间", lastUsed: "最近使用", never: "从未", edit: "编辑",
   },
   level: { informational: "信息", low: "低危", medium: "中危", high: "高危", critical: "严重" },
-  threat: { low: "低", guarded: "警戒", elevated: "较高", high: "高", severe: "严重", title: "当前威胁等级", score: "威胁指数" },
+  threat: { low: "低", guarded: "警戒", elevated: "较高", high: "高", severe: "严重", title: "威胁等级", score: "威胁指数",
+    why: "等级依据", openAlerts: "未关闭告警", findings: "发现（规则×主机）", points: "分值",
+    formula: "只计未关闭告警；同一规则在同一主机上计为一个发现。分值合计 {{points}}，指数 = 100 × (1 − e^(−分值/25))。涉及主机 {{hosts}} 台；已关闭 {{closed}} 条不计。" },
+  timeBasis: { label: "告警时间依据", detected: "按检测时间", event: "按事件时间", hint: "检测时间：态势产生告警的时间（默认）；事件时间：日志本身记录的时间。" },
   status: { new: "待处理", acknowledged: "已确认", closed: "已关闭" },
   resolution: { true_positive: "真实威胁", false_positive: "误报" },
   role: { admin: "管理员", sysadmin: "系统管理员", secadmin: "安全管理员", auditor: "审计管理员", analyst: "安全分析员", responder: "应急响应员", viewer: "只读用户" },
@@ -19,7 +22,13 @@ const zh = {
   },
   login: {
     title: "登录态势", username: "用户名", password: "密码", submit: "登录", failed: "登录失败：{{msg}}",
-    hint: "首次启动时，admin 的一次性密码打印在 taishi serve 的输出中。",
+    hint: "首次启动时，taishi serve 的输出中打印三位管理员（sysadmin 系统管理员、secadmin 安全管理员、auditor 审计管理员）的一次性密码；首次登录须修改密码。",
+  },
+  password: {
+    title: "请设置您自己的密码", onetime: "您正在使用一次性密码（首次启动生成或由管理员重置）。修改密码之前不能进行其他操作。",
+    policy: "至少 12 个字符，包含大写字母、小写字母、数字、符号中的至少 3 类，且不包含用户名。",
+    again: "再次输入新密码", mismatch: "两次输入的新密码不一致", submit: "修改密码并重新登录", changed: "密码已修改，请使用新密码登录。",
+    mustChange: "下次登录时必须修改密码",
   },
   overview: {
     title: "态势总览", eventsTotal: "事件总数", eventsPerS: "事件速率（条/秒）", alertsTotal: "告警总数", alertsOpen: "未关闭告警",
@@ -43,7 +52,7 @@ const zh = {
   },
   alerts: {
     title: "告警处置", queue: "处置队列", groupBy: "分组", group: { none: "不分组", rule: "按规则", host: "按主机", source: "按来源" },
-    rule: "规则", host: "主机", source: "来源 IP", destination: "目的 IP", time: "时间", level: "级别", status: "状态", assignee: "负责人",
+    rule: "规则", host: "主机", source: "来源 IP", destination: "目的 IP", time: "时间", eventTime: "事件时间", detectedTime: "检测时间", level: "级别", status: "状态", assignee: "负责人",
     minLevel: "最低级别", textFilter: "搜索规则名或主机…", sortNewest: "最新优先", sortOldest: "最早优先", sortLevel: "级别从高到低",
     ack: "确认", assign: "指派", assignMe: "指派给我", unassign: "取消指派", closeTp: "关闭：真实威胁", closeFp: "关闭：误报", reopen: "重新打开",
     comment: "备注", comments: "处置记录", addComment: "添加备注", commentPlaceholder: "记录分析结论、处置措施…", noComments: "暂无处置记录",
@@ -70,6 +79,7 @@ const zh = {
     disabledUser: "已停用", lastLogin: "最近登录", org: "所属组织", ownRoles: "本人的角色", secret: "密钥", to: "收件人",
     ownRolesHint: "不勾选时令牌持有本人的全部角色；令牌的权限不超过本人。",
     passwordExpired: "您的密码已超过有效期，请立即修改。",
+    retention: "事件保留期", retentionDays: "{{days}} 天，自接收之日起计算（导入的历史日志同样保留 {{days}} 天）", retentionCap: "上限 {{gib}} GiB，超出时先删除最早的数据",
   },
   intel: {
     title: "威胁情报", indicatorsTab: "情报指标", feedsTab: "订阅源", topTab: "命中排行与来源",

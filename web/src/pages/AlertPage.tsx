@@ -78,13 +78,13 @@ export default function AlertPage() {
       </div>
       {act.error && <ErrorBox error={act.error} />}
       <dl className="facts">
-        <div><dt>{t("alerts.time")}</dt><dd>{f.date(a["@timestamp"])}</dd></div>
+        <div><dt>{t("alerts.eventTime")}</dt><dd data-testid="event-time">{f.date(a["@timestamp"])}</dd></div>
+        <div><dt>{t("alerts.detectedTime")}</dt><dd data-testid="detected-time">{f.date(a.created)}</dd></div>
         <div><dt>{t("alerts.host")}</dt><dd className="mono">{a.host ?? "—"}</dd></div>
         <div><dt>{t("alerts.source")}</dt><dd className="mono">{a.source_ip ?? "—"}</dd></div>
         <div><dt>{t("alerts.destination")}</dt><dd className="mono">{a.destination_ip ?? "—"}</dd></div>
         <div><dt>{t("alerts.assignee")}</dt><dd data-testid="assignee">{a.assignee ?? "—"}</dd></div>
         <div><dt>{t("common.type")}</dt><dd>{t(`alerts.kind.${a.kind}`, { defaultValue: a.kind })}{a.retrospective ? ` · ${t("alerts.retrospective")}` : ""}</dd></div>
-        <div><dt>{t("common.created")}</dt><dd>{f.date(a.created)}</dd></div>
       </dl>
 
       <div className="alert-grid">

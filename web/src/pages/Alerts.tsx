@@ -6,6 +6,7 @@ import { CheckCheck, X } from "lucide-react";
 import { ALERT_STATUSES, api, LEVELS, type Query, type Req, type Res } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, LevelBadge, Loading, Pager, StatusBadge, useDebounced } from "../components/common";
+import { TimeBasis, useAlertTime } from "../components/TimeBasis";
 import { TimePicker } from "../components/TimePicker";
 import { useFormat } from "../i18n";
 import { useRange } from "../live";
@@ -21,6 +22,7 @@ export default function Alerts() {
   const { can } = useAuth();
   const [params, setParams] = useSearchParams();
   const [range, setRange] = useRange();
+  const [time] = useAlertTime();
   const get = (k: string, d = "") => params.get(k) ?? d;
   const status = get("status", "open");
   const sort = get("sort", "-time");
@@ -55,6 +57,7 @@ export default function Alerts() {
     q: get("q"),
     from: range.from,
     to: range.to,
+    time,
   };
   const list = useQuery({
     queryKey: ["alerts", "list", filter, sort, offset],
@@ -144,6 +147,7 @@ export default function Alerts() {
             <option value="source">{t("alerts.group.source")}</option>
           </select>
         </label>
+        <TimeBasis />
         {!by && (
           <select value={sort} onChange={(e) => set("sort", e.target.value)} aria-label="sort">
             <option value="-time">{t("alerts.sortNewest")}</option>
@@ -204,7 +208,7 @@ export default function Alerts() {
                 <th>{t("alerts.rule")}</th>
                 <th>{t("alerts.host")}</th>
                 <th>{t("alerts.source")}</th>
-                <th style={{ width: 170 }}>{t("alerts.time")}</th>
+                <th style={{ width: 170 }}>{time === "event" ? t("alerts.eventTime") : t("alerts.detectedTime")}</th>
                 <th>{t("alerts.status")}</th>
                 <th>{t("alerts.assignee")}</th>
               </tr>
@@ -221,7 +225,10 @@ export default function Alerts() {
                     {a.retrospective && <span className="tag small">{t("alerts.retrospective")}</span>}</td>
                   <td className="mono small nowrap">{a.host ?? "—"}</td>
                   <td className="mono small">{a.source_ip ?? "—"}</td>
-                  <td className="small nowrap">{f.date(a["@timestamp"])}</td>
+                  {/* The time the view selects by first; the other on hover. */}
+                  <td className="small nowrap" data-testid="alert-time" title={`${time === "event" ? t("alerts.detectedTime") : t("alerts.eventTime")}: ${f.date(time === "event" ? a.created : a["@timestamp"])}`}>
+                    {f.date(time === "event" ? a["@timestamp"] : a.created)}
+                  </td>
                   <td><StatusBadge status={a.status} resolution={a.resolution} /></td>
                   <td className="small">{a.assignee ?? "—"}</td>
                 </tr>

@@ -9,7 +9,7 @@ export default function Login() {
   const { user, login } = useAuth();
   const nav = useNavigate();
   const [params] = useSearchParams();
-  const [username, setUsername] = useState("admin");
+  const [username, setUsername] = useState("");
   const [password, setPassword] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
@@ -51,6 +51,7 @@ export default function Login() {
           {t("login.password")}
           <input name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
         </label>
+        {params.get("changed") && !error && <div className="ok-box" role="status" data-testid="password-changed">{t("password.changed")}</div>}
         {error && <div className="error-box" role="alert">{error}</div>}
         <button className="btn btn-primary" type="submit" disabled={busy}>{t("login.submit")}</button>
         <p className="muted small">{t("login.hint")}</p>

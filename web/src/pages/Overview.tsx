@@ -8,6 +8,7 @@ import { Chart, baseAxis, palette, type Option } from "../components/Chart";
 import { Empty, ErrorBox, LevelBadge, Loading, Panel } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
 import { LangSwitch, OrgSwitcher, ThreatPill } from "../components/Layout";
+import { TimeBasis, useAlertTime } from "../components/TimeBasis";
 import { useFormat, type Fmt } from "../i18n";
 import { useLive, useRange } from "../live";
 
@@ -38,9 +39,11 @@ export default function Overview() {
   const [params] = useSearchParams();
   const big = params.get("screen") === "1";
   const [range, setRange] = useRange();
+  // Alerts of the range by when they were raised (default) or by their events' time.
+  const [time] = useAlertTime();
   const q = useQuery({
-    queryKey: ["overview", range.from, range.to],
-    queryFn: ({ signal }) => api<Res<"/overview">>("/overview", { query: range satisfies Query<"/overview">, signal }),
+    queryKey: ["overview", range.from, range.to, time],
+    queryFn: ({ signal }) => api<Res<"/overview">>("/overview", { query: { ...range, time } satisfies Query<"/overview">, signal }),
     refetchInterval: big ? 15_000 : 30_000,
     placeholderData: (prev) => prev,
   });
@@ -52,8 +55,9 @@ export default function Overview() {
   }, [big]);
 
   const d = q.data;
-  const threat = live.tick?.threat_level ?? d?.threat_level;
-  const score = live.tick?.threat_score ?? d?.threat_score;
+  // The gauge is the range's (the top bar's pill is the last 24 hours').
+  const threat = d?.threat.level;
+  const score = d?.threat.score;
   const rateNow = live.tick?.events_per_s ?? d?.events_per_s;
 
   // Built apart so that the 2-second ticks redraw only the gauge and the
@@ -80,6 +84,19 @@ export default function Overview() {
         <div className="kpi-threat-label" style={{ color: THREAT_COLOR[threat ?? "low"] }}>
           {t("threat.title")} · <b>{t(`threat.${threat ?? "low"}`)}</b>
         </div>
+        {/* Why the level is what it is: each level's open findings and points. */}
+        <details className="threat-factors" data-testid="threat-factors">
+          <summary>{t("threat.why")}</summary>
+          <table className="mini">
+            <thead><tr><th>{t("alerts.level")}</th><th>{t("threat.openAlerts")}</th><th>{t("threat.findings")}</th><th>{t("threat.points")}</th></tr></thead>
+            <tbody>
+              {d.threat.factors.map((x) => (
+                <tr key={x.level} data-level={x.level}><td>{t(`level.${x.level}`)}</td><td>{f.num(x.alerts)}</td><td>{f.num(x.findings)} × {x.weight}</td><td>{f.dec(x.points)}</td></tr>
+              ))}
+            </tbody>
+          </table>
+          <p className="muted small">{t("threat.formula", { points: f.dec(d.threat.points), hosts: f.num(d.threat.hosts), closed: f.num(d.threat.closed) })}</p>
+        </details>
       </div>
       <Kpi label={t("overview.eventsTotal")} value={f.num(d.events_total)} testid="kpi-events" />
       <div className="kpi">
@@ -105,6 +122,7 @@ export default function Overview() {
           <OrgSwitcher />
           <div className="grow" />
           <div className="big-clock">{f.date(clock)}</div>
+          <TimeBasis />
           <TimePicker value={range} onChange={setRange} />
           <LangSwitch />
           <button className="btn btn-ghost" onClick={() => nav("/overview")} aria-label={t("nav.exitBigscreen")} title={t("nav.exitBigscreen")}>
@@ -116,6 +134,7 @@ export default function Overview() {
           <h1>{t("overview.title")}</h1>
           <div className="grow" />
           {q.isFetching && <span className="muted small">{t("common.loading")}</span>}
+          <TimeBasis />
           <TimePicker value={range} onChange={setRange} />
         </div>
       )}

@@ -112,7 +112,9 @@ function Users({ say }: { say: Say }) {
   const roles = useRoles();
   const users = useQuery({ queryKey: ["users"], queryFn: () => api<Res<"/users">>("/users") });
   // A new account goes to the organisation on screen unless told otherwise.
-  const blank = () => ({ username: "", password: "", roles: ["analyst"], org: scope ?? me?.org ?? "" });
+  // An administrator sets a first password; by default its holder must
+  // choose its own at the first sign-in (等保: no one knows another's).
+  const blank = () => ({ username: "", password: "", roles: ["analyst"], org: scope ?? me?.org ?? "", mustChange: true });
   const [form, setForm] = useState(blank);
   const [editing, setEditing] = useState<{ username: string; roles: string[]; org: string } | null>(null);
   // The server's message (separation of duties, password policy) as it comes.
@@ -122,7 +124,7 @@ function Users({ say }: { say: Say }) {
   const err = (e: Error) => setError(e.message);
   // Unscoped: the form names its organisation, any of the caller's, whatever the switcher shows.
   const create = useMutation({
-    mutationFn: () => api<Res<"/users", "post">>("/users", { unscoped: true, body: { username: form.username, password: form.password, roles: form.roles, org: form.org || null } satisfies Req<"/users"> }),
+    mutationFn: () => api<Res<"/users", "post">>("/users", { unscoped: true, body: { username: form.username, password: form.password, roles: form.roles, org: form.org || null, must_change_password: form.mustChange } satisfies Req<"/users"> }),
     onSuccess: () => { setForm(blank()); setError(null); say(t("common.saved")); done(); },
     onError: err,
   });
@@ -184,6 +186,7 @@ function Users({ say }: { say: Say }) {
           <form className="form" data-testid="new-user" onSubmit={(e) => { e.preventDefault(); create.mutate(); }}>
             <label>{t("login.username")}<input name="username" required maxLength={64} value={form.username} onChange={(e) => setForm({ ...form, username: e.target.value })} /></label>
             <label>{t("login.password")}<input name="password" required type="password" autoComplete="new-password" maxLength={256} value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} /></label>
+            <label className="check"><input type="checkbox" name="must-change" checked={form.mustChange} onChange={(e) => setForm({ ...form, mustChange: e.target.checked })} /> {t("password.mustChange")}</label>
             <div className="field-label">{t("roles.roles")}</div>
             <RolePicker roles={roles.items} value={form.roles} onChange={(v) => setForm({ ...form, roles: v })} label={roles.label} testid="new-user-roles" />
             <label>{t("settings.org")}<OrgSelect value={form.org} onChange={(v) => setForm({ ...form, org: v })} testid="new-user-org" label={t("settings.org")} /></label>
@@ -538,6 +541,7 @@ function HealthTab() {
         <div><dt>{t("settings.uptime")}</dt><dd>{f.duration(d.uptime_s)}</dd></div>
         <div><dt>{t("settings.storeEvents")}</dt><dd>{f.num(d.store.events)}</dd></div>
         <div><dt>{t("settings.storeBytes")}</dt><dd>{f.bytes(d.store.bytes)}</dd></div>
+        <div><dt>{t("settings.retention")}</dt><dd data-testid="retention">{t("settings.retentionDays", { days: d.store.retention_days })}{d.store.max_size_gib > 0 ? ` · ${t("settings.retentionCap", { gib: d.store.max_size_gib })}` : ""}</dd></div>
         <div><dt>{t("settings.rulesLoaded")}</dt><dd>{f.num(d.rules.loaded)} ({t("rules.disabled")} {f.num(d.rules.disabled)})</dd></div>
       </dl>
     </Panel>

@@ -9,7 +9,7 @@ use taishi_alert::{AlertStatus, Resolution};
 
 use super::{bad, blocking, page, time_arg, Access, Items, Page, Route, R, S};
 use crate::auth::{Caller, Permission as P};
-use crate::state::{Alert, AlertFilter, AlertGroup, Comment};
+use crate::state::{Alert, AlertFilter, AlertGroup, AlertTime, Comment};
 use crate::App;
 
 pub fn routes() -> Vec<Route> {
@@ -89,6 +89,9 @@ pub struct AlertQuery {
     pub offset: Option<usize>,
     pub from: Option<String>,
     pub to: Option<String>,
+    /// Which time `from`, `to` and the time sort read: `detected` (default:
+    /// when Taishi raised the alert) or `event` (when its event happened).
+    pub time: Option<AlertTime>,
     /// Groups only: `rule`, `host` or `source`.
     pub by: Option<String>,
 }
@@ -124,6 +127,7 @@ impl AlertQuery {
             offset: Some(offset),
             from_us: us("from", &self.from)?,
             to_us: us("to", &self.to)?,
+            time: self.time.unwrap_or_default(),
             scope: c.scope.clone(),
         })
     }

@@ -77,8 +77,10 @@ pub struct Me {
     pub permissions: Vec<P>,
     /// The organisations the caller sees (its own first, then those below).
     pub orgs: Vec<crate::state::Org>,
-    /// The password is older than `[auth.password] max_age_days`: the
-    /// console asks for a new one before anything else.
+    /// The password is one-time (set by someone else: the first start, an
+    /// administrator) or older than `[auth.password] max_age_days`: the
+    /// server answers nothing but the account routes, and the console asks
+    /// for a new password before anything else.
     pub password_expired: bool,
 }
 
@@ -198,16 +200,9 @@ async fn logout(State(app): State<S>, headers: HeaderMap) -> R<Response> {
 async fn me(State(app): State<S>, Extension(c): Extension<Caller>) -> R<Json<Me>> {
     blocking(move || {
         let user = app.state.user(&c.username)?;
-        let password_expired = user
-            .as_ref()
-            .and_then(|u| u.password_changed.as_deref())
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .is_some_and(|t| {
-                app.config
-                    .auth
-                    .password
-                    .expired((Utc::now() - t.with_timezone(&Utc)).num_days())
-            });
+        let password_expired = user.as_ref().is_some_and(|u| {
+            u.must_change_password || super::password_expired(&app, u.password_changed.as_deref())
+        });
         Ok(Json(Me {
             user,
             csrf: c.csrf,

@@ -538,6 +538,7 @@ pub(crate) fn caller_of(
         scope,
         view: None,
         csrf,
+        must_change_password: false,
     })
 }
 
@@ -572,7 +573,23 @@ fn identify(app: &App, headers: &HeaderMap) -> Option<Caller> {
         .session(&credentials::digest(&sid), idle)
         .ok()
         .flatten()?;
-    caller_of(app, s.username, s.roles, &s.org, Some(s.csrf))
+    let mut c = caller_of(app, s.username, s.roles, &s.org, Some(s.csrf))?;
+    c.must_change_password =
+        s.must_change_password || password_expired(app, s.password_changed.as_deref());
+    Some(c)
+}
+
+/// Whether a password set at `changed` (RFC 3339) is past the policy's
+/// maximum age.
+pub(crate) fn password_expired(app: &App, changed: Option<&str>) -> bool {
+    changed
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .is_some_and(|t| {
+            app.config
+                .auth
+                .password
+                .expired((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_days())
+        })
 }
 
 /// The header the console's organisation switcher sends; `?org=` does the
@@ -652,6 +669,18 @@ async fn guard(
             }
             _ => return internal("organisation tree not readable").into_response(),
         }
+    }
+    // A one-time or expired password: the account may read who it is,
+    // change its password and sign out (the `account` routes), nothing
+    // else, until it has chosen its own.
+    if caller.must_change_password && permission != Permission::Account {
+        return ApiError(
+            StatusCode::FORBIDDEN,
+            "password_change_required: choose your own password first (POST /api/v1/auth/password) \
+             / 请先修改密码（一次性或已过期的密码不能用于其他操作）"
+                .into(),
+        )
+        .into_response();
     }
     if let Some(csrf) = &caller.csrf {
         let sent = req
@@ -1051,6 +1080,7 @@ mod tests {
             scope: crate::state::Scope::All,
             view: None,
             csrf: None,
+            must_change_password: false,
         })
     }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{blocking, internal, parse_range, Access, Route, R, S};
 use crate::auth::{Caller, Permission as P};
-use crate::state::Alert;
+use crate::state::{Alert, AlertTime};
 use taishi_ingest::ListenerStatus;
 use taishi_overview::{Overview, OverviewError, Threat};
 
@@ -44,6 +44,9 @@ pub struct OverviewQuery {
     pub from: Option<String>,
     /// Default `now`.
     pub to: Option<String>,
+    /// Which alert time the range selects alerts by: `detected` (default:
+    /// when Taishi raised them) or `event` (when their events happened).
+    pub time: Option<AlertTime>,
 }
 
 /// The picture of a time range, and the service's own live part: its
@@ -79,6 +82,7 @@ async fn overview(
                 app.picture_sources(&c.scope),
                 params,
                 taishi_store::TimeRange::new(f, t),
+                q.time.unwrap_or_default(),
             )
             .map_err(|e| match e {
                 OverviewError::State(e) => e.into(),
@@ -147,7 +151,12 @@ async fn stream(
             };
             let (app2, c2) = (app.clone(), c.clone());
             let threat = tokio::task::spawn_blocking(move || {
-                taishi_overview::threat(&app2.state, &c2.scope, chrono::Utc::now())
+                let now = chrono::Utc::now();
+                let day = (
+                    now - chrono::TimeDelta::hours(24),
+                    now + chrono::TimeDelta::seconds(1),
+                );
+                taishi_overview::threat(&app2.state, &c2.scope, day, AlertTime::Detected)
             })
             .await;
             let threat = match threat {

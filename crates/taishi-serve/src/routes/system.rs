@@ -147,6 +147,11 @@ pub struct StoreHealth {
     pub outside_events: u64,
     pub unrepresentable_events: u64,
     pub open_writers: usize,
+    /// How long events are kept, counted from when Taishi received them
+    /// (old logs imported today are kept this long from today).
+    pub retention_days: u32,
+    /// The size cap (oldest days dropped first above it); 0 for none.
+    pub max_size_gib: f64,
     /// The last background error (indexing, retention), if any.
     pub error: Option<String>,
 }
@@ -190,6 +195,8 @@ pub fn health_of(app: &App) -> Health {
             outside_events: st.outside_events,
             unrepresentable_events: st.unrepresentable_events,
             open_writers: st.open_writers,
+            retention_days: app.config.store.retention_days,
+            max_size_gib: app.config.store.max_size_gib,
             error: st.last_background_error,
         },
         listeners: app.listener_status(),

@@ -87,6 +87,10 @@ pub struct NewUser {
     pub roles: Vec<String>,
     /// The organisation (the caller's when absent); one the caller sees.
     pub org: Option<String>,
+    /// The user must choose its own password at its first sign-in (the
+    /// console asks so by default); false when absent.
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 /// Refuses roles that do not resolve or break the separation of duties,
@@ -132,12 +136,12 @@ async fn create_user(
     check_roles(&app, &u.roles)?;
     let h = new_password_hash(&app, &u.username, u.password).await?;
     blocking(move || {
-        Ok(Json(app.state.create_user(
-            &u.username,
-            &org,
-            &u.roles,
-            &h,
-        )?))
+        let mut user = app.state.create_user(&u.username, &org, &u.roles, &h)?;
+        if u.must_change_password {
+            app.state.set_must_change(&u.username, true)?;
+            user.must_change_password = true;
+        }
+        Ok(Json(user))
     })
     .await
 }
@@ -149,6 +153,10 @@ pub struct UserPatch {
     pub disabled: Option<bool>,
     /// Moves the user to another organisation the caller sees.
     pub org: Option<String>,
+    /// With `password`: the user must choose its own at its next sign-in
+    /// (an administrator's reset; the console asks so by default).
+    #[serde(default)]
+    pub must_change_password: bool,
 }
 
 async fn update_user(
@@ -180,6 +188,15 @@ async fn update_user(
             p.disabled,
             org.as_deref(),
         )?;
+        let u = if h.is_some() && p.must_change_password && username != c.username {
+            app.state.set_must_change(&username, true)?;
+            User {
+                must_change_password: true,
+                ..u
+            }
+        } else {
+            u
+        };
         // The user's tokens act with the owner's current roles.
         app.token_cache.clear();
         Ok(Json(u))

@@ -69,6 +69,9 @@ struct Banner {
 
 /// The tests' `admin` (see `Server::with_admin`).
 pub const ADMIN_PASSWORD: &str = "Hostile-Harbor-Passw0rd";
+/// What `sysadmin` chooses at its first sign-in (its one-time password
+/// opens nothing else).
+pub const SYSADMIN_PASSWORD: &str = "Hostile-Keeper-Passw0rd";
 
 /// Starts `taishi serve --config cfg` and reads its banner up to `ready`.
 fn spawn(cfg: &Path, stderr: std::fs::File, failpoint: Option<&str>) -> (Child, Banner) {
@@ -184,11 +187,29 @@ impl Server {
             "first start makes three administrators"
         );
         let mut c = Client::new(self.http);
+        let one_time = self.first_password("sysadmin").to_string();
         let (s, b) = c.post(
             "/api/v1/auth/login",
-            &json!({"username": "sysadmin", "password": self.first_password("sysadmin")}),
+            &json!({"username": "sysadmin", "password": one_time}),
         );
         assert_eq!(s, 200, "login: {b}");
+        assert_eq!(b["user"]["must_change_password"], true, "{b}");
+        c.csrf = Some(b["csrf"].as_str().unwrap().to_string());
+        // A one-time password opens nothing but the account routes.
+        let (s, b) = c.get("/api/v1/users");
+        assert_eq!(s, 403, "{b}");
+        let (s, b) = c.post(
+            "/api/v1/auth/password",
+            &json!({"old": one_time, "new": SYSADMIN_PASSWORD}),
+        );
+        assert!(s == 204 || s == 200, "password change: {s} {b}");
+        // The change ended the session: sign in with the new password.
+        let (s, b) = c.post(
+            "/api/v1/auth/login",
+            &json!({"username": "sysadmin", "password": SYSADMIN_PASSWORD}),
+        );
+        assert_eq!(s, 200, "login: {b}");
+        assert_eq!(b["user"]["must_change_password"], false, "{b}");
         c.csrf = Some(b["csrf"].as_str().unwrap().to_string());
         let (s, b) = c.post(
             "/api/v1/users",

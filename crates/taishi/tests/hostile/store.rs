@@ -152,3 +152,47 @@ fn scattered_and_unrepresentable_timestamps_neither_stall_nor_vanish() {
     let peak = s.peak_rss_mib();
     assert!(peak < RSS_CAP_MIB, "peak RSS {peak} MiB");
 }
+
+/// Issue 13, item 1: a forensic import of logs dated 2017–2025 is kept
+/// from when it was received. All 3,090 events are found after a restart,
+/// whose retention pass (180 days) runs at start; the store says how long
+/// it keeps them.
+#[test]
+fn events_dated_years_ago_survive_a_restart_and_its_retention_pass() {
+    let mut s = Server::start(Opts::default());
+    let analyst = s.token("analyst");
+    let start = chrono::DateTime::parse_from_rfc3339("2017-01-01T00:00:00+08:00").unwrap();
+    let evs: Vec<_> = (0..3090i64)
+        .map(|i| {
+            // One every 25 hours: 2017-01-01 to 2025-10.
+            let t = (start + TimeDelta::hours(i * 25)).to_rfc3339();
+            sysmon(i as usize, "forensic import", Some(&t))
+        })
+        .collect();
+    for chunk in evs.chunks(1000) {
+        let (st, b) = analyst.post_raw("/api/v1/ingest", "application/x-ndjson", &ndjson(chunk));
+        assert_eq!(st, 200, "{b}");
+        assert_eq!(b["rejected"], 0, "{b}");
+    }
+    let q = "CommandLine:\"forensic import\"";
+    let viewer = s.token("viewer");
+    assert!(
+        wait_until(30, || count(&viewer, q, "now-3650d") == 3090),
+        "before the restart: {}",
+        count(&viewer, q, "now-3650d")
+    );
+    assert!(s.terminate(Duration::from_secs(60)).is_some());
+    s.restart();
+    let viewer = s.token("viewer");
+    let mut found = 0;
+    assert!(
+        wait_until(30, || {
+            found = count(&viewer, q, "now-3650d");
+            found == 3090
+        }),
+        "after the restart {found} of 3,090 old events are left"
+    );
+    let (st, h) = s.admin().get("/api/v1/health");
+    assert_eq!(st, 200, "{h}");
+    assert_eq!(h["store"]["retention_days"], 180, "{h}");
+}
