@@ -11,11 +11,12 @@ use taishi_serve::Config;
 #[command(
     about = "Run the service: live ingest, in-stream detection, the event store, search, alerts, API and console",
     after_help = "With no configuration, data goes to ./taishi-data and the console, API and HTTP ingest \
-listen on http://127.0.0.1:8600. On the first start an `admin` user is created and its one-time \
-password printed.\n\nExamples:\n  taishi serve\n  taishi serve --config taishi.toml\n  \
+listen on http://127.0.0.1:8600. The first start creates three administrators (sysadmin, secadmin, \
+auditor: 三权分立) and prints their one-time passwords; each must choose its own at its first \
+sign-in (the README's quick start does it from a shell).\n\nExamples:\n  taishi serve\n  taishi serve --config taishi.toml\n  \
 taishi serve --data /var/lib/taishi --listen 0.0.0.0:8600 --rules sigma/rules\n\n\
-Send a first event:\n  curl -u admin:$TOKEN -H 'Content-Type: application/x-ndjson' \\\n    \
---data-binary @events.jsonl http://127.0.0.1:8600/api/v1/ingest\n\n\
+Send a first event (any format Taishi decodes: it is recognised by its content):\n  \
+curl -H \"Authorization: Bearer $TOKEN\" --data-binary @events.jsonl http://127.0.0.1:8600/api/v1/ingest\n\n\
 Rules reload without a restart: from the console, POST /api/v1/rules/reload, or `kill -HUP`.\nSee taishi.example.toml for every setting."
 )]
 pub struct ServeArgs {
