@@ -141,7 +141,7 @@ export default function AlertPage() {
             <div className="tags" data-testid="attack-tags">
               {tactics.map((x) => <span key={x} className="tag tactic">{t(`tactic.${x}`, { defaultValue: x })}</span>)}
               {techniques.map((x) => (
-                <a key={x} className="tag technique mono" href={`https://attack.mitre.org/techniques/${x.replace(".", "/")}/`} target="_blank" rel="noreferrer">{x}</a>
+                <Link key={x} className="tag technique mono" to={`/attack/${encodeURIComponent(x)}`} title={t("attack.explain")}>{x}</Link>
               ))}
               {!tactics.length && !techniques.length && <span className="muted small">{t("common.none")}</span>}
             </div>
