@@ -74,6 +74,7 @@ const router = createBrowserRouter([
           { path: "/alerts", element: page(<Alerts />) },
           { path: "/alerts/:id", element: page(<AlertPage />) },
           { path: "/attack/:id", element: page(<AttackTechnique />) },
+          { path: "/attack/:id/:sub", element: page(<AttackTechnique />) },
           { path: "/rules", element: page(<Rules />) },
           { path: "/rules/new", element: page(<RuleEditor />) },
           { path: "/rules/:id", element: page(<RuleEditor />) },

@@ -8,7 +8,9 @@ import { ErrorBox, Loading, Panel } from "../components/common";
 /** An ATT&CK technique explained from the server's local data, so ids on
  * alerts and the heatmap mean something on a network without internet. */
 export default function AttackTechnique() {
-  const { id = "" } = useParams();
+  // `/attack/T1059/001` is sub-technique T1059.001 (see attackPath).
+  const { id: tech = "", sub } = useParams();
+  const id = sub ? `${tech}.${sub}` : tech;
   const { t, i18n } = useTranslation();
   const nav = useNavigate();
   const q = useQuery({

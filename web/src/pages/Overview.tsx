@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { Minimize2 } from "lucide-react";
-import { api, LEVELS, type Level, type Overview as O, type Query, type Res } from "../api";
+import { api, attackPath, LEVELS, type Level, type Overview as O, type Query, type Res } from "../api";
 import { Chart, baseAxis, palette, type Option } from "../components/Chart";
 import { Empty, ErrorBox, LevelBadge, Loading, Panel } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
@@ -172,7 +172,7 @@ export default function Overview() {
       </div>
       <div className="grid g-3">
         <Panel title={t("overview.attackMatrix")} className="span-2">
-          {d.attack_matrix.length ? <Chart option={charts.matrix} height={Math.max(h, 26 * charts.techniqueCount + 90)} label={t("overview.attackMatrix")} onClick={(p) => { const te = typeof p.value === "string" ? p.value : charts.techniques[(p.value as number[] | undefined)?.[1] ?? -1]; if (te) nav(`/attack/${encodeURIComponent(te)}`); }} /> : <Empty text={t("overview.noAlerts")} />}
+          {d.attack_matrix.length ? <Chart option={charts.matrix} height={Math.max(h, 26 * charts.techniqueCount + 90)} label={t("overview.attackMatrix")} onClick={(p) => { const te = typeof p.value === "string" ? p.value : charts.techniques[(p.value as number[] | undefined)?.[1] ?? -1]; if (te) nav(attackPath(te)); }} /> : <Empty text={t("overview.noAlerts")} />}
         </Panel>
         <Panel title={t("overview.liveAlerts")}>
           <LiveFeed />
