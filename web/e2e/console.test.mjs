@@ -173,6 +173,25 @@ test("an alert is acknowledged and then closed", async () => {
   assert.equal(a.resolution, "false_positive");
 });
 
+test("an ATT&CK id opens its description from the local data", async () => {
+  // From the alert page when its rule names a technique (most SigmaHQ rules do).
+  await page.goto(`${URL_}/alerts/${encodeURIComponent(alertId)}`);
+  await page.getByTestId("attack-tags").waitFor();
+  const tech = page.getByTestId("attack-tags").locator("a.technique");
+  if (await tech.count()) {
+    const id = (await tech.first().textContent()).trim();
+    await tech.first().click();
+    await page.getByTestId("attack-page").waitFor();
+    assert.equal(new URL(page.url()).pathname, `/attack/${id.replace(".", "/")}`);
+  }
+  // A sub-technique loaded afresh (no dot in the path: see attackPath), no
+  // internet needed: name, zh-CN tactic, MITRE's text.
+  await page.goto(`${URL_}/attack/T1059/001`);
+  await page.getByTestId("attack-description").waitFor();
+  assert.match(await page.getByTestId("attack-description").textContent(), /PowerShell/);
+  assert.match(await page.getByTestId("attack-tactics").textContent(), /执行/);
+});
+
 test("a rule is disabled and stops firing", async (t) => {
   if (!EVTX_LIST) return t.skip("no EVTX list");
   // A rule that fired on its own regression sample (files are named by rule id).

@@ -713,6 +713,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/attack/techniques/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An ATT&CK technique from the local data: name, tactics, description, ATT&CK version
+         * @description Needs the `alerts:read` permission. 需要 `alerts:read` 权限。
+         */
+        get: operations["get_attack_techniques_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/settings/outputs": {
         parameters: {
             query?: never;
@@ -2223,8 +2243,20 @@ export interface components {
             lon?: number | null;
             as_organization?: string | null;
         };
+        /**
+         * @description Alerts of one technique under one tactic. A technique is under the
+         *     tactics ATT&CK maps it to (taishi-attack's data) that its rule also
+         *     tags, or under all of them when the rule tags none of them; a technique
+         *     newer than the data is under the rule's tactics.
+         */
         MatrixCell: {
+            /**
+             * @description The tactic's tag in snake case, ATT&CK v19 names (`stealth`,
+             *     `defense_impairment`, ...; a rule's `defense-evasion` counts as
+             *     `stealth`), or `unknown` when neither the data nor the rule gives one.
+             */
             tactic: string;
+            /** @description `T1059.001`. */
             technique: string;
             /** Format: uint64 */
             count: number;
@@ -2290,6 +2322,37 @@ export interface components {
             threat_score: number;
             /** @description Alerts raised since the last tick (at most 50). */
             new_alerts: components["schemas"]["Alert"][];
+        };
+        /**
+         * @description What `GET /api/v1/attack/techniques/{id}` answers: the local
+         *     description of a technique, with the ATT&CK release it comes from.
+         */
+        TechniqueInfo: {
+            /** @description `T1027` or a sub-technique `T1027.002`. */
+            id: string;
+            name: string;
+            /** @description The tactics ATT&CK files it under, in matrix order. */
+            tactics: components["schemas"]["Tactic"][];
+            /** @description The first sentences of MITRE's description (English). */
+            description: string;
+            /** @description The ATT&CK release of the data (`18.1`). */
+            version: string;
+            /** @description The page on attack.mitre.org, for networks that can reach it. */
+            url: string;
+        };
+        /** @description A column of the matrix. */
+        Tactic: {
+            /** @description `TA0005`. */
+            id: string;
+            /** @description The tag form (`defense-impairment`), as in Sigma's `attack.<shortname>`. */
+            shortname: string;
+            name: string;
+            name_zh: string;
+            /**
+             * @description Shortnames older releases gave this tactic (`defense-evasion` for
+             *     TA0005, Stealth since v19); rules tagged with them land here.
+             */
+            former?: string[];
         };
         /** @description The outputs and the grouping windows (`GET /settings/outputs`). */
         OutputsList: {
@@ -4137,6 +4200,32 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
+        };
+    };
+    get_attack_techniques_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TechniqueInfo"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
         };
     };
     get_settings_outputs: {

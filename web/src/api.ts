@@ -167,6 +167,13 @@ export function quoteValue(v: string): string {
 }
 
 /** The ATT&CK parts of Sigma tags. */
+/** The console page of an ATT&CK technique. A sub-technique is written
+ * as MITRE writes it in URLs (`T1059/001`): a full page load of a path whose
+ * last part has a dot is taken for a missing file, not a console route. */
+export function attackPath(id: string) {
+  return `/attack/${id.split(".").map(encodeURIComponent).join("/")}`;
+}
+
 export function attackTags(tags: string[]) {
   const tactics: string[] = [];
   const techniques: string[] = [];

@@ -16,6 +16,7 @@ const Overview = lazy(() => import("./pages/Overview"));
 const Search = lazy(() => import("./pages/Search"));
 const Alerts = lazy(() => import("./pages/Alerts"));
 const AlertPage = lazy(() => import("./pages/AlertPage"));
+const AttackTechnique = lazy(() => import("./pages/AttackTechnique"));
 const Rules = lazy(() => import("./pages/Rules"));
 const RuleEditor = lazy(() => import("./pages/RuleEditor"));
 const Settings = lazy(() => import("./pages/Settings"));
@@ -72,6 +73,8 @@ const router = createBrowserRouter([
           { path: "/search", element: page(<Search />) },
           { path: "/alerts", element: page(<Alerts />) },
           { path: "/alerts/:id", element: page(<AlertPage />) },
+          { path: "/attack/:id", element: page(<AttackTechnique />) },
+          { path: "/attack/:id/:sub", element: page(<AttackTechnique />) },
           { path: "/rules", element: page(<Rules />) },
           { path: "/rules/new", element: page(<RuleEditor />) },
           { path: "/rules/:id", element: page(<RuleEditor />) },

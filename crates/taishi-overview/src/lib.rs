@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use schemars::JsonSchema;
 use serde::Serialize;
+use taishi_attack::Attack;
 use taishi_enrich::GeoIp;
 use taishi_state::{AlertSpan, AlertTime, Scope, State, StateError, ThreatInputs, ROOT_ORG};
 use taishi_store::{AggResult, Aggregation, Filter, Store, TimeRange};
@@ -243,23 +244,6 @@ impl OverviewCache {
     }
 }
 
-const TACTICS: &[&str] = &[
-    "reconnaissance",
-    "resource_development",
-    "initial_access",
-    "execution",
-    "persistence",
-    "privilege_escalation",
-    "defense_evasion",
-    "credential_access",
-    "discovery",
-    "lateral_movement",
-    "collection",
-    "command_and_control",
-    "exfiltration",
-    "impact",
-];
-
 /// The picture of a time range (`GET /api/v1/overview`, with the
 /// service's listeners and event rate beside it).
 #[derive(Clone, Serialize, JsonSchema)]
@@ -366,9 +350,17 @@ pub struct SourceGeo {
     pub as_organization: Option<String>,
 }
 
+/// Alerts of one technique under one tactic. A technique is under the
+/// tactics ATT&CK maps it to (taishi-attack's data) that its rule also
+/// tags, or under all of them when the rule tags none of them; a technique
+/// newer than the data is under the rule's tactics.
 #[derive(Clone, Serialize, JsonSchema)]
 pub struct MatrixCell {
+    /// The tactic's tag in snake case, ATT&CK v19 names (`stealth`,
+    /// `defense_impairment`, ...; a rule's `defense-evasion` counts as
+    /// `stealth`), or `unknown` when neither the data nor the rule gives one.
     pub tactic: String,
+    /// `T1059.001`.
     pub technique: String,
     pub count: u64,
 }
@@ -450,28 +442,26 @@ pub fn overview(
         over[(*b).clamp(0, nb as i64 - 1) as usize][(*level).clamp(0, 4) as usize] += n;
     }
     let mut matrix: HashMap<(String, String), u64> = HashMap::new();
+    let attack = Attack::embedded();
     for (_, _, _, n, tags) in &agg.rules {
-        let tactics: Vec<&str> = tags
-            .iter()
-            .filter_map(|t| t.strip_prefix("attack."))
-            .filter(|t| TACTICS.contains(&t.replace('-', "_").as_str()))
-            .collect();
-        let techniques: Vec<String> = tags
-            .iter()
-            .filter_map(|t| t.strip_prefix("attack."))
-            .filter(|t| {
-                t.starts_with('t') && t[1..].chars().next().is_some_and(|c| c.is_ascii_digit())
-            })
-            .map(|t| t.to_uppercase())
-            .collect();
-        for ta in if tactics.is_empty() {
-            vec!["unknown"]
-        } else {
-            tactics
-        } {
-            for te in techniques.iter() {
+        let attack_tags = || tags.iter().filter_map(|t| t.strip_prefix("attack."));
+        let tactics: Vec<usize> = attack_tags().filter_map(|t| attack.tactic(t)).collect();
+        let techniques = attack_tags().filter(|t| {
+            t.starts_with('t') && t[1..].chars().next().is_some_and(|c| c.is_ascii_digit())
+        });
+        // ATT&CK's own mapping decides the column: a rule tagged
+        // command-and-control with T1071 and T1027 does not make T1027 a
+        // C2 technique (taishi_attack::Attack::placement).
+        for te in techniques {
+            let te = te.to_uppercase();
+            let columns = attack.placement(&te, &tactics);
+            if columns.is_empty() {
+                *matrix.entry(("unknown".into(), te)).or_default() += n;
+                continue;
+            }
+            for ta in columns {
                 *matrix
-                    .entry((ta.replace('-', "_"), te.clone()))
+                    .entry((attack.tactics()[ta].key(), te.clone()))
                     .or_default() += n;
             }
         }

@@ -1,34 +1,18 @@
 //! The picture drawn from a real event store and a real state database.
 
-use chrono::{TimeDelta, Utc};
-use taishi_alert::{now_iso, Alert, AlertKind, AlertRecord, AlertStatus, Level};
-use taishi_enrich::GeoIp;
-use taishi_overview::{overview, threat, threat_of, OverviewCache, Sources};
-use taishi_state::{AlertTime, State, ThreatInputs};
-use taishi_store::{Store, StoreConfig, TimeRange};
+mod common;
 
-fn record(level: Level, host: &str, src: &str, tags: &[&str], minutes_ago: i64) -> AlertRecord {
-    let ts = (Utc::now() - TimeDelta::minutes(minutes_ago)).fixed_offset();
-    let mut a = Alert::new(AlertKind::Sigma, "r-1", "Encoded PowerShell", level, ts);
-    a.host = Some(host.into());
-    a.source_ip = Some(src.into());
-    a.tags = tags.iter().map(|t| t.to_string()).collect();
-    AlertRecord {
-        alert: a,
-        status: AlertStatus::New,
-        resolution: None,
-        assignee: None,
-        created: now_iso(),
-        updated: now_iso(),
-    }
-}
+use chrono::{TimeDelta, Utc};
+use common::{record, World};
+use taishi_alert::Level;
+use taishi_overview::{overview, threat, threat_of, OverviewCache};
+use taishi_state::{AlertTime, ThreatInputs};
+use taishi_store::TimeRange;
 
 #[test]
 fn alerts_of_the_range_give_levels_assets_sources_the_matrix_and_the_threat() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = State::open(&dir.path().join("state.db")).unwrap();
-    let store = Store::open(dir.path().join("store"), StoreConfig::default()).unwrap();
-    let geo = GeoIp::disabled();
+    let w = World::new();
+    let state = &w.state;
     let tags = ["attack.execution", "attack.t1059.001"];
     state
         .insert_alerts(&[
@@ -40,12 +24,7 @@ fn alerts_of_the_range_give_levels_assets_sources_the_matrix_and_the_threat() {
             record(Level::Critical, "old-03", "10.0.0.7", &tags, 60 * 48),
         ])
         .unwrap();
-    let src = Sources {
-        scope: &taishi_state::Scope::All,
-        store: &store,
-        state: &state,
-        geo: &geo,
-    };
+    let src = w.sources();
     let now = Utc::now();
     let range = TimeRange::new(now - TimeDelta::hours(24), now + TimeDelta::seconds(1));
     let o = overview(src, range, AlertTime::Event).unwrap();
@@ -74,7 +53,7 @@ fn alerts_of_the_range_give_levels_assets_sources_the_matrix_and_the_threat() {
     // One critical and two highs on one host in the range by event time:
     // two findings (ws-01's highs are one), 12 + 5 points.
     let t = threat(
-        &state,
+        state,
         &taishi_state::Scope::All,
         (range.from, range.to),
         AlertTime::Event,

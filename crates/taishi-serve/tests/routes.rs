@@ -382,3 +382,32 @@ fn answers_have_the_shape_the_document_declares() {
     }
     assert!(checked >= 10, "{checked}");
 }
+
+/// An ATT&CK id explains itself from the compiled-in data (no internet):
+/// a sub-technique with its tactic and the data's version, T1027 under
+/// Stealth (TA0005), never command and control; an unknown id is a 404
+/// that says so in both languages.
+#[test]
+fn attack_techniques_are_described_from_local_data() {
+    let (_srv, admin) = start();
+    let (s, t) = admin.get("/api/v1/attack/techniques/t1059.001");
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(t["id"], "T1059.001");
+    assert_eq!(t["name"], "PowerShell");
+    assert_eq!(t["tactics"][0]["shortname"], "execution");
+    assert_eq!(t["tactics"][0]["name_zh"], "执行");
+    assert_eq!(t["version"], "18.1");
+    assert!(t["description"]
+        .as_str()
+        .unwrap()
+        .starts_with("Adversaries"));
+    let (s, t) = admin.get("/api/v1/attack/techniques/T1027");
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(t["tactics"], json!([t["tactics"][0]]), "one tactic: {t}");
+    assert_eq!(t["tactics"][0]["shortname"], "stealth");
+    assert_eq!(t["tactics"][0]["id"], "TA0005");
+    let (s, t) = admin.get("/api/v1/attack/techniques/T9999");
+    assert_eq!(s, 404, "{t}");
+    let e = t["error"].as_str().unwrap();
+    assert!(e.contains("T9999") && e.contains("本地"), "{e}");
+}

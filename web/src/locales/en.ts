@@ -46,6 +46,10 @@ const en: Messages = {
     discovery: "Discovery", lateral_movement: "Lateral Movement", collection: "Collection", command_and_control: "Command and Control",
     stealth: "Stealth", defense_impairment: "Defense Impairment", exfiltration: "Exfiltration", impact: "Impact", unknown: "No tactic tagged",
   },
+  attack: {
+    back: "Back", tactics: "Tactics", description: "Description (MITRE ATT&CK, English)", source: "Source",
+    version: "Local MITRE ATT&CK® data, version {{version}}", online: "attack.mitre.org", explain: "What this technique is (local ATT&CK data)",
+  },
   search: {
     title: "Search", placeholder: "Query, e.g. event.code:4625 AND source.ip:10.0.0.0/8 | top 10 source.ip", run: "Search",
     hits: "{{count}} events", took: "took {{ms}} ms", fields: "Fields", filterFields: "Filter fields…", addFilter: "Add as a filter",

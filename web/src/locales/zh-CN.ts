@@ -43,6 +43,10 @@ const zh = {
     privilege_escalation: "权限提升", defense_evasion: "防御规避", credential_access: "凭据访问", discovery: "发现", lateral_movement: "横向移动",
     collection: "收集", command_and_control: "命令与控制", stealth: "隐匿", defense_impairment: "防御削弱", exfiltration: "数据渗出", impact: "影响", unknown: "未标注战术",
   },
+  attack: {
+    back: "返回", tactics: "战术", description: "描述（MITRE ATT&CK 原文，英文）", source: "来源",
+    version: "本地 MITRE ATT&CK® 数据，版本 {{version}}", online: "attack.mitre.org", explain: "查看该技术的说明（本地 ATT&CK 数据）",
+  },
   search: {
     title: "事件检索", placeholder: "查询语句，例如 event.code:4625 AND source.ip:10.0.0.0/8 | top 10 source.ip", run: "检索",
     hits: "命中 {{count}} 条事件", took: "耗时 {{ms}} 毫秒", fields: "字段", filterFields: "筛选字段…", addFilter: "添加为筛选条件",

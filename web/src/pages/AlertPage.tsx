@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { ArrowLeft, Check, RotateCcw, Search as SearchIcon, ShieldAlert, ShieldCheck, UserPlus } from "lucide-react";
-import { api, asObject, attackTags, quoteValue, type Query, type Req, type Res } from "../api";
+import { api, asObject, attackPath, attackTags, quoteValue, type Query, type Req, type Res } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, LevelBadge, Loading, Panel, StatusBadge, fmtValue } from "../components/common";
 import { useFormat } from "../i18n";
@@ -141,7 +141,7 @@ export default function AlertPage() {
             <div className="tags" data-testid="attack-tags">
               {tactics.map((x) => <span key={x} className="tag tactic">{t(`tactic.${x}`, { defaultValue: x })}</span>)}
               {techniques.map((x) => (
-                <a key={x} className="tag technique mono" href={`https://attack.mitre.org/techniques/${x.replace(".", "/")}/`} target="_blank" rel="noreferrer">{x}</a>
+                <Link key={x} className="tag technique mono" to={attackPath(x)} title={t("attack.explain")}>{x}</Link>
               ))}
               {!tactics.length && !techniques.length && <span className="muted small">{t("common.none")}</span>}
             </div>

@@ -3,7 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { Minimize2 } from "lucide-react";
-import { api, LEVELS, type Level, type Overview as O, type Query, type Res } from "../api";
+import { api, attackPath, LEVELS, type Level, type Overview as O, type Query, type Res } from "../api";
 import { Chart, baseAxis, palette, type Option } from "../components/Chart";
 import { Empty, ErrorBox, LevelBadge, Loading, Panel } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
@@ -14,9 +14,11 @@ import { useLive, useRange } from "../live";
 
 const GeoMap = lazy(() => import("../components/GeoMap"));
 
+// ATT&CK v19 matrix order (the server's taishi-attack data): Stealth and
+// Defense Impairment replaced Defense Evasion.
 const TACTICS = [
-  "reconnaissance", "resource_development", "initial_access", "execution", "persistence", "privilege_escalation", "defense_evasion",
-  "credential_access", "stealth", "defense_impairment", "discovery", "lateral_movement", "collection", "command_and_control", "exfiltration", "impact", "unknown",
+  "reconnaissance", "resource_development", "initial_access", "execution", "persistence", "privilege_escalation", "stealth",
+  "defense_impairment", "credential_access", "discovery", "lateral_movement", "collection", "command_and_control", "exfiltration", "impact", "unknown",
 ];
 
 const THREAT_COLOR: Record<string, string> = {
@@ -189,7 +191,7 @@ export default function Overview() {
       </div>
       <div className="grid g-3">
         <Panel title={t("overview.attackMatrix")} className="span-2">
-          {d.attack_matrix.length ? <Chart option={charts.matrix} height={Math.max(h, 26 * charts.techniqueCount + 90)} label={t("overview.attackMatrix")} /> : <Empty text={t("overview.noAlerts")} />}
+          {d.attack_matrix.length ? <Chart option={charts.matrix} height={Math.max(h, 26 * charts.techniqueCount + 90)} label={t("overview.attackMatrix")} onClick={(p) => { const te = typeof p.value === "string" ? p.value : charts.techniques[(p.value as number[] | undefined)?.[1] ?? -1]; if (te) nav(attackPath(te)); }} /> : <Empty text={t("overview.noAlerts")} />}
         </Panel>
         <Panel title={t("overview.liveAlerts")}>
           <LiveFeed />
@@ -368,7 +370,9 @@ function buildCharts(d: O, f: Fmt, t: T) {
       type: "category", data: tactics.map((ta) => t(`tactic.${ta}`, { defaultValue: ta })), ...baseAxis(), splitArea: { show: false },
       axisLabel: { color: palette.text, fontSize: 11, rotate: 30, interval: 0 },
     },
-    yAxis: { type: "category", data: techniques, ...baseAxis(), axisLabel: { color: palette.text, fontSize: 11, fontFamily: "monospace" } },
+    // A technique's label opens its description too (triggerEvent: the
+    // click carries the label as its value).
+    yAxis: { type: "category", data: techniques, triggerEvent: true, ...baseAxis(), axisLabel: { color: palette.text, fontSize: 11, fontFamily: "monospace" } },
     visualMap: {
       min: 0, max: maxCell, calculable: false, orient: "horizontal", left: "center", bottom: 0, itemHeight: 120, itemWidth: 10,
       textStyle: { color: palette.muted }, inRange: { color: ["#10243a", "#155e75", "#f59e0b", "#ef4444"] },
@@ -382,7 +386,7 @@ function buildCharts(d: O, f: Fmt, t: T) {
       itemStyle: { borderColor: "#0b1525", borderWidth: 2, borderRadius: 2 },
     }],
   };
-  return { events, alerts, levels, rules, assets, matrix, techniqueCount: techniques.length };
+  return { events, alerts, levels, rules, assets, matrix, techniques, techniqueCount: techniques.length };
 }
 
 function gaugeOption(threat?: string, score?: number): Option {

@@ -10,6 +10,7 @@
 //! the others.
 
 pub mod alerts;
+pub mod attack;
 pub mod audit;
 pub mod auth;
 pub mod intel;
@@ -417,6 +418,7 @@ pub fn table() -> Vec<Route> {
         alerts::routes(),
         rules::routes(),
         overview::routes(),
+        attack::routes(),
         settings::routes(),
         intel::routes(),
         system::routes(),
