@@ -39,6 +39,16 @@ export function settings() {
   };
 }
 
+/** Calls the API with the loader token: `{ status, text, json }`. */
+export async function apiCall(api, token, method, path, body) {
+  const r = await fetch(`${api}/api/v1${path}`, {
+    method, headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  return { status: r.status, text, json: text ? JSON.parse(text) : null };
+}
+
 /** `f()` once it is truthy, or its last value after `ms`. */
 export async function waitFor(f, ms = 15000, step = 300) {
   const end = Date.now() + ms;

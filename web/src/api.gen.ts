@@ -2486,7 +2486,7 @@ export interface components {
         /** @description How an SMTP connection is secured. */
         SmtpTls: "none" | "starttls" | "tls";
         /** @enum {string} */
-        Protocol: "udp" | "tcp";
+        Protocol: "udp" | "tcp" | "tls";
         /**
          * @description TCP syslog framing: one message per line (what most SIEM receivers
          *     take) or RFC 6587 octet counting.
@@ -5151,7 +5151,7 @@ export const alertTimeValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const outputTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OutputType"]> = ["webhook", "dingtalk", "wecom", "feishu", "smtp", "syslog"];
 export const languageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Language"]> = ["en", "zh"];
 export const formatValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Format"]> = ["cef", "rfc5424", "card", "text"];
-export const protocolValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Protocol"]> = ["udp", "tcp"];
+export const protocolValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Protocol"]> = ["udp", "tcp", "tls"];
 export const framingValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Framing"]> = ["newline", "octet"];
 export const indicatorTypeOneOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["IndicatorType"]> = ["md5", "sha1", "sha256", "email"];
 export const tlpValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Tlp"]> = ["clear", "green", "amber", "amber-strict", "red"];

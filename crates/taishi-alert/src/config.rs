@@ -16,6 +16,7 @@ use crate::alert::Level;
 /// group_window = "30s"      # same rule (+ group_by) within the window → one notification with a count
 /// suppress = "10m"          # after a notification, the same rule+key is held back this long, then "N more"
 /// group_by = ["host"]       # host | source_ip | destination_ip | kind | a summary/event field; [] = per rule
+/// console_url = "https://taishi.example.cn"   # each notification links <console_url>/alerts/<id>
 ///
 /// [[alerts.outputs]]
 /// type = "webhook"
@@ -60,6 +61,12 @@ pub struct AlertsConfig {
     /// Notifications kept on disk over a restart; more are dropped and
     /// counted (`taishi_alert_outbox_dropped_total`).
     pub outbox_max: usize,
+    /// The console's address as the people notified reach it
+    /// (`https://taishi.example.cn`); each notification carries a link to
+    /// the alert's page, `<console_url>/alerts/<id>`. Unset, the service
+    /// derives it from `[http] listen` unless that is 0.0.0.0 / [::] (no
+    /// address a receiver could use), and notifications carry no link.
+    pub console_url: Option<String>,
     pub outputs: Vec<OutputConfig>,
     /// Where outputs may connect: the service's `[egress]` section, set by
     /// the service rather than read from `[alerts]` so there is one policy
@@ -81,6 +88,7 @@ impl Default for AlertsConfig {
             notify_retrospective: false,
             drain: Duration::from_secs(10),
             outbox_max: 10_000,
+            console_url: None,
             outputs: Vec::new(),
             egress: taishi_egress::EgressPolicy::default(),
         }
@@ -147,6 +155,9 @@ pub enum Protocol {
     #[default]
     Udp,
     Tcp,
+    // TCP inside TLS (RFC 5425, port 6514), octet-counted by default (a
+    // plain comment: a documented variant would split the schema's enum).
+    Tls,
 }
 
 /// Message layout: `cef`/`rfc5424` for syslog, `card`/`text` for Feishu.
@@ -334,6 +345,22 @@ impl OutputConfig {
         })
     }
 
+    /// 514, or 6514 for TLS (RFC 5425).
+    pub fn syslog_port(&self) -> u16 {
+        self.port.unwrap_or(match self.protocol {
+            Some(Protocol::Tls) => 6514,
+            _ => 514,
+        })
+    }
+
+    /// Newline, except TLS where RFC 5425 asks for octet counting.
+    pub fn syslog_framing(&self) -> Framing {
+        self.framing.unwrap_or(match self.protocol {
+            Some(Protocol::Tls) => Framing::Octet,
+            _ => Framing::Newline,
+        })
+    }
+
     pub fn syslog_format(&self) -> Format {
         self.format.unwrap_or(Format::Cef)
     }
@@ -400,7 +427,7 @@ impl OutputConfig {
             (
                 "ca_file",
                 self.ca_file.is_some(),
-                t.is_http() || t == OutputType::Smtp,
+                t.is_http() || matches!(t, OutputType::Smtp | OutputType::Syslog),
             ),
             (
                 "tls_insecure",
@@ -544,8 +571,13 @@ impl OutputConfig {
                 if self.port == Some(0) {
                     bad("port 0".into());
                 }
-                if self.framing.is_some() && self.protocol != Some(Protocol::Tcp) {
-                    bad("framing applies to protocol = \"tcp\" only".into());
+                if self.ca_file.is_some() && self.protocol != Some(Protocol::Tls) {
+                    bad("ca_file applies to protocol = \"tls\" only".into());
+                }
+                if self.framing.is_some()
+                    && !matches!(self.protocol, Some(Protocol::Tcp | Protocol::Tls))
+                {
+                    bad("framing applies to protocol = \"tcp\" or \"tls\" only".into());
                 }
             }
             _ => {}
@@ -555,6 +587,12 @@ impl OutputConfig {
 }
 
 impl AlertsConfig {
+    /// The link to an alert's page in the console, when the console's
+    /// address is known (the path is the console's route of AlertPage).
+    pub fn alert_link(&self, alert_id: &str) -> Option<String> {
+        alert_link(self.console_url.as_deref(), alert_id)
+    }
+
     /// Every problem, each naming its key; empty when the section is usable.
     pub fn validate(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -577,6 +615,20 @@ impl AlertsConfig {
                 out.push("alerts.group_by has an empty name".into());
             }
         }
+        if let Some(u) = &self.console_url {
+            match reqwest::Url::parse(u) {
+                Ok(p) if matches!(p.scheme(), "http" | "https") && p.host_str().is_some() => {
+                    if p.query().is_some() || p.fragment().is_some() {
+                        out.push(format!(
+                            "alerts.console_url `{u}`: no query or fragment (the alert's path is appended)"
+                        ));
+                    }
+                }
+                _ => out.push(format!(
+                    "alerts.console_url `{u}` is not an http(s) address such as https://taishi.example.cn"
+                )),
+            }
+        }
         let mut names = HashSet::new();
         for o in &self.outputs {
             let n = o.name();
@@ -589,6 +641,23 @@ impl AlertsConfig {
         }
         out
     }
+}
+
+/// `<console>/alerts/<id>`; a trailing `/` of the console address is not
+/// doubled. The service's ids are hex, but an alert handed over through
+/// the API may carry any id: it is escaped as one path segment.
+pub fn alert_link(console: Option<&str>, alert_id: &str) -> Option<String> {
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    const SEGMENT: &percent_encoding::AsciiSet =
+        &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
+    let c = console?.trim_end_matches('/');
+    if c.is_empty() || alert_id.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{c}/alerts/{}",
+        utf8_percent_encode(alert_id, SEGMENT)
+    ))
 }
 
 /// Durations written as `30s`, `5m`, `1h`, `1d`, `250ms`, combinations

@@ -240,6 +240,7 @@ fn empty_like(n: &Notification) -> Notification {
     Notification {
         id: String::new(),
         kind: NotificationKind::Suppressed,
+        url: None,
         rule_id: n.rule_id.clone(),
         rule_title: n.rule_title.clone(),
         level: Level::Informational,
@@ -569,6 +570,7 @@ impl Dispatcher {
             rx,
             queues.clone(),
             notifications.clone(),
+            cfg.console_url.clone(),
         ));
         Ok(Dispatcher {
             inner: Arc::new(Inner {
@@ -878,7 +880,9 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 
 type Queue = (Arc<Slot>, mpsc::Sender<Arc<Notification>>);
 
-fn fan_out(emits: Vec<Emit>, queues: &[Queue], notifications: &AtomicU64) {
+/// `console` is `alerts.console_url`: each notification links its first
+/// alert's page there.
+fn fan_out(emits: Vec<Emit>, queues: &[Queue], notifications: &AtomicU64, console: Option<&str>) {
     for e in emits {
         match e {
             Emit::Suppressed(level) => {
@@ -890,6 +894,7 @@ fn fan_out(emits: Vec<Emit>, queues: &[Queue], notifications: &AtomicU64) {
             }
             Emit::Notify(mut n) => {
                 notifications.fetch_add(1, Ordering::Relaxed);
+                n.link(console);
                 n.assign_id();
                 let n = Arc::new(*n);
                 for (s, q) in queues.iter().filter(|(s, _)| !s.bypass) {
@@ -913,13 +918,15 @@ async fn group_task(
     mut rx: mpsc::Receiver<Cmd>,
     queues: Vec<Queue>,
     notifications: Arc<AtomicU64>,
+    console: Option<String>,
 ) {
+    let console = console.as_deref();
     loop {
         let deadline = g.next_deadline();
         let cmd = tokio::select! {
             cmd = rx.recv() => cmd,
             _ = sleep_until(deadline) => {
-                fan_out(g.tick(Instant::now()), &queues, &notifications);
+                fan_out(g.tick(Instant::now()), &queues, &notifications, console);
                 continue;
             }
         };
@@ -928,6 +935,7 @@ async fn group_task(
                 let a = *a;
                 if queues.iter().any(|(s, _)| s.bypass) {
                     let mut n = Notification::single(a.clone());
+                    n.link(console);
                     n.assign_id();
                     let n = Arc::new(n);
                     for (s, q) in queues.iter().filter(|(s, _)| s.bypass) {
@@ -936,11 +944,11 @@ async fn group_task(
                 }
                 let now = Instant::now();
                 // Windows that ended while alerts kept arriving go first.
-                fan_out(g.tick(now), &queues, &notifications);
-                fan_out(g.offer(now, a), &queues, &notifications);
+                fan_out(g.tick(now), &queues, &notifications, console);
+                fan_out(g.offer(now, a), &queues, &notifications, console);
             }
             Some(Cmd::Flush(done)) => {
-                fan_out(g.flush(), &queues, &notifications);
+                fan_out(g.flush(), &queues, &notifications, console);
                 let _ = done.send(());
             }
             Some(Cmd::Shutdown) | None => {
@@ -948,16 +956,19 @@ async fn group_task(
                 rx.close();
                 while let Ok(cmd) = rx.try_recv() {
                     match cmd {
-                        Cmd::Alert(a) => {
-                            fan_out(g.offer(Instant::now(), *a), &queues, &notifications)
-                        }
+                        Cmd::Alert(a) => fan_out(
+                            g.offer(Instant::now(), *a),
+                            &queues,
+                            &notifications,
+                            console,
+                        ),
                         Cmd::Flush(done) => {
                             let _ = done.send(());
                         }
                         Cmd::Shutdown => {}
                     }
                 }
-                fan_out(g.flush(), &queues, &notifications);
+                fan_out(g.flush(), &queues, &notifications, console);
                 break;
             }
         }

@@ -36,6 +36,11 @@ pub struct Notification {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: NotificationKind,
+    /// The console's page of the (first) alert, `<console_url>/alerts/<id>`;
+    /// null when the console's address is not known (`alerts.console_url`)
+    /// and in test messages.
+    #[serde(default)]
+    pub url: Option<String>,
     pub rule_id: String,
     pub rule_title: String,
     /// The highest level among the alerts.
@@ -71,6 +76,7 @@ impl Notification {
         let mut n = Notification {
             id: String::new(),
             kind,
+            url: None,
             rule_id: String::new(),
             rule_title: String::new(),
             level,
@@ -106,6 +112,23 @@ impl Notification {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
+    }
+
+    /// Links the notification to its first alert's page in the console
+    /// (before `assign_id`, so the key covers the link).
+    pub fn link(&mut self, console: Option<&str>) {
+        self.url = self
+            .alerts
+            .first()
+            .and_then(|a| crate::config::alert_link(console, &a.id));
+    }
+
+    /// The link line of the chat and mail layouts.
+    pub(crate) fn link_label(lang: Language) -> &'static str {
+        match lang {
+            Language::En => "Open in the console",
+            Language::Zh => "在控制台中查看",
+        }
     }
 
     pub fn single(alert: Alert) -> Notification {
@@ -254,6 +277,9 @@ impl Notification {
         for (k, v) in self.lines(lang) {
             let _ = writeln!(s, "- **{}**: {}", md_escape(&k), md_escape(&v));
         }
+        if let Some(u) = &self.url {
+            let _ = write!(s, "\n[{}]({u})\n", Self::link_label(lang));
+        }
         s
     }
 
@@ -262,6 +288,9 @@ impl Notification {
         let mut s = format!("{}\n\n", self.title(lang));
         for (k, v) in self.lines(lang) {
             let _ = writeln!(s, "{k}: {v}");
+        }
+        if let Some(u) = &self.url {
+            let _ = writeln!(s, "\n{}: {u}", Self::link_label(lang));
         }
         if self.alerts.len() > 1 {
             let _ = writeln!(
@@ -368,6 +397,10 @@ pub fn cef(n: &Notification) -> String {
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default(),
     ));
+    // ArcSight's key for a URL: SIEMs show it as a link.
+    if let Some(u) = &n.url {
+        ext.push(("request", u.clone()));
+    }
     let msg = summary_line(n);
     if !msg.is_empty() {
         ext.push(("msg", msg));
@@ -451,6 +484,9 @@ pub fn syslog_line(n: &Notification, facility: u8, cef_format: bool, hostname: &
     }
     if let Some(ip) = n.destination_ips.first() {
         param("dst", ip);
+    }
+    if let Some(u) = &n.url {
+        param("url", u);
     }
     sd.push(']');
     let body = serde_json::to_string(&compact(n)).unwrap_or_default();

@@ -362,11 +362,14 @@ pub fn feishu_body(
             crate::alert::Level::Low => "blue",
             crate::alert::Level::Informational => "grey",
         };
-        let md: String = n
+        let mut md: String = n
             .lines(lang)
             .iter()
             .map(|(k, v)| format!("**{k}**: {v}\n"))
             .collect();
+        if let Some(u) = &n.url {
+            md.push_str(&format!("[{}]({u})\n", Notification::link_label(lang)));
+        }
         json!({
             "msg_type": "interactive",
             "card": {
@@ -500,6 +503,10 @@ pub fn email(
         .map_err(|e| format!("building the message: {e}").into())
 }
 
+/// A TCP or TLS connection to a syslog receiver.
+trait SyslogStream: tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncWrite + Unpin + Send> SyslogStream for T {}
+
 pub(crate) struct SyslogOut {
     host: String,
     port: u16,
@@ -507,7 +514,13 @@ pub(crate) struct SyslogOut {
     framing: Framing,
     cef: bool,
     facility: u8,
-    tcp: tokio::sync::Mutex<Option<TcpStream>>,
+    tcp: tokio::sync::Mutex<Option<Box<dyn SyslogStream>>>,
+    /// For `protocol = "tls"`: the client config (Mozilla's roots and
+    /// `ca_file`) and the name the certificate must carry.
+    tls: Option<(
+        tokio_rustls::TlsConnector,
+        tokio_rustls::rustls::pki_types::ServerName<'static>,
+    )>,
     timeout: Duration,
     /// The host is resolved through it and only its checked addresses are
     /// connected to.
@@ -520,17 +533,45 @@ const UDP_MAX: usize = 8192;
 
 impl SyslogOut {
     fn build(cfg: &OutputConfig, egress: Arc<EgressPolicy>) -> Result<SyslogOut, OutputError> {
+        let host = cfg.host.clone().ok_or("no host")?;
+        let protocol = cfg.protocol.unwrap_or_default();
+        let tls = if protocol == Protocol::Tls {
+            Some(syslog_tls(cfg, &host)?)
+        } else {
+            None
+        };
         Ok(SyslogOut {
-            host: cfg.host.clone().ok_or("no host")?,
-            port: cfg.port.unwrap_or(514),
-            protocol: cfg.protocol.unwrap_or_default(),
-            framing: cfg.framing.unwrap_or_default(),
+            host,
+            port: cfg.syslog_port(),
+            protocol,
+            framing: cfg.syslog_framing(),
             cef: cfg.syslog_format() == Format::Cef,
             facility: cfg.facility_code().ok_or("unknown facility")?,
             tcp: tokio::sync::Mutex::new(None),
+            tls,
             timeout: cfg.timeout,
             egress,
         })
+    }
+
+    /// A connection step bounded by the output's timeout; errors name the
+    /// step and the receiver.
+    async fn timed<T>(
+        &self,
+        what: &str,
+        step: impl Future<Output = std::io::Result<T>>,
+    ) -> Result<T, DeliveryError> {
+        match tokio::time::timeout(self.timeout, step).await {
+            Err(_) => Err(DeliveryError::transient(format!(
+                "syslog: {what} {}:{} timed out",
+                self.host, self.port
+            ))),
+            Ok(Err(e)) => Err(DeliveryError::transient(format!(
+                "syslog: {what} {}:{}: {e}",
+                self.host, self.port
+            ))),
+            Ok(Ok(v)) => Ok(v),
+        }
     }
 
     /// The host's addresses, each allowed by the egress policy.
@@ -562,7 +603,7 @@ impl SyslogOut {
                 })?;
                 Ok(())
             }
-            Protocol::Tcp => {
+            Protocol::Tcp | Protocol::Tls => {
                 let mut frame = Vec::with_capacity(line.len() + 8);
                 match self.framing {
                     Framing::Newline => {
@@ -577,26 +618,26 @@ impl SyslogOut {
                 let mut conn = self.tcp.lock().await;
                 if conn.is_none() {
                     let addrs = self.addrs().await?;
-                    let c = tokio::time::timeout(self.timeout, TcpStream::connect(&addrs[..]))
-                        .await
-                        .map_err(|_| {
-                            DeliveryError::transient(format!(
-                                "syslog: connecting to {}:{} timed out",
-                                self.host, self.port
-                            ))
-                        })?
-                        .map_err(|e| {
-                            DeliveryError::transient(format!(
-                                "syslog: connecting to {}:{}: {e}",
-                                self.host, self.port
-                            ))
-                        })?;
-                    *conn = Some(c);
+                    let c = self
+                        .timed("connecting to", TcpStream::connect(&addrs[..]))
+                        .await?;
+                    *conn = Some(match &self.tls {
+                        None => Box::new(c),
+                        Some((connector, name)) => Box::new(
+                            self.timed("TLS with", connector.connect(name.clone(), c))
+                                .await?,
+                        ),
+                    });
                 }
                 let Some(stream) = conn.as_mut() else {
                     return Err(DeliveryError::transient("syslog: no connection"));
                 };
-                if let Err(e) = stream.write_all(&frame).await {
+                // TLS holds written bytes until flushed.
+                let written = match stream.write_all(&frame).await {
+                    Ok(()) => stream.flush().await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = written {
                     // The receiver closed or reset: the next attempt reconnects.
                     *conn = None;
                     return Err(DeliveryError::transient(format!("syslog: writing: {e}")));
@@ -605,6 +646,42 @@ impl SyslogOut {
             }
         }
     }
+}
+
+/// The TLS client of a syslog output: Mozilla's roots (the ones reqwest
+/// uses) and the `ca_file` certificates.
+fn syslog_tls(
+    cfg: &OutputConfig,
+    host: &str,
+) -> Result<
+    (
+        tokio_rustls::TlsConnector,
+        tokio_rustls::rustls::pki_types::ServerName<'static>,
+    ),
+    OutputError,
+> {
+    use tokio_rustls::rustls::{self, pki_types::pem::PemObject, pki_types::CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(ca) = &cfg.ca_file {
+        let pem = std::fs::read(ca).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
+        }
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS: {e}"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| format!("host `{host}`: {e}"))?;
+    Ok((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
 }
 
 /// This machine's name, for the syslog header and test messages.

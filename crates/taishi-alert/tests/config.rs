@@ -137,3 +137,50 @@ host = "siem2"
     has("format must be `cef` or `rfc5424` for syslog");
     has("two outputs are named `syslog`");
 }
+
+#[test]
+fn console_links_and_syslog_over_tls() {
+    let cfg: AlertsConfig = toml::from_str(
+        r#"
+console_url = "https://taishi.example.cn/"
+
+[[outputs]]
+type = "syslog"
+host = "siem.example.cn"
+protocol = "tls"
+"#,
+    )
+    .unwrap();
+    assert!(cfg.validate().is_empty(), "{:?}", cfg.validate());
+    let o = &cfg.outputs[0];
+    // RFC 5425: port 6514, octet counting.
+    assert_eq!(o.syslog_port(), 6514);
+    assert_eq!(o.syslog_framing(), taishi_alert::Framing::Octet);
+    // The trailing slash is not doubled; an id is one path segment.
+    assert_eq!(
+        cfg.alert_link("001954f45626b3f9a1c0e7d52").as_deref(),
+        Some("https://taishi.example.cn/alerts/001954f45626b3f9a1c0e7d52")
+    );
+    assert_eq!(
+        cfg.alert_link("a/b?c").as_deref(),
+        Some("https://taishi.example.cn/alerts/a%2Fb%3Fc")
+    );
+    assert_eq!(AlertsConfig::default().alert_link("x"), None);
+
+    for bad in ["taishi.example.cn", "ftp://x", "https://x/?a=1"] {
+        let c = AlertsConfig {
+            console_url: Some(bad.into()),
+            ..AlertsConfig::default()
+        };
+        let p = c.validate();
+        assert!(
+            p.len() == 1 && p[0].contains("alerts.console_url"),
+            "{bad}: {p:?}"
+        );
+    }
+    // ca_file and framing are for TLS (and TCP) syslog only.
+    let mut udp = o.clone();
+    udp.protocol = None;
+    udp.framing = Some(taishi_alert::Framing::Octet);
+    assert!(udp.validate().iter().any(|p| p.contains("framing")));
+}

@@ -2,14 +2,9 @@
 //! 127.0.0.1 (webhook, DingTalk, WeCom, Feishu) and UDP/TCP syslog sockets
 //! whose CEF lines the project's CEF decoder reads back.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Request;
 use base64::Engine as _;
-use chrono::DateTime;
 use hmac::{Hmac, Mac};
 use serde_json::Value as J;
 use sha2::Sha256;
@@ -18,9 +13,12 @@ use taishi_alert::{
 };
 use taishi_event::{DecodeContext, Event, Location};
 use taishi_sigma::{Detection, Engine, EngineOptions, RuleSet, Scratch};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
+
+mod support;
+use support::{receiver, sysmon_event};
 
 const RULE: &str = r#"
 title: Whoami Execution
@@ -38,22 +36,6 @@ detection:
         Image|endswith: '\whoami.exe'
     condition: selection
 "#;
-
-fn sysmon_event() -> Event {
-    let mut e = Event::new();
-    e.timestamp = Some(DateTime::parse_from_rfc3339("2025-03-01T09:15:02.123+08:00").unwrap());
-    e.push("EventID", 1i64);
-    e.push("Channel", "Microsoft-Windows-Sysmon/Operational");
-    e.push("Computer", "WS-042.corp.example");
-    e.push("Image", "C:\\Windows\\System32\\whoami.exe");
-    e.push("CommandLine", "whoami /all");
-    e.push("User", "CORP\\alice");
-    e.push("host.name", "WS-042.corp.example");
-    e.push("source.ip", "10.20.30.40");
-    e.push("destination.ip", "203.0.113.9");
-    e.push("event.code", "1");
-    e
-}
 
 /// The alert a Sigma rule raises on the Sysmon event, built the way the
 /// service builds it.
@@ -74,55 +56,6 @@ fn sigma_alert() -> Alert {
         m.tags.clone(),
         &ev,
     )
-}
-
-#[derive(Debug)]
-struct Got {
-    method: String,
-    uri: String,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Got {
-    fn json(&self) -> J {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-    fn query(&self, k: &str) -> Option<String> {
-        let q = self.uri.split_once('?')?.1;
-        q.split('&')
-            .filter_map(|p| p.split_once('='))
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| v.to_string())
-    }
-}
-
-/// An HTTP server answering the n-th request (0-based) with `reply(n)`.
-async fn receiver(
-    reply: impl Fn(usize) -> (u16, String) + Send + Sync + 'static,
-) -> (SocketAddr, mpsc::UnboundedReceiver<Got>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let n = Arc::new(AtomicUsize::new(0));
-    let reply = Arc::new(reply);
-    let app = axum::Router::new().fallback(move |req: Request| {
-        let (tx, n, reply) = (tx.clone(), n.clone(), reply.clone());
-        async move {
-            let (parts, body) = req.into_parts();
-            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap().to_vec();
-            let _ = tx.send(Got {
-                method: parts.method.to_string(),
-                uri: parts.uri.to_string(),
-                headers: parts.headers,
-                body,
-            });
-            let (code, text) = reply(n.fetch_add(1, Ordering::SeqCst));
-            (axum::http::StatusCode::from_u16(code).unwrap(), text)
-        }
-    });
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (addr, rx)
 }
 
 fn immediate(outputs: Vec<OutputConfig>) -> AlertsConfig {
@@ -547,18 +480,7 @@ async fn syslog_cef_over_udp_and_tcp_reads_back() {
         .await
         .unwrap()
         .unwrap();
-    let mut len = Vec::new();
-    loop {
-        let b = conn.read_u8().await.unwrap();
-        if b == b' ' {
-            break;
-        }
-        len.push(b);
-    }
-    let len: usize = String::from_utf8(len).unwrap().parse().unwrap();
-    let mut msg = vec![0u8; len];
-    conn.read_exact(&mut msg).await.unwrap();
-    let msg = String::from_utf8(msg).unwrap();
+    let msg = support::read_octet_frame(&mut conn).await;
     assert!(msg.contains("[taishi@32473 type=\"alert\" rule_id=\"502b42de-4306-40b4-9596-6f590c81f073\" level=\"high\""), "{msg}");
     let json_start = msg.find("] {").unwrap() + 2;
     let j: J = serde_json::from_str(&msg[json_start..]).unwrap();

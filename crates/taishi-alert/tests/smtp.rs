@@ -4,125 +4,16 @@
 //! `ca_file`. Without python3 + aiosmtpd the test says SKIP, unless
 //! TAISHI_REQUIRE_TEST_DATA=1.
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::DateTime;
-use serde_json::Value as J;
 use taishi_alert::{
     Alert, AlertKind, AlertsConfig, Dispatcher, Language, Level, OutputConfig, OutputType, SmtpTls,
 };
 use taishi_event::Event;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
-const SINK: &str = r#"
-import email, email.policy, json, os, ssl, sys, time
-from aiosmtpd.controller import Controller
-
-out, port, mode, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-
-class Store:
-    n = 0
-    async def handle_DATA(self, server, session, envelope):
-        Store.n += 1
-        msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        rec = {
-            "mail_from": envelope.mail_from,
-            "rcpt_tos": envelope.rcpt_tos,
-            "subject": str(msg["subject"]),
-            "from": str(msg["from"]),
-            "to": str(msg["to"]),
-            "content_type": msg.get_content_type(),
-            "body": msg.get_body(("plain",)).get_content(),
-        }
-        # Named by time: every sink of the test writes into the same folder.
-        path = os.path.join(out, "%020d.json" % time.time_ns())
-        with open(path + ".tmp", "w", encoding="utf-8") as f:
-            json.dump(rec, f, ensure_ascii=False)
-        os.rename(path + ".tmp", path)
-        return "250 OK stored"
-
-ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-ctx.load_cert_chain(cert, key)
-kw = {"hostname": "127.0.0.1", "port": port}
-if mode == "starttls":
-    kw.update(tls_context=ctx, require_starttls=True)
-elif mode == "tls":
-    kw.update(ssl_context=ctx)
-c = Controller(Store(), **kw)
-c.start()
-print("READY", flush=True)
-sys.stdin.read()
-c.stop()
-"#;
-
-fn sink_available() -> bool {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        if std::env::var_os("TAISHI_REQUIRE_TEST_DATA").is_some_and(|v| v != "0") {
-            panic!("python3 with aiosmtpd is needed for the SMTP tests (scripts/setup.d/smtp.sh installs it)");
-        }
-        eprintln!("SKIP: python3 with aiosmtpd not found (scripts/setup.d/smtp.sh installs it)");
-    }
-    ok
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_sink(dir: &Path, port: u16, mode: &str) -> Child {
-    let script = dir.join("sink.py");
-    std::fs::write(&script, SINK).unwrap();
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .arg(dir.join("mail"))
-        .arg(port.to_string())
-        .arg(mode)
-        .arg(dir.join("cert.pem"))
-        .arg(dir.join("key.pem"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("python3 starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("the SMTP sink started within 30 s")
-        .unwrap();
-    assert_eq!(first.as_deref(), Some("READY"));
-    child
-}
-
-async fn wait_mail(dir: &Path, n: usize, d: &Dispatcher) -> J {
-    let mail = dir.join("mail");
-    for _ in 0..500 {
-        let mut files: Vec<_> = std::fs::read_dir(&mail)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        if files.len() >= n {
-            files.sort();
-            let text = std::fs::read_to_string(&files[n - 1]).unwrap();
-            return serde_json::from_str(&text).unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("mail {n} did not arrive: {:?}", d.metrics());
-}
+mod support;
+use support::{free_port, sink_available, start_sink, wait_mail};
 
 fn alert() -> Alert {
     let mut e = Event::new();

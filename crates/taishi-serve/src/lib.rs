@@ -188,6 +188,17 @@ impl Server {
 }
 
 /// Starts every part of the service; returns once all listeners are bound.
+/// The console's address for the links in notifications when
+/// `alerts.console_url` is not set: the bound HTTP address, unless it is
+/// 0.0.0.0 or [::], which no receiver can open.
+pub fn console_url(http: SocketAddr, https: bool) -> Option<String> {
+    if http.ip().is_unspecified() {
+        return None;
+    }
+    let scheme = if https { "https" } else { "http" };
+    Some(format!("{scheme}://{http}"))
+}
+
 pub async fn start(config: Config) -> anyhow::Result<Server> {
     // HTTPS material is read before anything is opened: a wrong path stops
     // the start with the file named.
@@ -336,11 +347,22 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
                 .context("threat intelligence")?,
         )
     };
+    // Bound before the outputs start: with `listen = "…:0"` the console's
+    // address (the link in each notification) is known only once bound.
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("http.listen {}: cannot listen", config.http.listen))?;
+    let http_addr = listener.local_addr()?;
     let saved = state.setting(routes::settings::OUTPUTS_SETTING)?;
     let outputs = Arc::new(
         taishi_alert::Outputs::start(
             &taishi_alert::AlertsConfig {
                 egress: config.egress.clone(),
+                console_url: config
+                    .alerts
+                    .console_url
+                    .clone()
+                    .or_else(|| console_url(http_addr, tls.is_some())),
                 ..config.alerts.clone()
             },
             saved.as_deref(),
@@ -418,10 +440,6 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         tasks.push(running.task);
     }
 
-    let listener = tokio::net::TcpListener::bind(config.http.listen)
-        .await
-        .with_context(|| format!("http.listen {}: cannot listen", config.http.listen))?;
-    let http_addr = listener.local_addr()?;
     infos.insert(
         0,
         ListenerInfo {
@@ -800,4 +818,24 @@ pub fn load_config(
         cfg.data_dir = d;
     }
     Ok(cfg)
+}
+
+#[cfg(test)]
+mod console_url_tests {
+    use super::console_url;
+
+    #[test]
+    fn derived_from_the_bound_address_unless_unspecified() {
+        let a = |s: &str| s.parse().unwrap();
+        assert_eq!(
+            console_url(a("127.0.0.1:8600"), false).as_deref(),
+            Some("http://127.0.0.1:8600")
+        );
+        assert_eq!(
+            console_url(a("[fd00::5]:443"), true).as_deref(),
+            Some("https://[fd00::5]:443")
+        );
+        assert_eq!(console_url(a("0.0.0.0:8600"), false), None);
+        assert_eq!(console_url(a("[::]:8600"), true), None);
+    }
 }

@@ -147,6 +147,13 @@ fn alerts_reach_a_webhook_and_smtp() {
         "{text}"
     );
     assert!(text.contains("taishi-e2e-marker"), "{text}");
+    // No alerts.console_url: the link is the console on the bound address.
+    let link = format!(
+        "http://{}/alerts/{}",
+        server.http_addr,
+        body["alerts"][0]["id"].as_str().unwrap()
+    );
+    assert_eq!(body["url"], json!(link), "{text}");
 
     assert!(
         wait_until(20, || std::fs::read_to_string(&mail)
@@ -156,6 +163,7 @@ fn alerts_reach_a_webhook_and_smtp() {
     let m = std::fs::read_to_string(&mail).unwrap();
     assert!(m.contains("soc@example.org"), "{m}");
     assert!(m.contains("Taishi test marker"), "{m}");
+    assert!(m.contains(&format!("Open in the console: {link}")), "{m}");
 
     // Outputs as the console's settings page sees them, with counters.
     let (s, o) = c.get("/api/v1/settings/outputs");

@@ -159,6 +159,13 @@ const en: Messages = {
     id: "Role id", idHint: "Lower-case letters, digits, underscores and hyphens, 2–32 characters.",
     separationHint: "Separation of duties: no account or role may hold both user/organisation management (users:write, orgs:write) and the audit trail (audit:read); the server refuses it.",
   },
+  // The alert outputs' form (Settings → Alert outputs).
+  outputForm: {
+    target: "Sends to", host: "Host", port: "Port", username: "User name", password: "Password", passwordKept: "saved (type to replace)",
+    from: "From", to: "To (comma-separated)", smtpTls: "Security", smtpTlsModes: { starttls: "STARTTLS (587)", tls: "TLS (465)", none: "None (25)" },
+    protocol: "Protocol", protocols: { udp: "UDP", tcp: "TCP", tls: "TLS (RFC 5425)" }, framing: "Framing", framings: { newline: "One per line", octet: "Octet counting (RFC 6587)" },
+    facility: "Facility", format: "Format", formats: { cef: "CEF", rfc5424: "RFC 5424 + JSON" },
+  },
   empty: { title: "Nothing here yet" },
   notFound: "Page not found",
 };

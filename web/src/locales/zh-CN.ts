@@ -156,6 +156,13 @@ const zh = {
     id: "角色标识", idHint: "小写字母、数字、下划线和连字符，2–32 个字符。",
     separationHint: "三权分立：同一账号或角色不能同时拥有用户/组织管理（users:write、orgs:write）与审计（audit:read）权限，服务器会拒绝。",
   },
+  // 告警外发表单（设置 → 告警外发）。
+  outputForm: {
+    target: "发送到", host: "主机", port: "端口", username: "用户名", password: "密码", passwordKept: "已保存（输入以替换）",
+    from: "发件人", to: "收件人（逗号分隔）", smtpTls: "加密方式", smtpTlsModes: { starttls: "STARTTLS（587）", tls: "TLS（465）", none: "不加密（25）" },
+    protocol: "协议", protocols: { udp: "UDP", tcp: "TCP", tls: "TLS（RFC 5425）" }, framing: "分帧", framings: { newline: "每行一条", octet: "长度前缀（RFC 6587）" },
+    facility: "设施（facility）", format: "格式", formats: { cef: "CEF", rfc5424: "RFC 5424 + JSON" },
+  },
   empty: { title: "这里还没有内容" },
   notFound: "页面不存在",
 };

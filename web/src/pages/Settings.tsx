@@ -435,6 +435,105 @@ function Tokens({ say }: { say: Say }) {
 }
 
 const OUTPUT_TYPES = ["webhook", "dingtalk", "wecom", "feishu", "smtp", "syslog"];
+/** What the server shows for a saved secret; sent back, it keeps the secret. */
+const MASK = "********";
+const FACILITIES = ["local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7", "user", "auth", "authpriv", "daemon", "security"];
+
+/** Where an output sends, in one line for the list. */
+function outputTarget(o: OutputDraft): string {
+  if (o.type === "smtp") {
+    const tls = o.tls ?? "starttls";
+    const port = o.port ?? (tls === "none" ? 25 : tls === "tls" ? 465 : 587);
+    return `${o.host ?? ""}:${port} → ${(o.to ?? []).filter(Boolean).join(", ")}`;
+  }
+  if (o.type === "syslog") {
+    const proto = o.protocol ?? "udp";
+    return `${proto}://${o.host ?? ""}:${o.port ?? (proto === "tls" ? 6514 : 514)} (${o.format ?? "cef"})`;
+  }
+  return o.url ?? "";
+}
+
+/** The settings of the mail and syslog outputs, under the output's row. */
+function OutputDetails({ o, admin, saved, edit }: { o: OutputDraft; admin: boolean; saved: boolean; edit: (patch: Partial<OutputDraft>) => void }) {
+  const { t } = useTranslation();
+  const portInput = (fallback: number) => (
+    <label>{t("outputForm.port")}
+      <input type="number" min={1} max={65535} value={o.port ?? ""} placeholder={String(fallback)} disabled={!admin}
+        onChange={(e) => edit({ port: e.target.value === "" ? null : Number(e.target.value) })} />
+    </label>
+  );
+  const host = (
+    <label className="wide">{t("outputForm.host")}
+      <input className="mono" value={o.host ?? ""} disabled={!admin} placeholder={o.type === "smtp" ? "smtp.example.cn" : "siem.example.cn"} onChange={(e) => edit({ host: e.target.value })} />
+    </label>
+  );
+  if (o.type === "smtp") {
+    const tls = o.tls ?? "starttls";
+    return (
+      <div className="form-row">
+        {host}
+        {portInput(tls === "none" ? 25 : tls === "tls" ? 465 : 587)}
+        <label>{t("outputForm.smtpTls")}
+          <select value={tls} disabled={!admin} onChange={(e) => edit({ tls: e.target.value as OutputDraft["tls"] })}>
+            {(["starttls", "tls", "none"] as const).map((x) => <option key={x} value={x}>{t(`outputForm.smtpTlsModes.${x}`)}</option>)}
+          </select>
+        </label>
+        <label>{t("outputForm.username")}
+          <input value={o.username ?? ""} disabled={!admin} autoComplete="off" onChange={(e) => edit({ username: e.target.value || null })} />
+        </label>
+        <label>{t("outputForm.password")}
+          {/* Write-only: the server never sends it back; empty keeps the saved one. */}
+          <input type="password" autoComplete="new-password" disabled={!admin}
+            value={o.password === MASK ? "" : (o.password ?? "")}
+            placeholder={o.password === MASK ? t("outputForm.passwordKept") : ""}
+            onChange={(e) => edit({ password: e.target.value || (saved && o.password === MASK ? MASK : null) })} />
+        </label>
+        <label className="wide">{t("outputForm.from")}
+          <input value={o.from ?? ""} disabled={!admin} placeholder="Taishi <taishi@example.cn>" onChange={(e) => edit({ from: e.target.value })} />
+        </label>
+        <label className="wide">{t("outputForm.to")}
+          <input value={(o.to ?? []).join(", ")} disabled={!admin} placeholder="soc@example.cn, oncall@example.cn" onChange={(e) => edit({ to: e.target.value.split(",").map((x) => x.trimStart()) })} />
+        </label>
+      </div>
+    );
+  }
+  if (o.type === "syslog") {
+    const proto = o.protocol ?? "udp";
+    return (
+      <div className="form-row">
+        {host}
+        {portInput(proto === "tls" ? 6514 : 514)}
+        <label>{t("outputForm.protocol")}
+          <select value={proto} disabled={!admin} onChange={(e) => {
+            const p = e.target.value as NonNullable<OutputDraft["protocol"]>;
+            // Framing applies to TCP and TLS only; the server refuses it on UDP.
+            edit({ protocol: p, ...(p === "udp" ? { framing: null } : {}) });
+          }}>
+            {(["udp", "tcp", "tls"] as const).map((x) => <option key={x} value={x}>{t(`outputForm.protocols.${x}`)}</option>)}
+          </select>
+        </label>
+        {proto !== "udp" && (
+          <label>{t("outputForm.framing")}
+            <select value={o.framing ?? (proto === "tls" ? "octet" : "newline")} disabled={!admin} onChange={(e) => edit({ framing: e.target.value as OutputDraft["framing"] })}>
+              {(["newline", "octet"] as const).map((x) => <option key={x} value={x}>{t(`outputForm.framings.${x}`)}</option>)}
+            </select>
+          </label>
+        )}
+        <label>{t("outputForm.facility")}
+          <select value={o.facility ?? "local0"} disabled={!admin} onChange={(e) => edit({ facility: e.target.value })}>
+            {FACILITIES.map((x) => <option key={x} value={x}>{x}</option>)}
+          </select>
+        </label>
+        <label>{t("outputForm.format")}
+          <select value={o.format ?? "cef"} disabled={!admin} onChange={(e) => edit({ format: e.target.value as OutputDraft["format"] })}>
+            {(["cef", "rfc5424"] as const).map((x) => <option key={x} value={x}>{t(`outputForm.formats.${x}`)}</option>)}
+          </select>
+        </label>
+      </div>
+    );
+  }
+  return null;
+}
 
 function Outputs({ say }: { say: Say }) {
   const { t } = useTranslation();
@@ -459,6 +558,12 @@ function Outputs({ say }: { say: Say }) {
     return <ErrorBox error={outputs.error} />;
   }
   const edit = (i: number, patch: Partial<OutputDraft>) => setDraft(items.map((o, j) => (j === i ? { ...o, ...patch } : o)));
+  // A type's settings do not apply to another (the server names such a key
+  // as a mistake): a new type starts from the settings every output has.
+  const retype = (i: number, type: OutputDraft["type"]) => setDraft(items.map((o, j) => (j === i
+    ? { name: o.name, type, enabled: o.enabled, min_level: o.min_level, language: o.language, ...(type === "smtp" || type === "syslog" ? {} : { url: "" }) }
+    : o)));
+  const savedNames = new Set((outputs.data?.items ?? []).map((o) => o.name));
   const admin = can("outputs:write");
   return (
     <Panel title={t("settings.outputs")} actions={admin && (
@@ -469,34 +574,43 @@ function Outputs({ say }: { say: Say }) {
     )}>
       {!items.length ? <Empty text={t("settings.noOutputs")} /> : (
         <table className="table">
-          <thead><tr><th>{t("common.name")}</th><th>{t("common.type")}</th><th>{t("settings.url")}</th><th>{t("settings.minLevel")}</th><th /></tr></thead>
+          <thead><tr><th>{t("common.name")}</th><th>{t("common.type")}</th><th>{t("outputForm.target")}</th><th>{t("settings.minLevel")}</th><th /></tr></thead>
           <tbody>
-            {items.map((o, i) => (
-              <tr key={i}>
-                <td><input value={str(o.name) ?? ""} disabled={!admin} aria-label={t("common.name")} onChange={(e) => edit(i, { name: e.target.value })} /></td>
-                <td>
-                  <select value={str(o.type) ?? ""} disabled={!admin} aria-label={t("common.type")} onChange={(e) => edit(i, { type: e.target.value as OutputDraft["type"] })}>
-                    {OUTPUT_TYPES.map((x) => <option key={x} value={x}>{t(`settings.outputTypes.${x}`)}</option>)}
-                  </select>
-                </td>
-                <td>
-                  {str(o.type) === "smtp" ? (
-                    <input value={(o.to ?? []).join(", ")} disabled={!admin} aria-label={t("settings.to")} placeholder="soc@example.cn" onChange={(e) => edit(i, { to: e.target.value.split(",").map((x) => x.trimStart()) })} />
-                  ) : (
-                    <input className="mono" value={str(o.url) ?? ""} disabled={!admin} aria-label={t("settings.url")} placeholder="https://oapi.dingtalk.com/robot/send?access_token=…" onChange={(e) => edit(i, { url: e.target.value })} />
-                  )}
-                </td>
-                <td>
-                  <select value={str(o.min_level) ?? "high"} disabled={!admin} aria-label={t("settings.minLevel")} onChange={(e) => edit(i, { min_level: e.target.value as OutputDraft["min_level"] })}>
-                    {LEVELS.map((l) => <option key={l} value={l}>{t(`level.${l}`)}</option>)}
-                  </select>
-                </td>
-                <td className="row">
-                  <button className="btn btn-sm" disabled={!!draft} onClick={() => test.mutate(str(o.name) ?? "")}><Send size={14} aria-hidden /> {t("settings.test")}</button>
-                  {admin && <button className="icon-btn" aria-label={t("common.delete")} onClick={() => setDraft(items.filter((_, j) => j !== i))}><Trash2 size={14} aria-hidden /></button>}
-                </td>
-              </tr>
-            ))}
+            {items.map((o, i) => {
+              const kind = str(o.type);
+              const detailed = kind === "smtp" || kind === "syslog";
+              return [
+                <tr key={i} data-output={str(o.name) ?? ""}>
+                  <td><input value={str(o.name) ?? ""} disabled={!admin} aria-label={t("common.name")} onChange={(e) => edit(i, { name: e.target.value })} /></td>
+                  <td>
+                    <select value={kind ?? ""} disabled={!admin} aria-label={t("common.type")} onChange={(e) => retype(i, e.target.value as OutputDraft["type"])}>
+                      {OUTPUT_TYPES.map((x) => <option key={x} value={x}>{t(`settings.outputTypes.${x}`)}</option>)}
+                    </select>
+                  </td>
+                  <td>
+                    {detailed ? (
+                      <span className="mono" data-testid="output-target">{outputTarget(o)}</span>
+                    ) : (
+                      <input className="mono" value={str(o.url) ?? ""} disabled={!admin} aria-label={t("settings.url")} placeholder="https://oapi.dingtalk.com/robot/send?access_token=…" onChange={(e) => edit(i, { url: e.target.value })} />
+                    )}
+                  </td>
+                  <td>
+                    <select value={str(o.min_level) ?? "high"} disabled={!admin} aria-label={t("settings.minLevel")} onChange={(e) => edit(i, { min_level: e.target.value as OutputDraft["min_level"] })}>
+                      {LEVELS.map((l) => <option key={l} value={l}>{t(`level.${l}`)}</option>)}
+                    </select>
+                  </td>
+                  <td className="row">
+                    <button className="btn btn-sm" disabled={!!draft} onClick={() => test.mutate(str(o.name) ?? "")}><Send size={14} aria-hidden /> {t("settings.test")}</button>
+                    {admin && <button className="icon-btn" aria-label={t("common.delete")} onClick={() => setDraft(items.filter((_, j) => j !== i))}><Trash2 size={14} aria-hidden /></button>}
+                  </td>
+                </tr>,
+                detailed && (
+                  <tr key={`${i}-details`} data-output-details={str(o.name) ?? ""}>
+                    <td colSpan={5}><OutputDetails o={o} admin={admin} saved={savedNames.has(o.name)} edit={(p) => edit(i, p)} /></td>
+                  </tr>
+                ),
+              ];
+            })}
           </tbody>
         </table>
       )}
