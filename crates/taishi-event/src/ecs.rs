@@ -14,6 +14,14 @@ pub const EVENT_SEVERITY: &str = "event.severity";
 pub const EVENT_ORIGINAL: &str = "event.original";
 pub const EVENT_DURATION: &str = "event.duration";
 pub const EVENT_PROVIDER: &str = "event.provider";
+/// The zone a zone-less timestamp was read in (`+08:00`), as ECS defines
+/// it: present only when the source gave no zone of its own.
+pub const EVENT_TIMEZONE: &str = "event.timezone";
+/// `true` when the timestamp carried no zone and the configured one was
+/// assumed (then `event.timezone` names it); absent otherwise. Not ECS:
+/// the console shows a hint beside such times, and a search for
+/// `taishi.timezone_assumed:true` finds the senders to fix.
+pub const TIMEZONE_ASSUMED: &str = "taishi.timezone_assumed";
 /// The organisation (tenant) an event belongs to: set at ingest from the
 /// listener or token that received it, never taken from the sender.
 pub const ORGANIZATION_ID: &str = "organization.id";

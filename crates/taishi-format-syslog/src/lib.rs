@@ -21,6 +21,9 @@
 //! PAM are read further into `event.category`/`type`/`action`/`outcome`,
 //! `user.name`, `source.ip`/`port`, `process.command_line`.
 //!
+//! A timestamp read in the configured zone because the line gave none
+//! records it: `event.timezone` (`+08:00`) and `taishi.timezone_assumed`.
+//!
 //! RFC 3164 timestamps carry no year: `DecodeContext::default_year` is used,
 //! else the current year (a date more than two days ahead is taken as last
 //! year's). They carry no zone either, unless one follows the time
