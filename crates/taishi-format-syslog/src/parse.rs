@@ -9,7 +9,7 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use taishi_event::time::{in_zone, parse_iso_in, parse_rfc3339};
 use taishi_event::{ecs, DecodeContext, Event, Location, Reject, Str, Value};
 
-use crate::auth;
+use crate::{auth, firewall};
 
 const FACILITIES: [&str; 24] = [
     "kern",
@@ -230,6 +230,7 @@ fn parse_5424(s: &str, _ctx: &DecodeContext, ev: &mut Event) -> Result<(), Fault
         if let Some(app) = app {
             auth::enrich(app, msg, ev);
         }
+        firewall::enrich(app, msg, ev);
     }
     Ok(())
 }
@@ -395,6 +396,7 @@ fn parse_3164(s: &str, had_pri: bool, ctx: &DecodeContext, ev: &mut Event) -> Re
         if let Some(app) = app {
             auth::enrich(app, rest, ev);
         }
+        firewall::enrich(app, rest, ev);
     }
     Ok(())
 }
@@ -523,7 +525,14 @@ fn parse_3164_time<'a>(s: &'a str, ctx: &DecodeContext) -> Result<Option<Stamp<'
     let b = s.as_bytes();
     // rsyslog's RFC3339 file format: `2015-04-16T18:02:50.321974+00:00`.
     if b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' {
-        let tok = next_token(s);
+        let mut tok = next_token(s);
+        // `2016-01-08 10:21:48`: a space for the `T` (Huawei's default
+        // information-center header).
+        if tok.len() == 10 && b.get(10) == Some(&b' ') {
+            if let Some(after) = s.get(11..).filter(|r| clock(r).is_some()) {
+                tok = &s[..11 + next_token(after).len()];
+            }
+        }
         let (t, assumed) = match parse_rfc3339(tok) {
             Some(t) => (t, false),
             None => (
