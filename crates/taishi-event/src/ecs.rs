@@ -14,6 +14,14 @@ pub const EVENT_SEVERITY: &str = "event.severity";
 pub const EVENT_ORIGINAL: &str = "event.original";
 pub const EVENT_DURATION: &str = "event.duration";
 pub const EVENT_PROVIDER: &str = "event.provider";
+/// The zone a zone-less timestamp was read in (`+08:00`), as ECS defines
+/// it: present only when the source gave no zone of its own.
+pub const EVENT_TIMEZONE: &str = "event.timezone";
+/// `true` when the timestamp carried no zone and the configured one was
+/// assumed (then `event.timezone` names it); absent otherwise. Not ECS:
+/// the console shows a hint beside such times, and a search for
+/// `taishi.timezone_assumed:true` finds the senders to fix.
+pub const TIMEZONE_ASSUMED: &str = "taishi.timezone_assumed";
 /// The organisation (tenant) an event belongs to: set at ingest from the
 /// listener or token that received it, never taken from the sender.
 pub const ORGANIZATION_ID: &str = "organization.id";
@@ -27,12 +35,17 @@ pub const DESTINATION_IP: &str = "destination.ip";
 pub const DESTINATION_PORT: &str = "destination.port";
 pub const DESTINATION_BYTES: &str = "destination.bytes";
 pub const DESTINATION_PACKETS: &str = "destination.packets";
+pub const SOURCE_NAT_IP: &str = "source.nat.ip";
+pub const SOURCE_NAT_PORT: &str = "source.nat.port";
+pub const DESTINATION_NAT_IP: &str = "destination.nat.ip";
+pub const DESTINATION_NAT_PORT: &str = "destination.nat.port";
 pub const NETWORK_TRANSPORT: &str = "network.transport";
 pub const NETWORK_PROTOCOL: &str = "network.protocol";
 pub const NETWORK_BYTES: &str = "network.bytes";
 pub const NETWORK_PACKETS: &str = "network.packets";
 pub const NETWORK_DIRECTION: &str = "network.direction";
 pub const NETWORK_COMMUNITY_ID: &str = "network.community_id";
+pub const NETWORK_APPLICATION: &str = "network.application";
 pub const USER_NAME: &str = "user.name";
 pub const USER_DOMAIN: &str = "user.domain";
 pub const USER_ID: &str = "user.id";
@@ -76,6 +89,10 @@ pub const OBSERVER_PRODUCT: &str = "observer.product";
 pub const OBSERVER_VERSION: &str = "observer.version";
 pub const OBSERVER_TYPE: &str = "observer.type";
 pub const OBSERVER_IP: &str = "observer.ip";
+pub const OBSERVER_INGRESS_INTERFACE_NAME: &str = "observer.ingress.interface.name";
+pub const OBSERVER_EGRESS_INTERFACE_NAME: &str = "observer.egress.interface.name";
+pub const OBSERVER_INGRESS_ZONE: &str = "observer.ingress.zone";
+pub const OBSERVER_EGRESS_ZONE: &str = "observer.egress.zone";
 pub const RULE_ID: &str = "rule.id";
 pub const RULE_NAME: &str = "rule.name";
 pub const RULE_CATEGORY: &str = "rule.category";

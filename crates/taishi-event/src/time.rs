@@ -85,6 +85,81 @@ pub fn parse_offset(s: &str) -> Option<FixedOffset> {
     FixedOffset::east_opt(sign * (h * 3600 + m * 60))
 }
 
+/// Zones known by their IANA name that have kept one offset for years and
+/// observe no daylight saving, so a fixed offset stands for them exactly.
+/// A zone with daylight saving cannot be one offset; those are refused with
+/// a hint to give the offset or `local`.
+const FIXED_ZONES: &[(&str, i32)] = &[
+    ("Asia/Shanghai", 8 * 60),
+    ("Asia/Chongqing", 8 * 60),
+    ("Asia/Harbin", 8 * 60),
+    ("PRC", 8 * 60),
+    ("Asia/Hong_Kong", 8 * 60),
+    ("Asia/Macau", 8 * 60),
+    ("Asia/Taipei", 8 * 60),
+    ("Asia/Singapore", 8 * 60),
+    ("Asia/Kuala_Lumpur", 8 * 60),
+    ("Asia/Manila", 8 * 60),
+    ("Asia/Tokyo", 9 * 60),
+    ("Asia/Seoul", 9 * 60),
+    ("Asia/Bangkok", 7 * 60),
+    ("Asia/Ho_Chi_Minh", 7 * 60),
+    ("Asia/Jakarta", 7 * 60),
+    ("Asia/Kolkata", 5 * 60 + 30),
+    ("Asia/Calcutta", 5 * 60 + 30),
+    ("Asia/Karachi", 5 * 60),
+    ("Asia/Dubai", 4 * 60),
+    ("Europe/Moscow", 3 * 60),
+    ("Etc/UTC", 0),
+    ("Etc/GMT", 0),
+    ("GMT", 0),
+];
+
+/// Why a configured time zone was not understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZoneError {
+    #[error(
+        "time zone `{0}` is not understood: give an offset (`+08:00`), `UTC`, `local` (the host's zone) \
+         or one of the zones without daylight saving ({names}) \
+         / 无法识别时区 `{0}`：请填写偏移量（如 `+08:00`）、`UTC`、`local`（本机时区）或无夏令时的时区名（如 Asia/Shanghai）",
+        names = zone_names()
+    )]
+    Unknown(String),
+}
+
+fn zone_names() -> String {
+    FIXED_ZONES
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The host's zone as `chrono::Local` sees it now. A host with daylight
+/// saving changes offset twice a year; callers read it at start, so a
+/// restart picks up the change.
+pub fn local_offset() -> FixedOffset {
+    *chrono::Local::now().offset()
+}
+
+/// A zone as configuration gives it: `+08:00`/`+0800`, `UTC`/`Z`, `local`
+/// (the host's zone, read now), or a zone name from a short list of zones
+/// without daylight saving (`Asia/Shanghai`).
+pub fn parse_zone(s: &str) -> Result<FixedOffset, ZoneError> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("local") {
+        return Ok(local_offset());
+    }
+    if let Some(o) = parse_offset(t) {
+        return Ok(o);
+    }
+    FIXED_ZONES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(t))
+        .and_then(|(_, m)| FixedOffset::east_opt(m * 60))
+        .ok_or_else(|| ZoneError::Unknown(s.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +174,20 @@ mod tests {
             from_epoch_secs(1_258_531_221.486_539).unwrap().to_rfc3339(),
             "2009-11-18T08:00:21.486539+00:00"
         );
+    }
+
+    #[test]
+    fn configured_zones() {
+        let east8 = FixedOffset::east_opt(8 * 3600).unwrap();
+        for s in ["+08:00", "+0800", " Asia/Shanghai ", "asia/shanghai", "PRC"] {
+            assert_eq!(parse_zone(s), Ok(east8), "{s}");
+        }
+        assert_eq!(parse_zone("UTC"), Ok(utc()));
+        assert_eq!(parse_zone("Asia/Kolkata").unwrap().local_minus_utc(), 19800);
+        assert_eq!(parse_zone("local"), Ok(local_offset()));
+        for bad in ["Europe/Berlin", "+8", "", "CST", "+25:00"] {
+            let e = parse_zone(bad).unwrap_err();
+            assert!(e.to_string().contains("local"), "{bad}: {e}");
+        }
     }
 }

@@ -21,12 +21,22 @@
 //! PAM are read further into `event.category`/`type`/`action`/`outcome`,
 //! `user.name`, `source.ip`/`port`, `process.command_line`.
 //!
+//! Firewall logs in the message (netfilter/iptables/UFW, Huawei USG, H3C,
+//! Hillstone, Topsec, Sangfor, and generic `key=value` with a source and a
+//! destination address) are read into `source.*`, `destination.*`,
+//! `network.transport`, `observer.*` and `event.action` = block, allow or
+//! audit; see `firewall.rs` for each format and where it was taken from.
+//!
+//! A timestamp read in the configured zone because the line gave none
+//! records it: `event.timezone` (`+08:00`) and `taishi.timezone_assumed`.
+//!
 //! RFC 3164 timestamps carry no year: `DecodeContext::default_year` is used,
 //! else the current year (a date more than two days ahead is taken as last
 //! year's). They carry no zone either, unless one follows the time
 //! (`UTC`, `+0800`, `TZ-6`, unambiguous abbreviations): `default_tz` is used.
 
 mod auth;
+mod firewall;
 pub mod framing;
 mod parse;
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use taishi_event::time::{in_zone, parse_iso_in, parse_rfc3339};
 use taishi_event::{ecs, DecodeContext, Event, Location, Reject, Str, Value};
 
-use crate::auth;
+use crate::{auth, firewall};
 
 const FACILITIES: [&str; 24] = [
     "kern",
@@ -230,6 +230,7 @@ fn parse_5424(s: &str, _ctx: &DecodeContext, ev: &mut Event) -> Result<(), Fault
         if let Some(app) = app {
             auth::enrich(app, msg, ev);
         }
+        firewall::enrich(app, msg, ev);
     }
     Ok(())
 }
@@ -339,7 +340,7 @@ fn push_app(ev: &mut Event, app: Option<&str>, procid: Option<&str>) {
 }
 
 fn parse_3164(s: &str, had_pri: bool, ctx: &DecodeContext, ev: &mut Event) -> Result<(), Fault> {
-    let (ts, mut rest) = match parse_3164_time(s, ctx)? {
+    let (ts, assumed, mut rest) = match parse_3164_time(s, ctx)? {
         Some(x) => x,
         None if had_pri => {
             // RFC 3164 §4.3.2: without a valid TIMESTAMP everything after
@@ -358,6 +359,9 @@ fn parse_3164(s: &str, had_pri: bool, ctx: &DecodeContext, ev: &mut Event) -> Re
         }
     };
     ev.timestamp = Some(ts);
+    if assumed {
+        push_assumed_zone(ev, *ts.offset());
+    }
     rest = rest.trim_start_matches(' ');
 
     let first = next_token(rest);
@@ -392,8 +396,16 @@ fn parse_3164(s: &str, had_pri: bool, ctx: &DecodeContext, ev: &mut Event) -> Re
         if let Some(app) = app {
             auth::enrich(app, rest, ev);
         }
+        firewall::enrich(app, rest, ev);
     }
     Ok(())
+}
+
+/// Says that the timestamp was read in a zone the line did not give, so a
+/// reader can tell a configured guess from the sender's word.
+fn push_assumed_zone(ev: &mut Event, tz: FixedOffset) {
+    ev.push(ecs::EVENT_TIMEZONE, tz.to_string());
+    ev.push(ecs::TIMEZONE_ASSUMED, true);
 }
 
 fn next_token(s: &str) -> &str {
@@ -466,14 +478,15 @@ fn clock(s: &str) -> Option<(Clock, &str)> {
 
 /// A zone written after a 3164 time: numeric offsets, `TZ-6`, and the
 /// abbreviations that mean one thing only. `CST` (China, or US Central?)
-/// and other ambiguous names are consumed but leave the configured zone.
-fn zone_token(tok: &str, default: FixedOffset) -> Option<FixedOffset> {
+/// and other ambiguous names are consumed but give no zone (`Some(None)`):
+/// the configured one is assumed.
+fn zone_token(tok: &str) -> Option<Option<FixedOffset>> {
     if let Some(o) = taishi_event::time::parse_offset(tok) {
-        return Some(o);
+        return Some(Some(o));
     }
     if let Some(h) = tok.strip_prefix("TZ") {
         let hours: i32 = h.parse().ok()?;
-        return FixedOffset::east_opt(hours * 3600);
+        return FixedOffset::east_opt(hours * 3600).map(Some);
     }
     let h = match tok {
         "UTC" | "GMT" | "UT" => 0,
@@ -491,10 +504,10 @@ fn zone_token(tok: &str, default: FixedOffset) -> Option<FixedOffset> {
         "MSK" => 3,
         "JST" | "KST" => 9,
         "HKT" | "SGT" | "AWST" => 8,
-        "CST" | "IST" | "BST" => return Some(default),
+        "CST" | "IST" | "BST" => return Some(None),
         _ => return None,
     };
-    FixedOffset::east_opt(h * 3600)
+    FixedOffset::east_opt(h * 3600).map(Some)
 }
 
 fn year_token(s: &str) -> Option<(i32, &str)> {
@@ -502,19 +515,33 @@ fn year_token(s: &str) -> Option<(i32, &str)> {
     (rest.is_empty() || rest.starts_with(' ')).then_some((y as i32, rest))
 }
 
+/// A timestamp read from a line, whether its zone was assumed (the line
+/// gave none, or an ambiguous one), and what follows it.
+type Stamp<'a> = (DateTime<FixedOffset>, bool, &'a str);
+
 /// The timestamps real 3164-style lines carry. `Ok(None)`: none there.
-fn parse_3164_time<'a>(
-    s: &'a str,
-    ctx: &DecodeContext,
-) -> Result<Option<(DateTime<FixedOffset>, &'a str)>, Fault> {
+fn parse_3164_time<'a>(s: &'a str, ctx: &DecodeContext) -> Result<Option<Stamp<'a>>, Fault> {
     const F: &str = "TIMESTAMP";
     let b = s.as_bytes();
     // rsyslog's RFC3339 file format: `2015-04-16T18:02:50.321974+00:00`.
     if b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' {
-        let tok = next_token(s);
-        let t = parse_iso_in(tok, ctx.default_tz)
-            .ok_or((F, format!("`{tok}` is not an ISO 8601 timestamp")))?;
-        return Ok(Some((t, &s[tok.len()..])));
+        let mut tok = next_token(s);
+        // `2016-01-08 10:21:48`: a space for the `T` (Huawei's default
+        // information-center header).
+        if tok.len() == 10 && b.get(10) == Some(&b' ') {
+            if let Some(after) = s.get(11..).filter(|r| clock(r).is_some()) {
+                tok = &s[..11 + next_token(after).len()];
+            }
+        }
+        let (t, assumed) = match parse_rfc3339(tok) {
+            Some(t) => (t, false),
+            None => (
+                parse_iso_in(tok, ctx.default_tz)
+                    .ok_or((F, format!("`{tok}` is not an ISO 8601 timestamp")))?,
+                true,
+            ),
+        };
+        return Ok(Some((t, assumed, &s[tok.len()..])));
     }
     // `1990 Oct 22 10:52:01`: the year first.
     let (year_first, s) = match year_token(s) {
@@ -546,15 +573,16 @@ fn parse_3164_time<'a>(
     let Some(((h, mi, sec, nanos), mut rest)) = clock(rest) else {
         return Ok(None);
     };
-    let mut tz = ctx.default_tz;
+    let mut given = None;
     // `Aug 24 05:34:00 CST 1987`, `… 2020`, `… TZ-6`, `… +0800`.
     let tok = next_token(rest.trim_start_matches(' '));
     if rest.starts_with(' ') {
-        if let Some(z) = zone_token(tok, ctx.default_tz) {
-            tz = z;
+        if let Some(z) = zone_token(tok) {
+            given = z;
             rest = &rest.trim_start_matches(' ')[tok.len()..];
         }
     }
+    let tz = given.unwrap_or(ctx.default_tz);
     if year.is_none() && rest.starts_with(' ') {
         if let Some((y, r)) = year_token(&rest[1..]) {
             year = Some(y);
@@ -582,14 +610,14 @@ fn parse_3164_time<'a>(
             t = prev;
         }
     }
-    Ok(Some((t, rest)))
+    Ok(Some((t, given.is_none(), rest)))
 }
 
 /// What [`crate::probe`] needs: does this line start with a 3164 timestamp
 /// followed by a host and a tag?
 pub(crate) fn looks_like_3164_line(line: &str) -> bool {
     let ctx = DecodeContext::new("probe", taishi_event::Format::Syslog);
-    let Ok(Some((_, rest))) = parse_3164_time(line, &ctx) else {
+    let Ok(Some((_, _, rest))) = parse_3164_time(line, &ctx) else {
         return false;
     };
     let mut toks = rest.split(' ').filter(|t| !t.is_empty());

@@ -1,7 +1,10 @@
 //! Syslog decoder against the RFC examples, filebeat's auth.log test file,
 //! fail2ban's labelled sshd log, and fixtures of our own.
 
+mod common;
+
 use chrono::{FixedOffset, NaiveDateTime};
+use common::{n, s};
 use proptest::prelude::*;
 use taishi_event::{DecodeContext, Decoder, Event, Format, Location, Value, VecSink};
 use taishi_format_syslog::{
@@ -22,17 +25,6 @@ fn decode(data: &[u8]) -> VecSink {
 
 fn one(line: &str) -> Event {
     parse_line(line.as_bytes(), &ctx(), Location::line(1, 0)).unwrap()
-}
-
-fn s<'a>(e: &'a Event, k: &str) -> &'a str {
-    e.get_str(k)
-        .unwrap_or_else(|| panic!("no string field {k} in {}", e.to_json_string()))
-}
-
-fn n(e: &Event, k: &str) -> i64 {
-    e.get(k)
-        .and_then(Value::as_i64)
-        .unwrap_or_else(|| panic!("no number field {k} in {}", e.to_json_string()))
 }
 
 fn ts(e: &Event) -> String {
@@ -175,6 +167,42 @@ fn zone_less_timestamps_take_the_configured_zone() {
     .unwrap();
     assert_eq!(ts(&e), "2020-10-11T22:14:15+08:00");
     assert_eq!(s(&e, "process.name"), "%ASA-6-302013");
+}
+
+/// A zone-less time says the zone was assumed, and which; a line that
+/// gives its zone says nothing of the kind (issue 13, item 3).
+#[test]
+fn an_assumed_zone_is_recorded() {
+    let mut c = ctx();
+    c.default_tz = FixedOffset::east_opt(8 * 3600).unwrap();
+    let assumed = [
+        "<13>Oct 11 22:14:15 fw01 app: x",
+        "2015-04-16T18:02:50.321974 host sshd[2716]: x",
+        // `CST` is China's or US Central: the configured zone decides.
+        "Aug 24 05:34:00 CST 1987 mugwump /usr/sbin/cron[33]: x",
+    ];
+    for line in assumed {
+        let e = parse_line(line.as_bytes(), &c, Location::default()).unwrap();
+        assert_eq!(e.get_str("event.timezone"), Some("+08:00"), "{line}");
+        assert_eq!(
+            e.get("taishi.timezone_assumed"),
+            Some(&Value::Bool(true)),
+            "{line}"
+        );
+    }
+    let given = [
+        "<34>1 2003-10-11T22:14:15.003Z mymachine su - ID47 - x",
+        "2015-04-16T18:02:50.321974+00:00 host sshd[2716]: x",
+        "<0>1990 Oct 22 10:52:01 TZ-6 scapegoat.dmz.example.org 10.1.2.3 sched[0]: x",
+        "<13>Oct 11 22:14:15 UTC fw01 app: x",
+        "<13>Oct 11 22:14:15 +0800 fw01 app: x",
+    ];
+    for line in given {
+        let e = parse_line(line.as_bytes(), &c, Location::default()).unwrap();
+        assert!(e.timestamp.is_some(), "{line}");
+        assert!(!e.contains("event.timezone"), "{line}");
+        assert!(!e.contains("taishi.timezone_assumed"), "{line}");
+    }
 }
 
 #[test]

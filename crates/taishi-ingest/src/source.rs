@@ -14,7 +14,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use chrono::FixedOffset;
 use serde::{Deserialize, Serialize};
+use taishi_event::time::ZoneError;
 use taishi_event::Format;
 
 use crate::syslog::TlsConfigError;
@@ -41,11 +43,67 @@ pub struct SourceContext<S> {
 }
 
 impl<S> SourceContext<S> {
-    /// The limits under a listener's own name.
-    fn options(&self, name: &Arc<str>) -> ListenOptions {
+    /// The limits under a listener's own name, with its own zone for
+    /// zone-less timestamps when it sets one.
+    fn options(&self, name: &Arc<str>, tz: Option<&Timezone>) -> ListenOptions {
         let mut o = self.limits.clone();
         o.name = name.clone();
+        if let Some(tz) = tz {
+            o.default_tz = tz.offset();
+        }
         o
+    }
+}
+
+/// A `timezone` setting: the zone zone-less timestamps (RFC 3164, many
+/// Chinese appliances) are read in. Written `+08:00`, `UTC`, `local` (the
+/// host's zone when the service starts) or a zone name without daylight
+/// saving (`Asia/Shanghai`); kept as written, so `taishi config` prints
+/// what the operator wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timezone {
+    text: String,
+    offset: FixedOffset,
+}
+
+impl Timezone {
+    pub fn parse(text: &str) -> Result<Self, ZoneError> {
+        Ok(Timezone {
+            offset: taishi_event::time::parse_zone(text)?,
+            text: text.trim().to_string(),
+        })
+    }
+
+    /// The host's zone, read now: the default, because a collector in
+    /// China runs in +08:00 and so do the devices that send to it.
+    pub fn local() -> Self {
+        Timezone {
+            text: "local".into(),
+            offset: taishi_event::time::local_offset(),
+        }
+    }
+
+    pub fn offset(&self) -> FixedOffset {
+        self.offset
+    }
+}
+
+impl Default for Timezone {
+    fn default() -> Self {
+        Timezone::local()
+    }
+}
+
+impl Serialize for Timezone {
+    fn serialize<Ser: serde::Serializer>(&self, s: Ser) -> Result<Ser::Ok, Ser::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timezone {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Timezone::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -170,6 +228,10 @@ pub struct SyslogUdpConfig {
     /// Sender address or prefix → organisation, tried before `org`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub org_by_source: std::collections::BTreeMap<String, String>,
+    /// Zone for timestamps that carry none; `[ingest] timezone` (the
+    /// host's zone) when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<Timezone>,
     pub listen: SocketAddr,
 }
 
@@ -182,7 +244,7 @@ impl SourceConfig for SyslogUdpConfig {
 
     async fn build<S: IngestSink>(&self, ctx: &SourceContext<S>) -> Result<Running, BuildError> {
         let name = self.name();
-        let mut opts = ctx.options(&name);
+        let mut opts = ctx.options(&name, self.timezone.as_ref());
         opts.recv_buffer = Some(UDP_RECV_BUFFER);
         let (sink, shutdown) = (ctx.sink.clone(), ctx.shutdown.clone());
         let start = crate::syslog::udp(self.listen, Format::Syslog, opts, sink, shutdown);
@@ -202,6 +264,10 @@ pub struct SyslogTcpConfig {
     /// Sender address or prefix → organisation, tried before `org`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub org_by_source: std::collections::BTreeMap<String, String>,
+    /// Zone for timestamps that carry none; `[ingest] timezone` (the
+    /// host's zone) when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<Timezone>,
     pub listen: SocketAddr,
 }
 
@@ -214,7 +280,7 @@ impl SourceConfig for SyslogTcpConfig {
 
     async fn build<S: IngestSink>(&self, ctx: &SourceContext<S>) -> Result<Running, BuildError> {
         let name = self.name();
-        let opts = ctx.options(&name);
+        let opts = ctx.options(&name, self.timezone.as_ref());
         let (sink, shutdown) = (ctx.sink.clone(), ctx.shutdown.clone());
         let start = crate::syslog::tcp(self.listen, Format::Syslog, opts, sink, shutdown);
         bound(ctx, name, self.listen, start).await
@@ -233,6 +299,10 @@ pub struct SyslogTlsConfig {
     /// Sender address or prefix → organisation, tried before `org`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub org_by_source: std::collections::BTreeMap<String, String>,
+    /// Zone for timestamps that carry none; `[ingest] timezone` (the
+    /// host's zone) when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<Timezone>,
     pub listen: SocketAddr,
     /// PEM certificate chain, leaf first.
     pub cert: PathBuf,
@@ -302,7 +372,7 @@ impl SourceConfig for SyslogTlsConfig {
     async fn build<S: IngestSink>(&self, ctx: &SourceContext<S>) -> Result<Running, BuildError> {
         let name = self.name();
         let tls = self.tls(&name)?;
-        let opts = ctx.options(&name);
+        let opts = ctx.options(&name, self.timezone.as_ref());
         let (sink, shutdown) = (ctx.sink.clone(), ctx.shutdown.clone());
         let start = crate::syslog::tls(self.listen, Format::Syslog, tls, opts, sink, shutdown);
         bound(ctx, name, self.listen, start).await
@@ -333,7 +403,8 @@ impl SourceConfig for NetflowConfig {
 
     async fn build<S: IngestSink>(&self, ctx: &SourceContext<S>) -> Result<Running, BuildError> {
         let name = self.name();
-        let mut opts = ctx.options(&name);
+        // NetFlow carries epoch times: no zone to assume.
+        let mut opts = ctx.options(&name, None);
         opts.recv_buffer = Some(UDP_RECV_BUFFER);
         let (sink, shutdown) = (ctx.sink.clone(), ctx.shutdown.clone());
         let start = crate::netflow::udp_with_limits(self.listen, opts, ctx.netflow, sink, shutdown);
@@ -353,6 +424,10 @@ pub struct TailSourceConfig {
     /// Sender address or prefix → organisation, tried before `org`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub org_by_source: std::collections::BTreeMap<String, String>,
+    /// Zone for timestamps that carry none; `[ingest] timezone` (the
+    /// host's zone) when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<Timezone>,
     pub paths: Vec<PathBuf>,
     /// Decoder name; detected from content when absent.
     #[serde(default)]
@@ -408,7 +483,7 @@ impl SourceConfig for TailSourceConfig {
         let state = ctx.state_dir.join("tail").join(&*name);
         let mut tc = crate::tail::TailConfig::new(name.clone(), self.paths.clone(), state.clone());
         tc.format = self.format(&name)?;
-        tc.default_tz = ctx.limits.default_tz;
+        tc.default_tz = ctx.options(&name, self.timezone.as_ref()).default_tz;
         let r = crate::tail::tail(tc, ctx.sink.clone(), ctx.shutdown.clone())
             .await
             .map_err(|error| BuildError::StateDir {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{wait_for, TestSink};
 use taishi_ingest::{
-    BuildError, CancellationToken, ListenOptions, ListenerConfig, Registry, SourceContext,
+    BuildError, CancellationToken, ListenOptions, ListenerConfig, Registry, Running, SourceContext,
 };
 
 fn context(sink: Arc<TestSink>, state_dir: &std::path::Path) -> SourceContext<TestSink> {
@@ -34,6 +34,17 @@ fn entries(toml_text: &str) -> Vec<ListenerConfig> {
         listeners: Vec<ListenerConfig>,
     }
     toml::from_str::<File>(toml_text).unwrap().listeners
+}
+
+/// Shuts the listeners down and waits for each to finish.
+async fn stop(ctx: &SourceContext<TestSink>, running: impl IntoIterator<Item = Running>) {
+    ctx.shutdown.cancel();
+    for r in running {
+        tokio::time::timeout(Duration::from_secs(5), r.task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -123,13 +134,7 @@ async fn each_entry_builds_its_listener_and_registers_its_metrics() {
         "{text}"
     );
 
-    ctx.shutdown.cancel();
-    for (_, r) in running {
-        tokio::time::timeout(Duration::from_secs(5), r.task)
-            .await
-            .unwrap()
-            .unwrap();
-    }
+    stop(&ctx, running.into_iter().map(|(_, r)| r)).await;
 }
 
 #[tokio::test]
@@ -242,4 +247,104 @@ async fn kernel_drops_are_the_udp_listeners_own() {
     assert!(line.split(' ').nth(1).unwrap().parse::<u64>().unwrap() >= dropped);
     assert!(!text.contains("udp_kernel_dropped_total{listener=\"syslog-tcp\""));
     shutdown.cancel();
+}
+
+/// Issue 13, item 3: a server in UTC+8 sends RFC 3164 lines without a
+/// zone. With `timezone = "+08:00"` on its listener the event lands at the
+/// right instant and says the zone was assumed; a listener without the key
+/// uses the context's zone (`[ingest] timezone` in the service).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listeners_timezone_places_zone_less_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("fw.log");
+    std::fs::write(&log, "<13>Mar  1 2025 10:00:00 tailed app: from a file\n").unwrap();
+    let text = format!(
+        r#"
+        [[listeners]]
+        type = "syslog-udp"
+        name = "east8"
+        listen = "127.0.0.1:0"
+        timezone = "+08:00"
+        [[listeners]]
+        type = "syslog-tcp"
+        name = "plain"
+        listen = "127.0.0.1:0"
+        [[listeners]]
+        type = "tail"
+        paths = ["{}"]
+        format = "syslog"
+        timezone = "Asia/Shanghai"
+        "#,
+        log.display()
+    );
+    let sink = Arc::new(TestSink::open());
+    let ctx = context(sink.clone(), dir.path());
+    let mut running = Vec::new();
+    for l in entries(&text) {
+        running.push(l.build(&ctx).await.unwrap());
+    }
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .send_to(
+            b"<13>Mar  1 2025 10:00:00 east8host app: zone-less",
+            running[0].local_addr.unwrap(),
+        )
+        .unwrap();
+    let mut tcp = std::net::TcpStream::connect(running[1].local_addr.unwrap()).unwrap();
+    std::io::Write::write_all(&mut tcp, b"<13>Mar  1 2025 10:00:00 plainhost app: x\n").unwrap();
+    std::io::Write::write_all(
+        &mut tcp,
+        b"<13>Mar  1 2025 10:00:00 +0800 givenhost app: its own zone\n",
+    )
+    .unwrap();
+    drop(tcp);
+    assert!(
+        wait_for(5, || sink.event_count() == 4).await,
+        "{}",
+        sink.event_count()
+    );
+    let evs = sink.events();
+    let by_host = |h: &str| {
+        evs.iter()
+            .find(|e| e.get_str("host.name") == Some(h))
+            .unwrap_or_else(|| panic!("no event from {h}"))
+    };
+    let utc = |e: &taishi_event::Event| {
+        e.timestamp
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+            .to_rfc3339()
+    };
+    let assumed = |e: &taishi_event::Event| e.get("taishi.timezone_assumed").cloned();
+    for h in ["east8host", "tailed"] {
+        let e = by_host(h);
+        assert_eq!(utc(e), "2025-03-01T02:00:00+00:00", "{h}");
+        assert_eq!(e.get_str("event.timezone"), Some("+08:00"), "{h}");
+        assert_eq!(assumed(e), Some(taishi_event::Value::Bool(true)), "{h}");
+    }
+    let plain = by_host("plainhost");
+    assert_eq!(utc(plain), "2025-03-01T10:00:00+00:00");
+    assert_eq!(plain.get_str("event.timezone"), Some("+00:00"));
+    let given = by_host("givenhost");
+    assert_eq!(utc(given), "2025-03-01T02:00:00+00:00");
+    assert_eq!(given.get_str("event.timezone"), None);
+    assert_eq!(assumed(given), None);
+
+    stop(&ctx, running).await;
+}
+
+#[test]
+fn an_unknown_timezone_is_refused_with_what_to_write() {
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct File {
+        listeners: Vec<ListenerConfig>,
+    }
+    let e = toml::from_str::<File>(
+        "[[listeners]]\ntype = \"syslog-udp\"\nlisten = \"127.0.0.1:0\"\ntimezone = \"CST\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("`CST`"), "{e}");
+    assert!(e.contains("+08:00") && e.contains("无法识别时区"), "{e}");
 }

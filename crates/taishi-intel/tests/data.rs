@@ -371,3 +371,36 @@ fn every_sample_imports_from_its_folder() {
     assert!(lists.lists.len() >= 10);
     assert!(store.load_matcher().unwrap().len() > 100);
 }
+
+/// Issue 13, item 7: a UFW BLOCK line to a Feodo Tracker C2 address, read
+/// from a file as `taishi parse`/`hunt` read it, carries the address in
+/// `destination.ip`, where the matcher finds it (before the firewall
+/// reader, the address was only inside `message`, and was missed).
+#[test]
+fn a_firewall_line_to_a_feodo_c2_is_matched() {
+    let Some(feodo) = path("abusech/feodotracker_ipblocklist.csv") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let intel = tempfile::tempdir().unwrap();
+    let mut store = IndicatorStore::open(intel.path()).unwrap();
+    import_source(&mut store, &Source::Path(feodo), None, Some("feodo")).unwrap();
+    let m = store.load_matcher().unwrap();
+    let log = dir.path().join("ufw.log");
+    std::fs::write(
+        &log,
+        "Mar  1 10:00:00 web01 kernel: [UFW BLOCK] IN=eth0 OUT= MAC=52:54:00:12:34:56:52:54:00:65:43:21:08:00 \
+         SRC=10.0.0.8 DST=192.9.135.73 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=4321 DF PROTO=TCP \
+         SPT=51234 DPT=1194 WINDOW=64240 RES=0x00 SYN URGP=0\n",
+    )
+    .unwrap();
+    let events = taishi_decode::events_of(&log).unwrap();
+    assert_eq!(events.len(), 1);
+    let h = hits(&m, &events[0]);
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(
+        (h[0].field, h[0].matched.as_str()),
+        ("destination.ip", "192.9.135.73")
+    );
+    assert_eq!(h[0].context.malware, vec!["Pikabot".to_string()]);
+}

@@ -309,6 +309,11 @@ pub struct IngestSection {
     pub bulk_dedup_window_secs: u64,
     /// …and at most this many ids are remembered (about 60 bytes each).
     pub bulk_dedup_max_ids: usize,
+    /// Zone for timestamps that carry none (RFC 3164 syslog, many Chinese
+    /// appliances), for the HTTP listener and every listener without its
+    /// own `timezone`: `local` (the host's zone at start, the default),
+    /// `+08:00`, `UTC`, or a zone without daylight saving (`Asia/Shanghai`).
+    pub timezone: taishi_ingest::Timezone,
 }
 
 impl IngestSection {
@@ -324,6 +329,7 @@ impl IngestSection {
         o.max_connections = self.tcp_max_connections;
         o.max_connections_per_ip = self.tcp_max_connections_per_ip;
         o.handshake_timeout = std::time::Duration::from_secs(self.tls_handshake_secs);
+        o.default_tz = self.timezone.offset();
         o
     }
 }
@@ -338,6 +344,7 @@ impl Default for IngestSection {
             tls_handshake_secs: 10,
             bulk_dedup_window_secs: 3600,
             bulk_dedup_max_ids: 500_000,
+            timezone: taishi_ingest::Timezone::local(),
         }
     }
 }
@@ -720,6 +727,36 @@ mod tests {
         let c = Config::parse("", "t").unwrap();
         assert_eq!(c.http.listen.to_string(), "127.0.0.1:8600");
         assert_eq!(c.store.retention_days, 180);
+    }
+
+    /// Zone-less timestamps are read in the host's zone unless `[ingest]`
+    /// or the listener says otherwise (issue 13, item 3).
+    #[test]
+    fn zone_less_times_default_to_the_hosts_zone() {
+        let budget = taishi_ingest::MemoryBudget::unlimited();
+        let c = Config::parse("", "t").unwrap();
+        assert_eq!(
+            c.ingest.listen_options(budget.clone()).default_tz,
+            taishi_event::time::local_offset()
+        );
+        let c = Config::parse(
+            "[ingest]\ntimezone = \"+08:00\"\n[[listeners]]\ntype = \"syslog-udp\"\nlisten = \"127.0.0.1:5514\"\ntimezone = \"Asia/Tokyo\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            c.ingest.listen_options(budget).default_tz.local_minus_utc(),
+            8 * 3600
+        );
+        let shown = toml::to_string(&c.listeners[0]).unwrap();
+        assert!(shown.contains("timezone = \"Asia/Tokyo\""), "{shown}");
+        let e = Config::parse(
+            "[[listeners]]\ntype = \"syslog-udp\"\nlisten = \"127.0.0.1:5514\"\ntimezone = \"Europe/Berlin\"\n",
+            "t",
+        )
+        .unwrap_err()
+        .0;
+        assert!(e.iter().any(|p| p.contains("Europe/Berlin")), "{e:?}");
     }
 
     #[test]

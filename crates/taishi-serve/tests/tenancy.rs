@@ -438,6 +438,7 @@ fn a_syslog_listener_binds_senders_to_organisations() {
                 name: Some("plant-syslog".into()),
                 org: Some("plant".into()),
                 org_by_source: [("127.0.0.2".to_string(), "plant-b".to_string())].into(),
+                timezone: None,
                 listen: "127.0.0.1:0".parse().unwrap(),
             },
         ));

@@ -51,6 +51,7 @@ const en: Messages = {
     version: "Local MITRE ATT&CK® data, version {{version}}", online: "attack.mitre.org", explain: "What this technique is (local ATT&CK data)",
   },
   search: {
+    zoneAssumed: "(zone assumed)", zoneAssumedHint: "The sender gave no time zone; {{zone}} was assumed (the listener's timezone setting).",
     title: "Search", placeholder: "Query, e.g. event.code:4625 AND source.ip:10.0.0.0/8 | top 10 source.ip", run: "Search",
     hits: "{{count}} events", took: "took {{ms}} ms", fields: "Fields", filterFields: "Filter fields…", addFilter: "Add as a filter",
     exclude: "Exclude this value", time: "Time", event: "Event", noHits: "No events match. Widen the time range or loosen the query.", start: "Type a query and press Enter.",

@@ -48,6 +48,7 @@ const zh = {
     version: "本地 MITRE ATT&CK® 数据，版本 {{version}}", online: "attack.mitre.org", explain: "查看该技术的说明（本地 ATT&CK 数据）",
   },
   search: {
+    zoneAssumed: "（时区为推定）", zoneAssumedHint: "发送方未给出时区，按 {{zone}} 推定（监听器的 timezone 设置）。",
     title: "事件检索", placeholder: "查询语句，例如 event.code:4625 AND source.ip:10.0.0.0/8 | top 10 source.ip", run: "检索",
     hits: "命中 {{count}} 条事件", took: "耗时 {{ms}} 毫秒", fields: "字段", filterFields: "筛选字段…", addFilter: "添加为筛选条件",
     exclude: "排除该值", time: "时间", event: "事件", noHits: "没有匹配的事件。可扩大时间范围或放宽查询条件。", start: "输入查询语句并按回车开始检索。",

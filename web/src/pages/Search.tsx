@@ -281,7 +281,13 @@ export function EventRow({ event: ev, time, open, toggle, onFilter, highlight }:
             {open ? <ChevronDown size={14} aria-hidden /> : <ChevronRight size={14} aria-hidden />}
           </button>
         </td>
-        <td className="mono small nowrap">{f.date(time ?? (typeof ev["@timestamp"] === "string" ? ev["@timestamp"] : null))}</td>
+        <td className="mono small nowrap">
+          {f.date(time ?? (typeof ev["@timestamp"] === "string" ? ev["@timestamp"] : null))}
+          {ev["taishi.timezone_assumed"] === true && (
+            // The sender gave no zone: the listener's zone was assumed, so the time may be off by hours.
+            <span className="muted small" data-testid="zone-assumed" title={t("search.zoneAssumedHint", { zone: fmtValue(ev["event.timezone"]) })}> {t("search.zoneAssumed")}</span>
+          )}
+        </td>
         <td className="ev-summary">
           {[...summary, ...rest].map((k) => (
             <span key={k} className="kv"><span className="k">{k}</span> <span className="v">{fmtValue(ev[k]).slice(0, 160)}</span></span>

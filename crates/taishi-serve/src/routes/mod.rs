@@ -1029,6 +1029,7 @@ pub fn router(app: S, sink: Arc<Sink>) -> (Router, Arc<taishi_ingest::ListenerMe
     hc.max_document = h.max_document_mib << 20;
     hc.body_timeout = Duration::from_secs(h.body_timeout_secs.max(1));
     hc.budget = app.budget.clone();
+    hc.default_tz = app.config.ingest.timezone.offset();
     hc.bulk_ids = Some(app.bulk_ids.clone());
     hc.auth = Some(Arc::new(IngestAuth(app.clone())));
     let (ingest, metrics) = taishi_ingest::http::router(hc, sink);

@@ -95,12 +95,14 @@ pub fn with_listeners(mut c: Config, tls: Option<(&Path, &Path)>) -> Config {
         name: None,
         org: None,
         org_by_source: Default::default(),
+        timezone: None,
         listen: any(),
     }));
     c.listeners.push(Listener::SyslogTcp(SyslogTcpConfig {
         name: None,
         org: None,
         org_by_source: Default::default(),
+        timezone: None,
         listen: any(),
     }));
     c.listeners.push(Listener::Netflow(NetflowConfig {
@@ -114,6 +116,7 @@ pub fn with_listeners(mut c: Config, tls: Option<(&Path, &Path)>) -> Config {
             name: None,
             org: None,
             org_by_source: Default::default(),
+            timezone: None,
             listen: any(),
             cert: cert.into(),
             key: key.into(),
