@@ -132,6 +132,10 @@ pub struct SourceReport {
     pub elapsed: Duration,
     /// Why the input could not be read at all.
     pub error: Option<String>,
+    /// The error is only that the content is no log format Taishi reads
+    /// (a PDF, an image in a log folder): callers sum these up in one line
+    /// rather than an error each.
+    pub not_a_log: bool,
 }
 
 struct Counting<'a> {
@@ -229,6 +233,7 @@ pub fn decode_input(
     report.rejects = counting.rejects;
     report.elapsed = started.elapsed();
     if let Err(e) = result {
+        report.not_a_log = matches!(e, InputError::UnknownFormat { .. });
         report.error = Some(e.to_string());
     }
     report

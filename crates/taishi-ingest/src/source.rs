@@ -525,6 +525,34 @@ macro_rules! each {
 
 /// Kind-independent access, so the service never matches on the kind.
 impl ListenerConfig {
+    /// Every `type` a listener may have.
+    pub const KINDS: [&'static str; 5] = [
+        SyslogUdpConfig::KIND,
+        SyslogTcpConfig::KIND,
+        SyslogTlsConfig::KIND,
+        NetflowConfig::KIND,
+        TailSourceConfig::KIND,
+    ];
+
+    /// Reads an entry's keys (all but `type`) as the config of `kind`
+    /// directly, not through serde's buffered form of a tagged enum: the
+    /// deserializer then sees each key, so an error (an unknown key, a
+    /// wrong value) carries the key's position for `taishi config check`.
+    /// `None` when `kind` is not one of [`Self::KINDS`].
+    pub fn deserialize_kind<'de, D: serde::Deserializer<'de>>(
+        kind: &str,
+        d: D,
+    ) -> Result<Option<ListenerConfig>, D::Error> {
+        Ok(Some(match kind {
+            SyslogUdpConfig::KIND => ListenerConfig::SyslogUdp(Deserialize::deserialize(d)?),
+            SyslogTcpConfig::KIND => ListenerConfig::SyslogTcp(Deserialize::deserialize(d)?),
+            SyslogTlsConfig::KIND => ListenerConfig::SyslogTls(Deserialize::deserialize(d)?),
+            NetflowConfig::KIND => ListenerConfig::Netflow(Deserialize::deserialize(d)?),
+            TailSourceConfig::KIND => ListenerConfig::Tail(Deserialize::deserialize(d)?),
+            _ => return Ok(None),
+        }))
+    }
+
     /// The `type` in `taishi.toml`.
     pub fn kind(&self) -> &'static str {
         fn kind_of<C: SourceConfig>(_: &C) -> &'static str {

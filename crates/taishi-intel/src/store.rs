@@ -86,7 +86,7 @@ pub struct ImportReport {
 }
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SourceMeta {
     pub indicators: u64,
     pub updated: Option<DateTime<Utc>>,
@@ -97,7 +97,7 @@ pub struct SourceMeta {
     pub format: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct State {
     sources: BTreeMap<String, SourceMeta>,
 }
@@ -117,17 +117,38 @@ impl IndicatorStore {
         for d in [dir.clone(), dir.join("sources"), dir.join("warninglists")] {
             fs::create_dir_all(&d).map_err(io(&d))?;
         }
-        let sp = dir.join("state.json");
-        let state = match fs::read(&sp) {
-            Ok(d) => serde_json::from_slice(&d).map_err(|e| StoreError::Corrupt {
-                path: sp.display().to_string(),
-                line: 1,
-                reason: e.to_string(),
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-            Err(e) => return Err(io(&sp)(e)),
-        };
+        let state = read_state(&dir)?;
         Ok(IndicatorStore { dir, state })
+    }
+
+    /// Re-reads the source list from disk; `true` when another process
+    /// (`taishi intel import` beside `taishi serve`, or the server beside
+    /// the CLI) changed it since this store last read or wrote it.
+    pub fn refresh(&mut self) -> Result<bool, StoreError> {
+        let state = read_state(&self.dir)?;
+        if state == self.state {
+            return Ok(false);
+        }
+        self.state = state;
+        Ok(true)
+    }
+
+    /// Holds `<dir>/LOCK` (an advisory lock every process that writes the
+    /// store takes) and re-reads the source list under it, so a change
+    /// starts from what is on disk: without it, a process holding an old
+    /// list would write it back and drop the sources another process
+    /// imported meanwhile. Released when the returned file is dropped.
+    fn write_lock(&mut self) -> Result<File, StoreError> {
+        let p = self.dir.join("LOCK");
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&p)
+            .map_err(io(&p))?;
+        f.lock().map_err(io(&p))?;
+        self.refresh()?;
+        Ok(f)
     }
 
     pub fn dir(&self) -> &Path {
@@ -213,6 +234,7 @@ impl IndicatorStore {
         if source.is_empty() {
             return Err(StoreError::Invalid("a source needs a name".into()));
         }
+        let _lock = self.write_lock()?;
         let mut report = ImportReport {
             source: source.to_string(),
             rejected: batch.errors,
@@ -297,6 +319,7 @@ impl IndicatorStore {
 
     /// Deletes a source and its indicators; returns how many there were.
     pub fn remove_source(&mut self, source: &str) -> Result<u64, StoreError> {
+        let _lock = self.write_lock()?;
         let Some(meta) = self.state.sources.remove(source) else {
             return Err(StoreError::Invalid(format!("no source named {source:?}")));
         };
@@ -382,6 +405,20 @@ impl IndicatorStore {
             self.for_each(s, &mut |i| b.add(&i))?;
         }
         Ok(b.build())
+    }
+}
+
+/// The source list as `state.json` holds it (empty when there is none).
+fn read_state(dir: &Path) -> Result<State, StoreError> {
+    let sp = dir.join("state.json");
+    match fs::read(&sp) {
+        Ok(d) => serde_json::from_slice(&d).map_err(|e| StoreError::Corrupt {
+            path: sp.display().to_string(),
+            line: 1,
+            reason: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
+        Err(e) => Err(io(&sp)(e)),
     }
 }
 

@@ -183,8 +183,32 @@ impl Intel {
         Ok(report)
     }
 
+    /// Reloads the source list and the matcher when another process
+    /// (`taishi intel import` beside the service) changed the store on
+    /// disk; `true` when it did. Failures are logged and the loaded
+    /// indicators stay.
+    pub fn refresh_if_changed(&self) -> bool {
+        let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+        match store.refresh() {
+            Ok(false) => false,
+            Ok(true) => {
+                if let Err(e) = self.rebuild(&store) {
+                    tracing::warn!(error = %e, "intel: cannot reload the indicators changed on disk");
+                    return false;
+                }
+                tracing::info!("intel: indicators changed on disk, reloaded");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "intel: cannot re-read the indicator store");
+                false
+            }
+        }
+    }
+
     /// Sources with their counts, for the console and the API.
     pub fn sources(&self) -> IntelStatus {
+        self.refresh_if_changed();
         let store = self.store.lock().unwrap_or_else(|e| e.into_inner());
         let matcher = self.matcher();
         IntelStatus {

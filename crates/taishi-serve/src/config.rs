@@ -509,53 +509,411 @@ impl NetflowSection {
     }
 }
 
-/// What is wrong with a config file: each problem names the key.
+/// What kind of mistake a [`Problem`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// The file cannot be read.
+    Unreadable,
+    /// Not TOML (a missing quote, a duplicate key).
+    Syntax,
+    /// A key Taishi does not have (a typo, often).
+    UnknownKey,
+    /// A value of the wrong type or out of its set (`listen = 5`).
+    BadValue,
+    /// A value that parses but cannot work (a zero limit, a missing file).
+    Invalid,
+}
+
+impl ProblemKind {
+    fn label(self) -> &'static str {
+        match self {
+            ProblemKind::Unreadable => "cannot read / 无法读取",
+            ProblemKind::Syntax => "TOML syntax / TOML 语法错误",
+            ProblemKind::UnknownKey => "unknown key / 未知的键",
+            ProblemKind::BadValue => "bad value / 值无效",
+            ProblemKind::Invalid => "will not work / 取值不可用",
+        }
+    }
+}
+
+/// One mistake in a config file, where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub kind: ProblemKind,
+    /// The key (`http.listen`, `listeners[1].client_ca`); empty for a
+    /// syntax error.
+    pub path: String,
+    /// 1-based line and column in the file, when the key is in it.
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(l) = self.line {
+            write!(f, "{l}:{}: ", self.column.unwrap_or(1))?;
+        }
+        if !self.path.is_empty() {
+            write!(f, "`{}`: ", self.path)?;
+        }
+        write!(f, "{}", self.kind.label())?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything wrong with a config file, found in one pass: a bad value
+/// does not hide the keys after it.
 #[derive(Debug, Default)]
-pub struct Problems(pub Vec<String>);
+pub struct Problems {
+    /// The file as it was named.
+    pub file: String,
+    pub list: Vec<Problem>,
+}
+
+impl Problems {
+    /// Each problem as printed, `FILE:LINE:COLUMN: KEY: …`.
+    pub fn lines(&self) -> Vec<String> {
+        self.list
+            .iter()
+            .map(|p| format!("{}:{p}", self.file))
+            .collect()
+    }
+}
 
 impl std::fmt::Display for Problems {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for p in &self.0 {
+        for p in self.lines() {
             writeln!(f, "  {p}")?;
         }
         Ok(())
     }
 }
 
+impl std::error::Error for Problems {}
+
+/// Line and column of byte offsets in the file.
+struct Positions<'a>(&'a str);
+
+impl Positions<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.0.len());
+        let before = &self.0.as_bytes()[..offset];
+        let line_start = before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
+        (before.iter().filter(|b| **b == b'\n').count() + 1, column)
+    }
+
+    fn problem(
+        &self,
+        kind: ProblemKind,
+        path: String,
+        span: Option<std::ops::Range<usize>>,
+        message: impl Into<String>,
+    ) -> Problem {
+        let (line, column) = match span.map(|s| self.line_col(s.start)) {
+            Some((l, c)) => (Some(l), Some(c)),
+            None => (None, None),
+        };
+        Problem {
+            kind,
+            path,
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+/// The largest config file read.
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
+type Table<'i> = toml::de::DeTable<'i>;
+type Value<'i> = toml::de::DeValue<'i>;
+
+fn join(base: &str, key: &str) -> String {
+    match (base.is_empty(), key.is_empty()) {
+        (true, _) => key.to_string(),
+        (_, true) => base.to_string(),
+        _ => format!("{base}.{key}"),
+    }
+}
+
+/// Where a key path (`http.listen`, `listeners[0].paths`,
+/// `detection.rules.1`) is written: the key's span, or the element's.
+fn locate(table: &Table<'_>, path: &str) -> Option<std::ops::Range<usize>> {
+    let mut segments = Vec::new();
+    for part in path.split('.') {
+        let (key, rest) = part.split_once('[').unwrap_or((part, ""));
+        segments.push(key.to_string());
+        segments.extend(
+            rest.split('[')
+                .filter_map(|i| i.trim_end_matches(']').parse::<usize>().ok())
+                .map(|i| i.to_string()),
+        );
+    }
+    let mut span = None;
+    let mut value: Option<&Value<'_>> = None;
+    for seg in segments.iter().filter(|s| !s.is_empty()) {
+        let next = match value {
+            None => table
+                .get_key_value(seg.as_str())
+                .map(|(k, v)| (k.span(), v)),
+            Some(Value::Table(t)) => t.get_key_value(seg.as_str()).map(|(k, v)| (k.span(), v)),
+            Some(Value::Array(a)) => seg
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| a.get(i))
+                .map(|v| (v.span(), v)),
+            Some(_) => None,
+        };
+        // A path past what is written (a default filled in) points at the
+        // deepest key that is.
+        let Some((s, v)) = next else { break };
+        span = Some(s);
+        value = Some(v.get_ref());
+    }
+    span
+}
+
+/// Removes the entry at byte `pos` (the deepest one whose key or value
+/// holds it) and returns its path; `None` when no entry holds it. Tables
+/// are searched whatever their own span: a `[section]`'s value spans its
+/// header only, not the keys below it.
+fn remove_at(table: &mut Table<'_>, pos: usize) -> Option<String> {
+    for (k, v) in table.iter_mut() {
+        if let Value::Table(t) = v.get_mut() {
+            if let Some(inner) = remove_at(t, pos) {
+                return Some(format!("{}.{inner}", k.get_ref()));
+            }
+        }
+    }
+    let key = table
+        .iter()
+        .find(|(k, v)| k.span().contains(&pos) || v.span().contains(&pos))
+        .map(|(k, _)| k.get_ref().to_string())?;
+    table.remove(key.as_str());
+    Some(key)
+}
+
+fn entries(v: &Value<'_>) -> usize {
+    match v {
+        Value::Table(t) => t.values().map(|v| 1 + entries(v.get_ref())).sum(),
+        Value::Array(a) => a.iter().map(|v| entries(v.get_ref())).sum(),
+        _ => 0,
+    }
+}
+
+/// Deserializes `table` with `once`; each error is reported with its key
+/// and line, its key removed and the rest tried again, so one bad value
+/// does not hide the others. `None` when an error cannot be tied to a key.
+fn isolate<'i, T>(
+    mut table: toml::Spanned<Table<'i>>,
+    base: &str,
+    at: &Positions<'_>,
+    out: &mut Vec<Problem>,
+    mut once: impl FnMut(toml::Spanned<Table<'i>>) -> Result<(T, Vec<String>), toml::de::Error>,
+) -> Option<T> {
+    // Each failed attempt removes an entry, so there are at most as many.
+    let bound = entries(&Value::Table(table.get_ref().clone())) + 1;
+    for _ in 0..bound {
+        match once(table.clone()) {
+            Ok((v, unknown)) => {
+                for k in unknown {
+                    let span = locate(table.get_ref(), &k);
+                    out.push(at.problem(ProblemKind::UnknownKey, join(base, &k), span, ""));
+                }
+                return Some(v);
+            }
+            Err(e) => {
+                let span = e.span();
+                // An error over the whole table (a missing key) has no
+                // entry to remove: report it and stop.
+                let removed = span
+                    .clone()
+                    .filter(|s| *s != table.span())
+                    .and_then(|s| remove_at(table.get_mut(), s.start));
+                let kind = if e.message().starts_with("unknown field") {
+                    ProblemKind::UnknownKey
+                } else {
+                    ProblemKind::BadValue
+                };
+                let path = join(base, removed.as_deref().unwrap_or(""));
+                out.push(at.problem(kind, path, span, e.message()));
+                removed.as_ref()?;
+            }
+        }
+    }
+    None
+}
+
+/// `[[listeners]]`: each entry read by its `type`, so that its keys are
+/// checked one by one with their lines (a tagged enum would buffer them).
+fn read_listeners(
+    value: toml::Spanned<Value<'_>>,
+    at: &Positions<'_>,
+    out: &mut Vec<Problem>,
+) -> Vec<Listener> {
+    let kinds = Listener::KINDS.join(", ");
+    let span = value.span();
+    let Value::Array(items) = value.into_inner() else {
+        out.push(at.problem(
+            ProblemKind::BadValue,
+            "listeners".into(),
+            Some(span),
+            "write each listener as a [[listeners]] table / 每个监听器写成一个 [[listeners]] 表",
+        ));
+        return Vec::new();
+    };
+    let mut listeners = Vec::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let base = format!("listeners[{i}]");
+        let span = item.span();
+        let Value::Table(mut t) = item.into_inner() else {
+            out.push(at.problem(
+                ProblemKind::BadValue,
+                base,
+                Some(span),
+                "not a table / 不是表",
+            ));
+            continue;
+        };
+        let kind = t.remove("type");
+        let Some(kind) = kind
+            .as_ref()
+            .and_then(|k| k.get_ref().as_str())
+            .filter(|k| Listener::KINDS.contains(k))
+        else {
+            let (path, at_span, message) = match &kind {
+                None => (
+                    base,
+                    span.clone(),
+                    format!("`type` is missing: one of {kinds} / 缺少 `type`"),
+                ),
+                Some(k) => (
+                    format!("{base}.type"),
+                    k.span(),
+                    format!("not a listener type: one of {kinds} / 不是监听器类型"),
+                ),
+            };
+            out.push(at.problem(ProblemKind::BadValue, path, Some(at_span), message));
+            continue;
+        };
+        let kind = kind.to_string();
+        let name = t
+            .get("name")
+            .and_then(|n| n.get_ref().as_str())
+            .map(str::to_string);
+        let first = out.len();
+        let read = isolate(toml::Spanned::new(span.clone(), t), &base, at, out, |t| {
+            let whole = toml::Spanned::new(t.span(), Value::Table(t.into_inner()));
+            let l = Listener::deserialize_kind(&kind, toml::de::ValueDeserializer::from(whole))?;
+            Ok((l, Vec::new()))
+        });
+        // Several listeners of a kind are told apart by their names.
+        for p in &mut out[first..] {
+            p.message.push_str(&match &name {
+                Some(n) => format!(" (listener `{n}`, {kind})"),
+                None => format!(" ({kind})"),
+            });
+        }
+        listeners.extend(read.flatten());
+    }
+    listeners
+}
+
 impl Config {
     /// Reads and checks a config file: `Err` lists every problem found.
     pub fn load(path: &Path) -> Result<Config, Problems> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Problems(vec![format!(
-                "{}: cannot read: {e} (create it from taishi.example.toml)",
-                path.display()
-            )])
-        })?;
-        Config::parse(&text, &path.display().to_string())
+        let file = path.display().to_string();
+        let unreadable = |message: String| Problems {
+            file: file.clone(),
+            list: vec![Problem {
+                kind: ProblemKind::Unreadable,
+                path: String::new(),
+                line: None,
+                column: None,
+                message,
+            }],
+        };
+        let mut text = String::new();
+        // A config is a few KiB; reading at most this much keeps a wrong
+        // path (a log, a device) from filling the memory.
+        std::fs::File::open(path)
+            .and_then(|f| {
+                std::io::Read::read_to_string(
+                    &mut std::io::Read::take(f, MAX_CONFIG_BYTES + 1),
+                    &mut text,
+                )
+            })
+            .map_err(|e| {
+                unreadable(format!(
+                    "{e} (create it from taishi.example.toml / 可由 taishi.example.toml 复制创建)"
+                ))
+            })?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(unreadable(format!(
+                "larger than {} MiB: not a config file / 超过 {} MiB，不是配置文件",
+                MAX_CONFIG_BYTES >> 20,
+                MAX_CONFIG_BYTES >> 20
+            )));
+        }
+        Config::parse(&text, &file)
     }
 
+    /// Parses and checks `text` (named `name` in the problems). Every
+    /// problem is found in one pass: syntax errors (the parser recovers),
+    /// unknown keys anywhere including inside listeners, wrong values
+    /// (each key is set aside and the rest read again), then what
+    /// [`Config::validate`] finds, each with its line.
     pub fn parse(text: &str, name: &str) -> Result<Config, Problems> {
-        let mut problems = Vec::new();
-        let de =
-            toml::Deserializer::parse(text).map_err(|e| Problems(vec![format!("{name}: {e}")]))?;
-        let mut unknown = Vec::new();
-        let cfg: Result<Config, _> =
-            serde_ignored::deserialize(de, |p| unknown.push(p.to_string()));
-        for k in unknown {
-            problems.push(format!("{name}: unknown key `{k}`"));
-        }
-        let cfg = match cfg {
-            Ok(c) => c,
-            Err(e) => {
-                problems.push(format!("{name}: {e}"));
-                return Err(Problems(problems));
-            }
+        let at = Positions(text);
+        let mut out = Problems {
+            file: name.to_string(),
+            list: Vec::new(),
         };
-        problems.extend(cfg.validate().into_iter().map(|p| format!("{name}: {p}")));
-        if problems.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(Problems(problems))
+        let (mut root, syntax) = toml::de::DeTable::parse_recoverable(text);
+        for e in syntax {
+            let p = at.problem(ProblemKind::Syntax, String::new(), e.span(), e.message());
+            out.list.push(p);
+        }
+        let written = root.get_ref().clone();
+        let listeners = root.get_mut().remove("listeners");
+        let cfg = isolate(root, "", &at, &mut out.list, |t| {
+            let mut unknown = Vec::new();
+            let de = toml::de::Deserializer::from(t);
+            let c: Config = serde_ignored::deserialize(de, |p| unknown.push(p.to_string()))?;
+            Ok((c, unknown))
+        });
+        let listeners = listeners
+            .map(|l| read_listeners(l, &at, &mut out.list))
+            .unwrap_or_default();
+        let cfg = cfg.map(|mut cfg| {
+            cfg.listeners = listeners;
+            for p in cfg.validate() {
+                let (path, message) = p.split_once(": ").unwrap_or(("", &p));
+                let first_key = path.split(',').next().unwrap_or("").trim();
+                let span = locate(&written, first_key);
+                let problem = at.problem(ProblemKind::Invalid, path.into(), span, message);
+                out.list.push(problem);
+            }
+            cfg
+        });
+        // In file order, as an editor walks them.
+        out.list
+            .sort_by_key(|p| (p.line.is_none(), p.line, p.column));
+        match cfg {
+            Some(cfg) if out.list.is_empty() => Ok(cfg),
+            _ => Err(out),
         }
     }
 
@@ -783,7 +1141,7 @@ mod tests {
             "t",
         )
         .unwrap_err()
-        .0;
+        .lines();
         for key in [
             "alerts.drain",
             "rejects.max_record_kib",
@@ -806,7 +1164,7 @@ mod tests {
             [store]
             retention = 3
         "#;
-        let e = Config::parse(text, "t.toml").unwrap_err().0;
+        let e = Config::parse(text, "t.toml").unwrap_err().lines();
         assert!(e.iter().any(|p| p.contains("`colour`")), "{e:?}");
         assert!(e.iter().any(|p| p.contains("`http.lisen`")), "{e:?}");
         assert!(e.iter().any(|p| p.contains("`store.retention`")), "{e:?}");
@@ -822,7 +1180,7 @@ mod tests {
             paths = []
             format = "nope"
         "#;
-        let e = Config::parse(text, "t.toml").unwrap_err().0;
+        let e = Config::parse(text, "t.toml").unwrap_err().lines();
         assert!(e.iter().any(|p| p.contains("detection.min_level")), "{e:?}");
         assert!(e.iter().any(|p| p.contains("listeners[0].paths")), "{e:?}");
         assert!(e.iter().any(|p| p.contains("listeners[0].format")), "{e:?}");
@@ -838,7 +1196,7 @@ mod tests {
             key = "k.pem"
             clientca = "ca.pem"
         "#;
-        let e = Config::parse(text, "t.toml").unwrap_err().0;
+        let e = Config::parse(text, "t.toml").unwrap_err().lines();
         assert!(e.iter().any(|p| p.contains("`clientca`")), "{e:?}");
         let ok = "[[listeners]]\ntype = \"netflow\"\nname = \"nf\"\nlisten = \"127.0.0.1:2055\"\n";
         let c = Config::parse(ok, "t.toml").unwrap();
@@ -848,7 +1206,7 @@ mod tests {
     #[test]
     fn zero_limits_are_refused_by_key() {
         let text = "[http]\nheader_timeout_secs = 0\n[ingest]\ninflight_mib = 0\n";
-        let e = Config::parse(text, "t.toml").unwrap_err().0;
+        let e = Config::parse(text, "t.toml").unwrap_err().lines();
         assert!(
             e.iter().any(|p| p.contains("http.header_timeout_secs")),
             "{e:?}"
@@ -863,7 +1221,132 @@ mod tests {
     fn wrong_types_say_where() {
         let e = Config::parse("[http]\nlisten = 5\n", "t.toml")
             .unwrap_err()
-            .0;
+            .lines();
         assert!(e[0].contains("listen"), "{e:?}");
+    }
+
+    /// Issue 13 item 6: four typos in four sections, an unknown key inside
+    /// a listener, wrong values and a syntax error are all reported by one
+    /// run, each with its line.
+    #[test]
+    fn one_pass_names_every_problem_with_its_line() {
+        let text = "\
+data_dir = \"d\"
+colour = \"blue\"
+[http]
+lisen = \"127.0.0.1:9000\"
+max_body_mib = \"lots\"
+session_hours = 3
+[store]
+retenion_days = 3
+refresh_ms = -1
+[search]
+timeout = 5
+[[listeners]]
+type = \"syslog-udp\"
+name = \"edge\"
+listen = \"127.0.0.1:5514\"
+lsten = \"x\"
+[[listeners]]
+type = \"tail\"
+paths = [\"/var/log/x\"]
+format = 7
+[detection]
+min_level = \"urgent\"
+";
+        let e = Config::parse(text, "t.toml").unwrap_err();
+        let want = [
+            (ProblemKind::UnknownKey, "colour", 2),
+            (ProblemKind::UnknownKey, "http.lisen", 4),
+            (ProblemKind::BadValue, "http.max_body_mib", 5),
+            (ProblemKind::UnknownKey, "store.retenion_days", 8),
+            (ProblemKind::BadValue, "store.refresh_ms", 9),
+            (ProblemKind::UnknownKey, "search.timeout", 11),
+            (ProblemKind::UnknownKey, "listeners[0].lsten", 16),
+            (ProblemKind::BadValue, "listeners[1].format", 20),
+            (ProblemKind::Invalid, "detection.min_level", 22),
+        ];
+        for (kind, path, line) in want {
+            assert!(
+                e.list
+                    .iter()
+                    .any(|p| p.kind == kind && p.path == path && p.line == Some(line)),
+                "{kind:?} {path} at line {line}: {e}"
+            );
+        }
+        assert_eq!(e.list.len(), want.len(), "{e}");
+        let listener = e
+            .list
+            .iter()
+            .find(|p| p.path == "listeners[0].lsten")
+            .unwrap();
+        assert!(listener.message.contains("`edge`"), "{listener}");
+        assert!(
+            e.lines()[0].starts_with("t.toml:2:1: `colour`: unknown key"),
+            "{e}"
+        );
+
+        // A syntax error does not hide the keys around it.
+        let e = Config::parse(
+            "[http]\nlisen = 1\nx = \"open\ny = 2\n[store]\nretention = 1\n",
+            "t.toml",
+        )
+        .unwrap_err();
+        assert!(
+            e.list
+                .iter()
+                .any(|p| p.kind == ProblemKind::Syntax && p.line == Some(3)),
+            "{e}"
+        );
+        assert!(
+            e.list
+                .iter()
+                .any(|p| p.path == "store.retention" && p.line == Some(6)),
+            "{e}"
+        );
+        assert!(
+            e.list
+                .iter()
+                .any(|p| p.path == "http.lisen" && p.line == Some(2)),
+            "{e}"
+        );
+    }
+
+    /// A listener's missing key or type is named with its line, and the
+    /// listeners around it are still read.
+    #[test]
+    fn listener_entries_are_checked_one_by_one() {
+        let text = "[[listeners]]\ntype = \"netflow\"\n[[listeners]]\ntype = \"carrier-pigeon\"\n[[listeners]]\ntype = \"syslog-tls\"\nlisten = \"127.0.0.1:6514\"\ncert = \"c.pem\"\nkey = \"k.pem\"\nclientca = \"ca.pem\"\n";
+        let e = Config::parse(text, "t.toml").unwrap_err();
+        let find = |path: &str| e.list.iter().find(|p| p.path == path);
+        assert_eq!(find("listeners[0]").and_then(|p| p.line), Some(1), "{e}");
+        assert!(
+            find("listeners[0]").unwrap().message.contains("listen"),
+            "{e}"
+        );
+        assert_eq!(
+            find("listeners[1].type").and_then(|p| p.line),
+            Some(4),
+            "{e}"
+        );
+        assert_eq!(
+            find("listeners[2].clientca").and_then(|p| p.line),
+            Some(10),
+            "{e}"
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever the file holds, checking it reports problems and does
+        /// not panic; a problem's line is within the file.
+        #[test]
+        fn any_text_is_checked_without_panic(text in "(\\PC|\n|\\[\\[?listeners\\]\\]?|type = \"tail\"|= \"|\\[http\\]){0,40}") {
+            if let Err(e) = Config::parse(&text, "t.toml") {
+                let lines = text.lines().count().max(1) + 1;
+                for p in &e.list {
+                    proptest::prop_assert!(p.line.unwrap_or(1) <= lines, "{p}");
+                }
+            }
+        }
     }
 }

@@ -774,6 +774,9 @@ fn spawn_feed_scheduler(
             // answers slowly would then hold up the shutdown.
             let (done, round) = tokio::sync::oneshot::channel::<()>();
             std::thread::spawn(move || {
+                // Indicators another process imported are matched from the
+                // next round on.
+                a.intel.refresh_if_changed();
                 for name in a.intel.due_feeds(chrono::Utc::now()) {
                     match a.intel.pull_feed(&name) {
                         Ok(report) => {

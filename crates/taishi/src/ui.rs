@@ -135,6 +135,120 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// How a table may be narrowed to fit a terminal.
+pub struct Fit<'a> {
+    /// Columns of the terminal.
+    pub width: usize,
+    /// Columns (by index) never cut.
+    pub keep: &'a [usize],
+    /// Columns left out, in this order, while the others cannot be cut
+    /// enough.
+    pub drop: &'a [usize],
+    /// (column, width) a column is not cut below: a rule title cut to a
+    /// few letters says nothing, so other columns go first.
+    pub floors: &'a [(usize, usize)],
+}
+
+/// The narrowest a cut column becomes (besides its header's width).
+const MIN_CELL: usize = 4;
+
+/// The width the terminal has for what goes to stdout: `COLUMNS` when set,
+/// else the terminal's when stdout is one, else none (a pipe or a file
+/// gets whole lines).
+pub fn terminal_width() -> Option<usize> {
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c > 0)
+    {
+        return Some(c);
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size_of(std::io::stdout()).map(|(w, _)| usize::from(w.0))
+}
+
+/// `s` on one line, cut to `width` terminal columns with `…`.
+pub fn clip(s: &str, width: usize) -> String {
+    let s = s.replace(['\n', '\r', '\t'], " ");
+    if display_width(&s) <= width {
+        return s;
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = display_width(c.encode_utf8(&mut [0; 4]));
+        if used + w + 1 > width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// [`table`] narrowed to `fit` (when given): the widest cells are cut with
+/// `…` to one common width, and when even that is too wide, columns are
+/// left out in `fit.drop`'s order. Returns the table and the headers of
+/// the columns left out.
+pub fn table_fit(
+    header: &[&str],
+    rows: &[Vec<String>],
+    fit: Option<&Fit<'_>>,
+) -> (String, Vec<String>) {
+    let Some(fit) = fit else {
+        return (table(header, rows), Vec::new());
+    };
+    let mut natural: Vec<usize> = header.iter().map(|h| display_width(h)).collect();
+    for r in rows {
+        for (w, c) in natural.iter_mut().zip(r) {
+            *w = (*w).max(display_width(&c.replace(['\n', '\r', '\t'], " ")));
+        }
+    }
+    let floor = |c: usize| {
+        if fit.keep.contains(&c) {
+            natural[c]
+        } else {
+            let own = fit.floors.iter().find(|(i, _)| *i == c).map_or(0, |f| f.1);
+            natural[c].min(display_width(header[c]).max(MIN_CELL).max(own))
+        }
+    };
+    let total = |cols: &[usize], w: &dyn Fn(usize) -> usize| {
+        cols.iter().map(|&c| w(c)).sum::<usize>() + 2 * cols.len().saturating_sub(1)
+    };
+    let mut cols: Vec<usize> = (0..header.len()).collect();
+    let mut dropped = Vec::new();
+    for d in fit.drop {
+        if total(&cols, &floor) <= fit.width {
+            break;
+        }
+        cols.retain(|c| c != d);
+        dropped.push(header[*d].to_string());
+    }
+    // One cap for every column that may be cut: the widest cap that fits.
+    let (nat, fl) = (&natural, &floor);
+    let capped = |cap: usize| move |c: usize| nat[c].min(cap.max(fl(c)));
+    let mut cap = natural.iter().copied().max().unwrap_or(0);
+    while cap > 0 && total(&cols, &capped(cap)) > fit.width {
+        cap -= 1;
+    }
+    let width = capped(cap);
+    let head: Vec<&str> = cols.iter().map(|&c| header[c]).collect();
+    let cut: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            cols.iter()
+                .map(|&c| clip(r.get(c).map_or("", String::as_str), width(c)))
+                .collect()
+        })
+        .collect();
+    (table(&head, &cut), dropped)
+}
+
 /// Terminal columns a string takes: CJK characters take two.
 pub fn display_width(s: &str) -> usize {
     s.chars()
@@ -187,5 +301,42 @@ mod tests {
         );
         assert_eq!(count(1234567), "1,234,567");
         assert_eq!(display_width("态势ab"), 6);
+    }
+
+    #[test]
+    fn tables_fit_a_width() {
+        let rows = vec![vec![
+            "2026-11-01T10:00:00.000+00:00".to_string(),
+            "x".repeat(300),
+            "态势".repeat(50),
+            "high".to_string(),
+        ]];
+        let header = ["timestamp", "details", "rule_id", "level"];
+        let fit = Fit {
+            width: 80,
+            keep: &[0, 3],
+            drop: &[2],
+            floors: &[],
+        };
+        let (t, dropped) = table_fit(&header, &rows, Some(&fit));
+        for line in t.lines() {
+            assert!(display_width(line) <= 80, "{line}");
+        }
+        assert!(t.contains("2026-11-01T10:00:00.000+00:00"), "{t}");
+        assert!(t.contains('…'), "{t}");
+        assert!(dropped.is_empty(), "{dropped:?}");
+        // Too narrow for every column at its floor: rule_id goes.
+        let fit = Fit {
+            width: 50,
+            keep: &[0, 3],
+            drop: &[2],
+            floors: &[],
+        };
+        let (t, dropped) = table_fit(&header, &rows, Some(&fit));
+        assert_eq!(dropped, ["rule_id"]);
+        for line in t.lines() {
+            assert!(display_width(line) <= 50, "{line}");
+        }
+        assert_eq!(clip("态势ab", 4), "态…");
     }
 }

@@ -368,3 +368,85 @@ fn correlation_rule_fires_in_hunt() {
     assert!(table.contains("SSH Brute Force From One Source"), "{table}");
     assert!(table.contains("source.ip=198.51.100.7"), "{table}");
 }
+
+/// Issue 13 item 16: a folder of logs and other files. The files that are
+/// not logs are summed up in one line (listed with --verbose), a file that
+/// cannot be read is still an error of its own, and the table fits
+/// `COLUMNS` while CSV stays whole.
+#[test]
+fn junk_files_are_summed_up_and_the_table_fits_the_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("auth.log"), brute_force_log()).unwrap();
+    for i in 0..30 {
+        let (name, body): (String, &[u8]) = if i % 2 == 0 {
+            (
+                format!("report-{i:02}.pdf"),
+                b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n\x00\x01\x02\x03 obj stream\n",
+            )
+        } else {
+            (
+                format!("logo-{i:02}.png"),
+                b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00",
+            )
+        };
+        std::fs::write(dir.path().join(name), body).unwrap();
+    }
+    // gzip magic, then garbage: a read error, not a "not a log".
+    std::fs::write(
+        dir.path().join("broken.log.gz"),
+        b"\x1f\x8b\x08\x00garbage-garbage",
+    )
+    .unwrap();
+    let rules = fixture("correlation");
+    let run = |extra: &[&str], columns: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_taishi"));
+        c.args(["hunt", "-r", s(&rules)])
+            .args(extra)
+            .arg(dir.path());
+        match columns {
+            Some(n) => c.env("COLUMNS", n),
+            None => c.env_remove("COLUMNS"),
+        };
+        c.output().expect("run taishi")
+    };
+
+    let out = run(&[], Some("100"));
+    assert_eq!(out.status.code(), Some(3), "{}", both(&out));
+    let err = text(&out.stderr);
+    let skip: Vec<&str> = err.lines().filter(|l| l.contains("not logs /")).collect();
+    assert_eq!(skip.len(), 1, "{err}");
+    assert!(
+        skip[0].starts_with("skipped 30 files that are not logs"),
+        "{err}"
+    );
+    assert!(
+        skip[0].contains("logo-01.png, ") && skip[0].contains("…") && skip[0].contains("--verbose"),
+        "{err}"
+    );
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("broken.log.gz"), "{err}");
+    let table = text(&out.stdout);
+    assert!(table.contains("SSH Failed Password"), "{table}");
+    for line in table.lines() {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    assert!(table.contains('…'), "{table}");
+
+    // --verbose lists every skipped file.
+    let out = run(&["-q", "--verbose"], Some("100"));
+    let err = text(&out.stderr);
+    for i in 0..30 {
+        assert!(err.contains(&format!("-{i:02}.")), "{i}: {err}");
+    }
+
+    // A pipe with no COLUMNS, and CSV, keep whole lines.
+    let out = run(&["-q"], None);
+    assert!(text(&out.stdout).lines().any(|l| l.chars().count() > 100));
+    let out = run(&["-q", "-f", "csv"], Some("100"));
+    assert!(text(&out.stdout).lines().any(|l| l.chars().count() > 100));
+}

@@ -66,6 +66,9 @@ pub struct HuntArgs {
     /// Do not print the summary.
     #[arg(long, short)]
     quiet: bool,
+    /// List every file skipped as not a log (by default one line sums them up).
+    #[arg(long, short)]
+    verbose: bool,
     /// Files, folders, or - for stdin.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -372,11 +375,74 @@ fn group_text(r: &AlertRecord) -> String {
         .unwrap_or_default()
 }
 
+/// Names shown in the one line that sums up the skipped files.
+const SKIPPED_SHOWN: usize = 5;
+
+/// One line for the files that are not logs (every one with `verbose`,
+/// one per line).
+fn skipped_line(skipped: &[&str], verbose: bool) -> String {
+    let n = skipped.len();
+    let head = format!(
+        "skipped {n} file{} that {} not logs / 跳过 {n} 个非日志文件",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "is" } else { "are" }
+    );
+    if verbose {
+        return format!("{head}:\n  {}", skipped.join("\n  "));
+    }
+    let base = |p: &&str| p.rsplit(['/', '\\']).next().unwrap_or_default().to_string();
+    let mut names: Vec<String> = skipped.iter().take(SKIPPED_SHOWN).map(base).collect();
+    if n > SKIPPED_SHOWN {
+        names.push("…".into());
+    }
+    format!(
+        "{head}: {} (list them with --verbose / 用 --verbose 列出全部)",
+        names.join(", ")
+    )
+}
+
+/// How the timeline narrows to a terminal: the time, event id and level
+/// are never cut (cut, they would mislead); the rule and the details keep
+/// 32 and 16 columns; below that a UUID, tactic tags, the channel, the
+/// computer and the file are left out, in that order.
+fn timeline_fit(width: usize) -> ui::Fit<'static> {
+    ui::Fit {
+        width,
+        keep: &[0, 3, 5],
+        drop: &[7, 6, 2, 1, 9],
+        floors: &[(4, 32), (8, 16)],
+    }
+}
+
+/// The correlation table: its times stay whole (the first one is left
+/// out on a narrow terminal, then the type), the correlation's title
+/// keeps 24 columns.
+fn correlation_fit(width: usize) -> ui::Fit<'static> {
+    ui::Fit {
+        width,
+        keep: &[0, 1],
+        drop: &[0, 4],
+        floors: &[(2, 24)],
+    }
+}
+
+/// Says which columns a narrow terminal left out.
+fn note_dropped(dropped: &[String], width: Option<usize>) {
+    if !dropped.is_empty() {
+        eprintln!(
+            "(columns left out to fit {} columns: {}; --format csv or jsonl has them all / 为适应终端宽度省略的列)",
+            width.unwrap_or_default(),
+            dropped.join(", ")
+        );
+    }
+}
+
 fn write_timeline(
     out: &mut dyn Write,
     format: &str,
     rows: &[AlertRecord],
     corr: &[AlertRecord],
+    width: Option<usize>,
 ) -> io::Result<()> {
     match format {
         "jsonl" => {
@@ -445,7 +511,10 @@ fn write_timeline(
                 })
                 .collect();
             if !table_rows.is_empty() {
-                write!(out, "{}", ui::table(&HEADER, &table_rows))?;
+                let (t, dropped) =
+                    ui::table_fit(&HEADER, &table_rows, width.map(timeline_fit).as_ref());
+                write!(out, "{t}")?;
+                note_dropped(&dropped, width);
             }
             if !corr.is_empty() {
                 let crow: Vec<Vec<String>> = corr
@@ -467,23 +536,20 @@ fn write_timeline(
                     })
                     .collect();
                 writeln!(out)?;
-                write!(
-                    out,
-                    "{}",
-                    ui::table(
-                        &[
-                            "first",
-                            "last",
-                            "correlation",
-                            "level",
-                            "type",
-                            "group",
-                            "value",
-                            "events"
-                        ],
-                        &crow
-                    )
-                )?;
+                let header = [
+                    "first",
+                    "last",
+                    "correlation",
+                    "level",
+                    "type",
+                    "group",
+                    "value",
+                    "events",
+                ];
+                let (t, dropped) =
+                    ui::table_fit(&header, &crow, width.map(correlation_fit).as_ref());
+                write!(out, "{t}")?;
+                note_dropped(&dropped, width);
             }
         }
     }
@@ -578,7 +644,9 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
                 rejects = sink.rejects;
                 r
             });
-            if let Some(e) = &report.error {
+            // Files that are not logs are summed up after the scan; a file
+            // that could not be read is an error of its own.
+            if let Some(e) = report.error.as_ref().filter(|_| !report.not_a_log) {
                 progress.println(&format!("error: {e}"));
             }
             (report, rejects)
@@ -615,10 +683,24 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         }
         None => Box::new(BufWriter::new(io::stdout().lock())),
     };
-    write_timeline(&mut *out, &args.format, &rows, &corr).context("writing the timeline")?;
+    // A table for people fits their terminal (`--output`, CSV and JSON
+    // lines stay whole).
+    let width = match args.output {
+        None if args.format == "table" => ui::terminal_width(),
+        _ => None,
+    };
+    write_timeline(&mut *out, &args.format, &rows, &corr, width).context("writing the timeline")?;
     out.flush().context("writing the timeline")?;
     drop(out);
 
+    let skipped: Vec<&str> = reports
+        .iter()
+        .filter(|(r, _)| r.not_a_log)
+        .map(|(r, _)| r.source.as_str())
+        .collect();
+    if !skipped.is_empty() {
+        eprintln!("{}", skipped_line(&skipped, args.verbose));
+    }
     if !args.quiet {
         summary(
             &args,
@@ -650,7 +732,10 @@ fn summary(
     scan_time: std::time::Duration,
 ) {
     let rejected_records: u64 = reports.iter().map(|(r, _)| r.rejects).sum();
-    let unreadable = reports.iter().filter(|(r, _)| r.error.is_some()).count();
+    let unreadable = reports
+        .iter()
+        .filter(|(r, _)| r.error.is_some() && !r.not_a_log)
+        .count();
     let bytes: u64 = reports.iter().map(|(r, _)| r.bytes).sum();
     eprintln!();
     let engine = &detector.engine;
@@ -743,12 +828,13 @@ fn summary(
         .collect();
     let secs = scan_time.as_secs_f64().max(1e-9);
     eprintln!(
-        "{} events ({} MiB, {} rejected records, {} of {} inputs unreadable) scanned in {:.2} s ({:.0} events/s); {} detections ({}); {} correlation hits",
+        "{} events ({} MiB, {} rejected records, {} of {} inputs unreadable, {} not logs) scanned in {:.2} s ({:.0} events/s); {} detections ({}); {} correlation hits",
         ui::count(events),
         ui::mib(bytes),
         ui::count(rejected_records),
         unreadable,
         reports.len(),
+        reports.iter().filter(|(r, _)| r.not_a_log).count(),
         secs,
         events as f64 / secs,
         ui::count(rows.len() as u64),

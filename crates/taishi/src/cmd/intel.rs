@@ -22,7 +22,7 @@ use crate::ui;
 #[derive(Args)]
 #[command(
     about = "Threat intelligence: import indicators, list them, match files against them, manage feeds",
-    after_help = "Indicators live in DATA/intel (the folder `taishi serve` uses).\n\n\
+    after_help = "Indicators live in DATA/intel (the folder `taishi serve` uses). While a server runs on DATA, import through it with --server (it records and retro-hunts the import).\n\n\
 Examples:\n  taishi intel import feodotracker_ipblocklist.csv urlhaus.csv\n  taishi intel import --source circl misp-feed/\n  taishi intel import https://feodotracker.abuse.ch/downloads/ipblocklist.csv\n  taishi intel import --format csv:value=2,type=1,malware=3 iocs.csv\n  taishi intel list --type domain --format csv\n  taishi intel match /var/log/suricata/eve.json\n  taishi intel feeds add feodo https://feodotracker.abuse.ch/downloads/ipblocklist.csv --every 1h\n  taishi intel feeds add cert --kind taxii https://taxii.example/api1/collections/ID/ --user me --password-env TAXII_PASSWORD\n  taishi intel feeds pull --due"
 )]
 pub struct IntelArgs {
@@ -58,6 +58,14 @@ Examples:\n  taishi intel import stix/ abusech/feodotracker_ipblocklist.csv\n  t
         /// Print the reports as JSON.
         #[arg(long)]
         json: bool,
+        /// Import through a running server (http://host:port): needed while
+        /// `taishi serve` runs on the data folder; the import is recorded in
+        /// its audit trail and followed by its retro-hunt. Files only.
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// API token for --server with intel write permission (default $TAISHI_TOKEN).
+        #[arg(long, value_name = "TOKEN")]
+        token: Option<String>,
         #[arg(required = true, value_name = "SOURCE")]
         sources: Vec<String>,
     },
@@ -149,8 +157,19 @@ pub fn run(args: IntelArgs) -> Result<ExitCode> {
             format,
             source,
             json,
+            server,
+            token,
             sources,
-        } => import(&dir, format, source, json, &sources),
+        } => match server {
+            Some(url) => {
+                let token = token.or_else(|| std::env::var("TAISHI_TOKEN").ok());
+                import_remote(&url, token.as_deref(), format, source, json, &sources)
+            }
+            None => {
+                refuse_beside_server(&args.data)?;
+                import(&dir, format, source, json, &sources)
+            }
+        },
         IntelCommand::List {
             source,
             r#type,
@@ -170,6 +189,126 @@ pub fn run(args: IntelArgs) -> Result<ExitCode> {
 fn open(dir: &Path) -> Result<IndicatorStore> {
     IndicatorStore::open(dir)
         .with_context(|| format!("opening the indicator store {}", dir.display()))
+}
+
+/// Whether a `taishi serve` runs on `data`: it holds `data/events/LOCK`
+/// (the event store's lock) for as long as it runs.
+fn server_running(data: &Path) -> bool {
+    let lock = data.join("events").join("LOCK");
+    let Ok(f) = std::fs::OpenOptions::new().write(true).open(&lock) else {
+        return false;
+    };
+    matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
+
+/// An import written beside a running server would be matched only after
+/// the server notices it, with no audit record and no retro-hunt: the CLI
+/// sends people through the server instead.
+fn refuse_beside_server(data: &Path) -> Result<()> {
+    if server_running(data) {
+        bail!(
+            "a `taishi serve` is running on {d} (it holds {d}/events/LOCK); import through it so the \
+             import is audited and retro-hunted:\n  taishi intel import --server http://ADDRESS --token \"$TAISHI_TOKEN\" FILE…\n\
+             or use the console (Intel → Import), or stop the server first.\n\
+             {d} 正被运行中的 taishi serve 使用：请用 --server 经服务导入、在控制台导入，或先停止服务。",
+            d = data.display()
+        );
+    }
+    Ok(())
+}
+
+/// `name` as a URL query value.
+fn query_value(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The report a server answers for an import (`POST /api/v1/intel/import`).
+#[derive(serde::Deserialize)]
+struct RemoteReport {
+    source: String,
+    added: u64,
+    updated: u64,
+    unchanged: u64,
+    removed: u64,
+    total: u64,
+    #[serde(default)]
+    rejected: Vec<taishi_intel::ImportError>,
+    #[serde(default)]
+    ignored: std::collections::BTreeMap<String, u64>,
+}
+
+/// Largest file sent to a server; its own `http.max_upload_mib` may be less.
+const MAX_UPLOAD: u64 = 1 << 30;
+
+fn import_remote(
+    url: &str,
+    token: Option<&str>,
+    format: Option<String>,
+    name: Option<String>,
+    json: bool,
+    sources: &[String],
+) -> Result<ExitCode> {
+    if name.is_some() && sources.len() > 1 {
+        bail!("--source names one source; import the inputs one by one");
+    }
+    let mut code = 0;
+    for s in sources {
+        let path = Path::new(s);
+        if !path.is_file() {
+            bail!(
+                "{s}: --server imports files (add a URL as a feed with `taishi intel feeds add`; give a folder's files one by one) \
+                 / --server 只能导入文件"
+            );
+        }
+        let size = std::fs::metadata(path)?.len();
+        if size > MAX_UPLOAD {
+            bail!("{s}: larger than {} MiB / 文件过大", MAX_UPLOAD >> 20);
+        }
+        let data = std::fs::read(path).with_context(|| format!("reading {s}"))?;
+        let source = name
+            .clone()
+            .unwrap_or_else(|| Source::Path(path.to_path_buf()).default_name());
+        let mut query = format!("/api/v1/intel/import?name={}", query_value(&source));
+        if let Some(f) = &format {
+            query.push_str(&format!("&format={}", query_value(f)));
+        }
+        let answer = super::http::post(
+            url,
+            &query,
+            token,
+            "application/octet-stream",
+            &data,
+            std::time::Duration::from_secs(600),
+        )
+        .with_context(|| format!("importing {s} through {url}"))?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&answer).with_context(|| format!("{url}: unexpected answer"))?;
+        let r: RemoteReport = serde_json::from_value(v["report"].clone())
+            .with_context(|| format!("{url}: unexpected answer"))?;
+        let report = ImportReport {
+            source: r.source,
+            added: r.added,
+            updated: r.updated,
+            unchanged: r.unchanged,
+            removed: r.removed,
+            total: r.total,
+            rejected: r.rejected,
+            ignored: r.ignored,
+            ..Default::default()
+        };
+        if !report.rejected.is_empty() && code == 0 {
+            code = 2;
+        }
+        print_report(&report, json);
+    }
+    Ok(ExitCode::from(code))
 }
 
 fn print_report(r: &ImportReport, json: bool) {

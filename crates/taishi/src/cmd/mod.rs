@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod http;
 pub mod hunt;
 pub mod intel;
 pub mod openapi;

@@ -1,8 +1,7 @@
 //! `taishi search`: runs a query against a data directory (read-only, beside
 //! a running `taishi serve`) or against a server's HTTP API.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -139,20 +138,8 @@ fn pointed(query: &str, column: Option<usize>, message: &str) -> String {
     }
 }
 
-/// POST /api/v1/search over plain HTTP (std only: no TLS).
+/// POST /api/v1/search to a running server.
 fn remote(args: &SearchArgs, url: &str) -> Result<SearchOutput> {
-    let Some(rest) = url.strip_prefix("http://") else {
-        bail!("--server: only http:// URLs are supported by this build (got {url}); use an SSH tunnel or a local proxy for HTTPS");
-    };
-    let (hostport, base) = match rest.find('/') {
-        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
-        None => (rest, ""),
-    };
-    let addr = if hostport.contains(':') {
-        hostport.to_string()
-    } else {
-        format!("{hostport}:80")
-    };
     let body = serde_json::json!({
         "query": args.query,
         "from": args.from,
@@ -160,67 +147,15 @@ fn remote(args: &SearchArgs, url: &str) -> Result<SearchOutput> {
         "limit": args.limit,
     })
     .to_string();
-    let mut req = format!(
-        "POST {base}/api/v1/search HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\nAccept: application/json\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(t) = &args.token {
-        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(&body);
-    let mut s = TcpStream::connect(&addr).with_context(|| format!("connecting to {addr}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(300)))?;
-    s.write_all(req.as_bytes())?;
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp)
-        .with_context(|| format!("reading the answer of {addr}"))?;
-    let Some(split) = resp.windows(4).position(|w| w == b"\r\n\r\n") else {
-        bail!("{url}: malformed HTTP answer");
-    };
-    let head = String::from_utf8_lossy(&resp[..split]).to_string();
-    let mut payload = resp[split + 4..].to_vec();
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    if head.lines().any(|l| {
-        l.to_ascii_lowercase()
-            .starts_with("transfer-encoding: chunked")
-    }) {
-        payload = dechunk(&payload)?;
-    }
-    if status != 200 {
-        let msg = serde_json::from_slice::<Json>(&payload)
-            .ok()
-            .and_then(|j| {
-                j.get("error")
-                    .map(|e| e.as_str().map_or(e.to_string(), str::to_string))
-            })
-            .unwrap_or_else(|| String::from_utf8_lossy(&payload).into_owned());
-        bail!("{url}: HTTP {status}: {msg}");
-    }
+    let payload = super::http::post(
+        url,
+        "/api/v1/search",
+        args.token.as_deref(),
+        "application/json",
+        body.as_bytes(),
+        Duration::from_secs(300),
+    )?;
     serde_json::from_slice(&payload).with_context(|| format!("{url}: unexpected answer"))
-}
-
-fn dechunk(mut b: &[u8]) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
-            bail!("malformed chunked answer");
-        };
-        let size_text = String::from_utf8_lossy(&b[..eol]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .context("malformed chunk size")?;
-        b = &b[eol + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        let chunk = b.get(..size).context("truncated chunk")?;
-        out.extend_from_slice(chunk);
-        b = b.get(size + 2..).unwrap_or_default();
-    }
 }
 
 fn cell(v: &Json) -> String {

@@ -73,7 +73,7 @@ pub fn run_config(args: ConfigArgs) -> Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             Err(p) => {
-                eprintln!("{} problem(s):\n{p}", p.0.len());
+                eprintln!("{} problem(s) / 个问题:\n{p}", p.list.len());
                 Ok(ExitCode::from(2))
             }
         },
@@ -99,8 +99,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         cfg.http.listen = l;
     }
     cfg.detection.rules.extend(args.rules);
-    if let Some(p) = cfg.validate().first() {
-        anyhow::bail!("{p}");
+    // Every problem at once, as `taishi config check` lists them.
+    let problems = cfg.validate();
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "the configuration has problems / 配置有问题:\n  {}",
+            problems.join("\n  ")
+        );
     }
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -112,3 +112,90 @@ fn gzip_bomb_import_is_refused_with_413() {
     );
     assert!(st == 200, "{st} {b}");
 }
+
+/// Issue 13 item 4: `taishi intel import` beside a running server. The CLI
+/// refuses to write behind the server's back and imports through it with
+/// --server; indicators written to the folder by another process anyway
+/// are not erased by the next import from the console, and are matched.
+#[test]
+fn cli_import_beside_a_server_goes_through_it_and_nothing_is_lost() {
+    let s = Server::start(Opts::default());
+    let data = s.dir.path().join("data");
+    let file = s.dir.path().join("cli-list.txt");
+    std::fs::write(&file, "203.0.113.50\n203.0.113.51\n").unwrap();
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(taishi_bin())
+            .args(["intel", "import", "--data", data.to_str().unwrap()])
+            .args(extra)
+            .arg(&file)
+            .env_remove("TAISHI_TOKEN")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    // Without --server: a clear refusal, nothing written.
+    let (code, err, _) = run(&[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("taishi serve` is running") && err.contains("--server"),
+        "{err}"
+    );
+    assert!(
+        !data.join("intel/state.json").exists()
+            || !std::fs::read_to_string(data.join("intel/state.json"))
+                .unwrap()
+                .contains("cli-list")
+    );
+
+    // With --server: imported through the server, visible at once.
+    let analyst = s.token("analyst");
+    let token = analyst
+        .auth
+        .clone()
+        .unwrap()
+        .trim_start_matches("Bearer ")
+        .to_string();
+    let url = format!("http://{}", s.http);
+    let (code, err, out) = run(&["--server", &url, "--token", &token]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("cli-list.txt: 2 added"), "{out}");
+    let (st, b) = analyst.get("/api/v1/intel");
+    assert_eq!(st, 200, "{b}");
+    assert_eq!(b["sources"]["cli-list.txt"]["indicators"], 2, "{b}");
+
+    // Another process writes the folder behind the server's back (an older
+    // CLI, a script)…
+    let mut behind = taishi_intel::IndicatorStore::open(data.join("intel")).unwrap();
+    let batch = taishi_intel::import::parse(
+        &taishi_intel::Format::Text,
+        "behind",
+        "behind",
+        b"198.51.100.77\n",
+    );
+    behind
+        .import(
+            "behind",
+            batch,
+            taishi_intel::ImportMode::Replace,
+            None,
+            None,
+        )
+        .unwrap();
+    // …then someone imports from the console: every source stays.
+    let (st, b) = analyst.post_raw(
+        "/api/v1/intel/import?name=console&format=text",
+        "text/plain",
+        b"192.0.2.99\n",
+    );
+    assert_eq!(st, 200, "{b}");
+    let (_, b) = analyst.get("/api/v1/intel");
+    for (source, n) in [("cli-list.txt", 2), ("behind", 1), ("console", 1)] {
+        assert_eq!(b["sources"][source]["indicators"], n, "{source}: {b}");
+    }
+    let (_, b) = analyst.get("/api/v1/intel/indicators?source=behind");
+    assert_eq!(b["total"], 1, "{b}");
+}
