@@ -90,6 +90,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_audit", split),
     migration!(4, "0004_tenancy", split, TENANCY_COLUMNS),
     migration!(5, "0005_overrides"),
+    migration!(6, "0006_saved_searches"),
 ];
 
 /// `(table, column, type)` that version 4 adds on SQLite, in the order the
