@@ -1,6 +1,7 @@
 // What the e2e tests share: the settings scripts/e2e passes in, and
 // Debian's Chromium launched the same way for each of them.
 import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 export const env = (k, d) => {
@@ -66,4 +67,15 @@ export async function signIn(page, url, username, password) {
   await page.locator('input[name="password"]').fill(password);
   await page.locator('button[type="submit"]').click();
   await page.waitForURL((u) => !u.pathname.startsWith("/login"));
+}
+
+/** A screenshot of the whole page as `dir/name.png`. A full-page capture
+ * repeats the sticky top bar halfway down a tall page: the window grows to
+ * the page's height for the picture instead. */
+export async function shotOf(page, dir, name) {
+  const size = page.viewportSize();
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  await page.setViewportSize({ width: size.width, height: Math.min(Math.max(height, size.height), 4000) });
+  await page.screenshot({ path: join(dir, `${name}.png`), timeout: 60000 });
+  await page.setViewportSize(size);
 }

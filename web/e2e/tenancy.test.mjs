@@ -8,8 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { env, launch, settings, waitFor, signIn } from "./lib.mjs";
+import { env, launch, settings, shotOf, signIn, waitFor } from "./lib.mjs";
 
 const { url: URL_, api: API, password: PASSWORD, shots: SHOTS, profile } = settings();
 const PROFILE = `${profile}-tenancy`;
@@ -22,15 +21,7 @@ const ORGS = [
 ];
 
 let ctx, page;
-// A full-page capture repeats the sticky top bar halfway down a tall page:
-// the window grows to the page's height for the picture instead.
-async function shot(name) {
-  const size = page.viewportSize();
-  const height = await page.evaluate(() => document.documentElement.scrollHeight);
-  await page.setViewportSize({ width: size.width, height: Math.min(Math.max(height, size.height), 4000) });
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), timeout: 60000 });
-  await page.setViewportSize(size);
-}
+const shot = (name) => shotOf(page, SHOTS, name);
 
 /** A call with the page's session (and its CSRF value), as the console makes it. */
 async function session(method, path, body, org) {

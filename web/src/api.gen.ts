@@ -385,6 +385,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/saved-searches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Saved searches of your organisation and those below it, by name
+         * @description Needs the `search` permission. 需要 `search` 权限。
+         */
+        get: operations["get_saved_searches"];
+        put?: never;
+        /**
+         * Save a search (optionally scheduled: it alerts when it answers more than its threshold)
+         * @description Needs the `searches:write` permission. 需要 `searches:write` 权限。
+         */
+        post: operations["post_saved_searches"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/saved-searches/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One saved search
+         * @description Needs the `search` permission. 需要 `search` 权限。
+         */
+        get: operations["get_saved_searches_id"];
+        /**
+         * Change a saved search or its schedule
+         * @description Needs the `searches:write` permission. 需要 `searches:write` 权限。
+         */
+        put: operations["put_saved_searches_id"];
+        post?: never;
+        /**
+         * Delete a saved search
+         * @description Needs the `searches:write` permission. 需要 `searches:write` 权限。
+         */
+        delete: operations["delete_saved_searches_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/alerts": {
         parameters: {
             query?: never;
@@ -1423,7 +1475,7 @@ export interface components {
             password_expired: boolean;
         };
         /** @enum {string} */
-        Permission: "account" | "tokens:write" | "users:read" | "users:write" | "orgs:read" | "orgs:write" | "alerts:read" | "alerts:write" | "rules:read" | "rules:write" | "intel:read" | "intel:write" | "intel:feeds" | "search" | "overview:read" | "settings:read" | "outputs:test" | "outputs:write" | "system:read" | "audit:read" | "ingest";
+        Permission: "account" | "tokens:write" | "users:read" | "users:write" | "orgs:read" | "orgs:write" | "alerts:read" | "alerts:write" | "rules:read" | "rules:write" | "intel:read" | "intel:write" | "intel:feeds" | "search" | "searches:write" | "overview:read" | "settings:read" | "outputs:test" | "outputs:write" | "system:read" | "audit:read" | "ingest";
         Org: {
             /** @description `[a-z0-9-]`, 2–32 characters; stamped on events as `organization.id`. */
             id: string;
@@ -1738,6 +1790,75 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** @description A whole list. */
+        Items_SavedSearch: {
+            items: components["schemas"]["SavedSearch"][];
+        };
+        SavedSearch: {
+            id: string;
+            org: string;
+            /** @description Who saved it. */
+            owner: string;
+            name: string;
+            query: string;
+            from: string;
+            to?: string | null;
+            /** @description RFC 3339, UTC. */
+            created: string;
+            updated: string;
+            /** Format: uint64 */
+            interval_secs?: number | null;
+            /** Format: uint64 */
+            threshold: number;
+            level: string;
+            enabled: boolean;
+            /** @description When the schedule last ran it (RFC 3339, UTC). */
+            last_run?: string | null;
+            /** @description What that run found, or why it failed. */
+            last_result?: string | null;
+        };
+        /** @description What an analyst gives when saving or changing a search. */
+        SavedSearchSpec: {
+            /** @description 1–100 characters, unique in the organisation. */
+            name: string;
+            query: string;
+            /**
+             * @description The start of the range, as the search page takes it (`now-24h`,
+             *     ISO 8601); `now-24h` when empty.
+             * @default
+             */
+            from?: string;
+            /**
+             * @description The end of the range; now when absent.
+             * @default null
+             */
+            to?: string | null;
+            /**
+             * Format: uint64
+             * @description Run every this many seconds (60 to 604,800) over the last interval;
+             *     absent: not scheduled.
+             * @default null
+             */
+            interval_secs?: number | null;
+            /**
+             * Format: uint64
+             * @description A scheduled run alerts when it answers more than this many rows (a
+             *     table) or matching events.
+             * @default 0
+             */
+            threshold?: number;
+            /**
+             * @description The alert's level: informational, low, medium (default), high,
+             *     critical.
+             * @default null
+             */
+            level?: string | null;
+            /**
+             * @description Whether the schedule runs.
+             * @default false
+             */
+            enabled?: boolean;
+        };
         /** @description One page of a list and the number of matches. */
         Page_Alert: {
             /** Format: uint64 */
@@ -1807,7 +1928,7 @@ export interface components {
             updated: string;
         };
         /** @description What raised the alert. */
-        AlertKind: "sigma" | "correlation" | "intel";
+        AlertKind: "sigma" | "correlation" | "intel" | "search";
         /**
          * @description Sigma's levels, ordered: `Level::High > Level::Low`.
          * @enum {string}
@@ -3673,6 +3794,136 @@ export interface operations {
             404: components["responses"]["Error"];
         };
     };
+    get_saved_searches: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Items_SavedSearch"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_saved_searches: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SavedSearchSpec"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedSearch"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_saved_searches_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedSearch"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    put_saved_searches_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SavedSearchSpec"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedSearch"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    delete_saved_searches_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
     get_alerts: {
         parameters: {
             query?: {
@@ -5142,7 +5393,7 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["account", "tokens:write", "users:read", "users:write", "orgs:read", "orgs:write", "alerts:read", "alerts:write", "rules:read", "rules:write", "intel:read", "intel:write", "intel:feeds", "search", "overview:read", "settings:read", "outputs:test", "outputs:write", "system:read", "audit:read", "ingest"];
+export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["account", "tokens:write", "users:read", "users:write", "orgs:read", "orgs:write", "alerts:read", "alerts:write", "rules:read", "rules:write", "intel:read", "intel:write", "intel:feeds", "search", "searches:write", "overview:read", "settings:read", "outputs:test", "outputs:write", "system:read", "audit:read", "ingest"];
 export const auditOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuditOutcome"]> = ["success", "denied", "failed"];
 export const levelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Level"]> = ["informational", "low", "medium", "high", "critical"];
 export const alertStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AlertStatus"]> = ["new", "acknowledged", "closed"];

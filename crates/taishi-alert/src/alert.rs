@@ -21,6 +21,8 @@ pub enum AlertKind {
     Correlation,
     /// An indicator of compromise matched.
     Intel,
+    /// A scheduled saved search answered more than its threshold.
+    Search,
 }
 
 impl AlertKind {
@@ -29,6 +31,7 @@ impl AlertKind {
             AlertKind::Sigma => "sigma",
             AlertKind::Correlation => "correlation",
             AlertKind::Intel => "intel",
+            AlertKind::Search => "search",
         }
     }
 }

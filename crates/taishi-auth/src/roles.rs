@@ -74,6 +74,9 @@ permissions! {
     IntelFeeds = "intel:feeds", "管理情报源", "manage intel feeds";
     /// Searching events and listing their fields.
     Search = "search", "检索事件", "search events";
+    /// Saving, changing, scheduling and deleting saved searches (reading
+    /// them comes with `search`). A scheduled one raises alerts.
+    SearchesWrite = "searches:write", "管理保存的搜索", "manage saved searches";
     /// The overview and its live stream.
     OverviewRead = "overview:read", "查看态势总览", "read the overview";
     /// The alert outputs, secrets masked.
@@ -244,7 +247,7 @@ roles! {
     /// policy), reading what the policy acts on.
     SecAdmin = "secadmin", "安全管理员", "Security administrator", [READ, &[
         Permission::RulesWrite, Permission::IntelWrite, Permission::IntelFeeds,
-        Permission::OutputsWrite, Permission::OutputsTest,
+        Permission::OutputsWrite, Permission::OutputsTest, Permission::SearchesWrite,
     ]];
     /// 审计管理员: reads, verifies and exports the audit trail, nothing else.
     Auditor = "auditor", "审计管理员", "Audit administrator", [&[Permission::AuditRead]];
@@ -252,7 +255,7 @@ roles! {
     /// sending events.
     Analyst = "analyst", "安全分析员", "Analyst", [READ, &[
         Permission::AlertsWrite, Permission::RulesWrite, Permission::IntelWrite,
-        Permission::OutputsTest, Permission::Ingest,
+        Permission::OutputsTest, Permission::Ingest, Permission::SearchesWrite,
     ]];
     /// Works alerts to closure (and incidents, when they land).
     Responder = "responder", "应急响应员", "Responder", [READ, &[Permission::AlertsWrite]];

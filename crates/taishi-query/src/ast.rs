@@ -108,10 +108,15 @@ pub enum Stage {
         fields: Vec<String>,
         rare: bool,
     },
-    /// `timechart 1h count() by field`: buckets `interval_secs` wide,
-    /// aligned to the Unix epoch (so to UTC midnight for days).
+    /// `timechart 1h count() by field` (also `span=1h`): buckets
+    /// `interval_secs` wide, aligned to the Unix epoch (so to UTC midnight
+    /// for days). Without an interval the bucket is chosen when the query
+    /// runs, from its time range ([`crate::auto_interval`]), as Kibana's
+    /// auto interval is: a chart has at most [`crate::AUTO_BUCKETS`]
+    /// points whatever range is searched.
     Timechart {
-        interval_secs: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interval_secs: Option<u64>,
         aggs: Vec<Agg>,
         by: Option<String>,
     },
@@ -180,17 +185,97 @@ impl AggFunc {
 }
 
 impl Agg {
-    /// The output column name: the alias, else the aggregation as written
-    /// (`count()`, `dc(user.name)`).
+    /// The output column name, as Splunk names it so that a later stage
+    /// can refer to it: the alias, else `count` for `count()` (what
+    /// `sort -count` names, as in Splunk and Kibana), else the aggregation
+    /// as written (`dc(user.name)`).
     pub fn column_name(&self) -> String {
         if let Some(a) = &self.alias {
             return a.clone();
         }
         match &self.field {
             Some(f) => format!("{}({f})", self.func.name()),
-            None => format!("{}()", self.func.name()),
+            None => self.func.name().to_string(),
         }
     }
+}
+
+/// The columns of the table a stage leaves, given those of the table before
+/// it (`None`: the data is events, whose fields are open-ended).
+pub fn columns_after(stage: &Stage, before: Option<Vec<String>>) -> Option<Vec<String>> {
+    match stage {
+        Stage::Stats { aggs, by } => {
+            let mut c = by.clone();
+            c.extend(aggs.iter().map(Agg::column_name));
+            Some(c)
+        }
+        Stage::Top { fields, .. } => {
+            let mut c = fields.clone();
+            c.push("count".into());
+            Some(c)
+        }
+        Stage::Timechart { aggs, by, .. } => {
+            let mut c = vec![TIMESTAMP.to_string()];
+            c.extend(by.iter().cloned());
+            c.extend(aggs.iter().map(Agg::column_name));
+            Some(c)
+        }
+        Stage::Fields(f) => before.map(|_| f.clone()),
+        Stage::Sort(_) | Stage::Head(_) | Stage::Tail(_) | Stage::Where(_) => before,
+    }
+}
+
+/// A stage names a column the table before it does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownColumn {
+    /// Index of the stage in [`Search::stages`].
+    pub stage: usize,
+    /// Index of the column among the stage's sort keys or fields.
+    pub item: usize,
+    pub column: String,
+    /// The columns the table has.
+    pub available: Vec<String>,
+}
+
+impl UnknownColumn {
+    /// The message, in English and zh-CN (the console shows it as it is).
+    pub fn message(&self) -> String {
+        let list = self.available.join(", ");
+        format!(
+            "unknown column '{}': the table has {list} / 未知列 '{}'：可用的列为 {list}",
+            self.column, self.column
+        )
+    }
+}
+
+/// Checks that `sort` and `fields` after an aggregation name columns the
+/// table has: an unknown one would sort by nothing or project nulls,
+/// silently, which is how `sort -count` used to return unsorted rows.
+pub fn check_columns(search: &Search) -> Result<(), UnknownColumn> {
+    let mut cols: Option<Vec<String>> = None;
+    for (i, stage) in search.stages.iter().enumerate() {
+        if let Some(have) = &cols {
+            let named: Vec<&str> = match stage {
+                Stage::Sort(keys) => keys.iter().map(|k| k.field.as_str()).collect(),
+                Stage::Fields(f) => f.iter().map(String::as_str).collect(),
+                _ => Vec::new(),
+            };
+            if let Some((item, c)) = named
+                .iter()
+                .enumerate()
+                .find(|(_, c)| !have.iter().any(|h| h == *c))
+            {
+                return Err(UnknownColumn {
+                    stage: i,
+                    item,
+                    column: c.to_string(),
+                    available: have.clone(),
+                });
+            }
+        }
+        cols = columns_after(stage, cols);
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------
@@ -507,7 +592,10 @@ impl fmt::Display for Stage {
                 aggs,
                 by,
             } => {
-                write!(f, "timechart {} ", format_interval(*interval_secs))?;
+                f.write_str("timechart ")?;
+                if let Some(secs) = interval_secs {
+                    write!(f, "{} ", format_interval(*secs))?;
+                }
                 write_aggs(f, aggs)?;
                 if let Some(b) = by {
                     f.write_str(" by ")?;

@@ -529,6 +529,12 @@ impl TimeRange {
         self.from.is_none() && self.to.is_none()
     }
 
+    /// Seconds from `from` to `to`, when both are set.
+    pub fn span_secs(&self) -> Option<u64> {
+        let (f, t) = (self.from?, self.to?);
+        Some((t - f).num_seconds().max(1).unsigned_abs())
+    }
+
     #[inline]
     pub fn contains(&self, ev: &Event) -> bool {
         if self.is_unbounded() {

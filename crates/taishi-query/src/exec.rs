@@ -73,7 +73,40 @@ impl Data {
     }
 }
 
-pub(crate) fn run(stages: &[CStage], mut input: impl Iterator<Item = Event>) -> QueryResult {
+/// Most buckets a `timechart` without an interval has (Kibana's auto
+/// interval aims at about as many): enough for a line across a chart,
+/// few enough to read and send.
+pub const AUTO_BUCKETS: u64 = 200;
+
+/// Round bucket widths, in seconds, as a person would choose them.
+const ROUND_INTERVALS: [u64; 16] = [
+    1, 5, 10, 30, 60, 300, 600, 1800, 3600, 10800, 21600, 43200, 86400, 604800, 2592000, 31536000,
+];
+
+/// The smallest round interval that cuts `span_secs` into at most
+/// `buckets` buckets (the widest one, a year, for anything longer).
+pub fn round_interval(span_secs: u64, buckets: u64) -> u64 {
+    let want = span_secs.div_ceil(buckets.max(1));
+    ROUND_INTERVALS
+        .iter()
+        .copied()
+        .find(|s| *s >= want)
+        .unwrap_or(31536000)
+}
+
+/// The interval of a `timechart` that names none, over a range of
+/// `span_secs`.
+pub fn auto_interval(span_secs: u64) -> u64 {
+    round_interval(span_secs, AUTO_BUCKETS)
+}
+
+/// `span` is the length of the searched range in seconds, when known: a
+/// `timechart` without an interval chooses its bucket from it.
+pub(crate) fn run(
+    stages: &[CStage],
+    mut input: impl Iterator<Item = Event>,
+    span: Option<u64>,
+) -> QueryResult {
     // The first stage consumes the filtered stream directly, so that an
     // aggregation or a `head` never holds all matching events.
     let (mut data, rest) = match stages.split_first() {
@@ -83,7 +116,7 @@ pub(crate) fn run(stages: &[CStage], mut input: impl Iterator<Item = Event>) -> 
                 CStage::Plain(Stage::Head(n)) => Data::Events(input.by_ref().take(*n).collect()),
                 CStage::Plain(
                     s @ (Stage::Stats { .. } | Stage::Top { .. } | Stage::Timechart { .. }),
-                ) => Data::Table(aggregate(s, input)),
+                ) => Data::Table(aggregate(s, input, span)),
                 CStage::Plain(Stage::Tail(n)) => {
                     let mut ring = std::collections::VecDeque::with_capacity((*n).min(1 << 16));
                     for e in input {
@@ -96,13 +129,13 @@ pub(crate) fn run(stages: &[CStage], mut input: impl Iterator<Item = Event>) -> 
                     }
                     Data::Events(ring.into())
                 }
-                other => apply(other, Data::Events(input.collect())),
+                other => apply(other, Data::Events(input.collect()), span),
             };
             (data, rest)
         }
     };
     for s in rest {
-        data = apply(s, data);
+        data = apply(s, data, span);
     }
     match data {
         Data::Events(events) => QueryResult::Events { events },
@@ -110,13 +143,13 @@ pub(crate) fn run(stages: &[CStage], mut input: impl Iterator<Item = Event>) -> 
     }
 }
 
-pub(crate) fn resume(stages: &[CStage], input: QueryResult) -> QueryResult {
+pub(crate) fn resume(stages: &[CStage], input: QueryResult, span: Option<u64>) -> QueryResult {
     let mut data = match input {
         QueryResult::Events { events } => Data::Events(events),
         QueryResult::Table(t) => Data::Table(t),
     };
     for s in stages {
-        data = apply(s, data);
+        data = apply(s, data, span);
     }
     match data {
         Data::Events(events) => QueryResult::Events { events },
@@ -124,7 +157,7 @@ pub(crate) fn resume(stages: &[CStage], input: QueryResult) -> QueryResult {
     }
 }
 
-fn apply(stage: &CStage, data: Data) -> Data {
+fn apply(stage: &CStage, data: Data, span: Option<u64>) -> Data {
     let stage = match stage {
         CStage::Where(node) => {
             return match data {
@@ -148,7 +181,7 @@ fn apply(stage: &CStage, data: Data) -> Data {
     };
     match stage {
         Stage::Stats { .. } | Stage::Top { .. } | Stage::Timechart { .. } => {
-            Data::Table(aggregate(stage, data.into_events().into_iter()))
+            Data::Table(aggregate(stage, data.into_events().into_iter(), span))
         }
         Stage::Head(n) => match data {
             Data::Events(mut e) => {
@@ -678,7 +711,7 @@ impl Grouper {
     }
 }
 
-fn aggregate(stage: &Stage, events: impl Iterator<Item = Event>) -> Table {
+fn aggregate(stage: &Stage, events: impl Iterator<Item = Event>, span: Option<u64>) -> Table {
     match stage {
         Stage::Stats { aggs, by } => {
             let mut g = Grouper::new(by.clone(), aggs);
@@ -736,7 +769,25 @@ fn aggregate(stage: &Stage, events: impl Iterator<Item = Event>) -> Table {
             interval_secs,
             aggs,
             by,
-        } => timechart(*interval_secs, aggs, by.as_deref(), events),
+        } => match (interval_secs, span) {
+            (Some(i), _) => timechart(*i, aggs, by.as_deref(), events),
+            (None, Some(span)) => timechart(auto_interval(span), aggs, by.as_deref(), events),
+            // No range to go by (an in-memory run over all it is given):
+            // the events' own span decides.
+            (None, None) => {
+                let events: Vec<Event> = events.collect();
+                let times = || {
+                    events
+                        .iter()
+                        .filter_map(|e| e.timestamp.map(|t| t.timestamp()))
+                };
+                let span = match (times().min(), times().max()) {
+                    (Some(lo), Some(hi)) => hi.saturating_sub(lo).saturating_add(1).unsigned_abs(),
+                    _ => 1,
+                };
+                timechart(auto_interval(span), aggs, by.as_deref(), events.into_iter())
+            }
+        },
         _ => Table::default(),
     }
 }

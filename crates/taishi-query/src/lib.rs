@@ -35,7 +35,7 @@ use taishi_event::Event;
 pub use ast::Search;
 pub use compile::{words, TimeRange, ValueTest, MAX_WORD_BYTES};
 pub use error::{Error, ErrorKind};
-pub use exec::{compare_values, QueryResult, Table};
+pub use exec::{auto_interval, compare_values, round_interval, QueryResult, Table, AUTO_BUCKETS};
 pub use parse::{
     parse, parse_filter, parse_with, Limits, DEFAULT_MAX_CLAUSES, DEFAULT_MAX_DEPTH,
     MAX_DEPTH_CEILING,
@@ -101,6 +101,7 @@ impl Query {
         limits: &Limits,
     ) -> Result<Query, Error> {
         ast::check_limits(&search, limits)?;
+        ast::check_columns(&search).map_err(|e| Error::msg(e.message()))?;
         Query::compile_unchecked(search, now)
     }
 
@@ -139,7 +140,19 @@ impl Query {
     /// Applies the stages from `from` on to a result computed so far (a
     /// backend that ran the first stages itself hands over here).
     pub fn continue_stages(&self, from: usize, input: QueryResult) -> QueryResult {
-        exec::resume(self.stages.get(from..).unwrap_or(&[]), input)
+        self.continue_stages_over(from, input, self.range.span_secs())
+    }
+
+    /// [`Query::continue_stages`] over a searched range of `span_secs`
+    /// (a backend's effective range, which may be wider than the query's
+    /// own): a `timechart` without an interval chooses its bucket from it.
+    pub fn continue_stages_over(
+        &self,
+        from: usize,
+        input: QueryResult,
+        span_secs: Option<u64>,
+    ) -> QueryResult {
+        exec::resume(self.stages.get(from..).unwrap_or(&[]), input, span_secs)
     }
 
     pub fn search(&self) -> &Search {
@@ -172,5 +185,6 @@ pub fn execute(query: &Query, events: impl IntoIterator<Item = Event>) -> QueryR
     exec::run(
         &query.stages,
         events.into_iter().filter(|e| query.matches(e)),
+        query.range.span_secs(),
     )
 }

@@ -69,18 +69,30 @@ pub fn parse_with(text: &str, limits: &Limits) -> Result<Search, Error> {
     };
     p.skip_ws();
     let mut stages = Vec::new();
+    let mut positions = Vec::new();
     while !p.at_end() {
         match p.peek() {
             Some('|') => {
                 p.pos += 1;
-                stages.push(p.stage()?);
+                let (stage, at) = p.stage()?;
+                stages.push(stage);
+                positions.push(at);
                 p.skip_ws();
             }
             Some(')') => return Err(p.err("unexpected ')' without a matching '('")),
             _ => return Err(p.err("expected '|' or the end of the query")),
         }
     }
-    Ok(Search { filter, stages })
+    let search = Search { filter, stages };
+    check_columns(&search).map_err(|e| {
+        let at = positions
+            .get(e.stage)
+            .and_then(|p: &Vec<usize>| p.get(e.item))
+            .copied()
+            .unwrap_or(0);
+        Error::at(at, e.message())
+    })?;
+    Ok(search)
 }
 
 /// Parses a filter expression alone (no stages).
@@ -694,7 +706,10 @@ impl Parser {
 
     // -- stages -------------------------------------------------------------
 
-    fn stage(&mut self) -> Result<Stage, Error> {
+    /// A stage, and where each of its sort keys or fields starts (for the
+    /// column check's error).
+    fn stage(&mut self) -> Result<(Stage, Vec<usize>), Error> {
+        let mut item_pos = Vec::new();
         self.skip_ws();
         let start = self.pos;
         // A stage runs over every result, so a query of thousands of
@@ -723,10 +738,26 @@ impl Parser {
                 }
             }
             "timechart" => {
+                // `timechart 1h …`, `timechart span=1h …` or, with no
+                // interval, `timechart count()`: chosen from the range.
                 let at = self.pos;
                 let w = self.read_word(ends_stage_word)?;
-                let interval_secs = parse_interval(&w.text)
-                    .ok_or_else(|| Error::at(at, "expected an interval such as 5m, 1h or 1d after 'timechart'"))?;
+                let text = w.text.strip_prefix("span=").unwrap_or(&w.text);
+                let interval_secs = match parse_interval(text) {
+                    Some(secs) => Some(secs),
+                    None if w.text.starts_with("span=")
+                        || w.text.starts_with(|c: char| c.is_ascii_digit()) =>
+                    {
+                        return Err(Error::at(
+                            at,
+                            "expected an interval such as 5m, 1h or 1d after 'timechart' (or none: one is chosen from the time range)",
+                        ))
+                    }
+                    None => {
+                        self.pos = at;
+                        None
+                    }
+                };
                 self.skip_ws();
                 let aggs = self.aggs("timechart")?;
                 let by = if self.keyword_here("by") {
@@ -755,7 +786,9 @@ impl Parser {
                         }
                         _ => false,
                     };
-                    let field = self.field(if keys.is_empty() { "sort" } else { "," })?;
+                    self.skip_ws();
+                    item_pos.push(self.pos);
+                    let field = self.sort_column(if keys.is_empty() { "sort" } else { "," })?;
                     keys.push(SortKey { field, descending });
                     self.skip_ws();
                     if self.peek() != Some(',') {
@@ -767,7 +800,22 @@ impl Parser {
             }
             "head" => Stage::Head(self.opt_number()?.unwrap_or(10)),
             "tail" => Stage::Tail(self.opt_number()?.unwrap_or(10)),
-            "fields" => Stage::Fields(self.field_list("fields")?),
+            "fields" => {
+                self.skip_ws();
+                item_pos.push(self.pos);
+                let mut out = vec![self.field("fields")?];
+                loop {
+                    self.skip_ws();
+                    if self.peek() != Some(',') {
+                        break;
+                    }
+                    self.pos += 1;
+                    self.skip_ws();
+                    item_pos.push(self.pos);
+                    out.push(self.field(",")?);
+                }
+                Stage::Fields(out)
+            }
             "where" => {
                 self.skip_ws();
                 if self.expr_ends() {
@@ -793,7 +841,43 @@ impl Parser {
                 self.found()
             )));
         }
-        Ok(stage)
+        Ok((stage, item_pos))
+    }
+
+    /// A sort key: a field or column name, or an aggregation as it was
+    /// written in `stats` (`count()`, `dc(user.name)`), which names that
+    /// aggregation's column (`count`, `dc(user.name)`).
+    fn sort_column(&mut self, after: &str) -> Result<String, Error> {
+        let start = self.pos;
+        let name = self.field(after)?;
+        if self.peek() != Some('(') {
+            return Ok(name);
+        }
+        let Some(func) = AggFunc::from_name(&name) else {
+            return Err(Error::at(
+                start,
+                format!("'{name}(' is not an aggregation (count, dc, sum, avg, min, max)"),
+            ));
+        };
+        self.pos += 1;
+        self.skip_ws();
+        let field = if self.peek() == Some(')') {
+            None
+        } else {
+            let w = self.read_word(|c| ends_stage_word(c) || c == ')')?;
+            Some(w.text)
+        };
+        self.skip_ws();
+        if self.peek() != Some(')') {
+            return Err(self.err(format!("expected ')' to close '{name}('")));
+        }
+        self.pos += 1;
+        Ok(Agg {
+            func,
+            field,
+            alias: None,
+        }
+        .column_name())
     }
 
     /// Consumes the keyword `k` if it is next.

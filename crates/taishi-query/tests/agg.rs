@@ -134,7 +134,7 @@ fn u(x: u64) -> Value {
 #[test]
 fn stats_by_one_field() {
     let t = table("* | stats count() by host.name");
-    assert_eq!(t.columns, ["host.name", "count()"]);
+    assert_eq!(t.columns, ["host.name", "count"]);
     assert_eq!(
         t.rows,
         [vec![s("a"), u(4)], vec![s("b"), u(3)], vec![s("c"), u(1)]]
@@ -150,7 +150,7 @@ fn stats_all_functions() {
         t.columns,
         [
             "host.name",
-            "count()",
+            "count",
             "users",
             "sum(bytes)",
             "avg(bytes)",
@@ -278,7 +278,7 @@ fn top_and_rare() {
 #[test]
 fn timechart_buckets() {
     let t = table("event.category:net | timechart 1h count()");
-    assert_eq!(t.columns, ["@timestamp", "count()"]);
+    assert_eq!(t.columns, ["@timestamp", "count"]);
     assert_eq!(
         t.rows,
         [
@@ -312,7 +312,7 @@ fn timechart_buckets() {
 #[test]
 fn timechart_by_field() {
     let t = table("event.category:net | timechart 1h count() by host.name");
-    assert_eq!(t.columns, ["@timestamp", "host.name", "count()"]);
+    assert_eq!(t.columns, ["@timestamp", "host.name", "count"]);
     let h = |x: &str| s(&format!("2024-05-01T{x}:00:00Z"));
     assert_eq!(
         t.rows,
@@ -372,11 +372,113 @@ fn result_serialises() {
     let r = run("* | stats count() by host.name | head 1");
     assert_eq!(
         serde_json::to_string(&r).unwrap(),
-        r#"{"kind":"table","columns":["host.name","count()"],"rows":[["a",4]]}"#
+        r#"{"kind":"table","columns":["host.name","count"],"rows":[["a",4]]}"#
     );
     let r = run("i:0 | fields host.name");
     assert_eq!(
         serde_json::to_string(&r).unwrap(),
         r#"{"kind":"events","events":[{"@timestamp":"2024-05-01T10:05:00Z","host.name":"a"}]}"#
     );
+}
+
+/// `stats count() by f | sort -count`, as Splunk and Kibana users type it,
+/// sorts by the count: the column is named `count`, and `sort -count()`
+/// names the same column.
+#[test]
+fn sort_by_an_aggregate_column() {
+    let hosts = |t: &Table| -> Vec<Value> { t.rows.iter().map(|r| r[0].clone()).collect() };
+    for q in [
+        "* | stats count() by host.name | sort -count",
+        "* | stats count() by host.name | sort -count()",
+        "* | stats count by host.name | sort -count",
+    ] {
+        let t = table(q);
+        assert_eq!(t.columns, ["host.name", "count"], "{q}");
+        assert_eq!(hosts(&t), [s("a"), s("b"), s("c")], "{q}");
+    }
+    let t = table("* | stats count() by host.name | sort count");
+    assert_eq!(hosts(&t), [s("c"), s("b"), s("a")]);
+    // A field's aggregation keeps its written name and sorts by it too.
+    let t = table("* | stats dc(user.name) by host.name | sort -dc(user.name), host.name");
+    assert_eq!(t.columns, ["host.name", "dc(user.name)"]);
+    assert_eq!(hosts(&t), [s("a"), s("b"), s("c")]);
+    let t = table("* | stats dc(user.name) as users by host.name | sort -users | head 1");
+    assert_eq!(t.rows, [vec![s("a"), u(3)]]);
+}
+
+/// A sort key or field the table does not have is an error naming it and
+/// the columns there are, at its place in the query (it used to be
+/// ignored, leaving the rows unsorted).
+#[test]
+fn an_unknown_column_after_an_aggregation_is_refused() {
+    let e = Query::parse("* | stats count() by host.name | sort -nosuch").unwrap_err();
+    assert_eq!(e.column, Some(40));
+    assert!(e.message.contains("unknown column 'nosuch'"), "{e}");
+    assert!(e.message.contains("host.name, count"), "{e}");
+    assert!(e.message.contains("未知列"), "{e}");
+    let e = Query::parse("* | top 5 user.name | sort -n").unwrap_err();
+    assert!(e.message.contains("user.name, count"), "{e}");
+    let e = Query::parse("* | timechart 1h count() | fields @timestamp, total").unwrap_err();
+    assert_eq!(e.column, Some(47));
+    // Over events any field may be sorted on, present or not.
+    assert!(Query::parse("* | sort -nosuch").is_ok());
+    // An AST from elsewhere is checked the same way.
+    let ast = taishi_query::parse("* | stats count() by host.name | sort -count").unwrap();
+    let mut bad = ast.clone();
+    if let taishi_query::ast::Stage::Sort(keys) = &mut bad.stages[1] {
+        keys[0].field = "nosuch".into();
+    }
+    let now = DateTime::parse_from_rfc3339("2024-05-01T13:00:00Z").unwrap();
+    assert!(Query::compile(ast, now).is_ok());
+    assert!(Query::compile(bad, now).is_err());
+}
+
+/// A timechart without an interval chooses one that cuts the searched
+/// range into at most `AUTO_BUCKETS` buckets (a 20-day range at one minute
+/// was a 28,800-row table); `span=` and a bare interval still choose.
+#[test]
+fn timechart_chooses_its_interval_from_the_range() {
+    let now = DateTime::parse_from_rfc3339("2024-05-01T13:00:00Z").unwrap();
+    let over = |q: &str, from: &str, to: &str| -> Table {
+        let q = Query::parse_at(q, now)
+            .unwrap()
+            .with_time_range(Some(from), Some(to))
+            .unwrap();
+        match q.execute(data()) {
+            QueryResult::Table(t) => t,
+            other => panic!("not a table: {other:?}"),
+        }
+    };
+    // One day: 10 minutes (144 buckets), the first round width that fits.
+    let t = over(
+        "* | timechart count()",
+        "2024-05-01T00:00:00Z",
+        "2024-05-02T00:00:00Z",
+    );
+    assert_eq!(t.columns, ["@timestamp", "count"]);
+    assert_eq!(t.rows[0], [s("2024-05-01T03:30:00Z"), u(1)]);
+    assert_eq!(t.rows[1], [s("2024-05-01T03:40:00Z"), u(0)]);
+    // Twenty days: 3 hours.
+    let t = over(
+        "* | timechart count by host.name",
+        "2024-04-12T00:00:00Z",
+        "2024-05-02T00:00:00Z",
+    );
+    assert_eq!(t.rows[0][0], s("2024-05-01T03:00:00Z"));
+    assert!(t.rows.len() <= 200 * 3);
+    let t = over(
+        "* | timechart span=1h count()",
+        "2024-05-01T00:00:00Z",
+        "2024-05-02T00:00:00Z",
+    );
+    assert_eq!(t.rows.len(), 10);
+    // Without a range, the events' own span decides (03:30 to 12:15: 5 min).
+    let t = table("* | timechart count()");
+    assert_eq!(t.rows[1], [s("2024-05-01T03:35:00Z"), u(0)]);
+    assert_eq!(taishi_query::auto_interval(20 * 86_400), 10_800);
+    assert_eq!(taishi_query::auto_interval(3_600), 30);
+    assert_eq!(taishi_query::auto_interval(200), 1);
+    assert_eq!(taishi_query::auto_interval(201), 5);
+    assert!(Query::parse("* | timechart span=5x count()").is_err());
+    assert!(Query::parse("* | timechart 0m count()").is_err());
 }

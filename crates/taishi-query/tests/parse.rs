@@ -366,7 +366,7 @@ fn stages() {
             .unwrap()
             .stages,
         vec![Stage::Timechart {
-            interval_secs: 3600,
+            interval_secs: Some(3600),
             aggs: vec![Agg {
                 func: AggFunc::Count,
                 field: None,
@@ -376,7 +376,7 @@ fn stages() {
         }]
     );
     for (i, secs) in [
-        ("30s", 30),
+        ("span=30s", 30),
         ("5m", 300),
         ("1h", 3600),
         ("1d", 86_400),
@@ -386,7 +386,7 @@ fn stages() {
         let Stage::Timechart { interval_secs, .. } = s.stages[0] else {
             panic!()
         };
-        assert_eq!(interval_secs, secs, "{i}");
+        assert_eq!(interval_secs, Some(secs), "{i}");
     }
     assert_eq!(
         parse(
@@ -497,13 +497,11 @@ fn errors_name_the_column() {
         err("* | stats count(x"),
         "at column 18: expected ')' to close 'count('"
     );
-    assert_eq!(
-        err("* | timechart count()"),
-        "at column 15: expected an interval such as 5m, 1h or 1d after 'timechart'"
-    );
+    // Without an interval one is chosen from the range (tests/agg.rs).
+    assert!(parse("* | timechart count()").is_ok());
     assert_eq!(
         err("* | timechart 1x count()"),
-        "at column 15: expected an interval such as 5m, 1h or 1d after 'timechart'"
+        "at column 15: expected an interval such as 5m, 1h or 1d after 'timechart' (or none: one is chosen from the time range)"
     );
     assert_eq!(
         err("* | head 5 6"),

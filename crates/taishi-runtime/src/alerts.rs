@@ -1,5 +1,5 @@
-//! The alert constructors: what a Sigma match, a correlation hit and an
-//! intel hit become. One place, so a hunt's timeline and a service's alert
+//! The alert constructors: what a Sigma match, a correlation hit, an
+//! intel hit and a scheduled search over its threshold become. One place, so a hunt's timeline and a service's alert
 //! queue say the same of the same event.
 
 use serde_json::{Map, Value as J};
@@ -137,5 +137,55 @@ pub fn intel(h: &IntelHit, ev: &Event, seq: Option<u64>) -> Alert {
     }
     a.events = seq.into_iter().collect();
     a.retrospective = h.retrospective;
+    a
+}
+
+/// What a scheduled search found when it ran.
+#[derive(Debug, Clone)]
+pub struct SearchHit<'a> {
+    /// The saved search's id and name (`rule.name` of the alert).
+    pub id: &'a str,
+    pub name: &'a str,
+    pub query: &'a str,
+    /// The organisation it belongs to, and whose events it searched.
+    pub org: &'a str,
+    pub level: Level,
+    /// Rows of its table, or matching events.
+    pub value: u64,
+    pub threshold: u64,
+    /// The searched range, `from` inclusive, `to` exclusive.
+    pub from: chrono::DateTime<chrono::Utc>,
+    pub to: chrono::DateTime<chrono::Utc>,
+    /// The first rows or events of the answer, as the search returned them.
+    pub sample: J,
+}
+
+/// A scheduled search answered more than its threshold: the alert is the
+/// search's (`rule.name` its name, the organisation its own), dated at the
+/// end of the searched range.
+pub fn scheduled_search(h: &SearchHit<'_>) -> Alert {
+    let mut a = Alert::new(
+        AlertKind::Search,
+        format!("search:{}", h.id),
+        h.name.to_string(),
+        h.level,
+        h.to.fixed_offset(),
+    );
+    let mut summary = Map::new();
+    summary.insert("rule.name".into(), J::String(h.name.to_string()));
+    summary.insert("query".into(), J::String(h.query.to_string()));
+    summary.insert("value".into(), J::from(h.value));
+    summary.insert("threshold".into(), J::from(h.threshold));
+    summary.insert("from".into(), J::String(h.from.to_rfc3339()));
+    summary.insert("to".into(), J::String(h.to.to_rfc3339()));
+    a.summary = summary;
+    a.org = Some(h.org.to_string());
+    a.event = serde_json::json!({
+        "rule.name": h.name,
+        "query": h.query,
+        "value": h.value,
+        "threshold": h.threshold,
+        "sample": h.sample,
+    });
     a
 }

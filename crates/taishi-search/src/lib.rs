@@ -241,7 +241,8 @@ pub fn execute(store: &Store, query: &Query, opts: &SearchOptions) -> Result<Sea
             offset: 0,
         })?;
         let events = res.hits.into_iter().map(|h| h.event).collect();
-        let events = match query.continue_stages(first, QueryResult::Events { events }) {
+        let span = Some(span_secs(range));
+        let events = match query.continue_stages_over(first, QueryResult::Events { events }, span) {
             QueryResult::Events { events } => events,
             QueryResult::Table(_) => Vec::new(),
         };
@@ -252,7 +253,11 @@ pub fn execute(store: &Store, query: &Query, opts: &SearchOptions) -> Result<Sea
         out.histogram = histogram(store, &filter, range, opts)?;
         out.plan = "index".into();
     } else if let Some(table) = push_down(store, &filter, range, &stages[0], opts)? {
-        out.result = table_output(query.continue_stages(first + 1, QueryResult::Table(table)));
+        out.result = table_output(query.continue_stages_over(
+            first + 1,
+            QueryResult::Table(table),
+            Some(span_secs(range)),
+        ));
         out.plan = format!("index+aggregation ({})", stages[0]);
     } else {
         let res = store.search(&SearchRequest {
@@ -269,7 +274,11 @@ pub fn execute(store: &Store, query: &Query, opts: &SearchOptions) -> Result<Sea
         }
         let events = res.hits.into_iter().map(|h| h.event).collect();
         let total = res.total;
-        out.result = match query.continue_stages(first, QueryResult::Events { events }) {
+        out.result = match query.continue_stages_over(
+            first,
+            QueryResult::Events { events },
+            Some(span_secs(range)),
+        ) {
             QueryResult::Events { events } => Output::Hits {
                 total,
                 events: events.iter().map(event_json).collect(),
@@ -774,7 +783,7 @@ fn push_down(
             store,
             filter,
             range,
-            *interval_secs,
+            interval_secs.unwrap_or_else(|| taishi_query::auto_interval(span_secs(range))),
             aggs,
             by.as_deref(),
             opts,
@@ -867,6 +876,11 @@ fn timechart(
     Ok(Some(Table { columns, rows }))
 }
 
+/// The length of the searched range, at least a second.
+fn span_secs(range: TimeRange) -> u64 {
+    (range.to - range.from).num_seconds().max(1).unsigned_abs()
+}
+
 /// A round interval giving about `opts.histogram_buckets` buckets.
 fn histogram(
     store: &Bounded<'_>,
@@ -877,17 +891,7 @@ fn histogram(
     if opts.histogram_buckets == 0 {
         return Ok(None);
     }
-    let span = (range.to - range.from).num_seconds().max(1) as u64;
-    let want = span / opts.histogram_buckets as u64;
-    const STEPS: [u64; 16] = [
-        1, 5, 10, 30, 60, 300, 600, 1800, 3600, 10800, 21600, 43200, 86400, 604800, 2592000,
-        31536000,
-    ];
-    let interval = STEPS
-        .iter()
-        .copied()
-        .find(|s| *s >= want)
-        .unwrap_or(31536000);
+    let interval = taishi_query::round_interval(span_secs(range), opts.histogram_buckets as u64);
     let AggResult::DateHistogram(b) = store.aggregate(
         filter,
         range,

@@ -236,6 +236,13 @@ fn stages_match_the_evaluator() {
         "* | timechart 1d count() by user.name",
         "* | stats sum(network.bytes), avg(network.bytes), min(network.bytes), max(network.bytes), count(network.bytes)",
         "* | stats count() as n by user.name | sort -n | head 2",
+        // Aggregate columns by name, as Splunk and Kibana users sort them.
+        "* | stats count() by user.name | sort -count, user.name",
+        "* | stats count by event.dataset | sort -count()",
+        // Without an interval: chosen from the range, the same both ways.
+        "* | timechart count()",
+        "* | timechart count by event.dataset",
+        "* | timechart span=3h count()",
     ];
     for q in pushed {
         let plan = check(&store, &reference, q);
@@ -248,6 +255,8 @@ fn stages_match_the_evaluator() {
         "* | stats max(source.port)",
         "* | tail 3",
         "* | timechart 1h sum(network.bytes)",
+        "* | timechart sum(network.bytes)",
+        "* | stats dc(user.name) as users by event.dataset | sort -users",
     ];
     for q in scanned {
         let plan = check(&store, &reference, q);
@@ -314,4 +323,40 @@ fn read_only_open_sees_checkpointed_events_beside_the_writer() {
     assert_eq!(total as usize, reference.len());
     assert!(ro.append(&Event::new()).is_err());
     drop(store);
+}
+
+/// `stats count by f | sort -count` on the store: the rows come largest
+/// count first, and a timechart without an interval has at most 200
+/// buckets over a 30-day range (the console's 28,784-row table was a
+/// minute-wide timechart over 20 days).
+#[test]
+fn sorted_aggregates_and_bounded_timecharts_on_the_store() {
+    let (_d, store, _) = store();
+    let out = execute(
+        &store,
+        &query("* | stats count by user.name | sort -count"),
+        &opts(),
+    )
+    .unwrap();
+    let Output::Table { columns, rows } = out.result else {
+        panic!("not a table")
+    };
+    assert_eq!(columns, ["user.name", "count"]);
+    let counts: Vec<u64> = rows.iter().map(|r| r[1].as_u64().unwrap()).collect();
+    assert!(
+        counts.len() > 2 && counts.windows(2).all(|w| w[0] >= w[1]),
+        "{counts:?}"
+    );
+    let q = Query::parse_at("* | timechart count()", t("2026-11-02T12:00:00Z"))
+        .unwrap()
+        .with_time_range(Some("2026-10-03T00:00:00Z"), Some("2026-11-02T00:00:00Z"))
+        .unwrap();
+    let out = execute(&store, &q, &opts()).unwrap();
+    let Output::Table { rows, .. } = out.result else {
+        panic!("not a table")
+    };
+    // 30 days at 6 h: the events' own 1.6 days of it, gaps filled.
+    assert!(!rows.is_empty() && rows.len() <= 200, "{} rows", rows.len());
+    assert_eq!(rows[0][0], "2026-11-01T00:00:00Z");
+    assert_eq!(rows[1][0], "2026-11-01T06:00:00Z");
 }

@@ -216,6 +216,10 @@ pub struct SearchSection {
     pub max_depth: usize,
     /// Most terms (field tests, words, stage items) in one query.
     pub max_clauses: usize,
+    /// How often the scheduler looks for scheduled saved searches that are
+    /// due, in seconds (each runs at its own interval, at least a minute;
+    /// 0: scheduled searches do not run on this node).
+    pub schedule_check_secs: u64,
 }
 
 impl Default for SearchSection {
@@ -227,6 +231,7 @@ impl Default for SearchSection {
             max_query_mib: 256,
             max_depth: taishi_query::DEFAULT_MAX_DEPTH,
             max_clauses: taishi_query::DEFAULT_MAX_CLAUSES,
+            schedule_check_secs: 30,
         }
     }
 }

@@ -46,6 +46,8 @@ impl AlertGate for OrgGate {
                 .and_then(|v| v.as_str())
                 .is_none_or(|source| o.source_applies(source, org)),
             AlertKind::Sigma | AlertKind::Correlation => o.rule_on(org, &a.rule_id),
+            // An organisation's own scheduled search: it switches it itself.
+            AlertKind::Search => true,
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod gate;
 pub use taishi_runtime::intel;
 mod openapi;
 pub mod routes;
+pub mod schedule;
 pub mod searches;
 pub mod tls;
 /// Platform state lives in its own crate; `state` keeps its old path here.
@@ -501,6 +502,13 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         cancel.clone(),
     )));
 
+    if config.search.schedule_check_secs > 0 {
+        tasks.push(schedule::spawn(
+            app.clone(),
+            cancel.clone(),
+            Duration::from_secs(config.search.schedule_check_secs),
+        ));
+    }
     if config.intel.feeds {
         tasks.push(spawn_feed_scheduler(
             app.clone(),

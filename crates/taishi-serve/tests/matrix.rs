@@ -53,6 +53,7 @@ enum Param {
     User,
     Org,
     Token,
+    SavedSearch,
     /// A name outside the organisation tree (rules, feeds, outputs, custom
     /// roles, Elasticsearch index names).
     Free,
@@ -66,6 +67,7 @@ fn classify(path: &str) -> Option<Param> {
         ("users", "{username}") => Param::User,
         ("orgs", "{id}") => Param::Org,
         ("tokens", "{id}") => Param::Token,
+        ("saved-searches", "{id}") => Param::SavedSearch,
         ("rules", "{id}") | ("roles", "{id}") => Param::Free,
         ("intel", "{name}") | ("settings", "{name}") => Param::Free,
         // ATT&CK ids: public reference data, the same for every organisation.
@@ -90,6 +92,8 @@ fn body(r: &Route) -> Option<J> {
         json!({"assignee": null})
     } else if p == "/orgs/{id}" {
         json!({"name": "renamed"})
+    } else if p.starts_with("/saved-searches") {
+        json!({"name": format!("matrix {}", r.method), "query": "* | stats count by host.name | sort -count"})
     } else {
         json!({})
     })
@@ -190,8 +194,10 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
     };
     // One alert and one user in each place.
     let mut alert_of = std::collections::HashMap::new();
+    let mut analyst_of = std::collections::HashMap::new();
     for p in places {
         let (_, secret) = token_in(p.org(), &format!("ingest-{}", p.org()));
+        analyst_of.insert(p.org(), secret.clone());
         let mut c = Client::new(addr);
         c.auth = format!("Bearer {secret}");
         let mut e = sysmon_event(1, true);
@@ -249,7 +255,7 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
             let allowed = role.grants().has(permission);
             let bound = matches!(
                 param,
-                Some(Param::Alert | Param::User | Param::Org | Param::Token)
+                Some(Param::Alert | Param::User | Param::Org | Param::Token | Param::SavedSearch)
             );
             for place in if bound { &places[..] } else { &places[..1] } {
                 let value = match param {
@@ -267,6 +273,18 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
                     }
                     Some(Param::User) => format!("t-{}", place.org()),
                     Some(Param::Token) => token_in(place.org(), &fresh("t")).0,
+                    // A fresh one each time (a DELETE removes it), saved by an
+                    // analyst token of that organisation.
+                    Some(Param::SavedSearch) => {
+                        let mut c = Client::new(addr);
+                        c.auth = format!("Bearer {}", analyst_of[place.org()]);
+                        let (s, b) = c.post(
+                            "/api/v1/saved-searches",
+                            &json!({"name": fresh("saved-"), "query": "*"}),
+                        );
+                        assert_eq!(s, 200, "{b}");
+                        b["id"].as_str().unwrap().to_string()
+                    }
                     Some(Param::Org) if r.method == "DELETE" => {
                         let id = fresh("del-");
                         let (s, b) = cert.post(

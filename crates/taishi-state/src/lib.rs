@@ -1,4 +1,4 @@
-//! Platform state: organisations, users and their roles, sessions, API tokens, alerts and their comments,
+//! Platform state: organisations, users and their roles, sessions, API tokens, alerts and their comments, saved and scheduled searches,
 //! intel hits by indicator, rule switches, settings and (in
 //! [`SqlAuditStore`]) the audit trail. Events live in the event store; this
 //! crate holds what people change.
@@ -29,6 +29,9 @@ pub use migrate::Status as MigrationStatus;
 
 pub mod orgs;
 pub use orgs::{Org, Overrides, Scope, ROOT_ORG};
+
+pub mod saved;
+pub use saved::{SavedSearch, SavedSearchSpec};
 
 pub type Result<T> = std::result::Result<T, StateError>;
 

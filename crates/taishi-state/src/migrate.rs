@@ -91,6 +91,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_tenancy", split, TENANCY_COLUMNS),
     migration!(5, "0005_overrides"),
     migration!(6, "0006_first_hour", split),
+    migration!(7, "0007_saved_searches"),
 ];
 
 /// `(table, column, type)` that version 4 adds on SQLite, in the order the

@@ -563,5 +563,102 @@ fn alerts_are_found_by_detection_or_event_time() {
             },
             "{on}"
         );
+
+#[test]
+fn saved_searches_are_kept_per_organisation_and_scheduled() {
+    for db in TestDb::both("saved_searches") {
+        let s = State::open_target(db.target.clone()).unwrap();
+        s.create_org("op-a", ROOT_ORG, "Operator A").unwrap();
+        s.create_org("op-b", ROOT_ORG, "Operator B").unwrap();
+        let spec = SavedSearchSpec {
+            name: " Failed logons ".into(),
+            query: "event.code:4625 | stats count() by user.name | sort -count".into(),
+            ..Default::default()
+        };
+        let a = s.create_saved_search("op-a", "alice", &spec).unwrap();
+        assert_eq!(
+            (
+                a.name.as_str(),
+                a.from.as_str(),
+                a.level.as_str(),
+                a.enabled
+            ),
+            ("Failed logons", "now-24h", "medium", false),
+            "{}",
+            db.name
+        );
+        // The same name in another organisation is another search; in the
+        // same one it is refused.
+        s.create_saved_search("op-b", "bob", &spec).unwrap();
+        assert!(matches!(
+            s.create_saved_search("op-a", "carol", &spec),
+            Err(StateError::Conflict(_))
+        ));
+        let only_a = Scope::Orgs(vec!["op-a".into()]);
+        assert_eq!(s.saved_searches(&only_a).unwrap().len(), 1);
+        assert_eq!(s.saved_searches(&Scope::All).unwrap().len(), 2);
+        let b_id = s.saved_searches(&Scope::Orgs(vec!["op-b".into()])).unwrap()[0]
+            .id
+            .clone();
+        assert!(matches!(
+            s.saved_search(&b_id, &only_a),
+            Err(StateError::NotFound(_))
+        ));
+        assert!(s.delete_saved_search(&b_id, &only_a).is_err());
+        // Limits: the schedule is at least a minute, the level one of five.
+        for bad in [
+            SavedSearchSpec {
+                interval_secs: Some(59),
+                ..spec.clone()
+            },
+            SavedSearchSpec {
+                level: Some("urgent".into()),
+                ..spec.clone()
+            },
+            SavedSearchSpec {
+                name: "".into(),
+                ..spec.clone()
+            },
+            SavedSearchSpec {
+                query: "x".repeat(10_001),
+                ..spec.clone()
+            },
+        ] {
+            assert!(matches!(
+                s.update_saved_search(&a.id, &only_a, &bad),
+                Err(StateError::Invalid(_))
+            ));
+        }
+        let sched = SavedSearchSpec {
+            interval_secs: Some(300),
+            threshold: 5,
+            level: Some("HIGH".into()),
+            enabled: true,
+            ..spec.clone()
+        };
+        let a = s.update_saved_search(&a.id, &only_a, &sched).unwrap();
+        assert_eq!(
+            (a.interval_secs, a.threshold, a.level.as_str(), a.enabled),
+            (Some(300), 5, "high", true)
+        );
+        let now = chrono::Utc::now();
+        let due = s.due_saved_searches(now).unwrap();
+        assert_eq!(
+            due.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+            [a.id.as_str()]
+        );
+        s.record_saved_search_run(&a.id, now, "7 rows > 5: alert raised")
+            .unwrap();
+        assert!(s.due_saved_searches(now).unwrap().is_empty());
+        assert_eq!(
+            s.due_saved_searches(now + chrono::TimeDelta::seconds(300))
+                .unwrap()
+                .len(),
+            1
+        );
+        let a = s.saved_search(&a.id, &only_a).unwrap();
+        assert_eq!(a.last_result.as_deref(), Some("7 rows > 5: alert raised"));
+        s.delete_saved_search(&a.id, &only_a).unwrap();
+        assert!(s.saved_searches(&only_a).unwrap().is_empty());
     }
 }

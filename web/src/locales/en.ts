@@ -56,7 +56,15 @@ const en: Messages = {
     hits: "{{count}} events", took: "took {{ms}} ms", fields: "Fields", filterFields: "Filter fields…", addFilter: "Add as a filter",
     exclude: "Exclude this value", time: "Time", event: "Event", noHits: "No events match. Widen the time range or loosen the query.", start: "Type a query and press Enter.",
     exportCsv: "Export CSV", exportJson: "Export JSON", histogram: "Hits over time", noFields: "No fields", of: "in {{count}} events",
-    help: "Syntax: field:value, AND / OR / NOT, wildcards *, CIDR, ranges [a TO b]; pipes | stats count() by field, | top 10 field",
+    help: "Syntax: field:value, AND / OR / NOT, wildcards *, CIDR, ranges [a TO b]; pipes | stats count by field | sort -count, | top 10 field, | timechart count by field (span=1h optional)",
+  },
+  saved: {
+    title: "Saved searches", save: "Save search", name: "Name", query: "Query", schedule: "Schedule", lastRun: "Last run",
+    none: "No saved searches yet. Run a query and choose Save search.", notScheduled: "Not scheduled",
+    every: "Every {{minutes}} min, alert above {{threshold}} ({{level}})", scheduleBtn: "Schedule", scheduleTitle: "Schedule “{{name}}”",
+    interval: "Every (minutes)", threshold: "Alert when results exceed", enabled: "Enabled",
+    scheduleHelp: "Runs over the last interval; more rows (or events) than the threshold raise an alert in the queue.",
+    confirmDelete: "Delete the saved search “{{name}}”?", chart: "Over time", showTable: "Show table", hideTable: "Hide table",
   },
   alerts: {
     title: "Alerts", queue: "Triage queue", groupBy: "Group", group: { none: "No grouping", rule: "By rule", host: "By host", source: "By source" },
@@ -67,7 +75,7 @@ const en: Messages = {
     empty: "No alerts match", selectHint: "Select an alert to see it", matching: "Matching events", related: "Related events (same host or source, before and after)",
     before: "Before", after: "After", ruleInfo: "Rule", attack: "ATT&CK tags", description: "Description", back: "Back to the queue",
     noRelated: "No related events", retrospective: "Retrospective", closeComment: "Closing note (optional)", count: "Alerts", last: "Last seen",
-    openInSearch: "Open in search", kind: { sigma: "Sigma", correlation: "Correlation", intel: "Intel" }, showYaml: "Rule YAML", keyboard: "Keys: j/k move, Enter opens, a acknowledges",
+    openInSearch: "Open in search", kind: { sigma: "Sigma", correlation: "Correlation", intel: "Intel", search: "Scheduled search" }, showYaml: "Rule YAML", keyboard: "Keys: j/k move, Enter opens, a acknowledges",
   },
   rules: {
     title: "Rules", searchPlaceholder: "Search title, id or ATT&CK tag…", enabled: "Enabled", disabled: "Disabled", enable: "Enable", disable: "Disable",

@@ -53,7 +53,15 @@ const zh = {
     hits: "命中 {{count}} 条事件", took: "耗时 {{ms}} 毫秒", fields: "字段", filterFields: "筛选字段…", addFilter: "添加为筛选条件",
     exclude: "排除该值", time: "时间", event: "事件", noHits: "没有匹配的事件。可扩大时间范围或放宽查询条件。", start: "输入查询语句并按回车开始检索。",
     exportCsv: "导出 CSV", exportJson: "导出 JSON", histogram: "命中分布", noFields: "无字段", of: "出现于 {{count}} 条事件",
-    help: "语法：字段:值、AND / OR / NOT、通配符 *、CIDR、范围 [a TO b]，管道 | stats count() by 字段、| top 10 字段",
+    help: "语法：字段:值、AND / OR / NOT、通配符 *、CIDR、范围 [a TO b]，管道 | stats count by 字段 | sort -count、| top 10 字段、| timechart count by 字段（可选 span=1h）",
+  },
+  saved: {
+    title: "已保存的搜索", save: "保存搜索", name: "名称", query: "查询", schedule: "定时", lastRun: "上次执行",
+    none: "尚无保存的搜索。执行查询后点击“保存搜索”。", notScheduled: "未定时",
+    every: "每 {{minutes}} 分钟，超过 {{threshold}} 时告警（{{level}}）", scheduleBtn: "定时", scheduleTitle: "定时执行“{{name}}”",
+    interval: "执行间隔（分钟）", threshold: "结果超过此数时告警", enabled: "启用",
+    scheduleHelp: "每次检索最近一个间隔；结果行数（或事件数）超过阈值即在告警队列中告警。",
+    confirmDelete: "删除保存的搜索“{{name}}”？", chart: "时间趋势", showTable: "显示表格", hideTable: "隐藏表格",
   },
   alerts: {
     title: "告警处置", queue: "处置队列", groupBy: "分组", group: { none: "不分组", rule: "按规则", host: "按主机", source: "按来源" },
@@ -64,7 +72,7 @@ const zh = {
     empty: "没有符合条件的告警", selectHint: "点击告警查看详情", matching: "触发事件", related: "关联事件（同一主机/来源，前后）",
     before: "之前", after: "之后", ruleInfo: "检测规则", attack: "ATT&CK 标签", description: "描述", back: "返回队列",
     noRelated: "没有关联事件", retrospective: "回溯检测", closeComment: "关闭说明（可选）", count: "告警数", last: "最近一次",
-    openInSearch: "在检索中查看", kind: { sigma: "Sigma", correlation: "关联", intel: "情报" }, showYaml: "规则 YAML", keyboard: "快捷键：j/k 上下移动，Enter 打开，a 确认",
+    openInSearch: "在检索中查看", kind: { sigma: "Sigma", correlation: "关联", intel: "情报", search: "定时搜索" }, showYaml: "规则 YAML", keyboard: "快捷键：j/k 上下移动，Enter 打开，a 确认",
   },
   rules: {
     title: "检测规则", searchPlaceholder: "搜索标题、ID 或 ATT&CK 标签…", enabled: "已启用", disabled: "已停用", enable: "启用", disable: "停用",

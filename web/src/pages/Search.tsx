@@ -2,11 +2,13 @@ import { Fragment, useMemo, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
-import { ChevronDown, ChevronRight, Download, Minus, Plus, Search as SearchIcon } from "lucide-react";
+import { Bookmark, ChevronDown, ChevronRight, Download, List, Minus, Plus, Search as SearchIcon } from "lucide-react";
 import { api, quoteValue, type Flat, type Query, type Req, type Res } from "../api";
 import { Chart, baseAxis, palette, type Option } from "../components/Chart";
 import { Empty, ErrorBox, Loading, Pager, Panel, download, fmtValue, useDebounced } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
+import { SaveSearch, SavedSearches } from "../components/SavedSearches";
+import { useAuth } from "../auth";
 import { useFormat } from "../i18n";
 import { useRange } from "../live";
 
@@ -38,6 +40,44 @@ function pipeIndex(q: string): number {
   return -1;
 }
 
+type TableOut = Extract<Res<"/search", "post">, { kind: "table" }>;
+
+/**
+ * A timechart answer (`@timestamp` first, then an optional split field,
+ * then its aggregations) as line series: one per split value when the
+ * second column holds names, else one per aggregation column.
+ */
+export function timechartOption(out: TableOut, fmt: { short: (v: string) => string; compact: (v: number) => string; num: (v: number) => string }): Option | null {
+  if (out.columns[0] !== "@timestamp" || out.columns.length < 2 || !out.rows.length) return null;
+  const split = out.columns.length >= 3 && out.rows.some((r) => typeof r[1] === "string");
+  const times = [...new Set(out.rows.map((r) => String(r[0])))];
+  const at = new Map(times.map((x, i) => [x, i]));
+  const series: { name: string; data: (number | null)[] }[] = [];
+  if (split) {
+    const by = new Map<string, (number | null)[]>();
+    for (const r of out.rows) {
+      const key = r[1] == null ? "" : String(r[1]);
+      if (!by.has(key)) by.set(key, times.map(() => null));
+      by.get(key)![at.get(String(r[0]))!] = typeof r[2] === "number" ? r[2] : null;
+    }
+    // The busiest series first; a chart of hundreds of lines reads as none.
+    const total = (d: (number | null)[]) => d.reduce<number>((a, b) => a + (b ?? 0), 0);
+    for (const [name, data] of [...by.entries()].sort((a, b) => total(b[1]) - total(a[1])).slice(0, 10)) series.push({ name, data });
+  } else {
+    out.columns.slice(1).forEach((c, j) => series.push({ name: c, data: out.rows.map((r) => (typeof r[j + 1] === "number" ? (r[j + 1] as number) : null)) }));
+  }
+  const colors = [palette.accent, "#a78bfa", "#f472b6", "#facc15", "#34d399", "#fb923c", "#60a5fa", "#f87171", "#c084fc", "#4ade80"];
+  return {
+    color: colors,
+    tooltip: { trigger: "axis", backgroundColor: "#0f1b2d", borderColor: "#24405f", textStyle: { color: palette.text }, valueFormatter: (v: number) => fmt.num(v) },
+    legend: { top: 0, textStyle: { color: palette.text }, type: "scroll" },
+    grid: { left: 48, right: 16, top: 30, bottom: 24 },
+    xAxis: { type: "category", data: times, ...baseAxis(), axisLabel: { ...baseAxis().axisLabel, formatter: (v: string) => fmt.short(v) } },
+    yAxis: { type: "value", ...baseAxis(), axisLabel: { ...baseAxis().axisLabel, formatter: (v: number) => fmt.compact(v) } },
+    series: series.map((x) => ({ type: "line", name: x.name, data: x.data, showSymbol: times.length < 60, connectNulls: false, areaStyle: series.length === 1 ? { opacity: 0.15 } : undefined })),
+  };
+}
+
 function csvCell(v: unknown): string {
   const s = fmtValue(v);
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
@@ -54,16 +94,20 @@ export default function Search() {
   const [fieldFilter, setFieldFilter] = useState("");
   const [openField, setOpenField] = useState<string | null>(null);
   const [expanded, setExpanded] = useState<Set<number>>(new Set());
+  const [saving, setSaving] = useState(false);
+  const [showSaved, setShowSaved] = useState(false);
+  const [showTable, setShowTable] = useState(false);
+  const { can } = useAuth();
   const ff = useDebounced(fieldFilter, 150);
 
-  const run = (q: string, off = 0) => {
+  const run = (q: string, off = 0, r = range) => {
     setText(q);
     setExpanded(new Set());
     setParams((p) => {
       const n = new URLSearchParams(p);
       n.set("q", q);
-      n.set("from", range.from);
-      n.set("to", range.to);
+      n.set("from", r.from);
+      n.set("to", r.to);
       if (off) n.set("offset", String(off));
       else n.delete("offset");
       return n;
@@ -101,6 +145,8 @@ export default function Search() {
     };
   }, [out, f, t]);
 
+  const chart = useMemo<Option | null>(() => (out && out.kind === "table" ? timechartOption(out, f) : null), [out, f]);
+
   const shownFields = (fields.data?.fields ?? []).filter((x) => !ff || x.name.toLowerCase().includes(ff.toLowerCase()));
 
   const exportAll = async (kind: "csv" | "json") => {
@@ -125,8 +171,27 @@ export default function Search() {
       <div className="page-head">
         <h1>{t("search.title")}</h1>
         <div className="grow" />
+        <button className={showSaved ? "btn btn-primary" : "btn"} aria-expanded={showSaved} onClick={() => setShowSaved((v) => !v)} data-testid="saved-toggle">
+          <List size={16} aria-hidden /> {t("saved.title")}
+        </button>
+        {can("searches:write") && searched && query && (
+          <button className="btn" onClick={() => setSaving((v) => !v)} aria-expanded={saving} data-testid="save-search">
+            <Bookmark size={16} aria-hidden /> {t("saved.save")}
+          </button>
+        )}
         <TimePicker value={range} onChange={(r) => { setRange(r); }} />
       </div>
+      {saving && <SaveSearch query={query} from={range.from} to={range.to} onClose={() => { setSaving(false); setShowSaved(true); }} />}
+      {showSaved && (
+        <SavedSearches
+          onOpen={(s) => {
+            const r = { from: s.from, to: s.to ?? "now" };
+            setShowSaved(false);
+            setRange(r);
+            run(s.query, 0, r);
+          }}
+        />
+      )}
       <form
         className="querybar"
         onSubmit={(e) => {
@@ -226,8 +291,20 @@ export default function Search() {
                     />
                   </Panel>
                 )}
+                {chart && (
+                  <Panel
+                    title={t("saved.chart")}
+                    actions={
+                      <button className="btn btn-sm" aria-expanded={showTable} onClick={() => setShowTable((v) => !v)} data-testid="toggle-table">
+                        {showTable ? t("saved.hideTable") : t("saved.showTable")}
+                      </button>
+                    }
+                  >
+                    <div data-testid="timechart"><Chart option={chart} height={280} label={t("saved.chart")} /></div>
+                  </Panel>
+                )}
                 {out.kind === "table" ? (
-                  out.rows.length ? (
+                  chart && !showTable ? null : out.rows.length ? (
                     <table className="table" data-testid="result-table">
                       <thead><tr>{out.columns.map((c) => <th key={c}>{c}</th>)}</tr></thead>
                       <tbody>

@@ -17,6 +17,7 @@ pub mod intel;
 pub mod orgs;
 pub mod overview;
 pub mod rules;
+pub mod saved;
 pub mod search;
 pub mod settings;
 pub mod system;
@@ -415,6 +416,7 @@ pub fn table() -> Vec<Route> {
         orgs::routes(),
         audit::routes(),
         search::routes(),
+        saved::routes(),
         alerts::routes(),
         rules::routes(),
         overview::routes(),

@@ -154,6 +154,15 @@ async fn search(
         .await
 }
 
+/// A query that does not parse: a 400 naming its column.
+pub(crate) fn query_error(e: taishi_query::Error) -> super::ApiError {
+    let col = e
+        .column
+        .map(|c| format!(" (column {c})"))
+        .unwrap_or_default();
+    bad(format!("query{col}: {}", e.message))
+}
+
 /// `POST /api/v1/search`, over the events of the organisations in `scope`.
 pub fn run_search(
     app: &App,
@@ -161,16 +170,9 @@ pub fn run_search(
     b: &SearchBody,
     budget: &taishi_store::Budget,
 ) -> R<SearchAnswer> {
-    let query = |e: taishi_query::Error| {
-        let col = e
-            .column
-            .map(|c| format!(" (column {c})"))
-            .unwrap_or_default();
-        bad(format!("query{col}: {}", e.message))
-    };
     let limits = app.config.search.limits();
     let q = taishi_query::Query::parse_with(&b.query, Utc::now().fixed_offset(), &limits)
-        .map_err(query)?;
+        .map_err(query_error)?;
     // The range is read at the query's own `now`, so `now-1h` in the body
     // and in the query text mean the same instant.
     let now = q.now();
