@@ -426,14 +426,15 @@ fn correlation_fit(width: usize) -> ui::Fit<'static> {
     }
 }
 
-/// Says which columns a narrow terminal left out.
-fn note_dropped(dropped: &[String], width: Option<usize>) {
+/// Says which columns a narrow terminal left out (printed after the
+/// table: stderr is unbuffered and would come first).
+fn note_dropped(notes: &mut Vec<String>, dropped: &[String], width: Option<usize>) {
     if !dropped.is_empty() {
-        eprintln!(
+        notes.push(format!(
             "(columns left out to fit {} columns: {}; --format csv or jsonl has them all / 为适应终端宽度省略的列)",
             width.unwrap_or_default(),
             dropped.join(", ")
-        );
+        ));
     }
 }
 
@@ -443,6 +444,7 @@ fn write_timeline(
     rows: &[AlertRecord],
     corr: &[AlertRecord],
     width: Option<usize>,
+    notes: &mut Vec<String>,
 ) -> io::Result<()> {
     match format {
         "jsonl" => {
@@ -514,7 +516,7 @@ fn write_timeline(
                 let (t, dropped) =
                     ui::table_fit(&HEADER, &table_rows, width.map(timeline_fit).as_ref());
                 write!(out, "{t}")?;
-                note_dropped(&dropped, width);
+                note_dropped(notes, &dropped, width);
             }
             if !corr.is_empty() {
                 let crow: Vec<Vec<String>> = corr
@@ -549,7 +551,7 @@ fn write_timeline(
                 let (t, dropped) =
                     ui::table_fit(&header, &crow, width.map(correlation_fit).as_ref());
                 write!(out, "{t}")?;
-                note_dropped(&dropped, width);
+                note_dropped(notes, &dropped, width);
             }
         }
     }
@@ -689,9 +691,14 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         None if args.format == "table" => ui::terminal_width(),
         _ => None,
     };
-    write_timeline(&mut *out, &args.format, &rows, &corr, width).context("writing the timeline")?;
+    let mut notes = Vec::new();
+    write_timeline(&mut *out, &args.format, &rows, &corr, width, &mut notes)
+        .context("writing the timeline")?;
     out.flush().context("writing the timeline")?;
     drop(out);
+    for n in notes {
+        eprintln!("{n}");
+    }
 
     let skipped: Vec<&str> = reports
         .iter()
