@@ -563,6 +563,8 @@ fn alerts_are_found_by_detection_or_event_time() {
             },
             "{on}"
         );
+    }
+}
 
 #[test]
 fn saved_searches_are_kept_per_organisation_and_scheduled() {
