@@ -1118,7 +1118,7 @@ mod tests {
             "t",
         )
         .unwrap_err()
-        .0;
+        .lines();
         assert!(e.iter().any(|p| p.contains("Europe/Berlin")), "{e:?}");
     }
 
