@@ -11,8 +11,9 @@ import { launch, settings } from "./lib.mjs";
 const { url: URL_, api: API, auditor: AUDITOR, token: TOKEN, shots: SHOTS, profile } = settings();
 const PROFILE = `${profile}-audit`;
 const VIEWER = { username: "e2e-viewer", password: "Viewer-Pass-2026!x" };
-// What the auditor chooses in place of its one-time password.
-const AUDITOR_OWN = "Auditor-Own-Pass-2026!x";
+// What the auditor chooses in place of its one-time password (not
+// containing its name: the policy refuses that).
+const AUDITOR_OWN = "Trail-Keeper-Pass-2026!x";
 
 let ctx, page;
 

@@ -44,14 +44,14 @@ test("alerts about old logs are in the last 24 hours by detection time, not by e
   await page.getByTestId("lang-switch").click();
   await page.getByTestId("time-basis").selectOption("event");
   await page.waitForURL(/time=event/);
-  await page.locator("table thead").getByText("事件时间").waitFor();
   // The EVTX samples are dated years ago: by their own time few or none
-  // fall into the last 24 hours.
+  // fall into the last 24 hours (none leaves the queue's empty state).
   const byEvent = await waitFor(async () => {
     const n = await rows().count();
     return n < detected ? n + 1 : 0;
   });
   assert.ok(byEvent > 0, "fewer alerts by event time than by detection time");
+  if (byEvent > 1) await page.locator("table thead").getByText("事件时间").waitFor();
   await shot("alerts-event-zh-CN");
 });
 
@@ -66,7 +66,7 @@ test("the threat level is the range's and shows its factors, in both languages",
   assert.match(await factors.innerText(), /指数 = 100/);
   await shot("threat-zh-CN");
   await page.getByTestId("lang-switch").click();
-  await factors.getByText("Open alerts").waitFor();
+  await factors.getByRole("columnheader", { name: "Open alerts" }).waitFor();
   assert.match(await factors.innerText(), /one rule on one host is one finding/);
   await shot("threat-en");
   // The range decides: ten years by event time holds every sample's alert.

@@ -36,7 +36,9 @@ export default function ChangePassword() {
           setBusy(true);
           try {
             await api("/auth/password", { body: { old: oldPw, new: newPw } satisfies Req<"/auth/password"> });
-            await logout();
+            // The change ended the session on the server: its sign-out may
+            // answer 401, which is what it means anyway.
+            await logout().catch(() => undefined);
             nav("/login?changed=1", { replace: true });
           } catch (err) {
             setError(err instanceof Error ? err.message : String(err));
