@@ -12,7 +12,7 @@ const en: Messages = {
   },
   level: { informational: "Info", low: "Low", medium: "Medium", high: "High", critical: "Critical" },
   threat: { low: "Low", guarded: "Guarded", elevated: "Elevated", high: "High", severe: "Severe", title: "Threat level", score: "Threat score",
-    why: "Why this level", openAlerts: "Open alerts", findings: "Findings (rule × host)", points: "Points",
+    why: "Why this level", openAlerts: "Open alerts", findings: "Findings", points: "Points",
     formula: "Open alerts only; one rule on one host is one finding. {{points}} points in all; score = 100 × (1 − e^(−points/25)). {{hosts}} hosts affected; {{closed}} closed alerts not counted." },
   timeBasis: { label: "Alert time", detected: "By detection time", event: "By event time", hint: "Detection time: when Taishi raised the alert (default); event time: the time the log itself records." },
   status: { new: "New", acknowledged: "Acknowledged", closed: "Closed" },

@@ -10,7 +10,7 @@ const zh = {
   },
   level: { informational: "信息", low: "低危", medium: "中危", high: "高危", critical: "严重" },
   threat: { low: "低", guarded: "警戒", elevated: "较高", high: "高", severe: "严重", title: "威胁等级", score: "威胁指数",
-    why: "等级依据", openAlerts: "未关闭告警", findings: "发现（规则×主机）", points: "分值",
+    why: "等级依据", openAlerts: "未关闭告警", findings: "发现数", points: "分值",
     formula: "只计未关闭告警；同一规则在同一主机上计为一个发现。分值合计 {{points}}，指数 = 100 × (1 − e^(−分值/25))。涉及主机 {{hosts}} 台；已关闭 {{closed}} 条不计。" },
   timeBasis: { label: "告警时间依据", detected: "按检测时间", event: "按事件时间", hint: "检测时间：态势产生告警的时间（默认）；事件时间：日志本身记录的时间。" },
   status: { new: "待处理", acknowledged: "已确认", closed: "已关闭" },
