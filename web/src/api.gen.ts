@@ -2522,7 +2522,7 @@ export interface components {
              * @default 10s
              */
             timeout?: string;
-            /** @default en */
+            /** @default zh */
             language?: components["schemas"]["Language"];
             /** @default null */
             url?: string | null;
@@ -2595,7 +2595,8 @@ export interface components {
         /** @enum {string} */
         OutputType: "webhook" | "dingtalk" | "wecom" | "feishu" | "smtp" | "syslog";
         /**
-         * @description The language of chat and e-mail notifications.
+         * @description The language of chat and e-mail notifications: Chinese unless an
+         *     output says `language = "en"` (the people who read them are, first).
          * @enum {string}
          */
         Language: "en" | "zh";
@@ -2700,7 +2701,7 @@ export interface components {
              * @default 10s
              */
             timeout?: string;
-            /** @default en */
+            /** @default zh */
             language?: components["schemas"]["Language"];
             /** @default null */
             url?: string | null;

@@ -182,14 +182,15 @@ pub enum Framing {
     Octet,
 }
 
-/// The language of chat and e-mail notifications.
+/// The language of chat and e-mail notifications: Chinese unless an
+/// output says `language = "en"` (the people who read them are, first).
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
 )]
 pub enum Language {
-    #[default]
     #[serde(rename = "en")]
     En,
+    #[default]
     #[serde(rename = "zh")]
     Zh,
 }
@@ -304,7 +305,7 @@ impl OutputConfig {
             retries: default_retries(),
             retry_backoff: default_backoff(),
             timeout: default_timeout(),
-            language: Language::En,
+            language: Language::default(),
             url: None,
             secret: None,
             headers: BTreeMap::new(),

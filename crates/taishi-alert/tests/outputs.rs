@@ -75,6 +75,8 @@ fn allow_private() -> taishi_egress::EgressPolicy {
 
 fn out(kind: OutputType) -> OutputConfig {
     let mut o = OutputConfig::new(kind);
+    // The English rendering (Chinese is the default; a test sets it).
+    o.language = taishi_alert::Language::En;
     o.retry_backoff = Duration::from_millis(20);
     o.timeout = Duration::from_secs(5);
     o

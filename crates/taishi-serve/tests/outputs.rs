@@ -163,7 +163,8 @@ fn alerts_reach_a_webhook_and_smtp() {
     let m = std::fs::read_to_string(&mail).unwrap();
     assert!(m.contains("soc@example.org"), "{m}");
     assert!(m.contains("Taishi test marker"), "{m}");
-    assert!(m.contains(&format!("Open in the console: {link}")), "{m}");
+    // Chinese by default (no `language` in the config).
+    assert!(m.contains(&format!("在控制台中查看: {link}")), "{m}");
 
     // Outputs as the console's settings page sees them, with counters.
     let (s, o) = c.get("/api/v1/settings/outputs");
