@@ -95,6 +95,7 @@ const en: Messages = {
     disabledUser: "Disabled", lastLogin: "Last sign-in", org: "Organisation", ownRoles: "My roles", secret: "Secret", to: "Recipients",
     ownRolesHint: "With none ticked the token holds all of your roles; a token never grants more than you have.",
     passwordExpired: "Your password has expired: change it now.",
+    statusValue: { ok: "OK", degraded: "Degraded" },
     retention: "Event retention", retentionDays: "{{days}} days from when Taishi received them (old logs imported now are kept {{days}} days too)", retentionCap: "capped at {{gib}} GiB, oldest first",
   },
   intel: {

@@ -92,6 +92,7 @@ const zh = {
     disabledUser: "已停用", lastLogin: "最近登录", org: "所属组织", ownRoles: "本人的角色", secret: "密钥", to: "收件人",
     ownRolesHint: "不勾选时令牌持有本人的全部角色；令牌的权限不超过本人。",
     passwordExpired: "您的密码已超过有效期，请立即修改。",
+    statusValue: { ok: "正常", degraded: "降级运行" },
     retention: "事件保留期", retentionDays: "{{days}} 天，自接收之日起计算（导入的历史日志同样保留 {{days}} 天）", retentionCap: "上限 {{gib}} GiB，超出时先删除最早的数据",
   },
   intel: {

@@ -650,7 +650,7 @@ function HealthTab() {
   return (
     <Panel title={t("settings.health")}>
       <dl className="facts">
-        <div><dt>{t("alerts.status")}</dt><dd className={d.status === "ok" ? "ok" : "err"}>{d.status}</dd></div>
+        <div><dt>{t("alerts.status")}</dt><dd className={d.status === "ok" ? "ok" : "err"} data-testid="health-status">{t(`settings.statusValue.${d.status}`, { defaultValue: d.status })}</dd></div>
         <div><dt>{t("settings.version")}</dt><dd>{d.version}</dd></div>
         <div><dt>{t("settings.uptime")}</dt><dd>{f.duration(d.uptime_s)}</dd></div>
         <div><dt>{t("settings.storeEvents")}</dt><dd>{f.num(d.store.events)}</dd></div>
