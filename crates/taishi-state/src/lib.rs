@@ -230,14 +230,6 @@ impl AlertTime {
             AlertTime::Event => "ts",
         }
     }
-
-    pub fn parse(s: &str) -> Option<AlertTime> {
-        match s {
-            "detected" => Some(AlertTime::Detected),
-            "event" => Some(AlertTime::Event),
-            _ => None,
-        }
-    }
 }
 
 /// `[from_us, to_us)` of the alerts' `time`.
