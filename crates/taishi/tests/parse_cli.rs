@@ -165,3 +165,54 @@ fn every_sample_folder_is_detected_and_decoded() {
         assert!(!events(&out).is_empty(), "{rel}: no events");
     }
 }
+
+/// A zone-less RFC 3164 line is read in the machine's zone by default, as
+/// `taishi serve`'s listeners read it (issue 13, item 3): a box in UTC+8
+/// must not put its own logs 8 hours into the future. `--tz` overrides it
+/// and takes the zone names the listeners take.
+#[test]
+fn zone_less_lines_are_read_in_the_machines_zone_unless_told() {
+    let line: &[u8] = b"<13>Feb  5 17:32:18 10.0.0.99 myproc[10]: Use the BFG!\n";
+    let run = |args: &[&str]| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_taishi"))
+            .args(args)
+            // POSIX form: no zoneinfo files needed. "CST-8" is UTC+8.
+            .env("TZ", "CST-8")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run taishi");
+        child.stdin.take().unwrap().write_all(line).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        events(&out).remove(0)
+    };
+    let local = run(&["parse", "--format", "syslog", "--year", "2026", "-"]);
+    assert_eq!(local["@timestamp"], "2026-02-05T17:32:18+08:00", "{local}");
+    assert_eq!(local["event.timezone"], "+08:00");
+    assert_eq!(local["taishi.timezone_assumed"], true);
+    let utc = run(&[
+        "parse", "--format", "syslog", "--year", "2026", "--tz", "UTC", "-",
+    ]);
+    assert_eq!(utc["@timestamp"], "2026-02-05T17:32:18Z", "{utc}");
+    let named = run(&[
+        "parse",
+        "--format",
+        "syslog",
+        "--year",
+        "2026",
+        "--tz",
+        "Asia/Shanghai",
+        "-",
+    ]);
+    assert_eq!(named["@timestamp"], "2026-02-05T17:32:18+08:00");
+    let bad = taishi(&["parse", "--tz", "Mars/Olympus", "-"], Some(line));
+    assert_ne!(bad.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("Asia/Shanghai"));
+}

@@ -54,8 +54,9 @@ pub struct HuntArgs {
     /// Write the timeline here instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Zone for timestamps that carry none, e.g. +08:00.
-    #[arg(long, default_value = "UTC", value_name = "OFFSET")]
+    /// Zone for timestamps that carry none (RFC 3164 syslog, many Chinese devices): +08:00, UTC,
+    /// Asia/Shanghai, or local (this machine's zone, the default, as `taishi serve` reads them).
+    #[arg(long, default_value = "local", value_name = "ZONE")]
     tz: String,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
@@ -568,12 +569,7 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
     if !matches!(args.format.as_str(), "table" | "csv" | "jsonl") {
         anyhow::bail!("--format {}: expected table, csv or jsonl", args.format);
     }
-    let default_tz = taishi_event::time::parse_offset(&args.tz).with_context(|| {
-        format!(
-            "--tz {}: expected an offset such as +08:00, -0500 or UTC",
-            args.tz
-        )
-    })?;
+    let default_tz = super::zone_arg(&args.tz)?;
     if let Some(n) = args.threads {
         // Only fails if a pool exists already, which is fine.
         let _ = rayon::ThreadPoolBuilder::new()

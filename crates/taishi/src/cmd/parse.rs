@@ -38,8 +38,9 @@ pub struct ParseArgs {
     /// Write rejected records here, one JSON object each with the source, line/offset and reason.
     #[arg(long, value_name = "FILE")]
     rejects: Option<PathBuf>,
-    /// Zone for timestamps that carry none (RFC 3164 syslog, some Zeek logs), e.g. +08:00.
-    #[arg(long, default_value = "UTC", value_name = "OFFSET")]
+    /// Zone for timestamps that carry none (RFC 3164 syslog, many Chinese devices): +08:00, UTC,
+    /// Asia/Shanghai, or local (this machine's zone, the default, as `taishi serve` reads them).
+    #[arg(long, default_value = "local", value_name = "ZONE")]
     tz: String,
     /// Year for timestamps that carry none (RFC 3164 syslog); defaults to the current year.
     #[arg(long, value_name = "YEAR")]
@@ -98,12 +99,7 @@ pub fn run(args: ParseArgs) -> Result<ExitCode> {
         "auto" => None,
         f => Some(f.parse::<Format>().map_err(anyhow::Error::msg)?),
     };
-    let default_tz = taishi_event::time::parse_offset(&args.tz).with_context(|| {
-        format!(
-            "--tz {}: expected an offset such as +08:00, -0500 or UTC",
-            args.tz
-        )
-    })?;
+    let default_tz = super::zone_arg(&args.tz)?;
     let opts = Options {
         format,
         default_tz,
