@@ -1928,7 +1928,7 @@ export interface components {
             updated: string;
         };
         /** @description What raised the alert. */
-        AlertKind: "sigma" | "correlation" | "intel" | "search";
+        AlertKind: "sigma" | "correlation" | "intel" | "search" | "anomaly";
         /**
          * @description Sigma's levels, ordered: `Level::High > Level::Low`.
          * @enum {string}
