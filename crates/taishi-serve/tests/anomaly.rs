@@ -184,6 +184,17 @@ fn a_beacon_and_a_lookalike_raise_explained_alerts() {
         "{tags:?}"
     );
 
+    // The list filters by kind.
+    let (s, by_kind) = c.get("/api/v1/alerts?kind=anomaly&limit=200");
+    assert_eq!(s, 200, "{by_kind}");
+    assert_eq!(
+        by_kind["total"].as_u64().unwrap() as usize,
+        anomaly_alerts(&c).len(),
+        "{by_kind}"
+    );
+    assert_eq!(c.get("/api/v1/alerts?kind=sigma").1["total"], 0);
+    assert_eq!(c.get("/api/v1/alerts?kind=nonsense").0, 400);
+
     // The baselines are saved at shutdown and loaded at the next start.
     rt.block_on(server.shutdown()).unwrap();
     let state = dir.path().join("data").join("anomaly-state.json");
