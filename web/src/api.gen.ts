@@ -1928,7 +1928,7 @@ export interface components {
             updated: string;
         };
         /** @description What raised the alert. */
-        AlertKind: "sigma" | "correlation" | "intel" | "search";
+        AlertKind: "sigma" | "correlation" | "intel" | "search" | "anomaly";
         /**
          * @description Sigma's levels, ordered: `Level::High > Level::Low`.
          * @enum {string}
@@ -3935,6 +3935,8 @@ export interface operations {
                 rule_id?: string | null;
                 host?: string | null;
                 source_ip?: string | null;
+                /** @description What raised it: `sigma`, `correlation`, `intel`, `search` or `anomaly`. */
+                kind?: ("sigma" | "correlation" | "intel" | "search" | "anomaly") | null;
                 /** @description Text in the title or the host. */
                 q?: string | null;
                 /** @description `time`, `-time`, `level` or `-level`. */
@@ -3981,6 +3983,8 @@ export interface operations {
                 rule_id?: string | null;
                 host?: string | null;
                 source_ip?: string | null;
+                /** @description What raised it: `sigma`, `correlation`, `intel`, `search` or `anomaly`. */
+                kind?: ("sigma" | "correlation" | "intel" | "search" | "anomaly") | null;
                 /** @description Text in the title or the host. */
                 q?: string | null;
                 /** @description `time`, `-time`, `level` or `-level`. */

@@ -23,6 +23,10 @@ pub enum AlertKind {
     Intel,
     /// A scheduled saved search answered more than its threshold.
     Search,
+    /// An anomaly detector (beaconing, scans, brute force, DGA, DNS
+    /// tunnels, exfiltration, look-alike domains) scored above its
+    /// threshold; `context` carries the score and the features that fired.
+    Anomaly,
 }
 
 impl AlertKind {
@@ -32,6 +36,7 @@ impl AlertKind {
             AlertKind::Correlation => "correlation",
             AlertKind::Intel => "intel",
             AlertKind::Search => "search",
+            AlertKind::Anomaly => "anomaly",
         }
     }
 }

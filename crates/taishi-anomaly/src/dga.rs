@@ -275,12 +275,22 @@ pub struct DgaState {
 #[derive(Debug)]
 pub struct DgaDetector {
     cfg: DgaConfig,
-    model: DgaModel,
+    /// Shared: every organisation's detector scores with the one model.
+    model: std::sync::Arc<DgaModel>,
     hosts: BoundedMap<IpAddr, HostState>,
 }
 
 impl DgaDetector {
     pub fn new(cfg: DgaConfig, model: DgaModel) -> Result<Self, AnomalyError> {
+        Self::with_model(cfg, std::sync::Arc::new(model))
+    }
+
+    /// A detector scoring with a model shared with others (393 KB, one
+    /// copy for every organisation).
+    pub fn with_model(
+        cfg: DgaConfig,
+        model: std::sync::Arc<DgaModel>,
+    ) -> Result<Self, AnomalyError> {
         cfg.validate()?;
         Ok(DgaDetector {
             hosts: BoundedMap::new(cfg.max_hosts),

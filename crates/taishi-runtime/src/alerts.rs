@@ -189,3 +189,97 @@ pub fn scheduled_search(h: &SearchHit<'_>) -> Alert {
     });
     a
 }
+
+/// The address a finding's entity names on `side` of its arrow
+/// (`10.0.0.5 → 203.0.113.9`, `10.0.0.5 → example.com`, `10.0.0.5`).
+fn entity_ip(entity: &str, after_arrow: bool) -> Option<String> {
+    let part = match entity.split_once('→') {
+        Some((a, b)) => {
+            if after_arrow {
+                b
+            } else {
+                a
+            }
+        }
+        None if !after_arrow => entity,
+        None => return None,
+    };
+    part.trim()
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
+}
+
+/// An anomaly detector's finding: the rule is the detector's outcome
+/// (`anomaly:beacon`, switchable per organisation like a rule), the level
+/// its severity, the tags its ATT&CK techniques, and `context` the whole
+/// finding: score, entity, times and every feature with its value,
+/// sub-score, whether it fired and its zh-CN/English text (the console's
+/// "why" table).
+pub fn anomaly(f: &taishi_anomaly::OrgFinding) -> Alert {
+    use taishi_anomaly::{Lang, Severity};
+    let x = &f.finding;
+    let kind = serde_json::to_value(x.kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "anomaly".into());
+    let level = match x.severity {
+        Severity::Low => Level::Low,
+        Severity::Medium => Level::Medium,
+        Severity::High => Level::High,
+        Severity::Critical => Level::Critical,
+    };
+    let ts = chrono::DateTime::from_timestamp_millis(x.last_ms)
+        .unwrap_or_else(chrono::Utc::now)
+        .fixed_offset();
+    let first = chrono::DateTime::from_timestamp_millis(x.first_ms)
+        .unwrap_or_else(chrono::Utc::now)
+        .fixed_offset();
+    let mut a = Alert::new(
+        AlertKind::Anomaly,
+        format!("anomaly:{kind}"),
+        format!(
+            "Anomaly: {} / 异常：{}",
+            x.kind.label(Lang::En),
+            x.kind.label(Lang::Zh)
+        ),
+        level,
+        ts,
+    );
+    a.tags = x
+        .techniques()
+        .iter()
+        .map(|t| format!("attack.{}", t.to_lowercase()))
+        .collect();
+    a.tags.push(format!("anomaly.{kind}"));
+    a.source_ip = entity_ip(&x.entity, false);
+    a.destination_ip = entity_ip(&x.entity, true);
+    a.org = f.org.clone();
+    let mut summary = Map::new();
+    summary.insert("anomaly.kind".into(), J::String(kind.clone()));
+    summary.insert("entity".into(), J::String(x.entity.clone()));
+    summary.insert("score".into(), J::from((x.score * 1000.0).round() / 1000.0));
+    summary.insert("why".into(), J::String(x.summary(Lang::En)));
+    summary.insert("why.zh".into(), J::String(x.summary(Lang::Zh)));
+    a.summary = summary;
+    let mut ctx = serde_json::to_value(x).unwrap_or(J::Null);
+    if let J::Object(m) = &mut ctx {
+        m.insert(
+            "title".into(),
+            serde_json::json!({"zh": x.kind.label(Lang::Zh), "en": x.kind.label(Lang::En)}),
+        );
+        m.insert("first".into(), J::String(first.to_rfc3339()));
+        m.insert("last".into(), J::String(ts.to_rfc3339()));
+        m.insert(
+            "techniques".into(),
+            J::from(
+                x.techniques()
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>(),
+            ),
+        );
+    }
+    a.context = ctx;
+    a
+}

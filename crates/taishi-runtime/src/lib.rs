@@ -16,10 +16,15 @@
 //!   and the alert insert.
 //! - [`Metrics`]: the hook counters go through.
 //!
-//! Detectors still to come (anomalies, personal data, risk, incidents) plug
-//! in here, not into the service.
+//! - [`StreamDetector`]: the seam for detectors that keep state across
+//!   events (see every stored event of a batch, and a periodic `tick`);
+//!   [`anomaly::Anomaly`] runs taishi-anomaly's detectors through it.
+//!
+//! Detectors still to come (personal data, risk, incidents) plug in here,
+//! not into the service.
 
 pub mod alerts;
+pub mod anomaly;
 pub mod failpoint;
 pub mod intel;
 mod journal;
@@ -29,7 +34,7 @@ pub mod rules;
 
 pub use pipeline::{
     AlertGate, AlertHook, AlertStore, BatchReport, Counters, Enricher, MatcherSource, Metrics,
-    Pipeline, PipelineBuilder, Sink,
+    Pipeline, PipelineBuilder, Sink, StreamDetector,
 };
 pub use rejects::{RejectLimits, RejectLog};
 pub use rules::{

@@ -58,6 +58,19 @@ pub struct BatchReport {
     pub seconds: f64,
 }
 
+/// A detector that sees every stored event, after enrichment and with its
+/// organisation stamped, in batches, and keeps state across them (the
+/// anomaly detectors). `observe` runs on the pipeline's worker threads
+/// (several batches at once), so implementations lock what they share.
+pub trait StreamDetector: Send + Sync + 'static {
+    /// The alerts the batch's events raise; `first_seq` is the store's
+    /// sequence number of `events[0]`.
+    fn observe(&self, events: &[Event], first_seq: u64, out: &mut Vec<Alert>);
+    /// The periodic part (batch scoring such as beacons): every few
+    /// minutes in a service ([`Pipeline::tick`]), once at the end of a hunt.
+    fn tick(&self, out: &mut Vec<Alert>);
+}
+
 /// The metrics hook: called once per batch processed.
 pub trait Metrics: Send + Sync + 'static {
     fn batch(&self, report: &BatchReport);
@@ -121,6 +134,7 @@ pub struct Pipeline {
     hooks: Vec<Arc<dyn AlertHook>>,
     intel: Option<MatcherSource>,
     metrics: Option<Arc<dyn Metrics>>,
+    streams: Vec<Arc<dyn StreamDetector>>,
     journal: Journal,
     unstored: Mutex<Unstored>,
     in_flight: Semaphore,
@@ -150,6 +164,7 @@ pub struct PipelineBuilder {
     hooks: Vec<Arc<dyn AlertHook>>,
     intel: Option<MatcherSource>,
     metrics: Option<Arc<dyn Metrics>>,
+    streams: Vec<Arc<dyn StreamDetector>>,
     max_in_flight: usize,
 }
 
@@ -187,6 +202,12 @@ impl PipelineBuilder {
         self
     }
 
+    /// Adds a detector that sees every stored event ([`StreamDetector`]).
+    pub fn stream(mut self, d: Arc<dyn StreamDetector>) -> Self {
+        self.streams.push(d);
+        self
+    }
+
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n;
         self
@@ -219,6 +240,7 @@ impl PipelineBuilder {
             hooks: self.hooks,
             intel: self.intel,
             metrics: self.metrics,
+            streams: self.streams,
             journal,
             unstored: Mutex::new(Unstored {
                 records: Vec::new(),
@@ -278,6 +300,7 @@ impl Pipeline {
             hooks: Vec::new(),
             intel: None,
             metrics: None,
+            streams: Vec::new(),
             max_in_flight: 4,
         }
     }
@@ -359,6 +382,9 @@ impl Pipeline {
                 );
             }
         });
+        for s in &self.streams {
+            s.observe(&batch.events, first, &mut raised);
+        }
         self.apply_gate(&mut raised);
         if !raised.is_empty() {
             raising.records = raised.into_iter().map(Alert::record).collect();
@@ -416,6 +442,19 @@ impl Pipeline {
             .map(|h| alerts::correlation(h, &detector.correlation_key(h)))
             .collect();
         self.raise(alerts);
+        self.tick();
+    }
+
+    /// Runs the stream detectors' periodic part and stores what it raised
+    /// (a service calls it every few minutes, and at the end).
+    pub fn tick(&self) {
+        let mut alerts = Vec::new();
+        for s in &self.streams {
+            s.tick(&mut alerts);
+        }
+        if !alerts.is_empty() {
+            self.raise(alerts);
+        }
     }
 
     /// Stores alerts raised outside a batch (a retro-hunt) and announces

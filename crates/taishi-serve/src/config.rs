@@ -47,6 +47,9 @@ pub struct Config {
     pub state: StateSection,
     /// `[audit]`: forwarding the audit trail to a collector.
     pub audit: crate::audit_forward::AuditSection,
+    /// `[anomaly]`: beaconing, scans, brute force, DGA, DNS tunnels,
+    /// exfiltration and look-alike domains of `brands`.
+    pub anomaly: taishi_anomaly::AnomalyConfig,
 }
 
 /// `[state]`. The password is best kept out of the file: `password_env`
@@ -189,6 +192,7 @@ impl Default for Config {
             egress: taishi_intel::EgressPolicy::default(),
             state: StateSection::default(),
             audit: Default::default(),
+            anomaly: Default::default(),
         }
     }
 }
@@ -875,6 +879,11 @@ impl Config {
         Config::parse(&text, &file)
     }
 
+    /// The file holding the anomaly detectors' baselines.
+    pub fn anomaly_state_path(&self) -> PathBuf {
+        self.data_dir.join("anomaly-state.json")
+    }
+
     /// Parses and checks `text` (named `name` in the problems). Every
     /// problem is found in one pass: syntax errors (the parser recovers),
     /// unknown keys anywhere including inside listeners, wrong values
@@ -926,6 +935,7 @@ impl Config {
     pub fn validate(&self) -> Vec<String> {
         let mut p = crate::tls::problems(self.http.tls.as_ref());
         p.extend(self.audit.problems());
+        p.extend(anomaly_problems(&self.anomaly));
         if !self.state.database.trim().is_empty() {
             if let Err(e) = taishi_state::Target::parse(self.state.database.trim()) {
                 p.push(format!("state.database: {e}"));
@@ -1176,6 +1186,30 @@ mod tests {
     }
 
     #[test]
+    fn anomaly_problems_are_named_with_their_lines() {
+        let text = "[anomaly]\nevaluate_secs = 0\n[anomaly.beacon]\nalert_score = 3.0\n[anomaly.detectors]\nbeacon = false\n[[anomaly.brands]]\nname = \"x\"\ndomains = []\n";
+        let e = Config::parse(text, "t.toml").unwrap_err().lines();
+        assert!(
+            e.iter()
+                .any(|p| p.contains("t.toml:2:") && p.contains("anomaly.evaluate_secs")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|p| p.contains("t.toml:4:") && p.contains("anomaly.beacon.alert_score")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|p| p.contains("anomaly.brands") && p.contains("no domains")),
+            "{e:?}"
+        );
+        let c = Config::parse("[anomaly.detectors]\ndga = false\n[[anomaly.brands]]\nname = \"b\"\ndomains = [\"example.cn\"]\nnames_zh = [\"示例\"]\n", "t").unwrap();
+        assert!(!c.anomaly.switches.dga && c.anomaly.switches.beacon);
+        assert_eq!(c.anomaly.brands[0].names_zh, ["示例"]);
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let text = r#"
             [detection]
@@ -1354,4 +1388,29 @@ min_level = \"urgent\"
             }
         }
     }
+}
+
+/// What is wrong in `[anomaly]`, each problem under its key's path.
+fn anomaly_problems(c: &taishi_anomaly::AnomalyConfig) -> Vec<String> {
+    use taishi_anomaly::AnomalyError as E;
+    c.validate()
+        .into_iter()
+        .map(|e| match e {
+            E::Config {
+                section,
+                field,
+                value,
+                reason,
+            } => {
+                let path = if section == "anomaly" {
+                    format!("anomaly.{field}")
+                } else {
+                    format!("anomaly.{section}.{field}")
+                };
+                format!("{path}: {value} is {reason} / 超出允许范围")
+            }
+            E::Brand { .. } => format!("anomaly.brands: {e}"),
+            E::Model { .. } => format!("anomaly.dga: {e}"),
+        })
+        .collect()
 }

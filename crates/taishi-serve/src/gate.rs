@@ -45,7 +45,10 @@ impl AlertGate for OrgGate {
                 .get("intel.source")
                 .and_then(|v| v.as_str())
                 .is_none_or(|source| o.source_applies(source, org)),
-            AlertKind::Sigma | AlertKind::Correlation => o.rule_on(org, &a.rule_id),
+            // An anomaly's rule id (`anomaly:beacon` …) switches like a rule's.
+            AlertKind::Sigma | AlertKind::Correlation | AlertKind::Anomaly => {
+                o.rule_on(org, &a.rule_id)
+            }
             // An organisation's own scheduled search: it switches it itself.
             AlertKind::Search => true,
         }

@@ -20,6 +20,7 @@ pub mod config;
 pub mod gate;
 /// Threat intelligence lives in the runtime; `intel` keeps its old path here.
 pub use taishi_runtime::intel;
+pub mod anomaly;
 mod openapi;
 pub mod routes;
 pub mod schedule;
@@ -84,6 +85,8 @@ pub struct App {
     pub gate: Arc<gate::OrgGate>,
     /// Every new audit record, queued for `[audit.forward]`'s collector.
     pub audit_forward: audit_forward::Forwarder,
+    /// The anomaly detectors in the pipeline (`[anomaly]`), when enabled.
+    pub anomaly: Option<Arc<taishi_anomaly::Engine>>,
 }
 
 /// The OpenAPI 3.1 document of the HTTP API (what `GET
@@ -176,6 +179,7 @@ impl Server {
             // now, their hits stored before the outputs stop.
             let p = self.app.pipeline.clone();
             tokio::task::spawn_blocking(move || p.finish()).await?;
+            anomaly::save(&self.app).await;
         } else {
             tracing::warn!("ingest batches still in process at the drain deadline (alerts.drain)");
         }
@@ -391,6 +395,10 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         let i = intel.clone();
         builder = builder.intel(Arc::new(move || i.matcher()));
     }
+    let anomaly = anomaly::open(&config).await?;
+    if let Some(e) = &anomaly {
+        builder = builder.stream(Arc::new(taishi_runtime::anomaly::Anomaly(e.clone())));
+    }
     // Alerts a killed run journaled but never stored are stored (and sent
     // to the outputs) here, before any listener takes new events.
     let pipeline = {
@@ -487,6 +495,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         audit,
         gate: org_gate,
         audit_forward,
+        anomaly: anomaly.clone(),
     });
     let (router, http_metrics) = routes::router(app.clone(), sink);
     let router = match tls {
@@ -502,6 +511,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         cancel.clone(),
     )));
 
+    if let Some(e) = anomaly {
+        tasks.push(anomaly::spawn(app.clone(), e, cancel.clone()));
+    }
     if config.search.schedule_check_secs > 0 {
         tasks.push(schedule::spawn(
             app.clone(),

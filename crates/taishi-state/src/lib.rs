@@ -249,6 +249,8 @@ pub struct AlertFilter {
     pub rule_id: Option<String>,
     pub host: Option<String>,
     pub source_ip: Option<String>,
+    /// What raised the alert (`sigma`, `correlation`, `intel`, `search`, `anomaly`).
+    pub kind: Option<String>,
     pub q: Option<String>,
     /// Microseconds since the epoch.
     #[serde(skip)]
@@ -292,6 +294,7 @@ impl AlertFilter {
             ("rule_id", &self.rule_id),
             ("host", &self.host),
             ("source_ip", &self.source_ip),
+            ("kind", &self.kind),
         ] {
             if let Some(v) = v.as_deref().filter(|s| !s.is_empty()) {
                 let a = arg(&mut p, v.into());

@@ -9,6 +9,44 @@ import { Empty, ErrorBox, LevelBadge, Loading, Panel, StatusBadge, fmtValue } fr
 import { useFormat } from "../i18n";
 import { EventRow } from "./Search";
 
+/** One feature of an anomaly finding, as taishi-anomaly writes it into the alert's context. */
+type Feature = { id: string; value: number; score: number; fired: boolean; text: { zh: string; en: string } };
+
+/** An anomaly alert's "why": every feature with its value, its part of the score and whether it fired. */
+function AnomalyWhy({ context }: { context: unknown }) {
+  const { t, i18n } = useTranslation();
+  const f = useFormat();
+  const c = asObject(context);
+  const features = (Array.isArray(c.features) ? c.features : []) as Feature[];
+  const title = asObject(c.title) as { zh?: string; en?: string };
+  const zh = i18n.language.startsWith("zh");
+  const num = (v: number) => (Number.isInteger(v) ? f.num(v) : v.toFixed(3));
+  return (
+    <Panel title={t("alerts.anomaly.why")}>
+      <div className="row" data-testid="anomaly-score">
+        <strong>{zh ? title.zh : title.en}</strong>
+        <span className="muted">{t("alerts.anomaly.entity")}: <span className="mono">{String(c.entity ?? "—")}</span></span>
+        <span className="muted">{t("alerts.anomaly.score")}: <strong className="mono">{typeof c.score === "number" ? c.score.toFixed(3) : "—"}</strong></span>
+      </div>
+      <table className="table" data-testid="anomaly-features">
+        <thead>
+          <tr><th>{t("alerts.anomaly.feature")}</th><th>{t("alerts.anomaly.value")}</th><th>{t("alerts.anomaly.subScore")}</th><th>{t("alerts.anomaly.fired")}</th></tr>
+        </thead>
+        <tbody>
+          {features.map((x) => (
+            <tr key={x.id} className={x.fired ? "fired" : undefined}>
+              <td title={x.id}>{zh ? x.text.zh : x.text.en}</td>
+              <td className="mono">{num(x.value)}</td>
+              <td className="mono">{x.score.toFixed(2)}</td>
+              <td>{x.fired ? t("alerts.anomaly.yes") : t("alerts.anomaly.no")}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Panel>
+  );
+}
+
 export default function AlertPage() {
   const { id = "" } = useParams();
   const { t } = useTranslation();
@@ -89,6 +127,7 @@ export default function AlertPage() {
 
       <div className="alert-grid">
         <div className="col">
+          {a.kind === "anomaly" && <AnomalyWhy context={a.context} />}
           <Panel title={t("alerts.matching")} actions={pivot && <Link className="btn btn-sm" to={searchLink}><SearchIcon size={14} aria-hidden /> {t("alerts.openInSearch")}</Link>}>
             {Object.keys(ev).length ? (
               <table className="kv-table" data-testid="matching-event">

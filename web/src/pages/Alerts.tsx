@@ -12,7 +12,9 @@ import { useFormat } from "../i18n";
 import { useRange } from "../live";
 
 const LIMIT = 50;
-const FILTER_KEYS = ["status", "level", "rule_id", "host", "source_ip", "q", "sort", "by"] as const;
+const FILTER_KEYS = ["status", "level", "kind", "rule_id", "host", "source_ip", "q", "sort", "by"] as const;
+/** What can raise an alert (the list's "type" filter). */
+const KINDS = ["sigma", "correlation", "intel", "search", "anomaly"] as const;
 
 export default function Alerts() {
   const { t } = useTranslation();
@@ -51,6 +53,7 @@ export default function Alerts() {
   const filter = {
     status: status === "all" ? "" : status,
     level: get("level"),
+    kind: (get("kind") || undefined) as Query<"/alerts">["kind"],
     rule_id: get("rule_id"),
     host: get("host"),
     source_ip: get("source_ip"),
@@ -136,6 +139,13 @@ export default function Alerts() {
           <select value={get("level")} onChange={(e) => set("level", e.target.value)}>
             <option value="">{t("common.all")}</option>
             {LEVELS.slice(1).map((l) => <option key={l} value={l}>{t(`level.${l}`)}</option>)}
+          </select>
+        </label>
+        <label className="field-inline">
+          {t("common.type")}
+          <select value={get("kind")} data-testid="kind-filter" onChange={(e) => set("kind", e.target.value)}>
+            <option value="">{t("common.all")}</option>
+            {KINDS.map((k) => <option key={k} value={k}>{t(`alerts.kind.${k}`)}</option>)}
           </select>
         </label>
         <label className="field-inline">

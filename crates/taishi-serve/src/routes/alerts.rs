@@ -5,7 +5,7 @@ use axum::http::Method;
 use axum::{Extension, Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use taishi_alert::{AlertStatus, Resolution};
+use taishi_alert::{AlertKind, AlertStatus, Resolution};
 
 use super::{bad, blocking, page, time_arg, Access, Items, Page, Route, R, S};
 use crate::auth::{Caller, Permission as P};
@@ -81,6 +81,8 @@ pub struct AlertQuery {
     pub rule_id: Option<String>,
     pub host: Option<String>,
     pub source_ip: Option<String>,
+    /// What raised it: `sigma`, `correlation`, `intel`, `search` or `anomaly`.
+    pub kind: Option<AlertKind>,
     /// Text in the title or the host.
     pub q: Option<String>,
     /// `time`, `-time`, `level` or `-level`.
@@ -121,6 +123,7 @@ impl AlertQuery {
             rule_id: self.rule_id.clone(),
             host: self.host.clone(),
             source_ip: self.source_ip.clone(),
+            kind: self.kind.map(|k| k.name().to_string()),
             q: self.q.clone(),
             sort: self.sort.clone(),
             limit: Some(limit),

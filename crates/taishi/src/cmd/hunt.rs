@@ -21,7 +21,8 @@ use taishi_correlation::CorrelatorOptions;
 use taishi_decode::{decode_input, expand_inputs, Options};
 use taishi_event::{Event, Reject, Sink, Value};
 use taishi_runtime::alerts::{self, Body};
-use taishi_runtime::{AlertStore, BoxError, Detector, DetectorOptions};
+use taishi_runtime::anomaly::Anomaly;
+use taishi_runtime::{AlertStore, BoxError, Detector, DetectorOptions, StreamDetector};
 use taishi_sigma::{Detection, Scratch};
 
 use crate::ui::{self, Progress};
@@ -35,8 +36,10 @@ const BATCH: usize = 1024;
     after_help = "Rules are Sigma YAML files or folders (read recursively); meta-filters and correlation rules among them are applied.\n\
 Pipelines map log sources to events: by default Windows events get the Sysmon/Security channel mappings, winlogbeat/ECS events the ECS names, other events Taishi's own model. \
 --pipeline takes built-in names (windows, windows-security, ecs-windows, taishi) or pySigma pipeline files; `vars` in a pipeline give `expand` placeholders their values.\n\n\
+Anomaly detectors (beaconing, scans, brute force, DGA, DNS tunnels, exfiltration; look-alikes of the --brand domains) run over the same events and add their findings to the timeline; --no-anomaly turns them off. \
+异常检测（信标、扫描、暴力破解、DGA、DNS 隧道、外发异常；--brand 品牌的仿冒域名）同时运行，结果并入时间线；--no-anomaly 关闭。\n\n\
 Exit status: 0 no detections, 3 detections, 1 error.\n\n\
-Examples:\n  taishi hunt --rules sigma/rules Security.evtx\n  taishi hunt -r sigma/rules -r my-rules --min-level high --format csv -o timeline.csv logs/\n  taishi hunt -r rules --pipeline windows --pipeline placeholders.yml evtx/"
+Examples:\n  taishi hunt --rules sigma/rules Security.evtx\n  taishi hunt -r sigma/rules -r my-rules --min-level high --format csv -o timeline.csv logs/\n  taishi hunt -r rules --pipeline windows --pipeline placeholders.yml evtx/\n  taishi hunt -r sigma/rules --brand icbc.com.cn zeek/\n  taishi hunt -r sigma/rules --no-anomaly Security.evtx"
 )]
 pub struct HuntArgs {
     /// Sigma rule files or folders (repeat for several).
@@ -70,6 +73,12 @@ pub struct HuntArgs {
     /// List every file skipped as not a log (by default one line sums them up).
     #[arg(long, short)]
     verbose: bool,
+    /// Do not run the anomaly detectors / 不运行异常检测.
+    #[arg(long)]
+    no_anomaly: bool,
+    /// A brand domain whose look-alikes are reported (repeatable) / 监测其仿冒域名的品牌域名.
+    #[arg(long, value_name = "DOMAIN")]
+    brand: Vec<String>,
     /// Files, folders, or - for stdin.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -186,6 +195,7 @@ type Observed = (DateTime<FixedOffset>, usize, u64, Event);
 
 struct Shared<'a> {
     detector: &'a Detector,
+    anomaly: Option<&'a Anomaly>,
     table: &'a Table,
     /// Matches of rules that correlations reference: (time, rule, event).
     correlated: Mutex<Vec<Observed>>,
@@ -233,6 +243,15 @@ fn process(shared: &Shared<'_>, source: &Arc<str>, file: usize, first: u64, batc
             }
         }
     });
+    if let Some(an) = shared.anomaly {
+        let mut raised = Vec::new();
+        an.observe(&batch, first, &mut raised);
+        rows.extend(
+            raised
+                .into_iter()
+                .map(|a| anomaly_row(a, Some((source, file, first)))),
+        );
+    }
     shared
         .events
         .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -247,6 +266,38 @@ fn process(shared: &Shared<'_>, source: &Arc<str>, file: usize, first: u64, batc
             .unwrap_or_else(|e| e.into_inner())
             .extend(corr);
     }
+}
+
+/// An anomaly alert as a timeline row: the finding moves to `event` (JSON
+/// lines print it whole), the timeline columns take `context`; `at` is the
+/// batch that raised it (none for the evaluation at the end).
+fn anomaly_row(mut a: taishi_alert::Alert, at: Option<(&Arc<str>, usize, u64)>) -> AlertRecord {
+    let why = a
+        .summary
+        .get("why")
+        .and_then(J::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let attack: Vec<String> = a
+        .tags
+        .iter()
+        .filter_map(|t| t.strip_prefix("attack."))
+        .map(|t| t.to_uppercase())
+        .collect();
+    a.event = std::mem::take(&mut a.context);
+    let (source, order) = match at {
+        Some((s, file, seq)) => (s.to_string(), json!([file, seq])),
+        None => (String::new(), json!([u64::MAX, u64::MAX])),
+    };
+    a.context = json!({
+        "channel": "anomaly",
+        "event_id": a.rule_id.trim_start_matches("anomaly:"),
+        "attack": attack.join(","),
+        "details": why,
+        "source": source,
+        "order": order,
+    });
+    a.record()
 }
 
 struct BatchSink<'s, 'scope, 'a> {
@@ -463,6 +514,10 @@ fn write_timeline(
                     "details": c[8],
                     "source": c[9],
                 });
+                let mut v = v;
+                if r.kind == taishi_alert::AlertKind::Anomaly {
+                    v["anomaly"] = r.event.clone();
+                }
                 writeln!(out, "{v}")?;
             }
             for r in corr {
@@ -592,6 +647,21 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         &Default::default(),
     )?;
     let load_time = started.elapsed();
+    let anomaly = if args.no_anomaly {
+        None
+    } else {
+        let mut cfg = taishi_anomaly::AnomalyConfig::default();
+        for d in &args.brand {
+            cfg.brands.push(taishi_anomaly::Brand {
+                name: d.clone(),
+                domains: vec![d.clone()],
+                names_zh: Vec::new(),
+                keywords: Vec::new(),
+            });
+        }
+        let e = taishi_anomaly::Engine::new(cfg).context("--brand / 品牌域名")?;
+        Some(Anomaly(Arc::new(e)))
+    };
 
     let inputs = expand_inputs(&args.paths)?;
     if inputs.is_empty() {
@@ -608,6 +678,7 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
     let table = Table::default();
     let shared = Shared {
         detector: &detector,
+        anomaly: anomaly.as_ref(),
         table: &table,
         correlated: Mutex::new(Vec::new()),
         events: AtomicU64::new(0),
@@ -657,6 +728,12 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
         correlated, events, ..
     } = shared;
     let mut rows = table.rows.into_inner().unwrap_or_else(|e| e.into_inner());
+    // Beacons are scored over the whole input, once it is read.
+    if let Some(an) = &anomaly {
+        let mut raised = Vec::new();
+        an.tick(&mut raised);
+        rows.extend(raised.into_iter().map(|a| anomaly_row(a, None)));
+    }
     rows.sort_by_key(order);
     let mut corr_hits = Vec::new();
     if detector.has_correlations() {

@@ -2,6 +2,7 @@ pub mod audit;
 pub mod http;
 pub mod hunt;
 pub mod intel;
+pub mod lookalike;
 pub mod openapi;
 pub mod parse;
 pub mod rules;

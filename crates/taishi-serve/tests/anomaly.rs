@@ -1,0 +1,207 @@
+//! The anomaly detectors in a running service (issue 17): a beacon in a
+//! generated Zeek conn log sent to the HTTP ingest raises an alert that
+//! carries its score and features, and a look-alike of a configured brand
+//! seen in a Zeek DNS log raises one too. The beacon evaluation runs every
+//! second here (`anomaly.evaluate_secs`), so the test does not wait for
+//! the default ten minutes.
+
+mod common;
+
+use chrono::{TimeDelta, Utc};
+use common::*;
+use serde_json::Value as J;
+
+const CONN_HEADER: &str = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n\
+#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\n\
+#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\n";
+
+const DNS_HEADER: &str = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdns\n\
+#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\trtt\tquery\tqclass\tqclass_name\tqtype\tqtype_name\trcode\trcode_name\tAA\tTC\tRD\tRA\tZ\tanswers\tTTLs\trejected\n\
+#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tcount\tinterval\tstring\tcount\tstring\tcount\tstring\tcount\tstring\tbool\tbool\tbool\tbool\tcount\tvector[string]\tvector[interval]\tbool\n";
+
+/// A host calling home every 5 minutes (± 10 %, a fixed pseudo-random
+/// jitter) with the same small request, for the last 20 hours, among
+/// irregular browsing of other hosts.
+fn conn_log() -> String {
+    let start = Utc::now() - TimeDelta::hours(20);
+    let mut s = String::from(CONN_HEADER);
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rnd = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut t = start.timestamp() as f64;
+    let end = Utc::now().timestamp() as f64 - 60.0;
+    let mut i = 0;
+    while t < end {
+        let jitter = (rnd() % 61) as f64 - 30.0;
+        s.push_str(&format!(
+            "{t:.6}\tCb{i}\t10.20.0.5\t{}\t203.0.113.50\t443\ttcp\tssl\t0.2\t310\t1200\tSF\tT\tF\t0\tShADadFf\t6\t630\t5\t1460\t-\n",
+            40000 + i % 20000
+        ));
+        // Background: another host, at random times and sizes.
+        let bt = t + (rnd() % 300) as f64;
+        s.push_str(&format!(
+            "{bt:.6}\tCn{i}\t10.20.0.{}\t{}\t198.51.100.{}\t443\ttcp\tssl\t1.5\t{}\t{}\tSF\tT\tF\t0\tShADadFf\t9\t900\t9\t9000\t-\n",
+            10 + rnd() % 50,
+            30000 + i % 20000,
+            1 + rnd() % 200,
+            200 + rnd() % 5000,
+            1000 + rnd() % 90000,
+        ));
+        t += 300.0 + jitter;
+        i += 1;
+    }
+    s
+}
+
+fn dns_log(names: &[&str]) -> String {
+    let ts = (Utc::now() - TimeDelta::minutes(5)).timestamp();
+    let mut s = String::from(DNS_HEADER);
+    for (i, n) in names.iter().enumerate() {
+        s.push_str(&format!(
+            "{ts}.000000\tCd{i}\t10.20.0.9\t5353{}\t10.20.0.1\t53\tudp\t{}\t0.01\t{n}\t1\tC_INTERNET\t1\tA\t0\tNOERROR\tF\tF\tT\tT\t0\t192.0.2.10\t60.0\tF\n",
+            i % 10,
+            100 + i
+        ));
+    }
+    s
+}
+
+fn anomaly_alerts(c: &Client) -> Vec<J> {
+    let v = c.get("/api/v1/alerts?limit=200").1;
+    v["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| a["kind"] == "anomaly")
+        .collect()
+}
+
+#[test]
+fn a_beacon_and_a_lookalike_raise_explained_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.anomaly.evaluate_secs = 1;
+    cfg.anomaly.brands = vec![taishi_anomaly::Brand {
+        name: "Example Bank".into(),
+        domains: vec!["examplebank.com".into()],
+        names_zh: vec!["示例银行".into()],
+        keywords: vec![],
+    }];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
+    let c = Client::login(server.http_addr, admin_password(&server));
+
+    let (s, r) = c.post_raw(
+        "/api/v1/ingest?format=zeek",
+        "text/plain",
+        conn_log().as_bytes(),
+    );
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = c.post_raw(
+        "/api/v1/ingest?format=zeek",
+        "text/plain",
+        dns_log(&[
+            "www.examplebank.com",
+            "www.example.org",
+            "examp1ebank-login.com",
+        ])
+        .as_bytes(),
+    );
+    assert_eq!(s, 200, "{r}");
+
+    let found = |rule: &str| {
+        anomaly_alerts(&c)
+            .into_iter()
+            .find(|a| a["rule_id"] == rule)
+    };
+    assert!(
+        wait_until(30, || found("anomaly:beacon").is_some()
+            && found("anomaly:lookalike").is_some()),
+        "{:#}",
+        J::Array(anomaly_alerts(&c))
+    );
+
+    let b = found("anomaly:beacon").unwrap();
+    assert_eq!(b["source_ip"], "10.20.0.5", "{b:#}");
+    assert_eq!(b["destination_ip"], "203.0.113.50", "{b:#}");
+    let score = b["context"]["score"].as_f64().unwrap();
+    assert!(score >= 0.7, "{b:#}");
+    assert_eq!(
+        b["summary"]["score"].as_f64().unwrap(),
+        (score * 1000.0).round() / 1000.0
+    );
+    let tags: Vec<&str> = b["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(J::as_str)
+        .collect();
+    assert!(tags.contains(&"attack.t1071"), "{tags:?}");
+    let features = b["context"]["features"].as_array().unwrap();
+    assert!(features.len() >= 4, "{b:#}");
+    for f in features {
+        assert!(
+            f["id"].is_string() && f["value"].is_number() && f["score"].is_number(),
+            "{f}"
+        );
+        assert!(f["fired"].is_boolean(), "{f}");
+        assert!(!f["text"]["zh"].as_str().unwrap().is_empty(), "{f}");
+        assert!(!f["text"]["en"].as_str().unwrap().is_empty(), "{f}");
+    }
+    assert!(features.iter().any(|f| f["fired"] == true), "{b:#}");
+    assert!(b["context"]["title"]["zh"].is_string(), "{b:#}");
+    // One alert for the pair, however many evaluations ran.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let beacons = anomaly_alerts(&c)
+        .into_iter()
+        .filter(|a| a["rule_id"] == "anomaly:beacon" && a["destination_ip"] == "203.0.113.50")
+        .count();
+    assert_eq!(beacons, 1);
+
+    let l = found("anomaly:lookalike").unwrap();
+    assert_eq!(l["context"]["entity"], "examp1ebank-login.com", "{l:#}");
+    let lookalikes = anomaly_alerts(&c)
+        .into_iter()
+        .filter(|a| a["rule_id"] == "anomaly:lookalike")
+        .count();
+    assert_eq!(
+        lookalikes, 1,
+        "the brand's own domain and others raise nothing"
+    );
+    let tags: Vec<&str> = l["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(J::as_str)
+        .collect();
+    assert!(
+        tags.contains(&"attack.t1566") && tags.contains(&"attack.t1583.001"),
+        "{tags:?}"
+    );
+
+    // The list filters by kind.
+    let (s, by_kind) = c.get("/api/v1/alerts?kind=anomaly&limit=200");
+    assert_eq!(s, 200, "{by_kind}");
+    assert_eq!(
+        by_kind["total"].as_u64().unwrap() as usize,
+        anomaly_alerts(&c).len(),
+        "{by_kind}"
+    );
+    assert_eq!(c.get("/api/v1/alerts?kind=sigma").1["total"], 0);
+    assert_eq!(c.get("/api/v1/alerts?kind=nonsense").0, 400);
+
+    // The baselines are saved at shutdown and loaded at the next start.
+    rt.block_on(server.shutdown()).unwrap();
+    let state = dir.path().join("data").join("anomaly-state.json");
+    let saved = std::fs::read_to_string(&state).unwrap();
+    assert!(
+        saved.contains("\"beacon\""),
+        "{}",
+        &saved[..saved.len().min(300)]
+    );
+}
