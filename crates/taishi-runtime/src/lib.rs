@@ -23,6 +23,7 @@ pub mod alerts;
 pub mod failpoint;
 pub mod intel;
 mod journal;
+pub mod pii;
 pub mod pipeline;
 pub mod rejects;
 pub mod rules;
