@@ -4,6 +4,7 @@ pub mod hunt;
 pub mod intel;
 pub mod openapi;
 pub mod parse;
+pub mod pii;
 pub mod rules;
 pub mod search;
 pub mod serve;
