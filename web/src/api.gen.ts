@@ -1383,6 +1383,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/data/inventory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The data inventory: locations where personal information was seen (masked examples, people, GB/T 35273 category, GB/T 43697 level); format=json|csv
+         * @description Needs the `data:read` permission. 需要 `data:read` 权限。
+         */
+        get: operations["get_data_inventory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1475,7 +1495,7 @@ export interface components {
             password_expired: boolean;
         };
         /** @enum {string} */
-        Permission: "account" | "tokens:write" | "users:read" | "users:write" | "orgs:read" | "orgs:write" | "alerts:read" | "alerts:write" | "rules:read" | "rules:write" | "intel:read" | "intel:write" | "intel:feeds" | "search" | "searches:write" | "overview:read" | "settings:read" | "outputs:test" | "outputs:write" | "system:read" | "audit:read" | "ingest";
+        Permission: "account" | "tokens:write" | "users:read" | "users:write" | "orgs:read" | "orgs:write" | "alerts:read" | "alerts:write" | "rules:read" | "rules:write" | "intel:read" | "intel:write" | "intel:feeds" | "search" | "searches:write" | "overview:read" | "settings:read" | "outputs:test" | "outputs:write" | "system:read" | "audit:read" | "ingest" | "data:read";
         Org: {
             /** @description `[a-z0-9-]`, 2–32 characters; stamped on events as `organization.id`. */
             id: string;
@@ -3125,6 +3145,71 @@ export interface components {
         };
         Object: {
             [key: string]: unknown;
+        };
+        /** @description `GET /data/inventory`: where personal information was seen. */
+        InventoryAnswer: {
+            locations: components["schemas"]["InventoryLocation"][];
+            /**
+             * Format: uint64
+             * @description Locations not kept because `pii.max_locations` was reached.
+             */
+            dropped_locations: number;
+        };
+        /** @description One data location (organisation × listener × field). */
+        InventoryLocation: {
+            org: string;
+            listener: string;
+            /** @description The event field (dotted path). */
+            field: string;
+            kinds: components["schemas"]["InventoryKind"][];
+            /**
+             * Format: uint64
+             * @description Findings of every kind.
+             */
+            findings: number;
+            /**
+             * Format: uint64
+             * @description Distinct people (by resident ID number).
+             */
+            people: number;
+            /** @description True while the count is exact; else a HyperLogLog estimate. */
+            people_exact: boolean;
+            /**
+             * Format: double
+             * @description Relative standard error of `people` (0 when exact, 0.0081 for the sketch).
+             */
+            people_rel_std_error: number;
+            /** @description GB/T 35273 category of the most protected kind (`identity`, `property` …). */
+            category?: string | null;
+            category_zh?: string | null;
+            category_en?: string | null;
+            /** @description Sensitive personal information (GB/T 35273 附录 B). */
+            sensitive: boolean;
+            /** @description GB/T 43697 level: `general-1`..`general-4`, `important`, `core`. */
+            level?: string | null;
+            level_zh?: string | null;
+            level_en?: string | null;
+            /** @description Hosts the events named (the asset to look up), at most 5. */
+            hosts: string[];
+            /** @description ISO 8601, UTC. */
+            first_seen: string;
+            last_seen: string;
+        };
+        /** @description One kind at a location. */
+        InventoryKind: {
+            /** @description Machine code (`cn_resident_id`, `cn_mobile` …). */
+            kind: string;
+            label_zh: string;
+            label_en: string;
+            /** Format: uint64 */
+            count: number;
+            /** Format: float */
+            max_confidence: number;
+            /** @description Partial masks only, never a raw value. */
+            examples: string[];
+            /** @description GB/T 35273 category code. */
+            category: string;
+            sensitive: boolean;
         };
     };
     responses: {
@@ -5389,6 +5474,34 @@ export interface operations {
             404: components["responses"]["Error"];
         };
     };
+    get_data_inventory: {
+        parameters: {
+            query?: {
+                /** @description `json` (default) or `csv` (a file, UTF-8 with a BOM). */
+                format?: string | null;
+                /** @description Labels of the CSV: `zh-CN` (default) or `en`. */
+                lang?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventoryAnswer"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
 }
 type FlattenedDeepRequired<T> = {
     [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
@@ -5398,7 +5511,7 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["account", "tokens:write", "users:read", "users:write", "orgs:read", "orgs:write", "alerts:read", "alerts:write", "rules:read", "rules:write", "intel:read", "intel:write", "intel:feeds", "search", "searches:write", "overview:read", "settings:read", "outputs:test", "outputs:write", "system:read", "audit:read", "ingest"];
+export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["account", "tokens:write", "users:read", "users:write", "orgs:read", "orgs:write", "alerts:read", "alerts:write", "rules:read", "rules:write", "intel:read", "intel:write", "intel:feeds", "search", "searches:write", "overview:read", "settings:read", "outputs:test", "outputs:write", "system:read", "audit:read", "ingest", "data:read"];
 export const auditOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuditOutcome"]> = ["success", "denied", "failed"];
 export const levelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Level"]> = ["informational", "low", "medium", "high", "critical"];
 export const alertStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AlertStatus"]> = ["new", "acknowledged", "closed"];

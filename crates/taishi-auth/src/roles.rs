@@ -91,6 +91,9 @@ permissions! {
     AuditRead = "audit:read", "查阅审计记录", "read the audit trail";
     /// HTTP ingest (NDJSON, `_bulk`), with an API token only.
     Ingest = "ingest", "接入数据", "send events";
+    /// The data inventory: where personal information was seen (masked
+    /// examples, people counts, grades).
+    DataRead = "data:read", "查看数据资产目录", "read the data inventory";
 }
 
 impl fmt::Display for Permission {
@@ -248,6 +251,7 @@ roles! {
     SecAdmin = "secadmin", "安全管理员", "Security administrator", [READ, &[
         Permission::RulesWrite, Permission::IntelWrite, Permission::IntelFeeds,
         Permission::OutputsWrite, Permission::OutputsTest, Permission::SearchesWrite,
+        Permission::DataRead,
     ]];
     /// 审计管理员: reads, verifies and exports the audit trail, nothing else.
     Auditor = "auditor", "审计管理员", "Audit administrator", [&[Permission::AuditRead]];

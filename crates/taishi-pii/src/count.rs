@@ -211,6 +211,47 @@ impl PersonCounter {
         }
     }
 
+    /// What can be written to disk and read back with [`PersonCounter::restore`]:
+    /// the person keys while the count is exact and at most `max_keys` (keyed
+    /// hashes, never numbers), else the sketch's registers (the count then
+    /// stays an estimate after the restore).
+    pub fn snapshot(&self, max_keys: usize) -> CounterSnapshot {
+        match &self.exact {
+            Some(set) if set.len() <= max_keys => {
+                let mut keys: Vec<String> = set.iter().map(|k| hex(&k.0)).collect();
+                keys.sort();
+                CounterSnapshot {
+                    keys: Some(keys),
+                    registers: None,
+                }
+            }
+            _ => CounterSnapshot {
+                keys: None,
+                registers: Some(hex(&self.hll.regs)),
+            },
+        }
+    }
+
+    /// A counter from its snapshot; `None` when the snapshot is damaged (bad
+    /// hex, a sketch of another size).
+    pub fn restore(cap: usize, s: &CounterSnapshot) -> Option<PersonCounter> {
+        let mut c = PersonCounter::new(cap);
+        if let Some(keys) = &s.keys {
+            for k in keys {
+                c.insert(PersonKey(unhex(k)?.try_into().ok()?));
+            }
+        }
+        if let Some(regs) = &s.registers {
+            let regs = unhex(regs)?;
+            if regs.len() != c.hll.regs.len() {
+                return None;
+            }
+            c.hll.regs = regs;
+            c.exact = None;
+        }
+        Some(c)
+    }
+
     pub fn estimate(&self) -> Estimate {
         match &self.exact {
             Some(set) => Estimate {
@@ -227,9 +268,56 @@ impl PersonCounter {
     }
 }
 
+/// A [`PersonCounter`] as it is kept on disk (hex strings, so it is plain JSON).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CounterSnapshot {
+    /// The person keys (32 hex digits each) of an exact count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<String>>,
+    /// The sketch's registers (2 hex digits each) of an estimated count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registers: Option<String>,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || s.len() > 1 << 20 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshot_round_trip() {
+        let key = MaskKey::new(&[7u8; 32]).unwrap();
+        let mut c = PersonCounter::new(1000);
+        for i in 0..500u32 {
+            c.insert(PersonKey::of(&key, Kind::CnResidentId, &i.to_le_bytes()));
+        }
+        let exact = PersonCounter::restore(1000, &c.snapshot(1000)).unwrap();
+        assert_eq!(exact.estimate(), c.estimate());
+        let sketch = PersonCounter::restore(1000, &c.snapshot(10)).unwrap();
+        let e = sketch.estimate();
+        assert!(!e.exact && (e.count as i64 - 500).abs() < 20, "{e:?}");
+        assert!(PersonCounter::restore(
+            10,
+            &CounterSnapshot {
+                keys: Some(vec!["zz".into()]),
+                registers: None
+            }
+        )
+        .is_none());
+    }
 
     #[test]
     fn hll_small_and_large() {

@@ -77,6 +77,14 @@ impl serde::Serialize for Kind {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+        let code = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Kind::from_code(&code)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown kind `{code}`")))
+    }
+}
+
 /// A set of kinds (which detectors are on, which kinds a context word raises).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct KindSet(u32);

@@ -22,7 +22,7 @@ mod scan;
 mod summary;
 mod validate;
 
-pub use count::{Estimate, Hll, PersonCounter, PersonKey, HLL_PRECISION};
+pub use count::{CounterSnapshot, Estimate, Hll, PersonCounter, PersonKey, HLL_PRECISION};
 pub use data::DataError;
 pub use grade::{Category, Grade, Grading, IncidentGrade, Level};
 pub use kind::{Kind, KindSet, Lang, Reason, Reasons};

@@ -3,7 +3,7 @@
 //! masked examples; the distinct people; the grade. It never holds a raw value,
 //! so it can be stored and sent as it is.
 
-use crate::count::{Estimate, PersonCounter, PersonKey};
+use crate::count::{CounterSnapshot, Estimate, PersonCounter, PersonKey};
 use crate::grade::{Grade, Grading};
 use crate::kind::{Kind, KindSet};
 use crate::mask::{MaskKey, MaskMode, Masker};
@@ -11,7 +11,7 @@ use crate::scan::Finding;
 use std::collections::BTreeMap;
 
 /// One kind at one location.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct KindSummary {
     pub count: u64,
     pub max_confidence: f32,
@@ -75,6 +75,24 @@ impl LocationSummary {
             }
         }
         self.people.merge(&o.people);
+    }
+
+    /// The person counter as it can be kept on disk (see [`PersonCounter::snapshot`]).
+    pub fn people_snapshot(&self, max_keys: usize) -> CounterSnapshot {
+        self.people.snapshot(max_keys)
+    }
+
+    /// A summary read back from disk: its kinds and its people's snapshot
+    /// (`None` when the snapshot is damaged).
+    pub fn restore(
+        key: MaskKey,
+        kinds: BTreeMap<Kind, KindSummary>,
+        people: &CounterSnapshot,
+    ) -> Option<LocationSummary> {
+        let mut s = LocationSummary::new(key);
+        s.people = PersonCounter::restore(100_000, people)?;
+        s.kinds = kinds;
+        Some(s)
     }
 
     /// Distinct people found here.

@@ -28,6 +28,7 @@ pub mod anomaly;
 pub mod failpoint;
 pub mod intel;
 mod journal;
+pub mod pii;
 pub mod pipeline;
 pub mod rejects;
 pub mod rules;

@@ -26,6 +26,7 @@ use taishi_store::{Store, StoreError};
 use tokio::sync::{broadcast, Semaphore};
 
 use crate::journal::{Journal, Ticket};
+use crate::pii::PiiStage;
 use crate::rejects::RejectLog;
 use crate::rules::{Raised, Rules};
 use crate::{alerts, failpoint, BoxError, RuntimeError};
@@ -127,6 +128,8 @@ pub struct Pipeline {
     alerts: Arc<dyn AlertStore>,
     pub rejects: RejectLog,
     enrich: Option<Enricher>,
+    /// Personal information masked (and counted) before anything is written.
+    pub pii: Option<Arc<PiiStage>>,
     /// Whose each event is (`organization.id`), stamped before anything
     /// else reads it.
     tenancy: Option<Tenancy>,
@@ -159,6 +162,7 @@ pub struct PipelineBuilder {
     alerts: Arc<dyn AlertStore>,
     rejects: RejectLog,
     enrich: Option<Enricher>,
+    pii: Option<Arc<PiiStage>>,
     tenancy: Option<Tenancy>,
     gate: Option<Arc<dyn AlertGate>>,
     hooks: Vec<Arc<dyn AlertHook>>,
@@ -171,6 +175,13 @@ pub struct PipelineBuilder {
 impl PipelineBuilder {
     pub fn enrich(mut self, f: Enricher) -> Self {
         self.enrich = Some(f);
+        self
+    }
+
+    /// Masks personal information in events and rejects before they are
+    /// written anywhere (after enrichment: what it adds is masked too).
+    pub fn pii(mut self, stage: Arc<PiiStage>) -> Self {
+        self.pii = Some(stage);
         self
     }
 
@@ -235,6 +246,7 @@ impl PipelineBuilder {
             alerts: self.alerts,
             rejects: self.rejects,
             enrich: self.enrich,
+            pii: self.pii,
             tenancy: self.tenancy,
             gate: self.gate,
             hooks: self.hooks,
@@ -295,6 +307,7 @@ impl Pipeline {
             alerts,
             rejects,
             enrich: None,
+            pii: None,
             tenancy: None,
             gate: None,
             hooks: Vec::new(),
@@ -346,6 +359,9 @@ impl Pipeline {
     /// The blocking part: enrich, store, detect, journal, commit.
     fn process(&self, mut batch: Batch) -> Result<Raising, SinkError> {
         let started = Instant::now();
+        if let Some(p) = &self.pii {
+            p.mask_rejects(&mut batch.rejects);
+        }
         self.rejects
             .write(&batch.listener, &batch.rejects)
             .map_err(|e| SinkError::Unavailable(format!("reject log: {e}")))?;
@@ -363,6 +379,9 @@ impl Pipeline {
             for ev in &mut batch.events {
                 f(ev);
             }
+        }
+        if let Some(p) = &self.pii {
+            p.mask_events(&batch.listener, &mut batch.events);
         }
         let seqs = self.store.append_batch(&batch.events).map_err(sink_error)?;
         let first = *seqs.start();
@@ -397,6 +416,13 @@ impl Pipeline {
             );
         }
         self.store.commit().map_err(sink_error)?;
+        if let Some(p) = &self.pii {
+            // The inventory is a summary: a write that fails is tried again
+            // at the next batch, the events are stored either way.
+            if let Err(e) = p.flush(false) {
+                tracing::warn!(error = %e, "pii inventory not written");
+            }
+        }
         self.counters
             .events_in
             .fetch_add(batch.events.len() as u64, Ordering::Relaxed);
@@ -443,6 +469,11 @@ impl Pipeline {
             .collect();
         self.raise(alerts);
         self.tick();
+        if let Some(p) = &self.pii {
+            if let Err(e) = p.flush(true) {
+                tracing::warn!(error = %e, "pii inventory not written at stop");
+            }
+        }
     }
 
     /// Runs the stream detectors' periodic part and stores what it raised

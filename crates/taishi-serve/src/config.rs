@@ -50,6 +50,9 @@ pub struct Config {
     /// `[anomaly]`: beaconing, scans, brute force, DGA, DNS tunnels,
     /// exfiltration and look-alike domains of `brands`.
     pub anomaly: taishi_anomaly::AnomalyConfig,
+    /// `[pii]`: personal information masked before storage, and the data
+    /// inventory.
+    pub pii: taishi_runtime::pii::PiiConfig,
 }
 
 /// `[state]`. The password is best kept out of the file: `password_env`
@@ -193,6 +196,7 @@ impl Default for Config {
             state: StateSection::default(),
             audit: Default::default(),
             anomaly: Default::default(),
+            pii: Default::default(),
         }
     }
 }
@@ -1072,6 +1076,7 @@ impl Config {
         }
         p.extend(self.enrich.validate());
         p.extend(self.alerts.validate());
+        p.extend(self.pii.validate());
         let mut names = std::collections::HashSet::new();
         for (i, l) in self.listeners.iter().enumerate() {
             if !names.insert(l.name()) {
@@ -1223,6 +1228,20 @@ mod tests {
         assert!(e.iter().any(|p| p.contains("detection.min_level")), "{e:?}");
         assert!(e.iter().any(|p| p.contains("listeners[0].paths")), "{e:?}");
         assert!(e.iter().any(|p| p.contains("listeners[0].format")), "{e:?}");
+    }
+
+    /// `[pii]` mistakes are named with their lines (issue 16).
+    #[test]
+    fn pii_problems_are_named_with_their_lines() {
+        let text = "[pii]\nmode = \"scramble\"\nfeilds = [\"message\"]\n[pii.kinds]\nshoe_size = \"hash\"\ncn_mobile = \"blur\"\n";
+        let e = Config::parse(text, "t.toml").unwrap_err().lines();
+        let at = |key: &str, line: &str| e.iter().any(|p| p.contains(key) && p.contains(line));
+        assert!(at("pii.mode", "t.toml:2:"), "{e:?}");
+        assert!(at("`pii.feilds`", "t.toml:3:"), "{e:?}");
+        assert!(at("pii.kinds.shoe_size", "t.toml:5:"), "{e:?}");
+        assert!(at("pii.kinds.cn_mobile", "t.toml:6:"), "{e:?}");
+        let c = Config::parse("[pii]\nmode = \"hash\"\nfields = [\"*\"]\n", "t.toml").unwrap();
+        assert!(c.pii.enabled && c.pii.fields == ["*"]);
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //! `alerts-journal.jsonl` alerts between their events' commit and their
 //! insert, `alerts-outbox.jsonl` notifications not yet delivered,
 //! `rules/` uploaded rules, `rejects/` malformed input kept aside,
-//! `tail/` file-tailing checkpoints.
+//! `tail/` file-tailing checkpoints, `pii.key` the masking key (0600),
+//! `pii-inventory.json` where personal information was seen (masked).
 
 pub mod audit_forward;
 pub mod auth;
@@ -390,6 +391,14 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     if geo.is_enabled() {
         let g = geo.clone();
         builder = builder.enrich(Box::new(move |ev| g.enrich(ev)));
+    }
+    if config.pii.enabled {
+        let (c, dir) = (config.pii.clone(), data_dir.clone());
+        let stage =
+            tokio::task::spawn_blocking(move || taishi_runtime::pii::PiiStage::open(&c, &dir))
+                .await?
+                .context("[pii]: personal-information masking")?;
+        builder = builder.pii(Arc::new(stage));
     }
     if config.intel.enabled {
         let i = intel.clone();

@@ -5,6 +5,7 @@ pub mod intel;
 pub mod lookalike;
 pub mod openapi;
 pub mod parse;
+pub mod pii;
 pub mod rules;
 pub mod search;
 pub mod serve;
