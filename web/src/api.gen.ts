@@ -477,6 +477,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/alerts/assignees": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Users an alert may be assigned to (they can work alerts and see it)
+         * @description Needs the `alerts:write` permission. 需要 `alerts:write` 权限。
+         */
+        get: operations["get_alerts_assignees"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/alerts/{id}": {
         parameters: {
             query?: never;
@@ -591,6 +611,70 @@ export interface paths {
          * @description Needs the `alerts:write` permission. 需要 `alerts:write` 权限。
          */
         post: operations["post_alerts_id_comments"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts/exceptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Rule exceptions, of one rule or all
+         * @description Needs the `alerts:read` permission. 需要 `alerts:read` 权限。
+         */
+        get: operations["get_alerts_exceptions"];
+        put?: never;
+        /**
+         * Create a rule exception
+         * @description Needs the `alerts:write` permission. 需要 `alerts:write` 权限。
+         */
+        post: operations["post_alerts_exceptions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts/exceptions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a rule exception
+         * @description Needs the `alerts:write` permission. 需要 `alerts:write` 权限。
+         */
+        delete: operations["delete_alerts_exceptions_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/alerts/{id}/process-tree": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The alert's process with its parents and children (Sysmon 1, Security 4688)
+         * @description Needs the `alerts:read` permission. 需要 `alerts:read` 权限。
+         */
+        get: operations["get_alerts_id_process_tree"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1383,26 +1467,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/data/inventory": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The data inventory: locations where personal information was seen (masked examples, people, GB/T 35273 category, GB/T 43697 level); format=json|csv
-         * @description Needs the `data:read` permission. 需要 `data:read` 权限。
-         */
-        get: operations["get_data_inventory"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1495,7 +1559,7 @@ export interface components {
             password_expired: boolean;
         };
         /** @enum {string} */
-        Permission: "account" | "tokens:write" | "users:read" | "users:write" | "orgs:read" | "orgs:write" | "alerts:read" | "alerts:write" | "rules:read" | "rules:write" | "intel:read" | "intel:write" | "intel:feeds" | "search" | "searches:write" | "overview:read" | "settings:read" | "outputs:test" | "outputs:write" | "system:read" | "audit:read" | "ingest" | "data:read";
+        Permission: "account" | "tokens:write" | "users:read" | "users:write" | "orgs:read" | "orgs:write" | "alerts:read" | "alerts:write" | "rules:read" | "rules:write" | "intel:read" | "intel:write" | "intel:feeds" | "search" | "searches:write" | "overview:read" | "settings:read" | "outputs:test" | "outputs:write" | "system:read" | "audit:read" | "ingest";
         Org: {
             /** @description `[a-z0-9-]`, 2–32 characters; stamped on events as `organization.id`. */
             id: string;
@@ -1948,7 +2012,7 @@ export interface components {
             updated: string;
         };
         /** @description What raised the alert. */
-        AlertKind: "sigma" | "correlation" | "intel" | "search" | "anomaly";
+        AlertKind: "sigma" | "correlation" | "intel" | "search";
         /**
          * @description Sigma's levels, ordered: `Level::High > Level::Low`.
          * @enum {string}
@@ -1975,6 +2039,15 @@ export interface components {
             count: number;
             max_level: components["schemas"]["Level"];
             last: string;
+        };
+        /** @description A whole list. */
+        Items_Assignee: {
+            items: components["schemas"]["Assignee"][];
+        };
+        /** @description A user who can work alerts. */
+        Assignee: {
+            username: string;
+            org: string;
         };
         /** @description An alert with its comments and the rule that raised it (when loaded). */
         AlertDetail: {
@@ -2035,6 +2108,11 @@ export interface components {
             updated: string;
             comments: components["schemas"]["Comment"][];
             rule?: components["schemas"]["AlertRule"] | null;
+            /**
+             * @description The hosts, users, addresses and file hashes of the alert and its
+             *     event, each a way to its events and its other alerts.
+             */
+            pivots: components["schemas"]["Pivot"][];
         };
         Comment: {
             user: string;
@@ -2051,6 +2129,22 @@ export interface components {
             yaml?: string | null;
             enabled: boolean;
         };
+        /**
+         * @description One value to pivot on: the event field it came from (the search
+         *     page's `field:value`) and the alert list's filter for "other alerts"
+         *     (`host`, `user`, `ip`; none for a hash).
+         */
+        Pivot: {
+            role: components["schemas"]["PivotRole"];
+            field: string;
+            value: string;
+            alert_filter?: string | null;
+        };
+        /**
+         * @description What a pivot is about.
+         * @enum {string}
+         */
+        PivotRole: "host" | "user" | "source" | "destination" | "hash";
         Assign: {
             /** @description A username, or null to unassign. */
             assignee?: string | null;
@@ -2059,9 +2153,132 @@ export interface components {
             /** @description `true_positive` or `false_positive`. */
             resolution: string;
             comment?: string | null;
+            /**
+             * @description False positive only: a rule exception made in the same call, so
+             *     the next alert of this rule with these field values is not raised.
+             */
+            exception?: components["schemas"]["ExceptionSpec"] | null;
         };
+        /** @description What the field values of an exception are, for how long and where. */
+        ExceptionSpec: {
+            /** @description 1–10 `{field, value}` of the alert's event, all required (exact). */
+            fields: components["schemas"]["Condition"][];
+            /**
+             * Format: date-time
+             * @description When it stops applying (RFC 3339); absent: in 90 days.
+             * @default null
+             */
+            expires?: string | null;
+            /**
+             * @description Never expires (`expires` is then ignored).
+             * @default false
+             */
+            no_expiry?: boolean;
+            /**
+             * @description `org` (the alert's organisation only, the default) or `subtree`
+             *     (it and those below).
+             * @default org
+             */
+            scope?: components["schemas"]["ExceptionScope"];
+        };
+        /**
+         * @description One required value: the event's `field` (a flat name, or a dotted path
+         *     into nested objects) equals `value` as text.
+         */
+        Condition: {
+            field: string;
+            value: string;
+        };
+        /** @description Which organisations an exception covers. */
+        ExceptionScope: "org" | "subtree";
         NewComment: {
             text: string;
+        };
+        /** @description A whole list. */
+        Items_RuleException: {
+            items: components["schemas"]["RuleException"][];
+        };
+        RuleException: {
+            id: string;
+            org: string;
+            rule_id: string;
+            conditions: components["schemas"]["Condition"][];
+            scope: components["schemas"]["ExceptionScope"];
+            /** @description RFC 3339, UTC; none: never. */
+            expires?: string | null;
+            /** @description Past its expiry: kept for the record, applies no more. */
+            expired: boolean;
+            author: string;
+            created: string;
+            comment?: string | null;
+            alert_id?: string | null;
+            /**
+             * Format: uint64
+             * @description Alerts it held back so far.
+             */
+            hits: number;
+            last_hit?: string | null;
+        };
+        /** @description What the field values of an exception are, for how long and where. */
+        ExceptionBody: {
+            rule_id: string;
+            /** @description 1–10 `{field, value}` of the alert's event, all required (exact). */
+            fields: components["schemas"]["Condition"][];
+            /**
+             * Format: date-time
+             * @description When it stops applying (RFC 3339); absent: in 90 days.
+             * @default null
+             */
+            expires?: string | null;
+            /**
+             * @description Never expires (`expires` is then ignored).
+             * @default false
+             */
+            no_expiry?: boolean;
+            /**
+             * @description `org` (the alert's organisation only, the default) or `subtree`
+             *     (it and those below).
+             * @default org
+             */
+            scope?: components["schemas"]["ExceptionScope"];
+            comment?: string | null;
+            /**
+             * @description The alert it is made from: the exception then belongs to that
+             *     alert's organisation (else to the caller's).
+             */
+            alert_id?: string | null;
+        };
+        /**
+         * @description `ancestors` run from the alert's process's parent upwards; when the
+         *     topmost one's own parent is not in the store, `parent_missing` says so
+         *     and `missing_parent` names it from the child's fields.
+         */
+        ProcessTree: {
+            /** @description None: the alert's event is not a process creation. */
+            source?: components["schemas"]["ProcessSource"] | null;
+            process?: components["schemas"]["ProcessNode"] | null;
+            ancestors: components["schemas"]["ProcessNode"][];
+            parent_missing: boolean;
+            missing_parent?: components["schemas"]["ProcessNode"] | null;
+            children: components["schemas"]["ProcessNode"][];
+            /** @description More children than listed. */
+            more_children: boolean;
+        };
+        /** @description Which log the process events come from. */
+        ProcessSource: "sysmon" | "security4688";
+        ProcessNode: {
+            /**
+             * Format: uint64
+             * @description The store's sequence number of the creation event; none for a
+             *     parent known only by the child's fields.
+             */
+            seq?: number | null;
+            /** @description RFC 3339 with the zone. */
+            time?: string | null;
+            image?: string | null;
+            pid?: string | null;
+            command_line?: string | null;
+            user?: string | null;
         };
         /** @description One page of a list and the number of matches. */
         Page_RuleInfo: {
@@ -2891,7 +3108,7 @@ export interface components {
             /** Format: date-time */
             last_seen?: string | null;
             /** @description Further comparisons that must hold on the same event. */
-            conditions?: components["schemas"]["Condition"][];
+            conditions?: components["schemas"]["Condition2"][];
             /** Format: uint64 */
             hits: number;
             last_hit?: string | null;
@@ -2911,7 +3128,7 @@ export interface components {
          * @description A comparison beside an indicator's value that must also hold (STIX
          *     `AND` within one observation), or the whole test of a `Pattern`.
          */
-        Condition: {
+        Condition2: {
             /** @description The STIX object path, e.g. `network-traffic:dst_port`. */
             path: string;
             op: components["schemas"]["CondOp"];
@@ -3145,71 +3362,6 @@ export interface components {
         };
         Object: {
             [key: string]: unknown;
-        };
-        /** @description `GET /data/inventory`: where personal information was seen. */
-        InventoryAnswer: {
-            locations: components["schemas"]["InventoryLocation"][];
-            /**
-             * Format: uint64
-             * @description Locations not kept because `pii.max_locations` was reached.
-             */
-            dropped_locations: number;
-        };
-        /** @description One data location (organisation × listener × field). */
-        InventoryLocation: {
-            org: string;
-            listener: string;
-            /** @description The event field (dotted path). */
-            field: string;
-            kinds: components["schemas"]["InventoryKind"][];
-            /**
-             * Format: uint64
-             * @description Findings of every kind.
-             */
-            findings: number;
-            /**
-             * Format: uint64
-             * @description Distinct people (by resident ID number).
-             */
-            people: number;
-            /** @description True while the count is exact; else a HyperLogLog estimate. */
-            people_exact: boolean;
-            /**
-             * Format: double
-             * @description Relative standard error of `people` (0 when exact, 0.0081 for the sketch).
-             */
-            people_rel_std_error: number;
-            /** @description GB/T 35273 category of the most protected kind (`identity`, `property` …). */
-            category?: string | null;
-            category_zh?: string | null;
-            category_en?: string | null;
-            /** @description Sensitive personal information (GB/T 35273 附录 B). */
-            sensitive: boolean;
-            /** @description GB/T 43697 level: `general-1`..`general-4`, `important`, `core`. */
-            level?: string | null;
-            level_zh?: string | null;
-            level_en?: string | null;
-            /** @description Hosts the events named (the asset to look up), at most 5. */
-            hosts: string[];
-            /** @description ISO 8601, UTC. */
-            first_seen: string;
-            last_seen: string;
-        };
-        /** @description One kind at a location. */
-        InventoryKind: {
-            /** @description Machine code (`cn_resident_id`, `cn_mobile` …). */
-            kind: string;
-            label_zh: string;
-            label_en: string;
-            /** Format: uint64 */
-            count: number;
-            /** Format: float */
-            max_confidence: number;
-            /** @description Partial masks only, never a raw value. */
-            examples: string[];
-            /** @description GB/T 35273 category code. */
-            category: string;
-            sensitive: boolean;
         };
     };
     responses: {
@@ -4020,8 +4172,10 @@ export interface operations {
                 rule_id?: string | null;
                 host?: string | null;
                 source_ip?: string | null;
-                /** @description What raised it: `sigma`, `correlation`, `intel`, `search` or `anomaly`. */
-                kind?: ("sigma" | "correlation" | "intel" | "search" | "anomaly") | null;
+                /** @description The account the alert is about (its event's user role). */
+                user?: string | null;
+                /** @description Its source or destination address. */
+                ip?: string | null;
                 /** @description Text in the title or the host. */
                 q?: string | null;
                 /** @description `time`, `-time`, `level` or `-level`. */
@@ -4068,8 +4222,10 @@ export interface operations {
                 rule_id?: string | null;
                 host?: string | null;
                 source_ip?: string | null;
-                /** @description What raised it: `sigma`, `correlation`, `intel`, `search` or `anomaly`. */
-                kind?: ("sigma" | "correlation" | "intel" | "search" | "anomaly") | null;
+                /** @description The account the alert is about (its event's user role). */
+                user?: string | null;
+                /** @description Its source or destination address. */
+                ip?: string | null;
                 /** @description Text in the title or the host. */
                 q?: string | null;
                 /** @description `time`, `-time`, `level` or `-level`. */
@@ -4099,6 +4255,32 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Items_AlertGroup"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_alerts_assignees: {
+        parameters: {
+            query?: {
+                /** @description Only users who can see this alert. */
+                alert_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Items_Assignee"];
                 };
             };
             400: components["responses"]["Error"];
@@ -4266,6 +4448,110 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Comment"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_alerts_exceptions: {
+        parameters: {
+            query?: {
+                rule_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Items_RuleException"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_alerts_exceptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExceptionBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleException"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    delete_alerts_exceptions_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleException"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_alerts_id_process_tree: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProcessTree"];
                 };
             };
             400: components["responses"]["Error"];
@@ -5474,34 +5760,6 @@ export interface operations {
             404: components["responses"]["Error"];
         };
     };
-    get_data_inventory: {
-        parameters: {
-            query?: {
-                /** @description `json` (default) or `csv` (a file, UTF-8 with a BOM). */
-                format?: string | null;
-                /** @description Labels of the CSV: `zh-CN` (default) or `en`. */
-                lang?: string | null;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description OK */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["InventoryAnswer"];
-                };
-            };
-            400: components["responses"]["Error"];
-            401: components["responses"]["Error"];
-            403: components["responses"]["Error"];
-        };
-    };
 }
 type FlattenedDeepRequired<T> = {
     [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
@@ -5511,11 +5769,12 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["account", "tokens:write", "users:read", "users:write", "orgs:read", "orgs:write", "alerts:read", "alerts:write", "rules:read", "rules:write", "intel:read", "intel:write", "intel:feeds", "search", "searches:write", "overview:read", "settings:read", "outputs:test", "outputs:write", "system:read", "audit:read", "ingest", "data:read"];
+export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["account", "tokens:write", "users:read", "users:write", "orgs:read", "orgs:write", "alerts:read", "alerts:write", "rules:read", "rules:write", "intel:read", "intel:write", "intel:feeds", "search", "searches:write", "overview:read", "settings:read", "outputs:test", "outputs:write", "system:read", "audit:read", "ingest"];
 export const auditOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuditOutcome"]> = ["success", "denied", "failed"];
 export const levelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Level"]> = ["informational", "low", "medium", "high", "critical"];
 export const alertStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AlertStatus"]> = ["new", "acknowledged", "closed"];
 export const resolutionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Resolution"]> = ["true_positive", "false_positive"];
+export const pivotRoleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["PivotRole"]> = ["host", "user", "source", "destination", "hash"];
 export const alertTimeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AlertTime"]> = ["detected", "event"];
 export const outputTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["OutputType"]> = ["webhook", "dingtalk", "wecom", "feishu", "smtp", "syslog"];
 export const languageValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Language"]> = ["en", "zh"];

@@ -530,6 +530,11 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
             Duration::from_secs(config.search.schedule_check_secs),
         ));
     }
+    tasks.push(gate::spawn_hit_flush(
+        app.clone(),
+        cancel.clone(),
+        Duration::from_secs(10),
+    ));
     if config.intel.feeds {
         tasks.push(spawn_feed_scheduler(
             app.clone(),

@@ -54,6 +54,7 @@ enum Param {
     Org,
     Token,
     SavedSearch,
+    RuleException,
     /// A name outside the organisation tree (rules, feeds, outputs, custom
     /// roles, Elasticsearch index names).
     Free,
@@ -62,6 +63,9 @@ enum Param {
 fn classify(path: &str) -> Option<Param> {
     let p = path.trim_start_matches("/api/v1");
     let param = p.split('/').find(|s| s.starts_with('{'))?;
+    if p.starts_with("/alerts/exceptions/") {
+        return Some(Param::RuleException);
+    }
     Some(match (p.split('/').nth(1).unwrap_or_default(), param) {
         ("alerts", "{id}") => Param::Alert,
         ("users", "{username}") => Param::User,
@@ -255,7 +259,14 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
             let allowed = role.grants().has(permission);
             let bound = matches!(
                 param,
-                Some(Param::Alert | Param::User | Param::Org | Param::Token | Param::SavedSearch)
+                Some(
+                    Param::Alert
+                        | Param::User
+                        | Param::Org
+                        | Param::Token
+                        | Param::SavedSearch
+                        | Param::RuleException
+                )
             );
             for place in if bound { &places[..] } else { &places[..1] } {
                 let value = match param {
@@ -281,6 +292,18 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
                         let (s, b) = c.post(
                             "/api/v1/saved-searches",
                             &json!({"name": fresh("saved-"), "query": "*"}),
+                        );
+                        assert_eq!(s, 200, "{b}");
+                        b["id"].as_str().unwrap().to_string()
+                    }
+                    // A fresh one each time (a DELETE removes it), made by an
+                    // analyst token of that organisation.
+                    Some(Param::RuleException) => {
+                        let mut c = Client::new(addr);
+                        c.auth = format!("Bearer {}", analyst_of[place.org()]);
+                        let (s, b) = c.post(
+                            "/api/v1/alerts/exceptions",
+                            &json!({"rule_id": "matrix", "fields": [{"field": "host.name", "value": fresh("h")}]}),
                         );
                         assert_eq!(s, 200, "{b}");
                         b["id"].as_str().unwrap().to_string()

@@ -33,6 +33,9 @@ pub use orgs::{Org, Overrides, Scope, ROOT_ORG};
 pub mod saved;
 pub use saved::{SavedSearch, SavedSearchSpec};
 
+pub mod exceptions;
+pub use exceptions::{Condition, ExceptionIndex, ExceptionScope, NewRuleException, RuleException};
+
 pub type Result<T> = std::result::Result<T, StateError>;
 
 #[derive(Debug, thiserror::Error)]
@@ -251,6 +254,10 @@ pub struct AlertFilter {
     pub source_ip: Option<String>,
     /// What raised the alert (`sigma`, `correlation`, `intel`, `search`, `anomaly`).
     pub kind: Option<String>,
+    /// The account the alert is about (its event's user role).
+    pub user: Option<String>,
+    /// Its source or destination address.
+    pub ip: Option<String>,
     pub q: Option<String>,
     /// Microseconds since the epoch.
     #[serde(skip)]
@@ -295,11 +302,16 @@ impl AlertFilter {
             ("host", &self.host),
             ("source_ip", &self.source_ip),
             ("kind", &self.kind),
+            ("user_name", &self.user),
         ] {
             if let Some(v) = v.as_deref().filter(|s| !s.is_empty()) {
                 let a = arg(&mut p, v.into());
                 w.push(format!("{col} = {a}"));
             }
+        }
+        if let Some(ip) = self.ip.as_deref().filter(|s| !s.is_empty()) {
+            let a = arg(&mut p, ip.into());
+            w.push(format!("(source_ip = {a} OR destination_ip = {a})"));
         }
         if let Some(q) = self.q.as_deref().filter(|s| !s.is_empty()) {
             // SQLite's LIKE ignores ASCII case, PostgreSQL's does not:
@@ -384,6 +396,15 @@ fn named<T>(r: &Row, col: &str, parse: fn(&str) -> Option<T>) -> std::result::Re
 
 fn kind_of(s: &str) -> Option<AlertKind> {
     serde_json::from_value(J::String(s.into())).ok()
+}
+
+/// The account an alert is about: the first user role field of its event
+/// that says something (as `taishi_event::roles::user` reads an event).
+pub fn alert_user(event: &J) -> Option<String> {
+    taishi_event::roles::USER
+        .iter()
+        .filter_map(|f| exceptions::event_text(event, f))
+        .find(|s| !s.is_empty() && s != "-")
 }
 
 /// An alert's detection time in microseconds: its `created` (RFC 3339, as
@@ -1012,8 +1033,8 @@ impl State {
                 let n = tx.execute(
                     "INSERT INTO alerts(id, ts, created, updated, kind, rule_id, rule_title, level,
                      host, source_ip, destination_ip, status, resolution, assignee, retrospective, body, org,
-                     detected)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                     detected, user_name)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
                      ON CONFLICT DO NOTHING",
                     params![
                         &a.id,
@@ -1033,7 +1054,8 @@ impl State {
                         a.retrospective as i64,
                         body,
                         org,
-                        detected_micros(&a.created, a.timestamp.timestamp_micros())
+                        detected_micros(&a.created, a.timestamp.timestamp_micros()),
+                        alert_user(&a.event)
                     ],
                 )?;
                 fresh.push(n == 1);

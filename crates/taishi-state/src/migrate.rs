@@ -92,6 +92,8 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_overrides"),
     migration!(6, "0006_first_hour", split),
     migration!(7, "0007_saved_searches"),
+    migration!(8, "0008_rule_exceptions"),
+    migration!(9, "0009_alert_user_backfill", split),
 ];
 
 /// `(table, column, type)` that version 4 adds on SQLite, in the order the

@@ -296,6 +296,11 @@ impl Overrides {
         }
     }
 
+    /// Whether `org` is `ancestor` or below it.
+    pub fn within(&self, org: &str, ancestor: &str) -> bool {
+        self.up(org).any(|o| o == ancestor)
+    }
+
     /// The organisation a source belongs to.
     pub fn source_org(&self, source: &str) -> Option<&str> {
         self.sources.get(source).map(String::as_str)

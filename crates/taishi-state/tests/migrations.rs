@@ -283,3 +283,41 @@ fn nodes_starting_together_migrate_once() {
     let st = migration_status(&db.target).unwrap();
     assert_eq!(st.applied.len() as i64, migrate::latest());
 }
+
+/// Alerts stored before `alerts.user_name` get their user from the event
+/// they keep (the user roles in order, `-` is none), so "other alerts of
+/// this user" finds them too.
+#[test]
+fn alerts_from_before_the_user_column_get_their_user() {
+    let old = TestDb::sqlite();
+    let Target::Sqlite(path) = &old.target else {
+        unreachable!()
+    };
+    {
+        let c = Connection::open(path).unwrap();
+        c.execute_batch(BEFORE).unwrap();
+        fill_old(&c);
+        c.execute_batch(
+            r#"
+INSERT INTO alerts VALUES ('a3', 1764000002000000, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z',
+  'sigma', 'r1', 'Rule one', 2, 'h3', NULL, NULL, 'new', NULL, NULL, 0,
+  '{"tags":[],"@timestamp":"2025-11-24T16:00:02+00:00","summary":{},"events":[3],"event":{"TargetUserName":"-","SubjectUserName":"bob","User":"CORP\\bob"}}');
+"#,
+        )
+        .unwrap();
+    }
+    let s = State::open(path).unwrap();
+    let of = |u: &str| {
+        s.alerts(&AlertFilter {
+            user: Some(u.into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .1
+        .into_iter()
+        .map(|a| a.alert.id)
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(of("bob"), ["a3"]);
+    assert!(of("-").is_empty());
+}

@@ -664,3 +664,140 @@ fn saved_searches_are_kept_per_organisation_and_scheduled() {
         assert!(s.saved_searches(&only_a).unwrap().is_empty());
     }
 }
+
+/// Issue 13 item 13: "other alerts of this user / address" read the
+/// alert's user role (a column filled from its event) and either address.
+#[test]
+fn alerts_filter_by_user_and_either_address() {
+    for db in TestDb::both("alerts_by_user_ip") {
+        let s = State::open_target(db.target.clone()).unwrap();
+        let mut a = alert("a", "high", "h1");
+        a.alert.event = serde_json::json!({"TargetUserName": "alice", "User": "-"});
+        a.alert.destination_ip = Some("10.0.0.9".into());
+        let mut b = alert("b", "high", "h2");
+        b.alert.event = serde_json::json!({"user.name": "-", "SubjectUserName": "bob"});
+        b.alert.source_ip = Some("10.0.0.9".into());
+        let c = alert("c", "high", "h3");
+        s.insert_alerts(&[a, b, c]).unwrap();
+        let ids = |f: AlertFilter| {
+            let mut v: Vec<String> = s
+                .alerts(&f)
+                .unwrap()
+                .1
+                .into_iter()
+                .map(|a| a.alert.id)
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            ids(AlertFilter {
+                user: Some("alice".into()),
+                ..Default::default()
+            }),
+            ["a"]
+        );
+        assert_eq!(
+            ids(AlertFilter {
+                user: Some("bob".into()),
+                ..Default::default()
+            }),
+            ["b"]
+        );
+        assert_eq!(
+            ids(AlertFilter {
+                ip: Some("10.0.0.9".into()),
+                ..Default::default()
+            }),
+            ["a", "b"]
+        );
+    }
+}
+
+/// Rule exceptions: created with limits, listed per rule, indexed for the
+/// gate by rule, organisation scope and expiry, counted, deleted.
+#[test]
+fn rule_exceptions_apply_by_rule_scope_and_expiry() {
+    for db in TestDb::both("rule_exceptions") {
+        let s = State::open_target(db.target.clone()).unwrap();
+        s.create_org("east", ROOT_ORG, "East").unwrap();
+        let cond = |f: &str, v: &str| Condition {
+            field: f.into(),
+            value: v.into(),
+        };
+        let new = |scope| NewRuleException {
+            rule_id: "r1".into(),
+            conditions: vec![cond("Computer", "pc1"), cond("CommandLine", "backup.exe")],
+            scope,
+            expires: Some(chrono::Utc::now() + chrono::TimeDelta::days(90)),
+            comment: Some("nightly backup".into()),
+            alert_id: Some("a".into()),
+        };
+        let own = s
+            .create_rule_exception(ROOT_ORG, "ann", &new(ExceptionScope::Org))
+            .unwrap();
+        assert_eq!(
+            (own.author.as_str(), own.hits, own.expired),
+            ("ann", 0, false)
+        );
+        let mut too_many = new(ExceptionScope::Org);
+        too_many.conditions = (0..11).map(|i| cond(&format!("f{i}"), "v")).collect();
+        assert!(matches!(
+            s.create_rule_exception(ROOT_ORG, "ann", &too_many),
+            Err(StateError::Invalid(_))
+        ));
+        let mut past = new(ExceptionScope::Org);
+        past.expires = Some(chrono::Utc::now() - chrono::TimeDelta::days(1));
+        assert!(matches!(
+            s.create_rule_exception(ROOT_ORG, "ann", &past),
+            Err(StateError::Invalid(_))
+        ));
+
+        let idx = s.exception_index().unwrap();
+        let o = s.overrides().unwrap();
+        let within = |org: &str, anc: &str| o.within(org, anc);
+        let now = chrono::Utc::now().timestamp_micros();
+        let ev = serde_json::json!({"Computer": "pc1", "CommandLine": "backup.exe", "x": 1});
+        let other = serde_json::json!({"Computer": "pc1", "CommandLine": "evil.exe"});
+        assert!(idx.matching("r1", ROOT_ORG, &ev, now, within).is_some());
+        assert!(idx.matching("r1", ROOT_ORG, &other, now, within).is_none());
+        assert!(idx.matching("r2", ROOT_ORG, &ev, now, within).is_none());
+        // Own organisation only: not the one below.
+        assert!(idx.matching("r1", "east", &ev, now, within).is_none());
+        let sub = s
+            .create_rule_exception(ROOT_ORG, "ann", &new(ExceptionScope::Subtree))
+            .unwrap();
+        let idx = s.exception_index().unwrap();
+        assert_eq!(
+            idx.matching("r1", "east", &ev, now, within)
+                .map(|x| x.id.as_str()),
+            Some(sub.id.as_str())
+        );
+        // Past the expiry it stops applying.
+        let later = now + chrono::TimeDelta::days(91).num_microseconds().unwrap();
+        assert!(idx.matching("r1", ROOT_ORG, &ev, later, within).is_none());
+
+        s.add_rule_exception_hits(&[(own.id.clone(), 2, "2026-12-06T10:00:00.000Z".into())])
+            .unwrap();
+        let listed = s.rule_exceptions(&Scope::All, Some("r1")).unwrap();
+        assert_eq!(listed.len(), 2);
+        let got = listed.iter().find(|x| x.id == own.id).unwrap();
+        assert_eq!(
+            (got.hits, got.last_hit.as_deref()),
+            (2, Some("2026-12-06T10:00:00.000Z"))
+        );
+        assert!(s
+            .rule_exceptions(&Scope::All, Some("r2"))
+            .unwrap()
+            .is_empty());
+        // Another organisation's caller does not see or delete it.
+        let east = Scope::Orgs(vec!["east".into()]);
+        assert!(s.rule_exceptions(&east, None).unwrap().is_empty());
+        assert!(matches!(
+            s.delete_rule_exception(&own.id, &east),
+            Err(StateError::NotFound(_))
+        ));
+        s.delete_rule_exception(&own.id, &Scope::All).unwrap();
+        assert_eq!(s.rule_exceptions(&Scope::All, None).unwrap().len(), 1);
+    }
+}

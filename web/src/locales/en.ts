@@ -176,6 +176,22 @@ const en: Messages = {
     protocol: "Protocol", protocols: { udp: "UDP", tcp: "TCP", tls: "TLS (RFC 5425)" }, framing: "Framing", framings: { newline: "One per line", octet: "Octet counting (RFC 6587)" },
     facility: "Facility", format: "Format", formats: { cef: "CEF", rfc5424: "RFC 5424 + JSON" },
   },
+  // Issue 13 item 13: pivots from an alert, its process tree, intel context, assignment, rule exceptions.
+  pivots: {
+    title: "Entities", searchEvents: "Search events", ip: "IP address",
+    role: { host: "Host", user: "User", source: "Source IP", destination: "Destination IP", hash: "File hash" },
+    otherAlerts: { host: "Other alerts on this host", user: "Other alerts of this user", source: "Other alerts of this IP", destination: "Other alerts of this IP", hash: "Other alerts" },
+    tree: "Process tree", source: { sysmon: "Sysmon event 1", security4688: "Security event 4688" },
+    parentMissing: "parent not in the store", moreChildren: "More child processes than shown (first 50).", more: "more", less: "less",
+    intel: { title: "Threat intelligence", indicator: "Indicator", field: "Matched field", open: "Open on the Intel page" },
+    assignTo: "Assign to", nobody: "Unassigned",
+    addException: "Add a rule exception (the next alert of this rule with these values is not raised)",
+    exceptionFields: "Field values that must all match (at most {{max}})", expiry: "Expires", never: "Never", days_one: "in {{count}} day", days_other: "in {{count}} days",
+    scope: "Applies to", scopeOrg: "This organisation only", scopeSubtree: "This organisation and those below",
+    closeFpWithException: "Close: false positive + exception",
+    exceptions: "Rule exceptions", noExceptions: "No exceptions for this rule.", conditions: "Field values", author: "Author", expired: "expired",
+    fromAlert: "from its alert", deleteException: "Delete exception", deleteConfirm: "Delete this rule exception? The next matching alert will be raised again.",
+  },
   empty: { title: "Nothing here yet" },
   notFound: "Page not found",
 };

@@ -173,6 +173,22 @@ const zh = {
     protocol: "协议", protocols: { udp: "UDP", tcp: "TCP", tls: "TLS（RFC 5425）" }, framing: "分帧", framings: { newline: "每行一条", octet: "长度前缀（RFC 6587）" },
     facility: "设施（facility）", format: "格式", formats: { cef: "CEF", rfc5424: "RFC 5424 + JSON" },
   },
+  // 第 13 号议题第 13 项：从告警跳转、进程树、情报上下文、分配、规则例外。
+  pivots: {
+    title: "实体", searchEvents: "搜索事件", ip: "IP 地址",
+    role: { host: "主机", user: "用户", source: "源 IP", destination: "目的 IP", hash: "文件哈希" },
+    otherAlerts: { host: "该主机的其他告警", user: "该用户的其他告警", source: "该 IP 的其他告警", destination: "该 IP 的其他告警", hash: "其他告警" },
+    tree: "进程树", source: { sysmon: "Sysmon 事件 1", security4688: "安全日志事件 4688" },
+    parentMissing: "父进程不在存储中", moreChildren: "子进程多于所示（仅列前 50 个）。", more: "展开", less: "收起",
+    intel: { title: "威胁情报", indicator: "指标", field: "命中字段", open: "在情报页面打开" },
+    assignTo: "分配给", nobody: "未分配",
+    addException: "添加规则例外（此规则下次遇到相同字段值时不再告警）",
+    exceptionFields: "须全部匹配的字段值（最多 {{max}} 个）", expiry: "到期", never: "永不", days_one: "{{count}} 天后", days_other: "{{count}} 天后",
+    scope: "适用范围", scopeOrg: "仅本组织", scopeSubtree: "本组织及下级组织",
+    closeFpWithException: "以误报关闭并添加例外",
+    exceptions: "规则例外", noExceptions: "此规则没有例外。", conditions: "字段值", author: "创建人", expired: "已过期",
+    fromAlert: "来源告警", deleteException: "删除例外", deleteConfirm: "删除此规则例外？之后匹配的告警将再次产生。",
+  },
   empty: { title: "这里还没有内容" },
   notFound: "页面不存在",
 };

@@ -2,12 +2,13 @@ import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams } from "react-router";
 import { useTranslation } from "react-i18next";
-import { ArrowLeft, Check, RotateCcw, Search as SearchIcon, ShieldAlert, ShieldCheck, UserPlus } from "lucide-react";
+import { ArrowLeft, Check, RotateCcw, Search as SearchIcon, ShieldAlert, UserPlus } from "lucide-react";
 import { api, asObject, attackPath, attackTags, quoteValue, type Query, type Req, type Res } from "../api";
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, LevelBadge, Loading, Panel, StatusBadge, fmtValue } from "../components/common";
 import { useFormat } from "../i18n";
 import { EventRow } from "./Search";
+import { AssignPicker, CloseFalsePositive, IntelPanel, PivotsPanel, ProcessTreePanel, searchAround } from "../components/AlertPivots";
 
 /** One feature of an anomaly finding, as taishi-anomaly writes it into the alert's context. */
 type Feature = { id: string; value: number; score: number; fired: boolean; text: { zh: string; en: string } };
@@ -83,8 +84,13 @@ export default function AlertPage() {
   const toggle = (s: number) => setOpen((o) => { const n = new Set(o); if (n.has(s)) n.delete(s); else n.add(s); return n; });
   const ev = asObject(a.event);
   const pivot = a.host ? `host.name:${quoteValue(a.host)}` : a.source_ip ? `source.ip:${quoteValue(a.source_ip)}` : "";
-  const ts = new Date(a["@timestamp"]).getTime();
-  const searchLink = `/search?q=${encodeURIComponent(pivot)}&from=${encodeURIComponent(new Date(ts - 3600_000).toISOString())}&to=${encodeURIComponent(new Date(ts + 3600_000).toISOString())}`;
+  const searchLink = searchAround(pivot, new Date(a["@timestamp"]).getTime());
+  const done = () => {
+    setCloseNote("");
+    void qc.invalidateQueries({ queryKey: ["alerts"] });
+    void qc.invalidateQueries({ queryKey: ["overview"] });
+    void qc.invalidateQueries({ queryKey: ["exceptions"] });
+  };
 
   return (
     <div className="alert-page" data-testid="alert-page">
@@ -125,9 +131,14 @@ export default function AlertPage() {
         <div><dt>{t("common.type")}</dt><dd>{t(`alerts.kind.${a.kind}`, { defaultValue: a.kind })}{a.retrospective ? ` · ${t("alerts.retrospective")}` : ""}</dd></div>
       </dl>
 
+      {writable && a.status !== "closed" && <AssignPicker alert={a} onDone={done} />}
+
       <div className="alert-grid">
         <div className="col">
           {a.kind === "anomaly" && <AnomalyWhy context={a.context} />}
+          <IntelPanel alert={a} />
+          <PivotsPanel alert={a} />
+          <ProcessTreePanel id={id} />
           <Panel title={t("alerts.matching")} actions={pivot && <Link className="btn btn-sm" to={searchLink}><SearchIcon size={14} aria-hidden /> {t("alerts.openInSearch")}</Link>}>
             {Object.keys(ev).length ? (
               <table className="kv-table" data-testid="matching-event">
@@ -162,10 +173,8 @@ export default function AlertPage() {
                 <button className="btn btn-danger" data-testid="close-tp" onClick={() => act.mutate({ path: "close", body: { resolution: "true_positive", comment: closeNote || undefined } satisfies Req<"/alerts/{id}/close"> })}>
                   <ShieldAlert size={16} aria-hidden /> {t("alerts.closeTp")}
                 </button>
-                <button className="btn" data-testid="close-fp" onClick={() => act.mutate({ path: "close", body: { resolution: "false_positive", comment: closeNote || undefined } satisfies Req<"/alerts/{id}/close"> })}>
-                  <ShieldCheck size={16} aria-hidden /> {t("alerts.closeFp")}
-                </button>
               </div>
+              <CloseFalsePositive alert={a} note={closeNote} onDone={done} />
             </Panel>
           )}
           <Panel title={t("alerts.ruleInfo")}>

@@ -12,7 +12,7 @@ import { useFormat } from "../i18n";
 import { useRange } from "../live";
 
 const LIMIT = 50;
-const FILTER_KEYS = ["status", "level", "kind", "rule_id", "host", "source_ip", "q", "sort", "by"] as const;
+const FILTER_KEYS = ["status", "level", "kind", "rule_id", "host", "source_ip", "user", "ip", "q", "sort", "by"] as const;
 /** What can raise an alert (the list's "type" filter). */
 const KINDS = ["sigma", "correlation", "intel", "search", "anomaly"] as const;
 
@@ -57,6 +57,8 @@ export default function Alerts() {
     rule_id: get("rule_id"),
     host: get("host"),
     source_ip: get("source_ip"),
+    user: get("user"),
+    ip: get("ip"),
     q: get("q"),
     from: range.from,
     to: range.to,
@@ -115,7 +117,8 @@ export default function Alerts() {
     tableRef.current?.querySelector(`tr[data-idx="${cursor}"]`)?.scrollIntoView({ block: "nearest" });
   }, [cursor]);
 
-  const chips = (["rule_id", "host", "source_ip"] as const).filter((k) => get(k));
+  const chips = (["rule_id", "host", "source_ip", "user", "ip"] as const).filter((k) => get(k));
+  const chipLabel = { rule_id: t("alerts.rule"), host: t("alerts.host"), source_ip: t("alerts.source"), user: t("pivots.role.user"), ip: t("pivots.ip") };
 
   return (
     <div className="alerts-page">
@@ -170,7 +173,7 @@ export default function Alerts() {
         <div className="chips">
           {chips.map((k) => (
             <button key={k} className="chip" onClick={() => set(k, "")} aria-label={`${k} ×`}>
-              {t(`alerts.${k === "rule_id" ? "rule" : k === "source_ip" ? "source" : "host"}`)}: <b className="mono">{get(k)}</b> <X size={12} aria-hidden />
+              {chipLabel[k]}: <b className="mono" data-testid={`chip-${k}`}>{get(k)}</b> <X size={12} aria-hidden />
             </button>
           ))}
         </div>

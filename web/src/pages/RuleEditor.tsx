@@ -17,6 +17,7 @@ import { api, type Req, type Res, type ValidateResult } from "../api";
 import { useAuth } from "../auth";
 import { ErrorBox, LevelBadge, Loading, Toast } from "../components/common";
 import { useFormat } from "../i18n";
+import { RuleExceptions } from "../components/AlertPivots";
 
 const TEMPLATE = `title: 可疑的 PowerShell 编码命令
 id: 00000000-0000-4000-8000-000000000000
@@ -211,6 +212,7 @@ export default function RuleEditor() {
           </ul>
         )}
       </div>
+      {r && <RuleExceptions ruleId={r.id} />}
       {toast && <Toast text={toast.text} kind={toast.kind} onDone={() => setToast(null)} />}
     </div>
   );

@@ -32,6 +32,14 @@ pub fn routes() -> Vec<Route> {
             )
             .query::<AlertQuery>()
             .answer::<Items<AlertGroup>>(),
+        Route::new(Method::GET, "/alerts/assignees", write, assignees)
+            .doc(
+                "alerts",
+                "Users an alert may be assigned to (they can work alerts and see it)",
+                "可分配告警的用户（能处置告警且能看到该告警）",
+            )
+            .query::<AssigneeQuery>()
+            .answer::<Items<Assignee>>(),
         Route::new(Method::GET, "/alerts/{id}", read, get_alert)
             .doc(
                 "alerts",
@@ -83,6 +91,10 @@ pub struct AlertQuery {
     pub source_ip: Option<String>,
     /// What raised it: `sigma`, `correlation`, `intel`, `search` or `anomaly`.
     pub kind: Option<AlertKind>,
+    /// The account the alert is about (its event's user role).
+    pub user: Option<String>,
+    /// Its source or destination address.
+    pub ip: Option<String>,
     /// Text in the title or the host.
     pub q: Option<String>,
     /// `time`, `-time`, `level` or `-level`.
@@ -124,6 +136,8 @@ impl AlertQuery {
             host: self.host.clone(),
             source_ip: self.source_ip.clone(),
             kind: self.kind.map(|k| k.name().to_string()),
+            user: self.user.clone(),
+            ip: self.ip.clone(),
             q: self.q.clone(),
             sort: self.sort.clone(),
             limit: Some(limit),
@@ -171,6 +185,120 @@ pub struct AlertDetail {
     pub alert: Alert,
     pub comments: Vec<Comment>,
     pub rule: Option<AlertRule>,
+    /// The hosts, users, addresses and file hashes of the alert and its
+    /// event, each a way to its events and its other alerts.
+    pub pivots: Vec<Pivot>,
+}
+
+/// What a pivot is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PivotRole {
+    Host,
+    User,
+    Source,
+    Destination,
+    Hash,
+}
+
+/// One value to pivot on: the event field it came from (the search
+/// page's `field:value`) and the alert list's filter for "other alerts"
+/// (`host`, `user`, `ip`; none for a hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Pivot {
+    pub role: PivotRole,
+    pub field: String,
+    pub value: String,
+    pub alert_filter: Option<String>,
+}
+
+/// Hash fields besides Sysmon's `Hashes` list (`SHA256=…,MD5=…`).
+const HASH_FIELDS: &[&str] = &[
+    "file.hash.sha256",
+    "file.hash.sha1",
+    "file.hash.md5",
+    "process.hash.sha256",
+    "process.hash.md5",
+    "sha256",
+    "sha1",
+    "md5",
+    "Hash",
+];
+
+/// Pivots shown at most (an event of many hash fields stays readable).
+const MAX_PIVOTS: usize = 40;
+
+pub fn pivots(a: &Alert) -> Vec<Pivot> {
+    use taishi_event::roles;
+    let ev = &a.event;
+    let text =
+        |f: &str| crate::state::exceptions::event_text(ev, f).filter(|s| !s.is_empty() && s != "-");
+    // "Other alerts" filters the alert list's columns, which hold the
+    // first value of each role: other values of a role (a second user
+    // field) get "search events" only.
+    let user = crate::state::alert_user(ev);
+    let column = |role| match role {
+        PivotRole::Host => a.host.clone(),
+        PivotRole::User => user.clone(),
+        PivotRole::Source => a.source_ip.clone(),
+        PivotRole::Destination => a.destination_ip.clone(),
+        PivotRole::Hash => None,
+    };
+    let mut out: Vec<Pivot> = Vec::new();
+    let mut push = |role, field: &str, value: String, filter: Option<&str>| {
+        if out.len() < MAX_PIVOTS && !out.iter().any(|p| p.role == role && p.value == value) {
+            let filter = filter.filter(|_| column(role).as_deref() == Some(value.as_str()));
+            out.push(Pivot {
+                role,
+                field: field.into(),
+                value,
+                alert_filter: filter.map(str::to_string),
+            });
+        }
+    };
+    for (role, names, filter) in [
+        (PivotRole::Host, roles::HOST, "host"),
+        (PivotRole::User, roles::USER, "user"),
+        (PivotRole::Source, roles::SOURCE_IP, "ip"),
+        (PivotRole::Destination, roles::DESTINATION_IP, "ip"),
+    ] {
+        for f in names {
+            if let Some(v) = text(f) {
+                push(role, f, v, Some(filter));
+            }
+        }
+    }
+    // The alert's own columns, when its event did not carry them as such
+    // (a correlation's group, an intel match).
+    for (role, v, field, filter) in [
+        (PivotRole::Host, &a.host, "host.name", "host"),
+        (PivotRole::Source, &a.source_ip, "source.ip", "ip"),
+        (
+            PivotRole::Destination,
+            &a.destination_ip,
+            "destination.ip",
+            "ip",
+        ),
+    ] {
+        if let Some(v) = v.clone().filter(|v| !v.is_empty()) {
+            push(role, field, v, Some(filter));
+        }
+    }
+    if let Some(list) = text("Hashes") {
+        // Sysmon: `SHA1=…,MD5=…,SHA256=…,IMPHASH=…`; searched as a
+        // wildcard on the list, since the values are not fields of their own.
+        for part in list.split(',').take(8) {
+            if let Some((_, h)) = part.split_once('=') {
+                push(PivotRole::Hash, "Hashes", h.trim().to_string(), None);
+            }
+        }
+    }
+    for f in HASH_FIELDS {
+        if let Some(v) = text(f) {
+            push(PivotRole::Hash, f, v, None);
+        }
+    }
+    out
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -208,6 +336,7 @@ async fn get_alert(
                 enabled: r.enabled,
             });
         Ok(Json(AlertDetail {
+            pivots: pivots(&alert),
             alert,
             comments,
             rule,
@@ -248,10 +377,15 @@ async fn assign_alert(
     Json(a): Json<Assign>,
 ) -> R<Json<Alert>> {
     blocking(move || {
-        visible_alert(&app, &c, &id)?;
+        let alert = visible_alert(&app, &c, &id)?;
         if let Some(u) = &a.assignee {
-            if !app.state.user(u)?.is_some_and(|u| c.scope.contains(&u.org)) {
-                return Err(bad(format!("assignee: no user `{u}`")));
+            let Some(user) = app.state.user(u)?.filter(|u| c.scope.contains(&u.org)) else {
+                return Err(bad(format!("assignee: no user `{u}` / 没有用户 `{u}`")));
+            };
+            if !can_work(&app, &user, &alert) {
+                return Err(bad(format!(
+                    "assignee: `{u}` cannot see or work this alert / 用户 `{u}` 无法查看或处置此告警"
+                )));
             }
         }
         Ok(Json(app.state.update_alert(
@@ -265,10 +399,66 @@ async fn assign_alert(
 }
 
 #[derive(Deserialize, JsonSchema)]
+pub struct AssigneeQuery {
+    /// Only users who can see this alert.
+    pub alert_id: Option<String>,
+}
+
+/// A user who can work alerts.
+#[derive(Serialize, JsonSchema)]
+pub struct Assignee {
+    pub username: String,
+    pub org: String,
+}
+
+/// Whether `user` may hold `alert`: enabled, granted `alerts:write`, and
+/// of the alert's organisation or one above it.
+fn can_work(app: &App, user: &crate::state::User, alert: &Alert) -> bool {
+    let org = alert.org.as_deref().unwrap_or(crate::state::ROOT_ORG);
+    !user.disabled
+        && super::grants(app, &user.roles).is_ok_and(|g| g.has(P::AlertsWrite))
+        && app.gate.current().within(org, &user.org)
+}
+
+async fn assignees(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Query(q): Query<AssigneeQuery>,
+) -> R<Json<Items<Assignee>>> {
+    blocking(move || {
+        let alert = match &q.alert_id {
+            Some(id) => Some(visible_alert(&app, &c, id)?),
+            None => None,
+        };
+        let items = app
+            .state
+            .users(&c.scope)?
+            .into_iter()
+            .filter(|u| match &alert {
+                Some(a) => can_work(&app, u, a),
+                None => {
+                    !u.disabled
+                        && super::grants(&app, &u.roles).is_ok_and(|g| g.has(P::AlertsWrite))
+                }
+            })
+            .map(|u| Assignee {
+                username: u.username,
+                org: u.org,
+            })
+            .collect();
+        Ok(Json(Items { items }))
+    })
+    .await
+}
+
+#[derive(Deserialize, JsonSchema)]
 pub struct Close {
     /// `true_positive` or `false_positive`.
     pub resolution: String,
     pub comment: Option<String>,
+    /// False positive only: a rule exception made in the same call, so
+    /// the next alert of this rule with these field values is not raised.
+    pub exception: Option<super::exceptions::ExceptionSpec>,
 }
 
 async fn close_alert(
@@ -279,8 +469,26 @@ async fn close_alert(
 ) -> R<Json<Alert>> {
     let resolution = Resolution::parse(&b.resolution)
         .ok_or_else(|| bad("resolution: true_positive or false_positive"))?;
+    if b.exception.is_some() && resolution != Resolution::FalsePositive {
+        return Err(bad(
+            "exception: only when closing as a false positive / 仅在以误报关闭时可添加例外",
+        ));
+    }
     blocking(move || {
-        visible_alert(&app, &c, &id)?;
+        let alert = visible_alert(&app, &c, &id)?;
+        // The exception first: if its values are refused, the alert stays
+        // open and the analyst can correct them.
+        if let Some(spec) = &b.exception {
+            super::exceptions::make(
+                &app,
+                &c,
+                alert.org.as_deref().unwrap_or(crate::state::ROOT_ORG),
+                &alert.rule_id,
+                spec,
+                b.comment.clone(),
+                Some(id.clone()),
+            )?;
+        }
         if let Some(t) = b.comment.as_deref().filter(|t| !t.trim().is_empty()) {
             app.state.add_comment(&id, &c.username, t)?;
         }

@@ -14,9 +14,11 @@ pub mod attack;
 pub mod audit;
 pub mod auth;
 pub mod data;
+pub mod exceptions;
 pub mod intel;
 pub mod orgs;
 pub mod overview;
+pub mod process_tree;
 pub mod rules;
 pub mod saved;
 pub mod search;
@@ -419,6 +421,8 @@ pub fn table() -> Vec<Route> {
         search::routes(),
         saved::routes(),
         alerts::routes(),
+        exceptions::routes(),
+        process_tree::routes(),
         rules::routes(),
         overview::routes(),
         attack::routes(),

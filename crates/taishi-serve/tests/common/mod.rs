@@ -385,3 +385,39 @@ pub fn tls_connector(cert: &rcgen::CertifiedKey) -> tokio_rustls::TlsConnector {
         .with_no_client_auth();
     tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
 }
+
+/// A server on a runtime of its own, shut down (and its directory removed)
+/// when dropped.
+pub struct Running {
+    pub rt: tokio::runtime::Runtime,
+    pub server: Option<taishi_serve::Server>,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    pub fn start(cfg: Config, dir: tempfile::TempDir) -> Running {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
+        Running {
+            rt,
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    pub fn server(&self) -> &taishi_serve::Server {
+        self.server.as_ref().unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            let _ = self.rt.block_on(s.shutdown());
+        }
+    }
+}
