@@ -284,7 +284,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || s.len() > 1 << 20 {
+    if !s.len().is_multiple_of(2) || s.len() > 1 << 20 {
         return None;
     }
     (0..s.len())

@@ -247,7 +247,7 @@ pub fn load_or_create_key(path: &Path) -> Result<MaskKey, PiiError> {
     // Hex in the file (as made above); any other content is used as it is.
     let text = String::from_utf8_lossy(&bytes);
     let t = text.trim();
-    let raw = if t.len() % 2 == 0 && t.bytes().all(|c| c.is_ascii_hexdigit()) {
+    let raw = if t.len().is_multiple_of(2) && t.bytes().all(|c| c.is_ascii_hexdigit()) {
         (0..t.len())
             .step_by(2)
             .filter_map(|i| u8::from_str_radix(&t[i..i + 2], 16).ok())
@@ -357,6 +357,9 @@ pub struct PiiStage {
     last_flush: Mutex<Instant>,
     pub counters: PiiCounters,
 }
+
+/// Told of each value that held something: its field path, its text, the findings.
+type OnFound<'a> = dyn FnMut(&str, &[u8], &[taishi_pii::Finding]) + 'a;
 
 /// One finding-bearing value in a batch: the location and what was found.
 type Found = HashMap<LocationKey, (LocationSummary, Option<String>)>;
@@ -496,7 +499,7 @@ impl PiiStage {
         path: &mut String,
         depth: usize,
         inside: bool,
-        found: &mut dyn FnMut(&str, &[u8], &[taishi_pii::Finding]),
+        found: &mut OnFound<'_>,
     ) -> u64 {
         let scanned = inside || self.fields.matches(path);
         match v {
@@ -874,7 +877,7 @@ mod tests {
             let s = stage(dir.path(), PiiConfig::default());
             let mut ev = Event::new();
             ev.push("message", format!("身份证 {ID}, 身份证 440305200002290002"));
-            s.mask_events("l", &mut vec![ev]);
+            s.mask_events("l", &mut [ev]);
             s.flush(true).unwrap();
         }
         let text = std::fs::read_to_string(dir.path().join(INVENTORY_FILE)).unwrap();
