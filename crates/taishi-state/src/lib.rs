@@ -33,6 +33,9 @@ pub use orgs::{Org, Overrides, Scope, ROOT_ORG};
 pub mod saved;
 pub use saved::{SavedSearch, SavedSearchSpec};
 
+pub mod incidents;
+pub use incidents::{IncidentFilter, IncidentSummary, StoredIncident};
+
 pub type Result<T> = std::result::Result<T, StateError>;
 
 #[derive(Debug, thiserror::Error)]

@@ -92,6 +92,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_overrides"),
     migration!(6, "0006_first_hour", split),
     migration!(7, "0007_saved_searches"),
+    migration!(8, "0008_incidents"),
 ];
 
 /// `(table, column, type)` that version 4 adds on SQLite, in the order the
