@@ -18,6 +18,7 @@ pub mod audit_forward;
 pub mod auth;
 pub mod config;
 pub mod gate;
+pub mod incidents;
 /// Threat intelligence lives in the runtime; `intel` keeps its old path here.
 pub use taishi_runtime::intel;
 mod openapi;
@@ -84,6 +85,8 @@ pub struct App {
     pub gate: Arc<gate::OrgGate>,
     /// Every new audit record, queued for `[audit.forward]`'s collector.
     pub audit_forward: audit_forward::Forwarder,
+    /// Stored alerts grouped into incidents, beside the pipeline.
+    pub grouping: Arc<incidents::Grouping>,
 }
 
 /// The OpenAPI 3.1 document of the HTTP API (what `GET
@@ -378,11 +381,20 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         .fold(taishi_ingest::Tenancy::new(state::ROOT_ORG), |t, l| {
             t.listener(&l.name(), &l.binding())
         });
+    let grouping = {
+        let (s, c) = (state.clone(), config.incidents.clone());
+        Arc::new(
+            tokio::task::spawn_blocking(move || incidents::Grouping::start(s, &c))
+                .await?
+                .context("incidents: grouping")?,
+        )
+    };
     let mut builder = Pipeline::builder(store.clone(), rules.clone(), state.clone(), rejects)
         .max_in_flight(4)
         .tenancy(tenancy)
         .gate(org_gate.clone())
-        .hook(outputs.clone());
+        .hook(outputs.clone())
+        .hook(grouping.clone());
     if geo.is_enabled() {
         let g = geo.clone();
         builder = builder.enrich(Box::new(move |ev| g.enrich(ev)));
@@ -487,6 +499,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         audit,
         gate: org_gate,
         audit_forward,
+        grouping,
     });
     let (router, http_metrics) = routes::router(app.clone(), sink);
     let router = match tls {

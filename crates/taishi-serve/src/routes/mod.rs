@@ -13,6 +13,7 @@ pub mod alerts;
 pub mod attack;
 pub mod audit;
 pub mod auth;
+pub mod incidents;
 pub mod intel;
 pub mod orgs;
 pub mod overview;
@@ -424,6 +425,7 @@ pub fn table() -> Vec<Route> {
         settings::routes(),
         intel::routes(),
         system::routes(),
+        incidents::routes(),
     ]
     .into_iter()
     .flatten()
