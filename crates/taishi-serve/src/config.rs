@@ -1385,6 +1385,31 @@ min_level = \"urgent\"
         );
     }
 
+    /// `[incidents]`: its values are checked and each problem named with
+    /// its line; a reporter type per organisation is read.
+    #[test]
+    fn incidents_section_is_checked_with_lines() {
+        let text = "[incidents]\nwindow_hours = 0\nqueue = 5\nreporter_type = \"cii_operator\"\n";
+        let e = Config::parse(text, "t.toml").unwrap_err();
+        let find = |path: &str| e.list.iter().find(|p| p.path == path);
+        assert_eq!(
+            find("incidents.window_hours").and_then(|p| p.line),
+            Some(2),
+            "{e}"
+        );
+        assert!(find("incidents.queue").is_some(), "{e}");
+        let ok = "[incidents]\nreporter_type = \"other\"\n[incidents.reporters]\nop-a = \"cii_operator\"\n";
+        let c = Config::parse(ok, "t.toml").unwrap();
+        assert_eq!(
+            c.incidents.reporter("op-a"),
+            taishi_incident::ReporterType::CiiOperator
+        );
+        assert_eq!(
+            c.incidents.reporter("op-b"),
+            taishi_incident::ReporterType::Other
+        );
+    }
+
     /// A listener's missing key or type is named with its line, and the
     /// listeners around it are still read.
     #[test]
