@@ -94,6 +94,10 @@ permissions! {
     /// The data inventory: where personal information was seen (masked
     /// examples, people counts, grades).
     DataRead = "data:read", "查看数据资产目录", "read the data inventory";
+    /// Incidents: the queue, an incident and its report.
+    IncidentsRead = "incidents:read", "查看安全事件", "read incidents";
+    /// Working incidents: create, group, transition, assign, grade, report.
+    IncidentsWrite = "incidents:write", "处置安全事件", "handle incidents";
 }
 
 impl fmt::Display for Permission {
@@ -197,6 +201,7 @@ const READ: &[Permission] = &[
     Permission::SettingsRead,
     Permission::SystemRead,
     Permission::OrgsRead,
+    Permission::IncidentsRead,
 ];
 
 macro_rules! roles {
@@ -260,9 +265,12 @@ roles! {
     Analyst = "analyst", "安全分析员", "Analyst", [READ, &[
         Permission::AlertsWrite, Permission::RulesWrite, Permission::IntelWrite,
         Permission::OutputsTest, Permission::Ingest, Permission::SearchesWrite,
+        Permission::IncidentsWrite,
     ]];
-    /// Works alerts to closure (and incidents, when they land).
-    Responder = "responder", "应急响应员", "Responder", [READ, &[Permission::AlertsWrite]];
+    /// Works alerts and incidents to closure.
+    Responder = "responder", "应急响应员", "Responder", [READ, &[
+        Permission::AlertsWrite, Permission::IncidentsWrite,
+    ]];
     /// Reads; manages only its own account and tokens.
     Viewer = "viewer", "只读用户", "Viewer", [READ];
 }

@@ -23,7 +23,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, FixedOffset};
 use serde::{Deserialize, Serialize};
 use taishi_alert::{Alert, AlertKind, Level};
 use taishi_event::roles;
@@ -506,6 +506,23 @@ impl Grouper {
         }
     }
 
+    /// At `max_open_groups`, closes the least recently updated group.
+    fn make_room(&mut self) {
+        if self.open.len() >= self.cfg.max_open_groups.max(1) {
+            if let Some((_, victim)) = self.order.pop_first() {
+                if let Some(o) = self.open.remove(&victim) {
+                    self.closed.push(ClosedGroup {
+                        group: o.group,
+                        key: victim,
+                        alerts: o.alerts,
+                        max_level: o.max_level,
+                        reason: CloseReason::Evicted,
+                    });
+                }
+            }
+        }
+    }
+
     fn new_group(&mut self) -> GroupId {
         let g = self.next_group;
         self.next_group += 1;
@@ -592,19 +609,7 @@ impl Grouper {
                 reason,
             };
         }
-        if self.open.len() >= self.cfg.max_open_groups.max(1) {
-            if let Some((_, victim)) = self.order.pop_first() {
-                if let Some(o) = self.open.remove(&victim) {
-                    self.closed.push(ClosedGroup {
-                        group: o.group,
-                        key: victim,
-                        alerts: o.alerts,
-                        max_level: o.max_level,
-                        reason: CloseReason::Evicted,
-                    });
-                }
-            }
-        }
+        self.make_room();
         let group = self.new_group();
         self.open.insert(
             key.clone(),
@@ -625,6 +630,42 @@ impl Grouper {
             class,
             reason,
         }
+    }
+
+    /// Opens a group for `key` as it stood before a restart (an incident
+    /// still open, its alerts between `first` and `last`): later alerts of
+    /// the key within the window join it. Returns its group id. A key
+    /// already open is left as is (its id returned).
+    pub fn seed(
+        &mut self,
+        key: EntityKey,
+        first: DateTime<FixedOffset>,
+        last: DateTime<FixedOffset>,
+        alerts: u64,
+        max_level: Level,
+    ) -> GroupId {
+        if let Some(o) = self.open.get(&key) {
+            return o.group;
+        }
+        self.make_room();
+        let (first_ms, last_ms) = (first.timestamp_millis(), last.timestamp_millis());
+        let (first_ms, last_ms) = (first_ms.min(last_ms), first_ms.max(last_ms));
+        self.watermark_ms = self.watermark_ms.max(last_ms);
+        self.seq += 1;
+        let group = self.new_group();
+        self.open.insert(
+            key.clone(),
+            Open {
+                group,
+                first_ms,
+                last_ms,
+                seq: self.seq,
+                alerts,
+                max_level,
+            },
+        );
+        self.order.insert((last_ms, self.seq), key);
+        group
     }
 
     /// After a merge of incident `from` into `into`, open groups of `from`

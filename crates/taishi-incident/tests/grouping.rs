@@ -259,3 +259,21 @@ fn a_late_alert_from_before_the_window_does_not_close_the_open_group() {
     assert_eq!(b.group, a.group);
     assert!(g.drain_closed().is_empty());
 }
+
+/// A restarted service seeds the grouper with its open incidents: a new
+/// alert of the same host within the window joins the seeded group, one
+/// of another host does not, and one past the window starts a new group.
+#[test]
+fn a_seeded_group_takes_later_alerts_of_its_entity() {
+    let mut g = Grouper::new(GroupConfig::default());
+    let key = g.key(EntityKind::Host, "WS01.corp.local").unwrap();
+    let seeded = g.seed(key, base(), base() + Duration::hours(1), 3, Level::High);
+    let got = g.assign(&endpoint("a1", "ws01", "bob", 120, &[]));
+    assert_eq!((got.group, got.new), (seeded, false));
+    assert_ne!(
+        g.assign(&endpoint("a2", "ws02", "bob", 121, &[])).group,
+        seeded
+    );
+    let late = g.assign(&endpoint("a3", "ws01", "bob", 60 * 48, &[]));
+    assert!(late.new && late.group != seeded);
+}

@@ -53,6 +53,72 @@ pub struct Config {
     /// `[pii]`: personal information masked before storage, and the data
     /// inventory.
     pub pii: taishi_runtime::pii::PiiConfig,
+    /// `[incidents]`: grouping alerts into incidents, and who reports.
+    pub incidents: IncidentsSection,
+}
+
+/// `[incidents]` (issue 14).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct IncidentsSection {
+    /// Group every stored alert into incidents by entity (host, user, IP).
+    pub grouping: bool,
+    /// An alert joins its entity's open incident when within this many
+    /// hours of the incident's alerts (1–720).
+    pub window_hours: u64,
+    /// Entities grouped at once per organisation; past it the least
+    /// recently updated stops taking alerts (100–1,000,000).
+    pub max_open_groups: usize,
+    /// Alerts waiting for the grouping (10–1,000,000). The grouping runs
+    /// beside the pipeline: when it falls this far behind, alerts are not
+    /// grouped (counted in `taishi_incident_alerts_dropped_total`) rather
+    /// than slowing ingest.
+    pub queue: usize,
+    /// Who reports, for the reporting clock: `other` (4 h),
+    /// `central_state_organ` (2 h) or `cii_operator` (1 h).
+    pub reporter_type: taishi_incident::ReporterType,
+    /// Per organisation id, where it differs from `reporter_type`.
+    pub reporters: std::collections::BTreeMap<String, taishi_incident::ReporterType>,
+}
+
+impl Default for IncidentsSection {
+    fn default() -> Self {
+        IncidentsSection {
+            grouping: true,
+            window_hours: 24,
+            max_open_groups: 100_000,
+            queue: 10_000,
+            reporter_type: taishi_incident::ReporterType::Other,
+            reporters: Default::default(),
+        }
+    }
+}
+
+impl IncidentsSection {
+    /// The reporter type of an organisation.
+    pub fn reporter(&self, org: &str) -> taishi_incident::ReporterType {
+        self.reporters
+            .get(org)
+            .copied()
+            .unwrap_or(self.reporter_type)
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if !(1..=720).contains(&self.window_hours) {
+            p.push("incidents.window_hours: must be between 1 and 720".into());
+        }
+        if !(100..=1_000_000).contains(&self.max_open_groups) {
+            p.push("incidents.max_open_groups: must be between 100 and 1000000".into());
+        }
+        if !(10..=1_000_000).contains(&self.queue) {
+            p.push("incidents.queue: must be between 10 and 1000000".into());
+        }
+        if self.reporters.len() > 10_000 {
+            p.push("incidents.reporters: at most 10000 organisations".into());
+        }
+        p
+    }
 }
 
 /// `[state]`. The password is best kept out of the file: `password_env`
@@ -197,6 +263,7 @@ impl Default for Config {
             audit: Default::default(),
             anomaly: Default::default(),
             pii: Default::default(),
+            incidents: IncidentsSection::default(),
         }
     }
 }
@@ -940,6 +1007,7 @@ impl Config {
         let mut p = crate::tls::problems(self.http.tls.as_ref());
         p.extend(self.audit.problems());
         p.extend(anomaly_problems(&self.anomaly));
+        p.extend(self.incidents.problems());
         if !self.state.database.trim().is_empty() {
             if let Err(e) = taishi_state::Target::parse(self.state.database.trim()) {
                 p.push(format!("state.database: {e}"));
@@ -1367,6 +1435,31 @@ min_level = \"urgent\"
                 .iter()
                 .any(|p| p.path == "http.lisen" && p.line == Some(2)),
             "{e}"
+        );
+    }
+
+    /// `[incidents]`: its values are checked and each problem named with
+    /// its line; a reporter type per organisation is read.
+    #[test]
+    fn incidents_section_is_checked_with_lines() {
+        let text = "[incidents]\nwindow_hours = 0\nqueue = 5\nreporter_type = \"cii_operator\"\n";
+        let e = Config::parse(text, "t.toml").unwrap_err();
+        let find = |path: &str| e.list.iter().find(|p| p.path == path);
+        assert_eq!(
+            find("incidents.window_hours").and_then(|p| p.line),
+            Some(2),
+            "{e}"
+        );
+        assert!(find("incidents.queue").is_some(), "{e}");
+        let ok = "[incidents]\nreporter_type = \"other\"\n[incidents.reporters]\nop-a = \"cii_operator\"\n";
+        let c = Config::parse(ok, "t.toml").unwrap();
+        assert_eq!(
+            c.incidents.reporter("op-a"),
+            taishi_incident::ReporterType::CiiOperator
+        );
+        assert_eq!(
+            c.incidents.reporter("op-b"),
+            taishi_incident::ReporterType::Other
         );
     }
 

@@ -19,6 +19,7 @@ pub mod audit_forward;
 pub mod auth;
 pub mod config;
 pub mod gate;
+pub mod incidents;
 /// Threat intelligence lives in the runtime; `intel` keeps its old path here.
 pub use taishi_runtime::intel;
 pub mod anomaly;
@@ -88,6 +89,8 @@ pub struct App {
     pub audit_forward: audit_forward::Forwarder,
     /// The anomaly detectors in the pipeline (`[anomaly]`), when enabled.
     pub anomaly: Option<Arc<taishi_anomaly::Engine>>,
+    /// Stored alerts grouped into incidents, beside the pipeline.
+    pub grouping: Arc<incidents::Grouping>,
 }
 
 /// The OpenAPI 3.1 document of the HTTP API (what `GET
@@ -383,11 +386,20 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         .fold(taishi_ingest::Tenancy::new(state::ROOT_ORG), |t, l| {
             t.listener(&l.name(), &l.binding())
         });
+    let grouping = {
+        let (s, c) = (state.clone(), config.incidents.clone());
+        Arc::new(
+            tokio::task::spawn_blocking(move || incidents::Grouping::start(s, &c))
+                .await?
+                .context("incidents: grouping")?,
+        )
+    };
     let mut builder = Pipeline::builder(store.clone(), rules.clone(), state.clone(), rejects)
         .max_in_flight(4)
         .tenancy(tenancy)
         .gate(org_gate.clone())
-        .hook(outputs.clone());
+        .hook(outputs.clone())
+        .hook(grouping.clone());
     if geo.is_enabled() {
         let g = geo.clone();
         builder = builder.enrich(Box::new(move |ev| g.enrich(ev)));
@@ -505,6 +517,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         gate: org_gate,
         audit_forward,
         anomaly: anomaly.clone(),
+        grouping,
     });
     let (router, http_metrics) = routes::router(app.clone(), sink);
     let router = match tls {

@@ -55,6 +55,7 @@ enum Param {
     Token,
     SavedSearch,
     RuleException,
+    Incident,
     /// A name outside the organisation tree (rules, feeds, outputs, custom
     /// roles, Elasticsearch index names).
     Free,
@@ -72,6 +73,7 @@ fn classify(path: &str) -> Option<Param> {
         ("orgs", "{id}") => Param::Org,
         ("tokens", "{id}") => Param::Token,
         ("saved-searches", "{id}") => Param::SavedSearch,
+        ("incidents", "{id}") => Param::Incident,
         ("rules", "{id}") | ("roles", "{id}") => Param::Free,
         ("intel", "{name}") | ("settings", "{name}") => Param::Free,
         // ATT&CK ids: public reference data, the same for every organisation.
@@ -96,6 +98,12 @@ fn body(r: &Route) -> Option<J> {
         json!({"assignee": null})
     } else if p == "/orgs/{id}" {
         json!({"name": "renamed"})
+    } else if p.ends_with("/actions") {
+        json!({"action": "comment", "text": "matrix"})
+    } else if p.ends_with("/merge") {
+        json!({"other": "no-such-incident"})
+    } else if p.ends_with("/split") {
+        json!({"alerts": ["no-such-alert"]})
     } else if p.starts_with("/saved-searches") {
         json!({"name": format!("matrix {}", r.method), "query": "* | stats count by host.name | sort -count"})
     } else {
@@ -266,6 +274,7 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
                         | Param::Token
                         | Param::SavedSearch
                         | Param::RuleException
+                        | Param::Incident
                 )
             );
             for place in if bound { &places[..] } else { &places[..1] } {
@@ -307,6 +316,17 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
                         );
                         assert_eq!(s, 200, "{b}");
                         b["id"].as_str().unwrap().to_string()
+                    }
+                    // An incident of that organisation, made from its alert.
+                    Some(Param::Incident) => {
+                        let mut c = Client::new(addr);
+                        c.auth = format!("Bearer {}", analyst_of[place.org()]);
+                        let (s, b) = c.post(
+                            "/api/v1/incidents",
+                            &json!({"alerts": [alert_of[place.org()]]}),
+                        );
+                        assert_eq!(s, 200, "{b}");
+                        b["incident"]["id"].as_str().unwrap().to_string()
                     }
                     Some(Param::Org) if r.method == "DELETE" => {
                         let id = fresh("del-");

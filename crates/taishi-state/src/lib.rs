@@ -35,6 +35,8 @@ pub use saved::{SavedSearch, SavedSearchSpec};
 
 pub mod exceptions;
 pub use exceptions::{Condition, ExceptionIndex, ExceptionScope, NewRuleException, RuleException};
+pub mod incidents;
+pub use incidents::{IncidentFilter, IncidentSummary, StoredIncident};
 
 pub type Result<T> = std::result::Result<T, StateError>;
 

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod auth;
 pub mod data;
 pub mod exceptions;
+pub mod incidents;
 pub mod intel;
 pub mod orgs;
 pub mod overview;
@@ -430,6 +431,7 @@ pub fn table() -> Vec<Route> {
         intel::routes(),
         system::routes(),
         data::routes(),
+        incidents::routes(),
     ]
     .into_iter()
     .flatten()

@@ -1,0 +1,657 @@
+//! Incidents (事件处置, issue 14): the queue, one incident with what the
+//! console shows beside it (timeline, "seen in" other incidents, category
+//! suggestions, the grade and its deciding row, the reporting clock), the
+//! analyst's actions, and the Art. 7 report as JSON. The model and its
+//! rules are `taishi_incident`'s; this module loads, applies and stores.
+//!
+//! Reading needs `incidents:read`, changing `incidents:write`. Every call
+//! is scoped: a sibling organisation's incident answers 404. Every change
+//! names the version it read (optional; without it the latest is changed)
+//! and a stale one answers 409. The guard audits every change; an action
+//! also records what it did (`AuditChange`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::Method;
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use chrono::Utc;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value as J};
+use taishi_incident::incident::{Pap, ReportSent, TaskStatus, Tlp};
+use taishi_incident::{
+    Actor, Art7Report, Categories, CategoryMapping, Clock, ClockPolicy, GradingInput, GradingTable,
+    Incident, IncidentError, Lang, ObservableKind, Playbooks, Provenance, ReportKind, Status,
+};
+use taishi_state::{IncidentFilter, IncidentSummary, Scope, StateError, StoredIncident};
+
+use super::audit::AuditChange;
+use super::{bad, blocking, Access, ApiError, Object, Page, Route, R, S};
+use crate::auth::{Caller, Permission as P};
+use crate::App;
+
+/// Alerts one create or split names at most.
+const MAX_ALERTS_PER_CALL: usize = 1_000;
+/// Other incidents listed per observable.
+const SEEN_IN: usize = 20;
+
+pub fn routes() -> Vec<Route> {
+    let read = Access::Needs(P::IncidentsRead);
+    let write = Access::Needs(P::IncidentsWrite);
+    vec![
+        Route::new(Method::GET, "/incidents", read, list)
+            .doc(
+                "incidents",
+                "Incidents of your organisation and those below it (filter by status — `open` for all but closed —, severity and above, owner, category, an alert they hold; sort by updated, discovered or severity)",
+                "本组织及下级组织的安全事件（可按状态（open 为未关闭）、严重程度及以上、负责人、分类、所含告警筛选；按更新时间、发现时间或严重程度排序）",
+            )
+            .query::<IncidentFilter>()
+            .answer::<Page<IncidentSummary>>(),
+        Route::new(Method::POST, "/incidents", write, create)
+            .doc(
+                "incidents",
+                "Create an incident from alerts (in your organisation)",
+                "由告警创建安全事件",
+            )
+            .json::<CreateIncident>()
+            .answer::<IncidentView>(),
+        Route::new(Method::GET, "/incidents/{id}", read, get_one)
+            .doc(
+                "incidents",
+                "One incident: the document (status, owner, severity, TLP/PAP, alerts with provenance, observables, tasks, category, grade, timeline), the timeline in time order, observables with the other incidents they were seen in, category suggestions, the grade's deciding row and the reporting clock",
+                "单个安全事件：事件内容（状态、负责人、严重程度、TLP/PAP、告警及来源、观察项、任务、分类、定级、时间线），按时间排序的时间线、观察项在其他事件中的出现、分类建议、定级依据及报告时限",
+            )
+            .answer::<IncidentView>(),
+        Route::new(Method::POST, "/incidents/{id}/actions", write, act)
+            .doc(
+                "incidents",
+                "Act on an incident: transition, assign, severity, tlp (and pap), comment, add_alert, remove_alert, add_observable, confirm_category, grade (the grading inputs), playbook, task, new_fact, report_sent",
+                "处置安全事件：状态流转、指派、严重程度、TLP/PAP、评论、添加/移除告警、添加观察项、确认分类、定级（定级输入）、应用预案、更新任务、新情况、记录已报送",
+            )
+            .json::<ActionRequest>()
+            .answer::<IncidentView>(),
+        Route::new(Method::POST, "/incidents/{id}/merge", write, merge)
+            .doc(
+                "incidents",
+                "Merge another incident into this one (its alerts keep their provenance; the highest severity is kept; the other is closed)",
+                "将另一事件合并到本事件（告警保留来源记录，取最高严重程度，被合并事件关闭）",
+            )
+            .json::<MergeRequest>()
+            .answer::<IncidentView>(),
+        Route::new(Method::POST, "/incidents/{id}/split", write, split)
+            .doc(
+                "incidents",
+                "Split some of an incident's alerts into a new incident (answers the new one)",
+                "将事件的部分告警拆分为新事件（返回新事件）",
+            )
+            .json::<SplitRequest>()
+            .answer::<IncidentView>(),
+        Route::new(Method::GET, "/incidents/{id}/report", read, report)
+            .doc(
+                "incidents",
+                "The Art. 7 report pre-filled from the incident, as JSON (`kind` first or supplementary, `n` for the n-th supplementary; `lang` zh or en), with what is still missing",
+                "由事件预填的第七条报告（JSON；kind 为 first 或 supplementary，n 为第几次续报；lang 为 zh 或 en），并列出尚缺内容",
+            )
+            .query::<ReportQuery>()
+            .answer::<ReportView>(),
+    ]
+}
+
+// ---- request and answer shapes ------------------------------------------------
+
+/// A new incident from alerts.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct CreateIncident {
+    /// Alert ids (1–1,000) in your organisation.
+    pub alerts: Vec<String>,
+    /// Defaults to the first alert's rule title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Why (kept in each alert's provenance).
+    #[serde(default)]
+    pub why: Option<String>,
+}
+
+/// One action on an incident.
+#[derive(Deserialize, Serialize, JsonSchema)]
+pub struct ActionRequest {
+    /// The version read; a stale one answers 409. Absent: the latest.
+    #[serde(default)]
+    pub version: Option<i64>,
+    /// Why (kept in the timeline).
+    #[serde(default)]
+    pub why: Option<String>,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// What to do.
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum Action {
+    /// `to`: new, triage, containment, eradication, recovery, summary, closed.
+    Transition {
+        to: String,
+    },
+    /// None: unassigned.
+    Assign {
+        owner: Option<String>,
+    },
+    /// informational, low, medium, high, critical.
+    Severity {
+        severity: String,
+    },
+    /// `tlp`: clear, green, amber, amber_strict, red; `pap`: clear, green, amber, red.
+    Tlp {
+        #[serde(default)]
+        tlp: Option<String>,
+        #[serde(default)]
+        pap: Option<String>,
+    },
+    Comment {
+        text: String,
+    },
+    AddAlert {
+        alert: String,
+    },
+    RemoveAlert {
+        alert: String,
+    },
+    /// `kind`: ip, domain, hash, user, host, url.
+    AddObservable {
+        kind: String,
+        value: String,
+    },
+    /// A GB/T 20986-2023 subcategory code.
+    ConfirmCategory {
+        code: String,
+    },
+    /// The grading inputs (see the grading table): the grade and the row
+    /// that decided it are computed from them.
+    Grade {
+        input: Object,
+    },
+    /// The tasks of the confirmed category's playbook.
+    Playbook {},
+    /// `status`: open, done, skipped.
+    Task {
+        task: u32,
+        status: String,
+    },
+    /// A new fact (owes a supplementary report once the first is sent).
+    NewFact {
+        text: String,
+    },
+    /// `report`: first, supplementary, summary.
+    ReportSent {
+        report: String,
+    },
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct MergeRequest {
+    /// The incident merged into this one.
+    pub other: String,
+    #[serde(default)]
+    pub why: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SplitRequest {
+    /// Alert ids moved to the new incident (some, not all).
+    pub alerts: Vec<String>,
+    #[serde(default)]
+    pub why: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ReportQuery {
+    /// first (default) or supplementary.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The n-th supplementary report (from 1).
+    #[serde(default)]
+    pub n: Option<u32>,
+    /// zh (default) or en.
+    #[serde(default)]
+    pub lang: Option<String>,
+}
+
+/// An observable and the other incidents (in your scope) it was seen in.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SeenIn {
+    pub kind: String,
+    pub value: String,
+    pub incidents: Vec<String>,
+}
+
+/// An incident as the console shows it.
+#[derive(Serialize, JsonSchema)]
+pub struct IncidentView {
+    /// The incident document (`taishi_incident::Incident`).
+    pub incident: Object,
+    /// Name it in the next change.
+    pub version: i64,
+    /// The entity the automatic grouping filed it under (`host:ws01`).
+    pub group_key: Option<String>,
+    /// Alerts (at the time their event happened) and actions, in time order.
+    pub timeline: Vec<Object>,
+    pub seen_in: Vec<SeenIn>,
+    /// Category suggestions from the alerts' tags, best first, each with
+    /// its reasons.
+    pub category_suggestions: Vec<Object>,
+    /// The grade's deciding row, in zh-CN and English.
+    pub grade_explained: Option<Object>,
+    /// The reporting clock now: deadlines (first report 1/2/4 h from
+    /// discovery by the organisation's reporter type once graded 较大 or
+    /// above; supplementary; the 30-day summary) and their state.
+    pub clock: Object,
+    /// `cii_operator`, `central_state_organ` or `other`.
+    pub reporter_type: String,
+}
+
+/// The Art. 7 report and what it still lacks.
+#[derive(Serialize, JsonSchema)]
+pub struct ReportView {
+    pub report: Object,
+    /// Empty when the report may be sent.
+    pub missing: Vec<String>,
+}
+
+// ---- helpers -------------------------------------------------------------------
+
+fn parse<T: serde::de::DeserializeOwned>(field: &str, v: &str) -> R<T> {
+    serde_json::from_value(J::String(v.trim().to_string())).map_err(|_| {
+        bad(format!(
+            "{field}: `{v}` is not a known value / {field}：`{v}` 不是有效值"
+        ))
+    })
+}
+
+fn incident_error(e: IncidentError) -> ApiError {
+    let status = match e {
+        IncidentError::Closed { .. } => axum::http::StatusCode::CONFLICT,
+        _ => axum::http::StatusCode::BAD_REQUEST,
+    };
+    ApiError(status, format!("{e} / {}", e.message(Lang::Zh)))
+}
+
+fn by(c: &Caller, why: Option<&str>) -> Provenance {
+    Provenance::new(
+        Actor::User(c.username.clone()),
+        Utc::now().fixed_offset(),
+        why.unwrap_or("").trim(),
+    )
+}
+
+fn doc<T: Serialize>(v: &T) -> Object {
+    Object(serde_json::to_value(v).unwrap_or(J::Null))
+}
+
+/// What the console shows of a stored incident.
+fn view(app: &App, s: StoredIncident, scope: &Scope) -> R<IncidentView> {
+    let i = &s.incident;
+    let mut seen_in = Vec::new();
+    for o in &i.observables {
+        let others = app
+            .state
+            .incidents_seen(o.kind, &o.value, &i.id, scope, SEEN_IN)?;
+        if !others.is_empty() {
+            seen_in.push(SeenIn {
+                kind: name(&o.kind),
+                value: o.value.clone(),
+                incidents: others,
+            });
+        }
+    }
+    let reporter = app.config.incidents.reporter(&i.org);
+    let clock = Clock::at(
+        &i.reporting_facts(),
+        reporter,
+        &ClockPolicy::default(),
+        Utc::now().fixed_offset(),
+    );
+    let grade_explained = i.grade.as_ref().map(|g| {
+        let grading = GradingTable::builtin().grade(&g.input);
+        Object(json!({
+            "grade": grading.grade,
+            "decided_by": grading.decided_by,
+            "zh": grading.explain(Lang::Zh),
+            "en": grading.explain(Lang::En),
+            "warnings": grading.warnings,
+        }))
+    });
+    Ok(IncidentView {
+        timeline: i.timeline_view().iter().map(doc).collect(),
+        seen_in,
+        category_suggestions: i
+            .suggest_category(CategoryMapping::builtin(), Categories::builtin())
+            .iter()
+            .map(doc)
+            .collect(),
+        grade_explained,
+        clock: doc(&clock),
+        reporter_type: name(&reporter),
+        incident: doc(i),
+        version: s.version,
+        group_key: s.group_key,
+    })
+}
+
+fn name<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The alert `id` if it is in `scope`. One named in a body that is not
+/// there is a bad request (400), not a missing resource (the path's).
+fn alert_in_scope(app: &App, id: &str, scope: &Scope) -> R<taishi_alert::Alert> {
+    match app.state.alert(id) {
+        Ok(a) if scope.contains(a.org.as_deref().unwrap_or(taishi_state::ROOT_ORG)) => Ok(a.alert),
+        Ok(_) | Err(StateError::NotFound(_)) => Err(bad(format!(
+            "alert `{id}`: no such alert in this incident's organisation / 告警 `{id}` 不存在或不属于本组织"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn check_version(s: &StoredIncident, want: Option<i64>) -> R<()> {
+    match want {
+        Some(v) if v != s.version => Err(ApiError(
+            axum::http::StatusCode::CONFLICT,
+            format!(
+                "incident `{}` is at version {}, not {v}: reload and try again / 事件 `{}` 已是第 {} 版，请刷新后重试",
+                s.incident.id, s.version, s.incident.id, s.version
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn ids_ok(ids: &[String]) -> R<()> {
+    if ids.is_empty() || ids.len() > MAX_ALERTS_PER_CALL {
+        return Err(bad(format!(
+            "alerts: 1–{MAX_ALERTS_PER_CALL} alert ids / alerts：1–{MAX_ALERTS_PER_CALL} 个告警"
+        )));
+    }
+    Ok(())
+}
+
+// ---- handlers --------------------------------------------------------------------
+
+async fn list(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Query(f): Query<IncidentFilter>,
+) -> R<Json<Page<IncidentSummary>>> {
+    super::page(
+        &app,
+        f.limit,
+        f.offset,
+        50,
+        taishi_state::incidents::MAX_PAGE,
+    )?;
+    blocking(move || {
+        let (total, items) = app.state.incidents(&f, &c.scope)?;
+        Ok(Json(Page { total, items }))
+    })
+    .await
+}
+
+async fn get_one(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+) -> R<Json<IncidentView>> {
+    blocking(move || {
+        let s = app.state.incident(&id, &c.scope)?;
+        Ok(Json(view(&app, s, &c.scope)?))
+    })
+    .await
+}
+
+async fn create(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Json(req): Json<CreateIncident>,
+) -> R<Json<IncidentView>> {
+    ids_ok(&req.alerts)?;
+    blocking(move || {
+        let org = c.acting_org().to_string();
+        let mut alerts = Vec::with_capacity(req.alerts.len());
+        for id in &req.alerts {
+            let a = alert_in_scope(&app, id, &Scope::Orgs(vec![org.clone()]))?;
+            alerts.push(a);
+        }
+        let refs: Vec<&taishi_alert::Alert> = alerts.iter().collect();
+        let id = crate::incidents::new_incident_id();
+        let mut inc = Incident::from_alerts(&id, &org, &refs, by(&c, req.why.as_deref()))
+            .map_err(incident_error)?;
+        if let Some(t) = req
+            .title
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            let mut titled =
+                Incident::new(&id, &org, t, inc.discovered_at, by(&c, req.why.as_deref()))
+                    .map_err(incident_error)?;
+            for a in &refs {
+                titled
+                    .add_alert(a, by(&c, req.why.as_deref()))
+                    .map_err(incident_error)?;
+            }
+            inc = titled;
+        }
+        app.state.create_incident(&inc, None)?;
+        let s = app.state.incident(&id, &c.scope)?;
+        Ok(Json(view(&app, s, &c.scope)?))
+    })
+    .await
+}
+
+/// Applies one action to a loaded incident.
+fn apply(app: &App, c: &Caller, i: &mut Incident, req: &ActionRequest) -> R<()> {
+    let p = || by(c, req.why.as_deref());
+    let e = incident_error;
+    match &req.action {
+        Action::Transition { to } => i.transition(parse::<Status>("to", to)?, p()).map_err(e),
+        Action::Assign { owner } => {
+            let owner = owner
+                .as_deref()
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_string);
+            if let Some(o) = &owner {
+                // Only someone who could see it may own it.
+                let u = app.state.user(o)?.ok_or_else(|| {
+                    StateError::NotFound(format!("no user `{o}` / 没有用户 `{o}`"))
+                })?;
+                if u.disabled || !app.state.subtree(&u.org)?.contains(&i.org) {
+                    return Err(bad(format!(
+                        "owner `{o}` cannot see this incident's organisation / 用户 `{o}` 无权查看本事件所属组织"
+                    )));
+                }
+            }
+            i.assign(owner, p()).map_err(e)
+        }
+        Action::Severity { severity } => {
+            let l = taishi_alert::Level::parse(severity.trim()).ok_or_else(|| {
+                bad(format!(
+                    "severity `{severity}`: informational, low, medium, high or critical / 严重程度 `{severity}` 无效"
+                ))
+            })?;
+            i.set_severity(l, p()).map_err(e)
+        }
+        Action::Tlp { tlp, pap } => {
+            if tlp.is_none() && pap.is_none() {
+                return Err(bad("tlp or pap: give at least one / 请至少给出 tlp 或 pap"));
+            }
+            if let Some(t) = tlp {
+                i.set_tlp(parse::<Tlp>("tlp", t)?, p()).map_err(e)?;
+            }
+            if let Some(x) = pap {
+                i.set_pap(parse::<Pap>("pap", x)?, p()).map_err(e)?;
+            }
+            Ok(())
+        }
+        Action::Comment { text } => {
+            if text.trim().is_empty() {
+                return Err(bad("text: empty / 评论内容为空"));
+            }
+            i.comment(text, p()).map_err(e)
+        }
+        Action::AddAlert { alert } => {
+            let a = alert_in_scope(app, alert, &Scope::Orgs(vec![i.org.clone()]))?;
+            i.add_alert(&a, p()).map_err(e).map(|_| ())
+        }
+        Action::RemoveAlert { alert } => i.remove_alert(alert, p()).map_err(e),
+        Action::AddObservable { kind, value } => i
+            .add_observable(parse::<ObservableKind>("kind", kind)?, value, p())
+            .map_err(e),
+        Action::ConfirmCategory { code } => i
+            .confirm_category(Categories::builtin(), code.trim(), p())
+            .map_err(e),
+        Action::Grade { input } => {
+            let input: GradingInput = serde_json::from_value(input.0.clone())
+                .map_err(|x| bad(format!("input: {x} / 定级输入无效：{x}")))?;
+            let grading = GradingTable::builtin().grade(&input);
+            i.set_grade(&grading, input, p()).map_err(e)
+        }
+        Action::Playbook {} => i
+            .apply_playbook(Playbooks::builtin(), p())
+            .map_err(e)
+            .map(|_| ()),
+        Action::Task { task, status } => i
+            .close_task(*task, parse::<TaskStatus>("status", status)?, p())
+            .map_err(e),
+        Action::NewFact { text } => i.new_fact(text, p()).map_err(e),
+        Action::ReportSent { report } => i
+            .record_report(parse::<ReportSent>("report", report)?, p())
+            .map_err(e),
+    }
+}
+
+async fn act(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(req): Json<ActionRequest>,
+) -> R<axum::response::Response> {
+    blocking(move || {
+        let mut s = app.state.incident(&id, &c.scope)?;
+        check_version(&s, req.version)?;
+        let before = json!({"status": s.incident.status, "version": s.version});
+        apply(&app, &c, &mut s.incident, &req)?;
+        s.version = app.state.update_incident(&s.incident, s.version)?;
+        let after = serde_json::to_value(&req).unwrap_or(J::Null);
+        let v = view(&app, s, &c.scope)?;
+        let mut resp = Json(v).into_response();
+        resp.extensions_mut().insert(AuditChange {
+            before: Some(before),
+            after: Some(after),
+        });
+        Ok(resp)
+    })
+    .await
+}
+
+async fn merge(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(req): Json<MergeRequest>,
+) -> R<Json<IncidentView>> {
+    blocking(move || {
+        if req.other == id {
+            return Err(bad(
+                "other: an incident cannot merge into itself / 不能与自身合并",
+            ));
+        }
+        let mut s = app.state.incident(&id, &c.scope)?;
+        let mut o = match app.state.incident(&req.other, &c.scope) {
+            Err(StateError::NotFound(_)) => {
+                return Err(bad(format!(
+                    "other: no incident `{}` you can see / 没有可见的事件 `{}`",
+                    req.other, req.other
+                )))
+            }
+            o => o?,
+        };
+        s.incident
+            .merge(&mut o.incident, by(&c, req.why.as_deref()))
+            .map_err(incident_error)?;
+        // The other first: if this one then conflicts, the other's alerts
+        // are still listed there (closed, merged_into set) and the analyst
+        // retries; never an incident whose alerts are nowhere.
+        app.state.update_incident(&o.incident, o.version)?;
+        s.version = app.state.update_incident(&s.incident, s.version)?;
+        Ok(Json(view(&app, s, &c.scope)?))
+    })
+    .await
+}
+
+async fn split(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(req): Json<SplitRequest>,
+) -> R<Json<IncidentView>> {
+    ids_ok(&req.alerts)?;
+    blocking(move || {
+        let mut s = app.state.incident(&id, &c.scope)?;
+        let ids: Vec<&str> = req.alerts.iter().map(String::as_str).collect();
+        let new_id = crate::incidents::new_incident_id();
+        let part = s
+            .incident
+            .split(&ids, &new_id, by(&c, req.why.as_deref()))
+            .map_err(incident_error)?;
+        app.state.update_incident(&s.incident, s.version)?;
+        app.state.create_incident(&part, None)?;
+        let n = app.state.incident(&new_id, &c.scope)?;
+        Ok(Json(view(&app, n, &c.scope)?))
+    })
+    .await
+}
+
+async fn report(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(q): Query<ReportQuery>,
+) -> R<Json<ReportView>> {
+    let kind = match (q.kind.as_deref().unwrap_or("first"), q.n) {
+        ("first", _) => ReportKind::First,
+        ("supplementary", n) => ReportKind::Supplementary(n.unwrap_or(1).max(1)),
+        (k, _) => {
+            return Err(bad(format!(
+                "kind `{k}`: first or supplementary / 报告类型 `{k}`：first 或 supplementary"
+            )))
+        }
+    };
+    let lang = match q.lang.as_deref().unwrap_or("zh") {
+        "zh" | "zh-CN" => Lang::Zh,
+        "en" => Lang::En,
+        l => return Err(bad(format!("lang `{l}`: zh or en / 语言 `{l}`：zh 或 en"))),
+    };
+    blocking(move || {
+        let s = app.state.incident(&id, &c.scope)?;
+        let unit = app
+            .state
+            .org(&s.incident.org)
+            .map(|o| o.name)
+            .unwrap_or_else(|_| s.incident.org.clone());
+        let r = Art7Report::prefill(&s.incident, &unit, Categories::builtin(), kind, lang);
+        let missing = match r.validate() {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![format!("{e} / {}", e.message(Lang::Zh))],
+        };
+        Ok(Json(ReportView {
+            report: doc(&r),
+            missing,
+        }))
+    })
+    .await
+}
