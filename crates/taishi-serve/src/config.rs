@@ -1164,6 +1164,31 @@ impl Config {
     }
 }
 
+/// What is wrong in `[anomaly]`, each problem under its key's path.
+fn anomaly_problems(c: &taishi_anomaly::AnomalyConfig) -> Vec<String> {
+    use taishi_anomaly::AnomalyError as E;
+    c.validate()
+        .into_iter()
+        .map(|e| match e {
+            E::Config {
+                section,
+                field,
+                value,
+                reason,
+            } => {
+                let path = if section == "anomaly" {
+                    format!("anomaly.{field}")
+                } else {
+                    format!("anomaly.{section}.{field}")
+                };
+                format!("{path}: {value} is {reason} / 超出允许范围")
+            }
+            E::Brand { .. } => format!("anomaly.brands: {e}"),
+            E::Model { .. } => format!("anomaly.dga: {e}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1500,29 +1525,4 @@ min_level = \"urgent\"
             }
         }
     }
-}
-
-/// What is wrong in `[anomaly]`, each problem under its key's path.
-fn anomaly_problems(c: &taishi_anomaly::AnomalyConfig) -> Vec<String> {
-    use taishi_anomaly::AnomalyError as E;
-    c.validate()
-        .into_iter()
-        .map(|e| match e {
-            E::Config {
-                section,
-                field,
-                value,
-                reason,
-            } => {
-                let path = if section == "anomaly" {
-                    format!("anomaly.{field}")
-                } else {
-                    format!("anomaly.{section}.{field}")
-                };
-                format!("{path}: {value} is {reason} / 超出允许范围")
-            }
-            E::Brand { .. } => format!("anomaly.brands: {e}"),
-            E::Model { .. } => format!("anomaly.dga: {e}"),
-        })
-        .collect()
 }
