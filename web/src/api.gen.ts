@@ -1467,6 +1467,150 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/data/inventory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The data inventory: locations where personal information was seen (masked examples, people, GB/T 35273 category, GB/T 43697 level); format=json|csv
+         * @description Needs the `data:read` permission. 需要 `data:read` 权限。
+         */
+        get: operations["get_data_inventory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/incidents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Incidents of your organisation and those below it (filter by status — `open` for all but closed —, severity and above, owner, category, an alert they hold; sort by updated, discovered or severity)
+         * @description Needs the `incidents:read` permission. 需要 `incidents:read` 权限。
+         */
+        get: operations["get_incidents"];
+        put?: never;
+        /**
+         * Create an incident from alerts (in your organisation)
+         * @description Needs the `incidents:write` permission. 需要 `incidents:write` 权限。
+         */
+        post: operations["post_incidents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/incidents/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One incident: the document (status, owner, severity, TLP/PAP, alerts with provenance, observables, tasks, category, grade, timeline), the timeline in time order, observables with the other incidents they were seen in, category suggestions, the grade's deciding row and the reporting clock
+         * @description Needs the `incidents:read` permission. 需要 `incidents:read` 权限。
+         */
+        get: operations["get_incidents_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/incidents/{id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Act on an incident: transition, assign, severity, tlp (and pap), comment, add_alert, remove_alert, add_observable, confirm_category, grade (the grading inputs), playbook, task, new_fact, report_sent
+         * @description Needs the `incidents:write` permission. 需要 `incidents:write` 权限。
+         */
+        post: operations["post_incidents_id_actions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/incidents/{id}/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge another incident into this one (its alerts keep their provenance; the highest severity is kept; the other is closed)
+         * @description Needs the `incidents:write` permission. 需要 `incidents:write` 权限。
+         */
+        post: operations["post_incidents_id_merge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/incidents/{id}/split": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Split some of an incident's alerts into a new incident (answers the new one)
+         * @description Needs the `incidents:write` permission. 需要 `incidents:write` 权限。
+         */
+        post: operations["post_incidents_id_split"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/incidents/{id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The Art. 7 report pre-filled from the incident, as JSON (`kind` first or supplementary, `n` for the n-th supplementary; `lang` zh or en), with what is still missing
+         * @description Needs the `incidents:read` permission. 需要 `incidents:read` 权限。
+         */
+        get: operations["get_incidents_id_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1559,7 +1703,7 @@ export interface components {
             password_expired: boolean;
         };
         /** @enum {string} */
-        Permission: "account" | "tokens:write" | "users:read" | "users:write" | "orgs:read" | "orgs:write" | "alerts:read" | "alerts:write" | "rules:read" | "rules:write" | "intel:read" | "intel:write" | "intel:feeds" | "search" | "searches:write" | "overview:read" | "settings:read" | "outputs:test" | "outputs:write" | "system:read" | "audit:read" | "ingest";
+        Permission: "account" | "tokens:write" | "users:read" | "users:write" | "orgs:read" | "orgs:write" | "alerts:read" | "alerts:write" | "rules:read" | "rules:write" | "intel:read" | "intel:write" | "intel:feeds" | "search" | "searches:write" | "overview:read" | "settings:read" | "outputs:test" | "outputs:write" | "system:read" | "audit:read" | "ingest" | "data:read" | "incidents:read" | "incidents:write";
         Org: {
             /** @description `[a-z0-9-]`, 2–32 characters; stamped on events as `organization.id`. */
             id: string;
@@ -2012,7 +2156,7 @@ export interface components {
             updated: string;
         };
         /** @description What raised the alert. */
-        AlertKind: "sigma" | "correlation" | "intel" | "search";
+        AlertKind: "sigma" | "correlation" | "intel" | "search" | "anomaly";
         /**
          * @description Sigma's levels, ordered: `Level::High > Level::Low`.
          * @enum {string}
@@ -3363,6 +3507,251 @@ export interface components {
         Object: {
             [key: string]: unknown;
         };
+        /** @description `GET /data/inventory`: where personal information was seen. */
+        InventoryAnswer: {
+            locations: components["schemas"]["InventoryLocation"][];
+            /**
+             * Format: uint64
+             * @description Locations not kept because `pii.max_locations` was reached.
+             */
+            dropped_locations: number;
+        };
+        /** @description One data location (organisation × listener × field). */
+        InventoryLocation: {
+            org: string;
+            listener: string;
+            /** @description The event field (dotted path). */
+            field: string;
+            kinds: components["schemas"]["InventoryKind"][];
+            /**
+             * Format: uint64
+             * @description Findings of every kind.
+             */
+            findings: number;
+            /**
+             * Format: uint64
+             * @description Distinct people (by resident ID number).
+             */
+            people: number;
+            /** @description True while the count is exact; else a HyperLogLog estimate. */
+            people_exact: boolean;
+            /**
+             * Format: double
+             * @description Relative standard error of `people` (0 when exact, 0.0081 for the sketch).
+             */
+            people_rel_std_error: number;
+            /** @description GB/T 35273 category of the most protected kind (`identity`, `property` …). */
+            category?: string | null;
+            category_zh?: string | null;
+            category_en?: string | null;
+            /** @description Sensitive personal information (GB/T 35273 附录 B). */
+            sensitive: boolean;
+            /** @description GB/T 43697 level: `general-1`..`general-4`, `important`, `core`. */
+            level?: string | null;
+            level_zh?: string | null;
+            level_en?: string | null;
+            /** @description Hosts the events named (the asset to look up), at most 5. */
+            hosts: string[];
+            /** @description ISO 8601, UTC. */
+            first_seen: string;
+            last_seen: string;
+        };
+        /** @description One kind at a location. */
+        InventoryKind: {
+            /** @description Machine code (`cn_resident_id`, `cn_mobile` …). */
+            kind: string;
+            label_zh: string;
+            label_en: string;
+            /** Format: uint64 */
+            count: number;
+            /** Format: float */
+            max_confidence: number;
+            /** @description Partial masks only, never a raw value. */
+            examples: string[];
+            /** @description GB/T 35273 category code. */
+            category: string;
+            sensitive: boolean;
+        };
+        /** @description One page of a list and the number of matches. */
+        Page_IncidentSummary: {
+            /** Format: uint64 */
+            total: number;
+            items: components["schemas"]["IncidentSummary"][];
+        };
+        /** @description One row of the incident list. */
+        IncidentSummary: {
+            id: string;
+            org: string;
+            title: string;
+            /** @description new, triage, containment, eradication, recovery, summary, closed. */
+            status: string;
+            /** @description informational, low, medium, high, critical. */
+            severity: string;
+            owner?: string | null;
+            /** @description The confirmed GB/T 20986-2023 subcategory code. */
+            category?: string | null;
+            /** @description general, relatively_major, major, especially_major. */
+            grade?: string | null;
+            /**
+             * @description When the operator discovered it (ISO 8601 with the zone): the
+             *     reporting clock counts from here.
+             */
+            discovered: string;
+            /** @description RFC 3339, UTC. */
+            created: string;
+            updated: string;
+            /**
+             * Format: uint64
+             * @description Alerts attached (not removed).
+             */
+            alerts: number;
+            /** Format: int64 */
+            version: number;
+        };
+        /** @description An incident as the console shows it. */
+        IncidentView: {
+            /** @description The incident document (`taishi_incident::Incident`). */
+            incident: components["schemas"]["Object"];
+            /**
+             * Format: int64
+             * @description Name it in the next change.
+             */
+            version: number;
+            /** @description The entity the automatic grouping filed it under (`host:ws01`). */
+            group_key?: string | null;
+            /** @description Alerts (at the time their event happened) and actions, in time order. */
+            timeline: components["schemas"]["Object"][];
+            seen_in: components["schemas"]["SeenIn"][];
+            /**
+             * @description Category suggestions from the alerts' tags, best first, each with
+             *     its reasons.
+             */
+            category_suggestions: components["schemas"]["Object"][];
+            /** @description The grade's deciding row, in zh-CN and English. */
+            grade_explained?: components["schemas"]["Object"] | null;
+            /**
+             * @description The reporting clock now: deadlines (first report 1/2/4 h from
+             *     discovery by the organisation's reporter type once graded 较大 or
+             *     above; supplementary; the 30-day summary) and their state.
+             */
+            clock: components["schemas"]["Object"];
+            /** @description `cii_operator`, `central_state_organ` or `other`. */
+            reporter_type: string;
+        };
+        /** @description An observable and the other incidents (in your scope) it was seen in. */
+        SeenIn: {
+            kind: string;
+            value: string;
+            incidents: string[];
+        };
+        /** @description A new incident from alerts. */
+        CreateIncident: {
+            /** @description Alert ids (1–1,000) in your organisation. */
+            alerts: string[];
+            /**
+             * @description Defaults to the first alert's rule title.
+             * @default null
+             */
+            title?: string | null;
+            /**
+             * @description Why (kept in each alert's provenance).
+             * @default null
+             */
+            why?: string | null;
+        };
+        /** @description One action on an incident. */
+        ActionRequest: {
+            /**
+             * Format: int64
+             * @description The version read; a stale one answers 409. Absent: the latest.
+             * @default null
+             */
+            version?: number | null;
+            /**
+             * @description Why (kept in the timeline).
+             * @default null
+             */
+            why?: string | null;
+        } & ({
+            /** @constant */
+            action: "transition";
+            to: string;
+        } | {
+            /** @constant */
+            action: "assign";
+            owner?: string | null;
+        } | {
+            /** @constant */
+            action: "severity";
+            severity: string;
+        } | {
+            /** @constant */
+            action: "tlp";
+            /** @default null */
+            tlp?: string | null;
+            /** @default null */
+            pap?: string | null;
+        } | {
+            /** @constant */
+            action: "comment";
+            text: string;
+        } | {
+            /** @constant */
+            action: "add_alert";
+            alert: string;
+        } | {
+            /** @constant */
+            action: "remove_alert";
+            alert: string;
+        } | {
+            /** @constant */
+            action: "add_observable";
+            kind: string;
+            value: string;
+        } | {
+            /** @constant */
+            action: "confirm_category";
+            code: string;
+        } | {
+            /** @constant */
+            action: "grade";
+            input: components["schemas"]["Object"];
+        } | {
+            /** @constant */
+            action: "playbook";
+        } | {
+            /** @constant */
+            action: "task";
+            /** Format: uint32 */
+            task: number;
+            status: string;
+        } | {
+            /** @constant */
+            action: "new_fact";
+            text: string;
+        } | {
+            /** @constant */
+            action: "report_sent";
+            report: string;
+        });
+        MergeRequest: {
+            /** @description The incident merged into this one. */
+            other: string;
+            /** @default null */
+            why?: string | null;
+        };
+        SplitRequest: {
+            /** @description Alert ids moved to the new incident (some, not all). */
+            alerts: string[];
+            /** @default null */
+            why?: string | null;
+        };
+        /** @description The Art. 7 report and what it still lacks. */
+        ReportView: {
+            report: components["schemas"]["Object"];
+            /** @description Empty when the report may be sent. */
+            missing: string[];
+        };
     };
     responses: {
         /** @description What went wrong and what to do */
@@ -4172,6 +4561,8 @@ export interface operations {
                 rule_id?: string | null;
                 host?: string | null;
                 source_ip?: string | null;
+                /** @description What raised it: `sigma`, `correlation`, `intel`, `search` or `anomaly`. */
+                kind?: ("sigma" | "correlation" | "intel" | "search" | "anomaly") | null;
                 /** @description The account the alert is about (its event's user role). */
                 user?: string | null;
                 /** @description Its source or destination address. */
@@ -4222,6 +4613,8 @@ export interface operations {
                 rule_id?: string | null;
                 host?: string | null;
                 source_ip?: string | null;
+                /** @description What raised it: `sigma`, `correlation`, `intel`, `search` or `anomaly`. */
+                kind?: ("sigma" | "correlation" | "intel" | "search" | "anomaly") | null;
                 /** @description The account the alert is about (its event's user role). */
                 user?: string | null;
                 /** @description Its source or destination address. */
@@ -5760,6 +6153,247 @@ export interface operations {
             404: components["responses"]["Error"];
         };
     };
+    get_data_inventory: {
+        parameters: {
+            query?: {
+                /** @description `json` (default) or `csv` (a file, UTF-8 with a BOM). */
+                format?: string | null;
+                /** @description Labels of the CSV: `zh-CN` (default) or `en`. */
+                lang?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventoryAnswer"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_incidents: {
+        parameters: {
+            query?: {
+                /** @description One status, or `open` for every status but closed. */
+                status?: string | null;
+                /** @description This severity and above. */
+                severity?: string | null;
+                owner?: string | null;
+                /** @description A subcategory code, or a category's two-digit prefix. */
+                category?: string | null;
+                /** @description Incidents holding this alert (an alert page shows its incident). */
+                alert?: string | null;
+                /** @description `updated` (default, newest first), `discovered`, `severity`. */
+                sort?: string | null;
+                limit?: number | null;
+                offset?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_IncidentSummary"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_incidents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateIncident"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentView"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_incidents_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentView"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_incidents_id_actions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentView"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_incidents_id_merge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MergeRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentView"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_incidents_id_split: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SplitRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentView"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_incidents_id_report: {
+        parameters: {
+            query?: {
+                /** @description first (default) or supplementary. */
+                kind?: string | null;
+                /** @description The n-th supplementary report (from 1). */
+                n?: number | null;
+                /** @description zh (default) or en. */
+                lang?: string | null;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportView"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
 }
 type FlattenedDeepRequired<T> = {
     [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
@@ -5769,7 +6403,7 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["account", "tokens:write", "users:read", "users:write", "orgs:read", "orgs:write", "alerts:read", "alerts:write", "rules:read", "rules:write", "intel:read", "intel:write", "intel:feeds", "search", "searches:write", "overview:read", "settings:read", "outputs:test", "outputs:write", "system:read", "audit:read", "ingest"];
+export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["account", "tokens:write", "users:read", "users:write", "orgs:read", "orgs:write", "alerts:read", "alerts:write", "rules:read", "rules:write", "intel:read", "intel:write", "intel:feeds", "search", "searches:write", "overview:read", "settings:read", "outputs:test", "outputs:write", "system:read", "audit:read", "ingest", "data:read", "incidents:read", "incidents:write"];
 export const auditOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuditOutcome"]> = ["success", "denied", "failed"];
 export const levelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Level"]> = ["informational", "low", "medium", "high", "critical"];
 export const alertStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AlertStatus"]> = ["new", "acknowledged", "closed"];
