@@ -174,6 +174,8 @@ pub struct AlertDetail {
 pub struct AlertRule {
     pub id: String,
     pub title: String,
+    /// The title in zh-CN, where Taishi has one.
+    pub title_zh: Option<String>,
     pub description: Option<String>,
     pub level: taishi_alert::Level,
     pub tags: Vec<String>,
@@ -199,6 +201,7 @@ async fn get_alert(
                 yaml: std::fs::read_to_string(&r.path).ok(),
                 id: r.id,
                 title: r.title,
+                title_zh: r.title_zh,
                 description: r.description,
                 level: r.level,
                 tags: r.tags,
