@@ -19,7 +19,11 @@ const shot = (name) => shotOf(page, SHOTS, `chinese-${name}`);
 const ALLOWED = new Set(("Taishi IP IPs URL API CSV JSON JSONL NDJSON CEF RFC TLS UDP TCP HTTP HTTPS DNS SSH YAML Sigma SigmaHQ " +
   "ATT CK ATT&CK PowerShell EVTX Sysmon MiB KiB GiB ID IDs Syslog NetFlow Zeek Suricata MISP TAXII STIX PUA Webhook SMTP " +
   "DingTalk WeCom Feishu LDAP SIEM ECS OpenAPI Bearer Token CSRF UTC GMT ASN GeoIP IOC IOCs SHA MD5 JA3 JA4 CIDR DoH " +
-  "Windows Linux Beats Elasticsearch Kafka Prometheus AND OR NOT TOP Top EPS KPI").split(" "));
+  "Windows Linux Beats Elasticsearch Kafka Prometheus AND OR NOT TOP Top EPS KPI IPv Enter " +
+  // The query language's own words (the search page's syntax hint).
+  "TO stats count sort top timechart span " +
+  // Data: the sample organisation's name and id.
+  "Headquarters root").split(" "));
 
 /** The visible labels of the page (headings, table heads, buttons, form
  * labels, navigation, panel titles) with English words not allowed. Data
@@ -32,7 +36,8 @@ async function englishLabels() {
     for (const el of document.querySelectorAll(sel)) {
       if (!el.offsetParent && el.tagName !== "OPTION") continue;
       if (el.closest("[lang=en], code, pre, .mono, .rule-title-en, .cm-editor, td, .feed, .org-switcher")) continue;
-      const text = el.innerText ?? el.textContent ?? "";
+      // Permission names (`users:write`) are identifiers, not labels.
+      const text = (el.innerText ?? el.textContent ?? "").replace(/[a-z_]+:[a-z_]+/g, "");
       const words = text.match(/[A-Za-z][A-Za-z&.-]{2,}/g) ?? [];
       const bad = words.filter((w) => !allow.has(w) && !allow.has(w.replace(/[.-]+$/, "")) && !/^[a-z][a-z0-9_.]*[._][a-z0-9_.]+$/.test(w));
       if (bad.length) out.push(`${el.tagName.toLowerCase()}: ${text.trim().slice(0, 80)}`);

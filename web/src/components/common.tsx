@@ -1,7 +1,7 @@
 import { useEffect, useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Inbox, AlertTriangle, Loader2 } from "lucide-react";
-import { ApiError, type Alert, type Level } from "../api";
+import { ApiError, errorMessage, type Alert, type Level } from "../api";
 
 export function LevelBadge({ level }: { level: Level | string }) {
   const { t } = useTranslation();
@@ -31,7 +31,8 @@ export function Empty({ text, children }: { text?: string; children?: ReactNode 
 
 export function ErrorBox({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
   const { t } = useTranslation();
-  const msg = error instanceof Error ? error.message : String(error);
+  // Translated when drawn, so a language switch re-says a kept error.
+  const msg = error instanceof ApiError ? errorMessage(error.status, error.code, error.params) : error instanceof Error ? error.message : String(error);
   // The server's own words (English, with detail) stay beneath the
   // translated message, for a bug report or an administrator.
   const detail = error instanceof ApiError && error.detail !== msg ? error.detail : null;

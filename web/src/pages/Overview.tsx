@@ -81,7 +81,7 @@ export default function Overview() {
   if (q.isLoading) return <Loading />;
   if (q.error && !d) return <ErrorBox error={q.error} onRetry={() => q.refetch()} />;
   if (!d || !charts) return null;
-  const h = big ? Math.max(120, Math.floor((viewH - BIG_CHROME_PX) / 3) - PANEL_CHROME_PX) : 240;
+  const h = big ? Math.max(MIN_CHART_PX, Math.floor((viewH - BIG_CHROME_PX) / 3) - PANEL_CHROME_PX) : 240;
   // Log formats write "-" for an absent client address.
   const sources = d.top_sources.filter((s) => s.ip && s.ip !== "-");
 
@@ -263,8 +263,9 @@ export default function Overview() {
 /** What the big screen's header, KPI row and gaps take of its height, and
  * what one panel's title and padding take: measured at 1920×1080 (the
  * browser test checks the page does not scroll there). */
-const BIG_CHROME_PX = 330;
+const BIG_CHROME_PX = 380;
 const PANEL_CHROME_PX = 62;
+const MIN_CHART_PX = 100;
 
 function Kpi({ label, value, accent, testid, onClick }: { label: string; value: string; accent?: boolean; testid?: string; onClick?: () => void }) {
   const inner = (
