@@ -1617,9 +1617,22 @@ export interface components {
     schemas: {
         /** @description The body of every error answer. */
         ErrorBody: {
-            /** @description What went wrong and what to do. */
+            /** @description What went wrong and what to do, in English (with detail). */
             error: string;
+            /** @description The same as a stable word; the console shows its own message for it. */
+            code: components["schemas"]["ErrorCode"];
+            /** @description Values the message names (e.g. `field`, `limit_mib`, `permission`). */
+            params?: {
+                [key: string]: unknown;
+            } | null;
         };
+        /**
+         * @description What went wrong, as a stable machine word the console translates (and
+         *     scripts can branch on); `error` keeps the English detail. Codes are only
+         *     ever added, never renamed: the console's locale files hold one message
+         *     for each (a test checks every code has both languages).
+         */
+        ErrorCode: "invalid_request" | "invalid_query" | "invalid_time" | "page_too_deep" | "query_too_costly" | "password_policy" | "password_change_required" | "unauthenticated" | "wrong_credentials" | "login_locked" | "forbidden" | "org_not_visible" | "csrf_missing" | "not_found" | "conflict" | "too_large" | "rate_limited" | "unavailable" | "upstream_failed" | "store_unavailable" | "internal";
         LoginAnswer: {
             user?: components["schemas"]["User"] | null;
             /** @description Send it back in the `X-Taishi-CSRF` header on unsafe methods. */
@@ -2103,6 +2116,12 @@ export interface components {
             kind: components["schemas"]["AlertKind"];
             rule_id: string;
             rule_title: string;
+            /**
+             * @description The rule's title in zh-CN, where Taishi has one (SigmaHQ rules the
+             *     shipped titles data translates, intel and correlation alerts):
+             *     Chinese notifications and the console in zh-CN show it.
+             */
+            rule_title_zh?: string | null;
             level: components["schemas"]["Level"];
             /**
              * @description ATT&CK and other rule tags (`attack.t1059.001`, `attack.execution`).
@@ -2199,6 +2218,12 @@ export interface components {
             kind: components["schemas"]["AlertKind"];
             rule_id: string;
             rule_title: string;
+            /**
+             * @description The rule's title in zh-CN, where Taishi has one (SigmaHQ rules the
+             *     shipped titles data translates, intel and correlation alerts):
+             *     Chinese notifications and the console in zh-CN show it.
+             */
+            rule_title_zh?: string | null;
             level: components["schemas"]["Level"];
             /**
              * @description ATT&CK and other rule tags (`attack.t1059.001`, `attack.execution`).
@@ -2266,6 +2291,8 @@ export interface components {
         AlertRule: {
             id: string;
             title: string;
+            /** @description The title in zh-CN, where Taishi has one. */
+            title_zh?: string | null;
             description?: string | null;
             level: components["schemas"]["Level"];
             tags: string[];
@@ -2434,6 +2461,11 @@ export interface components {
         RuleInfo: {
             id: string;
             title: string;
+            /**
+             * @description The title in zh-CN, where the shipped titles data translates this
+             *     rule's current title (`taishi_sigma::titles`).
+             */
+            title_zh?: string | null;
             level: components["schemas"]["Level"];
             status?: string | null;
             tags: string[];
@@ -2538,6 +2570,11 @@ export interface components {
         RuleDetail: {
             id: string;
             title: string;
+            /**
+             * @description The title in zh-CN, where the shipped titles data translates this
+             *     rule's current title (`taishi_sigma::titles`).
+             */
+            title_zh?: string | null;
             level: components["schemas"]["Level"];
             status?: string | null;
             tags: string[];
@@ -2712,6 +2749,8 @@ export interface components {
         RuleCount: {
             rule_id: string;
             title: string;
+            /** @description The title in zh-CN where the shipped titles data has it. */
+            title_zh?: string | null;
             level: string;
             /** Format: uint64 */
             count: number;

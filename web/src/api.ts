@@ -4,6 +4,7 @@
 //
 // Types are looked up by route ("method path"), not by schema name, so they
 // follow the document whatever the server calls its types.
+import i18n from "./i18n";
 import { alertStatusValues, feedKindValues, levelValues, type components, type paths } from "./api.gen";
 
 type Method = "get" | "post" | "put" | "patch" | "delete";
@@ -60,14 +61,34 @@ export const ALERT_STATUSES: readonly AlertStatus[] = alertStatusValues;
 /** The kinds of intel feed the server pulls. */
 export const FEED_KINDS: readonly FeedKind[] = feedKindValues;
 
-/** An API answer other than 2xx, with the server's message. */
+/** The server's stable word for what went wrong (`ErrorBody.code`). */
+export type ErrorCode = components["schemas"]["ErrorCode"];
+type ErrorParams = Record<string, unknown>;
+
+/** The console's message for an error code, in the current language, with
+ * the values the server named filled in. */
+export function errorMessage(status: number, code: ErrorCode | undefined, params: ErrorParams = {}): string {
+  const t = i18n.t.bind(i18n);
+  if (!code) return t("apiError.unknown", { status });
+  const p: Record<string, unknown> = { ...params };
+  p.at = params.column !== undefined ? t("apiError.column", { column: params.column }) : "";
+  p.needs = params.permission !== undefined ? t("apiError.needs", { permission: params.permission }) : "";
+  p.limit = params.limit_mib !== undefined ? t("apiError.limitMib", { limit_mib: params.limit_mib }) : (params.limit ?? "");
+  const key = `apiError.${code}`;
+  return i18n.exists(key) ? t(key, p) : t("apiError.unknown", { status });
+}
+
+/** An API answer other than 2xx: `message` is the console's own for its
+ * code (in the current language), `detail` the server's English text. */
 export class ApiError extends Error {
   constructor(
     public status: number,
-    message: string,
+    public detail: string,
     public field?: string,
+    public code?: ErrorCode,
+    public params: ErrorParams = {},
   ) {
-    super(message);
+    super(errorMessage(status, code, params));
   }
 }
 
@@ -134,15 +155,19 @@ export async function api<T>(
   if (!r.ok) {
     let msg = `${r.status} ${r.statusText}`;
     let field: string | undefined;
+    let code: ErrorCode | undefined;
+    let params: ErrorParams = {};
     try {
       const j = await r.json();
       if (j && typeof j.error === "string") msg = j.error;
       else if (j?.error?.reason) msg = j.error.reason;
       field = j?.field;
+      if (typeof j?.code === "string") code = j.code as ErrorCode;
+      if (j?.params && typeof j.params === "object") params = j.params as ErrorParams;
     } catch {
       /* not JSON: keep the status line */
     }
-    throw new ApiError(r.status, msg, field);
+    throw new ApiError(r.status, msg, field, code, params);
   }
   if (r.status === 204) return undefined as T;
   const text = await r.text();

@@ -55,6 +55,11 @@ pub struct Alert {
     pub kind: AlertKind,
     pub rule_id: String,
     pub rule_title: String,
+    /// The rule's title in zh-CN, where Taishi has one (SigmaHQ rules the
+    /// shipped titles data translates, intel and correlation alerts):
+    /// Chinese notifications and the console in zh-CN show it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_title_zh: Option<String>,
     pub level: Level,
     /// ATT&CK and other rule tags (`attack.t1059.001`, `attack.execution`).
     #[serde(default)]
@@ -150,6 +155,7 @@ impl Alert {
             kind,
             rule_id: rule_id.into(),
             rule_title: rule_title.into(),
+            rule_title_zh: None,
             level,
             tags: Vec::new(),
             timestamp,

@@ -243,6 +243,7 @@ fn empty_like(n: &Notification) -> Notification {
         url: None,
         rule_id: n.rule_id.clone(),
         rule_title: n.rule_title.clone(),
+        rule_title_zh: n.rule_title_zh.clone(),
         level: Level::Informational,
         group: n.group.clone(),
         count: 0,

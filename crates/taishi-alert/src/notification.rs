@@ -43,6 +43,10 @@ pub struct Notification {
     pub url: Option<String>,
     pub rule_id: String,
     pub rule_title: String,
+    /// The title in zh-CN, where the alerts have one: Chinese layouts show
+    /// it, with the English title beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_title_zh: Option<String>,
     /// The highest level among the alerts.
     pub level: Level,
     /// The group-by values that set this group apart (empty per rule).
@@ -79,6 +83,7 @@ impl Notification {
             url: None,
             rule_id: String::new(),
             rule_title: String::new(),
+            rule_title_zh: None,
             level,
             group,
             count,
@@ -92,6 +97,7 @@ impl Notification {
         if let Some(a) = alerts.first() {
             n.rule_id = a.rule_id.clone();
             n.rule_title = a.rule_title.clone();
+            n.rule_title_zh = a.rule_title_zh.clone();
         }
         for a in &alerts {
             n.note(a);
@@ -180,13 +186,21 @@ impl Notification {
         n
     }
 
+    /// The rule's title in `lang`: the zh-CN one where there is one.
+    pub fn title_in(&self, lang: Language) -> &str {
+        match (&self.rule_title_zh, lang) {
+            (Some(t), Language::Zh) => t,
+            _ => &self.rule_title,
+        }
+    }
+
     /// The one-line title: `[HIGH] Rule title`, with the count for groups.
     pub fn title(&self, lang: Language) -> String {
         let lv = match lang {
             Language::En => self.level.name().to_ascii_uppercase(),
             Language::Zh => self.level.name_zh().to_string(),
         };
-        let mut t = format!("[{lv}] {}", self.rule_title);
+        let mut t = format!("[{lv}] {}", self.title_in(lang));
         match (self.kind, lang) {
             (NotificationKind::Group, Language::En) => {
                 let _ = write!(t, " ({} alerts)", self.count);
@@ -212,7 +226,11 @@ impl Notification {
         let zh = lang == Language::Zh;
         let l = |en: &str, cn: &str| if zh { cn.to_string() } else { en.to_string() };
         let mut out: Vec<(String, String)> = Vec::new();
-        out.push((l("Rule", "规则"), self.rule_title.clone()));
+        let rule = match (&self.rule_title_zh, zh) {
+            (Some(t), true) => format!("{t}（{}）", self.rule_title),
+            _ => self.rule_title.clone(),
+        };
+        out.push((l("Rule", "规则"), rule));
         if !self.rule_id.is_empty() {
             out.push((l("Rule id", "规则 ID"), self.rule_id.clone()));
         }
@@ -521,4 +539,31 @@ fn sd_escape(s: &str) -> String {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod zh_title_tests {
+    use super::*;
+    use crate::alert::AlertKind;
+
+    /// A Chinese notification leads with the rule's zh-CN title and keeps
+    /// the English one beside it; an English one shows only the English.
+    #[test]
+    fn chinese_notifications_use_the_zh_cn_title_where_there_is_one() {
+        let now = Utc::now().fixed_offset();
+        let mut a = Alert::new(
+            AlertKind::Sigma,
+            "r1",
+            "Curl.EXE Execution",
+            Level::High,
+            now,
+        );
+        a.rule_title_zh = Some("执行 Curl.EXE".into());
+        let n = Notification::single(a);
+        assert_eq!(n.title(Language::Zh), "[高危] 执行 Curl.EXE");
+        assert_eq!(n.title(Language::En), "[HIGH] Curl.EXE Execution");
+        let rule = |lang| n.lines(lang).into_iter().next().unwrap().1;
+        assert_eq!(rule(Language::Zh), "执行 Curl.EXE（Curl.EXE Execution）");
+        assert_eq!(rule(Language::En), "Curl.EXE Execution");
+    }
 }

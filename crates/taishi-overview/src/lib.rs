@@ -313,6 +313,8 @@ pub struct LevelsAt {
 pub struct RuleCount {
     pub rule_id: String,
     pub title: String,
+    /// The title in zh-CN where the shipped titles data has it.
+    pub title_zh: Option<String>,
     pub level: String,
     pub count: u64,
 }
@@ -507,6 +509,7 @@ pub fn overview(
             .map(|(id, t, l, n, _)| RuleCount {
                 rule_id: id.clone(),
                 title: t.clone(),
+                title_zh: taishi_sigma::titles::zh(id, t).map(str::to_string),
                 level: level(l),
                 count: *n,
             })

@@ -46,7 +46,14 @@ pub fn sigma(d: &Detection, key: &str, ev: &Event, seq: Option<u64>, body: Body)
         }
     };
     a.events = seq.into_iter().collect();
+    a.rule_title_zh = zh_title(&d.meta.id, &m.title);
     a
+}
+
+/// The shipped zh-CN title of a rule: by its SigmaHQ id, only while the
+/// rule still has the English title that was translated.
+fn zh_title(id: &Option<String>, title: &str) -> Option<String> {
+    taishi_sigma::titles::zh(id.as_deref()?, title).map(str::to_string)
 }
 
 /// A correlation rule (key `key`) fired: the group and carried fields are
@@ -79,7 +86,24 @@ pub fn correlation(h: &CorrelationHit, key: &str) -> Alert {
     a.destination_ip = roles::in_pairs(pairs.clone(), roles::DESTINATION_IP);
     a.org = roles::in_pairs(pairs, &[taishi_event::ecs::ORGANIZATION_ID]);
     a.event = h.to_json();
+    a.rule_title_zh = zh_title(&r.id, &r.title);
     a
+}
+
+/// An indicator kind as a Chinese analyst calls it.
+fn indicator_kind_zh(h: &IntelHit) -> &'static str {
+    use taishi_intel::IndicatorType as T;
+    match h.kind {
+        T::Ip => "IP 地址",
+        T::Cidr => "网段",
+        T::Domain => "域名",
+        T::Url => "URL",
+        T::Md5 | T::Sha1 | T::Sha256 => "文件哈希",
+        T::Email => "邮箱地址",
+        T::Ja3 | T::Ja3s | T::Ja4 => "TLS 指纹",
+        T::IpPort => "IP:端口",
+        _ => "指标",
+    }
 }
 
 fn indicator_kind(h: &IntelHit) -> String {
@@ -116,6 +140,12 @@ pub fn intel(h: &IntelHit, ev: &Event, seq: Option<u64>) -> Alert {
         .collect();
     tags.extend(c.labels.iter().map(|l| format!("intel.{l}")));
     let mut a = Alert::from_event(AlertKind::Intel, key, title, level, tags, ev);
+    a.rule_title_zh = Some(format!(
+        "威胁情报命中：{} {}（{}）",
+        indicator_kind_zh(h),
+        h.indicator,
+        c.name.as_deref().unwrap_or(&c.source)
+    ));
     let mut summary = Map::new();
     summary.insert("field".into(), J::String(h.field.to_string()));
     summary.insert("matched".into(), J::String(h.matched.clone()));

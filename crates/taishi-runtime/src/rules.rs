@@ -25,6 +25,9 @@ use crate::RuntimeError;
 pub struct RuleInfo {
     pub id: String,
     pub title: String,
+    /// The title in zh-CN, where the shipped titles data translates this
+    /// rule's current title (`taishi_sigma::titles`).
+    pub title_zh: Option<String>,
     pub level: Level,
     pub status: Option<String>,
     pub tags: Vec<String>,
@@ -142,6 +145,7 @@ impl Detector {
             let id = rule_key(m.id.as_deref(), m.name.as_deref(), &m.path, &m.title);
             infos.push(RuleInfo {
                 enabled: !disabled.contains(&id),
+                title_zh: taishi_sigma::titles::zh(&id, &m.title).map(str::to_string),
                 id,
                 title: m.title.clone(),
                 level: m.level,
@@ -184,6 +188,7 @@ impl Detector {
                     let id = rule_key(r.id.as_deref(), r.name.as_deref(), &c.path, &r.title);
                     let enabled = !disabled.contains(&id);
                     infos.push(RuleInfo {
+                        title_zh: taishi_sigma::titles::zh(&id, &r.title).map(str::to_string),
                         id,
                         title: r.title.clone(),
                         level: r.level.unwrap_or(CORRELATION_DEFAULT_LEVEL),

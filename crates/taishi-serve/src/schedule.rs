@@ -71,7 +71,7 @@ pub async fn run_one(app: &Arc<App>, s: SavedSearch) {
         })
         .await;
     let result = match answer {
-        Err(e) => format!("failed: {} / 执行失败", e.1),
+        Err(e) => format!("failed: {} / 执行失败", e.message),
         Ok(answer) => {
             let (value, sample) = match answer.result {
                 SearchResult::Table { columns, rows } => (

@@ -16,7 +16,7 @@ use taishi_store::{Budget, StoreError};
 use tokio::sync::Semaphore;
 
 use crate::config::SearchSection;
-use crate::routes::ApiError;
+use crate::routes::{ApiError, ErrorCode};
 
 /// Why searches were refused or stopped, for `/metrics`.
 #[derive(Debug, Default)]
@@ -72,14 +72,14 @@ impl Searches {
         let permit = match tokio::time::timeout(wait, self.slots.clone().acquire_owned()).await {
             Ok(Ok(p)) => p,
             Ok(Err(_)) => {
-                return Err(ApiError(
+                return Err(ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "the service is stopping; search again once it is back".into(),
+                    "the service is stopping; search again once it is back",
                 ))
             }
             Err(_) => {
                 self.counters.queue_full.fetch_add(1, Ordering::Relaxed);
-                return Err(ApiError(
+                return Err(ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     format!(
                         "{} searches are already running and none finished within {} s; try again shortly (search.max_concurrent, search.queue_secs)",
@@ -112,7 +112,7 @@ impl Searches {
             out
         })
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         guard.disarm();
         out
     }
@@ -122,15 +122,18 @@ impl Searches {
         match e {
             StoreError::TooCostly { .. } => {
                 self.counters.too_costly.fetch_add(1, Ordering::Relaxed);
-                ApiError(StatusCode::BAD_REQUEST, e.to_string())
+                ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
+                    .code(ErrorCode::QueryTooCostly)
             }
             // The query, not the service, is at fault: asking again unchanged
             // would time out again.
-            StoreError::TimedOut { .. } | StoreError::BadQuery(_) => {
-                ApiError(StatusCode::BAD_REQUEST, e.to_string())
+            StoreError::TimedOut { .. } => ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
+                .code(ErrorCode::QueryTooCostly),
+            StoreError::BadQuery(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, e.to_string()).code(ErrorCode::InvalidQuery)
             }
-            StoreError::Cancelled => ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-            other => ApiError(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+            StoreError::Cancelled => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+            other => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
         }
     }
 

@@ -411,3 +411,319 @@ fn attack_techniques_are_described_from_local_data() {
     let e = t["error"].as_str().unwrap();
     assert!(e.contains("T9999") && e.contains("本地"), "{e}");
 }
+
+/// Every error answer carries a stable `code` beside the English `error`,
+/// and the values its message names in `params`: the console translates
+/// the code (issue 13, item 12: server errors were English in the Chinese
+/// console).
+#[test]
+fn error_answers_carry_a_stable_code() {
+    let (srv, admin) = start();
+    let addr = addr(&srv);
+    let code = |(s, b): (u16, J)| (s, b["code"].as_str().unwrap_or("").to_string(), b);
+
+    let (s, c, b) = code(Client::new(addr).get("/api/v1/alerts"));
+    assert_eq!((s, c.as_str()), (401, "unauthenticated"), "{b}");
+    assert!(b["error"].as_str().unwrap().contains("sign in"), "{b}");
+
+    let (s, c, b) = code(admin.post("/api/v1/search", &json!({"query": "a = (("})));
+    assert_eq!((s, c.as_str()), (400, "invalid_query"), "{b}");
+
+    let (s, c, b) = code(admin.post(
+        "/api/v1/search",
+        &json!({"query": "*", "from": "yesterday-ish"}),
+    ));
+    assert_eq!((s, c.as_str()), (400, "invalid_time"), "{b}");
+    assert_eq!(b["params"]["field"], "from", "{b}");
+
+    let (s, c, b) = code(admin.get("/api/v1/rules/no-such-rule"));
+    assert_eq!((s, c.as_str()), (404, "not_found"), "{b}");
+
+    let big = vec![b' '; 3 << 20];
+    let (s, c, b) = code(admin.post_raw("/api/v1/search", "application/json", &big));
+    assert_eq!((s, c.as_str()), (413, "too_large"), "{b}");
+    assert_eq!(b["params"]["limit_mib"], 2, "{b}");
+
+    let mut wrong = Client::new(addr);
+    wrong.auth = String::new();
+    let (s, c, b) = code(wrong.post(
+        "/api/v1/auth/login",
+        &json!({"username": "admin", "password": "not-the-password"}),
+    ));
+    assert_eq!((s, c.as_str()), (401, "wrong_credentials"), "{b}");
+
+    // The document declares the code as a named enum of every value (each
+    // value a `const` with its description).
+    let doc = taishi_serve::openapi_document();
+    let schema = &doc["components"]["schemas"]["ErrorCode"];
+    let declared: HashSet<&str> = schema["enum"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(
+            schema["oneOf"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| &v["const"]),
+        )
+        .filter_map(J::as_str)
+        .collect();
+    assert!(!declared.is_empty(), "no ErrorCode enum: {schema}");
+    for c in taishi_serve::routes::ErrorCode::ALL {
+        let name = serde_json::to_value(c).unwrap();
+        assert!(declared.contains(name.as_str().unwrap()), "{name}");
+    }
+}
+
+/// Each error code has its message in both of the console's languages, in
+/// the `apiError` block of web/src/locales/*.ts.
+#[test]
+fn every_error_code_has_console_messages_in_both_languages() {
+    let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web/src/locales");
+    for file in ["zh-CN.ts", "en.ts"] {
+        let text = std::fs::read_to_string(web.join(file)).unwrap();
+        let start = text
+            .find("apiError: {")
+            .unwrap_or_else(|| panic!("{file} has no apiError block"));
+        let block = &text[start..];
+        let block = &block[..block.find("\n  },").unwrap_or(block.len())];
+        for c in taishi_serve::routes::ErrorCode::ALL {
+            let name = serde_json::to_value(c).unwrap();
+            let key = format!("{}:", name.as_str().unwrap());
+            assert!(block.contains(&key), "{file}: no message for `{key}`");
+        }
+    }
+}
+
+/// A SigmaHQ rule the shipped titles data translates answers with its
+/// zh-CN title beside the English one, in the rule list and on its alerts;
+/// a rule retitled since the translation was made has none (stale).
+#[test]
+fn translated_rules_and_their_alerts_carry_the_zh_cn_title() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_dir(dir.path());
+    let rule = |id: &str, title: &str| {
+        format!(
+            "title: {title}\nid: {id}\nlevel: medium\nlogsource:\n  category: process_creation\n  product: windows\n\
+             detection:\n  selection:\n    CommandLine|contains: 'taishi-e2e-marker'\n  condition: selection\n"
+        )
+    };
+    // As translated, and retitled after the translation.
+    std::fs::write(
+        rules.join("curl.yml"),
+        rule("bbeaed61-1990-4773-bf57-b81dbad7db2d", "Curl.EXE Execution"),
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("retitled.yml"),
+        rule(
+            "9fc51a3c-81b3-4fa7-b35f-7c02cf10fd2d",
+            "Usage Of Web Request Commands Retitled",
+        ),
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt
+        .block_on(taishi_serve::start(config(dir.path())))
+        .unwrap();
+    let srv = Server {
+        rt,
+        server: Some(server),
+        _dir: dir,
+    };
+    let c = Client::login(
+        addr(&srv),
+        common::admin_password(srv.server.as_ref().unwrap()),
+    );
+
+    let (s, r) = c.get("/api/v1/rules/bbeaed61-1990-4773-bf57-b81dbad7db2d");
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["title"], "Curl.EXE Execution");
+    assert_eq!(r["title_zh"], "执行 Curl.EXE", "{r}");
+    let (_, r) = c.get("/api/v1/rules/9fc51a3c-81b3-4fa7-b35f-7c02cf10fd2d");
+    assert!(
+        r["title_zh"].is_null(),
+        "a stale translation is not used: {r}"
+    );
+
+    let (s, b) = c.post_raw(
+        "/api/v1/ingest",
+        "application/x-ndjson",
+        &ndjson(&[sysmon_event(1, true)]),
+    );
+    assert_eq!(s, 200, "{b}");
+    let mut alert = J::Null;
+    assert!(wait_until(30, || {
+        let (_, a) = c.get("/api/v1/alerts?rule_id=bbeaed61-1990-4773-bf57-b81dbad7db2d");
+        alert = a["items"]
+            .as_array()
+            .and_then(|v| {
+                v.iter()
+                    .find(|x| x["rule_id"] == "bbeaed61-1990-4773-bf57-b81dbad7db2d")
+            })
+            .cloned()
+            .unwrap_or(J::Null);
+        !alert.is_null()
+    }));
+    assert_eq!(alert["rule_title_zh"], "执行 Curl.EXE", "{alert}");
+    let (_, detail) = c.get(&format!("/api/v1/alerts/{}", alert["id"].as_str().unwrap()));
+    assert_eq!(detail["rule"]["title_zh"], "执行 Curl.EXE", "{detail}");
+}
+
+/// What `v` breaks of `schema` (the subset schemars and the OpenAPI
+/// document use: `$ref`, `type` (one or a list), `nullable`, `enum`,
+/// `const`, `properties`, `required`, `additionalProperties`, `items`,
+/// `anyOf`/`oneOf`/`allOf`), each as `path: what`.
+fn violations(doc: &J, schema: &J, v: &J, at: &str, out: &mut Vec<String>) {
+    if out.len() > 50 {
+        return;
+    }
+    let schema = match schema.get("$ref").and_then(J::as_str) {
+        Some(r) => match doc.pointer(r.trim_start_matches('#')) {
+            Some(s) => s,
+            None => return out.push(format!("{at}: dangling {r}")),
+        },
+        None => schema,
+    };
+    if schema.get("nullable") == Some(&J::Bool(true)) && v.is_null() {
+        return;
+    }
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            J::String(s) => vec![s.as_str()],
+            J::Array(a) => a.iter().filter_map(J::as_str).collect(),
+            _ => vec![],
+        };
+        let fits = |t: &str| match t {
+            "null" => v.is_null(),
+            "boolean" => v.is_boolean(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "number" => v.is_number(),
+            "string" => v.is_string(),
+            "array" => v.is_array(),
+            "object" => v.is_object(),
+            _ => true,
+        };
+        if !types.is_empty() && !types.iter().any(|t| fits(t)) {
+            return out.push(format!("{at}: {v} is not {types:?}"));
+        }
+    }
+    if let Some(e) = schema.get("enum").and_then(J::as_array) {
+        if !e.contains(v) {
+            out.push(format!("{at}: {v} is not one of {e:?}"));
+        }
+    }
+    if let Some(c) = schema.get("const") {
+        if c != v {
+            out.push(format!("{at}: {v} is not {c}"));
+        }
+    }
+    for k in ["anyOf", "oneOf"] {
+        if let Some(alts) = schema.get(k).and_then(J::as_array) {
+            let ok = alts.iter().any(|s| {
+                let mut e = Vec::new();
+                violations(doc, s, v, at, &mut e);
+                e.is_empty()
+            });
+            if !ok {
+                out.push(format!("{at}: {v} fits none of its {k}"));
+            }
+        }
+    }
+    for s in schema
+        .get("allOf")
+        .and_then(J::as_array)
+        .into_iter()
+        .flatten()
+    {
+        violations(doc, s, v, at, out);
+    }
+    if let Some(obj) = v.as_object() {
+        let props = schema.get("properties").and_then(J::as_object);
+        for r in schema
+            .get("required")
+            .and_then(J::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let r = r.as_str().unwrap_or_default();
+            if !obj.contains_key(r) {
+                out.push(format!("{at}: `{r}` is required but missing"));
+            }
+        }
+        for (k, x) in obj {
+            match props.and_then(|p| p.get(k)) {
+                Some(s) => violations(doc, s, x, &format!("{at}.{k}"), out),
+                None => match schema.get("additionalProperties") {
+                    Some(J::Bool(false)) => out.push(format!("{at}: `{k}` is not declared")),
+                    Some(s @ J::Object(_)) => violations(doc, s, x, &format!("{at}.{k}"), out),
+                    _ => {}
+                },
+            }
+        }
+    }
+    if let (Some(items), Some(a)) = (schema.get("items"), v.as_array()) {
+        for (i, x) in a.iter().enumerate().take(200) {
+            violations(doc, items, x, &format!("{at}[{i}]"), out);
+        }
+    }
+}
+
+/// Every GET route of the table answers, on a server holding events and
+/// alerts, JSON its declared response schema accepts in full (types,
+/// required and undeclared fields, enums, nested): API.md and the OpenAPI
+/// document say what the server really answers (issue 13, item 16).
+#[test]
+fn every_get_answer_validates_against_its_declared_schema() {
+    let (_srv, admin) = start();
+    let evs: Vec<J> = (0..20).map(|i| sysmon_event(i, i % 4 == 0)).collect();
+    let (s, b) = admin.post_raw("/api/v1/ingest", "application/x-ndjson", &ndjson(&evs));
+    assert_eq!(s, 200, "{b}");
+    assert!(wait_until(30, || admin.get("/api/v1/alerts").1["total"]
+        .as_u64()
+        .unwrap_or(0)
+        > 0));
+    let alert = admin.get("/api/v1/alerts").1["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let doc = taishi_serve::openapi_document();
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for r in table() {
+        if r.method != "GET" || r.path == "/stream" {
+            continue;
+        }
+        let Some(schema) = doc["paths"][r.path]["get"]["responses"]["200"]["content"]
+            ["application/json"]
+            .get("schema")
+        else {
+            continue;
+        };
+        // Ids that exist: an alert, a rule; other parameters as given.
+        let path = r
+            .full_path()
+            .replace("/alerts/{id}", &format!("/alerts/{alert}"))
+            .replace("/rules/{id}", "/rules/0b5c2d9e-7d4f-4c4b-9a57-000000000001")
+            .replace("{id}", "T1059.001")
+            .replace("{technique}", "T1059.001");
+        if path.contains('{') {
+            continue;
+        }
+        let (status, v) = admin.get(&path);
+        if status != 200 {
+            continue;
+        }
+        let mut e = Vec::new();
+        violations(&doc, schema, &v, &path, &mut e);
+        problems.extend(e);
+        checked += 1;
+    }
+    assert!(checked >= 15, "{checked}");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -37,6 +37,7 @@ pub mod pipeline;
 pub mod regression;
 pub mod rule;
 pub mod string;
+pub mod titles;
 
 pub use engine::{CompileError, Detection, Engine, EngineOptions, RuleStats, Scratch};
 pub use error::{RuleError, RuleErrorKind};

@@ -212,6 +212,10 @@ struct Body {
     event: J,
     #[serde(default, skip_serializing_if = "J::is_null")]
     context: J,
+    /// The title in zh-CN; alerts stored before it existed have none (the
+    /// API fills it from the shipped titles then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rule_title_zh: Option<String>,
 }
 
 /// Which of an alert's two times a range and a sort read: when Taishi
@@ -428,6 +432,7 @@ fn row_alert(r: &Row) -> std::result::Result<Alert, DbError> {
             kind: named(r, "kind", kind_of)?,
             rule_id: r.get("rule_id")?,
             rule_title: r.get("rule_title")?,
+            rule_title_zh: body.rule_title_zh,
             level: Level::from_rank(r.get("level")?),
             tags: body.tags,
             timestamp: body.timestamp,
@@ -1013,6 +1018,7 @@ impl State {
                     events: a.events.clone(),
                     event: a.event.clone(),
                     context: a.context.clone(),
+                    rule_title_zh: a.rule_title_zh.clone(),
                 })
                 .map_err(|e| StateError::Invalid(e.to_string()))?;
                 if a.kind == AlertKind::Intel {

@@ -1,7 +1,7 @@
 import { useEffect, useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Inbox, AlertTriangle, Loader2 } from "lucide-react";
-import type { Alert, Level } from "../api";
+import { ApiError, errorMessage, type Alert, type Level } from "../api";
 
 export function LevelBadge({ level }: { level: Level | string }) {
   const { t } = useTranslation();
@@ -31,14 +31,40 @@ export function Empty({ text, children }: { text?: string; children?: ReactNode 
 
 export function ErrorBox({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
   const { t } = useTranslation();
-  const msg = error instanceof Error ? error.message : String(error);
+  // Translated when drawn, so a language switch re-says a kept error.
+  const msg = error instanceof ApiError ? errorMessage(error.status, error.code, error.params) : error instanceof Error ? error.message : String(error);
+  // The server's own words (English, with detail) stay beneath the
+  // translated message, for a bug report or an administrator.
+  const detail = error instanceof ApiError && error.detail !== msg ? error.detail : null;
   return (
-    <div className="error-box" role="alert">
+    <div className="error-box" role="alert" data-code={error instanceof ApiError ? error.code : undefined}>
       <AlertTriangle size={18} aria-hidden />
-      <span>{t("common.error")}: {msg}</span>
+      <span className="error-text">
+        <span>{t("common.error")}: {msg}</span>
+        {detail && <small className="error-detail" title={t("apiError.detail")}>{detail}</small>}
+      </span>
       {onRetry && <button className="btn btn-sm" onClick={onRetry}>{t("common.retry")}</button>}
     </div>
   );
+}
+
+/** A rule's title in the console's language: in zh-CN the Chinese title
+ * where the server has one, with the English (the rule author's) beside it,
+ * small and muted, so an analyst can still search for it; English shows
+ * only the English. */
+export function RuleTitle({ title, zh }: { title: string; zh?: string | null }) {
+  const { i18n } = useTranslation();
+  if (i18n.language !== "zh-CN" || !zh) return <>{title}</>;
+  return (
+    <span className="rule-title">
+      <span className="rule-title-zh">{zh}</span> <small className="rule-title-en muted" lang="en">{title}</small>
+    </span>
+  );
+}
+
+/** The plain-text form of [`RuleTitle`], for labels and charts. */
+export function ruleTitleText(lang: string, title: string, zh?: string | null): string {
+  return lang === "zh-CN" && zh ? zh : title;
 }
 
 export function Loading({ inline }: { inline?: boolean }) {

@@ -194,5 +194,16 @@ const en: Messages = {
   },
   empty: { title: "Nothing here yet" },
   notFound: "Page not found",
+  apiError: {
+    invalid_request: "The request is not valid; check what you entered", invalid_query: "The query has an error{{at}}", invalid_time: "The time parameter {{field}} is not understood, or from is after to",
+    page_too_deep: "Paging too deep (offset + limit may not pass {{limit}}); narrow the filter or time range", query_too_costly: "The query is too costly or timed out; narrow the time range or add filters",
+    password_policy: "The new password does not meet the password policy", password_change_required: "Change your password first (a one-time or expired password allows nothing else)",
+    unauthenticated: "Not signed in, or the session expired; sign in again", wrong_credentials: "Wrong username or password", login_locked: "Too many failed sign-ins; try again in {{retry_after_secs}} s",
+    forbidden: "Your roles do not allow this{{needs}}; ask a system administrator", org_not_visible: "Organisation {{org}} is not in your view", csrf_missing: "The session check failed; reload the page and try again",
+    not_found: "Not found: it does not exist or is not in your view", conflict: "Conflicts with what exists (the name is taken or something depends on it)", too_large: "The request is over the limit{{limit}}",
+    rate_limited: "Too many requests at once; try again shortly", unavailable: "The service is not available right now (stopping, or the part is not enabled); try again shortly",
+    upstream_failed: "A server this one pulls from (e.g. an intel feed) failed", store_unavailable: "The state database could not be read or written; ask a system administrator", internal: "Internal server error",
+    unknown: "The request failed ({{status}})", detail: "Server detail", column: " (column {{column}})", needs: " (needs {{permission}})", limitMib: " of {{limit_mib}} MiB",
+  },
 };
 export default en;

@@ -191,6 +191,17 @@ const zh = {
   },
   empty: { title: "这里还没有内容" },
   notFound: "页面不存在",
+  apiError: {
+    invalid_request: "请求无效，请检查填写的内容", invalid_query: "查询语句有误{{at}}", invalid_time: "时间参数 {{field}} 无法识别或起止顺序颠倒",
+    page_too_deep: "翻页过深（偏移量 + 条数不能超过 {{limit}}），请缩小筛选条件或时间范围", query_too_costly: "查询开销过大或超时，请缩小时间范围或增加筛选条件",
+    password_policy: "新密码不符合密码策略", password_change_required: "请先修改密码（一次性或已过期的密码不能用于其他操作）",
+    unauthenticated: "未登录或登录已过期，请重新登录", wrong_credentials: "用户名或密码错误", login_locked: "登录失败次数过多，请 {{retry_after_secs}} 秒后再试",
+    forbidden: "您的角色无权执行此操作{{needs}}，请联系系统管理员", org_not_visible: "组织 {{org}} 不在您的可见范围内", csrf_missing: "会话校验失败，请刷新页面后重试",
+    not_found: "未找到：对象不存在或不在您的可见范围内", conflict: "与已有内容冲突（名称已被使用或存在依赖）", too_large: "请求内容超过上限{{limit}}",
+    rate_limited: "请求过于频繁或并发过多，请稍后再试", unavailable: "服务暂不可用（正在停止或部分功能未启用），请稍后再试",
+    upstream_failed: "上游服务（如情报源）请求失败", store_unavailable: "状态数据库读写失败，请联系系统管理员", internal: "服务器内部错误",
+    unknown: "请求失败（{{status}}）", detail: "服务器详情", column: "（第 {{column}} 列）", needs: "（需要权限 {{permission}}）", limitMib: " {{limit_mib}} MiB",
+  },
 };
 export default zh;
 export type Messages = typeof zh;

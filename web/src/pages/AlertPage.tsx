@@ -5,7 +5,7 @@ import { useTranslation } from "react-i18next";
 import { ArrowLeft, Check, RotateCcw, Search as SearchIcon, ShieldAlert, UserPlus } from "lucide-react";
 import { api, asObject, attackPath, attackTags, quoteValue, type Query, type Req, type Res } from "../api";
 import { useAuth } from "../auth";
-import { Empty, ErrorBox, LevelBadge, Loading, Panel, StatusBadge, fmtValue } from "../components/common";
+import { Empty, ErrorBox, RuleTitle, LevelBadge, Loading, Panel, StatusBadge, fmtValue } from "../components/common";
 import { useFormat } from "../i18n";
 import { EventRow } from "./Search";
 import { AssignPicker, CloseFalsePositive, IntelPanel, PivotsPanel, ProcessTreePanel, searchAround } from "../components/AlertPivots";
@@ -97,7 +97,7 @@ export default function AlertPage() {
       <Link to="/alerts" className="back"><ArrowLeft size={14} aria-hidden /> {t("alerts.back")}</Link>
       <div className="alert-head">
         <LevelBadge level={a.level} />
-        <h1 className="alert-h1">{a.rule_title}</h1>
+        <h1 className="alert-h1"><RuleTitle title={a.rule_title} zh={a.rule_title_zh} /></h1>
         <StatusBadge status={a.status} resolution={a.resolution} />
         <div className="grow" />
         {writable && (
@@ -180,7 +180,7 @@ export default function AlertPage() {
           <Panel title={t("alerts.ruleInfo")}>
             {a.rule ? (
               <div className="rule-info">
-                <div className="row"><LevelBadge level={a.rule.level} /> <Link to={`/rules/${encodeURIComponent(a.rule_id)}`}>{a.rule.title}</Link></div>
+                <div className="row"><LevelBadge level={a.rule.level} /> <Link to={`/rules/${encodeURIComponent(a.rule_id)}`}><RuleTitle title={a.rule.title} zh={a.rule.title_zh} /></Link></div>
                 {a.rule.description && <p className="muted">{a.rule.description}</p>}
                 <div className="muted small mono">{a.rule_id}</div>
               </div>

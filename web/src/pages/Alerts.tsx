@@ -5,7 +5,7 @@ import { useTranslation } from "react-i18next";
 import { CheckCheck, X } from "lucide-react";
 import { ALERT_STATUSES, api, LEVELS, type Query, type Req, type Res } from "../api";
 import { useAuth } from "../auth";
-import { Empty, ErrorBox, LevelBadge, Loading, Pager, StatusBadge, useDebounced } from "../components/common";
+import { Empty, ErrorBox, RuleTitle, LevelBadge, Loading, Pager, StatusBadge, useDebounced } from "../components/common";
 import { TimeBasis, useAlertTime } from "../components/TimeBasis";
 import { TimePicker } from "../components/TimePicker";
 import { useFormat } from "../i18n";
@@ -234,7 +234,7 @@ export default function Alerts() {
                     <input type="checkbox" aria-label={a.rule_title} checked={selected.has(a.id)} onChange={(e) => setSelected((s) => { const n = new Set(s); if (e.target.checked) n.add(a.id); else n.delete(a.id); return n; })} />
                   </td>
                   <td><LevelBadge level={a.level} /></td>
-                  <td><Link to={`/alerts/${encodeURIComponent(a.id)}`} onClick={(e) => e.stopPropagation()} className="alert-title">{a.rule_title}</Link>
+                  <td><Link to={`/alerts/${encodeURIComponent(a.id)}`} onClick={(e) => e.stopPropagation()} className="alert-title"><RuleTitle title={a.rule_title} zh={a.rule_title_zh} /></Link>
                     {a.retrospective && <span className="tag small">{t("alerts.retrospective")}</span>}</td>
                   <td className="mono small nowrap">{a.host ?? "—"}</td>
                   <td className="mono small">{a.source_ip ?? "—"}</td>

@@ -30,7 +30,7 @@ function readFeed(x: FeedStatus) {
 }
 type Feed = ReturnType<typeof readFeed>;
 import { useAuth } from "../auth";
-import { Empty, ErrorBox, LevelBadge, Loading, Pager, Panel, StatusBadge, Toast, useDebounced } from "../components/common";
+import { Empty, ErrorBox, RuleTitle, LevelBadge, Loading, Pager, Panel, StatusBadge, Toast, useDebounced } from "../components/common";
 import { useFormat, type Fmt } from "../i18n";
 
 const LIMIT = 50;
@@ -290,7 +290,7 @@ function IndicatorDetail({ ind, onClose }: { ind: Indicator; onClose: () => void
                 <li key={a.id}>
                   <LevelBadge level={a.level} />
                   <div className="hit-main">
-                    <Link to={`/alerts/${encodeURIComponent(a.id)}`} className="alert-title">{a.rule_title}</Link>
+                    <Link to={`/alerts/${encodeURIComponent(a.id)}`} className="alert-title"><RuleTitle title={a.rule_title} zh={a.rule_title_zh} /></Link>
                     {a.retrospective && <span className="tag small">{t("alerts.retrospective")}</span>}
                     <div className="muted small">
                       {f.date(a["@timestamp"])} · {a.host ?? "—"} · <span className="mono">{a.source_ip ?? "—"}</span>

@@ -5,7 +5,7 @@ import { useTranslation } from "react-i18next";
 import { Minimize2 } from "lucide-react";
 import { api, attackPath, LEVELS, type Level, type Overview as O, type Query, type Res } from "../api";
 import { Chart, baseAxis, palette, type Option } from "../components/Chart";
-import { Empty, ErrorBox, LevelBadge, Loading, Panel } from "../components/common";
+import { Empty, ErrorBox, RuleTitle, ruleTitleText, LevelBadge, Loading, Panel } from "../components/common";
 import { TimePicker } from "../components/TimePicker";
 import { LangSwitch, OrgSwitcher, ThreatPill } from "../components/Layout";
 import { TimeBasis, useAlertTime } from "../components/TimeBasis";
@@ -50,6 +50,15 @@ export default function Overview() {
     placeholderData: (prev) => prev,
   });
   const [clock, setClock] = useState(() => new Date());
+  // The big screen fits the wall display's height with no scroll: its three
+  // rows of panels share what the header and the KPIs leave.
+  const [viewH, setViewH] = useState(() => window.innerHeight);
+  useEffect(() => {
+    if (!big) return;
+    const on = () => setViewH(window.innerHeight);
+    window.addEventListener("resize", on);
+    return () => window.removeEventListener("resize", on);
+  }, [big]);
   useEffect(() => {
     if (!big) return;
     const h = setInterval(() => setClock(new Date()), 1000);
@@ -72,9 +81,28 @@ export default function Overview() {
   if (q.isLoading) return <Loading />;
   if (q.error && !d) return <ErrorBox error={q.error} onRetry={() => q.refetch()} />;
   if (!d || !charts) return null;
-  const h = big ? 300 : 240;
+  const h = big ? Math.max(MIN_CHART_PX, Math.floor((viewH - BIG_CHROME_PX) / 3) - PANEL_CHROME_PX) : 240;
   // Log formats write "-" for an absent client address.
   const sources = d.top_sources.filter((s) => s.ip && s.ip !== "-");
+
+  const sourceTable = (rows: number) =>
+    sources.length ? (
+      <table className="table compact">
+        <thead>
+          <tr><th>{t("overview.ip")}</th><th>{t("overview.location")}</th><th className="num">{t("overview.count")}</th></tr>
+        </thead>
+        <tbody>
+          {sources.slice(0, rows).map((s) => (
+            <tr key={s.ip}>
+              <td><Link to={`/alerts?source_ip=${encodeURIComponent(s.ip)}`} className="mono">{s.ip}</Link></td>
+              {/* Place names in the console's language: the enrich stage stores both. */}
+              <td className="muted">{(f.lang === "zh-CN" ? [s.city_name_zh ?? s.city_name, s.country_name_zh ?? s.country_name].filter(Boolean).join("，") : [s.city_name, s.country_name].filter(Boolean).join(", ")) || "—"}</td>
+              <td className="num">{f.num(s.count)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    ) : <Empty text={t("common.noData")} />;
 
   const kpis = (
     <div className="kpis">
@@ -141,6 +169,47 @@ export default function Overview() {
         </div>
       )}
       {kpis}
+      {big ? (
+        <>
+          <div className="grid g-3">
+            <Panel title={t("overview.eventsOverTime")}>
+              {d.events_total ? <Chart option={charts.events} height={h} label={t("overview.eventsOverTime")} /> : <Empty text={t("overview.noEvents")} />}
+            </Panel>
+            <Panel title={t("overview.alertsOverTime")}>
+              {d.alerts_total ? <Chart option={charts.alerts} height={h} label={t("overview.alertsOverTime")} /> : <Empty text={t("overview.noAlerts")} />}
+            </Panel>
+            <Panel title={t("overview.alertsByLevel")}>
+              {d.alerts_total ? <Chart option={charts.levels} height={h} label={t("overview.alertsByLevel")} onClick={(p) => p.data && nav(`/alerts?level=${(p.data as { key: string }).key}`)} /> : <Empty text={t("overview.noAlerts")} />}
+            </Panel>
+          </div>
+          <div className="grid g-3">
+            <Panel title={t("overview.map")} className="span-2">
+              <Suspense fallback={<Loading />}>
+                <GeoMap sources={sources} height={h} />
+              </Suspense>
+            </Panel>
+            <Panel title={t("overview.topSources")}>
+              <div style={{ height: h, overflow: "hidden" }}>{sourceTable(Math.max(3, Math.floor((h - 30) / 29)))}</div>
+            </Panel>
+          </div>
+          <div className="grid g-3">
+            <Panel title={t("overview.alertsByRule")}>
+              {d.alerts_by_rule.length ? (
+                <Chart option={charts.rules} height={h} label={t("overview.alertsByRule")} onClick={(p) => p.data && nav(`/alerts?rule_id=${encodeURIComponent((p.data as { id: string }).id)}`)} />
+              ) : <Empty text={t("overview.noAlerts")} />}
+            </Panel>
+            <Panel title={t("overview.topAssets")}>
+              {d.top_assets.length ? (
+                <Chart option={charts.assets} height={h} label={t("overview.topAssets")} onClick={(p) => p.name && nav(`/alerts?host=${encodeURIComponent(p.name)}`)} />
+              ) : <Empty text={t("common.noData")} />}
+            </Panel>
+            <Panel title={t("overview.liveAlerts")}>
+              <div style={{ height: h, overflow: "hidden" }}><LiveFeed /></div>
+            </Panel>
+          </div>
+        </>
+      ) : (
+      <>
       <div className="grid g-2">
         <Panel title={t("overview.eventsOverTime")}>
           {d.events_total ? <Chart option={charts.events} height={h} label={t("overview.eventsOverTime")} /> : <Empty text={t("overview.noEvents")} />}
@@ -156,22 +225,7 @@ export default function Overview() {
           </Suspense>
         </Panel>
         <Panel title={t("overview.topSources")}>
-          {sources.length ? (
-            <table className="table compact">
-              <thead>
-                <tr><th>{t("overview.ip")}</th><th>{t("overview.location")}</th><th className="num">{t("overview.count")}</th></tr>
-              </thead>
-              <tbody>
-                {sources.slice(0, big ? 12 : 10).map((s) => (
-                  <tr key={s.ip}>
-                    <td><Link to={`/alerts?source_ip=${encodeURIComponent(s.ip)}`} className="mono">{s.ip}</Link></td>
-                    <td className="muted">{[s.city_name, f.lang === "zh-CN" ? s.country_name_zh ?? s.country_name : s.country_name].filter(Boolean).join(", ") || "—"}</td>
-                    <td className="num">{f.num(s.count)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          ) : <Empty text={t("common.noData")} />}
+          {sourceTable(10)}
         </Panel>
       </div>
       <div className="grid g-3">
@@ -200,9 +254,18 @@ export default function Overview() {
       <Panel title={t("overview.listeners")}>
         <Listeners d={d} />
       </Panel>
+      </>
+      )}
     </div>
   );
 }
+
+/** What the big screen's header, KPI row and gaps take of its height, and
+ * what one panel's title and padding take: measured at 1920×1080 (the
+ * browser test checks the page does not scroll there). */
+const BIG_CHROME_PX = 380;
+const PANEL_CHROME_PX = 62;
+const MIN_CHART_PX = 100;
 
 function Kpi({ label, value, accent, testid, onClick }: { label: string; value: string; accent?: boolean; testid?: string; onClick?: () => void }) {
   const inner = (
@@ -235,7 +298,7 @@ function LiveFeed() {
       {items.map((a) => (
         <li key={a.id}>
           <LevelBadge level={a.level} />
-          <Link to={`/alerts/${encodeURIComponent(a.id)}`} className="feed-title">{a.rule_title}</Link>
+          <Link to={`/alerts/${encodeURIComponent(a.id)}`} className="feed-title"><RuleTitle title={a.rule_title} zh={a.rule_title_zh} /></Link>
           <span className="muted small">{a.host ?? a.source_ip ?? ""} · {f.ago(a.created || a["@timestamp"])}</span>
         </li>
       ))}
@@ -335,7 +398,7 @@ function buildCharts(d: O, f: Fmt, t: T) {
     grid: { left: 8, right: 40, top: 8, bottom: 8, containLabel: true },
     xAxis: { type: "value", ...baseAxis(), axisLabel: { show: false }, splitLine: { show: false } },
     yAxis: {
-      type: "category", data: topRules.map((r) => r.title), ...baseAxis(),
+      type: "category", data: topRules.map((r) => ruleTitleText(f.lang, r.title, r.title_zh)), ...baseAxis(),
       axisLabel: { color: palette.text, fontSize: 11, width: 190, overflow: "truncate" },
     },
     series: [{

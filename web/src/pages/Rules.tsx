@@ -5,7 +5,7 @@ import { useTranslation } from "react-i18next";
 import { FilePlus2, FolderUp, RefreshCw, Upload } from "lucide-react";
 import { api, attackTags, LEVELS, type Query, type Req, type Res, type RuleInfo } from "../api";
 import { useAuth } from "../auth";
-import { Empty, ErrorBox, LevelBadge, Loading, Pager, Toast, useDebounced } from "../components/common";
+import { Empty, ErrorBox, RuleTitle, LevelBadge, Loading, Pager, Toast, useDebounced } from "../components/common";
 import { useFormat } from "../i18n";
 
 const LIMIT = 50;
@@ -118,7 +118,7 @@ export default function Rules() {
                 return (
                   <tr key={r.id} data-testid="rule-row" data-rule-id={r.id} className={r.enabled ? "" : "dim"}>
                     <td>
-                      <Link to={`/rules/${encodeURIComponent(r.id)}`}>{r.title}</Link>
+                      <Link to={`/rules/${encodeURIComponent(r.id)}`}><RuleTitle title={r.title} zh={r.title_zh} /></Link>
                       <div className="muted small">
                         {t(`rules.origin.${r.origin}`, { defaultValue: r.origin })} · {t(`rules.kindName.${r.kind}`, { defaultValue: r.kind })}
                       </div>

@@ -305,6 +305,8 @@ pub fn pivots(a: &Alert) -> Vec<Pivot> {
 pub struct AlertRule {
     pub id: String,
     pub title: String,
+    /// The title in zh-CN, where Taishi has one.
+    pub title_zh: Option<String>,
     pub description: Option<String>,
     pub level: taishi_alert::Level,
     pub tags: Vec<String>,
@@ -330,6 +332,7 @@ async fn get_alert(
                 yaml: std::fs::read_to_string(&r.path).ok(),
                 id: r.id,
                 title: r.title,
+                title_zh: r.title_zh,
                 description: r.description,
                 level: r.level,
                 tags: r.tags,

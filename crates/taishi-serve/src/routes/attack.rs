@@ -34,7 +34,7 @@ async fn technique(Path(id): Path<String>) -> R<Json<TechniqueInfo>> {
         // The caller's text is echoed cut to the length of an id: an error
         // message is no place for a long string.
         let id: String = id.chars().take(16).collect();
-        ApiError(
+        ApiError::new(
             StatusCode::NOT_FOUND,
             format!(
                 "no ATT&CK technique `{id}` in the local data (ATT&CK {v}) / 本地 ATT&CK 数据（{v}）中没有技术 `{id}`"

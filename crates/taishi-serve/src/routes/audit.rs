@@ -17,7 +17,7 @@ use serde_json::Value as J;
 use taishi_audit::{Lang, Outcome, ReadItem, Record};
 
 use super::{audit_entry, bad, blocking, internal, page, parse_range, Access, AuditEntry, Route};
-use super::{ApiError, R, S};
+use super::{R, S};
 use crate::auth::{Caller, Permission as P};
 use crate::App;
 
@@ -555,8 +555,8 @@ async fn export(
             Ok(_) => {}
             // Cut the download short, so the client does not take a
             // partial file for a whole one.
-            Err(ApiError(_, e)) => {
-                let _ = tx.blocking_send(Err(std::io::Error::other(e)));
+            Err(e) => {
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.message)));
             }
         }
     });

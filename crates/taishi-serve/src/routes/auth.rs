@@ -114,7 +114,10 @@ async fn login(
         )
         .await;
         let msg = format!("{locked} / {}", locked.message(Lang::Zh));
-        let mut r = ApiError(StatusCode::TOO_MANY_REQUESTS, msg).into_response();
+        let mut r = ApiError::new(StatusCode::TOO_MANY_REQUESTS, msg)
+            .code(super::ErrorCode::LoginLocked)
+            .param("retry_after_secs", locked.retry_after_secs)
+            .into_response();
         r.headers_mut().insert(
             header::RETRY_AFTER,
             HeaderValue::from(locked.retry_after_secs),
@@ -132,10 +135,11 @@ async fn login(
         app.throttle.failed(&l.username, addr, Instant::now());
         tracing::info!(user = %l.username, %peer, "sign-in failed");
         record("auth.login_failed", AuditOutcome::Failed, None).await;
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "wrong username or password / 用户名或密码错误".into(),
-        ));
+            "wrong username or password / 用户名或密码错误",
+        )
+        .code(super::ErrorCode::WrongCredentials));
     }
     app.throttle.succeeded(&l.username);
     // Signed in: the record names the account's roles and organisation.
@@ -229,16 +233,17 @@ async fn change_password(
     let (hash, _) = blocking(move || Ok(state.password_hash(&name)?))
         .await?
         .ok_or_else(|| {
-            ApiError(
+            ApiError::new(
                 StatusCode::FORBIDDEN,
-                "a token cannot change a password; sign in".into(),
+                "a token cannot change a password; sign in",
             )
         })?;
     if !app.hasher.verify(p.old, Some(hash)).await? {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
-            "the old password is wrong / 原密码错误".into(),
-        ));
+            "the old password is wrong / 原密码错误",
+        )
+        .code(super::ErrorCode::WrongCredentials));
     }
     // Not one of the last few: each earlier hash is verified on the pool.
     let keep = app.config.auth.password.history;

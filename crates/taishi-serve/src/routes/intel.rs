@@ -110,7 +110,7 @@ fn source_owned(app: &crate::App, c: &Caller, source: &str) -> R<()> {
     if c.scope.contains(&owner) {
         Ok(())
     } else {
-        Err(ApiError(
+        Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no intel source `{source}` of yours"),
         ))
@@ -250,7 +250,7 @@ fn feed_error(e: crate::intel::IntelError) -> ApiError {
         _ if e.over_limit() => StatusCode::PAYLOAD_TOO_LARGE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    ApiError(code, e.to_string())
+    ApiError::new(code, e.to_string())
 }
 
 async fn intel_delete_feed(
@@ -379,7 +379,7 @@ fn own_source(app: &crate::App, c: &Caller, name: &str) -> R<()> {
     match owner {
         // Ours (or below): it keeps its owner.
         Some(owner) if c.scope.contains(&owner) => Ok(()),
-        Some(_) => Err(ApiError(
+        Some(_) => Err(ApiError::new(
             StatusCode::CONFLICT,
             format!("intel source `{name}` belongs to another organisation; choose another name"),
         )),
@@ -412,7 +412,7 @@ async fn intel_import(
                 } else {
                     StatusCode::BAD_REQUEST
                 };
-                ApiError(code, e.to_string())
+                ApiError::new(code, e.to_string())
             })?;
         imported(&app, report)
     })

@@ -51,54 +51,192 @@ pub(crate) type S = Arc<App>;
 
 // ---- errors ---------------------------------------------------------------
 
-/// An API error: status and a message that says what to do.
-pub struct ApiError(pub StatusCode, pub String);
+/// What went wrong, as a stable machine word the console translates (and
+/// scripts can branch on); `error` keeps the English detail. Codes are only
+/// ever added, never renamed: the console's locale files hold one message
+/// for each (a test checks every code has both languages).
+#[derive(Serialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is malformed or a value is out of range.
+    InvalidRequest,
+    /// A search query does not parse.
+    InvalidQuery,
+    /// A time parameter (`from`, `to`) does not parse or is out of order.
+    InvalidTime,
+    /// `offset + limit` is past `api.max_result_window`.
+    PageTooDeep,
+    /// A search would read more than the store allows, or ran out of time.
+    QueryTooCostly,
+    /// A new password breaks the password policy.
+    PasswordPolicy,
+    /// The account signed in with a one-time or expired password.
+    PasswordChangeRequired,
+    /// No session and no token.
+    Unauthenticated,
+    /// Wrong username or password (or wrong old password).
+    WrongCredentials,
+    /// Too many failed sign-ins: locked for a while.
+    LoginLocked,
+    /// The caller's roles do not allow this.
+    Forbidden,
+    /// The organisation asked for is not in the caller's view.
+    OrgNotVisible,
+    /// A state-changing call without the CSRF header login gave.
+    CsrfMissing,
+    /// Nothing with that id (or not in the caller's view).
+    NotFound,
+    /// The name is taken, or the change conflicts with what exists.
+    Conflict,
+    /// The body is over a configured limit.
+    TooLarge,
+    /// Too many requests at once: try again shortly.
+    RateLimited,
+    /// The service is stopping or a part of it is not available.
+    Unavailable,
+    /// A server this one pulls from (an intel feed) failed.
+    UpstreamFailed,
+    /// The state database could not be read or written.
+    StoreUnavailable,
+    /// Anything else on the server's side.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for the test that each has its messages.
+    pub const ALL: [ErrorCode; 21] = [
+        Self::InvalidRequest,
+        Self::InvalidQuery,
+        Self::InvalidTime,
+        Self::PageTooDeep,
+        Self::QueryTooCostly,
+        Self::PasswordPolicy,
+        Self::PasswordChangeRequired,
+        Self::Unauthenticated,
+        Self::WrongCredentials,
+        Self::LoginLocked,
+        Self::Forbidden,
+        Self::OrgNotVisible,
+        Self::CsrfMissing,
+        Self::NotFound,
+        Self::Conflict,
+        Self::TooLarge,
+        Self::RateLimited,
+        Self::Unavailable,
+        Self::UpstreamFailed,
+        Self::StoreUnavailable,
+        Self::Internal,
+    ];
+
+    /// The code an answer of this status has when nothing more precise is
+    /// known.
+    pub fn of_status(s: StatusCode) -> Self {
+        match s {
+            StatusCode::UNAUTHORIZED => Self::Unauthenticated,
+            StatusCode::FORBIDDEN => Self::Forbidden,
+            StatusCode::NOT_FOUND => Self::NotFound,
+            StatusCode::CONFLICT => Self::Conflict,
+            StatusCode::PAYLOAD_TOO_LARGE => Self::TooLarge,
+            StatusCode::TOO_MANY_REQUESTS => Self::RateLimited,
+            StatusCode::BAD_GATEWAY => Self::UpstreamFailed,
+            StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable,
+            s if s.is_client_error() => Self::InvalidRequest,
+            _ => Self::Internal,
+        }
+    }
+}
+
+/// An API error: status, code, a message that says what to do, and the
+/// values the console's translation fills in (the field, the limit).
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub message: String,
+    pub params: serde_json::Map<String, J>,
+}
+
+impl ApiError {
+    /// An error whose code follows from its status.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: ErrorCode::of_status(status),
+            message: message.into(),
+            params: serde_json::Map::new(),
+        }
+    }
+
+    /// The same error with a more precise code.
+    pub fn code(mut self, code: ErrorCode) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// The same error with one value for the console's message.
+    pub fn param(mut self, name: &str, value: impl Into<J>) -> Self {
+        self.params.insert(name.to_string(), value.into());
+        self
+    }
+}
 
 /// The body of every error answer.
 #[derive(Serialize, JsonSchema)]
 pub struct ErrorBody {
-    /// What went wrong and what to do.
+    /// What went wrong and what to do, in English (with detail).
     pub error: String,
+    /// The same as a stable word; the console shows its own message for it.
+    pub code: ErrorCode,
+    /// Values the message names (e.g. `field`, `limit_mib`, `permission`).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, J>>")]
+    pub params: serde_json::Map<String, J>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(ErrorBody { error: self.1 })).into_response()
+        let body = ErrorBody {
+            error: self.message,
+            code: self.code,
+            params: self.params,
+        };
+        (self.status, Json(body)).into_response()
     }
 }
 
 impl From<StateError> for ApiError {
     fn from(e: StateError) -> Self {
         match e {
-            StateError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, m),
-            StateError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, m),
-            StateError::Conflict(m) => ApiError(StatusCode::CONFLICT, m),
-            StateError::Db(e) => ApiError(
+            StateError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, m),
+            StateError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
+            StateError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, m),
+            StateError::Db(e) => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("state database: {e}"),
-            ),
+            )
+            .code(ErrorCode::StoreUnavailable),
         }
     }
 }
 
 impl From<taishi_auth::PolicyError> for ApiError {
     fn from(e: taishi_auth::PolicyError) -> Self {
-        ApiError(
+        ApiError::new(
             StatusCode::BAD_REQUEST,
             format!("{e} / {}", e.message(taishi_auth::Lang::Zh)),
         )
+        .code(ErrorCode::PasswordPolicy)
     }
 }
 
 impl From<taishi_auth::HashError> for ApiError {
     fn from(e: taishi_auth::HashError) -> Self {
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
     }
 }
 
 impl From<taishi_auth::Busy> for ApiError {
     fn from(e: taishi_auth::Busy) -> Self {
-        ApiError(StatusCode::TOO_MANY_REQUESTS, e.to_string())
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string())
     }
 }
 
@@ -116,16 +254,16 @@ impl From<taishi_runtime::RuntimeError> for ApiError {
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}"))
     }
 }
 
 pub(crate) fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, msg.into())
+    ApiError::new(StatusCode::BAD_REQUEST, msg.into())
 }
 
 pub(crate) fn internal(msg: impl ToString) -> ApiError {
-    ApiError(StatusCode::INTERNAL_SERVER_ERROR, msg.to_string())
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, msg.to_string())
 }
 
 pub(crate) type R<T> = Result<T, ApiError>;
@@ -184,7 +322,9 @@ pub fn page(
     if offset.saturating_add(limit.min(max_limit)) > window {
         return Err(bad(format!(
             "offset + limit may not pass {window} (offset {offset}, limit {limit}): narrow the filter or time range instead of paging this deep (api.max_result_window)"
-        )));
+        ))
+        .code(ErrorCode::PageTooDeep)
+        .param("limit", window));
     }
     Ok((limit.clamp(1, max_limit), offset))
 }
@@ -223,7 +363,7 @@ pub fn parse_range(
     )?;
     let t = parse_time("to", to.filter(|s| !s.is_empty()).unwrap_or("now"))?;
     if f >= t {
-        return Err(bad("from: must be before to"));
+        return Err(bad("from: must be before to").code(ErrorCode::InvalidTime));
     }
     Ok((f, t))
 }
@@ -622,9 +762,9 @@ fn narrowed_to(req: &Request) -> Option<String> {
 }
 
 fn unauthenticated() -> Response {
-    let mut r = ApiError(
+    let mut r = ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "sign in (POST /api/v1/auth/login) or send `Authorization: Bearer <token>`".into(),
+        "sign in (POST /api/v1/auth/login) or send `Authorization: Bearer <token>`",
     )
     .into_response();
     r.headers_mut().insert(
@@ -665,10 +805,12 @@ async fn guard(
     // organisation it sees (and those below it), never widen it.
     if let Some(org) = narrowed_to(&req) {
         if !caller.scope.contains(&org) {
-            return ApiError(
+            return ApiError::new(
                 StatusCode::FORBIDDEN,
                 format!("organisation `{org}` is not yours or below yours / 组织 `{org}` 不在您的可见范围内"),
             )
+            .code(ErrorCode::OrgNotVisible)
+            .param("org", org)
             .into_response();
         }
         let a = app.clone();
@@ -686,12 +828,12 @@ async fn guard(
     // change its password and sign out (the `account` routes), nothing
     // else, until it has chosen its own.
     if caller.must_change_password && permission != Permission::Account {
-        return ApiError(
+        return ApiError::new(
             StatusCode::FORBIDDEN,
             "password_change_required: choose your own password first (POST /api/v1/auth/password) \
-             / 请先修改密码（一次性或已过期的密码不能用于其他操作）"
-                .into(),
+             / 请先修改密码（一次性或已过期的密码不能用于其他操作）",
         )
+        .code(ErrorCode::PasswordChangeRequired)
         .into_response();
     }
     if let Some(csrf) = &caller.csrf {
@@ -700,13 +842,14 @@ async fn guard(
             .get(credentials::CSRF_HEADER)
             .and_then(|v| v.to_str().ok());
         if !safe && sent != Some(csrf.as_str()) {
-            return ApiError(
+            return ApiError::new(
                 StatusCode::FORBIDDEN,
                 format!(
                     "missing or wrong {} header (send the csrf value login returned)",
                     credentials::CSRF_HEADER
                 ),
             )
+            .code(ErrorCode::CsrfMissing)
             .into_response();
         }
     }
@@ -738,7 +881,9 @@ async fn guard(
             )
             .await;
         }
-        return ApiError(StatusCode::FORBIDDEN, reason).into_response();
+        return ApiError::new(StatusCode::FORBIDDEN, reason)
+            .param("permission", permission.name())
+            .into_response();
     }
     let who = Who::of(&caller);
     req.extensions_mut().insert(caller);
@@ -978,7 +1123,7 @@ async fn declared_length(
             } else {
                 "http.max_api_body_mib"
             };
-            ApiError(
+            ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!(
                     "the request body ({n} bytes) is over this call's limit of {} MiB ({key}) / 请求体超过此接口上限 {} MiB",
@@ -986,6 +1131,7 @@ async fn declared_length(
                     limit >> 20
                 ),
             )
+            .param("limit_mib", limit >> 20)
             .into_response()
         }
         _ => next.run(req).await,

@@ -165,7 +165,7 @@ async fn delete_org(
 
 /// An organisation outside the caller's view is answered as missing.
 fn not_found(e: ApiError) -> ApiError {
-    ApiError(StatusCode::NOT_FOUND, e.1)
+    ApiError::new(StatusCode::NOT_FOUND, e.message)
 }
 
 /// A role as the console shows it.
@@ -256,7 +256,7 @@ async fn put_role(
                     .unwrap_or_default()
                     .union(role.grants());
                 g.check_separation().map_err(|e| {
-                    ApiError(
+                    ApiError::new(
                         StatusCode::CONFLICT,
                         format!("user `{}`: {e} / {}", u.username, e.message_zh()),
                     )

@@ -149,7 +149,7 @@ fn find(app: &App, id: &str) -> R<RuleInfo> {
         .infos()
         .into_iter()
         .find(|r| r.id == id)
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no rule `{id}`")))
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no rule `{id}`")))
 }
 
 fn disabled_set(app: &App) -> R<HashSet<String>> {
@@ -339,7 +339,7 @@ fn validate_text(text: &str, limits: taishi_sigma::LoadLimits) -> Validation {
 async fn validate_rule(State(app): State<S>, body: Bytes) -> R<Json<Validation>> {
     let limits = app.config.detection.load_limits();
     if body.len() > limits.max_file_bytes {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "the rule is {} bytes, more than the limit of {} (`[detection] max_rule_file_bytes` in the server config); split it into several files",

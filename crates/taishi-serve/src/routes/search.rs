@@ -160,7 +160,11 @@ pub(crate) fn query_error(e: taishi_query::Error) -> super::ApiError {
         .column
         .map(|c| format!(" (column {c})"))
         .unwrap_or_default();
-    bad(format!("query{col}: {}", e.message))
+    let mut err = bad(format!("query{col}: {}", e.message)).code(super::ErrorCode::InvalidQuery);
+    if let Some(c) = e.column {
+        err = err.param("column", c);
+    }
+    err
 }
 
 /// `POST /api/v1/search`, over the events of the organisations in `scope`.
@@ -179,7 +183,13 @@ pub fn run_search(
     let time = |param: &str, s: &Option<String>| {
         s.as_deref()
             .filter(|s| !s.is_empty())
-            .map(|s| taishi_query::parse_time_param(param, s, now).map_err(|e| bad(e.to_string())))
+            .map(|s| {
+                taishi_query::parse_time_param(param, s, now).map_err(|e| {
+                    bad(e.to_string())
+                        .code(super::ErrorCode::InvalidTime)
+                        .param("field", param)
+                })
+            })
             .transpose()
     };
     let range = taishi_query::TimeRange {
@@ -196,7 +206,7 @@ pub fn run_search(
     };
     let out = taishi_search::execute(&app.store, &q, &opts).map_err(|e| match e {
         taishi_search::Error::Store(e) => app.searches.store_error(e),
-        other => bad(other.to_string()),
+        other => bad(other.to_string()).code(super::ErrorCode::InvalidQuery),
     })?;
     Ok(SearchAnswer::new(out, offset))
 }
@@ -271,8 +281,9 @@ pub fn field_list(
     } else {
         let limits = app.config.search.limits();
         let q = taishi_query::Query::parse_with(query, Utc::now().fixed_offset(), &limits)
-            .map_err(|e| bad(e.to_string()))?;
-        taishi_search::translate(&q.search().filter, q.now()).map_err(|e| bad(e.to_string()))?
+            .map_err(query_error)?;
+        taishi_search::translate(&q.search().filter, q.now())
+            .map_err(|e| bad(e.to_string()).code(super::ErrorCode::InvalidQuery))?
     };
     let res = app
         .store

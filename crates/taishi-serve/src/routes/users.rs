@@ -107,7 +107,7 @@ pub(crate) fn role_error(e: taishi_auth::RoleError) -> ApiError {
 pub(crate) fn org_in_scope(c: &Caller, org: Option<String>) -> R<String> {
     let org = org.unwrap_or_else(|| c.org.clone());
     if !c.scope.contains(&org) {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             format!("organisation `{org}` is not yours or below yours"),
         ));
@@ -120,7 +120,7 @@ pub(crate) fn org_in_scope(c: &Caller, org: Option<String>) -> R<String> {
 fn managed_user(app: &crate::App, c: &Caller, username: &str) -> R<User> {
     match app.state.user(username)? {
         Some(u) if c.scope.contains(&u.org) => Ok(u),
-        _ => Err(ApiError(
+        _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("no user `{username}`"),
         )),
@@ -275,7 +275,7 @@ async fn create_token(
                 .filter(|p| !c.grants.has(*p))
                 .map(|p| p.name())
                 .collect();
-            return Err(ApiError(
+            return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 format!(
                     "a token cannot do more than its owner: you lack {}",
