@@ -273,7 +273,7 @@ fn incident_error(e: IncidentError) -> ApiError {
         IncidentError::Closed { .. } => axum::http::StatusCode::CONFLICT,
         _ => axum::http::StatusCode::BAD_REQUEST,
     };
-    ApiError(status, format!("{e} / {}", e.message(Lang::Zh)))
+    ApiError::new(status, format!("{e} / {}", e.message(Lang::Zh)))
 }
 
 fn by(c: &Caller, why: Option<&str>) -> Provenance {
@@ -359,7 +359,7 @@ fn alert_in_scope(app: &App, id: &str, scope: &Scope) -> R<taishi_alert::Alert> 
 
 fn check_version(s: &StoredIncident, want: Option<i64>) -> R<()> {
     match want {
-        Some(v) if v != s.version => Err(ApiError(
+        Some(v) if v != s.version => Err(ApiError::new(
             axum::http::StatusCode::CONFLICT,
             format!(
                 "incident `{}` is at version {}, not {v}: reload and try again / 事件 `{}` 已是第 {} 版，请刷新后重试",
