@@ -22,6 +22,7 @@ const RuleEditor = lazy(() => import("./pages/RuleEditor"));
 const Settings = lazy(() => import("./pages/Settings"));
 const Intel = lazy(() => import("./pages/Intel"));
 const Audit = lazy(() => import("./pages/Audit"));
+const DataInventory = lazy(() => import("./pages/DataInventory"));
 const NotFound = lazy(() => import("./pages/NotFound"));
 
 const qc = new QueryClient({
@@ -80,6 +81,7 @@ const router = createBrowserRouter([
           { path: "/rules/:id", element: page(<RuleEditor />) },
           { path: "/intel", element: page(<Intel />) },
           { path: "/audit", element: page(<Audit />) },
+          { path: "/data", element: page(<DataInventory />) },
           { path: "/settings", element: page(<Settings />) },
           { path: "*", element: page(<NotFound />) },
         ],

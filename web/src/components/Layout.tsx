@@ -1,6 +1,6 @@
 import { NavLink, Outlet, useLocation, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
-import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio, Crosshair, ScrollText, Building2 } from "lucide-react";
+import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio, Crosshair, ScrollText, Building2, Database } from "lucide-react";
 import type { Permission } from "../api";
 import { useAuth } from "../auth";
 import { useLive } from "../live";
@@ -77,6 +77,7 @@ export default function Layout() {
     { to: "/alerts", icon: Bell, label: t("nav.alerts"), need: "alerts:read" },
     { to: "/rules", icon: ShieldCheck, label: t("nav.rules"), need: "rules:read" },
     { to: "/intel", icon: Crosshair, label: t("nav.intel"), need: "intel:read" },
+    { to: "/data", icon: Database, label: t("nav.data"), need: "data:read" },
     { to: "/audit", icon: ScrollText, label: t("nav.audit"), need: "audit:read" },
     { to: "/settings", icon: Settings, label: t("nav.settings"), need: "account" },
   ].filter((x) => has(x.need as Permission));
