@@ -88,7 +88,11 @@ export class ApiError extends Error {
     public code?: ErrorCode,
     public params: ErrorParams = {},
   ) {
-    super(errorMessage(status, code, params));
+    // Forms and toasts show `message` alone: the console's sentence for the
+    // code, then the server's own words, which name what to change (which
+    // password rule, which roles break the separation of duties).
+    const said = errorMessage(status, code, params);
+    super(detail && detail !== said ? `${said} — ${detail}` : said);
   }
 }
 
