@@ -104,6 +104,23 @@ export default function Overview() {
       </table>
     ) : <Empty text={t("common.noData")} />;
 
+  // Alerts by rule and the most attacked assets: the same two panels on the
+  // big screen and the normal overview (their height follows `h`).
+  const rulesAndAssets = (
+    <>
+      <Panel title={t("overview.alertsByRule")}>
+        {d.alerts_by_rule.length ? (
+          <Chart option={charts.rules} height={h} label={t("overview.alertsByRule")} onClick={(p) => p.data && nav(`/alerts?rule_id=${encodeURIComponent((p.data as { id: string }).id)}`)} />
+        ) : <Empty text={t("overview.noAlerts")} />}
+      </Panel>
+      <Panel title={t("overview.topAssets")}>
+        {d.top_assets.length ? (
+          <Chart option={charts.assets} height={h} label={t("overview.topAssets")} onClick={(p) => p.name && nav(`/alerts?host=${encodeURIComponent(p.name)}`)} />
+        ) : <Empty text={t("common.noData")} />}
+      </Panel>
+    </>
+  );
+
   const kpis = (
     <div className="kpis">
       <div className="kpi kpi-threat" data-testid="kpi-threat" style={{ borderColor: THREAT_COLOR[threat ?? "low"] }}>
@@ -193,16 +210,7 @@ export default function Overview() {
             </Panel>
           </div>
           <div className="grid g-3">
-            <Panel title={t("overview.alertsByRule")}>
-              {d.alerts_by_rule.length ? (
-                <Chart option={charts.rules} height={h} label={t("overview.alertsByRule")} onClick={(p) => p.data && nav(`/alerts?rule_id=${encodeURIComponent((p.data as { id: string }).id)}`)} />
-              ) : <Empty text={t("overview.noAlerts")} />}
-            </Panel>
-            <Panel title={t("overview.topAssets")}>
-              {d.top_assets.length ? (
-                <Chart option={charts.assets} height={h} label={t("overview.topAssets")} onClick={(p) => p.name && nav(`/alerts?host=${encodeURIComponent(p.name)}`)} />
-              ) : <Empty text={t("common.noData")} />}
-            </Panel>
+            {rulesAndAssets}
             <Panel title={t("overview.liveAlerts")}>
               <div style={{ height: h, overflow: "hidden" }}><LiveFeed /></div>
             </Panel>
@@ -232,16 +240,7 @@ export default function Overview() {
         <Panel title={t("overview.alertsByLevel")}>
           {d.alerts_total ? <Chart option={charts.levels} height={h} label={t("overview.alertsByLevel")} onClick={(p) => p.data && nav(`/alerts?level=${(p.data as { key: string }).key}`)} /> : <Empty text={t("overview.noAlerts")} />}
         </Panel>
-        <Panel title={t("overview.alertsByRule")}>
-          {d.alerts_by_rule.length ? (
-            <Chart option={charts.rules} height={h} label={t("overview.alertsByRule")} onClick={(p) => p.data && nav(`/alerts?rule_id=${encodeURIComponent((p.data as { id: string }).id)}`)} />
-          ) : <Empty text={t("overview.noAlerts")} />}
-        </Panel>
-        <Panel title={t("overview.topAssets")}>
-          {d.top_assets.length ? (
-            <Chart option={charts.assets} height={h} label={t("overview.topAssets")} onClick={(p) => p.name && nav(`/alerts?host=${encodeURIComponent(p.name)}`)} />
-          ) : <Empty text={t("common.noData")} />}
-        </Panel>
+        {rulesAndAssets}
       </div>
       <div className="grid g-3">
         <Panel title={t("overview.attackMatrix")} className="span-2">
