@@ -16,13 +16,18 @@ use serde_json::{json, Value as J};
 
 const VERA_PW: &str = "Viewer-Pass-2026!x";
 
-struct Running {
-    rt: tokio::runtime::Runtime,
-    server: Option<taishi_serve::Server>,
-    /// The first start's audit administrator: the one account that reads
-    /// the trail (三权分立: `admin` acts, `auditor` reads).
+/// A running server and the first start's audit administrator: the one
+/// account that reads the trail (三权分立: `admin` acts, `auditor` reads).
+struct Audited {
+    run: Running,
     aud: Client,
-    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Audited {
+    type Target = Running;
+    fn deref(&self) -> &Running {
+        &self.run
+    }
 }
 
 fn auditor(s: &taishi_serve::Server) -> Client {
@@ -38,40 +43,23 @@ fn auditor(s: &taishi_serve::Server) -> Client {
     Client::login_as(s.http_addr, "auditor", &pw, None)
 }
 
-impl Running {
-    fn start(forward: Option<&str>) -> (Running, Client) {
+impl Audited {
+    fn start(forward: Option<&str>) -> (Audited, Client) {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = config(dir.path());
         if let Some(f) = forward {
             cfg.audit = toml::from_str(f).unwrap();
         }
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
+        let run = Running::start(cfg, dir);
         // The audit administrator signs in first, so its two records are
         // the oldest of every test.
-        let aud = auditor(&server);
-        let admin = Client::login(server.http_addr, admin_password(&server));
-        (
-            Running {
-                rt,
-                server: Some(server),
-                aud,
-                _dir: dir,
-            },
-            admin,
-        )
+        let aud = auditor(run.server());
+        let admin = Client::login(run.server().http_addr, admin_password(run.server()));
+        (Audited { run, aud }, admin)
     }
 
     fn addr(&self) -> std::net::SocketAddr {
-        self.server.as_ref().unwrap().http_addr
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.shutdown());
-        }
+        self.server().http_addr
     }
 }
 
@@ -97,7 +85,7 @@ fn row(action: &str, actor: &str, outcome: &str) -> (String, String, String) {
 
 #[test]
 fn actions_come_back_through_the_api_and_a_viewer_is_refused() {
-    let (srv, admin) = Running::start(None);
+    let (srv, admin) = Audited::start(None);
     let (s, _) = admin.post(
         "/api/v1/users",
         &json!({"username": "vera", "password": VERA_PW, "roles": ["viewer"]}),
@@ -279,7 +267,7 @@ fn actions_come_back_through_the_api_and_a_viewer_is_refused() {
 
 #[test]
 fn a_settings_change_records_before_and_after_with_secrets_masked() {
-    let (srv, admin) = Running::start(None);
+    let (srv, admin) = Audited::start(None);
     let first = json!({"items": [{"type": "dingtalk", "name": "soc",
         "url": "https://oapi.dingtalk.com/robot/send?access_token=TOKEN-ONE",
         "secret": "SIGN-SECRET-ONE"}]});
@@ -351,7 +339,7 @@ fn records_reach_a_udp_collector_as_syslog() {
         "[forward]\naddress = \"udp://{}\"\nformat = \"syslog\"\nlang = \"en\"\n",
         udp.local_addr().unwrap()
     );
-    let (_srv, admin) = Running::start(Some(&forward));
+    let (_srv, admin) = Audited::start(Some(&forward));
     // The admin's sign-in and token.
     let mut got = Vec::new();
     let mut buf = [0u8; 65536];
@@ -381,7 +369,7 @@ fn records_reach_a_tcp_collector_as_cef_across_a_reconnection() {
         "[forward]\naddress = \"tcp://{}\"\nformat = \"cef\"\n",
         tcp.local_addr().unwrap()
     );
-    let (srv, admin) = Running::start(Some(&forward));
+    let (srv, admin) = Audited::start(Some(&forward));
     let (conn, _) = tcp.accept().unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -440,7 +428,7 @@ fn a_full_queue_drops_and_counts_without_slowing_requests() {
         .unwrap()
         .port();
     let forward = format!("[forward]\naddress = \"tcp://127.0.0.1:{port}\"\nqueue = 1\n");
-    let (srv, admin) = Running::start(Some(&forward));
+    let (srv, admin) = Audited::start(Some(&forward));
     for i in 0..5 {
         let (s, _) = admin.post(
             "/api/v1/users",

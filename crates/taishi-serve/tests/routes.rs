@@ -20,43 +20,15 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/v1/livez"),
 ];
 
-struct Server {
-    rt: tokio::runtime::Runtime,
-    server: Option<taishi_serve::Server>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.shutdown());
-        }
-    }
-}
-
-fn start() -> (Server, Client) {
+fn start() -> (Running, Client) {
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt
-        .block_on(taishi_serve::start(config(dir.path())))
-        .unwrap();
-    let c = Client::login(server.http_addr, common::admin_password(&server));
-    (
-        Server {
-            rt,
-            server: Some(server),
-            _dir: dir,
-        },
-        c,
-    )
+    let srv = Running::start(config(dir.path()), dir);
+    let c = Client::login(srv.server().http_addr, common::admin_password(srv.server()));
+    (srv, c)
 }
 
-fn addr(s: &Server) -> SocketAddr {
-    s.server.as_ref().unwrap().http_addr
+fn addr(s: &Running) -> SocketAddr {
+    s.server().http_addr
 }
 
 /// A route's path with every parameter filled in.
@@ -523,23 +495,8 @@ fn translated_rules_and_their_alerts_carry_the_zh_cn_title() {
         ),
     )
     .unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt
-        .block_on(taishi_serve::start(config(dir.path())))
-        .unwrap();
-    let srv = Server {
-        rt,
-        server: Some(server),
-        _dir: dir,
-    };
-    let c = Client::login(
-        addr(&srv),
-        common::admin_password(srv.server.as_ref().unwrap()),
-    );
+    let srv = Running::start(config(dir.path()), dir);
+    let c = Client::login(addr(&srv), common::admin_password(srv.server()));
 
     let (s, r) = c.get("/api/v1/rules/bbeaed61-1990-4773-bf57-b81dbad7db2d");
     assert_eq!(s, 200, "{r}");

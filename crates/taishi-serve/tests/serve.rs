@@ -11,17 +11,23 @@ use std::time::Duration;
 use common::*;
 use serde_json::{json, Value as J};
 
-struct Running {
-    rt: tokio::runtime::Runtime,
-    server: Option<taishi_serve::Server>,
-    _dir: tempfile::TempDir,
+/// A running server and the certificate its TLS listeners present.
+struct Served {
+    run: Running,
     cert: Option<rcgen::CertifiedKey>,
 }
 
-impl Running {
+impl std::ops::Deref for Served {
+    type Target = Running;
+    fn deref(&self) -> &Running {
+        &self.run
+    }
+}
+
+impl Served {
     fn addr(&self, kind: &str) -> std::net::SocketAddr {
-        let s = self.server.as_ref().unwrap();
-        s.listeners
+        self.server()
+            .listeners
             .iter()
             .find(|l| l.kind == kind)
             .unwrap_or_else(|| panic!("no {kind} listener"))
@@ -31,15 +37,7 @@ impl Running {
     }
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(s) = self.server.take() {
-            let _ = self.rt.block_on(s.shutdown());
-        }
-    }
-}
-
-fn start(listeners: bool) -> (Running, Client) {
+fn start(listeners: bool) -> (Served, Client) {
     let dir = tempfile::tempdir().unwrap();
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let (cp, kp) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
@@ -49,24 +47,16 @@ fn start(listeners: bool) -> (Running, Client) {
     if listeners {
         cfg = with_listeners(cfg, Some((&cp, &kp)));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
+    let run = Running::start(cfg, dir);
     assert_eq!(
-        server.first_accounts.len(),
+        run.server().first_accounts.len(),
         3,
         "first start makes the three administrators"
     );
-    let pw = common::admin_password(&server).to_string();
-    let client = Client::login(server.http_addr, &pw);
+    let client = Client::login(run.server().http_addr, common::admin_password(run.server()));
     (
-        Running {
-            rt,
-            server: Some(server),
-            _dir: dir,
+        Served {
+            run,
             cert: Some(cert),
         },
         client,
