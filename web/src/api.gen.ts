@@ -1151,6 +1151,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/anomaly/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Anomaly detectors: learning period per organisation, table fills and evictions
+         * @description Needs the `system:read` permission. 需要 `system:read` 权限。
+         */
+        get: operations["get_anomaly_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ingest": {
         parameters: {
             query?: never;
@@ -3546,6 +3566,74 @@ export interface components {
         Object: {
             [key: string]: unknown;
         };
+        /**
+         * @description `GET /api/v1/anomaly/status`: the detectors of every organisation,
+         *     whether the ones that learn a baseline are still quiet and until when,
+         *     and how full their bounded tables are.
+         */
+        AnomalyStatus: {
+            /** @description `[anomaly] enabled`. */
+            enabled: boolean;
+            /**
+             * Format: uint64
+             * @description `[anomaly] learning_hours`: hours of each organisation's events
+             *     (event time, from its first) during which beacon, DNS-tunnel and
+             *     exfiltration findings are not raised.
+             */
+            learning_hours: number;
+            /**
+             * Format: uint64
+             * @description Events not examined: their organisation came after `max_orgs`.
+             */
+            refused_events: number;
+            orgs: components["schemas"]["AnomalyOrg"][];
+            /** @description The look-alike watch's cache of clean names (empty without brands). */
+            lookalike: components["schemas"]["AnomalyTable"][];
+        };
+        AnomalyOrg: {
+            /** @description `organization.id` of the events; null for events without one. */
+            org?: string | null;
+            /** @description Whether the learning detectors are still quiet. */
+            learning: boolean;
+            /**
+             * Format: date-time
+             * @description Event time of the organisation's first record.
+             */
+            learning_since?: string | null;
+            /**
+             * Format: date-time
+             * @description When the learning period ends (event time); null without one.
+             */
+            learning_until?: string | null;
+            /**
+             * Format: date-time
+             * @description Latest event time seen.
+             */
+            last_event?: string | null;
+            /** @description The state in words. */
+            message: components["schemas"]["Labels"];
+            detectors: components["schemas"]["AnomalyDetector"][];
+            /** @description (kind, entity) pairs remembered to raise one alert per window. */
+            dedup: components["schemas"]["AnomalyTable"];
+        };
+        AnomalyDetector: {
+            /** @description `beacon`, `scan`, `brute_force`, `dga`, `tunnel`, `exfil`. */
+            detector: string;
+            /** @description Whether it learns a baseline (and waits out the learning period). */
+            learns: boolean;
+            tables: components["schemas"]["AnomalyTable"][];
+            note?: components["schemas"]["Labels"] | null;
+        };
+        /** @description One bounded table: entries held, its cap, entries evicted so far. */
+        AnomalyTable: {
+            name: string;
+            /** Format: uint64 */
+            entries: number;
+            /** Format: uint64 */
+            cap: number;
+            /** Format: uint64 */
+            evicted: number;
+        };
         /** @description `GET /data/inventory`: where personal information was seen. */
         InventoryAnswer: {
             locations: components["schemas"]["InventoryLocation"][];
@@ -5690,6 +5778,29 @@ export interface operations {
                 };
             };
             400: components["responses"]["Error"];
+        };
+    };
+    get_anomaly_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnomalyStatus"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
         };
     };
     post_ingest: {

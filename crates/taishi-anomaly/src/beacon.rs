@@ -320,6 +320,14 @@ impl BeaconDetector {
     }
 
     /// A copy of what the detector has learnt (bounded by its caps).
+    /// Its tables' fill (entries, cap, evictions).
+    pub fn tables(&self) -> Vec<crate::table::TableStatus> {
+        vec![
+            self.pairs.status("beacon.pairs"),
+            self.dests.status("beacon.destinations"),
+        ]
+    }
+
     pub fn save_state(&self) -> BeaconState {
         BeaconState {
             pairs: self.pairs.entries(),

@@ -115,6 +115,14 @@ impl BruteForceDetector {
         })
     }
 
+    /// Its tables' fill (entries, cap, evictions).
+    pub fn tables(&self) -> Vec<crate::table::TableStatus> {
+        vec![
+            self.by_src.status("brute_force.sources"),
+            self.by_user.status("brute_force.users"),
+        ]
+    }
+
     pub fn save_state(&self) -> BruteForceState {
         BruteForceState {
             by_src: self.by_src.entries(),

@@ -299,6 +299,11 @@ impl DgaDetector {
         })
     }
 
+    /// Its tables' fill (entries, cap, evictions).
+    pub fn tables(&self) -> Vec<crate::table::TableStatus> {
+        vec![self.hosts.status("dga.hosts")]
+    }
+
     pub fn save_state(&self) -> DgaState {
         DgaState {
             hosts: self.hosts.entries(),

@@ -15,7 +15,12 @@
 //!   category `authentication` (Zeek ssh, sshd lines, web and VPN logins),
 //!   or a Windows `EventID` 4624/4625/4771;
 //! - **names** for the look-alike watch: the DNS question, the HTTP host,
-//!   the TLS server name, and the sender domain of mail.
+//!   the TLS server name (Zeek ssl `server_name`, Suricata `tls.sni`), the
+//!   sender domain of mail, and certificate names: the subject's CN and the
+//!   DNS alternative names (Zeek x509 `certificate.subject` / `san.dns`,
+//!   Suricata `tls.subject`, their ECS `*.x509.*` forms) and CT-log entries
+//!   (certstream's `data.leaf_cert.all_domains`). Each name says where it
+//!   was seen ([`NameSource`]), and the alert names it.
 //!
 //! Events without a time are skipped: every detector reasons over time.
 
@@ -23,6 +28,7 @@ use std::net::IpAddr;
 
 use taishi_event::{Event, Value};
 
+use crate::finding::Text;
 use crate::record::{
     AuthOutcome, AuthRecord, AuthService, ConnState, DnsRecord, FlowRecord, HttpRecord, Transport,
 };
@@ -31,6 +37,71 @@ use crate::record::{
 /// anything longer is not a name a detector can use).
 const MAX_NAME: usize = 512;
 
+/// Certificate names taken from one event at most: a SAN list can hold
+/// thousands (CDN certificates), and a look-alike hides in the first ones
+/// as well as anywhere.
+const MAX_CERT_NAMES: usize = 100;
+
+/// Where a name for the look-alike watch was seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NameSource {
+    /// A DNS question.
+    Dns,
+    /// An HTTP Host header or proxy CONNECT target.
+    Http,
+    /// A TLS client hello's server name (SNI).
+    TlsSni,
+    /// The common name (CN) of a certificate's subject.
+    CertSubject,
+    /// A DNS name among a certificate's subject alternative names.
+    CertSan,
+    /// A certificate in a Certificate Transparency log.
+    CtLog,
+    /// A mail sender's domain.
+    Mail,
+}
+
+impl NameSource {
+    /// The feature id the finding carries (`seen_in_…`).
+    pub fn id(self) -> &'static str {
+        match self {
+            NameSource::Dns => "seen_in_dns",
+            NameSource::Http => "seen_in_http",
+            NameSource::TlsSni => "seen_in_tls_sni",
+            NameSource::CertSubject => "seen_in_certificate_subject",
+            NameSource::CertSan => "seen_in_certificate_san",
+            NameSource::CtLog => "seen_in_ct_log",
+            NameSource::Mail => "seen_in_mail",
+        }
+    }
+
+    /// Where the name was seen, in both languages.
+    pub fn text(self) -> Text {
+        let (zh, en) = match self {
+            NameSource::Dns => ("出现在 DNS 查询中", "seen in a DNS question"),
+            NameSource::Http => ("出现在 HTTP 请求的主机名中", "seen as an HTTP host"),
+            NameSource::TlsSni => (
+                "出现在 TLS 握手的服务器名称（SNI）中",
+                "seen as a TLS server name (SNI)",
+            ),
+            NameSource::CertSubject => (
+                "出现在证书主体的通用名称（CN）中",
+                "seen in a certificate's subject common name (CN)",
+            ),
+            NameSource::CertSan => (
+                "出现在证书的主体备用名称（SAN）中",
+                "seen in a certificate's subject alternative names (SAN)",
+            ),
+            NameSource::CtLog => (
+                "出现在证书透明度（CT）日志的证书中",
+                "seen in a certificate of a Certificate Transparency log",
+            ),
+            NameSource::Mail => ("出现在邮件发件人域名中", "seen as a mail sender's domain"),
+        };
+        Text::new(zh, en)
+    }
+}
+
 /// What one event is to the detectors.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
@@ -38,11 +109,14 @@ pub enum Record {
     Dns(DnsRecord),
     Http(HttpRecord),
     Auth(AuthRecord),
-    /// A name seen elsewhere (TLS server name, mail sender domain), for the
+    /// A name seen elsewhere (certificates, mail sender domain), for the
     /// look-alike watch only.
     Name {
         ts_ms: i64,
         name: String,
+        source: NameSource,
+        /// The host that saw it (the TLS client, the mail relay), if known.
+        src: Option<IpAddr>,
     },
 }
 
@@ -140,9 +214,118 @@ pub fn records(ev: &Event, out: &mut Vec<Record>) {
             out.push(Record::Name {
                 ts_ms,
                 name: domain,
+                source: NameSource::Mail,
+                src,
             });
         }
     }
+    cert_names(ev, ts_ms, src, out);
+}
+
+/// The subject CN and SAN DNS names of a certificate (Zeek x509 or ssl,
+/// Suricata tls, ECS `x509`) and CT-log entries, as names to watch. A
+/// wildcard's `*.` is dropped (the rest is the name registered); a CN that
+/// is not a dotted name (a product name, a hash) is left out.
+fn cert_names(ev: &Event, ts_ms: i64, src: Option<IpAddr>, out: &mut Vec<Record>) {
+    let first = out.len();
+    let push = |raw: &str, source: NameSource, out: &mut Vec<Record>| {
+        if out.len() - first >= MAX_CERT_NAMES {
+            return;
+        }
+        let n = raw.trim().trim_end_matches('.');
+        let n = n.strip_prefix("*.").unwrap_or(n);
+        if !n.contains('.') || n.contains(char::is_whitespace) {
+            return;
+        }
+        let Some(name) = name_of(n) else { return };
+        let dup = out[first..]
+            .iter()
+            .any(|r| matches!(r, Record::Name { name: m, .. } if m.eq_ignore_ascii_case(&name)));
+        if !dup {
+            out.push(Record::Name {
+                ts_ms,
+                name,
+                source,
+                src,
+            });
+        }
+    };
+    // CT logs (certstream): every name of the logged certificate.
+    for field in ["data.leaf_cert.all_domains", "leaf_cert.all_domains"] {
+        for n in strings(ev, field) {
+            push(n, NameSource::CtLog, out);
+        }
+    }
+    if out.len() > first {
+        return;
+    }
+    let cn = text(
+        ev,
+        &[
+            "file.x509.subject.common_name",
+            "tls.server.x509.subject.common_name",
+            "x509.subject.common_name",
+        ],
+    )
+    .map(str::to_string)
+    .or_else(|| {
+        text(
+            ev,
+            &[
+                "file.x509.subject.distinguished_name",
+                "tls.server.x509.subject.distinguished_name",
+                "x509.subject.distinguished_name",
+                "certificate.subject",
+                "tls.subject",
+            ],
+        )
+        .and_then(common_name)
+    });
+    if let Some(cn) = cn {
+        push(&cn, NameSource::CertSubject, out);
+    }
+    for field in [
+        "file.x509.alternative_names",
+        "tls.server.x509.alternative_names",
+        "x509.alternative_names",
+        "san.dns",
+    ] {
+        let names = strings(ev, field);
+        if names.is_empty() {
+            continue;
+        }
+        for n in names {
+            push(n, NameSource::CertSan, out);
+        }
+        // The ECS and Zeek forms carry the same list: one is enough.
+        break;
+    }
+}
+
+/// The strings of a field: its value, or the strings of its array.
+fn strings<'a>(ev: &'a Event, name: &str) -> Vec<&'a str> {
+    match ev.get(name) {
+        Some(Value::Array(a)) => a
+            .iter()
+            .take(MAX_CERT_NAMES)
+            .filter_map(Value::as_str)
+            .collect(),
+        Some(v) => v.as_str().into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The CN of a distinguished name (`CN=a.example.com,O=…` as Zeek writes
+/// it, `CN=a.example.com, OU=…` as Suricata does).
+fn common_name(dn: &str) -> Option<String> {
+    dn.split(',')
+        .map(str::trim)
+        .find_map(|p| {
+            p.get(..3)
+                .filter(|k| k.eq_ignore_ascii_case("CN="))
+                .map(|_| &p[3..])
+        })
+        .map(str::to_string)
 }
 
 fn flow(ev: &Event, ts_ms: i64, src: IpAddr, dataset: &str) -> Option<FlowRecord> {
@@ -338,6 +521,115 @@ mod tests {
         assert!(matches!(&one(&e)[..], [Record::Name { name, .. }] if name == "examp1e.com"));
     }
 
+    fn names(r: &[Record]) -> Vec<(String, NameSource)> {
+        r.iter()
+            .filter_map(|r| match r {
+                Record::Name { name, source, .. } => Some((name.clone(), *source)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn certificate_names_of_zeek_x509_and_ssl() {
+        // Zeek x509 as its JSON writer names the fields, the ECS copies too.
+        let mut e = Event::new();
+        at(&mut e);
+        e.push("event.dataset", "zeek.x509");
+        let dn = "CN=*.examp1ebank.com,O=Examp1e\\, Inc,C=US";
+        e.push("certificate.subject", dn);
+        e.push("file.x509.subject.distinguished_name", dn);
+        let san = Value::Array(vec![
+            "*.examp1ebank.com".into(),
+            "login.examp1ebank.com".into(),
+            "examp1ebank.com".into(),
+        ]);
+        e.push("san.dns", san.clone());
+        e.push("file.x509.alternative_names", san);
+        assert_eq!(
+            names(&one(&e)),
+            vec![
+                ("examp1ebank.com".to_string(), NameSource::CertSubject),
+                ("login.examp1ebank.com".to_string(), NameSource::CertSan),
+            ]
+        );
+        // Zeek ssl: the SNI is a TLS request, the subject a certificate name.
+        let mut e = Event::new();
+        at(&mut e);
+        e.push("source.ip", "10.0.0.5");
+        e.push("tls.client.server_name", "pay.examp1ebank.com");
+        e.push(
+            "tls.server.x509.subject.distinguished_name",
+            "CN=secure.examp1ebank.com",
+        );
+        let r = one(&e);
+        assert!(
+            matches!(&r[0], Record::Http(h) if h.method == "TLS"),
+            "{r:?}"
+        );
+        assert_eq!(
+            names(&r),
+            vec![(
+                "secure.examp1ebank.com".to_string(),
+                NameSource::CertSubject
+            )]
+        );
+        // A CN that is not a name (a product, a hash) is left out.
+        let mut e = Event::new();
+        at(&mut e);
+        e.push("certificate.subject", "CN=VMware Installer,O=VMware");
+        assert!(one(&e).is_empty());
+        let mut e = Event::new();
+        at(&mut e);
+        e.push("certificate.subject", "O=VMware,CN=nougat");
+        assert!(one(&e).is_empty());
+    }
+
+    #[test]
+    fn certificate_names_of_suricata_tls_and_ct_logs() {
+        // Suricata EVE tls after taishi-format-eve: `tls.sni` → server name,
+        // `tls.subject` → the ECS subject, with a space after each comma.
+        let mut e = Event::new();
+        at(&mut e);
+        e.push("source.ip", "10.0.0.5");
+        e.push("tls.client.server_name", "p33-btmmdns.icloud.com.");
+        e.push(
+            "tls.server.x509.subject.distinguished_name",
+            "CN=*.icloud.com, OU=management:idms.group.506364, O=Apple Inc., C=US",
+        );
+        assert_eq!(
+            names(&one(&e)),
+            vec![("icloud.com".to_string(), NameSource::CertSubject)]
+        );
+        // certstream's JSON, flattened by the JSON decoder.
+        let mut e = Event::new();
+        at(&mut e);
+        e.push(
+            "data.leaf_cert.all_domains",
+            Value::Array(vec!["examp1ebank.com".into(), "www.examp1ebank.com".into()]),
+        );
+        e.push("data.leaf_cert.subject.CN", "examp1ebank.com");
+        assert_eq!(
+            names(&one(&e)),
+            vec![
+                ("examp1ebank.com".to_string(), NameSource::CtLog),
+                ("www.examp1ebank.com".to_string(), NameSource::CtLog),
+            ]
+        );
+        // A CDN certificate's thousands of names: the first hundred.
+        let mut e = Event::new();
+        at(&mut e);
+        e.push(
+            "san.dns",
+            Value::Array(
+                (0..5000)
+                    .map(|i| format!("h{i}.example.net").into())
+                    .collect(),
+            ),
+        );
+        assert_eq!(names(&one(&e)).len(), MAX_CERT_NAMES);
+    }
+
     #[test]
     fn windows_and_ssh_logins() {
         let mut e = Event::new();
@@ -394,6 +686,8 @@ mod tests {
                     "TargetUserName", "IpAddress", "event.category", "event.outcome",
                     "auth_attempts", "conn_state", "tls.server_name", "email.from.address",
                     "event.duration", "source.bytes", "event_type", "tcp.syn",
+                    "certificate.subject", "san.dns", "tls.server.x509.subject.distinguished_name",
+                    "data.leaf_cert.all_domains", "file.x509.alternative_names",
                 ]), ".{0,40}"),
                 0..12,
             )

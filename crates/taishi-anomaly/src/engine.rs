@@ -22,14 +22,14 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use taishi_event::Event;
 
-use crate::ecs::{records, Record};
+use crate::ecs::{records, NameSource, Record};
 use crate::lookalike::Brand;
-use crate::table::BoundedMap;
+use crate::table::{BoundedMap, TableStatus};
 use crate::{
     check_range, AnomalyError, BeaconConfig, BeaconDetector, BeaconState, BruteForceConfig,
     BruteForceDetector, BruteForceState, DgaConfig, DgaDetector, DgaModel, DgaState, ExfilConfig,
     ExfilDetector, ExfilState, Finding, FlowRecord, LookalikeConfig, LookalikeWatch, ScanConfig,
-    ScanDetector, ScanState, TunnelConfig, TunnelDetector, TunnelState,
+    ScanDetector, ScanState, Text, TunnelConfig, TunnelDetector, TunnelState,
 };
 
 /// Which detectors run (`[anomaly.enabled]`): each on unless switched off.
@@ -73,6 +73,10 @@ pub struct AnomalyConfig {
     pub internal_networks: Vec<IpNet>,
     /// Brands watched for look-alike domains (added to `lookalike.brands`).
     pub brands: Vec<Brand>,
+    /// Hours of an organisation's events (event time, from its first
+    /// record) during which the detectors that learn a baseline (beacons,
+    /// DNS tunnels, exfiltration) raise nothing: they learn. 0: none.
+    pub learning_hours: u64,
     /// How often the batch detectors (beacons) are evaluated, in seconds.
     pub evaluate_secs: u64,
     /// One alert per (kind, entity) per this many seconds of event time.
@@ -101,6 +105,7 @@ impl Default for AnomalyConfig {
             switches: Switches::default(),
             internal_networks: Vec::new(),
             brands: Vec::new(),
+            learning_hours: 24,
             evaluate_secs: 600,
             dedup_secs: 3600,
             save_secs: 300,
@@ -127,6 +132,13 @@ impl AnomalyConfig {
                 errs.push(e);
             }
         };
+        push(check_range(
+            "anomaly",
+            "learning_hours",
+            self.learning_hours,
+            0,
+            24 * 366,
+        ));
         push(check_range(
             "anomaly",
             "evaluate_secs",
@@ -204,6 +216,52 @@ struct Org {
     exfil: Option<ExfilDetector>,
     /// (kind, entity) hash → event time of its last alert.
     seen: BoundedMap<u64, i64>,
+    /// Event time of the organisation's first record: the learning period
+    /// runs from here (saved, so a restart does not start it again).
+    learning_since: Option<i64>,
+    /// Latest event time seen (the organisation's "now").
+    last_ms: Option<i64>,
+}
+
+/// One table of a detector, per organisation, for `GET /anomaly/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DetectorStatus {
+    /// `beacon`, `scan`, `brute_force`, `dga`, `tunnel`, `exfil`.
+    pub detector: &'static str,
+    /// Whether it learns a baseline (and so waits out the learning period).
+    pub learns: bool,
+    pub tables: Vec<TableStatus>,
+    /// A detector's own word on its state (exfiltration: hosts learning).
+    pub note: Option<Text>,
+}
+
+/// One organisation's detectors.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrgStatus {
+    pub org: Option<String>,
+    /// Event time of its first record (Unix ms).
+    pub learning_since_ms: Option<i64>,
+    /// When the learning period ends, in event time (Unix ms); None when
+    /// there is no learning period.
+    pub learning_until_ms: Option<i64>,
+    /// Latest event time seen.
+    pub last_event_ms: Option<i64>,
+    /// Whether the learning detectors are still quiet.
+    pub learning: bool,
+    pub detectors: Vec<DetectorStatus>,
+    /// Alerts remembered for deduplication.
+    pub dedup: TableStatus,
+}
+
+/// What the engine says of itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineStatus {
+    pub learning_hours: u64,
+    pub orgs: Vec<OrgStatus>,
+    /// Events not examined: their organisation came after `max_orgs`.
+    pub refused_events: u64,
+    /// The look-alike watch's cache, when brands are configured.
+    pub lookalike: Vec<TableStatus>,
 }
 
 /// One organisation's saved baselines.
@@ -216,6 +274,12 @@ struct OrgState {
     tunnel: Option<TunnelState>,
     exfil: Option<ExfilState>,
     seen: Vec<(u64, i64)>,
+    /// Absent in states saved before the learning period existed: those
+    /// baselines count as learned.
+    #[serde(default)]
+    learning_since: Option<i64>,
+    #[serde(default)]
+    last_ms: Option<i64>,
 }
 
 /// What `save_state` writes: every organisation's baselines.
@@ -324,7 +388,27 @@ impl Engine {
                 .then(|| ExfilDetector::new(c.exfil.clone()).ok())
                 .flatten(),
             seen: BoundedMap::new(c.max_dedup),
+            learning_since: None,
+            last_ms: None,
         }
+    }
+
+    /// When an organisation's learning period ends (event time).
+    fn learning_until(&self, o: &Org) -> Option<i64> {
+        if self.cfg.learning_hours == 0 {
+            return None;
+        }
+        let span = (self.cfg.learning_hours as i64).saturating_mul(3_600_000);
+        Some(
+            o.learning_since
+                .map_or(i64::MAX, |s| s.saturating_add(span)),
+        )
+    }
+
+    /// Whether a finding waits: its kind learns and its organisation's
+    /// learning period had not ended at the finding's time.
+    fn learning(&self, o: &Org, f: &Finding) -> bool {
+        f.kind.learns() && self.learning_until(o).is_some_and(|u| f.last_ms < u)
     }
 
     fn internal(&self, ip: &IpAddr) -> bool {
@@ -363,6 +447,10 @@ impl Engine {
             let Some(o) = inner.orgs.get_mut(&org) else {
                 continue;
             };
+            if let Some(ts) = ev.timestamp.map(|t| t.timestamp_millis()) {
+                o.learning_since.get_or_insert(ts);
+                o.last_ms = Some(o.last_ms.map_or(ts, |l| l.max(ts)));
+            }
             for r in &inner.records {
                 self.feed(o, inner.lookalike.as_mut(), r, &mut found);
             }
@@ -402,7 +490,7 @@ impl Engine {
                     t.observe(d, found);
                 }
                 if let Some(w) = watch {
-                    found.extend(w.observe(&d.qname, d.ts_ms));
+                    watch_name(w, &d.qname, d.ts_ms, NameSource::Dns, found);
                 }
             }
             Record::Http(h) => {
@@ -413,7 +501,12 @@ impl Engine {
                     x.observe_http(h, found);
                 }
                 if let Some(w) = watch {
-                    found.extend(w.observe(&h.host, h.ts_ms));
+                    let source = if h.method == "TLS" {
+                        NameSource::TlsSni
+                    } else {
+                        NameSource::Http
+                    };
+                    watch_name(w, &h.host, h.ts_ms, source, found);
                 }
             }
             Record::Auth(a) => {
@@ -421,9 +514,14 @@ impl Engine {
                     b.observe(a, found);
                 }
             }
-            Record::Name { ts_ms, name } => {
+            Record::Name {
+                ts_ms,
+                name,
+                source,
+                ..
+            } => {
                 if let Some(w) = watch {
-                    found.extend(w.observe(name, *ts_ms));
+                    watch_name(w, name, *ts_ms, *source, found);
                 }
             }
         }
@@ -440,6 +538,9 @@ impl Engine {
     ) {
         let window = (self.cfg.dedup_secs as i64).saturating_mul(1000);
         for f in found.drain(..) {
+            if self.learning(o, &f) {
+                continue;
+            }
             let key = self.hasher.hash_one((f.kind, f.entity.as_str()));
             let last = o.seen.entry_or_insert_with(&key, || i64::MIN);
             if *last != i64::MIN && f.last_ms.saturating_sub(*last) < window && f.last_ms >= *last {
@@ -472,6 +573,68 @@ impl Engine {
         self.lock().refused
     }
 
+    /// Every organisation's detectors: learning or not, until when, table
+    /// fills and evictions.
+    pub fn status(&self) -> EngineStatus {
+        let g = self.lock();
+        let mut orgs: Vec<OrgStatus> = g
+            .orgs
+            .iter()
+            .map(|(org, o)| {
+                let until = self.learning_until(o);
+                let mut detectors = Vec::new();
+                let mut add = |detector, learns, tables, note| {
+                    detectors.push(DetectorStatus {
+                        detector,
+                        learns,
+                        tables,
+                        note,
+                    })
+                };
+                if let Some(d) = &o.beacon {
+                    add("beacon", true, d.tables(), None);
+                }
+                if let Some(d) = &o.scan {
+                    add("scan", false, d.tables(), None);
+                }
+                if let Some(d) = &o.brute {
+                    add("brute_force", false, d.tables(), None);
+                }
+                if let Some(d) = &o.dga {
+                    add("dga", false, d.tables(), None);
+                }
+                if let Some(d) = &o.tunnel {
+                    add("tunnel", true, d.tables(), None);
+                }
+                if let Some(d) = &o.exfil {
+                    add("exfil", true, d.tables(), Some(d.learning_status()));
+                }
+                OrgStatus {
+                    org: org.clone(),
+                    learning_since_ms: o.learning_since.filter(|s| *s != i64::MIN),
+                    learning_until_ms: until.filter(|u| *u != i64::MAX),
+                    last_event_ms: o.last_ms,
+                    // Baselines saved before learning periods existed (MIN) count as learned.
+                    learning: o.learning_since != Some(i64::MIN)
+                        && until.is_some_and(|u| o.last_ms.is_none_or(|l| l < u)),
+                    detectors,
+                    dedup: o.seen.status("dedup"),
+                }
+            })
+            .collect();
+        orgs.sort_by(|a, b| a.org.cmp(&b.org));
+        EngineStatus {
+            learning_hours: self.cfg.learning_hours,
+            orgs,
+            refused_events: g.refused,
+            lookalike: g
+                .lookalike
+                .as_ref()
+                .map(LookalikeWatch::tables)
+                .unwrap_or_default(),
+        }
+    }
+
     /// Organisations with detectors.
     pub fn orgs(&self) -> usize {
         self.lock().orgs.len()
@@ -496,6 +659,8 @@ impl Engine {
                             tunnel: o.tunnel.as_ref().map(TunnelDetector::save_state),
                             exfil: o.exfil.as_ref().map(ExfilDetector::save_state),
                             seen: o.seen.entries(),
+                            learning_since: o.learning_since,
+                            last_ms: o.last_ms,
                         },
                     )
                 })
@@ -531,6 +696,8 @@ impl Engine {
                 d.load_state(s);
             }
             o.seen.load(st.seen);
+            o.learning_since = Some(st.learning_since.unwrap_or(i64::MIN));
+            o.last_ms = st.last_ms.or(o.last_ms);
         }
     }
 
@@ -589,6 +756,27 @@ impl Engine {
         }
         self.load_state(s);
         Ok(true)
+    }
+}
+
+/// Runs a name through the look-alike watch; a finding says where the
+/// name was seen (a certificate is a domain already registered and in use).
+fn watch_name(
+    w: &mut LookalikeWatch,
+    name: &str,
+    ts_ms: i64,
+    source: NameSource,
+    found: &mut Vec<Finding>,
+) {
+    if let Some(mut f) = w.observe(name, ts_ms) {
+        f.features.push(crate::Feature::new(
+            source.id(),
+            1.0,
+            0.0,
+            true,
+            source.text(),
+        ));
+        found.push(f);
     }
 }
 
@@ -693,9 +881,9 @@ mod tests {
         assert_eq!(e.refused(), 2);
     }
 
-    #[test]
-    fn a_lookalike_of_a_configured_brand_in_dns() {
-        let cfg = AnomalyConfig {
+    /// The brand `examplebank.com` watched.
+    fn bank() -> AnomalyConfig {
+        AnomalyConfig {
             brands: vec![Brand {
                 name: "Example Bank".into(),
                 domains: vec!["examplebank.com".into()],
@@ -703,8 +891,12 @@ mod tests {
                 keywords: vec![],
             }],
             ..AnomalyConfig::default()
-        };
-        let e = Engine::new(cfg).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_lookalike_of_a_configured_brand_in_dns() {
+        let e = Engine::new(bank()).unwrap();
         let mut out = Vec::new();
         let q = |name: &str| {
             ev(
@@ -721,6 +913,45 @@ mod tests {
             kinds,
             vec![(FindingKind::Lookalike, "examp1ebank.com".to_string())]
         );
+        assert!(out[0]
+            .finding
+            .features
+            .iter()
+            .any(|f| f.id == "seen_in_dns"));
+    }
+
+    #[test]
+    fn a_lookalike_in_a_certificate_names_the_certificate() {
+        let e = Engine::new(bank()).unwrap();
+        // A Zeek x509 record: no hosts, the certificate alone.
+        let mut x509 = ev(
+            1_780_000_000_000,
+            &[
+                ("event.dataset", "zeek.x509"),
+                ("certificate.subject", "CN=www.example.org,O=Example"),
+            ],
+        );
+        x509.push(
+            "san.dns",
+            taishi_event::Value::Array(vec![
+                "www.example.org".into(),
+                "examplebank-secure.com".into(),
+            ]),
+        );
+        let mut out = Vec::new();
+        e.observe(&[x509], &mut out);
+        let [f] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        assert_eq!(f.finding.entity, "examplebank-secure.com");
+        let seen = f
+            .finding
+            .features
+            .iter()
+            .find(|x| x.id == "seen_in_certificate_san")
+            .unwrap_or_else(|| panic!("{f:?}"));
+        assert!(seen.fired);
+        assert!(seen.text.en.contains("certificate") && seen.text.zh.contains("证书"));
     }
 
     #[test]
@@ -753,6 +984,109 @@ mod tests {
         assert!(second.load_from(&path).is_err());
         assert!(!second.load_from(&dir.join("none.json")).unwrap());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A host calling one server every 5 minutes (± 30 s) from `t0` for
+    /// `hours`, in org `a`.
+    fn beacon_events(t0: i64, hours: i64) -> Vec<Event> {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut t = t0;
+        let mut out = Vec::new();
+        while t < t0 + hours * 3_600_000 {
+            let mut e = ev(
+                t,
+                &[
+                    ("event.dataset", "zeek.conn"),
+                    ("source.ip", "10.20.0.5"),
+                    ("destination.ip", "203.0.113.50"),
+                    ("network.transport", "tcp"),
+                    ("conn_state", "SF"),
+                    ("organization.id", "a"),
+                ],
+            );
+            e.push("destination.port", 443u64);
+            e.push("source.bytes", 310u64);
+            e.push("destination.bytes", 1200u64);
+            out.push(e);
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            t += 300_000 + (x % 61_000) as i64 - 30_000;
+        }
+        out
+    }
+
+    fn beacons(e: &Engine) -> usize {
+        let mut out = Vec::new();
+        e.evaluate(&mut out);
+        out.iter()
+            .filter(|f| f.finding.kind == FindingKind::Beacon)
+            .count()
+    }
+
+    #[test]
+    fn learning_detectors_stay_quiet_during_the_learning_period_and_say_so() {
+        let t0 = 1_780_000_000_000;
+        let first = beacon_events(t0, 20);
+        // Without a learning period, 20 hours of it are a beacon.
+        let none = Engine::new(AnomalyConfig {
+            learning_hours: 0,
+            ..AnomalyConfig::default()
+        })
+        .unwrap();
+        none.observe(&first, &mut Vec::new());
+        assert_eq!(beacons(&none), 1);
+        assert!(!none.status().orgs[0].learning);
+
+        // With 24 hours of learning: quiet, and the status says until when.
+        let cfg = AnomalyConfig {
+            learning_hours: 24,
+            ..AnomalyConfig::default()
+        };
+        let e = Engine::new(cfg.clone()).unwrap();
+        e.observe(&first, &mut Vec::new());
+        assert_eq!(beacons(&e), 0);
+        let st = e.status();
+        let a = &st.orgs[0];
+        assert_eq!(a.org.as_deref(), Some("a"));
+        assert!(a.learning);
+        assert_eq!(a.learning_since_ms, Some(t0));
+        assert_eq!(a.learning_until_ms, Some(t0 + 24 * 3_600_000));
+        let beacon = a.detectors.iter().find(|d| d.detector == "beacon").unwrap();
+        assert!(beacon.learns && beacon.tables[0].entries == 1, "{beacon:?}");
+        assert!(
+            !a.detectors
+                .iter()
+                .find(|d| d.detector == "scan")
+                .unwrap()
+                .learns
+        );
+        // Scans do not wait: Zeek's rates need no baseline.
+        let scan: Vec<Event> = (0..40)
+            .map(|p| failed_conn(t0 + p * 1000, "10.0.0.9", "10.0.0.20", 1000 + p as u16, "a"))
+            .collect();
+        let mut out = Vec::new();
+        e.observe(&scan, &mut out);
+        assert!(out
+            .iter()
+            .any(|f| f.finding.kind == FindingKind::VerticalScan));
+
+        // The learning start survives a restart: the period is not begun again.
+        let dir = std::env::temp_dir().join(format!("taishi-anomaly-learn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("anomaly.json");
+        e.save_to(&path).unwrap();
+        let again = Engine::new(cfg).unwrap();
+        assert!(again.load_from(&path).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            again.status().orgs[0].learning_until_ms,
+            Some(t0 + 24 * 3_600_000)
+        );
+        // Past the period (20 more hours of the same beacon): it fires.
+        again.observe(&beacon_events(t0 + 20 * 3_600_000, 20), &mut Vec::new());
+        assert!(!again.status().orgs[0].learning);
+        assert_eq!(beacons(&again), 1);
     }
 
     #[test]

@@ -116,6 +116,11 @@ impl ExfilDetector {
         })
     }
 
+    /// Its tables' fill (entries, cap, evictions).
+    pub fn tables(&self) -> Vec<crate::table::TableStatus> {
+        vec![self.hosts.status("exfil.hosts")]
+    }
+
     pub fn save_state(&self) -> ExfilState {
         ExfilState {
             hosts: self.hosts.entries(),

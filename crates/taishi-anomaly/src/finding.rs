@@ -96,6 +96,24 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
+    /// Whether the finding rests on what the organisation's traffic taught
+    /// the detector (beacon prevalence and persistence, DNS volume per
+    /// domain, outbound volume), so it waits out the learning period
+    /// (`[anomaly] learning_hours`). Scans and password guessing use
+    /// Zeek's fixed rates, DGA a shipped model, look-alikes the configured
+    /// brands: those fire from the first record.
+    pub fn learns(self) -> bool {
+        matches!(
+            self,
+            FindingKind::Beacon
+                | FindingKind::Strobe
+                | FindingKind::LongConnection
+                | FindingKind::DnsTunnel
+                | FindingKind::ExfilVolume
+                | FindingKind::StorageUpload
+        )
+    }
+
     /// MITRE ATT&CK techniques the finding is evidence of.
     pub fn techniques(self) -> &'static [&'static str] {
         match self {

@@ -32,7 +32,10 @@ pub mod tunnel;
 pub use beacon::{BeaconConfig, BeaconDetector, BeaconScore, BeaconState, BeaconTarget};
 pub use brute::{BruteForceConfig, BruteForceDetector, BruteForceState};
 pub use dga::{DgaConfig, DgaDetector, DgaModel, DgaState};
-pub use engine::{AnomalyConfig, Engine, OrgFinding, StateError, Switches};
+pub use engine::{
+    AnomalyConfig, DetectorStatus, Engine, EngineStatus, OrgFinding, OrgStatus, StateError,
+    Switches,
+};
 pub use exfil::{ExfilConfig, ExfilDetector, ExfilState};
 pub use finding::{Feature, Finding, FindingKind, Lang, Severity, Text};
 pub use lookalike::{Brand, LookalikeConfig, LookalikeMatch, LookalikeWatch, Method, Variant};
@@ -41,7 +44,7 @@ pub use record::{
     AuthOutcome, AuthRecord, ConnState, DnsRecord, FlowRecord, HttpRecord, Transport,
 };
 pub use scan::{ScanConfig, ScanDetector, ScanState};
-pub use table::BoundedMap;
+pub use table::{BoundedMap, TableStatus};
 pub use tunnel::{TunnelConfig, TunnelDetector, TunnelState};
 
 /// What can go wrong building a detector: a bad threshold or a damaged

@@ -604,6 +604,11 @@ impl LookalikeWatch {
         })
     }
 
+    /// The cache of names found clean.
+    pub fn tables(&self) -> Vec<crate::table::TableStatus> {
+        vec![self.clean.status("lookalike.clean_names")]
+    }
+
     /// Number of generated variants held for exact lookup.
     pub fn variants_len(&self) -> usize {
         self.variants.len()

@@ -188,6 +188,14 @@ impl ScanDetector {
         })
     }
 
+    /// Its tables' fill (entries, cap, evictions).
+    pub fn tables(&self) -> Vec<crate::table::TableStatus> {
+        vec![
+            self.addr.status("scan.hosts_per_port"),
+            self.port.status("scan.ports_per_host"),
+        ]
+    }
+
     pub fn save_state(&self) -> ScanState {
         ScanState {
             addr: self.addr.entries(),

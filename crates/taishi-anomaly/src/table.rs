@@ -6,6 +6,17 @@ use std::collections::hash_map::Entry;
 
 use foldhash::HashMap;
 
+/// One table's fill, for the operator (`GET /anomaly/status`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TableStatus {
+    /// Which table (`beacon.pairs`, `scan.ports` …).
+    pub name: &'static str,
+    pub entries: usize,
+    pub cap: usize,
+    /// Entries evicted so far to stay under the cap.
+    pub evicted: u64,
+}
+
 /// A map that never holds more than `cap` entries, evicting the least
 /// recently used half in one step: two generations, `young` and `old`, each
 /// at most `cap / 2`. New keys go into `young`; a key found in `old` moves to
@@ -53,6 +64,16 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     /// Entries evicted so far (a health figure for the operator).
     pub fn evicted(&self) -> u64 {
         self.evicted
+    }
+
+    /// Its fill under `name`.
+    pub fn status(&self, name: &'static str) -> TableStatus {
+        TableStatus {
+            name,
+            entries: self.len(),
+            cap: self.cap,
+            evicted: self.evicted,
+        }
     }
 
     pub fn get(&self, k: &K) -> Option<&V> {

@@ -190,6 +190,11 @@ impl TunnelDetector {
         })
     }
 
+    /// Its tables' fill (entries, cap, evictions).
+    pub fn tables(&self) -> Vec<crate::table::TableStatus> {
+        vec![self.domains.status("tunnel.domains")]
+    }
+
     pub fn save_state(&self) -> TunnelState {
         TunnelState {
             domains: self.domains.entries(),

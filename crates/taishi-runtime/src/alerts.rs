@@ -268,14 +268,13 @@ pub fn anomaly(f: &taishi_anomaly::OrgFinding) -> Alert {
     let mut a = Alert::new(
         AlertKind::Anomaly,
         format!("anomaly:{kind}"),
-        format!(
-            "Anomaly: {} / 异常：{}",
-            x.kind.label(Lang::En),
-            x.kind.label(Lang::Zh)
-        ),
+        format!("Anomaly: {}", x.kind.label(Lang::En)),
         level,
         ts,
     );
+    // One title per language, as Sigma rules have: the console shows the
+    // reader's own (an English page showed both run together).
+    a.rule_title_zh = Some(format!("异常：{}", x.kind.label(Lang::Zh)));
     a.tags = x
         .techniques()
         .iter()

@@ -81,10 +81,9 @@ fn anomaly_alerts(c: &Client) -> Vec<J> {
         .collect()
 }
 
-#[test]
-fn a_beacon_and_a_lookalike_raise_explained_alerts() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path());
+/// Beacons scored every second, a brand watched.
+fn anomaly_config(dir: &std::path::Path) -> taishi_serve::config::Config {
+    let mut cfg = config(dir);
     cfg.anomaly.evaluate_secs = 1;
     cfg.anomaly.brands = vec![taishi_anomaly::Brand {
         name: "Example Bank".into(),
@@ -92,6 +91,14 @@ fn a_beacon_and_a_lookalike_raise_explained_alerts() {
         names_zh: vec!["示例银行".into()],
         keywords: vec![],
     }];
+    cfg
+}
+
+#[test]
+fn a_beacon_and_a_lookalike_raise_explained_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = anomaly_config(dir.path());
+    cfg.anomaly.learning_hours = 0;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
     let c = Client::login(server.http_addr, admin_password(&server));
@@ -155,6 +162,9 @@ fn a_beacon_and_a_lookalike_raise_explained_alerts() {
     }
     assert!(features.iter().any(|f| f["fired"] == true), "{b:#}");
     assert!(b["context"]["title"]["zh"].is_string(), "{b:#}");
+    // A title per language, as a Sigma rule's: not both run together.
+    assert_eq!(b["rule_title"], "Anomaly: C2 beaconing", "{b:#}");
+    assert_eq!(b["rule_title_zh"], "异常：C2 信标（周期性外联）", "{b:#}");
     // One alert for the pair, however many evaluations ran.
     std::thread::sleep(std::time::Duration::from_millis(2500));
     let beacons = anomaly_alerts(&c)
@@ -204,4 +214,100 @@ fn a_beacon_and_a_lookalike_raise_explained_alerts() {
         "{}",
         &saved[..saved.len().min(300)]
     );
+}
+
+/// The learning period (issue 17): with 24 hours of it, 20 hours of a
+/// beacon raise nothing while a look-alike (no baseline) still does, and
+/// `GET /anomaly/status` says the organisation learns until when. The
+/// start is saved: after a restart it is the same, and with 10 hours of
+/// learning the same saved beacon, now past the period, raises its alert.
+#[test]
+fn learning_detectors_wait_out_the_learning_period_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = anomaly_config(dir.path());
+    cfg.anomaly.learning_hours = 24;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(taishi_serve::start(cfg.clone())).unwrap();
+    let c = Client::login(server.http_addr, admin_password(&server));
+    let conn = conn_log();
+    let (s, r) = c.post_raw("/api/v1/ingest?format=zeek", "text/plain", conn.as_bytes());
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = c.post_raw(
+        "/api/v1/ingest?format=zeek",
+        "text/plain",
+        dns_log(&["examp1ebank-login.com"]).as_bytes(),
+    );
+    assert_eq!(s, 200, "{r}");
+    let has = |c: &Client, rule: &str| anomaly_alerts(c).iter().any(|a| a["rule_id"] == rule);
+    assert!(wait_until(30, || has(&c, "anomaly:lookalike")));
+    // Several evaluations (one a second) have run: no beacon.
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    assert!(
+        !has(&c, "anomaly:beacon"),
+        "{:#}",
+        J::Array(anomaly_alerts(&c))
+    );
+
+    let (s, st) = c.get("/api/v1/anomaly/status");
+    assert_eq!(s, 200, "{st}");
+    assert_eq!(st["enabled"], true);
+    assert_eq!(st["learning_hours"], 24);
+    let org = &st["orgs"][0];
+    assert_eq!(org["learning"], true, "{st:#}");
+    let since =
+        chrono::DateTime::parse_from_rfc3339(org["learning_since"].as_str().unwrap()).unwrap();
+    let until = org["learning_until"].as_str().unwrap().to_string();
+    let until_t = chrono::DateTime::parse_from_rfc3339(&until).unwrap();
+    assert_eq!(until_t - since, TimeDelta::hours(24), "{org:#}");
+    assert!(
+        org["message"]["en"].as_str().unwrap().contains("learning"),
+        "{org:#}"
+    );
+    assert!(
+        org["message"]["zh-CN"].as_str().unwrap().contains("学习期"),
+        "{org:#}"
+    );
+    let beacon = org["detectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["detector"] == "beacon")
+        .unwrap();
+    assert_eq!(beacon["learns"], true);
+    let pairs = &beacon["tables"][0];
+    assert!(pairs["entries"].as_u64().unwrap() >= 2, "{beacon:#}");
+    assert!(pairs["cap"].as_u64().unwrap() >= pairs["entries"].as_u64().unwrap());
+    assert!(pairs["evicted"].is_u64());
+    // Only a reader of the system's state may ask.
+    assert_eq!(
+        Client::new(server.http_addr)
+            .get("/api/v1/anomaly/status")
+            .0,
+        401
+    );
+    rt.block_on(server.shutdown()).unwrap();
+
+    // The same config again: the period is not begun anew.
+    let server = rt.block_on(taishi_serve::start(cfg.clone())).unwrap();
+    let c = Client::login(server.http_addr, admin_password(&server));
+    let st = c.get("/api/v1/anomaly/status").1;
+    assert_eq!(st["orgs"][0]["learning_until"], until.as_str(), "{st:#}");
+    assert_eq!(st["orgs"][0]["learning"], true);
+    rt.block_on(server.shutdown()).unwrap();
+
+    // 10 hours of learning: the saved start (20 hours ago) puts the saved
+    // beacon past it, and the next evaluation raises it.
+    cfg.anomaly.learning_hours = 10;
+    let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
+    let c = Client::login(server.http_addr, admin_password(&server));
+    assert!(
+        wait_until(30, || has(&c, "anomaly:beacon")),
+        "{:#}",
+        J::Array(anomaly_alerts(&c))
+    );
+    assert_eq!(
+        c.get("/api/v1/anomaly/status").1["orgs"][0]["learning"],
+        false
+    );
+    rt.block_on(server.shutdown()).unwrap();
 }

@@ -25,31 +25,33 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// `taishi hunt` with no rules over `args`, in JSON lines: asserts the
+/// exit of a hunt that found something (3) and gives the rows.
+fn hunt_rows(args: &[&str]) -> Vec<serde_json::Value> {
+    let rules = tempfile::tempdir().unwrap();
+    let mut all = vec![
+        "hunt",
+        "-r",
+        rules.path().to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "--quiet",
+    ];
+    all.extend_from_slice(args);
+    let out = taishi(&all, None);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 #[test]
 fn hunt_finds_the_scanners_and_the_beacon_of_the_rita_capture() {
     let Some(data) = taishi_testdata::path("network/anomaly/rita-missing-host") else {
         return;
     };
-    let rules = tempfile::tempdir().unwrap();
-    let out = taishi(
-        &[
-            "hunt",
-            "-r",
-            rules.path().to_str().unwrap(),
-            "--format",
-            "jsonl",
-            "--quiet",
-            "--threads",
-            "1",
-            data.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let rows: Vec<serde_json::Value> = text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = hunt_rows(&["--threads", "1", data.to_str().unwrap()]);
     let of = |id: &str| -> Vec<&serde_json::Value> {
         rows.iter().filter(|r| r["rule_id"] == id).collect()
     };
@@ -82,6 +84,7 @@ fn hunt_finds_the_scanners_and_the_beacon_of_the_rita_capture() {
     assert!(!beacon["anomaly"]["features"].as_array().unwrap().is_empty());
     assert!(of("anomaly:brute_force").len() >= 2, "{rows:#?}");
 
+    let rules = tempfile::tempdir().unwrap();
     let off = taishi(
         &[
             "hunt",
@@ -149,4 +152,56 @@ fn lookalike_prints_variants_and_checks_names() {
         Some("wikipedia.org\n"),
     );
     assert_eq!(clean.status.code(), Some(0));
+}
+
+/// Certificate names reach the look-alike watch (issue 17): on the public
+/// WRCCDC Zeek x509 log a SAN of Google's ad certificate imitates the brand
+/// `google.com` by embedding it, and on Suricata's EVE sample the subject
+/// CN `*.icloud.com` and the SNI imitate `icloud.com.cn` by a TLD swap;
+/// each alert says where the name was seen.
+#[test]
+fn hunt_watches_certificate_names_of_zeek_x509_and_suricata_tls() {
+    let (Some(x509), Some(eve)) = (
+        taishi_testdata::path("network/zeek/wrccdc-json/x509.json"),
+        taishi_testdata::path("network/suricata/beats_eve-small.json"),
+    ) else {
+        return;
+    };
+    let rows: Vec<serde_json::Value> = hunt_rows(&[
+        "--brand",
+        "google.com",
+        "--brand",
+        "icloud.com.cn",
+        x509.to_str().unwrap(),
+        eve.to_str().unwrap(),
+    ])
+    .into_iter()
+    .filter(|r| r["rule_id"] == "anomaly:lookalike")
+    .collect();
+    let seen_in = |entity: &str| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r["anomaly"]["entity"] == entity)
+            .flat_map(|r| r["anomaly"]["features"].as_array().unwrap().iter())
+            .filter_map(|f| f["id"].as_str())
+            .filter(|id| id.starts_with("seen_in_"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        seen_in("googleadservices.com"),
+        ["seen_in_certificate_san"],
+        "{rows:#?}"
+    );
+    assert_eq!(
+        seen_in("icloud.com"),
+        ["seen_in_certificate_subject"],
+        "{rows:#?}"
+    );
+    assert_eq!(
+        seen_in("p33-btmmdns.icloud.com."),
+        ["seen_in_tls_sni"],
+        "{rows:#?}"
+    );
+    // The brand's own names raise nothing.
+    assert!(seen_in("www.google.com").is_empty(), "{rows:#?}");
 }

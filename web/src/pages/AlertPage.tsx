@@ -139,7 +139,8 @@ export default function AlertPage() {
           <IntelPanel alert={a} />
           <PivotsPanel alert={a} />
           <ProcessTreePanel id={id} />
-          <Panel title={t("alerts.matching")} actions={pivot && <Link className="btn btn-sm" to={searchLink}><SearchIcon size={14} aria-hidden /> {t("alerts.openInSearch")}</Link>}>
+          {/* An anomaly stands for many events (its features say which); an empty "matching event" box only misled. */}
+          {(a.kind !== "anomaly" || Object.keys(ev).length > 0) && <Panel title={t("alerts.matching")} actions={pivot && <Link className="btn btn-sm" to={searchLink}><SearchIcon size={14} aria-hidden /> {t("alerts.openInSearch")}</Link>}>
             {Object.keys(ev).length ? (
               <table className="kv-table" data-testid="matching-event">
                 <tbody>
@@ -150,7 +151,7 @@ export default function AlertPage() {
               </table>
             ) : <Empty text={t("common.noData")} />}
             {(a.events?.length ?? 0) > 1 && <div className="muted small pad">{t("common.total", { count: a.events?.length })} · seq {a.events?.slice(0, 10).join(", ")}</div>}
-          </Panel>
+          </Panel>}
           <Panel title={t("alerts.related")}>
             {rel.isLoading ? <Loading inline /> : rel.error ? <ErrorBox error={rel.error} /> : !rel.data || (!rel.data.before.length && !rel.data.after.length) ? <Empty text={t("alerts.noRelated")} /> : (
               <table className="table events" data-testid="related">

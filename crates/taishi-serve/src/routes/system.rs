@@ -44,6 +44,18 @@ pub fn routes() -> Vec<Route> {
         Route::new(Method::GET, "/openapi.json", Access::Public, openapi)
             .doc("system", "This document", "本文档")
             .answer::<Object>(),
+        Route::new(
+            Method::GET,
+            "/anomaly/status",
+            Access::Needs(P::SystemRead),
+            crate::anomaly::status,
+        )
+        .doc(
+            "system",
+            "Anomaly detectors: learning period per organisation, table fills and evictions",
+            "异常检测状态：各组织的学习期、表容量与淘汰数",
+        )
+        .answer::<crate::anomaly::AnomalyStatus>(),
     ];
     r.extend(ingest_routes());
     r

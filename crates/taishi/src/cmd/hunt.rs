@@ -650,7 +650,12 @@ pub fn run(args: HuntArgs) -> Result<ExitCode> {
     let anomaly = if args.no_anomaly {
         None
     } else {
-        let mut cfg = taishi_anomaly::AnomalyConfig::default();
+        // A hunt reads history: the files are the baseline and the evidence
+        // at once, so no learning period keeps the detectors quiet.
+        let mut cfg = taishi_anomaly::AnomalyConfig {
+            learning_hours: 0,
+            ..Default::default()
+        };
         for d in &args.brand {
             cfg.brands.push(taishi_anomaly::Brand {
                 name: d.clone(),
