@@ -39,6 +39,16 @@ fn rita_proxy_beacon_through_connect() {
     for f in findings.iter().take(5) {
         eprintln!("{:.3} {:?} {}", f.score, f.kind, f.entity);
     }
+    // The capture's README labels exactly two proxied beacons.
+    let labelled = [
+        "10.136.0.18 → www.honestimnotevil.com",
+        "10.136.0.18 → www.google.com",
+    ];
+    let (p, r) = precision_recall(&findings, &labelled);
+    eprintln!(
+        "rita-proxy at the alert score: precision {p:.3}, recall {r:.3} (labelled beacons: {})",
+        labelled.len()
+    );
     let src = ip("10.136.0.18");
     let evil = d
         .score(src, &BeaconTarget::Domain("www.honestimnotevil.com".into()))
@@ -100,6 +110,10 @@ fn rita_missing_host_http_beacon_among_internet_background() {
         .score(ip("73.54.23.243"), &BeaconTarget::Ip(ip("64.225.56.201")))
         .unwrap();
     eprintln!("named beacon: {s:?}");
+    let (p, r) = precision_recall(&findings, &["73.54.23.243 → 64.225.56.201"]);
+    eprintln!(
+        "rita-missing-host at the alert score: precision {p:.3}, recall {r:.3} (one labelled beacon)"
+    );
     assert!(s.score >= 0.85);
     assert_eq!(beacons[0].entity, "73.54.23.243 → 64.225.56.201");
     // The Internet background (scanners, crawlers) stays low: at most a
@@ -109,4 +123,23 @@ fn rita_missing_host_http_beacon_among_internet_background() {
         "{} background pairs alert",
         beacons.len() - 1
     );
+}
+
+/// Precision and recall of the beacon findings (at the alert score)
+/// against the labelled pairs.
+fn precision_recall(findings: &[taishi_anomaly::Finding], labelled: &[&str]) -> (f64, f64) {
+    let raised: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Beacon)
+        .map(|f| f.entity.as_str())
+        .collect();
+    let tp = raised.iter().filter(|e| labelled.contains(e)).count() as f64;
+    (
+        if raised.is_empty() {
+            0.0
+        } else {
+            tp / raised.len() as f64
+        },
+        tp / labelled.len() as f64,
+    )
 }

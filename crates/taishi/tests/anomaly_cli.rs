@@ -198,7 +198,7 @@ fn hunt_watches_certificate_names_of_zeek_x509_and_suricata_tls() {
         "{rows:#?}"
     );
     assert_eq!(
-        seen_in("p33-btmmdns.icloud.com."),
+        seen_in("p33-btmmdns.icloud.com"),
         ["seen_in_tls_sni"],
         "{rows:#?}"
     );
