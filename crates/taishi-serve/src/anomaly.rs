@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::Extension;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -14,6 +15,7 @@ use serde::Serialize;
 use taishi_anomaly::Engine;
 use taishi_ingest::CancellationToken;
 
+use crate::auth::Caller;
 use crate::config::Config;
 use crate::routes::{blocking, R, S};
 use crate::App;
@@ -88,7 +90,8 @@ pub(crate) fn spawn(
 
 // ---- GET /anomaly/status -----------------------------------------------------
 
-/// `GET /api/v1/anomaly/status`: the detectors of every organisation,
+/// `GET /api/v1/anomaly/status`: the detectors of each organisation in the
+/// caller's scope,
 /// whether the ones that learn a baseline are still quiet and until when,
 /// and how full their bounded tables are.
 #[derive(Serialize, JsonSchema)]
@@ -208,7 +211,10 @@ fn org_status(o: taishi_anomaly::OrgStatus) -> AnomalyOrg {
     }
 }
 
-pub(crate) async fn status(State(app): State<S>) -> R<Json<AnomalyStatus>> {
+pub(crate) async fn status(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+) -> R<Json<AnomalyStatus>> {
     blocking(move || {
         let Some(e) = app.anomaly.clone() else {
             return Ok(Json(AnomalyStatus {
@@ -224,7 +230,17 @@ pub(crate) async fn status(State(app): State<S>) -> R<Json<AnomalyStatus>> {
             enabled: true,
             learning_hours: s.learning_hours,
             refused_events: s.refused_events,
-            orgs: s.orgs.into_iter().map(org_status).collect(),
+            // Each caller sees the organisations of its own subtree (events
+            // without an organisation: the whole platform's callers only).
+            orgs: s
+                .orgs
+                .into_iter()
+                .filter(|o| match &o.org {
+                    Some(org) => c.scope.contains(org),
+                    None => matches!(c.scope, crate::state::Scope::All),
+                })
+                .map(org_status)
+                .collect(),
             lookalike: s.lookalike.into_iter().map(table).collect(),
         }))
     })

@@ -9,7 +9,7 @@ mod common;
 
 use chrono::{TimeDelta, Utc};
 use common::*;
-use serde_json::Value as J;
+use serde_json::{json, Value as J};
 
 const CONN_HEADER: &str = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n\
 #fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\n\
@@ -278,6 +278,23 @@ fn learning_detectors_wait_out_the_learning_period_across_a_restart() {
     assert!(pairs["entries"].as_u64().unwrap() >= 2, "{beacon:#}");
     assert!(pairs["cap"].as_u64().unwrap() >= pairs["entries"].as_u64().unwrap());
     assert!(pairs["evicted"].is_u64());
+    // A reader of another organisation sees its own subtree only: the
+    // top organisation's detectors are not in its answer.
+    let st_ = &server.app.state;
+    st_.create_org("branch", taishi_serve::state::ROOT_ORG, "Branch")
+        .unwrap();
+    let pw = "Branch-viewer-Passw0rd!";
+    st_.create_user(
+        "branchview",
+        "branch",
+        &["viewer".to_string()],
+        &taishi_auth::hash_password(pw).unwrap(),
+    )
+    .unwrap();
+    let other = Client::login_as(server.http_addr, "branchview", pw, None);
+    let (s, st) = other.get("/api/v1/anomaly/status");
+    assert_eq!(s, 200, "{st}");
+    assert_eq!(st["orgs"], json!([]), "{st:#}");
     // Only a reader of the system's state may ask.
     assert_eq!(
         Client::new(server.http_addr)
