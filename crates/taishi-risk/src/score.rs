@@ -185,7 +185,7 @@ impl Severity {
         })
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Severity::Informational => "informational",
             Severity::Low => "low",
