@@ -72,7 +72,7 @@ impl RiskSection {
             p.push("risk.interval_hours: must be between 1 and 720".into());
         }
         for (k, u) in [("kev_url", &self.kev_url), ("epss_url", &self.epss_url)] {
-            if !u.is_empty() && !(u.starts_with("https://") || u.starts_with("http://")) {
+            if !(u.is_empty() || u.starts_with("https://") || u.starts_with("http://")) {
                 p.push(format!("risk.{k}: must be an http(s) URL"));
             }
         }

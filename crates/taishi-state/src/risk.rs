@@ -269,6 +269,10 @@ pub struct FeedChange {
     pub total: usize,
 }
 
+/// What the feeds say of one CVE: in KEV (with known ransomware use), and
+/// its EPSS (probability, percentile).
+pub type FeedOf = (Option<bool>, Option<(f64, f64)>);
+
 /// A finding's id: the same finding (organisation and finding key) from
 /// any scanner or scan has the same one.
 pub fn finding_id(org: &str, key: &str) -> String {
@@ -845,7 +849,7 @@ impl State {
     }
 
     /// What the feeds say of a CVE: KEV (with ransomware use) and EPSS.
-    pub fn feed_of(&self, cve: &str) -> Result<(Option<bool>, Option<(f64, f64)>)> {
+    pub fn feed_of(&self, cve: &str) -> Result<FeedOf> {
         let rows = self.reader().query_map(
             "SELECT kind, ransomware, epss, percentile FROM risk_feed_entries WHERE cve = $1",
             params![cve.to_ascii_uppercase()],
