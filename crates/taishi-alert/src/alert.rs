@@ -27,6 +27,10 @@ pub enum AlertKind {
     /// tunnels, exfiltration, look-alike domains) scored above its
     /// threshold; `context` carries the score and the features that fired.
     Anomaly,
+    /// An early warning of the risk assessment (预警: a new KEV entry on an
+    /// asset, an attack on a vulnerable asset…), sent through the outputs;
+    /// `context` carries the warning with its level and action.
+    Warning,
 }
 
 impl AlertKind {
@@ -37,6 +41,7 @@ impl AlertKind {
             AlertKind::Intel => "intel",
             AlertKind::Search => "search",
             AlertKind::Anomaly => "anomaly",
+            AlertKind::Warning => "warning",
         }
     }
 }

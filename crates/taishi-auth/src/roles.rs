@@ -98,6 +98,11 @@ permissions! {
     IncidentsRead = "incidents:read", "查看安全事件", "read incidents";
     /// Working incidents: create, group, transition, assign, grade, report.
     IncidentsWrite = "incidents:write", "处置安全事件", "handle incidents";
+    /// The asset register, vulnerabilities, risk scores and early warnings.
+    AssetsRead = "assets:read", "查看资产与风险", "read assets and risk";
+    /// Importing assets, scans and vulnerability feeds; setting a
+    /// finding's remediation.
+    AssetsWrite = "assets:write", "管理资产与漏洞", "manage assets and vulnerabilities";
 }
 
 impl fmt::Display for Permission {
@@ -202,6 +207,7 @@ const READ: &[Permission] = &[
     Permission::SystemRead,
     Permission::OrgsRead,
     Permission::IncidentsRead,
+    Permission::AssetsRead,
 ];
 
 macro_rules! roles {
@@ -256,7 +262,7 @@ roles! {
     SecAdmin = "secadmin", "安全管理员", "Security administrator", [READ, &[
         Permission::RulesWrite, Permission::IntelWrite, Permission::IntelFeeds,
         Permission::OutputsWrite, Permission::OutputsTest, Permission::SearchesWrite,
-        Permission::DataRead,
+        Permission::DataRead, Permission::AssetsWrite,
     ]];
     /// 审计管理员: reads, verifies and exports the audit trail, nothing else.
     Auditor = "auditor", "审计管理员", "Audit administrator", [&[Permission::AuditRead]];
@@ -265,7 +271,7 @@ roles! {
     Analyst = "analyst", "安全分析员", "Analyst", [READ, &[
         Permission::AlertsWrite, Permission::RulesWrite, Permission::IntelWrite,
         Permission::OutputsTest, Permission::Ingest, Permission::SearchesWrite,
-        Permission::IncidentsWrite,
+        Permission::IncidentsWrite, Permission::AssetsWrite,
     ]];
     /// Works alerts and incidents to closure.
     Responder = "responder", "应急响应员", "Responder", [READ, &[

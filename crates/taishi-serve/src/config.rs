@@ -55,6 +55,9 @@ pub struct Config {
     pub pii: taishi_runtime::pii::PiiConfig,
     /// `[incidents]`: grouping alerts into incidents, and who reports.
     pub incidents: IncidentsSection,
+    /// `[risk]`: assets and alerts matched into risk scores and warnings;
+    /// scheduled KEV/EPSS pulls.
+    pub risk: crate::risk::RiskSection,
 }
 
 /// `[incidents]` (issue 14).
@@ -264,6 +267,7 @@ impl Default for Config {
             anomaly: Default::default(),
             pii: Default::default(),
             incidents: IncidentsSection::default(),
+            risk: Default::default(),
         }
     }
 }
@@ -1008,6 +1012,7 @@ impl Config {
         p.extend(self.audit.problems());
         p.extend(anomaly_problems(&self.anomaly));
         p.extend(self.incidents.problems());
+        p.extend(self.risk.problems());
         if !self.state.database.trim().is_empty() {
             if let Err(e) = taishi_state::Target::parse(self.state.database.trim()) {
                 p.push(format!("state.database: {e}"));

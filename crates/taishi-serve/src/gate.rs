@@ -125,6 +125,8 @@ impl AlertGate for OrgGate {
             }
             // An organisation's own scheduled search: it switches it itself.
             AlertKind::Search => true,
+            // The organisation's own risk assessment.
+            AlertKind::Warning => true,
         };
         on && !self.excepted_alert(a, &o)
     }

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod config;
 pub mod gate;
 pub mod incidents;
+pub mod risk;
 /// Threat intelligence lives in the runtime; `intel` keeps its old path here.
 pub use taishi_runtime::intel;
 pub mod anomaly;
@@ -91,6 +92,8 @@ pub struct App {
     pub anomaly: Option<Arc<taishi_anomaly::Engine>>,
     /// Stored alerts grouped into incidents, beside the pipeline.
     pub grouping: Arc<incidents::Grouping>,
+    /// Assets, vulnerabilities, risk scores and early warnings (issue 15).
+    pub risk: Arc<risk::Risk>,
 }
 
 /// The OpenAPI 3.1 document of the HTTP API (what `GET
@@ -394,12 +397,19 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
                 .context("incidents: grouping")?,
         )
     };
+    let risk = {
+        let (s, o, c) = (state.clone(), outputs.clone(), config.risk.clone());
+        tokio::task::spawn_blocking(move || risk::Risk::start(s, o, &c))
+            .await?
+            .context("risk: register")?
+    };
     let mut builder = Pipeline::builder(store.clone(), rules.clone(), state.clone(), rejects)
         .max_in_flight(4)
         .tenancy(tenancy)
         .gate(org_gate.clone())
         .hook(outputs.clone())
-        .hook(grouping.clone());
+        .hook(grouping.clone())
+        .hook(Arc::new(risk::RiskHook(risk.clone())));
     if geo.is_enabled() {
         let g = geo.clone();
         builder = builder.enrich(Box::new(move |ev| g.enrich(ev)));
@@ -518,6 +528,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         audit_forward,
         anomaly: anomaly.clone(),
         grouping,
+        risk,
     });
     let (router, http_metrics) = routes::router(app.clone(), sink);
     let router = match tls {
@@ -548,6 +559,9 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         cancel.clone(),
         Duration::from_secs(10),
     ));
+    if let Some(t) = risk::spawn_pulls(app.clone(), cancel.clone()) {
+        tasks.push(t);
+    }
     if config.intel.feeds {
         tasks.push(spawn_feed_scheduler(
             app.clone(),

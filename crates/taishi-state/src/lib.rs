@@ -37,6 +37,7 @@ pub mod exceptions;
 pub use exceptions::{Condition, ExceptionIndex, ExceptionScope, NewRuleException, RuleException};
 pub mod incidents;
 pub use incidents::{IncidentFilter, IncidentSummary, StoredIncident};
+pub mod risk;
 
 pub type Result<T> = std::result::Result<T, StateError>;
 

@@ -95,6 +95,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_rule_exceptions"),
     migration!(9, "0009_alert_user_backfill", split),
     migration!(10, "0010_incidents"),
+    migration!(11, "0011_risk_register"),
 ];
 
 /// `(table, column, type)` that version 4 adds on SQLite, in the order the

@@ -20,6 +20,7 @@ pub mod intel;
 pub mod orgs;
 pub mod overview;
 pub mod process_tree;
+pub mod risk;
 pub mod rules;
 pub mod saved;
 pub mod search;
@@ -572,6 +573,7 @@ pub fn table() -> Vec<Route> {
         system::routes(),
         data::routes(),
         incidents::routes(),
+        risk::routes(),
     ]
     .into_iter()
     .flatten()

@@ -243,6 +243,7 @@ async fn metrics_text(State(app): State<S>) -> Response {
         out.push_str(&app.audit_forward.prometheus());
         out.push_str(&app.gate.prometheus());
         out.push_str(&app.grouping.prometheus());
+        out.push_str(&app.risk.prometheus());
         Ok(out)
     })
     .await;

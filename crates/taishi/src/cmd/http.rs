@@ -24,6 +24,23 @@ pub fn post(
     body: &[u8],
     timeout: Duration,
 ) -> Result<Vec<u8>> {
+    request("POST", url, path, token, content_type, body, timeout)
+}
+
+/// GETs `path` (with its query) of the server at `url`; as [`post`].
+pub fn get(url: &str, path: &str, token: Option<&str>, timeout: Duration) -> Result<Vec<u8>> {
+    request("GET", url, path, token, "application/json", &[], timeout)
+}
+
+fn request(
+    method: &str,
+    url: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Vec<u8>> {
     let Some(rest) = url.strip_prefix("http://") else {
         bail!("--server: only http:// URLs are supported by this build (got {url}); use an SSH tunnel or a local proxy for HTTPS");
     };
@@ -37,7 +54,7 @@ pub fn post(
         format!("{hostport}:80")
     };
     let mut req = format!(
-        "POST {base}{path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: {content_type}\r\nAccept: application/json\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {base}{path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: {content_type}\r\nAccept: application/json\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     if let Some(t) = token {

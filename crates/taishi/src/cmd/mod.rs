@@ -6,6 +6,7 @@ pub mod lookalike;
 pub mod openapi;
 pub mod parse;
 pub mod pii;
+pub mod risk;
 pub mod rules;
 pub mod search;
 pub mod serve;

@@ -1,0 +1,482 @@
+//! Risk assessment (风险评估, issue 15): assets, vulnerabilities, the risk
+//! ranking and early warnings. Reading needs `assets:read`, imports and
+//! remediation `assets:write`. Every list is scoped to the caller's
+//! organisation and those below it; imports land in the acting
+//! organisation. The logic is in `crate::risk` and the pure crates.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, StatusCode};
+use axum::{Extension, Json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use taishi_risk::{rollup, RiskScore, Warning};
+use taishi_state::risk::{
+    AssetFilter, AssetRow, AttackRow, FindingFilter, FindingRow, WarningFilter, WarningRow,
+};
+
+use super::{blocking, Access, ApiError, Object, Page, Route, R, S};
+use crate::auth::{Caller, Permission as P};
+use crate::risk::{AssetImportAnswer, FeedImportAnswer, RiskError, ScanImportAnswer};
+
+/// Assets listed with their factors per business system in the ranking.
+const RANKED_ASSETS: usize = 50;
+/// Assets read for the ranking's roll-ups.
+const MAX_RANKED: usize = 100_000;
+/// Score history rows an asset's page shows.
+const HISTORY: usize = 200;
+
+const FILES: &[&str] = &[
+    "text/csv",
+    "application/json",
+    "application/xml",
+    "text/xml",
+    "text/plain",
+    "application/octet-stream",
+];
+
+pub fn routes() -> Vec<Route> {
+    let read = Access::Needs(P::AssetsRead);
+    let write = Access::Needs(P::AssetsWrite);
+    vec![
+        Route::new(Method::GET, "/assets", read, list_assets)
+            .doc(
+                "risk",
+                "Assets of your organisation and those below it, highest risk score first (filter by business system or an identity: `ip:10.0.0.5`, `host:web01`, or a bare address or name)",
+                "本组织及下级组织的资产，按风险分从高到低（可按业务系统或标识筛选：ip:10.0.0.5、host:web01，或直接写地址、主机名）",
+            )
+            .query::<AssetFilter>()
+            .answer::<Page<AssetRow>>(),
+        Route::new(Method::POST, "/assets", write, import_assets)
+            .upload()
+            .doc(
+                "risk",
+                "Import an asset inventory into your organisation: CSV or JSON (the documented column mapping, Chinese or English headers) or Nmap XML (?format=csv|json|nmap, detected when absent; ?name= the file name); assets sharing a MAC, FQDN or recent IP merge",
+                "向本组织导入资产清单：CSV 或 JSON（按文档中的列映射，中英文表头均可）或 Nmap XML（?format=csv|json|nmap，缺省自动识别；?name= 文件名）；共用 MAC、域名或近期 IP 的资产合并",
+            )
+            .query::<ImportQuery>()
+            .raw(FILES)
+            .answer::<AssetImportAnswer>(),
+        Route::new(Method::GET, "/assets/{id}", read, get_asset)
+            .doc(
+                "risk",
+                "One asset: the register's record (identities, owner, business system, importance, exposure, software, each value with its provenance), its findings, the alerts and intel hits on it, its risk score history with factors, its warnings",
+                "单个资产：资产登记内容（标识、负责人、业务系统、重要性、暴露面、软件，每项附来源），漏洞发现，相关告警与情报命中，风险分历史及其因素，预警",
+            )
+            .answer::<AssetView>(),
+        Route::new(Method::POST, "/vulns/import", write, import_scan)
+            .upload()
+            .doc(
+                "risk",
+                "Import a scanner report into your organisation: Nmap XML (vulners), Greenbone/OpenVAS XML, Nessus, Trivy JSON, Grype JSON or CSV (detected); the same finding from two scanners is one; findings of the same scanner absent from a rescan of an asset become fixed (?external=true: the scan ran from outside, its open ports are exposure)",
+                "向本组织导入漏洞扫描报告：Nmap XML（vulners）、Greenbone/OpenVAS XML、Nessus、Trivy JSON、Grype JSON 或 CSV（自动识别）；两个扫描器的同一漏洞合为一条；同一扫描器复扫中不再出现的漏洞标为已修复（?external=true：外部扫描，开放端口计为暴露面）",
+            )
+            .query::<ScanQuery>()
+            .raw(FILES)
+            .answer::<ScanImportAnswer>(),
+        Route::new(Method::POST, "/vulns/feeds/{kind}", write, import_feed)
+            .upload()
+            .doc(
+                "risk",
+                "Import a vulnerability feed file (air-gapped networks): `kev` (CISA KEV JSON or CSV) or `epss` (FIRST EPSS CSV); the findings it concerns are re-prioritised, and a new KEV entry or a large EPSS rise on an asset raises a warning sent through the alert outputs",
+                "导入漏洞情报文件（适用于隔离网络）：kev（CISA KEV 的 JSON 或 CSV）或 epss（FIRST EPSS CSV）；相关漏洞重新评定优先级，新列入 KEV 或 EPSS 大幅上升且命中资产时产生预警并经告警输出发送",
+            )
+            .query::<FeedQuery>()
+            .raw(FILES)
+            .answer::<FeedImportAnswer>(),
+        Route::new(Method::GET, "/vulns", read, list_vulns)
+            .doc(
+                "risk",
+                "Vulnerability findings of your organisation and those below it, KEV first then by priority (filter by CVE, asset, status — `unresolved` for open, in progress and accepted — or KEV only)",
+                "本组织及下级组织的漏洞发现，KEV 优先，其次按优先级（可按 CVE、资产、状态（unresolved 为待处理、处理中与已接受）或仅 KEV 筛选）",
+            )
+            .query::<FindingFilter>()
+            .answer::<Page<FindingRow>>(),
+        Route::new(Method::POST, "/vulns/{id}/status", write, set_status)
+            .doc(
+                "risk",
+                "Set a finding's remediation: open, in_progress, accepted (with approver and expiry), fixed or false_positive; the asset's score is recomputed",
+                "设置漏洞处置状态：open、in_progress、accepted（须填审批人与到期时间）、fixed 或 false_positive；随后重算资产风险分",
+            )
+            .json::<StatusRequest>()
+            .answer::<FindingRow>(),
+        Route::new(Method::GET, "/risk", read, ranking)
+            .doc(
+                "risk",
+                "The risk ranking: organisation → business system → asset, each with its score and the factors it is made of",
+                "风险排行：组织 → 业务系统 → 资产，各带分数及其构成因素",
+            )
+            .answer::<RiskView>(),
+        Route::new(Method::GET, "/risk/warnings", read, list_warnings)
+            .doc(
+                "risk",
+                "Early warnings (预警) 红/橙/黄/蓝, highest level first, each with what happened, why this level and the recommended action in zh-CN and English (filter by level and above, or asset)",
+                "预警（红/橙/黄/蓝），按级别从高到低，每条含事由、定级理由及中英文处置建议（可按级别及以上或资产筛选）",
+            )
+            .query::<WarningFilter>()
+            .answer::<Page<WarningView>>(),
+    ]
+}
+
+// ---- request and answer shapes ------------------------------------------------
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ImportQuery {
+    /// csv, json or nmap; detected when absent.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// The file name (kept in each value's provenance).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ScanQuery {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The scan ran from outside: its open ports are exposure.
+    #[serde(default)]
+    pub external: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct FeedQuery {
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct StatusRequest {
+    /// open, in_progress, accepted, fixed, false_positive.
+    pub status: String,
+    /// accepted: who approved the risk.
+    #[serde(default)]
+    pub approver: Option<String>,
+    /// accepted: until when (RFC 3339).
+    #[serde(default)]
+    pub until: Option<String>,
+}
+
+/// One score of an asset's history.
+#[derive(Serialize, JsonSchema)]
+pub struct ScoreView {
+    pub at: String,
+    pub score: f64,
+    /// import, scan, feed, alert <id>, status.
+    pub reason: String,
+    /// The score's factors; `factors.score` recomputes from them.
+    pub factors: RiskScore,
+}
+
+/// An asset as its page shows it.
+#[derive(Serialize, JsonSchema)]
+pub struct AssetView {
+    pub asset: AssetRow,
+    /// The register's record (`taishi_asset::Asset`): identities, services,
+    /// software, tags, each with its provenance.
+    pub record: Object,
+    pub findings: Vec<FindingRow>,
+    /// Alerts and intel hits on it of the last 30 days, newest first.
+    pub alerts: Vec<AttackRow>,
+    /// Newest first.
+    pub history: Vec<ScoreView>,
+    pub warnings: Vec<WarningView>,
+}
+
+/// A warning with its text.
+#[derive(Serialize, JsonSchema)]
+pub struct WarningView {
+    pub id: String,
+    pub org: String,
+    pub status: String,
+    pub created: String,
+    pub warning: Warning,
+}
+
+/// An asset in the ranking.
+#[derive(Serialize, JsonSchema)]
+pub struct RankedAsset {
+    pub id: i64,
+    pub name: Option<String>,
+    pub score: RiskScore,
+}
+
+/// A business system in the ranking.
+#[derive(Serialize, JsonSchema)]
+pub struct RankedSystem {
+    /// Empty: assets with no business system.
+    pub name: String,
+    pub score: RiskScore,
+    pub assets_total: usize,
+    /// The highest, at most 50.
+    pub assets: Vec<RankedAsset>,
+}
+
+/// An organisation in the ranking.
+#[derive(Serialize, JsonSchema)]
+pub struct RankedOrg {
+    pub org: String,
+    pub score: RiskScore,
+    pub systems: Vec<RankedSystem>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct RiskView {
+    /// Highest first.
+    pub orgs: Vec<RankedOrg>,
+}
+
+// ---- handlers ----------------------------------------------------------------
+
+impl From<RiskError> for ApiError {
+    fn from(e: RiskError) -> Self {
+        match e {
+            RiskError::State(e) => e.into(),
+            RiskError::Input(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
+            RiskError::TooLarge(m) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, m),
+        }
+    }
+}
+
+fn file_name(n: Option<String>, default: &str) -> String {
+    n.filter(|n| !n.trim().is_empty())
+        .map(|n| n.chars().take(256).collect())
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn warning_view(r: WarningRow) -> Option<WarningView> {
+    Some(WarningView {
+        warning: serde_json::from_str(&r.doc).ok()?,
+        id: r.id,
+        org: r.org,
+        status: r.status,
+        created: r.created,
+    })
+}
+
+async fn list_assets(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Query(f): Query<AssetFilter>,
+) -> R<Json<Page<AssetRow>>> {
+    blocking(move || {
+        let (total, items) = app.state.assets(&f, &c.scope)?;
+        Ok(Json(Page { total, items }))
+    })
+    .await
+}
+
+async fn import_assets(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Query(q): Query<ImportQuery>,
+    body: Bytes,
+) -> R<Json<AssetImportAnswer>> {
+    blocking(move || {
+        let name = file_name(q.name, "inventory");
+        Ok(Json(app.risk.import_assets(
+            c.acting_org(),
+            &name,
+            q.format.as_deref(),
+            &body,
+        )?))
+    })
+    .await
+}
+
+async fn get_asset(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<i64>,
+) -> R<Json<AssetView>> {
+    blocking(move || {
+        let (asset, doc) = app.state.asset(id, &c.scope)?;
+        let findings = app
+            .state
+            .findings_of_asset(id)?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect();
+        let since = (chrono::Utc::now() - chrono::Duration::days(30))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let alerts = app.state.attacks(id, &since, 200)?;
+        let history = app
+            .state
+            .scores(id, HISTORY)?
+            .into_iter()
+            .filter_map(|s| {
+                Some(ScoreView {
+                    factors: serde_json::from_str(&s.factors).ok()?,
+                    at: s.at,
+                    score: s.score,
+                    reason: s.reason,
+                })
+            })
+            .collect();
+        let wf = WarningFilter {
+            asset: Some(id),
+            limit: Some(100),
+            ..Default::default()
+        };
+        let warnings = app
+            .state
+            .warnings(&wf, &c.scope)?
+            .1
+            .into_iter()
+            .filter_map(warning_view)
+            .collect();
+        Ok(Json(AssetView {
+            asset,
+            record: Object(serde_json::from_str(&doc).unwrap_or_default()),
+            findings,
+            alerts,
+            history,
+            warnings,
+        }))
+    })
+    .await
+}
+
+async fn import_scan(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Query(q): Query<ScanQuery>,
+    body: Bytes,
+) -> R<Json<ScanImportAnswer>> {
+    blocking(move || {
+        let name = file_name(q.name, "scan");
+        Ok(Json(app.risk.import_scan(
+            c.acting_org(),
+            &name,
+            q.external.unwrap_or(false),
+            &body,
+        )?))
+    })
+    .await
+}
+
+async fn import_feed(
+    State(app): State<S>,
+    Path(kind): Path<String>,
+    Query(q): Query<FeedQuery>,
+    body: Bytes,
+) -> R<Json<FeedImportAnswer>> {
+    blocking(move || {
+        let name = file_name(q.name, &kind);
+        Ok(Json(app.risk.import_feed(&kind, &name, &body)?))
+    })
+    .await
+}
+
+async fn list_vulns(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Query(f): Query<FindingFilter>,
+) -> R<Json<Page<FindingRow>>> {
+    blocking(move || {
+        let (total, items) = app.state.findings(&f, &c.scope)?;
+        Ok(Json(Page { total, items }))
+    })
+    .await
+}
+
+async fn set_status(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(req): Json<StatusRequest>,
+) -> R<Json<FindingRow>> {
+    blocking(move || {
+        if let Some(u) = req.until.as_deref() {
+            chrono::DateTime::parse_from_rfc3339(u).map_err(|_| {
+                super::bad(format!(
+                    "until `{u}`: an RFC 3339 time with its zone / until `{u}`：须为带时区的 RFC 3339 时间"
+                ))
+            })?;
+        }
+        let row = app.state.set_finding_status(
+            &id,
+            &c.scope,
+            &req.status,
+            req.approver.as_deref(),
+            req.until.as_deref(),
+        )?;
+        app.risk.rescore(row.asset_id, "status")?;
+        Ok(Json(row))
+    })
+    .await
+}
+
+async fn ranking(State(app): State<S>, Extension(c): Extension<Caller>) -> R<Json<RiskView>> {
+    blocking(move || {
+        let rows = app.state.asset_rows(&c.scope, MAX_RANKED)?;
+        // org → system → assets (rows come highest score first).
+        let mut tree: BTreeMap<String, BTreeMap<String, Vec<AssetRow>>> = BTreeMap::new();
+        for r in rows {
+            tree.entry(r.org.clone())
+                .or_default()
+                .entry(r.business_system.clone().unwrap_or_default())
+                .or_default()
+                .push(r);
+        }
+        let mut orgs = Vec::new();
+        for (org, systems) in tree {
+            let mut ranked = Vec::new();
+            for (name, assets) in systems {
+                let members: Vec<(String, f64)> =
+                    assets.iter().map(|a| (a.id.to_string(), a.score)).collect();
+                let mut top = Vec::new();
+                for a in assets.iter().take(RANKED_ASSETS) {
+                    let score = app
+                        .state
+                        .scores(a.id, 1)?
+                        .into_iter()
+                        .next()
+                        .and_then(|s| serde_json::from_str(&s.factors).ok())
+                        .unwrap_or_else(|| RiskScore::from_factors(0, Vec::new()));
+                    top.push(RankedAsset {
+                        id: a.id,
+                        name: a.name.clone(),
+                        score,
+                    });
+                }
+                ranked.push(RankedSystem {
+                    score: rollup(&members, 1),
+                    name,
+                    assets_total: assets.len(),
+                    assets: top,
+                });
+            }
+            ranked.sort_by(|a, b| b.score.score.total_cmp(&a.score.score));
+            let members: Vec<(String, f64)> = ranked
+                .iter()
+                .map(|s| (s.name.clone(), s.score.score))
+                .collect();
+            orgs.push(RankedOrg {
+                score: rollup(&members, 1),
+                org,
+                systems: ranked,
+            });
+        }
+        orgs.sort_by(|a, b| b.score.score.total_cmp(&a.score.score));
+        Ok(Json(RiskView { orgs }))
+    })
+    .await
+}
+
+async fn list_warnings(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Query(f): Query<WarningFilter>,
+) -> R<Json<Page<WarningView>>> {
+    blocking(move || {
+        let (total, rows) = app.state.warnings(&f, &c.scope)?;
+        Ok(Json(Page {
+            total,
+            items: rows.into_iter().filter_map(warning_view).collect(),
+        }))
+    })
+    .await
+}
