@@ -195,12 +195,14 @@ fn block_lists_webhook_and_evidence() {
     assert_eq!(s, 404);
     // Over the upload limit: refused, nothing stored.
     let big = vec![0u8; (64 << 20) + 1];
-    let (s, _) = admin.post_raw(
+    // The declared length is refused before the body is read: the client
+    // sees the 413, or a closed connection while it still sends.
+    let s = admin.try_post_raw(
         &format!("{base}/evidence?name=big.bin"),
         "application/octet-stream",
         &big,
     );
-    assert_eq!(s, 413);
+    assert!(matches!(s, Some(413) | None), "{s:?}");
 
     // Tampered on disk: the download names the file and refuses it.
     let org = v["incident"]["org"].as_str().unwrap();
