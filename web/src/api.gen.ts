@@ -1631,6 +1631,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/incidents/{id}/iocs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The incident's observables as a block list (`format` nftables, ipset, iptables, suricata or plain; IPv4 and IPv6 apart, domains as Suricata DNS and TLS rules, hashes in plain; internal addresses left out). Audited
+         * @description Needs the `incidents:read` permission. 需要 `incidents:read` 权限。
+         */
+        get: operations["get_incidents_id_iocs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/incidents/{id}/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Post the incident to a configured system (`[incidents.webhooks]`, through the egress guard); the timeline records it
+         * @description Needs the `incidents:write` permission. 需要 `incidents:write` 权限。
+         */
+        post: operations["post_incidents_id_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/incidents/{id}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add an evidence file (the body, at most `http.max_upload_mib`; `name` its file name): stored with its SHA-256
+         * @description Needs the `incidents:write` permission. 需要 `incidents:write` 权限。
+         */
+        post: operations["post_incidents_id_evidence"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/incidents/{id}/evidence/{n}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An evidence file, checked against its SHA-256 first: a file changed since upload answers 409 naming it. Audited
+         * @description Needs the `incidents:read` permission. 需要 `incidents:read` 权限。
+         */
+        get: operations["get_incidents_id_evidence_n"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3700,13 +3780,16 @@ export interface components {
             sensitive: boolean;
         };
         /** @description One page of a list and the number of matches. */
-        Page_IncidentSummary: {
+        Page_QueueItem: {
             /** Format: uint64 */
             total: number;
-            items: components["schemas"]["IncidentSummary"][];
+            items: components["schemas"]["QueueItem"][];
         };
-        /** @description One row of the incident list. */
-        IncidentSummary: {
+        /**
+         * @description One row of the incident queue: the summary and the reporting deadline
+         *     that comes next (pending or overdue), so the queue sorts deadline first.
+         */
+        QueueItem: {
             id: string;
             org: string;
             title: string;
@@ -3734,11 +3817,56 @@ export interface components {
             alerts: number;
             /** Format: int64 */
             version: number;
+            next_due?: components["schemas"]["Due"] | null;
+        };
+        /** @description One deadline. */
+        Due: {
+            obligation: components["schemas"]["Obligation"];
+            /** Format: date-time */
+            deadline: string;
+            state: components["schemas"]["DueState"];
+            recipient: components["schemas"]["Text"];
+        };
+        /** @description One report owed. */
+        Obligation: {
+            /** @constant */
+            kind: "first_report";
+        } | {
+            /** @constant */
+            kind: "supplementary";
+            /** Format: uint */
+            n: number;
+        } | {
+            /** @constant */
+            kind: "summary";
+        };
+        /** @description Where an obligation stands at the clock's time. */
+        DueState: {
+            /** @constant */
+            state: "pending";
+            /** Format: int64 */
+            remaining_seconds: number;
+        } | {
+            /** @constant */
+            state: "overdue";
+            /** Format: int64 */
+            overdue_seconds: number;
+        } | {
+            /** @constant */
+            state: "met";
+            /** Format: date-time */
+            at: string;
+            late: boolean;
+        };
+        /** @description A text in both languages. */
+        Text: {
+            zh: string;
+            en: string;
         };
         /** @description An incident as the console shows it. */
         IncidentView: {
-            /** @description The incident document (`taishi_incident::Incident`). */
-            incident: components["schemas"]["Object"];
+            /** @description The incident document. */
+            incident: components["schemas"]["Incident"];
             /**
              * Format: int64
              * @description Name it in the next change.
@@ -3747,29 +3875,548 @@ export interface components {
             /** @description The entity the automatic grouping filed it under (`host:ws01`). */
             group_key?: string | null;
             /** @description Alerts (at the time their event happened) and actions, in time order. */
-            timeline: components["schemas"]["Object"][];
+            timeline: components["schemas"]["TimelineItem"][];
             seen_in: components["schemas"]["SeenIn"][];
             /**
              * @description Category suggestions from the alerts' tags, best first, each with
              *     its reasons.
              */
-            category_suggestions: components["schemas"]["Object"][];
+            category_suggestions: components["schemas"]["Suggestion"][];
             /** @description The grade's deciding row, in zh-CN and English. */
-            grade_explained?: components["schemas"]["Object"] | null;
+            grade_explained?: components["schemas"]["GradeExplained"] | null;
             /**
              * @description The reporting clock now: deadlines (first report 1/2/4 h from
              *     discovery by the organisation's reporter type once graded 较大 or
              *     above; supplementary; the 30-day summary) and their state.
              */
-            clock: components["schemas"]["Object"];
+            clock: components["schemas"]["Clock"];
             /** @description `cii_operator`, `central_state_organ` or `other`. */
             reporter_type: string;
+            /** @description The systems this incident may be posted to (`[incidents.webhooks]`). */
+            webhooks: string[];
+        };
+        /** @description One incident. */
+        Incident: {
+            id: string;
+            /** @description Every record belongs to an organisation. */
+            org: string;
+            title: string;
+            status: components["schemas"]["Status"];
+            owner?: string | null;
+            severity: components["schemas"]["Level"];
+            tlp: components["schemas"]["Tlp2"];
+            pap: components["schemas"]["Pap"];
+            /** @description ATT&CK technique ids (`T1059.001`), from the alerts' tags and by hand. */
+            techniques: string[];
+            /**
+             * @description The alerts' distinct rule tags (category suggestions read them).
+             * @default []
+             */
+            tags?: string[];
+            category?: components["schemas"]["CategoryDecision"] | null;
+            grade?: components["schemas"]["GradeDecision"] | null;
+            /**
+             * Format: date-time
+             * @description When the operator discovered it: the reporting clock counts from here.
+             */
+            discovered_at: string;
+            /** Format: date-time */
+            first_seen?: string | null;
+            /** Format: date-time */
+            last_seen?: string | null;
+            alerts: components["schemas"]["AlertLink"][];
+            observables: components["schemas"]["Observable"][];
+            tasks: components["schemas"]["Task"][];
+            timeline: components["schemas"]["TimelineEntry"][];
+            /** @description Set when merged into another incident (this one is then closed). */
+            merged_into?: string | null;
+            /**
+             * @description Evidence files (documents stored before they existed have none).
+             * @default []
+             */
+            evidence?: components["schemas"]["Evidence"][];
+        };
+        /** @description Where an incident is. */
+        Status: "new" | "triage" | "containment" | "eradication" | "recovery" | "summary" | "closed";
+        /**
+         * @description Traffic Light Protocol 2.0: who may see what is shared.
+         * @enum {string}
+         */
+        Tlp2: "clear" | "green" | "amber" | "amber_strict" | "red";
+        /**
+         * @description Permissible Actions Protocol: what may be done with it.
+         * @enum {string}
+         */
+        Pap: "clear" | "green" | "amber" | "red";
+        /** @description The analyst's confirmed category. */
+        CategoryDecision: {
+            category: string;
+            subcategory: string;
+            by: components["schemas"]["Provenance"];
+        };
+        /** @description Who, when and why. */
+        Provenance: {
+            who: components["schemas"]["Actor"];
+            /** Format: date-time */
+            when: string;
+            why: string;
+        };
+        /** @description Who acted: a person or a part of the system. */
+        Actor: {
+            /** @constant */
+            kind: "user";
+            name: string;
+        } | {
+            /** @constant */
+            kind: "system";
+            name: string;
+        };
+        /** @description The grade as decided, with the input and the deciding row. */
+        GradeDecision: {
+            grade: components["schemas"]["Grade"];
+            decided_by?: string | null;
+            input: components["schemas"]["GradingInput"];
+            by: components["schemas"]["Provenance"];
+        };
+        /** @description The four grades, ordered: `Grade::EspeciallyMajor > Grade::General`. */
+        Grade: "general" | "relatively_major" | "major" | "especially_major";
+        /** @description What the analyst (or the asset register and counters) knows. */
+        GradingInput: {
+            /**
+             * @default {
+             *       "cii": false,
+             *       "dengbao_level": null
+             *     }
+             */
+            system?: components["schemas"]["SystemImportance"];
+            /** @default none */
+            system_loss?: components["schemas"]["SystemLoss"];
+            /**
+             * Format: uint64
+             * @default null
+             */
+            cii_total_outage_minutes?: number | null;
+            /**
+             * Format: uint64
+             * @default null
+             */
+            cii_main_function_outage_minutes?: number | null;
+            /** @default null */
+            portal?: components["schemas"]["SiteOutage"] | null;
+            /**
+             * Format: double
+             * @default null
+             */
+            population_share_province_pct?: number | null;
+            /**
+             * Format: double
+             * @default null
+             */
+            population_share_city_pct?: number | null;
+            /**
+             * Format: uint64
+             * @default null
+             */
+            people_affected?: number | null;
+            /**
+             * @default {
+             *       "core": false,
+             *       "important": false,
+             *       "threat": "none"
+             *     }
+             */
+            data?: components["schemas"]["DataImpact"];
+            /**
+             * Format: uint64
+             * @description People whose personal information leaked (the data-security
+             *     counters feed this when present).
+             * @default null
+             */
+            pi_people_leaked?: number | null;
+            /**
+             * Format: uint64
+             * @default null
+             */
+            direct_loss_yuan?: number | null;
+            /** @default null */
+            spread?: components["schemas"]["Spread"] | null;
+            /**
+             * @description The catch-all clause, when the analyst judges it applies.
+             * @default null
+             */
+            other_judgement?: components["schemas"]["Grade"] | null;
+        };
+        /** @description The affected systems' importance (from the asset register or entered). */
+        SystemImportance: {
+            /**
+             * @description A critical information infrastructure (关键信息基础设施).
+             * @default false
+             */
+            cii?: boolean;
+            /**
+             * Format: uint8
+             * @description The 等保 (MLPS 2.0) level, 1–5.
+             * @default null
+             */
+            dengbao_level?: number | null;
+        };
+        /** @description How badly an important system was hit (the annex's qualitative rows). */
+        SystemLoss: "none" | "considerable" | "severe" | "especially_severe";
+        /** @description A site that was unreachable. */
+        SiteOutage: {
+            scope: components["schemas"]["SiteScope"];
+            /** Format: uint64 */
+            unreachable_minutes: number;
+        };
+        /** @description Which sites a portal or spread criterion speaks of. */
+        SiteScope: "other" | "city_or_above" | "provincial_or_central";
+        /** @description Core or important data involved. */
+        DataImpact: {
+            /** @default false */
+            core?: boolean;
+            /** @default false */
+            important?: boolean;
+            /** @default none */
+            threat?: components["schemas"]["Threat2"];
+        };
+        /** @description How serious a threat to national security and social stability. */
+        Threat2: "none" | "relatively_serious" | "serious" | "especially_serious";
+        /** @description Illegal content spread through a defaced site. */
+        Spread: {
+            scope: components["schemas"]["SiteScope"];
+            /**
+             * Format: uint64
+             * @default 0
+             */
+            homepage_minutes?: number;
+            /**
+             * Format: uint64
+             * @default 0
+             */
+            other_page_minutes?: number;
+            /**
+             * Format: uint64
+             * @default 0
+             */
+            reposts?: number;
+            /**
+             * Format: uint64
+             * @default 0
+             */
+            views?: number;
+            /**
+             * @description An authority's determination of the extent (较大/大/特大范围).
+             * @default null
+             */
+            determined?: components["schemas"]["Grade"] | null;
+        };
+        /** @description An alert attached to an incident, with its whole membership history. */
+        AlertLink: {
+            alert_id: string;
+            rule_id: string;
+            rule_title: string;
+            level: components["schemas"]["Level"];
+            /** Format: date-time */
+            timestamp: string;
+            /** @description Still part of the incident. */
+            active: boolean;
+            history: [
+                components["schemas"]["LinkEvent"],
+                components["schemas"]["Provenance"]
+            ][];
+        };
+        /** @description What happened to an alert's membership. */
+        LinkEvent: {
+            /** @constant */
+            kind: "added";
+        } | {
+            /** @constant */
+            kind: "removed";
+        } | {
+            /** @constant */
+            kind: "merged_from";
+            incident: string;
+        } | {
+            /** @constant */
+            kind: "split_to";
+            incident: string;
+        } | {
+            /** @constant */
+            kind: "split_from";
+            incident: string;
+        };
+        Observable: {
+            kind: components["schemas"]["ObservableKind"];
+            value: string;
+            /**
+             * @description The first few sources (bounded: a host seen in 100 000 alerts keeps
+             *     [`MAX_OBSERVABLE_SOURCES`]); `seen` counts them all.
+             */
+            sources: components["schemas"]["ObservableSource"][];
+            /** Format: uint64 */
+            seen: number;
+        };
+        /**
+         * @description Kinds of observables.
+         * @enum {string}
+         */
+        ObservableKind: "ip" | "domain" | "hash" | "user" | "host" | "url";
+        /** @description Where an observable came from. */
+        ObservableSource: {
+            /** @constant */
+            kind: "alert";
+            alert_id: string;
+        } | {
+            /** @constant */
+            kind: "manual";
+            by: components["schemas"]["Provenance"];
+        };
+        Task: {
+            /** Format: uint32 */
+            id: number;
+            phase: components["schemas"]["Status"];
+            title: components["schemas"]["Text"];
+            status: components["schemas"]["TaskStatus"];
+            owner?: string | null;
+            created: components["schemas"]["Provenance"];
+            closed?: components["schemas"]["Provenance"] | null;
+        };
+        /** @enum {string} */
+        TaskStatus: "open" | "done" | "cancelled";
+        TimelineEntry: {
+            action: components["schemas"]["Action"];
+            by: components["schemas"]["Provenance"];
+        };
+        /** @description One action on the incident. */
+        Action: {
+            /** @constant */
+            action: "created";
+        } | {
+            /** @constant */
+            action: "status";
+            from: components["schemas"]["Status"];
+            to: components["schemas"]["Status"];
+        } | {
+            /** @constant */
+            action: "assigned";
+            owner?: string | null;
+        } | {
+            /** @constant */
+            action: "severity";
+            from: components["schemas"]["Level"];
+            to: components["schemas"]["Level"];
+        } | {
+            /** @constant */
+            action: "tlp";
+            to: components["schemas"]["Tlp2"];
+        } | {
+            /** @constant */
+            action: "pap";
+            to: components["schemas"]["Pap"];
+        } | {
+            /** @constant */
+            action: "alert_added";
+            alert_id: string;
+        } | {
+            /** @constant */
+            action: "alert_removed";
+            alert_id: string;
+        } | {
+            /** @constant */
+            action: "observable_added";
+            kind: components["schemas"]["ObservableKind"];
+            value: string;
+        } | {
+            /** @constant */
+            action: "task_added";
+            /** Format: uint32 */
+            task: number;
+        } | {
+            /** @constant */
+            action: "task_closed";
+            /** Format: uint32 */
+            task: number;
+            status: components["schemas"]["TaskStatus"];
+        } | {
+            /** @constant */
+            action: "category";
+            subcategory: string;
+        } | {
+            /** @constant */
+            action: "graded";
+            grade: components["schemas"]["Grade"];
+            decided_by?: string | null;
+        } | {
+            /** @constant */
+            action: "merged";
+            from: string;
+        } | {
+            /** @constant */
+            action: "merged_into";
+            into: string;
+        } | {
+            /** @constant */
+            action: "split";
+            to: string;
+            /** Format: uint */
+            alerts: number;
+        } | {
+            /** @constant */
+            action: "split_from";
+            from: string;
+        } | {
+            /** @constant */
+            action: "comment";
+            text: string;
+        } | {
+            /** @constant */
+            action: "reported";
+            report: components["schemas"]["ReportSent"];
+        } | {
+            /** @constant */
+            action: "new_fact";
+            text: string;
+        } | {
+            /** @constant */
+            action: "posted";
+            target: string;
+            /**
+             * Format: uint16
+             * @description The receiver's HTTP status.
+             */
+            status: number;
+        } | {
+            /** @constant */
+            action: "evidence_added";
+            /** Format: uint32 */
+            evidence: number;
+            name: string;
+            sha256: string;
+        };
+        /**
+         * @description Which report was sent (the reporting clock reads these).
+         * @enum {string}
+         */
+        ReportSent: "first" | "supplementary" | "summary";
+        /**
+         * @description An evidence file. The bytes live outside the incident (the server keeps
+         *     them under its data directory); the incident keeps the digest taken as
+         *     they arrived, so a download can prove they were not changed since.
+         */
+        Evidence: {
+            /**
+             * Format: uint32
+             * @description 1, 2, … in the order added.
+             */
+            id: number;
+            /** @description The file name given at upload (no directories). */
+            name: string;
+            /** Format: uint64 */
+            size: number;
+            /** @description Lower-case hex SHA-256 of the bytes as received. */
+            sha256: string;
+            media_type?: string | null;
+            added: components["schemas"]["Provenance"];
+        };
+        /**
+         * @description One line of the incident's timeline as shown: an alert at the time its
+         *     event happened, or an action at the time it was taken.
+         */
+        TimelineItem: {
+            /** @constant */
+            item: "alert";
+            /** Format: date-time */
+            at: string;
+            alert_id: string;
+            rule_title: string;
+            level: components["schemas"]["Level"];
+            active: boolean;
+        } | {
+            /** @constant */
+            item: "action";
+            /** Format: date-time */
+            at: string;
+            entry: components["schemas"]["TimelineEntry"];
         };
         /** @description An observable and the other incidents (in your scope) it was seen in. */
         SeenIn: {
             kind: string;
             value: string;
             incidents: string[];
+        };
+        /** @description A suggested subcategory, with its score and every reason for it. */
+        Suggestion: {
+            category: string;
+            subcategory: string;
+            /** Format: uint32 */
+            score: number;
+            reasons: components["schemas"]["SuggestionReason"][];
+        };
+        /**
+         * @description Why a subcategory was suggested: a tag seen on the alerts and the row's
+         *     reason.
+         */
+        SuggestionReason: {
+            tag: string;
+            /** Format: uint32 */
+            weight: number;
+            reason: components["schemas"]["Text"];
+        };
+        /** @description The grade and the row of the grading table that decided it. */
+        GradeExplained: {
+            grade: components["schemas"]["Grade"];
+            /** @description None for 一般 (no row met). */
+            decided_by?: components["schemas"]["Matched"] | null;
+            zh: string;
+            en: string;
+            /** @description Cautions (a deciding row from the draft, not the final text). */
+            warnings: components["schemas"]["Text"][];
+        };
+        /** @description A row that matched, with the value that met it. */
+        Matched: {
+            id: string;
+            grade: components["schemas"]["Grade"];
+            criterion: components["schemas"]["Criterion"];
+            /** Format: double */
+            threshold: number;
+            /** Format: double */
+            value: number;
+            source: components["schemas"]["Source"];
+            text: components["schemas"]["Text"];
+        };
+        /** @description What a row measures. */
+        Criterion: "system_loss" | "data_threat" | "portal_outage_minutes" | "cii_total_outage_minutes" | "cii_main_function_outage_minutes" | "population_share_province_pct" | "population_share_city_pct" | "people_affected" | "pi_people_leaked" | "direct_loss_yuan" | "spread_homepage_minutes" | "spread_other_page_minutes" | "spread_reposts" | "spread_views" | "spread_determined" | "other_judgement";
+        /** @description Where a row's threshold comes from. */
+        Source: "final" | "draft" | "unverified";
+        /** @description What is due and what to send at one time. */
+        Clock: {
+            /** Format: date-time */
+            now: string;
+            due: components["schemas"]["Due"][];
+            /**
+             * @description Notifications whose time has come and whose obligation is still
+             *     open (the caller filters those it already sent by key).
+             */
+            notify: components["schemas"]["Notice"][];
+        };
+        /** @description A notification to send. */
+        Notice: {
+            /** @description Stable across calls: the caller sends each key once. */
+            key: string;
+            obligation: components["schemas"]["Obligation"];
+            /**
+             * Format: date-time
+             * @description When it was meant to go out (deadline − lead, or the deadline).
+             */
+            scheduled: string;
+            /** Format: date-time */
+            deadline: string;
+            /**
+             * Format: int64
+             * @description None: the deadline itself has passed.
+             */
+            lead_seconds?: number | null;
+            message: components["schemas"]["Text"];
         };
         /** @description A new incident from alerts. */
         CreateIncident: {
@@ -3878,6 +4525,26 @@ export interface components {
             report: components["schemas"]["Object"];
             /** @description Empty when the report may be sent. */
             missing: string[];
+        };
+        /** @description What the receiving system answered. */
+        WebhookAnswer: {
+            target: string;
+            /**
+             * Format: uint16
+             * @description Its HTTP status (2xx: taken).
+             */
+            status: number;
+            /**
+             * Format: int64
+             * @description The incident's version after the timeline recorded the post.
+             */
+            version: number;
+        };
+        WebhookRequest: {
+            /** @description A name of `[incidents.webhooks]`. */
+            target: string;
+            /** @default null */
+            why?: string | null;
         };
     };
     responses: {
@@ -6360,7 +7027,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_IncidentSummary"];
+                    "application/json": components["schemas"]["Page_QueueItem"];
                 };
             };
             400: components["responses"]["Error"];
@@ -6544,6 +7211,127 @@ export interface operations {
             404: components["responses"]["Error"];
         };
     };
+    get_incidents_id_iocs: {
+        parameters: {
+            query?: {
+                /** @description nftables, ipset, iptables, suricata or plain (default). */
+                format?: string | null;
+                /** @description The first Suricata rule id (default 1400000). */
+                sid_base?: number | null;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_incidents_id_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAnswer"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_incidents_id_evidence: {
+        parameters: {
+            query: {
+                /** @description The file name (its directories are dropped). */
+                name: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentView"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_incidents_id_evidence_n: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                n: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
 }
 type FlattenedDeepRequired<T> = {
     [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
@@ -6569,3 +7357,10 @@ export const indicatorTypeOneOf0Values: ReadonlyArray<FlattenedDeepRequired<comp
 export const tlpValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Tlp"]> = ["clear", "green", "amber", "amber-strict", "red"];
 export const condOpOneOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CondOp"]> = ["ge", "lt", "le"];
 export const feedKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["FeedKind"]> = ["url", "misp-feed", "taxii", "misp-rest"];
+export const tlp2Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Tlp2"]> = ["clear", "green", "amber", "amber_strict", "red"];
+export const papValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Pap"]> = ["clear", "green", "amber", "red"];
+export const systemLossOneOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["SystemLoss"]> = ["none"];
+export const threat2OneOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Threat2"]> = ["none"];
+export const observableKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ObservableKind"]> = ["ip", "domain", "hash", "user", "host", "url"];
+export const taskStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TaskStatus"]> = ["open", "done", "cancelled"];
+export const reportSentValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ReportSent"]> = ["first", "supplementary", "summary"];

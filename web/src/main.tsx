@@ -23,6 +23,8 @@ const Settings = lazy(() => import("./pages/Settings"));
 const Intel = lazy(() => import("./pages/Intel"));
 const Audit = lazy(() => import("./pages/Audit"));
 const DataInventory = lazy(() => import("./pages/DataInventory"));
+const Incidents = lazy(() => import("./pages/Incidents"));
+const IncidentPage = lazy(() => import("./pages/IncidentPage"));
 const NotFound = lazy(() => import("./pages/NotFound"));
 
 const qc = new QueryClient({
@@ -82,6 +84,8 @@ const router = createBrowserRouter([
           { path: "/intel", element: page(<Intel />) },
           { path: "/audit", element: page(<Audit />) },
           { path: "/data", element: page(<DataInventory />) },
+          { path: "/incidents", element: page(<Incidents />) },
+          { path: "/incidents/:id", element: page(<IncidentPage />) },
           { path: "/settings", element: page(<Settings />) },
           { path: "*", element: page(<NotFound />) },
         ],

@@ -203,6 +203,7 @@ pub struct CategoryMapping {
 
 /// Why a subcategory was suggested: a tag seen on the alerts and the row's
 /// reason.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SuggestionReason {
     pub tag: String,
@@ -211,6 +212,7 @@ pub struct SuggestionReason {
 }
 
 /// A suggested subcategory, with its score and every reason for it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Suggestion {
     pub category: String,

@@ -19,6 +19,7 @@ use crate::grade::Grade;
 use crate::lang::{Label, Lang, Text};
 
 /// Who reports, which sets the first deadline and the recipient.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReporterType {
@@ -114,6 +115,7 @@ pub struct ReportingFacts {
 }
 
 /// One report owed.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "n")]
 pub enum Obligation {
@@ -145,6 +147,7 @@ impl Obligation {
 }
 
 /// Where an obligation stands at the clock's time.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum DueState {
@@ -162,6 +165,7 @@ pub enum DueState {
 }
 
 /// One deadline.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Due {
     pub obligation: Obligation,
@@ -171,6 +175,7 @@ pub struct Due {
 }
 
 /// A notification to send.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Notice {
     /// Stable across calls: the caller sends each key once.
@@ -185,6 +190,7 @@ pub struct Notice {
 }
 
 /// What is due and what to send at one time.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Clock {
     pub now: DateTime<FixedOffset>,

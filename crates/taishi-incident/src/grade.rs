@@ -25,6 +25,7 @@ const GRADING_YAML: &str = include_str!("../data/grading-2025.yaml");
 pub const MAX_ROWS: usize = 1_000;
 
 /// The four grades, ordered: `Grade::EspeciallyMajor > Grade::General`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -76,6 +77,7 @@ impl Label for Grade {
 }
 
 /// What a row measures.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Criterion {
@@ -137,6 +139,7 @@ impl Criterion {
 }
 
 /// Where a row's threshold comes from.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
@@ -185,6 +188,7 @@ pub struct GradingTable {
 }
 
 /// Which sites a portal or spread criterion speaks of.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -206,6 +210,7 @@ impl SiteScope {
 }
 
 /// How badly an important system was hit (the annex's qualitative rows).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -222,6 +227,7 @@ pub enum SystemLoss {
 }
 
 /// How serious a threat to national security and social stability.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -238,6 +244,7 @@ pub enum Threat {
 }
 
 /// The affected systems' importance (from the asset register or entered).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemImportance {
     /// A critical information infrastructure (关键信息基础设施).
@@ -249,6 +256,7 @@ pub struct SystemImportance {
 }
 
 /// A site that was unreachable.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteOutage {
     pub scope: SiteScope,
@@ -256,6 +264,7 @@ pub struct SiteOutage {
 }
 
 /// Illegal content spread through a defaced site.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Spread {
     pub scope: SiteScope,
@@ -273,6 +282,7 @@ pub struct Spread {
 }
 
 /// Core or important data involved.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataImpact {
     #[serde(default)]
@@ -284,6 +294,7 @@ pub struct DataImpact {
 }
 
 /// What the analyst (or the asset register and counters) knows.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GradingInput {
     #[serde(default)]
@@ -318,6 +329,7 @@ pub struct GradingInput {
 }
 
 /// A row that matched, with the value that met it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Matched {
     pub id: String,
@@ -330,6 +342,7 @@ pub struct Matched {
 }
 
 /// The outcome: the grade, the row that decided it and every row met.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Grading {
     pub grade: Grade,

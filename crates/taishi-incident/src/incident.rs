@@ -105,6 +105,7 @@ impl IncidentError {
                     "alerts" => "告警数",
                     "the timeline" => "时间线",
                     "observables" => "观察项数",
+                    "evidence files" => "证据文件数",
                     "tasks" => "任务数",
                     other => other,
                 };
@@ -146,6 +147,7 @@ impl IncidentError {
 }
 
 /// Who acted: a person or a part of the system.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "name")]
 pub enum Actor {
@@ -154,6 +156,7 @@ pub enum Actor {
 }
 
 /// Who, when and why.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provenance {
     pub who: Actor,
@@ -172,6 +175,7 @@ impl Provenance {
 }
 
 /// Where an incident is.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -258,6 +262,7 @@ pub enum Phase {
 }
 
 /// Traffic Light Protocol 2.0: who may see what is shared.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -272,6 +277,7 @@ pub enum Tlp {
 }
 
 /// Permissible Actions Protocol: what may be done with it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -285,6 +291,7 @@ pub enum Pap {
 }
 
 /// What happened to an alert's membership.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum LinkEvent {
@@ -305,6 +312,7 @@ pub enum LinkEvent {
 }
 
 /// An alert attached to an incident, with its whole membership history.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertLink {
     pub alert_id: String,
@@ -318,6 +326,7 @@ pub struct AlertLink {
 }
 
 /// Kinds of observables.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObservableKind {
@@ -349,6 +358,7 @@ impl Label for ObservableKind {
 }
 
 /// Where an observable came from.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum ObservableSource {
@@ -356,6 +366,7 @@ pub enum ObservableSource {
     Manual { by: Provenance },
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Observable {
     pub kind: ObservableKind,
@@ -369,6 +380,7 @@ pub struct Observable {
 /// Sources kept per observable.
 pub const MAX_OBSERVABLE_SOURCES: usize = 16;
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
@@ -378,6 +390,7 @@ pub enum TaskStatus {
     Cancelled,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     pub id: u32,
@@ -390,6 +403,7 @@ pub struct Task {
 }
 
 /// The analyst's confirmed category.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CategoryDecision {
     pub category: String,
@@ -398,6 +412,7 @@ pub struct CategoryDecision {
 }
 
 /// The grade as decided, with the input and the deciding row.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GradeDecision {
     pub grade: Grade,
@@ -406,7 +421,28 @@ pub struct GradeDecision {
     pub by: Provenance,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// An evidence file. The bytes live outside the incident (the server keeps
+/// them under its data directory); the incident keeps the digest taken as
+/// they arrived, so a download can prove they were not changed since.
+pub struct Evidence {
+    /// 1, 2, … in the order added.
+    pub id: u32,
+    /// The file name given at upload (no directories).
+    pub name: String,
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the bytes as received.
+    pub sha256: String,
+    pub media_type: Option<String>,
+    pub added: Provenance,
+}
+
+/// Evidence files one incident holds at most.
+pub const MAX_EVIDENCE: usize = 1_000;
+
 /// One action on the incident.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "action")]
 pub enum Action {
@@ -476,9 +512,22 @@ pub enum Action {
     NewFact {
         text: String,
     },
+    /// The incident was posted to another system (a webhook action).
+    Posted {
+        target: String,
+        /// The receiver's HTTP status.
+        status: u16,
+    },
+    /// An evidence file was stored.
+    EvidenceAdded {
+        evidence: u32,
+        name: String,
+        sha256: String,
+    },
 }
 
 /// Which report was sent (the reporting clock reads these).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportSent {
@@ -487,6 +536,7 @@ pub enum ReportSent {
     Summary,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEntry {
     pub action: Action,
@@ -495,6 +545,7 @@ pub struct TimelineEntry {
 
 /// One line of the incident's timeline as shown: an alert at the time its
 /// event happened, or an action at the time it was taken.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "item")]
 pub enum TimelineItem<'a> {
@@ -520,6 +571,7 @@ impl TimelineItem<'_> {
 }
 
 /// One incident.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub id: String,
@@ -548,6 +600,9 @@ pub struct Incident {
     pub timeline: Vec<TimelineEntry>,
     /// Set when merged into another incident (this one is then closed).
     pub merged_into: Option<String>,
+    /// Evidence files (documents stored before they existed have none).
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
     #[serde(skip)]
     limits: Limits,
 }
@@ -666,6 +721,7 @@ impl Incident {
             tasks: Vec::new(),
             timeline: Vec::new(),
             merged_into: None,
+            evidence: Vec::new(),
             limits: Limits::default(),
         };
         let title = title.into();
@@ -806,6 +862,79 @@ impl Incident {
             },
             by,
         )
+    }
+
+    /// Records that the incident was posted to `target` (a response
+    /// action: kept on the timeline beside the analyst's other actions).
+    pub fn record_post(
+        &mut self,
+        target: &str,
+        status: u16,
+        by: Provenance,
+    ) -> Result<(), IncidentError> {
+        self.check_text("target", target)?;
+        self.push(
+            Action::Posted {
+                target: target.to_string(),
+                status,
+            },
+            by,
+        )
+    }
+
+    /// Records an evidence file whose bytes the caller stored: `name` is
+    /// kept without any directory part, `sha256` must be 64 hex digits.
+    pub fn add_evidence(
+        &mut self,
+        name: &str,
+        size: u64,
+        sha256: &str,
+        media_type: Option<&str>,
+        by: Provenance,
+    ) -> Result<u32, IncidentError> {
+        self.open()?;
+        self.limit("evidence files", self.evidence.len(), MAX_EVIDENCE)?;
+        // A path in the name says nothing about the evidence and could
+        // mislead whoever saves it again: keep the last component.
+        let base = name.rsplit(['/', '\\']).next().unwrap_or("").trim();
+        if base.is_empty() || base == "." || base == ".." || base.chars().any(char::is_control) {
+            return Err(IncidentError::BadValue {
+                incident: self.id.clone(),
+                field: "name",
+                value: name.chars().take(100).collect(),
+            });
+        }
+        self.check_text("name", base)?;
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(IncidentError::BadValue {
+                incident: self.id.clone(),
+                field: "sha256",
+                value: sha256.chars().take(100).collect(),
+            });
+        }
+        let media_type = media_type
+            .map(str::trim)
+            .filter(|m| !m.is_empty() && m.len() <= 255 && !m.chars().any(char::is_control))
+            .map(str::to_string);
+        let id = self.evidence.iter().map(|e| e.id).max().unwrap_or(0) + 1;
+        let sha256 = sha256.to_ascii_lowercase();
+        self.push(
+            Action::EvidenceAdded {
+                evidence: id,
+                name: base.to_string(),
+                sha256: sha256.clone(),
+            },
+            by.clone(),
+        )?;
+        self.evidence.push(Evidence {
+            id,
+            name: base.to_string(),
+            size,
+            sha256,
+            media_type,
+            added: by,
+        });
+        Ok(id)
     }
 
     /// The timeline built from the alerts' events and every action, in

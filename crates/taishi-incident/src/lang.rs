@@ -13,6 +13,7 @@ pub enum Lang {
 }
 
 /// A text in both languages.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Text {
     pub zh: String,

@@ -8,6 +8,8 @@
 //! * [`incident`]: the incident, its lifecycle, tasks, observables,
 //!   timeline, provenance, merge and split; similar incidents.
 //! * [`group`]: alerts → incidents by entity, bounded in memory.
+//! * [`iocs`]: the observables as block lists (nftables, ipset,
+//!   iptables, Suricata, plain).
 //! * [`report`]: the Art. 7 report and the summary report.
 
 pub mod category;
@@ -16,6 +18,7 @@ pub mod data;
 pub mod grade;
 pub mod group;
 pub mod incident;
+pub mod iocs;
 pub mod lang;
 pub mod placeholder;
 pub mod report;
@@ -32,6 +35,7 @@ pub use group::{
 pub use incident::{
     Actor, Incident, IncidentError, ObservableIndex, ObservableKind, Playbooks, Provenance, Status,
 };
+pub use iocs::{blocklist, BlocklistFormat, Iocs};
 pub use lang::{Label, Lang, Text};
 pub use placeholder::Placeholders;
 pub use report::{Art7Report, ReportError, ReportKind, SummaryReport};

@@ -82,6 +82,30 @@ pub struct IncidentsSection {
     pub reporter_type: taishi_incident::ReporterType,
     /// Per organisation id, where it differs from `reporter_type`.
     pub reporters: std::collections::BTreeMap<String, taishi_incident::ReporterType>,
+    /// `[incidents.webhooks.NAME]`: systems an analyst may post an incident
+    /// to (a ticketing system, a SOAR). `[egress]` applies.
+    pub webhooks: std::collections::BTreeMap<String, IncidentWebhook>,
+}
+
+/// One system incidents can be posted to.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentWebhook {
+    /// `http://` or `https://`.
+    pub url: String,
+    /// Environment variable holding the key of `X-Taishi-Signature` (as
+    /// the alert webhook signs); the key itself is never in the file.
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    /// Seconds to wait for the answer (1–120, default 10).
+    #[serde(default = "IncidentWebhook::default_timeout")]
+    pub timeout_secs: u64,
+}
+
+impl IncidentWebhook {
+    fn default_timeout() -> u64 {
+        10
+    }
 }
 
 impl Default for IncidentsSection {
@@ -93,6 +117,7 @@ impl Default for IncidentsSection {
             queue: 10_000,
             reporter_type: taishi_incident::ReporterType::Other,
             reporters: Default::default(),
+            webhooks: Default::default(),
         }
     }
 }
@@ -119,6 +144,31 @@ impl IncidentsSection {
         }
         if self.reporters.len() > 10_000 {
             p.push("incidents.reporters: at most 10000 organisations".into());
+        }
+        if self.webhooks.len() > 100 {
+            p.push("incidents.webhooks: at most 100".into());
+        }
+        for (name, w) in &self.webhooks {
+            let ok_name = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok_name {
+                p.push(format!(
+                    "incidents.webhooks.{name}: a name is 1–64 letters, digits, - and _"
+                ));
+            }
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                p.push(format!(
+                    "incidents.webhooks.{name}.url: must start with http:// or https://"
+                ));
+            }
+            if !(1..=120).contains(&w.timeout_secs) {
+                p.push(format!(
+                    "incidents.webhooks.{name}.timeout_secs: must be between 1 and 120"
+                ));
+            }
         }
         p
     }

@@ -19,14 +19,6 @@ fn on_host(i: usize, host: &str) -> J {
     e
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// The incidents `c` sees holding alerts of `host`, once the grouping has
 /// caught up.
 fn incidents_of(server: &taishi_serve::Server, c: &Client) -> Vec<J> {

@@ -1,6 +1,6 @@
 import { NavLink, Outlet, useLocation, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
-import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio, Crosshair, ScrollText, Building2, Database } from "lucide-react";
+import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio, Crosshair, ScrollText, Building2, Database, Siren } from "lucide-react";
 import type { Permission } from "../api";
 import { useAuth } from "../auth";
 import { useLive } from "../live";
@@ -75,6 +75,7 @@ export default function Layout() {
     { to: "/overview", icon: Activity, label: t("nav.overview"), need: "overview:read" },
     { to: "/search", icon: Search, label: t("nav.search"), need: "search" },
     { to: "/alerts", icon: Bell, label: t("nav.alerts"), need: "alerts:read" },
+    { to: "/incidents", icon: Siren, label: t("nav.incidents"), need: "incidents:read" },
     { to: "/rules", icon: ShieldCheck, label: t("nav.rules"), need: "rules:read" },
     { to: "/intel", icon: Crosshair, label: t("nav.intel"), need: "intel:read" },
     { to: "/data", icon: Database, label: t("nav.data"), need: "data:read" },

@@ -7,6 +7,7 @@ import { api, asObject, attackPath, attackTags, quoteValue, type Query, type Req
 import { useAuth } from "../auth";
 import { Empty, ErrorBox, RuleTitle, LevelBadge, Loading, Panel, StatusBadge, fmtValue } from "../components/common";
 import { useFormat } from "../i18n";
+import { CreateIncident } from "../components/CreateIncident";
 import { EventRow } from "./Search";
 import { AssignPicker, CloseFalsePositive, IntelPanel, PivotsPanel, ProcessTreePanel, searchAround } from "../components/AlertPivots";
 
@@ -61,6 +62,12 @@ export default function AlertPage() {
   const enc = encodeURIComponent(id);
 
   const q = useQuery({ queryKey: ["alerts", "one", id], queryFn: () => api<Res<"/alerts/{id}">>(`/alerts/${enc}`) });
+  // The incident this alert is in, if any (incidents:read only).
+  const inc = useQuery({
+    queryKey: ["incidents", "of-alert", id],
+    enabled: can("incidents:read"),
+    queryFn: () => api<Res<"/incidents">>("/incidents", { query: { alert: id, limit: 1 } satisfies Query<"/incidents"> }),
+  });
   const rel = useQuery({
     queryKey: ["alerts", "related", id],
     queryFn: () => api<Res<"/alerts/{id}/related">>(`/alerts/${enc}/related`, { query: { before: 10, after: 10 } satisfies Query<"/alerts/{id}/related"> }),
@@ -100,6 +107,9 @@ export default function AlertPage() {
         <h1 className="alert-h1"><RuleTitle title={a.rule_title} zh={a.rule_title_zh} /></h1>
         <StatusBadge status={a.status} resolution={a.resolution} />
         <div className="grow" />
+        {inc.data?.items[0] ? (
+          <Link className="btn" data-testid="alert-incident" to={`/incidents/${encodeURIComponent(inc.data.items[0].id)}`}>{t("incidents.inIncident")}: {inc.data.items[0].title || inc.data.items[0].id}</Link>
+        ) : inc.isSuccess && <CreateIncident alerts={[id]} label={t("incidents.create")} />}
         {writable && (
           <div className="actions" role="group" aria-label={t("common.actions")}>
             {a.status === "new" && (

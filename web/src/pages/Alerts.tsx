@@ -9,6 +9,7 @@ import { Empty, ErrorBox, RuleTitle, LevelBadge, Loading, Pager, StatusBadge, us
 import { TimeBasis, useAlertTime } from "../components/TimeBasis";
 import { TimePicker } from "../components/TimePicker";
 import { useFormat } from "../i18n";
+import { CreateIncident } from "../components/CreateIncident";
 import { useRange } from "../live";
 
 const LIMIT = 50;
@@ -184,6 +185,7 @@ export default function Alerts() {
           <button className="btn btn-sm" onClick={() => bulk.mutate("ack")}><CheckCheck size={14} aria-hidden /> {t("alerts.ack")}</button>
           <button className="btn btn-sm btn-danger" onClick={() => bulk.mutate("tp")}>{t("alerts.closeTp")}</button>
           <button className="btn btn-sm" onClick={() => bulk.mutate("fp")}>{t("alerts.closeFp")}</button>
+          <CreateIncident small alerts={[...selected]} label={t("incidents.createFrom", { count: selected.size })} />
         </div>
       )}
 

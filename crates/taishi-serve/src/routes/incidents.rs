@@ -18,10 +18,12 @@ use chrono::Utc;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as J};
-use taishi_incident::incident::{Pap, ReportSent, TaskStatus, Tlp};
+use taishi_incident::grade::Matched;
+use taishi_incident::incident::{Pap, ReportSent, TaskStatus, TimelineItem, Tlp};
 use taishi_incident::{
-    Actor, Art7Report, Categories, CategoryMapping, Clock, ClockPolicy, GradingInput, GradingTable,
-    Incident, IncidentError, Lang, ObservableKind, Playbooks, Provenance, ReportKind, Status,
+    Actor, Art7Report, Categories, CategoryMapping, Clock, ClockPolicy, Grade, GradingInput,
+    GradingTable, Incident, IncidentError, Lang, ObservableKind, Playbooks, Provenance, ReportKind,
+    Status, Suggestion, Text,
 };
 use taishi_state::{IncidentFilter, IncidentSummary, Scope, StateError, StoredIncident};
 
@@ -46,7 +48,7 @@ pub fn routes() -> Vec<Route> {
                 "本组织及下级组织的安全事件（可按状态（open 为未关闭）、严重程度及以上、负责人、分类、所含告警筛选；按更新时间、发现时间或严重程度排序）",
             )
             .query::<IncidentFilter>()
-            .answer::<Page<IncidentSummary>>(),
+            .answer::<Page<QueueItem>>(),
         Route::new(Method::POST, "/incidents", write, create)
             .doc(
                 "incidents",
@@ -94,6 +96,39 @@ pub fn routes() -> Vec<Route> {
             )
             .query::<ReportQuery>()
             .answer::<ReportView>(),
+        Route::new(Method::GET, "/incidents/{id}/iocs", read, iocs)
+            .doc(
+                "incidents",
+                "The incident's observables as a block list (`format` nftables, ipset, iptables, suricata or plain; IPv4 and IPv6 apart, domains as Suricata DNS and TLS rules, hashes in plain; internal addresses left out). Audited",
+                "事件观察项导出为封禁列表（format：nftables、ipset、iptables、suricata 或 plain；IPv4 与 IPv6 分开，域名生成 Suricata DNS/TLS 规则，哈希仅在 plain 中；内网地址不导出）。记入审计",
+            )
+            .query::<IocQuery>()
+            .text("text/plain"),
+        Route::new(Method::POST, "/incidents/{id}/webhook", write, webhook)
+            .doc(
+                "incidents",
+                "Post the incident to a configured system (`[incidents.webhooks]`, through the egress guard); the timeline records it",
+                "将事件推送到已配置的外部系统（[incidents.webhooks]，受出站策略约束），并记入时间线",
+            )
+            .json::<WebhookRequest>()
+            .answer::<WebhookAnswer>(),
+        Route::new(Method::POST, "/incidents/{id}/evidence", write, upload_evidence)
+            .doc(
+                "incidents",
+                "Add an evidence file (the body, at most `http.max_upload_mib`; `name` its file name): stored with its SHA-256",
+                "上传证据文件（请求体，不超过 http.max_upload_mib；name 为文件名），保存时记录 SHA-256",
+            )
+            .query::<EvidenceQuery>()
+            .raw(&["application/octet-stream"])
+            .upload()
+            .answer::<IncidentView>(),
+        Route::new(Method::GET, "/incidents/{id}/evidence/{n}", read, download_evidence)
+            .doc(
+                "incidents",
+                "An evidence file, checked against its SHA-256 first: a file changed since upload answers 409 naming it. Audited",
+                "下载证据文件（先校验 SHA-256，文件被改动则返回 409 并指明文件）。记入审计",
+            )
+            .text("application/octet-stream"),
     ]
 }
 
@@ -217,6 +252,49 @@ pub struct ReportQuery {
     pub lang: Option<String>,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct IocQuery {
+    /// nftables, ipset, iptables, suricata or plain (default).
+    #[serde(default)]
+    pub format: Option<String>,
+    /// The first Suricata rule id (default 1400000).
+    #[serde(default)]
+    pub sid_base: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct WebhookRequest {
+    /// A name of `[incidents.webhooks]`.
+    pub target: String,
+    #[serde(default)]
+    pub why: Option<String>,
+}
+
+/// What the receiving system answered.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WebhookAnswer {
+    pub target: String,
+    /// Its HTTP status (2xx: taken).
+    pub status: u16,
+    /// The incident's version after the timeline recorded the post.
+    pub version: i64,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct EvidenceQuery {
+    /// The file name (its directories are dropped).
+    pub name: String,
+}
+
+/// One row of the incident queue: the summary and the reporting deadline
+/// that comes next (pending or overdue), so the queue sorts deadline first.
+#[derive(Serialize, JsonSchema)]
+pub struct QueueItem {
+    #[serde(flatten)]
+    pub summary: IncidentSummary,
+    pub next_due: Option<taishi_incident::Due>,
+}
+
 /// An observable and the other incidents (in your scope) it was seen in.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SeenIn {
@@ -228,26 +306,72 @@ pub struct SeenIn {
 /// An incident as the console shows it.
 #[derive(Serialize, JsonSchema)]
 pub struct IncidentView {
-    /// The incident document (`taishi_incident::Incident`).
-    pub incident: Object,
+    /// The incident document.
+    pub incident: Incident,
     /// Name it in the next change.
     pub version: i64,
     /// The entity the automatic grouping filed it under (`host:ws01`).
     pub group_key: Option<String>,
     /// Alerts (at the time their event happened) and actions, in time order.
-    pub timeline: Vec<Object>,
+    pub timeline: Vec<Typed<TimelineItem<'static>>>,
     pub seen_in: Vec<SeenIn>,
     /// Category suggestions from the alerts' tags, best first, each with
     /// its reasons.
-    pub category_suggestions: Vec<Object>,
+    pub category_suggestions: Vec<Suggestion>,
     /// The grade's deciding row, in zh-CN and English.
-    pub grade_explained: Option<Object>,
+    pub grade_explained: Option<GradeExplained>,
     /// The reporting clock now: deadlines (first report 1/2/4 h from
     /// discovery by the organisation's reporter type once graded 较大 or
     /// above; supplementary; the 30-day summary) and their state.
-    pub clock: Object,
+    pub clock: Clock,
     /// `cii_operator`, `central_state_organ` or `other`.
     pub reporter_type: String,
+    /// The systems this incident may be posted to (`[incidents.webhooks]`).
+    pub webhooks: Vec<String>,
+}
+
+/// The grade and the row of the grading table that decided it.
+#[derive(Serialize, JsonSchema)]
+pub struct GradeExplained {
+    pub grade: Grade,
+    /// None for 一般 (no row met).
+    pub decided_by: Option<Matched>,
+    pub zh: String,
+    pub en: String,
+    /// Cautions (a deciding row from the draft, not the final text).
+    pub warnings: Vec<Text>,
+}
+
+/// A value serialised once and documented as `T` (a borrowed view such as
+/// a timeline item cannot outlive the incident it reads).
+pub struct Typed<T>(J, std::marker::PhantomData<fn() -> T>);
+
+impl<T> Typed<T> {
+    /// `v` is `T` under another lifetime.
+    fn of<U: Serialize>(v: &U) -> Typed<T> {
+        Typed(
+            serde_json::to_value(v).unwrap_or(J::Null),
+            std::marker::PhantomData,
+        )
+    }
+}
+
+impl<T> Serialize for Typed<T> {
+    fn serialize<Ser: serde::Serializer>(&self, s: Ser) -> Result<Ser::Ok, Ser::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Typed<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        T::json_schema(g)
+    }
 }
 
 /// The Art. 7 report and what it still lacks.
@@ -313,28 +437,25 @@ fn view(app: &App, s: StoredIncident, scope: &Scope) -> R<IncidentView> {
     );
     let grade_explained = i.grade.as_ref().map(|g| {
         let grading = GradingTable::builtin().grade(&g.input);
-        Object(json!({
-            "grade": grading.grade,
-            "decided_by": grading.decided_by,
-            "zh": grading.explain(Lang::Zh),
-            "en": grading.explain(Lang::En),
-            "warnings": grading.warnings,
-        }))
+        GradeExplained {
+            zh: grading.explain(Lang::Zh),
+            en: grading.explain(Lang::En),
+            grade: grading.grade,
+            decided_by: grading.decided_by,
+            warnings: grading.warnings,
+        }
     });
     Ok(IncidentView {
-        timeline: i.timeline_view().iter().map(doc).collect(),
+        timeline: i.timeline_view().iter().map(Typed::of).collect(),
         seen_in,
-        category_suggestions: i
-            .suggest_category(CategoryMapping::builtin(), Categories::builtin())
-            .iter()
-            .map(doc)
-            .collect(),
+        category_suggestions: i.suggest_category(CategoryMapping::builtin(), Categories::builtin()),
         grade_explained,
-        clock: doc(&clock),
+        clock,
         reporter_type: name(&reporter),
-        incident: doc(i),
+        webhooks: app.config.incidents.webhooks.keys().cloned().collect(),
         version: s.version,
         group_key: s.group_key,
+        incident: s.incident,
     })
 }
 
@@ -385,7 +506,7 @@ async fn list(
     State(app): State<S>,
     Extension(c): Extension<Caller>,
     Query(f): Query<IncidentFilter>,
-) -> R<Json<Page<IncidentSummary>>> {
+) -> R<Json<Page<QueueItem>>> {
     super::page(
         &app,
         f.limit,
@@ -395,9 +516,33 @@ async fn list(
     )?;
     blocking(move || {
         let (total, items) = app.state.incidents(&f, &c.scope)?;
-        Ok(Json(Page { total, items }))
+        let now = Utc::now().fixed_offset();
+        let mut out = Vec::with_capacity(items.len());
+        for summary in items {
+            // A page is bounded (MAX_PAGE), so one load per row is too.
+            let next_due = match app.state.incident(&summary.id, &c.scope) {
+                Ok(s) => next_due(&app, &s.incident, now),
+                Err(_) => None,
+            };
+            out.push(QueueItem { summary, next_due });
+        }
+        Ok(Json(Page { total, items: out }))
     })
     .await
+}
+
+/// The earliest deadline not yet met.
+fn next_due(
+    app: &App,
+    i: &Incident,
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> Option<taishi_incident::Due> {
+    let reporter = app.config.incidents.reporter(&i.org);
+    Clock::at(&i.reporting_facts(), reporter, &ClockPolicy::default(), now)
+        .due
+        .into_iter()
+        .filter(|d| !matches!(d.state, taishi_incident::DueState::Met { .. }))
+        .min_by_key(|d| d.deadline)
 }
 
 async fn get_one(
@@ -654,4 +799,419 @@ async fn report(
         }))
     })
     .await
+}
+
+// ---- response actions: block lists, webhook ----------------------------------
+
+/// Records a read that is itself a response action (a block list taken, an
+/// evidence file downloaded): the guard audits only changes.
+async fn audit_read(
+    app: &App,
+    c: &Caller,
+    ext: &axum::http::Extensions,
+    action: &str,
+    target: String,
+    ok: Result<(), String>,
+) {
+    let source = ext
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    let (outcome, reason) = match ok {
+        Ok(()) => (taishi_audit::Outcome::Success, None),
+        Err(r) => (taishi_audit::Outcome::Failed, Some(r)),
+    };
+    super::audit(
+        app,
+        super::Who::of(c),
+        source,
+        action.to_string(),
+        Some(target),
+        outcome,
+        reason,
+    )
+    .await;
+}
+
+fn attachment(name: &str) -> String {
+    // RFC 6266/8187: an ASCII fallback and the UTF-8 name percent-encoded.
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut enc = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"._-".contains(&b) {
+            enc.push(b as char);
+        } else {
+            enc.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{enc}")
+}
+
+async fn iocs(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    ext: axum::http::Extensions,
+    Path(id): Path<String>,
+    Query(q): Query<IocQuery>,
+) -> R<axum::response::Response> {
+    let fmt_name = q.format.as_deref().unwrap_or("plain").trim().to_string();
+    let Some(format) = taishi_incident::BlocklistFormat::parse(&fmt_name) else {
+        return Err(bad(format!(
+            "format `{fmt_name}`: nftables, ipset, iptables, suricata or plain / 格式 `{fmt_name}` 无效：nftables、ipset、iptables、suricata 或 plain"
+        )));
+    };
+    let sid = q
+        .sid_base
+        .unwrap_or(taishi_incident::iocs::DEFAULT_SID_BASE);
+    let a = app.clone();
+    let (cc, iid) = (c.clone(), id.clone());
+    let got = blocking(move || {
+        let s = a.state.incident(&iid, &cc.scope)?;
+        let now = Utc::now().fixed_offset().to_rfc3339();
+        Ok(taishi_incident::blocklist(&s.incident, format, &now, sid))
+    })
+    .await;
+    let target = format!("/api/v1/incidents/{id}/iocs?format={}", format.name());
+    audit_read(
+        &app,
+        &c,
+        &ext,
+        "incidents.iocs_export",
+        target,
+        got.as_ref().map(|_| ()).map_err(|e| e.message.clone()),
+    )
+    .await;
+    let text = got?;
+    let ext_name = match format {
+        taishi_incident::BlocklistFormat::Nftables => "nft",
+        taishi_incident::BlocklistFormat::Suricata => "rules",
+        _ => "txt",
+    };
+    let file = format!("{id}-{}.{ext_name}", format.name());
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, attachment(&file)),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+async fn webhook(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(req): Json<WebhookRequest>,
+) -> R<axum::response::Response> {
+    let target = req.target.trim().to_string();
+    let Some(hook) = app.config.incidents.webhooks.get(&target).cloned() else {
+        return Err(bad(format!(
+            "target `{target}`: not in [incidents.webhooks] / 推送目标 `{target}` 未配置"
+        )));
+    };
+    let (a, cc, iid) = (app.clone(), c.clone(), id.clone());
+    let s = blocking(move || Ok(a.state.incident(&iid, &cc.scope)?)).await?;
+    let body = serde_json::to_vec(&json!({
+        "kind": "taishi.incident",
+        "sent_by": c.username,
+        "sent_at": Utc::now().fixed_offset().to_rfc3339(),
+        "incident": s.incident,
+    }))
+    .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let status = post_incident(&app, &target, &hook, body).await?;
+    let (a, cc) = (app.clone(), c.clone());
+    let why = req.why.clone();
+    let t = target.clone();
+    let version = blocking(move || {
+        let mut s = a.state.incident(&id, &cc.scope)?;
+        s.incident
+            .record_post(&t, status, by(&cc, why.as_deref()))
+            .map_err(incident_error)?;
+        Ok(a.state.update_incident(&s.incident, s.version)?)
+    })
+    .await?;
+    let mut resp = Json(WebhookAnswer {
+        target: target.clone(),
+        status,
+        version,
+    })
+    .into_response();
+    resp.extensions_mut().insert(AuditChange {
+        before: None,
+        after: Some(json!({"target": target, "status": status})),
+    });
+    Ok(resp)
+}
+
+/// Posts `body` to the webhook through the egress guard; a non-2xx answer
+/// or a refused address is an error naming the target.
+async fn post_incident(
+    app: &App,
+    target: &str,
+    hook: &crate::config::IncidentWebhook,
+    body: Vec<u8>,
+) -> R<u16> {
+    use taishi_egress::reqwest_guard;
+    let gateway = |m: String| ApiError::new(axum::http::StatusCode::BAD_GATEWAY, m);
+    let policy = std::sync::Arc::new(app.config.egress.clone());
+    let timeout = std::time::Duration::from_secs(hook.timeout_secs.clamp(1, 120));
+    let client = reqwest_guard::builder(policy.clone())
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("taishi/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| gateway(format!("webhook `{target}`: {e}")))?;
+    if let Err(e) = reqwest_guard::check_request(&policy, &hook.url) {
+        // The guard's message is in both languages already.
+        return Err(bad(format!(
+            "webhook `{target}` / 推送目标 `{target}`: {e}"
+        )));
+    }
+    let mut r = client
+        .post(&hook.url)
+        .header("content-type", "application/json; charset=utf-8");
+    if let Some(var) = &hook.secret_env {
+        let secret = std::env::var(var).map_err(|_| {
+            gateway(format!(
+                "webhook `{target}`: the environment variable {var} (secret_env) is not set / 推送目标 `{target}` 的密钥环境变量 {var} 未设置"
+            ))
+        })?;
+        let ts = Utc::now().timestamp();
+        r = r.header("x-taishi-timestamp", ts.to_string()).header(
+            "x-taishi-signature",
+            taishi_alert::sign::webhook(&secret, ts, &body),
+        );
+    }
+    let resp = r
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| match reqwest_guard::refusal(&e) {
+            Some(x) => bad(format!("webhook `{target}` / 推送目标 `{target}`: {x}")),
+            None => gateway(format!(
+                "webhook `{target}`: {e} / 推送目标 `{target}` 无法送达"
+            )),
+        })?;
+    let status = resp.status().as_u16();
+    if !resp.status().is_success() {
+        return Err(gateway(format!(
+            "webhook `{target}` answered HTTP {status} / 推送目标 `{target}` 返回 HTTP {status}"
+        )));
+    }
+    Ok(status)
+}
+
+// ---- evidence files ----------------------------------------------------------------
+
+/// A path component made of an id the state layer handed out; anything
+/// else (a separator, a leading dot) is refused rather than cleaned.
+fn safe_component(what: &str, v: &str) -> R<()> {
+    let ok = !v.is_empty()
+        && v.len() <= 128
+        && !v.starts_with('.')
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "{what} `{v}` cannot name a directory / {what} `{v}` 不能用作目录名"
+        )))
+    }
+}
+
+/// DATA_DIR/evidence/<org>/<incident>.
+fn evidence_dir(app: &App, org: &str, incident: &str) -> R<std::path::PathBuf> {
+    safe_component("organisation", org)?;
+    safe_component("incident", incident)?;
+    Ok(app.data_dir.join("evidence").join(org).join(incident))
+}
+
+fn io_error(what: &str, e: std::io::Error) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        format!("evidence: {what}: {e} / 证据文件：{what}：{e}"),
+    )
+}
+
+fn hex(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn upload_evidence(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(q): Query<EvidenceQuery>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> R<Json<IncidentView>> {
+    use futures_util::StreamExt;
+    use sha2::Digest;
+    use tokio::io::AsyncWriteExt;
+    // The incident first: nothing is written for one the caller cannot see.
+    let (a, cc, iid) = (app.clone(), c.clone(), id.clone());
+    let s = blocking(move || Ok(a.state.incident(&iid, &cc.scope)?)).await?;
+    if s.incident.status == Status::Closed {
+        return Err(incident_error(IncidentError::Closed {
+            incident: s.incident.id.clone(),
+        }));
+    }
+    let dir = evidence_dir(&app, &s.incident.org, &s.incident.id)?;
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| io_error("directory", e))?;
+    let mut rnd = [0u8; 8];
+    getrandom::fill(&mut rnd).map_err(|e| io_error("random", std::io::Error::other(e)))?;
+    let tmp = dir.join(format!(".upload-{}", hex(&rnd)));
+    let limit = (app.config.http.max_upload_mib as u64) << 20;
+    let streamed = async {
+        let mut f = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(|e| io_error("create", e))?;
+        let mut hash = sha2::Sha256::new();
+        let mut size: u64 = 0;
+        let mut data = body.into_data_stream();
+        while let Some(chunk) = data.next().await {
+            let chunk = chunk.map_err(|e| bad(format!("body: {e} / 请求体读取失败：{e}")))?;
+            size += chunk.len() as u64;
+            if size > limit {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "evidence over {} MiB (http.max_upload_mib) / 证据文件超过 {} MiB",
+                        limit >> 20,
+                        limit >> 20
+                    ),
+                ));
+            }
+            hash.update(&chunk);
+            f.write_all(&chunk)
+                .await
+                .map_err(|e| io_error("write", e))?;
+        }
+        f.sync_all().await.map_err(|e| io_error("sync", e))?;
+        Ok::<_, ApiError>((hex(&hash.finalize()), size))
+    }
+    .await;
+    let (sha, size) = match streamed {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+    };
+    let media = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let (a, cc) = (app.clone(), c.clone());
+    let t = tmp.clone();
+    let done = blocking(move || {
+        let mut s = a.state.incident(&id, &cc.scope)?;
+        let n = s
+            .incident
+            .add_evidence(&q.name, size, &sha, media.as_deref(), by(&cc, None))
+            .map_err(incident_error)?;
+        let path = dir.join(n.to_string());
+        std::fs::rename(&t, &path).map_err(|e| io_error("rename", e))?;
+        match a.state.update_incident(&s.incident, s.version) {
+            Ok(v) => s.version = v,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                return Err(e.into());
+            }
+        }
+        view(&a, s, &cc.scope)
+    })
+    .await;
+    if done.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    Ok(Json(done?))
+}
+
+async fn download_evidence(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    ext: axum::http::Extensions,
+    Path((id, n)): Path<(String, u32)>,
+) -> R<axum::response::Response> {
+    use sha2::Digest;
+    let (a, cc, iid) = (app.clone(), c.clone(), id.clone());
+    let got = blocking(move || {
+        let s = a.state.incident(&iid, &cc.scope)?;
+        let e = s
+            .incident
+            .evidence
+            .iter()
+            .find(|e| e.id == n)
+            .cloned()
+            .ok_or_else(|| {
+                StateError::NotFound(format!(
+                    "incident `{iid}` has no evidence file {n} / 事件 `{iid}` 没有第 {n} 个证据文件"
+                ))
+            })?;
+        let path = evidence_dir(&a, &s.incident.org, &s.incident.id)?.join(n.to_string());
+        let bytes = std::fs::read(&path).map_err(|x| {
+            ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                format!(
+                    "evidence {n} `{}` is missing from the store ({x}) / 证据文件 {n}“{}”已丢失",
+                    e.name, e.name
+                ),
+            )
+        })?;
+        let actual = hex(&sha2::Sha256::digest(&bytes));
+        if actual != e.sha256 {
+            return Err(ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                format!(
+                    "evidence {n} `{}` does not match the SHA-256 taken at upload ({} now {actual}): it was changed / 证据文件 {n}“{}”与上传时的 SHA-256 不一致，已被篡改",
+                    e.name, e.sha256, e.name
+                ),
+            ));
+        }
+        Ok((e, bytes))
+    })
+    .await;
+    audit_read(
+        &app,
+        &c,
+        &ext,
+        "incidents.evidence_download",
+        format!("/api/v1/incidents/{id}/evidence/{n}"),
+        got.as_ref().map(|_| ()).map_err(|e| e.message.clone()),
+    )
+    .await;
+    let (e, bytes) = got?;
+    Ok((
+        [
+            // Never the uploader's media type: the console must not render
+            // evidence (an HTML file would run in its origin).
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/octet-stream".to_string(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, attachment(&e.name)),
+            (
+                axum::http::HeaderName::from_static("x-taishi-sha256"),
+                e.sha256.clone(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -472,4 +473,13 @@ pub fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String
         }
     });
     (url, got)
+}
+
+/// A two-thread runtime for a server a test starts and stops itself.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
