@@ -81,6 +81,9 @@ pub enum IncidentError {
         field: &'static str,
         value: String,
     },
+    /// What the analyst wrote into a report is over a limit.
+    #[error(transparent)]
+    Report(Box<crate::report::ReportError>),
 }
 
 impl IncidentError {
@@ -141,6 +144,7 @@ impl IncidentError {
             } => {
                 format!("事件 {incident}：{field} 的值“{value}”为空或为占位值")
             }
+            IncidentError::Report(e) => e.message(Lang::Zh),
         }
     }
 }
@@ -476,6 +480,10 @@ pub enum Action {
     NewFact {
         text: String,
     },
+    /// The analyst wrote these fields of the reports.
+    ReportDrafted {
+        fields: Vec<String>,
+    },
 }
 
 /// Which report was sent (the reporting clock reads these).
@@ -548,6 +556,9 @@ pub struct Incident {
     pub timeline: Vec<TimelineEntry>,
     /// Set when merged into another incident (this one is then closed).
     pub merged_into: Option<String>,
+    /// What the analyst wrote into the reports (Art. 7 and summary).
+    #[serde(default)]
+    pub report_draft: crate::report::ReportDraft,
     #[serde(skip)]
     limits: Limits,
 }
@@ -666,6 +677,7 @@ impl Incident {
             tasks: Vec::new(),
             timeline: Vec::new(),
             merged_into: None,
+            report_draft: Default::default(),
             limits: Limits::default(),
         };
         let title = title.into();
@@ -840,6 +852,33 @@ impl Incident {
     ) -> Result<(), IncidentError> {
         self.check_text("why", &by.why)?;
         self.push(Action::Reported { report }, by)
+    }
+
+    /// Takes what the analyst wrote into the reports (the fields set
+    /// replace earlier ones). Allowed after closing: the summary report is
+    /// written then.
+    pub fn draft_report(
+        &mut self,
+        draft: &crate::report::ReportDraft,
+        by: Provenance,
+    ) -> Result<(), IncidentError> {
+        self.check_text("why", &by.why)?;
+        draft
+            .check(&self.id)
+            .map_err(|e| IncidentError::Report(Box::new(e)))?;
+        let mut next = self.report_draft.clone();
+        let fields = next.merge(draft);
+        if fields.is_empty() {
+            return Ok(());
+        }
+        self.push(
+            Action::ReportDrafted {
+                fields: fields.into_iter().map(str::to_string).collect(),
+            },
+            by,
+        )?;
+        self.report_draft = next;
+        Ok(())
     }
 
     /// Records a new fact that calls for a supplementary report.

@@ -9,6 +9,7 @@
 //!   timeline, provenance, merge and split; similar incidents.
 //! * [`group`]: alerts → incidents by entity, bounded in memory.
 //! * [`report`]: the Art. 7 report and the summary report.
+//! * [`render`]: both reports as documents for DOCX and PDF.
 
 pub mod category;
 pub mod clock;
@@ -18,6 +19,7 @@ pub mod group;
 pub mod incident;
 pub mod lang;
 pub mod placeholder;
+pub mod render;
 pub mod report;
 
 pub use category::{Categories, CategoryMapping, Suggestion};
@@ -34,4 +36,4 @@ pub use incident::{
 };
 pub use lang::{Label, Lang, Text};
 pub use placeholder::Placeholders;
-pub use report::{Art7Report, ReportError, ReportKind, SummaryReport};
+pub use report::{Art7Report, ReportDraft, ReportError, ReportKind, SummaryDraft, SummaryReport};
