@@ -484,6 +484,11 @@ pub enum Action {
     ReportDrafted {
         fields: Vec<String>,
     },
+    /// The reporting clock's notice `key` went out through the alert
+    /// outputs (each key once).
+    DeadlineNotified {
+        key: String,
+    },
 }
 
 /// Which report was sent (the reporting clock reads these).
@@ -879,6 +884,28 @@ impl Incident {
         )?;
         self.report_draft = next;
         Ok(())
+    }
+
+    /// The reporting clock's notices already sent (their keys).
+    pub fn notified(&self) -> std::collections::BTreeSet<&str> {
+        self.timeline
+            .iter()
+            .filter_map(|e| match &e.action {
+                Action::DeadlineNotified { key } => Some(key.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Records that the reporting clock's notice `key` was sent.
+    pub fn record_notice(&mut self, key: &str, by: Provenance) -> Result<(), IncidentError> {
+        self.check_text("key", key)?;
+        self.push(
+            Action::DeadlineNotified {
+                key: key.to_string(),
+            },
+            by,
+        )
     }
 
     /// Records a new fact that calls for a supplementary report.

@@ -55,6 +55,18 @@ pub struct Config {
     pub pii: taishi_runtime::pii::PiiConfig,
     /// `[incidents]`: grouping alerts into incidents, and who reports.
     pub incidents: IncidentsSection,
+    /// `[report]`: how reports are rendered (the PDF's CJK font).
+    pub report: ReportSection,
+}
+
+/// `[report]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ReportSection {
+    /// The font PDF reports are set in (TrueType/OpenType, a collection
+    /// allowed). Unset: the usual system places of Noto Sans/Serif CJK,
+    /// WenQuanYi, Droid Sans Fallback and SimSun are tried.
+    pub font: Option<std::path::PathBuf>,
 }
 
 /// `[incidents]` (issue 14).
@@ -79,6 +91,13 @@ pub struct IncidentsSection {
     pub reporter_type: taishi_incident::ReporterType,
     /// Per organisation id, where it differs from `reporter_type`.
     pub reporters: std::collections::BTreeMap<String, taishi_incident::ReporterType>,
+    /// Notify through the alert outputs this many minutes before each
+    /// reporting deadline (one notification per entry, at most 8, each
+    /// 1–1440), and once more when it passes.
+    pub deadline_warn_minutes: Vec<u64>,
+    /// How often the reporting clock looks for notifications due, in
+    /// seconds (0: never).
+    pub clock_check_secs: u64,
 }
 
 impl Default for IncidentsSection {
@@ -90,12 +109,26 @@ impl Default for IncidentsSection {
             queue: 10_000,
             reporter_type: taishi_incident::ReporterType::Other,
             reporters: Default::default(),
+            deadline_warn_minutes: vec![15],
+            clock_check_secs: 30,
         }
     }
 }
 
 impl IncidentsSection {
     /// The reporter type of an organisation.
+    /// The reporting clock's policy: warnings at `deadline_warn_minutes`.
+    pub fn clock_policy(&self) -> taishi_incident::ClockPolicy {
+        taishi_incident::ClockPolicy {
+            warn_before: self
+                .deadline_warn_minutes
+                .iter()
+                .map(|m| chrono::Duration::minutes(*m as i64))
+                .collect(),
+            ..taishi_incident::ClockPolicy::default()
+        }
+    }
+
     pub fn reporter(&self, org: &str) -> taishi_incident::ReporterType {
         self.reporters
             .get(org)
@@ -116,6 +149,17 @@ impl IncidentsSection {
         }
         if self.reporters.len() > 10_000 {
             p.push("incidents.reporters: at most 10000 organisations".into());
+        }
+        if self.deadline_warn_minutes.len() > taishi_incident::clock::MAX_LEADS
+            || self
+                .deadline_warn_minutes
+                .iter()
+                .any(|m| !(1..=1440).contains(m))
+        {
+            p.push(format!(
+                "incidents.deadline_warn_minutes: at most {} entries, each 1–1440",
+                taishi_incident::clock::MAX_LEADS
+            ));
         }
         p
     }
@@ -264,6 +308,7 @@ impl Default for Config {
             anomaly: Default::default(),
             pii: Default::default(),
             incidents: IncidentsSection::default(),
+            report: ReportSection::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod auth;
 pub mod config;
 pub mod gate;
 pub mod incidents;
+pub mod reporting;
 /// Threat intelligence lives in the runtime; `intel` keeps its old path here.
 pub use taishi_runtime::intel;
 pub mod anomaly;
@@ -91,6 +92,10 @@ pub struct App {
     pub anomaly: Option<Arc<taishi_anomaly::Engine>>,
     /// Stored alerts grouped into incidents, beside the pipeline.
     pub grouping: Arc<incidents::Grouping>,
+    /// The server's time (the reporting clock; tests move it).
+    pub clock: reporting::ServerClock,
+    /// The PDF reports' font, found on first use.
+    pub report_font: std::sync::OnceLock<Result<taishi_report::Font, taishi_report::FontError>>,
 }
 
 /// The OpenAPI 3.1 document of the HTTP API (what `GET
@@ -518,6 +523,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         audit_forward,
         anomaly: anomaly.clone(),
         grouping,
+        clock: reporting::ServerClock::default(),
+        report_font: std::sync::OnceLock::new(),
     });
     let (router, http_metrics) = routes::router(app.clone(), sink);
     let router = match tls {
@@ -535,6 +542,13 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
 
     if let Some(e) = anomaly {
         tasks.push(anomaly::spawn(app.clone(), e, cancel.clone()));
+    }
+    if config.incidents.clock_check_secs > 0 {
+        tasks.push(reporting::spawn(
+            app.clone(),
+            cancel.clone(),
+            Duration::from_secs(config.incidents.clock_check_secs),
+        ));
     }
     if config.search.schedule_check_secs > 0 {
         tasks.push(schedule::spawn(

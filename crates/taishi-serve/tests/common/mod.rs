@@ -2,8 +2,10 @@
 
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as J};
@@ -250,6 +252,12 @@ impl Client {
 
     /// Status, one header's value, and the body as text.
     pub fn get_text(&self, path: &str, header: &str) -> (u16, Option<String>, String) {
+        let (s, h, body) = self.get_bytes(path, header);
+        (s, h, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// Status, one header's value, and the body as bytes (downloads).
+    pub fn get_bytes(&self, path: &str, header: &str) -> (u16, Option<String>, Vec<u8>) {
         let mut r = self
             .agent
             .get(&format!("{}{path}", self.base))
@@ -261,8 +269,13 @@ impl Client {
             .get(header)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let text = r.body_mut().read_to_string().unwrap_or_default();
-        (r.status().as_u16(), h, text)
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .unwrap_or_default();
+        (r.status().as_u16(), h, body)
     }
 
     pub fn delete(&self, path: &str) -> u16 {
@@ -420,4 +433,68 @@ impl Drop for Running {
             let _ = self.rt.block_on(s.shutdown());
         }
     }
+}
+
+/// A minimal HTTP/1.1 receiver: keeps each request body, answers 200.
+pub fn webhook_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(conn) = conn else { continue };
+            let g = g.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut w = conn;
+                loop {
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let t = line.trim_end();
+                        if t.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = t.split_once(':') {
+                            if k.eq_ignore_ascii_case("content-length") {
+                                len = v.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    g.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&body).into_owned());
+                    let _ = w.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n{}");
+                }
+            });
+        }
+    });
+    (url, got)
+}
+
+/// The first start's audit administrator: the one account that reads
+/// the trail (三权分立: `admin` acts, `auditor` reads).
+pub fn auditor(s: &taishi_serve::Server) -> Client {
+    let pw = s
+        .first_accounts
+        .iter()
+        .find(|a| a.username == "auditor")
+        .map(|a| a.password.clone())
+        .expect("first start made the auditor");
+    // Its one-time password would have to be changed first (two more
+    // records in the trail these tests read exactly): taken as its own.
+    s.app.state.set_must_change("auditor", false).unwrap();
+    Client::login_as(s.http_addr, "auditor", &pw, None)
 }
