@@ -21,8 +21,8 @@ use taishi_incident::{Label, Lang};
 
 const PW: &str = "Lantern-orchid-71";
 
-/// Two rules that fire on the sample's attack (a batch in C:\Windows\Temp
-/// that schedules tasks and looks at the network).
+/// A rule that fires on the sample's attack (a batch in C:\Windows\Temp
+/// that schedules tasks: seven process creations on 2018-03-06).
 const RULES: &str = r#"
 title: Drill scheduled task created by schtasks
 id: 7d3c1a52-0000-4c4b-9a57-00000000d001
@@ -38,21 +38,6 @@ logsource:
 detection:
   selection:
     Image|endswith: '\schtasks.exe'
-  condition: selection
----
-title: Drill network configuration discovery with ipconfig
-id: 7d3c1a52-0000-4c4b-9a57-00000000d002
-status: test
-level: medium
-tags:
-  - attack.discovery
-  - attack.t1016
-logsource:
-  category: process_creation
-  product: windows
-detection:
-  selection:
-    Image|endswith: '\ipconfig.exe'
   condition: selection
 "#;
 
@@ -139,7 +124,7 @@ fn drill_evtx_to_incident_graded_notified_reported_and_closed() {
             list.iter()
                 .map(|i| i["alerts"].as_u64().unwrap_or(0))
                 .sum::<u64>()
-                >= 11
+                >= 7
         }),
         "{list:?}"
     );
@@ -211,9 +196,11 @@ fn drill_evtx_to_incident_graded_notified_reported_and_closed() {
     assert_eq!(n["level"], "critical");
     let summary = &n["alerts"][0]["summary"];
     assert_eq!(summary["incident"], id.as_str());
-    assert_eq!(
-        DateTime::parse_from_rfc3339(summary["deadline"].as_str().unwrap()).unwrap(),
-        deadline
+    // To the second (the notice says it in ISO 8601 without fractions).
+    let said = DateTime::parse_from_rfc3339(summary["deadline"].as_str().unwrap()).unwrap();
+    assert!(
+        (said - deadline).num_seconds().abs() < 1,
+        "{said} vs {deadline}"
     );
     assert!(
         n["rule_title_zh"].as_str().unwrap().contains("报告时限"),
@@ -238,7 +225,7 @@ fn drill_evtx_to_incident_graded_notified_reported_and_closed() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["action"]["deadline_notified"].is_object())
+        .filter(|e| e["action"]["action"] == "deadline_notified")
         .count();
     assert_eq!(notified, 2, "{}", v["incident"]["timeline"]);
 
