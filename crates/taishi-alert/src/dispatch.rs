@@ -607,6 +607,16 @@ impl Dispatcher {
         }
     }
 
+    /// Queues a notification for every output, without grouping or
+    /// suppression (a reporting deadline must not wait for a group window
+    /// nor be held back); how many outputs took it.
+    pub fn broadcast(&self, n: Notification) -> usize {
+        self.output_names()
+            .iter()
+            .filter(|name| self.resend(name, n.clone()))
+            .count()
+    }
+
     /// Hands an alert over without waiting. Returns false when it was not
     /// taken (queue full, shut down, or a retrospective alert that is not
     /// notified); every such case is counted.

@@ -22,6 +22,10 @@ pub enum NotificationKind {
     Suppressed,
     /// A test message from the settings page.
     Test,
+    /// A reporting deadline of an incident is near or has passed (the
+    /// reporting clock of the 2025 measures); `id` is the incident and the
+    /// notice, so a receiver drops repeats.
+    Deadline,
 }
 
 /// One message to the outputs. Its JSON form is what the generic webhook
@@ -216,7 +220,7 @@ impl Notification {
             }
             (NotificationKind::Test, Language::Zh) => t = "态势平台测试消息".into(),
             (NotificationKind::Test, Language::En) => t = "Taishi test notification".into(),
-            (NotificationKind::Alert, _) => {}
+            (NotificationKind::Alert, _) | (NotificationKind::Deadline, _) => {}
         }
         t
     }
@@ -241,7 +245,7 @@ impl Notification {
         };
         out.push((l("Level", "级别"), level));
         match self.kind {
-            NotificationKind::Alert | NotificationKind::Test => {
+            NotificationKind::Alert | NotificationKind::Test | NotificationKind::Deadline => {
                 out.push((l("Time", "时间"), iso(&self.first)));
             }
             NotificationKind::Group | NotificationKind::Suppressed => {

@@ -81,6 +81,9 @@ pub enum IncidentError {
         field: &'static str,
         value: String,
     },
+    /// What the analyst wrote into a report is over a limit.
+    #[error(transparent)]
+    Report(Box<crate::report::ReportError>),
 }
 
 impl IncidentError {
@@ -142,6 +145,7 @@ impl IncidentError {
             } => {
                 format!("事件 {incident}：{field} 的值“{value}”为空或为占位值")
             }
+            IncidentError::Report(e) => e.message(Lang::Zh),
         }
     }
 }
@@ -524,6 +528,15 @@ pub enum Action {
         name: String,
         sha256: String,
     },
+    /// The analyst wrote these fields of the reports.
+    ReportDrafted {
+        fields: Vec<String>,
+    },
+    /// The reporting clock's notice `key` went out through the alert
+    /// outputs (each key once).
+    DeadlineNotified {
+        key: String,
+    },
 }
 
 /// Which report was sent (the reporting clock reads these).
@@ -603,6 +616,9 @@ pub struct Incident {
     /// Evidence files (documents stored before they existed have none).
     #[serde(default)]
     pub evidence: Vec<Evidence>,
+    /// What the analyst wrote into the reports (Art. 7 and summary).
+    #[serde(default)]
+    pub report_draft: crate::report::ReportDraft,
     #[serde(skip)]
     limits: Limits,
 }
@@ -722,6 +738,7 @@ impl Incident {
             timeline: Vec::new(),
             merged_into: None,
             evidence: Vec::new(),
+            report_draft: Default::default(),
             limits: Limits::default(),
         };
         let title = title.into();
@@ -969,6 +986,55 @@ impl Incident {
     ) -> Result<(), IncidentError> {
         self.check_text("why", &by.why)?;
         self.push(Action::Reported { report }, by)
+    }
+
+    /// Takes what the analyst wrote into the reports (the fields set
+    /// replace earlier ones). Allowed after closing: the summary report is
+    /// written then.
+    pub fn draft_report(
+        &mut self,
+        draft: &crate::report::ReportDraft,
+        by: Provenance,
+    ) -> Result<(), IncidentError> {
+        self.check_text("why", &by.why)?;
+        draft
+            .check(&self.id)
+            .map_err(|e| IncidentError::Report(Box::new(e)))?;
+        let mut next = self.report_draft.clone();
+        let fields = next.merge(draft);
+        if fields.is_empty() {
+            return Ok(());
+        }
+        self.push(
+            Action::ReportDrafted {
+                fields: fields.into_iter().map(str::to_string).collect(),
+            },
+            by,
+        )?;
+        self.report_draft = next;
+        Ok(())
+    }
+
+    /// The reporting clock's notices already sent (their keys).
+    pub fn notified(&self) -> std::collections::BTreeSet<&str> {
+        self.timeline
+            .iter()
+            .filter_map(|e| match &e.action {
+                Action::DeadlineNotified { key } => Some(key.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Records that the reporting clock's notice `key` was sent.
+    pub fn record_notice(&mut self, key: &str, by: Provenance) -> Result<(), IncidentError> {
+        self.check_text("key", key)?;
+        self.push(
+            Action::DeadlineNotified {
+                key: key.to_string(),
+            },
+            by,
+        )
     }
 
     /// Records a new fact that calls for a supplementary report.

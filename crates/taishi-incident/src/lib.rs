@@ -11,6 +11,7 @@
 //! * [`iocs`]: the observables as block lists (nftables, ipset,
 //!   iptables, Suricata, plain).
 //! * [`report`]: the Art. 7 report and the summary report.
+//! * [`render`]: both reports as documents for DOCX and PDF.
 
 pub mod category;
 pub mod clock;
@@ -21,6 +22,7 @@ pub mod incident;
 pub mod iocs;
 pub mod lang;
 pub mod placeholder;
+pub mod render;
 pub mod report;
 
 pub use category::{Categories, CategoryMapping, Suggestion};
@@ -38,4 +40,4 @@ pub use incident::{
 pub use iocs::{blocklist, BlocklistFormat, Iocs};
 pub use lang::{Label, Lang, Text};
 pub use placeholder::Placeholders;
-pub use report::{Art7Report, ReportError, ReportKind, SummaryReport};
+pub use report::{Art7Report, ReportDraft, ReportError, ReportKind, SummaryDraft, SummaryReport};

@@ -70,6 +70,125 @@ pub struct Occurrence {
     pub ransom: Option<Ransom>,
 }
 
+/// What the analyst writes into the reports; the rest is pre-filled from
+/// the incident. A field that is set replaces what the incident gives
+/// (`affected_systems` replaces the hosts found in the alerts).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReportDraft {
+    pub contact: Option<String>,
+    pub affected_systems: Option<Vec<String>>,
+    pub place: Option<String>,
+    pub impact: Option<String>,
+    pub measures_taken: Option<String>,
+    pub ransom: Option<Ransom>,
+    pub development: Option<String>,
+    pub cause: Option<String>,
+    pub attackers: Option<Vec<String>>,
+    pub paths: Option<Vec<String>>,
+    pub vulnerabilities: Option<Vec<String>>,
+    pub further_measures: Option<String>,
+    pub support_requested: Option<String>,
+    pub scene_preservation: Option<String>,
+    pub other: Option<String>,
+    /// The summary report's sections.
+    pub summary: SummaryDraft,
+}
+
+/// The summary report's sections as the analyst writes them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SummaryDraft {
+    pub cause: Option<String>,
+    pub response: Option<String>,
+    pub loss_and_impact: Option<String>,
+    pub accountability: Option<String>,
+    pub lessons: Option<String>,
+    pub rectification: Option<String>,
+}
+
+/// `newer`'s fields that are set replace `old`'s; the names of those set.
+macro_rules! overlay {
+    ($old:expr, $newer:expr, $set:expr, $prefix:literal; $($f:ident),*) => {
+        $(if $newer.$f.is_some() {
+            $old.$f = $newer.$f.clone();
+            $set.push(concat!($prefix, stringify!($f)));
+        })*
+    };
+}
+
+impl ReportDraft {
+    /// Takes the fields `newer` sets; answers their names (for the
+    /// timeline).
+    pub fn merge(&mut self, newer: &ReportDraft) -> Vec<&'static str> {
+        let mut set = Vec::new();
+        overlay!(self, newer, set, ""; contact, affected_systems, place, impact, measures_taken,
+            ransom, development, cause, attackers, paths, vulnerabilities, further_measures,
+            support_requested, scene_preservation, other);
+        overlay!(self.summary, newer.summary, set, "summary."; cause, response,
+            loss_and_impact, accountability, lessons, rectification);
+        set
+    }
+
+    /// Checks each text against [`MAX_FIELD_CHARS`] and each list against
+    /// [`MAX_LIST`].
+    pub fn check(&self, incident: &str) -> Result<(), ReportError> {
+        let too = |field, limit| ReportError::TooLong {
+            incident: incident.to_string(),
+            field,
+            limit,
+        };
+        let d = &self.summary;
+        for (field, s) in [
+            ("contact", &self.contact),
+            ("place", &self.place),
+            ("impact", &self.impact),
+            ("measures_taken", &self.measures_taken),
+            ("development", &self.development),
+            ("cause", &self.cause),
+            ("further_measures", &self.further_measures),
+            ("support_requested", &self.support_requested),
+            ("scene_preservation", &self.scene_preservation),
+            ("other", &self.other),
+            ("summary.cause", &d.cause),
+            ("summary.response", &d.response),
+            ("summary.loss_and_impact", &d.loss_and_impact),
+            ("summary.accountability", &d.accountability),
+            ("summary.lessons", &d.lessons),
+            ("summary.rectification", &d.rectification),
+        ] {
+            if s.as_deref()
+                .is_some_and(|s| s.chars().count() > MAX_FIELD_CHARS)
+            {
+                return Err(too(field, MAX_FIELD_CHARS));
+            }
+        }
+        for (field, l) in [
+            ("affected_systems", &self.affected_systems),
+            ("attackers", &self.attackers),
+            ("paths", &self.paths),
+            ("vulnerabilities", &self.vulnerabilities),
+        ] {
+            if let Some(l) = l {
+                if l.len() > MAX_LIST {
+                    return Err(too(field, MAX_LIST));
+                }
+                if l.iter().any(|s| s.chars().count() > MAX_FIELD_CHARS) {
+                    return Err(too(field, MAX_FIELD_CHARS));
+                }
+            }
+        }
+        if let Some(r) = &self.ransom {
+            if r.amount.chars().count() > MAX_FIELD_CHARS
+                || r.method.chars().count() > MAX_FIELD_CHARS
+            {
+                return Err(too("ransom", MAX_FIELD_CHARS));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Item 5.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Leads {
@@ -283,7 +402,7 @@ impl Art7Report {
             .filter(|t| t.status == crate::incident::TaskStatus::Done)
             .map(|t| t.title.get(lang).to_string())
             .collect();
-        Art7Report {
+        let mut r = Art7Report {
             kind,
             incident_id: incident.id.clone(),
             org: incident.org.clone(),
@@ -314,7 +433,43 @@ impl Art7Report {
             support_requested: String::new(),
             scene_preservation: String::new(),
             other: String::new(),
+        };
+        r.apply(&incident.report_draft);
+        r
+    }
+
+    /// What the analyst wrote replaces what was pre-filled.
+    fn apply(&mut self, d: &ReportDraft) {
+        let text = |to: &mut String, from: &Option<String>| {
+            if let Some(v) = from {
+                *to = v.clone();
+            }
+        };
+        let list = |to: &mut Vec<String>, from: &Option<Vec<String>>| {
+            if let Some(v) = from {
+                *to = v.clone();
+            }
+        };
+        if d.contact.is_some() {
+            self.unit.contact = d.contact.clone();
         }
+        list(&mut self.unit.affected_systems, &d.affected_systems);
+        let o = &mut self.occurrence;
+        text(&mut o.place, &d.place);
+        text(&mut o.impact, &d.impact);
+        text(&mut o.measures_taken, &d.measures_taken);
+        if d.ransom.is_some() {
+            o.ransom = d.ransom.clone();
+        }
+        text(&mut self.development, &d.development);
+        text(&mut self.cause, &d.cause);
+        list(&mut self.leads.attackers, &d.attackers);
+        list(&mut self.leads.paths, &d.paths);
+        list(&mut self.leads.vulnerabilities, &d.vulnerabilities);
+        text(&mut self.further_measures, &d.further_measures);
+        text(&mut self.support_requested, &d.support_requested);
+        text(&mut self.scene_preservation, &d.scene_preservation);
+        text(&mut self.other, &d.other);
     }
 
     /// The items the report fills.
@@ -459,6 +614,8 @@ impl SummaryReport {
             .filter(|t| t.status == crate::incident::TaskStatus::Done)
             .map(|t| t.title.zh.clone())
             .collect();
+        let d = &incident.report_draft.summary;
+        let or = |v: &Option<String>, default: String| v.clone().unwrap_or(default);
         SummaryReport {
             incident_id: incident.id.clone(),
             org: incident.org.clone(),
@@ -467,8 +624,12 @@ impl SummaryReport {
             grade: incident.grade.as_ref().map(|g| g.grade),
             occurred_at: incident.first_seen,
             closed_at,
-            response: done.join("；"),
-            ..SummaryReport::default()
+            cause: or(&d.cause, String::new()),
+            response: or(&d.response, done.join("；")),
+            loss_and_impact: or(&d.loss_and_impact, String::new()),
+            accountability: or(&d.accountability, String::new()),
+            lessons: or(&d.lessons, String::new()),
+            rectification: or(&d.rectification, String::new()),
         }
     }
 

@@ -58,6 +58,18 @@ pub struct Config {
     /// `[risk]`: assets and alerts matched into risk scores and warnings;
     /// scheduled KEV/EPSS pulls.
     pub risk: crate::risk::RiskSection,
+    /// `[report]`: how reports are rendered (the PDF's CJK font).
+    pub report: ReportSection,
+}
+
+/// `[report]`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct ReportSection {
+    /// The font PDF reports are set in (TrueType/OpenType, a collection
+    /// allowed). Unset: the usual system places of Noto Sans/Serif CJK,
+    /// WenQuanYi, Droid Sans Fallback and SimSun are tried.
+    pub font: Option<std::path::PathBuf>,
 }
 
 /// `[incidents]` (issue 14).
@@ -82,6 +94,13 @@ pub struct IncidentsSection {
     pub reporter_type: taishi_incident::ReporterType,
     /// Per organisation id, where it differs from `reporter_type`.
     pub reporters: std::collections::BTreeMap<String, taishi_incident::ReporterType>,
+    /// Notify through the alert outputs this many minutes before each
+    /// reporting deadline (one notification per entry, at most 8, each
+    /// 1–1440), and once more when it passes.
+    pub deadline_warn_minutes: Vec<u64>,
+    /// How often the reporting clock looks for notifications due, in
+    /// seconds (0: never).
+    pub clock_check_secs: u64,
     /// `[incidents.webhooks.NAME]`: systems an analyst may post an incident
     /// to (a ticketing system, a SOAR). `[egress]` applies.
     pub webhooks: std::collections::BTreeMap<String, IncidentWebhook>,
@@ -118,12 +137,26 @@ impl Default for IncidentsSection {
             reporter_type: taishi_incident::ReporterType::Other,
             reporters: Default::default(),
             webhooks: Default::default(),
+            deadline_warn_minutes: vec![15],
+            clock_check_secs: 30,
         }
     }
 }
 
 impl IncidentsSection {
     /// The reporter type of an organisation.
+    /// The reporting clock's policy: warnings at `deadline_warn_minutes`.
+    pub fn clock_policy(&self) -> taishi_incident::ClockPolicy {
+        taishi_incident::ClockPolicy {
+            warn_before: self
+                .deadline_warn_minutes
+                .iter()
+                .map(|m| chrono::Duration::minutes(*m as i64))
+                .collect(),
+            ..taishi_incident::ClockPolicy::default()
+        }
+    }
+
     pub fn reporter(&self, org: &str) -> taishi_incident::ReporterType {
         self.reporters
             .get(org)
@@ -144,6 +177,17 @@ impl IncidentsSection {
         }
         if self.reporters.len() > 10_000 {
             p.push("incidents.reporters: at most 10000 organisations".into());
+        }
+        if self.deadline_warn_minutes.len() > taishi_incident::clock::MAX_LEADS
+            || self
+                .deadline_warn_minutes
+                .iter()
+                .any(|m| !(1..=1440).contains(m))
+        {
+            p.push(format!(
+                "incidents.deadline_warn_minutes: at most {} entries, each 1–1440",
+                taishi_incident::clock::MAX_LEADS
+            ));
         }
         if self.webhooks.len() > 100 {
             p.push("incidents.webhooks: at most 100".into());
@@ -318,6 +362,7 @@ impl Default for Config {
             pii: Default::default(),
             incidents: IncidentsSection::default(),
             risk: Default::default(),
+            report: ReportSection::default(),
         }
     }
 }

@@ -258,7 +258,13 @@ impl Worker {
             }
         }
         let id = new_incident_id();
-        let inc = Incident::from_alerts(&id, &org, &[&a.alert], by).map_err(incident_error)?;
+        let mut inc = Incident::from_alerts(&id, &org, &[&a.alert], by).map_err(incident_error)?;
+        // Discovered when Taishi raised the alert, not when its event
+        // happened: an old log read today is discovered today, and the
+        // reporting clock counts from discovery.
+        if let Ok(raised) = chrono::DateTime::parse_from_rfc3339(&a.created) {
+            inc.discovered_at = raised;
+        }
         let key = asg.key.as_ref().map(key_text);
         self.state.create_incident(&inc, key.as_deref())?;
         if asg.key.is_some() {

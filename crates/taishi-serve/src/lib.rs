@@ -21,6 +21,7 @@ pub mod config;
 pub mod gate;
 pub mod incidents;
 pub mod risk;
+pub mod reporting;
 /// Threat intelligence lives in the runtime; `intel` keeps its old path here.
 pub use taishi_runtime::intel;
 pub mod anomaly;
@@ -94,6 +95,10 @@ pub struct App {
     pub grouping: Arc<incidents::Grouping>,
     /// Assets, vulnerabilities, risk scores and early warnings (issue 15).
     pub risk: Arc<risk::Risk>,
+    /// The server's time (the reporting clock; tests move it).
+    pub clock: reporting::ServerClock,
+    /// The PDF reports' font, found on first use.
+    pub report_font: std::sync::OnceLock<Result<taishi_report::Font, taishi_report::FontError>>,
 }
 
 /// The OpenAPI 3.1 document of the HTTP API (what `GET
@@ -529,6 +534,8 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         anomaly: anomaly.clone(),
         grouping,
         risk,
+        clock: reporting::ServerClock::default(),
+        report_font: std::sync::OnceLock::new(),
     });
     let (router, http_metrics) = routes::router(app.clone(), sink);
     let router = match tls {
@@ -546,6 +553,13 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
 
     if let Some(e) = anomaly {
         tasks.push(anomaly::spawn(app.clone(), e, cancel.clone()));
+    }
+    if config.incidents.clock_check_secs > 0 {
+        tasks.push(reporting::spawn(
+            app.clone(),
+            cancel.clone(),
+            Duration::from_secs(config.incidents.clock_check_secs),
+        ));
     }
     if config.search.schedule_check_secs > 0 {
         tasks.push(schedule::spawn(

@@ -30,19 +30,6 @@ impl std::ops::Deref for Audited {
     }
 }
 
-fn auditor(s: &taishi_serve::Server) -> Client {
-    let pw = s
-        .first_accounts
-        .iter()
-        .find(|a| a.username == "auditor")
-        .map(|a| a.password.clone())
-        .expect("first start made the auditor");
-    // Its one-time password would have to be changed first (two more
-    // records in the trail these tests read exactly): taken as its own.
-    s.app.state.set_must_change("auditor", false).unwrap();
-    Client::login_as(s.http_addr, "auditor", &pw, None)
-}
-
 impl Audited {
     fn start(forward: Option<&str>) -> (Audited, Client) {
         let dir = tempfile::tempdir().unwrap();

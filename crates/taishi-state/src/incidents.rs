@@ -461,4 +461,23 @@ impl State {
             row_stored,
         )?)
     }
+
+    /// Incidents graded 较大 or above, of every organisation, open or
+    /// closed (the summary report is owed after closing), least recently
+    /// changed first, at most `limit`: what the reporting clock watches.
+    pub fn reportable_incidents(&self, limit: usize) -> Result<Vec<StoredIncident>> {
+        Ok(self.reader().query_map(
+            &format!(
+                "SELECT doc, version, group_key, created, updated FROM incidents \
+                 WHERE grade IN ('relatively_major', 'major', 'especially_major') \
+                 ORDER BY updated LIMIT {}",
+                limit.min(MAX_REPORTABLE)
+            ),
+            params![],
+            row_stored,
+        )?)
+    }
 }
+
+/// The reporting clock looks at this many graded incidents at most.
+pub const MAX_REPORTABLE: usize = 100_000;

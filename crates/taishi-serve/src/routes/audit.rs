@@ -312,7 +312,7 @@ pub struct AuditPage {
 
 /// Records a read of the trail by `caller` (who reads the audit trail is
 /// itself audited).
-async fn record_read(
+pub(crate) async fn record_read(
     app: &App,
     caller: &Caller,
     peer: SocketAddr,

@@ -22,8 +22,8 @@ use taishi_incident::grade::Matched;
 use taishi_incident::incident::{Pap, ReportSent, TaskStatus, TimelineItem, Tlp};
 use taishi_incident::{
     Actor, Art7Report, Categories, CategoryMapping, Clock, ClockPolicy, Grade, GradingInput,
-    GradingTable, Incident, IncidentError, Lang, ObservableKind, Playbooks, Provenance, ReportKind,
-    Status, Suggestion, Text,
+    GradingTable, Incident, IncidentError, Lang, ObservableKind, Playbooks, Provenance, ReportDraft,
+    ReportKind, Status, Suggestion, SummaryReport, Text,
 };
 use taishi_state::{IncidentFilter, IncidentSummary, Scope, StateError, StoredIncident};
 
@@ -91,8 +91,8 @@ pub fn routes() -> Vec<Route> {
         Route::new(Method::GET, "/incidents/{id}/report", read, report)
             .doc(
                 "incidents",
-                "The Art. 7 report pre-filled from the incident, as JSON (`kind` first or supplementary, `n` for the n-th supplementary; `lang` zh or en), with what is still missing",
-                "由事件预填的第七条报告（JSON；kind 为 first 或 supplementary，n 为第几次续报；lang 为 zh 或 en），并列出尚缺内容",
+                "The report pre-filled from the incident and the analyst's draft: `kind` first (Art. 7; items 1–2 suffice while the cause is unknown), supplement (the n-th supplementary report, `n`) or summary (the summary report after closing); `format` json (the report and what it still lacks), docx or pdf (a download, CJK font embedded; 503 naming the font package to install when the server has none); `lang` zh or en. Every export is audited (incidents.report_export)",
+                "由事件及分析员草稿预填的报告：kind 为 first（第七条首次报告，原因未明时可只含第一、二项）、supplement（第 n 次补充报告）或 summary（关闭后的总结报告）；format 为 json（报告及尚缺内容）、docx 或 pdf（下载，内嵌中文字体；服务器无中文字体时返回 503 并说明应安装的字体包）；lang 为 zh 或 en。每次导出均记入审计（incidents.report_export）",
             )
             .query::<ReportQuery>()
             .answer::<ReportView>(),
@@ -221,6 +221,15 @@ pub enum Action {
     ReportSent {
         report: String,
     },
+    /// What the analyst writes into the reports
+    /// (`taishi_incident::ReportDraft`: place, impact, measures_taken,
+    /// ransom, development, cause, attackers, paths, vulnerabilities,
+    /// further_measures, support_requested, scene_preservation, other, and
+    /// `summary` with cause, response, loss_and_impact, accountability,
+    /// lessons, rectification); the fields given replace earlier ones.
+    ReportDraft {
+        draft: Object,
+    },
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -241,9 +250,12 @@ pub struct SplitRequest {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct ReportQuery {
-    /// first (default) or supplementary.
+    /// first (default), supplement (or supplementary), or summary.
     #[serde(default)]
     pub kind: Option<String>,
+    /// json (default), docx or pdf.
+    #[serde(default)]
+    pub format: Option<String>,
     /// The n-th supplementary report (from 1).
     #[serde(default)]
     pub n: Option<u32>,
@@ -432,8 +444,8 @@ fn view(app: &App, s: StoredIncident, scope: &Scope) -> R<IncidentView> {
     let clock = Clock::at(
         &i.reporting_facts(),
         reporter,
-        &ClockPolicy::default(),
-        Utc::now().fixed_offset(),
+        &app.config.incidents.clock_policy(),
+        app.clock.now(),
     );
     let grade_explained = i.grade.as_ref().map(|g| {
         let grading = GradingTable::builtin().grade(&g.input);
@@ -676,6 +688,11 @@ fn apply(app: &App, c: &Caller, i: &mut Incident, req: &ActionRequest) -> R<()> 
         Action::ReportSent { report } => i
             .record_report(parse::<ReportSent>("report", report)?, p())
             .map_err(e),
+        Action::ReportDraft { draft } => {
+            let d: ReportDraft = serde_json::from_value(draft.0.clone())
+                .map_err(|x| bad(format!("draft: {x} / 报告草稿无效：{x}")))?;
+            i.draft_report(&d, p()).map_err(e)
+        }
     }
 }
 
@@ -761,18 +778,65 @@ async fn split(
     .await
 }
 
+/// Which report.
+enum Which {
+    Art7(ReportKind),
+    Summary,
+}
+
+/// The file name of a download: an ASCII one, and the Chinese one for
+/// clients that read `filename*` (RFC 6266, RFC 5987).
+fn disposition(id: &str, which: &Which, lang: Lang, ext: &str) -> String {
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    let (en, zh) = match which {
+        Which::Art7(ReportKind::First) => ("report-first".to_string(), "首次报告".to_string()),
+        Which::Art7(ReportKind::Supplementary(n)) => {
+            (format!("report-supplement-{n}"), format!("第{n}次补充报告"))
+        }
+        Which::Summary => ("report-summary".to_string(), "总结报告".to_string()),
+    };
+    let title = match lang {
+        Lang::Zh => format!("网络安全事件报告-{safe}-{zh}.{ext}"),
+        Lang::En => format!("incident-{safe}-{en}.{ext}"),
+    };
+    let mut pct = String::new();
+    for b in title.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            pct.push(b as char);
+        } else {
+            pct.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"incident-{safe}-{en}.{ext}\"; filename*=UTF-8''{pct}")
+}
+
 async fn report(
     State(app): State<S>,
     Extension(c): Extension<Caller>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    uri: axum::http::Uri,
     Path(id): Path<String>,
     Query(q): Query<ReportQuery>,
-) -> R<Json<ReportView>> {
-    let kind = match (q.kind.as_deref().unwrap_or("first"), q.n) {
-        ("first", _) => ReportKind::First,
-        ("supplementary", n) => ReportKind::Supplementary(n.unwrap_or(1).max(1)),
+) -> R<axum::response::Response> {
+    let which = match (q.kind.as_deref().unwrap_or("first"), q.n) {
+        ("first", _) => Which::Art7(ReportKind::First),
+        ("supplement" | "supplementary", n) => {
+            Which::Art7(ReportKind::Supplementary(n.unwrap_or(1).clamp(1, 1_000)))
+        }
+        ("summary", _) => Which::Summary,
         (k, _) => {
             return Err(bad(format!(
-                "kind `{k}`: first or supplementary / 报告类型 `{k}`：first 或 supplementary"
+                "kind `{k}`: first, supplement or summary / 报告类型 `{k}`：first、supplement 或 summary"
             )))
         }
     };
@@ -781,24 +845,100 @@ async fn report(
         "en" => Lang::En,
         l => return Err(bad(format!("lang `{l}`: zh or en / 语言 `{l}`：zh 或 en"))),
     };
-    blocking(move || {
+    let format = q.format.as_deref().unwrap_or("json").to_string();
+    if !matches!(format.as_str(), "json" | "docx" | "pdf") {
+        return Err(bad(format!(
+            "format `{format}`: json, docx or pdf / 格式 `{format}`：json、docx 或 pdf"
+        )));
+    }
+    let a = app.clone();
+    let (c2, f2) = (c.clone(), format.clone());
+    let resp = blocking(move || {
+        let (app, c, format) = (a, c2, f2);
         let s = app.state.incident(&id, &c.scope)?;
+        let i = &s.incident;
         let unit = app
             .state
-            .org(&s.incident.org)
+            .org(&i.org)
             .map(|o| o.name)
-            .unwrap_or_else(|_| s.incident.org.clone());
-        let r = Art7Report::prefill(&s.incident, &unit, Categories::builtin(), kind, lang);
-        let missing = match r.validate() {
-            Ok(()) => Vec::new(),
-            Err(e) => vec![format!("{e} / {}", e.message(Lang::Zh))],
+            .unwrap_or_else(|_| i.org.clone());
+        let now = app.clock.now();
+        let (json, missing, document) = match which {
+            Which::Art7(kind) => {
+                let r = Art7Report::prefill(i, &unit, Categories::builtin(), kind, lang);
+                let missing = r.validate().err();
+                (doc(&r), missing, r.document(lang, now))
+            }
+            Which::Summary => {
+                let r = SummaryReport::prefill(i, &unit, i.reporting_facts().closed_at);
+                let missing = r.validate().err();
+                (
+                    doc(&r),
+                    missing,
+                    r.document(Categories::builtin(), lang, now),
+                )
+            }
         };
-        Ok(Json(ReportView {
-            report: doc(&r),
-            missing,
-        }))
+        let render_error = |e: taishi_report::RenderError| match e {
+            taishi_report::RenderError::Font(f) => {
+                ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, f.to_string())
+            }
+            e => bad(e.to_string()),
+        };
+        let limits = taishi_report::Limits::default();
+        let (bytes, mime, ext) = match format.as_str() {
+            "docx" => (
+                taishi_report::docx::render(&document, &limits).map_err(render_error)?,
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "docx",
+            ),
+            "pdf" => {
+                let font = crate::reporting::font(&app).map_err(|f| {
+                    ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, f.to_string())
+                })?;
+                (
+                    taishi_report::pdf::render(&document, font, &limits).map_err(render_error)?,
+                    "application/pdf",
+                    "pdf",
+                )
+            }
+            _ => {
+                let missing = missing
+                    .map(|e| vec![format!("{e} / {}", e.message(Lang::Zh))])
+                    .unwrap_or_default();
+                return Ok(Json(ReportView {
+                    report: json,
+                    missing,
+                })
+                .into_response());
+            }
+        };
+        Ok((
+            [
+                (axum::http::header::CONTENT_TYPE, mime.to_string()),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    disposition(&i.id, &which, lang, ext),
+                ),
+            ],
+            bytes,
+        )
+            .into_response())
     })
-    .await
+    .await?;
+    super::audit::record_read(
+        &app,
+        &c,
+        peer,
+        "incidents.report_export",
+        match uri.query() {
+            Some(q) => format!("{}?{q}", uri.path().trim_start_matches("/api/v1")),
+            None => uri.path().trim_start_matches("/api/v1").to_string(),
+        },
+        Some(json!({"format": format})),
+    )
+    .await;
+    Ok(resp)
 }
 
 // ---- response actions: block lists, webhook ----------------------------------

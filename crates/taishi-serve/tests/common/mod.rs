@@ -2,9 +2,10 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, Read, Write};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as J};
@@ -251,6 +252,12 @@ impl Client {
 
     /// Status, one header's value, and the body as text.
     pub fn get_text(&self, path: &str, header: &str) -> (u16, Option<String>, String) {
+        let (s, h, body) = self.get_bytes(path, header);
+        (s, h, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// Status, one header's value, and the body as bytes (downloads).
+    pub fn get_bytes(&self, path: &str, header: &str) -> (u16, Option<String>, Vec<u8>) {
         let mut r = self
             .agent
             .get(&format!("{}{path}", self.base))
@@ -262,8 +269,13 @@ impl Client {
             .get(header)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let text = r.body_mut().read_to_string().unwrap_or_default();
-        (r.status().as_u16(), h, text)
+        let body = r
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .unwrap_or_default();
+        (r.status().as_u16(), h, body)
     }
 
     pub fn delete(&self, path: &str) -> u16 {
@@ -424,10 +436,7 @@ impl Drop for Running {
 }
 
 /// A minimal HTTP/1.1 receiver: keeps each request body, answers 200.
-pub fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::TcpListener;
-    use std::sync::{Arc, Mutex};
+pub fn webhook_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", l.local_addr().unwrap());
     let got = Arc::new(Mutex::new(Vec::new()));
@@ -482,4 +491,19 @@ pub fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// The first start's audit administrator: the one account that reads
+/// the trail (三权分立: `admin` acts, `auditor` reads).
+pub fn auditor(s: &taishi_serve::Server) -> Client {
+    let pw = s
+        .first_accounts
+        .iter()
+        .find(|a| a.username == "auditor")
+        .map(|a| a.password.clone())
+        .expect("first start made the auditor");
+    // Its one-time password would have to be changed first (two more
+    // records in the trail these tests read exactly): taken as its own.
+    s.app.state.set_must_change("auditor", false).unwrap();
+    Client::login_as(s.http_addr, "auditor", &pw, None)
 }
