@@ -27,6 +27,10 @@ pub enum AlertKind {
     /// tunnels, exfiltration, look-alike domains) scored above its
     /// threshold; `context` carries the score and the features that fired.
     Anomaly,
+    /// Personal information leaving (outbound URLs and bodies, bulk
+    /// queries of personal-information columns); `context` carries the
+    /// kinds, counts and people, never a value.
+    Pii,
 }
 
 impl AlertKind {
@@ -37,6 +41,7 @@ impl AlertKind {
             AlertKind::Intel => "intel",
             AlertKind::Search => "search",
             AlertKind::Anomaly => "anomaly",
+            AlertKind::Pii => "pii",
         }
     }
 }

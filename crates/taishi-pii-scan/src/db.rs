@@ -160,7 +160,8 @@ fn group(
 }
 
 /// Scans the database at `url`: a connection, the catalogue, `sample` rows
-/// of each table. `progress` is told before each table.
+/// of each table. `progress` is told before each table. A URL without a
+/// password takes it from `PGPASSWORD` or `MYSQL_PWD`.
 pub fn scan_database(
     url: &str,
     detect: &Detect,
@@ -267,6 +268,13 @@ mod pg {
             let mut cfg: postgres::Config = url.parse()?;
             cfg.connect_timeout(limits.connect_timeout);
             cfg.application_name("taishi pii scan");
+            // A password kept out of the URL (and so out of `ps` and shell
+            // history) comes from libpq's variable.
+            if cfg.get_password().is_none() {
+                if let Ok(p) = std::env::var("PGPASSWORD") {
+                    cfg.password(p);
+                }
+            }
             let mut c = cfg.connect(NoTls)?;
             // Read-only and time-bounded for the whole session.
             c.batch_execute(&format!(
@@ -334,7 +342,13 @@ mod my {
                 None => url.to_string(),
             };
             let opts = Opts::from_url(&url).map_err(|e| DbError::MysqlUrl(e.to_string()))?;
+            // As for PostgreSQL: the client's own variable when the URL has none.
+            let pass = opts
+                .get_pass()
+                .map(str::to_string)
+                .or_else(|| std::env::var("MYSQL_PWD").ok());
             let opts = OptsBuilder::from_opts(opts)
+                .pass(pass)
                 .tcp_connect_timeout(Some(limits.connect_timeout))
                 .read_timeout(Some(limits.statement_timeout + limits.connect_timeout))
                 .write_timeout(Some(limits.connect_timeout));

@@ -58,7 +58,7 @@ enum LangArg {
 /// per column, over a read-only session.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  taishi pii scan /srv/exports\n  taishi pii scan --format json customers.csv app.log.gz contracts.docx\n  taishi pii scan --sample 5000 postgres://auditor@db.internal/crm\n  taishi pii scan mysql://auditor:PASSWORD@127.0.0.1:3306/shop\n\nA database password may come from PGPASSWORD (PostgreSQL) rather than the URL."
+    after_help = "Examples:\n  taishi pii scan /srv/exports\n  taishi pii scan --format json customers.csv app.log.gz contracts.docx\n  taishi pii scan --sample 5000 postgres://auditor@db.internal/crm\n  taishi pii scan mysql://auditor:PASSWORD@127.0.0.1:3306/shop\n\nA database password may come from PGPASSWORD (PostgreSQL) or MYSQL_PWD (MySQL/MariaDB) rather than the URL."
 )]
 struct ScanArgs {
     /// Files, directories, or database URLs (postgres://…, mysql://…, mariadb://…).
