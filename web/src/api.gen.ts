@@ -2275,7 +2275,7 @@ export interface components {
             updated: string;
         };
         /** @description What raised the alert. */
-        AlertKind: "sigma" | "correlation" | "intel" | "search" | "anomaly";
+        AlertKind: "sigma" | "correlation" | "intel" | "search" | "anomaly" | "pii";
         /**
          * @description Sigma's levels, ordered: `Level::High > Level::Low`.
          * @enum {string}
@@ -5355,8 +5355,8 @@ export interface operations {
                 rule_id?: string | null;
                 host?: string | null;
                 source_ip?: string | null;
-                /** @description What raised it: `sigma`, `correlation`, `intel`, `search` or `anomaly`. */
-                kind?: ("sigma" | "correlation" | "intel" | "search" | "anomaly") | null;
+                /** @description What raised it: `sigma`, `correlation`, `intel`, `search`, `anomaly` or `pii`. */
+                kind?: ("sigma" | "correlation" | "intel" | "search" | "anomaly" | "pii") | null;
                 /** @description The account the alert is about (its event's user role). */
                 user?: string | null;
                 /** @description Its source or destination address. */
@@ -5407,8 +5407,8 @@ export interface operations {
                 rule_id?: string | null;
                 host?: string | null;
                 source_ip?: string | null;
-                /** @description What raised it: `sigma`, `correlation`, `intel`, `search` or `anomaly`. */
-                kind?: ("sigma" | "correlation" | "intel" | "search" | "anomaly") | null;
+                /** @description What raised it: `sigma`, `correlation`, `intel`, `search`, `anomaly` or `pii`. */
+                kind?: ("sigma" | "correlation" | "intel" | "search" | "anomaly" | "pii") | null;
                 /** @description The account the alert is about (its event's user role). */
                 user?: string | null;
                 /** @description Its source or destination address. */

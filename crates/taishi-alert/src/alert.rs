@@ -31,6 +31,10 @@ pub enum AlertKind {
     /// asset, an attack on a vulnerable asset…), sent through the outputs;
     /// `context` carries the warning with its level and action.
     Warning,
+    /// Personal information leaving (outbound URLs and bodies, bulk
+    /// queries of personal-information columns); `context` carries the
+    /// kinds, counts and people, never a value.
+    Pii,
 }
 
 impl AlertKind {
@@ -42,6 +46,7 @@ impl AlertKind {
             AlertKind::Search => "search",
             AlertKind::Anomaly => "anomaly",
             AlertKind::Warning => "warning",
+            AlertKind::Pii => "pii",
         }
     }
 }

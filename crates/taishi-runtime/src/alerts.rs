@@ -312,3 +312,111 @@ pub fn anomaly(f: &taishi_anomaly::OrgFinding) -> Alert {
     a.context = ctx;
     a
 }
+
+/// The built-in grading, parsed once (the leak alerts' sensitive kinds and
+/// incident grade).
+fn grading() -> Option<&'static taishi_pii::Grading> {
+    static G: std::sync::OnceLock<Option<taishi_pii::Grading>> = std::sync::OnceLock::new();
+    G.get_or_init(|| taishi_pii::Grading::builtin().ok())
+        .as_ref()
+}
+
+/// Personal information leaving (`pii_leak`): the rule is the leak's kind
+/// (`pii:outbound`, `pii:bulk_query`), the level from what left — many
+/// people, or sensitive kinds (GB/T 35273: ID numbers, bank cards,
+/// secrets) — and `context` the kinds with their counts, the people (with
+/// whether the count is exact), the fields and the incident grade those
+/// people would make. The event is the masked one, so no value is in it.
+pub fn pii(l: &crate::pii_leak::Leak, ev: &Event, seq: u64) -> Alert {
+    use crate::pii_leak::LeakRule;
+    use taishi_pii::Lang;
+    let g = grading();
+    let sensitive = l
+        .kinds
+        .keys()
+        .any(|k| g.is_some_and(|g| g.grade(*k).sensitive));
+    let level = if l.people >= 1000 {
+        Level::High
+    } else if sensitive || l.rule == LeakRule::BulkQuery || l.people >= 10 {
+        Level::Medium
+    } else {
+        Level::Low
+    };
+    let kinds = |lang: Lang| {
+        l.kinds
+            .iter()
+            .map(|(k, n)| format!("{} {n}", k.label(lang)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let approx = if l.people_exact { "" } else { "≤" };
+    let (en, zh) = match l.rule {
+        LeakRule::Outbound => (
+            format!(
+                "Personal information sent outside: {} ({approx}{} people)",
+                kinds(Lang::En),
+                l.people
+            ),
+            format!(
+                "个人信息外发：{}（{approx}{} 人）",
+                kinds(Lang::Zh),
+                l.people
+            ),
+        ),
+        LeakRule::BulkQuery => (
+            format!(
+                "Bulk query of personal-information columns: {} ({} rows)",
+                l.fields.join(", "),
+                l.rows.unwrap_or(0)
+            ),
+            format!(
+                "批量查询个人信息字段：{}（{} 行）",
+                l.fields.join(", "),
+                l.rows.unwrap_or(0)
+            ),
+        ),
+    };
+    let tags = match l.rule {
+        LeakRule::Outbound => vec!["attack.exfiltration".into(), "attack.t1567".into()],
+        LeakRule::BulkQuery => vec!["attack.collection".into(), "attack.t1213".into()],
+    };
+    let mut a = Alert::from_event(
+        AlertKind::Pii,
+        format!("pii:{}", l.rule.code()),
+        en,
+        level,
+        tags,
+        ev,
+    );
+    a.rule_title_zh = Some(zh);
+    a.tags.push(format!("pii.{}", l.rule.code()));
+    let codes: Map<String, J> = l
+        .kinds
+        .iter()
+        .map(|(k, n)| (k.code().to_string(), J::from(*n)))
+        .collect();
+    a.summary
+        .insert("pii.rule".into(), J::String(l.rule.code().into()));
+    if !codes.is_empty() {
+        a.summary
+            .insert("pii.kinds".into(), J::String(kinds(Lang::En)));
+    }
+    a.summary.insert("pii.people".into(), J::from(l.people));
+    a.summary
+        .insert("pii.fields".into(), J::String(l.fields.join(", ")));
+    let incident = g.map(|g| g.incident(l.people));
+    a.context = serde_json::json!({
+        "rule": l.rule.code(),
+        "kinds": codes,
+        "people": l.people,
+        "people_exact": l.people_exact,
+        "fields": l.fields,
+        "rows": l.rows,
+        "incident_grade": incident.map(|i| serde_json::json!({
+            "zh": i.label(Lang::Zh),
+            "en": i.label(Lang::En),
+        })),
+    });
+    a.events = vec![seq];
+    a
+}

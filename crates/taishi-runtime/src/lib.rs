@@ -29,6 +29,7 @@ pub mod failpoint;
 pub mod intel;
 mod journal;
 pub mod pii;
+pub mod pii_leak;
 pub mod pipeline;
 pub mod rejects;
 pub mod rules;

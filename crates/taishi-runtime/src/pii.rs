@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::pii_leak::{Leak, LeakRules, DEFAULT_PI_COLUMNS};
 use serde::{Deserialize, Serialize};
 use taishi_event::{Event, Reject, Value};
 use taishi_pii::{
@@ -57,6 +58,17 @@ pub struct PiiConfig {
     pub max_locations: usize,
     /// Seconds between writes of the inventory file.
     pub flush_secs: u64,
+    /// Alerts of kind `pii` for personal information leaving (outbound
+    /// URLs and bodies, bulk queries of personal-information columns).
+    pub leak_alerts: bool,
+    /// The organisation's own networks (CIDR); a request to anywhere else
+    /// is outbound. Empty: the private, loopback and link-local ranges.
+    pub internal_networks: Vec<String>,
+    /// A database audit record is a bulk query from this many rows returned.
+    pub bulk_query_rows: u64,
+    /// Column names that hold personal information, as SQL statements
+    /// name them (whole identifiers, any case).
+    pub pi_columns: Vec<String>,
 }
 
 impl Default for PiiConfig {
@@ -70,6 +82,10 @@ impl Default for PiiConfig {
             key_file: PathBuf::from("pii.key"),
             max_locations: 10_000,
             flush_secs: 10,
+            leak_alerts: true,
+            internal_networks: Vec::new(),
+            bulk_query_rows: 1000,
+            pi_columns: DEFAULT_PI_COLUMNS.iter().map(|s| s.to_string()).collect(),
         }
     }
 }
@@ -125,6 +141,13 @@ impl PiiConfig {
                 "pii.mode: `{}` is not a mode (partial, hash, remove) / 不是脱敏方式",
                 self.mode
             ));
+        }
+        for n in &self.internal_networks {
+            if n.parse::<ipnet::IpNet>().is_err() {
+                p.push(format!(
+                    "pii.internal_networks: `{n}` is not a network (10.0.0.0/8) / 不是网段"
+                ));
+            }
         }
         for (k, m) in &self.kinds {
             if Kind::from_code(k).is_none() {
@@ -355,6 +378,7 @@ pub struct PiiStage {
     path: PathBuf,
     inventory: Mutex<Inventory>,
     last_flush: Mutex<Instant>,
+    leaks: Option<LeakRules>,
     pub counters: PiiCounters,
 }
 
@@ -392,6 +416,16 @@ impl PiiStage {
             path: data_dir.join(INVENTORY_FILE),
             inventory: Mutex::new(Inventory::default()),
             last_flush: Mutex::new(Instant::now()),
+            leaks: cfg.leak_alerts.then(|| {
+                LeakRules::new(
+                    cfg.internal_networks
+                        .iter()
+                        .filter_map(|n| n.parse().ok())
+                        .collect(),
+                    cfg.bulk_query_rows,
+                    &cfg.pi_columns,
+                )
+            }),
             counters: PiiCounters::default(),
         };
         stage.load();
@@ -429,11 +463,21 @@ impl PiiStage {
     }
 
     /// Masks the scanned fields of each event in place and adds what was
-    /// found to the inventory (one merge per batch).
-    pub fn mask_events(&self, listener: &str, events: &mut [Event]) {
+    /// found to the inventory (one merge per batch). Returns the leaks the
+    /// batch showed (`pii_leak`), by event index, for the pipeline to
+    /// raise once the events have their sequence numbers.
+    pub fn mask_events(&self, listener: &str, events: &mut [Event]) -> Vec<Leak> {
         let mut found: Found = HashMap::new();
+        let mut leaks = Vec::new();
         let mut n = 0u64;
-        for ev in events.iter_mut() {
+        for (index, ev) in events.iter_mut().enumerate() {
+            let dir = self.leaks.as_ref().map(|r| r.direction(ev));
+            if let Some(l) = self.leaks.as_ref().and_then(|r| r.bulk_query(index, ev)) {
+                leaks.push(l);
+            }
+            // What leaves with this event, and in which fields.
+            let mut out = LocationSummary::new(self.key.clone());
+            let mut out_fields: Vec<String> = Vec::new();
             let org = ev
                 .get_str("organization.id")
                 .unwrap_or_default()
@@ -460,11 +504,18 @@ impl PiiStage {
                     if e.1.is_none() {
                         e.1 = host.clone();
                     }
+                    if dir.is_some_and(|d| LeakRules::leaves(d, field)) {
+                        out.add(&self.masker, text, findings);
+                        if !out_fields.iter().any(|f| f == field) {
+                            out_fields.push(field.to_string());
+                        }
+                    }
                 });
             }
+            leaks.extend(LeakRules::outbound(index, &out, out_fields));
         }
         if n == 0 {
-            return;
+            return leaks;
         }
         self.counters.masked.fetch_add(n, Ordering::Relaxed);
         let now = chrono::Utc::now().timestamp();
@@ -489,6 +540,7 @@ impl PiiStage {
                 }
             }
         }
+        leaks
     }
 
     /// Masks `v` (at dotted `path`) when its field is scanned; walks into

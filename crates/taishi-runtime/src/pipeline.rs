@@ -380,9 +380,10 @@ impl Pipeline {
                 f(ev);
             }
         }
-        if let Some(p) = &self.pii {
-            p.mask_events(&batch.listener, &mut batch.events);
-        }
+        let leaks = match &self.pii {
+            Some(p) => p.mask_events(&batch.listener, &mut batch.events),
+            None => Vec::new(),
+        };
         let seqs = self.store.append_batch(&batch.events).map_err(sink_error)?;
         let first = *seqs.start();
         let detector = self.rules.current();
@@ -403,6 +404,14 @@ impl Pipeline {
         });
         for s in &self.streams {
             s.observe(&batch.events, first, &mut raised);
+        }
+        for l in &leaks {
+            // Built from the masked event: the alert holds no raw value.
+            raised.push(alerts::pii(
+                l,
+                &batch.events[l.index],
+                first + l.index as u64,
+            ));
         }
         self.apply_gate(&mut raised);
         if !raised.is_empty() {

@@ -119,8 +119,9 @@ impl AlertGate for OrgGate {
                 .get("intel.source")
                 .and_then(|v| v.as_str())
                 .is_none_or(|source| o.source_applies(source, org)),
-            // An anomaly's rule id (`anomaly:beacon` …) switches like a rule's.
-            AlertKind::Sigma | AlertKind::Correlation | AlertKind::Anomaly => {
+            // An anomaly's or a leak's rule id (`anomaly:beacon`, `pii:outbound` …)
+            // switches like a rule's.
+            AlertKind::Sigma | AlertKind::Correlation | AlertKind::Anomaly | AlertKind::Pii => {
                 o.rule_on(org, &a.rule_id)
             }
             // An organisation's own scheduled search: it switches it itself.

@@ -262,3 +262,107 @@ fn no_raw_pi_reaches_the_data_directory_the_log_or_the_api() {
         assert!(!logged.contains(v), "{v} in the server's log");
     }
 }
+
+/// Valid resident ID numbers (real region codes, check digits right),
+/// none of them the first test's.
+const LEAK_IDS: [&str; 3] = [
+    "110105198506121213",
+    "310115199201010023",
+    "440305197809233012",
+];
+
+/// Issue 16, leak detection: personal information in a request to an
+/// outside address raises a `pii:outbound` alert with its kinds, counts
+/// and people; the same inside the organisation raises none; a database
+/// audit record of a bulk query naming an ID-card column raises
+/// `pii:bulk_query` with the rows as its people. No alert holds a value.
+#[test]
+fn leak_alerts_carry_people_not_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
+    let c = Client::login(server.http_addr, admin_password(&server));
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let ids = LEAK_IDS;
+    let mobile = "13800138000";
+    let outbound = json!({
+        "@timestamp": now,
+        "source.ip": "10.20.0.9",
+        "destination.ip": "203.0.113.77",
+        "url.original": format!("http://paste.example.net/up?phone={mobile}&idcard={}", ids[0]),
+        "http.request.body.content": format!("身份证 {}\n身份证 {}\n身份证 {}", ids[0], ids[1], ids[2]),
+    });
+    let inside = json!({
+        "@timestamp": now,
+        "source.ip": "10.20.0.9",
+        "destination.ip": "10.20.0.80",
+        "url.original": format!("http://crm.internal/api?idcard={}", ids[1]),
+    });
+    let audit = json!({
+        "@timestamp": now,
+        "event.category": "database",
+        "user.name": "report_svc",
+        "db.statement": "SELECT name, id_card, mobile FROM crm.customers",
+        "db.response.returned_rows": 250000,
+    });
+    let (s, r) = c.post_raw(
+        "/api/v1/ingest",
+        "application/x-ndjson",
+        &ndjson(&[outbound, inside, audit]),
+    );
+    assert_eq!(s, 200, "{r}");
+    let pii_alerts = || -> Vec<serde_json::Value> {
+        c.get("/api/v1/alerts?limit=200").1["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| a["kind"] == "pii")
+            .collect()
+    };
+    assert!(
+        wait_until(30, || pii_alerts().len() >= 2),
+        "{:#}",
+        c.get("/api/v1/alerts").1
+    );
+    let alerts = pii_alerts();
+    assert_eq!(
+        alerts.len(),
+        2,
+        "the internal request raised none: {alerts:#?}"
+    );
+    let out = alerts
+        .iter()
+        .find(|a| a["rule_id"] == "pii:outbound")
+        .expect("pii:outbound");
+    let ctx = &out["context"];
+    // One ID in the URL (the same person as the first in the body), three
+    // in the body: 4 findings, 3 people.
+    assert_eq!(ctx["kinds"]["cn_resident_id"], 4, "{out:#}");
+    assert_eq!(ctx["kinds"]["cn_mobile"], 1, "{out:#}");
+    assert_eq!(ctx["people"], 3, "{out:#}");
+    assert_eq!(ctx["people_exact"], true);
+    assert_eq!(out["destination_ip"], "203.0.113.77");
+    assert_eq!(
+        out["level"], "medium",
+        "resident IDs are sensitive: {out:#}"
+    );
+    assert!(out["rule_title_zh"]
+        .as_str()
+        .unwrap()
+        .contains("个人信息外发"));
+    assert!(ctx["incident_grade"]["zh"].is_string(), "{out:#}");
+    let bulk = alerts
+        .iter()
+        .find(|a| a["rule_id"] == "pii:bulk_query")
+        .expect("pii:bulk_query");
+    assert_eq!(bulk["context"]["rows"], 250000, "{bulk:#}");
+    assert_eq!(bulk["context"]["people"], 250000);
+    assert_eq!(bulk["context"]["fields"], json!(["id_card", "mobile"]));
+    let text = serde_json::to_string(&alerts).unwrap();
+    for v in ids.iter().copied().chain([mobile]) {
+        assert!(!text.contains(v), "{v} in an alert: {text}");
+    }
+    rt.block_on(server.shutdown()).unwrap();
+}

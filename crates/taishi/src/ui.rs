@@ -52,6 +52,35 @@ impl Progress {
         }
     }
 
+    /// A bar of steps (tables of a database) labelled `what`; the caller
+    /// moves it with [`Progress::set`].
+    pub fn count(what: &str) -> Progress {
+        let stop = Arc::new(AtomicU64::new(0));
+        let bar = std::io::stderr().is_terminal().then(|| {
+            ProgressBar::new(0)
+                .with_style(
+                    ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} {prefix} {msg}",
+                    )
+                    .expect("valid template"),
+                )
+                .with_prefix(what.to_string())
+        });
+        Progress {
+            bar,
+            stop,
+            poller: None,
+        }
+    }
+
+    pub fn set(&self, done: u64, total: u64, msg: &str) {
+        if let Some(b) = &self.bar {
+            b.set_length(total);
+            b.set_position(done);
+            b.set_message(msg.to_string());
+        }
+    }
+
     pub fn message(&self, msg: String) {
         if let Some(b) = &self.bar {
             b.set_message(msg);

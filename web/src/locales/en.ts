@@ -113,7 +113,7 @@ const en: Messages = {
     empty: "No alerts match", selectHint: "Select an alert to see it", matching: "Matching events", related: "Related events (same host or source, before and after)",
     before: "Before", after: "After", ruleInfo: "Rule", attack: "ATT&CK tags", description: "Description", back: "Back to the queue",
     noRelated: "No related events", retrospective: "Retrospective", closeComment: "Closing note (optional)", count: "Alerts", last: "Last seen",
-    openInSearch: "Open in search", kind: { sigma: "Sigma", correlation: "Correlation", intel: "Intel", search: "Scheduled search", anomaly: "Anomaly" }, anomaly: { why: "Why it fired", entity: "Entity", score: "Score", feature: "Feature", value: "Value", subScore: "Part of score", fired: "Fired", yes: "yes", no: "no" }, showYaml: "Rule YAML", keyboard: "Keys: j/k move, Enter opens, a acknowledges",
+    openInSearch: "Open in search", kind: { sigma: "Sigma", correlation: "Correlation", intel: "Intel", search: "Scheduled search", anomaly: "Anomaly", pii: "Personal information leak" }, anomaly: { why: "Why it fired", entity: "Entity", score: "Score", feature: "Feature", value: "Value", subScore: "Part of score", fired: "Fired", yes: "yes", no: "no" }, showYaml: "Rule YAML", keyboard: "Keys: j/k move, Enter opens, a acknowledges",
   },
   rules: {
     title: "Rules", searchPlaceholder: "Search title, id or ATT&CK tag…", enabled: "Enabled", disabled: "Disabled", enable: "Enable", disable: "Disable",

@@ -110,7 +110,7 @@ const zh = {
     empty: "没有符合条件的告警", selectHint: "点击告警查看详情", matching: "触发事件", related: "关联事件（同一主机/来源，前后）",
     before: "之前", after: "之后", ruleInfo: "检测规则", attack: "ATT&CK 标签", description: "描述", back: "返回队列",
     noRelated: "没有关联事件", retrospective: "回溯检测", closeComment: "关闭说明（可选）", count: "告警数", last: "最近一次",
-    openInSearch: "在检索中查看", kind: { sigma: "Sigma", correlation: "关联", intel: "情报", search: "定时搜索", anomaly: "异常检测" }, anomaly: { why: "告警依据", entity: "对象", score: "评分", feature: "特征", value: "取值", subScore: "分项得分", fired: "是否触发", yes: "是", no: "否" }, showYaml: "规则 YAML", keyboard: "快捷键：j/k 上下移动，Enter 打开，a 确认",
+    openInSearch: "在检索中查看", kind: { sigma: "Sigma", correlation: "关联", intel: "情报", search: "定时搜索", anomaly: "异常检测", pii: "个人信息泄露" }, anomaly: { why: "告警依据", entity: "对象", score: "评分", feature: "特征", value: "取值", subScore: "分项得分", fired: "是否触发", yes: "是", no: "否" }, showYaml: "规则 YAML", keyboard: "快捷键：j/k 上下移动，Enter 打开，a 确认",
   },
   rules: {
     title: "检测规则", searchPlaceholder: "搜索标题、ID 或 ATT&CK 标签…", enabled: "已启用", disabled: "已停用", enable: "启用", disable: "停用",

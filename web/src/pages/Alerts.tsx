@@ -15,7 +15,7 @@ import { useRange } from "../live";
 const LIMIT = 50;
 const FILTER_KEYS = ["status", "level", "kind", "rule_id", "host", "source_ip", "user", "ip", "q", "sort", "by"] as const;
 /** What can raise an alert (the list's "type" filter). */
-const KINDS = ["sigma", "correlation", "intel", "search", "anomaly"] as const;
+const KINDS = ["sigma", "correlation", "intel", "search", "anomaly", "pii"] as const;
 
 export default function Alerts() {
   const { t } = useTranslation();

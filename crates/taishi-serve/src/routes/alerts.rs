@@ -89,7 +89,7 @@ pub struct AlertQuery {
     pub rule_id: Option<String>,
     pub host: Option<String>,
     pub source_ip: Option<String>,
-    /// What raised it: `sigma`, `correlation`, `intel`, `search` or `anomaly`.
+    /// What raised it: `sigma`, `correlation`, `intel`, `search`, `anomaly` or `pii`.
     pub kind: Option<AlertKind>,
     /// The account the alert is about (its event's user role).
     pub user: Option<String>,

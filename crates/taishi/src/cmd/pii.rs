@@ -1,27 +1,33 @@
-//! `taishi pii scan PATH...`: where personal information is in files (issue
-//! 16). Text and logs per file, CSV per column, JSON per field; gzip is
-//! read through. Findings come out per location with counts, confidence,
-//! masked examples and distinct people — never a raw value.
+//! `taishi pii scan PATH|postgres://…|mysql://…`: where personal
+//! information is at rest (issue 16). The scanners are taishi-pii-scan's
+//! (files of every shape, databases sampled per column); this command
+//! picks the inputs, shows progress and prints the findings per location
+//! with counts, confidence, masked examples, distinct people and grade —
+//! never a raw value.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use taishi_pii::{
     Grading, Lang, LocationSummary, MaskKey, MaskPolicy, Masker, ScanConfig, Scanner,
 };
+use taishi_pii_scan::{DbLimits, DbTarget, Detect, FileLimits, FileScanner};
 
 use crate::ui;
 // The audit export's quoting, defused against spreadsheet formulas.
 use taishi_audit::export::csv_cell;
 
 #[derive(Args)]
-#[command(about = "Find personal information (个人信息) in files; never prints a raw value")]
+#[command(
+    about = "Find personal information (个人信息) in files and databases; never prints a raw value"
+)]
 pub struct PiiArgs {
     #[command(subcommand)]
     command: PiiCommand,
@@ -46,16 +52,18 @@ enum LangArg {
 }
 
 /// Scan files and directories (recursively): text, logs, CSV (per column),
-/// JSON and NDJSON (per field), gzip of any of them. Not read: docx, xlsx,
-/// zip and PDF (no reader in the build yet), databases.
+/// JSON and NDJSON (per field), docx, xlsx (per sheet and column), PDF text,
+/// zip and gzip of any of them (zip bombs refused and counted); and
+/// PostgreSQL or MySQL/MariaDB databases, `--sample` rows of every table,
+/// per column, over a read-only session.
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  taishi pii scan /srv/exports\n  taishi pii scan --format json customers.csv app.log.gz"
+    after_help = "Examples:\n  taishi pii scan /srv/exports\n  taishi pii scan --format json customers.csv app.log.gz contracts.docx\n  taishi pii scan --sample 5000 postgres://auditor@db.internal/crm\n  taishi pii scan mysql://auditor:PASSWORD@127.0.0.1:3306/shop\n\nA database password may come from PGPASSWORD (PostgreSQL) or MYSQL_PWD (MySQL/MariaDB) rather than the URL."
 )]
 struct ScanArgs {
-    /// Files or directories.
+    /// Files, directories, or database URLs (postgres://…, mysql://…, mariadb://…).
     #[arg(required = true)]
-    paths: Vec<PathBuf>,
+    paths: Vec<String>,
     /// `table` for people, `json` or `csv` for machines.
     #[arg(long, value_enum, default_value = "table")]
     format: OutFormat,
@@ -71,26 +79,27 @@ struct ScanArgs {
     /// Longest line or CSV record read (MiB); longer ones are cut.
     #[arg(long, default_value_t = 16)]
     max_line_mib: usize,
+    /// Uncompressed bytes read out of one archive (MiB), nested ones included.
+    #[arg(long, default_value_t = 1024)]
+    max_archive_mib: u64,
+    /// Databases: rows read per table (so per column).
+    #[arg(long, default_value_t = 1000)]
+    sample: u64,
+    /// Databases: tables read at most (the rest are counted, not read).
+    #[arg(long, default_value_t = 1000)]
+    max_tables: usize,
+    /// Databases: characters of one cell read at most (cut by the server).
+    #[arg(long, default_value_t = 65_536)]
+    max_cell: usize,
+    /// Databases: each statement's time limit on the server (seconds).
+    #[arg(long, default_value_t = 30)]
+    statement_timeout: u64,
 }
 
 pub fn run(args: PiiArgs) -> Result<ExitCode> {
     match args.command {
         PiiCommand::Scan(a) => scan(a),
     }
-}
-
-/// Locations per file kept at most (columns, JSON fields).
-const MAX_LOCATIONS_PER_FILE: usize = 1000;
-/// JSON nesting followed at most.
-const MAX_DEPTH: usize = 32;
-/// Text is scanned in pieces of about this size, cut at a newline.
-const CHUNK: usize = 1 << 20;
-
-struct Scan {
-    masker: Masker,
-    key: MaskKey,
-    max_line: usize,
-    read: Arc<AtomicU64>,
 }
 
 fn scan(a: ScanArgs) -> Result<ExitCode> {
@@ -122,7 +131,55 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
         kinds,
         ..ScanConfig::default()
     })?;
-    let files = collect(&a.paths, a.max_files)?;
+    let detect = Detect {
+        masker: Masker::new(scanner, key.clone(), MaskPolicy::default()),
+        key: key.clone(),
+    };
+    let (dbs, paths): (Vec<String>, Vec<String>) =
+        a.paths.into_iter().partition(|p| DbTarget::of(p).is_some());
+    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+    let mut locations: Vec<(String, LocationSummary)> = Vec::new();
+    let mut unreadable = 0;
+    let mut databases = Vec::new();
+    let db_limits = DbLimits {
+        sample: a.sample.max(1),
+        max_tables: a.max_tables.max(1),
+        max_cell: a.max_cell.max(1),
+        statement_timeout: Duration::from_secs(a.statement_timeout.max(1)),
+        ..DbLimits::default()
+    };
+    for url in &dbs {
+        let shown = taishi_pii_scan::redact(url);
+        let progress = ui::Progress::count(&shown);
+        match taishi_pii_scan::scan_database(url, &detect, &db_limits, &mut |p| {
+            progress.set(p.done as u64, p.total as u64, p.table)
+        }) {
+            Ok(r) => {
+                for (table, e) in &r.failed {
+                    progress.println(&format!("{shown} {table}: {e}"));
+                }
+                databases.push(serde_json::json!({
+                    "database": shown,
+                    "tables": r.tables,
+                    "columns": r.columns,
+                    "rows": r.rows,
+                    "tables_skipped": r.tables_skipped,
+                    "columns_skipped": r.columns_skipped,
+                    "failed": r.failed.iter().map(|(t, e)| serde_json::json!({"table": t, "error": e})).collect::<Vec<_>>(),
+                }));
+                locations.extend(r.locations);
+            }
+            Err(e) => {
+                unreadable += 1;
+                progress.println(&format!("{shown}: {e}"));
+            }
+        }
+    }
+    let files = if paths.is_empty() {
+        Vec::new()
+    } else {
+        collect(&paths, a.max_files)?
+    };
     let total: u64 = files
         .iter()
         .filter_map(|f| std::fs::metadata(f).ok())
@@ -130,14 +187,12 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
         .sum();
     let read = Arc::new(AtomicU64::new(0));
     let progress = ui::Progress::bytes(Some(total), read.clone());
-    let s = Scan {
-        masker: Masker::new(scanner, key.clone(), MaskPolicy::default()),
-        key,
+    let limits = FileLimits {
         max_line: a.max_line_mib.max(1) << 20,
-        read,
+        max_total: a.max_archive_mib.max(1) << 20,
+        ..FileLimits::default()
     };
-    let mut locations: Vec<(String, LocationSummary)> = Vec::new();
-    let mut unreadable = 0;
+    let s = FileScanner::new(detect, limits, read);
     for f in &files {
         progress.message(f.display().to_string());
         match s.file(f) {
@@ -149,6 +204,7 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
         }
     }
     progress.finish();
+    let rejects = s.rejects();
     let grading = Grading::builtin()?;
     let mut out = std::io::stdout().lock();
     let rows: Vec<Row> = locations
@@ -159,25 +215,32 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
         OutFormat::Json => {
             serde_json::to_writer_pretty(
                 &mut out,
-                &serde_json::json!({"files": files.len(), "unreadable": unreadable, "locations": rows}),
+                &serde_json::json!({
+                    "files": files.len(),
+                    "databases": databases,
+                    "unreadable": unreadable,
+                    "rejected": rejects,
+                    "locations": rows,
+                }),
             )?;
             writeln!(out)?;
         }
         OutFormat::Csv => {
             writeln!(
                 out,
-                "location,kinds,findings,confidence,people,people_exact,level,examples"
+                "location,kinds,findings,confidence,people,people_exact,category,level,examples"
             )?;
             for r in &rows {
                 writeln!(
                     out,
-                    "{},{},{},{:.2},{},{},{},{}",
+                    "{},{},{},{:.2},{},{},{},{},{}",
                     csv_cell(&r.location),
                     csv_cell(&r.kinds_text()),
                     r.findings,
                     r.confidence,
                     r.people,
                     r.people_exact,
+                    csv_cell(&r.category_label),
                     csv_cell(&r.level),
                     csv_cell(&r.examples.join("; "))
                 )?;
@@ -192,6 +255,7 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
                     "发现数",
                     "置信度",
                     "人数",
+                    "类别（GB/T 35273）",
                     "级别",
                     "示例（已脱敏）",
                 ]
@@ -202,6 +266,7 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
                     "found",
                     "confidence",
                     "people",
+                    "category (GB/T 35273)",
                     "level",
                     "examples (masked)",
                 ]
@@ -223,6 +288,7 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
                                 r.people_rel_std_error * 100.0
                             )
                         },
+                        r.category_label.clone(),
                         r.level.clone(),
                         r.examples.join(", "),
                     ]
@@ -230,7 +296,7 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
                 .collect();
             write!(out, "{}", ui::table(header, &table_rows))?;
             // The same person in several files counts once.
-            let mut all = LocationSummary::new(s.key.clone());
+            let mut all = LocationSummary::new(key.clone());
             for (_, l) in &locations {
                 all.merge(l);
             }
@@ -246,6 +312,45 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
                 )?;
             } else {
                 writeln!(out, "\n{} files, {} locations with personal information, {} distinct people (by resident ID); {} unreadable", files.len(), rows.len(), ui::count(people), unreadable)?;
+            }
+            for d in &databases {
+                let n = |k: &str| d[k].as_u64().unwrap_or(0);
+                let failed = d["failed"].as_array().map(Vec::len).unwrap_or(0);
+                if zh {
+                    writeln!(
+                        out,
+                        "数据库 {}：读取 {} 张表、{} 列、{} 行（每表抽样）；{} 张表超出上限未读，{} 张表读取失败",
+                        d["database"].as_str().unwrap_or(""),
+                        n("tables"),
+                        n("columns"),
+                        n("rows"),
+                        n("tables_skipped"),
+                        failed
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        "database {}: {} tables, {} columns, {} rows read (sampled per table); {} tables over the limit not read, {} failed",
+                        d["database"].as_str().unwrap_or(""),
+                        n("tables"),
+                        n("columns"),
+                        n("rows"),
+                        n("tables_skipped"),
+                        failed
+                    )?;
+                }
+            }
+            if !rejects.is_empty() {
+                let list: Vec<String> = rejects.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                if zh {
+                    writeln!(out, "拒绝读取（压缩炸弹、超限、加密）：{}", list.join(", "))?;
+                } else {
+                    writeln!(
+                        out,
+                        "refused (zip bombs, over the limits, encrypted): {}",
+                        list.join(", ")
+                    )?;
+                }
             }
         }
     }
@@ -263,6 +368,10 @@ struct Row {
     people: u64,
     people_exact: bool,
     people_rel_std_error: f64,
+    /// GB/T 35273 category code, and its label in the output's language.
+    category: String,
+    #[serde(skip)]
+    category_label: String,
     level: String,
     examples: Vec<String>,
 }
@@ -270,6 +379,7 @@ struct Row {
 impl Row {
     fn of(loc: &str, l: &LocationSummary, g: &Grading, lang: Lang) -> Row {
         let p = l.people();
+        let grade = l.grade(g);
         Row {
             location: loc.to_string(),
             kinds: l
@@ -291,7 +401,13 @@ impl Row {
             people: p.count,
             people_exact: p.exact,
             people_rel_std_error: p.rel_std_error,
-            level: l.grade(g).map(|g| g.level.label(lang)).unwrap_or_default(),
+            category: grade
+                .map(|g| g.category.code().to_string())
+                .unwrap_or_default(),
+            category_label: grade
+                .map(|g| g.category.label(lang).to_string())
+                .unwrap_or_default(),
+            level: grade.map(|g| g.level.label(lang)).unwrap_or_default(),
             examples: l
                 .kinds
                 .values()
@@ -324,239 +440,4 @@ fn collect(paths: &[PathBuf], max: usize) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(out)
-}
-
-/// Counts the raw bytes read, for the progress bar.
-struct Metered<R> {
-    inner: R,
-    read: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for Metered<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
-#[derive(PartialEq)]
-enum Shape {
-    Text,
-    Csv,
-    Json,
-}
-
-impl Scan {
-    fn file(&self, path: &Path) -> Result<Vec<(String, LocationSummary)>> {
-        let f = std::fs::File::open(path)?;
-        let mut r = BufReader::with_capacity(
-            256 * 1024,
-            Metered {
-                inner: f,
-                read: self.read.clone(),
-            },
-        );
-        let gz = r.fill_buf()?.starts_with(&[0x1f, 0x8b]);
-        let mut name = path.to_string_lossy().to_lowercase();
-        if gz {
-            name = name.trim_end_matches(".gz").to_string();
-        }
-        let mut input: Box<dyn BufRead> = if gz {
-            Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(r)))
-        } else {
-            Box::new(r)
-        };
-        let shape = if name.ends_with(".csv") || name.ends_with(".tsv") {
-            Shape::Csv
-        } else if name.ends_with(".json") || name.ends_with(".jsonl") || name.ends_with(".ndjson") {
-            Shape::Json
-        } else {
-            Shape::Text
-        };
-        let base = path.display().to_string();
-        let mut locs: BTreeMap<String, LocationSummary> = BTreeMap::new();
-        match shape {
-            Shape::Csv => self.csv(&mut input, name.ends_with(".tsv"), &base, &mut locs)?,
-            Shape::Json => self.json_lines(&mut input, &base, &mut locs)?,
-            Shape::Text => self.text(&mut input, &base, &mut locs)?,
-        }
-        Ok(locs.into_iter().collect())
-    }
-
-    fn add(
-        &self,
-        locs: &mut BTreeMap<String, LocationSummary>,
-        loc: &str,
-        field: Option<&str>,
-        text: &[u8],
-    ) {
-        let found = match field {
-            Some(f) => self.masker.scanner().scan_field(f, text),
-            None => self.masker.scanner().scan(text),
-        };
-        if found.findings.is_empty() {
-            return;
-        }
-        if !locs.contains_key(loc) && locs.len() >= MAX_LOCATIONS_PER_FILE {
-            return;
-        }
-        locs.entry(loc.to_string())
-            .or_insert_with(|| LocationSummary::new(self.key.clone()))
-            .add(&self.masker, text, &found.findings);
-    }
-
-    /// One line into `line`, at most `max_line` bytes of it (the rest of a
-    /// longer one comes as the next "line").
-    fn line(&self, r: &mut dyn BufRead, line: &mut Vec<u8>) -> std::io::Result<usize> {
-        r.take(self.max_line as u64).read_until(b'\n', line)
-    }
-
-    /// Plain text in pieces cut at newlines.
-    fn text(
-        &self,
-        r: &mut dyn BufRead,
-        base: &str,
-        locs: &mut BTreeMap<String, LocationSummary>,
-    ) -> Result<()> {
-        let mut buf = Vec::with_capacity(CHUNK + 4096);
-        loop {
-            buf.clear();
-            let mut line = Vec::new();
-            while buf.len() < CHUNK {
-                line.clear();
-                let n = self.line(r, &mut line)?;
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&line);
-            }
-            if buf.is_empty() {
-                return Ok(());
-            }
-            self.add(locs, base, None, &buf);
-        }
-    }
-
-    /// CSV: the first record names the columns; each column is a location
-    /// and its name is the scanner's context.
-    fn csv(
-        &self,
-        r: &mut dyn BufRead,
-        tsv: bool,
-        base: &str,
-        locs: &mut BTreeMap<String, LocationSummary>,
-    ) -> Result<()> {
-        let mut rd = csv::ReaderBuilder::new()
-            .delimiter(if tsv { b'\t' } else { b',' })
-            .flexible(true)
-            .has_headers(true)
-            .from_reader(r);
-        let header: Vec<String> = rd
-            .byte_headers()?
-            .iter()
-            .map(|h| {
-                String::from_utf8_lossy(h)
-                    .trim_start_matches('\u{feff}')
-                    .to_string()
-            })
-            .collect();
-        let mut rec = csv::ByteRecord::new();
-        while rd.read_byte_record(&mut rec)? {
-            for (i, cell) in rec.iter().enumerate() {
-                let col = header
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| format!("#{}", i + 1));
-                let cell = &cell[..cell.len().min(self.max_line)];
-                self.add(locs, &format!("{base}:{col}"), Some(&col), cell);
-            }
-        }
-        Ok(())
-    }
-
-    /// JSON documents, one per line (or one whole file when it is a single
-    /// document): each field path is a location; lines that are not JSON
-    /// are scanned as text.
-    fn json_lines(
-        &self,
-        r: &mut dyn BufRead,
-        base: &str,
-        locs: &mut BTreeMap<String, LocationSummary>,
-    ) -> Result<()> {
-        let mut line = Vec::new();
-        let mut whole = Vec::new();
-        loop {
-            line.clear();
-            let n = self.line(r, &mut line)?;
-            if n == 0 {
-                break;
-            }
-            if whole.len() < self.max_line {
-                whole.extend_from_slice(&line);
-            }
-            match serde_json::from_slice::<serde_json::Value>(&line) {
-                Ok(v) => self.json(&v, base, String::new(), 0, locs),
-                Err(_) if line.iter().all(|c| c.is_ascii_whitespace()) => {}
-                Err(_) => {
-                    // A pretty-printed document spans lines: tried whole at the end.
-                    continue;
-                }
-            }
-            whole.clear();
-        }
-        if !whole.iter().all(|c| c.is_ascii_whitespace()) {
-            match serde_json::from_slice::<serde_json::Value>(&whole) {
-                Ok(v) => self.json(&v, base, String::new(), 0, locs),
-                Err(_) => self.add(locs, base, None, &whole),
-            }
-        }
-        Ok(())
-    }
-
-    fn json(
-        &self,
-        v: &serde_json::Value,
-        base: &str,
-        path: String,
-        depth: usize,
-        locs: &mut BTreeMap<String, LocationSummary>,
-    ) {
-        use serde_json::Value as J;
-        let leaf = path.rsplit(['.', '[']).next().unwrap_or("").to_string();
-        let loc = || {
-            if path.is_empty() {
-                base.to_string()
-            } else {
-                format!("{base}:{path}")
-            }
-        };
-        match v {
-            J::String(s) => self.add(locs, &loc(), Some(&leaf), s.as_bytes()),
-            J::Number(n) if n.is_u64() || n.is_i64() => {
-                self.add(locs, &loc(), Some(&leaf), n.to_string().as_bytes())
-            }
-            J::Array(a) if depth < MAX_DEPTH => {
-                for x in a {
-                    // Elements of an array share their field's location.
-                    self.json(x, base, path.clone(), depth + 1, locs);
-                }
-            }
-            J::Object(o) if depth < MAX_DEPTH => {
-                for (k, x) in o {
-                    let p = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    self.json(x, base, p, depth + 1, locs);
-                }
-            }
-            J::Array(_) | J::Object(_) => {
-                let text = v.to_string();
-                self.add(locs, &loc(), None, text.as_bytes());
-            }
-            _ => {}
-        }
-    }
 }
