@@ -1619,7 +1619,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The Art. 7 report pre-filled from the incident, as JSON (`kind` first or supplementary, `n` for the n-th supplementary; `lang` zh or en), with what is still missing
+         * The report pre-filled from the incident and the analyst's draft: `kind` first (Art. 7; items 1–2 suffice while the cause is unknown), supplement (the n-th supplementary report, `n`) or summary (the summary report after closing); `format` json (the report and what it still lacks), docx or pdf (a download, CJK font embedded; 503 naming the font package to install when the server has none); `lang` zh or en. Every export is audited (incidents.report_export)
          * @description Needs the `incidents:read` permission. 需要 `incidents:read` 权限。
          */
         get: operations["get_incidents_id_report"];
@@ -1703,6 +1703,170 @@ export interface paths {
          * @description Needs the `incidents:read` permission. 需要 `incidents:read` 权限。
          */
         get: operations["get_incidents_id_evidence_n"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/assets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Assets of your organisation and those below it, highest risk score first (filter by business system or an identity: `ip:10.0.0.5`, `host:web01`, or a bare address or name)
+         * @description Needs the `assets:read` permission. 需要 `assets:read` 权限。
+         */
+        get: operations["get_assets"];
+        put?: never;
+        /**
+         * Import an asset inventory into your organisation: CSV or JSON (the documented column mapping, Chinese or English headers) or Nmap XML (?format=csv|json|nmap, detected when absent; ?name= the file name); assets sharing a MAC, FQDN or recent IP merge
+         * @description Needs the `assets:write` permission. 需要 `assets:write` 权限。
+         */
+        post: operations["post_assets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/assets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One asset: the register's record (identities, owner, business system, importance, exposure, software, each value with its provenance), its findings, the alerts and intel hits on it, its risk score history with factors, its warnings
+         * @description Needs the `assets:read` permission. 需要 `assets:read` 权限。
+         */
+        get: operations["get_assets_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vulns/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a scanner report into your organisation: Nmap XML (vulners), Greenbone/OpenVAS XML, Nessus, Trivy JSON, Grype JSON or CSV (detected); the same finding from two scanners is one; findings of the same scanner absent from a rescan of an asset become fixed (?external=true: the scan ran from outside, its open ports are exposure)
+         * @description Needs the `assets:write` permission. 需要 `assets:write` 权限。
+         */
+        post: operations["post_vulns_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vulns/feeds/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import a vulnerability feed file (air-gapped networks): `kev` (CISA KEV JSON or CSV) or `epss` (FIRST EPSS CSV); the findings it concerns are re-prioritised, and a new KEV entry or a large EPSS rise on an asset raises a warning sent through the alert outputs
+         * @description Needs the `assets:write` permission. 需要 `assets:write` 权限。
+         */
+        post: operations["post_vulns_feeds_kind"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vulns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Vulnerability findings of your organisation and those below it, KEV first then by priority (filter by CVE, asset, status — `unresolved` for open, in progress and accepted — or KEV only)
+         * @description Needs the `assets:read` permission. 需要 `assets:read` 权限。
+         */
+        get: operations["get_vulns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vulns/{id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a finding's remediation: open, in_progress, accepted (with approver and expiry), fixed or false_positive; the asset's score is recomputed
+         * @description Needs the `assets:write` permission. 需要 `assets:write` 权限。
+         */
+        post: operations["post_vulns_id_status"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/risk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The risk ranking: organisation → business system → asset, each with its score and the factors it is made of
+         * @description Needs the `assets:read` permission. 需要 `assets:read` 权限。
+         */
+        get: operations["get_risk"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/risk/warnings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Early warnings (预警) 红/橙/黄/蓝, highest level first, each with what happened, why this level and the recommended action in zh-CN and English (filter by level and above, or asset)
+         * @description Needs the `assets:read` permission. 需要 `assets:read` 权限。
+         */
+        get: operations["get_risk_warnings"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1816,7 +1980,7 @@ export interface components {
             password_expired: boolean;
         };
         /** @enum {string} */
-        Permission: "account" | "tokens:write" | "users:read" | "users:write" | "orgs:read" | "orgs:write" | "alerts:read" | "alerts:write" | "rules:read" | "rules:write" | "intel:read" | "intel:write" | "intel:feeds" | "search" | "searches:write" | "overview:read" | "settings:read" | "outputs:test" | "outputs:write" | "system:read" | "audit:read" | "ingest" | "data:read" | "incidents:read" | "incidents:write";
+        Permission: "account" | "tokens:write" | "users:read" | "users:write" | "orgs:read" | "orgs:write" | "alerts:read" | "alerts:write" | "rules:read" | "rules:write" | "intel:read" | "intel:write" | "intel:feeds" | "search" | "searches:write" | "overview:read" | "settings:read" | "outputs:test" | "outputs:write" | "system:read" | "audit:read" | "ingest" | "data:read" | "incidents:read" | "incidents:write" | "assets:read" | "assets:write";
         Org: {
             /** @description `[a-z0-9-]`, 2–32 characters; stamped on events as `organization.id`. */
             id: string;
@@ -2275,7 +2439,7 @@ export interface components {
             updated: string;
         };
         /** @description What raised the alert. */
-        AlertKind: "sigma" | "correlation" | "intel" | "search" | "anomaly" | "pii";
+        AlertKind: "sigma" | "correlation" | "intel" | "search" | "anomaly" | "warning" | "pii";
         /**
          * @description Sigma's levels, ordered: `Level::High > Level::Low`.
          * @enum {string}
@@ -3647,7 +3811,8 @@ export interface components {
             [key: string]: unknown;
         };
         /**
-         * @description `GET /api/v1/anomaly/status`: the detectors of every organisation,
+         * @description `GET /api/v1/anomaly/status`: the detectors of each organisation in the
+         *     caller's scope,
          *     whether the ones that learn a baseline are still quiet and until when,
          *     and how full their bounded tables are.
          */
@@ -3935,6 +4100,35 @@ export interface components {
              * @default []
              */
             evidence?: components["schemas"]["Evidence"][];
+            /**
+             * @description What the analyst wrote into the reports (Art. 7 and summary).
+             * @default {
+             *       "contact": null,
+             *       "affected_systems": null,
+             *       "place": null,
+             *       "impact": null,
+             *       "measures_taken": null,
+             *       "ransom": null,
+             *       "development": null,
+             *       "cause": null,
+             *       "attackers": null,
+             *       "paths": null,
+             *       "vulnerabilities": null,
+             *       "further_measures": null,
+             *       "support_requested": null,
+             *       "scene_preservation": null,
+             *       "other": null,
+             *       "summary": {
+             *         "cause": null,
+             *         "response": null,
+             *         "loss_and_impact": null,
+             *         "accountability": null,
+             *         "lessons": null,
+             *         "rectification": null
+             *       }
+             *     }
+             */
+            report_draft?: components["schemas"]["ReportDraft"];
         };
         /** @description Where an incident is. */
         Status: "new" | "triage" | "containment" | "eradication" | "recovery" | "summary" | "closed";
@@ -4292,6 +4486,14 @@ export interface components {
             evidence: number;
             name: string;
             sha256: string;
+        } | {
+            /** @constant */
+            action: "report_drafted";
+            fields: string[];
+        } | {
+            /** @constant */
+            action: "deadline_notified";
+            key: string;
         };
         /**
          * @description Which report was sent (the reporting clock reads these).
@@ -4317,6 +4519,79 @@ export interface components {
             sha256: string;
             media_type?: string | null;
             added: components["schemas"]["Provenance"];
+        };
+        /**
+         * @description What the analyst writes into the reports; the rest is pre-filled from
+         *     the incident. A field that is set replaces what the incident gives
+         *     (`affected_systems` replaces the hosts found in the alerts).
+         */
+        ReportDraft: {
+            /** @default null */
+            contact?: string | null;
+            /** @default null */
+            affected_systems?: string[] | null;
+            /** @default null */
+            place?: string | null;
+            /** @default null */
+            impact?: string | null;
+            /** @default null */
+            measures_taken?: string | null;
+            /** @default null */
+            ransom?: components["schemas"]["Ransom"] | null;
+            /** @default null */
+            development?: string | null;
+            /** @default null */
+            cause?: string | null;
+            /** @default null */
+            attackers?: string[] | null;
+            /** @default null */
+            paths?: string[] | null;
+            /** @default null */
+            vulnerabilities?: string[] | null;
+            /** @default null */
+            further_measures?: string | null;
+            /** @default null */
+            support_requested?: string | null;
+            /** @default null */
+            scene_preservation?: string | null;
+            /** @default null */
+            other?: string | null;
+            /**
+             * @description The summary report's sections.
+             * @default {
+             *       "cause": null,
+             *       "response": null,
+             *       "loss_and_impact": null,
+             *       "accountability": null,
+             *       "lessons": null,
+             *       "rectification": null
+             *     }
+             */
+            summary?: components["schemas"]["SummaryDraft"];
+        };
+        /** @description Ransomware particulars (part of item 2). */
+        Ransom: {
+            /** @description As demanded, with its currency ("5 BTC", "¥2,000,000"). */
+            amount: string;
+            /** @description How payment is demanded (wallet, channel). */
+            method: string;
+            /** Format: date-time */
+            date?: string | null;
+        };
+        /** @description The summary report's sections as the analyst writes them. */
+        SummaryDraft: {
+            /** @default null */
+            cause?: string | null;
+            /** @default null */
+            response?: string | null;
+            /** @default null */
+            loss_and_impact?: string | null;
+            /** @default null */
+            accountability?: string | null;
+            /** @default null */
+            lessons?: string | null;
+            /** @default null */
+            rectification?: string | null;
         };
         /**
          * @description One line of the incident's timeline as shown: an alert at the time its
@@ -4507,6 +4782,10 @@ export interface components {
             /** @constant */
             action: "report_sent";
             report: string;
+        } | {
+            /** @constant */
+            action: "report_draft";
+            draft: components["schemas"]["Object"];
         });
         MergeRequest: {
             /** @description The incident merged into this one. */
@@ -4545,6 +4824,361 @@ export interface components {
             target: string;
             /** @default null */
             why?: string | null;
+        };
+        /** @description One page of a list and the number of matches. */
+        Page_AssetRow: {
+            /** Format: uint64 */
+            total: number;
+            items: components["schemas"]["AssetRow"][];
+        };
+        /** @description An asset as lists show it. */
+        AssetRow: {
+            /** Format: int64 */
+            id: number;
+            org: string;
+            name?: string | null;
+            business_system?: string | null;
+            /** @description low, medium, high, critical. */
+            importance?: string | null;
+            cii: boolean;
+            /**
+             * Format: int64
+             * @description Ports reachable from outside.
+             */
+            exposed_ports: number;
+            /**
+             * Format: double
+             * @description The latest risk score (0–100).
+             */
+            score: number;
+            first_seen?: string | null;
+            last_seen?: string | null;
+            updated: string;
+        };
+        /** @description What an inventory import did. */
+        AssetImportAnswer: {
+            /**
+             * Format: uint
+             * @description Records read, good and bad.
+             */
+            records: number;
+            /**
+             * Format: uint
+             * @description Assets new to the register.
+             */
+            created: number;
+            /**
+             * Format: uint
+             * @description Assets that were known (merged on a shared identity).
+             */
+            updated: number;
+            /**
+             * Format: uint
+             * @description Assets joined into another because the import linked them.
+             */
+            merged: number;
+            /** @description The assets written, by id. */
+            assets: number[];
+            /** @description Refused records, each in zh-CN and English. */
+            rejects: components["schemas"]["BiText"][];
+            /** @description Headers no field took. */
+            unmapped_columns: string[];
+        };
+        /** @description A text in both languages. */
+        BiText: {
+            zh: string;
+            en: string;
+        };
+        /** @description An asset as its page shows it. */
+        AssetView: {
+            asset: components["schemas"]["AssetRow"];
+            /**
+             * @description The register's record (`taishi_asset::Asset`): identities, services,
+             *     software, tags, each with its provenance.
+             */
+            record: components["schemas"]["Object"];
+            findings: components["schemas"]["FindingRow"][];
+            /** @description Alerts and intel hits on it of the last 30 days, newest first. */
+            alerts: components["schemas"]["AttackRow"][];
+            /** @description Newest first. */
+            history: components["schemas"]["ScoreView"][];
+            warnings: components["schemas"]["WarningView"][];
+        };
+        /** @description A finding as lists show it. */
+        FindingRow: {
+            id: string;
+            org: string;
+            /** Format: int64 */
+            asset_id: number;
+            /** @description The CVE, else the scanner's check id. */
+            vuln: string;
+            cve?: string | null;
+            /** @description `tcp/22`, `pkg:…`, `host`. */
+            location: string;
+            /** @description info, low, medium, high, critical. */
+            severity: string;
+            /** @description Scanners that reported it, comma-separated. */
+            scanners: string;
+            kev: boolean;
+            /** @description In KEV or a public exploit. */
+            exploitable: boolean;
+            /**
+             * Format: double
+             * @description 0–100 (taishi-vuln's priority).
+             */
+            priority: number;
+            /** @description The SSVC decision: defer, scheduled, out-of-cycle, immediate. */
+            decision: string;
+            /** @description open, in_progress, accepted, fixed, false_positive. */
+            status: string;
+            approver?: string | null;
+            /** @description Accepted risk: until when (RFC 3339). */
+            accepted_until?: string | null;
+            /** @description Remediation deadline (RFC 3339). */
+            deadline?: string | null;
+            first_seen: string;
+            last_seen: string;
+            updated: string;
+        };
+        /** @description An alert or intel hit on an asset. */
+        AttackRow: {
+            org: string;
+            /** Format: int64 */
+            asset_id: number;
+            alert_id: string;
+            /** @description alert or intel. */
+            kind: string;
+            /** @description informational … critical. */
+            severity: string;
+            /** @description When it happened (RFC 3339, UTC). */
+            at: string;
+            title: string;
+        };
+        /** @description One score of an asset's history. */
+        ScoreView: {
+            at: string;
+            /** Format: double */
+            score: number;
+            /** @description import, scan, feed, alert <id>, status. */
+            reason: string;
+            /** @description The score's factors; `factors.score` recomputes from them. */
+            factors: components["schemas"]["RiskScore"];
+        };
+        /** @description A score with the factors it is made of. */
+        RiskScore: {
+            /**
+             * Format: double
+             * @description 0–100, one decimal.
+             */
+            score: number;
+            /** Format: uint32 */
+            model_version: number;
+            factors: components["schemas"]["Factor"][];
+        };
+        /** @description One input of a score. */
+        Factor: {
+            /** @description `vulns`, `exposure`, `attacks`, `importance`, `max`, `top_mean`. */
+            key: string;
+            kind: components["schemas"]["FactorKind"];
+            /** Format: double */
+            weight: number;
+            /**
+             * Format: double
+             * @description 0–1, rounded to 4 decimals.
+             */
+            input: number;
+            /** @description Why, in both languages. */
+            text: components["schemas"]["BiText"];
+            /**
+             * @description What the input was made from, most weighty first.
+             * @default []
+             */
+            items?: components["schemas"]["Item"][];
+        };
+        /** @description How a factor enters the score. */
+        FactorKind: "additive" | "multiplier";
+        /** @description One thing that went into a factor's input (a finding, an attack). */
+        Item: {
+            /** @description Finding id, alert id, asset id. */
+            id: string;
+            text: components["schemas"]["BiText"];
+            /**
+             * Format: double
+             * @description Its own strength (0–1): priority / 100, alert level.
+             */
+            input: number;
+            /**
+             * Format: double
+             * @description Its weight from its rank and age.
+             */
+            weight: number;
+            /**
+             * Format: double
+             * @description `input × weight`, rounded to 4 decimals.
+             */
+            contribution: number;
+        };
+        /** @description A warning with its text. */
+        WarningView: {
+            id: string;
+            org: string;
+            status: string;
+            created: string;
+            warning: components["schemas"]["Warning"];
+        };
+        /** @description An early warning. */
+        Warning: {
+            level: components["schemas"]["WarningLevel"];
+            kind: components["schemas"]["WarningKind"];
+            /** @description The same situation gives the same key: it is raised once. */
+            dedup_key: string;
+            asset_id: string;
+            /** @default null */
+            cve?: string | null;
+            title: components["schemas"]["BiText"];
+            /** @description What happened and why this level. */
+            text: components["schemas"]["BiText"];
+            /** @description What to do. */
+            action: components["schemas"]["BiText"];
+            /** Format: date-time */
+            at: string;
+        };
+        /**
+         * @description The warning levels of GB/T 20984-style early warning: 红 highest.
+         * @enum {string}
+         */
+        WarningLevel: "blue" | "yellow" | "orange" | "red";
+        /**
+         * @description What raised a warning.
+         * @enum {string}
+         */
+        WarningKind: "kev_match" | "epss_rise" | "attack_on_vulnerable" | "intel_on_critical";
+        /** @description What a scanner report import did. */
+        ScanImportAnswer: {
+            scanner: string;
+            /**
+             * Format: uint
+             * @description Report items read.
+             */
+            items: number;
+            /**
+             * Format: uint
+             * @description Findings after deduplication.
+             */
+            findings: number;
+            /**
+             * Format: uint
+             * @description Findings new to the state.
+             */
+            new: number;
+            /**
+             * Format: uint
+             * @description Findings absent from this rescan of the same scope: now fixed.
+             */
+            fixed: number;
+            /**
+             * Format: uint
+             * @description Findings on no asset with an address or name (images, file systems).
+             */
+            unmatched: number;
+            /** @description Assets the report touched. */
+            assets: number[];
+            rejects: components["schemas"]["BiText"][];
+        };
+        /** @description What a feed import did. */
+        FeedImportAnswer: {
+            /** @description kev or epss. */
+            kind: string;
+            /** Format: uint */
+            entries: number;
+            /**
+             * Format: uint
+             * @description KEV: entries new to this installation.
+             */
+            added: number;
+            /**
+             * Format: uint
+             * @description EPSS: CVEs whose probability changed.
+             */
+            changed: number;
+            /**
+             * Format: uint
+             * @description Findings whose priority was recomputed.
+             */
+            findings: number;
+            /** @description Warnings raised (new ones only). */
+            warnings: components["schemas"]["WarningRow"][];
+        };
+        /** @description An early warning as stored. */
+        WarningRow: {
+            id: string;
+            org: string;
+            dedup_key: string;
+            /** @description red, orange, yellow, blue. */
+            level: string;
+            kind: string;
+            /** Format: int64 */
+            asset_id: number;
+            cve?: string | null;
+            /** @description open, acknowledged, closed. */
+            status: string;
+            created: string;
+            updated: string;
+            /** @description `taishi_risk::Warning` as JSON (title, text, action in zh-CN and English). */
+            doc: string;
+        };
+        /** @description One page of a list and the number of matches. */
+        Page_FindingRow: {
+            /** Format: uint64 */
+            total: number;
+            items: components["schemas"]["FindingRow"][];
+        };
+        StatusRequest: {
+            /** @description open, in_progress, accepted, fixed, false_positive. */
+            status: string;
+            /**
+             * @description accepted: who approved the risk.
+             * @default null
+             */
+            approver?: string | null;
+            /**
+             * @description accepted: until when (RFC 3339).
+             * @default null
+             */
+            until?: string | null;
+        };
+        RiskView: {
+            /** @description Highest first. */
+            orgs: components["schemas"]["RankedOrg"][];
+        };
+        /** @description An organisation in the ranking. */
+        RankedOrg: {
+            org: string;
+            score: components["schemas"]["RiskScore"];
+            systems: components["schemas"]["RankedSystem"][];
+        };
+        /** @description A business system in the ranking. */
+        RankedSystem: {
+            /** @description Empty: assets with no business system. */
+            name: string;
+            score: components["schemas"]["RiskScore"];
+            /** Format: uint */
+            assets_total: number;
+            /** @description The highest, at most 50. */
+            assets: components["schemas"]["RankedAsset"][];
+        };
+        /** @description An asset in the ranking. */
+        RankedAsset: {
+            /** Format: int64 */
+            id: number;
+            name?: string | null;
+            score: components["schemas"]["RiskScore"];
+        };
+        /** @description One page of a list and the number of matches. */
+        Page_WarningView: {
+            /** Format: uint64 */
+            total: number;
+            items: components["schemas"]["WarningView"][];
         };
     };
     responses: {
@@ -5356,7 +5990,7 @@ export interface operations {
                 host?: string | null;
                 source_ip?: string | null;
                 /** @description What raised it: `sigma`, `correlation`, `intel`, `search`, `anomaly` or `pii`. */
-                kind?: ("sigma" | "correlation" | "intel" | "search" | "anomaly" | "pii") | null;
+                kind?: ("sigma" | "correlation" | "intel" | "search" | "anomaly" | "warning" | "pii") | null;
                 /** @description The account the alert is about (its event's user role). */
                 user?: string | null;
                 /** @description Its source or destination address. */
@@ -5408,7 +6042,7 @@ export interface operations {
                 host?: string | null;
                 source_ip?: string | null;
                 /** @description What raised it: `sigma`, `correlation`, `intel`, `search`, `anomaly` or `pii`. */
-                kind?: ("sigma" | "correlation" | "intel" | "search" | "anomaly" | "pii") | null;
+                kind?: ("sigma" | "correlation" | "intel" | "search" | "anomaly" | "warning" | "pii") | null;
                 /** @description The account the alert is about (its event's user role). */
                 user?: string | null;
                 /** @description Its source or destination address. */
@@ -7181,8 +7815,10 @@ export interface operations {
     get_incidents_id_report: {
         parameters: {
             query?: {
-                /** @description first (default) or supplementary. */
+                /** @description first (default), supplement (or supplementary), or summary. */
                 kind?: string | null;
+                /** @description json (default), docx or pdf. */
+                format?: string | null;
                 /** @description The n-th supplementary report (from 1). */
                 n?: number | null;
                 /** @description zh (default) or en. */
@@ -7332,6 +7968,285 @@ export interface operations {
             404: components["responses"]["Error"];
         };
     };
+    get_assets: {
+        parameters: {
+            query?: {
+                business_system?: string | null;
+                /** @description An identity (`ip:10.0.0.5`, `host:web01`) or a bare address or name. */
+                identity?: string | null;
+                limit?: number | null;
+                offset?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_AssetRow"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_assets: {
+        parameters: {
+            query?: {
+                /** @description csv, json or nmap; detected when absent. */
+                format?: string | null;
+                /** @description The file name (kept in each value's provenance). */
+                name?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+                "application/json": string;
+                "application/xml": string;
+                "text/xml": string;
+                "text/plain": string;
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssetImportAnswer"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_assets_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssetView"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_vulns_import: {
+        parameters: {
+            query?: {
+                name?: string | null;
+                /** @description The scan ran from outside: its open ports are exposure. */
+                external?: boolean | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+                "application/json": string;
+                "application/xml": string;
+                "text/xml": string;
+                "text/plain": string;
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScanImportAnswer"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_vulns_feeds_kind: {
+        parameters: {
+            query?: {
+                name?: string | null;
+            };
+            header?: never;
+            path: {
+                kind: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+                "application/json": string;
+                "application/xml": string;
+                "text/xml": string;
+                "text/plain": string;
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedImportAnswer"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_vulns: {
+        parameters: {
+            query?: {
+                cve?: string | null;
+                asset?: number | null;
+                /** @description One status, or `unresolved` (open, in progress, accepted). */
+                status?: string | null;
+                /** @description Only findings in KEV. */
+                kev?: boolean | null;
+                limit?: number | null;
+                offset?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_FindingRow"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    post_vulns_id_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StatusRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FindingRow"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    get_risk: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RiskView"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_risk_warnings: {
+        parameters: {
+            query?: {
+                /** @description This level and above: blue, yellow, orange, red. */
+                level?: string | null;
+                asset?: number | null;
+                limit?: number | null;
+                offset?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_WarningView"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
 }
 type FlattenedDeepRequired<T> = {
     [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
@@ -7341,7 +8256,7 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["account", "tokens:write", "users:read", "users:write", "orgs:read", "orgs:write", "alerts:read", "alerts:write", "rules:read", "rules:write", "intel:read", "intel:write", "intel:feeds", "search", "searches:write", "overview:read", "settings:read", "outputs:test", "outputs:write", "system:read", "audit:read", "ingest", "data:read", "incidents:read", "incidents:write"];
+export const permissionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Permission"]> = ["account", "tokens:write", "users:read", "users:write", "orgs:read", "orgs:write", "alerts:read", "alerts:write", "rules:read", "rules:write", "intel:read", "intel:write", "intel:feeds", "search", "searches:write", "overview:read", "settings:read", "outputs:test", "outputs:write", "system:read", "audit:read", "ingest", "data:read", "incidents:read", "incidents:write", "assets:read", "assets:write"];
 export const auditOutcomeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AuditOutcome"]> = ["success", "denied", "failed"];
 export const levelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Level"]> = ["informational", "low", "medium", "high", "critical"];
 export const alertStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["AlertStatus"]> = ["new", "acknowledged", "closed"];
@@ -7364,3 +8279,5 @@ export const threat2OneOf0Values: ReadonlyArray<FlattenedDeepRequired<components
 export const observableKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ObservableKind"]> = ["ip", "domain", "hash", "user", "host", "url"];
 export const taskStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TaskStatus"]> = ["open", "done", "cancelled"];
 export const reportSentValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ReportSent"]> = ["first", "supplementary", "summary"];
+export const warningLevelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WarningLevel"]> = ["blue", "yellow", "orange", "red"];
+export const warningKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WarningKind"]> = ["kev_match", "epss_rise", "attack_on_vulnerable", "intel_on_critical"];

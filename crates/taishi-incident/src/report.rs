@@ -28,6 +28,7 @@ pub const MAX_LIST: usize = 1_000;
 
 /// Which report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "kind", content = "n")]
 pub enum ReportKind {
     /// The first report: items 1–2 suffice when the cause is unknown.
@@ -38,6 +39,7 @@ pub enum ReportKind {
 
 /// Item 1.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Unit {
     pub name: String,
     pub contact: Option<String>,
@@ -47,6 +49,7 @@ pub struct Unit {
 
 /// Ransomware particulars (part of item 2).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Ransom {
     /// As demanded, with its currency ("5 BTC", "¥2,000,000").
     pub amount: String,
@@ -57,6 +60,7 @@ pub struct Ransom {
 
 /// Item 2.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Occurrence {
     pub occurred_at: Option<DateTime<FixedOffset>>,
     pub discovered_at: Option<DateTime<FixedOffset>>,
@@ -74,6 +78,7 @@ pub struct Occurrence {
 /// the incident. A field that is set replaces what the incident gives
 /// (`affected_systems` replaces the hosts found in the alerts).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct ReportDraft {
     pub contact: Option<String>,
@@ -97,6 +102,7 @@ pub struct ReportDraft {
 
 /// The summary report's sections as the analyst writes them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 pub struct SummaryDraft {
     pub cause: Option<String>,
@@ -191,6 +197,7 @@ impl ReportDraft {
 
 /// Item 5.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Leads {
     pub attackers: Vec<String>,
     pub paths: Vec<String>,
@@ -205,6 +212,7 @@ impl Leads {
 
 /// The Art. 7 report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Art7Report {
     pub kind: ReportKind,
     pub incident_id: String,
@@ -222,6 +230,7 @@ pub struct Art7Report {
 
 /// An item of the report, for labels and errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Item {
     Unit = 1,
     Occurrence = 2,
@@ -580,6 +589,7 @@ impl Art7Report {
 /// The summary report, due 30 days after closing: cause, response,
 /// loss, responsibility and lessons, rectification.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SummaryReport {
     pub incident_id: String,
     pub org: String,
