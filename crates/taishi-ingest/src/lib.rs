@@ -65,7 +65,7 @@ pub use metrics::{
 };
 pub use source::{
     BuildError, ListenerConfig, NetflowConfig, Problem, SourceConfig, SourceContext,
-    SyslogTcpConfig, SyslogTlsConfig, SyslogUdpConfig, TailSourceConfig, Timezone,
+    SyslogTcpConfig, SyslogTlsConfig, SyslogUdpConfig, TailSourceConfig, TcpConfig, Timezone,
 };
 pub use status::{ListenerInfo, ListenerStatus};
 pub use tenancy::{OrgBinding, Tenancy};

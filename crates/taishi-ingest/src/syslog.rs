@@ -214,7 +214,7 @@ pub async fn tls<S: IngestSink>(
     serve_stream(addr, format, Some(tls), opts, sink, shutdown, "syslog-tls").await
 }
 
-async fn serve_stream<S: IngestSink>(
+pub(crate) async fn serve_stream<S: IngestSink>(
     addr: SocketAddr,
     format: Format,
     tls: Option<Arc<rustls::ServerConfig>>,

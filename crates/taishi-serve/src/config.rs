@@ -1455,6 +1455,26 @@ mod tests {
     }
 
     #[test]
+    fn a_tcp_listener_needs_a_line_format() {
+        let ok = "[[listeners]]\ntype = \"tcp\"\nlisten = \"127.0.0.1:5170\"\nformat = \"zeek\"\n";
+        let c = Config::parse(ok, "t.toml").unwrap();
+        assert_eq!(c.listeners[0].kind(), "tcp");
+        for (format, why) in [("evtx", "line by line"), ("klingon", "is unknown")] {
+            let text = format!(
+                "[[listeners]]\ntype = \"tcp\"\nlisten = \"127.0.0.1:5170\"\nformat = \"{format}\"\n"
+            );
+            let e = Config::parse(&text, "t.toml").unwrap_err().lines();
+            assert!(
+                e.iter().any(|p| p.contains("format") && p.contains(why)),
+                "{format}: {e:?}"
+            );
+        }
+        let missing = "[[listeners]]\ntype = \"tcp\"\nlisten = \"127.0.0.1:5170\"\n";
+        let e = Config::parse(missing, "t.toml").unwrap_err().lines();
+        assert!(e.iter().any(|p| p.contains("format")), "{e:?}");
+    }
+
+    #[test]
     fn zero_limits_are_refused_by_key() {
         let text = "[http]\nheader_timeout_secs = 0\n[ingest]\ninflight_mib = 0\n";
         let e = Config::parse(text, "t.toml").unwrap_err().lines();

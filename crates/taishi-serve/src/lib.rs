@@ -20,8 +20,8 @@ pub mod auth;
 pub mod config;
 pub mod gate;
 pub mod incidents;
-pub mod risk;
 pub mod reporting;
+pub mod risk;
 /// Threat intelligence lives in the runtime; `intel` keeps its old path here.
 pub use taishi_runtime::intel;
 pub mod anomaly;

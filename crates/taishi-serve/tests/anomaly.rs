@@ -1,9 +1,9 @@
 //! The anomaly detectors in a running service (issue 17): a beacon in a
-//! generated Zeek conn log sent to the HTTP ingest raises an alert that
-//! carries its score and features, and a look-alike of a configured brand
-//! seen in a Zeek DNS log raises one too. The beacon evaluation runs every
-//! second here (`anomaly.evaluate_secs`), so the test does not wait for
-//! the default ten minutes.
+//! generated Zeek conn log sent over TCP (a `tcp` listener, format zeek)
+//! raises an alert that carries its score and features, and a look-alike
+//! of a configured brand seen in a Zeek DNS log raises one too. The beacon
+//! evaluation runs every second here (`anomaly.evaluate_secs`), so the
+//! test does not wait for the default ten minutes.
 
 mod common;
 
@@ -99,16 +99,41 @@ fn a_beacon_and_a_lookalike_raise_explained_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = anomaly_config(dir.path());
     cfg.anomaly.learning_hours = 0;
+    // Zeek's conn log comes as a sensor ships it: raw lines over TCP.
+    cfg.listeners.push(taishi_serve::config::Listener::Tcp(
+        taishi_ingest::TcpConfig {
+            name: Some("zeek-tcp".into()),
+            org: None,
+            org_by_source: Default::default(),
+            timezone: None,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            format: "zeek".into(),
+        },
+    ));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
     let c = Client::login(server.http_addr, admin_password(&server));
 
-    let (s, r) = c.post_raw(
-        "/api/v1/ingest?format=zeek",
-        "text/plain",
-        conn_log().as_bytes(),
+    let tcp: std::net::SocketAddr = server
+        .listeners
+        .iter()
+        .find(|l| l.kind == "tcp")
+        .expect("the tcp listener")
+        .address
+        .parse()
+        .unwrap();
+    let conn = conn_log();
+    let lines = conn.lines().filter(|l| !l.starts_with('#')).count() as u64;
+    let mut sock = std::net::TcpStream::connect(tcp).unwrap();
+    std::io::Write::write_all(&mut sock, conn.as_bytes()).unwrap();
+    drop(sock);
+    assert!(
+        wait_until(30, || c.get("/api/v1/health").1["store"]["events"]
+            .as_u64()
+            .unwrap_or(0)
+            >= lines),
+        "the conn log's {lines} records did not arrive over TCP"
     );
-    assert_eq!(s, 200, "{r}");
     let (s, r) = c.post_raw(
         "/api/v1/ingest?format=zeek",
         "text/plain",

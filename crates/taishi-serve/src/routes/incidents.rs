@@ -22,8 +22,8 @@ use taishi_incident::grade::Matched;
 use taishi_incident::incident::{Pap, ReportSent, TaskStatus, TimelineItem, Tlp};
 use taishi_incident::{
     Actor, Art7Report, Categories, CategoryMapping, Clock, ClockPolicy, Grade, GradingInput,
-    GradingTable, Incident, IncidentError, Lang, ObservableKind, Playbooks, Provenance, ReportDraft,
-    ReportKind, Status, Suggestion, SummaryReport, Text,
+    GradingTable, Incident, IncidentError, Lang, ObservableKind, Playbooks, Provenance,
+    ReportDraft, ReportKind, Status, Suggestion, SummaryReport, Text,
 };
 use taishi_state::{IncidentFilter, IncidentSummary, Scope, StateError, StoredIncident};
 
