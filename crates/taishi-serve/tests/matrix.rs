@@ -56,9 +56,18 @@ enum Param {
     SavedSearch,
     RuleException,
     Incident,
+    /// An asset of the register (issue 15).
+    Asset,
+    /// A vulnerability finding on an asset.
+    Finding,
     /// A name outside the organisation tree (rules, feeds, outputs, custom
     /// roles, Elasticsearch index names).
     Free,
+}
+
+/// The number in a fresh name (an octet of a test address).
+fn fresh_n(fresh: &mut impl FnMut(&str) -> String) -> u32 {
+    fresh("").parse::<u32>().unwrap() % 250
 }
 
 fn classify(path: &str) -> Option<Param> {
@@ -74,6 +83,10 @@ fn classify(path: &str) -> Option<Param> {
         ("tokens", "{id}") => Param::Token,
         ("saved-searches", "{id}") => Param::SavedSearch,
         ("incidents", "{id}") => Param::Incident,
+        ("assets", "{id}") => Param::Asset,
+        ("vulns", "{id}") => Param::Finding,
+        // KEV/EPSS feed names: the same for every organisation.
+        ("vulns", "{kind}") => Param::Free,
         ("rules", "{id}") | ("roles", "{id}") => Param::Free,
         ("intel", "{name}") | ("settings", "{name}") => Param::Free,
         // ATT&CK ids: public reference data, the same for every organisation.
@@ -100,6 +113,10 @@ fn body(r: &Route) -> Option<J> {
         json!({"name": "renamed"})
     } else if p.ends_with("/actions") {
         json!({"action": "comment", "text": "matrix"})
+    } else if p == "/vulns/{id}/status" {
+        json!({"status": "in_progress"})
+    } else if p.ends_with("/webhook") {
+        json!({"target": "matrix"})
     } else if p.ends_with("/merge") {
         json!({"other": "no-such-incident"})
     } else if p.ends_with("/split") {
@@ -275,6 +292,8 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
                         | Param::SavedSearch
                         | Param::RuleException
                         | Param::Incident
+                        | Param::Asset
+                        | Param::Finding
                 )
             );
             for place in if bound { &places[..] } else { &places[..1] } {
@@ -326,7 +345,55 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
                             &json!({"alerts": [alert_of[place.org()]]}),
                         );
                         assert_eq!(s, 200, "{b}");
-                        b["incident"]["id"].as_str().unwrap().to_string()
+                        let id = b["incident"]["id"].as_str().unwrap().to_string();
+                        if r.path.contains("/evidence/{") {
+                            // Something to download: evidence file 1.
+                            let (s, b) = c.post_raw(
+                                &format!("/api/v1/incidents/{id}/evidence?name=m.txt"),
+                                "application/octet-stream",
+                                b"matrix",
+                            );
+                            assert_eq!(s, 200, "{b}");
+                        }
+                        id
+                    }
+                    // An asset of that organisation, imported by its analyst.
+                    Some(Param::Asset) => {
+                        let mut c = Client::new(addr);
+                        c.auth = format!("Bearer {}", analyst_of[place.org()]);
+                        let ip = format!("10.77.{}.1", fresh_n(&mut fresh));
+                        let (s, b) = c.post_raw(
+                            "/api/v1/assets?format=csv",
+                            "text/csv",
+                            format!("ip,hostname\n{ip},asset-{}\n", place.org()).as_bytes(),
+                        );
+                        assert_eq!(s, 200, "{b}");
+                        let (s, b) = c.get(&format!("/api/v1/assets?identity={ip}"));
+                        assert_eq!(s, 200, "{b}");
+                        b["items"][0]["id"].to_string()
+                    }
+                    // A finding of that organisation, from a scan its analyst imported.
+                    Some(Param::Finding) => {
+                        let mut c = Client::new(addr);
+                        c.auth = format!("Bearer {}", analyst_of[place.org()]);
+                        let n = fresh_n(&mut fresh);
+                        let (ip, cve) =
+                            (format!("10.78.{n}.1"), format!("CVE-2021-{:05}", 10000 + n));
+                        let (s, b) = c.post_raw(
+                            "/api/v1/vulns/import?name=scan.csv",
+                            "text/csv",
+                            format!("ip,cve,severity\n{ip},{cve},critical\n").as_bytes(),
+                        );
+                        assert_eq!(s, 200, "{b}");
+                        let (s, b) = c.get("/api/v1/vulns?limit=500");
+                        assert_eq!(s, 200, "{b}");
+                        let item = b["items"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .find(|f| f["cve"] == cve.as_str())
+                            .unwrap_or_else(|| panic!("no finding {cve}: {b}"));
+                        item["id"].as_str().unwrap().to_string()
                     }
                     Some(Param::Org) if r.method == "DELETE" => {
                         let id = fresh("del-");
@@ -339,18 +406,28 @@ fn run(cfg: taishi_serve::Config, dir: tempfile::TempDir) {
                     }
                     Some(Param::Org) => place.org().to_string(),
                 };
-                let path: String = r
+                // The first parameter names the resource; a second one is
+                // an index inside it (evidence file 1).
+                let mut first = true;
+                let mut path: String = r
                     .full_path()
                     .split('/')
                     .map(|s| {
                         if s.starts_with('{') {
-                            value.as_str()
+                            if std::mem::take(&mut first) {
+                                value.as_str()
+                            } else {
+                                "1"
+                            }
                         } else {
                             s
                         }
                     })
                     .collect::<Vec<_>>()
                     .join("/");
+                if r.method == "POST" && r.path.ends_with("/evidence") {
+                    path.push_str("?name=matrix.txt");
+                }
                 let (status, text) = call(addr, r.method.as_str(), &path, bearer, body(&r));
                 calls += 1;
                 denied += usize::from(!allowed);

@@ -1055,14 +1055,16 @@ async fn webhook(
     Path(id): Path<String>,
     Json(req): Json<WebhookRequest>,
 ) -> R<axum::response::Response> {
+    // The incident first: one outside the caller's scope is absent (404),
+    // whatever the target.
+    let (a, cc, iid) = (app.clone(), c.clone(), id.clone());
+    let s = blocking(move || Ok(a.state.incident(&iid, &cc.scope)?)).await?;
     let target = req.target.trim().to_string();
     let Some(hook) = app.config.incidents.webhooks.get(&target).cloned() else {
         return Err(bad(format!(
             "target `{target}`: not in [incidents.webhooks] / 推送目标 `{target}` 未配置"
         )));
     };
-    let (a, cc, iid) = (app.clone(), c.clone(), id.clone());
-    let s = blocking(move || Ok(a.state.incident(&iid, &cc.scope)?)).await?;
     let body = serde_json::to_vec(&json!({
         "kind": "taishi.incident",
         "sent_by": c.username,
