@@ -36,6 +36,7 @@ enum Command {
     Assets(cmd::risk::AssetsArgs),
     Vulns(cmd::risk::VulnsArgs),
     Risk(cmd::risk::RiskArgs),
+    Incidents(cmd::incidents::IncidentsArgs),
     /// Used by scripts/gen-types, not by people: hidden from --help.
     #[command(hide = true)]
     Openapi(cmd::openapi::OpenapiArgs),
@@ -58,6 +59,7 @@ fn main() -> ExitCode {
         Command::Assets(args) => cmd::risk::run_assets(args),
         Command::Vulns(args) => cmd::risk::run_vulns(args),
         Command::Risk(args) => cmd::risk::run_risk(args),
+        Command::Incidents(args) => cmd::incidents::run(args),
         Command::Openapi(args) => cmd::openapi::run(args),
     };
     match result {

@@ -1,6 +1,7 @@
 pub mod audit;
 pub mod http;
 pub mod hunt;
+pub mod incidents;
 pub mod intel;
 pub mod lookalike;
 pub mod openapi;

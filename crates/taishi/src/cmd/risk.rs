@@ -19,7 +19,7 @@ const TIMEOUT: Duration = Duration::from_secs(600);
 pub struct ServerArgs {
     /// The running server (http://host:port).
     #[arg(long, default_value = "http://127.0.0.1:8600", value_name = "URL")]
-    server: String,
+    pub(crate) server: String,
     /// API token (sent as a bearer token; default $TAISHI_TOKEN); importing
     /// needs `assets:write`, reading `assets:read`.
     #[arg(long, value_name = "TOKEN")]
@@ -27,7 +27,7 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    fn token(&self) -> Option<String> {
+    pub(crate) fn token(&self) -> Option<String> {
         self.token
             .clone()
             .or_else(|| std::env::var("TAISHI_TOKEN").ok())

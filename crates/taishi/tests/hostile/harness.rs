@@ -450,6 +450,16 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     (v, t.elapsed())
 }
 
+/// Sends one event that the marker rule detects, through the HTTP ingest.
+pub fn send_marker(c: &Client) {
+    let (st, b) = c.post_raw(
+        "/api/v1/ingest",
+        "application/x-ndjson",
+        &ndjson(&[sysmon(1, "powershell taishi-hostile-marker", None)]),
+    );
+    assert_eq!(st, 200, "{b}");
+}
+
 pub fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < end {

@@ -9,6 +9,7 @@
 
 mod harness;
 
+mod cli;
 mod feeds;
 mod frontdoor;
 mod ingest;

@@ -6,12 +6,7 @@ use crate::harness::*;
 fn server_starts_ingests_and_detects() {
     let mut s = Server::start(Opts::default());
     let c = s.token("analyst");
-    let (st, b) = c.post_raw(
-        "/api/v1/ingest",
-        "application/x-ndjson",
-        &ndjson(&[sysmon(1, "powershell taishi-hostile-marker", None)]),
-    );
-    assert_eq!(st, 200, "{b}");
+    send_marker(&c);
     assert!(wait_until(20, || c.get("/api/v1/alerts?from=now-1d").1
         ["total"]
         .as_u64()
