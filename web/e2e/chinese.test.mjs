@@ -36,6 +36,9 @@ async function englishLabels() {
     for (const el of document.querySelectorAll(sel)) {
       if (!el.offsetParent && el.tagName !== "OPTION") continue;
       if (el.closest("[lang=en], code, pre, .mono, .rule-title-en, .cm-editor, td, .feed, .org-switcher")) continue;
+      // A field of the events with its count (the search page's field
+      // list: `proto 481`) is a data value, whatever the sender named it.
+      if (/^\S+\n\d+$/.test((el.innerText ?? "").trim())) continue;
       // Permission names (`users:write`) are identifiers, not labels.
       const text = (el.innerText ?? el.textContent ?? "").replace(/[a-z_]+:[a-z_]+/g, "");
       const words = text.match(/[A-Za-z][A-Za-z&.-]{2,}/g) ?? [];
