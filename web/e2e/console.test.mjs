@@ -153,7 +153,7 @@ test("a search narrows by clicking a field value", async () => {
 });
 
 test("an alert is acknowledged and then closed", async () => {
-  await page.goto(`${URL_}/alerts?status=new&sort=-level&from=${RANGE}&to=now`);
+  await page.goto(`${URL_}/alerts?status=new&kind=sigma&sort=-level&from=${RANGE}&to=now`);
   await page.getByTestId("alert-row").first().waitFor();
   await page.getByTestId("alert-row").first().locator("a.alert-title").click();
   await page.getByTestId("alert-page").waitFor();
