@@ -57,6 +57,21 @@ pub enum DbError {
     Mysql(#[from] mysql::Error),
 }
 
+impl taishi_event::Kinded for DbError {
+    /// A refused URL or a statement the server rejects (no such table, no
+    /// permission) is the request's fault; a lost or refused connection may
+    /// work later.
+    fn kind(&self) -> taishi_event::ErrorKind {
+        use taishi_event::ErrorKind;
+        match self {
+            DbError::NotADatabase | DbError::MysqlUrl(_) => ErrorKind::Rejected,
+            DbError::Postgres(e) if e.as_db_error().is_some() => ErrorKind::Rejected,
+            DbError::Mysql(mysql::Error::MySqlError(_)) => ErrorKind::Rejected,
+            DbError::Postgres(_) | DbError::Mysql(_) => ErrorKind::Transient,
+        }
+    }
+}
+
 /// Which server a URL names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DbTarget {

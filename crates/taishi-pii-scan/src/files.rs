@@ -71,9 +71,34 @@ pub enum FileError {
     #[error("zip: {0}")]
     Zip(#[from] zip::result::ZipError),
     #[error("PDF: {0}")]
-    Pdf(String),
+    Pdf(#[from] lopdf::Error),
     #[error("XML: {0}")]
-    Xml(String),
+    Xml(#[from] quick_xml::Error),
+}
+
+impl taishi_event::Kinded for FileError {
+    /// A damaged, hostile or absent file stays so; other I/O failures
+    /// (a busy disk, a network share gone) may pass.
+    fn kind(&self) -> taishi_event::ErrorKind {
+        use taishi_event::ErrorKind;
+        match self {
+            FileError::Io(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::InvalidData
+                        | std::io::ErrorKind::UnexpectedEof
+                        | std::io::ErrorKind::NotFound
+                        | std::io::ErrorKind::InvalidInput
+                ) =>
+            {
+                ErrorKind::Rejected
+            }
+            FileError::Io(_) => ErrorKind::Transient,
+            FileError::Csv(_) | FileError::Zip(_) | FileError::Pdf(_) | FileError::Xml(_) => {
+                ErrorKind::Rejected
+            }
+        }
+    }
 }
 
 /// Counts the raw bytes read, for a progress bar.

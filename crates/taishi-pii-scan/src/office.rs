@@ -44,10 +44,6 @@ fn chars<'a>(ev: &'a X<'a>) -> Option<Cow<'a, str>> {
     }
 }
 
-fn xml_err(e: quick_xml::Error) -> FileError {
-    FileError::Xml(e.to_string())
-}
-
 /// A part of the archive by name, bounded like any entry (`None` when it is
 /// missing or was refused).
 fn part<R: Read + Seek>(
@@ -68,7 +64,7 @@ fn docx_text(xml: &[u8], out: &mut String) -> Result<(), FileError> {
     let mut r = Reader::from_reader(xml);
     let mut in_t = false;
     loop {
-        let ev = r.read_event().map_err(xml_err)?;
+        let ev = r.read_event()?;
         match &ev {
             X::Start(e) if e.local_name().as_ref() == "t" => in_t = true,
             X::End(e) => match e.local_name().as_ref() {
@@ -137,7 +133,7 @@ fn shared_strings(xml: &[u8], max: usize) -> Result<Vec<String>, FileError> {
     let mut cur = String::new();
     let (mut in_t, mut in_ph) = (false, false);
     loop {
-        let ev = r.read_event().map_err(xml_err)?;
+        let ev = r.read_event()?;
         match &ev {
             X::Start(e) => match e.local_name().as_ref() {
                 "t" => in_t = true,
@@ -185,7 +181,7 @@ fn sheets(workbook: &[u8], rels: &[u8]) -> Result<Vec<(String, String)>, FileErr
     let mut targets = BTreeMap::new();
     let mut r = Reader::from_reader(rels);
     loop {
-        match r.read_event().map_err(xml_err)? {
+        match r.read_event()? {
             X::Start(e) | X::Empty(e) if e.local_name().as_ref() == "Relationship" => {
                 if let (Some(id), Some(t)) = (attr(&e, "Id"), attr(&e, "Target")) {
                     let path = match t.strip_prefix('/') {
@@ -202,7 +198,7 @@ fn sheets(workbook: &[u8], rels: &[u8]) -> Result<Vec<(String, String)>, FileErr
     let mut out = Vec::new();
     let mut r = Reader::from_reader(workbook);
     loop {
-        match r.read_event().map_err(xml_err)? {
+        match r.read_event()? {
             X::Start(e) | X::Empty(e) if e.local_name().as_ref() == "sheet" => {
                 let name = attr(&e, "name").unwrap_or_default();
                 if let Some(p) = attr(&e, "id").and_then(|id| targets.get(&id)) {
@@ -233,7 +229,7 @@ fn sheet(
     let mut in_value = false;
     let max_line = s.limits().max_line;
     loop {
-        let ev = r.read_event().map_err(xml_err)?;
+        let ev = r.read_event()?;
         match &ev {
             X::Start(e) => match e.local_name().as_ref() {
                 "row" => {
@@ -345,8 +341,8 @@ pub(crate) fn pdf(
 ) -> Result<(), FileError> {
     let limit = s.limits().max_part as usize;
     let max_pages = s.limits().max_pdf_pages;
-    let got = std::panic::catch_unwind(|| -> Result<String, String> {
-        let doc = lopdf::Document::load_mem(data).map_err(|e| e.to_string())?;
+    let got = std::panic::catch_unwind(|| -> Result<String, lopdf::Error> {
+        let doc = lopdf::Document::load_mem(data)?;
         let pages: Vec<u32> = doc.get_pages().keys().copied().take(max_pages).collect();
         let mut text = String::new();
         for p in pages {

@@ -296,12 +296,31 @@ fn damaged_archives_and_pdfs_are_errors_not_panics() {
     z.truncate(z.len() / 2);
     let p = dir.path().join("cut.docx");
     std::fs::write(&p, &z).unwrap();
-    assert!(s.file(&p).is_err());
+    let e = s.file(&p).unwrap_err();
+    // A damaged file stays damaged: not worth a retry.
+    assert_eq!(
+        taishi_event::Kinded::kind(&e),
+        taishi_event::ErrorKind::Rejected,
+        "{e}"
+    );
     let p = dir.path().join("cut.pdf");
     let mut d = pdf(&["x"]);
     d.truncate(40);
     std::fs::write(&p, &d).unwrap();
-    let _ = s.file(&p);
+    if let Err(e) = s.file(&p) {
+        assert_eq!(
+            taishi_event::Kinded::kind(&e),
+            taishi_event::ErrorKind::Rejected,
+            "{e}"
+        );
+    }
+    // A path that names no file: the request's fault.
+    let e = s.file(&dir.path().join("absent.txt")).unwrap_err();
+    assert_eq!(
+        taishi_event::Kinded::kind(&e),
+        taishi_event::ErrorKind::Rejected,
+        "{e}"
+    );
 }
 
 proptest! {

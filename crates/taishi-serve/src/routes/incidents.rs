@@ -951,14 +951,14 @@ async fn audit_read(
     ext: &axum::http::Extensions,
     action: &str,
     target: String,
-    ok: Result<(), String>,
+    failed: Option<&ApiError>,
 ) {
     let source = ext
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip().to_string());
-    let (outcome, reason) = match ok {
-        Ok(()) => (taishi_audit::Outcome::Success, None),
-        Err(r) => (taishi_audit::Outcome::Failed, Some(r)),
+    let (outcome, reason) = match failed {
+        None => (taishi_audit::Outcome::Success, None),
+        Some(e) => (taishi_audit::Outcome::Failed, Some(e.message.clone())),
     };
     super::audit(
         app,
@@ -1026,7 +1026,7 @@ async fn iocs(
         &ext,
         "incidents.iocs_export",
         target,
-        got.as_ref().map(|_| ()).map_err(|e| e.message.clone()),
+        got.as_ref().err(),
     )
     .await;
     let text = got?;
@@ -1335,7 +1335,7 @@ async fn download_evidence(
         &ext,
         "incidents.evidence_download",
         format!("/api/v1/incidents/{id}/evidence/{n}"),
-        got.as_ref().map(|_| ()).map_err(|e| e.message.clone()),
+        got.as_ref().err(),
     )
     .await;
     let (e, bytes) = got?;
