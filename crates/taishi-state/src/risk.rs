@@ -288,6 +288,35 @@ fn page(limit: Option<usize>, offset: Option<usize>) -> (usize, usize) {
 }
 
 impl State {
+    /// One page of `table`'s rows matching `w` (with its parameters `p`) in
+    /// `order`, and how many match in all.
+    #[allow(clippy::too_many_arguments)]
+    fn paged<T>(
+        &self,
+        table: &str,
+        columns: &str,
+        w: &str,
+        p: &[Value],
+        order: &str,
+        (limit, offset): (Option<usize>, Option<usize>),
+        row: impl FnMut(&Row) -> std::result::Result<T, DbError>,
+    ) -> Result<(u64, Vec<T>)> {
+        let (limit, offset) = page(limit, offset);
+        let mut db = self.reader();
+        let total: i64 =
+            db.query_row(&format!("SELECT count(*) FROM {table} WHERE {w}"), p, |r| {
+                r.get(0)
+            })?;
+        let items = db.query_map(
+            &format!(
+                "SELECT {columns} FROM {table} WHERE {w} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+            ),
+            p,
+            row,
+        )?;
+        Ok((total.max(0) as u64, items))
+    }
+
     /// Writes an asset (new or changed) with its identities.
     pub fn put_asset(&self, a: &AssetRow, identities: &[String], doc: &str) -> Result<()> {
         self.db().transaction(|tx| {
@@ -416,21 +445,15 @@ impl State {
                 p.len()
             ));
         }
-        let (limit, offset) = page(f.limit, f.offset);
-        let mut db = self.reader();
-        let total: i64 = db.query_row(
-            &format!("SELECT count(*) FROM risk_assets WHERE {w}"),
+        self.paged(
+            "risk_assets",
+            ASSET_COLUMNS,
+            &w,
             &p,
-            |r| r.get(0),
-        )?;
-        let items = db.query_map(
-            &format!(
-                "SELECT {ASSET_COLUMNS} FROM risk_assets WHERE {w} ORDER BY score DESC, id LIMIT {limit} OFFSET {offset}"
-            ),
-            &p,
+            "score DESC, id",
+            (f.limit, f.offset),
             row_asset,
-        )?;
-        Ok((total.max(0) as u64, items))
+        )
     }
 
     /// Every asset row in `scope` (the ranking; bounded by the caller's
@@ -575,22 +598,15 @@ impl State {
         if f.kev == Some(true) {
             w.push_str(" AND kev != 0");
         }
-        let (limit, offset) = page(f.limit, f.offset);
-        let mut db = self.reader();
-        let total: i64 = db.query_row(
-            &format!("SELECT count(*) FROM risk_findings WHERE {w}"),
+        self.paged(
+            "risk_findings",
+            FINDING_COLUMNS,
+            &w,
             &p,
-            |r| r.get(0),
-        )?;
-        let items = db.query_map(
-            &format!(
-                "SELECT {FINDING_COLUMNS} FROM risk_findings WHERE {w} \
-                 ORDER BY kev DESC, priority DESC, id LIMIT {limit} OFFSET {offset}"
-            ),
-            &p,
+            "kev DESC, priority DESC, id",
+            (f.limit, f.offset),
             row_finding,
-        )?;
-        Ok((total.max(0) as u64, items))
+        )
     }
 
     /// Every finding of an asset, with its document.
@@ -782,22 +798,15 @@ impl State {
             p.push(Value::Int(a));
             w.push_str(&format!(" AND asset_id = ${}", p.len()));
         }
-        let (limit, offset) = page(f.limit, f.offset);
-        let mut db = self.reader();
-        let total: i64 = db.query_row(
-            &format!("SELECT count(*) FROM risk_warnings WHERE {w}"),
+        self.paged(
+            "risk_warnings",
+            WARNING_COLUMNS,
+            &w,
             &p,
-            |r| r.get(0),
-        )?;
-        let items = db.query_map(
-            &format!(
-                "SELECT {WARNING_COLUMNS} FROM risk_warnings WHERE {w} \
-                 ORDER BY level_rank DESC, created DESC, id LIMIT {limit} OFFSET {offset}"
-            ),
-            &p,
+            "level_rank DESC, created DESC, id",
+            (f.limit, f.offset),
             row_warning,
-        )?;
-        Ok((total.max(0) as u64, items))
+        )
     }
 
     /// Replaces a feed's entries (`kev` or `epss`); says what is new (KEV)
