@@ -57,7 +57,7 @@ pub struct Config {
     pub incidents: IncidentsSection,
     /// `[risk]`: assets and alerts matched into risk scores and warnings;
     /// scheduled KEV/EPSS pulls.
-    pub risk: crate::risk::RiskSection,
+    pub risk: taishi_assess::RiskSection,
     /// `[report]`: how reports are rendered (the PDF's CJK font).
     pub report: ReportSection,
 }

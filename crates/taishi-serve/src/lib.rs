@@ -21,7 +21,6 @@ pub mod config;
 pub mod gate;
 pub mod incidents;
 pub mod reporting;
-pub mod risk;
 /// Threat intelligence lives in the runtime; `intel` keeps its old path here.
 pub use taishi_runtime::intel;
 pub mod anomaly;
@@ -94,7 +93,7 @@ pub struct App {
     /// Stored alerts grouped into incidents, beside the pipeline.
     pub grouping: Arc<incidents::Grouping>,
     /// Assets, vulnerabilities, risk scores and early warnings (issue 15).
-    pub risk: Arc<risk::Risk>,
+    pub risk: Arc<taishi_assess::Risk>,
     /// The server's time (the reporting clock; tests move it).
     pub clock: reporting::ServerClock,
     /// The PDF reports' font, found on first use.
@@ -404,7 +403,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     };
     let risk = {
         let (s, o, c) = (state.clone(), outputs.clone(), config.risk.clone());
-        tokio::task::spawn_blocking(move || risk::Risk::start(s, o, &c))
+        tokio::task::spawn_blocking(move || taishi_assess::Risk::start(s, o, &c))
             .await?
             .context("risk: register")?
     };
@@ -414,7 +413,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         .gate(org_gate.clone())
         .hook(outputs.clone())
         .hook(grouping.clone())
-        .hook(Arc::new(risk::RiskHook(risk.clone())));
+        .hook(Arc::new(taishi_assess::RiskHook(risk.clone())));
     if geo.is_enabled() {
         let g = geo.clone();
         builder = builder.enrich(Box::new(move |ev| g.enrich(ev)));
@@ -573,8 +572,22 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         cancel.clone(),
         Duration::from_secs(10),
     ));
-    if let Some(t) = risk::spawn_pulls(app.clone(), cancel.clone()) {
-        tasks.push(t);
+    if config.risk.pulls() {
+        // KEV and EPSS pulled at start and every `interval_hours` after.
+        let (a, c) = (app.clone(), cancel.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let b = a.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    b.risk.pull_feeds(&b.config.risk, &b.config.egress)
+                })
+                .await;
+                tokio::select! {
+                    _ = c.cancelled() => return,
+                    _ = tokio::time::sleep(a.config.risk.pull_every()) => {}
+                }
+            }
+        }));
     }
     if config.intel.feeds {
         tasks.push(spawn_feed_scheduler(

@@ -2,7 +2,7 @@
 //! ranking and early warnings. Reading needs `assets:read`, imports and
 //! remediation `assets:write`. Every list is scoped to the caller's
 //! organisation and those below it; imports land in the acting
-//! organisation. The logic is in `crate::risk` and the pure crates.
+//! organisation. The logic is in `taishi_assess` and the pure crates.
 
 use std::collections::BTreeMap;
 
@@ -19,7 +19,7 @@ use taishi_state::risk::{
 
 use super::{blocking, Access, ApiError, Object, Page, Route, R, S};
 use crate::auth::{Caller, Permission as P};
-use crate::risk::{AssetImportAnswer, FeedImportAnswer, RiskError, ScanImportAnswer};
+use taishi_assess::{AssetImportAnswer, FeedImportAnswer, RiskError, ScanImportAnswer};
 
 /// Assets listed with their factors per business system in the ranking.
 const RANKED_ASSETS: usize = 50;

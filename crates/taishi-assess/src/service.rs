@@ -1,9 +1,8 @@
-//! Risk assessment (issue 15) wired into the service: the asset register
-//! in memory (rebuilt from the state at start), imports of inventories,
-//! scanner reports and KEV/EPSS feeds, scores stored over time, and early
-//! warnings sent through the alert outputs. The models and rules are the
-//! pure crates' (`taishi_asset`, `taishi_vuln`, `taishi_risk`); this module
-//! loads, applies and stores.
+//! The risk service: the asset register in memory (rebuilt from the state
+//! at start), imports of inventories, scanner reports and KEV/EPSS feeds,
+//! scores stored over time, and early warnings sent through the alert
+//! outputs. The models and rules are the pure crates' (`taishi_asset`,
+//! `taishi_vuln`, `taishi_risk`); this module loads, applies and stores.
 //!
 //! The pipeline's hook only queues each stored alert (a bounded channel:
 //! when the risk worker is this far behind the alert is counted as dropped,
@@ -33,52 +32,7 @@ use taishi_vuln::epss::EpssScore;
 use taishi_vuln::kev::Ransomware;
 use taishi_vuln::priority::{Exploitation, Policy, Priority};
 
-/// `[risk]` (issue 15).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default)]
-pub struct RiskSection {
-    /// Match stored alerts to assets (scores, warnings).
-    pub enabled: bool,
-    /// Alerts waiting for the risk worker (10–1,000,000).
-    pub queue: usize,
-    /// Where to pull the CISA KEV catalog (JSON) from; empty: imports only
-    /// (air-gapped networks: `POST /vulns/feeds/kev`).
-    pub kev_url: String,
-    /// Where to pull FIRST EPSS (CSV, optionally gzip) from; empty: imports only.
-    pub epss_url: String,
-    /// Hours between pulls (1–720).
-    pub interval_hours: u64,
-}
-
-impl Default for RiskSection {
-    fn default() -> Self {
-        RiskSection {
-            enabled: true,
-            queue: 10_000,
-            kev_url: String::new(),
-            epss_url: String::new(),
-            interval_hours: 24,
-        }
-    }
-}
-
-impl RiskSection {
-    pub(crate) fn problems(&self) -> Vec<String> {
-        let mut p = Vec::new();
-        if !(10..=1_000_000).contains(&self.queue) {
-            p.push("risk.queue: must be between 10 and 1000000".into());
-        }
-        if !(1..=720).contains(&self.interval_hours) {
-            p.push("risk.interval_hours: must be between 1 and 720".into());
-        }
-        for (k, u) in [("kev_url", &self.kev_url), ("epss_url", &self.epss_url)] {
-            if !(u.is_empty() || u.starts_with("https://") || u.starts_with("http://")) {
-                p.push(format!("risk.{k}: must be an http(s) URL"));
-            }
-        }
-        p
-    }
-}
+use crate::RiskSection;
 
 /// Why an import or a change failed.
 #[derive(Debug, thiserror::Error)]
@@ -980,86 +934,4 @@ impl taishi_runtime::AlertHook for RiskHook {
             }
         }
     }
-}
-
-/// Largest feed file pulled (the EPSS CSV is ~10 MiB, KEV ~1.5 MiB).
-const MAX_PULL_BYTES: u64 = 256 << 20;
-
-/// Pulls `[risk] kev_url` and `epss_url` every `interval_hours` (the first
-/// pull at start), importing each like an uploaded file; a failed pull is
-/// logged and tried again at the next interval.
-pub(crate) fn spawn_pulls(
-    app: Arc<crate::App>,
-    cancel: tokio_util::sync::CancellationToken,
-) -> Option<tokio::task::JoinHandle<()>> {
-    let cfg = app.config.risk.clone();
-    if cfg.kev_url.is_empty() && cfg.epss_url.is_empty() {
-        return None;
-    }
-    let every = std::time::Duration::from_secs(cfg.interval_hours.clamp(1, 720) * 3600);
-    Some(tokio::spawn(async move {
-        loop {
-            let a = app.clone();
-            let c = cfg.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                let http = taishi_intel::taxii::Http::with_egress(
-                    std::time::Duration::from_secs(300),
-                    &a.config.egress,
-                )
-                .with_max_body(MAX_PULL_BYTES);
-                for (kind, url) in [("kev", &c.kev_url), ("epss", &c.epss_url)] {
-                    if url.is_empty() {
-                        continue;
-                    }
-                    let body = match http.get(url, &[]) {
-                        Ok(r) if r.status == 200 => r.body,
-                        Ok(r) => {
-                            tracing::warn!(
-                                kind,
-                                url,
-                                status = r.status,
-                                "risk feed pull: HTTP error"
-                            );
-                            continue;
-                        }
-                        Err(e) => {
-                            tracing::warn!(kind, url, error = %e, "risk feed pull failed");
-                            continue;
-                        }
-                    };
-                    let body = if body.starts_with(&[0x1f, 0x8b]) {
-                        let mut out = Vec::new();
-                        let r = std::io::Read::read_to_end(
-                            &mut std::io::Read::take(
-                                flate2::read::GzDecoder::new(&body[..]),
-                                MAX_PULL_BYTES,
-                            ),
-                            &mut out,
-                        );
-                        if let Err(e) = r {
-                            tracing::warn!(kind, url, error = %e, "risk feed pull: not gzip");
-                            continue;
-                        }
-                        out
-                    } else {
-                        body
-                    };
-                    match a.risk.import_feed(kind, url, &body) {
-                        Ok(r) => tracing::info!(
-                            kind,
-                            entries = r.entries,
-                            warnings = r.warnings.len(),
-                            "risk feed pulled"
-                        ),
-                        Err(e) => tracing::warn!(kind, url, error = %e, "risk feed import failed"),
-                    }
-                }
-            })
-            .await;
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(every) => {}
-            }
-        }
-    }))
 }
