@@ -4059,6 +4059,11 @@ export interface components {
             reporter_type: string;
             /** @description The systems this incident may be posted to (`[incidents.webhooks]`). */
             webhooks: string[];
+            /**
+             * @description What the asset register and the leak alerts say of the grading
+             *     inputs (the console fills its grading form from it).
+             */
+            grading_hints: components["schemas"]["GradingHints"];
         };
         /** @description One incident. */
         Incident: {
@@ -4318,6 +4323,12 @@ export interface components {
                 components["schemas"]["LinkEvent"],
                 components["schemas"]["Provenance"]
             ][];
+            /**
+             * Format: uint64
+             * @description The people whose personal information the alert saw leave (a `pii`
+             *     leak alert's count; none for other alerts).
+             */
+            pi_people?: number | null;
         };
         /** @description What happened to an alert's membership. */
         LinkEvent: {
@@ -4692,6 +4703,27 @@ export interface components {
              */
             lead_seconds?: number | null;
             message: components["schemas"]["Text"];
+        };
+        /** @description Grading inputs that Taishi knows without asking the analyst. */
+        GradingHints: {
+            /**
+             * @description The inputs filled from the register (system importance: CII flag and
+             *     highest 等保 level; core or important data) and the leak alerts.
+             */
+            input: components["schemas"]["GradingInput"];
+            /** @description The registered assets among the incident's hosts and addresses. */
+            assets: components["schemas"]["HintAsset"][];
+        };
+        /** @description A registered asset the incident touches, with what grading reads of it. */
+        HintAsset: {
+            /** Format: int64 */
+            id: number;
+            name: string;
+            cii: boolean;
+            /** Format: uint8 */
+            dengbao_level?: number | null;
+            /** @description `general`, `important` or `core` (GB/T 43697-2024). */
+            data_level?: string | null;
         };
         /** @description A new incident from alerts. */
         CreateIncident: {
@@ -7644,7 +7676,11 @@ export interface operations {
                 category?: string | null;
                 /** @description Incidents holding this alert (an alert page shows its incident). */
                 alert?: string | null;
-                /** @description `updated` (default, newest first), `discovered`, `severity`. */
+                /**
+                 * @description `updated` (default, newest first), `discovered`, `severity`, or
+                 *     `deadline` (the server's queue order: the next reporting deadline
+                 *     first, across pages; the state layer reads it as `updated`).
+                 */
                 sort?: string | null;
                 limit?: number | null;
                 offset?: number | null;

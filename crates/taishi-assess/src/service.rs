@@ -180,8 +180,23 @@ pub struct FindingDoc {
 /// The register's identities of an alert: its host (as a name, and its
 /// first label when it is a FQDN) and its addresses.
 fn alert_identities(a: &Alert) -> Vec<String> {
+    identities_of(
+        a.host.as_deref().into_iter(),
+        [a.source_ip.as_deref(), a.destination_ip.as_deref()]
+            .into_iter()
+            .flatten(),
+    )
+}
+
+/// The register's identity keys (`host:web01`, `ip:10.0.0.5`) under which
+/// host names and addresses are looked up: a fully qualified name also by
+/// its first label, since inventories often hold the short name.
+pub fn identities_of<'a>(
+    hosts: impl Iterator<Item = &'a str>,
+    ips: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
     let mut out = BTreeSet::new();
-    if let Some(h) = a.host.as_deref() {
+    for h in hosts {
         if let Some(id) = Identity::name(h) {
             if let Identity::Fqdn(f) = &id {
                 if let Some(first) = f.split('.').next() {
@@ -191,10 +206,7 @@ fn alert_identities(a: &Alert) -> Vec<String> {
             out.insert(id.to_string());
         }
     }
-    for ip in [a.source_ip.as_deref(), a.destination_ip.as_deref()]
-        .into_iter()
-        .flatten()
-    {
+    for ip in ips {
         if let Ok(ip) = ip.trim().parse::<std::net::IpAddr>() {
             out.insert(Identity::Ip(ip).to_string());
         }
@@ -318,6 +330,28 @@ impl Risk {
     }
 
     /// A registered asset, by id.
+    /// The organisation's registered assets with any of these identities
+    /// (keys as [`identities_of`] makes them), at most `limit`.
+    pub fn assets_of(
+        &self,
+        org: &str,
+        identities: &[String],
+        limit: usize,
+    ) -> Result<Vec<Asset>, RiskError> {
+        let mut ids = BTreeSet::new();
+        for i in identities {
+            ids.extend(self.state.assets_with_identity(org, i)?);
+            if ids.len() >= limit {
+                break;
+            }
+        }
+        Ok(ids
+            .into_iter()
+            .take(limit)
+            .filter_map(|id| self.asset_doc(id))
+            .collect())
+    }
+
     pub fn asset_doc(&self, id: i64) -> Option<Asset> {
         self.register().get(AssetId(id as u64)).cloned()
     }

@@ -14,7 +14,7 @@ use taishi_alert::{Alert, Level};
 use crate::category::{Categories, CategoryMapping, Suggestion};
 use crate::clock::ReportingFacts;
 use crate::data::{parse_yaml, DataError};
-use crate::grade::{Grade, Grading, GradingInput};
+use crate::grade::{Grade, Grading, GradingInput, GradingTable};
 use crate::lang::{Label, Lang, Text};
 use crate::placeholder::Placeholders;
 
@@ -327,6 +327,10 @@ pub struct AlertLink {
     /// Still part of the incident.
     pub active: bool,
     pub history: Vec<(LinkEvent, Provenance)>,
+    /// The people whose personal information the alert saw leave (a `pii`
+    /// leak alert's count; none for other alerts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pi_people: Option<u64>,
 }
 
 /// Kinds of observables.
@@ -621,6 +625,19 @@ pub struct Incident {
     pub report_draft: crate::report::ReportDraft,
     #[serde(skip)]
     limits: Limits,
+}
+
+/// The people a personal-information leak alert counted (`pii.people` of
+/// the data-security stage's alerts), none for every other alert.
+pub fn pi_people_of(alert: &Alert) -> Option<u64> {
+    if alert.kind != taishi_alert::AlertKind::Pii {
+        return None;
+    }
+    alert
+        .summary
+        .get("pii.people")
+        .or_else(|| alert.context.get("people"))
+        .and_then(|v| v.as_u64())
 }
 
 /// The ATT&CK technique id in a tag (`attack.t1059.001` → `T1059.001`).
@@ -1098,6 +1115,48 @@ impl Incident {
         self.alerts.iter().filter(|l| l.active)
     }
 
+    /// The people whose personal information leaked, from the attached
+    /// leak alerts: their counts added up. Two alerts can count the same
+    /// person (the alerts carry counts, not the people), so this is an upper
+    /// bound; for a reporting duty erring high is the safe side, and the
+    /// analyst can enter a lower figure. None when no leak alert is attached.
+    pub fn pi_people_leaked(&self) -> Option<u64> {
+        self.active_alerts()
+            .filter_map(|l| l.pi_people)
+            .fold(None, |acc, n| Some(acc.unwrap_or(0u64).saturating_add(n)))
+    }
+
+    /// The grading input as entered, with the people whose personal
+    /// information leaked taken from the attached leak alerts when the
+    /// analyst entered none (the data-security counters feed the grade).
+    pub fn fed_input(&self, mut input: GradingInput) -> GradingInput {
+        if input.pi_people_leaked.is_none() {
+            input.pi_people_leaked = self.pi_people_leaked();
+        }
+        input
+    }
+
+    /// Grades again when the leak alerts now count more people than the
+    /// recorded grade was decided on (a leak alert joined after grading),
+    /// keeping the analyst's other inputs. Returns whether it regraded.
+    pub fn regrade_on_pi(
+        &mut self,
+        table: &GradingTable,
+        by: Provenance,
+    ) -> Result<bool, IncidentError> {
+        let (Some(n), Some(g)) = (self.pi_people_leaked(), &self.grade) else {
+            return Ok(false);
+        };
+        if g.input.pi_people_leaked.is_some_and(|had| had >= n) {
+            return Ok(false);
+        }
+        let mut input = g.input.clone();
+        input.pi_people_leaked = Some(n);
+        let grading = table.grade(&input);
+        self.set_grade(&grading, input, by)?;
+        Ok(true)
+    }
+
     /// Attaches an alert. Returns false when it is already attached. The
     /// severity rises to the alert's level (never falls by itself); its
     /// techniques and observables are taken.
@@ -1120,6 +1179,7 @@ impl Incident {
                 timestamp: alert.timestamp,
                 active: true,
                 history: vec![(LinkEvent::Added, by.clone())],
+                pi_people: pi_people_of(alert),
             });
         }
         self.severity = self.severity.max(alert.level);

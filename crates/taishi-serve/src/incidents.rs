@@ -304,7 +304,14 @@ impl Worker {
                 return Ok(None);
             }
             match s.incident.add_alert(&a.alert, by.clone()) {
-                Ok(_) => {}
+                // A leak alert that counts more people than the grade was
+                // decided on grades the incident again (the clock follows).
+                Ok(true) => {
+                    s.incident
+                        .regrade_on_pi(taishi_incident::GradingTable::builtin(), by.clone())
+                        .map_err(incident_error)?;
+                }
+                Ok(false) => {}
                 Err(IncidentError::Limit { .. }) | Err(IncidentError::Closed { .. }) => {
                     return Ok(None)
                 }

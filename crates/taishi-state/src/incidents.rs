@@ -72,10 +72,22 @@ pub struct IncidentFilter {
     pub category: Option<String>,
     /// Incidents holding this alert (an alert page shows its incident).
     pub alert: Option<String>,
-    /// `updated` (default, newest first), `discovered`, `severity`.
+    /// `updated` (default, newest first), `discovered`, `severity`, or
+    /// `deadline` (the server's queue order: the next reporting deadline
+    /// first, across pages; the state layer reads it as `updated`).
     pub sort: Option<String>,
     pub limit: Option<usize>,
     pub offset: Option<usize>,
+    /// Only incidents graded 较大 or above: the ones a reporting deadline
+    /// can apply to (set by the server, not by a query).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub reportable_only: bool,
+    /// Incidents left out (set by the server, not by a query; at most
+    /// `MAX_PAGE`).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub exclude: Vec<String>,
 }
 
 fn name_of<T: Serialize>(v: &T) -> String {
@@ -380,13 +392,24 @@ impl State {
             );
             w.push(')');
         }
+        if f.reportable_only {
+            w.push_str(" AND grade IN ('relatively_major', 'major', 'especially_major')");
+        }
+        if !f.exclude.is_empty() {
+            let mut list = Vec::new();
+            for id in f.exclude.iter().take(MAX_PAGE) {
+                p.push(Value::Text(id.clone()));
+                list.push(format!("${}", p.len()));
+            }
+            w.push_str(&format!(" AND id NOT IN ({})", list.join(", ")));
+        }
         let order = match f.sort.as_deref().unwrap_or("updated") {
-            "updated" => "updated DESC, id",
+            "updated" | "deadline" => "updated DESC, id",
             "discovered" => "discovered DESC, id",
             "severity" => "severity_rank DESC, updated DESC, id",
             s => {
                 return Err(invalid(format!(
-                    "sort `{s}`: updated, discovered or severity / 排序 `{s}`：updated、discovered 或 severity"
+                    "sort `{s}`: updated, discovered, severity or deadline / 排序 `{s}`：updated、discovered、severity 或 deadline"
                 )))
             }
         };

@@ -26,6 +26,7 @@ const en: Messages = {
     kind: { ip: "IP address", domain: "Domain", hash: "Hash", user: "User", host: "Host", url: "URL" },
     loss: { none: "None", considerable: "Considerable system loss", severe: "Severe system loss", especially_severe: "Especially severe system loss" },
     src: { final: "final text", draft: "draft", unverified: "not yet checked against the final text" },
+    hints: { assets: "Filled from the asset register: {{names}}", pi: "People whose personal information leaked, added up over the attached leak alerts: {{n}} (at most: two alerts may count the same person)" },
     gradeIn: { cii: "Critical information infrastructure", level: "MLPS level", loss: "System loss", outage: "CII total outage (minutes)", people: "People affected", pi: "People whose personal information leaked", yuan: "Direct loss (yuan)", core: "Core data involved", important: "Important data involved" },
     act: {
       created: "created the incident", status: "moved it to {{to}}", assigned: "assigned it to {{owner}}", severity: "changed the severity", tlp: "set the TLP", pap: "set the PAP",

@@ -24,6 +24,7 @@ const zh = {
     kind: { ip: "IP 地址", domain: "域名", hash: "哈希", user: "用户", host: "主机", url: "URL" },
     loss: { none: "无", considerable: "较大的系统损失", severe: "严重的系统损失", especially_severe: "特别严重的系统损失" },
     src: { final: "正式文本", draft: "征求意见稿", unverified: "尚未与正式文本核对" },
+    hints: { assets: "已按资产台账填入：{{names}}", pi: "个人信息泄露人数（所附泄露告警之和）：{{n}}（上限：不同告警可能含同一人）" },
     gradeIn: { cii: "关键信息基础设施", level: "等保级别", loss: "系统损失", outage: "关基全部中断时长（分钟）", people: "受影响人数", pi: "个人信息泄露人数", yuan: "直接经济损失（元）", core: "涉及核心数据", important: "涉及重要数据" },
     act: {
       created: "创建了事件", status: "将状态改为 {{to}}", assigned: "指派给 {{owner}}", severity: "修改了严重程度", tlp: "设置了 TLP", pap: "设置了 PAP",

@@ -40,17 +40,21 @@ function actionText(t: (k: string, o?: Record<string, unknown>) => string, a: Re
   return t(`incidents.act.${kind}`, { defaultValue: kind, ...a, to: a.to !== undefined ? t(`incidents.status.${String(a.to)}`, { defaultValue: String(a.to) }) : "" });
 }
 
-function GradeForm({ onGrade, busy }: { onGrade: (input: Record<string, unknown>) => void; busy: boolean }) {
+/** The grading inputs, filled first from what the asset register and the
+ * attached leak alerts say (`grading_hints`); the analyst corrects them. */
+function GradeForm({ onGrade, busy, hints }: { onGrade: (input: Record<string, unknown>) => void; busy: boolean; hints: View["grading_hints"] }) {
   const { t } = useTranslation();
-  const [cii, setCii] = useState(false);
-  const [level, setLevel] = useState("");
+  const h = hints.input;
+  const str = (v: number | null | undefined) => (v === null || v === undefined ? "" : String(v));
+  const [cii, setCii] = useState(h.system?.cii ?? false);
+  const [level, setLevel] = useState(str(h.system?.dengbao_level));
   const [loss, setLoss] = useState("none");
   const [outage, setOutage] = useState("");
   const [people, setPeople] = useState("");
-  const [pi, setPi] = useState("");
+  const [pi, setPi] = useState(str(h.pi_people_leaked));
   const [yuan, setYuan] = useState("");
-  const [core, setCore] = useState(false);
-  const [important, setImportant] = useState(false);
+  const [core, setCore] = useState(h.data?.core ?? false);
+  const [important, setImportant] = useState(h.data?.important ?? false);
   const n = (v: string) => (v.trim() === "" ? undefined : Number(v));
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -66,6 +70,12 @@ function GradeForm({ onGrade, busy }: { onGrade: (input: Record<string, unknown>
   };
   return (
     <form className="grade-form" onSubmit={submit} data-testid="grade-form">
+      {(hints.assets.length > 0 || h.pi_people_leaked != null) && (
+        <div className="muted small" data-testid="grade-hints">
+          {hints.assets.length > 0 && <div>{t("incidents.hints.assets", { names: hints.assets.map((a) => a.name).join(", ") })}</div>}
+          {h.pi_people_leaked != null && <div>{t("incidents.hints.pi", { n: h.pi_people_leaked })}</div>}
+        </div>
+      )}
       <label><input type="checkbox" checked={cii} onChange={(e) => setCii(e.target.checked)} data-testid="grade-cii" /> {t("incidents.gradeIn.cii")}</label>
       <label>{t("incidents.gradeIn.level")} <input type="number" min={1} max={5} value={level} onChange={(e) => setLevel(e.target.value)} /></label>
       <label>{t("incidents.gradeIn.loss")}{" "}
@@ -239,7 +249,7 @@ export default function IncidentPage() {
                 {v.grade_explained.warnings.map((x, k) => <div key={k} className="warn small">{zh ? x.zh : x.en}</div>)}
               </div>
             ) : <div className="muted small">{t("incidents.notGraded")}</div>}
-            {w && <GradeForm busy={busy} onGrade={(input) => act.mutate({ action: "grade", input })} />}
+            {w && <GradeForm busy={busy} hints={v.grading_hints} onGrade={(input) => act.mutate({ action: "grade", input })} />}
           </Panel>
 
           <Panel title={t("incidents.tasks")} actions={w && i.category && <button className="btn btn-sm" data-testid="playbook" onClick={() => act.mutate({ action: "playbook" })}>{t("incidents.playbook")}</button>}>

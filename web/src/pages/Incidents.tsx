@@ -1,7 +1,7 @@
 // 事件 / Incidents (issue 14): the queue, deadline first — the reporting
 // deadline that comes next (counting down, red once overdue), then severity —
 // with grade, status, owner and category, and filters.
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
@@ -81,20 +81,15 @@ export default function Incidents() {
     severity: get("severity") || undefined,
     owner: get("owner") || undefined,
     category: get("category") || undefined,
+    // Deadline first across pages (the server's order): overdue, then the
+    // soonest, then the most severe; the rest newest change first.
+    sort: "deadline",
     limit: LIMIT,
     offset,
   } satisfies Query<"/incidents">;
   const q = useQuery({ queryKey: ["incidents", "list", query], queryFn: () => api<Res<"/incidents">>("/incidents", { query }) });
 
-  // Deadline first (overdue, then the soonest), then the most severe.
-  const rows = useMemo(() => {
-    const rank = (l: string) => LEVELS.indexOf(l as (typeof LEVELS)[number]);
-    return [...(q.data?.items ?? [])].sort((a, b) => {
-      const da = a.next_due ? new Date(a.next_due.deadline).getTime() : Infinity;
-      const db = b.next_due ? new Date(b.next_due.deadline).getTime() : Infinity;
-      return da - db || rank(b.severity) - rank(a.severity) || b.updated.localeCompare(a.updated);
-    });
-  }, [q.data]);
+  const rows = q.data?.items ?? [];
 
   return (
     <div className="incidents" data-testid="incidents">

@@ -83,3 +83,20 @@ pub fn correlation(id: &str, group: &[(&str, &str)], minutes: i64) -> Alert {
     a.event = json!({"title": "Many failures", "group": g});
     a
 }
+
+/// A personal-information leak alert (the data-security stage's
+/// `pii:outbound`) that counted `people`.
+pub fn leak(id: &str, host: &str, people: u64, minutes: i64) -> Alert {
+    let mut a = Alert::new(
+        AlertKind::Pii,
+        "pii:outbound",
+        "Personal information sent outside",
+        Level::Medium,
+        base() + Duration::minutes(minutes),
+    );
+    a.id = id.to_string();
+    a.host = Some(host.to_string());
+    a.summary.insert("pii.people".into(), json!(people));
+    a.context = json!({"people": people, "people_exact": true});
+    a
+}

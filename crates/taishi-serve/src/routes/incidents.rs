@@ -21,9 +21,9 @@ use serde_json::{json, Value as J};
 use taishi_incident::grade::Matched;
 use taishi_incident::incident::{Pap, ReportSent, TaskStatus, TimelineItem, Tlp};
 use taishi_incident::{
-    Actor, Art7Report, Categories, CategoryMapping, Clock, ClockPolicy, Grade, GradingInput,
-    GradingTable, Incident, IncidentError, Lang, ObservableKind, Playbooks, Provenance,
-    ReportDraft, ReportKind, Status, Suggestion, SummaryReport, Text,
+    Actor, Art7Report, Categories, CategoryMapping, Clock, Grade, GradingInput, GradingTable,
+    Incident, IncidentError, Lang, ObservableKind, Playbooks, Provenance, ReportDraft, ReportKind,
+    Status, Suggestion, SummaryReport, Text,
 };
 use taishi_state::{IncidentFilter, IncidentSummary, Scope, StateError, StoredIncident};
 
@@ -340,6 +340,72 @@ pub struct IncidentView {
     pub reporter_type: String,
     /// The systems this incident may be posted to (`[incidents.webhooks]`).
     pub webhooks: Vec<String>,
+    /// What the asset register and the leak alerts say of the grading
+    /// inputs (the console fills its grading form from it).
+    pub grading_hints: GradingHints,
+}
+
+/// Grading inputs that Taishi knows without asking the analyst.
+#[derive(Serialize, JsonSchema)]
+pub struct GradingHints {
+    /// The inputs filled from the register (system importance: CII flag and
+    /// highest 等保 level; core or important data) and the leak alerts.
+    pub input: GradingInput,
+    /// The registered assets among the incident's hosts and addresses.
+    pub assets: Vec<HintAsset>,
+}
+
+/// A registered asset the incident touches, with what grading reads of it.
+#[derive(Serialize, JsonSchema)]
+pub struct HintAsset {
+    pub id: i64,
+    pub name: String,
+    pub cii: bool,
+    pub dengbao_level: Option<u8>,
+    /// `general`, `important` or `core` (GB/T 43697-2024).
+    pub data_level: Option<String>,
+}
+
+/// Registered assets read for the grading hints.
+const HINT_ASSETS: usize = 50;
+
+fn grading_hints(app: &App, i: &Incident) -> R<GradingHints> {
+    use taishi_asset::DataLevel;
+    let of = |k: ObservableKind| {
+        i.observables
+            .iter()
+            .filter(move |o| o.kind == k)
+            .map(|o| o.value.as_str())
+    };
+    let ids = taishi_assess::identities_of(of(ObservableKind::Host), of(ObservableKind::Ip));
+    let found = app.risk.assets_of(&i.org, &ids, HINT_ASSETS)?;
+    let mut input = GradingInput {
+        pi_people_leaked: i.pi_people_leaked(),
+        ..GradingInput::default()
+    };
+    let mut assets = Vec::new();
+    for a in found {
+        let cii = a.cii.as_ref().is_some_and(|f| f.value);
+        let dengbao_level = a.dengbao.as_ref().map(|f| f.value.get());
+        let data = a.data_level.as_ref().map(|f| f.value);
+        input.system.cii |= cii;
+        input.system.dengbao_level = input.system.dengbao_level.max(dengbao_level);
+        input.data.core |= data == Some(DataLevel::Core);
+        input.data.important |= data == Some(DataLevel::Important);
+        assets.push(HintAsset {
+            id: a.id.0 as i64,
+            name: a
+                .name
+                .as_ref()
+                .map(|f| f.value.clone())
+                .or_else(|| a.identities.first().map(|f| f.value.to_string()))
+                .unwrap_or_else(|| format!("#{}", a.id.0)),
+            cii,
+            dengbao_level,
+            data_level: data.map(|d| name(&d)),
+        });
+    }
+    Ok(GradingHints { input, assets })
 }
 
 /// The grade and the row of the grading table that decided it.
@@ -465,6 +531,7 @@ fn view(app: &App, s: StoredIncident, scope: &Scope) -> R<IncidentView> {
         clock,
         reporter_type: name(&reporter),
         webhooks: app.config.incidents.webhooks.keys().cloned().collect(),
+        grading_hints: grading_hints(app, i)?,
         version: s.version,
         group_key: s.group_key,
         incident: s.incident,
@@ -527,20 +594,91 @@ async fn list(
         taishi_state::incidents::MAX_PAGE,
     )?;
     blocking(move || {
-        let (total, items) = app.state.incidents(&f, &c.scope)?;
-        let now = Utc::now().fixed_offset();
-        let mut out = Vec::with_capacity(items.len());
-        for summary in items {
-            // A page is bounded (MAX_PAGE), so one load per row is too.
-            let next_due = match app.state.incident(&summary.id, &c.scope) {
-                Ok(s) => next_due(&app, &s.incident, now),
-                Err(_) => None,
-            };
-            out.push(QueueItem { summary, next_due });
+        let now = app.clock.now();
+        if f.sort.as_deref() == Some("deadline") {
+            return Ok(Json(deadline_first(&app, f, &c.scope, now)?));
         }
+        let (total, items) = app.state.incidents(&f, &c.scope)?;
+        let out = queue_items(&app, items, &c.scope, now);
         Ok(Json(Page { total, items: out }))
     })
     .await
+}
+
+/// Each summary with its next deadline. A page is bounded (MAX_PAGE), so
+/// one document load per row is too.
+fn queue_items(
+    app: &App,
+    items: Vec<IncidentSummary>,
+    scope: &Scope,
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> Vec<QueueItem> {
+    items
+        .into_iter()
+        .map(|summary| {
+            let next_due = match app.state.incident(&summary.id, scope) {
+                Ok(s) => next_due(app, &s.incident, now),
+                Err(_) => None,
+            };
+            QueueItem { summary, next_due }
+        })
+        .collect()
+}
+
+/// The queue in deadline order across pages: the incidents with a
+/// reporting deadline still to meet (only those graded 较大 or above can
+/// have one: the most recently changed `MAX_PAGE` of them are read),
+/// soonest (or most overdue) first, then the most severe; after them every
+/// other incident of the filter, newest change first.
+fn deadline_first(
+    app: &App,
+    f: IncidentFilter,
+    scope: &Scope,
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> R<Page<QueueItem>> {
+    use taishi_state::incidents::MAX_PAGE;
+    let limit = f.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+    let offset = f.offset.unwrap_or(0);
+    let reportable = IncidentFilter {
+        reportable_only: true,
+        limit: Some(MAX_PAGE),
+        offset: Some(0),
+        ..f.clone()
+    };
+    let (_, graded) = app.state.incidents(&reportable, scope)?;
+    let mut due: Vec<QueueItem> = queue_items(app, graded, scope, now)
+        .into_iter()
+        .filter(|q| q.next_due.is_some())
+        .collect();
+    due.sort_by(|a, b| {
+        let deadline = |q: &QueueItem| q.next_due.as_ref().map(|d| d.deadline);
+        deadline(a)
+            .cmp(&deadline(b))
+            .then_with(|| severity_rank(&b.summary).cmp(&severity_rank(&a.summary)))
+            .then_with(|| a.summary.id.cmp(&b.summary.id))
+    });
+    let n = due.len();
+    let exclude = due.iter().map(|q| q.summary.id.clone()).collect();
+    let mut items: Vec<QueueItem> = due.into_iter().skip(offset).take(limit).collect();
+    // The rest: what the due ones leave of this page, after them in order.
+    let rest = IncidentFilter {
+        exclude,
+        offset: Some(offset.saturating_sub(n)),
+        limit: Some((limit - items.len()).max(1)),
+        ..f
+    };
+    let (others, more) = app.state.incidents(&rest, scope)?;
+    if items.len() < limit {
+        items.extend(queue_items(app, more, scope, now));
+    }
+    Ok(Page {
+        total: n as u64 + others,
+        items,
+    })
+}
+
+fn severity_rank(s: &IncidentSummary) -> u8 {
+    taishi_alert::Level::parse(&s.severity).map_or(0, |l| l as u8)
 }
 
 /// The earliest deadline not yet met.
@@ -550,11 +688,16 @@ fn next_due(
     now: chrono::DateTime<chrono::FixedOffset>,
 ) -> Option<taishi_incident::Due> {
     let reporter = app.config.incidents.reporter(&i.org);
-    Clock::at(&i.reporting_facts(), reporter, &ClockPolicy::default(), now)
-        .due
-        .into_iter()
-        .filter(|d| !matches!(d.state, taishi_incident::DueState::Met { .. }))
-        .min_by_key(|d| d.deadline)
+    Clock::at(
+        &i.reporting_facts(),
+        reporter,
+        &app.config.incidents.clock_policy(),
+        now,
+    )
+    .due
+    .into_iter()
+    .filter(|d| !matches!(d.state, taishi_incident::DueState::Met { .. }))
+    .min_by_key(|d| d.deadline)
 }
 
 async fn get_one(
@@ -662,7 +805,10 @@ fn apply(app: &App, c: &Caller, i: &mut Incident, req: &ActionRequest) -> R<()> 
         }
         Action::AddAlert { alert } => {
             let a = alert_in_scope(app, alert, &Scope::Orgs(vec![i.org.clone()]))?;
-            i.add_alert(&a, p()).map_err(e).map(|_| ())
+            if i.add_alert(&a, p()).map_err(e)? {
+                i.regrade_on_pi(GradingTable::builtin(), p()).map_err(e)?;
+            }
+            Ok(())
         }
         Action::RemoveAlert { alert } => i.remove_alert(alert, p()).map_err(e),
         Action::AddObservable { kind, value } => i
@@ -674,6 +820,9 @@ fn apply(app: &App, c: &Caller, i: &mut Incident, req: &ActionRequest) -> R<()> 
         Action::Grade { input } => {
             let input: GradingInput = serde_json::from_value(input.0.clone())
                 .map_err(|x| bad(format!("input: {x} / 定级输入无效：{x}")))?;
+            // The people whose personal information leaked come from the
+            // attached leak alerts when the analyst entered none.
+            let input = i.fed_input(input);
             let grading = GradingTable::builtin().grade(&input);
             i.set_grade(&grading, input, p()).map_err(e)
         }

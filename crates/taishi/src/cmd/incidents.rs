@@ -114,7 +114,11 @@ pub fn run(args: IncidentsArgs) -> Result<ExitCode> {
             csv,
             server,
         } => {
-            let mut q = format!("/api/v1/incidents?limit={}", limit.clamp(1, 500));
+            // The server's queue order: deadline first across every page.
+            let mut q = format!(
+                "/api/v1/incidents?sort=deadline&limit={}",
+                limit.clamp(1, 500)
+            );
             for (k, v) in [("status", &status), ("severity", &severity)] {
                 if let Some(v) = v {
                     if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
@@ -130,16 +134,7 @@ pub fn run(args: IncidentsArgs) -> Result<ExitCode> {
                 println!("{v:#}");
                 return Ok(ExitCode::SUCCESS);
             }
-            let mut items: Vec<&J> = v["items"].as_array().into_iter().flatten().collect();
-            // Deadline first (RFC 3339 strings of one zone sort as times), then severity.
-            items.sort_by_key(|i| {
-                (
-                    i["next_due"]["deadline"]
-                        .as_str()
-                        .map_or((1, String::new()), |d| (0, d.to_string())),
-                    std::cmp::Reverse(level_rank(i["severity"].as_str().unwrap_or(""))),
-                )
-            });
+            let items: Vec<&J> = v["items"].as_array().into_iter().flatten().collect();
             let cols = [
                 "id", "status", "severity", "grade", "deadline", "owner", "alerts", "title",
             ];
@@ -273,8 +268,4 @@ fn row(i: &J) -> [String; 8] {
         word(&i["alerts"]),
         word(&i["title"]),
     ]
-}
-
-fn level_rank(s: &str) -> i64 {
-    s.parse::<taishi_event::Level>().map_or(0, |l| l.rank())
 }
