@@ -8,9 +8,11 @@
 //! `taishi_risk`: scores and warnings), the rows `taishi_state::risk`'s.
 
 mod config;
+mod overdue;
 mod pull;
 mod service;
 
-pub use config::RiskSection;
+pub use config::{DeadlineDays, RiskSection};
+pub use overdue::OverdueCheck;
 pub use pull::MAX_PULL_BYTES;
 pub use service::*;

@@ -63,7 +63,7 @@ enum Msg {
 
 /// The risk service.
 pub struct Risk {
-    state: Arc<State>,
+    pub(crate) state: Arc<State>,
     register: Mutex<Register>,
     model: ScoreModel,
     policy: Policy,
@@ -251,7 +251,7 @@ impl Risk {
             state,
             register: Mutex::new(register),
             model: ScoreModel::default(),
-            policy: Policy::default(),
+            policy: cfg.deadline_days.policy(),
             outputs,
             tx: Mutex::new(None),
             counters: RiskCounters::default(),
@@ -767,6 +767,7 @@ impl Risk {
                 exploitable: r.exploitable,
                 status: Remediation::parse(&r.status).unwrap_or(Remediation::Open),
                 accepted_until: r.accepted_until.as_deref().and_then(parse_time),
+                deadline: r.deadline.as_deref().and_then(parse_time),
             })
             .collect())
     }
@@ -821,22 +822,28 @@ impl Risk {
         trigger: &Trigger,
         now: DateTime<Utc>,
     ) -> Result<Option<Warning>, RiskError> {
+        Ok(self
+            .warn_asset(asset_id)?
+            .and_then(|wa| taishi_risk::evaluate(&wa, trigger, now)))
+    }
+
+    /// What the warning rules read of an asset (none when it is gone).
+    pub(crate) fn warn_asset(&self, asset_id: i64) -> Result<Option<WarnAsset>, RiskError> {
         let Some(asset) = self.asset_doc(asset_id) else {
             return Ok(None);
         };
-        let wa = WarnAsset {
+        Ok(Some(WarnAsset {
             id: asset_id.to_string(),
             name: Self::display_name(&asset),
             critical: taishi_risk::context::is_critical(&asset),
             exposed_ports: exposed_ports(&asset),
             findings: self.finding_inputs(asset_id)?,
-        };
-        Ok(taishi_risk::evaluate(&wa, trigger, now))
+        }))
     }
 
     /// Stores a warning unless raised already, and sends it through the
     /// alert outputs as an alert of kind `warning`.
-    fn raise(&self, org: &str, w: &Warning) -> Result<Option<WarningRow>, RiskError> {
+    pub(crate) fn raise(&self, org: &str, w: &Warning) -> Result<Option<WarningRow>, RiskError> {
         let asset_id: i64 = w.asset_id.parse().unwrap_or(0);
         let doc = serde_json::to_string(w).map_err(|e| RiskError::Input(e.to_string()))?;
         let Some(row) = self.state.raise_warning(&NewWarning {

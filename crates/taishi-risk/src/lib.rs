@@ -24,6 +24,6 @@ pub use score::{
     RiskScore, ScoreModel, Severity,
 };
 pub use warn::{
-    cves_in, evaluate, techniques_in, BiText, Remediation, Trigger, WarnAsset, Warning,
+    cves_in, evaluate, overdue, techniques_in, BiText, Remediation, Trigger, WarnAsset, Warning,
     WarningKind, WarningLevel,
 };

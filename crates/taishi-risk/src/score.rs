@@ -233,6 +233,9 @@ pub struct FindingInput {
     /// Accepted risk: until when.
     #[serde(default)]
     pub accepted_until: Option<DateTime<Utc>>,
+    /// The remediation deadline its priority set (SSVC decision → days).
+    #[serde(default)]
+    pub deadline: Option<DateTime<Utc>>,
 }
 
 impl FindingInput {
@@ -244,6 +247,18 @@ impl FindingInput {
             Remediation::Accepted => self.accepted_until.is_some_and(|u| u <= now),
             Remediation::Fixed | Remediation::FalsePositive => false,
         }
+    }
+
+    /// Since when it is overdue: open or in progress past its deadline, or
+    /// an accepted risk past its expiry (the acceptance ran out and nobody
+    /// renewed it or fixed the finding).
+    pub fn overdue_since(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let since = match self.status {
+            Remediation::Open | Remediation::InProgress => self.deadline?,
+            Remediation::Accepted => self.accepted_until?,
+            Remediation::Fixed | Remediation::FalsePositive => return None,
+        };
+        (since <= now).then_some(since)
     }
 }
 

@@ -8,6 +8,7 @@
 //! | an alert on the asset names a CVE it carries open | 红 |
 //! | an alert with an exploit technique (T1190, T1210, T1203, T1068, T1211, T1212) on an asset with an open exploitable finding | 橙 when the asset is exposed (红 if that finding is in KEV); else 黄 |
 //! | an intel hit on a critical or CII asset | 红 when it carries a KEV finding; else 橙 |
+//! | a finding past its remediation deadline, or an accepted risk past its expiry | 橙 when exploitable on an exposed or critical/CII asset; 黄 when exploitable, exposed or critical; else 蓝 (one per finding and deadline) |
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -143,6 +144,7 @@ pub enum WarningKind {
     EpssRise,
     AttackOnVulnerable,
     IntelOnCritical,
+    RemediationOverdue,
 }
 
 impl WarningKind {
@@ -152,6 +154,7 @@ impl WarningKind {
             WarningKind::EpssRise => "epss_rise",
             WarningKind::AttackOnVulnerable => "attack_on_vulnerable",
             WarningKind::IntelOnCritical => "intel_on_critical",
+            WarningKind::RemediationOverdue => "remediation_overdue",
         }
     }
 }
@@ -305,6 +308,10 @@ fn action(kind: WarningKind, level: WarningLevel, cve: Option<&str>) -> BiText {
             "核实告警，尽快修补该资产上的可利用漏洞，加强对其的监测",
             "verify the alert, patch the asset's exploitable vulnerabilities soon and watch it closely",
         ),
+        (WarningKind::RemediationOverdue, _) => BiText::new(
+            format!("尽快修复 {cve}；确实无法修复时由负责人审批接受风险并设定到期时间，同时采取缓解措施"),
+            format!("fix {cve} soon; if it truly cannot be fixed, have its owner approve the risk with an expiry and put mitigations in place"),
+        ),
         (WarningKind::IntelOnCritical, _) => BiText::new(
             "核查与该情报指标的通信，必要时封禁指标并对关键资产开展失陷排查",
             "review the traffic with the indicator, block it if needed and check the critical asset for compromise",
@@ -314,6 +321,39 @@ fn action(kind: WarningKind, level: WarningLevel, cve: Option<&str>) -> BiText {
 
 fn day(now: DateTime<Utc>) -> String {
     now.format("%Y-%m-%d").to_string()
+}
+
+/// A warning's title: its level and what happened, in both languages.
+fn title_of(kind: WarningKind, level: WarningLevel, name: &str) -> BiText {
+    let lz = level.label();
+    match kind {
+        WarningKind::KevMatch => BiText::new(
+            format!("{}：{name} 存在新列入 KEV 的漏洞", lz.zh),
+            format!("{}: {name} carries a new KEV entry", lz.en),
+        ),
+        WarningKind::EpssRise => BiText::new(
+            format!("{}：{name} 的漏洞利用概率大幅上升", lz.zh),
+            format!("{}: exploitation likelihood rose on {name}", lz.en),
+        ),
+        WarningKind::AttackOnVulnerable => BiText::new(
+            format!("{}：存在可利用漏洞的 {name} 正遭受攻击", lz.zh),
+            format!(
+                "{}: {name}, which carries an exploitable vulnerability, is under attack",
+                lz.en
+            ),
+        ),
+        WarningKind::IntelOnCritical => BiText::new(
+            format!("{}：关键资产 {name} 命中威胁情报", lz.zh),
+            format!("{}: intel hit on critical asset {name}", lz.en),
+        ),
+        WarningKind::RemediationOverdue => BiText::new(
+            format!("{}：{name} 的漏洞逾期未修复", lz.zh),
+            format!(
+                "{}: a vulnerability on {name} is past its remediation deadline",
+                lz.en
+            ),
+        ),
+    }
 }
 
 /// The warning a trigger raises on an asset, if any.
@@ -469,28 +509,7 @@ pub fn evaluate(asset: &WarnAsset, trigger: &Trigger, now: DateTime<Utc>) -> Opt
         }
     };
     why_exposed(&mut zh, &mut en);
-    let lz = level.label();
-    let title = match kind {
-        WarningKind::KevMatch => BiText::new(
-            format!("{}：{name} 存在新列入 KEV 的漏洞", lz.zh),
-            format!("{}: {name} carries a new KEV entry", lz.en),
-        ),
-        WarningKind::EpssRise => BiText::new(
-            format!("{}：{name} 的漏洞利用概率大幅上升", lz.zh),
-            format!("{}: exploitation likelihood rose on {name}", lz.en),
-        ),
-        WarningKind::AttackOnVulnerable => BiText::new(
-            format!("{}：存在可利用漏洞的 {name} 正遭受攻击", lz.zh),
-            format!(
-                "{}: {name}, which carries an exploitable vulnerability, is under attack",
-                lz.en
-            ),
-        ),
-        WarningKind::IntelOnCritical => BiText::new(
-            format!("{}：关键资产 {name} 命中威胁情报", lz.zh),
-            format!("{}: intel hit on critical asset {name}", lz.en),
-        ),
-    };
+    let title = title_of(kind, level, name);
     Some(Warning {
         level,
         kind,
@@ -502,4 +521,93 @@ pub fn evaluate(asset: &WarnAsset, trigger: &Trigger, now: DateTime<Utc>) -> Opt
         text: BiText::new(zh, en),
         at: now,
     })
+}
+
+/// The warnings for an asset's overdue findings (see the table above): one
+/// per finding and deadline, so a finding warns once when it falls due, and
+/// again only when a new deadline or acceptance also runs out.
+pub fn overdue(asset: &WarnAsset, now: DateTime<Utc>) -> Vec<Warning> {
+    let exposed = !asset.exposed_ports.is_empty();
+    let name = &asset.name;
+    let mut out = Vec::new();
+    for f in &asset.findings {
+        let Some(since) = f.overdue_since(now) else {
+            continue;
+        };
+        let level = match (f.exploitable, exposed || asset.critical) {
+            (true, true) => WarningLevel::Orange,
+            (true, false) | (false, true) => WarningLevel::Yellow,
+            (false, false) => WarningLevel::Blue,
+        };
+        let days = (now - since).num_days();
+        let when = since.format("%Y-%m-%dT%H:%M:%SZ");
+        let (mut zh, mut en) = if f.status == Remediation::Accepted {
+            (
+                format!(
+                    "资产 {name} 的 {}（发现 {}）风险接受已于 {when} 到期（{days} 天前），仍未修复",
+                    f.vuln, f.id
+                ),
+                format!(
+                    "the accepted risk of {} (finding {}) on asset {name} expired at {when} ({days} days ago) and it is still not fixed",
+                    f.vuln, f.id
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "资产 {name} 的 {}（发现 {}，SSVC 决策 {}）处置期限为 {when}，已逾期 {days} 天，状态：{}",
+                    f.vuln,
+                    f.id,
+                    f.decision,
+                    f.status.label().zh
+                ),
+                format!(
+                    "{} (finding {}, SSVC decision {}) on asset {name} was due by {when}, {days} days overdue, status: {}",
+                    f.vuln,
+                    f.id,
+                    f.decision,
+                    f.status.label().en
+                ),
+            )
+        };
+        if f.exploitable {
+            zh.push_str(if f.kev {
+                "；该漏洞在 KEV 中"
+            } else {
+                "；存在公开利用"
+            });
+            en.push_str(if f.kev {
+                "; it is in KEV"
+            } else {
+                "; a public exploit exists"
+            });
+        }
+        if exposed {
+            zh.push_str(&format!(
+                "；资产对外暴露（{}）",
+                asset.exposed_ports.join(", ")
+            ));
+            en.push_str(&format!(
+                "; the asset is reachable from outside ({})",
+                asset.exposed_ports.join(", ")
+            ));
+        }
+        if asset.critical {
+            zh.push_str("；资产为关键资产或关键信息基础设施");
+            en.push_str("; the asset is critical or CII");
+        }
+        let kind = WarningKind::RemediationOverdue;
+        out.push(Warning {
+            level,
+            kind,
+            action: action(kind, level, Some(&f.vuln)),
+            dedup_key: format!("overdue:{}:{}:{}", asset.id, f.id, since.timestamp()),
+            asset_id: asset.id.clone(),
+            cve: f.vuln.starts_with("CVE-").then(|| f.vuln.clone()),
+            title: title_of(kind, level, name),
+            text: BiText::new(zh, en),
+            at: now,
+        });
+    }
+    out
 }

@@ -6,7 +6,7 @@ use taishi_asset::Importance;
 use taishi_risk::{
     cves_in, evaluate, rollup, score_asset, techniques_in, Attack, AttackKind, BiText, Factor,
     FactorKind, FindingInput, Item, Remediation, RiskInput, RiskScore, ScoreModel, Severity,
-    Trigger, WarnAsset, WarningKind, WarningLevel,
+    Trigger, WarnAsset, Warning, WarningKind, WarningLevel,
 };
 
 fn now() -> DateTime<Utc> {
@@ -23,6 +23,7 @@ fn finding(id: &str, vuln: &str, priority: f64, kev: bool) -> FindingInput {
         exploitable: kev,
         status: Remediation::Open,
         accepted_until: None,
+        deadline: Some(now() + Duration::days(14)),
     }
 }
 
@@ -311,4 +312,60 @@ proptest! {
         let _ = cves_in(&s);
         let _ = techniques_in([s.as_str()]);
     }
+}
+
+/// Remediation deadlines: a finding warns once when it falls due (蓝 for a
+/// plain one, 黄 when exploitable or on an exposed/critical asset, 橙 when
+/// both), an accepted risk when its acceptance runs out; fixed findings and
+/// those still in time never do.
+#[test]
+fn overdue_findings_and_expired_acceptances_warn_once_per_deadline() {
+    let mut plain = finding("f-plain", "CVE-2020-0001", 30.0, false);
+    plain.deadline = Some(now() - Duration::days(3));
+    let mut kev = finding("f-kev", "CVE-2021-44228", 90.0, true);
+    kev.deadline = Some(now() - Duration::hours(1));
+    let in_time = finding("f-later", "CVE-2022-0002", 50.0, false);
+    let mut fixed = finding("f-fixed", "CVE-2019-0003", 50.0, false);
+    fixed.deadline = Some(now() - Duration::days(30));
+    fixed.status = Remediation::Fixed;
+    let mut accepted = finding("f-acc", "CVE-2018-0004", 20.0, false);
+    accepted.deadline = Some(now() - Duration::days(100));
+    accepted.status = Remediation::Accepted;
+    accepted.accepted_until = Some(now() - Duration::days(1));
+    let mut renewed = accepted.clone();
+    renewed.id = "f-renewed".into();
+    renewed.accepted_until = Some(now() + Duration::days(60));
+    let mut asset = WarnAsset {
+        id: "7".into(),
+        name: "web01".into(),
+        critical: false,
+        exposed_ports: vec![],
+        findings: vec![plain, kev, in_time, fixed, accepted, renewed],
+    };
+    let ws = taishi_risk::overdue(&asset, now());
+    let by = |id: &str| ws.iter().find(|w| w.text.en.contains(id));
+    assert_eq!(ws.len(), 3, "{ws:#?}");
+    assert_eq!(by("f-plain").unwrap().level, WarningLevel::Blue);
+    assert!(by("f-plain").unwrap().text.en.contains("3 days overdue"));
+    assert_eq!(by("f-kev").unwrap().level, WarningLevel::Yellow);
+    assert!(by("f-acc").unwrap().text.zh.contains("风险接受已于"));
+    assert!(by("f-later").is_none() && by("f-fixed").is_none() && by("f-renewed").is_none());
+    for w in &ws {
+        assert_eq!(w.kind, WarningKind::RemediationOverdue);
+        assert!(w.title.zh.contains("逾期未修复") && !w.action.en.is_empty());
+    }
+    // The same situation tomorrow: the same keys (raised once).
+    let keys = |ws: &[Warning]| ws.iter().map(|w| w.dedup_key.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        keys(&ws),
+        keys(&taishi_risk::overdue(&asset, now() + Duration::days(1)))
+    );
+    // An exposed asset: the KEV one is 橙, the plain one 黄.
+    asset.exposed_ports = vec!["tcp/443".into()];
+    let ws = taishi_risk::overdue(&asset, now());
+    let by = |id: &str| ws.iter().find(|w| w.text.en.contains(id)).unwrap().level;
+    assert_eq!(
+        (by("f-kev"), by("f-plain")),
+        (WarningLevel::Orange, WarningLevel::Yellow)
+    );
 }

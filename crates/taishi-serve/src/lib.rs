@@ -572,6 +572,30 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         cancel.clone(),
         Duration::from_secs(10),
     ));
+    if config.risk.overdue_check_minutes > 0 {
+        // Findings past their remediation deadline, and accepted risks past
+        // their expiry, warn (once each).
+        let (a, c) = (app.clone(), cancel.clone());
+        let every = Duration::from_secs(config.risk.overdue_check_minutes * 60);
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let b = a.clone();
+                match tokio::task::spawn_blocking(move || b.risk.check_overdue(chrono::Utc::now()))
+                    .await
+                {
+                    Ok(Ok(r)) if r.raised > 0 => {
+                        tracing::info!(raised = r.raised, "overdue remediation warned")
+                    }
+                    Ok(Err(e)) => tracing::warn!(error = %e, "overdue remediation check failed"),
+                    _ => {}
+                }
+                tokio::select! {
+                    _ = c.cancelled() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+            }
+        }));
+    }
     if config.risk.pulls() {
         // KEV and EPSS pulled at start and every `interval_hours` after.
         let (a, c) = (app.clone(), cancel.clone());

@@ -414,3 +414,102 @@ fn every_stored_score_recomputes_from_its_factors() {
         assert_eq!(f.recompute(), h["score"].as_f64().unwrap());
     }
 }
+
+/// Remediation deadlines (issue 15: "Overdue findings warn"): with the
+/// server's check looking past the findings' deadlines, each overdue
+/// finding warns once, through the webhook too; an accepted risk whose
+/// expiry passed warns; a finding fixed in time never does.
+#[test]
+fn overdue_findings_and_expired_acceptances_warn_once() {
+    let Setup {
+        _dir,
+        _rt,
+        server,
+        admin,
+        hooks,
+        asset,
+    } = setup();
+    let (_, v) = admin.get(&format!("/api/v1/vulns?asset={asset}"));
+    let items = v["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 2, "{v}");
+    let risk = &server.app.risk;
+    // Today nothing is overdue.
+    assert_eq!(risk.check_overdue(chrono::Utc::now()).unwrap().raised, 0);
+
+    // One finding accepted until yesterday (written in +08:00: kept in UTC),
+    // the other fixed.
+    let (accepted, fixed) = (
+        items[0]["id"].as_str().unwrap(),
+        items[1]["id"].as_str().unwrap(),
+    );
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .to_rfc3339();
+    let (s, row) = admin.post(
+        &format!("/api/v1/vulns/{accepted}/status"),
+        &json!({"status": "accepted", "approver": "张三", "until": yesterday}),
+    );
+    assert_eq!(s, 200, "{row}");
+    assert!(
+        row["accepted_until"].as_str().unwrap().ends_with('Z'),
+        "{row}"
+    );
+    let r = risk.check_overdue(chrono::Utc::now()).unwrap();
+    assert_eq!(r.raised, 1, "the expired acceptance: {r:?}");
+
+    // A year on: the other finding is past its deadline too; fixed, it is not.
+    let later = chrono::Utc::now() + chrono::Duration::days(400);
+    let (s, row) = admin.post(
+        &format!("/api/v1/vulns/{fixed}/status"),
+        &json!({"status": "fixed"}),
+    );
+    assert_eq!(s, 200, "{row}");
+    assert_eq!(
+        risk.check_overdue(later).unwrap().raised,
+        0,
+        "already warned, or fixed"
+    );
+    let (s, row) = admin.post(
+        &format!("/api/v1/vulns/{fixed}/status"),
+        &json!({"status": "open"}),
+    );
+    assert_eq!(s, 200, "{row}");
+    assert_eq!(
+        risk.check_overdue(later).unwrap().raised,
+        1,
+        "reopened and overdue"
+    );
+    assert_eq!(risk.check_overdue(later).unwrap().raised, 0, "once");
+
+    let (_, w) = admin.get("/api/v1/risk/warnings?limit=50");
+    let overdue: Vec<&J> = w["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| &x["warning"])
+        .filter(|x| x["kind"] == "remediation_overdue")
+        .collect();
+    assert_eq!(overdue.len(), 2, "{w:#}");
+    for x in &overdue {
+        // The CII asset exposed to the outside: at least 黄.
+        assert!(
+            matches!(x["level"].as_str(), Some("yellow" | "orange")),
+            "{x:#}"
+        );
+        assert!(
+            x["title"]["zh"].as_str().unwrap().contains("逾期未修复"),
+            "{x:#}"
+        );
+    }
+    assert!(
+        wait_until(20, || hooks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|b| b.contains("risk:remediation_overdue"))
+            .count()
+            >= 2),
+        "{:?}",
+        hooks.lock().unwrap()
+    );
+}

@@ -621,6 +621,25 @@ impl State {
         )?)
     }
 
+    /// The assets (organisation, id) with a finding that may be overdue at
+    /// `now` (RFC 3339 in UTC, as deadlines are written): open or in
+    /// progress past its deadline, or accepted (whether the acceptance ran
+    /// out the caller checks on the parsed time, since an expiry is kept as
+    /// the analyst wrote it). At most `limit`.
+    pub fn assets_maybe_overdue(&self, now: &str, limit: usize) -> Result<Vec<(String, i64)>> {
+        Ok(self.reader().query_map(
+            &format!(
+                "SELECT DISTINCT org, asset_id FROM risk_findings \
+                 WHERE (status IN ('open', 'in_progress') AND deadline IS NOT NULL AND deadline < $1) \
+                    OR (status = 'accepted' AND accepted_until IS NOT NULL) \
+                 ORDER BY org, asset_id LIMIT {}",
+                limit.min(1_000_000)
+            ),
+            params![now],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+
     /// Every finding naming a CVE, of every organisation (a feed entry
     /// arrived).
     pub fn findings_with_cve(&self, cve: &str) -> Result<Vec<(FindingRow, String)>> {

@@ -389,19 +389,27 @@ async fn set_status(
     Json(req): Json<StatusRequest>,
 ) -> R<Json<FindingRow>> {
     blocking(move || {
-        if let Some(u) = req.until.as_deref() {
-            chrono::DateTime::parse_from_rfc3339(u).map_err(|_| {
-                super::bad(format!(
-                    "until `{u}`: an RFC 3339 time with its zone / until `{u}`：须为带时区的 RFC 3339 时间"
-                ))
-            })?;
-        }
+        // Kept in UTC, as deadlines are, so that the overdue check can
+        // compare them.
+        let until = match req.until.as_deref() {
+            None => None,
+            Some(u) => Some(
+                chrono::DateTime::parse_from_rfc3339(u)
+                    .map_err(|_| {
+                        super::bad(format!(
+                            "until `{u}`: an RFC 3339 time with its zone / until `{u}`：须为带时区的 RFC 3339 时间"
+                        ))
+                    })?
+                    .with_timezone(&chrono::Utc)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            ),
+        };
         let row = app.state.set_finding_status(
             &id,
             &c.scope,
             &req.status,
             req.approver.as_deref(),
-            req.until.as_deref(),
+            until.as_deref(),
         )?;
         app.risk.rescore(row.asset_id, "status")?;
         Ok(Json(row))
