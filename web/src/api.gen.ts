@@ -4915,7 +4915,8 @@ export interface components {
              *     software, tags, each with its provenance.
              */
             record: components["schemas"]["Object"];
-            findings: components["schemas"]["FindingRow"][];
+            /** @description With the priority's inputs, as the vulnerability list has them. */
+            findings: components["schemas"]["FindingView"][];
             /** @description Alerts and intel hits on it of the last 30 days, newest first. */
             alerts: components["schemas"]["AttackRow"][];
             /** @description Newest first. */
@@ -4946,8 +4947,11 @@ export interface components {
             last_seen?: string | null;
             updated: string;
         };
-        /** @description A finding as lists show it. */
-        FindingRow: {
+        /**
+         * @description A finding as the console's list shows it: the row, the asset's name and
+         *     the inputs of its priority that the list shows beside it.
+         */
+        FindingView: {
             id: string;
             org: string;
             /** Format: int64 */
@@ -4981,6 +4985,21 @@ export interface components {
             first_seen: string;
             last_seen: string;
             updated: string;
+            asset_name?: string | null;
+            /**
+             * Format: double
+             * @description The CVSS base score used (v4.0 or v3.x).
+             */
+            cvss?: number | null;
+            /**
+             * Format: double
+             * @description The EPSS probability (0–1).
+             */
+            epss?: number | null;
+            /** @description In KEV with known ransomware use. */
+            ransomware: boolean;
+            /** @description The priority in one line (SSVC decision, priority, deadline). */
+            summary?: components["schemas"]["BiText"] | null;
         };
         /** @description An alert or intel hit on an asset. */
         AttackRow: {
@@ -5175,11 +5194,8 @@ export interface components {
             total: number;
             items: components["schemas"]["FindingView"][];
         };
-        /**
-         * @description A finding as the console's list shows it: the row, the asset's name and
-         *     the inputs of its priority that the list shows beside it.
-         */
-        FindingView: {
+        /** @description A finding as lists show it. */
+        FindingRow: {
             id: string;
             org: string;
             /** Format: int64 */
@@ -5213,21 +5229,6 @@ export interface components {
             first_seen: string;
             last_seen: string;
             updated: string;
-            asset_name?: string | null;
-            /**
-             * Format: double
-             * @description The CVSS base score used (v4.0 or v3.x).
-             */
-            cvss?: number | null;
-            /**
-             * Format: double
-             * @description The EPSS probability (0–1).
-             */
-            epss?: number | null;
-            /** @description In KEV with known ransomware use. */
-            ransomware: boolean;
-            /** @description The priority in one line (SSVC decision, priority, deadline). */
-            summary?: components["schemas"]["BiText"] | null;
         };
         StatusRequest: {
             /** @description open, in_progress, accepted, fixed, false_positive. */

@@ -206,6 +206,9 @@ fn kev_entry_warns_through_the_webhook_and_an_attack_raises_the_score() {
     let (_, v) = admin.get("/api/v1/assets?identity=192.168.0.1");
     assert_eq!(v["items"][0]["open_findings"], 2, "{v}");
     let before = asset_view(&admin, asset);
+    // The asset's page lists its findings as the vulnerability list does.
+    assert_eq!(before["findings"][0]["asset_name"], "网上营业厅前置机");
+    assert!(before["findings"][0]["summary"]["zh"].is_string(), "{before}");
     let s0 = before["history"][0]["factors"].clone();
     assert_eq!(factor(&s0, "vulns")["items"].as_array().unwrap().len(), 2);
 

@@ -213,7 +213,8 @@ pub struct AssetView {
     /// The register's record (`taishi_asset::Asset`): identities, services,
     /// software, tags, each with its provenance.
     pub record: Object,
-    pub findings: Vec<FindingRow>,
+    /// With the priority's inputs, as the vulnerability list has them.
+    pub findings: Vec<FindingView>,
     /// Alerts and intel hits on it of the last 30 days, newest first.
     pub alerts: Vec<AttackRow>,
     /// Newest first.
@@ -280,6 +281,31 @@ fn file_name(n: Option<String>, default: &str) -> String {
     n.filter(|n| !n.trim().is_empty())
         .map(|n| n.chars().take(256).collect())
         .unwrap_or_else(|| default.to_string())
+}
+
+/// A finding with its asset's name and its priority's inputs, read from
+/// its stored document (`crate::risk::FindingDoc`).
+fn finding_view(row: FindingRow, doc: Option<&str>, asset_name: Option<String>) -> FindingView {
+    let doc = doc.and_then(|d| serde_json::from_str::<FindingDoc>(d).ok());
+    let factor = |key: &str| {
+        doc.as_ref().and_then(|d| {
+            d.priority
+                .factors
+                .iter()
+                .find(|f| f.key == key)
+                .map(|f| f.value.clone())
+        })
+    };
+    FindingView {
+        asset_name,
+        cvss: factor("cvss").and_then(|v| v.parse().ok()),
+        epss: factor("epss").and_then(|v| v.parse().ok()),
+        ransomware: factor("ransomware").as_deref() == Some("true"),
+        summary: doc.as_ref().map(|d| {
+            taishi_risk::BiText::new(d.priority.summary.zh.clone(), d.priority.summary.en.clone())
+        }),
+        row,
+    }
 }
 
 fn warning_view(r: WarningRow) -> Option<WarningView> {
@@ -367,7 +393,7 @@ async fn get_asset(
             .state
             .findings_of_asset(id)?
             .into_iter()
-            .map(|(r, _)| r)
+            .map(|(r, d)| finding_view(r, Some(&d), asset.name.clone()))
             .collect();
         let since = (chrono::Utc::now() - chrono::Duration::days(30))
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -471,31 +497,8 @@ async fn list_vulns(
             .into_iter()
             .map(|row| {
                 let (name, docs) = &assets[&row.asset_id];
-                let doc = docs
-                    .get(&row.id)
-                    .and_then(|d| serde_json::from_str::<FindingDoc>(d).ok());
-                let factor = |key: &str| {
-                    doc.as_ref().and_then(|d| {
-                        d.priority
-                            .factors
-                            .iter()
-                            .find(|f| f.key == key)
-                            .map(|f| f.value.clone())
-                    })
-                };
-                FindingView {
-                    asset_name: name.clone(),
-                    cvss: factor("cvss").and_then(|v| v.parse().ok()),
-                    epss: factor("epss").and_then(|v| v.parse().ok()),
-                    ransomware: factor("ransomware").as_deref() == Some("true"),
-                    summary: doc.as_ref().map(|d| {
-                        taishi_risk::BiText::new(
-                            d.priority.summary.zh.clone(),
-                            d.priority.summary.en.clone(),
-                        )
-                    }),
-                    row,
-                }
+                let doc = docs.get(&row.id).map(String::as_str);
+                finding_view(row, doc, name.clone())
             })
             .collect();
         Ok(Json(Page { total, items }))
