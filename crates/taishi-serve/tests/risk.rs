@@ -208,7 +208,10 @@ fn kev_entry_warns_through_the_webhook_and_an_attack_raises_the_score() {
     let before = asset_view(&admin, asset);
     // The asset's page lists its findings as the vulnerability list does.
     assert_eq!(before["findings"][0]["asset_name"], "网上营业厅前置机");
-    assert!(before["findings"][0]["summary"]["zh"].is_string(), "{before}");
+    assert!(
+        before["findings"][0]["summary"]["zh"].is_string(),
+        "{before}"
+    );
     let s0 = before["history"][0]["factors"].clone();
     assert_eq!(factor(&s0, "vulns")["items"].as_array().unwrap().len(), 2);
 
