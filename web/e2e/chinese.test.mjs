@@ -22,6 +22,8 @@ const ALLOWED = new Set(("Taishi IP IPs URL API CSV JSON JSONL NDJSON CEF RFC TL
   "Windows Linux Beats Elasticsearch Kafka Prometheus AND OR NOT TOP Top EPS KPI IPv Enter " +
   // The query language's own words (the search page's syntax hint).
   "TO stats count sort top timechart span " +
+  // Vulnerability management's names (the risk pages).
+  "CVE CVSS EPSS SSVC KEV CISA FIRST Nmap XML CPE MAC " +
   // Data: the sample organisation's name and id.
   "Headquarters root").split(" "));
 
@@ -72,6 +74,10 @@ const PAGES = [
   ["rules", "/rules"],
   ["intel", "/intel"],
   ["settings", "/settings"],
+  ["risk-assets", "/risk/assets"],
+  ["risk-vulns", "/risk/vulns"],
+  ["risk-ranking", "/risk/ranking"],
+  ["risk-warnings", "/risk/warnings"],
 ];
 
 test("every main page in zh-CN has no English label outside data values", async () => {

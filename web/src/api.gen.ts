@@ -4858,13 +4858,17 @@ export interface components {
             why?: string | null;
         };
         /** @description One page of a list and the number of matches. */
-        Page_AssetRow: {
+        Page_AssetListRow: {
             /** Format: uint64 */
             total: number;
-            items: components["schemas"]["AssetRow"][];
+            items: components["schemas"]["AssetListRow"][];
         };
-        /** @description An asset as lists show it. */
-        AssetRow: {
+        /**
+         * @description An asset as the console's list shows it: the row and what the list
+         *     needs from the record (identities, 等保 and data level) and its count of
+         *     unresolved findings.
+         */
+        AssetListRow: {
             /** Format: int64 */
             id: number;
             org: string;
@@ -4886,6 +4890,20 @@ export interface components {
             first_seen?: string | null;
             last_seen?: string | null;
             updated: string;
+            /** @description `ip:10.0.0.5`, `host:web01`, …, at most 8. */
+            identities: string[];
+            /**
+             * Format: uint8
+             * @description 等保 level 1–5.
+             */
+            dengbao?: number | null;
+            /** @description general, important, core (GB/T 43697-2024). */
+            data_level?: string | null;
+            /**
+             * Format: uint64
+             * @description Open, in progress and accepted findings.
+             */
+            open_findings: number;
         };
         /** @description What an inventory import did. */
         AssetImportAnswer: {
@@ -4929,15 +4947,43 @@ export interface components {
              *     software, tags, each with its provenance.
              */
             record: components["schemas"]["Object"];
-            findings: components["schemas"]["FindingRow"][];
+            /** @description With the priority's inputs, as the vulnerability list has them. */
+            findings: components["schemas"]["FindingView"][];
             /** @description Alerts and intel hits on it of the last 30 days, newest first. */
             alerts: components["schemas"]["AttackRow"][];
             /** @description Newest first. */
             history: components["schemas"]["ScoreView"][];
             warnings: components["schemas"]["WarningView"][];
         };
-        /** @description A finding as lists show it. */
-        FindingRow: {
+        /** @description An asset as lists show it. */
+        AssetRow: {
+            /** Format: int64 */
+            id: number;
+            org: string;
+            name?: string | null;
+            business_system?: string | null;
+            /** @description low, medium, high, critical. */
+            importance?: string | null;
+            cii: boolean;
+            /**
+             * Format: int64
+             * @description Ports reachable from outside.
+             */
+            exposed_ports: number;
+            /**
+             * Format: double
+             * @description The latest risk score (0–100).
+             */
+            score: number;
+            first_seen?: string | null;
+            last_seen?: string | null;
+            updated: string;
+        };
+        /**
+         * @description A finding as the console's list shows it: the row, the asset's name and
+         *     the inputs of its priority that the list shows beside it.
+         */
+        FindingView: {
             id: string;
             org: string;
             /** Format: int64 */
@@ -4971,6 +5017,21 @@ export interface components {
             first_seen: string;
             last_seen: string;
             updated: string;
+            asset_name?: string | null;
+            /**
+             * Format: double
+             * @description The CVSS base score used (v4.0 or v3.x).
+             */
+            cvss?: number | null;
+            /**
+             * Format: double
+             * @description The EPSS probability (0–1).
+             */
+            epss?: number | null;
+            /** @description In KEV with known ransomware use. */
+            ransomware: boolean;
+            /** @description The priority in one line (SSVC decision, priority, deadline). */
+            summary?: components["schemas"]["BiText"] | null;
         };
         /** @description An alert or intel hit on an asset. */
         AttackRow: {
@@ -5084,7 +5145,7 @@ export interface components {
          * @description What raised a warning.
          * @enum {string}
          */
-        WarningKind: "kev_match" | "epss_rise" | "attack_on_vulnerable" | "intel_on_critical";
+        WarningKind: "kev_match" | "epss_rise" | "attack_on_vulnerable" | "intel_on_critical" | "remediation_overdue";
         /** @description What a scanner report import did. */
         ScanImportAnswer: {
             scanner: string;
@@ -5160,10 +5221,46 @@ export interface components {
             doc: string;
         };
         /** @description One page of a list and the number of matches. */
-        Page_FindingRow: {
+        Page_FindingView: {
             /** Format: uint64 */
             total: number;
-            items: components["schemas"]["FindingRow"][];
+            items: components["schemas"]["FindingView"][];
+        };
+        /** @description A finding as lists show it. */
+        FindingRow: {
+            id: string;
+            org: string;
+            /** Format: int64 */
+            asset_id: number;
+            /** @description The CVE, else the scanner's check id. */
+            vuln: string;
+            cve?: string | null;
+            /** @description `tcp/22`, `pkg:…`, `host`. */
+            location: string;
+            /** @description info, low, medium, high, critical. */
+            severity: string;
+            /** @description Scanners that reported it, comma-separated. */
+            scanners: string;
+            kev: boolean;
+            /** @description In KEV or a public exploit. */
+            exploitable: boolean;
+            /**
+             * Format: double
+             * @description 0–100 (taishi-vuln's priority).
+             */
+            priority: number;
+            /** @description The SSVC decision: defer, scheduled, out-of-cycle, immediate. */
+            decision: string;
+            /** @description open, in_progress, accepted, fixed, false_positive. */
+            status: string;
+            approver?: string | null;
+            /** @description Accepted risk: until when (RFC 3339). */
+            accepted_until?: string | null;
+            /** @description Remediation deadline (RFC 3339). */
+            deadline?: string | null;
+            first_seen: string;
+            last_seen: string;
+            updated: string;
         };
         StatusRequest: {
             /** @description open, in_progress, accepted, fixed, false_positive. */
@@ -8025,7 +8122,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_AssetRow"];
+                    "application/json": components["schemas"]["Page_AssetListRow"];
                 };
             };
             400: components["responses"]["Error"];
@@ -8193,7 +8290,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_FindingRow"];
+                    "application/json": components["schemas"]["Page_FindingView"];
                 };
             };
             400: components["responses"]["Error"];
@@ -8316,4 +8413,4 @@ export const observableKindValues: ReadonlyArray<FlattenedDeepRequired<component
 export const taskStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["TaskStatus"]> = ["open", "done", "cancelled"];
 export const reportSentValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ReportSent"]> = ["first", "supplementary", "summary"];
 export const warningLevelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WarningLevel"]> = ["blue", "yellow", "orange", "red"];
-export const warningKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WarningKind"]> = ["kev_match", "epss_rise", "attack_on_vulnerable", "intel_on_critical"];
+export const warningKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WarningKind"]> = ["kev_match", "epss_rise", "attack_on_vulnerable", "intel_on_critical", "remediation_overdue"];

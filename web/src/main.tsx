@@ -25,6 +25,11 @@ const Audit = lazy(() => import("./pages/Audit"));
 const DataInventory = lazy(() => import("./pages/DataInventory"));
 const Incidents = lazy(() => import("./pages/Incidents"));
 const IncidentPage = lazy(() => import("./pages/IncidentPage"));
+const Assets = lazy(() => import("./pages/Assets"));
+const AssetPage = lazy(() => import("./pages/AssetPage"));
+const Vulns = lazy(() => import("./pages/Vulns"));
+const RiskRanking = lazy(() => import("./pages/RiskRanking"));
+const Warnings = lazy(() => import("./pages/Warnings"));
 const NotFound = lazy(() => import("./pages/NotFound"));
 
 const qc = new QueryClient({
@@ -86,6 +91,11 @@ const router = createBrowserRouter([
           { path: "/data", element: page(<DataInventory />) },
           { path: "/incidents", element: page(<Incidents />) },
           { path: "/incidents/:id", element: page(<IncidentPage />) },
+          { path: "/risk/assets", element: page(<Assets />) },
+          { path: "/risk/assets/:id", element: page(<AssetPage />) },
+          { path: "/risk/vulns", element: page(<Vulns />) },
+          { path: "/risk/ranking", element: page(<RiskRanking />) },
+          { path: "/risk/warnings", element: page(<Warnings />) },
           { path: "/settings", element: page(<Settings />) },
           { path: "*", element: page(<NotFound />) },
         ],

@@ -106,6 +106,16 @@ fn setup() -> Setup {
     let asset = v["items"][0]["id"].as_i64().unwrap();
     assert_eq!(v["items"][0]["business_system"], "网上营业厅");
     assert_eq!(v["items"][0]["exposed_ports"], 1);
+    // What the console's list shows beside the row: identities, 等保 level.
+    assert!(
+        v["items"][0]["identities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ip:192.168.0.1")),
+        "{v}"
+    );
+    assert_eq!(v["items"][0]["dengbao"], 3, "{v}");
+    assert_eq!(v["items"][0]["open_findings"], 0, "{v}");
 
     let (s, v) = admin.post_raw(
         "/api/v1/vulns/import?name=ssh.xml",
@@ -181,7 +191,27 @@ fn kev_entry_warns_through_the_webhook_and_an_attack_raises_the_score() {
         .unwrap()
         .iter()
         .all(|f| f["kev"] == false));
+    // Each with what the console's list shows beside it: the asset's name
+    // and the priority in one line.
+    assert!(
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["asset_name"] == "网上营业厅前置机"
+                && f["summary"]["en"].as_str().unwrap().contains("priority")
+                && f["ransomware"] == false),
+        "{v}"
+    );
+    let (_, v) = admin.get("/api/v1/assets?identity=192.168.0.1");
+    assert_eq!(v["items"][0]["open_findings"], 2, "{v}");
     let before = asset_view(&admin, asset);
+    // The asset's page lists its findings as the vulnerability list does.
+    assert_eq!(before["findings"][0]["asset_name"], "网上营业厅前置机");
+    assert!(
+        before["findings"][0]["summary"]["zh"].is_string(),
+        "{before}"
+    );
     let s0 = before["history"][0]["factors"].clone();
     assert_eq!(factor(&s0, "vulns")["items"].as_array().unwrap().len(), 2);
 

@@ -1,6 +1,6 @@
 import { NavLink, Outlet, useLocation, useNavigate, useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
-import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio, Crosshair, ScrollText, Building2, Database, Siren } from "lucide-react";
+import { Activity, Bell, Search, ShieldCheck, Settings, LogOut, Monitor, Languages, Radio, Crosshair, ScrollText, Building2, Database, Siren, Server, Bug, BarChart3, TriangleAlert } from "lucide-react";
 import type { Permission } from "../api";
 import { useAuth } from "../auth";
 import { useLive } from "../live";
@@ -79,9 +79,14 @@ export default function Layout() {
     { to: "/rules", icon: ShieldCheck, label: t("nav.rules"), need: "rules:read" },
     { to: "/intel", icon: Crosshair, label: t("nav.intel"), need: "intel:read" },
     { to: "/data", icon: Database, label: t("nav.data"), need: "data:read" },
+    // 风险 / Risk (issue 15): one group, for `assets:read`.
+    { to: "/risk/assets", icon: Server, label: t("nav.assets"), need: "assets:read", group: t("nav.risk") },
+    { to: "/risk/vulns", icon: Bug, label: t("nav.vulns"), need: "assets:read", group: t("nav.risk") },
+    { to: "/risk/ranking", icon: BarChart3, label: t("nav.ranking"), need: "assets:read", group: t("nav.risk") },
+    { to: "/risk/warnings", icon: TriangleAlert, label: t("nav.warnings"), need: "assets:read", group: t("nav.risk") },
     { to: "/audit", icon: ScrollText, label: t("nav.audit"), need: "audit:read" },
     { to: "/settings", icon: Settings, label: t("nav.settings"), need: "account" },
-  ].filter((x) => has(x.need as Permission));
+  ].filter((x) => has(x.need as Permission)) as { to: string; icon: typeof Activity; label: string; group?: string }[];
 
   if (big) return <main className="bigscreen"><Outlet /></main>;
 
@@ -97,11 +102,14 @@ export default function Layout() {
           </div>
         </div>
         <nav aria-label="main">
-          {items.map(({ to, icon: Icon, label }) => (
-            <NavLink key={to} to={to} className={({ isActive }) => (isActive ? "nav-item active" : "nav-item")}>
-              <Icon size={18} aria-hidden />
-              <span>{label}</span>
-            </NavLink>
+          {items.map(({ to, icon: Icon, label, group }, i) => (
+            <div key={to} className={group ? "nav-grouped" : undefined}>
+              {group && items[i - 1]?.group !== group && <div className="nav-group" data-testid="nav-group">{group}</div>}
+              <NavLink to={to} className={({ isActive }) => (isActive ? "nav-item active" : "nav-item")}>
+                <Icon size={18} aria-hidden />
+                <span>{label}</span>
+              </NavLink>
+            </div>
           ))}
         </nav>
         <div className="sidebar-foot">

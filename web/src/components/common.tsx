@@ -1,4 +1,5 @@
 import { useEffect, useState, type ReactNode } from "react";
+import { useSearchParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { Inbox, AlertTriangle, Loader2 } from "lucide-react";
 import { ApiError, errorMessage, type Alert, type Level } from "../api";
@@ -138,4 +139,19 @@ export function fmtValue(v: unknown): string {
   if (typeof v === "string") return v;
   if (typeof v === "number" || typeof v === "boolean") return String(v);
   return JSON.stringify(v);
+}
+
+/** A list page's filters in the URL (a link or reload keeps them): `get`,
+ * `set` (a filter change goes back to the first page) and the offset. */
+export function useParamState() {
+  const [params, setParams] = useSearchParams();
+  const get = (k: string, d = "") => params.get(k) ?? d;
+  const set = (k: string, v: string) => {
+    const p = new URLSearchParams(params);
+    if (v) p.set(k, v);
+    else p.delete(k);
+    if (k !== "offset") p.delete("offset");
+    setParams(p, { replace: true });
+  };
+  return { get, set, offset: Number(params.get("offset")) || 0 };
 }

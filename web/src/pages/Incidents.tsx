@@ -3,10 +3,10 @@
 // with grade, status, owner and category, and filters.
 import { useEffect, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
-import { Link, useSearchParams } from "react-router";
+import { Link } from "react-router";
 import { useTranslation } from "react-i18next";
 import { api, LEVELS, type Query, type Res } from "../api";
-import { Empty, ErrorBox, LevelBadge, Loading, Pager, Panel } from "../components/common";
+import { Empty, ErrorBox, LevelBadge, Loading, Pager, Panel, useParamState } from "../components/common";
 import { useFormat } from "../i18n";
 
 export type QueueItem = Res<"/incidents">["items"][number];
@@ -65,17 +65,9 @@ export default function Incidents() {
   const { t } = useTranslation();
   const f = useFormat();
   const now = useNow();
-  const [params, setParams] = useSearchParams();
-  const get = (k: string, d = "") => params.get(k) ?? d;
-  const set = (k: string, v: string) => {
-    const p = new URLSearchParams(params);
-    if (v) p.set(k, v);
-    else p.delete(k);
-    p.delete("offset");
-    setParams(p, { replace: true });
-  };
+  // The pager's offset survives its own change (it used to be dropped with every filter's).
+  const { get, set, offset } = useParamState();
   const status = get("status", "open");
-  const offset = Number(get("offset", "0")) || 0;
   const query = {
     status: status === "all" ? undefined : status,
     severity: get("severity") || undefined,

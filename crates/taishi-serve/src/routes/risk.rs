@@ -19,12 +19,14 @@ use taishi_state::risk::{
 
 use super::{blocking, Access, ApiError, Object, Page, Route, R, S};
 use crate::auth::{Caller, Permission as P};
-use taishi_assess::{AssetImportAnswer, FeedImportAnswer, RiskError, ScanImportAnswer};
+use taishi_assess::{AssetImportAnswer, FeedImportAnswer, FindingDoc, RiskError, ScanImportAnswer};
 
 /// Assets listed with their factors per business system in the ranking.
 const RANKED_ASSETS: usize = 50;
 /// Assets read for the ranking's roll-ups.
 const MAX_RANKED: usize = 100_000;
+/// Identities an asset's row in the list shows.
+const MAX_LISTED_IDENTITIES: usize = 8;
 /// Score history rows an asset's page shows.
 const HISTORY: usize = 200;
 
@@ -48,7 +50,7 @@ pub fn routes() -> Vec<Route> {
                 "本组织及下级组织的资产，按风险分从高到低（可按业务系统或标识筛选：ip:10.0.0.5、host:web01，或直接写地址、主机名）",
             )
             .query::<AssetFilter>()
-            .answer::<Page<AssetRow>>(),
+            .answer::<Page<AssetListRow>>(),
         Route::new(Method::POST, "/assets", write, import_assets)
             .upload()
             .doc(
@@ -93,7 +95,7 @@ pub fn routes() -> Vec<Route> {
                 "本组织及下级组织的漏洞发现，KEV 优先，其次按优先级（可按 CVE、资产、状态（unresolved 为待处理、处理中与已接受）或仅 KEV 筛选）",
             )
             .query::<FindingFilter>()
-            .answer::<Page<FindingRow>>(),
+            .answer::<Page<FindingView>>(),
         Route::new(Method::POST, "/vulns/{id}/status", write, set_status)
             .doc(
                 "risk",
@@ -159,6 +161,40 @@ pub struct StatusRequest {
     pub until: Option<String>,
 }
 
+/// An asset as the console's list shows it: the row and what the list
+/// needs from the record (identities, 等保 and data level) and its count of
+/// unresolved findings.
+#[derive(Serialize, JsonSchema)]
+pub struct AssetListRow {
+    #[serde(flatten)]
+    pub row: AssetRow,
+    /// `ip:10.0.0.5`, `host:web01`, …, at most 8.
+    pub identities: Vec<String>,
+    /// 等保 level 1–5.
+    pub dengbao: Option<u8>,
+    /// general, important, core (GB/T 43697-2024).
+    pub data_level: Option<String>,
+    /// Open, in progress and accepted findings.
+    pub open_findings: u64,
+}
+
+/// A finding as the console's list shows it: the row, the asset's name and
+/// the inputs of its priority that the list shows beside it.
+#[derive(Serialize, JsonSchema)]
+pub struct FindingView {
+    #[serde(flatten)]
+    pub row: FindingRow,
+    pub asset_name: Option<String>,
+    /// The CVSS base score used (v4.0 or v3.x).
+    pub cvss: Option<f64>,
+    /// The EPSS probability (0–1).
+    pub epss: Option<f64>,
+    /// In KEV with known ransomware use.
+    pub ransomware: bool,
+    /// The priority in one line (SSVC decision, priority, deadline).
+    pub summary: Option<taishi_risk::BiText>,
+}
+
 /// One score of an asset's history.
 #[derive(Serialize, JsonSchema)]
 pub struct ScoreView {
@@ -177,7 +213,8 @@ pub struct AssetView {
     /// The register's record (`taishi_asset::Asset`): identities, services,
     /// software, tags, each with its provenance.
     pub record: Object,
-    pub findings: Vec<FindingRow>,
+    /// With the priority's inputs, as the vulnerability list has them.
+    pub findings: Vec<FindingView>,
     /// Alerts and intel hits on it of the last 30 days, newest first.
     pub alerts: Vec<AttackRow>,
     /// Newest first.
@@ -246,6 +283,31 @@ fn file_name(n: Option<String>, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
+/// A finding with its asset's name and its priority's inputs, read from
+/// its stored document (`taishi_assess::FindingDoc`).
+fn finding_view(row: FindingRow, doc: Option<&str>, asset_name: Option<String>) -> FindingView {
+    let doc = doc.and_then(|d| serde_json::from_str::<FindingDoc>(d).ok());
+    let factor = |key: &str| {
+        doc.as_ref().and_then(|d| {
+            d.priority
+                .factors
+                .iter()
+                .find(|f| f.key == key)
+                .map(|f| f.value.clone())
+        })
+    };
+    FindingView {
+        asset_name,
+        cvss: factor("cvss").and_then(|v| v.parse().ok()),
+        epss: factor("epss").and_then(|v| v.parse().ok()),
+        ransomware: factor("ransomware").as_deref() == Some("true"),
+        summary: doc.as_ref().map(|d| {
+            taishi_risk::BiText::new(d.priority.summary.zh.clone(), d.priority.summary.en.clone())
+        }),
+        row,
+    }
+}
+
 fn warning_view(r: WarningRow) -> Option<WarningView> {
     Some(WarningView {
         warning: serde_json::from_str(&r.doc).ok()?,
@@ -260,9 +322,43 @@ async fn list_assets(
     State(app): State<S>,
     Extension(c): Extension<Caller>,
     Query(f): Query<AssetFilter>,
-) -> R<Json<Page<AssetRow>>> {
+) -> R<Json<Page<AssetListRow>>> {
     blocking(move || {
-        let (total, items) = app.state.assets(&f, &c.scope)?;
+        let (total, rows) = app.state.assets(&f, &c.scope)?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (_, doc) = app.state.asset(row.id, &c.scope)?;
+            let rec: serde_json::Value = serde_json::from_str(&doc).unwrap_or_default();
+            let identities = rec["identities"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|i| {
+                            Some(format!(
+                                "{}:{}",
+                                i["value"]["kind"].as_str()?,
+                                i["value"]["value"].as_str()?
+                            ))
+                        })
+                        .take(MAX_LISTED_IDENTITIES)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let unresolved = FindingFilter {
+                asset: Some(row.id),
+                status: Some("unresolved".into()),
+                limit: Some(1),
+                ..Default::default()
+            };
+            let open_findings = app.state.findings(&unresolved, &c.scope)?.0;
+            items.push(AssetListRow {
+                dengbao: rec["dengbao"]["value"].as_u64().map(|v| v as u8),
+                data_level: rec["data_level"]["value"].as_str().map(str::to_string),
+                identities,
+                open_findings,
+                row,
+            });
+        }
         Ok(Json(Page { total, items }))
     })
     .await
@@ -297,7 +393,7 @@ async fn get_asset(
             .state
             .findings_of_asset(id)?
             .into_iter()
-            .map(|(r, _)| r)
+            .map(|(r, d)| finding_view(r, Some(&d), asset.name.clone()))
             .collect();
         let since = (chrono::Utc::now() - chrono::Duration::days(30))
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -374,9 +470,37 @@ async fn list_vulns(
     State(app): State<S>,
     Extension(c): Extension<Caller>,
     Query(f): Query<FindingFilter>,
-) -> R<Json<Page<FindingRow>>> {
+) -> R<Json<Page<FindingView>>> {
     blocking(move || {
-        let (total, items) = app.state.findings(&f, &c.scope)?;
+        let (total, rows) = app.state.findings(&f, &c.scope)?;
+        // The page's assets, each read once: their names and their
+        // findings' documents (the priority's inputs).
+        let mut assets: BTreeMap<i64, (Option<String>, BTreeMap<String, String>)> = BTreeMap::new();
+        for r in &rows {
+            if assets.contains_key(&r.asset_id) {
+                continue;
+            }
+            let name = app
+                .state
+                .asset(r.asset_id, &c.scope)
+                .ok()
+                .and_then(|(a, _)| a.name);
+            let docs = app
+                .state
+                .findings_of_asset(r.asset_id)?
+                .into_iter()
+                .map(|(f, d)| (f.id, d))
+                .collect();
+            assets.insert(r.asset_id, (name, docs));
+        }
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let (name, docs) = &assets[&row.asset_id];
+                let doc = docs.get(&row.id).map(String::as_str);
+                finding_view(row, doc, name.clone())
+            })
+            .collect();
         Ok(Json(Page { total, items }))
     })
     .await
