@@ -5032,6 +5032,8 @@ export interface components {
             ransomware: boolean;
             /** @description The priority in one line (SSVC decision, priority, deadline). */
             summary?: components["schemas"]["BiText"] | null;
+            /** @description CNVD and CNNVD ids, where the reports gave them. */
+            cn_ids: string[];
         };
         /** @description An alert or intel hit on an asset. */
         AttackRow: {

@@ -286,6 +286,11 @@ pub struct FindingSource {
     pub fixed_version: Option<String>,
     #[serde(default)]
     pub exploit_available: bool,
+    /// Other ids the report gives the vulnerability (CNVD, CNNVD, …), as
+    /// written; `Finding::cn_ids` reads the Chinese ones from these and the
+    /// text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refs: Vec<String>,
 }
 
 impl FindingSource {
@@ -309,6 +314,7 @@ impl FindingSource {
             service: None,
             fixed_version: None,
             exploit_available: false,
+            refs: Vec::new(),
         }
     }
 }
@@ -341,6 +347,24 @@ impl Finding {
             vuln,
             location: self.location.key(),
         }
+    }
+
+    /// The China National Vulnerability Database ids (CNVD-2021-95914) and
+    /// CNNVD ids (CNNVD-202112-799) its reports give: in their references,
+    /// the check's id, title or output. Sorted, at most 16.
+    pub fn cn_ids(&self) -> Vec<String> {
+        let mut out = std::collections::BTreeSet::new();
+        for s in &self.sources {
+            let texts = s.refs.iter().map(String::as_str).chain([
+                s.scanner_id.as_str(),
+                s.title.as_str(),
+                s.evidence.as_deref().unwrap_or(""),
+            ]);
+            for t in texts {
+                out.extend(cn_ids_in(t));
+            }
+        }
+        out.into_iter().take(MAX_CN_IDS).collect()
     }
 
     /// Each scanner that reported it.
@@ -432,6 +456,62 @@ pub fn normalise_cve(s: &str) -> Option<String> {
         && num.len() >= 4
         && num.chars().all(|c| c.is_ascii_digit()))
     .then(|| format!("CVE-{year}-{num}"))
+}
+
+/// CNVD/CNNVD ids kept per finding.
+const MAX_CN_IDS: usize = 16;
+
+/// Every CNVD id (`CNVD-YYYY-NNNNN`, 4–6 digits) and CNNVD id
+/// (`CNNVD-YYYYMM-NNN`, 3–4 digits; the older `CNNVD-YYYYMM-NNN` form
+/// too) in a text, upper-cased, at most 16. A `:` after the name is
+/// accepted (`CNVD:2021-95914`, as some exports write references).
+pub fn cn_ids_in(text: &str) -> Vec<String> {
+    let up = text.to_ascii_uppercase();
+    let b = up.as_bytes();
+    let digits = |from: usize| {
+        b[from.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < b.len() && out.len() < MAX_CN_IDS {
+        let (name, at) = if b[i..].starts_with(b"CNNVD") {
+            ("CNNVD", i + 5)
+        } else if b[i..].starts_with(b"CNVD") {
+            ("CNVD", i + 4)
+        } else {
+            i += 1;
+            continue;
+        };
+        let word_start = i == 0 || !b[i - 1].is_ascii_alphanumeric();
+        i = at;
+        if !word_start || !matches!(b.get(at), Some(b'-' | b':')) {
+            continue;
+        }
+        let first = digits(at + 1);
+        let want_first = if name == "CNVD" { 4 } else { 6 };
+        let sep = at + 1 + first;
+        if first != want_first || b.get(sep) != Some(&b'-') {
+            continue;
+        }
+        let second = digits(sep + 1);
+        let ok = if name == "CNVD" {
+            (4..=6).contains(&second)
+        } else {
+            (3..=4).contains(&second)
+        };
+        let end = sep + 1 + second;
+        if ok && !b.get(end).is_some_and(|c| c.is_ascii_alphanumeric()) {
+            let id = format!("{name}-{}-{}", &up[at + 1..sep], &up[sep + 1..end]);
+            if !out.contains(&id) {
+                out.push(id);
+            }
+            i = end;
+        }
+    }
+    out
 }
 
 /// Every CVE id in a free text (CVE lists, Greenbone tags).

@@ -20,7 +20,8 @@ mod columns;
 pub use discovery::{discover, DiscoveryLimits, Sighting, UnknownAsset};
 pub use error::{ImportError, Limits, Problem, RecordError};
 pub use finding::{
-    AssetRef, Finding, FindingKey, FindingSet, FindingSource, Location, Scanner, Severity,
+    cn_ids_in, AssetRef, Finding, FindingKey, FindingSet, FindingSource, Location, Scanner,
+    Severity,
 };
 pub use import::{import_assets, import_csv, import_json, import_nmap, AssetImport, ImportOptions};
 pub use lang::Lang;

@@ -543,3 +543,22 @@ fn overdue_findings_and_expired_acceptances_warn_once() {
         hooks.lock().unwrap()
     );
 }
+
+/// CNVD/CNNVD ids (issue 15: "CNVD/CNNVD ids where present"): a domestic
+/// scanner's CSV export with a CNVD column shows them on the finding.
+#[test]
+fn cnvd_ids_of_a_domestic_scan_show_on_the_finding() {
+    let Setup {
+        _dir, _rt, admin, ..
+    } = setup();
+    let csv = "IP地址,端口,CVE编号,CNVD编号,漏洞名称,风险等级\n\
+               192.168.0.9,8080,CVE-2020-1938,CNVD-2020-10487,Apache Tomcat 文件包含漏洞,高危\n";
+    let (s, v) = admin.post_raw(
+        "/api/v1/vulns/import?name=rsas.csv",
+        "text/csv",
+        csv.as_bytes(),
+    );
+    assert_eq!(s, 200, "{v}");
+    let (_, v) = admin.get("/api/v1/vulns?cve=CVE-2020-1938");
+    assert_eq!(v["items"][0]["cn_ids"], json!(["CNVD-2020-10487"]), "{v:#}");
+}

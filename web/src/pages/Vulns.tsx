@@ -145,6 +145,11 @@ export function FindingsTable({ rows }: { rows: Finding[] }) {
 }
 
 /** Findings grouped by CVE or by asset, groups in the server's order (KEV first). */
+/** The CNVD/CNNVD ids the scan reports gave, beside the CVE. */
+function CnIds({ ids }: { ids?: string[] }) {
+  return ids?.length ? <span className="mono muted small" data-testid="cn-ids">{ids.join(" · ")}</span> : null;
+}
+
 function Grouped({ rows, by }: { rows: Finding[]; by: "cve" | "asset" }) {
   const { t } = useTranslation();
   const groups = new Map<string, Finding[]>();
@@ -161,7 +166,7 @@ function Grouped({ rows, by }: { rows: Finding[]; by: "cve" | "asset" }) {
           <tr className="group-row">
             <td colSpan={10}>
               {by === "cve" ? (
-                <><strong className="mono">{k}</strong> <KevBadges kev={rs[0].kev} ransomware={rs[0].ransomware} /> <span className="muted small">{t("risk.vulns.onAssets", { count: rs.length })}</span></>
+                <><strong className="mono">{k}</strong> <CnIds ids={rs[0].cn_ids} /> <KevBadges kev={rs[0].kev} ransomware={rs[0].ransomware} /> <span className="muted small">{t("risk.vulns.onAssets", { count: rs.length })}</span></>
               ) : (
                 <><strong>{asset(rs[0])}</strong> <span className="muted small">{t("risk.vulns.findingsCount", { count: rs.length })}</span></>
               )}
@@ -169,7 +174,7 @@ function Grouped({ rows, by }: { rows: Finding[]; by: "cve" | "asset" }) {
           </tr>
           {rs.map((r) => (
             <tr key={r.id} data-testid="finding-row" className={r.kev ? "kev-row" : undefined}>
-              <td>{by === "cve" ? asset(r) : <><span className="mono">{r.vuln}</span> <KevBadges kev={r.kev} ransomware={r.ransomware} /></>}</td>
+              <td>{by === "cve" ? asset(r) : <><span className="mono">{r.vuln}</span> <CnIds ids={r.cn_ids} /> <KevBadges kev={r.kev} ransomware={r.ransomware} /></>}</td>
               <Cells row={r} />
             </tr>
           ))}

@@ -68,9 +68,10 @@ pub fn parse(bytes: &[u8], opts: &ImportOptions) -> Result<ScanReport, ImportErr
             cves.extend(get("scanner_id").and_then(normalise_cve));
         }
         let title = get("title").map(str::to_string);
-        // The check's id: the scanner's own, else the title (DefectDojo's
-        // generic rows have only that), else the first CVE.
+        // The check's id: the scanner's own, else the CNVD/CNNVD id, else the
+        // title (DefectDojo's generic rows have only that), else the first CVE.
         let Some(scanner_id) = get("scanner_id")
+            .or_else(|| get("cn_id"))
             .map(str::to_string)
             .or_else(|| title.clone())
             .or_else(|| cves.first().cloned())
@@ -111,6 +112,7 @@ pub fn parse(bytes: &[u8], opts: &ImportOptions) -> Result<ScanReport, ImportErr
             cvss_score,
             cvss_vector: nonempty(get("cvss_vector")),
             evidence: nonempty(get("evidence")),
+            refs: get("cn_id").map(str::to_string).into_iter().collect(),
             ..FindingSource::new(
                 scanner,
                 &opts.source_name,

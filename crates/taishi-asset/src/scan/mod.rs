@@ -16,6 +16,9 @@ use crate::model::Asset;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeSet;
 
+/// Other ids (CNVD, CNNVD, cross references) kept per report of a finding.
+pub(crate) const MAX_REFS: usize = 16;
+
 /// One report read: its findings (deduplicated), the hosts or artifacts it
 /// covered, and the records refused.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 //! Informational items (severity 0) are findings too, at `Info`: they are
 //! what the scanner saw, and the risk model weighs them at nothing.
 
-use super::{check_xml, from_xml, nonempty, score, ReportBuilder, ScanReport};
+use super::{check_xml, from_xml, nonempty, score, ReportBuilder, ScanReport, MAX_REFS};
 use crate::error::{ImportError, Problem};
 use crate::finding::{normalise_cve, AssetRef, FindingSource, Location, Scanner, Severity};
 use crate::import::{parse_time, push_unique, ImportOptions};
@@ -80,6 +80,9 @@ struct Item {
     synopsis: Option<String>,
     #[serde(default)]
     exploit_available: Option<String>,
+    /// Cross references (`CNVD:2021-95914`, `IAVA:…`).
+    #[serde(default)]
+    xref: Vec<String>,
 }
 
 /// Reads a `.nessus` report.
@@ -174,6 +177,7 @@ pub fn parse(bytes: &[u8], opts: &ImportOptions) -> Result<ScanReport, ImportErr
                     .or(nonempty(it.synopsis.as_deref())),
                 service: it.svc_name.clone(),
                 exploit_available: it.exploit_available.as_deref() == Some("true"),
+                refs: it.xref.iter().take(MAX_REFS).cloned().collect(),
                 ..FindingSource::new(
                     Scanner::Nessus,
                     &opts.source_name,

@@ -3,7 +3,7 @@
 //! references (GMP 8+ `<refs><ref type="cve">`, older `<cve>` lists), or
 //! one under the NVT OID when it names none.
 
-use super::{check_xml, from_xml, nonempty, score, ReportBuilder, ScanReport};
+use super::{check_xml, from_xml, nonempty, score, ReportBuilder, ScanReport, MAX_REFS};
 use crate::error::{ImportError, Problem};
 use crate::finding::{cves_in, AssetRef, FindingSource, Location, Scanner, Severity};
 use crate::import::ImportOptions;
@@ -172,10 +172,23 @@ pub fn parse(bytes: &[u8], opts: &ImportOptions) -> Result<ScanReport, ImportErr
                 }
             }
         }
+        // Chinese feeds give CNVD/CNNVD references beside the CVEs.
+        let refs: Vec<String> = nvt
+            .and_then(|n| n.refs.as_ref())
+            .map(|refs| {
+                refs.refs
+                    .iter()
+                    .filter(|r| r.ty.to_ascii_lowercase().starts_with("cn"))
+                    .take(MAX_REFS)
+                    .map(|r| r.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
         let source = FindingSource {
             cvss_score: sev_score.or_else(|| score(nvt.and_then(|n| n.cvss_base.as_deref()))),
             cvss_vector: vector,
             evidence: nonempty(r.description.as_deref()),
+            refs,
             ..FindingSource::new(
                 Scanner::OpenVas,
                 &opts.source_name,

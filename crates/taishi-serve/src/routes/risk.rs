@@ -193,6 +193,8 @@ pub struct FindingView {
     pub ransomware: bool,
     /// The priority in one line (SSVC decision, priority, deadline).
     pub summary: Option<taishi_risk::BiText>,
+    /// CNVD and CNNVD ids, where the reports gave them.
+    pub cn_ids: Vec<String>,
 }
 
 /// One score of an asset's history.
@@ -304,6 +306,11 @@ fn finding_view(row: FindingRow, doc: Option<&str>, asset_name: Option<String>) 
         summary: doc.as_ref().map(|d| {
             taishi_risk::BiText::new(d.priority.summary.zh.clone(), d.priority.summary.en.clone())
         }),
+        cn_ids: doc
+            .as_ref()
+            .and_then(|d| d.finding.as_ref())
+            .map(|f| f.cn_ids())
+            .unwrap_or_default(),
         row,
     }
 }
