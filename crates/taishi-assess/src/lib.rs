@@ -9,7 +9,10 @@
 
 mod config;
 mod pull;
+mod report;
 mod service;
+pub mod yearly;
+pub use report::yearly_report;
 
 pub use config::RiskSection;
 pub use pull::MAX_PULL_BYTES;
