@@ -507,3 +507,40 @@ pub fn auditor(s: &taishi_serve::Server) -> Client {
     s.app.state.set_must_change("auditor", false).unwrap();
     Client::login_as(s.http_addr, "auditor", &pw, None)
 }
+
+/// A PDF's text as poppler's pdftotext extracts it, whitespace removed
+/// (a line may break anywhere); None, said on stderr, when pdftotext is
+/// not installed, unless TAISHI_REQUIRE_TEST_DATA=1 asks for it.
+pub fn pdf_text(path: &Path) -> Option<String> {
+    match std::process::Command::new("pdftotext")
+        .arg(path)
+        .arg("-")
+        .output()
+    {
+        Ok(out) if out.status.success() => Some(
+            String::from_utf8_lossy(&out.stdout)
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect(),
+        ),
+        other => {
+            assert!(
+                std::env::var("TAISHI_REQUIRE_TEST_DATA").as_deref() != Ok("1"),
+                "pdftotext (poppler-utils, scripts/setup.d/fonts.sh) is needed: {other:?}"
+            );
+            eprintln!("PDF text not checked: no pdftotext ({other:?})");
+            None
+        }
+    }
+}
+
+/// A DOCX package's main part, word/document.xml.
+pub fn docx_xml(docx: Vec<u8>) -> String {
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(docx)).unwrap();
+    let mut xml = String::new();
+    z.by_name("word/document.xml")
+        .unwrap()
+        .read_to_string(&mut xml)
+        .unwrap();
+    xml
+}
