@@ -408,7 +408,7 @@ impl History {
             }
         }
         for v in points.values_mut() {
-            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v.sort_by_key(|a| a.0);
         }
         History { points }
     }
@@ -434,8 +434,11 @@ struct Rolled {
     systems: Vec<SystemScore>,
 }
 
+/// Roll-up members: (id, score).
+type Members = Vec<(String, f64)>;
+
 fn roll(assets: &[AssetRow], score: impl Fn(i64) -> f64) -> Rolled {
-    let mut tree: BTreeMap<&str, BTreeMap<&str, Vec<(String, f64)>>> = BTreeMap::new();
+    let mut tree: BTreeMap<&str, BTreeMap<&str, Members>> = BTreeMap::new();
     for a in assets {
         tree.entry(a.org.as_str())
             .or_default()
