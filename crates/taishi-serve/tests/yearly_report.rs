@@ -4,7 +4,8 @@
 //! report of this year as JSON (the counts), DOCX (word/document.xml read
 //! back) and PDF (its text extracted with pdftotext) each carry the seven
 //! section headings, a real asset name and the CVE, in zh-CN and English,
-//! and every export is audited.
+//! a reader of another organisation sees only its subtree, and every
+//! export is audited.
 
 mod common;
 
@@ -173,6 +174,21 @@ fn the_yearly_report_has_every_section_as_json_docx_and_pdf() {
             );
         }
     }
+
+    // A reader of another organisation reports on its own subtree only:
+    // the top organisation's assets and findings are not in it.
+    let other = branch_viewer(&server);
+    let (s, b) = other.get("/api/v1/risk/report");
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["org"], "Branch", "{b}");
+    assert_eq!(
+        (
+            b["summary"]["assets"].as_u64(),
+            b["summary"]["findings"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{b}"
+    );
 
     // Every export is in the audit trail.
     let (_, trail) = auditor(&server).get("/api/v1/audit?action=risk.report_export");

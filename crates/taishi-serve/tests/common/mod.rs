@@ -544,3 +544,20 @@ pub fn docx_xml(docx: Vec<u8>) -> String {
         .unwrap();
     xml
 }
+
+/// A viewer of a new organisation `branch` (named "Branch") under the top
+/// one, signed in: what a reader of another subtree sees.
+pub fn branch_viewer(server: &taishi_serve::Server) -> Client {
+    let st = &server.app.state;
+    st.create_org("branch", taishi_serve::state::ROOT_ORG, "Branch")
+        .unwrap();
+    let pw = "Branch-viewer-Passw0rd!";
+    st.create_user(
+        "branchview",
+        "branch",
+        &["viewer".to_string()],
+        &taishi_auth::hash_password(pw).unwrap(),
+    )
+    .unwrap();
+    Client::login_as(server.http_addr, "branchview", pw, None)
+}
