@@ -1875,6 +1875,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/risk/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The yearly risk assessment report (CII regulation Art. 17) of your organisation and those below it: summary, asset inventory, vulnerability findings, risk ranking and monthly trend, attacks and warnings, remediation, recommendations. The period: `year` (the calendar year in the server's zone; the current one by default) or `from` and `to` (RFC 3339, or a date: `to` then includes that day). `format` json (the numbers), docx or pdf (a download, CJK font embedded; 503 naming the font package to install when the server has none); `lang` zh-CN (default) or en. Every export is audited (risk.report_export)
+         * @description Needs the `assets:read` permission. 需要 `assets:read` 权限。
+         */
+        get: operations["get_risk_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -5311,6 +5331,288 @@ export interface components {
             total: number;
             items: components["schemas"]["WarningView"][];
         };
+        /** @description The yearly report's numbers (the JSON answer). */
+        YearlyReport: {
+            org: string;
+            /** @description ISO 8601 with the zone. */
+            from: string;
+            to: string;
+            generated: string;
+            summary: components["schemas"]["Summary"];
+            inventory: components["schemas"]["Inventory"];
+            findings: components["schemas"]["Findings"];
+            risk: components["schemas"]["RiskPart"];
+            threats: components["schemas"]["Threats"];
+            remediation: components["schemas"]["Remediation"];
+            recommendations: components["schemas"]["BiText"][];
+        };
+        Summary: {
+            /** Format: uint */
+            assets: number;
+            /** Format: uint */
+            cii_assets: number;
+            /** Format: uint */
+            exposed_assets: number;
+            /** Format: uint */
+            business_systems: number;
+            /**
+             * Format: uint
+             * @description Findings first seen before the period's end.
+             */
+            findings: number;
+            /**
+             * Format: uint
+             * @description Open, in progress or accepted.
+             */
+            unresolved: number;
+            /** Format: uint */
+            kev_unresolved: number;
+            /** Format: uint */
+            ransomware_unresolved: number;
+            /** Format: uint */
+            overdue: number;
+            /** Format: uint */
+            fixed_in_period: number;
+            /** Format: uint */
+            warnings: number;
+            /** Format: uint */
+            attacks: number;
+            /**
+             * Format: double
+             * @description The score at the period's end, its band, at the start, and the change.
+             */
+            score: number;
+            band: components["schemas"]["Band"];
+            /** Format: double */
+            score_at_start: number;
+            /** Format: double */
+            change: number;
+            /** @description A list reached its bound: the counts are partial. */
+            truncated: boolean;
+        };
+        /**
+         * @description A 0–100 score's band.
+         * @enum {string}
+         */
+        Band: "low" | "medium" | "high" | "critical";
+        Inventory: {
+            /** @description Assets per business system (empty key: none), most first. */
+            by_system: components["schemas"]["Top"];
+            /** @description low, medium, high, critical, unknown. */
+            by_importance: components["schemas"]["Count"][];
+            /** @description 1–5, unknown. */
+            by_dengbao: components["schemas"]["Count"][];
+            /** @description general, important, core, unknown. */
+            by_data_level: components["schemas"]["Count"][];
+            /** Format: uint */
+            cii: number;
+            exposed: components["schemas"]["Top2"];
+            /** @description `None`: discovery does not record them. */
+            unknown?: components["schemas"]["Top3"] | null;
+        };
+        /** @description The first [`TOP`] lines of a list and how many more there are. */
+        Top: {
+            items: components["schemas"]["Count"][];
+            /** Format: uint */
+            more: number;
+        };
+        /** @description A key (language-neutral) and how many. */
+        Count: {
+            key: string;
+            /** Format: uint */
+            count: number;
+        };
+        /** @description The first [`TOP`] lines of a list and how many more there are. */
+        Top2: {
+            items: components["schemas"]["ExposedAsset"][];
+            /** Format: uint */
+            more: number;
+        };
+        ExposedAsset: {
+            name: string;
+            system: string;
+            /** @description `tcp/443`. */
+            ports: string[];
+        };
+        /** @description The first [`TOP`] lines of a list and how many more there are. */
+        Top3: {
+            items: string[];
+            /** Format: uint */
+            more: number;
+        };
+        Findings: {
+            /** Format: uint */
+            total: number;
+            /** Format: uint */
+            unresolved: number;
+            /** @description Unresolved by SSVC decision: immediate, out-of-cycle, scheduled, defer. */
+            by_decision: components["schemas"]["Count"][];
+            /** @description Unresolved by severity, critical first. */
+            by_severity: components["schemas"]["Count"][];
+            /** Format: uint */
+            kev: number;
+            /** Format: uint */
+            ransomware: number;
+            /** Format: uint */
+            overdue: number;
+            /** @description Unresolved, KEV and ransomware first, then by priority. */
+            top: components["schemas"]["Top4"];
+            overdue_list: components["schemas"]["Top5"];
+        };
+        /** @description The first [`TOP`] lines of a list and how many more there are. */
+        Top4: {
+            items: components["schemas"]["VulnLine"][];
+            /** Format: uint */
+            more: number;
+        };
+        /** @description A vulnerability (CVE or check) across the assets it is on. */
+        VulnLine: {
+            vuln: string;
+            /** Format: uint */
+            assets: number;
+            kev: boolean;
+            ransomware: boolean;
+            /**
+             * Format: double
+             * @description The highest priority (0–100) and its SSVC decision.
+             */
+            priority: number;
+            decision: string;
+            severity: string;
+        };
+        /** @description The first [`TOP`] lines of a list and how many more there are. */
+        Top5: {
+            items: components["schemas"]["OverdueLine"][];
+            /** Format: uint */
+            more: number;
+        };
+        OverdueLine: {
+            vuln: string;
+            asset: string;
+            decision: string;
+            deadline: string;
+        };
+        RiskPart: {
+            /** Format: double */
+            score: number;
+            band: components["schemas"]["Band"];
+            orgs: components["schemas"]["Count"][];
+            org_scores: components["schemas"]["OrgScore"][];
+            systems: components["schemas"]["Top6"];
+            assets: components["schemas"]["Top7"];
+            monthly: components["schemas"]["MonthScore"][];
+        };
+        OrgScore: {
+            org: string;
+            /** Format: double */
+            score: number;
+        };
+        /** @description The first [`TOP`] lines of a list and how many more there are. */
+        Top6: {
+            items: components["schemas"]["SystemScore"][];
+            /** Format: uint */
+            more: number;
+        };
+        SystemScore: {
+            org: string;
+            /** @description Empty: assets with no business system. */
+            name: string;
+            /** Format: uint */
+            assets: number;
+            /** Format: double */
+            score: number;
+        };
+        /** @description The first [`TOP`] lines of a list and how many more there are. */
+        Top7: {
+            items: components["schemas"]["AssetScore"][];
+            /** Format: uint */
+            more: number;
+        };
+        AssetScore: {
+            /** Format: int64 */
+            id: number;
+            name: string;
+            system: string;
+            /** Format: double */
+            score: number;
+            /** @description The latest score's factors, weightiest first. */
+            factors: components["schemas"]["BiText"][];
+        };
+        MonthScore: {
+            /** @description `2026-01`. */
+            month: string;
+            /**
+             * Format: double
+             * @description At the month's end (or the period's).
+             */
+            score: number;
+        };
+        Threats: {
+            /** Format: uint */
+            attacks: number;
+            attacks_by_severity: components["schemas"]["Count"][];
+            /** @description alert, intel. */
+            attacks_by_kind: components["schemas"]["Count"][];
+            /** @description Asset name → attacks. */
+            most_attacked: components["schemas"]["Top"];
+            /** Format: uint */
+            warnings: number;
+            warnings_by_level: components["schemas"]["Count"][];
+            warning_list: components["schemas"]["Top8"];
+        };
+        /** @description The first [`TOP`] lines of a list and how many more there are. */
+        Top8: {
+            items: components["schemas"]["WarningLine"][];
+            /** Format: uint */
+            more: number;
+        };
+        WarningLine: {
+            created: string;
+            /** @description red, orange, yellow, blue. */
+            level: string;
+            asset: string;
+            title: components["schemas"]["BiText"];
+        };
+        Remediation: {
+            /** Format: uint */
+            open: number;
+            /** Format: uint */
+            in_progress: number;
+            /** Format: uint */
+            accepted: number;
+            /** Format: uint */
+            fixed: number;
+            /** Format: uint */
+            fixed_in_period: number;
+            /** Format: uint */
+            false_positive: number;
+            /** Format: uint */
+            overdue: number;
+            accepted_list: components["schemas"]["Top9"];
+            /** @description Findings fixed in the period, first seen → fixed, per decision. */
+            mean_time_to_fix: components["schemas"]["MeanTimeToFix"][];
+        };
+        /** @description The first [`TOP`] lines of a list and how many more there are. */
+        Top9: {
+            items: components["schemas"]["AcceptedLine"][];
+            /** Format: uint */
+            more: number;
+        };
+        AcceptedLine: {
+            vuln: string;
+            asset: string;
+            approver: string;
+            until: string;
+            /** @description The acceptance has run out. */
+            expired: boolean;
+        };
+        MeanTimeToFix: {
+            decision: string;
+            /** Format: uint */
+            fixed: number;
+            /** Format: double */
+            mean_days: number;
+        };
     };
     responses: {
         /** @description What went wrong and what to do */
@@ -8382,6 +8684,40 @@ export interface operations {
             403: components["responses"]["Error"];
         };
     };
+    get_risk_report: {
+        parameters: {
+            query?: {
+                /** @description A calendar year (in the server's zone). */
+                year?: number | null;
+                /** @description The period's start: RFC 3339, or a date (its first instant). */
+                from?: string | null;
+                /** @description The period's end: RFC 3339 (excluded), or a date (included). */
+                to?: string | null;
+                /** @description json (default), docx or pdf. */
+                format?: string | null;
+                /** @description zh-CN (default) or en. */
+                lang?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["YearlyReport"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
 }
 type FlattenedDeepRequired<T> = {
     [K in keyof T]-?: FlattenedDeepRequired<T[K] extends unknown[] | undefined | null ? Extract<T[K], unknown[]>[number] : T[K]>;
@@ -8416,3 +8752,4 @@ export const taskStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["
 export const reportSentValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ReportSent"]> = ["first", "supplementary", "summary"];
 export const warningLevelValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WarningLevel"]> = ["blue", "yellow", "orange", "red"];
 export const warningKindValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["WarningKind"]> = ["kev_match", "epss_rise", "attack_on_vulnerable", "intel_on_critical", "remediation_overdue"];
+export const bandValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Band"]> = ["low", "medium", "high", "critical"];

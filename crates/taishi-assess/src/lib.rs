@@ -10,7 +10,10 @@
 mod config;
 mod overdue;
 mod pull;
+mod report;
 mod service;
+pub mod yearly;
+pub use report::yearly_report;
 
 pub use config::{DeadlineDays, RiskSection};
 pub use overdue::OverdueCheck;

@@ -171,3 +171,99 @@ pub fn font(app: &App) -> Result<&taishi_report::Font, taishi_report::FontError>
         .as_ref()
         .map_err(Clone::clone)
 }
+
+/// A report document rendered for download: `docx` or `pdf` (the bytes,
+/// the media type, the file extension). A PDF without a CJK font on the
+/// server answers 503 naming the package to install; a document over the
+/// renderer's limits 400.
+pub fn render(
+    app: &App,
+    document: &taishi_report::Document,
+    format: &str,
+) -> Result<(Vec<u8>, &'static str, &'static str), crate::routes::ApiError> {
+    use crate::routes::ApiError;
+    let unavailable = |f: taishi_report::FontError| {
+        ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, f.to_string())
+    };
+    let render_error = |e: taishi_report::RenderError| match e {
+        taishi_report::RenderError::Font(f) => unavailable(f),
+        e => crate::routes::bad(e.to_string()),
+    };
+    let limits = taishi_report::Limits::default();
+    Ok(match format {
+        "pdf" => (
+            taishi_report::pdf::render(document, font(app).map_err(unavailable)?, &limits)
+                .map_err(render_error)?,
+            "application/pdf",
+            "pdf",
+        ),
+        _ => (
+            taishi_report::docx::render(document, &limits).map_err(render_error)?,
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "docx",
+        ),
+    })
+}
+
+/// A report request's `lang` (zh or zh-CN, the default, or en: whether
+/// English) and `format` (json, the default, docx or pdf).
+pub fn report_options(
+    lang: Option<&str>,
+    format: Option<&str>,
+) -> Result<(bool, String), crate::routes::ApiError> {
+    use crate::routes::bad;
+    let en = match lang.unwrap_or("zh") {
+        "zh" | "zh-CN" => false,
+        "en" => true,
+        l => return Err(bad(format!("lang `{l}`: zh or en / 语言 `{l}`：zh 或 en"))),
+    };
+    let format = format.unwrap_or("json").to_string();
+    if !matches!(format.as_str(), "json" | "docx" | "pdf") {
+        return Err(bad(format!(
+            "format `{format}`: json, docx or pdf / 格式 `{format}`：json、docx 或 pdf"
+        )));
+    }
+    Ok((en, format))
+}
+
+/// A rendered report as a download.
+pub fn download(
+    (bytes, mime, _): (Vec<u8>, &'static str, &'static str),
+    disposition: String,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, mime.to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Records a report export (`action`) in the audit trail: the call with
+/// its query, and the format.
+pub async fn audit_export(
+    app: &App,
+    c: &crate::auth::Caller,
+    peer: std::net::SocketAddr,
+    uri: &axum::http::Uri,
+    action: &str,
+    format: &str,
+) {
+    let path = uri.path().trim_start_matches("/api/v1");
+    let target = match uri.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_string(),
+    };
+    crate::routes::audit::record_read(
+        app,
+        c,
+        peer,
+        action,
+        target,
+        Some(serde_json::json!({"format": format})),
+    )
+    .await;
+}

@@ -305,18 +305,7 @@ fn learning_detectors_wait_out_the_learning_period_across_a_restart() {
     assert!(pairs["evicted"].is_u64());
     // A reader of another organisation sees its own subtree only: the
     // top organisation's detectors are not in its answer.
-    let st_ = &server.app.state;
-    st_.create_org("branch", taishi_serve::state::ROOT_ORG, "Branch")
-        .unwrap();
-    let pw = "Branch-viewer-Passw0rd!";
-    st_.create_user(
-        "branchview",
-        "branch",
-        &["viewer".to_string()],
-        &taishi_auth::hash_password(pw).unwrap(),
-    )
-    .unwrap();
-    let other = Client::login_as(server.http_addr, "branchview", pw, None);
+    let other = branch_viewer(&server);
     let (s, st) = other.get("/api/v1/anomaly/status");
     assert_eq!(s, 200, "{st}");
     assert_eq!(st["orgs"], json!([]), "{st:#}");

@@ -54,11 +54,11 @@ pub struct AssetRow {
     pub updated: String,
 }
 
-const ASSET_COLUMNS: &str =
+pub(crate) const ASSET_COLUMNS: &str =
     "id, org, name, business_system, importance, cii, exposed_ports, score, \
                              first_seen, last_seen, updated";
 
-fn row_asset(r: &Row) -> std::result::Result<AssetRow, DbError> {
+pub(crate) fn row_asset(r: &Row) -> std::result::Result<AssetRow, DbError> {
     Ok(AssetRow {
         id: r.get(0)?,
         org: r.get(1)?,
@@ -118,11 +118,12 @@ pub struct FindingRow {
     pub updated: String,
 }
 
-const FINDING_COLUMNS: &str = "id, org, asset_id, vuln, cve, location, severity, scanners, kev, \
+pub(crate) const FINDING_COLUMNS: &str =
+    "id, org, asset_id, vuln, cve, location, severity, scanners, kev, \
                                exploitable, priority, decision, status, approver, accepted_until, \
                                deadline, first_seen, last_seen, updated";
 
-fn row_finding(r: &Row) -> std::result::Result<FindingRow, DbError> {
+pub(crate) fn row_finding(r: &Row) -> std::result::Result<FindingRow, DbError> {
     Ok(FindingRow {
         id: r.get(0)?,
         org: r.get(1)?,
@@ -207,7 +208,7 @@ pub struct WarningRow {
     pub doc: String,
 }
 
-fn row_warning(r: &Row) -> std::result::Result<WarningRow, DbError> {
+pub(crate) fn row_warning(r: &Row) -> std::result::Result<WarningRow, DbError> {
     Ok(WarningRow {
         id: r.get(0)?,
         org: r.get(1)?,
@@ -223,7 +224,7 @@ fn row_warning(r: &Row) -> std::result::Result<WarningRow, DbError> {
     })
 }
 
-const WARNING_COLUMNS: &str =
+pub(crate) const WARNING_COLUMNS: &str =
     "id, org, dedup_key, level, kind, asset_id, cve, status, created, updated, doc";
 
 /// Which warnings a list shows (highest level first, newest first).
@@ -917,6 +918,18 @@ pub struct AttackRow {
     pub title: String,
 }
 
+pub(crate) fn row_attack(r: &Row) -> std::result::Result<AttackRow, DbError> {
+    Ok(AttackRow {
+        org: r.get(0)?,
+        asset_id: r.get(1)?,
+        alert_id: r.get(2)?,
+        kind: r.get(3)?,
+        severity: r.get(4)?,
+        at: r.get(5)?,
+        title: r.get(6)?,
+    })
+}
+
 impl State {
     /// Records an attack on an asset (once per alert).
     pub fn add_attack(&self, a: &AttackRow) -> Result<()> {
@@ -946,17 +959,7 @@ impl State {
                 limit.clamp(1, 10_000)
             ),
             params![asset_id, since],
-            |r| {
-                Ok(AttackRow {
-                    org: r.get(0)?,
-                    asset_id: r.get(1)?,
-                    alert_id: r.get(2)?,
-                    kind: r.get(3)?,
-                    severity: r.get(4)?,
-                    at: r.get(5)?,
-                    title: r.get(6)?,
-                })
-            },
+            row_attack,
         )?)
     }
 }

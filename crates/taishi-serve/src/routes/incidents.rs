@@ -989,17 +989,8 @@ async fn report(
             )))
         }
     };
-    let lang = match q.lang.as_deref().unwrap_or("zh") {
-        "zh" | "zh-CN" => Lang::Zh,
-        "en" => Lang::En,
-        l => return Err(bad(format!("lang `{l}`: zh or en / 语言 `{l}`：zh 或 en"))),
-    };
-    let format = q.format.as_deref().unwrap_or("json").to_string();
-    if !matches!(format.as_str(), "json" | "docx" | "pdf") {
-        return Err(bad(format!(
-            "format `{format}`: json, docx or pdf / 格式 `{format}`：json、docx 或 pdf"
-        )));
-    }
+    let (en, format) = crate::reporting::report_options(q.lang.as_deref(), q.format.as_deref())?;
+    let lang = if en { Lang::En } else { Lang::Zh };
     let a = app.clone();
     let (c2, f2) = (c.clone(), format.clone());
     let resp = blocking(move || {
@@ -1028,65 +1019,25 @@ async fn report(
                 )
             }
         };
-        let render_error = |e: taishi_report::RenderError| match e {
-            taishi_report::RenderError::Font(f) => {
-                ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, f.to_string())
-            }
-            e => bad(e.to_string()),
-        };
-        let limits = taishi_report::Limits::default();
-        let (bytes, mime, ext) = match format.as_str() {
-            "docx" => (
-                taishi_report::docx::render(&document, &limits).map_err(render_error)?,
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                "docx",
-            ),
-            "pdf" => {
-                let font = crate::reporting::font(&app).map_err(|f| {
-                    ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, f.to_string())
-                })?;
-                (
-                    taishi_report::pdf::render(&document, font, &limits).map_err(render_error)?,
-                    "application/pdf",
-                    "pdf",
-                )
-            }
-            _ => {
-                let missing = missing
-                    .map(|e| vec![format!("{e} / {}", e.message(Lang::Zh))])
-                    .unwrap_or_default();
-                return Ok(Json(ReportView {
-                    report: json,
-                    missing,
-                })
-                .into_response());
-            }
-        };
-        Ok((
-            [
-                (axum::http::header::CONTENT_TYPE, mime.to_string()),
-                (
-                    axum::http::header::CONTENT_DISPOSITION,
-                    disposition(&i.id, &which, lang, ext),
-                ),
-            ],
-            bytes,
-        )
-            .into_response())
+        if format == "json" {
+            let missing = missing
+                .map(|e| vec![format!("{e} / {}", e.message(Lang::Zh))])
+                .unwrap_or_default();
+            return Ok(Json(ReportView {
+                report: json,
+                missing,
+            })
+            .into_response());
+        }
+        let rendered = crate::reporting::render(&app, &document, &format)?;
+        let ext = rendered.2;
+        Ok(crate::reporting::download(
+            rendered,
+            disposition(&i.id, &which, lang, ext),
+        ))
     })
     .await?;
-    super::audit::record_read(
-        &app,
-        &c,
-        peer,
-        "incidents.report_export",
-        match uri.query() {
-            Some(q) => format!("{}?{q}", uri.path().trim_start_matches("/api/v1")),
-            None => uri.path().trim_start_matches("/api/v1").to_string(),
-        },
-        Some(json!({"format": format})),
-    )
-    .await;
+    crate::reporting::audit_export(&app, &c, peer, &uri, "incidents.report_export", &format).await;
     Ok(resp)
 }
 
@@ -1121,7 +1072,7 @@ async fn audit_read(
     .await;
 }
 
-fn attachment(name: &str) -> String {
+pub(super) fn attachment(name: &str) -> String {
     // RFC 6266/8187: an ASCII fallback and the UTF-8 name percent-encoded.
     let ascii: String = name
         .chars()

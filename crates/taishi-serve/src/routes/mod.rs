@@ -21,6 +21,7 @@ pub mod orgs;
 pub mod overview;
 pub mod process_tree;
 pub mod risk;
+pub mod risk_report;
 pub mod rules;
 pub mod saved;
 pub mod search;
@@ -574,6 +575,7 @@ pub fn table() -> Vec<Route> {
         data::routes(),
         incidents::routes(),
         risk::routes(),
+        risk_report::routes(),
     ]
     .into_iter()
     .flatten()

@@ -507,3 +507,57 @@ pub fn auditor(s: &taishi_serve::Server) -> Client {
     s.app.state.set_must_change("auditor", false).unwrap();
     Client::login_as(s.http_addr, "auditor", &pw, None)
 }
+
+/// A PDF's text as poppler's pdftotext extracts it, whitespace removed
+/// (a line may break anywhere); None, said on stderr, when pdftotext is
+/// not installed, unless TAISHI_REQUIRE_TEST_DATA=1 asks for it.
+pub fn pdf_text(path: &Path) -> Option<String> {
+    match std::process::Command::new("pdftotext")
+        .arg(path)
+        .arg("-")
+        .output()
+    {
+        Ok(out) if out.status.success() => Some(
+            String::from_utf8_lossy(&out.stdout)
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect(),
+        ),
+        other => {
+            assert!(
+                std::env::var("TAISHI_REQUIRE_TEST_DATA").as_deref() != Ok("1"),
+                "pdftotext (poppler-utils, scripts/setup.d/fonts.sh) is needed: {other:?}"
+            );
+            eprintln!("PDF text not checked: no pdftotext ({other:?})");
+            None
+        }
+    }
+}
+
+/// A DOCX package's main part, word/document.xml.
+pub fn docx_xml(docx: Vec<u8>) -> String {
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(docx)).unwrap();
+    let mut xml = String::new();
+    z.by_name("word/document.xml")
+        .unwrap()
+        .read_to_string(&mut xml)
+        .unwrap();
+    xml
+}
+
+/// A viewer of a new organisation `branch` (named "Branch") under the top
+/// one, signed in: what a reader of another subtree sees.
+pub fn branch_viewer(server: &taishi_serve::Server) -> Client {
+    let st = &server.app.state;
+    st.create_org("branch", taishi_serve::state::ROOT_ORG, "Branch")
+        .unwrap();
+    let pw = "Branch-viewer-Passw0rd!";
+    st.create_user(
+        "branchview",
+        "branch",
+        &["viewer".to_string()],
+        &taishi_auth::hash_password(pw).unwrap(),
+    )
+    .unwrap();
+    Client::login_as(server.http_addr, "branchview", pw, None)
+}

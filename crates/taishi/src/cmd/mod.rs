@@ -8,6 +8,7 @@ pub mod openapi;
 pub mod parse;
 pub mod pii;
 pub mod risk;
+pub mod risk_report;
 pub mod rules;
 pub mod search;
 pub mod serve;

@@ -102,7 +102,7 @@ enum VulnsCommand {
 #[derive(Args)]
 #[command(
     about = "Risk ranking (风险排行): organisation → business system → asset, with each score's factors",
-    after_help = "Examples:\n  taishi risk --server http://127.0.0.1:8600\n  taishi risk --json\n  taishi risk --csv > risk.csv\n  taishi risk --warnings"
+    after_help = "Examples:\n  taishi risk --server http://127.0.0.1:8600\n  taishi risk --json\n  taishi risk --csv > risk.csv\n  taishi risk --warnings\n  taishi risk report --year 2026 --format docx -o report.docx"
 )]
 pub struct RiskArgs {
     /// The server's answer as JSON.
@@ -116,6 +116,9 @@ pub struct RiskArgs {
     warnings: bool,
     #[command(flatten)]
     server: ServerArgs,
+    /// `report`: the yearly risk assessment report.
+    #[command(subcommand)]
+    command: Option<super::risk_report::RiskCommand>,
 }
 
 /// A query value, percent-encoded.
@@ -273,6 +276,9 @@ fn factors(score: &J) -> String {
 }
 
 pub fn run_risk(args: RiskArgs) -> Result<ExitCode> {
+    if let Some(super::risk_report::RiskCommand::Report(a)) = args.command {
+        return super::risk_report::run(a);
+    }
     let s = &args.server;
     let token = s.token();
     if args.warnings {
