@@ -8,9 +8,15 @@
 //! `taishi_risk`: scores and warnings), the rows `taishi_state::risk`'s.
 
 mod config;
+mod manual;
+mod nvd;
 mod pull;
 mod service;
 
 pub use config::RiskSection;
+pub use manual::parse_identity;
+pub use nvd::{
+    explanations, FindingExplanation, NvdEntry, NvdMatch, MAX_NVD_IMPORT_BYTES, MAX_NVD_RECORDS,
+};
 pub use pull::MAX_PULL_BYTES;
 pub use service::*;
