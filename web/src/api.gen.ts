@@ -5224,23 +5224,24 @@ export interface components {
         };
         /** @description What a feed import did. */
         FeedImportAnswer: {
-            /** @description kev or epss. */
+            /** @description kev, epss or nvd. */
             kind: string;
             /** Format: uint */
             entries: number;
             /**
              * Format: uint
-             * @description KEV: entries new to this installation.
+             * @description KEV: entries new to this installation; NVD: records new to it.
              */
             added: number;
             /**
              * Format: uint
-             * @description EPSS: CVEs whose probability changed.
+             * @description EPSS: CVEs whose probability changed; NVD: records replaced by a
+             *     newer import.
              */
             changed: number;
             /**
              * Format: uint
-             * @description Findings whose priority was recomputed.
+             * @description Findings whose priority was recomputed; NVD: matches (asset × CVE).
              */
             findings: number;
             /** @description Warnings raised (new ones only). */

@@ -116,14 +116,15 @@ pub struct ScanImportAnswer {
 /// What a feed import did.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FeedImportAnswer {
-    /// kev or epss.
+    /// kev, epss or nvd.
     pub kind: String,
     pub entries: usize,
-    /// KEV: entries new to this installation.
+    /// KEV: entries new to this installation; NVD: records new to it.
     pub added: usize,
-    /// EPSS: CVEs whose probability changed.
+    /// EPSS: CVEs whose probability changed; NVD: records replaced by a
+    /// newer import.
     pub changed: usize,
-    /// Findings whose priority was recomputed.
+    /// Findings whose priority was recomputed; NVD: matches (asset × CVE).
     pub findings: usize,
     /// Warnings raised (new ones only).
     pub warnings: Vec<WarningRow>,
