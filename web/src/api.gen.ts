@@ -1755,6 +1755,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/assets/{id}/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge another asset of your organisation into this one by hand (with a reason): its identities, values, findings, scores and alerts join this asset; who, when and why are kept
+         * @description Needs the `assets:write` permission. 需要 `assets:write` 权限。
+         */
+        post: operations["post_assets_id_merge"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/assets/{id}/split": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Split identities off this asset into a new one by hand (with a reason); the values only those identities' sources gave move with them, and the two are never merged again automatically; who, when and why are kept
+         * @description Needs the `assets:write` permission. 需要 `assets:write` 权限。
+         */
+        post: operations["post_assets_id_split"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/vulns/import": {
         parameters: {
             query?: never;
@@ -1785,7 +1825,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Import a vulnerability feed file (air-gapped networks): `kev` (CISA KEV JSON or CSV) or `epss` (FIRST EPSS CSV); the findings it concerns are re-prioritised, and a new KEV entry or a large EPSS rise on an asset raises a warning sent through the alert outputs
+         * Import a vulnerability feed file (air-gapped networks): `kev` (CISA KEV JSON or CSV), `epss` (FIRST EPSS CSV) or `nvd` (NVD CVE API 2.0: a page, or a JSON array of pages or records; gzip accepted); the findings it concerns are re-prioritised, and a new KEV entry or a large EPSS rise on an asset raises a warning sent through the alert outputs. `nvd`: every asset's software (CPE) is matched, each match a finding of source `nvd` with its explanation, and `nvd` findings the records no longer support become fixed
          * @description Needs the `assets:write` permission. 需要 `assets:write` 权限。
          */
         post: operations["post_vulns_feeds_kind"];
@@ -4969,6 +5009,16 @@ export interface components {
             record: components["schemas"]["Object"];
             /** @description With the priority's inputs, as the vulnerability list has them. */
             findings: components["schemas"]["FindingView"][];
+            /**
+             * @description Why each finding of source `nvd` applies: the configuration, the
+             *     nodes and entries met, the version comparisons.
+             */
+            explanations: components["schemas"]["FindingExplanation"][];
+            /**
+             * @description Merges and splits by hand it took part in (who, when, why), newest
+             *     first.
+             */
+            changes: components["schemas"]["AssetChangeRow"][];
             /** @description Alerts and intel hits on it of the last 30 days, newest first. */
             alerts: components["schemas"]["AttackRow"][];
             /** @description Newest first. */
@@ -5054,6 +5104,75 @@ export interface components {
             summary?: components["schemas"]["BiText"] | null;
             /** @description CNVD and CNNVD ids, where the reports gave them. */
             cn_ids: string[];
+        };
+        /** @description A finding's NVD explanation, as the asset page carries it. */
+        FindingExplanation: {
+            /** @description The finding's id. */
+            finding: string;
+            nvd: components["schemas"]["NvdMatch"];
+        };
+        /** @description Why the NVD says a CVE applies to an asset. */
+        NvdMatch: {
+            cve: string;
+            /**
+             * Format: uint
+             * @description The configuration that holds (0-based).
+             */
+            configuration: number;
+            /** @description How its nodes combine: AND or OR. */
+            operator: string;
+            /** Format: uint */
+            node_count: number;
+            /**
+             * @description The entries the asset's software met: vulnerable ones (at least
+             *     one) and platforms ("running on/with", never vulnerable themselves).
+             */
+            entries: components["schemas"]["NvdEntry"][];
+            /** @description Negated nodes that held because nothing of the asset matched them. */
+            negated_nodes: number[];
+            /** @description The whole explanation in words. */
+            text: components["schemas"]["BiText"];
+        };
+        /** @description One `cpeMatch` entry an asset's CPE met. */
+        NvdEntry: {
+            /**
+             * Format: uint
+             * @description The node in the configuration (0-based).
+             */
+            node: number;
+            /** @description The criterion (CPE 2.3). */
+            criteria: string;
+            /** @description false: a platform entry. */
+            vulnerable: boolean;
+            /** @description The asset's CPE that met it. */
+            asset_cpe: string;
+            /** @description The version comparison (range bounds, exact or all versions). */
+            version: components["schemas"]["BiText"];
+        };
+        /** @description A merge or a split by hand. */
+        AssetChangeRow: {
+            id: string;
+            org: string;
+            /**
+             * Format: int64
+             * @description merge: the asset kept; split: the asset split.
+             */
+            asset_id: number;
+            /**
+             * Format: int64
+             * @description merge: the asset folded in (gone); split: the new asset.
+             */
+            other_id: number;
+            /** @description merge or split. */
+            change: string;
+            /** @description Who did it. */
+            by: string;
+            /** @description Why (the analyst's words). */
+            reason: string;
+            /** @description When (RFC 3339, UTC). */
+            at: string;
+            /** @description split: the identities moved to the new asset. */
+            identities: string[];
         };
         /** @description An alert or intel hit on an asset. */
         AttackRow: {
@@ -5168,6 +5287,24 @@ export interface components {
          * @enum {string}
          */
         WarningKind: "kev_match" | "epss_rise" | "attack_on_vulnerable" | "intel_on_critical" | "remediation_overdue";
+        MergeRequest2: {
+            /**
+             * Format: int64
+             * @description The asset merged into this one (it is gone afterwards).
+             */
+            other: number;
+            /** @description Why (kept with the change). */
+            reason: string;
+        };
+        SplitRequest2: {
+            /**
+             * @description The identities that move to the new asset (`ip:10.0.0.5`,
+             *     `mac:…`, `host:web01`, `fqdn:…`).
+             */
+            identities: string[];
+            /** @description Why (kept with the change). */
+            reason: string;
+        };
         /** @description What a scanner report import did. */
         ScanImportAnswer: {
             scanner: string;
@@ -5202,27 +5339,39 @@ export interface components {
         };
         /** @description What a feed import did. */
         FeedImportAnswer: {
-            /** @description kev or epss. */
+            /** @description kev, epss or nvd. */
             kind: string;
             /** Format: uint */
             entries: number;
             /**
              * Format: uint
-             * @description KEV: entries new to this installation.
+             * @description KEV: entries new to this installation; NVD: records new to it.
              */
             added: number;
             /**
              * Format: uint
-             * @description EPSS: CVEs whose probability changed.
+             * @description EPSS: CVEs whose probability changed; NVD: records replaced by a
+             *     newer import.
              */
             changed: number;
             /**
              * Format: uint
-             * @description Findings whose priority was recomputed.
+             * @description Findings whose priority was recomputed; NVD: matches (asset × CVE).
              */
             findings: number;
             /** @description Warnings raised (new ones only). */
             warnings: components["schemas"]["WarningRow"][];
+            /**
+             * Format: uint
+             * @description NVD: findings new to the state.
+             */
+            new_findings: number;
+            /**
+             * Format: uint
+             * @description NVD: findings of source `nvd` the records no longer support, now
+             *     fixed.
+             */
+            fixed: number;
         };
         /** @description An early warning as stored. */
         WarningRow: {
@@ -8489,6 +8638,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AssetView"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_assets_id_merge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MergeRequest2"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssetChangeRow"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+            404: components["responses"]["Error"];
+        };
+    };
+    post_assets_id_split: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SplitRequest2"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssetChangeRow"];
                 };
             };
             400: components["responses"]["Error"];

@@ -16,6 +16,15 @@ pub struct RiskSection {
     pub kev_url: String,
     /// Where to pull FIRST EPSS (CSV, optionally gzip) from; empty: imports only.
     pub epss_url: String,
+    /// Where to pull NVD CVE records from: the NVD CVE API 2.0
+    /// (`https://services.nvd.nist.gov/rest/json/cves/2.0`, paged with
+    /// `startIndex`, within NVD's rate limits) or a file (`file:///…`, an
+    /// API page or an array of pages, optionally gzip); empty: imports only
+    /// (`POST /vulns/feeds/nvd`).
+    pub nvd_url: String,
+    /// An NVD API key (raises NVD's limit from 5 to 50 requests per 30 s);
+    /// empty: none.
+    pub nvd_api_key: String,
     /// Hours between pulls (1–720).
     pub interval_hours: u64,
     /// Minutes between looks for findings past their remediation deadline
@@ -65,6 +74,8 @@ impl Default for RiskSection {
             queue: 10_000,
             kev_url: String::new(),
             epss_url: String::new(),
+            nvd_url: String::new(),
+            nvd_api_key: String::new(),
             interval_hours: 24,
             overdue_check_minutes: 60,
             deadline_days: DeadlineDays::default(),
@@ -101,6 +112,14 @@ impl RiskSection {
             if !(u.is_empty() || u.starts_with("https://") || u.starts_with("http://")) {
                 p.push(format!("risk.{k}: must be an http(s) URL"));
             }
+        }
+        let n = &self.nvd_url;
+        if !(n.is_empty()
+            || n.starts_with("https://")
+            || n.starts_with("http://")
+            || n.starts_with("file://"))
+        {
+            p.push("risk.nvd_url: must be an http(s) or file:// URL".into());
         }
         p
     }

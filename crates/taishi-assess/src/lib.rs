@@ -8,6 +8,8 @@
 //! `taishi_risk`: scores and warnings), the rows `taishi_state::risk`'s.
 
 mod config;
+mod manual;
+mod nvd;
 mod overdue;
 mod pull;
 mod report;
@@ -16,6 +18,10 @@ pub mod yearly;
 pub use report::yearly_report;
 
 pub use config::{DeadlineDays, RiskSection};
+pub use manual::parse_identity;
+pub use nvd::{
+    explanations, FindingExplanation, NvdEntry, NvdMatch, MAX_NVD_IMPORT_BYTES, MAX_NVD_RECORDS,
+};
 pub use overdue::OverdueCheck;
 pub use pull::MAX_PULL_BYTES;
 pub use service::*;

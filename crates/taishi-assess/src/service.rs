@@ -70,6 +70,9 @@ pub struct Risk {
     outputs: Arc<taishi_alert::Outputs>,
     tx: Mutex<Option<SyncSender<Msg>>>,
     pub counters: RiskCounters,
+    /// The NVD records compiled for matching (`crate::nvd`), built on first
+    /// need and after each NVD import.
+    pub(crate) nvd: Mutex<Option<Arc<crate::nvd::NvdIndex>>>,
 }
 
 /// What an inventory import did.
@@ -113,17 +116,23 @@ pub struct ScanImportAnswer {
 /// What a feed import did.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FeedImportAnswer {
-    /// kev or epss.
+    /// kev, epss or nvd.
     pub kind: String,
     pub entries: usize,
-    /// KEV: entries new to this installation.
+    /// KEV: entries new to this installation; NVD: records new to it.
     pub added: usize,
-    /// EPSS: CVEs whose probability changed.
+    /// EPSS: CVEs whose probability changed; NVD: records replaced by a
+    /// newer import.
     pub changed: usize,
-    /// Findings whose priority was recomputed.
+    /// Findings whose priority was recomputed; NVD: matches (asset × CVE).
     pub findings: usize,
     /// Warnings raised (new ones only).
     pub warnings: Vec<WarningRow>,
+    /// NVD: findings new to the state.
+    pub new_findings: usize,
+    /// NVD: findings of source `nvd` the records no longer support, now
+    /// fixed.
+    pub fixed: usize,
 }
 
 fn err_input(en: String, zh: String) -> RiskError {
@@ -175,6 +184,10 @@ pub struct FindingDoc {
     #[serde(default)]
     pub finding: Option<Finding>,
     pub priority: Priority,
+    /// An NVD match: why the record applies (configuration, node, range,
+    /// version comparison).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvd: Option<crate::nvd::NvdMatch>,
 }
 
 /// The register's identities of an alert: its host (as a name, and its
@@ -244,7 +257,7 @@ impl Risk {
             );
         }
         let register: Register = serde_json::from_value(serde_json::json!({
-            "assets": assets, "next": next, "journal": [], "apart": []
+            "assets": assets, "next": next, "journal": [], "apart": state.apart_pairs()?
         }))
         .map_err(|e| StateError::Invalid(format!("risk register: {e}")))?;
         let risk = Arc::new(Risk {
@@ -255,6 +268,7 @@ impl Risk {
             outputs,
             tx: Mutex::new(None),
             counters: RiskCounters::default(),
+            nvd: Mutex::new(None),
         });
         if cfg.enabled {
             let (tx, rx) = sync_channel(cfg.queue.max(1));
@@ -325,7 +339,7 @@ impl Risk {
         out
     }
 
-    fn register(&self) -> std::sync::MutexGuard<'_, Register> {
+    pub(crate) fn register(&self) -> std::sync::MutexGuard<'_, Register> {
         self.register.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -406,22 +420,28 @@ impl Risk {
             touched.insert(out.id.0 as i64);
         }
         for id in &touched {
-            let Some(a) = reg.get(AssetId(*id as u64)) else {
-                continue;
-            };
-            let score = self
-                .state
-                .scores(*id, 1)?
-                .first()
-                .map(|s| s.score)
-                .unwrap_or(0.0);
-            let identities: Vec<String> =
-                a.identities.iter().map(|f| f.value.to_string()).collect();
-            let doc = serde_json::to_string(a).map_err(|e| RiskError::Input(e.to_string()))?;
-            self.state
-                .put_asset(&Self::row_of(a, score), &identities, &doc)?;
+            self.store(&reg, *id)?;
         }
         Ok((created, updated, merged, touched.into_iter().collect()))
+    }
+
+    /// Writes the register's asset `id` (with its latest score) to the
+    /// state.
+    pub(crate) fn store(&self, reg: &Register, id: i64) -> Result<(), RiskError> {
+        let Some(a) = reg.get(AssetId(id as u64)) else {
+            return Ok(());
+        };
+        let score = self
+            .state
+            .scores(id, 1)?
+            .first()
+            .map(|s| s.score)
+            .unwrap_or(0.0);
+        let identities: Vec<String> = a.identities.iter().map(|f| f.value.to_string()).collect();
+        let doc = serde_json::to_string(a).map_err(|e| RiskError::Input(e.to_string()))?;
+        self.state
+            .put_asset(&Self::row_of(a, score), &identities, &doc)?;
+        Ok(())
     }
 
     /// Imports an inventory (`csv`, `json`, `nmap`, or detected).
@@ -448,6 +468,8 @@ impl Risk {
         .map_err(asset_error)?;
         let rejects = imp.rejects.iter().map(reject_text).collect();
         let (created, updated, merged, ids) = self.ingest(imp.assets)?;
+        // Software may have changed: rematch against the NVD records.
+        self.rematch_nvd(&ids)?;
         for id in &ids {
             self.rescore(*id, "import")?;
         }
@@ -481,12 +503,13 @@ impl Risk {
 
     /// The row and document of a finding on an asset, its priority
     /// computed now.
-    fn finding_row(
+    pub(crate) fn finding_row(
         &self,
         org: &str,
         asset: &Asset,
         f: &Finding,
         now: DateTime<Utc>,
+        nvd: Option<&crate::nvd::NvdMatch>,
     ) -> Result<(FindingRow, String), RiskError> {
         let feeds = self.feeds(f.cve.as_deref())?;
         let p = assess_finding(f, &asset_context(asset), feeds, &self.policy);
@@ -518,6 +541,7 @@ impl Risk {
         let doc = serde_json::to_string(&FindingDoc {
             finding: Some(f.clone()),
             priority: p,
+            nvd: nvd.cloned(),
         })
         .map_err(|e| RiskError::Input(e.to_string()))?;
         Ok((row, doc))
@@ -538,6 +562,7 @@ impl Risk {
         opts.external = external;
         let report: ScanReport = taishi_asset::parse_report(bytes, &opts).map_err(asset_error)?;
         let (_, _, _, mut touched) = self.ingest(report.assets.clone())?;
+        self.rematch_nvd(&touched)?;
         let org_id = OrgId(org.into());
         let mut new = 0;
         let mut unmatched = 0;
@@ -555,7 +580,7 @@ impl Risk {
                 unmatched += 1;
                 continue;
             };
-            let (row, doc) = self.finding_row(org, &asset, f, now)?;
+            let (row, doc) = self.finding_row(org, &asset, f, now, None)?;
             if self.state.upsert_finding(&row, &doc)? {
                 new += 1;
             }
@@ -627,6 +652,9 @@ impl Risk {
         name: &str,
         bytes: &[u8],
     ) -> Result<FeedImportAnswer, RiskError> {
+        if kind == "nvd" {
+            return self.import_nvd(name, bytes);
+        }
         let entries: Vec<FeedEntry> = match kind {
             "kev" => {
                 let limits = taishi_vuln::kev::Limits::default();
@@ -666,8 +694,8 @@ impl Risk {
             }
             k => {
                 return Err(err_input(
-                    format!("feed `{k}`: kev or epss"),
-                    format!("情报源 `{k}`：kev 或 epss"),
+                    format!("feed `{k}`: kev, epss or nvd"),
+                    format!("情报源 `{k}`：kev、epss 或 nvd"),
                 ))
             }
         };
@@ -681,6 +709,8 @@ impl Risk {
             changed: change.changed.len(),
             findings: 0,
             warnings: Vec::new(),
+            new_findings: 0,
+            fixed: 0,
         };
         let ransomware: BTreeMap<&str, bool> = entries
             .iter()
@@ -732,7 +762,8 @@ impl Risk {
                     continue;
                 };
                 if let Some(f) = &doc.finding {
-                    let (mut new_row, new_doc) = self.finding_row(&row.org, &asset, f, now)?;
+                    let (mut new_row, new_doc) =
+                        self.finding_row(&row.org, &asset, f, now, doc.nvd.as_ref())?;
                     new_row.status = row.status.clone();
                     new_row.first_seen = row.first_seen.clone();
                     new_row.last_seen = row.last_seen.clone();

@@ -20,6 +20,10 @@ pub enum Scanner {
     /// A CSV export (Nessus, Greenbone, Tenable.sc, DefectDojo generic or
     /// a hand-made sheet).
     Csv,
+    /// Not a scanner: Taishi's own matching of the register's software
+    /// against NVD records. Its findings are fixed only by the next NVD
+    /// match, never by a scanner's rescan.
+    Nvd,
 }
 
 impl Scanner {
@@ -31,6 +35,7 @@ impl Scanner {
             Scanner::Trivy => "trivy",
             Scanner::Grype => "grype",
             Scanner::Csv => "csv",
+            Scanner::Nvd => "nvd",
         }
     }
 
@@ -42,6 +47,7 @@ impl Scanner {
             Scanner::Trivy => "Trivy",
             Scanner::Grype => "Grype",
             Scanner::Csv => lang.pick("CSV 导入", "CSV import"),
+            Scanner::Nvd => lang.pick("NVD 配置匹配", "NVD configuration match"),
         }
     }
 }

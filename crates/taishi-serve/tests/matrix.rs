@@ -117,6 +117,11 @@ fn body(r: &Route) -> Option<J> {
         json!({"status": "in_progress"})
     } else if p.ends_with("/webhook") {
         json!({"target": "matrix"})
+    } else if p == "/assets/{id}/merge" {
+        // Refused for its empty reason once the asset is found in scope.
+        json!({"other": 0, "reason": ""})
+    } else if p == "/assets/{id}/split" {
+        json!({"identities": [], "reason": "matrix"})
     } else if p.ends_with("/merge") {
         json!({"other": "no-such-incident"})
     } else if p.ends_with("/split") {

@@ -38,6 +38,7 @@ pub use exceptions::{Condition, ExceptionIndex, ExceptionScope, NewRuleException
 pub mod incidents;
 pub use incidents::{IncidentFilter, IncidentSummary, StoredIncident};
 pub mod risk;
+pub mod risk_nvd;
 pub mod risk_period;
 
 pub type Result<T> = std::result::Result<T, StateError>;

@@ -96,6 +96,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(9, "0009_alert_user_backfill", split),
     migration!(10, "0010_incidents"),
     migration!(11, "0011_risk_register"),
+    migration!(12, "0012_risk_nvd_kept_apart"),
 ];
 
 /// `(table, column, type)` that version 4 adds on SQLite, in the order the

@@ -641,6 +641,15 @@ impl State {
         )?)
     }
 
+    /// The findings (with their documents) a condition selects.
+    pub(crate) fn findings_where(&self, w: &str, p: &[Value]) -> Result<Vec<(FindingRow, String)>> {
+        Ok(self.reader().query_map(
+            &format!("SELECT {FINDING_COLUMNS}, doc FROM risk_findings WHERE {w} ORDER BY id"),
+            p,
+            row_finding_doc,
+        )?)
+    }
+
     /// Every finding naming a CVE, of every organisation (a feed entry
     /// arrived).
     pub fn findings_with_cve(&self, cve: &str) -> Result<Vec<(FindingRow, String)>> {

@@ -448,6 +448,60 @@ pub fn load(bytes: &[u8], source_name: &str, limits: &Limits) -> Result<Vec<Cve>
     Ok(records)
 }
 
+/// Loads one document ([`load`]) or a JSON array of them: pages, elements
+/// or bare records, mixed (what a file of several saved API answers, or a
+/// list of records, holds). The limits apply to the whole array: bytes and
+/// records over all its elements.
+pub fn load_any(bytes: &[u8], source_name: &str, limits: &Limits) -> Result<Vec<Cve>, NvdError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[') {
+        return load(bytes, source_name, limits);
+    }
+    if bytes.len() > limits.max_bytes {
+        return Err(NvdError::TooLarge {
+            source_name: source_name.to_owned(),
+            len: bytes.len(),
+            max: limits.max_bytes,
+        });
+    }
+    let values: Vec<serde_json::Value> =
+        serde_json::from_slice(bytes).map_err(|e| json_err(source_name, e))?;
+    let shape = || NvdError::Shape {
+        source_name: source_name.to_owned(),
+    };
+    let mut records = Vec::new();
+    for v in values {
+        let serde_json::Value::Object(mut obj) = v else {
+            return Err(shape());
+        };
+        if let Some(items) = obj.remove("vulnerabilities") {
+            let items: Vec<Item> =
+                serde_json::from_value(items).map_err(|e| json_err(source_name, e))?;
+            records.extend(items.into_iter().map(|i| i.cve));
+        } else if let Some(c) = obj.remove("cve") {
+            records.push(serde_json::from_value(c).map_err(|e| json_err(source_name, e))?);
+        } else if obj.contains_key("id") {
+            records.push(
+                serde_json::from_value(serde_json::Value::Object(obj))
+                    .map_err(|e| json_err(source_name, e))?,
+            );
+        } else {
+            return Err(shape());
+        }
+        // Stop early: an array of many pages must not be read whole first.
+        if records.len() > limits.max_records {
+            return Err(NvdError::Limit {
+                source_name: source_name.to_owned(),
+                record: None,
+                what: "records",
+                found: records.len(),
+                max: limits.max_records,
+            });
+        }
+    }
+    check(&records, source_name, limits)?;
+    Ok(records)
+}
+
 fn check(records: &[Cve], source_name: &str, limits: &Limits) -> Result<(), NvdError> {
     let limit = |record: Option<&str>, what, found, max| NvdError::Limit {
         source_name: source_name.to_owned(),
@@ -532,10 +586,52 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn arrays_of_pages_elements_and_records() {
+        let l = Limits::default();
+        let bare = r#"{"id":"CVE-1"}"#;
+        let arr = format!(
+            r#"[{{"vulnerabilities":[{{"cve":{{"id":"CVE-2"}}}},{{"cve":{{"id":"CVE-3"}}}}]}}, {{"cve":{{"id":"CVE-4"}}}}, {bare}]"#
+        );
+        let ids: Vec<String> = load_any(arr.as_bytes(), "arr", &l)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(ids, ["CVE-2", "CVE-3", "CVE-4", "CVE-1"]);
+        // One document still reads as before.
+        assert_eq!(load_any(bare.as_bytes(), "one", &l).unwrap()[0].id, "CVE-1");
+        assert!(matches!(
+            load_any(b"[1]", "num", &l),
+            Err(NvdError::Shape { .. })
+        ));
+        assert!(matches!(
+            load_any(b"[{}]", "empty", &l),
+            Err(NvdError::Shape { .. })
+        ));
+        let two = Limits {
+            max_records: 2,
+            ..l
+        };
+        assert!(matches!(
+            load_any(arr.as_bytes(), "arr", &two),
+            Err(NvdError::Limit {
+                what: "records",
+                ..
+            })
+        ));
+    }
+
     proptest! {
         #[test]
         fn never_panics(s in "\\PC{0,300}") {
             let _ = load(s.as_bytes(), "fuzz", &Limits::default());
+            let _ = load_any(s.as_bytes(), "fuzz", &Limits::default());
+        }
+
+        #[test]
+        fn arrays_never_panic(s in r#"\[(\{"(id|cve|vulnerabilities)":[\[\{"a-z0-9:,\]\}]{0,40}\}?,?){0,4}\]?"#) {
+            let _ = load_any(s.as_bytes(), "fuzz", &Limits::default());
         }
 
         #[test]

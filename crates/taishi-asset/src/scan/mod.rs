@@ -303,7 +303,8 @@ pub fn parse_report(bytes: &[u8], opts: &ImportOptions) -> Result<ScanReport, Im
         Some(Scanner::Trivy) => trivy::parse(bytes, opts),
         Some(Scanner::Grype) => grype::parse(bytes, opts),
         Some(Scanner::Csv) => csv::parse(bytes, opts),
-        None => Err(ImportError::Format {
+        // `detect` never says Nvd: NVD records are not a scan report.
+        Some(Scanner::Nvd) | None => Err(ImportError::Format {
             source_name: opts.source_name.clone(),
             expected: "Nmap/Nessus/Greenbone/Trivy/Grype/CSV",
             reason: "format not recognised from the content".into(),

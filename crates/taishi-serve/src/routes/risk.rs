@@ -19,7 +19,11 @@ use taishi_state::risk::{
 
 use super::{blocking, Access, ApiError, Object, Page, Route, R, S};
 use crate::auth::{Caller, Permission as P};
-use taishi_assess::{AssetImportAnswer, FeedImportAnswer, FindingDoc, RiskError, ScanImportAnswer};
+use taishi_assess::{
+    AssetImportAnswer, FeedImportAnswer, FindingDoc, FindingExplanation, RiskError,
+    ScanImportAnswer,
+};
+use taishi_state::risk_nvd::AssetChangeRow;
 
 /// Assets listed with their factors per business system in the ranking.
 const RANKED_ASSETS: usize = 50;
@@ -68,6 +72,22 @@ pub fn routes() -> Vec<Route> {
                 "单个资产：资产登记内容（标识、负责人、业务系统、重要性、暴露面、软件，每项附来源），漏洞发现，相关告警与情报命中，风险分历史及其因素，预警",
             )
             .answer::<AssetView>(),
+        Route::new(Method::POST, "/assets/{id}/merge", write, merge_asset)
+            .doc(
+                "risk",
+                "Merge another asset of your organisation into this one by hand (with a reason): its identities, values, findings, scores and alerts join this asset; who, when and why are kept",
+                "手工将本组织的另一资产并入此资产（须写明原因）：其标识、属性、漏洞、风险分与告警归入此资产；记录操作人、时间与原因",
+            )
+            .json::<MergeRequest>()
+            .answer::<AssetChangeRow>(),
+        Route::new(Method::POST, "/assets/{id}/split", write, split_asset)
+            .doc(
+                "risk",
+                "Split identities off this asset into a new one by hand (with a reason); the values only those identities' sources gave move with them, and the two are never merged again automatically; who, when and why are kept",
+                "手工将部分标识从此资产拆分为新资产（须写明原因）；仅由这些标识的来源提供的属性随之移出，此后两者不再自动合并；记录操作人、时间与原因",
+            )
+            .json::<SplitRequest>()
+            .answer::<AssetChangeRow>(),
         Route::new(Method::POST, "/vulns/import", write, import_scan)
             .upload()
             .doc(
@@ -82,8 +102,8 @@ pub fn routes() -> Vec<Route> {
             .upload()
             .doc(
                 "risk",
-                "Import a vulnerability feed file (air-gapped networks): `kev` (CISA KEV JSON or CSV) or `epss` (FIRST EPSS CSV); the findings it concerns are re-prioritised, and a new KEV entry or a large EPSS rise on an asset raises a warning sent through the alert outputs",
-                "导入漏洞情报文件（适用于隔离网络）：kev（CISA KEV 的 JSON 或 CSV）或 epss（FIRST EPSS CSV）；相关漏洞重新评定优先级，新列入 KEV 或 EPSS 大幅上升且命中资产时产生预警并经告警输出发送",
+                "Import a vulnerability feed file (air-gapped networks): `kev` (CISA KEV JSON or CSV), `epss` (FIRST EPSS CSV) or `nvd` (NVD CVE API 2.0: a page, or a JSON array of pages or records; gzip accepted); the findings it concerns are re-prioritised, and a new KEV entry or a large EPSS rise on an asset raises a warning sent through the alert outputs. `nvd`: every asset's software (CPE) is matched, each match a finding of source `nvd` with its explanation, and `nvd` findings the records no longer support become fixed",
+                "导入漏洞情报文件（适用于隔离网络）：kev（CISA KEV 的 JSON 或 CSV）、epss（FIRST EPSS CSV）或 nvd（NVD CVE API 2.0：单页，或多页/多条记录组成的 JSON 数组；可为 gzip）；相关漏洞重新评定优先级，新列入 KEV 或 EPSS 大幅上升且命中资产时产生预警并经告警输出发送。nvd：以全部资产的软件（CPE）匹配，每条匹配为来源 nvd 的漏洞发现并附匹配依据；记录不再支持的 nvd 发现标为已修复",
             )
             .query::<FeedQuery>()
             .raw(FILES)
@@ -147,6 +167,23 @@ pub struct ScanQuery {
 pub struct FeedQuery {
     #[serde(default)]
     pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct MergeRequest {
+    /// The asset merged into this one (it is gone afterwards).
+    pub other: i64,
+    /// Why (kept with the change).
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SplitRequest {
+    /// The identities that move to the new asset (`ip:10.0.0.5`,
+    /// `mac:…`, `host:web01`, `fqdn:…`).
+    pub identities: Vec<String>,
+    /// Why (kept with the change).
+    pub reason: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -217,6 +254,12 @@ pub struct AssetView {
     pub record: Object,
     /// With the priority's inputs, as the vulnerability list has them.
     pub findings: Vec<FindingView>,
+    /// Why each finding of source `nvd` applies: the configuration, the
+    /// nodes and entries met, the version comparisons.
+    pub explanations: Vec<FindingExplanation>,
+    /// Merges and splits by hand it took part in (who, when, why), newest
+    /// first.
+    pub changes: Vec<AssetChangeRow>,
     /// Alerts and intel hits on it of the last 30 days, newest first.
     pub alerts: Vec<AttackRow>,
     /// Newest first.
@@ -396,9 +439,14 @@ async fn get_asset(
 ) -> R<Json<AssetView>> {
     blocking(move || {
         let (asset, doc) = app.state.asset(id, &c.scope)?;
-        let findings = app
-            .state
-            .findings_of_asset(id)?
+        let rows = app.state.findings_of_asset(id)?;
+        let docs: Vec<(String, String)> = rows
+            .iter()
+            .map(|(r, d)| (r.id.clone(), d.clone()))
+            .collect();
+        let explanations = taishi_assess::explanations(&docs);
+        let changes = app.state.asset_changes(id)?;
+        let findings = rows
             .into_iter()
             .map(|(r, d)| finding_view(r, Some(&d), asset.name.clone()))
             .collect();
@@ -434,10 +482,53 @@ async fn get_asset(
             asset,
             record: Object(serde_json::from_str(&doc).unwrap_or_default()),
             findings,
+            explanations,
+            changes,
             alerts,
             history,
             warnings,
         }))
+    })
+    .await
+}
+
+async fn merge_asset(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<i64>,
+    Json(req): Json<MergeRequest>,
+) -> R<Json<AssetChangeRow>> {
+    blocking(move || {
+        // Both in the caller's scope: another organisation's asset is 404.
+        app.state.asset(id, &c.scope)?;
+        if req.reason.trim().is_empty() {
+            return Err(super::bad("a reason is required / 须写明原因"));
+        }
+        app.state.asset(req.other, &c.scope)?;
+        Ok(Json(app.risk.merge_assets(
+            id,
+            req.other,
+            &c.username,
+            &req.reason,
+        )?))
+    })
+    .await
+}
+
+async fn split_asset(
+    State(app): State<S>,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<i64>,
+    Json(req): Json<SplitRequest>,
+) -> R<Json<AssetChangeRow>> {
+    blocking(move || {
+        app.state.asset(id, &c.scope)?;
+        Ok(Json(app.risk.split_asset(
+            id,
+            &req.identities,
+            &c.username,
+            &req.reason,
+        )?))
     })
     .await
 }

@@ -64,8 +64,8 @@ enum AssetsCommand {
 
 #[derive(Args)]
 #[command(
-    about = "Vulnerabilities (漏洞): import scanner reports and KEV/EPSS feed files into a running server",
-    after_help = "Examples:\n  taishi vulns import scan.nessus\n  taishi vulns import nmap-vulners.xml --external\n  taishi vulns import trivy.json grype.json\n  taishi vulns feed kev known_exploited_vulnerabilities.json\n  taishi vulns feed epss epss_scores-2026-12-06.csv"
+    about = "Vulnerabilities (漏洞): import scanner reports and KEV/EPSS/NVD feed files into a running server",
+    after_help = "Examples:\n  taishi vulns import scan.nessus\n  taishi vulns import nmap-vulners.xml --external\n  taishi vulns import trivy.json grype.json\n  taishi vulns feed kev known_exploited_vulnerabilities.json\n  taishi vulns feed epss epss_scores-2026-12-06.csv\n  taishi vulns feed nvd nvdcve-2.0-page1.json.gz"
 )]
 pub struct VulnsArgs {
     #[command(subcommand)]
@@ -86,9 +86,9 @@ enum VulnsCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
-    /// Import a feed file (air-gapped networks): kev (CISA KEV JSON or CSV) or epss (FIRST EPSS CSV).
+    /// Import a feed file (air-gapped networks): kev (CISA KEV JSON or CSV), epss (FIRST EPSS CSV) or nvd (NVD CVE API 2.0 page or array of pages, optionally gzip: the register's software is matched).
     Feed {
-        #[arg(value_parser = ["kev", "epss"])]
+        #[arg(value_parser = ["kev", "epss", "nvd"])]
         kind: String,
         #[arg(long)]
         json: bool,
@@ -231,6 +231,12 @@ pub fn run_vulns(args: VulnsArgs) -> Result<ExitCode> {
             let v = upload(&server, &path, &file)?;
             if json {
                 println!("{v:#}");
+            } else if kind == "nvd" {
+                println!(
+                    "nvd: {} records ({} new), {} matches, {} new findings, {} fixed / 记录 {}（新增 {}），匹配 {}，新漏洞 {}，已修复 {}",
+                    v["entries"], v["added"], v["findings"], v["new_findings"], v["fixed"],
+                    v["entries"], v["added"], v["findings"], v["new_findings"], v["fixed"]
+                );
             } else {
                 println!(
                     "{kind}: {} entries, {} new, {} changed, {} findings re-prioritised, {} warnings / 条目 {}，新增 {}，变化 {}，重评漏洞 {}，预警 {}",
