@@ -34,6 +34,10 @@ use taishi_vuln::priority::{Exploitation, Policy, Priority};
 
 use crate::RiskSection;
 
+// Discovery from received events and the outbound-transfer rule: a child
+// module, so it reads the register without widening its visibility.
+pub mod discover;
+
 /// Why an import or a change failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RiskError {
@@ -70,6 +74,9 @@ pub struct Risk {
     outputs: Arc<taishi_alert::Outputs>,
     tx: Mutex<Option<SyncSender<Msg>>>,
     pub counters: RiskCounters,
+    /// Bumped whenever the register's identities may have changed
+    /// (imports, merges): discovery rebuilds its look-up view then.
+    changes: AtomicU64,
 }
 
 /// What an inventory import did.
@@ -243,6 +250,7 @@ impl Risk {
             outputs,
             tx: Mutex::new(None),
             counters: RiskCounters::default(),
+            changes: AtomicU64::new(0),
         });
         if cfg.enabled {
             let (tx, rx) = sync_channel(cfg.queue.max(1));
@@ -305,10 +313,7 @@ impl Risk {
             ),
             ("warnings", "Early warnings raised.", &c.warnings),
         ] {
-            out.push_str(&format!(
-                "# HELP taishi_risk_{name}_total {help}\n# TYPE taishi_risk_{name}_total counter\ntaishi_risk_{name}_total {}\n",
-                v.load(Ordering::Relaxed)
-            ));
+            discover::counter(&mut out, "taishi_risk", name, help, v);
         }
         out
     }
@@ -372,21 +377,11 @@ impl Risk {
             touched.insert(out.id.0 as i64);
         }
         for id in &touched {
-            let Some(a) = reg.get(AssetId(*id as u64)) else {
-                continue;
-            };
-            let score = self
-                .state
-                .scores(*id, 1)?
-                .first()
-                .map(|s| s.score)
-                .unwrap_or(0.0);
-            let identities: Vec<String> =
-                a.identities.iter().map(|f| f.value.to_string()).collect();
-            let doc = serde_json::to_string(a).map_err(|e| RiskError::Input(e.to_string()))?;
-            self.state
-                .put_asset(&Self::row_of(a, score), &identities, &doc)?;
+            if let Some(a) = reg.get(AssetId(*id as u64)) {
+                self.store_asset(a)?;
+            }
         }
+        self.changes.fetch_add(1, Ordering::Relaxed);
         Ok((created, updated, merged, touched.into_iter().collect()))
     }
 

@@ -14,6 +14,7 @@ pub mod attack;
 pub mod audit;
 pub mod auth;
 pub mod data;
+pub mod discovery;
 pub mod exceptions;
 pub mod incidents;
 pub mod intel;
@@ -574,6 +575,7 @@ pub fn table() -> Vec<Route> {
         data::routes(),
         incidents::routes(),
         risk::routes(),
+        discovery::routes(),
     ]
     .into_iter()
     .flatten()
