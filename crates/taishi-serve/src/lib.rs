@@ -941,6 +941,19 @@ pub fn load_config(
     Ok(cfg)
 }
 
+/// Where discovery keeps its unknown-asset candidates, under DATA_DIR.
+const DISCOVERY_STATE: &str = "discovery-state.json";
+
+/// Saves the unknown-asset candidates (logged, never fatal).
+async fn save_discovery(app: &Arc<App>) {
+    let Some(d) = app.discovery.clone() else {
+        return;
+    };
+    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || d.save()).await {
+        tracing::warn!(error = %e, "unknown-asset candidates not saved");
+    }
+}
+
 #[cfg(test)]
 mod console_url_tests {
     use super::console_url;
@@ -958,18 +971,5 @@ mod console_url_tests {
         );
         assert_eq!(console_url(a("0.0.0.0:8600"), false), None);
         assert_eq!(console_url(a("[::]:8600"), true), None);
-    }
-}
-
-/// Where discovery keeps its unknown-asset candidates, under DATA_DIR.
-const DISCOVERY_STATE: &str = "discovery-state.json";
-
-/// Saves the unknown-asset candidates (logged, never fatal).
-async fn save_discovery(app: &Arc<App>) {
-    let Some(d) = app.discovery.clone() else {
-        return;
-    };
-    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || d.save()).await {
-        tracing::warn!(error = %e, "unknown-asset candidates not saved");
     }
 }
