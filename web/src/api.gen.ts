@@ -1935,6 +1935,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/assets/unknown": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Unknown assets: hosts seen in received events (EVTX Computer, syslog hosts, Zeek known_hosts/known_services/software, DHCP, DNS answers, flow endpoints inside `[risk] internal_networks`) that your organisation's register does not know, most recently seen first, each with why in zh-CN and English, first and last seen and its sources; importing the host into the register removes it
+         * @description Needs the `assets:read` permission. 需要 `assets:read` 权限。
+         */
+        get: operations["get_assets_unknown"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3984,6 +4004,11 @@ export interface components {
             level_en?: string | null;
             /** @description Hosts the events named (the asset to look up), at most 5. */
             hosts: string[];
+            /**
+             * @description The registered assets those hosts are, in the location's
+             *     organisation (filled by the service from the asset register).
+             */
+            assets: components["schemas"]["InventoryAsset"][];
             /** @description ISO 8601, UTC. */
             first_seen: string;
             last_seen: string;
@@ -4003,6 +4028,17 @@ export interface components {
             /** @description GB/T 35273 category code. */
             category: string;
             sensitive: boolean;
+        };
+        /** @description A data location's asset in the register. */
+        InventoryAsset: {
+            /** @description The host the location was seen on (as the events named it). */
+            host: string;
+            /**
+             * Format: uint64
+             * @description The asset's id (`/assets/{id}`).
+             */
+            id: number;
+            name: string;
         };
         /** @description One page of a list and the number of matches. */
         Page_QueueItem: {
@@ -5761,6 +5797,41 @@ export interface components {
             fixed: number;
             /** Format: double */
             mean_days: number;
+        };
+        /** @description `GET /assets/unknown`. */
+        UnknownAnswer: {
+            /**
+             * Format: uint
+             * @description Candidates in the caller's scope.
+             */
+            total: number;
+            /**
+             * Format: uint64
+             * @description Candidates evicted from the capped tables in scope (`risk.max_unknown`).
+             */
+            evicted: number;
+            /** @description Most recently seen first. */
+            items: components["schemas"]["UnknownView"][];
+        };
+        /** @description One unknown-asset candidate as `GET /assets/unknown` lists it. */
+        UnknownView: {
+            org: string;
+            /** @description The address inside the internal ranges, when one was seen. */
+            ip?: string | null;
+            hostnames: string[];
+            /**
+             * @description What saw it: `evtx Computer`, `syslog host`, `zeek known_hosts`,
+             *     `dhcp`, `dns`, `flow (zeek.conn)` …
+             */
+            sources: string[];
+            /** @description ISO 8601, UTC. */
+            first_seen: string;
+            last_seen: string;
+            /** Format: uint64 */
+            sightings: number;
+            /** @description Why it is listed, in zh-CN. */
+            reason_zh: string;
+            reason_en: string;
         };
     };
     responses: {
@@ -8920,6 +8991,32 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["YearlyReport"];
+                };
+            };
+            400: components["responses"]["Error"];
+            401: components["responses"]["Error"];
+            403: components["responses"]["Error"];
+        };
+    };
+    get_assets_unknown: {
+        parameters: {
+            query?: {
+                /** @description At most this many (default 500, at most 10,000). */
+                limit?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnknownAnswer"];
                 };
             };
             400: components["responses"]["Error"];

@@ -27,6 +27,23 @@ pub struct RiskSection {
     pub nvd_api_key: String,
     /// Hours between pulls (1–720).
     pub interval_hours: u64,
+    /// Discovery from received events (issue 15): hosts seen in EVTX,
+    /// syslog, Zeek, DHCP, DNS and flows are matched to the register.
+    pub discovery: bool,
+    /// The operator's own address ranges (CIDR): flow endpoints inside
+    /// them are hosts to discover, destinations outside them are "out" for
+    /// the large-outbound-transfer rule. Empty: RFC 1918 and ULA
+    /// (10/8, 172.16/12, 192.168/16, fc00::/7).
+    pub internal_networks: Vec<String>,
+    /// Unknown-asset candidates kept per organisation (10–1,000,000); the
+    /// least recently seen are evicted (and counted) past it.
+    pub max_unknown: usize,
+    /// Bytes a registered asset holding 重要 or 核心 data may send outside
+    /// the internal networks per window before a `pii:outbound_transfer`
+    /// alert (at least 1 MiB; default 100 MiB).
+    pub outbound_bytes: u64,
+    /// The window of `outbound_bytes`, seconds (60–604,800; default 3,600).
+    pub outbound_window_secs: u64,
     /// Minutes between looks for findings past their remediation deadline
     /// and accepted risks past their expiry (0: never; at most 1440).
     pub overdue_check_minutes: u64,
@@ -79,6 +96,11 @@ impl Default for RiskSection {
             interval_hours: 24,
             overdue_check_minutes: 60,
             deadline_days: DeadlineDays::default(),
+            discovery: true,
+            internal_networks: Vec::new(),
+            max_unknown: 10_000,
+            outbound_bytes: 100 << 20,
+            outbound_window_secs: 3_600,
         }
     }
 }
@@ -108,6 +130,23 @@ impl RiskSection {
                 ));
             }
         }
+        if !(10..=1_000_000).contains(&self.max_unknown) {
+            p.push("risk.max_unknown: must be between 10 and 1000000".into());
+        }
+        if self.outbound_bytes < 1 << 20 {
+            p.push("risk.outbound_bytes: must be at least 1048576 (1 MiB)".into());
+        }
+        if !(60..=604_800).contains(&self.outbound_window_secs) {
+            p.push("risk.outbound_window_secs: must be between 60 and 604800".into());
+        }
+        if self.internal_networks.len() > 1_000 {
+            p.push("risk.internal_networks: at most 1000 ranges".into());
+        }
+        for n in &self.internal_networks {
+            if n.trim().parse::<ipnet::IpNet>().is_err() {
+                p.push(format!("risk.internal_networks: `{n}` is not a CIDR range"));
+            }
+        }
         for (k, u) in [("kev_url", &self.kev_url), ("epss_url", &self.epss_url)] {
             if !(u.is_empty() || u.starts_with("https://") || u.starts_with("http://")) {
                 p.push(format!("risk.{k}: must be an http(s) URL"));
@@ -122,5 +161,21 @@ impl RiskSection {
             p.push("risk.nvd_url: must be an http(s) or file:// URL".into());
         }
         p
+    }
+}
+
+/// RFC 1918 and ULA: the default internal ranges.
+pub const DEFAULT_INTERNAL: &[&str] =
+    &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"];
+
+impl RiskSection {
+    /// The internal ranges in force (the default when none are set).
+    pub fn internal(&self) -> Vec<ipnet::IpNet> {
+        let list: Vec<&str> = if self.internal_networks.is_empty() {
+            DEFAULT_INTERNAL.to_vec()
+        } else {
+            self.internal_networks.iter().map(|s| s.trim()).collect()
+        };
+        list.iter().filter_map(|n| n.parse().ok()).collect()
     }
 }

@@ -34,6 +34,10 @@ use taishi_vuln::priority::{Exploitation, Policy, Priority};
 
 use crate::RiskSection;
 
+// Discovery from received events and the outbound-transfer rule: a child
+// module, so it reads the register without widening its visibility.
+pub mod discover;
+
 /// Why an import or a change failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RiskError {
@@ -73,6 +77,9 @@ pub struct Risk {
     /// The NVD records compiled for matching (`crate::nvd`), built on first
     /// need and after each NVD import.
     pub(crate) nvd: Mutex<Option<Arc<crate::nvd::NvdIndex>>>,
+    /// Bumped whenever the register's identities may have changed
+    /// (imports, merges): discovery rebuilds its look-up view then.
+    changes: AtomicU64,
 }
 
 /// What an inventory import did.
@@ -269,6 +276,7 @@ impl Risk {
             tx: Mutex::new(None),
             counters: RiskCounters::default(),
             nvd: Mutex::new(None),
+            changes: AtomicU64::new(0),
         });
         if cfg.enabled {
             let (tx, rx) = sync_channel(cfg.queue.max(1));
@@ -331,10 +339,7 @@ impl Risk {
             ),
             ("warnings", "Early warnings raised.", &c.warnings),
         ] {
-            out.push_str(&format!(
-                "# HELP taishi_risk_{name}_total {help}\n# TYPE taishi_risk_{name}_total counter\ntaishi_risk_{name}_total {}\n",
-                v.load(Ordering::Relaxed)
-            ));
+            discover::counter(&mut out, "taishi_risk", name, help, v);
         }
         out
     }
@@ -422,18 +427,24 @@ impl Risk {
         for id in &touched {
             self.store(&reg, *id)?;
         }
+        self.changes.fetch_add(1, Ordering::Relaxed);
         Ok((created, updated, merged, touched.into_iter().collect()))
     }
 
     /// Writes the register's asset `id` (with its latest score) to the
     /// state.
     pub(crate) fn store(&self, reg: &Register, id: i64) -> Result<(), RiskError> {
-        let Some(a) = reg.get(AssetId(id as u64)) else {
-            return Ok(());
-        };
+        match reg.get(AssetId(id as u64)) {
+            Some(a) => self.store_asset(a),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes an asset's row, identities and document, with its latest score.
+    pub(crate) fn store_asset(&self, a: &Asset) -> Result<(), RiskError> {
         let score = self
             .state
-            .scores(id, 1)?
+            .scores(a.id.0 as i64, 1)?
             .first()
             .map(|s| s.score)
             .unwrap_or(0.0);

@@ -222,6 +222,14 @@ impl Register {
         }
     }
 
+    /// Changes one asset in place (what discovery observes on a registered
+    /// asset: when it was seen, the software it announces); the index is
+    /// kept in step. None when there is no such asset.
+    pub fn update<R>(&mut self, id: AssetId, f: impl FnOnce(&mut Asset) -> R) -> Option<R> {
+        self.ensure_index();
+        self.change(id, f)
+    }
+
     /// Runs a change to one asset with the index kept in step.
     fn change<R>(&mut self, id: AssetId, f: impl FnOnce(&mut Asset) -> R) -> Option<R> {
         self.unindex_asset(id);

@@ -747,6 +747,7 @@ impl PiiStage {
             level_zh: grade.map(|g| g.level.label(Lang::Zh)),
             level_en: grade.map(|g| g.level.label(Lang::En)),
             hosts: l.hosts.clone(),
+            assets: Vec::new(),
             first_seen: ts(l.first_seen),
             last_seen: ts(l.last_seen),
         }
@@ -815,9 +816,22 @@ pub struct InventoryLocation {
     pub level_en: Option<String>,
     /// Hosts the events named (the asset to look up), at most 5.
     pub hosts: Vec<String>,
+    /// The registered assets those hosts are, in the location's
+    /// organisation (filled by the service from the asset register).
+    pub assets: Vec<InventoryAsset>,
     /// ISO 8601, UTC.
     pub first_seen: String,
     pub last_seen: String,
+}
+
+/// A data location's asset in the register.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct InventoryAsset {
+    /// The host the location was seen on (as the events named it).
+    pub host: String,
+    /// The asset's id (`/assets/{id}`).
+    pub id: u64,
+    pub name: String,
 }
 
 /// One kind at a location.

@@ -94,6 +94,9 @@ pub struct App {
     pub grouping: Arc<incidents::Grouping>,
     /// Assets, vulnerabilities, risk scores and early warnings (issue 15).
     pub risk: Arc<taishi_assess::Risk>,
+    /// Discovery from received events and the outbound-transfer rule
+    /// (`[risk] discovery`), when enabled.
+    pub discovery: Option<Arc<taishi_assess::discover::Discovery>>,
     /// The server's time (the reporting clock; tests move it).
     pub clock: reporting::ServerClock,
     /// The PDF reports' font, found on first use.
@@ -191,6 +194,7 @@ impl Server {
             let p = self.app.pipeline.clone();
             tokio::task::spawn_blocking(move || p.finish()).await?;
             anomaly::save(&self.app).await;
+            save_discovery(&self.app).await;
         } else {
             tracing::warn!("ingest batches still in process at the drain deadline (alerts.drain)");
         }
@@ -434,6 +438,17 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
     if let Some(e) = &anomaly {
         builder = builder.stream(Arc::new(taishi_runtime::anomaly::Anomaly(e.clone())));
     }
+    let discovery = config.risk.discovery.then(|| {
+        let path = data_dir.join(DISCOVERY_STATE);
+        Arc::new(taishi_assess::discover::Discovery::open(
+            risk.clone(),
+            &config.risk,
+            &path,
+        ))
+    });
+    if let Some(d) = &discovery {
+        builder = builder.stream(d.clone());
+    }
     // Alerts a killed run journaled but never stored are stored (and sent
     // to the outputs) here, before any listener takes new events.
     let pipeline = {
@@ -533,6 +548,7 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
         anomaly: anomaly.clone(),
         grouping,
         risk,
+        discovery: discovery.clone(),
         clock: reporting::ServerClock::default(),
         report_font: std::sync::OnceLock::new(),
     });
@@ -610,6 +626,20 @@ pub async fn start(config: Config) -> anyhow::Result<Server> {
                     _ = c.cancelled() => return,
                     _ = tokio::time::sleep(a.config.risk.pull_every()) => {}
                 }
+            }
+        }));
+    }
+    if discovery.is_some() {
+        // Unknown-asset candidates saved every minute even when no event
+        // comes to save them (batches save them too).
+        let (a, c) = (app.clone(), cancel.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = c.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                }
+                save_discovery(&a).await;
             }
         }));
     }
@@ -933,6 +963,19 @@ pub fn load_config(
         cfg.data_dir = d;
     }
     Ok(cfg)
+}
+
+/// Where discovery keeps its unknown-asset candidates, under DATA_DIR.
+const DISCOVERY_STATE: &str = "discovery-state.json";
+
+/// Saves the unknown-asset candidates (logged, never fatal).
+async fn save_discovery(app: &Arc<App>) {
+    let Some(d) = app.discovery.clone() else {
+        return;
+    };
+    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || d.save()).await {
+        tracing::warn!(error = %e, "unknown-asset candidates not saved");
+    }
 }
 
 #[cfg(test)]

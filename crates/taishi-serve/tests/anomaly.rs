@@ -11,10 +11,6 @@ use chrono::{TimeDelta, Utc};
 use common::*;
 use serde_json::{json, Value as J};
 
-const CONN_HEADER: &str = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n\
-#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\n\
-#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\n";
-
 const DNS_HEADER: &str = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tdns\n\
 #fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\trtt\tquery\tqclass\tqclass_name\tqtype\tqtype_name\trcode\trcode_name\tAA\tTC\tRD\tRA\tZ\tanswers\tTTLs\trejected\n\
 #types\ttime\tstring\taddr\tport\taddr\tport\tenum\tcount\tinterval\tstring\tcount\tstring\tcount\tstring\tcount\tstring\tbool\tbool\tbool\tbool\tcount\tvector[string]\tvector[interval]\tbool\n";
@@ -100,16 +96,7 @@ fn a_beacon_and_a_lookalike_raise_explained_alerts() {
     let mut cfg = anomaly_config(dir.path());
     cfg.anomaly.learning_hours = 0;
     // Zeek's conn log comes as a sensor ships it: raw lines over TCP.
-    cfg.listeners.push(taishi_serve::config::Listener::Tcp(
-        taishi_ingest::TcpConfig {
-            name: Some("zeek-tcp".into()),
-            org: None,
-            org_by_source: Default::default(),
-            timezone: None,
-            listen: "127.0.0.1:0".parse().unwrap(),
-            format: "zeek".into(),
-        },
-    ));
+    cfg.listeners.push(zeek_tcp_listener());
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
     let c = Client::login(server.http_addr, admin_password(&server));

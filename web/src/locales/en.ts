@@ -40,7 +40,7 @@ const en: Messages = {
     title: "Data inventory", intro: "Where Taishi found personal information in the logs it received (organisation × listener × field). Values were masked before storage as configured: only partial masks are shown here, never a raw value; people are counted by distinct resident ID (a HyperLogLog estimate with its error when many). Categories follow GB/T 35273, levels GB/T 43697.",
     locations: "Data locations", filter: "Filter by organisation, field, host or kind", empty: "No personal information found in the data received yet", exportCsv: "Export CSV",
     org: "Organisation", listener: "Listener", field: "Field", kinds: "Kinds of personal information", findings: "Findings", people: "People", category: "Category",
-    level: "Data level", hosts: "Hosts", lastSeen: "Last seen", sensitive: "sensitive", dropped: "{{count}} more locations not kept (pii.max_locations reached)",
+    level: "Data level", hosts: "Hosts", asset: "Asset", lastSeen: "Last seen", sensitive: "sensitive", dropped: "{{count}} more locations not kept (pii.max_locations reached)",
   },
   common: {
     loading: "Loading…", retry: "Retry", save: "Save", cancel: "Cancel", delete: "Delete", create: "Create", close: "Close", confirm: "Confirm",

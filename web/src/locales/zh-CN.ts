@@ -38,7 +38,7 @@ const zh = {
     title: "数据资产目录", intro: "态势在接收的日志中发现个人信息的位置（组织 × 监听器 × 字段）。入库前已按配置脱敏，这里只显示部分遮盖的示例，从不显示原始值；人数按身份证号去重（大量时为 HyperLogLog 估计，标明误差）。类别依据 GB/T 35273，级别依据 GB/T 43697。",
     locations: "数据位置", filter: "筛选组织、字段、主机或类型", empty: "尚未在接收的数据中发现个人信息", exportCsv: "导出 CSV",
     org: "组织", listener: "监听器", field: "字段", kinds: "个人信息类型", findings: "发现数", people: "涉及人数", category: "类别",
-    level: "数据级别", hosts: "主机", lastSeen: "最近发现", sensitive: "敏感", dropped: "另有 {{count}} 个位置因超出 pii.max_locations 未记录",
+    level: "数据级别", hosts: "主机", asset: "资产", lastSeen: "最近发现", sensitive: "敏感", dropped: "另有 {{count}} 个位置因超出 pii.max_locations 未记录",
   },
   common: {
     loading: "加载中…", retry: "重试", save: "保存", cancel: "取消", delete: "删除", create: "新建", close: "关闭", confirm: "确认",

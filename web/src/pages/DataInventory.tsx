@@ -6,6 +6,7 @@
 import { useMemo, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import { useTranslation } from "react-i18next";
+import { Link } from "react-router";
 import { Download } from "lucide-react";
 import { api, type Res } from "../api";
 import { Empty, ErrorBox, Loading, Panel } from "../components/common";
@@ -28,7 +29,7 @@ export default function DataInventory() {
     const needle = text.trim().toLowerCase();
     const all = q.data?.locations ?? [];
     return all
-      .filter((l) => !needle || [l.org, l.listener, l.field, ...l.hosts, ...l.kinds.map((k) => `${k.kind} ${k.label_zh} ${k.label_en}`)].join(" ").toLowerCase().includes(needle))
+      .filter((l) => !needle || [l.org, l.listener, l.field, ...l.hosts, ...l.assets.map((a) => a.name), ...l.kinds.map((k) => `${k.kind} ${k.label_zh} ${k.label_en}`)].join(" ").toLowerCase().includes(needle))
       .sort((a, b) => (LEVEL_RANK[a.level ?? ""] ?? 9) - (LEVEL_RANK[b.level ?? ""] ?? 9) || b.people - a.people || b.findings - a.findings);
   }, [q.data, text]);
 
@@ -56,7 +57,7 @@ export default function DataInventory() {
               <tr>
                 <th>{t("data.org")}</th><th>{t("data.listener")}</th><th>{t("data.field")}</th><th>{t("data.kinds")}</th>
                 <th className="num">{t("data.findings")}</th><th className="num">{t("data.people")}</th>
-                <th>{t("data.category")}</th><th>{t("data.level")}</th><th>{t("data.hosts")}</th><th>{t("data.lastSeen")}</th>
+                <th>{t("data.category")}</th><th>{t("data.level")}</th><th>{t("data.hosts")}</th><th>{t("data.asset")}</th><th>{t("data.lastSeen")}</th>
               </tr>
             </thead>
             <tbody>
@@ -79,6 +80,11 @@ export default function DataInventory() {
                   <td>{(zh ? l.category_zh : l.category_en) ?? "—"}</td>
                   <td><span className={`tag level-${l.level ?? "none"}`}>{(zh ? l.level_zh : l.level_en) ?? "—"}</span></td>
                   <td className="mono small">{l.hosts.join(", ") || "—"}</td>
+                  <td className="small" data-testid="inventory-assets">
+                    {l.assets.length === 0 ? "—" : l.assets.map((a, i) => (
+                      <span key={`${a.host}-${a.id}`}>{i > 0 && ", "}<Link to={`/assets/${a.id}`}>#{a.id} {a.name}</Link></span>
+                    ))}
+                  </td>
                   <td className="small">{f.date(l.last_seen)}</td>
                 </tr>
               ))}

@@ -13,7 +13,7 @@ use super::{bad, Access, Route, R, S};
 // The audit export's quoting, defused against spreadsheet formulas.
 use crate::auth::{Caller, Permission as P};
 use taishi_audit::export::csv_cell as cell;
-use taishi_runtime::pii::{InventoryAnswer, InventoryLocation};
+use taishi_runtime::pii::{InventoryAnswer, InventoryAsset, InventoryLocation};
 
 pub fn routes() -> Vec<Route> {
     vec![Route::new(
@@ -44,7 +44,7 @@ async fn inventory(
     Extension(c): Extension<Caller>,
     Query(q): Query<InventoryQuery>,
 ) -> R<Response> {
-    let answer = match &app.pipeline.pii {
+    let mut answer = match &app.pipeline.pii {
         Some(p) => p.inventory(&|org| c.scope.contains(org)),
         // Masking is off ([pii] enabled = false): nothing is watched.
         None => InventoryAnswer {
@@ -52,6 +52,9 @@ async fn inventory(
             dropped_locations: 0,
         },
     };
+    if let Some(d) = &app.discovery {
+        link_assets(d, &mut answer.locations);
+    }
     let zh = match q.lang.as_deref().unwrap_or("zh-CN") {
         "zh-CN" | "zh" => true,
         "en" => false,
@@ -81,12 +84,31 @@ async fn inventory(
     }
 }
 
+/// Each location's hosts matched in its organisation's asset register
+/// (by address, or by name, short or fully qualified).
+fn link_assets(d: &taishi_assess::discover::Discovery, rows: &mut [InventoryLocation]) {
+    for r in rows {
+        r.assets = r
+            .hosts
+            .iter()
+            .filter_map(|h| {
+                let (id, name) = d.asset_of(&r.org, h)?;
+                Some(InventoryAsset {
+                    host: h.clone(),
+                    id,
+                    name,
+                })
+            })
+            .collect();
+    }
+}
+
 fn csv(rows: &[InventoryLocation], zh: bool) -> String {
     let mut out = String::from("\u{feff}");
     out.push_str(if zh {
-        "组织,监听器,字段,类型,发现数,人数,人数精确,类别,敏感,级别,主机,示例,首次发现,最近发现\n"
+        "组织,监听器,字段,类型,发现数,人数,人数精确,类别,敏感,级别,主机,资产,示例,首次发现,最近发现\n"
     } else {
-        "org,listener,field,kinds,findings,people,people_exact,category,sensitive,level,hosts,examples,first_seen,last_seen\n"
+        "org,listener,field,kinds,findings,people,people_exact,category,sensitive,level,hosts,assets,examples,first_seen,last_seen\n"
     });
     for r in rows {
         let kinds: Vec<String> = r
@@ -117,6 +139,13 @@ fn csv(rows: &[InventoryLocation], zh: bool) -> String {
             r.sensitive.to_string(),
             cell(&pick(&r.level_zh, &r.level_en)),
             cell(&r.hosts.join("; ")),
+            cell(
+                &r.assets
+                    .iter()
+                    .map(|a| format!("#{} {}", a.id, a.name))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
             cell(&examples.join("; ")),
             r.first_seen.clone(),
             r.last_seen.clone(),

@@ -14,6 +14,7 @@ pub mod attack;
 pub mod audit;
 pub mod auth;
 pub mod data;
+pub mod discovery;
 pub mod exceptions;
 pub mod incidents;
 pub mod intel;
@@ -576,6 +577,7 @@ pub fn table() -> Vec<Route> {
         incidents::routes(),
         risk::routes(),
         risk_report::routes(),
+        discovery::routes(),
     ]
     .into_iter()
     .flatten()

@@ -244,6 +244,9 @@ async fn metrics_text(State(app): State<S>) -> Response {
         out.push_str(&app.gate.prometheus());
         out.push_str(&app.grouping.prometheus());
         out.push_str(&app.risk.prometheus());
+        if let Some(d) = &app.discovery {
+            out.push_str(&d.prometheus());
+        }
         Ok(out)
     })
     .await;

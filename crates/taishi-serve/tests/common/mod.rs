@@ -561,3 +561,20 @@ pub fn branch_viewer(server: &taishi_serve::Server) -> Client {
     .unwrap();
     Client::login_as(server.http_addr, "branchview", pw, None)
 }
+
+/// A `tcp` listener for Zeek logs as a sensor ships them (raw lines).
+pub fn zeek_tcp_listener() -> Listener {
+    Listener::Tcp(taishi_ingest::TcpConfig {
+        name: Some("zeek-tcp".into()),
+        org: None,
+        org_by_source: Default::default(),
+        timezone: None,
+        listen: any(),
+        format: "zeek".into(),
+    })
+}
+
+/// The header of a Zeek conn log (TSV).
+pub const CONN_HEADER: &str = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n\
+#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\n\
+#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\n";
