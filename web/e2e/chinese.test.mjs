@@ -23,7 +23,7 @@ const ALLOWED = new Set(("Taishi IP IPs URL API CSV JSON JSONL NDJSON CEF RFC TL
   // The query language's own words (the search page's syntax hint).
   "TO stats count sort top timechart span " +
   // Vulnerability management's names (the risk pages).
-  "CVE CVSS EPSS SSVC KEV CISA FIRST Nmap XML CPE MAC " +
+  "CVE CVSS EPSS SSVC KEV CISA FIRST Nmap XML CPE MAC DHCP CNVD CNNVD " +
   // Data: the sample organisation's name and id.
   "Headquarters root").split(" "));
 

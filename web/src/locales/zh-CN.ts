@@ -252,6 +252,7 @@ const zh = {
     attackKind: { alert: "告警", intel: "情报命中" },
     wlevel: { red: "红色", orange: "橙色", yellow: "黄色", blue: "蓝色" },
     wlevelMeaning: { red: "特别严重", orange: "严重", yellow: "较重", blue: "一般" },
+    unknown: { title: "未登记资产（{{count}}）", intro: "在接收的事件中出现（EVTX 计算机名、Syslog 主机名、Zeek、DHCP、DNS、内部网段中的流量端点），但资产台账中没有的主机：请登记或查明其来历。", empty: "未发现未登记的主机", host: "主机", sources: "出现于", sightings: "出现次数", firstSeen: "首次出现", why: "列入原因", evicted: "已丢弃 {{count}} 个较早的候选（risk.max_unknown）" },
     wkind: { kev_match: "KEV 新增命中资产", epss_rise: "EPSS 大幅上升", attack_on_vulnerable: "针对存在可利用漏洞资产的攻击", intel_on_critical: "关键资产命中威胁情报", remediation_overdue: "漏洞逾期未修复" },
     wstatus: { open: "未处理", acknowledged: "已确认", closed: "已关闭" },
     assets: {

@@ -140,6 +140,41 @@ export default function Assets() {
         )}
         {q.data && q.data.total > LIMIT && <Pager total={q.data.total} limit={LIMIT} offset={offset} onChange={(o) => set("offset", String(o))} />}
       </Panel>
+      <UnknownAssets />
     </div>
+  );
+}
+
+/** Hosts seen in the received events that the register does not know
+ * (shadow IT), most recently seen first. */
+function UnknownAssets() {
+  const { t, i18n } = useTranslation();
+  const f = useFormat();
+  const zh = i18n.language.startsWith("zh");
+  const q = useQuery({ queryKey: ["risk", "unknown"], queryFn: () => api<Res<"/assets/unknown">>("/assets/unknown", { query: { limit: 200 } }) });
+  return (
+    <Panel title={t("risk.unknown.title", { count: q.data?.total ?? 0 })}>
+      <p className="muted small">{t("risk.unknown.intro")}</p>
+      {q.isLoading ? <Loading /> : q.error ? <ErrorBox error={q.error} onRetry={() => q.refetch()} /> : !q.data?.items.length ? <Empty text={t("risk.unknown.empty")} /> : (
+        <table className="table" data-testid="unknown-assets">
+          <thead>
+            <tr><th>{t("risk.unknown.host")}</th><th>{t("risk.unknown.sources")}</th><th className="num">{t("risk.unknown.sightings")}</th><th>{t("risk.unknown.firstSeen")}</th><th>{t("risk.col.lastSeen")}</th><th>{t("risk.unknown.why")}</th></tr>
+          </thead>
+          <tbody>
+            {q.data.items.map((u) => (
+              <tr key={`${u.org}-${u.ip ?? ""}-${u.hostnames.join(",")}`} data-testid="unknown-row">
+                <td><span className="mono">{u.ip ?? "—"}</span>{u.hostnames.length > 0 && <div className="muted small">{u.hostnames.join(", ")}</div>}</td>
+                <td className="small">{u.sources.join(", ")}</td>
+                <td className="num mono">{f.num(u.sightings)}</td>
+                <td className="small">{f.date(u.first_seen)}</td>
+                <td className="small">{f.date(u.last_seen)}</td>
+                <td className="small">{zh ? u.reason_zh : u.reason_en}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {q.data && q.data.evicted > 0 && <div className="muted small">{t("risk.unknown.evicted", { count: q.data.evicted })}</div>}
+    </Panel>
   );
 }

@@ -82,7 +82,7 @@ export default function DataInventory() {
                   <td className="mono small">{l.hosts.join(", ") || "—"}</td>
                   <td className="small" data-testid="inventory-assets">
                     {l.assets.length === 0 ? "—" : l.assets.map((a, i) => (
-                      <span key={`${a.host}-${a.id}`}>{i > 0 && ", "}<Link to={`/assets/${a.id}`}>#{a.id} {a.name}</Link></span>
+                      <span key={`${a.host}-${a.id}`}>{i > 0 && ", "}<Link to={`/risk/assets/${a.id}`}>#{a.id} {a.name}</Link></span>
                     ))}
                   </td>
                   <td className="small">{f.date(l.last_seen)}</td>
