@@ -64,7 +64,11 @@ fn nvd_records_apart_pairs_and_changes_are_kept() {
             identities: vec!["fqdn:a.corp.local".into()],
         };
         s.add_asset_change(&change).unwrap();
-        assert_eq!(s.asset_changes(2).unwrap(), std::slice::from_ref(&change), "{on}");
+        assert_eq!(
+            s.asset_changes(2).unwrap(),
+            std::slice::from_ref(&change),
+            "{on}"
+        );
         assert_eq!(s.asset_changes(1).unwrap(), [change], "{on}");
         assert!(s.asset_changes(3).unwrap().is_empty(), "{on}");
     }
