@@ -138,6 +138,20 @@ for (const lang of ["zh-CN", "en"]) {
     await waitFor(async () => (await page.getByTestId("asset-row").filter({ hasText: `办公系统应用服务器${n}` }).count()) > 0, 10000);
     await shotOf(page, SHOTS, `risk-import-${lang}`);
 
+    // Split by hand: the file server's address moves to a new asset; the
+    // change (who, why) shows on the page and links the new asset.
+    const fileServer = await waitFor(async () => (await apiCall(API, TOKEN, "GET", `/assets?identity=10.20.${n}.12`)).json?.items?.[0]?.id, 10000);
+    await page.goto(`${URL_}/risk/assets/${fileServer}`);
+    await page.getByTestId("split-form").waitFor();
+    await page.getByTestId("split-form").getByLabel(`ip:10.20.${n}.12`).check();
+    await page.getByTestId("split-reason").fill(lang === "en" ? "two machines behind one name" : "同名下实为两台机器");
+    await page.getByTestId("split-submit").click();
+    const changes = page.getByTestId("asset-changes");
+    await changes.waitFor();
+    assert.match(await changes.innerText(), lang === "en" ? /split off #\d+/ : /拆分出 #\d+/);
+    assert.match(await changes.innerText(), /ip:10\.20\./);
+    await shotOf(page, SHOTS, `risk-split-${lang}`);
+
     // One asset: record with provenance, score trend and factors, findings, alert.
     await page.goto(`${URL_}/risk/assets/${webId}`);
     await page.getByTestId("asset-page").waitFor();

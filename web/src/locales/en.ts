@@ -255,6 +255,8 @@ const en: Messages = {
     attackKind: { alert: "Alert", intel: "Intel hit" },
     wlevel: { red: "Red", orange: "Orange", yellow: "Yellow", blue: "Blue" },
     wlevelMeaning: { red: "especially serious", orange: "serious", yellow: "relatively serious", blue: "general" },
+    nvd: { title: "Why the NVD says it applies ({{count}})", vulnerable: "vulnerable", platform: "platform (running on/with)" },
+    manual: { title: "Merges and splits", none: "Not merged or split by hand", change: "Change", by: "By", reason: "Reason", merge: "Merge", split: "Split", did: { merge: "merged with", split: "split off" }, mergeTitle: "Fold another asset into this one", splitTitle: "Move identities to a new asset (kept apart from then on)", other: "Asset id" },
     unknown: { title: "Unknown assets ({{count}})", intro: "Hosts seen in the events Taishi received (EVTX Computer, syslog hosts, Zeek, DHCP, DNS, flows inside the internal ranges) that the register does not hold: register them or find out what they are.", empty: "No unregistered host seen", host: "Host", sources: "Seen in", sightings: "Sightings", firstSeen: "First seen", why: "Why listed", evicted: "{{count}} older candidates were dropped (risk.max_unknown)" },
     wkind: { kev_match: "New KEV entry on an asset", epss_rise: "Large EPSS rise", attack_on_vulnerable: "Attack on an asset with an exploitable vulnerability", intel_on_critical: "Intel hit on a critical asset", remediation_overdue: "Remediation overdue" },
     wstatus: { open: "Open", acknowledged: "Acknowledged", closed: "Closed" },

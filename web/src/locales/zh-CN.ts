@@ -252,6 +252,8 @@ const zh = {
     attackKind: { alert: "告警", intel: "情报命中" },
     wlevel: { red: "红色", orange: "橙色", yellow: "黄色", blue: "蓝色" },
     wlevelMeaning: { red: "特别严重", orange: "严重", yellow: "较重", blue: "一般" },
+    nvd: { title: "NVD 判定依据（{{count}}）", vulnerable: "受影响", platform: "运行平台" },
+    manual: { title: "人工合并与拆分", none: "未经人工合并或拆分", change: "变更", by: "操作人", reason: "原因", merge: "合并", split: "拆分", did: { merge: "并入了", split: "拆分出" }, mergeTitle: "将另一资产并入本资产", splitTitle: "将所选标识拆分为新资产（此后不再自动合并）", other: "资产编号" },
     unknown: { title: "未登记资产（{{count}}）", intro: "在接收的事件中出现（EVTX 计算机名、Syslog 主机名、Zeek、DHCP、DNS、内部网段中的流量端点），但资产台账中没有的主机：请登记或查明其来历。", empty: "未发现未登记的主机", host: "主机", sources: "出现于", sightings: "出现次数", firstSeen: "首次出现", why: "列入原因", evicted: "已丢弃 {{count}} 个较早的候选（risk.max_unknown）" },
     wkind: { kev_match: "KEV 新增命中资产", epss_rise: "EPSS 大幅上升", attack_on_vulnerable: "针对存在可利用漏洞资产的攻击", intel_on_critical: "关键资产命中威胁情报", remediation_overdue: "漏洞逾期未修复" },
     wstatus: { open: "未处理", acknowledged: "已确认", closed: "已关闭" },

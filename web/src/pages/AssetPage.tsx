@@ -2,12 +2,13 @@
 // from (inventory file and line, scan, observation), its findings, the
 // alerts and intel hits on it (linking to the alert pages), its risk score
 // over time with the current score's factors in words, and its warnings.
-import { useMemo } from "react";
-import { useQuery } from "@tanstack/react-query";
+import { useMemo, useState, type FormEvent } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams } from "react-router";
 import { useTranslation } from "react-i18next";
 import { ArrowLeft } from "lucide-react";
 import { api, type Res } from "../api";
+import { useAuth } from "../auth";
 import { Empty, ErrorBox, LevelBadge, Loading, Panel } from "../components/common";
 import { baseAxis, Chart, palette, type Option } from "../components/Chart";
 import { Factors, ScoreBadge } from "../components/risk";
@@ -154,6 +155,8 @@ export default function AssetPage() {
       <Panel title={t("risk.asset.findings", { count: v.findings.length })}>
         {!v.findings.length ? <Empty text={t("risk.vulns.empty")} /> : <FindingsTable rows={v.findings} />}
       </Panel>
+      {v.explanations.length > 0 && <NvdExplanations v={v} />}
+      <MergeSplit v={v} />
       <div className="grid g-2">
         <Panel title={t("risk.asset.alerts", { count: v.alerts.length })}>
           {!v.alerts.length ? <Empty text={t("risk.asset.noAlerts")} /> : (
@@ -177,5 +180,110 @@ export default function AssetPage() {
         </Panel>
       </div>
     </div>
+  );
+}
+
+/** Why the NVD says each `nvd` finding applies: the configuration, the
+ * entries the asset's software met and the version comparisons. */
+function NvdExplanations({ v }: { v: View }) {
+  const { t, i18n } = useTranslation();
+  const zh = i18n.language.startsWith("zh");
+  return (
+    <Panel title={t("risk.nvd.title", { count: v.explanations.length })}>
+      <ul className="nvd-explanations" data-testid="nvd-explanations">
+        {v.explanations.map((x) => (
+          <li key={x.finding}>
+            <strong className="mono">{x.nvd.cve}</strong> <span>{zh ? x.nvd.text.zh : x.nvd.text.en}</span>
+            <ul className="small muted">
+              {x.nvd.entries.map((e, i) => (
+                <li key={i}>
+                  <span className="mono">{e.criteria}</span> ← <span className="mono">{e.asset_cpe}</span> · {e.vulnerable ? t("risk.nvd.vulnerable") : t("risk.nvd.platform")} · {zh ? e.version.zh : e.version.en}
+                </li>
+              ))}
+            </ul>
+          </li>
+        ))}
+      </ul>
+    </Panel>
+  );
+}
+
+/** Merges and splits by hand (who, when, why), and for `assets:write` the
+ * forms: fold another asset into this one, or move identities to a new
+ * asset (the two are then kept apart: never merged again by an import). */
+function MergeSplit({ v }: { v: View }) {
+  const { t } = useTranslation();
+  const f = useFormat();
+  const qc = useQueryClient();
+  const { can } = useAuth();
+  const id = v.asset.id;
+  const [other, setOther] = useState("");
+  const [reason, setReason] = useState("");
+  const [why, setWhy] = useState("");
+  const [moving, setMoving] = useState<Set<string>>(new Set());
+  const identities = asFacts((v.record as Json).identities)
+    .map((x) => x.value as { kind: string; value: string })
+    .map((i) => `${i.kind === "hostname" ? "host" : i.kind}:${i.value}`);
+  const done = () => {
+    setOther("");
+    setReason("");
+    setWhy("");
+    setMoving(new Set());
+    void qc.invalidateQueries({ queryKey: ["risk"] });
+  };
+  const merge = useMutation({
+    mutationFn: () => api(`/assets/${id}/merge`, { method: "POST", body: { other: Number(other), reason } }),
+    onSuccess: done,
+  });
+  const split = useMutation({
+    mutationFn: () => api<Res<"/assets/{id}/split", "post">>(`/assets/${id}/split`, { method: "POST", body: { identities: [...moving], reason: why } }),
+    // The new asset is linked from the change list.
+    onSuccess: done,
+  });
+  const submit = (e: FormEvent, m: typeof merge | typeof split) => {
+    e.preventDefault();
+    m.mutate();
+  };
+  const busy = merge.isPending || split.isPending;
+  return (
+    <Panel title={t("risk.manual.title")}>
+      {v.changes.length > 0 ? (
+        <table className="table" data-testid="asset-changes">
+          <thead><tr><th>{t("risk.col.time")}</th><th>{t("risk.manual.change")}</th><th>{t("risk.manual.by")}</th><th>{t("risk.manual.reason")}</th></tr></thead>
+          <tbody>
+            {v.changes.map((c) => (
+              <tr key={c.id}>
+                <td className="small">{f.date(c.at)}</td>
+                <td>{t(`risk.manual.did.${c.change}`, { defaultValue: c.change })} <Link to={`/risk/assets/${c.asset_id === id ? c.other_id : c.asset_id}`}>#{c.asset_id === id ? c.other_id : c.asset_id}</Link>{c.identities.length > 0 && <div className="mono small muted">{c.identities.join(", ")}</div>}</td>
+                <td>{c.by}</td>
+                <td>{c.reason}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : <div className="muted small">{t("risk.manual.none")}</div>}
+      {can("assets:write") && (
+        <div className="grid g-2">
+          <form className="manual-form" onSubmit={(e) => submit(e, merge)} data-testid="merge-form">
+            <h3 className="small">{t("risk.manual.mergeTitle")}</h3>
+            <label>{t("risk.manual.other")} <input type="number" min={1} value={other} onChange={(e) => setOther(e.target.value)} data-testid="merge-other" /></label>
+            <label>{t("risk.manual.reason")} <input value={reason} onChange={(e) => setReason(e.target.value)} data-testid="merge-reason" /></label>
+            <button className="btn btn-sm" type="submit" disabled={busy || !other || !reason.trim()} data-testid="merge-submit">{t("risk.manual.merge")}</button>
+            {merge.error && <ErrorBox error={merge.error} />}
+          </form>
+          <form className="manual-form" onSubmit={(e) => submit(e, split)} data-testid="split-form">
+            <h3 className="small">{t("risk.manual.splitTitle")}</h3>
+            {identities.map((i) => (
+              <label key={i} className="mono small">
+                <input type="checkbox" checked={moving.has(i)} onChange={(e) => setMoving((s) => { const n = new Set(s); if (e.target.checked) n.add(i); else n.delete(i); return n; })} /> {i}
+              </label>
+            ))}
+            <label>{t("risk.manual.reason")} <input value={why} onChange={(e) => setWhy(e.target.value)} data-testid="split-reason" /></label>
+            <button className="btn btn-sm" type="submit" disabled={busy || !moving.size || moving.size === identities.length || !why.trim()} data-testid="split-submit">{t("risk.manual.split")}</button>
+            {split.error && <ErrorBox error={split.error} />}
+          </form>
+        </div>
+      )}
+    </Panel>
   );
 }

@@ -1,1 +1,0 @@
-import{d as e,t,u as n}from"./vendor-DqPrmscX.js";import{t as r}from"./common-h2fPUEbv.js";var i=n();function a(){let{t:n}=t();return(0,i.jsx)(r,{text:n(`notFound`),children:(0,i.jsx)(e,{to:`/overview`,children:n(`nav.overview`)})})}export{a as default};

@@ -1,0 +1,1 @@
+import{d as e,t,u as n}from"./vendor-DqPrmscX.js";import{t as r}from"./common-cz33FiuL.js";var i=n();function a(){let{t:n}=t();return(0,i.jsx)(r,{text:n(`notFound`),children:(0,i.jsx)(e,{to:`/overview`,children:n(`nav.overview`)})})}export{a as default};
