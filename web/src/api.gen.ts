@@ -5372,6 +5372,26 @@ export interface components {
             /** @description Assets the report touched. */
             assets: number[];
             rejects: components["schemas"]["BiText"][];
+            /** @description Warnings raised: a new finding on a CVE in KEV. */
+            warnings: components["schemas"]["WarningRow"][];
+        };
+        /** @description An early warning as stored. */
+        WarningRow: {
+            id: string;
+            org: string;
+            dedup_key: string;
+            /** @description red, orange, yellow, blue. */
+            level: string;
+            kind: string;
+            /** Format: int64 */
+            asset_id: number;
+            cve?: string | null;
+            /** @description open, acknowledged, closed. */
+            status: string;
+            created: string;
+            updated: string;
+            /** @description `taishi_risk::Warning` as JSON (title, text, action in zh-CN and English). */
+            doc: string;
         };
         /** @description What a feed import did. */
         FeedImportAnswer: {
@@ -5408,24 +5428,6 @@ export interface components {
              *     fixed.
              */
             fixed: number;
-        };
-        /** @description An early warning as stored. */
-        WarningRow: {
-            id: string;
-            org: string;
-            dedup_key: string;
-            /** @description red, orange, yellow, blue. */
-            level: string;
-            kind: string;
-            /** Format: int64 */
-            asset_id: number;
-            cve?: string | null;
-            /** @description open, acknowledged, closed. */
-            status: string;
-            created: string;
-            updated: string;
-            /** @description `taishi_risk::Warning` as JSON (title, text, action in zh-CN and English). */
-            doc: string;
         };
         /** @description One page of a list and the number of matches. */
         Page_FindingView: {

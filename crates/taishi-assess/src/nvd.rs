@@ -27,6 +27,7 @@ use taishi_asset::{
     AssetRef, Finding, FindingSource, Location, Scanner, Severity as FindingSeverity,
 };
 use taishi_risk::BiText;
+use taishi_state::risk::WarningRow;
 use taishi_state::risk_nvd::NvdRecord;
 use taishi_state::Scope;
 use taishi_vuln::matching::{FeedIndex, Inventory};
@@ -149,6 +150,8 @@ pub(crate) struct Outcome {
     pub matched: usize,
     pub new: usize,
     pub fixed: usize,
+    /// Warnings raised: new findings on CVEs in KEV.
+    pub warnings: Vec<WarningRow>,
 }
 
 impl Risk {
@@ -166,7 +169,7 @@ impl Risk {
             added: change.added,
             changed: change.replaced,
             findings: out.matched,
-            warnings: Vec::new(),
+            warnings: out.warnings,
             new_findings: out.new,
             fixed: out.fixed,
         })
@@ -342,6 +345,7 @@ impl Risk {
                 let (row, doc) = self.finding_row(&org, &asset, &f, now, Some(&explanation))?;
                 if self.state.upsert_finding(&row, &doc)? {
                     out.new += 1;
+                    out.warnings.extend(self.warn_new_kev(&org, &row, &doc)?);
                     changed = true;
                 } else if known.get(&key).is_some_and(|(s, _)| s == "fixed") {
                     changed = true;

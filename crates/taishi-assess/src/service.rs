@@ -118,6 +118,8 @@ pub struct ScanImportAnswer {
     /// Assets the report touched.
     pub assets: Vec<i64>,
     pub rejects: Vec<taishi_risk::BiText>,
+    /// Warnings raised: a new finding on a CVE in KEV.
+    pub warnings: Vec<WarningRow>,
 }
 
 /// What a feed import did.
@@ -576,6 +578,7 @@ impl Risk {
         self.rematch_nvd(&touched)?;
         let org_id = OrgId(org.into());
         let mut new = 0;
+        let mut warnings = Vec::new();
         let mut unmatched = 0;
         let mut by_asset: BTreeMap<i64, Vec<&Finding>> = BTreeMap::new();
         for f in &report.findings {
@@ -594,6 +597,7 @@ impl Risk {
             let (row, doc) = self.finding_row(org, &asset, f, now, None)?;
             if self.state.upsert_finding(&row, &doc)? {
                 new += 1;
+                warnings.extend(self.warn_new_kev(org, &row, &doc)?);
             }
             by_asset.entry(row.asset_id).or_default().push(f);
         }
@@ -651,6 +655,7 @@ impl Risk {
             unmatched,
             assets: touched,
             rejects: report.rejects.iter().map(reject_text).collect(),
+            warnings,
         })
     }
 
@@ -867,6 +872,32 @@ impl Risk {
         Ok(self
             .warn_asset(asset_id)?
             .and_then(|wa| taishi_risk::evaluate(&wa, trigger, now)))
+    }
+
+    /// A finding new to the state on a CVE already in KEV is a KEV entry
+    /// that now matches an asset (a scan or the NVD found it after the
+    /// entry arrived): it warns as a new KEV entry does, under the same
+    /// dedup key, so the asset is warned of once whichever came first.
+    pub(crate) fn warn_new_kev(
+        &self,
+        org: &str,
+        row: &FindingRow,
+        doc: &str,
+    ) -> Result<Option<WarningRow>, RiskError> {
+        let (true, Some(cve)) = (row.kev, row.cve.clone()) else {
+            return Ok(None);
+        };
+        let ransomware = serde_json::from_str::<FindingDoc>(doc).is_ok_and(|d| {
+            d.priority
+                .factors
+                .iter()
+                .any(|f| f.key == "ransomware" && f.value == "true")
+        });
+        let trigger = Trigger::KevAdded { cve, ransomware };
+        match self.evaluate(row.asset_id, &trigger, Utc::now())? {
+            Some(w) => self.raise(org, &w),
+            None => Ok(None),
+        }
     }
 
     /// What the warning rules read of an asset (none when it is gone).

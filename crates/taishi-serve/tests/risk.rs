@@ -562,3 +562,45 @@ fn cnvd_ids_of_a_domestic_scan_show_on_the_finding() {
     let (_, v) = admin.get("/api/v1/vulns?cve=CVE-2020-1938");
     assert_eq!(v["items"][0]["cn_ids"], json!(["CNVD-2020-10487"]), "{v:#}");
 }
+
+/// A KEV entry that arrived before the scan that finds it on an asset:
+/// the scan's new finding warns as the KEV entry would have (issue 15's
+/// "a new KEV entry … that matches an asset"), once: importing the
+/// catalogue again raises nothing more.
+#[test]
+fn a_scan_finding_a_cve_already_in_kev_warns_once() {
+    let Setup {
+        _dir,
+        _rt,
+        admin,
+        asset,
+        ..
+    } = setup();
+    let (s, v) = admin.post_raw(
+        "/api/v1/vulns/feeds/kev?name=kev.json",
+        "application/json",
+        &kev_file("CVE-2024-3094"),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert!(
+        v["warnings"].as_array().unwrap().is_empty(),
+        "no finding yet: {v}"
+    );
+    let csv = "IP,Port,Protocol,CVE,Name,Severity\n192.168.0.1,5022,tcp,CVE-2024-3094,XZ Utils backdoor,Critical\n";
+    let (s, v) = admin.post_raw(
+        "/api/v1/vulns/import?name=xz.csv",
+        "text/csv",
+        csv.as_bytes(),
+    );
+    assert_eq!(s, 200, "{v}");
+    let w = &v["warnings"];
+    assert_eq!(w.as_array().unwrap().len(), 1, "{v:#}");
+    assert_eq!(w[0]["level"], "red", "an exposed CII asset: {v:#}");
+    assert_eq!(w[0]["dedup_key"], format!("kev:{asset}:CVE-2024-3094"));
+    let (_, again) = admin.post_raw(
+        "/api/v1/vulns/feeds/kev?name=kev.json",
+        "application/json",
+        &kev_file("CVE-2024-3094"),
+    );
+    assert!(again["warnings"].as_array().unwrap().is_empty(), "{again}");
+}
