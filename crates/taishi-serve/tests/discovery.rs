@@ -25,12 +25,7 @@ fn data(rel: &str) -> Vec<u8> {
 }
 
 fn import(c: &Client, csv: &str) -> J {
-    let (s, v) = c.post_raw(
-        "/api/v1/assets?format=csv&name=inventory.csv",
-        "text/csv",
-        csv.as_bytes(),
-    );
-    assert_eq!(s, 200, "{v}");
+    let v = import_inventory(c, csv);
     assert!(v["rejects"].as_array().unwrap().is_empty(), "{v}");
     v
 }

@@ -41,29 +41,6 @@ fn data(rel: &str) -> Vec<u8> {
     })
 }
 
-fn kev_file(cve: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "title": "CISA Catalog of Known Exploited Vulnerabilities",
-        "catalogVersion": "2026.12.06",
-        "dateReleased": "2026-12-06T10:00:00.000Z",
-        "count": 1,
-        "vulnerabilities": [{
-            "cveID": cve,
-            "vendorProject": "OpenBSD",
-            "product": "OpenSSH",
-            "vulnerabilityName": "OpenSSH test entry",
-            "dateAdded": "2026-12-06",
-            "shortDescription": "test",
-            "requiredAction": "Apply updates",
-            "dueDate": "2026-12-27",
-            "knownRansomwareCampaignUse": "Unknown",
-            "notes": "",
-            "cwes": []
-        }]
-    }))
-    .unwrap()
-}
-
 struct Setup {
     _dir: tempfile::TempDir,
     _rt: tokio::runtime::Runtime,
@@ -89,12 +66,7 @@ fn setup() -> Setup {
     let server = rt.block_on(taishi_serve::start(cfg)).unwrap();
     let admin = Client::login(server.http_addr, admin_password(&server));
 
-    let (s, v) = admin.post_raw(
-        "/api/v1/assets?format=csv&name=inventory.csv",
-        "text/csv",
-        INVENTORY.as_bytes(),
-    );
-    assert_eq!(s, 200, "{v}");
+    let v = import_inventory(&admin, INVENTORY);
     assert_eq!(
         (v["records"].as_u64(), v["created"].as_u64()),
         (Some(2), Some(2)),
@@ -229,7 +201,7 @@ fn kev_entry_warns_through_the_webhook_and_an_attack_raises_the_score() {
     let (s, v) = admin.post_raw(
         "/api/v1/vulns/feeds/kev?name=kev-2026-12-06.json",
         "application/json",
-        &kev_file("CVE-2018-15919"),
+        &kev_file("CVE-2018-15919", false),
     );
     assert_eq!(s, 200, "{v}");
     assert_eq!(
@@ -244,7 +216,7 @@ fn kev_entry_warns_through_the_webhook_and_an_attack_raises_the_score() {
     let (_, again) = admin.post_raw(
         "/api/v1/vulns/feeds/kev?name=kev-2026-12-06.json",
         "application/json",
-        &kev_file("CVE-2018-15919"),
+        &kev_file("CVE-2018-15919", false),
     );
     assert!(again["warnings"].as_array().unwrap().is_empty(), "{again}");
 
@@ -410,7 +382,7 @@ fn every_stored_score_recomputes_from_its_factors() {
     let (s, _) = admin.post_raw(
         "/api/v1/vulns/feeds/kev?name=kev.json",
         "application/json",
-        &kev_file("CVE-2017-15906"),
+        &kev_file("CVE-2017-15906", false),
     );
     assert_eq!(s, 200);
     let (s, _) = admin.post_raw(
@@ -579,7 +551,7 @@ fn a_scan_finding_a_cve_already_in_kev_warns_once() {
     let (s, v) = admin.post_raw(
         "/api/v1/vulns/feeds/kev?name=kev.json",
         "application/json",
-        &kev_file("CVE-2024-3094"),
+        &kev_file("CVE-2024-3094", false),
     );
     assert_eq!(s, 200, "{v}");
     assert!(
@@ -600,7 +572,7 @@ fn a_scan_finding_a_cve_already_in_kev_warns_once() {
     let (_, again) = admin.post_raw(
         "/api/v1/vulns/feeds/kev?name=kev.json",
         "application/json",
-        &kev_file("CVE-2024-3094"),
+        &kev_file("CVE-2024-3094", false),
     );
     assert!(again["warnings"].as_array().unwrap().is_empty(), "{again}");
 }

@@ -110,12 +110,7 @@ fn nvd_records_match_the_register_with_explanations_across_a_restart() {
     let rt1 = rt();
     let server = rt1.block_on(taishi_serve::start(cfg.clone())).unwrap();
     let admin = Client::login(server.http_addr, admin_password(&server));
-    let (s, v) = admin.post_raw(
-        "/api/v1/assets?format=csv&name=inventory.csv",
-        "text/csv",
-        INVENTORY.as_bytes(),
-    );
-    assert_eq!(s, 200, "{v}");
+    let v = import_inventory(&admin, INVENTORY);
     assert_eq!(v["created"], 4, "{v}");
     let [py_win, win_only, py_linux, esa] =
         ["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.0.4"].map(|ip| asset_id(&admin, ip));

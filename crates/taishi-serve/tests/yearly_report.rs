@@ -23,23 +23,6 @@ fn squeeze(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
-fn kev_file(cve: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "title": "CISA Catalog of Known Exploited Vulnerabilities",
-        "catalogVersion": "2026.12.06",
-        "dateReleased": "2026-12-06T10:00:00.000Z",
-        "count": 1,
-        "vulnerabilities": [{
-            "cveID": cve, "vendorProject": "OpenBSD", "product": "OpenSSH",
-            "vulnerabilityName": "OpenSSH test entry", "dateAdded": "2026-12-06",
-            "shortDescription": "test", "requiredAction": "Apply updates",
-            "dueDate": "2026-12-27", "knownRansomwareCampaignUse": "Known",
-            "notes": "", "cwes": []
-        }]
-    }))
-    .unwrap()
-}
-
 #[test]
 fn the_yearly_report_has_every_section_as_json_docx_and_pdf() {
     let dir = tempfile::tempdir().unwrap();
@@ -49,12 +32,7 @@ fn the_yearly_report_has_every_section_as_json_docx_and_pdf() {
         .unwrap();
     let admin = Client::login(server.http_addr, admin_password(&server));
 
-    let (s, v) = admin.post_raw(
-        "/api/v1/assets?format=csv&name=inventory.csv",
-        "text/csv",
-        INVENTORY.as_bytes(),
-    );
-    assert_eq!(s, 200, "{v}");
+    import_inventory(&admin, INVENTORY);
     let scan = taishi_testdata::read("vuln/scanners/nmap/defectdojo_sV_vulners_ssh.xml")
         .expect("set TAISHI_TEST_DATA to the shared test data");
     let (s, v) = admin.post_raw(
@@ -66,7 +44,7 @@ fn the_yearly_report_has_every_section_as_json_docx_and_pdf() {
     let (s, v) = admin.post_raw(
         "/api/v1/vulns/feeds/kev?name=kev.json",
         "application/json",
-        &kev_file(CVE),
+        &kev_file(CVE, true),
     );
     assert_eq!(s, 200, "{v}");
     let (s, v) = admin.get("/api/v1/vulns?status=unresolved&limit=500");

@@ -578,3 +578,35 @@ pub fn zeek_tcp_listener() -> Listener {
 pub const CONN_HEADER: &str = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n\
 #fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\n\
 #types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\n";
+
+/// A one-entry CISA KEV catalogue naming `cve` (OpenSSH), with known
+/// ransomware use or not.
+pub fn kev_file(cve: &str, ransomware: bool) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "title": "CISA Catalog of Known Exploited Vulnerabilities",
+        "catalogVersion": "2026.12.06",
+        "dateReleased": "2026-12-06T10:00:00.000Z",
+        "count": 1,
+        "vulnerabilities": [{
+            "cveID": cve, "vendorProject": "OpenBSD", "product": "OpenSSH",
+            "vulnerabilityName": "OpenSSH test entry", "dateAdded": "2026-12-06",
+            "shortDescription": "test", "requiredAction": "Apply updates",
+            "dueDate": "2026-12-27",
+            "knownRansomwareCampaignUse": if ransomware { "Known" } else { "Unknown" },
+            "notes": "", "cwes": []
+        }]
+    }))
+    .unwrap()
+}
+
+/// Imports an asset inventory (CSV) into the caller's organisation; its
+/// answer (records, created, merged, rejects).
+pub fn import_inventory(c: &Client, csv: &str) -> serde_json::Value {
+    let (s, v) = c.post_raw(
+        "/api/v1/assets?format=csv&name=inventory.csv",
+        "text/csv",
+        csv.as_bytes(),
+    );
+    assert_eq!(s, 200, "{v}");
+    v
+}
